@@ -1,0 +1,66 @@
+#!/usr/bin/env -S deno run --allow-all
+/**
+ * supabase-backup: the entry script. Parses the command line, runs one command, and turns a
+ * {@link BackupError} into `error: …` / `hint: …` and an exit code. Nothing else exits the process.
+ * @module
+ */
+import { type Command, helpText, parseCli, type ParsedArgs } from "./lib/cli.ts";
+import { BackupError, ExitCode } from "./lib/errors.ts";
+import { redact } from "./lib/redact.ts";
+import { interruption, onInterrupt } from "./lib/interrupt.ts";
+
+type Runner = (args: ParsedArgs) => Promise<number>;
+
+const RUNNERS: Record<Command, () => Promise<Runner>> = {
+  backup: async () => (await import("./cmd/backup.ts")).run,
+  restore: async () => (await import("./cmd/restore.ts")).run,
+  verify: async () => (await import("./cmd/verify.ts")).run,
+  prune: async () => (await import("./cmd/prune.ts")).run,
+  list: async () => (await import("./cmd/list.ts")).run,
+};
+
+/** Runs the CLI with `argv` and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    if (argv.length === 1 && (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help")) {
+      console.log(helpText());
+      return ExitCode.ok;
+    }
+    if (argv.length === 1 && argv[0] === "--version") {
+      const { TOOL_VERSION } = await import("./lib/version.ts");
+      console.log(`supabase-backup ${TOOL_VERSION}`);
+      return ExitCode.ok;
+    }
+    const args = parseCli(argv, Deno.env.toObject());
+    if (args.help) {
+      console.log(helpText(args.command));
+      return ExitCode.ok;
+    }
+    const run = await RUNNERS[args.command]();
+    return await run(args);
+  } catch (e) {
+    const stopped = interruption();
+    if (stopped) {
+      console.error(`error: ${stopped.message}`);
+      return stopped.exitCode;
+    }
+    if (e instanceof BackupError) {
+      console.error(redact(`error: ${e.message}`));
+      if (e.hint) console.error(redact(`hint: ${e.hint}`));
+      if (Deno.env.get("BACKUP_DEBUG") && e.cause) console.error(redact(String(e.cause)));
+      return e.exitCode;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    console.error(redact(`error: unexpected failure: ${message.split("\n")[0]}`));
+    console.error("hint: run again with BACKUP_DEBUG=1 for details, and report it if it persists");
+    if (Deno.env.get("BACKUP_DEBUG")) {
+      console.error(redact(e instanceof Error ? e.stack ?? message : message));
+    }
+    return ExitCode.failed;
+  }
+}
+
+if (import.meta.main) {
+  onInterrupt();
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,11 @@
+/**
+ * The `backup` command.
+ * @module
+ */
+import type { ParsedArgs } from "../lib/cli.ts";
+import { BackupError } from "../lib/errors.ts";
+
+/** Runs `backup.ts backup`; returns the exit code. */
+export function run(_args: ParsedArgs): Promise<number> {
+  return Promise.reject(new BackupError("'backup' is not implemented yet"));
+}

@@ -1,0 +1,11 @@
+/**
+ * The `list` command.
+ * @module
+ */
+import type { ParsedArgs } from "../lib/cli.ts";
+import { BackupError } from "../lib/errors.ts";
+
+/** Runs `backup.ts list`; returns the exit code. */
+export function run(_args: ParsedArgs): Promise<number> {
+  return Promise.reject(new BackupError("'list' is not implemented yet"));
+}
