@@ -1,0 +1,109 @@
+/**
+ * Detection queries, read through `pg_catalog` (not information_schema, which hides what the role
+ * cannot read) inside the backup's snapshot transaction.
+ * @module
+ */
+import type { Sql } from "./connect.ts";
+
+/** A schema as the catalog shows it. */
+export interface DetectedSchema {
+  oid: number;
+  name: string;
+  owner: string;
+  /** The connected role has USAGE on it. */
+  usable: boolean;
+}
+
+/** A table (relkind r or p) as the catalog shows it. */
+export interface DetectedTable {
+  oid: number;
+  schema: string;
+  name: string;
+  kind: "r" | "p";
+  /** The connected role can SELECT it. */
+  readable: boolean;
+  /** Belongs to an extension (left to pg_dump). */
+  extension: boolean;
+  /** Parent partitioned table, `schema.table`, for partitions. */
+  partitionOf?: string;
+}
+
+/** Everything detection returns. */
+export interface Detected {
+  serverVersionNum: number;
+  serverVersion: string;
+  database: string;
+  sizeBytes: number;
+  currentUser: string;
+  schemas: DetectedSchema[];
+  tables: DetectedTable[];
+  roles: string[];
+  /** Oid of an index, constraint, trigger, policy, default, rule or owned sequence → table oid. */
+  owners: Map<number, number>;
+  /** Per schema: name of an index or owned sequence → table oid. */
+  namedOwners: Map<string, Map<string, number>>;
+}
+
+/** Runs the detection queries on `sql` (a reserved connection inside the snapshot transaction). */
+export async function detect(sql: Sql): Promise<Detected> {
+  const [info] = await sql<
+    { num: number; version: string; db: string; size: string; usr: string }[]
+  >`select current_setting('server_version_num')::int as num, current_setting('server_version') as version,
+      current_database() as db, pg_database_size(current_database())::text as size, current_user as usr`;
+  const schemas = await sql<DetectedSchema[]>`
+    select n.oid::int8 as oid, n.nspname as name, pg_get_userbyid(n.nspowner) as owner,
+           has_schema_privilege(n.oid, 'USAGE') as usable
+    from pg_namespace n
+    where n.nspname !~ '^pg_' and n.nspname <> 'information_schema'
+    order by n.nspname`;
+  const tables = await sql<(DetectedTable & { parent: string | null })[]>`
+    select c.oid::int8 as oid, n.nspname as schema, c.relname as name, c.relkind as kind,
+           has_table_privilege(c.oid, 'SELECT') as readable,
+           exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid
+                   and d.deptype = 'e') as extension,
+           (select quote_ident(pn.nspname) || '.' || quote_ident(p.relname) from pg_inherits i
+              join pg_class p on p.oid = i.inhparent join pg_namespace pn on pn.oid = p.relnamespace
+             where i.inhrelid = c.oid and c.relispartition limit 1) as parent
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where c.relkind in ('r', 'p') and n.nspname !~ '^pg_' and n.nspname <> 'information_schema'
+    order by n.nspname, c.relname`;
+  const owners = await sql<{ oid: number; tbl: number }[]>`
+    select indexrelid::int8 as oid, indrelid::int8 as tbl from pg_index
+    union all select oid::int8, conrelid::int8 from pg_constraint where conrelid <> 0
+    union all select oid::int8, tgrelid::int8 from pg_trigger
+    union all select oid::int8, polrelid::int8 from pg_policy
+    union all select oid::int8, adrelid::int8 from pg_attrdef
+    union all select oid::int8, ev_class::int8 from pg_rewrite
+    union all select d.objid::int8, d.refobjid::int8 from pg_depend d
+      join pg_class s on s.oid = d.objid and s.relkind = 'S'
+     where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')`;
+  const named = await sql<{ schema: string; name: string; tbl: number }[]>`
+    select n.nspname as schema, ci.relname as name, i.indrelid::int8 as tbl
+      from pg_index i join pg_class ci on ci.oid = i.indexrelid join pg_namespace n on n.oid = ci.relnamespace
+    union all
+    select n.nspname, s.relname, d.refobjid::int8 from pg_depend d
+      join pg_class s on s.oid = d.objid and s.relkind = 'S' join pg_namespace n on n.oid = s.relnamespace
+     where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')`;
+  const roles = await sql<{ rolname: string }[]>`select rolname from pg_roles`;
+  const namedOwners = new Map<string, Map<string, number>>();
+  for (const r of named) {
+    if (!namedOwners.has(r.schema)) namedOwners.set(r.schema, new Map());
+    namedOwners.get(r.schema)!.set(r.name, Number(r.tbl));
+  }
+  return {
+    serverVersionNum: info.num,
+    serverVersion: info.version,
+    database: info.db,
+    sizeBytes: Number(info.size),
+    currentUser: info.usr,
+    schemas: schemas.map((s) => ({ ...s, oid: Number(s.oid) })),
+    tables: tables.map(({ parent, ...t }) => ({
+      ...t,
+      oid: Number(t.oid),
+      ...(parent ? { partitionOf: parent } : {}),
+    })),
+    roles: roles.map((r) => r.rolname),
+    owners: new Map(owners.map((o) => [Number(o.oid), Number(o.tbl)])),
+    namedOwners,
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Where each file of one backup goes, and how database names become safe path segments. Pure.
+ *
+ * ```
+ * manifest.json
+ * roles.sql
+ * <schema>/<schema>_schema_<YYYYMMDD_HHMMSS>.dump
+ * <schema>/tables/<table>/schema.sql
+ * <schema>/tables/<table>/data.sql        (or data.001.sql, data.002.sql, … when split)
+ * ```
+ * @module
+ */
+
+/** The roles file name. */
+export const ROLES_FILE = "roles.sql";
+
+const RESERVED_AT_ROOT = new Set(["manifest.json", "roles.sql", "roles.sql.gz", "roles.sql.zst"]);
+const WINDOWS_DEVICES = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
+
+function pct(ch: string): string {
+  return [...new TextEncoder().encode(ch)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`)
+    .join("");
+}
+
+/**
+ * Encodes one database name as a path segment that is safe on Linux, macOS and Windows and
+ * round-trips through {@link decodeSegment}: `%`, `/`, `\`, control characters and `<>:"|?*` are
+ * percent-encoded, as are a leading `.`, a trailing space or dot, and Windows device names.
+ * With `foldUpper`, ASCII capitals are encoded too (used when two names differ only by case).
+ */
+export function encodeSegment(name: string, foldUpper = false): string {
+  let out = "";
+  for (const ch of name) {
+    const code = ch.codePointAt(0)!;
+    if (
+      ch === "%" || ch === "/" || ch === "\\" || code < 0x20 || code === 0x7f || `<>:"|?*`.includes(ch) ||
+      (foldUpper && ch >= "A" && ch <= "Z")
+    ) {
+      out += pct(ch);
+    } else {
+      out += ch;
+    }
+  }
+  if (out.startsWith(".")) out = "%2E" + out.slice(1);
+  if (out.endsWith(" ") || out.endsWith(".")) out = out.slice(0, -1) + pct(out.slice(-1));
+  if (out === "") out = "%00";
+  if (WINDOWS_DEVICES.test(out)) out = pct(out[0]) + out.slice(1);
+  return out;
+}
+
+/** Reverses {@link encodeSegment}. */
+export function decodeSegment(segment: string): string {
+  if (segment === "%00") return "";
+  return decodeURIComponent(segment);
+}
+
+/**
+ * Encodes a set of sibling names so that no two paths collide, even on case-insensitive file
+ * systems: a name whose lower-case form is shared with another gets its capitals encoded.
+ * Returns a map from real name to segment.
+ */
+export function encodeSiblings(
+  names: readonly string[],
+  reserved: ReadonlySet<string> = new Set(),
+): Map<string, string> {
+  const counts = new Map<string, number>();
+  for (const n of names) counts.set(n.toLowerCase(), (counts.get(n.toLowerCase()) ?? 0) + 1);
+  const out = new Map<string, string>();
+  for (const n of names) {
+    let seg = encodeSegment(n, (counts.get(n.toLowerCase()) ?? 0) > 1);
+    if (reserved.has(seg.toLowerCase())) seg = pct(seg[0]) + seg.slice(1);
+    out.set(n, seg);
+  }
+  return out;
+}
+
+/** Encodes schema names for the backup root (never clashing with manifest.json or roles.sql). */
+export function encodeSchemas(names: readonly string[]): Map<string, string> {
+  return encodeSiblings(names, RESERVED_AT_ROOT);
+}
+
+/** `YYYYMMDD_HHMMSS` in UTC, for dump file names. */
+export function compactTimestamp(d: Date): string {
+  const iso = d.toISOString();
+  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}_${iso.slice(11, 13)}${iso.slice(14, 16)}${
+    iso.slice(17, 19)
+  }`;
+}
+
+/** Relative path of a schema's custom-format dump. */
+export function dumpPath(schemaSeg: string, at: Date): string {
+  return `${schemaSeg}/${schemaSeg}_schema_${compactTimestamp(at)}.dump`;
+}
+
+/** Relative path of a table's schema.sql. */
+export function tableSchemaPath(schemaSeg: string, tableSeg: string): string {
+  return `${schemaSeg}/tables/${tableSeg}/schema.sql`;
+}
+
+/** Relative path of a table's data file; `part` (1-based) when the data is split. */
+export function tableDataPath(schemaSeg: string, tableSeg: string, part?: number): string {
+  const name = part === undefined ? "data.sql" : `data.${String(part).padStart(3, "0")}.sql`;
+  return `${schemaSeg}/tables/${tableSeg}/${name}`;
+}
+
+/** Relative path of chunk `part` (1-based) of a split dump. */
+export function dumpPartPath(dump: string, part: number): string {
+  return `${dump}.${String(part).padStart(3, "0")}`;
+}

@@ -1,0 +1,146 @@
+/**
+ * Reading a custom-format dump's table of contents (`pg_restore -l`) and assigning each entry to
+ * the table it belongs to, so that per-table schema.sql and data.sql can be cut out of one schema
+ * dump with `pg_restore -L`. Pure.
+ * @module
+ */
+
+/** One line of `pg_restore -l`. */
+export interface TocEntry {
+  /** The whole line, as pg_restore -L wants it back. */
+  line: string;
+  dumpId: number;
+  catalogOid: number;
+  objectOid: number;
+  /** e.g. `TABLE`, `TABLE DATA`, `FK CONSTRAINT`. */
+  desc: string;
+  /** Everything after the description: `<namespace> <tag> <owner>`. */
+  rest: string;
+}
+
+const DESCS = [
+  "MATERIALIZED VIEW DATA",
+  "SEQUENCE OWNED BY",
+  "CHECK CONSTRAINT",
+  "DEFAULT ACL",
+  "FK CONSTRAINT",
+  "INDEX ATTACH",
+  "ROW SECURITY",
+  "SECURITY LABEL",
+  "SEQUENCE SET",
+  "TABLE ATTACH",
+  "TABLE DATA",
+  "LARGE OBJECT",
+  "BLOB",
+  "MATERIALIZED VIEW",
+  "FOREIGN TABLE",
+  "EVENT TRIGGER",
+  "PUBLICATION TABLE",
+  "PUBLICATION TABLES IN SCHEMA",
+  "CONSTRAINT",
+  "COMMENT",
+  "ACL",
+  "DEFAULT",
+  "INDEX",
+  "POLICY",
+  "RULE",
+  "SEQUENCE",
+  "STATISTICS",
+  "TABLE",
+  "TRIGGER",
+];
+
+/** Parses the output of `pg_restore -l`; comment lines are dropped. */
+export function parseToc(text: string): TocEntry[] {
+  const out: TocEntry[] = [];
+  for (const line of text.split("\n")) {
+    const m = line.match(/^(\d+); (\d+) (\d+) (.*)$/);
+    if (!m) continue;
+    const body = m[4];
+    const desc = DESCS.find((d) => body.startsWith(d + " ")) ?? body.split(" ")[0];
+    out.push({
+      line,
+      dumpId: Number(m[1]),
+      catalogOid: Number(m[2]),
+      objectOid: Number(m[3]),
+      desc,
+      rest: body.slice(desc.length + 1),
+    });
+  }
+  return out;
+}
+
+/** Catalog facts, read in the backup's snapshot, that tie objects to their table. */
+export interface TableCatalog {
+  /** Table oid → table name, for the schema being split. */
+  tables: Map<number, string>;
+  /** Oid of an index, constraint, trigger, policy, default, rule or owned sequence → table oid. */
+  owners: Map<number, number>;
+  /** Name of an index or owned sequence in this schema → table oid. */
+  namedOwners: Map<string, number>;
+  /** Role names (owners appear at the end of each TOC line). */
+  roles: ReadonlySet<string>;
+}
+
+/** Per-table lists of TOC lines: definition entries and data entries. */
+export interface TableToc {
+  schemaLines: string[];
+  dataLines: string[];
+}
+
+const DATA_DESCS = new Set(["TABLE DATA", "SEQUENCE SET"]);
+
+/** Strips `<namespace> ` in front and ` <owner>` at the end, leaving the tag. */
+export function tagOf(entry: TocEntry, schema: string, roles: ReadonlySet<string>): string {
+  let rest = entry.rest;
+  if (rest.startsWith(schema + " ")) rest = rest.slice(schema.length + 1);
+  else if (rest.startsWith("- ")) rest = rest.slice(2);
+  let best = "";
+  for (const r of [...roles, "-"]) {
+    if (r.length > best.length && rest.endsWith(" " + r)) best = r;
+  }
+  return best ? rest.slice(0, rest.length - best.length - 1) : rest;
+}
+
+function tableOfTag(tag: string, catalog: TableCatalog, byName: Map<string, number>): number | undefined {
+  // COMMENT / ACL / SECURITY LABEL: "TABLE name", "COLUMN name.col", "SEQUENCE name".
+  const kind = tag.match(/^(TABLE|COLUMN|SEQUENCE) (.*)$/);
+  if (kind) {
+    if (kind[1] === "TABLE") return byName.get(kind[2]);
+    if (kind[1] === "SEQUENCE") return catalog.namedOwners.get(kind[2]);
+    let best: [string, number] | undefined;
+    for (const [name, oid] of byName) {
+      if (kind[2].startsWith(name + ".") && (!best || name.length > best[0].length)) best = [name, oid];
+    }
+    return best?.[1];
+  }
+  // SEQUENCE SET, SEQUENCE OWNED BY, INDEX ATTACH (tag is the sequence or index), TABLE ATTACH.
+  return catalog.namedOwners.get(tag) ?? byName.get(tag);
+}
+
+/**
+ * Assigns TOC entries of one schema's dump to its tables. Entries that belong to no table (types,
+ * functions, views, …) stay only in the schema dump. Returns table oid → its lines, in dump order.
+ */
+export function assignToTables(
+  entries: TocEntry[],
+  schema: string,
+  catalog: TableCatalog,
+): Map<number, TableToc> {
+  const byName = new Map<string, number>();
+  for (const [oid, name] of catalog.tables) byName.set(name, oid);
+  const out = new Map<number, TableToc>();
+  for (const oid of catalog.tables.keys()) out.set(oid, { schemaLines: [], dataLines: [] });
+  for (const e of entries) {
+    let table: number | undefined;
+    if (e.objectOid !== 0) {
+      table = catalog.tables.has(e.objectOid) ? e.objectOid : catalog.owners.get(e.objectOid);
+    } else {
+      table = tableOfTag(tagOf(e, schema, catalog.roles), catalog, byName);
+    }
+    if (table === undefined || !out.has(table)) continue;
+    const t = out.get(table)!;
+    (DATA_DESCS.has(e.desc) ? t.dataLines : t.schemaLines).push(e.line);
+  }
+  return out;
+}
