@@ -1,0 +1,87 @@
+/**
+ * Writing one backup file: buffered, owner-only (0600), with the plaintext's size and SHA-256
+ * computed on the way. Later stages (compression, encryption) plug in here.
+ * @module
+ */
+import { createHash, type Hash } from "node:crypto";
+import { dirname } from "node:path";
+
+/** Size and checksum of what was written. */
+export interface Written {
+  bytes: number;
+  sha256: string;
+}
+
+const BUFFER = 1 << 20;
+
+/** A file being written. */
+export class FileSink {
+  #file: Deno.FsFile;
+  #hash: Hash = createHash("sha256");
+  #buf = new Uint8Array(BUFFER);
+  #used = 0;
+  bytes = 0;
+
+  private constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  /** Creates (or truncates) `path`, making parent directories 0700. */
+  static async open(path: string): Promise<FileSink> {
+    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const file = await Deno.open(path, { write: true, create: true, truncate: true, mode: 0o600 });
+    return new FileSink(file);
+  }
+
+  /** Appends bytes. */
+  async write(chunk: Uint8Array): Promise<void> {
+    this.#hash.update(chunk);
+    this.bytes += chunk.length;
+    if (this.#used + chunk.length > BUFFER) await this.#flush();
+    if (chunk.length >= BUFFER) {
+      await writeAll(this.#file, chunk);
+    } else {
+      this.#buf.set(chunk, this.#used);
+      this.#used += chunk.length;
+    }
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#used > 0) await writeAll(this.#file, this.#buf.subarray(0, this.#used));
+    this.#used = 0;
+  }
+
+  /** Flushes, syncs and closes; returns size and checksum. */
+  async close(): Promise<Written> {
+    await this.#flush();
+    await this.#file.syncData();
+    this.#file.close();
+    return { bytes: this.bytes, sha256: this.#hash.digest("hex") };
+  }
+
+  /** Closes without caring about the content (on failure). */
+  abandon(): void {
+    try {
+      this.#file.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await file.write(data.subarray(off));
+}
+
+/** Hashes an existing file by streaming it. */
+export async function hashFile(path: string): Promise<Written> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  const f = await Deno.open(path, { read: true });
+  for await (const chunk of f.readable) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  return { bytes, sha256: hash.digest("hex") };
+}
