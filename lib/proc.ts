@@ -17,6 +17,8 @@ export interface ToolRun {
   env: Record<string, string>;
   /** What the run is doing, for error messages: "pg_dump of schema public". */
   what: string;
+  /** Kills the program when aborted; defaults to the interrupt signal. */
+  signal?: AbortSignal;
 }
 
 /** The last `n` non-empty lines of a stderr text, masked. */
@@ -58,7 +60,7 @@ function failure(run: ToolRun, code: number, stderr: string): BackupError {
 /** Runs a program to completion; returns its stdout. Throws a {@link BackupError} on failure. */
 export async function runTool(run: ToolRun): Promise<string> {
   const r = await $`${run.path} ${run.args}`.env(run.env).stdout("piped").stderr("piped").noThrow()
-    .signal(abortSignal);
+    .signal(run.signal ?? abortSignal);
   if (r.code !== 0) throw failure(run, r.code, r.stderr);
   return r.stdout;
 }
@@ -72,7 +74,7 @@ export async function streamTool<T>(
   consume: (out: ReadableStream<Uint8Array>) => Promise<T>,
 ): Promise<T> {
   const child = $`${run.path} ${run.args}`.env(run.env).stdout("piped").stderr("piped").noThrow()
-    .signal(abortSignal).spawn();
+    .signal(run.signal ?? abortSignal).spawn();
   let result: T;
   try {
     result = await consume(child.stdout());

@@ -36,15 +36,17 @@ export function subjectRole(line: string): string | undefined {
   return m ? readIdent(m[1]) : undefined;
 }
 
-/** The member of a `GRANT role TO member …;` membership line. */
-function grantMember(line: string): string | undefined {
-  const m = line.match(/^GRANT (?:"(?:[^"]|"")*"|\S+) TO (.*)$/);
-  return m ? readIdent(m[1]) : undefined;
+/** The role and member of a `GRANT role TO member …;` membership line. */
+function grantParts(line: string): { role: string; member: string } | undefined {
+  const m = line.match(/^GRANT ((?:"(?:[^"]|"")*"|\S+)) TO (.*)$/);
+  if (!m) return undefined;
+  const role = readIdent(m[1]), member = readIdent(m[2]);
+  return role !== undefined && member !== undefined ? { role, member } : undefined;
 }
 
 /**
  * Filters pg_dumpall's roles output: drops statements about reserved roles and memberships
- * granted to them, strips ` NOSUPERUSER`, ` NOREPLICATION` and `GRANTED BY …`. Returns the new text
+ * among them, strips ` NOSUPERUSER`, ` NOREPLICATION` and `GRANTED BY …`. Returns the new text
  * and the roles that were kept.
  */
 export function filterRoles(text: string): { sql: string; kept: string[] } {
@@ -58,13 +60,14 @@ export function filterRoles(text: string): { sql: string; kept: string[] } {
       out.push(line.replaceAll(" NOSUPERUSER", "").replaceAll(" NOREPLICATION", ""));
       continue;
     }
-    const member = grantMember(line);
-    if (member !== undefined) {
-      if (isReservedRole(member)) continue;
+    const grant = grantParts(line);
+    if (grant !== undefined) {
+      // memberships among Supabase's own roles already exist on every project
+      if (isReservedRole(grant.member) && isReservedRole(grant.role)) continue;
       out.push(line.replace(/ GRANTED BY (?:"(?:[^"]|"")*"|[^\s;]+)/, ""));
       continue;
     }
     out.push(line);
   }
-  return { sql: out.join("\n"), kept: [...kept].sort() };
+  return { sql: out.join("\n").replace(/\n{4,}/g, "\n\n\n"), kept: [...kept].sort() };
 }
