@@ -1,0 +1,47 @@
+/**
+ * The `--dry-run` view of a backup plan: schemas, tables and the files each would produce. Pure.
+ * @module
+ */
+import type { BackupPlan } from "./plan.ts";
+
+/** Formats a plan as text, or as JSON with `json`. */
+export function formatPlan(
+  plan: BackupPlan,
+  ctx: { environment?: string; root: string; connection: string; json: boolean },
+): string {
+  if (ctx.json) {
+    return JSON.stringify(
+      {
+        dryRun: true,
+        environment: ctx.environment ?? null,
+        root: ctx.root,
+        connection: ctx.connection,
+        roles: plan.roles,
+        schemas: plan.schemas.map((s) => ({
+          name: s.name,
+          dump: s.dump,
+          tables: s.tables.map((t) => ({ name: t.name, schemaFile: t.schemaFile, dataFile: t.dataFile })),
+        })),
+        skipped: plan.skipped,
+        skippedSchemas: plan.skippedSchemas,
+      },
+      null,
+      2,
+    );
+  }
+  const out: string[] = [];
+  const tables = plan.schemas.reduce((n, s) => n + s.tables.length, 0);
+  out.push(
+    `Dry run${
+      ctx.environment ? ` (${ctx.environment})` : ""
+    }: ${plan.schemas.length} schemas, ${tables} tables from ${ctx.connection}`,
+  );
+  out.push(`would write into ${ctx.root}/latest:`, `  ${plan.roles}`);
+  for (const s of plan.schemas) {
+    out.push(`  ${s.dump}${s.managed ? "  (Supabase-managed schema)" : ""}`);
+    for (const t of s.tables) out.push(`    ${t.schemaFile}`, `    ${t.dataFile}`);
+  }
+  for (const k of plan.skipped) out.push(`skip ${k.schema}.${k.table}: ${k.reason}`);
+  for (const k of plan.skippedSchemas) out.push(`skip schema ${k.schema}: ${k.reason}`);
+  return out.join("\n");
+}
