@@ -1,0 +1,128 @@
+/**
+ * A TCP proxy on 127.0.0.1 for tests and the benchmark: adds latency in each direction, and can
+ * cut every connection (to simulate a dropped network) or refuse new ones.
+ * @module
+ */
+
+/** A running proxy. */
+export interface Proxy {
+  port: number;
+  /** Connections accepted so far. */
+  accepted: number;
+  /** Closes every open connection at once (the server sees a dropped client). */
+  cutAll(): void;
+  /** Refuse (close immediately) new connections while true. */
+  refuse: boolean;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function pump(
+  from: Deno.TcpConn,
+  to: Deno.TcpConn,
+  delayMs: number,
+  closed: () => boolean,
+): Promise<void> {
+  // Chunks are released in order, each no earlier than delayMs after it arrived.
+  const queue: { at: number; data: Uint8Array }[] = [];
+  let done = false;
+  let wake: (() => void) | undefined;
+  const writer = (async () => {
+    while (!done || queue.length > 0) {
+      const item = queue.shift();
+      if (!item) {
+        await new Promise<void>((r) => (wake = r));
+        continue;
+      }
+      const wait = item.at - Date.now();
+      if (wait > 0) await sleep(wait);
+      if (closed()) return;
+      try {
+        let off = 0;
+        while (off < item.data.length) off += await to.write(item.data.subarray(off));
+      } catch {
+        return;
+      }
+    }
+  })();
+  const buf = new Uint8Array(64 * 1024);
+  try {
+    for (;;) {
+      const n = await from.read(buf);
+      if (n === null) break;
+      queue.push({ at: Date.now() + delayMs, data: buf.slice(0, n) });
+      wake?.();
+    }
+  } catch {
+    // connection cut
+  }
+  done = true;
+  wake?.();
+  await writer;
+  try {
+    to.closeWrite();
+  } catch {
+    // already closed
+  }
+}
+
+/** Starts a proxy to `127.0.0.1:targetPort` adding `delayMs` each way (0 for none). */
+export function startProxy(targetPort: number, delayMs = 0): Proxy {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.TcpConn>();
+  const proxy: Proxy = {
+    port: (listener.addr as Deno.NetAddr).port,
+    accepted: 0,
+    refuse: false,
+    cutAll() {
+      for (const c of open) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+      open.clear();
+    },
+    async close() {
+      listener.close();
+      proxy.cutAll();
+      await accepting.catch(() => {});
+    },
+  };
+  const accepting = (async () => {
+    for await (const client of listener) {
+      proxy.accepted++;
+      if (proxy.refuse) {
+        client.close();
+        continue;
+      }
+      let upstream: Deno.TcpConn;
+      try {
+        upstream = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+      } catch {
+        client.close();
+        continue;
+      }
+      open.add(client);
+      open.add(upstream);
+      let isClosed = false;
+      const closed = () => isClosed;
+      Promise.all([pump(client, upstream, delayMs, closed), pump(upstream, client, delayMs, closed)]).finally(
+        () => {
+          isClosed = true;
+          for (const c of [client, upstream]) {
+            open.delete(c);
+            try {
+              c.close();
+            } catch {
+              // already closed
+            }
+          }
+        },
+      );
+    }
+  })();
+  return proxy;
+}
