@@ -61,7 +61,7 @@ async function pump(
   wake?.();
   await writer;
   try {
-    to.closeWrite();
+    await to.closeWrite();
   } catch {
     // already closed
   }
