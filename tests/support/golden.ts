@@ -3,7 +3,7 @@
  * it when UPDATE_GOLDEN=1 (`deno task test:update`).
  * @module
  */
-import { assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { dirname, fromFileUrl } from "./paths.ts";
 
 const GOLDEN_DIR = `${dirname(dirname(fromFileUrl(import.meta.url)))}/golden`;
