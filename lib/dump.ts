@@ -41,6 +41,11 @@ export interface BackupOptions extends PlanOptions {
   dryRun: boolean;
   /** Progress lines (stderr). */
   log: (line: string) => void;
+  /**
+   * Turns the written plaintext files into their stored form (compression, encryption) and returns
+   * the manifest to write; absent: files stay as written.
+   */
+  encode?: (dir: string, m: Manifest) => Promise<Manifest>;
   /** Called after each table is written: (done, total). */
   onTable?: (done: number, total: number, name: string) => void;
   now?: () => Date;
@@ -106,8 +111,9 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
       return { plan, detected: info, tools };
     }
     const env = libpqEnv(opts.url, { hostaddr, connectTimeout: opts.connectTimeout });
-    const manifest = await writeBackup(opts, plan, detected, tools, env, snap.id);
+    let manifest = await writeBackup(opts, plan, detected, tools, env, snap.id);
     await snap.conn`commit`.catch(() => {});
+    if (opts.encode) manifest = await opts.encode(opts.stagingDir, manifest);
     manifest.snapshot = snap.id ? { consistent: true, id: snap.id } : { consistent: false, note: snap.note };
     manifest.durationMs = Date.now() - started;
     await Deno.writeTextFile(join(opts.stagingDir, MANIFEST_NAME), serializeManifest(manifest), {
