@@ -46,55 +46,57 @@ export async function splitCopyStream(
   let rowsInPart = 0;
   const parts: Written[] = [];
   let sink = await openPart(1);
-  let carry: Uint8Array | undefined;
-
-  const closeForSplit = async () => {
+  let partBytes = 0;
+  // Output is collected as views into the current chunk and written once per chunk.
+  let pending: Uint8Array[] = [];
+  const emit = (b: Uint8Array) => {
+    pending.push(b);
+    partBytes += b.length;
+  };
+  const flush = async () => {
+    for (const b of pending) await sink.write(b);
+    pending = [];
+  };
+  const split = async () => {
+    await flush();
     await sink.write(enc.encode("\\.\n"));
     if (restrictKey) await sink.write(enc.encode(`\n\\unrestrict ${restrictKey}\n`));
     parts.push(await sink.close());
     sink = await openPart(parts.length + 1);
-    for (const h of header) await sink.write(h);
-    await sink.write(copyLine!);
+    partBytes = 0;
+    for (const h of header) emit(h);
+    emit(copyLine!);
     rowsInPart = 0;
   };
 
-  const handleLine = async (buf: Uint8Array, start: number, end: number) => {
-    const line = buf.subarray(start, end);
-    if (state === "header") {
+  try {
+    let carry: Uint8Array | undefined;
+    const needsSplit = (buf: Uint8Array, start: number, end: number) =>
+      state === "copy" && rowsInPart > 0 && partBytes + (end - start) + 64 > maxBytes &&
+      !isEnd(buf, start, end);
+    const handle = (buf: Uint8Array, start: number, end: number) => {
+      if (state === "copy") {
+        if (isEnd(buf, start, end)) {
+          state = "after";
+        } else {
+          rows++;
+          rowsInPart++;
+        }
+        emit(buf.subarray(start, end));
+        return;
+      }
+      const line = buf.subarray(start, end);
       if (startsWith(buf, start, end, COPY)) {
         state = "copy";
         copyLine = line.slice();
-        await sink.write(line);
-        return;
+      } else if (state === "header") {
+        if (startsWith(buf, start, end, RESTRICT)) {
+          restrictKey = new TextDecoder().decode(line).slice(RESTRICT.length).trim();
+        }
+        header.push(line.slice());
       }
-      if (startsWith(buf, start, end, RESTRICT)) {
-        restrictKey = new TextDecoder().decode(line).slice(RESTRICT.length).trim();
-      }
-      header.push(line.slice());
-      await sink.write(line);
-      return;
-    }
-    if (state === "copy") {
-      if (isEnd(buf, start, end)) {
-        state = "after";
-        await sink.write(line);
-        return;
-      }
-      if (rowsInPart > 0 && sink.bytes + line.length + 64 > maxBytes) await closeForSplit();
-      rows++;
-      rowsInPart++;
-      await sink.write(line);
-      return;
-    }
-    // after the COPY: sequence values and the closing lines
-    if (startsWith(buf, start, end, COPY)) {
-      state = "copy";
-      copyLine = line.slice();
-    }
-    await sink.write(line);
-  };
-
-  try {
+      emit(line);
+    };
     for await (const chunk of input) {
       let buf = chunk;
       if (carry) {
@@ -104,15 +106,21 @@ export async function splitCopyStream(
         carry = undefined;
       }
       let pos = 0;
-      while (pos < buf.length) {
+      for (;;) {
         const nl = buf.indexOf(NL, pos);
         if (nl === -1) break;
-        await handleLine(buf, pos, nl + 1);
+        if (needsSplit(buf, pos, nl + 1)) await split();
+        handle(buf, pos, nl + 1);
         pos = nl + 1;
       }
       if (pos < buf.length) carry = buf.slice(pos);
+      await flush();
     }
-    if (carry) await handleLine(carry, 0, carry.length);
+    if (carry) {
+      if (needsSplit(carry, 0, carry.length)) await split();
+      handle(carry, 0, carry.length);
+    }
+    await flush();
     parts.push(await sink.close());
   } catch (e) {
     sink.abandon();
