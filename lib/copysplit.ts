@@ -50,8 +50,12 @@ export async function splitCopyStream(
   // Output is collected as views into the current chunk and written once per chunk.
   let pending: Uint8Array[] = [];
   const emit = (b: Uint8Array) => {
-    pending.push(b);
     partBytes += b.length;
+    const last = pending[pending.length - 1];
+    // adjacent views of the same chunk merge into one (one hash update, one copy per chunk)
+    if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
+      pending[pending.length - 1] = new Uint8Array(b.buffer, last.byteOffset, last.length + b.length);
+    } else pending.push(b);
   };
   const flush = async () => {
     for (const b of pending) await sink.write(b);
