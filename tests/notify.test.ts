@@ -97,7 +97,7 @@ Deno.test("a down server only warns, without the URL's token", async () => {
 
 Deno.test("an HTTP error answer and a slow server only warn; the timeout is bounded", async () => {
   const bad = recorder(500);
-  const slow = recorder(200, 3_000);
+  const slow = recorder(200, 1_500);
   const warnings: string[] = [];
   try {
     const r1 = await notifyWebhook(`${bad.base}/x`, { a: 1 }, { warn: (l) => warnings.push(l) });

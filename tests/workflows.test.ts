@@ -260,6 +260,24 @@ Deno.test("examples: the dispatch payload is what backup.yml reads", async () =>
   assertEquals(sched.jobs.backup.if, "vars.BACKUP_ENABLED == 'true'");
 });
 
+Deno.test("every secret and variable a workflow reads is documented", async () => {
+  const guide = await Deno.readTextFile(`${REPO}/docs/github-actions.md`);
+  const names = (text: string) =>
+    new Set([...text.matchAll(/\b(?:secrets|vars)\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]));
+  const undocumented: string[] = [];
+  for (const n of names(await Deno.readTextFile(`${REPO}/.github/workflows/backup.yml`))) {
+    if (!guide.includes(`\`${n}\``)) undocumented.push(`backup.yml: ${n} (docs/github-actions.md)`);
+  }
+  for (const f of (await workflowFiles()).filter((f) => f.startsWith("docs/examples/"))) {
+    const text = await Deno.readTextFile(`${REPO}/${f}`);
+    const header = text.split("\n").filter((l) => l.startsWith("#")).join("\n");
+    for (const n of names(text)) {
+      if (!header.includes(n)) undocumented.push(`${f}: ${n} (its header comment)`);
+    }
+  }
+  assertEquals(undocumented, []);
+});
+
 Deno.test("ci.yml runs the checks and .ci/run; release.yml compiles with the task's permissions", async () => {
   const ci = await load(".github/workflows/ci.yml");
   ok("push" in ci.on && "pull_request" in ci.on, "ci runs on push and pull_request");
