@@ -1,0 +1,726 @@
+/**
+ * The restore executor: reads the target's state, plans (restoreplan.ts), checks the backup files
+ * it needs, then runs pg_restore and psql. Whole schemas go pre-data (in passes, until schemas that
+ * depend on each other are all in), data (session_replication_role = replica, in parallel), then
+ * post-data (indexes, constraints, triggers, policies in parallel, foreign keys last). Single tables
+ * go from their schema.sql and data files. Also the drill: restore into a scratch database and
+ * compare every table's row count with the manifest.
+ * @module
+ */
+import $ from "dax";
+import { join } from "node:path";
+import { type DecodeOptions, openPlaintext, plaintextPath } from "./backupfile.ts";
+import { connect, resolveIPv4, type Sql } from "./connect.ts";
+import { type DbUrl, describeDb, libpqEnv } from "./dburl.ts";
+import { BackupError } from "./errors.ts";
+import { abortSignal, interruption, onCleanup, throwIfInterrupted } from "./interrupt.ts";
+import { type Manifest, type ManifestSchema, readManifest } from "./manifest.ts";
+import { findPgTools, parsePgVersion, type PgTools, supportsRestrictKey } from "./pgtools.ts";
+import type { QualifiedName } from "./plan.ts";
+import { runPool } from "./pool.ts";
+import { hintFor, runTool, stderrTail } from "./proc.ts";
+import {
+  addCounts,
+  dataLineFilter,
+  type Dependency,
+  type FilterContext,
+  type FilterCounts,
+  filterDefinitions,
+  fkTarget,
+  formatRestorePlan,
+  guardError,
+  parseScript,
+  pickDependencies,
+  type PlannedTable,
+  planRestore,
+  qualified,
+  quoteIdent,
+  type RestorePlan,
+  type RestoreRequest,
+  type Script,
+  selectTables,
+  skippedLine,
+  splitTableScript,
+  tableKey,
+  type TargetState,
+  type TargetTable,
+} from "./restoreplan.ts";
+import { parseToc } from "./toc.ts";
+import { checkFiles, throwOnFaults } from "./verify.ts";
+
+/** Everything one restore needs. */
+export interface RestoreOptions {
+  /** The backup directory (holds manifest.json). */
+  backupDir: string;
+  /** For messages: `latest`, `archive/<name>` or a path. */
+  label?: string;
+  target: DbUrl;
+  request: RestoreRequest;
+  jobs: number;
+  ipv4?: boolean;
+  connectTimeout?: number;
+  retries?: number;
+  pgBin?: string;
+  decode?: DecodeOptions;
+  dryRun?: boolean;
+  /** Progress lines (stderr). */
+  log: (line: string) => void;
+}
+
+/** What a restore did. */
+export interface RestoreResult {
+  plan: RestorePlan;
+  manifest: Manifest;
+  /** The plan as text (also logged). */
+  planText: string;
+  /** Tables whose rows were loaded, and those rows per the manifest. */
+  tablesLoaded: number;
+  rowsLoaded: number;
+  warnings: string[];
+  durationMs: number;
+}
+
+/** Table counts for the drill. */
+export interface DrillResult {
+  matched: number;
+  total: number;
+  mismatches: { table: string; expected: number; actual: number | null; error?: string }[];
+  restore: RestoreResult;
+}
+
+interface Ctx {
+  opts: RestoreOptions;
+  manifest: Manifest;
+  plan: RestorePlan;
+  state: TargetState;
+  tools: PgTools;
+  env: Record<string, string>;
+  filter: FilterContext;
+  counts: FilterCounts;
+  tmp: string;
+  warnings: string[];
+  /** Plaintext paths of schema dumps, by schema name (reassembled when split). */
+  dumps: Map<string, Promise<string>>;
+  sql: Sql;
+}
+
+const BASE_OPTIONS = "-c client_min_messages=warning";
+const REPLICA_OPTIONS = "-c session_replication_role=replica";
+
+// ---------------------------------------------------------------------------------------------
+// target inspection
+
+/**
+ * Reads what the planner needs from the target: server version, user, roles, schemas and tables,
+ * and whether each of `check` (existing selected tables) is empty.
+ */
+export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<TargetState> {
+  const [info] = await sql<{ usr: string; sup: boolean; num: number }[]>`
+    select current_user as usr, coalesce((select rolsuper from pg_roles where rolname = current_user), false) as sup,
+           current_setting('server_version_num')::int as num`;
+  const how = info.num >= 160000 ? "SET" : "MEMBER";
+  const roles = await sql<{ name: string; can: boolean }[]>`
+    select rolname as name, pg_has_role(current_user, oid, ${how}) as can from pg_roles`;
+  const schemas = await sql<{ name: string; owner: string }[]>`
+    select nspname as name, pg_get_userbyid(nspowner) as owner from pg_namespace`;
+  const tables = await sql<{ schema: string; name: string; kind: string }[]>`
+    select n.nspname as schema, c.relname as name, c.relkind::text as kind
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where c.relkind in ('r', 'p', 'v', 'm', 'f')
+      and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast'`;
+  const map = new Map<string, TargetTable>();
+  for (const t of tables) map.set(tableKey(t.schema, t.name), { kind: t.kind });
+  for (const q of check) {
+    const t = map.get(tableKey(q.schema, q.table));
+    if (!t || (t.kind !== "r" && t.kind !== "p")) continue;
+    try {
+      const rows = await sql.unsafe(`select 1 from ${qualified(q.schema, q.table)} limit 1`);
+      t.empty = rows.length === 0;
+    } catch {
+      t.empty = undefined;
+    }
+  }
+  return {
+    serverMajor: Math.floor(info.num / 10000),
+    user: info.usr,
+    superuser: info.sup,
+    roles: new Set(roles.map((r) => r.name)),
+    assumable: new Set(roles.filter((r) => r.can || info.sup).map((r) => r.name)),
+    schemas: new Map(schemas.map((s) => [s.name, s.owner])),
+    tables: map,
+  };
+}
+
+/** Re-reads roles, schemas and tables of the target after a step created some. */
+async function refreshTarget(ctx: Ctx): Promise<void> {
+  ctx.state = await inspectTarget(ctx.sql, []);
+  ctx.filter = { ...ctx.filter, target: ctx.state };
+}
+
+// ---------------------------------------------------------------------------------------------
+// running programs
+
+function pgOptions(env: Record<string, string>, replica: boolean): string {
+  return [env.PGOPTIONS, BASE_OPTIONS, replica ? REPLICA_OPTIONS : ""].filter(Boolean).join(" ");
+}
+
+/** A conninfo naming only the database (host, user and password come from the environment). */
+function dbConninfo(env: Record<string, string>): string {
+  return `dbname='${(env.PGDATABASE ?? "").replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+}
+
+/**
+ * Runs psql with `input` on stdin, in one transaction, stopping at the first error. Returns its
+ * warnings (stderr lines). Throws a {@link BackupError} naming `what` and the first error line.
+ */
+async function runPsql(
+  ctx: Ctx,
+  input: Uint8Array | ReadableStream<Uint8Array>,
+  what: string,
+  opts: { replica?: boolean; single?: boolean } = {},
+): Promise<void> {
+  throwIfInterrupted();
+  const args = [
+    "-X",
+    "-q",
+    "-v",
+    "ON_ERROR_STOP=1",
+    ...(opts.single === false ? [] : ["--single-transaction"]),
+    "-f",
+    "-",
+  ];
+  const env = { ...ctx.env, PGOPTIONS: pgOptions(ctx.env, opts.replica ?? false) };
+  const r = await $`${ctx.tools.path("psql")} ${args}`.env(env).stdin(input).stdout("null").stderr("piped")
+    .noThrow().signal(abortSignal);
+  if (r.code !== 0) throw toolFailure(what, r.code, r.stderr);
+  for (const line of r.stderr.split("\n").filter((l) => l.trim())) {
+    ctx.warnings.push(`${what}: ${stderrTail(line, 1)}`);
+  }
+}
+
+async function runPgRestore(ctx: Ctx, args: string[], what: string, replica = false): Promise<void> {
+  throwIfInterrupted();
+  const env = { ...ctx.env, PGOPTIONS: pgOptions(ctx.env, replica) };
+  const r = await $`${ctx.tools.path("pg_restore")} ${args}`.env(env).stdout("null").stderr("piped").noThrow()
+    .signal(abortSignal);
+  if (r.code !== 0) throw toolFailure(what, r.code, r.stderr);
+  for (const line of r.stderr.split("\n").filter((l) => l.trim())) {
+    ctx.warnings.push(`${what}: ${stderrTail(line, 1)}`);
+  }
+}
+
+function toolFailure(what: string, code: number, stderr: string): BackupError {
+  const stopped = interruption();
+  if (stopped) return stopped;
+  const tail = stderrTail(stderr, 8);
+  const first = tail.split("\n").find((l) => /ERROR|FATAL|error:/.test(l)) ?? tail.split("\n")[0] ?? "";
+  const hint = /session_replication_role/.test(stderr)
+    ? "the target user may not set session_replication_role; on Supabase connect as postgres, elsewhere as a superuser or grant SET on that parameter"
+    : /already exists/.test(stderr)
+    ? "the target already holds some of these objects; restore into an empty database, or use --clean"
+    : hintFor(stderr);
+  return new BackupError(
+    `${what} failed (exit ${code})${
+      first ? `: ${first.replace(/^psql:[^ ]*: /, "").replace(/^pg_restore: /, "")}` : ""
+    }`,
+    { hint, cause: tail },
+  );
+}
+
+/** The plaintext path of a schema's dump, reassembled from its parts when it was split. */
+function dumpFile(ctx: Ctx, s: ManifestSchema): Promise<string> {
+  let p = ctx.dumps.get(s.name);
+  if (!p) {
+    p = (async () => {
+      const dir = ctx.opts.backupDir;
+      const parts = s.dumpParts ?? [s.dump];
+      throwOnFaults(await checkFiles(dir, ctx.manifest, parts, ctx.opts.decode), dir, "restore");
+      if (parts.length === 1) {
+        return await plaintextPath(dir, s.dump, ctx.manifest.files[s.dump], ctx.tmp, ctx.opts.decode);
+      }
+      const out = join(ctx.tmp, `${ctx.dumps.size}.dump`);
+      const f = await Deno.open(out, { write: true, create: true, truncate: true, mode: 0o600 });
+      try {
+        for (const part of parts) {
+          const stream = await openPlaintext(dir, part, ctx.manifest.files[part], ctx.opts.decode);
+          for await (const chunk of stream) {
+            let off = 0;
+            while (off < chunk.length) off += await f.write(chunk.subarray(off));
+          }
+        }
+      } finally {
+        f.close();
+      }
+      return out;
+    })();
+    ctx.dumps.set(s.name, p);
+  }
+  return p;
+}
+
+async function readText(ctx: Ctx, rel: string): Promise<string> {
+  const stream = await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode);
+  return await new Response(stream).text();
+}
+
+/** A backup data file as a stream for psql, with lines the target or psql reject filtered out. */
+async function dataStream(ctx: Ctx, rel: string): Promise<ReadableStream<Uint8Array>> {
+  const raw = await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode);
+  if (!ctx.filter.dropRestrict && !ctx.filter.dropTransactionTimeout) return raw;
+  const f = dataLineFilter(ctx.filter);
+  return raw.pipeThrough(new TextDecoderStream()).pipeThrough(
+    new TransformStream<string, string>({
+      transform(chunk, c) {
+        const out = f(chunk);
+        if (out) c.enqueue(out);
+      },
+      flush(c) {
+        const out = f("", true);
+        if (out) c.enqueue(out);
+      },
+    }),
+  ).pipeThrough(new TextEncoderStream());
+}
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+// ---------------------------------------------------------------------------------------------
+// steps
+
+async function restoreRoles(ctx: Ctx): Promise<void> {
+  const text = await readText(ctx, ctx.manifest.roles!);
+  const existing = ctx.state.roles;
+  let kept = 0, present = 0;
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    const m = line.match(/^(CREATE|ALTER) ROLE ("(?:[^"]|"")*"|[^\s;]+)/);
+    if (m) {
+      const role = m[2].startsWith('"') ? m[2].slice(1, -1).replaceAll('""', '"') : m[2];
+      if (existing.has(role)) {
+        if (m[1] === "CREATE") present++;
+        if (m[1] === "CREATE" || !ctx.state.superuser) continue;
+      } else if (m[1] === "CREATE") kept++;
+    }
+    if (!(ctx.filter.dropRestrict && /^\\(un)?restrict /.test(line))) out.push(line);
+  }
+  ctx.opts.log(
+    `roles: creating ${kept} role(s)${present ? `, ${present} already present (left as they are)` : ""}`,
+  );
+  await runPsql(ctx, enc(out.join("\n")), "restoring roles.sql");
+  await refreshTarget(ctx);
+}
+
+async function dropForClean(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
+  const drops = tables.filter((t) => t.action === "recreate");
+  if (drops.length === 0) return;
+  ctx.opts.log(`--clean: dropping ${drops.map((t) => `${t.schema}.${t.table.name}`).join(", ")}`);
+  const sql = drops.map((t) => `DROP TABLE IF EXISTS ${qualified(t.schema, t.table.name)} CASCADE;`).join(
+    "\n",
+  );
+  await runPsql(ctx, enc(`SET client_min_messages = warning;\n${sql}\n`), "dropping tables for --clean");
+}
+
+async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
+  let pending = [...schemas];
+  let pass = 1;
+  while (pending.length > 0) {
+    const failed: { s: ManifestSchema; e: unknown }[] = [];
+    for (const s of pending) {
+      const exists = ctx.state.schemas.has(s.name);
+      const args = ["--section=pre-data", "-f", "-"];
+      if (ctx.plan.clean && exists) args.push("--clean", "--if-exists");
+      const text = await runTool({
+        path: ctx.tools.path("pg_restore"),
+        args: [...args, await dumpFile(ctx, s)],
+        env: {},
+        what: `reading ${s.dump}`,
+      });
+      const { text: filtered, counts } = filterDefinitions(text, ctx.filter);
+      try {
+        await runPsql(ctx, enc(filtered), `definitions of schema ${s.name}`);
+        addCounts(ctx.counts, counts);
+        ctx.opts.log(`schema ${s.name}: definitions restored${pass > 1 ? ` (pass ${pass})` : ""}`);
+        await refreshTarget(ctx);
+      } catch (e) {
+        if (interruption()) throw e;
+        failed.push({ s, e });
+      }
+    }
+    if (failed.length === pending.length) throw failed[0].e;
+    pending = failed.map((f) => f.s);
+    if (pending.length > 0) {
+      ctx.opts.log(`${pending.length} schema(s) depend on others; trying them again`);
+    }
+    pass++;
+  }
+}
+
+async function loadSchemaData(ctx: Ctx, s: ManifestSchema): Promise<void> {
+  const file = await dumpFile(ctx, s);
+  const args = ["--section=data", "--exit-on-error", "--no-owner", `--jobs=${ctx.opts.jobs}`];
+  args.push(`--dbname=${dbConninfo(ctx.env)}`, file);
+  await runPgRestore(ctx, args, `data of schema ${s.name}`, true);
+  ctx.opts.log(`schema ${s.name}: data restored`);
+}
+
+async function loadTableData(ctx: Ctx, t: PlannedTable): Promise<void> {
+  const name = qualified(t.schema, t.table.name);
+  if (t.action === "empty-load") {
+    await runPsql(ctx, enc(`DELETE FROM ONLY ${name};\n`), `emptying ${t.schema}.${t.table.name}`, {
+      replica: true,
+    });
+  }
+  for (const rel of t.table.dataFiles) {
+    await runPsql(ctx, await dataStream(ctx, rel), `loading ${rel}`, { replica: true });
+  }
+}
+
+async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
+  const late = new Set(["FK CONSTRAINT", "MATERIALIZED VIEW DATA"]);
+  const lists = new Map<string, { early: string[]; late: string[] }>();
+  for (const s of schemas) {
+    const file = await dumpFile(ctx, s);
+    const toc = parseToc(
+      await runTool({
+        path: ctx.tools.path("pg_restore"),
+        args: ["-l", "--section=post-data", file],
+        env: {},
+        what: `reading ${s.dump}`,
+      }),
+    );
+    lists.set(s.name, {
+      early: toc.filter((e) => !late.has(e.desc)).map((e) => e.line),
+      late: toc.filter((e) => late.has(e.desc)).map((e) => e.line),
+    });
+  }
+  // Indexes, constraints, triggers, policies: each only needs its own schema's tables.
+  for (const s of schemas) {
+    const l = lists.get(s.name)!;
+    if (l.early.length === 0) continue;
+    const list = join(ctx.tmp, `post-${ctx.dumps.size}-${crypto.randomUUID()}.list`);
+    await Deno.writeTextFile(list, l.early.join("\n") + "\n");
+    const args = ["-L", list, "--exit-on-error", "--no-owner", `--jobs=${ctx.opts.jobs}`];
+    args.push(`--dbname=${dbConninfo(ctx.env)}`, await dumpFile(ctx, s));
+    await runPgRestore(ctx, args, `indexes, constraints and policies of schema ${s.name}`);
+  }
+  // Foreign keys (they may point into other schemas) and materialized view contents last.
+  await refreshTarget(ctx);
+  const present = (q: QualifiedName) => ctx.state.tables.has(tableKey(q.schema, q.table));
+  for (const s of schemas) {
+    const l = lists.get(s.name)!;
+    if (l.late.length === 0) continue;
+    const list = join(ctx.tmp, `late-${crypto.randomUUID()}.list`);
+    await Deno.writeTextFile(list, l.late.join("\n") + "\n");
+    const text = await runTool({
+      path: ctx.tools.path("pg_restore"),
+      args: ["-L", list, "-f", "-", await dumpFile(ctx, s)],
+      env: {},
+      what: `reading ${s.dump}`,
+    });
+    const { text: filtered, counts } = filterDefinitions(text, ctx.filter, {
+      dropBlock: (b) => {
+        const ref = fkTarget(b);
+        if (!ref || present(ref)) return false;
+        ctx.warnings.push(
+          `foreign key ${b.schema}.${b.name} left out: it references ${ref.schema}.${ref.table}, which the target lacks`,
+        );
+        return true;
+      },
+    });
+    addCounts(ctx.counts, counts);
+    await runPsql(ctx, enc(filtered), `foreign keys of schema ${s.name}`);
+  }
+  for (const s of schemas) {
+    ctx.opts.log(`schema ${s.name}: indexes, constraints, triggers and policies restored`);
+  }
+}
+
+/** Pre-data scripts of the backup's schema dumps (for the dependencies of single tables). */
+async function preDataScripts(ctx: Ctx): Promise<{ schema: string; script: Script }[]> {
+  const out: { schema: string; script: Script }[] = [];
+  for (const s of ctx.manifest.schemas) {
+    const text = await runTool({
+      path: ctx.tools.path("pg_restore"),
+      args: ["--section=pre-data", "-f", "-", await dumpFile(ctx, s)],
+      env: {},
+      what: `reading ${s.dump}`,
+    });
+    out.push({ schema: s.name, script: parseScript(text) });
+  }
+  return out;
+}
+
+async function existingObjects(sql: Sql): Promise<Set<string>> {
+  const rows = await sql<{ k: string }[]>`
+    select 'TYPE' || chr(0) || n.nspname || chr(0) || t.typname as k
+      from pg_type t join pg_namespace n on n.oid = t.typnamespace
+    union all select 'DOMAIN' || chr(0) || n.nspname || chr(0) || t.typname
+      from pg_type t join pg_namespace n on n.oid = t.typnamespace
+    union all select 'SEQUENCE' || chr(0) || n.nspname || chr(0) || c.relname
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'S'
+    union all select 'FUNCTION' || chr(0) || n.nspname || chr(0) || p.proname
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace`;
+  return new Set(rows.map((r) => r.k));
+}
+
+/** Restores tables one by one: schema, dependencies, table definitions, data, foreign keys. */
+async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
+  const work = tables.filter((t) => t.action !== "keep" && t.action !== "refuse");
+  if (work.length === 0) return;
+  const defs = !ctx.plan.dataOnly && work.some((t) => t.action === "create" || t.action === "recreate");
+  const fkScripts: { t: PlannedTable; text: string }[] = [];
+  if (defs) {
+    const texts = new Map<PlannedTable, string>();
+    for (const t of work) {
+      if (t.action === "create" || t.action === "recreate") {
+        texts.set(t, await readText(ctx, t.table.schemaFile));
+      }
+    }
+    // Schemas that are missing.
+    const missing = [...new Set(work.map((t) => t.schema))].filter((s) => !ctx.state.schemas.has(s));
+    // Types, domains, sequences and functions the tables need and the target lacks.
+    const scripts = await preDataScripts(ctx);
+    const have = await existingObjects(ctx.sql);
+    const deps: Dependency[] = pickDependencies(
+      [...texts.values()].join("\n"),
+      scripts,
+      (d) => have.has(`${d.type}\u0000${d.schema}\u0000${d.name}`),
+    );
+    for (const d of deps) {
+      if (!ctx.state.schemas.has(d.schema) && !missing.includes(d.schema)) missing.push(d.schema);
+    }
+    const head: string[] = [];
+    for (const s of missing) head.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)};`);
+    if (head.length) ctx.opts.log(`creating schema(s) ${missing.join(", ")}`);
+    if (deps.length > 0) {
+      ctx.opts.log(
+        `creating ${deps.length} object(s) the tables need: ${
+          deps.map((d) => `${d.type.toLowerCase()} ${d.schema}.${d.name}`).join(", ")
+        }`,
+      );
+    }
+    if (head.length || deps.length) {
+      const preamble = scripts[0]?.script.preamble ?? "";
+      const body = [head.join("\n"), preamble, ...deps.map((d) => d.block.text)].join("\n");
+      const { text, counts } = filterDefinitions(body, ctx.filter);
+      addCounts(ctx.counts, counts);
+      await runPsql(ctx, enc(text), "creating schemas and types the tables need");
+      await refreshTarget(ctx);
+    }
+    await dropForClean(ctx, work);
+    const selected = new Set(work.map((t) => tableKey(t.schema, t.table.name)));
+    const present = (q: QualifiedName) =>
+      selected.has(tableKey(q.schema, q.table)) || ctx.state.tables.has(tableKey(q.schema, q.table));
+    for (const t of work) {
+      const text = texts.get(t);
+      if (text === undefined) continue;
+      const split = splitTableScript(text, present);
+      for (const d of split.droppedFks) {
+        ctx.warnings.push(
+          `foreign key ${d.name} left out: it references ${d.references}, which the target lacks`,
+        );
+      }
+      const { text: main, counts } = filterDefinitions(split.main, ctx.filter);
+      addCounts(ctx.counts, counts);
+      await runPsql(ctx, enc(main), `creating ${t.schema}.${t.table.name} from ${t.table.schemaFile}`);
+      if (split.fks) fkScripts.push({ t, text: split.fks });
+    }
+    ctx.opts.log(`created ${texts.size} table(s)`);
+  }
+  if (!ctx.plan.schemaOnly) {
+    await runPool(work.map((t) => () => loadTableData(ctx, t)), ctx.opts.jobs);
+    ctx.opts.log(`loaded rows into ${work.length} table(s)`);
+  }
+  for (const { t, text } of fkScripts) {
+    const { text: fk, counts } = filterDefinitions(text, ctx.filter);
+    addCounts(ctx.counts, counts);
+    await runPsql(ctx, enc(fk), `foreign keys of ${t.schema}.${t.table.name}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the restore
+
+/**
+ * Restores (part of) the backup in `opts.backupDir` into `opts.target`. Prints the plan through
+ * `opts.log`; a dry run stops there. Throws a {@link BackupError}: exit 1 when the guard refuses,
+ * a needed file is damaged or a program fails; exit 2 for a selection the backup cannot satisfy.
+ */
+export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const manifest = await readManifest(opts.backupDir);
+  const selected = selectTables(manifest, opts.request);
+  const hostaddr = opts.ipv4 ? await resolveIPv4(opts.target.host) : undefined;
+  const connectTimeout = opts.connectTimeout ?? 10;
+  const sql = await connect(opts.target, {
+    hostaddr,
+    connectTimeout,
+    retries: opts.retries ?? 2,
+    log: opts.log,
+  });
+  const closeSql = () => sql.end({ timeout: 2 }).catch(() => {});
+  const unregister = onCleanup(() => void closeSql());
+  let tmp: string | undefined;
+  try {
+    const state = await inspectTarget(
+      sql,
+      selected.map((x) => ({ schema: x.schema.name, table: x.table.name })),
+    );
+    const plan = planRestore(manifest, opts.request, state);
+    const planText = formatRestorePlan(plan, {
+      from: opts.label ?? opts.backupDir,
+      target: describeDb(opts.target),
+    });
+    const result: RestoreResult = {
+      plan,
+      manifest,
+      planText,
+      tablesLoaded: 0,
+      rowsLoaded: 0,
+      warnings: [],
+      durationMs: 0,
+    };
+    if (opts.dryRun) return result;
+    opts.log(planText);
+    const refused = guardError(plan, describeDb(opts.target));
+    if (refused) throw refused;
+    const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
+    const tools = await findPgTools({ minMajor: Math.max(state.serverMajor, dumpMajor), pgBin: opts.pgBin });
+    opts.log(`checking ${plan.files.length} backup file(s)`);
+    throwOnFaults(
+      await checkFiles(opts.backupDir, manifest, plan.files, { ...opts.decode, jobs: opts.jobs }),
+      opts.backupDir,
+      "restore",
+    );
+    tmp = await Deno.makeTempDir({ prefix: "supabase-backup-restore-" });
+    const tmpDir = tmp;
+    const dropTmp = onCleanup(() => Deno.removeSync(tmpDir, { recursive: true }));
+    const ctx: Ctx = {
+      opts,
+      manifest,
+      plan,
+      state,
+      tools,
+      env: libpqEnv(opts.target, { hostaddr, connectTimeout }),
+      filter: {
+        dropTransactionTimeout: state.serverMajor < 17,
+        dropRestrict: !supportsRestrictKey(tools.version),
+        target: state,
+      },
+      counts: { owners: 0, privileges: 0 },
+      tmp: tmpDir,
+      warnings: result.warnings,
+      dumps: new Map(),
+      sql,
+    };
+    try {
+      await execute(ctx);
+    } finally {
+      dropTmp();
+    }
+    const loaded = [...plan.schemas.flatMap((s) => s.tables), ...plan.tables].filter((t) =>
+      !plan.schemaOnly &&
+      (t.action === "create" || t.action === "load" || t.action === "recreate" || t.action === "empty-load")
+    );
+    result.tablesLoaded = loaded.length;
+    result.rowsLoaded = loaded.reduce((n, t) => n + (t.table.kind === "p" ? 0 : t.table.rows ?? 0), 0);
+    const skipped = skippedLine(ctx.counts, state.user);
+    if (skipped) opts.log(skipped);
+    result.durationMs = Date.now() - started;
+    return result;
+  } finally {
+    unregister();
+    await closeSql();
+    if (tmp) await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+async function execute(ctx: Ctx): Promise<void> {
+  const { plan } = ctx;
+  if (plan.roles) await restoreRoles(ctx);
+  if (plan.kind === "tables") {
+    await restoreTables(ctx, plan.tables);
+    return;
+  }
+  const ddl = plan.schemas.filter((s) => s.mode === "ddl").map((s) => s.manifest);
+  if (!plan.dataOnly) {
+    await dropForClean(ctx, plan.schemas.filter((s) => s.mode === "ddl").flatMap((s) => s.tables));
+    await preData(ctx, ddl);
+  }
+  if (plan.tables.length > 0) await restoreTables(ctx, plan.tables);
+  if (!plan.schemaOnly) {
+    const managed = plan.schemas.filter((s) => s.mode === "data").flatMap((s) => s.tables)
+      .filter((t) => t.action === "load" || t.action === "empty-load");
+    const tasks = [
+      ...ddl.map((s) => () => loadSchemaData(ctx, s)),
+      ...managed.map((t) => () => loadTableData(ctx, t)),
+    ];
+    await runPool(tasks, Math.max(1, Math.ceil(ctx.opts.jobs / 2)));
+    if (managed.length > 0) ctx.opts.log(`loaded rows into ${managed.length} Supabase-managed table(s)`);
+  }
+  if (!plan.dataOnly) await postData(ctx, ddl);
+}
+
+/**
+ * Exact row counts of every table of `m` in the database behind `sql` (partitioned tables count
+ * their partitions; other tables count only their own rows, as the backup did).
+ */
+export async function countRows(
+  sql: Sql,
+  m: Manifest,
+): Promise<{ table: string; expected: number; actual: number | null; error?: string }[]> {
+  const out: { table: string; expected: number; actual: number | null; error?: string }[] = [];
+  for (const s of m.schemas) {
+    for (const t of s.tables) {
+      if (t.rows === null) continue;
+      const name = `${s.name}.${t.name}`;
+      try {
+        const [{ n }] = await sql.unsafe(
+          `select count(*)::bigint as n from ${t.kind === "p" ? "" : "only "}${qualified(s.name, t.name)}`,
+        );
+        out.push({ table: name, expected: t.rows, actual: Number(n) });
+      } catch (e) {
+        out.push({ table: name, expected: t.rows, actual: null, error: (e as Error).message.split("\n")[0] });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The drill: restores the whole backup in `backupDir` (roles included) into `target`, an empty
+ * scratch database, and compares every table's exact row count with the manifest. Throws like
+ * {@link restoreBackup}; a mismatch is reported in the result, not thrown.
+ */
+export async function drill(
+  backupDir: string,
+  target: DbUrl,
+  opts: Omit<RestoreOptions, "backupDir" | "target" | "request" | "dryRun">,
+): Promise<DrillResult> {
+  const m = await readManifest(backupDir);
+  const restore = await restoreBackup({
+    ...opts,
+    backupDir,
+    target,
+    request: {
+      schemas: [],
+      tables: [],
+      roles: m.roles !== null,
+      dataOnly: false,
+      schemaOnly: false,
+      clean: false,
+    },
+  });
+  const sql = await connect(target, {
+    hostaddr: opts.ipv4 ? await resolveIPv4(target.host) : undefined,
+    connectTimeout: opts.connectTimeout ?? 10,
+    retries: opts.retries ?? 2,
+  });
+  try {
+    const counts = await countRows(sql, m);
+    const mismatches = counts.filter((c) => c.actual !== c.expected);
+    return { matched: counts.length - mismatches.length, total: counts.length, mismatches, restore };
+  } finally {
+    await sql.end({ timeout: 2 }).catch(() => {});
+  }
+}
