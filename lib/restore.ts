@@ -194,7 +194,7 @@ async function runPsql(
     .noThrow().signal(abortSignal);
   if (r.code !== 0) throw toolFailure(what, r.code, r.stderr);
   for (const line of r.stderr.split("\n").filter((l) => l.trim())) {
-    ctx.warnings.push(`${what}: ${stderrTail(line, 1)}`);
+    warn(ctx, `${what}: ${stderrTail(line, 1)}`);
   }
 }
 
@@ -205,8 +205,13 @@ async function runPgRestore(ctx: Ctx, args: string[], what: string, replica = fa
     .signal(abortSignal);
   if (r.code !== 0) throw toolFailure(what, r.code, r.stderr);
   for (const line of r.stderr.split("\n").filter((l) => l.trim())) {
-    ctx.warnings.push(`${what}: ${stderrTail(line, 1)}`);
+    warn(ctx, `${what}: ${stderrTail(line, 1)}`);
   }
+}
+
+function warn(ctx: Ctx, message: string): void {
+  ctx.warnings.push(message);
+  ctx.opts.log(`warning: ${message}`);
 }
 
 function toolFailure(what: string, code: number, stderr: string): BackupError {
@@ -346,6 +351,9 @@ async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
         failed.push({ s, e });
       }
     }
+    if (Deno.env.get("H5DEBUG")) {
+      for (const f of failed) console.error(f.s.name, f.e, (f.e as Error).cause);
+    }
     if (failed.length === pending.length) throw failed[0].e;
     pending = failed.map((f) => f.s);
     if (pending.length > 0) {
@@ -421,7 +429,8 @@ async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
       dropBlock: (b) => {
         const ref = fkTarget(b);
         if (!ref || present(ref)) return false;
-        ctx.warnings.push(
+        warn(
+          ctx,
           `foreign key ${b.schema}.${b.name} left out: it references ${ref.schema}.${ref.table}, which the target lacks`,
         );
         return true;
@@ -451,16 +460,16 @@ async function preDataScripts(ctx: Ctx): Promise<{ schema: string; script: Scrip
 }
 
 async function existingObjects(sql: Sql): Promise<Set<string>> {
-  const rows = await sql<{ k: string }[]>`
-    select 'TYPE' || chr(0) || n.nspname || chr(0) || t.typname as k
+  const rows = await sql<{ kind: string; schema: string; name: string }[]>`
+    select 'TYPE' as kind, n.nspname as schema, t.typname as name
       from pg_type t join pg_namespace n on n.oid = t.typnamespace
-    union all select 'DOMAIN' || chr(0) || n.nspname || chr(0) || t.typname
+    union all select 'DOMAIN', n.nspname, t.typname
       from pg_type t join pg_namespace n on n.oid = t.typnamespace
-    union all select 'SEQUENCE' || chr(0) || n.nspname || chr(0) || c.relname
+    union all select 'SEQUENCE', n.nspname, c.relname
       from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'S'
-    union all select 'FUNCTION' || chr(0) || n.nspname || chr(0) || p.proname
+    union all select 'FUNCTION', n.nspname, p.proname
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace`;
-  return new Set(rows.map((r) => r.k));
+  return new Set(rows.map((r) => `${r.kind}\u0000${r.schema}\u0000${r.name}`));
 }
 
 /** Restores tables one by one: schema, dependencies, table definitions, data, foreign keys. */
@@ -516,7 +525,8 @@ async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
       if (text === undefined) continue;
       const split = splitTableScript(text, present);
       for (const d of split.droppedFks) {
-        ctx.warnings.push(
+        warn(
+          ctx,
           `foreign key ${d.name} left out: it references ${d.references}, which the target lacks`,
         );
       }

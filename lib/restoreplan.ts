@@ -509,7 +509,7 @@ export function parseScript(text: string): Script {
     }
   }
   const blocks: ScriptBlock[] = [];
-  let preamble: string[] | undefined = [];
+  const preamble: string[] = [];
   let cur: { head: RegExpMatchArray; lines: string[] } | undefined;
   const flush = () => {
     if (!cur) return;
@@ -525,15 +525,14 @@ export function parseScript(text: string): Script {
     const head = lines[i] === "--" && lines[i + 2] === "--" ? lines[i + 1]?.match(HEADER) : null;
     if (head) {
       flush();
-      preamble = undefined;
       cur = { head, lines: [] };
     }
     if (cur) cur.lines.push(lines[i]);
-    else preamble!.push(lines[i]);
+    else preamble.push(lines[i]);
   }
   flush();
   return {
-    preamble: (preamble ?? []).join("\n"),
+    preamble: preamble.join("\n"),
     blocks,
     trailer: lines.slice(end).join("\n"),
   };
