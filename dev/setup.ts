@@ -1,0 +1,22 @@
+/**
+ * `deno task setup`: provisions the PostgreSQL programs the tests and the demo use (see
+ * `dev/pgenv.ts`), then prints where they are. Safe to run again; quick when nothing is missing.
+ * @module
+ */
+import { clientBinDir, ensureProvisioned, PG_CACHE, serverBinDir } from "./pgenv.ts";
+
+if (import.meta.main) {
+  const quiet = Deno.args.includes("--quiet") || Deno.args.includes("-q");
+  try {
+    await ensureProvisioned({ quiet });
+  } catch (e) {
+    console.error(`setup: error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+  if (!quiet) {
+    console.error(`setup: ready (cache ${PG_CACHE})`);
+    console.error(`setup:   client 17  ${clientBinDir()}`);
+    console.error(`setup:   server 17  ${serverBinDir(17)}`);
+    console.error(`setup:   server 15  ${serverBinDir(15)}`);
+  }
+}
