@@ -1,11 +1,115 @@
 /**
- * The `restore` command.
+ * The `restore` command: restore a backup, whole or by schema or table, into --target-url.
  * @module
  */
-import type { ParsedArgs } from "../lib/cli.ts";
-import { BackupError } from "../lib/errors.ts";
+import { backupRoot } from "../lib/archive.ts";
+import { boolValue, intValue, listValue, type ParsedArgs, stringValue } from "../lib/cli.ts";
+import { type DbUrl, describeDb, parseDbUrl } from "../lib/dburl.ts";
+import { ExitCode, usageError } from "../lib/errors.ts";
+import { parseQualifiedName } from "../lib/plan.ts";
+import { redact } from "../lib/redact.ts";
+import { restoreBackup, type RestoreResult } from "../lib/restore.ts";
+import type { RestoreRequest } from "../lib/restoreplan.ts";
+import { resolveFrom } from "../lib/verify.ts";
+
+/**
+ * Reads --target-url (or $RESTORE_DB_URL). It never falls back to the source database: a missing
+ * target is a usage error (exit 2).
+ */
+export function targetUrl(args: ParsedArgs, env: Record<string, string | undefined>): DbUrl {
+  const raw = stringValue(args, "target-url");
+  if (raw === undefined) {
+    throw usageError(
+      `'${args.command}' needs a target database: --target-url or $RESTORE_DB_URL`,
+      "pass --target-url postgresql://user:pass@host:5432/db of an empty database; the source is never used",
+    );
+  }
+  return parseDbUrl(raw, args.origin["target-url"] ?? "--target-url", env);
+}
+
+/** The restore selection from the flags; throws a usage error for a table without a schema. */
+export function restoreRequest(args: ParsedArgs): RestoreRequest {
+  return {
+    schemas: listValue(args, "schema"),
+    tables: listValue(args, "table").map((t) => parseQualifiedName(t, "--table")),
+    roles: boolValue(args, "roles"),
+    dataOnly: boolValue(args, "data-only"),
+    schemaOnly: boolValue(args, "schema-only"),
+    clean: boolValue(args, "clean"),
+  };
+}
+
+/** The backup `--from` names, under the root of --out/--env. */
+export async function backupFrom(args: ParsedArgs): Promise<{ dir: string; label: string }> {
+  const root = backupRoot(stringValue(args, "out", "backups")!, stringValue(args, "env"));
+  return await resolveFrom(root, stringValue(args, "from", "latest")!);
+}
+
+function summary(r: RestoreResult, label: string, target: string): string {
+  const secs = (r.durationMs / 1000).toFixed(1);
+  const what = r.plan.schemaOnly ? "definitions only" : `${r.tablesLoaded} table(s), ${r.rowsLoaded} row(s)`;
+  const warn = r.warnings.length ? `, ${r.warnings.length} warning(s)` : "";
+  return `restored ${what} from ${label} into ${target} in ${secs}s${warn}`;
+}
 
 /** Runs `backup.ts restore`; returns the exit code. */
-export function run(_args: ParsedArgs): Promise<number> {
-  return Promise.reject(new BackupError("'restore' is not implemented yet"));
+export async function run(args: ParsedArgs): Promise<number> {
+  const env = Deno.env.toObject();
+  const request = restoreRequest(args);
+  const target = targetUrl(args, env);
+  const jobs = intValue(args, "jobs", 4, 1, 16);
+  const connectTimeout = intValue(args, "connect-timeout", 10, 1, 600);
+  const retries = intValue(args, "retries", 4, 0, 20);
+  const json = boolValue(args, "json");
+  const dryRun = boolValue(args, "dry-run");
+  const { dir, label } = await backupFrom(args);
+  const log = (line: string) => console.error(redact(line));
+  const r = await restoreBackup({
+    backupDir: dir,
+    label,
+    target,
+    request,
+    jobs,
+    ipv4: boolValue(args, "ipv4"),
+    connectTimeout,
+    retries,
+    pgBin: stringValue(args, "pg-bin"),
+    decode: { identityFile: stringValue(args, "identity-file") },
+    dryRun,
+    log,
+  });
+  const where = describeDb(target);
+  if (json) {
+    const tables = [...r.plan.schemas.flatMap((s) => s.tables), ...r.plan.tables].map((t) => ({
+      schema: t.schema,
+      table: t.table.name,
+      action: t.action,
+      reason: t.reason,
+      rows: t.table.rows,
+    }));
+    console.log(JSON.stringify(
+      {
+        dryRun,
+        from: label,
+        target: where,
+        kind: r.plan.kind,
+        roles: r.plan.roles,
+        tables,
+        notes: r.plan.notes,
+        ...(dryRun ? {} : {
+          tablesLoaded: r.tablesLoaded,
+          rowsLoaded: r.rowsLoaded,
+          warnings: r.warnings,
+          durationMs: r.durationMs,
+        }),
+      },
+      null,
+      2,
+    ));
+  } else if (dryRun) {
+    console.log(redact(`Dry run: nothing changed.\n${r.planText}`));
+  } else {
+    console.log(redact(summary(r, label, where)));
+  }
+  return ExitCode.ok;
 }
