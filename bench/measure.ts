@@ -1,0 +1,154 @@
+/**
+ * Runs one program as a child process and measures it: wall time, the peak resident memory of the
+ * process itself (VmHWM from /proc/<pid>/status) and of its descendants (pg_dump, pg_restore …),
+ * sampled every 20 ms. Linux only.
+ * @module
+ */
+
+/** What one measured run gave. */
+export interface Measurement {
+  wallMs: number;
+  /** Peak RSS of the process itself, in KiB (its VmHWM at the last sample). */
+  peakRssKiB: number;
+  /** The largest peak RSS of any one descendant, in KiB (0 when it started none). */
+  childPeakKiB: number;
+  /** The largest sum of RSS of all descendants at one sample, in KiB. */
+  childrenSumPeakKiB: number;
+  /** Descendant processes seen. */
+  children: number;
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Each stderr line with the time it arrived (ms from start). */
+  stderrLines: { ms: number; text: string }[];
+}
+
+/** How to run it. */
+export interface MeasureOptions {
+  env: Record<string, string>;
+  cwd?: string;
+  /** Sampling period in ms (default 20). */
+  intervalMs?: number;
+}
+
+/** Reads `VmHWM` and `VmRSS` (KiB) from a /proc status text; undefined when the fields are gone. */
+export function parseStatus(text: string): { hwm: number; rss: number } | undefined {
+  const hwm = text.match(/^VmHWM:\s+(\d+) kB/m);
+  const rss = text.match(/^VmRSS:\s+(\d+) kB/m);
+  if (!hwm || !rss) return undefined;
+  return { hwm: Number(hwm[1]), rss: Number(rss[1]) };
+}
+
+/** The parent pid from a /proc/<pid>/stat text (the command name may hold spaces and parens). */
+export function parseStatPpid(text: string): number | undefined {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return undefined;
+  const fields = text.slice(close + 2).split(" ");
+  const ppid = Number(fields[1]);
+  return Number.isFinite(ppid) ? ppid : undefined;
+}
+
+function readOr(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every live descendant of `root`, found by scanning /proc for parent links. */
+function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const stat = readOr(`/proc/${e.name}/stat`);
+    const ppid = stat ? parseStatPpid(stat) : undefined;
+    if (ppid !== undefined) parent.set(Number(e.name), ppid);
+  }
+  const out: number[] = [];
+  for (const pid of parent.keys()) {
+    let p = parent.get(pid);
+    for (let hops = 0; p !== undefined && p > 1 && hops < 64; hops++) {
+      if (p === root) {
+        out.push(pid);
+        break;
+      }
+      p = parent.get(p);
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs `cmd args` to completion and measures it. Never throws for a failing program: the caller
+ * checks `code`. Throws only when the program cannot be started.
+ */
+export async function measure(cmd: string, args: string[], opts: MeasureOptions): Promise<Measurement> {
+  const started = performance.now();
+  const child = new Deno.Command(cmd, {
+    args,
+    env: opts.env,
+    clearEnv: true,
+    cwd: opts.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const pid = child.pid;
+  let peak = 0;
+  let childPeak = 0;
+  let childrenSumPeak = 0;
+  const seen = new Set<number>();
+  const sample = () => {
+    const own = readOr(`/proc/${pid}/status`);
+    const s = own ? parseStatus(own) : undefined;
+    if (s) peak = Math.max(peak, s.hwm);
+    let sum = 0;
+    for (const d of descendants(pid)) {
+      const st = readOr(`/proc/${d}/status`);
+      const ds = st ? parseStatus(st) : undefined;
+      if (!ds) continue;
+      seen.add(d);
+      childPeak = Math.max(childPeak, ds.hwm);
+      sum += ds.rss;
+    }
+    childrenSumPeak = Math.max(childrenSumPeak, sum);
+  };
+  const timer = setInterval(sample, opts.intervalMs ?? 20);
+  const stderrLines: { ms: number; text: string }[] = [];
+  const drain = async (s: ReadableStream<Uint8Array>, lines?: typeof stderrLines) => {
+    const chunks: string[] = [];
+    const dec = new TextDecoder();
+    let partial = "";
+    for await (const c of s) {
+      const text = dec.decode(c, { stream: true });
+      chunks.push(text);
+      if (!lines) continue;
+      const ms = performance.now() - started;
+      const parts = (partial + text).split("\n");
+      partial = parts.pop()!;
+      for (const l of parts) lines.push({ ms, text: l });
+    }
+    if (lines && partial) lines.push({ ms: performance.now() - started, text: partial });
+    return chunks.join("");
+  };
+  sample();
+  const [stdout, stderr, status] = await Promise.all([
+    drain(child.stdout),
+    drain(child.stderr, stderrLines),
+    child.status,
+  ]);
+  clearInterval(timer);
+  const wallMs = performance.now() - started;
+  return {
+    wallMs,
+    peakRssKiB: peak,
+    childPeakKiB: childPeak,
+    childrenSumPeakKiB: childrenSumPeak,
+    children: seen.size,
+    code: status.code,
+    stdout,
+    stderr,
+    stderrLines,
+  };
+}

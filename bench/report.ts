@@ -1,0 +1,181 @@
+/**
+ * The benchmark report: results of each approach, the ratios the issue asks for and the targets,
+ * as a text table and as JSON. Pure: no I/O.
+ * @module
+ */
+
+/** One approach as measured (the median run when repeated). */
+export interface ApproachResult {
+  id: string;
+  label: string;
+  /** "proxy" (with the added round-trip time) or "direct". */
+  via: "proxy" | "direct";
+  wallMs: number;
+  /** All measured wall times, in run order. */
+  runsMs: number[];
+  /** Peak RSS of the measured process (KiB), the largest over the runs. */
+  peakRssKiB: number;
+  /** Largest single descendant's peak RSS (KiB). */
+  childPeakKiB: number;
+  /** Largest sum of descendants' RSS at one instant (KiB). */
+  childrenSumPeakKiB: number;
+  outputBytes: number;
+  /** For the per-table approach: what was timed and the factor applied to the wall time. */
+  extrapolated?: { tablesTimed: number; factor: number; measuredMs: number; dataShare: number };
+  /** Notable moments (ms from start), e.g. when our tool's pg_dump finished. */
+  marks?: Record<string, number>;
+}
+
+/** One target from the issue, checked. */
+export interface TargetCheck {
+  name: string;
+  target: string;
+  actual: string;
+  met: boolean;
+}
+
+/** The whole report. */
+export interface BenchReport {
+  date: string;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string };
+  versions: { deno: string; pgDump: string; server: string };
+  params: { tables: number; mb: number; rttMs: number; jobs: number; repeat: number; perTableSubset: number };
+  dataset: { databaseBytes: number; tableBytes: number; rows: number; loadMs: number };
+  results: ApproachResult[];
+  ratios: Record<string, number | null>;
+  targets: TargetCheck[];
+}
+
+/** KiB as MiB with one decimal. */
+export function mib(kib: number): string {
+  return (kib / 1024).toFixed(1);
+}
+
+/** Milliseconds as seconds with two decimals. */
+export function secs(ms: number): string {
+  return (ms / 1000).toFixed(2);
+}
+
+/** Bytes as MB (10^6) with one decimal. */
+function mb(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
+}
+
+/** The median of a non-empty list. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Ratios and target checks from the results: ours/pg_dump -Fd -j4 (both through the proxy),
+ * per-table/ours, and the tool's peak RSS (checked against 150 MB only for a run of ≥ 1 GB).
+ */
+export function evaluate(
+  results: ApproachResult[],
+  opts: { mb: number; rttMs: number },
+): { ratios: BenchReport["ratios"]; targets: TargetCheck[] } {
+  const get = (id: string) => results.find((r) => r.id === id);
+  const ratio = (
+    a?: ApproachResult,
+    b?: ApproachResult,
+  ) => (a && b && b.wallMs > 0 ? a.wallMs / b.wallMs : null);
+  const ours = get("ours-proxy");
+  const dir = get("pg_dump-Fd-j4-proxy");
+  const perTable = get("per-table-proxy");
+  const ratios = {
+    oursOverPgDumpDirJ4: ratio(ours, dir),
+    oursOverPgDumpDirJ4Direct: ratio(get("ours-direct"), get("pg_dump-Fd-j4-direct")),
+    oursOverPgDumpPlain: ratio(ours, get("pg_dump-Fp-proxy")),
+    perTableOverOurs: ratio(perTable, ours),
+  };
+  const targets: TargetCheck[] = [];
+  const round = (x: number) => x.toFixed(2);
+  if (ratios.oursOverPgDumpDirJ4 !== null) {
+    targets.push({
+      name: `full backup vs pg_dump -Fd -j4 at ${opts.rttMs} ms RTT`,
+      target: "≤ 1.5×",
+      actual: `${round(ratios.oursOverPgDumpDirJ4)}×`,
+      met: ratios.oursOverPgDumpDirJ4 <= 1.5,
+    });
+  }
+  if (ratios.perTableOverOurs !== null) {
+    targets.push({
+      name: "per-table pg_dump (extrapolated) vs full backup",
+      target: "≥ 20× faster",
+      actual: `${round(ratios.perTableOverOurs)}× faster`,
+      met: ratios.perTableOverOurs >= 20,
+    });
+  }
+  if (ours) {
+    const big = opts.mb >= 1000;
+    targets.push({
+      name: `peak RSS of the tool process (${
+        big ? "1 GB run" : `${opts.mb} MB run; the target is for 1 GB`
+      })`,
+      target: "≤ 150 MB",
+      actual: `${mib(ours.peakRssKiB)} MiB`,
+      met: ours.peakRssKiB <= 150 * 1024,
+    });
+  }
+  return { ratios, targets };
+}
+
+function pad(cells: string[][]): string {
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  return cells.map((r) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd()
+  ).join("\n");
+}
+
+/** The report as text: parameters, one row per approach, ratios and targets. */
+export function formatReport(r: BenchReport): string {
+  const lines: string[] = [];
+  lines.push(
+    `supabase-backup benchmark, ${r.date}`,
+    `machine: ${r.machine.cpus} CPU (${r.machine.cpuModel}), ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}`,
+    `versions: ${r.versions.pgDump}; server ${r.versions.server}; deno ${r.versions.deno}`,
+    `dataset: ${r.params.tables} tables, ${r.dataset.rows.toLocaleString("en-US")} rows, ` +
+      `${mb(r.dataset.tableBytes)} MB of tables, database ${mb(r.dataset.databaseBytes)} MB ` +
+      `(loaded in ${secs(r.dataset.loadMs)} s)`,
+    `network: proxy adds ${r.params.rttMs / 2} ms each way (${r.params.rttMs} ms RTT); ` +
+      `--jobs ${r.params.jobs}; ${r.params.repeat} run(s) each, median wall time`,
+    "",
+  );
+  const rows = [[
+    "approach",
+    "via",
+    "wall s",
+    "peak RSS MiB",
+    "children peak MiB",
+    "children sum MiB",
+    "output MB",
+  ]];
+  for (const a of r.results) {
+    rows.push([
+      a.label + (a.extrapolated ? ` (${a.extrapolated.tablesTimed} timed ×${a.extrapolated.factor})` : ""),
+      a.via,
+      secs(a.wallMs),
+      mib(a.peakRssKiB),
+      a.childPeakKiB ? mib(a.childPeakKiB) : "-",
+      a.childrenSumPeakKiB ? mib(a.childrenSumPeakKiB) : "-",
+      mb(a.outputBytes),
+    ]);
+  }
+  lines.push(pad(rows), "");
+  const ratioNames: Record<string, string> = {
+    oursOverPgDumpDirJ4: "ours / pg_dump -Fd -j4 (proxy)",
+    oursOverPgDumpDirJ4Direct: "ours / pg_dump -Fd -j4 (direct)",
+    oursOverPgDumpPlain: "ours / pg_dump -Fp (proxy)",
+    perTableOverOurs: "per-table / ours (proxy)",
+  };
+  for (const [k, v] of Object.entries(r.ratios)) {
+    if (v !== null) lines.push(`${(ratioNames[k] ?? k).padEnd(34)} ${v.toFixed(2)}×`);
+  }
+  lines.push("");
+  for (const t of r.targets) {
+    lines.push(`${t.met ? "met    " : "MISSED "} ${t.name}: ${t.actual} (target ${t.target})`);
+  }
+  return lines.join("\n");
+}
