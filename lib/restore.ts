@@ -270,7 +270,14 @@ async function readText(ctx: Ctx, rel: string): Promise<string> {
 
 /** A backup data file as a stream for psql, with lines the target or psql reject filtered out. */
 async function dataStream(ctx: Ctx, rel: string): Promise<ReadableStream<Uint8Array>> {
-  const raw = await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode);
+  return filterStream(
+    ctx,
+    await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode),
+  );
+}
+
+/** Passes a SQL stream through {@link dataLineFilter} when the target or psql need it. */
+function filterStream(ctx: Ctx, raw: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   if (!ctx.filter.dropRestrict && !ctx.filter.dropTransactionTimeout) return raw;
   const f = dataLineFilter(ctx.filter);
   return raw.pipeThrough(new TextDecoderStream()).pipeThrough(
@@ -363,11 +370,41 @@ async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
   }
 }
 
+/**
+ * Runs pg_restore with `args` (which select entries) into the target. pg_restore 17 sends
+ * `SET transaction_timeout` even to older servers, which reject it; for those the script goes
+ * through psql instead, filtered, in one transaction (and without pg_restore's --jobs).
+ */
+async function restoreEntries(
+  ctx: Ctx,
+  args: string[],
+  file: string,
+  what: string,
+  replica = false,
+): Promise<void> {
+  if (ctx.state.serverMajor >= 17) {
+    const direct = [...args, "--exit-on-error", "--no-owner", `--jobs=${ctx.opts.jobs}`];
+    await runPgRestore(ctx, [...direct, `--dbname=${dbConninfo(ctx.env)}`, file], what, replica);
+    return;
+  }
+  throwIfInterrupted();
+  const child = $`${ctx.tools.path("pg_restore")} ${[...args, "-f", "-", file]}`.stdout("piped").stderr(
+    "piped",
+  )
+    .noThrow().signal(abortSignal).spawn();
+  try {
+    await runPsql(ctx, filterStream(ctx, child.stdout()), what, { replica });
+  } catch (e) {
+    child.kill();
+    await child.catch(() => {});
+    throw e;
+  }
+  const r = await child;
+  if (r.code !== 0) throw toolFailure(`${what}: reading the dump`, r.code, r.stderr);
+}
+
 async function loadSchemaData(ctx: Ctx, s: ManifestSchema): Promise<void> {
-  const file = await dumpFile(ctx, s);
-  const args = ["--section=data", "--exit-on-error", "--no-owner", `--jobs=${ctx.opts.jobs}`];
-  args.push(`--dbname=${dbConninfo(ctx.env)}`, file);
-  await runPgRestore(ctx, args, `data of schema ${s.name}`, true);
+  await restoreEntries(ctx, ["--section=data"], await dumpFile(ctx, s), `data of schema ${s.name}`, true);
   ctx.opts.log(`schema ${s.name}: data restored`);
 }
 
@@ -407,9 +444,12 @@ async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
     if (l.early.length === 0) continue;
     const list = join(ctx.tmp, `post-${ctx.dumps.size}-${crypto.randomUUID()}.list`);
     await Deno.writeTextFile(list, l.early.join("\n") + "\n");
-    const args = ["-L", list, "--exit-on-error", "--no-owner", `--jobs=${ctx.opts.jobs}`];
-    args.push(`--dbname=${dbConninfo(ctx.env)}`, await dumpFile(ctx, s));
-    await runPgRestore(ctx, args, `indexes, constraints and policies of schema ${s.name}`);
+    await restoreEntries(
+      ctx,
+      ["-L", list],
+      await dumpFile(ctx, s),
+      `indexes, constraints and policies of schema ${s.name}`,
+    );
   }
   // Foreign keys (they may point into other schemas) and materialized view contents last.
   await refreshTarget(ctx);
