@@ -38,6 +38,7 @@ import {
   type RestorePlan,
   type RestoreRequest,
   type Script,
+  scriptText,
   selectTables,
   skippedLine,
   splitTableScript,
@@ -484,6 +485,53 @@ async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
   }
 }
 
+/**
+ * Triggers and policies the user added to tables of a Supabase-managed schema (e.g. a trigger on
+ * auth.users that fills public.profiles): the target's own schema lacks them, so they are created
+ * from the dump, each on its own. One that the target does not permit is a warning, not a failure.
+ */
+async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
+  if (schemas.length === 0) return;
+  const rows = await ctx.sql<{ schema: string; name: string }[]>`
+    select n.nspname as schema, c.relname || ' ' || t.tgname as name
+      from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+      where not t.tgisinternal
+    union all select n.nspname, c.relname || ' ' || p.polname
+      from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace`;
+  const have = new Set(rows.map((r) => `${r.schema}\u0000${r.name}`));
+  for (const s of schemas) {
+    const text = await runTool({
+      path: ctx.tools.path("pg_restore"),
+      args: ["--section=post-data", "-f", "-", await dumpFile(ctx, s)],
+      env: {},
+      what: `reading ${s.dump}`,
+    });
+    const script = parseScript(text);
+    const tables = s.tables.map((t) => t.name).filter((t) => ctx.state.tables.has(tableKey(s.name, t)));
+    const extras = script.blocks.filter((b) =>
+      (b.type === "TRIGGER" || b.type === "POLICY") && !have.has(`${s.name}\u0000${b.name}`) &&
+      tables.some((t) => b.name.startsWith(`${t} `))
+    );
+    for (const b of extras) {
+      const what = `${b.type.toLowerCase()} ${
+        b.name.replace(" ", " → ")
+      } on Supabase-managed schema ${s.name}`;
+      const { text: sql, counts } = filterDefinitions(
+        scriptText({ preamble: script.preamble, blocks: [b], trailer: script.trailer }),
+        ctx.filter,
+      );
+      try {
+        await runPsql(ctx, enc(sql), `creating ${what}`);
+        addCounts(ctx.counts, counts);
+        ctx.opts.log(`created ${what}`);
+      } catch (e) {
+        if (interruption()) throw e;
+        warn(ctx, `${what} not created: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
 /** Pre-data scripts of the backup's schema dumps (for the dependencies of single tables). */
 async function preDataScripts(ctx: Ctx): Promise<{ schema: string; script: Script }[]> {
   const out: { schema: string; script: Script }[] = [];
@@ -708,7 +756,10 @@ async function execute(ctx: Ctx): Promise<void> {
     await runPool(tasks, Math.max(1, Math.ceil(ctx.opts.jobs / 2)));
     if (managed.length > 0) ctx.opts.log(`loaded rows into ${managed.length} Supabase-managed table(s)`);
   }
-  if (!plan.dataOnly) await postData(ctx, ddl);
+  if (!plan.dataOnly) {
+    await postData(ctx, ddl);
+    await managedExtras(ctx, plan.schemas.filter((s) => s.mode === "data").map((s) => s.manifest));
+  }
 }
 
 /**
