@@ -372,7 +372,8 @@ async function splitDump(dir: string, dump: string, max: number): Promise<string
 
 /**
  * Checks the staging directory against the manifest: every listed file present with its size and
- * checksum, and no file that the manifest does not list. Throws naming the first bad file.
+ * checksum (of its stored form when encoded), and no file that the manifest does not list. Throws
+ * naming the first bad file.
  */
 export async function checkStaging(dir: string, m: Manifest): Promise<void> {
   const listed = new Set(Object.keys(m.files));
@@ -385,7 +386,8 @@ export async function checkStaging(dir: string, m: Manifest): Promise<void> {
         hint: "check free disk space and run again",
       });
     }
-    if (got.bytes !== want.bytes || got.sha256 !== want.sha256) {
+    const stored = want.stored ?? want;
+    if (got.bytes !== stored.bytes || got.sha256 !== stored.sha256) {
       throw new BackupError(`backup check failed: ${rel} does not match what was written`, {
         hint: "the disk or file system changed the file; check free space and run again",
       });

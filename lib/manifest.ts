@@ -58,6 +58,11 @@ export interface ManifestFile {
   compression?: "gzip" | "zstd";
   /** Set when the stored file is age-encrypted. */
   encrypted?: boolean;
+  /**
+   * Size and checksum of the stored bytes, when they differ from the plaintext (compressed or
+   * encrypted): lets verify check an encrypted backup without its identity.
+   */
+  stored?: { bytes: number; sha256: string };
 }
 
 /** The whole manifest.json. */

@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { isAbsolute, join, resolve } from "node:path";
-import { type DecodeOptions, openPlaintext } from "./backupfile.ts";
+import { type DecodeOptions, openPlaintext, storedCheck } from "./backupfile.ts";
 import { BackupError, usageError } from "./errors.ts";
 import { type Manifest, MANIFEST_NAME, type ManifestFile, readManifest } from "./manifest.ts";
 import { runPool } from "./pool.ts";
@@ -42,10 +42,17 @@ export async function checkFile(
   entry: ManifestFile,
   opts: DecodeOptions = {},
 ): Promise<FileFault | undefined> {
+  // An encrypted file checked without its identity: compare the stored bytes instead.
+  const stored = storedCheck(entry, opts);
+  const want = stored ?? entry;
   let stream: ReadableStream<Uint8Array>;
   try {
-    stream = await openPlaintext(dir, rel, entry, opts);
+    stream = stored
+      ? (await Deno.open(join(dir, rel), { read: true })).readable
+      : await openPlaintext(dir, rel, entry, opts);
   } catch (e) {
+    // A missing or wrong identity is not a damaged file: stop with its own message.
+    if (e instanceof BackupError) throw e;
     if (e instanceof Deno.errors.NotFound) {
       return { file: rel, problem: "missing", detail: "file is missing" };
     }
@@ -63,15 +70,15 @@ export async function checkFile(
     const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
     return { file: rel, problem: "unreadable", detail: msg };
   }
-  if (bytes !== entry.bytes) {
-    return { file: rel, problem: "size", detail: `${bytes} bytes, the manifest says ${entry.bytes}` };
+  if (bytes !== want.bytes) {
+    return { file: rel, problem: "size", detail: `${bytes} bytes, the manifest says ${want.bytes}` };
   }
   const sha = hash.digest("hex");
-  if (sha !== entry.sha256) {
+  if (sha !== want.sha256) {
     return {
       file: rel,
       problem: "checksum",
-      detail: `sha256 ${sha.slice(0, 12)}…, the manifest says ${entry.sha256.slice(0, 12)}…`,
+      detail: `sha256 ${sha.slice(0, 12)}…, the manifest says ${want.sha256.slice(0, 12)}…`,
     };
   }
   return undefined;
