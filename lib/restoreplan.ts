@@ -387,7 +387,12 @@ export function planRestore(m: Manifest, req: RestoreRequest, target: TargetStat
       plan.schemas.push(ps);
     }
     for (const ps of plan.schemas) {
-      if (ps.mode === "ddl") { for (const f of dumpFiles(ps.manifest)) files.add(f); }
+      if (ps.mode === "ddl") {
+        // The dump is what gets restored; the per-table files are checked too, so that a damaged
+        // or incomplete backup is refused as a whole.
+        for (const f of dumpFiles(ps.manifest)) files.add(f);
+        for (const t of ps.tables) for (const f of tableFiles(t.table, req)) files.add(f);
+      }
       if (ps.mode === "data") {
         plan.notes.push(
           `${ps.name}: Supabase-managed schema already in the target: rows only, its definitions stay the target's`,

@@ -125,13 +125,18 @@ Deno.test("whole restore into an empty database: every schema from its dump, all
   ]);
   assert(plan.schemas.flatMap((s) => s.tables).every((t) => t.action === "create"));
   assertEquals(plan.refused, []);
-  assertEquals(plan.files, [
+  // the dumps are restored; every table file is checked too (a damaged backup is refused whole)
+  assertEquals(plan.files.filter((f) => !f.includes("/tables/")), [
     "roles.sql",
     "auth/auth_schema_20260101_000000.dump",
     "public/public_schema_20260101_000000.dump",
     "billing/b.dump.001",
     "billing/b.dump.002",
   ]);
+  assertEquals(plan.files.length, 5 + 15);
+  assert(plan.files.includes("public/tables/big/data.002.sql"));
+  const schemaOnly = planRestore(MANIFEST, { ...REQ, schemaOnly: true }, target());
+  assert(!schemaOnly.files.some((f) => f.endsWith("data.sql")));
   assertEquals(plan.notes, ["billing.secret_keys is not in the backup: permission denied"]);
 });
 
