@@ -133,7 +133,7 @@ Deno.test("whole restore into an empty database: every schema from its dump, all
     "billing/b.dump.001",
     "billing/b.dump.002",
   ]);
-  assertEquals(plan.files.length, 5 + 15);
+  assertEquals(plan.files.length, 5 + 16);
   assert(plan.files.includes("public/tables/big/data.002.sql"));
   const schemaOnly = planRestore(MANIFEST, { ...REQ, schemaOnly: true }, target());
   assert(!schemaOnly.files.some((f) => f.endsWith("data.sql")));
