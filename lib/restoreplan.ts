@@ -111,6 +111,16 @@ export const SERVICE_TABLES = new Set([
   "supabase_functions.migrations",
 ]);
 
+/**
+ * Is this table of a Supabase-managed schema the service's own migration history? (The listed
+ * ones, and any `…migrations` table such as realtime.schema_migrations.) When the target already
+ * filled it, the restore leaves it alone.
+ */
+export function isServiceTable(schema: string, table: string): boolean {
+  return SERVICE_TABLES.has(`${schema}.${table}`) ||
+    (schema !== "supabase_migrations" && /migrations$/.test(table));
+}
+
 /** The key of a table in {@link TargetState.tables}. */
 export function tableKey(schema: string, table: string): string {
   return `${schema}\u0000${table}`;
@@ -284,7 +294,7 @@ function decide(
   if (managedData) {
     if (req.schemaOnly) return mk("keep", "Supabase-managed table: its definition is the target's own");
     if (there.empty === true) return mk("load", "Supabase-managed table, empty in the target");
-    if (SERVICE_TABLES.has(`${schema}.${table.name}`)) {
+    if (isServiceTable(schema, table.name)) {
       return mk("keep", "the target's own migration history (the service fills it)");
     }
     if (there.empty === undefined) {
