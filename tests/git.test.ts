@@ -1,0 +1,259 @@
+/**
+ * Publishing backups with real git: a bare "central" repository, five clones pushing at once.
+ * Nothing is mocked; git must be installed (the test fails otherwise).
+ */
+import { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects } from "node:assert/strict";
+import { createHash } from "node:crypto";
+import $ from "dax";
+import { archiveName, createStaging } from "../lib/archive.ts";
+import { BackupError } from "../lib/errors.ts";
+import { classifyPushError, commitMessage, maskGitOutput, publishToGit } from "../lib/git.ts";
+import type { Manifest } from "../lib/manifest.ts";
+import { clearSecrets, registerSecret } from "../lib/redact.ts";
+
+// Isolate from the host's git configuration: no global identity, no system config.
+Deno.env.set("GIT_CONFIG_GLOBAL", "/dev/null");
+Deno.env.set("GIT_CONFIG_NOSYSTEM", "1");
+
+const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
+
+async function gitIn(dir: string, ...args: string[]): Promise<string> {
+  return (await $`git -C ${dir} ${args}`.stdout("piped").stderr("piped")).stdout.trim();
+}
+
+/** A bare central repo (branch main, one initial commit) in a new temp dir. */
+async function central(): Promise<{ tmp: string; bare: string }> {
+  const tmp = await Deno.makeTempDir({ prefix: "sb-git-" });
+  const bare = `${tmp}/central.git`;
+  await $`git -c init.defaultBranch=main init --quiet --bare ${bare}`;
+  const seed = `${tmp}/seed`;
+  await $`git -c init.defaultBranch=main clone --quiet ${bare} ${seed}`.stderr("piped");
+  await Deno.writeTextFile(`${seed}/README.md`, "# backups\n");
+  await gitIn(seed, "add", "README.md");
+  await gitIn(seed, "-c", "user.name=seed", "-c", "user.email=seed@example.com", "commit", "-qm", "init");
+  await gitIn(seed, "push", "-q", "origin", "HEAD:refs/heads/main");
+  return { tmp, bare };
+}
+
+async function clone(bare: string, dir: string): Promise<string> {
+  await $`git clone --quiet ${bare} ${dir}`.stderr("piped");
+  return dir;
+}
+
+/** A synthetic backup staged in `<root>/.staging-*`: manifest with checksums and two files. */
+async function stageBackup(root: string, createdAt: string, repo: string, sha: string): Promise<Manifest> {
+  const dir = await createStaging(root);
+  const files: Manifest["files"] = {};
+  const put = async (path: string, text: string) => {
+    await Deno.mkdir(`${dir}/${path.split("/").slice(0, -1).join("/") || "."}`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/${path}`, text, { mode: 0o600 });
+    files[path] = { bytes: new TextEncoder().encode(text).length, sha256: sha256(text) };
+  };
+  await put("roles.sql", `-- roles of ${repo}\n`);
+  await put("public/items/data.sql", `COPY public.items (id) FROM stdin;\n1\n2\n\\.\n-- ${createdAt}\n`);
+  const m: Manifest = {
+    format: 1,
+    createdAt,
+    tool: "supabase-backup test",
+    source: { repo, event: "push", sha },
+    database: { name: "postgres", serverVersion: "17.4", sizeBytes: 0, host: "localhost" },
+    pgDumpVersion: "17.4",
+    snapshot: { consistent: true },
+    status: "ok",
+    roles: "roles.sql",
+    schemas: [{
+      name: "public",
+      dump: "public/schema.dump",
+      dumpBytes: 0,
+      tables: [{ name: "items", rows: 2, schemaFile: "", dataFiles: ["public/items/data.sql"], bytes: 0 }],
+    }],
+    skipped: [],
+    files,
+    durationMs: 5,
+  };
+  await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(m, null, 2), { mode: 0o600 });
+  return Object.assign(m, { dir });
+}
+
+async function checksumsHold(dir: string): Promise<Manifest> {
+  const m: Manifest = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+  assert(Object.keys(m.files).length === 2, `files listed in ${dir}`);
+  for (const [path, f] of Object.entries(m.files)) {
+    const data = await Deno.readFile(`${dir}/${path}`);
+    assertEquals(data.length, f.bytes, `${dir}/${path} size`);
+    assertEquals(sha256(data), f.sha256, `${dir}/${path} checksum`);
+  }
+  return m;
+}
+
+async function names(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) out.push(e.name);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out.sort();
+}
+
+Deno.test("publishToGit: five clones push at once; every backup survives, newest is latest", async () => {
+  const { tmp, bare } = await central();
+  try {
+    const times = [
+      "2025-05-01T10:00:03Z",
+      "2025-05-01T10:00:05Z", // newest
+      "2025-05-01T10:00:01Z",
+      "2025-05-01T10:00:04Z",
+      "2025-05-01T10:00:02Z",
+    ];
+    const clones = await Promise.all(times.map((_, i) => clone(bare, `${tmp}/clone${i}`)));
+    const staged = await Promise.all(
+      times.map((t, i) =>
+        stageBackup(`${clones[i]}/backups`, t, `acme/app${i}`, `${i}${"abcdef0123456789".slice(i)}`)
+      ),
+    );
+    const results = await Promise.all(staged.map((m, i) =>
+      publishToGit({
+        root: `${clones[i]}/backups`,
+        stagedDir: (m as Manifest & { dir: string }).dir,
+        archive: true,
+        push: true,
+        message: commitMessage({ env: "prod", source: m.source, status: m.status, tables: 1 }),
+        identity: { name: "supabase-backup[bot]", email: "supabase-backup@users.noreply.github.com" },
+        log: () => {},
+      })
+    ));
+    // They all started from the same commit, so only one first push can win: four retried.
+    const attempts = results.reduce((n, r) => n + r.attempts, 0);
+    assert(attempts >= 9, `at least four runs retried (attempts: ${results.map((r) => r.attempts)})`);
+    for (const r of results) assert(/^[0-9a-f]{40}$/.test(r.commit));
+
+    const check = await clone(bare, `${tmp}/check`);
+    const latest = await checksumsHold(`${check}/backups/latest`);
+    assertEquals(latest.createdAt, "2025-05-01T10:00:05Z");
+    const expectedArchives = staged.filter((m) => m.createdAt !== latest.createdAt).map((m) => archiveName(m))
+      .sort();
+    assertEquals(await names(`${check}/backups/archive`), expectedArchives);
+    for (const n of expectedArchives) await checksumsHold(`${check}/backups/archive/${n}`);
+    assertEquals(await names(`${check}/backups`), ["archive", "latest"]);
+
+    const log = (await gitIn(check, "log", "--format=%s|%an")).split("\n");
+    assertEquals(log.length, 6, log.join("\n"));
+    assertEquals(log.at(-1), "init|seed");
+    const backupCommits = log.slice(0, 5).map((l) => l.split("|"));
+    for (const [subject, author] of backupCommits) {
+      assert(/^backup\(prod\): ok, 1 table from acme\/app\d push@[0-9a-f]{7}$/.test(subject), subject);
+      assertEquals(author, "supabase-backup[bot]");
+    }
+    assertEquals(new Set(backupCommits.map(([s]) => s)).size, 5);
+
+    // Each clone ends clean: no staging dirs, no backups left aside in .git, no uncommitted change.
+    for (const c of clones) {
+      assertEquals((await names(`${c}/backups`)).filter((n) => n.startsWith(".")), []);
+      assertEquals(await names(`${c}/.git/supabase-backup`), []);
+      assertEquals(await gitIn(c, "status", "--porcelain"), "");
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("publishToGit without push commits only the backup root, never staging dirs", async () => {
+  const { tmp, bare } = await central();
+  try {
+    const c = await clone(bare, `${tmp}/work`);
+    await gitIn(c, "config", "user.name", "Configured Person");
+    await gitIn(c, "config", "user.email", "person@example.com");
+    await Deno.writeTextFile(`${c}/unrelated.txt`, "not mine");
+    const leftover = await createStaging(`${c}/backups`);
+    await Deno.writeTextFile(`${leftover}/partial.sql`, "half");
+    const m = await stageBackup(`${c}/backups`, "2025-05-02T00:00:00Z", "local", "0000000");
+    const r = await publishToGit({
+      root: `${c}/backups`,
+      stagedDir: (m as Manifest & { dir: string }).dir,
+      archive: true,
+      push: false,
+      message: commitMessage({ source: m.source, status: "ok", tables: 1 }),
+    });
+    assertEquals(r.placedAt, "latest");
+    assertEquals(r.attempts, 1);
+    assertEquals(await gitIn(c, "rev-parse", "HEAD"), r.commit);
+    const committed = (await gitIn(c, "show", "--name-only", "--format=%s|%an", "HEAD")).split("\n");
+    assertEquals(committed[0], "backup: ok, 1 table from local push@0000000|Configured Person");
+    assertEquals(committed.slice(1).filter(Boolean).sort(), [
+      "backups/latest/manifest.json",
+      "backups/latest/public/items/data.sql",
+      "backups/latest/roles.sql",
+    ]);
+    // Not pushed: the central repo still has only the initial commit.
+    assertEquals(await gitIn(bare, "log", "--format=%s", "main"), "init");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("publishToGit outside a git repository is a BackupError with a hint", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "sb-nogit-" });
+  try {
+    const m = await stageBackup(`${tmp}/backups`, "2025-05-02T00:00:00Z", "local", "0000000");
+    const err = await assertRejects(
+      publishToGit({
+        root: `${tmp}/backups`,
+        stagedDir: (m as Manifest & { dir: string }).dir,
+        archive: true,
+        push: false,
+        message: "x",
+      }),
+      (e: unknown) => {
+        assert(e instanceof BackupError);
+        assert(e.message.includes("is not inside a git repository"), e.message);
+        assert(e.hint?.includes("drop --commit"));
+        return true;
+      },
+    );
+    void err;
+    // The staged backup was not touched.
+    await checksumsHold((m as Manifest & { dir: string }).dir);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("commitMessage, push error classes and masking (pure)", () => {
+  assertEquals(
+    commitMessage({
+      env: "prod",
+      source: { repo: "owner/repo", event: "push", sha: "abc1234def" },
+      status: "ok",
+      tables: 42,
+    }),
+    "backup(prod): ok, 42 tables from owner/repo push@abc1234",
+  );
+  assertEquals(
+    commitMessage({ source: { repo: "local", event: "laptop", sha: "" }, status: "partial", tables: 1 }),
+    "backup: partial, 1 table from local laptop@0000000",
+  );
+  assertEquals(
+    classifyPushError(" ! [rejected]        main -> main (fetch first)\nerror: failed to push some refs"),
+    "race",
+  );
+  assertEquals(classifyPushError("! [rejected] HEAD -> main (non-fast-forward)"), "race");
+  assertEquals(classifyPushError("error: cannot lock ref 'refs/heads/main': is at 1 but expected 2"), "race");
+  assertEquals(
+    classifyPushError(
+      "remote: Permission to o/r.git denied to github-actions[bot].\nfatal: unable to access 'https://github.com/o/r/': The requested URL returned error: 403",
+    ),
+    "permission",
+  );
+  assertEquals(classifyPushError("remote: error: GH006: Protected branch update failed"), "protected");
+  assertEquals(classifyPushError("fatal: Could not resolve host: github.com"), "other");
+  registerSecret("s3cr3t-token");
+  try {
+    assertEquals(
+      maskGitOutput("fatal: unable to access 'https://x-access-token:ghs_abc@github.com/o/r/' s3cr3t-token"),
+      "fatal: unable to access 'https://****@github.com/o/r/' ****",
+    );
+  } finally {
+    clearSecrets();
+  }
+});
