@@ -499,6 +499,16 @@ async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promise<void>
     union all select n.nspname, c.relname || ' ' || p.polname
       from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace`;
   const have = new Set(rows.map((r) => `${r.schema}\u0000${r.name}`));
+  // Creating a policy needs the table's owner; a trigger needs the TRIGGER privilege.
+  const rights = await ctx.sql<
+    { schema: string; name: string; owner: string; owns: boolean; trig: boolean }[]
+  >`
+    select n.nspname as schema, c.relname as name, pg_get_userbyid(c.relowner) as owner,
+           pg_has_role(c.relowner, 'USAGE') as owns, has_table_privilege(c.oid, 'TRIGGER') as trig
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and n.nspname = any(${schemas.map((x) => x.name)})`;
+  const right = new Map(rights.map((r) => [tableKey(r.schema, r.name), r]));
+  const denied = new Map<string, string[]>();
   for (const s of schemas) {
     const text = await runTool({
       path: ctx.tools.path("pg_restore"),
@@ -507,28 +517,39 @@ async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promise<void>
       what: `reading ${s.dump}`,
     });
     const script = parseScript(text);
-    const tables = s.tables.map((t) => t.name).filter((t) => ctx.state.tables.has(tableKey(s.name, t)));
-    const extras = script.blocks.filter((b) =>
-      (b.type === "TRIGGER" || b.type === "POLICY") && !have.has(`${s.name}\u0000${b.name}`) &&
-      tables.some((t) => b.name.startsWith(`${t} `))
-    );
-    for (const b of extras) {
-      const what = `${b.type.toLowerCase()} ${
-        b.name.replace(" ", " → ")
-      } on Supabase-managed schema ${s.name}`;
+    const tables = s.tables.map((t) => t.name).filter((t) => right.has(tableKey(s.name, t)));
+    for (const b of script.blocks) {
+      if ((b.type !== "TRIGGER" && b.type !== "POLICY") || have.has(`${s.name}\u0000${b.name}`)) continue;
+      const table = tables.filter((t) => b.name.startsWith(`${t} `)).sort((x, y) => y.length - x.length)[0];
+      if (table === undefined) continue;
+      const r = right.get(tableKey(s.name, table))!;
+      const kind = b.type.toLowerCase();
+      const label = `${kind} "${b.name.slice(table.length + 1)}" on ${s.name}.${table}`;
+      if (b.type === "POLICY" ? !r.owns : !r.trig) {
+        const key = `${s.name}.${table} (owner ${r.owner})`;
+        denied.set(key, [...(denied.get(key) ?? []), `${kind} "${b.name.slice(table.length + 1)}"`]);
+        continue;
+      }
       const { text: sql, counts } = filterDefinitions(
         scriptText({ preamble: script.preamble, blocks: [b], trailer: script.trailer }),
         ctx.filter,
       );
       try {
-        await runPsql(ctx, enc(sql), `creating ${what}`);
+        await runPsql(ctx, enc(sql), `creating ${label}`);
         addCounts(ctx.counts, counts);
-        ctx.opts.log(`created ${what}`);
+        ctx.opts.log(`created ${label} (Supabase-managed table)`);
       } catch (e) {
         if (interruption()) throw e;
-        warn(ctx, `${what} not created: ${(e as Error).message}`);
+        warn(ctx, `${label} not created: ${(e as Error).message}`);
       }
     }
+  }
+  for (const [table, what] of denied) {
+    warn(
+      ctx,
+      `${what.length} object(s) on ${table} not created, ${ctx.state.user} may not: ${what.join(", ")}; ` +
+        "recreate them as the owner (on Supabase: Dashboard → Storage/Authentication → Policies)",
+    );
   }
 }
 

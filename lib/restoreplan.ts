@@ -403,12 +403,14 @@ export function planRestore(m: Manifest, req: RestoreRequest, target: TargetStat
         for (const f of dumpFiles(ps.manifest)) files.add(f);
         for (const t of ps.tables) for (const f of tableFiles(t.table, req)) files.add(f);
       }
-      if (ps.mode === "data") {
-        plan.notes.push(
-          `${ps.name}: Supabase-managed schema already in the target: rows only, its definitions stay the target's`,
-        );
-      }
     }
+  }
+  const managed = plan.schemas.filter((s) => s.mode === "data").map((s) => s.name);
+  if (managed.length > 0) {
+    plan.notes.push(
+      `Supabase-managed schemas already in the target (${managed.join(", ")}): rows only; ` +
+        "their definitions stay the target's",
+    );
   }
   const all = [...plan.schemas.flatMap((s) => s.tables), ...plan.tables];
   plan.refused = all.filter((t) => t.action === "refuse");
