@@ -33,7 +33,7 @@ export interface DatasetTable {
 const GROUP_WEIGHTS = [40, 16, 12, 8, 6, 5, 4, 3, 3, 3];
 
 /** Average heap bytes of one row over the three shapes (measured on PostgreSQL 17, rounded). */
-export const BYTES_PER_ROW = 190;
+export const BYTES_PER_ROW = 172;
 
 /** The table name for a 1-based index: `t001` … `t200`. */
 export function tableName(index: number, tables: number): string {

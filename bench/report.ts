@@ -42,6 +42,8 @@ export interface BenchReport {
   params: { tables: number; mb: number; rttMs: number; jobs: number; repeat: number; perTableSubset: number };
   dataset: { databaseBytes: number; tableBytes: number; rows: number; loadMs: number };
   results: ApproachResult[];
+  /** Approaches whose program failed (left out of results and ratios). */
+  failures: { id: string; error: string }[];
   ratios: Record<string, number | null>;
   targets: TargetCheck[];
 }
@@ -164,6 +166,7 @@ export function formatReport(r: BenchReport): string {
     ]);
   }
   lines.push(pad(rows), "");
+  for (const f of r.failures) lines.push(`FAILED ${f.id}: ${f.error.split("\n")[0]}`);
   const ratioNames: Record<string, string> = {
     oursOverPgDumpDirJ4: "ours / pg_dump -Fd -j4 (proxy)",
     oursOverPgDumpDirJ4Direct: "ours / pg_dump -Fd -j4 (direct)",

@@ -1,0 +1,411 @@
+/**
+ * `deno task bench`: times a full backup by this tool against plain pg_dump and against the
+ * per-table pg_dump approach of the original bash design, on an ephemeral PostgreSQL 17 with a
+ * generated database, directly and through a proxy that adds round-trip time. Each approach runs
+ * as a child process so its wall time and peak RSS can be measured.
+ *
+ *   deno task bench [--tables 200] [--mb 50] [--rtt-ms 20] [--large] [--skip-per-table]
+ *                   [--repeat 1] [--subset 20] [--jobs 4] [--json FILE]
+ *
+ * Progress goes to stderr; the report (a table, then JSON) to stdout. Not a test.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { clientBinDir, ensureProvisioned } from "../dev/pgenv.ts";
+import { type Cluster, startCluster } from "../tests/support/cluster.ts";
+import { REPO } from "../tests/support/paths.ts";
+import { redact, registerSecret } from "../lib/redact.ts";
+import { runPool } from "../lib/pool.ts";
+import { type DatasetTable, perTableSubset, planDataset, subsetShare, tableSql } from "./dataset.ts";
+import { measure, type Measurement } from "./measure.ts";
+import { type ApproachResult, type BenchReport, evaluate, formatReport, median, secs } from "./report.ts";
+
+const USAGE = `usage: deno task bench [options]
+  --tables N        tables to create (default 200)
+  --mb N            table data to generate, in MB (default 50)
+  --large           1 GB of data (same as --mb 1024)
+  --rtt-ms N        round-trip time the proxy adds (default 20)
+  --jobs N          --jobs for our tool and -j for pg_dump -Fd (default 4)
+  --repeat N        runs of each approach; the median wall time is reported (default 1)
+  --subset N        tables the per-table approach is timed on, then extrapolated (default 20)
+  --skip-per-table  leave out the per-table approach
+  --only LIST       run only these approaches (comma-separated ids, e.g. ours-proxy,pg_dump-Fd-j4-proxy)
+  --json FILE       also write the JSON report to FILE`;
+
+interface BenchArgs {
+  tables: number;
+  mb: number;
+  rttMs: number;
+  jobs: number;
+  repeat: number;
+  subset: number;
+  skipPerTable: boolean;
+  only?: string[];
+  json?: string;
+}
+
+function parseBenchArgs(argv: string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      tables: { type: "string" },
+      mb: { type: "string" },
+      large: { type: "boolean" },
+      "rtt-ms": { type: "string" },
+      jobs: { type: "string" },
+      repeat: { type: "string" },
+      subset: { type: "string" },
+      "skip-per-table": { type: "boolean" },
+      only: { type: "string" },
+      json: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const int = (name: string, v: string | undefined, dflt: number, min: number) => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got '${v}'`);
+    return n;
+  };
+  return {
+    tables: int("tables", values.tables, 200, 1),
+    mb: values.large ? 1024 : int("mb", values.mb, 50, 1),
+    rttMs: int("rtt-ms", values["rtt-ms"], 20, 0),
+    jobs: int("jobs", values.jobs, 4, 1),
+    repeat: int("repeat", values.repeat, 1, 1),
+    subset: int("subset", values.subset, 20, 1),
+    skipPerTable: !!values["skip-per-table"],
+    only: values.only?.split(",").map((s) => s.trim()).filter(Boolean),
+    json: values.json,
+  };
+}
+
+const log = (line: string) => console.error(redact(`bench: ${line}`));
+
+/** Total size of the files under `path` (a file or a directory). */
+async function sizeOf(path: string): Promise<number> {
+  const st = await Deno.stat(path);
+  if (!st.isDirectory) return st.size;
+  let n = 0;
+  for await (const e of Deno.readDir(path)) n += await sizeOf(join(path, e.name));
+  return n;
+}
+
+/** Scalar output of a query run as superuser (psql output trimmed). */
+async function scalar(c: Cluster, q: string, db: string): Promise<string> {
+  return (await c.sql(q, { db })).trim().split("\n").filter(Boolean).pop()!.trim();
+}
+
+/** Creates the role, the database and the tables; returns sizes and the time it took. */
+async function buildDatabase(c: Cluster, tables: DatasetTable[], password: string) {
+  const started = performance.now();
+  // The cluster may already have a bare `postgres` role; make it Supabase's (not a superuser).
+  await c.sql(
+    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres') THEN CREATE ROLE postgres; END IF; END $$;\n" +
+      `ALTER ROLE postgres NOSUPERUSER LOGIN CREATEDB CREATEROLE REPLICATION BYPASSRLS PASSWORD '${password}'`,
+  );
+  const db = await c.createDatabase("bench");
+  await c.sql(`ALTER DATABASE ${db} OWNER TO postgres; ALTER SCHEMA public OWNER TO postgres`, { db });
+  const groups: DatasetTable[][] = [];
+  for (let i = 0; i < tables.length; i += 10) groups.push(tables.slice(i, i + 10));
+  let done = 0;
+  await runPool(
+    groups.map((g) => async () => {
+      const script = ["SET ROLE postgres;", ...g.map((t) => tableSql(t, tables))].join("\n");
+      await c.sql(script, { db });
+      done += g.length;
+      log(`loaded ${done}/${tables.length} tables`);
+    }),
+    Math.max(1, navigator.hardwareConcurrency),
+  );
+  log("vacuum (freeze, analyze) and checkpoint");
+  await c.sql("VACUUM (FREEZE, ANALYZE)", { db });
+  await c.sql("CHECKPOINT", { db });
+  const databaseBytes = Number(await scalar(c, `SELECT pg_database_size('${db}')`, db));
+  const tableBytes = Number(
+    await scalar(
+      c,
+      `SELECT sum(pg_table_size(oid)) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'`,
+      db,
+    ),
+  );
+  const rows = tables.reduce((n, t) => n + t.rows, 0);
+  return { db, databaseBytes, tableBytes, rows, loadMs: performance.now() - started };
+}
+
+/** Starts the latency proxy in a worker; returns its port and a close function. */
+async function startProxyWorker(targetPort: number, delayMs: number) {
+  const worker = new Worker(new URL("./proxy_worker.ts", import.meta.url).href, { type: "module" });
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.onmessage = (e) => resolve(e.data.port);
+    worker.onerror = (e) => reject(new Error(`proxy worker: ${e.message}`));
+    worker.postMessage({ targetPort, delayMs });
+  });
+  return {
+    port,
+    async close() {
+      await new Promise<void>((resolve) => {
+        worker.onmessage = () => resolve();
+        worker.postMessage("close");
+        setTimeout(resolve, 2000);
+      });
+      worker.terminate();
+    },
+  };
+}
+
+/** One approach: how to run it once into a fresh output path. */
+interface Approach {
+  id: string;
+  label: string;
+  via: "proxy" | "direct";
+  run(out: string): Promise<Measurement>;
+  /** Where its output is, given the path passed to run. */
+  extrapolate?: { tablesTimed: number; factor: number; dataShare: number };
+  marks?(m: Measurement): Record<string, number>;
+}
+
+async function main() {
+  const args = parseBenchArgs(Deno.args);
+  if (Deno.build.os !== "linux") throw new Error("the benchmark reads /proc: it runs on Linux only");
+  await ensureProvisioned({ quiet: true });
+  const bin = clientBinDir();
+  const pgDump = join(bin, "pg_dump");
+  const tables = planDataset({ tables: args.tables, mb: args.mb });
+  const work = await Deno.makeTempDir({ prefix: "supabase-backup-bench-" });
+  log(`starting PostgreSQL 17 (work dir ${work})`);
+  const cluster = await startCluster(17);
+  let proxy: Awaited<ReturnType<typeof startProxyWorker>> | undefined;
+  const stop = async () => {
+    await proxy?.close().catch(() => {});
+    await cluster.stop().catch(() => {});
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  };
+  const onSignal = () => {
+    log("interrupted; stopping the cluster");
+    stop().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  try {
+    const password = randomBytes(18).toString("base64url");
+    registerSecret(password);
+    registerSecret(cluster.superPassword);
+    log(`building ${args.tables} tables, ~${args.mb} MB`);
+    const ds = await buildDatabase(cluster, tables, password);
+    log(`database ready: ${(ds.databaseBytes / 1e6).toFixed(1)} MB in ${secs(ds.loadMs)} s`);
+    proxy = await startProxyWorker(cluster.port, args.rttMs / 2);
+    const serverVersion = await scalar(cluster, "SHOW server_version", ds.db);
+    const pgDumpVersion = (await new Deno.Command(pgDump, { args: ["--version"] }).output()).stdout;
+
+    const baseEnv: Record<string, string> = {
+      PATH: `${bin}:/usr/bin:/bin`,
+      HOME: Deno.env.get("HOME") ?? "/tmp",
+      LANG: "C.UTF-8",
+    };
+    if (Deno.env.get("DENO_DIR")) baseEnv.DENO_DIR = Deno.env.get("DENO_DIR")!;
+    const pgEnv = (port: number) => ({
+      ...baseEnv,
+      PGHOST: "127.0.0.1",
+      PGPORT: String(port),
+      PGUSER: "postgres",
+      PGPASSWORD: password,
+      PGDATABASE: ds.db,
+    });
+    const url = (port: number) =>
+      `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${ds.db}?sslmode=disable`;
+    const ports = { proxy: proxy.port, direct: cluster.port };
+
+    const ours = (via: "proxy" | "direct"): Approach => ({
+      id: `ours-${via}`,
+      label: "supabase-backup backup",
+      via,
+      run: (out) =>
+        measure(Deno.execPath(), [
+          "run",
+          "--allow-all",
+          join(REPO, "backup.ts"),
+          "backup",
+          "--out",
+          out,
+          "--yes",
+          "--no-archive",
+          "--jobs",
+          String(args.jobs),
+          "--pg-bin",
+          bin,
+        ], { env: { ...baseEnv, SUPABASE_DB_URL: url(ports[via]) }, cwd: work }),
+      marks: (m) => {
+        const at = (re: RegExp) => m.stderrLines.find((l) => re.test(l.text))?.ms;
+        const lastAt = (re: RegExp) => m.stderrLines.findLast((l) => re.test(l.text))?.ms;
+        const r: Record<string, number> = {};
+        const server = at(/^(\[\w+\] )?server /);
+        const dumped = lastAt(/dumped schema /);
+        const firstTable = at(/tables \d+\/\d+/);
+        const lastTable = lastAt(/tables \d+\/\d+/);
+        if (server !== undefined) r.connectedAndDetected = server;
+        if (dumped !== undefined) r.lastSchemaDumped = dumped;
+        if (firstTable !== undefined) r.firstTableWritten = firstTable;
+        if (lastTable !== undefined) r.lastTableWritten = lastTable;
+        return r;
+      },
+    });
+    const dirJ4 = (via: "proxy" | "direct"): Approach => ({
+      id: `pg_dump-Fd-j4-${via}`,
+      label: `pg_dump -Fd -j${args.jobs}`,
+      via,
+      run: (out) =>
+        measure(pgDump, ["-Fd", `-j${args.jobs}`, "--no-password", "-f", out], { env: pgEnv(ports[via]) }),
+    });
+    const plain = (via: "proxy" | "direct"): Approach => ({
+      id: `pg_dump-Fp-${via}`,
+      label: "pg_dump -Fp (one file)",
+      via,
+      run: (out) => measure(pgDump, ["-Fp", "--no-password", "-f", out], { env: pgEnv(ports[via]) }),
+    });
+    const subset = perTableSubset(tables, args.subset);
+    const perTable: Approach = {
+      id: "per-table-proxy",
+      label: "per-table pg_dump ×2",
+      via: "proxy",
+      extrapolate: {
+        tablesTimed: subset.length,
+        factor: tables.length / subset.length,
+        dataShare: subsetShare(tables, subset),
+      },
+      run: async (out) => {
+        // The original bash design: for each table, one schema-only and one data-only pg_dump.
+        await Deno.mkdir(out, { recursive: true });
+        const list = join(work, "per-table.list");
+        await Deno.writeTextFile(list, subset.map((t) => `public.${t.name}`).join("\n") + "\n");
+        const script = [
+          "set -euo pipefail",
+          "while read -r t; do",
+          '  pg_dump --no-password --schema-only -t "$t" -f "$OUT/$t.schema.sql"',
+          '  pg_dump --no-password --data-only -t "$t" -f "$OUT/$t.data.sql"',
+          `done < "$LIST"`,
+        ].join("\n");
+        return await measure("/bin/bash", ["-c", script], {
+          env: { ...pgEnv(ports.proxy), OUT: out, LIST: list },
+        });
+      },
+    };
+    let approaches: Approach[] = [
+      ours("proxy"),
+      dirJ4("proxy"),
+      plain("proxy"),
+      ours("direct"),
+      dirJ4("direct"),
+      ...(args.skipPerTable ? [] : [perTable]),
+    ];
+    if (args.only) approaches = approaches.filter((a) => args.only!.includes(a.id));
+
+    const runs = new Map<string, { m: Measurement; bytes: number }[]>();
+    const failures: { id: string; error: string }[] = [];
+    for (let r = 1; r <= args.repeat; r++) {
+      for (const a of approaches) {
+        if (failures.some((f) => f.id === a.id)) continue;
+        const out = join(work, `${a.id}-${r}`);
+        log(`run ${r}/${args.repeat}: ${a.label} (${a.via})`);
+        const m = await a.run(out);
+        if (m.code !== 0) {
+          const tail = redact(m.stderr.split("\n").filter(Boolean).slice(-8).join("\n"));
+          log(`  FAILED (exit ${m.code}):\n${tail}`);
+          failures.push({ id: a.id, error: `exit ${m.code}: ${tail}` });
+          await Deno.remove(out, { recursive: true }).catch(() => {});
+          continue;
+        }
+        const bytes = await sizeOf(out);
+        await Deno.remove(out, { recursive: true });
+        log(`  ${secs(m.wallMs)} s, peak RSS ${(m.peakRssKiB / 1024).toFixed(1)} MiB`);
+        runs.set(a.id, [...(runs.get(a.id) ?? []), { m, bytes }]);
+      }
+    }
+
+    const results: ApproachResult[] = approaches.filter((a) => runs.has(a.id)).map((a) => {
+      const rs = runs.get(a.id)!;
+      const measured = median(rs.map((x) => x.m.wallMs));
+      const mid = rs.reduce((best, x) =>
+        Math.abs(x.m.wallMs - measured) < Math.abs(best.m.wallMs - measured) ? x : best
+      );
+      const factor = a.extrapolate?.factor ?? 1;
+      return {
+        id: a.id,
+        label: a.label,
+        via: a.via,
+        wallMs: measured * factor,
+        runsMs: rs.map((x) => Math.round(x.m.wallMs)),
+        peakRssKiB: Math.max(...rs.map((x) => x.m.peakRssKiB)),
+        childPeakKiB: Math.max(...rs.map((x) => x.m.childPeakKiB)),
+        childrenSumPeakKiB: Math.max(...rs.map((x) => x.m.childrenSumPeakKiB)),
+        outputBytes: Math.round(rs[0].bytes * factor),
+        ...(a.extrapolate ? { extrapolated: { ...a.extrapolate, measuredMs: Math.round(measured) } } : {}),
+        ...(a.marks ? { marks: roundAll(a.marks(mid.m)) } : {}),
+      };
+    });
+    const { ratios, targets } = evaluate(results, { mb: args.mb, rttMs: args.rttMs });
+    const cpuModel = (await Deno.readTextFile("/proc/cpuinfo")).match(/^model name\s*:\s*(.+)$/m)?.[1] ?? "?";
+    const report: BenchReport = {
+      date: new Date().toISOString(),
+      machine: {
+        cpus: navigator.hardwareConcurrency,
+        cpuModel,
+        memoryGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
+        kernel: Deno.osRelease(),
+      },
+      versions: {
+        deno: Deno.version.deno,
+        pgDump: new TextDecoder().decode(pgDumpVersion).trim(),
+        server: serverVersion,
+      },
+      params: {
+        tables: args.tables,
+        mb: args.mb,
+        rttMs: args.rttMs,
+        jobs: args.jobs,
+        repeat: args.repeat,
+        perTableSubset: subset.length,
+      },
+      dataset: {
+        databaseBytes: ds.databaseBytes,
+        tableBytes: ds.tableBytes,
+        rows: ds.rows,
+        loadMs: Math.round(ds.loadMs),
+      },
+      results,
+      failures,
+      ratios,
+      targets,
+    };
+    const json = JSON.stringify(report, null, 2);
+    console.log(formatReport(report));
+    console.log("");
+    console.log(json);
+    if (args.json) await Deno.writeTextFile(args.json, json + "\n");
+    if (failures.length > 0) {
+      throw new Error(`${failures.length} approach(es) failed: ${failures.map((f) => f.id).join(", ")}`);
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    await stop();
+  }
+}
+
+function roundAll(r: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v)]));
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    console.error(redact(`bench: error: ${(e as Error).message}`));
+    Deno.exit(1);
+  }
+}
