@@ -1,0 +1,208 @@
+/**
+ * Malformed invocations of the real CLI (a process with a clean environment): each must exit 2 with
+ * one `error:` line and at most one `hint:` line on stderr, no stack trace, and no password.
+ * No database is needed: every case must be refused before a connection is attempted (the URLs
+ * with a password point at a closed port, so a case that wrongly connects fails with exit 1).
+ */
+import { ok } from "node:assert/strict";
+import { runCli } from "./support/cli.ts";
+import { tallied, tallyOf } from "./support/tally.ts";
+
+/** The password of every URL below; neither it nor its percent-encoded form may ever be printed. */
+const PASSWORD = "Pw@:/#%?s3cret";
+const ENCODED = encodeURIComponent(PASSWORD);
+/** A well-formed URL with the password, on a port where nothing listens. */
+const URL = `postgresql://postgres:${ENCODED}@127.0.0.1:9/postgres`;
+
+interface Case {
+  name: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** Files to create in the case's temp dir first (name → content; a name ending in / is a dir). */
+  files?: Record<string, string>;
+  /** A word the error line must contain (the flag, file or value it is about). */
+  names: string | RegExp;
+}
+
+const CASES: Case[] = [
+  // connection strings
+  { name: "URL that is not a URL", args: ["backup", "--db-url", "not a url"], names: "--db-url" },
+  {
+    name: "wrong scheme",
+    args: ["backup", "--db-url", `mysql://root:${ENCODED}@127.0.0.1:3306/app`],
+    names: "--db-url",
+  },
+  {
+    name: "port out of range",
+    args: ["backup", "--db-url", `postgresql://postgres:${ENCODED}@127.0.0.1:99999/postgres`],
+    names: /port/,
+  },
+  {
+    name: "port not a number",
+    args: ["backup", "--db-url", `postgresql://postgres:${ENCODED}@127.0.0.1:abc/postgres`],
+    names: "--db-url",
+  },
+  { name: "bad sslmode", args: ["backup", "--db-url", `${URL}?sslmode=sometimes`], names: /sslmode/ },
+  { name: "empty URL flag", args: ["backup", "--db-url", ""], names: /db-url|SUPABASE_DB_URL/ },
+  { name: "no URL at all", args: ["backup"], names: /db-url|SUPABASE_DB_URL/ },
+  {
+    name: "bad URL in the environment",
+    args: ["backup"],
+    env: { SUPABASE_DB_URL: `postgres//postgres:${ENCODED}@127.0.0.1/postgres` },
+    names: "$SUPABASE_DB_URL",
+  },
+  {
+    name: "transaction pooler port",
+    args: [
+      "backup",
+      "--db-url",
+      `postgresql://postgres.abc:${ENCODED}@aws-0-eu-west-1.pooler.supabase.com:6543/postgres`,
+    ],
+    names: /6543|transaction pooler/,
+  },
+  // numbers and choices
+  { name: "--jobs 0", args: ["backup", "--db-url", URL, "--jobs", "0"], names: "--jobs" },
+  { name: "--jobs abc", args: ["backup", "--db-url", URL, "--jobs", "abc"], names: "--jobs" },
+  {
+    name: "$BACKUP_JOBS abc",
+    args: ["backup", "--db-url", URL],
+    env: { BACKUP_JOBS: "abc" },
+    names: "$BACKUP_JOBS",
+  },
+  { name: "--retries too many", args: ["backup", "--db-url", URL, "--retries", "99"], names: "--retries" },
+  {
+    name: "--connect-timeout 0",
+    args: ["backup", "--db-url", URL, "--connect-timeout", "0"],
+    names: "--connect-timeout",
+  },
+  { name: "unknown --scope", args: ["backup", "--db-url", URL, "--scope", "everything"], names: "--scope" },
+  {
+    name: "bad --max-file-size",
+    args: ["backup", "--db-url", URL, "--max-file-size", "12XB"],
+    names: "--max-file-size",
+  },
+  {
+    name: "--max-file-size 0",
+    args: ["backup", "--db-url", URL, "--max-file-size", "0"],
+    names: "--max-file-size",
+  },
+  { name: "unknown --compress", args: ["backup", "--db-url", URL, "--compress", "xz"], names: "--compress" },
+  {
+    name: "bad --encrypt-to",
+    args: ["backup", "--db-url", URL, "--encrypt-to", "age1notarecipient"],
+    names: "--encrypt-to",
+  },
+  {
+    name: "missing --recipients-file",
+    args: ["backup", "--db-url", URL, "--recipients-file", "nope.txt"],
+    names: "nope.txt",
+  },
+  {
+    name: "--exclude-table without a schema",
+    args: ["backup", "--db-url", URL, "--exclude-table", "users"],
+    names: "--exclude-table",
+  },
+  // environments
+  { name: "unknown --env", args: ["backup", "--env", "staging"], names: /staging/ },
+  { name: "--env without a source", args: ["backup", "--env", "prod"], names: /prod/ },
+  // output
+  {
+    name: "--out under a regular file",
+    args: ["backup", "--db-url", URL, "--out", "afile/backups"],
+    files: { afile: "x" },
+    names: "--out",
+  },
+  // restore / verify
+  { name: "restore with no target", args: ["restore"], names: /target-url|RESTORE_DB_URL/ },
+  {
+    name: "restore of an unknown archive",
+    args: ["restore", "--target-url", URL, "--from", "20990101T000000Z_nope", "--out", "empty"],
+    files: { "empty/": "" },
+    names: "20990101T000000Z_nope",
+  },
+  {
+    name: "restore --table without a schema",
+    args: ["restore", "--target-url", URL, "--table", "users"],
+    names: "--table",
+  },
+  {
+    name: "restore --data-only with --schema-only",
+    args: ["restore", "--target-url", URL, "--data-only", "--schema-only"],
+    names: /--data-only|--schema-only/,
+  },
+  {
+    name: "verify of a missing backup",
+    args: ["verify", "--out", "nothing-here"],
+    names: /nothing-here|latest/,
+  },
+  // prune
+  { name: "prune without a policy", args: ["prune"], names: /keep/ },
+  { name: "prune with a negative keep", args: ["prune", "--keep-last", "-1"], names: "--keep-last" },
+  {
+    name: "prune with a bad duration",
+    args: ["prune", "--keep-within", "3 parsecs"],
+    names: "--keep-within",
+  },
+  // the command line itself
+  { name: "unknown command", args: ["frobnicate"], names: "frobnicate" },
+  { name: "unknown flag", args: ["backup", "--frobnicate"], names: "--frobnicate" },
+  { name: "flag without its value", args: ["backup", "--db-url"], names: "--db-url" },
+  { name: "stray argument", args: ["backup", "--db-url", URL, "extra"], names: "extra" },
+  // config files
+  {
+    name: "config that is not JSON",
+    args: ["backup", "--config", "bad.json"],
+    files: { "bad.json": `{ "databases": { "prod": { "url": "${URL}", } ` },
+    names: "bad.json",
+  },
+  {
+    name: "config with an unknown key",
+    args: ["backup", "--config", "unknown.json"],
+    files: { "unknown.json": JSON.stringify({ databases: { prod: { url: URL, pasword: PASSWORD } } }) },
+    names: /unknown\.json.*pasword|pasword.*unknown\.json/,
+  },
+  {
+    name: "config with a wrong type",
+    args: ["backup", "--config", "type.json"],
+    files: { "type.json": JSON.stringify({ databases: { prod: { url: 5 } } }) },
+    names: /type\.json.*url/,
+  },
+  { name: "missing config file", args: ["backup", "--config", "absent.json"], names: "absent.json" },
+];
+
+const STACK = /^\s+at |\.ts:\d+:\d+|Stack backtrace|Uncaught|panicked/m;
+
+for (const c of CASES) {
+  Deno.test(`bad input: ${c.name}`, async () => {
+    await tallied("bad inputs", async () => {
+      const dir = await Deno.makeTempDir({ prefix: "badinput-" });
+      try {
+        for (const [name, content] of Object.entries(c.files ?? {})) {
+          if (name.endsWith("/")) await Deno.mkdir(`${dir}/${name}`, { recursive: true });
+          else await Deno.writeTextFile(`${dir}/${name}`, content);
+        }
+        const r = await runCli(c.args, c.env ?? {}, { cwd: dir });
+        const where = `${c.args.join(" ")}\nexit ${r.code}\nstderr:\n${r.stderr}\nstdout:\n${r.stdout}`;
+        ok(r.code === 2, `exit code 2 expected: ${where}`);
+        const lines = r.stderr.split("\n").filter((l) => l !== "");
+        ok(lines.length >= 1 && lines.length <= 2, `one error line and at most one hint: ${where}`);
+        ok(lines[0].startsWith("error: "), `first line is error: ${where}`);
+        if (lines[1] !== undefined) ok(lines[1].startsWith("hint: "), `second line is hint: ${where}`);
+        const names = typeof c.names === "string" ? lines[0].includes(c.names) : c.names.test(lines[0]);
+        ok(names, `the error names ${c.names}: ${where}`);
+        ok(!STACK.test(r.stderr + r.stdout), `no stack trace: ${where}`);
+        for (const secret of [PASSWORD, ENCODED, ENCODED.toLowerCase(), "s3cret"]) {
+          ok(!(r.stderr + r.stdout).includes(secret), `password leaked (${secret}): ${where}`);
+        }
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  });
+}
+
+Deno.test("bad input: the table holds at least 25 cases, and all ran", () => {
+  ok(CASES.length >= 25, `${CASES.length} cases`);
+  const t = tallyOf("bad inputs");
+  ok(t.total === CASES.length, `${t.total} of ${CASES.length} ran`);
+});

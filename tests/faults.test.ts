@@ -1,0 +1,343 @@
+/**
+ * Faults during a backup, on a real PostgreSQL 17 and real pg_dump: a dropped connection, a
+ * terminated backend, a stopped server, a full disk, a crashing pg_dump, SIGINT and SIGTERM. Each
+ * must fail with a message naming the cause, leave the previous latest/ byte-identical, and leave
+ * no staging or temp directory (nor any pg_dump process) behind. A server that refuses connections
+ * for a few seconds is retried, and the retries are logged.
+ */
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { type Cluster, startCluster } from "./support/cluster.ts";
+import { listFiles, PLAIN_PATH, runCli } from "./support/cli.ts";
+import { REPO } from "./support/paths.ts";
+import { startProxy } from "./support/proxy.ts";
+import { tallied, tallyOf } from "./support/tally.ts";
+import { findPgTools } from "../lib/pgtools.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One cluster for the file: a small database and one big enough for a dump to take seconds. */
+let cluster: Cluster | undefined;
+let smallDb = "";
+let bigDb = "";
+
+async function setup(): Promise<Cluster> {
+  if (cluster) return cluster;
+  cluster = await startCluster(17);
+  smallDb = await cluster.createDatabase();
+  await cluster.sql(
+    `create table public.notes(id int primary key, body text);
+     insert into public.notes select g, 'note ' || g from generate_series(1, 100) g;`,
+    { db: smallDb },
+  );
+  bigDb = await cluster.createDatabase();
+  // ~1.5M rows over 3 tables (~150 MB of COPY text): pg_dump needs a few seconds.
+  await cluster.sql(
+    `create table public.events(id bigint primary key, kind text, payload text, at timestamptz);
+     insert into public.events
+       select g, 'kind' || (g % 17), md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text), now()
+       from generate_series(1, 1000000) g;
+     create table public.logs as select g as id, repeat(md5(g::text), 3) as line from generate_series(1, 500000) g;
+     create table public.small(id int);`,
+    { db: bigDb },
+  );
+  return cluster;
+}
+
+async function treeHash(dir: string): Promise<string> {
+  const h = createHash("sha256");
+  for (const f of await listFiles(dir)) {
+    const st = await Deno.stat(`${dir}/${f}`);
+    h.update(`${f}\0${st.mode! & 0o777}\0`);
+    h.update(await Deno.readFile(`${dir}/${f}`));
+  }
+  return h.digest("hex");
+}
+
+/** A backup root and a private TMPDIR for one case. */
+async function workspace(): Promise<{ root: string; tmp: string; base: string }> {
+  const base = await Deno.makeTempDir({ prefix: "faults-" });
+  await Deno.mkdir(`${base}/tmp`);
+  return { root: `${base}/backups`, tmp: `${base}/tmp`, base };
+}
+
+/** Runs a good backup of the small database into `root` and returns the hash of latest/. */
+async function baseline(root: string, tmp: string): Promise<string> {
+  const c = await setup();
+  const r = await runCli(["backup", "--db-url", c.url({ db: smallDb }), "--out", root], { TMPDIR: tmp });
+  assertEquals(r.code, 0, `baseline backup failed:\n${r.stderr}`);
+  return await treeHash(`${root}/latest`);
+}
+
+async function pgDumpPids(port: number): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).split("\0");
+      const exe = cmd[0].split("/").pop() ?? "";
+      if (/^pg_(dump|dumpall|restore)$/.test(exe) && cmd.join(" ").includes(`${port}`)) {
+        pids.push(Number(e.name));
+      } else if (
+        /^pg_(dump|dumpall|restore)$/.test(exe) && (await envOf(e.name)).includes(`PGPORT=${port}`)
+      ) {
+        pids.push(Number(e.name));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+async function envOf(pid: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(`/proc/${pid}/environ`);
+  } catch {
+    return "";
+  }
+}
+
+/** Waits until a pg_dump backend of `db` is active on the server; throws after `ms`. */
+async function waitForDump(c: Cluster, db: string, ms = 60_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const n = await c.sql(
+      `select count(*) from pg_stat_activity where datname = '${db}' and application_name = 'pg_dump'`,
+    );
+    if (Number(n.trim()) > 0) return;
+    await sleep(50);
+  }
+  throw new Error("pg_dump never started");
+}
+
+/** The checks every failed run must pass. */
+async function assertCleanFailure(
+  r: { code: number; stderr: string; stdout: string },
+  ws: { root: string; tmp: string },
+  before: string,
+  cause: RegExp,
+  port: number,
+): Promise<void> {
+  const out = `exit ${r.code}\nstderr:\n${r.stderr}\nstdout:\n${r.stdout}`;
+  ok(r.code !== 0, `must fail: ${out}`);
+  ok(cause.test(r.stderr), `the message names the cause (${cause}): ${out}`);
+  ok(!/^\s+at |Stack backtrace/m.test(r.stderr), `no stack trace: ${out}`);
+  assertEquals(await treeHash(`${ws.root}/latest`), before, "latest/ is unchanged");
+  const leftover: string[] = [];
+  for await (const e of Deno.readDir(ws.root)) if (e.name.startsWith(".staging-")) leftover.push(e.name);
+  for await (const e of Deno.readDir(ws.tmp)) {
+    if (e.name.startsWith("supabase-backup-")) leftover.push(e.name);
+  }
+  assertEquals(leftover, [], "no staging or temp directories left");
+  assertEquals(await pgDumpPids(port), [], "no pg_dump left running");
+}
+
+Deno.test("fault: connection dropped mid-dump (proxy cut)", async () => {
+  await tallied("faults", async () => {
+    const c = await setup();
+    const ws = await workspace();
+    const proxy = startProxy(c.port);
+    try {
+      const before = await baseline(ws.root, ws.tmp);
+      const url = c.url({ db: bigDb }).replace(`:${c.port}/`, `:${proxy.port}/`);
+      const run = runCli(["backup", "--db-url", url, "--out", ws.root, "--retries", "0"], { TMPDIR: ws.tmp });
+      await waitForDump(c, bigDb);
+      await sleep(300);
+      proxy.refuse = true;
+      proxy.cutAll();
+      const r = await run;
+      await assertCleanFailure(r, ws, before, /connection|server closed|terminat|lost/i, proxy.port);
+    } finally {
+      await proxy.close();
+      await Deno.remove(ws.base, { recursive: true });
+    }
+  });
+});
+
+Deno.test("fault: pg_dump backends terminated (pg_terminate_backend)", async () => {
+  await tallied("faults", async () => {
+    const c = await setup();
+    const ws = await workspace();
+    try {
+      const before = await baseline(ws.root, ws.tmp);
+      const run = runCli(["backup", "--db-url", c.url({ db: bigDb }), "--out", ws.root], { TMPDIR: ws.tmp });
+      await waitForDump(c, bigDb);
+      await c.sql(
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = '${bigDb}' and application_name = 'pg_dump'`,
+      );
+      const r = await run;
+      await assertCleanFailure(r, ws, before, /pg_dump.*(terminat|connection|administrator)/i, c.port);
+    } finally {
+      await Deno.remove(ws.base, { recursive: true });
+    }
+  });
+});
+
+Deno.test("fault: server stopped mid-run", async () => {
+  await tallied("faults", async () => {
+    const c = await setup();
+    const ws = await workspace();
+    try {
+      const before = await baseline(ws.root, ws.tmp);
+      const run = runCli(["backup", "--db-url", c.url({ db: bigDb }), "--out", ws.root, "--retries", "0"], {
+        TMPDIR: ws.tmp,
+      });
+      await waitForDump(c, bigDb);
+      await c.stopServer();
+      const r = await run;
+      await c.startServer();
+      await assertCleanFailure(r, ws, before, /connection|terminat|shut ?down|server closed|lost/i, c.port);
+    } finally {
+      await c.startServer().catch(() => {});
+      await Deno.remove(ws.base, { recursive: true });
+    }
+  });
+});
+
+Deno.test("fault: disk full (2 MB tmpfs as --out)", async () => {
+  await tallied("faults", async () => {
+    const c = await setup();
+    ok(Deno.uid() === 0, "this case mounts a tmpfs and must run as root");
+    const ws = await workspace();
+    const mnt = `${ws.base}/small-disk`;
+    await Deno.mkdir(mnt);
+    const mount = await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt] })
+      .output();
+    assertEquals(mount.code, 0, `mount failed: ${new TextDecoder().decode(mount.stderr)}`);
+    try {
+      const root = `${mnt}/backups`;
+      const before = await baseline(root, ws.tmp);
+      const r = await runCli(["backup", "--db-url", c.url({ db: bigDb }), "--out", root], { TMPDIR: ws.tmp });
+      await assertCleanFailure(r, { root, tmp: ws.tmp }, before, /no space left|disk|space/i, c.port);
+    } finally {
+      await new Deno.Command("umount", { args: [mnt] }).output();
+      await Deno.remove(ws.base, { recursive: true });
+    }
+  });
+});
+
+Deno.test("fault: pg_dump crashes with SIGSEGV", async () => {
+  await tallied("faults", async () => {
+    const c = await setup();
+    const ws = await workspace();
+    try {
+      const tools = await findPgTools({ minMajor: 17, cwd: REPO });
+      const bin = `${ws.base}/pgbin`;
+      await Deno.mkdir(bin);
+      for (const t of ["pg_dumpall", "pg_restore", "psql"] as const) {
+        await Deno.symlink(tools.path(t), `${bin}/${t}`);
+      }
+      await Deno.writeTextFile(
+        `${bin}/pg_dump`,
+        `#!/bin/sh\nif [ "$1" = "--version" ] || [ "$1" = "-V" ]; then exec '${
+          tools.path("pg_dump")
+        }' "$@"; fi\nkill -SEGV $$\n`,
+        { mode: 0o755 },
+      );
+      const before = await baseline(ws.root, ws.tmp);
+      const r = await runCli([
+        "backup",
+        "--db-url",
+        c.url({ db: smallDb }),
+        "--out",
+        ws.root,
+        "--pg-bin",
+        bin,
+      ], {
+        TMPDIR: ws.tmp,
+      });
+      await assertCleanFailure(
+        r,
+        ws,
+        before,
+        /pg_dump.*(signal|SIGSEGV|crash|exit 139|segmentation)/i,
+        c.port,
+      );
+    } finally {
+      await Deno.remove(ws.base, { recursive: true });
+    }
+  });
+});
+
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`fault: ${signal} to the tool mid-dump`, async () => {
+    await tallied("faults", async () => {
+      const c = await setup();
+      const ws = await workspace();
+      try {
+        const before = await baseline(ws.root, ws.tmp);
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "--allow-all",
+            "--quiet",
+            `${REPO}/backup.ts`,
+            "backup",
+            "--db-url",
+            c.url({ db: bigDb }),
+          ],
+          cwd: REPO,
+          clearEnv: true,
+          env: {
+            PATH: PLAIN_PATH,
+            HOME: Deno.env.get("HOME") ?? "/root",
+            TMPDIR: ws.tmp,
+            DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
+            NO_COLOR: "1",
+            BACKUP_DIR: ws.root,
+          },
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        await waitForDump(c, bigDb);
+        child.kill(signal);
+        const out = await child.output();
+        const r = {
+          code: out.code,
+          stdout: new TextDecoder().decode(out.stdout),
+          stderr: new TextDecoder().decode(out.stderr),
+        };
+        assertEquals(r.code, code, `exit ${code} expected:\n${r.stderr}`);
+        await assertCleanFailure(r, ws, before, new RegExp(`interrupted by ${signal}`), c.port);
+      } finally {
+        await Deno.remove(ws.base, { recursive: true });
+      }
+    });
+  });
+}
+
+Deno.test("transient: refused connections for 3 s are retried and the backup succeeds", async () => {
+  await tallied("faults", async () => {
+    const c = await setup();
+    const ws = await workspace();
+    const proxy = startProxy(c.port);
+    proxy.refuse = true;
+    const flip = setTimeout(() => (proxy.refuse = false), 3000);
+    try {
+      const url = c.url({ db: smallDb }).replace(`:${c.port}/`, `:${proxy.port}/`);
+      const started = Date.now();
+      const r = await runCli(["backup", "--db-url", url, "--out", ws.root, "--retries", "6"], {
+        TMPDIR: ws.tmp,
+      });
+      assertEquals(r.code, 0, `backup after refusals failed:\n${r.stderr}`);
+      ok(Date.now() - started >= 3000, "the backup waited for the server");
+      ok(/retry 1\/6/.test(r.stderr), `retries are logged:\n${r.stderr}`);
+      ok(proxy.accepted > 2, "connections were refused and retried");
+      const m = JSON.parse(await Deno.readTextFile(`${ws.root}/latest/manifest.json`));
+      const notes = m.schemas.flatMap((s: { tables: { name: string; rows: number }[] }) => s.tables)
+        .find((t: { name: string }) => t.name === "notes");
+      assertEquals(notes?.rows, 100);
+    } finally {
+      clearTimeout(flip);
+      await proxy.close();
+      await Deno.remove(ws.base, { recursive: true });
+    }
+  });
+});
+
+Deno.test("faults: every case ran", async () => {
+  const t = tallyOf("faults");
+  assertEquals(t.total, 8);
+  await cluster?.stop();
+});
