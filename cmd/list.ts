@@ -1,11 +1,54 @@
 /**
- * The `list` command.
+ * The `list` command: latest and the archives of a backup root, with time, source, size, status
+ * and table count, as a table or `--json`.
  * @module
  */
-import type { ParsedArgs } from "../lib/cli.ts";
-import { BackupError } from "../lib/errors.ts";
+import { backupRoot } from "../lib/archive.ts";
+import { boolValue, type ParsedArgs, stringValue } from "../lib/cli.ts";
+import { ExitCode } from "../lib/errors.ts";
+import { findEnvironments, formatListing, listingJson, readListing } from "../lib/listing.ts";
 
-/** Runs `backup.ts list`; returns the exit code. */
-export function run(_args: ParsedArgs): Promise<number> {
-  return Promise.reject(new BackupError("'list' is not implemented yet"));
+/** One root a storage command works on. */
+export interface RootChoice {
+  root: string;
+  env?: string;
+}
+
+/**
+ * The roots named by `--out` and `--env` (`--env both` means prod and dev). Throws a usage error
+ * for an invalid environment name.
+ */
+export function rootsFromArgs(args: ParsedArgs): { out: string; roots: RootChoice[] } {
+  const out = stringValue(args, "out", "backups")!;
+  const env = stringValue(args, "env");
+  const envs = env === "both" ? ["prod", "dev"] : env ? [env] : [];
+  if (envs.length === 0) return { out, roots: [{ root: backupRoot(out) }] };
+  return { out, roots: envs.map((e) => ({ root: backupRoot(out, e), env: e })) };
+}
+
+/** Runs `backup.ts list`; returns the exit code (0, also for an empty or missing root). */
+export async function run(args: ParsedArgs): Promise<number> {
+  const json = boolValue(args, "json");
+  const { out, roots } = rootsFromArgs(args);
+  const listings: { root: string; env?: string; entries: Awaited<ReturnType<typeof readListing>> }[] = [];
+  for (const r of roots) listings.push({ ...r, entries: await readListing(r.root) });
+  // Without --env, a root that only holds environment folders lists each of them.
+  if (roots.length === 1 && !roots[0].env && listings[0].entries.length === 0) {
+    const envs = await findEnvironments(out);
+    if (envs.length > 0) {
+      listings.length = 0;
+      for (const e of envs) {
+        const root = backupRoot(out, e);
+        listings.push({ root, env: e, entries: await readListing(root) });
+      }
+    }
+  }
+  if (json) {
+    console.log(
+      JSON.stringify({ roots: listings.map((l) => listingJson(l.root, l.entries, l.env)) }, null, 2),
+    );
+  } else {
+    console.log(listings.map((l) => formatListing(l.root, l.entries, out)).join("\n\n"));
+  }
+  return ExitCode.ok;
 }

@@ -226,3 +226,49 @@ export function applyPolicy(
     return { name: a.name, createdAt: a.createdAt, keep: reasons.length > 0, reasons };
   });
 }
+
+/**
+ * Formats prune decisions for people (pure): a heading with the counts, then one line per
+ * archive, `keep` with its reasons or `remove`.
+ */
+export function formatDecisions(
+  root: string,
+  policy: RetentionPolicy,
+  decisions: readonly RetentionDecision[],
+  dryRun: boolean,
+): string {
+  const kept = decisions.filter((d) => d.keep).length;
+  const removed = decisions.length - kept;
+  const lines = [
+    `${root} (${describePolicy(policy)}): keep ${kept}, ${dryRun ? "would remove" : "removed"} ${removed}` +
+    (dryRun ? " (dry run, nothing changed)" : ""),
+  ];
+  if (decisions.length === 0) lines.push(`  no archives in ${root}/archive; latest/ is never pruned`);
+  const width = Math.max(0, ...decisions.map((d) => d.name.length));
+  for (const d of decisions) {
+    lines.push(`${d.keep ? "keep  " : "remove"}  ${d.name.padEnd(width)}  ${d.reasons.join(", ")}`.trimEnd());
+  }
+  return lines.join("\n");
+}
+
+/** The JSON form of prune decisions (pure). */
+export function decisionsJson(
+  root: string,
+  policy: RetentionPolicy,
+  decisions: readonly RetentionDecision[],
+  dryRun: boolean,
+): Record<string, unknown> {
+  return {
+    root,
+    policy: describePolicy(policy),
+    dryRun,
+    kept: decisions.filter((d) => d.keep).length,
+    removed: decisions.filter((d) => !d.keep).length,
+    archives: decisions.map((d) => ({
+      name: d.name,
+      createdAt: Number.isNaN(d.createdAt.getTime()) ? null : d.createdAt.toISOString(),
+      keep: d.keep,
+      reasons: d.reasons,
+    })),
+  };
+}
