@@ -103,6 +103,16 @@ function envOptions(config: BackupConfig | undefined, hasVault: boolean): string
   return all;
 }
 
+/** `--secret-prod`/`--secret-dev` given on the command line make no sense without a vault. */
+function checkSecretFlags(args: ParsedArgs, usedVault: boolean): void {
+  if (usedVault) return;
+  for (const flag of ["secret-prod", "secret-dev"]) {
+    if (fromFlag(setting(args, flag))) {
+      throw usageError(`--${flag} needs a Key Vault`, "pass --vault NAME (or set $AZURE_KEYVAULT_NAME)");
+    }
+  }
+}
+
 /**
  * Plans the targets of one run as plain data. Pure: `env` is the environment map, `config` the
  * loaded config file, `answers` what the user chose at earlier prompts. When `interactive`, a missing
@@ -138,6 +148,7 @@ export function planTargets(
       if (opts.interactive) return { kind: "ask-env", options: envOptions(config, true) };
       choice = { value: "prod", origin: "--env (default prod with a vault)" };
     } else if (dbUrl) {
+      checkSecretFlags(args, false);
       return {
         kind: "ready",
         targets: [{ source: { kind: "url", url: dbUrl.value, origin: dbUrl.origin } }],
@@ -253,14 +264,7 @@ export function planTargets(
     const db = config?.databases[name];
     return { env: name, source, ...(db ? { db } : {}) };
   });
-  if (usedVault.length === 0) {
-    for (const flag of ["secret-prod", "secret-dev"]) {
-      const s = setting(args, flag);
-      if (s && fromFlag(s)) {
-        throw usageError(`--${flag} needs a Key Vault`, "pass --vault NAME (or set $AZURE_KEYVAULT_NAME)");
-      }
-    }
-  }
+  checkSecretFlags(args, usedVault.length > 0);
   return { kind: "ready", targets };
 }
 
