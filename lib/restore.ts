@@ -38,6 +38,7 @@ import {
   type RestorePlan,
   type RestoreRequest,
   type Script,
+  type ScriptBlock,
   scriptText,
   selectTables,
   skippedLine,
@@ -554,9 +555,12 @@ async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promise<void>
 }
 
 /** Pre-data scripts of the backup's schema dumps (for the dependencies of single tables). */
-async function preDataScripts(ctx: Ctx): Promise<{ schema: string; script: Script }[]> {
+async function preDataScripts(
+  ctx: Ctx,
+  schemas: ManifestSchema[],
+): Promise<{ schema: string; script: Script }[]> {
   const out: { schema: string; script: Script }[] = [];
-  for (const s of ctx.manifest.schemas) {
+  for (const s of schemas) {
     const text = await runTool({
       path: ctx.tools.path("pg_restore"),
       args: ["--section=pre-data", "-f", "-", await dumpFile(ctx, s)],
@@ -586,7 +590,7 @@ async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
   const work = tables.filter((t) => t.action !== "keep" && t.action !== "refuse");
   if (work.length === 0) return;
   const defs = !ctx.plan.dataOnly && work.some((t) => t.action === "create" || t.action === "recreate");
-  const fkScripts: { t: PlannedTable; text: string }[] = [];
+  let fks: Script | undefined;
   if (defs) {
     const texts = new Map<PlannedTable, string>();
     for (const t of work) {
@@ -594,67 +598,113 @@ async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
         texts.set(t, await readText(ctx, t.table.schemaFile));
       }
     }
-    // Schemas that are missing.
-    const missing = [...new Set(work.map((t) => t.schema))].filter((s) => !ctx.state.schemas.has(s));
-    // Types, domains, sequences and functions the tables need and the target lacks.
-    const scripts = await preDataScripts(ctx);
-    const have = await existingObjects(ctx.sql);
-    const deps: Dependency[] = pickDependencies(
+    await createDependencies(
+      ctx,
       [...texts.values()].join("\n"),
-      scripts,
-      (d) => have.has(`${d.type}\u0000${d.schema}\u0000${d.name}`),
+      await preDataScripts(ctx, ctx.manifest.schemas),
+      work.map((t) => t.schema),
     );
-    for (const d of deps) {
-      if (!ctx.state.schemas.has(d.schema) && !missing.includes(d.schema)) missing.push(d.schema);
-    }
-    const head: string[] = [];
-    for (const s of missing) head.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)};`);
-    if (head.length) ctx.opts.log(`creating schema(s) ${missing.join(", ")}`);
-    if (deps.length > 0) {
-      ctx.opts.log(
-        `creating ${deps.length} object(s) the tables need: ${
-          deps.map((d) => `${d.type.toLowerCase()} ${d.schema}.${d.name}`).join(", ")
-        }`,
-      );
-    }
-    if (head.length || deps.length) {
-      const preamble = scripts[0]?.script.preamble ?? "";
-      const body = [head.join("\n"), preamble, ...deps.map((d) => d.block.text)].join("\n");
-      const { text, counts } = filterDefinitions(body, ctx.filter);
-      addCounts(ctx.counts, counts);
-      await runPsql(ctx, enc(text), "creating schemas and types the tables need");
-      await refreshTarget(ctx);
-    }
     await dropForClean(ctx, work);
     const selected = new Set(work.map((t) => tableKey(t.schema, t.table.name)));
     const present = (q: QualifiedName) =>
       selected.has(tableKey(q.schema, q.table)) || ctx.state.tables.has(tableKey(q.schema, q.table));
-    for (const t of work) {
-      const text = texts.get(t);
-      if (text === undefined) continue;
+    // As pg_restore orders them: every table, sequence and partition attachment first, then
+    // constraints, indexes, triggers and policies, and foreign keys after the data.
+    let combined: Script | undefined;
+    const late: ScriptBlock[] = [];
+    for (const text of texts.values()) {
       const split = splitTableScript(text, present);
       for (const d of split.droppedFks) {
-        warn(
-          ctx,
-          `foreign key ${d.name} left out: it references ${d.references}, which the target lacks`,
-        );
+        warn(ctx, `foreign key ${d.name} left out: it references ${d.references}, which the target lacks`);
       }
-      const { text: main, counts } = filterDefinitions(split.main, ctx.filter);
-      addCounts(ctx.counts, counts);
-      await runPsql(ctx, enc(main), `creating ${t.schema}.${t.table.name} from ${t.table.schemaFile}`);
-      if (split.fks) fkScripts.push({ t, text: split.fks });
+      const main = parseScript(split.main);
+      combined ??= { ...main, blocks: [] };
+      combined.blocks.push(...main.blocks.filter((b) => !POST_DATA_TYPES.has(b.type)));
+      late.push(...main.blocks.filter((b) => POST_DATA_TYPES.has(b.type)));
+      if (split.fks) {
+        const f = parseScript(split.fks);
+        fks ??= { ...f, blocks: [] };
+        fks.blocks.push(...f.blocks);
+      }
     }
-    ctx.opts.log(`created ${texts.size} table(s)`);
+    if (combined) {
+      combined.blocks.push(...late);
+      const { text: main, counts } = filterDefinitions(scriptText(combined), ctx.filter);
+      addCounts(ctx.counts, counts);
+      await runPsql(ctx, enc(main), `creating ${describeTables([...texts.keys()])}`);
+      ctx.opts.log(`created ${texts.size} table(s)`);
+    }
   }
   if (!ctx.plan.schemaOnly) {
     await runPool(work.map((t) => () => loadTableData(ctx, t)), ctx.opts.jobs);
     ctx.opts.log(`loaded rows into ${work.length} table(s)`);
   }
-  for (const { t, text } of fkScripts) {
-    const { text: fk, counts } = filterDefinitions(text, ctx.filter);
+  if (fks) {
+    const { text: fk, counts } = filterDefinitions(scriptText(fks), ctx.filter);
     addCounts(ctx.counts, counts);
-    await runPsql(ctx, enc(fk), `foreign keys of ${t.schema}.${t.table.name}`);
+    await runPsql(ctx, enc(fk), `foreign keys of ${describeTables(work)}`);
   }
+}
+
+/** Entry types pg_dump puts in its post-data section. */
+const POST_DATA_TYPES = new Set([
+  "CONSTRAINT",
+  "CHECK CONSTRAINT",
+  "INDEX",
+  "INDEX ATTACH",
+  "TRIGGER",
+  "POLICY",
+  "ROW SECURITY",
+  "RULE",
+  "STATISTICS",
+  "EVENT TRIGGER",
+  "PUBLICATION TABLE",
+]);
+
+function describeTables(tables: PlannedTable[]): string {
+  const names = tables.map((t) => `${t.schema}.${t.table.name}`);
+  return names.length <= 3
+    ? names.join(", ")
+    : `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
+}
+
+/**
+ * Creates the schemas in `schemas` that the target lacks, and the types, domains, sequences and
+ * functions that `text` refers to and the target lacks (taken from `scripts`).
+ */
+async function createDependencies(
+  ctx: Ctx,
+  text: string,
+  scripts: { schema: string; script: Script }[],
+  schemas: string[],
+): Promise<void> {
+  const missing = [...new Set(schemas)].filter((s) => !ctx.state.schemas.has(s));
+  const have = await existingObjects(ctx.sql);
+  const deps: Dependency[] = pickDependencies(
+    text,
+    scripts,
+    (d) => have.has(`${d.type}\u0000${d.schema}\u0000${d.name}`),
+  );
+  for (const d of deps) {
+    if (!ctx.state.schemas.has(d.schema) && !missing.includes(d.schema)) missing.push(d.schema);
+  }
+  if (missing.length === 0 && deps.length === 0) return;
+  if (missing.length) ctx.opts.log(`creating schema(s) ${missing.join(", ")}`);
+  if (deps.length > 0) {
+    ctx.opts.log(
+      `creating ${deps.length} object(s) they need: ${
+        deps.map((d) => `${d.type.toLowerCase()} ${d.schema}.${d.name}`).join(", ")
+      }`,
+    );
+  }
+  const head = missing.map((s) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)};`).join("\n");
+  const preamble = scripts[0]?.script.preamble ?? "";
+  const trailer = scripts[0]?.script.trailer ?? "";
+  const body = [preamble, head, ...deps.map((d) => d.block.text), trailer].join("\n");
+  const { text: sql, counts } = filterDefinitions(body, ctx.filter);
+  addCounts(ctx.counts, counts);
+  await runPsql(ctx, enc(sql), "creating the schemas and types they need");
+  await refreshTarget(ctx);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -763,6 +813,18 @@ async function execute(ctx: Ctx): Promise<void> {
   }
   const ddl = plan.schemas.filter((s) => s.mode === "ddl").map((s) => s.manifest);
   if (!plan.dataOnly) {
+    // With --schema, types and functions of schemas left out may still be needed.
+    const chosen = new Set(plan.schemas.map((s) => s.name));
+    const others = ctx.manifest.schemas.filter((s) => !chosen.has(s.name));
+    if (others.length > 0 && ddl.length > 0) {
+      const mine = await preDataScripts(ctx, ddl);
+      await createDependencies(
+        ctx,
+        mine.map((m) => scriptText(m.script)).join("\n"),
+        await preDataScripts(ctx, others),
+        [],
+      );
+    }
     await dropForClean(ctx, plan.schemas.filter((s) => s.mode === "ddl").flatMap((s) => s.tables));
     await preData(ctx, ddl);
   }
