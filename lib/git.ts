@@ -318,6 +318,11 @@ export interface PublishOptions extends Omit<CommitOptions, "root"> {
   stagedDir: string;
   /** Archive the previous latest (true) or replace it (false). */
   archive: boolean;
+  /**
+   * Runs after each installation, in the same commit: e.g. pruning the root. It runs again after
+   * a push race, on top of the remote head, so its effect is not lost to the reset.
+   */
+  afterInstall?: () => Promise<void>;
 }
 
 async function moveDir(from: string, to: string): Promise<void> {
@@ -352,6 +357,7 @@ export async function publishToGit(
       if (placed && !aside) return; // still in place (set aside was not reached)
       placed = await installBackup(opts.root, source, { archive: opts.archive });
       aside = undefined;
+      await opts.afterInstall?.();
     },
     setAside: async () => {
       if (!placed) return;

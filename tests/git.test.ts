@@ -9,6 +9,7 @@ import { archiveName, createStaging } from "../lib/archive.ts";
 import { BackupError } from "../lib/errors.ts";
 import { classifyPushError, commitMessage, maskGitOutput, publishToGit } from "../lib/git.ts";
 import type { Manifest } from "../lib/manifest.ts";
+import { pruneRoot } from "../cmd/prune.ts";
 import { clearSecrets, registerSecret } from "../lib/redact.ts";
 
 // Isolate from the host's git configuration: no global identity, no system config.
@@ -153,6 +154,44 @@ Deno.test("publishToGit: five clones push at once; every backup survives, newest
       assertEquals(await names(`${c}/.git/supabase-backup`), []);
       assertEquals(await gitIn(c, "status", "--porcelain"), "");
     }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("publishToGit after a lost race redoes rotation and afterInstall (prune) on the remote head", async () => {
+  const { tmp, bare } = await central();
+  try {
+    const a = await clone(bare, `${tmp}/a`);
+    const b = await clone(bare, `${tmp}/b`); // cloned before a pushes: b's first push must lose
+    const ma = await stageBackup(`${a}/backups`, "2025-05-01T01:00:00Z", "acme/a", "aaaaaaa");
+    const mb = await stageBackup(`${b}/backups`, "2025-05-01T02:00:00Z", "acme/b", "bbbbbbb");
+    const mc = await stageBackup(`${a}/backups`, "2025-05-01T03:00:00Z", "acme/c", "ccccccc");
+    const publish = (dir: string, m: Manifest, afterInstall?: () => Promise<void>) =>
+      publishToGit({
+        root: `${dir}/backups`,
+        stagedDir: (m as Manifest & { dir: string }).dir,
+        archive: true,
+        push: true,
+        message: commitMessage({ source: m.source, status: "ok", tables: 1 }),
+        log: () => {},
+        afterInstall,
+      });
+    assertEquals((await publish(a, ma)).attempts, 1);
+    assertEquals((await publish(a, mc)).attempts, 1); // central: latest c, archive [a]
+    const pruned: number[] = [];
+    const rb = await publish(b, mb, async () => {
+      const d = await pruneRoot(`${b}/backups`, { keepLast: 1 }, { dryRun: false, now: new Date() });
+      pruned.push(d.filter((x) => !x.keep).length);
+    });
+    assertEquals(rb.attempts, 2);
+    // b is older than the remote latest (c): it goes to archive, c stays latest.
+    assertEquals(rb.placedAt, `archive/${archiveName(mb)}`);
+    assertEquals(pruned, [0, 1]); // first on b's stale tree (nothing to prune), then on the remote head
+    const check = await clone(bare, `${tmp}/check`);
+    assertEquals((await checksumsHold(`${check}/backups/latest`)).createdAt, "2025-05-01T03:00:00Z");
+    assertEquals(await names(`${check}/backups/archive`), [archiveName(mb)]);
+    await checksumsHold(`${check}/backups/archive/${archiveName(mb)}`);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
