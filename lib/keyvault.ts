@@ -146,11 +146,14 @@ export function azFailure(code: number, stderr: string, vault: string, secret: s
 }
 
 /**
- * Runs the real `az` (looked up on PATH) with `argv`, capturing stdout and stderr; never throws for
- * a non-zero exit. A missing `az` gives exit code 127. Killed when the tool is interrupted.
+ * Runs the real `az` with `argv`, capturing stdout and stderr; never throws for a non-zero exit.
+ * `az` is looked up on `path` (a PATH value; default: this process's PATH). A missing `az` gives
+ * exit code 127. Killed when the tool is interrupted.
  */
-export async function runAzCli(argv: string[]): Promise<AzResult> {
-  const r = await $`az ${argv}`.stdin("null").stdout("piped").stderr("piped").noThrow().signal(abortSignal);
+export async function runAzCli(argv: string[], path?: string): Promise<AzResult> {
+  let cmd = $`az ${argv}`.stdin("null").stdout("piped").stderr("piped").noThrow().signal(abortSignal);
+  if (path !== undefined) cmd = cmd.env({ PATH: path });
+  const r = await cmd;
   return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -174,7 +177,7 @@ export function registerUrlSecrets(url: string): void {
 export interface ReadSecretDeps {
   /** The environment (for `GITHUB_ACTIONS`). */
   env: Record<string, string | undefined>;
-  /** How to run `az`; defaults to {@link runAzCli}. */
+  /** How to run `az`; defaults to {@link runAzCli} on the PATH of `env`. */
   runAz?: AzRunner;
   /** Where the vault name came from, for the error when it is malformed. */
   vaultOrigin?: string;
@@ -192,7 +195,7 @@ export interface ReadSecretDeps {
 export async function readSecret(vault: string, secret: string, deps: ReadSecretDeps): Promise<string> {
   validateVaultName(vault, deps.vaultOrigin ?? "--vault");
   validateSecretName(secret, deps.secretOrigin ?? "secret");
-  const run = deps.runAz ?? runAzCli;
+  const run = deps.runAz ?? ((argv: string[]) => runAzCli(argv, deps.env.PATH));
   let r: AzResult;
   try {
     r = await run(secretShowArgs(vault, secret));

@@ -36,6 +36,7 @@ function shQuote(s: string): string {
 const SCRIPT = `#!/bin/sh
 # Stand-in for the Azure CLI written by tests/support/fake_az.ts: records argv, answers like az.
 dir=__DIR__
+PATH="$PATH:/usr/bin:/bin"
 {
   printf '['
   sep=''
