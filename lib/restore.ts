@@ -104,6 +104,8 @@ interface Ctx {
   /** Plaintext paths of schema dumps, by schema name (reassembled when split). */
   dumps: Map<string, Promise<string>>;
   sql: Sql;
+  /** SQL that suspends, and restores, the connected user's default privileges (see {@link defaultPrivileges}). */
+  defaults?: { suspend: string; resume: string };
 }
 
 const BASE_OPTIONS = "-c client_min_messages=warning";
@@ -151,6 +153,52 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     schemas: new Map(schemas.map((s) => [s.name, s.owner])),
     tables: map,
   };
+}
+
+const OBJTYPES: Record<string, string> = { r: "TABLES", S: "SEQUENCES", f: "FUNCTIONS", T: "TYPES" };
+
+/**
+ * The target's default privileges for the connected user (on Supabase: `postgres` grants ALL on new
+ * tables in public to anon, authenticated and service_role) would give restored objects privileges
+ * their source did not have, because pg_dump writes grants relative to the built-in defaults. So the
+ * scripts that create objects run between `suspend` (revokes them) and `resume` (grants them back),
+ * inside the same transaction; the backup's own default privileges are restored as pg_dump wrote them.
+ */
+async function defaultPrivileges(ctx: Ctx): Promise<{ suspend: string; resume: string }> {
+  if (ctx.defaults) return ctx.defaults;
+  const rows = await ctx.sql<
+    { schema: string | null; type: string; grantee: string; priv: string; grantable: boolean }[]
+  >`
+    select n.nspname as schema, d.defaclobjtype::text as type,
+           case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end as grantee,
+           a.privilege_type as priv, a.is_grantable as grantable
+      from pg_default_acl d
+      left join pg_namespace n on n.oid = d.defaclnamespace
+      cross join lateral aclexplode(d.defaclacl) a
+     where d.defaclrole = (select oid from pg_roles where rolname = current_user) and a.grantee <> d.defaclrole`;
+  const suspend = new Set<string>();
+  const resume: string[] = [];
+  for (const r of rows) {
+    const on = OBJTYPES[r.type];
+    if (!on) continue;
+    const head = `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdent(ctx.state.user)}${
+      r.schema === null ? "" : ` IN SCHEMA ${quoteIdent(r.schema)}`
+    }`;
+    const who = r.grantee === "PUBLIC" ? "PUBLIC" : quoteIdent(r.grantee);
+    suspend.add(`${head} REVOKE ALL ON ${on} FROM ${who};`);
+    resume.push(`${head} GRANT ${r.priv} ON ${on} TO ${who}${r.grantable ? " WITH GRANT OPTION" : ""};`);
+  }
+  ctx.defaults = {
+    suspend: [...suspend].join("\n") + (suspend.size ? "\n" : ""),
+    resume: resume.length ? "\n" + resume.join("\n") + "\n" : "",
+  };
+  return ctx.defaults;
+}
+
+/** `script` between the statements that suspend and resume the user's default privileges. */
+async function withoutDefaults(ctx: Ctx, script: string): Promise<Uint8Array> {
+  const d = await defaultPrivileges(ctx);
+  return enc(d.suspend + script + d.resume);
 }
 
 /** Re-reads roles, schemas and tables of the target after a step created some. */
@@ -351,7 +399,7 @@ async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
       });
       const { text: filtered, counts } = filterDefinitions(text, ctx.filter);
       try {
-        await runPsql(ctx, enc(filtered), `definitions of schema ${s.name}`);
+        await runPsql(ctx, await withoutDefaults(ctx, filtered), `definitions of schema ${s.name}`);
         addCounts(ctx.counts, counts);
         ctx.opts.log(`schema ${s.name}: definitions restored${pass > 1 ? ` (pass ${pass})` : ""}`);
         await refreshTarget(ctx);
@@ -359,9 +407,6 @@ async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
         if (interruption()) throw e;
         failed.push({ s, e });
       }
-    }
-    if (Deno.env.get("H5DEBUG")) {
-      for (const f of failed) console.error(f.s.name, f.e, (f.e as Error).cause);
     }
     if (failed.length === pending.length) throw failed[0].e;
     pending = failed.map((f) => f.s);
@@ -631,7 +676,7 @@ async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
       combined.blocks.push(...late);
       const { text: main, counts } = filterDefinitions(scriptText(combined), ctx.filter);
       addCounts(ctx.counts, counts);
-      await runPsql(ctx, enc(main), `creating ${describeTables([...texts.keys()])}`);
+      await runPsql(ctx, await withoutDefaults(ctx, main), `creating ${describeTables([...texts.keys()])}`);
       ctx.opts.log(`created ${texts.size} table(s)`);
     }
   }
