@@ -372,23 +372,29 @@ async function restoreRoles(ctx: Ctx): Promise<void> {
   await refreshTarget(ctx);
 }
 
-async function dropForClean(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
+/**
+ * `DROP TABLE … CASCADE` for the tables `--clean` recreates; it runs in the same transaction as
+ * their creation, so a failure leaves them as they were.
+ */
+function dropsForClean(ctx: Ctx, tables: PlannedTable[]): string {
   const drops = tables.filter((t) => t.action === "recreate");
-  if (drops.length === 0) return;
-  ctx.opts.log(`--clean: dropping ${drops.map((t) => `${t.schema}.${t.table.name}`).join(", ")}`);
-  const sql = drops.map((t) => `DROP TABLE IF EXISTS ${qualified(t.schema, t.table.name)} CASCADE;`).join(
-    "\n",
+  if (drops.length === 0) return "";
+  ctx.opts.log(
+    `--clean: dropping and recreating ${drops.map((t) => `${t.schema}.${t.table.name}`).join(", ")}`,
   );
-  await runPsql(ctx, enc(`SET client_min_messages = warning;\n${sql}\n`), "dropping tables for --clean");
+  return drops.map((t) => `DROP TABLE IF EXISTS ${qualified(t.schema, t.table.name)} CASCADE;`).join("\n") +
+    "\n";
 }
 
 async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
+  const plan = (s: ManifestSchema) => ctx.plan.schemas.find((p) => p.name === s.name)?.tables ?? [];
   let pending = [...schemas];
   let pass = 1;
   while (pending.length > 0) {
     const failed: { s: ManifestSchema; e: unknown }[] = [];
     for (const s of pending) {
       const exists = ctx.state.schemas.has(s.name);
+      const drops = dropsForClean(ctx, plan(s));
       const args = ["--section=pre-data", "-f", "-"];
       if (ctx.plan.clean && exists) args.push("--clean", "--if-exists");
       const text = await runTool({
@@ -399,7 +405,7 @@ async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
       });
       const { text: filtered, counts } = filterDefinitions(text, ctx.filter);
       try {
-        await runPsql(ctx, await withoutDefaults(ctx, filtered), `definitions of schema ${s.name}`);
+        await runPsql(ctx, await withoutDefaults(ctx, drops + filtered), `definitions of schema ${s.name}`);
         addCounts(ctx.counts, counts);
         ctx.opts.log(`schema ${s.name}: definitions restored${pass > 1 ? ` (pass ${pass})` : ""}`);
         await refreshTarget(ctx);
@@ -583,7 +589,7 @@ async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promise<void>
       try {
         await runPsql(ctx, enc(sql), `creating ${label}`);
         addCounts(ctx.counts, counts);
-        ctx.opts.log(`created ${label} (Supabase-managed table)`);
+        ctx.opts.log(`created ${label}`);
       } catch (e) {
         if (interruption()) throw e;
         warn(ctx, `${label} not created: ${(e as Error).message}`);
@@ -649,7 +655,6 @@ async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
       await preDataScripts(ctx, ctx.manifest.schemas),
       work.map((t) => t.schema),
     );
-    await dropForClean(ctx, work);
     const selected = new Set(work.map((t) => tableKey(t.schema, t.table.name)));
     const present = (q: QualifiedName) =>
       selected.has(tableKey(q.schema, q.table)) || ctx.state.tables.has(tableKey(q.schema, q.table));
@@ -676,7 +681,11 @@ async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
       combined.blocks.push(...late);
       const { text: main, counts } = filterDefinitions(scriptText(combined), ctx.filter);
       addCounts(ctx.counts, counts);
-      await runPsql(ctx, await withoutDefaults(ctx, main), `creating ${describeTables([...texts.keys()])}`);
+      await runPsql(
+        ctx,
+        await withoutDefaults(ctx, dropsForClean(ctx, work) + main),
+        `creating ${describeTables([...texts.keys()])}`,
+      );
       ctx.opts.log(`created ${texts.size} table(s)`);
     }
   }
@@ -870,7 +879,6 @@ async function execute(ctx: Ctx): Promise<void> {
         [],
       );
     }
-    await dropForClean(ctx, plan.schemas.filter((s) => s.mode === "ddl").flatMap((s) => s.tables));
     await preData(ctx, ddl);
   }
   if (plan.tables.length > 0) await restoreTables(ctx, plan.tables);
@@ -886,7 +894,13 @@ async function execute(ctx: Ctx): Promise<void> {
   }
   if (!plan.dataOnly) {
     await postData(ctx, ddl);
-    await managedExtras(ctx, plan.schemas.filter((s) => s.mode === "data").map((s) => s.manifest));
+    // Triggers and policies on tables this restore did not create: those of managed schemas, and
+    // with --clean those that DROP … CASCADE removed (e.g. a trigger on auth.users).
+    const ddlNames = new Set(ddl.map((s) => s.name));
+    const extras = plan.clean
+      ? ctx.manifest.schemas.filter((s) => !ddlNames.has(s.name) && ctx.state.schemas.has(s.name))
+      : plan.schemas.filter((s) => s.mode === "data").map((s) => s.manifest);
+    await managedExtras(ctx, extras);
   }
 }
 

@@ -623,8 +623,9 @@ export function judgeLine(line: string, ctx: FilterContext): "keep" | "owner" | 
  * Adapts a definitions script (pre-data, or a table's schema.sql) to the target: drops the blocks
  * of schemas that already exist (and their comment/ACL when the user does not own the schema),
  * ownership and privilege lines it cannot apply, `RESET SESSION AUTHORIZATION` paired with a dropped
- * `SET SESSION AUTHORIZATION`, and lines the server or psql do not know. `DROP SCHEMA` lines (of a
- * `--clean` script) are removed too: schemas are never dropped. COPY data is left untouched.
+ * `SET SESSION AUTHORIZATION`, and lines the server or psql do not know. In `--clean` scripts,
+ * `DROP SCHEMA` lines are removed (schemas are never dropped) and other `DROP … IF EXISTS` get
+ * CASCADE. COPY data is left untouched.
  */
 export function filterDefinitions(
   text: string,
@@ -664,6 +665,13 @@ export function filterDefinitions(
         continue;
       }
       if (/^DROP SCHEMA (IF EXISTS )?/.test(line)) continue;
+      const drop = line.match(CLEAN_DROP);
+      if (drop) {
+        // `--clean` scripts: objects outside the backup may depend on these (a trigger on
+        // auth.users calling a public function); the restore recreates those it knows.
+        out.push(`${drop[1]} CASCADE;`);
+        continue;
+      }
       if (line === "RESET SESSION AUTHORIZATION;" && dropReset) {
         dropReset = false;
         continue;
@@ -682,6 +690,9 @@ export function filterDefinitions(
   script.trailer = lineFilter(script.trailer);
   return { text: scriptText(script), counts };
 }
+
+const CLEAN_DROP =
+  /^(DROP (?:TABLE|VIEW|MATERIALIZED VIEW|FUNCTION|PROCEDURE|AGGREGATE|TYPE|DOMAIN|SEQUENCE) IF EXISTS .*);$/;
 
 /** `"My Schema"` → `My Schema`; plain names unchanged. */
 export function unquoteName(name: string): string {
