@@ -102,6 +102,16 @@ for (const major of [15, 17] as const) {
         assert(/hint: .*--clean/.test(again.stderr), again.stderr);
         await assertSame(src, db, all, "(a) after the refused restore");
 
+        // --clean: rows lost in the target come back; everything else stays identical.
+        await src.cluster.sql("delete from public.projects where true", { db });
+        const clean = await runCli(
+          ["restore", ...out, "--target-url", superUrl(db), "--clean", "--schema", "public"],
+          TOOLS,
+        );
+        noErrors(clean, "restore --clean");
+        assert(clean.stderr.includes("--clean: dropping and recreating public."), clean.stderr);
+        await assertSame(src, db, all, "(a) after --clean");
+
         // --dry-run prints the plan and changes nothing.
         const empty = await src.cluster.createDatabase();
         const dry = await runCli(["restore", ...out, "--target-url", superUrl(empty), "--dry-run"], TOOLS);
@@ -124,6 +134,14 @@ for (const major of [15, 17] as const) {
         noErrors(r, "restore (b)");
         assert(r.stderr.includes("Supabase-managed, exists: rows only"), r.stderr);
         await assertSame(src, db, backedUp(src.manifest, { withoutService: true }), "(b)");
+        // Privileges are the source's, not the target's default privileges (ALL to anon, … in public).
+        const acls = (d: string) =>
+          src.cluster.sql(
+            "select c.relname || ' ' || coalesce(c.relacl::text, '-') from pg_class c " +
+              "where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S') order by 1",
+            { db: d },
+          );
+        assertEquals(await acls(db), await acls(src.db), "(b): privileges on public differ");
       });
 
       await t.step("(c) one table alone, into an empty database as postgres", async () => {
