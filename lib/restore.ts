@@ -11,7 +11,7 @@ import $ from "dax";
 import { join } from "node:path";
 import { type DecodeOptions, openPlaintext, plaintextPath } from "./backupfile.ts";
 import { connect, resolveIPv4, type Sql } from "./connect.ts";
-import { type DbUrl, describeDb, libpqEnv } from "./dburl.ts";
+import { type DbUrl, describeDb, libpqEnv, parseDbUrl } from "./dburl.ts";
 import { BackupError } from "./errors.ts";
 import { abortSignal, interruption, onCleanup, throwIfInterrupted } from "./interrupt.ts";
 import { type Manifest, type ManifestSchema, readManifest } from "./manifest.ts";
@@ -19,6 +19,7 @@ import { findPgTools, parsePgVersion, type PgTools, supportsRestrictKey } from "
 import type { QualifiedName } from "./plan.ts";
 import { runPool } from "./pool.ts";
 import { hintFor, runTool, stderrTail } from "./proc.ts";
+import { redact } from "./redact.ts";
 import {
   addCounts,
   dataLineFilter,
@@ -931,18 +932,23 @@ export async function countRows(
 }
 
 /**
- * The drill: restores the whole backup in `backupDir` (roles included) into `target`, an empty
- * scratch database, and compares every table's exact row count with the manifest. Throws like
- * {@link restoreBackup}; a mismatch is reported in the result, not thrown.
+ * The drill: restores the whole backup in `backupDir` (roles included) into `target` (a URL or a
+ * parsed {@link DbUrl}), an empty scratch database, and compares every table's exact row count with
+ * the manifest. Throws like {@link restoreBackup} (the guard refuses a target that already holds the
+ * tables); a count mismatch is reported in the result, not thrown. `opts` defaults: 4 jobs, progress
+ * on stderr.
  */
 export async function drill(
   backupDir: string,
-  target: DbUrl,
-  opts: Omit<RestoreOptions, "backupDir" | "target" | "request" | "dryRun">,
+  target: DbUrl | string,
+  opts: Partial<Omit<RestoreOptions, "backupDir" | "target" | "request" | "dryRun">> = {},
 ): Promise<DrillResult> {
+  if (typeof target === "string") target = parseDbUrl(target, "the drill's target URL");
   const m = await readManifest(backupDir);
   const restore = await restoreBackup({
     ...opts,
+    jobs: opts.jobs ?? 4,
+    log: opts.log ?? ((line) => console.error(redact(line))),
     backupDir,
     target,
     request: {
