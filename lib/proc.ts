@@ -4,7 +4,6 @@
  * its stderr (secrets masked) and gives a hint.
  * @module
  */
-import $ from "dax";
 import { BackupError } from "./errors.ts";
 import { abortSignal, interruption } from "./interrupt.ts";
 import { redact } from "./redact.ts";
@@ -46,23 +45,50 @@ export function hintFor(stderr: string): string {
   return "run again with BACKUP_DEBUG=1 for details";
 }
 
-function failure(run: ToolRun, code: number, stderr: string): BackupError {
+function failure(run: ToolRun, code: number, stderr: string, signal?: string | null): BackupError {
   const stopped = interruption();
   if (stopped) return stopped;
   const tail = stderrTail(stderr);
   const firstError = tail.split("\n").find((l) => /error|fatal/i.test(l)) ?? tail.split("\n")[0] ?? "";
+  const how = signal ? `was killed by ${signal}` : `failed (exit ${code})`;
   return new BackupError(
-    `${run.what} failed (exit ${code})${firstError ? `: ${firstError.replace(/^\S+: (error: )?/, "")}` : ""}`,
-    { hint: hintFor(stderr), cause: tail },
+    `${run.what} ${how}${firstError ? `: ${firstError.replace(/^\S+: (error: )?/, "")}` : ""}`,
+    {
+      hint: signal
+        ? `${run.path} crashed; check the installation, or use another with --pg-bin`
+        : hintFor(stderr),
+      cause: tail,
+    },
   );
+}
+
+// Deno.Command rather than dax here: dax reports a child killed by a signal (a crash) as exit 0.
+function spawn(run: ToolRun): Deno.ChildProcess {
+  try {
+    return new Deno.Command(run.path, {
+      args: run.args,
+      env: run.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: run.signal ?? abortSignal,
+    }).spawn();
+  } catch (e) {
+    const stopped = interruption();
+    if (stopped) throw stopped;
+    throw new BackupError(`${run.what} could not start ${run.path}: ${(e as Error).message.split(" (")[0]}`, {
+      hint: "check --pg-bin / $PG_BIN, or install the PostgreSQL client tools",
+      cause: e,
+    });
+  }
 }
 
 /** Runs a program to completion; returns its stdout. Throws a {@link BackupError} on failure. */
 export async function runTool(run: ToolRun): Promise<string> {
-  const r = await $`${run.path} ${run.args}`.env(run.env).stdout("piped").stderr("piped").noThrow()
-    .signal(run.signal ?? abortSignal);
-  if (r.code !== 0) throw failure(run, r.code, r.stderr);
-  return r.stdout;
+  const out = await spawn(run).output();
+  const dec = new TextDecoder();
+  if (!out.success) throw failure(run, out.code, dec.decode(out.stderr), out.signal);
+  return dec.decode(out.stdout);
 }
 
 /**
@@ -73,17 +99,22 @@ export async function streamTool<T>(
   run: ToolRun,
   consume: (out: ReadableStream<Uint8Array>) => Promise<T>,
 ): Promise<T> {
-  const child = $`${run.path} ${run.args}`.env(run.env).stdout("piped").stderr("piped").noThrow()
-    .signal(run.signal ?? abortSignal).spawn();
+  const child = spawn(run);
+  const stderr = new Response(child.stderr).text();
   let result: T;
   try {
-    result = await consume(child.stdout());
+    result = await consume(child.stdout);
   } catch (e) {
-    child.kill();
-    await child.catch(() => {});
+    try {
+      child.kill();
+    } catch {
+      // already ended
+    }
+    await child.status;
+    await stderr.catch(() => "");
     throw e;
   }
-  const r = await child;
-  if (r.code !== 0) throw failure(run, r.code, r.stderr);
+  const status = await child.status;
+  if (!status.success) throw failure(run, status.code, await stderr, status.signal);
   return result;
 }
