@@ -31,6 +31,7 @@ const USAGE = `usage: deno task bench [options]
   --repeat N        runs of each approach; the median wall time is reported (default 1)
   --subset N        tables the per-table approach is timed on, then extrapolated (default 20)
   --skip-per-table  leave out the per-table approach
+  --v8-flags FLAGS  pass --v8-flags=FLAGS to our tool (e.g. --max-semi-space-size=1)
   --only LIST       run only these approaches (comma-separated ids, e.g. ours-proxy,pg_dump-Fd-j4-proxy)
   --json FILE       also write the JSON report to FILE`;
 
@@ -43,6 +44,7 @@ interface BenchArgs {
   subset: number;
   skipPerTable: boolean;
   only?: string[];
+  v8Flags?: string;
   json?: string;
 }
 
@@ -59,6 +61,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       subset: { type: "string" },
       "skip-per-table": { type: "boolean" },
       only: { type: "string" },
+      "v8-flags": { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -83,6 +86,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     subset: int("subset", values.subset, 20, 1),
     skipPerTable: !!values["skip-per-table"],
     only: values.only?.split(",").map((s) => s.trim()).filter(Boolean),
+    v8Flags: values["v8-flags"],
     json: values.json,
   };
 }
@@ -224,12 +228,13 @@ async function main() {
 
     const ours = (via: "proxy" | "direct"): Approach => ({
       id: `ours-${via}`,
-      label: "supabase-backup backup",
+      label: `supabase-backup backup${args.v8Flags ? " (v8 flags)" : ""}`,
       via,
       run: (out) =>
         measure(Deno.execPath(), [
           "run",
           "--allow-all",
+          ...(args.v8Flags ? [`--v8-flags=${args.v8Flags}`] : []),
           join(REPO, "backup.ts"),
           "backup",
           "--out",
@@ -240,7 +245,7 @@ async function main() {
           String(args.jobs),
           "--pg-bin",
           bin,
-        ], { env: { ...baseEnv, SUPABASE_DB_URL: url(ports[via]) }, cwd: work }),
+        ], { env: { ...baseEnv, SUPABASE_DB_URL: url(ports[via]) }, cwd: work, ignoreChildName: "deno" }),
       marks: (m) => {
         const at = (re: RegExp) => m.stderrLines.find((l) => re.test(l.text))?.ms;
         const lastAt = (re: RegExp) => m.stderrLines.findLast((l) => re.test(l.text))?.ms;
@@ -344,6 +349,7 @@ async function main() {
         peakRssKiB: Math.max(...rs.map((x) => x.m.peakRssKiB)),
         childPeakKiB: Math.max(...rs.map((x) => x.m.childPeakKiB)),
         childrenSumPeakKiB: Math.max(...rs.map((x) => x.m.childrenSumPeakKiB)),
+        childPeakByName: maxByName(rs.map((x) => x.m.childPeakByName)),
         outputBytes: Math.round(rs[0].bytes * factor),
         ...(a.extrapolate ? { extrapolated: { ...a.extrapolate, measuredMs: Math.round(measured) } } : {}),
         ...(a.marks ? { marks: roundAll(a.marks(mid.m)) } : {}),
@@ -371,6 +377,7 @@ async function main() {
         jobs: args.jobs,
         repeat: args.repeat,
         perTableSubset: subset.length,
+        ...(args.v8Flags ? { v8Flags: args.v8Flags } : {}),
       },
       dataset: {
         databaseBytes: ds.databaseBytes,
@@ -395,6 +402,12 @@ async function main() {
     Deno.removeSignalListener("SIGINT", onSignal);
     await stop();
   }
+}
+
+function maxByName(all: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of all) for (const [k, v] of Object.entries(r)) out[k] = Math.max(out[k] ?? 0, v);
+  return out;
 }
 
 function roundAll(r: Record<string, number>): Record<string, number> {

@@ -16,6 +16,8 @@ export interface Measurement {
   childrenSumPeakKiB: number;
   /** Descendant processes seen. */
   children: number;
+  /** The largest peak RSS per descendant program name (`pg_dump`, `pg_restore` …), in KiB. */
+  childPeakByName: Record<string, number>;
   code: number;
   stdout: string;
   stderr: string;
@@ -29,6 +31,12 @@ export interface MeasureOptions {
   cwd?: string;
   /** Sampling period in ms (default 20). */
   intervalMs?: number;
+  /**
+   * Descendants with this program name are left out of the children figures. For `deno`: a child
+   * that still carries the name is a fork that has not exec'd pg_dump yet, and its RSS is the
+   * parent's (shared pages), not a program of its own.
+   */
+  ignoreChildName?: string;
 }
 
 /** Reads `VmHWM` and `VmRSS` (KiB) from a /proc status text; undefined when the fields are gone. */
@@ -79,6 +87,10 @@ function descendants(root: number): number[] {
   return out;
 }
 
+function nameOf(status: string): string {
+  return status.match(/^Name:\s+(.+)$/m)?.[1] ?? "?";
+}
+
 /**
  * Runs `cmd args` to completion and measures it. Never throws for a failing program: the caller
  * checks `code`. Throws only when the program cannot be started.
@@ -99,6 +111,7 @@ export async function measure(cmd: string, args: string[], opts: MeasureOptions)
   let childPeak = 0;
   let childrenSumPeak = 0;
   const seen = new Set<number>();
+  const byName: Record<string, number> = {};
   const sample = () => {
     const own = readOr(`/proc/${pid}/status`);
     const s = own ? parseStatus(own) : undefined;
@@ -108,8 +121,11 @@ export async function measure(cmd: string, args: string[], opts: MeasureOptions)
       const st = readOr(`/proc/${d}/status`);
       const ds = st ? parseStatus(st) : undefined;
       if (!ds) continue;
+      const name = nameOf(st!);
+      if (name === opts.ignoreChildName) continue;
       seen.add(d);
       childPeak = Math.max(childPeak, ds.hwm);
+      byName[name] = Math.max(byName[name] ?? 0, ds.hwm);
       sum += ds.rss;
     }
     childrenSumPeak = Math.max(childrenSumPeak, sum);
@@ -146,6 +162,7 @@ export async function measure(cmd: string, args: string[], opts: MeasureOptions)
     childPeakKiB: childPeak,
     childrenSumPeakKiB: childrenSumPeak,
     children: seen.size,
+    childPeakByName: byName,
     code: status.code,
     stdout,
     stderr,

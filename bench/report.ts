@@ -19,6 +19,8 @@ export interface ApproachResult {
   childPeakKiB: number;
   /** Largest sum of descendants' RSS at one instant (KiB). */
   childrenSumPeakKiB: number;
+  /** Largest peak RSS per descendant program (KiB). */
+  childPeakByName: Record<string, number>;
   outputBytes: number;
   /** For the per-table approach: what was timed and the factor applied to the wall time. */
   extrapolated?: { tablesTimed: number; factor: number; measuredMs: number; dataShare: number };
@@ -39,7 +41,15 @@ export interface BenchReport {
   date: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string };
   versions: { deno: string; pgDump: string; server: string };
-  params: { tables: number; mb: number; rttMs: number; jobs: number; repeat: number; perTableSubset: number };
+  params: {
+    tables: number;
+    mb: number;
+    rttMs: number;
+    jobs: number;
+    repeat: number;
+    perTableSubset: number;
+    v8Flags?: string;
+  };
   dataset: { databaseBytes: number; tableBytes: number; rows: number; loadMs: number };
   results: ApproachResult[];
   /** Approaches whose program failed (left out of results and ratios). */
@@ -142,7 +152,8 @@ export function formatReport(r: BenchReport): string {
       `${mb(r.dataset.tableBytes)} MB of tables, database ${mb(r.dataset.databaseBytes)} MB ` +
       `(loaded in ${secs(r.dataset.loadMs)} s)`,
     `network: proxy adds ${r.params.rttMs / 2} ms each way (${r.params.rttMs} ms RTT); ` +
-      `--jobs ${r.params.jobs}; ${r.params.repeat} run(s) each, median wall time`,
+      `--jobs ${r.params.jobs}; ${r.params.repeat} run(s) each, median wall time` +
+      (r.params.v8Flags ? `; our tool with --v8-flags=${r.params.v8Flags}` : ""),
     "",
   );
   const rows = [[
