@@ -31,6 +31,7 @@ const USAGE = `usage: deno task bench [options]
   --repeat N        runs of each approach; the median wall time is reported (default 1)
   --subset N        tables the per-table approach is timed on, then extrapolated (default 20)
   --skip-per-table  leave out the per-table approach
+  --tool FILE       the backup.ts to run as "ours" (default: this checkout's; to compare a change)
   --v8-flags FLAGS  pass --v8-flags=FLAGS to our tool (e.g. --max-semi-space-size=1)
   --only LIST       run only these approaches (comma-separated ids, e.g. ours-proxy,pg_dump-Fd-j4-proxy)
   --json FILE       also write the JSON report to FILE`;
@@ -45,6 +46,7 @@ interface BenchArgs {
   skipPerTable: boolean;
   only?: string[];
   v8Flags?: string;
+  tool: string;
   json?: string;
 }
 
@@ -62,6 +64,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       "skip-per-table": { type: "boolean" },
       only: { type: "string" },
       "v8-flags": { type: "string" },
+      tool: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -87,6 +90,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     skipPerTable: !!values["skip-per-table"],
     only: values.only?.split(",").map((s) => s.trim()).filter(Boolean),
     v8Flags: values["v8-flags"],
+    tool: values.tool ?? join(REPO, "backup.ts"),
     json: values.json,
   };
 }
@@ -235,7 +239,7 @@ async function main() {
           "run",
           "--allow-all",
           ...(args.v8Flags ? [`--v8-flags=${args.v8Flags}`] : []),
-          join(REPO, "backup.ts"),
+          args.tool,
           "backup",
           "--out",
           out,
@@ -378,6 +382,7 @@ async function main() {
         repeat: args.repeat,
         perTableSubset: subset.length,
         ...(args.v8Flags ? { v8Flags: args.v8Flags } : {}),
+        ...(args.tool !== join(REPO, "backup.ts") ? { tool: args.tool } : {}),
       },
       dataset: {
         databaseBytes: ds.databaseBytes,

@@ -49,6 +49,7 @@ export interface BenchReport {
     repeat: number;
     perTableSubset: number;
     v8Flags?: string;
+    tool?: string;
   };
   dataset: { databaseBytes: number; tableBytes: number; rows: number; loadMs: number };
   results: ApproachResult[];
@@ -153,7 +154,8 @@ export function formatReport(r: BenchReport): string {
       `(loaded in ${secs(r.dataset.loadMs)} s)`,
     `network: proxy adds ${r.params.rttMs / 2} ms each way (${r.params.rttMs} ms RTT); ` +
       `--jobs ${r.params.jobs}; ${r.params.repeat} run(s) each, median wall time` +
-      (r.params.v8Flags ? `; our tool with --v8-flags=${r.params.v8Flags}` : ""),
+      (r.params.v8Flags ? `; our tool with --v8-flags=${r.params.v8Flags}` : "") +
+      (r.params.tool ? `; our tool from ${r.params.tool}` : ""),
     "",
   );
   const rows = [[
