@@ -360,6 +360,7 @@ async function main() {
       };
     });
     const { ratios, targets } = evaluate(results, { mb: args.mb, rttMs: args.rttMs });
+    const toolVersion = await gitDescribe(args.tool);
     const cpuModel = (await Deno.readTextFile("/proc/cpuinfo")).match(/^model name\s*:\s*(.+)$/m)?.[1] ?? "?";
     const report: BenchReport = {
       date: new Date().toISOString(),
@@ -373,6 +374,7 @@ async function main() {
         deno: Deno.version.deno,
         pgDump: new TextDecoder().decode(pgDumpVersion).trim(),
         server: serverVersion,
+        tool: toolVersion,
       },
       params: {
         tables: args.tables,
@@ -407,6 +409,21 @@ async function main() {
     Deno.removeSignalListener("SIGINT", onSignal);
     await stop();
   }
+}
+
+/** The commit of the checkout holding `tool`, with "+changes" when its lib/ or cmd/ differ from it. */
+async function gitDescribe(tool: string): Promise<string> {
+  const dir = join(tool, "..");
+  const git = async (...a: string[]) => {
+    const o = await new Deno.Command("git", { args: ["-C", dir, ...a], stdout: "piped", stderr: "null" })
+      .output()
+      .catch(() => undefined);
+    return o?.success ? new TextDecoder().decode(o.stdout).trim() : undefined;
+  };
+  const head = await git("rev-parse", "--short", "HEAD");
+  if (!head) return "unknown (not a git checkout)";
+  const dirty = await git("status", "--porcelain", "--", "lib", "cmd", "backup.ts");
+  return dirty ? `${head}+changes` : head;
 }
 
 function maxByName(all: Record<string, number>[]): Record<string, number> {

@@ -40,7 +40,8 @@ export interface TargetCheck {
 export interface BenchReport {
   date: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string };
-  versions: { deno: string; pgDump: string; server: string };
+  /** `tool`: the commit of the checkout that was timed ("+changes": uncommitted lib/ or cmd/ edits). */
+  versions: { deno: string; pgDump: string; server: string; tool: string };
   params: {
     tables: number;
     mb: number;
@@ -148,7 +149,8 @@ export function formatReport(r: BenchReport): string {
   lines.push(
     `supabase-backup benchmark, ${r.date}`,
     `machine: ${r.machine.cpus} CPU (${r.machine.cpuModel}), ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}`,
-    `versions: ${r.versions.pgDump}; server ${r.versions.server}; deno ${r.versions.deno}`,
+    `versions: supabase-backup ${r.versions.tool}; ${r.versions.pgDump}; server ${r.versions.server}; ` +
+      `deno ${r.versions.deno}`,
     `dataset: ${r.params.tables} tables, ${r.dataset.rows.toLocaleString("en-US")} rows, ` +
       `${mb(r.dataset.tableBytes)} MB of tables, database ${mb(r.dataset.databaseBytes)} MB ` +
       `(loaded in ${secs(r.dataset.loadMs)} s)`,
