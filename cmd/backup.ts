@@ -1,11 +1,323 @@
 /**
- * The `backup` command.
+ * The `backup` command: resolve the databases to back up, run one backup per environment into
+ * a staging directory, put it in place (archiving the previous latest, or committing and pushing),
+ * prune, and print the summary.
  * @module
  */
-import type { ParsedArgs } from "../lib/cli.ts";
-import { BackupError } from "../lib/errors.ts";
+import $ from "dax";
+import { hostname } from "node:os";
+import { appendStepSummary, backupEnabled } from "../lib/actions.ts";
+import { backupRoot, createStaging, installBackup, removeStaleStaging } from "../lib/archive.ts";
+import { boolValue, intValue, listValue, type ParsedArgs, stringValue } from "../lib/cli.ts";
+import { describeDb, parseDbUrl, transactionPoolerHint } from "../lib/dburl.ts";
+import { runBackup } from "../lib/dump.ts";
+import { makeEncoder } from "../lib/encode.ts";
+import { BackupError, ExitCode, usageError } from "../lib/errors.ts";
+import { commitMessage, publishToGit } from "../lib/git.ts";
+import { onCleanup } from "../lib/interrupt.ts";
+import type { ManifestSource } from "../lib/manifest.ts";
+import { notifyWebhook } from "../lib/notify.ts";
+import { parseQualifiedName, type PlanOptions } from "../lib/plan.ts";
+import { redact } from "../lib/redact.ts";
+import { parsePolicy, type RetentionPolicy } from "../lib/retention.ts";
+import { parseSize } from "../lib/size.ts";
+import {
+  type BackupSummary,
+  formatSummary,
+  formatTotalLine,
+  summaryJson,
+  summaryMarkdown,
+} from "../lib/summary.ts";
+import { type BackupTarget, resolveTargets } from "../lib/targets.ts";
+import { pruneRoot } from "./prune.ts";
+import { formatPlan } from "../lib/planview.ts";
 
-/** Runs `backup.ts backup`; returns the exit code. */
-export function run(_args: ParsedArgs): Promise<number> {
-  return Promise.reject(new BackupError("'backup' is not implemented yet"));
+/** Options shared by every environment of one run. */
+interface RunOptions {
+  out: string;
+  jobs: number;
+  ipv4: boolean;
+  connectTimeout: number;
+  retries: number;
+  maxFileSize: number;
+  pgBin?: string;
+  source: ManifestSource;
+  dryRun: boolean;
+  archive: boolean;
+  commit: boolean;
+  push: boolean;
+  identity: { name: string; email: string };
+  json: boolean;
+  policy?: RetentionPolicy;
+  selection: PlanOptions;
+  encode: ReturnType<typeof makeEncoder>;
+}
+
+function readOptions(args: ParsedArgs, env: Record<string, string | undefined>): RunOptions {
+  const scope = stringValue(args, "scope", "full")!;
+  if (scope !== "full" && scope !== "user") {
+    throw usageError(
+      `${args.origin.scope ?? "--scope"} must be full or user, got '${scope}'`,
+      "use --scope full (default) or --scope user",
+    );
+  }
+  const sha = stringValue(args, "sha", "0000000")!;
+  return {
+    out: stringValue(args, "out", "backups")!,
+    jobs: intValue(args, "jobs", 4, 1, 16),
+    ipv4: boolValue(args, "ipv4"),
+    connectTimeout: intValue(args, "connect-timeout", 10, 1, 600),
+    retries: intValue(args, "retries", 4, 0, 20),
+    maxFileSize: parseSize(
+      stringValue(args, "max-file-size", "95MB")!,
+      args.origin["max-file-size"] ?? "--max-file-size",
+    ),
+    pgBin: stringValue(args, "pg-bin"),
+    source: {
+      repo: stringValue(args, "source-repo", "local")!,
+      event: stringValue(args, "event") ?? (args.values["source-repo"] ? "unknown" : hostname()),
+      sha,
+      ...(stringValue(args, "ref") ? { ref: stringValue(args, "ref") } : {}),
+    },
+    dryRun: boolValue(args, "dry-run"),
+    archive: !boolValue(args, "no-archive"),
+    commit: boolValue(args, "commit") || boolValue(args, "push"),
+    push: boolValue(args, "push"),
+    identity: {
+      name: stringValue(args, "git-name", "supabase-backup[bot]")!,
+      email: stringValue(args, "git-email", "supabase-backup@users.noreply.github.com")!,
+    },
+    json: boolValue(args, "json"),
+    policy: parsePolicy(args),
+    selection: {
+      scope,
+      schemas: listValue(args, "schema"),
+      excludeTables: listValue(args, "exclude-table").map((t) => parseQualifiedName(t, "--exclude-table")),
+    },
+    encode: makeEncoder(args),
+  };
+  void env;
+}
+
+async function ensureRoot(root: string, origin: string): Promise<void> {
+  try {
+    await Deno.mkdir(root, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw usageError(
+      `${origin} '${root}' cannot be created: ${(e as Error).message.split(" (")[0]}`,
+      "choose a writable directory with --out",
+    );
+  }
+}
+
+function progress(total: number, log: (l: string) => void): (done: number, all: number) => void {
+  if (Deno.stderr.isTerminal()) {
+    const bar = $.progress("Backing up tables", { length: total });
+    return (done) => {
+      bar.position(done);
+      if (done >= total) bar.finish();
+    };
+  }
+  let lastPct = -1;
+  return (done, all) => {
+    const pct = Math.floor((done / Math.max(1, all)) * 10);
+    if (pct !== lastPct || done === all) {
+      lastPct = pct;
+      log(`tables ${done}/${all}`);
+    }
+  };
+}
+
+async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs): Promise<BackupSummary> {
+  const started = Date.now();
+  const env = Deno.env.toObject();
+  const url = parseDbUrl(target.url, target.urlOrigin, env);
+  const pooler = transactionPoolerHint(url);
+  if (pooler) throw usageError(`${target.urlOrigin} points at the transaction pooler (port 6543)`, pooler);
+  const root = backupRoot(o.out, target.env);
+  const label = target.env ? `[${target.env}] ` : "";
+  const log = (l: string) => console.error(redact(`${label}${l}`));
+  const selection: PlanOptions = {
+    scope: target.scope ?? o.selection.scope,
+    schemas: o.selection.schemas.length ? o.selection.schemas : target.schemas ?? [],
+    excludeTables: o.selection.excludeTables.length
+      ? o.selection.excludeTables
+      : (target.excludeTables ?? []).map((t) => parseQualifiedName(t, "excludeTables")),
+  };
+  let staging = "";
+  if (!o.dryRun) {
+    await ensureRoot(root, args.origin.out ?? "--out");
+    await removeStaleStaging(root);
+    staging = await createStaging(root);
+  }
+  const dropStaging = onCleanup(() => staging && Deno.removeSync(staging, { recursive: true }));
+  try {
+    let tick: ((d: number, a: number) => void) | undefined;
+    const run = await runBackup({
+      ...selection,
+      url,
+      environment: target.env,
+      ipv4: o.ipv4,
+      connectTimeout: o.connectTimeout,
+      retries: o.retries,
+      jobs: o.jobs,
+      maxFileSize: o.maxFileSize,
+      pgBin: o.pgBin,
+      source: o.source,
+      stagingDir: staging,
+      dryRun: o.dryRun,
+      encode: o.encode,
+      log,
+      onTable: (done, total) => {
+        tick ??= progress(total, log);
+        tick(done, total);
+      },
+    });
+    if (o.dryRun || !run.manifest) {
+      console.log(
+        formatPlan(run.plan, { environment: target.env, root, connection: describeDb(url), json: o.json }),
+      );
+      return {
+        environment: target.env,
+        status: "dry-run",
+        connection: describeDb(url),
+        durationMs: Date.now() - started,
+        notes: [],
+      };
+    }
+    const m = run.manifest;
+    const notes: string[] = [];
+    const policy = target.retention && !o.policy ? parsePolicyFromConfig(target.retention) : o.policy;
+    if (policy) {
+      const pruned = await pruneRoot(root, policy, { dryRun: false, now: new Date() });
+      const removed = pruned.filter((p) => !p.keep).length;
+      if (removed > 0) notes.push(`pruned ${removed} archive(s)`);
+    }
+    let placedAt: string;
+    let archivedPrevious: string | undefined;
+    if (o.commit) {
+      const tables = m.schemas.reduce((n, s) => n + s.tables.length, 0);
+      const r = await publishToGit({
+        root,
+        stagedDir: staging,
+        archive: o.archive,
+        push: o.push,
+        message: commitMessage({ env: target.env, source: m.source, status: m.status, tables }),
+        identity: o.identity,
+      });
+      placedAt = r.placedAt;
+      archivedPrevious = r.archivedPrevious;
+      notes.push(
+        `committed ${r.commit.slice(0, 7)}${o.push ? ` and pushed (${r.attempts} attempt(s))` : ""}`,
+      );
+    } else {
+      const r = await installBackup(root, staging, { archive: o.archive });
+      placedAt = r.placedAt;
+      archivedPrevious = r.archivedPrevious;
+    }
+    staging = "";
+    return {
+      environment: target.env,
+      status: m.status,
+      location: `${root}/${placedAt}`,
+      ...(archivedPrevious ? { archivedPrevious: `${root}/${archivedPrevious}` } : {}),
+      connection: describeDb(url),
+      manifest: m,
+      durationMs: Date.now() - started,
+      notes,
+    };
+  } finally {
+    dropStaging();
+    if (staging) await Deno.remove(staging, { recursive: true }).catch(() => {});
+  }
+}
+
+function parsePolicyFromConfig(r: NonNullable<BackupTarget["retention"]>): RetentionPolicy | undefined {
+  const values: ParsedArgs["values"] = {};
+  if (r.keepLast !== undefined) values["keep-last"] = String(r.keepLast);
+  if (r.keepDaily !== undefined) values["keep-daily"] = String(r.keepDaily);
+  if (r.keepWeekly !== undefined) values["keep-weekly"] = String(r.keepWeekly);
+  if (r.keepMonthly !== undefined) values["keep-monthly"] = String(r.keepMonthly);
+  if (r.keepWithin !== undefined) values["keep-within"] = r.keepWithin;
+  return parsePolicy({ command: "backup", values, origin: {}, help: false });
+}
+
+/** Runs `backup.ts backup`; returns the exit code (the worst of all environments). */
+export async function run(args: ParsedArgs): Promise<number> {
+  const env = Deno.env.toObject();
+  if (!backupEnabled(env)) {
+    console.log(`notice: BACKUP_ENABLED is '${env.BACKUP_ENABLED}'; nothing to do`);
+    return ExitCode.ok;
+  }
+  const o = readOptions(args, env);
+  const targets = await resolveTargets(args, { env, isTTY: Deno.stdin.isTerminal() });
+  const summaries: BackupSummary[] = [];
+  let worst: number = ExitCode.ok;
+  for (const target of targets) {
+    const started = Date.now();
+    try {
+      const s = await backupOne(target, o, args);
+      summaries.push(s);
+      if (s.status === "partial") worst = Math.max(worst, ExitCode.partial);
+    } catch (e) {
+      if (targets.length === 1 && !o.json) {
+        await notifyFailure(args, env, [{
+          environment: target.env,
+          status: "failed",
+          connection: "",
+          durationMs: Date.now() - started,
+          notes: [],
+          error: (e as Error).message,
+        }]);
+        throw e;
+      }
+      const err = e instanceof BackupError
+        ? e
+        : new BackupError(String((e as Error)?.message ?? e), { cause: e });
+      console.error(redact(`error: ${target.env ? `[${target.env}] ` : ""}${err.message}`));
+      if (err.hint) console.error(redact(`hint: ${err.hint}`));
+      summaries.push({
+        environment: target.env,
+        status: "failed",
+        connection: "",
+        durationMs: Date.now() - started,
+        notes: [],
+        error: err.message,
+      });
+      worst = err.exitCode === ExitCode.interrupted || err.exitCode === ExitCode.terminated
+        ? err.exitCode
+        : Math.max(worst === ExitCode.partial ? ExitCode.failed : worst, err.exitCode);
+      if (err.exitCode === ExitCode.interrupted || err.exitCode === ExitCode.terminated) break;
+    }
+  }
+  if (o.dryRun && !o.json) return worst;
+  if (o.json) console.log(redact(summaryJson(summaries)));
+  else {
+    for (const s of summaries) if (s.status !== "failed") console.log(redact(formatSummary(s)));
+    if (summaries.length > 1) console.log(redact(formatTotalLine(summaries)));
+  }
+  for (const s of summaries) await appendStepSummary(redact(summaryMarkdown(s)), env);
+  if (summaries.some((s) => s.status === "failed")) await notifyFailure(args, env, summaries);
+  return worst;
+}
+
+async function notifyFailure(
+  args: ParsedArgs,
+  env: Record<string, string | undefined>,
+  summaries: BackupSummary[],
+) {
+  const url = stringValue(args, "notify-webhook");
+  if (!url) return;
+  await notifyWebhook(url, {
+    event: "backup-failed",
+    repository: env.GITHUB_REPOSITORY ?? "local",
+    run: env.GITHUB_RUN_ID
+      ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+      : null,
+    environments: summaries.map((s) => ({
+      environment: s.environment ?? null,
+      status: s.status,
+      error: s.error ?? null,
+    })),
+  });
 }
