@@ -28,7 +28,8 @@ import {
   summaryJson,
   summaryMarkdown,
 } from "../lib/summary.ts";
-import { type BackupTarget, resolveTargets } from "../lib/targets.ts";
+import { type BackupTarget, confirmBackup, resolveTargets } from "../lib/targets.ts";
+import { applyConfig, loadConfig } from "../lib/config.ts";
 import { pruneRoot } from "./prune.ts";
 import { formatPlan } from "../lib/planview.ts";
 
@@ -138,7 +139,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
   const label = target.env ? `[${target.env}] ` : "";
   const log = (l: string) => console.error(redact(`${label}${l}`));
   const selection: PlanOptions = {
-    scope: target.scope ?? o.selection.scope,
+    scope: args.values.scope !== undefined ? o.selection.scope : target.scope ?? o.selection.scope,
     schemas: o.selection.schemas.length ? o.selection.schemas : target.schemas ?? [],
     excludeTables: o.selection.excludeTables.length
       ? o.selection.excludeTables
@@ -188,11 +189,12 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
     const m = run.manifest;
     const notes: string[] = [];
     const policy = target.retention && !o.policy ? parsePolicyFromConfig(target.retention) : o.policy;
-    if (policy) {
+    const prune = async () => {
+      if (!policy) return;
       const pruned = await pruneRoot(root, policy, { dryRun: false, now: new Date() });
       const removed = pruned.filter((p) => !p.keep).length;
       if (removed > 0) notes.push(`pruned ${removed} archive(s)`);
-    }
+    };
     let placedAt: string;
     let archivedPrevious: string | undefined;
     if (o.commit) {
@@ -204,6 +206,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
         push: o.push,
         message: commitMessage({ env: target.env, source: m.source, status: m.status, tables }),
         identity: o.identity,
+        afterInstall: prune,
       });
       placedAt = r.placedAt;
       archivedPrevious = r.archivedPrevious;
@@ -214,6 +217,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       const r = await installBackup(root, staging, { archive: o.archive });
       placedAt = r.placedAt;
       archivedPrevious = r.archivedPrevious;
+      await prune();
     }
     staging = "";
     return {
@@ -249,8 +253,15 @@ export async function run(args: ParsedArgs): Promise<number> {
     console.log(`notice: BACKUP_ENABLED is '${env.BACKUP_ENABLED}'; nothing to do`);
     return ExitCode.ok;
   }
+  const config = await loadConfig(args);
+  args = applyConfig(args, config);
   const o = readOptions(args, env);
-  const targets = await resolveTargets(args, { env, isTTY: Deno.stdin.isTerminal() });
+  const isTTY = Deno.stdin.isTerminal();
+  const targets = await resolveTargets(args, { env, isTTY, config: config ?? null });
+  if (!o.dryRun && !await confirmBackup(targets, { isTTY, yes: boolValue(args, "yes") })) {
+    console.error("notice: nothing was backed up");
+    return ExitCode.ok;
+  }
   const summaries: BackupSummary[] = [];
   let worst: number = ExitCode.ok;
   for (const target of targets) {

@@ -68,15 +68,17 @@ export function restrictKey(...parts: string[]): string {
 async function openSnapshot(
   sql: Sql,
   log: (l: string) => void,
-): Promise<{ conn: Sql; id?: string; note?: string }> {
+): Promise<{ conn: Sql & { release(): void }; id?: string; note?: string }> {
   const conn = await sql.reserve() as unknown as Sql & { release(): void };
-  await conn`begin isolation level repeatable read read only`;
-  await conn`savepoint before_export`;
+  const begin = () => conn`begin isolation level repeatable read read only`;
+  await begin();
   try {
+    // Not inside a savepoint: PostgreSQL refuses to export a snapshot from a subtransaction.
     const [{ id }] = await conn<{ id: string }[]>`select pg_export_snapshot() as id`;
     return { conn, id };
   } catch (e) {
-    await conn`rollback to savepoint before_export`;
+    await conn`rollback`.catch(() => {});
+    await begin();
     const note = `no exported snapshot (${
       (e as Error).message.split("\n")[0]
     }); each schema is dumped in its own snapshot`;
@@ -100,6 +102,10 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
   const unregister = onCleanup(() => void closeSql());
   try {
     const snap = await openSnapshot(sql, opts.log);
+    const endSnapshot = async (how: "commit" | "rollback") => {
+      await (how === "commit" ? snap.conn`commit` : snap.conn`rollback`).catch(() => {});
+      snap.conn.release();
+    };
     const detected = await detect(snap.conn);
     const serverMajor = Math.floor(detected.serverVersionNum / 10000);
     const tools = await findPgTools({ minMajor: serverMajor, pgBin: opts.pgBin });
@@ -107,12 +113,12 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
     const plan = planBackup(detected, opts, now);
     const { owners: _o, namedOwners: _n, ...info } = detected;
     if (opts.dryRun) {
-      await snap.conn`rollback`.catch(() => {});
+      await endSnapshot("rollback");
       return { plan, detected: info, tools };
     }
     const env = libpqEnv(opts.url, { hostaddr, connectTimeout: opts.connectTimeout });
     let manifest = await writeBackup(opts, plan, detected, tools, env, snap.id);
-    await snap.conn`commit`.catch(() => {});
+    await endSnapshot("commit");
     if (opts.encode) manifest = await opts.encode(opts.stagingDir, manifest);
     manifest.snapshot = snap.id ? { consistent: true, id: snap.id } : { consistent: false, note: snap.note };
     manifest.durationMs = Date.now() - started;

@@ -18,7 +18,12 @@ async function sha256(path: string): Promise<string> {
   return createHash("sha256").update(await Deno.readFile(path)).digest("hex");
 }
 
-async function psql(c: Cluster, db: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+async function psql(
+  c: Cluster,
+  db: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
   const tools = await findPgTools({ minMajor: 17, cwd: REPO });
   const out = await new Deno.Command(tools.path("psql"), {
     args: ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", c.url({ db }), ...args],
@@ -31,13 +36,31 @@ async function psql(c: Cluster, db: string, args: string[], env: Record<string, 
   return new TextDecoder().decode(out.stdout) + err;
 }
 
+/**
+ * pg_restore 17 into `db` through a script, as psql runs it: pg_restore 17 writes
+ * `SET transaction_timeout`, which servers before 17 reject, so that line is dropped for them.
+ */
 async function pgRestore(c: Cluster, db: string, args: string[]): Promise<{ code: number; stderr: string }> {
   const tools = await findPgTools({ minMajor: 17, cwd: REPO });
-  const out = await new Deno.Command(tools.path("pg_restore"), {
-    args: ["-d", c.url({ db }), ...args],
+  const single = args.includes("--single-transaction");
+  const script = await new Deno.Command(tools.path("pg_restore"), {
+    args: ["-f", "-", ...args.filter((a) => a !== "--single-transaction" && a !== "--exit-on-error")],
     stdout: "piped",
     stderr: "piped",
   }).output();
+  if (script.code !== 0) return { code: script.code, stderr: new TextDecoder().decode(script.stderr) };
+  let text = new TextDecoder().decode(script.stdout);
+  if (c.major < 17) text = text.replace(/^SET transaction_timeout = .*\n/gm, "");
+  const child = new Deno.Command(tools.path("psql"), {
+    args: ["-X", "-q", "-v", "ON_ERROR_STOP=1", ...(single ? ["-1"] : []), "-d", c.url({ db })],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(text));
+  await writer.close();
+  const out = await child.output();
   return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
 }
 
@@ -45,35 +68,56 @@ async function pgRestore(c: Cluster, db: string, args: string[]): Promise<{ code
  * Restores every schema dump of a backup as superuser: pre-data in passes (a schema that depends on
  * another is retried after it), then data, then post-data.
  */
-async function restoreDumps(c: Cluster, db: string, dir: string, m: Manifest, sections = ["pre-data", "data", "post-data"]) {
-  const pending = m.schemas.map((s) => s.dump);
+async function restoreDumps(
+  c: Cluster,
+  db: string,
+  dir: string,
+  m: Manifest,
+  sections = ["pre-data", "data", "post-data"],
+) {
   if (sections.includes("pre-data")) {
+    // A new database has an empty public schema; the backup's public dump creates it.
+    await c.sql("drop schema if exists public cascade", { db });
+  }
+  for (const section of sections) {
+    if (section === "data") {
+      for (const s of m.schemas) {
+        const r = await pgRestore(c, db, ["--section=data", "--exit-on-error", `${dir}/${s.dump}`]);
+        if (r.code !== 0) throw new Error(`data of ${s.name}: ${r.stderr}`);
+      }
+      continue;
+    }
+    // Schemas refer to each other (types, keys): retry the ones that failed after the others.
+    const pending = m.schemas.map((s) => s.dump);
     for (let pass = 0; pending.length > 0; pass++) {
       const failed: string[] = [];
       let lastError = "";
       for (const d of pending) {
-        const r = await pgRestore(c, db, ["--section=pre-data", "--single-transaction", "--exit-on-error", `${dir}/${d}`]);
+        const r = await pgRestore(c, db, [
+          `--section=${section}`,
+          "--single-transaction",
+          "--exit-on-error",
+          `${dir}/${d}`,
+        ]);
         if (r.code !== 0) {
           failed.push(d);
           lastError = r.stderr;
         }
       }
-      if (failed.length === pending.length) throw new Error(`pre-data restore makes no progress: ${lastError}`);
+      if (failed.length === pending.length) {
+        throw new Error(`${section} restore makes no progress: ${lastError}`);
+      }
       pending.splice(0, pending.length, ...failed);
       if (pass > 10) throw new Error("too many passes");
-    }
-  }
-  for (const section of sections.filter((s) => s !== "pre-data")) {
-    for (const s of m.schemas) {
-      const r = await pgRestore(c, db, [`--section=${section}`, "--exit-on-error", `${dir}/${s.dump}`]);
-      if (r.code !== 0) throw new Error(`${section} of ${s.name}: ${r.stderr}`);
     }
   }
 }
 
 function backupTables(m: Manifest): string[] {
   const q = (n: string) => /^[a-z_][a-z0-9_]*$/.test(n) ? n : `"${n.replaceAll('"', '""')}"`;
-  return m.schemas.flatMap((s) => s.tables.filter((t) => t.kind !== "p").map((t) => `${q(s.name)}.${q(t.name)}`));
+  return m.schemas.flatMap((s) =>
+    s.tables.filter((t) => t.kind !== "p").map((t) => `${q(s.name)}.${q(t.name)}`)
+  );
 }
 
 for (const major of [15, 17] as const) {
@@ -83,7 +127,18 @@ for (const major of [15, 17] as const) {
     const { url } = await loadFixture(c, db);
     const out = await Deno.makeTempDir({ prefix: "sb-backup-test-" });
     const stepSummary = `${out}.summary.md`;
-    const r = await runCli(["backup", "--out", out, "--yes", "--source-repo", "acme/app", "--event", "push", "--sha", "abcdef1234567"], {
+    const r = await runCli([
+      "backup",
+      "--out",
+      out,
+      "--yes",
+      "--source-repo",
+      "acme/app",
+      "--event",
+      "push",
+      "--sha",
+      "abcdef1234567",
+    ], {
       SUPABASE_DB_URL: url,
       GITHUB_STEP_SUMMARY: stepSummary,
     });
@@ -93,7 +148,10 @@ for (const major of [15, 17] as const) {
     await t.step("exit 3 (partial) with the unreadable table named in summary and manifest", () => {
       assertEquals(r.code, 3, r.stderr);
       assertEquals(m.status, "partial");
-      ok(m.skipped.some((s) => s.schema === "billing" && s.table === "secret_keys"), JSON.stringify(m.skipped));
+      ok(
+        m.skipped.some((s) => s.schema === "billing" && s.table === "secret_keys"),
+        JSON.stringify(m.skipped),
+      );
       ok(r.stdout.includes("billing.secret_keys"), r.stdout);
       ok(r.stdout.includes("status        partial"), r.stdout);
     });
@@ -101,7 +159,9 @@ for (const major of [15, 17] as const) {
     await t.step("every readable table is in the manifest with its exact row count", async () => {
       const source = await tableFingerprints(c, db);
       const inManifest = new Map<string, number | null>();
-      for (const s of m.schemas) for (const tb of s.tables) if (tb.kind !== "p") inManifest.set(`${s.name}.${tb.name}`, tb.rows);
+      for (const s of m.schemas) {
+        for (const tb of s.tables) if (tb.kind !== "p") inManifest.set(`${s.name}.${tb.name}`, tb.rows);
+      }
       for (const [name, fp] of source) {
         const [schema, table] = splitQualified(name);
         if (schema === "billing" && table === "secret_keys") continue;
@@ -115,14 +175,18 @@ for (const major of [15, 17] as const) {
     await t.step("every manifest checksum holds and no file is unlisted", async () => {
       const files = (await listFiles(dir)).filter((f) => f !== "manifest.json");
       assertEquals(files, Object.keys(m.files).sort());
-      for (const [rel, want] of Object.entries(m.files)) assertEquals(await sha256(`${dir}/${rel}`), want.sha256, rel);
+      for (const [rel, want] of Object.entries(m.files)) {
+        assertEquals(await sha256(`${dir}/${rel}`), want.sha256, rel);
+      }
       ok(m.snapshot.consistent, "exported snapshot used");
       assertEquals(m.source, { repo: "acme/app", event: "push", sha: "abcdef1234567" });
     });
 
     await t.step("the password appears in no output or file", async () => {
       const texts = [r.stdout, r.stderr, await Deno.readTextFile(stepSummary)];
-      for (const f of await listFiles(dir)) texts.push(new TextDecoder().decode(await Deno.readFile(`${dir}/${f}`)));
+      for (const f of await listFiles(dir)) {
+        texts.push(new TextDecoder().decode(await Deno.readFile(`${dir}/${f}`)));
+      }
       for (const text of texts) {
         ok(!text.includes(FIXTURE_PASSWORD), "plain password leaked");
         ok(!text.includes(ENC_PW), "encoded password leaked");
@@ -146,25 +210,35 @@ for (const major of [15, 17] as const) {
       for (const s of m.schemas) {
         for (const tb of s.tables) {
           for (const f of tb.dataFiles) {
-            await psql(c, target, ["-f", `${dir}/${f}`], { PGOPTIONS: "-c session_replication_role=replica" });
+            await psql(c, target, ["-f", `${dir}/${f}`], {
+              PGOPTIONS: "-c session_replication_role=replica",
+            });
           }
         }
       }
-      assertEquals(await tableFingerprints(c, target, backupTables(m)), await tableFingerprints(c, db, backupTables(m)));
+      assertEquals(
+        await tableFingerprints(c, target, backupTables(m)),
+        await tableFingerprints(c, db, backupTables(m)),
+      );
     });
 
     await t.step("a table's schema.sql + data.sql recreate it alone (quoted names included)", async () => {
       const target = await c.createDatabase();
       await restoreDumps(c, target, dir, m);
       const picks = m.schemas.flatMap((s) =>
-        s.tables.filter((tb) => tb.kind === "r" && !tb.partitionOf && tb.name !== "users").map((tb) => ({ s, tb }))
+        s.tables.filter((tb) => tb.kind === "r" && !tb.partitionOf && tb.name !== "users").map((tb) => ({
+          s,
+          tb,
+        }))
       ).filter(({ s, tb }) => s.name === "public" || /[ "A-Z]/.test(tb.name) || /[ "A-Z]/.test(s.name));
       ok(picks.length >= 2, "fixture has public and quoted tables");
       for (const { s, tb } of picks) {
         const qn = `"${s.name.replaceAll('"', '""')}"."${tb.name.replaceAll('"', '""')}"`;
         await psql(c, target, ["-c", `drop table ${qn} cascade`]);
         await psql(c, target, ["-f", `${dir}/${tb.schemaFile}`]);
-        for (const f of tb.dataFiles) await psql(c, target, ["-f", `${dir}/${f}`], { PGOPTIONS: "-c session_replication_role=replica" });
+        for (const f of tb.dataFiles) {
+          await psql(c, target, ["-f", `${dir}/${f}`], { PGOPTIONS: "-c session_replication_role=replica" });
+        }
         const [want] = (await tableFingerprints(c, db, [qn])).values();
         const [got] = (await tableFingerprints(c, target, [qn])).values();
         assertEquals(got, want, qn);
@@ -177,7 +251,9 @@ for (const major of [15, 17] as const) {
       assertEquals(r2.code, 3, r2.stderr);
       const m2: Manifest = JSON.parse(await Deno.readTextFile(`${again}/latest/manifest.json`));
       const stable = (mm: Manifest) =>
-        Object.fromEntries(Object.entries(mm.files).filter(([k]) => !k.endsWith(".dump")).map(([k, v]) => [k, v.sha256]));
+        Object.fromEntries(
+          Object.entries(mm.files).filter(([k]) => !k.endsWith(".dump")).map(([k, v]) => [k, v.sha256]),
+        );
       assertEquals(stable(m2), stable(m));
       await Deno.remove(again, { recursive: true });
     });
@@ -216,7 +292,9 @@ Deno.test("a backup taken while another connection writes FK-linked rows restore
     }
   })();
   const out = await Deno.makeTempDir({ prefix: "sb-backup-fk-" });
-  const r = await runCli(["backup", "--out", out, "--yes", "--scope", "user", "--jobs", "4"], { SUPABASE_DB_URL: viaProxy });
+  const r = await runCli(["backup", "--out", out, "--yes", "--scope", "user", "--jobs", "4"], {
+    SUPABASE_DB_URL: viaProxy,
+  });
   writing = false;
   await writer;
   await proxy.close();
@@ -231,7 +309,8 @@ Deno.test("a backup taken while another connection writes FK-linked rows restore
     { db: target },
   );
   assertEquals(orphans.trim().split("\n").pop()?.trim(), "0");
-  const rows = (s: string, t: string) => m.schemas.find((x) => x.name === s)!.tables.find((x) => x.name === t)!.rows!;
+  const rows = (s: string, t: string) =>
+    m.schemas.find((x) => x.name === s)!.tables.find((x) => x.name === t)!.rows!;
   assertEquals(rows("ledger", "lines"), 2 * rows("shop", "orders"));
   await Deno.remove(out, { recursive: true });
 });
