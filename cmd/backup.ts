@@ -54,7 +54,7 @@ interface RunOptions {
   encode: ReturnType<typeof makeEncoder>;
 }
 
-function readOptions(args: ParsedArgs, env: Record<string, string | undefined>): RunOptions {
+function readOptions(args: ParsedArgs): RunOptions {
   const scope = stringValue(args, "scope", "full")!;
   if (scope !== "full" && scope !== "user") {
     throw usageError(
@@ -97,7 +97,6 @@ function readOptions(args: ParsedArgs, env: Record<string, string | undefined>):
     },
     encode: makeEncoder(args),
   };
-  void env;
 }
 
 async function ensureRoot(root: string, origin: string): Promise<void> {
@@ -255,7 +254,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   }
   const config = await loadConfig(args);
   args = applyConfig(args, config);
-  const o = readOptions(args, env);
+  const o = readOptions(args);
   const isTTY = Deno.stdin.isTerminal();
   const targets = await resolveTargets(args, { env, isTTY, config: config ?? null });
   if (!o.dryRun && !await confirmBackup(targets, { isTTY, yes: boolValue(args, "yes") })) {

@@ -115,12 +115,20 @@ async function git(repo: Pick<Repo, "top" | "signal">, args: string[]): Promise<
       .noThrow()
       .signal(repo.signal);
   } catch (e) {
-    throw new BackupError(`cannot run git: ${maskGitOutput((e as Error).message.split("\n")[0])}`, {
-      hint: "install git and make sure it is on PATH",
-      cause: e,
-    });
+    throw cannotRunGit(maskGitOutput((e as Error).message.split("\n")[0]), e);
+  }
+  // dax reports a command it cannot find as exit 127 instead of throwing.
+  if (r.code === 127 && /command not found|not found/i.test(r.stderr)) {
+    throw cannotRunGit("git was not found", undefined);
   }
   return { code: r.code, stdout: r.stdout.trim(), stderr: maskGitOutput(r.stderr.trim()) };
+}
+
+function cannotRunGit(why: string, cause: unknown): BackupError {
+  return new BackupError(`cannot run git: ${why}`, {
+    hint: "install git and make sure it is on PATH",
+    cause,
+  });
 }
 
 function lastLines(text: string, n = 3): string {

@@ -258,6 +258,33 @@ Deno.test("publishToGit outside a git repository is a BackupError with a hint", 
   }
 });
 
+Deno.test("publishToGit without git on PATH says git cannot be run, not 'not a repository'", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "sb-nogitbin-" });
+  const path = Deno.env.get("PATH")!;
+  try {
+    const m = await stageBackup(`${tmp}/backups`, "2025-05-02T00:00:00Z", "local", "0000000");
+    Deno.env.set("PATH", tmp);
+    await assertRejects(
+      publishToGit({
+        root: `${tmp}/backups`,
+        stagedDir: (m as Manifest & { dir: string }).dir,
+        archive: true,
+        push: false,
+        message: "x",
+      }),
+      (e: unknown) => {
+        assert(e instanceof BackupError);
+        assertEquals(e.message, "cannot run git: git was not found");
+        assertEquals(e.hint, "install git and make sure it is on PATH");
+        return true;
+      },
+    );
+  } finally {
+    Deno.env.set("PATH", path);
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("commitMessage, push error classes and masking (pure)", () => {
   assertEquals(
     commitMessage({
