@@ -7,6 +7,7 @@ import { boolValue, intValue, listValue, type ParsedArgs, stringValue } from "..
 import { type DbUrl, describeDb, parseDbUrl } from "../lib/dburl.ts";
 import { ExitCode, usageError } from "../lib/errors.ts";
 import { parseQualifiedName } from "../lib/plan.ts";
+import { setInterruptNote } from "../lib/interrupt.ts";
 import { redact } from "../lib/redact.ts";
 import { restoreBackup, type RestoreResult } from "../lib/restore.ts";
 import type { RestoreRequest } from "../lib/restoreplan.ts";
@@ -54,6 +55,10 @@ function summary(r: RestoreResult, label: string, target: string): string {
 
 /** Runs `backup.ts restore`; returns the exit code. */
 export async function run(args: ParsedArgs): Promise<number> {
+  setInterruptNote(
+    "the target keeps what was committed before the signal (each schema and file is one transaction); " +
+      "run the restore again with --clean",
+  );
   const env = Deno.env.toObject();
   const request = restoreRequest(args);
   const target = targetUrl(args, env);

@@ -9,6 +9,7 @@ import { describeDb } from "../lib/dburl.ts";
 import { BackupError, ExitCode, usageError } from "../lib/errors.ts";
 import { redact } from "../lib/redact.ts";
 import { drill } from "../lib/restore.ts";
+import { setInterruptNote } from "../lib/interrupt.ts";
 import { allBackups, formatVerify, resolveFrom, verifyBackup, type VerifyReport } from "../lib/verify.ts";
 import { targetUrl } from "./restore.ts";
 
@@ -35,6 +36,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   const root = backupRoot(stringValue(args, "out", "backups")!, stringValue(args, "env"));
   const from = stringValue(args, "from", "latest")!;
   if (boolValue(args, "drill")) {
+    setInterruptNote("the drill target may hold part of the backup; drop it or drill into a new database");
     if (boolValue(args, "all")) {
       throw usageError("--drill and --all exclude each other", "drill one backup at a time");
     }

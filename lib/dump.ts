@@ -15,7 +15,7 @@ import { abortSignal, onCleanup, throwIfInterrupted } from "./interrupt.ts";
 import { dumpPartPath, tableDataPath } from "./layout.ts";
 import type { Manifest, ManifestSchema, ManifestSource, ManifestTable } from "./manifest.ts";
 import { MANIFEST_NAME, serializeManifest } from "./manifest.ts";
-import { findPgTools, type PgTools, supportsRestrictKey } from "./pgtools.ts";
+import { findPgTools, type PgTools, supportsRestrictKey, versionNumber } from "./pgtools.ts";
 import { type BackupPlan, pgDumpArgs, planBackup, type PlannedSchema, type PlanOptions } from "./plan.ts";
 import { runPool } from "./pool.ts";
 import { runTool, streamTool } from "./proc.ts";
@@ -109,7 +109,9 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
     const detected = await detect(snap.conn);
     const serverMajor = Math.floor(detected.serverVersionNum / 10000);
     const tools = await findPgTools({ minMajor: serverMajor, pgBin: opts.pgBin });
-    opts.log(`server ${detected.serverVersion}, ${tools.version.text.split(" (")[0]} from ${tools.dir}`);
+    opts.log(
+      `server ${detected.serverVersion}, pg_dump ${versionNumber(tools.version.text)} from ${tools.dir}`,
+    );
     const plan = planBackup(detected, opts, now);
     const { owners: _o, namedOwners: _n, ...info } = detected;
     if (opts.dryRun) {

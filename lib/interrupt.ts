@@ -9,6 +9,15 @@ import { BackupError, ExitCode } from "./errors.ts";
 const controller = new AbortController();
 let stoppedBy: BackupError | undefined;
 const cleanups = new Set<() => void>();
+let note = "nothing was changed";
+
+/**
+ * Sets what the interruption message says about the state left behind (default: "nothing was
+ * changed", true for backups, which only write a staging directory until the end).
+ */
+export function setInterruptNote(text: string): void {
+  note = text;
+}
 
 /** Aborted when the user interrupts the tool; pass it to every child process and long loop. */
 export const abortSignal: AbortSignal = controller.signal;
@@ -48,7 +57,7 @@ export function onInterrupt(graceMs = 15_000): void {
   const handle = (name: "SIGINT" | "SIGTERM") => () => {
     if (stoppedBy) return;
     const exitCode = name === "SIGINT" ? ExitCode.interrupted : ExitCode.terminated;
-    stoppedBy = new BackupError(`interrupted by ${name}; nothing was changed`, { exitCode });
+    stoppedBy = new BackupError(`interrupted by ${name}; ${note}`, { exitCode });
     controller.abort(stoppedBy);
     const timer = setTimeout(() => {
       runCleanups();

@@ -41,6 +41,14 @@ export function parsePgVersion(text: string): PgVersion | undefined {
   return { major: Number(m[1]), minor: Number(m[2] ?? 0), text: text.trim() };
 }
 
+/**
+ * The version number in a `--version` line: `pg_dump (PostgreSQL) 17.12 (Debian 17.12-0+deb13u1)`
+ * gives `17.12`. Returns the text unchanged when it holds no number. Pure.
+ */
+export function versionNumber(text: string): string {
+  return text.match(/\b\d+(?:\.\d+)*(?:(?:alpha|beta|rc)\d+|devel)?/)?.[0] ?? text;
+}
+
 /** Parses a server version (`server_version_num`, e.g. 170004 or 150012). */
 export function parseServerVersionNum(num: number): { major: number; minor: number } {
   return { major: Math.floor(num / 10000), minor: num % 10000 };

@@ -5,6 +5,7 @@
  */
 import type { Manifest } from "./manifest.ts";
 import { formatBytes } from "./size.ts";
+import { versionNumber } from "./pgtools.ts";
 
 /** What one environment's backup run reports. */
 export interface BackupSummary {
@@ -69,13 +70,13 @@ export function formatSummary(s: BackupSummary): string {
   row("status", s.status);
   if (m) row("timestamp", m.createdAt);
   if (s.environment) row("environment", s.environment);
-  row("connection", s.connection);
+  if (s.connection) row("connection", s.connection);
   if (m) {
     row(
       "database",
       `${m.database.name} (${formatBytes(m.database.sizeBytes)}, PostgreSQL ${m.database.serverVersion})`,
     );
-    row("pg_dump", m.pgDumpVersion.split(" (")[0]);
+    row("pg_dump", versionNumber(m.pgDumpVersion));
     row(
       "snapshot",
       m.snapshot.consistent ? "consistent (one exported snapshot)" : `not consistent: ${m.snapshot.note}`,
@@ -87,7 +88,7 @@ export function formatSummary(s: BackupSummary): string {
     const nameWidth = Math.max(6, ...m.schemas.map((x) => x.name.length)) + 2;
     out.push(
       `  ${"schema".padEnd(nameWidth)}${"dump".padStart(10)}${"tables".padStart(8)}${"rows".padStart(10)}${
-        "files".padStart(10)
+        "per-table".padStart(10)
       }`,
     );
     for (const l of schemaLines(m)) {
@@ -160,7 +161,7 @@ export function summaryMarkdown(s: BackupSummary): string {
   const m = s.manifest;
   out.push("| field | value |", "| --- | --- |");
   if (m) out.push(`| timestamp | ${m.createdAt} |`);
-  out.push(`| connection | \`${s.connection}\` |`);
+  if (s.connection) out.push(`| connection | \`${s.connection}\` |`);
   if (m) {
     const t = totals(m);
     out.push(`| database | ${m.database.name} (${formatBytes(m.database.sizeBytes)}) |`);
@@ -179,7 +180,7 @@ export function summaryMarkdown(s: BackupSummary): string {
     );
     for (const l of schemaLines(m)) {
       out.push(
-        `| ${l.name} | ${formatBytes(l.dumpBytes)} | ${l.tables} | ${l.rows} | ${
+        `| ${l.name.replaceAll("|", "\\|")} | ${formatBytes(l.dumpBytes)} | ${l.tables} | ${l.rows} | ${
           formatBytes(l.tableBytes)
         } |`,
       );
