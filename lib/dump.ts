@@ -174,7 +174,7 @@ async function writeBackup(
       await Deno.mkdir(join(opts.stagingDir, s.seg), { recursive: true, mode: 0o700 });
       await runTool({
         path: tools.path("pg_dump"),
-        args: pgDumpArgs(s, dumpFile, snapshot),
+        args: pgDumpArgs(s, dumpFile, tools.version.major, snapshot),
         env,
         what: `pg_dump of schema ${s.name}`,
         signal: local.signal,

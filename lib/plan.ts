@@ -217,9 +217,22 @@ export function planBackup(d: Detected, opts: PlanOptions, now: Date): BackupPla
   return { createdAt: now, roles: ROLES_FILE, schemas, skipped, skippedSchemas };
 }
 
+/**
+ * The `--compress` value for a pg_dump of major `pgDumpMajor`: zstd level 3 from pg_dump 16 on
+ * (about 5× less CPU than gzip 6 for a slightly smaller file, and faster to read back), gzip 6 before.
+ */
+export function dumpCompression(pgDumpMajor: number): string {
+  return pgDumpMajor >= 16 ? "zstd:3" : "6";
+}
+
 /** pg_dump arguments selecting one planned schema (custom format, into `file`). */
-export function pgDumpArgs(s: PlannedSchema, file: string, snapshot?: string): string[] {
-  const args = ["--format=custom", "--compress=6", `--file=${file}`, `--schema=${patternIdent(s.name)}`];
+export function pgDumpArgs(s: PlannedSchema, file: string, pgDumpMajor: number, snapshot?: string): string[] {
+  const args = [
+    "--format=custom",
+    `--compress=${dumpCompression(pgDumpMajor)}`,
+    `--file=${file}`,
+    `--schema=${patternIdent(s.name)}`,
+  ];
   for (const t of s.excludeTables) args.push(`--exclude-table=${patternIdent(s.name)}.${patternIdent(t)}`);
   if (snapshot) args.push(`--snapshot=${snapshot}`);
   args.push("--no-password");

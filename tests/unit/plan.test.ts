@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import type { Detected } from "../../lib/detect.ts";
-import { parseQualifiedName, patternIdent, pgDumpArgs, planBackup } from "../../lib/plan.ts";
+import { dumpCompression, parseQualifiedName, patternIdent, pgDumpArgs, planBackup } from "../../lib/plan.ts";
 import { assertGolden } from "../support/golden.ts";
 
 const NOW = new Date("2026-11-24T10:00:00Z");
@@ -93,9 +93,9 @@ Deno.test("an unknown --schema is a usage error", () => {
 Deno.test("pg_dump arguments quote names exactly", () => {
   const p = planBackup(detected(), { scope: "full", schemas: [], excludeTables: [] }, NOW);
   const billing = p.schemas.find((s) => s.name === "billing")!;
-  assertEquals(pgDumpArgs(billing, "/x/b.dump", "0000-1"), [
+  assertEquals(pgDumpArgs(billing, "/x/b.dump", 17, "0000-1"), [
     "--format=custom",
-    "--compress=6",
+    "--compress=zstd:3",
     "--file=/x/b.dump",
     '--schema="billing"',
     '--exclude-table="billing"."secret_keys"',
@@ -103,6 +103,8 @@ Deno.test("pg_dump arguments quote names exactly", () => {
     "--no-password",
   ]);
   assertEquals(patternIdent('Sales "EU" é'), '"Sales ""EU"" é"');
+  assertEquals(pgDumpArgs(billing, "/x/b.dump", 15)[1], "--compress=6");
+  assertEquals(dumpCompression(16), "zstd:3");
 });
 
 Deno.test("parseQualifiedName handles quotes and rejects a missing schema", () => {
