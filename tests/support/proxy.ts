@@ -105,6 +105,9 @@ export function startProxy(targetPort: number, delayMs = 0): Proxy {
         client.close();
         continue;
       }
+      // As libpq and the server do: without it, Nagle meets delayed ACKs and adds up to 40 ms a reply.
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
       open.add(client);
       open.add(upstream);
       let isClosed = false;
