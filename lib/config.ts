@@ -128,9 +128,9 @@ class Checker {
     return (v as unknown[]).map((x, i) => this.string(x, `${keyPath}[${i}]`));
   }
 
-  count(v: unknown, keyPath: string): number {
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-      this.fail(keyPath, "must be a whole number of 0 or more", `for example ${keyPath}: 7`);
+  count(v: unknown, keyPath: string, min = 0): number {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
+      this.fail(keyPath, `must be a whole number of ${min} or more`, `for example ${keyPath}: 7`);
     }
     return v as number;
   }
@@ -140,11 +140,11 @@ function parseRetention(c: Checker, v: unknown, keyPath: string): RetentionConfi
   const o = c.object(v, keyPath, RETENTION_KEYS);
   const r: RetentionConfig = {};
   for (const k of ["keepLast", "keepDaily", "keepWeekly", "keepMonthly"] as const) {
-    if (o[k] !== undefined) r[k] = c.count(o[k], `${keyPath}.${k}`);
+    if (o[k] !== undefined) r[k] = c.count(o[k], `${keyPath}.${k}`, 1);
   }
   if (o.keepWithin !== undefined) {
     const w = c.string(o.keepWithin, `${keyPath}.keepWithin`).trim();
-    if (!/^(\d+[hdwmy])+$/.test(w)) {
+    if (!/^(\d+[hdwmy])+$/.test(w) || /^(0+[hdwmy])+$/.test(w)) {
       c.fail(
         `${keyPath}.keepWithin`,
         `must be a duration like 36h, 14d, 2w, 6m or 1y, got '${w}'`,

@@ -74,7 +74,15 @@ Deno.test("wrong types name the file and the key path (exit 2)", () => {
   );
   throws(
     () => parse({ databases: { dev: { retention: { keepDaily: -1 } } } }),
-    usage("backup.config.json: databases.dev.retention.keepDaily must be a whole number of 0 or more"),
+    usage("backup.config.json: databases.dev.retention.keepDaily must be a whole number of 1 or more"),
+  );
+  throws(
+    () => parse({ databases: { dev: { retention: { keepLast: 0 } } } }),
+    usage("backup.config.json: databases.dev.retention.keepLast must be a whole number of 1 or more"),
+  );
+  throws(
+    () => parse({ databases: { dev: { retention: { keepWithin: "0d" } } } }),
+    usage(/databases\.dev\.retention\.keepWithin must be a duration like 36h/),
   );
   throws(
     () => parse({ databases: { dev: { retention: { keepLast: 1.5 } } } }),
