@@ -17,6 +17,7 @@ import { commitMessage, publishToGit } from "../lib/git.ts";
 import { onCleanup } from "../lib/interrupt.ts";
 import type { ManifestSource } from "../lib/manifest.ts";
 import { notifyWebhook } from "../lib/notify.ts";
+import { withPgpass } from "../lib/pgpass.ts";
 import { parseQualifiedName, type PlanOptions } from "../lib/plan.ts";
 import { redact } from "../lib/redact.ts";
 import { parsePolicy, type RetentionPolicy } from "../lib/retention.ts";
@@ -131,12 +132,12 @@ function progress(total: number, log: (l: string) => void): (done: number, all: 
 async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs): Promise<BackupSummary> {
   const started = Date.now();
   const env = Deno.env.toObject();
-  const url = parseDbUrl(target.url, target.urlOrigin, env);
+  const label = target.env ? `[${target.env}] ` : "";
+  const log = (l: string) => console.error(redact(`${label}${l}`));
+  const url = await withPgpass(parseDbUrl(target.url, target.urlOrigin, env), env, log);
   const pooler = transactionPoolerHint(url);
   if (pooler) throw usageError(`${target.urlOrigin} points at the transaction pooler (port 6543)`, pooler);
   const root = backupRoot(o.out, target.env);
-  const label = target.env ? `[${target.env}] ` : "";
-  const log = (l: string) => console.error(redact(`${label}${l}`));
   const selection: PlanOptions = {
     scope: args.values.scope !== undefined ? o.selection.scope : target.scope ?? o.selection.scope,
     schemas: o.selection.schemas.length ? o.selection.schemas : target.schemas ?? [],

@@ -8,6 +8,7 @@ import { type DbUrl, describeDb, parseDbUrl } from "../lib/dburl.ts";
 import { ExitCode, usageError } from "../lib/errors.ts";
 import { parseQualifiedName } from "../lib/plan.ts";
 import { setInterruptNote } from "../lib/interrupt.ts";
+import { withPgpass } from "../lib/pgpass.ts";
 import { redact } from "../lib/redact.ts";
 import { restoreBackup, type RestoreResult } from "../lib/restore.ts";
 import type { RestoreRequest } from "../lib/restoreplan.ts";
@@ -17,7 +18,7 @@ import { resolveFrom } from "../lib/verify.ts";
  * Reads --target-url (or $RESTORE_DB_URL). It never falls back to the source database: a missing
  * target is a usage error (exit 2).
  */
-export function targetUrl(args: ParsedArgs, env: Record<string, string | undefined>): DbUrl {
+export function targetUrl(args: ParsedArgs, env: Record<string, string | undefined>): Promise<DbUrl> {
   const raw = stringValue(args, "target-url");
   if (raw === undefined) {
     throw usageError(
@@ -25,7 +26,11 @@ export function targetUrl(args: ParsedArgs, env: Record<string, string | undefin
       "pass --target-url postgresql://user:pass@host:5432/db of an empty database; the source is never used",
     );
   }
-  return parseDbUrl(raw, args.origin["target-url"] ?? "--target-url", env);
+  return withPgpass(
+    parseDbUrl(raw, args.origin["target-url"] ?? "--target-url", env),
+    env,
+    (l) => console.error(l),
+  );
 }
 
 /** The restore selection from the flags; throws a usage error for a table without a schema. */
@@ -61,7 +66,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   );
   const env = Deno.env.toObject();
   const request = restoreRequest(args);
-  const target = targetUrl(args, env);
+  const target = await targetUrl(args, env);
   const jobs = intValue(args, "jobs", 4, 1, 16);
   const connectTimeout = intValue(args, "connect-timeout", 10, 1, 600);
   const retries = intValue(args, "retries", 4, 0, 20);

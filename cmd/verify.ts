@@ -40,7 +40,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     if (boolValue(args, "all")) {
       throw usageError("--drill and --all exclude each other", "drill one backup at a time");
     }
-    const target = targetUrl(args, Deno.env.toObject());
+    const target = await targetUrl(args, Deno.env.toObject());
     const { dir, label } = await resolveFrom(root, from);
     const report = await verifyBackup(dir, label, decode);
     if (report.faults.length > 0) {

@@ -50,13 +50,39 @@ export function isTransient(e: unknown): boolean {
   );
 }
 
-function sslOption(u: DbUrl, hostaddr?: string): postgres.Options<Record<string, never>>["ssl"] {
+const IPV4 = /^\d+\.\d+\.\d+\.\d+$/;
+
+/** Reads `sslrootcert` (a PEM file) for the tool's own connection, as libpq would for pg_dump. */
+function rootCert(u: DbUrl): string | undefined {
+  const path = u.params.sslrootcert;
+  if (!path || path === "system") return undefined;
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new BackupError(`sslrootcert '${path}' cannot be read: ${(e as Error).message.split(" (")[0]}`, {
+      hint: "give the path of the CA certificate file (Supabase: Project Settings → Database → SSL)",
+      exitCode: 2,
+    });
+  }
+}
+
+/**
+ * The postgres.js `ssl` option for libpq's sslmode: prefer/allow try TLS and fall back; require
+ * encrypts without checking the certificate; verify-ca checks the chain (against `sslrootcert` when
+ * given); verify-full also the host name. With `hostaddr` (--ipv4) the TLS server name stays the host.
+ */
+export function sslOption(u: DbUrl, hostaddr?: string): postgres.Options<Record<string, never>>["ssl"] {
   const mode = u.sslmode ?? "prefer";
   if (mode === "disable") return false;
-  const verify = mode === "verify-ca" || mode === "verify-full";
-  if (hostaddr) return { servername: u.host, rejectUnauthorized: verify };
   if (mode === "allow" || mode === "prefer") return "prefer";
-  return verify ? "verify-full" : "require";
+  const verify = mode === "verify-ca" || mode === "verify-full";
+  const ca = verify ? rootCert(u) : undefined;
+  return {
+    rejectUnauthorized: verify,
+    ...(ca ? { ca } : {}),
+    ...(hostaddr && !IPV4.test(u.host) ? { servername: u.host } : {}),
+    ...(mode === "verify-ca" ? { checkServerIdentity: () => undefined } : {}),
+  };
 }
 
 /** Creates a postgres.js client for `u` (no connection is made until the first query). */
@@ -79,7 +105,7 @@ export function client(u: DbUrl, opts: Pick<ConnectOptions, "hostaddr" | "connec
 
 /** Resolves the host's IPv4 address (for --ipv4). Throws when it has none. */
 export async function resolveIPv4(host: string): Promise<string> {
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) return host;
+  if (IPV4.test(host)) return host;
   try {
     const [a] = await Deno.resolveDns(host, "A");
     if (a) return a;
@@ -93,7 +119,7 @@ export async function resolveIPv4(host: string): Promise<string> {
 }
 
 async function onlyIPv6(host: string): Promise<boolean> {
-  if (host.includes(":") || /^\d+\.\d+\.\d+\.\d+$/.test(host) || host === "localhost") return false;
+  if (host.includes(":") || IPV4.test(host) || host === "localhost") return false;
   const a = await Deno.resolveDns(host, "A").catch(() => [] as string[]);
   if (a.length > 0) return false;
   const aaaa = await Deno.resolveDns(host, "AAAA").catch(() => [] as string[]);

@@ -142,3 +142,30 @@ Deno.test("a server that accepts TCP but never answers: --connect-timeout bounds
   assert(took < 15_000, `took ${took} ms`);
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("a password only in the password file ($PGPASSFILE) works for backup and restore", async () => {
+  const c = await sharedCluster(17);
+  const db = await c.createDatabase();
+  await c.sql("create table public.t (id int primary key); insert into public.t values (1), (2);", { db });
+  const dir = await Deno.makeTempDir({ prefix: "sb-pgpass-" });
+  const pgpass = `${dir}/pgpass`;
+  await Deno.writeTextFile(
+    pgpass,
+    `127.0.0.1:${c.port}:*:${c.superuser}:${c.superPassword.replaceAll(":", "\\:")}\n`,
+  );
+  await Deno.chmod(pgpass, 0o600);
+  const noPassword = (d: string) => `postgresql://${c.superuser}@127.0.0.1:${c.port}/${d}`;
+  const r = await runCli(["backup", "--db-url", noPassword(db), "--out", dir, "--yes"], {
+    ...TOOLS,
+    PGPASSFILE: pgpass,
+  });
+  assertEquals(r.code, 0, r.stderr);
+  const target = await c.createDatabase();
+  const rr = await runCli(["restore", "--out", dir, "--target-url", noPassword(target)], {
+    ...TOOLS,
+    PGPASSFILE: pgpass,
+  });
+  assertEquals(rr.code, 0, rr.stderr);
+  assertEquals((await c.sql("select count(*) from public.t", { db: target })).trim(), "2");
+  await Deno.remove(dir, { recursive: true });
+});
