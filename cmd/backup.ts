@@ -12,7 +12,7 @@ import { boolValue, intValue, listValue, type ParsedArgs, stringValue } from "..
 import { describeDb, parseDbUrl, transactionPoolerHint } from "../lib/dburl.ts";
 import { runBackup } from "../lib/dump.ts";
 import { makeEncoder } from "../lib/encode.ts";
-import { BackupError, ExitCode, usageError } from "../lib/errors.ts";
+import { BackupError, ExitCode, usageError, worseExit } from "../lib/errors.ts";
 import { commitMessage, publishToGit } from "../lib/git.ts";
 import { onCleanup } from "../lib/interrupt.ts";
 import type { ManifestSource } from "../lib/manifest.ts";
@@ -269,39 +269,33 @@ export async function run(args: ParsedArgs): Promise<number> {
     try {
       const s = await backupOne(target, o, args);
       summaries.push(s);
-      if (s.status === "partial") worst = Math.max(worst, ExitCode.partial);
+      if (s.status === "partial") worst = worseExit(worst, ExitCode.partial);
     } catch (e) {
-      if (targets.length === 1 && !o.json) {
-        await notifyFailure(args, env, [{
-          environment: target.env,
-          status: "failed",
-          connection: "",
-          durationMs: Date.now() - started,
-          notes: [],
-          error: (e as Error).message,
-        }]);
-        throw e;
-      }
       const err = e instanceof BackupError
         ? e
         : new BackupError(String((e as Error)?.message ?? e), { cause: e });
-      console.error(redact(`error: ${target.env ? `[${target.env}] ` : ""}${err.message}`));
-      if (err.hint) console.error(redact(`hint: ${err.hint}`));
-      summaries.push({
+      const failed: BackupSummary = {
         environment: target.env,
         status: "failed",
         connection: "",
         durationMs: Date.now() - started,
         notes: [],
         error: err.message,
-      });
-      worst = err.exitCode === ExitCode.interrupted || err.exitCode === ExitCode.terminated
-        ? err.exitCode
-        : Math.max(worst === ExitCode.partial ? ExitCode.failed : worst, err.exitCode);
+      };
+      if (targets.length === 1 && !o.json) {
+        // backup.ts prints the error and hint; the step summary and the webhook still hear of it
+        await appendStepSummary(redact(summaryMarkdown(failed)), env);
+        await notifyFailure(args, env, [failed]);
+        throw e;
+      }
+      console.error(redact(`error: ${target.env ? `[${target.env}] ` : ""}${err.message}`));
+      if (err.hint) console.error(redact(`hint: ${err.hint}`));
+      summaries.push(failed);
+      worst = worseExit(worst, err.exitCode);
       if (err.exitCode === ExitCode.interrupted || err.exitCode === ExitCode.terminated) break;
     }
   }
-  if (o.dryRun && !o.json) return worst;
+  if (o.dryRun) return worst; // the plan was printed (as JSON with --json)
   if (o.json) console.log(redact(summaryJson(summaries)));
   else {
     for (const s of summaries) if (s.status !== "failed") console.log(redact(formatSummary(s)));

@@ -46,3 +46,20 @@ export class BackupError extends Error {
 export function usageError(message: string, hint?: string): BackupError {
   return new BackupError(message, { hint, exitCode: ExitCode.usage });
 }
+
+const EXIT_RANK: Record<number, number> = {
+  [ExitCode.ok]: 0,
+  [ExitCode.partial]: 1,
+  [ExitCode.failed]: 2,
+  [ExitCode.usage]: 2,
+  [ExitCode.terminated]: 3,
+  [ExitCode.interrupted]: 3,
+};
+
+/**
+ * The exit code of a run made of several parts (environments): an interruption beats a failure,
+ * a failure (1 or 2) beats partial (3), partial beats ok. Between equals, the first one stays. Pure.
+ */
+export function worseExit(a: number, b: number): number {
+  return (EXIT_RANK[b] ?? 2) > (EXIT_RANK[a] ?? 2) ? b : a;
+}

@@ -73,6 +73,10 @@ Deno.test("a public-only database on plain PostgreSQL: full and user scope give 
   );
   const full = await backupInto(c.url({ db }));
   const user = await backupInto(c.url({ db }), ["--scope", "user"]);
+  const dry = await runCli(["backup", "--db-url", c.url({ db }), "--dry-run", "--json"], TOOLS);
+  assertEquals(dry.code, 0, dry.stderr);
+  const plan = JSON.parse(dry.stdout); // one JSON document
+  assertEquals(JSON.stringify(plan).includes("customers"), true);
   for (const { r, m } of [full, user]) {
     assertEquals(r.code, 0, r.stderr);
     assertEquals(m.schemas.map((s) => s.name), ["public"]);
@@ -106,11 +110,25 @@ Deno.test("a refused port is retried --retries times, then exit 1 naming the hos
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
-  const { r, root } = await backupInto(`postgresql://postgres:pw@127.0.0.1:${port}/postgres`, [
-    "--retries",
-    "2",
-  ]);
+  const summary = await Deno.makeTempFile({ prefix: "sb-step-summary-" });
+  const root = await Deno.makeTempDir({ prefix: "sb-scenario-" });
+  const r = await runCli(
+    [
+      "backup",
+      "--db-url",
+      `postgresql://postgres:pw@127.0.0.1:${port}/postgres`,
+      "--out",
+      root,
+      "--retries",
+      "2",
+    ],
+    { ...TOOLS, GITHUB_STEP_SUMMARY: summary },
+  );
   assertEquals(r.code, 1, r.stderr);
+  // the GitHub step summary hears of the failure too
+  const md = await Deno.readTextFile(summary);
+  assert(md.includes("### Supabase backup: failed") && md.includes("| error | cannot connect to"), md);
+  await Deno.remove(summary);
   assertEquals(r.stderr.match(/retry \d\/2: connecting to 127\.0\.0\.1:\d+ failed/g)?.length, 2, r.stderr);
   assert(new RegExp(`^error: cannot connect to .*127\\.0\\.0\\.1:${port}`, "m").test(r.stderr), r.stderr);
   assert(/^hint: .*--connect-timeout/m.test(r.stderr), r.stderr);
