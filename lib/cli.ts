@@ -120,7 +120,8 @@ export const FLAGS: readonly FlagSpec[] = [
     value: "full|user",
     env: "BACKUP_SCOPE",
     default: "full",
-    help: "full: every schema but PostgreSQL's own; user: leave out Supabase-managed schemas.",
+    help:
+      "full: every schema but PostgreSQL's own; user: also leave out auth, storage, realtime, extensions, graphql, graphql_public, vault, pgbouncer.",
     commands: ["backup"],
   },
   {

@@ -1,6 +1,6 @@
 /**
  * manifest.json: what one backup holds. Types, reading, writing and checksum checks.
- * The format is documented in docs/manifest.md.
+ * The format is documented in docs/backup.md (manifest.json).
  * @module
  */
 import { BackupError } from "./errors.ts";
@@ -16,11 +16,11 @@ export interface ManifestSource {
 /** One table of a schema. */
 export interface ManifestTable {
   name: string;
-  /** Exact row count, read in the backup's snapshot (null when its data was skipped). */
+  /** Exact row count, read in the backup's snapshot (a partitioned table: the sum of its partitions). */
   rows: number | null;
   /** Path of schema.sql relative to the backup directory. */
   schemaFile: string;
-  /** Paths of data.sql, or of its numbered parts in restore order. Empty when data was skipped. */
+  /** Paths of data.sql, or of its numbered parts in restore order. Empty when there is no data entry. */
   dataFiles: string[];
   /** Bytes of schemaFile plus dataFiles. */
   bytes: number;

@@ -72,7 +72,7 @@ export function candidateDirs(opts: {
   if (pgBin) out.push({ dir: pgBin, origin: "PG_BIN" });
   for (const d of (env.PATH ?? "").split(":").filter(Boolean)) out.push({ dir: d, origin: "PATH" });
   const majors: number[] = [];
-  for (let n = opts.maxMajor ?? 18; n >= opts.minMajor; n--) majors.push(n);
+  for (let n = opts.maxMajor ?? 25; n >= opts.minMajor; n--) majors.push(n);
   for (const n of majors) out.push({ dir: `/usr/lib/postgresql/${n}/bin`, origin: "debian" });
   for (const n of majors) {
     for (const prefix of ["/opt/homebrew", "/usr/local", "/home/linuxbrew/.linuxbrew"]) {
