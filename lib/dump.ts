@@ -1,8 +1,8 @@
 /**
  * The backup executor: one snapshot, one custom-format pg_dump per schema (in parallel), roles
- * with pg_dumpall, then per-table schema.sql/data.sql cut out of each schema dump locally with
- * pg_restore. Everything is written into a staging directory and checked against the manifest
- * before the caller puts it in place.
+ * with pg_dumpall, then per-table schema.sql/data.sql cut out of each schema dump locally from one
+ * pg_restore stream per schema (lib/tocsplit.ts). Everything is written into a staging directory
+ * and checked against the manifest before the caller puts it in place.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -21,8 +21,9 @@ import { runPool } from "./pool.ts";
 import { runTool, streamTool } from "./proc.ts";
 import { filterRoles } from "./roles.ts";
 import { FileSink, hashFile, type Written } from "./sink.ts";
-import { assignToTables, parseToc, type TableToc } from "./toc.ts";
-import { splitCopyStream } from "./copysplit.ts";
+import { assignToTables, parseToc, type TableToc, type TocEntry } from "./toc.ts";
+import { type SplitEntry, type SplitOutput, TocSplitError, TocStreamSplitter } from "./tocsplit.ts";
+import { splitCopyStream, type SplitResult } from "./copysplit.ts";
 import { MANIFEST_FORMAT, TOOL_VERSION } from "./version.ts";
 
 /** Everything one backup run needs. */
@@ -196,24 +197,23 @@ async function writeBackup(
         namedOwners: detected.namedOwners.get(s.name) ?? new Map(),
         roles: roleSet,
       });
-      const tableTasks = s.tables.map((t) => async (): Promise<ManifestTable> => {
-        const entry = await writeTable(
-          opts,
-          tools,
-          dumpFile,
-          listDir,
-          s,
-          t,
-          assigned.get(t.oid)!,
-          restrict,
-          files,
-          local.signal,
-        );
-        done++;
-        opts.onTable?.(done, total, `${s.name}.${t.name}`);
-        return entry;
-      });
-      const written = await runPool(tableTasks, opts.jobs, stop);
+      const written = await writeTables(
+        opts,
+        tools,
+        dumpFile,
+        listDir,
+        s,
+        toc,
+        assigned,
+        restrict,
+        files,
+        local,
+        () => {
+          done++;
+          return done;
+        },
+        total,
+      );
       sumPartitionRows(s.name, written);
       const parts = await splitDump(opts.stagingDir, s.dump, opts.maxFileSize);
       let dumpBytes = 0;
@@ -262,6 +262,252 @@ async function writeBackup(
     dropListDir();
     await Deno.remove(listDir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * Writes every table's schema.sql and data.sql of one schema from a single `pg_restore -v -L`
+ * stream, split by TOC entry headers (lib/tocsplit.ts). Falls back to one pg_restore per file
+ * when the stream cannot be split unambiguously.
+ */
+async function writeTables(
+  opts: BackupOptions,
+  tools: PgTools,
+  dumpFile: string,
+  listDir: string,
+  s: PlannedSchema,
+  toc: TocEntry[],
+  assigned: Map<number, TableToc>,
+  restrict: boolean,
+  files: Manifest["files"],
+  local: AbortController,
+  next: () => number,
+  total: number,
+): Promise<ManifestTable[]> {
+  const reported = new Set<number>();
+  const report = (t: PlannedSchema["tables"][number]) => {
+    if (reported.has(t.oid)) return;
+    reported.add(t.oid);
+    opts.onTable?.(next(), total, `${s.name}.${t.name}`);
+  };
+  const written: string[] = [];
+  try {
+    return await splitTables(
+      opts,
+      tools,
+      dumpFile,
+      listDir,
+      s,
+      toc,
+      assigned,
+      restrict,
+      files,
+      local.signal,
+      {
+        report,
+        written,
+      },
+    );
+  } catch (e) {
+    if (!(e instanceof TocSplitError)) throw e;
+    opts.log(`warning: schema ${s.name}: ${e.message}; writing its tables with one pg_restore per file`);
+    for (const p of written) {
+      delete files[p];
+      await Deno.remove(join(opts.stagingDir, p)).catch(() => {});
+    }
+  }
+  const tableTasks = s.tables.map((t) => async (): Promise<ManifestTable> => {
+    const entry = await writeTable(
+      opts,
+      tools,
+      dumpFile,
+      listDir,
+      s,
+      t,
+      assigned.get(t.oid)!,
+      restrict,
+      files,
+      local.signal,
+    );
+    report(t);
+    return entry;
+  });
+  return await runPool(tableTasks, opts.jobs, () => local.abort());
+}
+
+/** A data.sql being written by splitCopyStream from the pieces the splitter routes to it. */
+interface DataWriter {
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  done: Promise<SplitResult>;
+  parts: string[];
+}
+
+async function splitTables(
+  opts: BackupOptions,
+  tools: PgTools,
+  dumpFile: string,
+  listDir: string,
+  s: PlannedSchema,
+  toc: TocEntry[],
+  assigned: Map<number, TableToc>,
+  restrict: boolean,
+  files: Manifest["files"],
+  signal: AbortSignal,
+  track: { report: (t: PlannedSchema["tables"][number]) => void; written: string[] },
+): Promise<ManifestTable[]> {
+  throwIfInterrupted();
+  const byLine = new Map(toc.map((e) => [e.line, e]));
+  const streamKey = restrict ? restrictKey(s.name, "stream") : undefined;
+  const keyArg = streamKey ? [`--restrict-key=${streamKey}`] : [];
+  const base = join(listDir, restrictKey(s.name));
+  await Deno.writeTextFile(`${base}.empty.list`, "");
+  const frame = await runTool({
+    path: tools.path("pg_restore"),
+    args: [...keyArg, "-L", `${base}.empty.list`, "-f", "-", dumpFile],
+    env: {},
+    what: `reading ${s.dump}`,
+    signal,
+  });
+  // Each table's entries together (definitions, then data), so that its data.sql is written in
+  // one stretch; pg_restore follows the list's order within each of its passes.
+  const list: string[] = [];
+  const entries = new Map<number, SplitEntry>();
+  const fileKeys = new Map<string, { restrictKey?: string }>();
+  const byFile = new Map<string, { t: PlannedSchema["tables"][number]; kind: "schema" | "data" }>();
+  for (const t of s.tables) {
+    const a = assigned.get(t.oid)!;
+    for (const kind of ["schema", "data"] as const) {
+      const lines = kind === "schema" ? a.schemaLines : a.dataLines;
+      if (kind === "data" && lines.length === 0) continue;
+      const file = `${t.oid}:${kind}`;
+      fileKeys.set(file, restrict ? { restrictKey: restrictKey(s.name, t.name, kind) } : {});
+      byFile.set(file, { t, kind });
+      for (const line of lines) {
+        const e = byLine.get(line)!;
+        entries.set(e.dumpId, {
+          file,
+          desc: e.desc,
+          catalogOid: e.catalogOid,
+          objectOid: e.objectOid,
+          ...(t.kind === "p" ? { noTableAm: true } : {}),
+        });
+        list.push(line);
+      }
+    }
+  }
+  const results = new Map<number, ManifestTable>();
+  for (const t of s.tables) {
+    results.set(t.oid, {
+      name: t.name,
+      rows: 0,
+      schemaFile: t.schemaFile,
+      dataFiles: [],
+      bytes: 0,
+      kind: t.kind,
+      ...(t.partitionOf ? { partitionOf: t.partitionOf } : {}),
+    });
+  }
+  const finished = new Map<number, number>();
+  const fileDone = (t: PlannedSchema["tables"][number]) => {
+    const n = (finished.get(t.oid) ?? 0) + 1;
+    finished.set(t.oid, n);
+    if (n === (assigned.get(t.oid)!.dataLines.length > 0 ? 2 : 1)) track.report(t);
+  };
+  const schemaBufs = new Map<string, Uint8Array[]>();
+  let data: { file: string; w: DataWriter } | undefined;
+  const openData = (file: string): DataWriter => {
+    const { t } = byFile.get(file)!;
+    const pipe = new TransformStream<Uint8Array, Uint8Array>();
+    const parts: string[] = [];
+    const done = splitCopyStream(pipe.readable, opts.maxFileSize, (n) => {
+      const p = tableDataPath(s.seg, t.tableSeg, n);
+      parts.push(p);
+      track.written.push(p);
+      return FileSink.open(join(opts.stagingDir, p));
+    });
+    done.catch(() => {});
+    return { writer: pipe.writable.getWriter(), done, parts };
+  };
+  const handle = async (out: SplitOutput[]) => {
+    for (const o of out) {
+      const { t, kind } = byFile.get(o.file)!;
+      const m = results.get(t.oid)!;
+      if (kind === "schema") {
+        if ("bytes" in o) {
+          const list = schemaBufs.get(o.file) ?? [];
+          list.push(o.bytes.slice());
+          schemaBufs.set(o.file, list);
+          continue;
+        }
+        track.written.push(t.schemaFile);
+        const sink = await FileSink.open(join(opts.stagingDir, t.schemaFile));
+        try {
+          for (const b of schemaBufs.get(o.file) ?? []) await sink.write(b);
+        } catch (e) {
+          sink.abandon();
+          throw e;
+        }
+        schemaBufs.delete(o.file);
+        files[t.schemaFile] = await sink.close();
+        m.bytes += files[t.schemaFile].bytes;
+        fileDone(t);
+        continue;
+      }
+      if (data && data.file !== o.file) {
+        throw new TocSplitError(`data of ${data.file} and ${o.file} interleave`);
+      }
+      data ??= { file: o.file, w: openData(o.file) };
+      if ("bytes" in o) {
+        const w = data.w;
+        // a failed write means splitCopyStream stopped: its own error says why
+        await w.writer.write(o.bytes).catch(async (e) => {
+          await w.done;
+          throw e;
+        });
+        continue;
+      }
+      const w = data.w;
+      data = undefined;
+      await w.writer.close();
+      const result = await w.done;
+      m.rows = result.rows;
+      if (w.parts.length === 1) {
+        await Deno.rename(join(opts.stagingDir, w.parts[0]), join(opts.stagingDir, t.dataFile));
+        track.written.push(t.dataFile);
+        w.parts[0] = t.dataFile;
+      }
+      result.parts.forEach((wr: Written, i) => {
+        files[w.parts[i]] = wr;
+        m.bytes += wr.bytes;
+      });
+      m.dataFiles.push(...w.parts);
+      fileDone(t);
+    }
+  };
+  if (list.length > 0) {
+    await Deno.writeTextFile(`${base}.list`, list.join("\n") + "\n");
+    const splitter = new TocStreamSplitter({ entries, files: fileKeys, frame, streamKey });
+    await streamTool(
+      {
+        path: tools.path("pg_restore"),
+        args: [...keyArg, "-v", "-L", `${base}.list`, "-f", "-", dumpFile],
+        env: {},
+        what: `writing the tables of ${s.dump}`,
+        signal,
+      },
+      async (out) => {
+        try {
+          for await (const chunk of out) await handle(splitter.push(chunk));
+          await handle(splitter.finish());
+        } finally {
+          if (data) await data.w.writer.abort().catch(() => {});
+        }
+      },
+    );
+  } else {
+    const splitter = new TocStreamSplitter({ entries, files: fileKeys, frame, streamKey });
+    await handle(splitter.finishEmpty());
+  }
+  return s.tables.map((t) => results.get(t.oid)!);
 }
 
 async function writeTable(

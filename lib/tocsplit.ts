@@ -1,0 +1,434 @@
+/**
+ * Splitting one `pg_restore -v -L <list> -f -` stream of a schema dump into per-table files, each
+ * byte for byte what `pg_restore -L <that file's entries> -f -` would write on its own. Pure: the
+ * caller feeds chunks of the stream and writes the segments it gets back.
+ *
+ * How an entry is found: with `-v`, pg_restore writes each entry's header as
+ *
+ * ```
+ * --
+ * -- TOC entry <dumpId> (class <catalog oid> OID <object oid>)
+ * -- Dependencies: <ids>              (only when it has some)
+ * -- [Data for ]Name: …; Type: <desc>; Schema: …; Owner: …
+ * -- Data Pos: <n>                    (custom format)
+ * --
+ *
+ * ```
+ *
+ * possibly preceded by `SET default_tablespace = …;` and `SET default_table_access_method = …;`
+ * (each followed by an empty line), which pg_restore writes only when the value changes. A header
+ * counts only when its id, oids and type are those of an entry in the list that has not been seen
+ * yet; COPY data (between `COPY … FROM stdin;` and `\.`) is never searched. A header in an entry's
+ * body that copies a real one (it could only come from crafted object definitions) makes the real
+ * header a second one, and the split stops with a {@link TocSplitError} instead of misrouting.
+ *
+ * Each file gets the stream's preamble (without `-- Started on`), with its own `\restrict` key, its
+ * entries with the non-verbose header (`--`, the Name line, `--`, empty line) and the trailer of
+ * `pg_restore -L <empty list>` (the `frame`). Before an entry, a file gets the SET lines that
+ * pg_restore would write there when restoring that file alone: the tablespace for entries that have
+ * one, the table access method for tables and materialized views (not partitioned tables), when the
+ * file's own last value differs. The value is the stream's at that entry.
+ * @module
+ */
+
+/** How one TOC entry of the list is routed. */
+export interface SplitEntry {
+  /** The file it goes to (any id the caller chooses). */
+  file: string;
+  /** TOC description, e.g. `TABLE`, `TABLE DATA`, `ACL`. */
+  desc: string;
+  catalogOid: number;
+  objectOid: number;
+  /** A partitioned table: pg_restore sets no default access method before it. */
+  noTableAm?: boolean;
+}
+
+/** What the splitter needs to know up front. */
+export interface SplitSpec {
+  /** dumpId → route, for every entry in the `-L` list. */
+  entries: Map<number, SplitEntry>;
+  /** Every output file → its `\restrict` key (absent: the stream has none either). */
+  files: Map<string, { restrictKey?: string }>;
+  /** The output of `pg_restore -L <empty list> -f - [--restrict-key=streamKey]`: preamble + trailer. */
+  frame: string;
+  /** The `--restrict-key` given to both pg_restore runs. */
+  streamKey?: string;
+}
+
+/** A piece of a file's content, or the end of a file. */
+export type SplitOutput = { file: string; bytes: Uint8Array } | { file: string; end: true };
+
+/** The stream does not have the expected shape; nothing written from it should be kept. */
+export class TocSplitError extends Error {
+  override name = "TocSplitError";
+}
+
+/** Descriptions whose entries carry a tablespace (tables, indexes, index constraints, matviews). */
+const TABLESPACE_DESCS = new Set(["TABLE", "MATERIALIZED VIEW", "INDEX", "CONSTRAINT"]);
+/** Descriptions whose entries carry a table access method. */
+const TABLE_AM_DESCS = new Set(["TABLE", "MATERIALIZED VIEW"]);
+
+const IDENT = `(?:''|[a-z_][a-z0-9_]*|"(?:[^"]|"")+")`;
+const SET_TS = new RegExp(`^SET default_tablespace = ${IDENT};$`);
+const SET_AM = new RegExp(`^SET default_table_access_method = ${IDENT};$`);
+const TOC_LINE = /^-- TOC entry (\d+) \(class (\d+) OID (\d+)\)$/;
+const DEPS_LINE = /^-- Dependencies:( \d+)*$/;
+const NAME_LINE = /^-- (?:Data for )?Name: .*; Type: (.+?); Schema: /;
+const POS_LINE = /^-- Data Pos: \d+$/;
+const STARTED = /^-- Started on /;
+const COMPLETED = /^-- Completed on /;
+
+/** A complete separator (SET lines + header), as found before an entry. */
+export interface Separator {
+  dumpId: number;
+  setTablespace?: string;
+  setTableAm?: string;
+  /** The `-- Name: …` line. */
+  nameLine: string;
+}
+
+/**
+ * Matches lines (without newlines) against the separator grammar. "prefix": the lines could still
+ * become one; "no": they cannot. Throws when a header names an entry already seen.
+ */
+export function matchSeparator(
+  lines: string[],
+  entries: Map<number, SplitEntry>,
+  seen: ReadonlySet<number>,
+): Separator | "prefix" | "no" {
+  let i = 0;
+  const sep: Partial<Separator> = {};
+  const at = () => lines[i];
+  const more = () => i < lines.length;
+  if (more() && SET_TS.test(at())) {
+    sep.setTablespace = at();
+    i++;
+    if (!more()) return "prefix";
+    if (at() !== "") return "no";
+    i++;
+  }
+  if (more() && SET_AM.test(at())) {
+    sep.setTableAm = at();
+    i++;
+    if (!more()) return "prefix";
+    if (at() !== "") return "no";
+    i++;
+  }
+  if (!more()) return "prefix";
+  if (at() !== "--") return "no";
+  i++;
+  if (!more()) return "prefix";
+  const toc = at().match(TOC_LINE);
+  if (!toc) return "no";
+  const id = Number(toc[1]);
+  const e = entries.get(id);
+  if (!e || e.catalogOid !== Number(toc[2]) || e.objectOid !== Number(toc[3])) return "no";
+  i++;
+  if (!more()) return "prefix";
+  if (DEPS_LINE.test(at())) {
+    i++;
+    if (!more()) return "prefix";
+  }
+  const name = at().match(NAME_LINE);
+  if (!name || !at().includes(`; Type: ${e.desc}; Schema: `)) return "no";
+  sep.nameLine = at();
+  i++;
+  if (!more()) return "prefix";
+  if (POS_LINE.test(at())) {
+    i++;
+    if (!more()) return "prefix";
+  }
+  if (at() !== "--") return "no";
+  i++;
+  if (!more()) return "prefix";
+  if (at() !== "") return "no";
+  if (i !== lines.length - 1) return "no";
+  if (seen.has(id)) {
+    throw new TocSplitError(`TOC entry ${id} appears twice in the pg_restore output`);
+  }
+  sep.dumpId = id;
+  return sep as Separator;
+}
+
+interface FileState {
+  key?: string;
+  started: boolean;
+  left: number;
+  tablespace?: string;
+  tableAm?: string;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const NL = 10;
+
+/** Replaces the `\restrict`/`\unrestrict` line's key (whole lines only). */
+function withKey(text: string, from: string | undefined, to: string | undefined): string {
+  if (from === undefined || to === undefined) return text;
+  return text.split("\n").map((l) =>
+    l === `\\restrict ${from}` ? `\\restrict ${to}` : l === `\\unrestrict ${from}` ? `\\unrestrict ${to}` : l
+  ).join("\n");
+}
+
+/** Splits one verbose pg_restore stream; see the module documentation. */
+export class TocStreamSplitter {
+  #spec: SplitSpec;
+  #files = new Map<string, FileState>();
+  #seen = new Set<number>();
+  #mode: "preamble" | "body" | "copy" = "preamble";
+  /** In "body": no line of the current entry's body yet (a COPY line may start it). */
+  #bodyStart = false;
+  #current?: SplitEntry;
+  #preamble: string[] = [];
+  #pre?: string;
+  #post?: string;
+  #tablespace?: string;
+  #tableAm?: string;
+  /** Lines that may start a separator or the trailer: [text, bytes]. */
+  #held: [string, Uint8Array][] = [];
+  #carry?: Uint8Array;
+  #out: SplitOutput[] = [];
+  /** A run of body bytes in the current chunk, for the current file. */
+  #run?: { buf: Uint8Array; start: number; end: number };
+
+  constructor(spec: SplitSpec) {
+    this.#spec = spec;
+    for (const [file, f] of spec.files) {
+      this.#files.set(file, { key: f.restrictKey, started: false, left: 0 });
+    }
+    for (const e of spec.entries.values()) {
+      const f = this.#files.get(e.file);
+      if (!f) throw new TocSplitError(`entry routed to unknown file ${e.file}`);
+      f.left++;
+    }
+  }
+
+  /** Feeds the next chunk of the stream; returns what to write, in order. */
+  push(chunk: Uint8Array): SplitOutput[] {
+    let buf = chunk;
+    if (this.#carry) {
+      buf = new Uint8Array(this.#carry.length + chunk.length);
+      buf.set(this.#carry);
+      buf.set(chunk, this.#carry.length);
+      this.#carry = undefined;
+    }
+    let pos = 0;
+    for (;;) {
+      const nl = buf.indexOf(NL, pos);
+      if (nl === -1) break;
+      if (this.#mode === "copy") {
+        // Everything up to and including the `\.` line is data of the current entry.
+        let end = nl + 1;
+        let start = pos;
+        for (;;) {
+          if (end - start === 3 && buf[start] === 0x5c && buf[start + 1] === 0x2e) {
+            this.#mode = "body";
+            break;
+          }
+          const next = buf.indexOf(NL, end);
+          if (next === -1) break;
+          start = end;
+          end = next + 1;
+        }
+        this.#body(buf, pos, end);
+        pos = end;
+        continue;
+      }
+      this.#line(buf, pos, nl + 1);
+      pos = nl + 1;
+    }
+    this.#flushRun();
+    if (pos < buf.length) this.#carry = buf.slice(pos);
+    return this.#take();
+  }
+
+  /** Ends the stream; checks that every entry was found and ends every file. */
+  finish(): SplitOutput[] {
+    if (this.#carry) {
+      const c = this.#carry;
+      this.#carry = undefined;
+      if (this.#mode === "copy") this.#body(c, 0, c.length);
+      else this.#line(c, 0, c.length);
+      this.#flushRun();
+    }
+    if (this.#mode === "preamble") throw new TocSplitError("the pg_restore output has no TOC entry header");
+    if (this.#mode === "copy") throw new TocSplitError("the pg_restore output ends inside COPY data");
+    const tail = this.#held.map(([t]) => t);
+    const trailer = this.#post!.split("\n").slice(0, -1);
+    if (
+      tail.length !== trailer.length + 2 || !COMPLETED.test(tail[0]) || tail[1] !== "" ||
+      trailer.some((l, i) => tail[i + 2] !== l)
+    ) {
+      throw new TocSplitError("the pg_restore output does not end with its trailer");
+    }
+    this.#held = [];
+    this.#endEntry();
+    for (const [id, e] of this.#spec.entries) {
+      if (!this.#seen.has(id)) {
+        throw new TocSplitError(`TOC entry ${id} (${e.desc}) is missing from the output`);
+      }
+    }
+    for (const [file, f] of this.#files) {
+      if (f.started) continue;
+      this.#out.push({ file, bytes: enc.encode(withKey(this.#spec.frame, this.#spec.streamKey, f.key)) });
+      this.#out.push({ file, end: true });
+    }
+    return this.#take();
+  }
+
+  /** For an empty list (no pg_restore stream to split): every file is the frame alone. */
+  finishEmpty(): SplitOutput[] {
+    if (this.#spec.entries.size > 0) throw new TocSplitError("finishEmpty with entries to write");
+    for (const [file, f] of this.#files) {
+      this.#out.push({ file, bytes: enc.encode(withKey(this.#spec.frame, this.#spec.streamKey, f.key)) });
+      this.#out.push({ file, end: true });
+    }
+    return this.#take();
+  }
+
+  #take(): SplitOutput[] {
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+
+  #flushRun(): void {
+    const r = this.#run;
+    if (!r) return;
+    this.#run = undefined;
+    if (r.end > r.start) this.#out.push({ file: this.#current!.file, bytes: r.buf.subarray(r.start, r.end) });
+  }
+
+  #emit(file: string, text: string): void {
+    this.#flushRun();
+    this.#out.push({ file, bytes: enc.encode(text) });
+  }
+
+  /** Body bytes of the current entry (or preamble text). */
+  #body(buf: Uint8Array, start: number, end: number): void {
+    if (this.#mode === "preamble") {
+      this.#preamble.push(dec.decode(buf.subarray(start, end)));
+      return;
+    }
+    const r = this.#run;
+    if (r && r.buf === buf && r.end === start) r.end = end;
+    else {
+      this.#flushRun();
+      this.#run = { buf, start, end };
+    }
+  }
+
+  #line(buf: Uint8Array, start: number, end: number): void {
+    const len = end - start - (buf[end - 1] === NL ? 1 : 0);
+    if (this.#bodyStart) {
+      this.#bodyStart = false;
+      if (this.#current!.desc === "TABLE DATA" && len >= 5 && buf[start] === 0x43 /* C */) {
+        if (dec.decode(buf.subarray(start, start + 5)) === "COPY ") {
+          this.#body(buf, start, end);
+          this.#mode = "copy";
+          return;
+        }
+      }
+    }
+    const b0 = buf[start];
+    // While lines are held (near a header or the trailer) every line is looked at.
+    const candidate = this.#held.length > 0 || (len > 0 && (b0 === 0x2d /* - */ || b0 === 0x53 /* S */));
+    if (!candidate) {
+      this.#release();
+      this.#body(buf, start, end);
+      return;
+    }
+    const text = dec.decode(buf.subarray(start, start + len));
+    this.#held.push([text, buf.slice(start, end)]);
+    this.#match();
+  }
+
+  /** Flushes every held line as body. */
+  #release(): void {
+    for (const [, bytes] of this.#held) this.#body(bytes, 0, bytes.length);
+    this.#held = [];
+  }
+
+  /** Acts on the held lines: a complete separator starts an entry; a dead prefix is body. */
+  #match(): void {
+    while (this.#held.length > 0) {
+      const lines = this.#held.map(([t]) => t);
+      if (this.#post !== undefined && COMPLETED.test(lines[0])) {
+        const trailer = this.#post.split("\n").slice(0, -1);
+        const want = ["", ...trailer];
+        if (lines.slice(1).every((l, i) => i < want.length && want[i] === l)) return; // maybe the end
+      }
+      const m = matchSeparator(lines, this.#spec.entries, this.#seen);
+      if (m === "prefix") return;
+      if (m !== "no") {
+        this.#held = [];
+        this.#startEntry(m);
+        return;
+      }
+      const [, bytes] = this.#held.shift()!;
+      this.#body(bytes, 0, bytes.length);
+    }
+  }
+
+  #endEntry(): void {
+    this.#flushRun();
+    const e = this.#current;
+    if (!e) return;
+    const f = this.#files.get(e.file)!;
+    if (--f.left === 0) {
+      this.#emit(e.file, withKey(this.#post!, this.#spec.streamKey, f.key));
+      this.#out.push({ file: e.file, end: true });
+    }
+    this.#current = undefined;
+  }
+
+  #startEntry(sep: Separator): void {
+    if (this.#mode === "preamble") this.#endPreamble();
+    this.#endEntry();
+    this.#seen.add(sep.dumpId);
+    const e = this.#spec.entries.get(sep.dumpId)!;
+    this.#current = e;
+    this.#mode = "body";
+    this.#bodyStart = true;
+    if (sep.setTablespace) this.#tablespace = sep.setTablespace;
+    if (sep.setTableAm) this.#tableAm = sep.setTableAm;
+    const f = this.#files.get(e.file)!;
+    let text = "";
+    if (!f.started) {
+      f.started = true;
+      text += withKey(this.#pre!, this.#spec.streamKey, f.key);
+    }
+    const needsTablespace = sep.setTablespace !== undefined || TABLESPACE_DESCS.has(e.desc);
+    if (needsTablespace && this.#tablespace !== undefined && f.tablespace !== this.#tablespace) {
+      f.tablespace = this.#tablespace;
+      text += `${this.#tablespace}\n\n`;
+    }
+    const needsTableAm = sep.setTableAm !== undefined || (TABLE_AM_DESCS.has(e.desc) && !e.noTableAm);
+    if (needsTableAm && this.#tableAm !== undefined && f.tableAm !== this.#tableAm) {
+      f.tableAm = this.#tableAm;
+      text += `${this.#tableAm}\n\n`;
+    }
+    text += `--\n${sep.nameLine}\n--\n\n`;
+    this.#emit(e.file, text);
+  }
+
+  /** The preamble ends at the first header: it and the frame's rest are every file's start and end. */
+  #endPreamble(): void {
+    const lines = this.#preamble;
+    const kept: string[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      if (STARTED.test(lines[i]) && lines[i + 1] === "\n") {
+        i++;
+        continue;
+      }
+      kept.push(lines[i]);
+    }
+    const pre = kept.join("");
+    if (!this.#spec.frame.startsWith(pre) || !pre.endsWith("\n")) {
+      throw new TocSplitError("the pg_restore preamble differs from the one of an empty list");
+    }
+    this.#pre = pre;
+    this.#post = this.#spec.frame.slice(pre.length);
+    this.#preamble = [];
+  }
+}
