@@ -28,6 +28,14 @@ export interface DetectedTable {
   partitionOf?: string;
 }
 
+/** An extension installed in the database (not plpgsql, not in pg_catalog). */
+export interface DetectedExtension {
+  name: string;
+  /** The schema it is installed in (`pg_extension.extnamespace`). */
+  schema: string;
+  version: string;
+}
+
 /** Everything detection returns. */
 export interface Detected {
   serverVersionNum: number;
@@ -38,6 +46,8 @@ export interface Detected {
   schemas: DetectedSchema[];
   tables: DetectedTable[];
   roles: string[];
+  /** Extensions, in creation order (an extension comes after those it requires). */
+  extensions: DetectedExtension[];
   /** Oid of an index, constraint, trigger, policy, default, rule or owned sequence → table oid. */
   owners: Map<number, number>;
   /** Per schema: name of an index or owned sequence → table oid. */
@@ -85,6 +95,11 @@ export async function detect(sql: Sql): Promise<Detected> {
       join pg_class s on s.oid = d.objid and s.relkind = 'S' join pg_namespace n on n.oid = s.relnamespace
      where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')`;
   const roles = await sql<{ rolname: string }[]>`select rolname from pg_roles`;
+  const extensions = await sql<DetectedExtension[]>`
+    select e.extname as name, n.nspname as schema, e.extversion as version
+      from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+     where e.extname <> 'plpgsql' and n.nspname <> 'pg_catalog'
+     order by e.oid`;
   const namedOwners = new Map<string, Map<string, number>>();
   for (const r of named) {
     if (!namedOwners.has(r.schema)) namedOwners.set(r.schema, new Map());
@@ -103,6 +118,7 @@ export async function detect(sql: Sql): Promise<Detected> {
       ...(parent ? { partitionOf: parent } : {}),
     })),
     roles: roles.map((r) => r.rolname),
+    extensions: extensions.map((e) => ({ name: e.name, schema: e.schema, version: e.version })),
     owners: new Map(owners.map((o) => [Number(o.oid), Number(o.tbl)])),
     namedOwners,
   };

@@ -43,6 +43,15 @@ export interface ManifestSchema {
   tables: ManifestTable[];
 }
 
+/** An extension of the backed-up database (every one but plpgsql and those in pg_catalog). */
+export interface ManifestExtension {
+  name: string;
+  /** The schema it was installed in (also when that schema is not in the backup). */
+  schema: string;
+  /** Its version in the source (informational: a restore creates the target's default version). */
+  version: string;
+}
+
 /** A table whose data was not backed up, and why. */
 export interface ManifestSkipped {
   schema: string;
@@ -78,6 +87,12 @@ export interface Manifest {
   status: "ok" | "partial";
   roles: string | null;
   schemas: ManifestSchema[];
+  /**
+   * Every extension of the database, in creation order, whether or not its schema is backed up.
+   * Absent in backups made before the field existed (their dumps carry no `CREATE EXTENSION`, or
+   * only in the dump of the extension's schema).
+   */
+  extensions?: ManifestExtension[];
   skipped: ManifestSkipped[];
   files: Record<string, ManifestFile>;
   durationMs: number;

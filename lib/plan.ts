@@ -4,7 +4,7 @@
  * @module
  */
 import { usageError } from "./errors.ts";
-import type { Detected, DetectedTable } from "./detect.ts";
+import type { Detected, DetectedExtension, DetectedTable } from "./detect.ts";
 import {
   dumpPath,
   encodeSchemas,
@@ -83,6 +83,11 @@ export interface PlannedSchema {
   managed: boolean;
   /** Tables whose definition and data pg_dump must leave out (`-T`): unreadable or excluded. */
   excludeTables: string[];
+  /**
+   * Extensions installed in this schema (`-e`): pg_dump leaves out `CREATE EXTENSION` under
+   * `--schema` unless the extension is selected too.
+   */
+  extensions: string[];
   tables: PlannedTable[];
 }
 
@@ -91,6 +96,11 @@ export interface BackupPlan {
   createdAt: Date;
   roles: string;
   schemas: PlannedSchema[];
+  /**
+   * Every extension of the database (but plpgsql and those in pg_catalog), in creation order, also
+   * those of schemas not backed up: the manifest lists them so that a restore can create them.
+   */
+  extensions: DetectedExtension[];
   skipped: { schema: string; table: string; reason: string }[];
   skippedSchemas: { schema: string; reason: string }[];
 }
@@ -200,6 +210,7 @@ export function planBackup(d: Detected, opts: PlanOptions, now: Date): BackupPla
       dump: dumpPath(seg, now),
       managed: MANAGED_SCHEMAS.has(s.name),
       excludeTables,
+      extensions: d.extensions.filter((e) => e.schema === s.name).map((e) => e.name),
       tables: kept.map((t) => {
         const tableSeg = tableSegs.get(t.name)!;
         return {
@@ -214,7 +225,14 @@ export function planBackup(d: Detected, opts: PlanOptions, now: Date): BackupPla
       }),
     };
   });
-  return { createdAt: now, roles: ROLES_FILE, schemas, skipped, skippedSchemas };
+  return {
+    createdAt: now,
+    roles: ROLES_FILE,
+    schemas,
+    extensions: d.extensions.map((e) => ({ ...e })),
+    skipped,
+    skippedSchemas,
+  };
 }
 
 /**
@@ -225,7 +243,12 @@ export function dumpCompression(pgDumpMajor: number): string {
   return pgDumpMajor >= 16 ? "zstd:3" : "6";
 }
 
-/** pg_dump arguments selecting one planned schema (custom format, into `file`). */
+/**
+ * pg_dump arguments selecting one planned schema (custom format, into `file`): the schema (`-n`),
+ * the extensions installed in it (`-e`, which adds their `CREATE EXTENSION`, `COMMENT ON
+ * EXTENSION` and changed privileges on their member objects, nothing else of other schemas), and
+ * the tables to leave out (`-T`).
+ */
 export function pgDumpArgs(s: PlannedSchema, file: string, pgDumpMajor: number, snapshot?: string): string[] {
   const args = [
     "--format=custom",
@@ -233,6 +256,7 @@ export function pgDumpArgs(s: PlannedSchema, file: string, pgDumpMajor: number, 
     `--file=${file}`,
     `--schema=${patternIdent(s.name)}`,
   ];
+  for (const e of s.extensions) args.push(`--extension=${patternIdent(e)}`);
   for (const t of s.excludeTables) args.push(`--exclude-table=${patternIdent(s.name)}.${patternIdent(t)}`);
   if (snapshot) args.push(`--snapshot=${snapshot}`);
   args.push("--no-password");

@@ -14,7 +14,7 @@ import { connect, resolveIPv4, type Sql } from "./connect.ts";
 import { type DbUrl, describeDb, libpqEnv, parseDbUrl } from "./dburl.ts";
 import { BackupError } from "./errors.ts";
 import { abortSignal, interruption, onCleanup, throwIfInterrupted } from "./interrupt.ts";
-import { type Manifest, type ManifestSchema, readManifest } from "./manifest.ts";
+import { type Manifest, type ManifestExtension, type ManifestSchema, readManifest } from "./manifest.ts";
 import { findPgTools, parsePgVersion, type PgTools, supportsRestrictKey } from "./pgtools.ts";
 import type { QualifiedName } from "./plan.ts";
 import { runPool } from "./pool.ts";
@@ -32,6 +32,7 @@ import {
   guardError,
   parseScript,
   pickDependencies,
+  planExtensions,
   type PlannedTable,
   planRestore,
   qualified,
@@ -47,6 +48,7 @@ import {
   tableKey,
   type TargetState,
   type TargetTable,
+  unquoteName,
 } from "./restoreplan.ts";
 import { parseToc } from "./toc.ts";
 import { checkFiles, throwOnFaults } from "./verify.ts";
@@ -104,6 +106,8 @@ interface Ctx {
   warnings: string[];
   /** Plaintext paths of schema dumps, by schema name (reassembled when split). */
   dumps: Map<string, Promise<string>>;
+  /** Pre-data scripts of schema dumps (as pg_restore writes them), by schema name. */
+  preDataText: Map<string, Promise<string>>;
   sql: Sql;
   /** SQL that suspends, and restores, the connected user's default privileges (see {@link defaultPrivileges}). */
   defaults?: { suspend: string; resume: string };
@@ -128,6 +132,9 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     select rolname as name, pg_has_role(current_user, oid, ${how}) as can from pg_roles`;
   const schemas = await sql<{ name: string; owner: string }[]>`
     select nspname as name, pg_get_userbyid(nspowner) as owner from pg_namespace`;
+  const extensions = await sql<{ name: string; schema: string; owner: string }[]>`
+    select e.extname as name, n.nspname as schema, pg_get_userbyid(e.extowner) as owner
+      from pg_extension e join pg_namespace n on n.oid = e.extnamespace`;
   const tables = await sql<{ schema: string; name: string; kind: string }[]>`
     select n.nspname as schema, c.relname as name, c.relkind::text as kind
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -153,6 +160,7 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     assumable: new Set(roles.filter((r) => r.can || info.sup).map((r) => r.name)),
     schemas: new Map(schemas.map((s) => [s.name, s.owner])),
     tables: map,
+    extensions: new Map(extensions.map((e) => [e.name, { schema: e.schema, owner: e.owner }])),
   };
 }
 
@@ -612,16 +620,94 @@ async function preDataScripts(
   schemas: ManifestSchema[],
 ): Promise<{ schema: string; script: Script }[]> {
   const out: { schema: string; script: Script }[] = [];
-  for (const s of schemas) {
-    const text = await runTool({
-      path: ctx.tools.path("pg_restore"),
-      args: ["--section=pre-data", "-f", "-", await dumpFile(ctx, s)],
-      env: {},
-      what: `reading ${s.dump}`,
-    });
-    out.push({ schema: s.name, script: parseScript(text) });
+  for (const s of schemas) out.push({ schema: s.name, script: parseScript(await preDataText(ctx, s)) });
+  return out;
+}
+
+/** The pre-data script of a schema's dump, as pg_restore writes it (read once per restore). */
+function preDataText(ctx: Ctx, s: ManifestSchema): Promise<string> {
+  let p = ctx.preDataText.get(s.name);
+  if (!p) {
+    p = (async () =>
+      await runTool({
+        path: ctx.tools.path("pg_restore"),
+        args: ["--section=pre-data", "-f", "-", await dumpFile(ctx, s)],
+        env: {},
+        what: `reading ${s.dump}`,
+      }))();
+    ctx.preDataText.set(s.name, p);
+  }
+  return p;
+}
+
+/**
+ * The backup's extensions: the manifest's list, or (for a manifest without one) the `CREATE
+ * EXTENSION` entries of the dumps of the schemas this restore creates objects in, in dump order.
+ */
+async function backupExtensions(ctx: Ctx): Promise<ManifestExtension[]> {
+  if (ctx.manifest.extensions) return ctx.manifest.extensions;
+  const names = new Set([
+    ...ctx.plan.schemas.filter((s) => s.mode === "ddl").map((s) => s.name),
+    ...ctx.plan.tables.map((t) => t.schema),
+  ]);
+  const out: ManifestExtension[] = [];
+  for (const s of ctx.manifest.schemas.filter((x) => names.has(x.name))) {
+    for (const b of parseScript(await preDataText(ctx, s)).blocks) {
+      if (b.type !== "EXTENSION") continue;
+      const m = b.text.match(/^CREATE EXTENSION IF NOT EXISTS (?:"(?:[^"]|"")*"|\S+) WITH SCHEMA (.+?);$/m);
+      if (m) out.push({ name: unquoteName(b.name), schema: unquoteName(m[1]), version: "" });
+    }
   }
   return out;
+}
+
+/**
+ * Creates the backup's extensions that the target lacks, before any definitions, each in the
+ * schema it had (created first when missing: from its dump, with its owner, when the backup has
+ * it). Extensions the target has are left as they are. Throws a {@link BackupError} naming the
+ * extension when the target cannot create it (not installed on the server, or not permitted).
+ */
+async function createExtensions(ctx: Ctx): Promise<void> {
+  const planned = ctx.plan.extensions.length > 0 || ctx.manifest.extensions
+    ? ctx.plan.extensions
+    : planExtensions(await backupExtensions(ctx), ctx.state);
+  const missing = planned.filter((e) => e.action === "create");
+  if (missing.length === 0) return;
+  ctx.opts.log(`creating extension(s) ${missing.map((e) => `${e.name} (in ${e.schema})`).join(", ")}`);
+  for (const e of missing) {
+    const parts: string[] = [];
+    if (!ctx.state.schemas.has(e.schema)) {
+      const s = ctx.manifest.schemas.find((x) => x.name === e.schema);
+      const block = s
+        ? parseScript(await preDataText(ctx, s)).blocks.find((b) =>
+          b.type === "SCHEMA" && b.schema === "-" && unquoteName(b.name) === e.schema
+        )
+        : undefined;
+      if (block) {
+        const { text, counts } = filterDefinitions(block.text, ctx.filter);
+        addCounts(ctx.counts, counts);
+        parts.push(text);
+      } else parts.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(e.schema)};`);
+    }
+    parts.push(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e.name)} WITH SCHEMA ${quoteIdent(e.schema)};`);
+    try {
+      await runPsql(ctx, enc(parts.join("\n") + "\n"), `creating extension ${e.name}`);
+    } catch (err) {
+      if (interruption()) throw err;
+      throw new BackupError(
+        `extension ${e.name} (schema ${e.schema} in the backup) cannot be created in the target: ${
+          (err as Error).message.replace(/^creating extension \S+ failed \(exit \d+\): /, "")
+        }`,
+        {
+          hint: `enable ${e.name} in the target first (Supabase: Dashboard → Database → Extensions), or ` +
+            "install it on the server (most are in postgresql-contrib), or create it as a superuser; " +
+            "then run the restore again",
+          cause: err,
+        },
+      );
+    }
+    await refreshTarget(ctx);
+  }
 }
 
 async function existingObjects(sql: Sql): Promise<Set<string>> {
@@ -835,6 +921,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       tmp: tmpDir,
       warnings: result.warnings,
       dumps: new Map(),
+      preDataText: new Map(),
       sql,
     };
     try {
@@ -862,6 +949,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
 async function execute(ctx: Ctx): Promise<void> {
   const { plan } = ctx;
   if (plan.roles) await restoreRoles(ctx);
+  if (!plan.dataOnly) await createExtensions(ctx);
   if (plan.kind === "tables") {
     await restoreTables(ctx, plan.tables);
     return;

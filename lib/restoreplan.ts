@@ -6,7 +6,7 @@
  * @module
  */
 import { BackupError, usageError } from "./errors.ts";
-import type { Manifest, ManifestSchema, ManifestTable } from "./manifest.ts";
+import type { Manifest, ManifestExtension, ManifestSchema, ManifestTable } from "./manifest.ts";
 import type { QualifiedName } from "./plan.ts";
 
 /** What the user asked to restore. */
@@ -42,6 +42,20 @@ export interface TargetState {
   schemas: ReadonlyMap<string, string>;
   /** {@link tableKey} → table. */
   tables: ReadonlyMap<string, TargetTable>;
+  /** Extension name → its schema and owner (absent: not read; treated as none). */
+  extensions?: ReadonlyMap<string, { schema: string; owner: string }>;
+}
+
+/** What a restore does about one extension of the backup. */
+export interface PlannedExtension extends ManifestExtension {
+  /**
+   * create: absent from the target, created before any definitions (CREATE EXTENSION IF NOT EXISTS
+   * … WITH SCHEMA …). present: the target has it in the same schema, left as it is. elsewhere: the
+   * target has it in another schema, left as it is (objects that name the backup's schema may fail).
+   */
+  action: "create" | "present" | "elsewhere";
+  /** The target's schema of it, when it has it. */
+  targetSchema?: string;
 }
 
 /** How one table is restored. */
@@ -98,7 +112,33 @@ export interface RestorePlan {
   files: string[];
   /** Tables the guard refuses to touch. */
   refused: PlannedTable[];
+  /**
+   * The backup's extensions (from the manifest) and what happens to each; empty for --data-only and
+   * for backups whose manifest has no extension list (the restore then reads them from the dumps).
+   */
+  extensions: PlannedExtension[];
   notes: string[];
+}
+
+/**
+ * What to do about each extension of `list` in `target`: create the missing ones, leave those the
+ * target has (wherever they are) as they are.
+ */
+export function planExtensions(list: readonly ManifestExtension[], target: TargetState): PlannedExtension[] {
+  const seen = new Set<string>();
+  const out: PlannedExtension[] = [];
+  for (const e of list) {
+    if (seen.has(e.name)) continue;
+    seen.add(e.name);
+    const there = target.extensions?.get(e.name);
+    if (!there) out.push({ ...e, action: "create" });
+    else {out.push({
+        ...e,
+        action: there.schema === e.schema ? "present" : "elsewhere",
+        targetSchema: there.schema,
+      });}
+  }
+  return out;
 }
 
 /**
@@ -331,6 +371,7 @@ export function planRestore(m: Manifest, req: RestoreRequest, target: TargetStat
     tables: [],
     files: [],
     refused: [],
+    extensions: req.dataOnly ? [] : planExtensions(m.extensions ?? [], target),
     notes: [],
   };
   const files = new Set<string>();
@@ -414,6 +455,14 @@ export function planRestore(m: Manifest, req: RestoreRequest, target: TargetStat
   }
   const all = [...plan.schemas.flatMap((s) => s.tables), ...plan.tables];
   plan.refused = all.filter((t) => t.action === "refuse");
+  for (const e of plan.extensions) {
+    if (e.action === "elsewhere") {
+      plan.notes.push(
+        `extension ${e.name} is in schema ${e.targetSchema} in the target, in ${e.schema} in the backup: ` +
+          `left as it is; definitions that name ${e.schema}.… objects of it may fail`,
+      );
+    }
+  }
   for (const k of m.skipped) {
     if (plan.schemas.some((s) => s.name === k.schema) || plan.tables.some((t) => t.schema === k.schema)) {
       plan.notes.push(`${k.schema}.${k.table} is not in the backup: ${k.reason}`);
@@ -463,6 +512,16 @@ export function formatRestorePlan(plan: RestorePlan, ctx: { from: string; target
   const what = plan.dataOnly ? "data only" : plan.schemaOnly ? "definitions only" : "definitions and data";
   out.push(`restore ${ctx.from} into ${ctx.target} (${what})`);
   if (plan.roles) out.push("  roles: roles.sql (roles that already exist are left as they are)");
+  const created = plan.extensions.filter((e) => e.action === "create");
+  const present = plan.extensions.filter((e) => e.action !== "create");
+  if (created.length > 0) {
+    out.push(`  extensions to create: ${created.map((e) => `${e.name} (in ${e.schema})`).join(", ")}`);
+  }
+  if (present.length > 0) {
+    out.push(
+      `  extensions already in the target (left as they are): ${present.map((e) => e.name).join(", ")}`,
+    );
+  }
   for (const s of plan.schemas) {
     const how = s.mode === "data"
       ? "Supabase-managed, exists: rows only"
@@ -566,7 +625,7 @@ export interface FilterContext {
   dropTransactionTimeout: boolean;
   /** psql is older than the `\restrict` fix and does not know the meta-command. */
   dropRestrict: boolean;
-  target: Pick<TargetState, "roles" | "assumable" | "schemas">;
+  target: Pick<TargetState, "roles" | "assumable" | "schemas" | "extensions">;
 }
 
 /** What a filter removed. */
@@ -621,11 +680,12 @@ export function judgeLine(line: string, ctx: FilterContext): "keep" | "owner" | 
 
 /**
  * Adapts a definitions script (pre-data, or a table's schema.sql) to the target: drops the blocks
- * of schemas that already exist (and their comment/ACL when the user does not own the schema),
+ * of schemas that already exist (and their comment/ACL when the user does not own the schema), of
+ * extensions that already exist (and their comment when the user does not own the extension),
  * ownership and privilege lines it cannot apply, `RESET SESSION AUTHORIZATION` paired with a dropped
  * `SET SESSION AUTHORIZATION`, and lines the server or psql do not know. In `--clean` scripts,
- * `DROP SCHEMA` lines are removed (schemas are never dropped) and other `DROP … IF EXISTS` get
- * CASCADE. COPY data is left untouched.
+ * `DROP SCHEMA` and `DROP EXTENSION` lines are removed (schemas and extensions are never dropped)
+ * and other `DROP … IF EXISTS` get CASCADE. COPY data is left untouched.
  */
 export function filterDefinitions(
   text: string,
@@ -641,6 +701,18 @@ export function filterDefinitions(
   script.blocks = script.blocks.filter((b) => {
     if (opts.dropBlock?.(b)) return false;
     if (b.type === "SCHEMA" && b.schema === "-" && ctx.target.schemas.has(unquoteName(b.name))) return false;
+    // The restore creates missing extensions before any definitions; one the target has is left
+    // as it is (on Supabase, supabase_admin owns them: COMMENT ON EXTENSION would fail).
+    if (b.type === "EXTENSION" && b.schema === "-" && ctx.target.extensions?.has(unquoteName(b.name))) {
+      return false;
+    }
+    if (b.type === "COMMENT" && b.schema === "-" && b.name.startsWith("EXTENSION ")) {
+      const there = ctx.target.extensions?.get(unquoteName(b.name.slice(10)));
+      if (there && !ctx.target.assumable.has(there.owner)) {
+        counts.privileges++;
+        return false;
+      }
+    }
     if ((b.type === "COMMENT" || b.type === "ACL") && b.schema === "-" && b.name.startsWith("SCHEMA ")) {
       if (schemaOwnedByOthers(unquoteName(b.name.slice(7)))) {
         counts.privileges++;
@@ -664,7 +736,7 @@ export function filterDefinitions(
         out.push(line);
         continue;
       }
-      if (/^DROP SCHEMA (IF EXISTS )?/.test(line)) continue;
+      if (/^DROP (SCHEMA|EXTENSION) (IF EXISTS )?/.test(line)) continue;
       const drop = line.match(CLEAN_DROP);
       if (drop) {
         // `--clean` scripts: objects outside the backup may depend on these (a trigger on

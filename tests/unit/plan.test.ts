@@ -41,6 +41,12 @@ function detected(): Detected {
       { oid: 9, schema: "public", name: "audit", kind: "r", readable: true, extension: false },
     ],
     roles: ["postgres"],
+    extensions: [
+      { name: "uuid-ossp", schema: "extensions", version: "1.1" },
+      { name: "pgcrypto", schema: "extensions", version: "1.3" },
+      { name: "citext", schema: "billing", version: "1.6" },
+      { name: "pg_trgm", schema: "vault", version: "1.6" },
+    ],
     owners: new Map(),
     namedOwners: new Map(),
   };
@@ -66,6 +72,33 @@ Deno.test("full scope: every schema, unreadable tables skipped with a reason, ex
 Deno.test("user scope leaves out Supabase-managed schemas", () => {
   const p = planBackup(detected(), { scope: "user", schemas: [], excludeTables: [] }, NOW);
   assertEquals(p.schemas.map((s) => s.name), ["billing", "public", 'Sales "EU" é']);
+});
+
+Deno.test("every extension is in the plan, with its schema, also when its schema is not backed up", () => {
+  for (
+    const opts of [{ scope: "user" as const, schemas: [] }, { scope: "full" as const, schemas: ["public"] }]
+  ) {
+    const p = planBackup(detected(), { ...opts, excludeTables: [] }, NOW);
+    assertEquals(p.extensions.map((e) => `${e.schema}.${e.name}@${e.version}`), [
+      "extensions.uuid-ossp@1.1",
+      "extensions.pgcrypto@1.3",
+      "billing.citext@1.6",
+      "vault.pg_trgm@1.6",
+    ]);
+  }
+  // each extension is dumped with its own schema only; a schema without USAGE (vault) is not dumped
+  const p = planBackup(detected(), { scope: "full", schemas: [], excludeTables: [] }, NOW);
+  assertEquals(
+    Object.fromEntries(p.schemas.map((s) => [s.name, s.extensions])),
+    {
+      auth: [],
+      billing: ["citext"],
+      extensions: ["uuid-ossp", "pgcrypto"],
+      public: [],
+      storage: [],
+      'Sales "EU" é': [],
+    },
+  );
 });
 
 Deno.test("--schema and --exclude-table narrow the selection", () => {
@@ -98,11 +131,21 @@ Deno.test("pg_dump arguments quote names exactly", () => {
     "--compress=zstd:3",
     "--file=/x/b.dump",
     '--schema="billing"',
+    '--extension="citext"',
     '--exclude-table="billing"."secret_keys"',
     "--snapshot=0000-1",
     "--no-password",
   ]);
   assertEquals(patternIdent('Sales "EU" é'), '"Sales ""EU"" é"');
+  const ext = p.schemas.find((s) => s.name === "extensions")!;
+  assertEquals(pgDumpArgs(ext, "/x/e.dump", 17).slice(3), [
+    '--schema="extensions"',
+    '--extension="uuid-ossp"',
+    '--extension="pgcrypto"',
+    "--no-password",
+  ]);
+  const pub = p.schemas.find((s) => s.name === "public")!;
+  assertEquals(pgDumpArgs(pub, "/x/p.dump", 17).filter((a) => a.startsWith("--extension")), []);
   assertEquals(pgDumpArgs(billing, "/x/b.dump", 15)[1], "--compress=6");
   assertEquals(dumpCompression(16), "zstd:3");
 });
