@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { connect, resolveIPv4, type Sql } from "./connect.ts";
 import { type DbUrl, describeDb, libpqEnv } from "./dburl.ts";
 import { detect, type Detected } from "./detect.ts";
@@ -438,16 +438,17 @@ async function splitTables(
           schemaBufs.set(o.file, list);
           continue;
         }
+        // Like pg_restore -f before: written whole, without fsync (data files are synced).
         track.written.push(t.schemaFile);
-        const sink = await FileSink.open(join(opts.stagingDir, t.schemaFile));
-        try {
-          for (const b of schemaBufs.get(o.file) ?? []) await sink.write(b);
-        } catch (e) {
-          sink.abandon();
-          throw e;
-        }
+        const bufs = schemaBufs.get(o.file) ?? [];
         schemaBufs.delete(o.file);
-        files[t.schemaFile] = await sink.close();
+        const text = new Uint8Array(bufs.reduce((n, b) => n + b.length, 0));
+        bufs.reduce((at, b) => (text.set(b, at), at + b.length), 0);
+        const path = join(opts.stagingDir, t.schemaFile);
+        await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+        await Deno.writeFile(path, text, { mode: 0o600 });
+        await Deno.chmod(path, 0o600);
+        files[t.schemaFile] = { bytes: text.length, sha256: createHash("sha256").update(text).digest("hex") };
         m.bytes += files[t.schemaFile].bytes;
         fileDone(t);
         continue;
