@@ -250,6 +250,7 @@ async function writeBackup(
       status: plan.skipped.length > 0 || plan.skippedSchemas.length > 0 ? "partial" : "ok",
       roles: plan.roles,
       schemas,
+      ...(plan.extensions.length ? { extensions: plan.extensions } : {}),
       skipped: [
         ...plan.skipped,
         ...plan.skippedSchemas.map((s) => ({ schema: s.schema, table: "*", reason: s.reason })),
