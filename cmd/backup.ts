@@ -130,6 +130,7 @@ function progress(total: number, log: (l: string) => void): (done: number, all: 
 }
 
 async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs): Promise<BackupSummary> {
+  if (target.error) throw target.error;
   const started = Date.now();
   const env = Deno.env.toObject();
   const label = target.env ? `[${target.env}] ` : "";

@@ -41,6 +41,11 @@ export interface BackupTarget {
   schemas?: string[];
   excludeTables?: string[];
   retention?: RetentionConfig;
+  /**
+   * Why its connection string could not be read (Key Vault), when several environments run: that
+   * environment fails alone and the others are still backed up. Then `url` is empty.
+   */
+  error?: BackupError;
 }
 
 /** Where one environment's connection string comes from, before anything is read. */
@@ -346,14 +351,23 @@ export async function resolveTargets(args: ParsedArgs, deps: ResolveDeps): Promi
     } else {
       const { vault, secret } = t.source;
       const key = `${vault}/${secret}`;
-      url = cache.get(key) ?? await readSecret(vault, secret, {
-        env: deps.env,
-        runAz: deps.runAz,
-        vaultOrigin: t.source.vaultOrigin,
-        secretOrigin: t.source.secretOrigin,
-      });
-      cache.set(key, url);
       urlOrigin = `Key Vault ${key}`;
+      try {
+        url = cache.get(key) ?? await readSecret(vault, secret, {
+          env: deps.env,
+          runAz: deps.runAz,
+          vaultOrigin: t.source.vaultOrigin,
+          secretOrigin: t.source.secretOrigin,
+        });
+      } catch (e) {
+        // With several environments, one unreadable secret fails only its own environment.
+        if (plan.targets.length === 1 || !(e instanceof BackupError) || e.exitCode !== ExitCode.failed) {
+          throw e;
+        }
+        out.push({ ...(t.env !== undefined ? { env: t.env } : {}), url: "", urlOrigin, error: e });
+        continue;
+      }
+      cache.set(key, url);
     }
     const db = t.db;
     out.push({
@@ -372,7 +386,9 @@ export async function resolveTargets(args: ParsedArgs, deps: ResolveDeps): Promi
 /** One line per target for the confirmation: environment, origin and the URL with its password masked. Pure. */
 export function describeTargets(targets: BackupTarget[]): string[] {
   return targets.map((t) =>
-    `${(t.env ?? "(no environment)").padEnd(8)} ${maskUrl(t.url)}  (from ${t.urlOrigin})`
+    `${(t.env ?? "(no environment)").padEnd(8)} ${
+      t.error ? "(cannot be read)" : maskUrl(t.url)
+    }  (from ${t.urlOrigin})`
   );
 }
 

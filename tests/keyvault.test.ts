@@ -186,10 +186,12 @@ Deno.test("CLI: Key Vault failures end the run with error/hint lines and exit 1,
     );
     assertEquals(r.code, 1, r.stderr);
     ok(
-      r.stderr.includes("error: Key Vault secret 'supabase-db-url-dev' was not found in vault 'acme-kv'"),
+      r.stderr.includes("error: [dev] Key Vault secret 'supabase-db-url-dev' was not found in vault 'acme-kv'"),
       r.stderr,
     );
     ok(/^hint: check the secret name/m.test(r.stderr), r.stderr);
+    // prod (an unreachable host here) was still tried: one environment's secret does not stop the other
+    ok(r.stderr.includes("error: [prod] cannot resolve host"), r.stderr);
     assertNoSecret(r.stdout + r.stderr, [PROD_URL, "Pr0d%23Secret", "Pr0d#Secret"], "CLI output");
     assertEquals(await az.calls(), [
       show("acme-kv", "supabase-db-url-prod"),
@@ -275,6 +277,35 @@ Deno.test("CLI: --vault --env both backs up two real databases into <out>/prod a
       const bytes = await Deno.readFile(`${out}/${f}`);
       assertNoSecret(new TextDecoder().decode(bytes), secrets, f);
     }
+  } finally {
+    await az.cleanup();
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("CLI: --env both with the dev secret missing still backs up prod, then exits 1 naming dev", async () => {
+  const cluster = await sharedCluster(17);
+  const prod = await loadFixture(cluster, await cluster.createDatabase(), { app: false });
+  const az = await installFakeAz({
+    vaults: { "acme-kv": { secrets: { "supabase-db-url-prod": prod.url } } },
+  });
+  const out = await Deno.makeTempDir({ prefix: "kv-both-missing-" });
+  try {
+    const r = await runCli(["backup", "--vault", "acme-kv", "--env", "both", "--yes", "--out", out], {
+      PATH: `${az.dir}:${PLAIN_PATH}`,
+    });
+    assertEquals(r.code, 1, r.stderr);
+    ok(
+      r.stderr.includes(
+        "error: [dev] Key Vault secret 'supabase-db-url-dev' was not found in vault 'acme-kv'",
+      ),
+      r.stderr,
+    );
+    ok(/^Total: 2 environments \(prod=\w+, dev=failed\)/m.test(r.stdout), r.stdout);
+    assertNoSecret(r.stdout + r.stderr, [prod.url, FIXTURE_PASSWORD], "output");
+    const m = JSON.parse(await Deno.readTextFile(`${out}/prod/latest/manifest.json`)) as Manifest;
+    assertEquals([m.environment, m.database.name], ["prod", prod.db]);
+    assertEquals(await listFiles(`${out}/dev`).catch(() => []), []);
   } finally {
     await az.cleanup();
     await Deno.remove(out, { recursive: true });
