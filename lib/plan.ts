@@ -1,8 +1,9 @@
 /**
  * Backup planning: turns detected schemas and tables, the options and a clock value into the list
- * of files to write and the pg_dump selection for each schema. Pure: no I/O.
+ * of files to write, the pg_dump selection for each schema and each file's `\restrict` key. Pure: no I/O.
  * @module
  */
+import { createHash } from "node:crypto";
 import { usageError } from "./errors.ts";
 import type { Detected, DetectedExtension, DetectedTable } from "./detect.ts";
 import {
@@ -261,6 +262,14 @@ export function pgDumpArgs(s: PlannedSchema, file: string, pgDumpMajor: number, 
   if (snapshot) args.push(`--snapshot=${snapshot}`);
   args.push("--no-password");
   return args;
+}
+
+/**
+ * The `\restrict` key of one written file (pg_dumpall/pg_restore `--restrict-key`), derived from its
+ * names so that unchanged tables give byte-identical files.
+ */
+export function restrictKey(...parts: string[]): string {
+  return createHash("sha256").update(["supabase-backup", ...parts].join("\u0000")).digest("hex").slice(0, 32);
 }
 
 /** Counts for progress and summaries. */

@@ -11,7 +11,7 @@ import type { ParsedArgs } from "../../lib/cli.ts";
 import { encodeBackup, encodeSettings, parseRecipients, renameFiles, storedForm } from "../../lib/encode.ts";
 import { BackupError } from "../../lib/errors.ts";
 import type { Manifest } from "../../lib/manifest.ts";
-import { checkStaging } from "../../lib/dump.ts";
+import { checkStaging } from "../../lib/staging.ts";
 import { verifyBackup } from "../../lib/verify.ts";
 
 function args(values: ParsedArgs["values"]): ParsedArgs {
