@@ -8,7 +8,7 @@ import { boolValue, intValue, type ParsedArgs, stringValue } from "../lib/cli.ts
 import { describeDb } from "../lib/dburl.ts";
 import { BackupError, ExitCode, usageError } from "../lib/errors.ts";
 import { redact } from "../lib/redact.ts";
-import { drill } from "../lib/restore.ts";
+import { drill } from "../lib/drill.ts";
 import { setInterruptNote } from "../lib/interrupt.ts";
 import { allBackups, formatVerify, resolveFrom, verifyBackup, type VerifyReport } from "../lib/verify.ts";
 import { targetUrl } from "./restore.ts";

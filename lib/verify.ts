@@ -2,7 +2,7 @@
  * Verifying a backup on disk: every file's size and SHA-256 against the manifest (read through
  * backupfile.ts, so compressed or encrypted files are checked as their plaintext), missing and
  * extra files, and finding the backup that `--from` names. The drill (restore and count) lives in
- * restore.ts.
+ * drill.ts.
  * @module
  */
 import { createHash } from "node:crypto";

@@ -10,7 +10,8 @@ import type { Manifest } from "../lib/manifest.ts";
 import { type CliResult, runCli } from "./support/cli.ts";
 import { type Cluster, sharedCluster } from "./support/cluster.ts";
 import { FIXTURE, FIXTURE_PASSWORD, loadFixture, tableFingerprints } from "./support/fixture.ts";
-import { isServiceTable, qualified } from "../lib/restoreplan.ts";
+import { isServiceTable } from "../lib/restoreplan.ts";
+import { qualified } from "../lib/sqlident.ts";
 
 const TOOLS = { PG_BIN: clientBinDir() };
 

@@ -1,14 +1,8 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import type { Manifest } from "../../lib/manifest.ts";
-import {
-  type FilterContext,
-  filterDefinitions,
-  formatRestorePlan,
-  planExtensions,
-  planRestore,
-  type RestoreRequest,
-  type TargetState,
-} from "../../lib/restoreplan.ts";
+import { type FilterContext, filterDefinitions } from "../../lib/restorefilter.ts";
+import { planExtensions, planRestore, type RestoreRequest, type TargetState } from "../../lib/restoreplan.ts";
+import { formatRestorePlan } from "../../lib/restoreplanview.ts";
 
 const EXTENSIONS = [
   { name: "uuid-ossp", schema: "extensions", version: "1.1" },

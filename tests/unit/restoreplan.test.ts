@@ -5,22 +5,21 @@ import {
   dataLineFilter,
   type FilterContext,
   filterDefinitions,
-  fkTarget,
-  formatRestorePlan,
-  guardError,
   judgeLine,
-  parseScript,
-  pickDependencies,
+  skippedLine,
+} from "../../lib/restorefilter.ts";
+import {
+  guardError,
   planRestore,
-  quoteIdent,
   type RestoreRequest,
   selectTables,
-  skippedLine,
-  splitTableScript,
   tableKey,
   type TargetState,
   type TargetTable,
 } from "../../lib/restoreplan.ts";
+import { formatRestorePlan } from "../../lib/restoreplanview.ts";
+import { fkTarget, parseScript, pickDependencies, splitTableScript } from "../../lib/restorescript.ts";
+import { quoteIdent } from "../../lib/sqlident.ts";
 import { assertGolden } from "../support/golden.ts";
 
 function table(
