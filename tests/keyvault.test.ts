@@ -186,7 +186,9 @@ Deno.test("CLI: Key Vault failures end the run with error/hint lines and exit 1,
     );
     assertEquals(r.code, 1, r.stderr);
     ok(
-      r.stderr.includes("error: [dev] Key Vault secret 'supabase-db-url-dev' was not found in vault 'acme-kv'"),
+      r.stderr.includes(
+        "error: [dev] Key Vault secret 'supabase-db-url-dev' was not found in vault 'acme-kv'",
+      ),
       r.stderr,
     );
     ok(/^hint: check the secret name/m.test(r.stderr), r.stderr);
