@@ -12,7 +12,8 @@ export interface Written {
   sha256: string;
 }
 
-const BUFFER = 1 << 20;
+/** How much FileSink buffers before writing, and how much hashFile reads at a time: 1 MiB. */
+export const BUFFER = 1 << 20;
 
 /** A file being written. */
 export class FileSink {
@@ -74,14 +75,23 @@ async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
   while (off < data.length) off += await file.write(data.subarray(off));
 }
 
-/** Hashes an existing file by streaming it. */
-export async function hashFile(path: string): Promise<Written> {
+/**
+ * Hashes an existing file, reading it block by block into `buf` (reused for every block; pass one
+ * to reuse it across files too).
+ */
+export async function hashFile(path: string, buf: Uint8Array = new Uint8Array(BUFFER)): Promise<Written> {
   const hash = createHash("sha256");
   let bytes = 0;
   const f = await Deno.open(path, { read: true });
-  for await (const chunk of f.readable) {
-    hash.update(chunk);
-    bytes += chunk.length;
+  try {
+    for (;;) {
+      const n = await f.read(buf);
+      if (n === null) break;
+      hash.update(buf.subarray(0, n));
+      bytes += n;
+    }
+  } finally {
+    f.close();
   }
   return { bytes, sha256: hash.digest("hex") };
 }
