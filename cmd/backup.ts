@@ -20,7 +20,7 @@ import { notifyWebhook } from "../lib/notify.ts";
 import { withPgpass } from "../lib/pgpass.ts";
 import { parseQualifiedName, type PlanOptions } from "../lib/plan.ts";
 import { redact } from "../lib/redact.ts";
-import { parsePolicy, type RetentionPolicy } from "../lib/retention.ts";
+import { parsePolicy, policyFromConfig, type RetentionPolicy } from "../lib/retention.ts";
 import { parseSize } from "../lib/size.ts";
 import {
   type BackupSummary,
@@ -189,12 +189,12 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
     }
     const m = run.manifest;
     const notes: string[] = [];
-    const policy = target.retention && !o.policy ? parsePolicyFromConfig(target.retention) : o.policy;
+    const policy = target.retention && !o.policy ? policyFromConfig(target.retention) : o.policy;
+    let pruned = 0; // after a push race the prune runs again on the remote head: that run counts
     const prune = async () => {
       if (!policy) return;
-      const pruned = await pruneRoot(root, policy, { dryRun: false, now: new Date() });
-      const removed = pruned.filter((p) => !p.keep).length;
-      if (removed > 0) notes.push(`pruned ${removed} archive(s)`);
+      const decisions = await pruneRoot(root, policy, { dryRun: false, now: new Date() });
+      pruned = decisions.filter((p) => !p.keep).length;
     };
     let placedAt: string;
     let archivedPrevious: string | undefined;
@@ -220,6 +220,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       archivedPrevious = r.archivedPrevious;
       await prune();
     }
+    if (pruned > 0) notes.unshift(`pruned ${pruned} archive(s)`);
     staging = "";
     return {
       environment: target.env,
@@ -235,16 +236,6 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
     dropStaging();
     if (staging) await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
-}
-
-function parsePolicyFromConfig(r: NonNullable<BackupTarget["retention"]>): RetentionPolicy | undefined {
-  const values: ParsedArgs["values"] = {};
-  if (r.keepLast !== undefined) values["keep-last"] = String(r.keepLast);
-  if (r.keepDaily !== undefined) values["keep-daily"] = String(r.keepDaily);
-  if (r.keepWeekly !== undefined) values["keep-weekly"] = String(r.keepWeekly);
-  if (r.keepMonthly !== undefined) values["keep-monthly"] = String(r.keepMonthly);
-  if (r.keepWithin !== undefined) values["keep-within"] = r.keepWithin;
-  return parsePolicy({ command: "backup", values, origin: {}, help: false });
 }
 
 /** Runs `backup.ts backup`; returns the exit code (the worst of all environments). */

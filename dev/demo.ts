@@ -15,6 +15,7 @@
  */
 import $ from "dax";
 import { join } from "node:path";
+import { maskUrl } from "../lib/dburl.ts";
 import type { Manifest } from "../lib/manifest.ts";
 import { PLAIN_PATH } from "../tests/support/cli.ts";
 import { type Cluster, startCluster } from "../tests/support/cluster.ts";
@@ -52,17 +53,12 @@ function heading(n: number, title: string): void {
   console.log(`\n== ${current} …`);
 }
 
-/** A postgresql:// URL with its password masked, for printing. */
-function masked(url: string): string {
-  return url.replace(/^(postgresql:\/\/[^:@/]+:)[^@]*@/, "$1****@");
-}
-
 /**
  * Runs `backup.ts <args>` from the repository (where `.cache/pg` is) with only `env`, PLAIN_PATH
  * and HOME: stderr streams to the terminal, stdout too and is also returned.
  */
 async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string }> {
-  const shown = Object.entries(env).map(([k, v]) => `${k}=${masked(v)} `).join("");
+  const shown = Object.entries(env).map(([k, v]) => `${k}=${maskUrl(v)} `).join("");
   console.log(`$ ${shown}deno run -A backup.ts ${args.join(" ")}`);
   const r = await $`${Deno.execPath()} run --allow-all --quiet backup.ts ${args}`
     .cwd(REPO_ROOT)

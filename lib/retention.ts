@@ -7,6 +7,7 @@
  * @module
  */
 import { intValue, type ParsedArgs, stringValue } from "./cli.ts";
+import type { RetentionConfig } from "./config.ts";
 import { usageError } from "./errors.ts";
 
 /** A `--keep-within` duration: its text and its parts. */
@@ -118,6 +119,20 @@ export function parsePolicy(args: ParsedArgs): RetentionPolicy | undefined {
   if (within !== undefined) {
     policy.keepWithin = parseDuration(within, args.origin["keep-within"] ?? "--keep-within");
   }
+  return isEmptyPolicy(policy) ? undefined : policy;
+}
+
+/**
+ * The policy of a config file's `retention` entry (its values already checked by the config
+ * loader); undefined when it keeps nothing. `origin` names the entry in an error.
+ */
+export function policyFromConfig(
+  r: RetentionConfig,
+  origin = "retention.keepWithin",
+): RetentionPolicy | undefined {
+  const { keepWithin, ...counts } = r;
+  const policy: RetentionPolicy = { ...counts };
+  if (keepWithin !== undefined) policy.keepWithin = parseDuration(keepWithin, origin);
   return isEmptyPolicy(policy) ? undefined : policy;
 }
 

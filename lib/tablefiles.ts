@@ -17,6 +17,7 @@ import { type PlannedSchema, type PlannedTable, restrictKey } from "./plan.ts";
 import { runPool } from "./pool.ts";
 import { runTool, streamTool } from "./proc.ts";
 import { FileSink, hashFile } from "./sink.ts";
+import { qualified } from "./sqlident.ts";
 import { assignToTables, parseToc, type TableCatalog, type TableToc, type TocEntry } from "./toc.ts";
 import { type SplitEntry, type SplitOutput, TocSplitError, TocStreamSplitter } from "./tocsplit.ts";
 
@@ -319,8 +320,7 @@ async function writeTable(job: TableFilesJob, t: PlannedTable, toc: TableToc): P
 
 /** A partitioned table holds no rows itself: its count is the sum of its partitions'. */
 function sumPartitionRows(schema: string, tables: ManifestTable[]): void {
-  const quote = (n: string) => /^[a-z_][a-z0-9_$]*$/.test(n) ? n : `"${n.replaceAll('"', '""')}"`;
-  const byQualified = new Map(tables.map((t) => [`${quote(schema)}.${quote(t.name)}`, t]));
+  const byQualified = new Map(tables.map((t) => [qualified(schema, t.name), t]));
   const childrenOf = new Map<ManifestTable, ManifestTable[]>();
   for (const t of tables) {
     const parent = t.partitionOf ? byQualified.get(t.partitionOf) : undefined;

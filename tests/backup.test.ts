@@ -8,6 +8,7 @@ import { type Cluster, sharedCluster } from "./support/cluster.ts";
 import { FIXTURE_PASSWORD, loadFixture, tableFingerprints } from "./support/fixture.ts";
 import { listFiles, runCli } from "./support/cli.ts";
 import { startProxy } from "./support/proxy.ts";
+import { psql } from "./support/psql.ts";
 import type { Manifest } from "../lib/manifest.ts";
 import { findPgTools } from "../lib/pgtools.ts";
 import { REPO } from "./support/paths.ts";
@@ -16,24 +17,6 @@ const ENC_PW = encodeURIComponent(FIXTURE_PASSWORD);
 
 async function sha256(path: string): Promise<string> {
   return createHash("sha256").update(await Deno.readFile(path)).digest("hex");
-}
-
-async function psql(
-  c: Cluster,
-  db: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<string> {
-  const tools = await findPgTools({ minMajor: 17, cwd: REPO });
-  const out = await new Deno.Command(tools.path("psql"), {
-    args: ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", c.url({ db }), ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const err = new TextDecoder().decode(out.stderr);
-  if (out.code !== 0) throw new Error(`psql ${args.join(" ")} failed: ${err}`);
-  return new TextDecoder().decode(out.stdout) + err;
 }
 
 /**

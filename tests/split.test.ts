@@ -9,6 +9,7 @@ import type { Manifest } from "../lib/manifest.ts";
 import { runCli } from "./support/cli.ts";
 import { sharedCluster } from "./support/cluster.ts";
 import { loadFixture, tableFingerprints } from "./support/fixture.ts";
+import { psql } from "./support/psql.ts";
 
 const TOOLS = { PG_BIN: clientBinDir() };
 const MB = 1_000_000;
@@ -68,24 +69,7 @@ Deno.test({
       const target = await c.createDatabase();
       await c.sql("create schema big", { db: target });
       for (const tb of big.tables) {
-        for (const f of [tb.schemaFile, ...tb.dataFiles]) {
-          const out = await new Deno.Command(`${clientBinDir()}/psql`, {
-            args: [
-              "-X",
-              "-q",
-              "-v",
-              "ON_ERROR_STOP=1",
-              "-1",
-              "-d",
-              c.url({ db: target }),
-              "-f",
-              `${dir}/${f}`,
-            ],
-            stdout: "null",
-            stderr: "piped",
-          }).output();
-          assertEquals(out.code, 0, `${f}: ${new TextDecoder().decode(out.stderr)}`);
-        }
+        for (const f of [tb.schemaFile, ...tb.dataFiles]) await psql(c, target, ["-1", "-f", `${dir}/${f}`]);
       }
       assertEquals(await tableFingerprints(c, target, ["big.blobs", "big.small"]), source);
     });

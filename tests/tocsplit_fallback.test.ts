@@ -10,6 +10,7 @@ import type { Manifest } from "../lib/manifest.ts";
 import { runCli } from "./support/cli.ts";
 import { sharedCluster } from "./support/cluster.ts";
 import { loadFixture, tableFingerprints } from "./support/fixture.ts";
+import { psql } from "./support/psql.ts";
 
 const TOOLS = { PG_BIN: clientBinDir() };
 
@@ -74,25 +75,8 @@ Deno.test({
     const target = await c.createDatabase();
     await c.sql("create schema s", { db: target });
     for (const t of ["a", "b"]) {
-      for (
-        const f of [file(second, t, "schemaFile") as string, ...(file(second, t, "dataFiles") as string[])]
-      ) {
-        const out = await new Deno.Command(`${clientBinDir()}/psql`, {
-          args: [
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            c.url({ db: target }),
-            "-f",
-            `${second.dir}/${f}`,
-          ],
-          stderr: "piped",
-          stdout: "null",
-        }).output();
-        assertEquals(out.code, 0, `${f}: ${new TextDecoder().decode(out.stderr)}`);
-      }
+      const own = [file(second, t, "schemaFile") as string, ...(file(second, t, "dataFiles") as string[])];
+      for (const f of own) await psql(c, target, ["-f", `${second.dir}/${f}`]);
     }
     assertEquals(
       await tableFingerprints(c, target, ["s.a", "s.b"]),

@@ -14,6 +14,7 @@ import {
   monthKey,
   parseDuration,
   parsePolicy,
+  policyFromConfig,
   type RetentionDecision,
   type RetentionInput,
   type RetentionPolicy,
@@ -228,4 +229,17 @@ Deno.test("parsePolicy: reads the --keep-* flags; none gives undefined; bad valu
     }
     assert(err instanceof BackupError && err.exitCode === 2 && err.message.includes(flag), argv.join(" "));
   }
+});
+
+Deno.test("policyFromConfig: counts as given, keepWithin parsed, an empty entry keeps nothing", () => {
+  assertEquals(policyFromConfig({ keepLast: 3, keepWithin: "14d" }), {
+    keepLast: 3,
+    keepWithin: parseDuration("14d"),
+  });
+  assertEquals(policyFromConfig({ keepDaily: 7, keepWeekly: 4, keepMonthly: 6 }), {
+    keepDaily: 7,
+    keepWeekly: 4,
+    keepMonthly: 6,
+  });
+  assertEquals(policyFromConfig({}), undefined);
 });

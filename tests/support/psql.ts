@@ -1,0 +1,27 @@
+/**
+ * Running psql 17 (the provisioned client) against a test cluster, stopping at the first error.
+ * @module
+ */
+import { clientBinDir } from "../../dev/pgenv.ts";
+import type { Cluster } from "./cluster.ts";
+
+/**
+ * Runs `psql -X -q -v ON_ERROR_STOP=1 -d <db as superuser> <args>` with `env` added; returns its
+ * stdout and stderr. Throws an Error holding psql's stderr when it fails.
+ */
+export async function psql(
+  c: Cluster,
+  db: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
+  const out = await new Deno.Command(`${clientBinDir()}/psql`, {
+    args: ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", c.url({ db }), ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  if (out.code !== 0) throw new Error(`psql ${args.join(" ")} failed: ${err}`);
+  return new TextDecoder().decode(out.stdout) + err;
+}
