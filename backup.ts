@@ -4,10 +4,10 @@
  * {@link BackupError} into `error: …` / `hint: …` and an exit code. Nothing else exits the process.
  * @module
  */
-import { type Command, helpText, parseCli, type ParsedArgs } from "./lib/cli.ts";
-import { BackupError, ExitCode } from "./lib/errors.ts";
-import { redact } from "./lib/redact.ts";
-import { interruption, onInterrupt } from "./lib/interrupt.ts";
+import { type Command, helpText, parseCli, type ParsedArgs } from "./lib/cli/flags.ts";
+import { BackupError, ExitCode } from "./lib/base/errors.ts";
+import { redact } from "./lib/base/redact.ts";
+import { interruption, onInterrupt } from "./lib/base/interrupt.ts";
 
 type Runner = (args: ParsedArgs) => Promise<number>;
 
@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.ok;
     }
     if (argv.length === 1 && argv[0] === "--version") {
-      const { TOOL_VERSION } = await import("./lib/version.ts");
+      const { TOOL_VERSION } = await import("./lib/base/version.ts");
       console.log(`supabase-backup ${TOOL_VERSION}`);
       return ExitCode.ok;
     }

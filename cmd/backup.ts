@@ -6,33 +6,33 @@
  */
 import $ from "dax";
 import { hostname } from "node:os";
-import { appendStepSummary, backupEnabled } from "../lib/actions.ts";
-import { backupRoot, createStaging, installBackup, removeStaleStaging } from "../lib/archive.ts";
-import { boolValue, intValue, listValue, type ParsedArgs, stringValue } from "../lib/cli.ts";
-import { describeDb, parseDbUrl, transactionPoolerHint } from "../lib/dburl.ts";
-import { runBackup } from "../lib/dump.ts";
-import { makeEncoder } from "../lib/encode.ts";
-import { BackupError, ExitCode, usageError, worseExit } from "../lib/errors.ts";
-import { commitMessage, publishToGit } from "../lib/git.ts";
-import { onCleanup } from "../lib/interrupt.ts";
-import type { ManifestSource } from "../lib/manifest.ts";
-import { notifyWebhook } from "../lib/notify.ts";
-import { withPgpass } from "../lib/pgpass.ts";
-import { parseQualifiedName, type PlanOptions } from "../lib/plan.ts";
-import { redact } from "../lib/redact.ts";
-import { parsePolicy, policyFromConfig, type RetentionPolicy } from "../lib/retention.ts";
-import { parseSize } from "../lib/size.ts";
+import { appendStepSummary, backupEnabled } from "../lib/base/actions.ts";
+import { backupRoot, createStaging, installBackup, removeStaleStaging } from "../lib/store/rotation.ts";
+import { boolValue, intValue, listValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import { describeDb, parseDbUrl, transactionPoolerHint } from "../lib/pg/url.ts";
+import { runBackup } from "../lib/backup/execute.ts";
+import { makeEncoder } from "../lib/store/encode.ts";
+import { BackupError, ExitCode, usageError, worseExit } from "../lib/base/errors.ts";
+import { commitMessage, publishToGit } from "../lib/store/git.ts";
+import { onCleanup } from "../lib/base/interrupt.ts";
+import type { ManifestSource } from "../lib/store/manifest.ts";
+import { notifyWebhook } from "../lib/report/notify.ts";
+import { withPgpass } from "../lib/pg/pgpass.ts";
+import { parseQualifiedName, type PlanOptions } from "../lib/backup/plan.ts";
+import { redact } from "../lib/base/redact.ts";
+import { parsePolicy, policyFromConfig, type RetentionPolicy } from "../lib/store/retention.ts";
+import { parseSize } from "../lib/base/size.ts";
 import {
   type BackupSummary,
   formatSummary,
   formatTotalLine,
   summaryJson,
   summaryMarkdown,
-} from "../lib/summary.ts";
-import { type BackupTarget, confirmBackup, resolveTargets } from "../lib/targets.ts";
-import { applyConfig, loadConfig } from "../lib/config.ts";
+} from "../lib/report/summary.ts";
+import { type BackupTarget, confirmBackup, resolveTargets } from "../lib/cli/sources.ts";
+import { applyConfig, loadConfig } from "../lib/cli/config.ts";
 import { pruneRoot } from "./prune.ts";
-import { formatPlan } from "../lib/planview.ts";
+import { formatPlan } from "../lib/backup/view.ts";
 
 /** Options shared by every environment of one run. */
 interface RunOptions {

@@ -3,10 +3,10 @@
  * and table count, as a table or `--json`.
  * @module
  */
-import { backupRoot } from "../lib/archive.ts";
-import { boolValue, type ParsedArgs, stringValue } from "../lib/cli.ts";
-import { ExitCode } from "../lib/errors.ts";
-import { findEnvironments, formatListing, listingJson, readListing } from "../lib/listing.ts";
+import { backupRoot } from "../lib/store/rotation.ts";
+import { boolValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import { ExitCode } from "../lib/base/errors.ts";
+import { findEnvironments, formatListing, listingJson, readListing } from "../lib/store/listing.ts";
 
 /** One root a storage command works on. */
 export interface RootChoice {

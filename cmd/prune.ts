@@ -5,11 +5,11 @@
  * @module
  */
 import { join } from "node:path";
-import { STAGING_PREFIX } from "../lib/archive.ts";
-import { boolValue, type ParsedArgs, stringValue } from "../lib/cli.ts";
-import { BackupError, ExitCode, usageError } from "../lib/errors.ts";
-import { commitAndPush, DEFAULT_IDENTITY } from "../lib/git.ts";
-import { findEnvironments, readArchives } from "../lib/listing.ts";
+import { STAGING_PREFIX } from "../lib/store/rotation.ts";
+import { boolValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
+import { commitAndPush, DEFAULT_IDENTITY } from "../lib/store/git.ts";
+import { findEnvironments, readArchives } from "../lib/store/listing.ts";
 import {
   applyPolicy,
   decisionsJson,
@@ -19,7 +19,7 @@ import {
   POLICY_FLAGS,
   type RetentionDecision,
   type RetentionPolicy,
-} from "../lib/retention.ts";
+} from "../lib/store/retention.ts";
 import { rootsFromArgs } from "./list.ts";
 
 /** A prune decision with the archive's directory. */

@@ -2,17 +2,17 @@
  * The `restore` command: restore a backup, whole or by schema or table, into --target-url.
  * @module
  */
-import { backupRoot } from "../lib/archive.ts";
-import { boolValue, intValue, listValue, type ParsedArgs, stringValue } from "../lib/cli.ts";
-import { type DbUrl, describeDb, parseDbUrl } from "../lib/dburl.ts";
-import { ExitCode, usageError } from "../lib/errors.ts";
-import { parseQualifiedName } from "../lib/plan.ts";
-import { setInterruptNote } from "../lib/interrupt.ts";
-import { withPgpass } from "../lib/pgpass.ts";
-import { redact } from "../lib/redact.ts";
-import { restoreBackup, type RestoreResult } from "../lib/restore.ts";
-import type { RestoreRequest } from "../lib/restoreplan.ts";
-import { resolveFrom } from "../lib/verify.ts";
+import { backupRoot } from "../lib/store/rotation.ts";
+import { boolValue, intValue, listValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import { type DbUrl, describeDb, parseDbUrl } from "../lib/pg/url.ts";
+import { ExitCode, usageError } from "../lib/base/errors.ts";
+import { parseQualifiedName } from "../lib/backup/plan.ts";
+import { setInterruptNote } from "../lib/base/interrupt.ts";
+import { withPgpass } from "../lib/pg/pgpass.ts";
+import { redact } from "../lib/base/redact.ts";
+import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
+import type { RestoreRequest } from "../lib/restore/plan.ts";
+import { resolveFrom } from "../lib/check/verify.ts";
 
 /**
  * Reads --target-url (or $RESTORE_DB_URL). It never falls back to the source database: a missing

@@ -3,14 +3,20 @@
  * into a scratch database and compares every table's row count with the manifest.
  * @module
  */
-import { backupRoot } from "../lib/archive.ts";
-import { boolValue, intValue, type ParsedArgs, stringValue } from "../lib/cli.ts";
-import { describeDb } from "../lib/dburl.ts";
-import { BackupError, ExitCode, usageError } from "../lib/errors.ts";
-import { redact } from "../lib/redact.ts";
-import { drill } from "../lib/drill.ts";
-import { setInterruptNote } from "../lib/interrupt.ts";
-import { allBackups, formatVerify, resolveFrom, verifyBackup, type VerifyReport } from "../lib/verify.ts";
+import { backupRoot } from "../lib/store/rotation.ts";
+import { boolValue, intValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import { describeDb } from "../lib/pg/url.ts";
+import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
+import { redact } from "../lib/base/redact.ts";
+import { drill } from "../lib/check/drill.ts";
+import { setInterruptNote } from "../lib/base/interrupt.ts";
+import {
+  allBackups,
+  formatVerify,
+  resolveFrom,
+  verifyBackup,
+  type VerifyReport,
+} from "../lib/check/verify.ts";
 import { targetUrl } from "./restore.ts";
 
 function faultError(reports: VerifyReport[]): BackupError {

@@ -15,8 +15,8 @@
  */
 import $ from "dax";
 import { join } from "node:path";
-import { maskUrl } from "../lib/dburl.ts";
-import type { Manifest } from "../lib/manifest.ts";
+import { maskUrl } from "../lib/pg/url.ts";
+import type { Manifest } from "../lib/store/manifest.ts";
 import { PLAIN_PATH } from "../tests/support/cli.ts";
 import { type Cluster, startCluster } from "../tests/support/cluster.ts";
 import { FIXTURE, FIXTURE_PASSWORD, loadFixture } from "../tests/support/fixture.ts";

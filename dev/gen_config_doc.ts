@@ -1,12 +1,12 @@
 /**
- * Generates the flag reference in docs/configuration.md from the FLAGS table in lib/cli.ts.
+ * Generates the flag reference in docs/configuration.md from the FLAGS table in lib/cli/flags.ts.
  *
  * Only the text between {@link BEGIN} and {@link END} is generated; the rest of the page is written
  * by hand. `deno task docs` rewrites the page; `deno task docs --check` exits 1 when it is stale.
  * The generated markdown is passed through `deno fmt` so the page stays stable under `deno task check`.
  * @module
  */
-import { COMMANDS, EXIT_CODES, FLAGS, type FlagSpec } from "../lib/cli.ts";
+import { COMMANDS, EXIT_CODES, FLAGS, type FlagSpec } from "../lib/cli/flags.ts";
 
 /** Marks the start of the generated part of docs/configuration.md. */
 export const BEGIN = "<!-- BEGIN GENERATED: flags (deno task docs; do not edit by hand) -->";
@@ -100,7 +100,7 @@ if (import.meta.main) {
   const { current, expected } = await expectedPage(repo);
   if (Deno.args.includes("--check")) {
     if (current !== expected) {
-      console.error(`${DOC_PATH} is out of date with lib/cli.ts; run 'deno task docs'`);
+      console.error(`${DOC_PATH} is out of date with lib/cli/flags.ts; run 'deno task docs'`);
       Deno.exit(1);
     }
     console.error(`${DOC_PATH} is up to date`);

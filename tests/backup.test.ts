@@ -9,8 +9,8 @@ import { FIXTURE_PASSWORD, loadFixture, tableFingerprints } from "./support/fixt
 import { listFiles, runCli } from "./support/cli.ts";
 import { startProxy } from "./support/proxy.ts";
 import { psql } from "./support/psql.ts";
-import type { Manifest } from "../lib/manifest.ts";
-import { findPgTools } from "../lib/pgtools.ts";
+import type { Manifest } from "../lib/store/manifest.ts";
+import { findPgTools } from "../lib/pg/tools.ts";
 import { REPO } from "./support/paths.ts";
 
 const ENC_PW = encodeURIComponent(FIXTURE_PASSWORD);

@@ -1,7 +1,7 @@
 /**
  * The documentation stays true to the code:
  * - every flag and variable the real CLI's `--help` prints is in docs/configuration.md, whose generated
- *   part is up to date with lib/cli.ts;
+ *   part is up to date with lib/cli/flags.ts;
  * - every error with a hint that lib/ and cmd/ can throw has an entry in docs/troubleshooting.md.
  *
  * Troubleshooting convention: for each `usageError(message, hint)` and `new BackupError(message,
@@ -11,7 +11,7 @@
  * @module
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import { COMMANDS } from "../lib/cli.ts";
+import { COMMANDS } from "../lib/cli/flags.ts";
 import { expectedPage } from "../dev/gen_config_doc.ts";
 import { listFiles, runCli } from "./support/cli.ts";
 import { REPO } from "./support/paths.ts";

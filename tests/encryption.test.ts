@@ -11,7 +11,7 @@ import { clientBinDir } from "../dev/pgenv.ts";
 import { type Cluster, sharedCluster } from "./support/cluster.ts";
 import { listFiles, runCli } from "./support/cli.ts";
 import { loadFixture, tableFingerprints } from "./support/fixture.ts";
-import type { Manifest } from "../lib/manifest.ts";
+import type { Manifest } from "../lib/store/manifest.ts";
 
 const TOOLS = { PG_BIN: clientBinDir() };
 

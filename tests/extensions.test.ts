@@ -12,7 +12,7 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
-import type { Manifest, ManifestExtension } from "../lib/manifest.ts";
+import type { Manifest, ManifestExtension } from "../lib/store/manifest.ts";
 import { type CliResult, runCli } from "./support/cli.ts";
 import { type Cluster, sharedCluster } from "./support/cluster.ts";
 import { loadFixture, tableFingerprints } from "./support/fixture.ts";

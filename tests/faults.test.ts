@@ -12,7 +12,7 @@ import { listFiles, PLAIN_PATH, runCli } from "./support/cli.ts";
 import { REPO } from "./support/paths.ts";
 import { startProxy } from "./support/proxy.ts";
 import { tallied, tallyOf } from "./support/tally.ts";
-import { findPgTools } from "../lib/pgtools.ts";
+import { findPgTools } from "../lib/pg/tools.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

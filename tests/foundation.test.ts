@@ -1,13 +1,13 @@
 /**
  * The test bed itself: provisioned PostgreSQL 15 and 17 clusters, the Supabase-shaped fixture as
  * seen by the non-superuser `postgres` with a URL-hostile password (through postgres.js and through
- * psql 17), and the provisioned pg_dump 17 as found by lib/pgtools.ts.
+ * psql 17), and the provisioned pg_dump 17 as found by lib/pg/tools.ts.
  */
 import { deepStrictEqual as assertEquals, ok, rejects } from "node:assert/strict";
 import postgres from "postgres";
 import { type Cluster, sharedCluster, startCluster } from "./support/cluster.ts";
 import { FIXTURE, FIXTURE_PASSWORD, loadFixture, tableFingerprints } from "./support/fixture.ts";
-import { findPgTools } from "../lib/pgtools.ts";
+import { findPgTools } from "../lib/pg/tools.ts";
 import { clientBinDir, markerMatches, parseSymlinkList, REPO_ROOT, serverBinDir } from "../dev/pgenv.ts";
 
 async function run(cmd: string, args: string[], env: Record<string, string> = {}) {
@@ -219,7 +219,7 @@ for (const major of [15, 17] as const) {
         assertEquals(await tableFingerprints(c, again), fp);
       });
 
-      await t.step("pg_dump 17 from lib/pgtools.ts dumps the fixture as postgres", async () => {
+      await t.step("pg_dump 17 from lib/pg/tools.ts dumps the fixture as postgres", async () => {
         const tools = await findPgTools({ minMajor: 17, env: Deno.env.toObject(), cwd: REPO_ROOT });
         assertEquals(tools.version.major, 17);
         const v = await run(tools.path("pg_dump"), ["--version"]);

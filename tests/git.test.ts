@@ -5,12 +5,12 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import $ from "dax";
-import { archiveName, createStaging } from "../lib/archive.ts";
-import { BackupError } from "../lib/errors.ts";
-import { classifyPushError, commitMessage, maskGitOutput, publishToGit } from "../lib/git.ts";
-import type { Manifest } from "../lib/manifest.ts";
+import { archiveName, createStaging } from "../lib/store/rotation.ts";
+import { BackupError } from "../lib/base/errors.ts";
+import { classifyPushError, commitMessage, maskGitOutput, publishToGit } from "../lib/store/git.ts";
+import type { Manifest } from "../lib/store/manifest.ts";
 import { pruneRoot } from "../cmd/prune.ts";
-import { clearSecrets, registerSecret } from "../lib/redact.ts";
+import { clearSecrets, registerSecret } from "../lib/base/redact.ts";
 
 // Isolate from the host's git configuration: no global identity, no system config.
 Deno.env.set("GIT_CONFIG_GLOBAL", "/dev/null");

@@ -4,16 +4,16 @@
  * masking in GitHub Actions, and `--env both` backing up two real databases into two roots.
  */
 import { deepStrictEqual as assertEquals, ok, rejects } from "node:assert/strict";
-import { parseCli } from "../lib/cli.ts";
-import { BackupError } from "../lib/errors.ts";
-import { readSecret } from "../lib/keyvault.ts";
-import { redact } from "../lib/redact.ts";
-import { resolveTargets } from "../lib/targets.ts";
+import { parseCli } from "../lib/cli/flags.ts";
+import { BackupError } from "../lib/base/errors.ts";
+import { readSecret } from "../lib/cli/keyvault.ts";
+import { redact } from "../lib/base/redact.ts";
+import { resolveTargets } from "../lib/cli/sources.ts";
 import { sharedCluster } from "./support/cluster.ts";
 import { listFiles, PLAIN_PATH, runCli } from "./support/cli.ts";
 import { installFakeAz } from "./support/fake_az.ts";
 import { FIXTURE_PASSWORD, loadFixture } from "./support/fixture.ts";
-import type { Manifest } from "../lib/manifest.ts";
+import type { Manifest } from "../lib/store/manifest.ts";
 
 const PROD_URL =
   "postgresql://postgres.prodref:Pr0d%23Secret!@aws-0-eu-west-1.pooler.supabase.com:5432/postgres";

@@ -5,8 +5,8 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import $ from "dax";
-import { archiveName } from "../lib/archive.ts";
-import type { Manifest } from "../lib/manifest.ts";
+import { archiveName } from "../lib/store/rotation.ts";
+import type { Manifest } from "../lib/store/manifest.ts";
 import { runCli } from "./support/cli.ts";
 import { assertGolden } from "./support/golden.ts";
 

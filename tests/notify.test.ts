@@ -1,10 +1,10 @@
 /**
- * lib/notify.ts against a real local HTTP server (Deno.serve on 127.0.0.1, port 0).
+ * lib/report/notify.ts against a real local HTTP server (Deno.serve on 127.0.0.1, port 0).
  * @module
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import { describeWebhook, notifyWebhook } from "../lib/notify.ts";
-import { clearSecrets, registerSecret } from "../lib/redact.ts";
+import { describeWebhook, notifyWebhook } from "../lib/report/notify.ts";
+import { clearSecrets, registerSecret } from "../lib/base/redact.ts";
 
 interface Received {
   method: string;

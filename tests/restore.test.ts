@@ -6,12 +6,12 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
-import type { Manifest } from "../lib/manifest.ts";
+import type { Manifest } from "../lib/store/manifest.ts";
 import { type CliResult, runCli } from "./support/cli.ts";
 import { type Cluster, sharedCluster } from "./support/cluster.ts";
 import { FIXTURE, FIXTURE_PASSWORD, loadFixture, tableFingerprints } from "./support/fixture.ts";
-import { isServiceTable } from "../lib/restoreplan.ts";
-import { qualified } from "../lib/sqlident.ts";
+import { isServiceTable } from "../lib/restore/plan.ts";
+import { qualified } from "../lib/pg/ident.ts";
 
 const TOOLS = { PG_BIN: clientBinDir() };
 

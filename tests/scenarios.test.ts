@@ -6,8 +6,8 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
-import type { Manifest } from "../lib/manifest.ts";
-import { USER_SCOPE_EXCLUDED } from "../lib/plan.ts";
+import type { Manifest } from "../lib/store/manifest.ts";
+import { USER_SCOPE_EXCLUDED } from "../lib/backup/plan.ts";
 import { type CliResult, runCli } from "./support/cli.ts";
 import { sharedCluster } from "./support/cluster.ts";
 import { loadFixture, tableFingerprints } from "./support/fixture.ts";

@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
-import type { Manifest } from "../lib/manifest.ts";
+import type { Manifest } from "../lib/store/manifest.ts";
 import { runCli } from "./support/cli.ts";
 import { sharedCluster } from "./support/cluster.ts";
 import { loadFixture, tableFingerprints } from "./support/fixture.ts";

@@ -1,0 +1,332 @@
+/**
+ * Per-table files from one schema's custom-format dump: each table's schema.sql and data.sql
+ * (split into parts above the size limit, lib/backup/split.ts), cut locally out of a single
+ * `pg_restore -v -L` stream per schema by its TOC entry headers (lib/backup/cutstream.ts). When that
+ * stream cannot be split unambiguously, the schema's tables are written again with one
+ * pg_restore per file.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { dirname, join } from "node:path";
+import { splitCopyStream, type SplitResult } from "./split.ts";
+import { throwIfInterrupted } from "../base/interrupt.ts";
+import { tableDataPath } from "../store/layout.ts";
+import type { Manifest, ManifestTable } from "../store/manifest.ts";
+import type { PgTools } from "../pg/tools.ts";
+import { type PlannedSchema, type PlannedTable, restrictKey } from "./plan.ts";
+import { runPool } from "../base/pool.ts";
+import { runTool, streamTool } from "../pg/run.ts";
+import { FileSink, hashFile } from "../store/sink.ts";
+import { qualified } from "../pg/ident.ts";
+import { assignToTables, parseToc, type TableCatalog, type TableToc, type TocEntry } from "../pg/toc.ts";
+import { type SplitEntry, type SplitOutput, TocSplitError, TocStreamSplitter } from "./cutstream.ts";
+
+/** One schema's table files to write. */
+export interface TableFilesJob {
+  /** The staging directory; manifest paths are relative to it. */
+  stagingDir: string;
+  maxFileSize: number;
+  /** pg_restore runs at a time when writing one file each. */
+  jobs: number;
+  /** Progress lines (stderr). */
+  log: (line: string) => void;
+  tools: PgTools;
+  schema: PlannedSchema;
+  /** The schema's dump, as a path. */
+  dumpFile: string;
+  /** A private directory for pg_restore list files. */
+  listDir: string;
+  /** What ties TOC entries to tables, read in the backup's snapshot (the tables come from `schema`). */
+  catalog: Omit<TableCatalog, "tables">;
+  /** Whether pg_restore takes `--restrict-key`. */
+  restrict: boolean;
+  /** The manifest's file list; every file written is added. */
+  files: Manifest["files"];
+  /** Aborted when a pg_restore fails, to stop the others. */
+  local: AbortController;
+  /** Called once per table (`schema.table`) when all its files are written. */
+  onTable?: (name: string) => void;
+}
+
+/** Writes every table's files of `job.schema`; returns their manifest entries in plan order. */
+export async function writeTableFiles(job: TableFilesJob): Promise<ManifestTable[]> {
+  const s = job.schema;
+  const toc = parseToc(
+    await runTool({
+      path: job.tools.path("pg_restore"),
+      args: ["-l", job.dumpFile],
+      env: {},
+      what: `reading ${s.dump}`,
+    }),
+  );
+  const tables = new Map<number, string>(s.tables.map((t) => [t.oid, t.name]));
+  const assigned = assignToTables(toc, s.name, { ...job.catalog, tables });
+  const reported = new Set<number>();
+  const report = (t: PlannedTable) => {
+    if (reported.has(t.oid)) return;
+    reported.add(t.oid);
+    job.onTable?.(`${s.name}.${t.name}`);
+  };
+  const written: string[] = [];
+  let out: ManifestTable[];
+  try {
+    out = await splitTables(job, toc, assigned, { report, written });
+  } catch (e) {
+    if (!(e instanceof TocSplitError)) throw e;
+    job.log(`warning: schema ${s.name}: ${e.message}; writing its tables with one pg_restore per file`);
+    for (const p of written) {
+      delete job.files[p];
+      await Deno.remove(join(job.stagingDir, p)).catch(() => {});
+    }
+    const tableTasks = s.tables.map((t) => async (): Promise<ManifestTable> => {
+      const entry = await writeTable(job, t, assigned.get(t.oid)!);
+      report(t);
+      return entry;
+    });
+    out = await runPool(tableTasks, job.jobs, () => job.local.abort());
+  }
+  sumPartitionRows(s.name, out);
+  return out;
+}
+
+/** A table's manifest entry before any of its files is written. */
+function emptyEntry(t: PlannedTable): ManifestTable {
+  return {
+    name: t.name,
+    rows: 0,
+    schemaFile: t.schemaFile,
+    dataFiles: [],
+    bytes: 0,
+    kind: t.kind,
+    ...(t.partitionOf ? { partitionOf: t.partitionOf } : {}),
+  };
+}
+
+/** Opens data part `n` of `t` for splitCopyStream, noting its path in `parts` (and `written`). */
+function partOpener(job: TableFilesJob, t: PlannedTable, parts: string[], written?: string[]) {
+  return (n: number): Promise<FileSink> => {
+    const p = tableDataPath(job.schema.seg, t.tableSeg, n);
+    parts.push(p);
+    written?.push(p);
+    return FileSink.open(join(job.stagingDir, p));
+  };
+}
+
+/** Adds a table's written data parts to the manifest; a single part is renamed to data.sql. */
+async function recordData(
+  job: TableFilesJob,
+  t: PlannedTable,
+  m: ManifestTable,
+  parts: string[],
+  result: SplitResult,
+  written?: string[],
+): Promise<void> {
+  m.rows = result.rows;
+  if (parts.length === 1) {
+    await Deno.rename(join(job.stagingDir, parts[0]), join(job.stagingDir, t.dataFile));
+    written?.push(t.dataFile);
+    parts[0] = t.dataFile;
+  }
+  result.parts.forEach((w, i) => {
+    job.files[parts[i]] = w;
+    m.bytes += w.bytes;
+  });
+  m.dataFiles.push(...parts);
+}
+
+/** A data.sql being written by splitCopyStream from the pieces the splitter routes to it. */
+interface DataWriter {
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  done: Promise<SplitResult>;
+  parts: string[];
+}
+
+/**
+ * The one-stream way: all tables of the schema from a single `pg_restore -v -L` run, routed to
+ * their files by TocStreamSplitter. Throws TocSplitError when the stream cannot be split; the
+ * files written so far are listed in `track.written`.
+ */
+async function splitTables(
+  job: TableFilesJob,
+  toc: TocEntry[],
+  assigned: Map<number, TableToc>,
+  track: { report: (t: PlannedTable) => void; written: string[] },
+): Promise<ManifestTable[]> {
+  throwIfInterrupted();
+  const { schema: s, files, stagingDir } = job;
+  const signal = job.local.signal;
+  const byLine = new Map(toc.map((e) => [e.line, e]));
+  const streamKey = job.restrict ? restrictKey(s.name, "stream") : undefined;
+  const keyArg = streamKey ? [`--restrict-key=${streamKey}`] : [];
+  const base = join(job.listDir, restrictKey(s.name));
+  await Deno.writeTextFile(`${base}.empty.list`, "");
+  const frame = await runTool({
+    path: job.tools.path("pg_restore"),
+    args: [...keyArg, "-L", `${base}.empty.list`, "-f", "-", job.dumpFile],
+    env: {},
+    what: `reading ${s.dump}`,
+    signal,
+  });
+  // Each table's entries together (definitions, then data), so that its data.sql is written in
+  // one stretch; pg_restore follows the list's order within each of its passes.
+  const list: string[] = [];
+  const entries = new Map<number, SplitEntry>();
+  const fileKeys = new Map<string, { restrictKey?: string }>();
+  const byFile = new Map<string, { t: PlannedTable; kind: "schema" | "data" }>();
+  for (const t of s.tables) {
+    const a = assigned.get(t.oid)!;
+    for (const kind of ["schema", "data"] as const) {
+      const lines = kind === "schema" ? a.schemaLines : a.dataLines;
+      if (kind === "data" && lines.length === 0) continue;
+      const file = `${t.oid}:${kind}`;
+      fileKeys.set(file, job.restrict ? { restrictKey: restrictKey(s.name, t.name, kind) } : {});
+      byFile.set(file, { t, kind });
+      for (const line of lines) {
+        const e = byLine.get(line)!;
+        entries.set(e.dumpId, {
+          file,
+          desc: e.desc,
+          catalogOid: e.catalogOid,
+          objectOid: e.objectOid,
+          ...(t.kind === "p" ? { noTableAm: true } : {}),
+        });
+        list.push(line);
+      }
+    }
+  }
+  const results = new Map<number, ManifestTable>(s.tables.map((t) => [t.oid, emptyEntry(t)]));
+  const finished = new Map<number, number>();
+  const fileDone = (t: PlannedTable) => {
+    const n = (finished.get(t.oid) ?? 0) + 1;
+    finished.set(t.oid, n);
+    if (n === (assigned.get(t.oid)!.dataLines.length > 0 ? 2 : 1)) track.report(t);
+  };
+  const schemaBufs = new Map<string, Uint8Array[]>();
+  let data: { file: string; w: DataWriter } | undefined;
+  const openData = (file: string): DataWriter => {
+    const { t } = byFile.get(file)!;
+    const pipe = new TransformStream<Uint8Array, Uint8Array>();
+    const parts: string[] = [];
+    const done = splitCopyStream(pipe.readable, job.maxFileSize, partOpener(job, t, parts, track.written));
+    done.catch(() => {});
+    return { writer: pipe.writable.getWriter(), done, parts };
+  };
+  const handle = async (out: SplitOutput[]) => {
+    for (const o of out) {
+      const { t, kind } = byFile.get(o.file)!;
+      const m = results.get(t.oid)!;
+      if (kind === "schema") {
+        if ("bytes" in o) {
+          const list = schemaBufs.get(o.file) ?? [];
+          list.push(o.bytes.slice());
+          schemaBufs.set(o.file, list);
+          continue;
+        }
+        // Like pg_restore -f before: written whole, without fsync (data files are synced).
+        track.written.push(t.schemaFile);
+        const bufs = schemaBufs.get(o.file) ?? [];
+        schemaBufs.delete(o.file);
+        const text = new Uint8Array(bufs.reduce((n, b) => n + b.length, 0));
+        bufs.reduce((at, b) => (text.set(b, at), at + b.length), 0);
+        const path = join(stagingDir, t.schemaFile);
+        await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+        await Deno.writeFile(path, text, { mode: 0o600 });
+        await Deno.chmod(path, 0o600);
+        files[t.schemaFile] = { bytes: text.length, sha256: createHash("sha256").update(text).digest("hex") };
+        m.bytes += files[t.schemaFile].bytes;
+        fileDone(t);
+        continue;
+      }
+      if (data && data.file !== o.file) {
+        throw new TocSplitError(`data of ${data.file} and ${o.file} interleave`);
+      }
+      data ??= { file: o.file, w: openData(o.file) };
+      if ("bytes" in o) {
+        const w = data.w;
+        // a failed write means splitCopyStream stopped: its own error says why
+        await w.writer.write(o.bytes).catch(async (e) => {
+          await w.done;
+          throw e;
+        });
+        continue;
+      }
+      const w = data.w;
+      data = undefined;
+      await w.writer.close();
+      await recordData(job, t, m, w.parts, await w.done, track.written);
+      fileDone(t);
+    }
+  };
+  const splitter = new TocStreamSplitter({ entries, files: fileKeys, frame, streamKey });
+  if (list.length > 0) {
+    await Deno.writeTextFile(`${base}.list`, list.join("\n") + "\n");
+    await streamTool(
+      {
+        path: job.tools.path("pg_restore"),
+        args: [...keyArg, "-v", "-L", `${base}.list`, "-f", "-", job.dumpFile],
+        env: {},
+        what: `writing the tables of ${s.dump}`,
+        signal,
+      },
+      async (out) => {
+        try {
+          for await (const chunk of out) await handle(splitter.push(chunk));
+          await handle(splitter.finish());
+        } finally {
+          if (data) await data.w.writer.abort().catch(() => {});
+        }
+      },
+    );
+  } else {
+    await handle(splitter.finishEmpty());
+  }
+  return s.tables.map((t) => results.get(t.oid)!);
+}
+
+/** The fallback: one table's schema.sql and data.sql with one pg_restore each. */
+async function writeTable(job: TableFilesJob, t: PlannedTable, toc: TableToc): Promise<ManifestTable> {
+  throwIfInterrupted();
+  const { schema: s, stagingDir, files } = job;
+  const signal = job.local.signal;
+  const base = join(job.listDir, `${t.oid}`);
+  await Deno.writeTextFile(`${base}.schema.list`, toc.schemaLines.join("\n") + "\n");
+  const schemaArgs = ["-L", `${base}.schema.list`, "-f", join(stagingDir, t.schemaFile), job.dumpFile];
+  if (job.restrict) schemaArgs.unshift(`--restrict-key=${restrictKey(s.name, t.name, "schema")}`);
+  await Deno.mkdir(join(stagingDir, t.schemaFile, ".."), { recursive: true, mode: 0o700 });
+  await runTool({
+    path: job.tools.path("pg_restore"),
+    args: schemaArgs,
+    env: {},
+    what: `writing ${t.schemaFile}`,
+    signal,
+  });
+  await Deno.chmod(join(stagingDir, t.schemaFile), 0o600);
+  files[t.schemaFile] = await hashFile(join(stagingDir, t.schemaFile));
+  const m = emptyEntry(t);
+  m.bytes += files[t.schemaFile].bytes;
+  if (toc.dataLines.length > 0) {
+    await Deno.writeTextFile(`${base}.data.list`, toc.dataLines.join("\n") + "\n");
+    const dataArgs = ["-L", `${base}.data.list`, "-f", "-", job.dumpFile];
+    if (job.restrict) dataArgs.unshift(`--restrict-key=${restrictKey(s.name, t.name, "data")}`);
+    const parts: string[] = [];
+    const result = await streamTool(
+      { path: job.tools.path("pg_restore"), args: dataArgs, env: {}, what: `writing ${t.dataFile}`, signal },
+      (out) => splitCopyStream(out, job.maxFileSize, partOpener(job, t, parts)),
+    );
+    await recordData(job, t, m, parts, result);
+  }
+  return m;
+}
+
+/** A partitioned table holds no rows itself: its count is the sum of its partitions'. */
+function sumPartitionRows(schema: string, tables: ManifestTable[]): void {
+  const byQualified = new Map(tables.map((t) => [qualified(schema, t.name), t]));
+  const childrenOf = new Map<ManifestTable, ManifestTable[]>();
+  for (const t of tables) {
+    const parent = t.partitionOf ? byQualified.get(t.partitionOf) : undefined;
+    if (parent) childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), t]);
+  }
+  const count = (t: ManifestTable): number =>
+    t.kind === "p" ? (childrenOf.get(t) ?? []).reduce((n, c) => n + count(c), 0) : (t.rows ?? 0);
+  for (const t of tables) if (t.kind === "p") t.rows = count(t);
+}

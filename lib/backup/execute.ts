@@ -1,0 +1,229 @@
+/**
+ * The backup executor: one snapshot (lib/pg/snapshot.ts), roles with pg_dumpall and one
+ * custom-format pg_dump per schema, in parallel, then each schema's per-table files
+ * (lib/backup/cut.ts). Everything is written into a staging directory and checked against the
+ * manifest (lib/store/staging.ts) before the caller puts it in place.
+ * @module
+ */
+import { join } from "node:path";
+import { connect, resolveIPv4 } from "../pg/connect.ts";
+import { type DbUrl, describeDb, libpqEnv } from "../pg/url.ts";
+import { detect, type Detected } from "../pg/detect.ts";
+import { abortSignal, onCleanup, throwIfInterrupted } from "../base/interrupt.ts";
+import type { Manifest, ManifestSchema, ManifestSource } from "../store/manifest.ts";
+import { MANIFEST_NAME, serializeManifest } from "../store/manifest.ts";
+import { findPgTools, type PgTools, supportsRestrictKey, versionNumber } from "../pg/tools.ts";
+import {
+  type BackupPlan,
+  pgDumpArgs,
+  planBackup,
+  type PlannedSchema,
+  type PlanOptions,
+  restrictKey,
+} from "./plan.ts";
+import { runPool } from "../base/pool.ts";
+import { runTool } from "../pg/run.ts";
+import { filterRoles } from "./roles.ts";
+import { FileSink, hashFile } from "../store/sink.ts";
+import { openSnapshot } from "../pg/snapshot.ts";
+import { checkStaging, splitDump } from "../store/staging.ts";
+import { writeTableFiles } from "./cut.ts";
+import { MANIFEST_FORMAT, TOOL_VERSION } from "../base/version.ts";
+
+/** Everything one backup run needs. */
+export interface BackupOptions extends PlanOptions {
+  url: DbUrl;
+  environment?: string;
+  ipv4: boolean;
+  connectTimeout: number;
+  retries: number;
+  jobs: number;
+  maxFileSize: number;
+  pgBin?: string;
+  source: ManifestSource;
+  /** Where to write (an empty staging directory); unused for a dry run. */
+  stagingDir: string;
+  dryRun: boolean;
+  /** Progress lines (stderr). */
+  log: (line: string) => void;
+  /**
+   * Turns the written plaintext files into their stored form (compression, encryption) and returns
+   * the manifest to write; absent: files stay as written.
+   */
+  encode?: (dir: string, m: Manifest) => Promise<Manifest>;
+  /** Called after each table is written: (done, total). */
+  onTable?: (done: number, total: number, name: string) => void;
+  now?: () => Date;
+}
+
+/** What a run produced. */
+export interface BackupRun {
+  plan: BackupPlan;
+  detected: Omit<Detected, "owners" | "namedOwners">;
+  tools: PgTools;
+  /** Absent for a dry run. */
+  manifest?: Manifest;
+}
+
+/** Runs one backup into `opts.stagingDir` (or only plans it for a dry run). */
+export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
+  const started = Date.now();
+  const now = opts.now?.() ?? new Date();
+  const hostaddr = opts.ipv4 ? await resolveIPv4(opts.url.host) : undefined;
+  const sql = await connect(opts.url, {
+    hostaddr,
+    connectTimeout: opts.connectTimeout,
+    retries: opts.retries,
+    log: opts.log,
+  }, 1);
+  const closeSql = () => sql.end({ timeout: 2 }).catch(() => {});
+  const unregister = onCleanup(() => void closeSql());
+  try {
+    const snap = await openSnapshot(sql, opts.log);
+    const detected = await detect(snap.conn);
+    const serverMajor = Math.floor(detected.serverVersionNum / 10000);
+    const tools = await findPgTools({ minMajor: serverMajor, pgBin: opts.pgBin });
+    opts.log(
+      `server ${detected.serverVersion}, pg_dump ${versionNumber(tools.version.text)} from ${tools.dir}`,
+    );
+    const plan = planBackup(detected, opts, now);
+    const { owners: _o, namedOwners: _n, ...info } = detected;
+    if (opts.dryRun) {
+      await snap.end("rollback");
+      return { plan, detected: info, tools };
+    }
+    const env = libpqEnv(opts.url, { hostaddr, connectTimeout: opts.connectTimeout });
+    let manifest = await writeBackup(opts, plan, detected, tools, env, snap.id);
+    await snap.end("commit");
+    if (opts.encode) manifest = await opts.encode(opts.stagingDir, manifest);
+    manifest.snapshot = snap.id ? { consistent: true, id: snap.id } : { consistent: false, note: snap.note };
+    manifest.durationMs = Date.now() - started;
+    await Deno.writeTextFile(join(opts.stagingDir, MANIFEST_NAME), serializeManifest(manifest), {
+      mode: 0o600,
+    });
+    await checkStaging(opts.stagingDir, manifest);
+    return { plan, detected: info, tools, manifest };
+  } finally {
+    unregister();
+    await closeSql();
+  }
+}
+
+/**
+ * Writes roles.sql and every schema's dump and table files into the staging directory; returns
+ * the manifest (snapshot and duration are filled in by the caller).
+ */
+async function writeBackup(
+  opts: BackupOptions,
+  plan: BackupPlan,
+  detected: Detected,
+  tools: PgTools,
+  env: Record<string, string>,
+  snapshot: string | undefined,
+): Promise<Manifest> {
+  const files: Manifest["files"] = {};
+  const local = new AbortController();
+  const stop = () => local.abort();
+  abortSignal.addEventListener("abort", stop, { once: true });
+  const restrict = supportsRestrictKey(tools.version);
+  const listDir = await Deno.makeTempDir({ prefix: "supabase-backup-toc-" });
+  const dropListDir = onCleanup(() => Deno.removeSync(listDir, { recursive: true }));
+  const total = plan.schemas.reduce((n, s) => n + s.tables.length, 0);
+  let done = 0;
+  const roleSet = new Set(detected.roles);
+  try {
+    const rolesTask = async () => {
+      const args = ["--roles-only", "--no-role-passwords", "--no-password"];
+      if (restrict) args.push(`--restrict-key=${restrictKey("roles")}`);
+      const out = await runTool({
+        path: tools.path("pg_dumpall"),
+        args,
+        env,
+        what: "pg_dumpall --roles-only",
+        signal: local.signal,
+      });
+      const sink = await FileSink.open(join(opts.stagingDir, plan.roles));
+      await sink.write(new TextEncoder().encode(filterRoles(out).sql));
+      files[plan.roles] = await sink.close();
+    };
+    const schemaTask = (s: PlannedSchema) => async (): Promise<ManifestSchema> => {
+      throwIfInterrupted();
+      const dumpFile = join(opts.stagingDir, s.dump);
+      await Deno.mkdir(join(opts.stagingDir, s.seg), { recursive: true, mode: 0o700 });
+      await runTool({
+        path: tools.path("pg_dump"),
+        args: pgDumpArgs(s, dumpFile, tools.version.major, snapshot),
+        env,
+        what: `pg_dump of schema ${s.name}`,
+        signal: local.signal,
+      });
+      await Deno.chmod(dumpFile, 0o600);
+      opts.log(`dumped schema ${s.name}`);
+      const written = await writeTableFiles({
+        stagingDir: opts.stagingDir,
+        maxFileSize: opts.maxFileSize,
+        jobs: opts.jobs,
+        log: opts.log,
+        tools,
+        schema: s,
+        dumpFile,
+        listDir,
+        catalog: {
+          owners: detected.owners,
+          namedOwners: detected.namedOwners.get(s.name) ?? new Map(),
+          roles: roleSet,
+        },
+        restrict,
+        files,
+        local,
+        onTable: (name) => opts.onTable?.(++done, total, name),
+      });
+      const parts = await splitDump(opts.stagingDir, s.dump, opts.maxFileSize);
+      let dumpBytes = 0;
+      for (const p of parts) {
+        files[p] = await hashFile(join(opts.stagingDir, p));
+        dumpBytes += files[p].bytes;
+      }
+      return {
+        name: s.name,
+        dump: parts[0],
+        ...(parts.length > 1 ? { dumpParts: parts } : {}),
+        dumpBytes,
+        managed: s.managed,
+        tables: written,
+      };
+    };
+    const tasks: (() => Promise<ManifestSchema | void>)[] = [rolesTask, ...plan.schemas.map(schemaTask)];
+    const results = await runPool(tasks, opts.jobs, stop);
+    const schemas = results.slice(1) as ManifestSchema[];
+    return {
+      format: MANIFEST_FORMAT,
+      createdAt: plan.createdAt.toISOString(),
+      tool: `supabase-backup ${TOOL_VERSION}`,
+      ...(opts.environment ? { environment: opts.environment } : {}),
+      source: opts.source,
+      database: {
+        name: detected.database,
+        serverVersion: detected.serverVersion,
+        sizeBytes: detected.sizeBytes,
+        host: describeDb(opts.url),
+      },
+      pgDumpVersion: tools.version.text,
+      snapshot: { consistent: !!snapshot },
+      status: plan.skipped.length > 0 || plan.skippedSchemas.length > 0 ? "partial" : "ok",
+      roles: plan.roles,
+      schemas,
+      ...(plan.extensions.length ? { extensions: plan.extensions } : {}),
+      skipped: [
+        ...plan.skipped,
+        ...plan.skippedSchemas.map((s) => ({ schema: s.schema, table: "*", reason: s.reason })),
+      ],
+      files,
+      durationMs: 0,
+    };
+  } finally {
+    abortSignal.removeEventListener("abort", stop);
+    dropListDir();
+    await Deno.remove(listDir, { recursive: true }).catch(() => {});
+  }
+}

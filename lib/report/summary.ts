@@ -1,0 +1,194 @@
+/**
+ * The end-of-run summary: text for stdout, JSON for `--json`, Markdown for the GitHub step
+ * summary. Pure: it formats a {@link BackupSummary} and touches nothing.
+ * @module
+ */
+import type { Manifest } from "../store/manifest.ts";
+import { formatBytes } from "../base/size.ts";
+import { versionNumber } from "../pg/tools.ts";
+
+/** What one environment's backup run reports. */
+export interface BackupSummary {
+  environment?: string;
+  status: "ok" | "partial" | "failed" | "dry-run";
+  /** Where the backup now is (`backups/latest`), when it was placed. */
+  location?: string;
+  archivedPrevious?: string;
+  /** The masked connection, `user@host:port/db`. */
+  connection: string;
+  manifest?: Manifest;
+  error?: string;
+  durationMs: number;
+  /** Lines from later steps (git, prune). */
+  notes: string[];
+}
+
+interface SchemaLine {
+  name: string;
+  dumpBytes: number;
+  tables: number;
+  rows: number;
+  tableBytes: number;
+}
+
+function schemaLines(m: Manifest): SchemaLine[] {
+  return m.schemas.map((s) => ({
+    name: s.name,
+    dumpBytes: s.dumpBytes,
+    tables: s.tables.length,
+    rows: s.tables.reduce((n, t) => n + (t.kind === "p" ? 0 : t.rows ?? 0), 0),
+    tableBytes: s.tables.reduce((n, t) => n + t.bytes, 0),
+  }));
+}
+
+/** Totals of a manifest: tables, rows, dump bytes, per-table bytes, all bytes. */
+export function totals(
+  m: Manifest,
+): { tables: number; rows: number; dumpBytes: number; tableBytes: number; bytes: number } {
+  const lines = schemaLines(m);
+  const bytes = Object.values(m.files).reduce((n, f) => n + f.bytes, 0);
+  return {
+    tables: lines.reduce((n, s) => n + s.tables, 0),
+    rows: lines.reduce((n, s) => n + s.rows, 0),
+    dumpBytes: lines.reduce((n, s) => n + s.dumpBytes, 0),
+    tableBytes: lines.reduce((n, s) => n + s.tableBytes, 0),
+    bytes,
+  };
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The text summary of one run (the original plan's fields). */
+export function formatSummary(s: BackupSummary): string {
+  const out: string[] = [];
+  const title = s.environment ? `Backup summary (${s.environment})` : "Backup summary";
+  out.push(title, "=".repeat(title.length));
+  const m = s.manifest;
+  const row = (k: string, v: string) => out.push(`${k.padEnd(14)}${v}`);
+  row("status", s.status);
+  if (m) row("timestamp", m.createdAt);
+  if (s.environment) row("environment", s.environment);
+  if (s.connection) row("connection", s.connection);
+  if (m) {
+    row(
+      "database",
+      `${m.database.name} (${formatBytes(m.database.sizeBytes)}, PostgreSQL ${m.database.serverVersion})`,
+    );
+    row("pg_dump", versionNumber(m.pgDumpVersion));
+    row(
+      "snapshot",
+      m.snapshot.consistent ? "consistent (one exported snapshot)" : `not consistent: ${m.snapshot.note}`,
+    );
+    const t = totals(m);
+    row("schemas", String(m.schemas.length));
+    row("tables", `${t.tables} (${t.rows} rows)`);
+    out.push("");
+    const nameWidth = Math.max(6, ...m.schemas.map((x) => x.name.length)) + 2;
+    out.push(
+      `  ${"schema".padEnd(nameWidth)}${"dump".padStart(10)}${"tables".padStart(8)}${"rows".padStart(10)}${
+        "per-table".padStart(10)
+      }`,
+    );
+    for (const l of schemaLines(m)) {
+      out.push(
+        `  ${l.name.padEnd(nameWidth)}${formatBytes(l.dumpBytes).padStart(10)}${
+          String(l.tables).padStart(8)
+        }${String(l.rows).padStart(10)}${formatBytes(l.tableBytes).padStart(10)}`,
+      );
+    }
+    out.push("");
+    row(
+      "size",
+      `${formatBytes(t.bytes)} (dumps ${formatBytes(t.dumpBytes)}, per-table files ${
+        formatBytes(t.tableBytes)
+      })`,
+    );
+    if (m.skipped.length > 0) {
+      out.push("", `skipped (${m.skipped.length}):`);
+      for (const k of m.skipped) out.push(`  ${k.schema}.${k.table}: ${k.reason}`);
+    }
+  }
+  row("duration", seconds(s.durationMs));
+  if (s.location) row("location", s.location);
+  if (s.archivedPrevious) row("archived", `previous latest → ${s.archivedPrevious}`);
+  for (const n of s.notes) row("note", n);
+  if (s.error) row("error", s.error);
+  return out.join("\n") + "\n";
+}
+
+/** The total line printed after several environments. */
+export function formatTotalLine(all: BackupSummary[]): string {
+  const ok = all.filter((s) => s.status === "ok").length;
+  const bytes = all.reduce((n, s) => n + (s.manifest ? totals(s.manifest).bytes : 0), 0);
+  const tables = all.reduce((n, s) => n + (s.manifest ? totals(s.manifest).tables : 0), 0);
+  const ms = all.reduce((n, s) => n + s.durationMs, 0);
+  const states = all.map((s) => `${s.environment ?? "default"}=${s.status}`).join(", ");
+  return `Total: ${all.length} environments (${states}), ${ok} ok, ${tables} tables, ${formatBytes(bytes)}, ${
+    seconds(ms)
+  }\n`;
+}
+
+/** The JSON form of the summaries (`--json`). */
+export function summaryJson(all: BackupSummary[]): string {
+  return JSON.stringify(
+    all.map((s) => ({
+      environment: s.environment ?? null,
+      status: s.status,
+      location: s.location ?? null,
+      archivedPrevious: s.archivedPrevious ?? null,
+      connection: s.connection,
+      createdAt: s.manifest?.createdAt ?? null,
+      database: s.manifest?.database ?? null,
+      snapshot: s.manifest?.snapshot ?? null,
+      totals: s.manifest ? totals(s.manifest) : null,
+      schemas: s.manifest ? schemaLines(s.manifest) : [],
+      skipped: s.manifest?.skipped ?? [],
+      durationMs: s.durationMs,
+      notes: s.notes,
+      error: s.error ?? null,
+    })),
+    null,
+    2,
+  ) + "\n";
+}
+
+/** The Markdown table appended to `$GITHUB_STEP_SUMMARY`. */
+export function summaryMarkdown(s: BackupSummary): string {
+  const out: string[] = [];
+  out.push(`### Supabase backup${s.environment ? ` (${s.environment})` : ""}: ${s.status}`, "");
+  const m = s.manifest;
+  out.push("| field | value |", "| --- | --- |");
+  if (m) out.push(`| timestamp | ${m.createdAt} |`);
+  if (s.connection) out.push(`| connection | \`${s.connection}\` |`);
+  if (m) {
+    const t = totals(m);
+    out.push(`| database | ${m.database.name} (${formatBytes(m.database.sizeBytes)}) |`);
+    out.push(`| schemas / tables | ${m.schemas.length} / ${t.tables} (${t.rows} rows) |`);
+    out.push(`| size | ${formatBytes(t.bytes)} |`);
+    out.push(`| snapshot | ${m.snapshot.consistent ? "consistent" : "not consistent"} |`);
+  }
+  out.push(`| duration | ${seconds(s.durationMs)} |`);
+  if (s.location) out.push(`| location | \`${s.location}\` |`);
+  if (s.error) out.push(`| error | ${s.error.replaceAll("|", "\\|")} |`);
+  if (m && m.schemas.length > 0) {
+    out.push(
+      "",
+      "| schema | dump | tables | rows | per-table files |",
+      "| --- | ---: | ---: | ---: | ---: |",
+    );
+    for (const l of schemaLines(m)) {
+      out.push(
+        `| ${l.name.replaceAll("|", "\\|")} | ${formatBytes(l.dumpBytes)} | ${l.tables} | ${l.rows} | ${
+          formatBytes(l.tableBytes)
+        } |`,
+      );
+    }
+  }
+  if (m && m.skipped.length > 0) {
+    out.push("", "Skipped:", "");
+    for (const k of m.skipped) out.push(`- \`${k.schema}.${k.table}\`: ${k.reason}`);
+  }
+  return out.join("\n") + "\n\n";
+}

@@ -1,0 +1,61 @@
+/**
+ * What one restore carries between its steps: the options it was given ({@link RestoreOptions})
+ * and its running state ({@link Ctx}: plan, target state, tools, filters, warnings).
+ * @module
+ */
+import type { DecodeOptions } from "../store/decode.ts";
+import type { Sql } from "../pg/connect.ts";
+import type { DbUrl } from "../pg/url.ts";
+import type { Manifest } from "../store/manifest.ts";
+import type { PgTools } from "../pg/tools.ts";
+import type { FilterContext, FilterCounts } from "./filter.ts";
+import type { RestorePlan, RestoreRequest, TargetState } from "./plan.ts";
+
+/** Everything one restore needs. */
+export interface RestoreOptions {
+  /** The backup directory (holds manifest.json). */
+  backupDir: string;
+  /** For messages: `latest`, `archive/<name>` or a path. */
+  label?: string;
+  target: DbUrl;
+  request: RestoreRequest;
+  jobs: number;
+  ipv4?: boolean;
+  connectTimeout?: number;
+  retries?: number;
+  pgBin?: string;
+  decode?: DecodeOptions;
+  dryRun?: boolean;
+  /** Progress lines (stderr). */
+  log: (line: string) => void;
+}
+
+/** One restore's running state, shared by its steps. */
+export interface Ctx {
+  opts: RestoreOptions;
+  manifest: Manifest;
+  plan: RestorePlan;
+  state: TargetState;
+  tools: PgTools;
+  env: Record<string, string>;
+  filter: FilterContext;
+  counts: FilterCounts;
+  tmp: string;
+  warnings: string[];
+  /** Plaintext paths of schema dumps, by schema name (reassembled when split). */
+  dumps: Map<string, Promise<string>>;
+  /** Pre-data scripts of schema dumps (as pg_restore writes them), by schema name. */
+  preDataText: Map<string, Promise<string>>;
+  sql: Sql;
+  /** SQL that suspends, and restores, the connected user's default privileges (target.ts). */
+  defaults?: { suspend: string; resume: string };
+}
+
+/** Keeps `message` for the result's warnings and logs it. */
+export function warn(ctx: Ctx, message: string): void {
+  ctx.warnings.push(message);
+  ctx.opts.log(`warning: ${message}`);
+}
+
+/** `s` as UTF-8 bytes (psql input). */
+export const enc = (s: string) => new TextEncoder().encode(s);

@@ -1,0 +1,103 @@
+/**
+ * The backup's files as a restore reads them: a schema's dump as a plaintext file (reassembled when
+ * it was split, checked first), its pre-data script as pg_restore writes it (read once), and a
+ * table's schema.sql and data files, the data filtered for the target as they stream to psql.
+ * @module
+ */
+import { join } from "node:path";
+import { openPlaintext, plaintextPath } from "../store/decode.ts";
+import type { ManifestSchema } from "../store/manifest.ts";
+import { runTool } from "../pg/run.ts";
+import type { Ctx } from "./context.ts";
+import { dataLineFilter } from "./filter.ts";
+import { parseScript, type Script } from "./script.ts";
+import { checkFiles, throwOnFaults } from "../check/verify.ts";
+
+/** The plaintext path of a schema's dump, reassembled from its parts when it was split. */
+export function dumpFile(ctx: Ctx, s: ManifestSchema): Promise<string> {
+  let p = ctx.dumps.get(s.name);
+  if (!p) {
+    p = (async () => {
+      const dir = ctx.opts.backupDir;
+      const parts = s.dumpParts ?? [s.dump];
+      throwOnFaults(await checkFiles(dir, ctx.manifest, parts, ctx.opts.decode), dir, "restore");
+      if (parts.length === 1) {
+        return await plaintextPath(dir, s.dump, ctx.manifest.files[s.dump], ctx.tmp, ctx.opts.decode);
+      }
+      const out = join(ctx.tmp, `${ctx.dumps.size}.dump`);
+      const f = await Deno.open(out, { write: true, create: true, truncate: true, mode: 0o600 });
+      try {
+        for (const part of parts) {
+          const stream = await openPlaintext(dir, part, ctx.manifest.files[part], ctx.opts.decode);
+          for await (const chunk of stream) {
+            let off = 0;
+            while (off < chunk.length) off += await f.write(chunk.subarray(off));
+          }
+        }
+      } finally {
+        f.close();
+      }
+      return out;
+    })();
+    ctx.dumps.set(s.name, p);
+  }
+  return p;
+}
+
+/** A backup file's plaintext, as text. */
+export async function readText(ctx: Ctx, rel: string): Promise<string> {
+  const stream = await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode);
+  return await new Response(stream).text();
+}
+
+/** A backup data file as a stream for psql, with lines the target or psql reject filtered out. */
+export async function dataStream(ctx: Ctx, rel: string): Promise<ReadableStream<Uint8Array>> {
+  return filterStream(
+    ctx,
+    await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode),
+  );
+}
+
+/** Passes a SQL stream through {@link dataLineFilter} when the target or psql need it. */
+export function filterStream(ctx: Ctx, raw: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  if (!ctx.filter.dropRestrict && !ctx.filter.dropTransactionTimeout) return raw;
+  const f = dataLineFilter(ctx.filter);
+  return raw.pipeThrough(new TextDecoderStream()).pipeThrough(
+    new TransformStream<string, string>({
+      transform(chunk, c) {
+        const out = f(chunk);
+        if (out) c.enqueue(out);
+      },
+      flush(c) {
+        const out = f("", true);
+        if (out) c.enqueue(out);
+      },
+    }),
+  ).pipeThrough(new TextEncoderStream());
+}
+
+/** Pre-data scripts of the backup's schema dumps (for the dependencies of single tables). */
+export async function preDataScripts(
+  ctx: Ctx,
+  schemas: ManifestSchema[],
+): Promise<{ schema: string; script: Script }[]> {
+  const out: { schema: string; script: Script }[] = [];
+  for (const s of schemas) out.push({ schema: s.name, script: parseScript(await preDataText(ctx, s)) });
+  return out;
+}
+
+/** The pre-data script of a schema's dump, as pg_restore writes it (read once per restore). */
+export function preDataText(ctx: Ctx, s: ManifestSchema): Promise<string> {
+  let p = ctx.preDataText.get(s.name);
+  if (!p) {
+    p = (async () =>
+      await runTool({
+        path: ctx.tools.path("pg_restore"),
+        args: ["--section=pre-data", "-f", "-", await dumpFile(ctx, s)],
+        env: {},
+        what: `reading ${s.dump}`,
+      }))();
+    ctx.preDataText.set(s.name, p);
+  }
+  return p;
+}

@@ -1,0 +1,423 @@
+/**
+ * Restore planning: which schemas and tables of a backup to restore, in which way, which extensions
+ * to create, and what the guard refuses. The plan's text is in view.ts; how the SQL that
+ * pg_restore writes is adapted to the target is in filter.ts. Pure: no I/O.
+ * @module
+ */
+import { BackupError, usageError } from "../base/errors.ts";
+import type { Manifest, ManifestExtension, ManifestSchema, ManifestTable } from "../store/manifest.ts";
+import type { QualifiedName } from "../backup/plan.ts";
+import { qualified } from "../pg/ident.ts";
+
+/** What the user asked to restore. */
+export interface RestoreRequest {
+  /** Only these schemas (empty: every schema, unless `tables` is given). */
+  schemas: string[];
+  /** Only these tables (table mode). */
+  tables: QualifiedName[];
+  roles: boolean;
+  dataOnly: boolean;
+  schemaOnly: boolean;
+  clean: boolean;
+}
+
+/** One table that exists in the target. */
+export interface TargetTable {
+  /** pg_class.relkind: r, p, v, m, f. */
+  kind: string;
+  /** true/false once checked; undefined when it could not be read. */
+  empty?: boolean;
+}
+
+/** What the planner needs to know about the target database. */
+export interface TargetState {
+  serverMajor: number;
+  user: string;
+  superuser: boolean;
+  /** Every role in the target cluster. */
+  roles: ReadonlySet<string>;
+  /** Roles the connected user may give objects to (itself, roles it can SET ROLE to). */
+  assumable: ReadonlySet<string>;
+  /** Schema name → owner. */
+  schemas: ReadonlyMap<string, string>;
+  /** {@link tableKey} → table. */
+  tables: ReadonlyMap<string, TargetTable>;
+  /** Extension name → its schema and owner (absent: not read; treated as none). */
+  extensions?: ReadonlyMap<string, { schema: string; owner: string }>;
+}
+
+/** What a restore does about one extension of the backup. */
+export interface PlannedExtension extends ManifestExtension {
+  /**
+   * create: absent from the target, created before any definitions (CREATE EXTENSION IF NOT EXISTS
+   * … WITH SCHEMA …). present: the target has it in the same schema, left as it is. elsewhere: the
+   * target has it in another schema, left as it is (objects that name the backup's schema may fail).
+   */
+  action: "create" | "present" | "elsewhere";
+  /** The target's schema of it, when it has it. */
+  targetSchema?: string;
+}
+
+/** How one table is restored. */
+export type TableAction =
+  /** absent from the target: created, then loaded */
+  | "create"
+  /** exists and is empty: data loaded into it */
+  | "load"
+  /** exists, `--clean`: dropped and recreated */
+  | "recreate"
+  /** Supabase-managed table with rows, `--clean`: emptied, then loaded */
+  | "empty-load"
+  /** the Supabase service's own migration history, already filled in the target: left alone */
+  | "keep"
+  /** the guard refuses */
+  | "refuse";
+
+/** One table of the plan. */
+export interface PlannedTable {
+  schema: string;
+  table: ManifestTable;
+  action: TableAction;
+  /** Why (shown in the plan and in refusals). */
+  reason: string;
+}
+
+/** One schema restored from its custom-format dump. */
+export interface PlannedSchema {
+  name: string;
+  manifest: ManifestSchema;
+  /**
+   * ddl: pre-data, data and post-data from the dump (the schema is ours to create).
+   * data: a Supabase-managed schema that already exists in the target: its DDL is the target's
+   * own, only rows go into its existing tables.
+   */
+  mode: "ddl" | "data";
+  /** The schema exists in the target (its CREATE SCHEMA is skipped). */
+  exists: boolean;
+  tables: PlannedTable[];
+}
+
+/** The whole restore plan. */
+export interface RestorePlan {
+  kind: "schemas" | "tables";
+  roles: boolean;
+  dataOnly: boolean;
+  schemaOnly: boolean;
+  clean: boolean;
+  /** Schemas restored whole (kind "schemas"). */
+  schemas: PlannedSchema[];
+  /** Tables restored one by one from schema.sql and data files (kind "tables", or managed tables absent from the target). */
+  tables: PlannedTable[];
+  /** Backup files read by this plan (checked against the manifest first). */
+  files: string[];
+  /** Tables the guard refuses to touch. */
+  refused: PlannedTable[];
+  /**
+   * The backup's extensions (from the manifest) and what happens to each; empty for --data-only and
+   * for backups whose manifest has no extension list (the restore then reads them from the dumps).
+   */
+  extensions: PlannedExtension[];
+  notes: string[];
+}
+
+/**
+ * What to do about each extension of `list` in `target`: create the missing ones, leave those the
+ * target has (wherever they are) as they are.
+ */
+export function planExtensions(list: readonly ManifestExtension[], target: TargetState): PlannedExtension[] {
+  const seen = new Set<string>();
+  const out: PlannedExtension[] = [];
+  for (const e of list) {
+    if (seen.has(e.name)) continue;
+    seen.add(e.name);
+    const there = target.extensions?.get(e.name);
+    if (!there) out.push({ ...e, action: "create" });
+    else {out.push({
+        ...e,
+        action: there.schema === e.schema ? "present" : "elsewhere",
+        targetSchema: there.schema,
+      });}
+  }
+  return out;
+}
+
+/**
+ * Supabase's own migration-history tables: the service in the target fills them; the Supabase CLI
+ * leaves them out of its data dump too.
+ */
+export const SERVICE_TABLES = new Set([
+  "auth.schema_migrations",
+  "storage.migrations",
+  "supabase_functions.migrations",
+]);
+
+/**
+ * Is this table of a Supabase-managed schema the service's own migration history? (The listed
+ * ones, and any `…migrations` table such as realtime.schema_migrations.) When the target already
+ * filled it, the restore leaves it alone.
+ */
+export function isServiceTable(schema: string, table: string): boolean {
+  return SERVICE_TABLES.has(`${schema}.${table}`) ||
+    (schema !== "supabase_migrations" && /migrations$/.test(table));
+}
+
+/** The key of a table in {@link TargetState.tables}. */
+export function tableKey(schema: string, table: string): string {
+  return `${schema}\u0000${table}`;
+}
+
+function findSchema(m: Manifest, name: string, flag: string): ManifestSchema {
+  const s = m.schemas.find((x) => x.name === name);
+  if (!s) {
+    throw usageError(
+      `${flag} '${name}' is not in this backup`,
+      `the backup holds: ${m.schemas.map((x) => x.name).join(", ") || "no schemas"}`,
+    );
+  }
+  return s;
+}
+
+/**
+ * The tables a request selects, as {schema, table} of the manifest, in manifest order. Table mode
+ * adds the partitions of a selected partitioned table. Throws a usage error for a schema or table
+ * the backup does not hold (naming the flag), and for `--data-only` with `--schema-only`.
+ */
+export function selectTables(
+  m: Manifest,
+  req: RestoreRequest,
+): { schema: ManifestSchema; table: ManifestTable }[] {
+  if (req.dataOnly && req.schemaOnly) {
+    throw usageError(
+      "--data-only and --schema-only exclude each other",
+      "give one of them, or neither for both",
+    );
+  }
+  if (req.tables.length > 0 && req.schemas.length > 0) {
+    throw usageError(
+      "--table and --schema exclude each other",
+      "give --table SCHEMA.TABLE alone, or --schema",
+    );
+  }
+  const out: { schema: ManifestSchema; table: ManifestTable }[] = [];
+  if (req.tables.length === 0) {
+    const names = req.schemas.length > 0 ? req.schemas : m.schemas.map((s) => s.name);
+    for (const n of names) {
+      const s = findSchema(m, n, "--schema");
+      for (const t of s.tables) out.push({ schema: s, table: t });
+    }
+    return out;
+  }
+  const seen = new Set<string>();
+  const add = (s: ManifestSchema, t: ManifestTable) => {
+    const k = tableKey(s.name, t.name);
+    if (seen.has(k)) return;
+    seen.add(k);
+    out.push({ schema: s, table: t });
+    if (t.kind === "p") {
+      const me = qualified(s.name, t.name);
+      for (const c of s.tables) if (c.partitionOf === me) add(s, c);
+    }
+  };
+  for (const q of req.tables) {
+    const s = findSchema(m, q.schema, "--table");
+    const t = s.tables.find((x) => x.name === q.table);
+    if (!t) {
+      const skipped = m.skipped.find((k) => k.schema === q.schema && k.table === q.table);
+      throw usageError(
+        `--table '${q.schema}.${q.table}' is not in this backup${skipped ? `: ${skipped.reason}` : ""}`,
+        `tables of ${q.schema}: ${s.tables.map((x) => x.name).join(", ") || "none"}`,
+      );
+    }
+    add(s, t);
+  }
+  return out;
+}
+
+function tableFiles(t: ManifestTable, req: RestoreRequest): string[] {
+  const out: string[] = [];
+  if (!req.dataOnly) out.push(t.schemaFile);
+  if (!req.schemaOnly) out.push(...t.dataFiles);
+  return out;
+}
+
+function dumpFiles(s: ManifestSchema): string[] {
+  return s.dumpParts ?? [s.dump];
+}
+
+/** Decides one table's action from the target and the flags. */
+function decide(
+  schema: string,
+  table: ManifestTable,
+  target: TargetState,
+  req: RestoreRequest,
+  managedData: boolean,
+): PlannedTable {
+  const there = target.tables.get(tableKey(schema, table.name));
+  const name = `${schema}.${table.name}`;
+  const mk = (action: TableAction, reason: string): PlannedTable => ({ schema, table, action, reason });
+  if (!there) {
+    if (req.dataOnly) return mk("refuse", "absent from the target, and --data-only needs an existing table");
+    return mk("create", "absent from the target");
+  }
+  if (there.kind === "v" || there.kind === "m" || there.kind === "f") {
+    return mk("refuse", `the target has a view or foreign table named ${name}`);
+  }
+  if (managedData) {
+    if (req.schemaOnly) return mk("keep", "Supabase-managed table: its definition is the target's own");
+    if (there.empty === true) return mk("load", "Supabase-managed table, empty in the target");
+    if (isServiceTable(schema, table.name)) {
+      return mk("keep", "the target's own migration history (the service fills it)");
+    }
+    if (there.empty === undefined) {
+      return mk("refuse", `${req.clean ? "" : "exists and "}cannot be read in the target`);
+    }
+    if (req.clean) {
+      return mk("empty-load", "Supabase-managed table with rows: emptied (--clean), then loaded");
+    }
+    return mk("refuse", "Supabase-managed table that already holds rows");
+  }
+  if (req.clean) return mk("recreate", "exists: dropped and recreated (--clean)");
+  if (req.dataOnly) {
+    if (there.empty === true) return mk("load", "exists and is empty (--data-only)");
+    return mk("refuse", there.empty === false ? "already holds rows" : "exists and cannot be read");
+  }
+  return mk("refuse", there.empty === false ? "already exists and holds rows" : "already exists");
+}
+
+/**
+ * Plans a restore of `m` into `target`. Whole restores (all schemas, or `--schema`) work per schema
+ * from the dumps; a Supabase-managed schema that already exists in the target gets only its rows.
+ * `--table` works per table from schema.sql and the data files. Refused tables are listed in
+ * `refused` (see {@link guardError}). Throws a usage error for selections the backup cannot satisfy.
+ */
+export function planRestore(m: Manifest, req: RestoreRequest, target: TargetState): RestorePlan {
+  const selected = selectTables(m, req);
+  const plan: RestorePlan = {
+    kind: req.tables.length > 0 ? "tables" : "schemas",
+    roles: req.roles,
+    dataOnly: req.dataOnly,
+    schemaOnly: req.schemaOnly,
+    clean: req.clean,
+    schemas: [],
+    tables: [],
+    files: [],
+    refused: [],
+    extensions: req.dataOnly ? [] : planExtensions(m.extensions ?? [], target),
+    notes: [],
+  };
+  const files = new Set<string>();
+  if (req.roles) {
+    if (!m.roles) throw usageError("--roles: this backup has no roles file", "restore without --roles");
+    files.add(m.roles);
+  }
+  if (plan.kind === "tables") {
+    for (const { schema, table } of selected) {
+      const p = decide(schema.name, table, target, req, false);
+      plan.tables.push(p);
+      for (const f of tableFiles(table, req)) files.add(f);
+      if (!req.dataOnly) { for (const f of dumpFiles(schema)) files.add(f); }
+    }
+    // Parents before their partitions.
+    plan.tables.sort((a, b) => Number(!!a.table.partitionOf) - Number(!!b.table.partitionOf));
+  } else {
+    const bySchema = new Map<string, PlannedSchema>();
+    for (const { schema, table } of selected) {
+      let ps = bySchema.get(schema.name);
+      if (!ps) {
+        const exists = target.schemas.has(schema.name);
+        ps = {
+          name: schema.name,
+          manifest: schema,
+          mode: exists && schema.managed ? "data" : "ddl",
+          exists,
+          tables: [],
+        };
+        bySchema.set(schema.name, ps);
+        plan.schemas.push(ps);
+      }
+      const p = decide(schema.name, table, target, req, ps.mode === "data");
+      if (ps.mode === "data") {
+        if (p.action === "create") {
+          p.reason = "absent from this Supabase-managed schema in the target: created on its own";
+          plan.tables.push(p);
+          for (const f of tableFiles(table, req)) files.add(f);
+          for (const f of dumpFiles(schema)) files.add(f);
+        } else {
+          ps.tables.push(p);
+          if (p.action === "load" || p.action === "empty-load") {
+            for (const f of table.dataFiles) files.add(f);
+          }
+        }
+      } else {
+        ps.tables.push(p);
+      }
+    }
+    // Schemas without tables still carry types, functions, views.
+    const names = req.schemas.length > 0 ? req.schemas : m.schemas.map((s) => s.name);
+    for (const n of names) {
+      if (bySchema.has(n)) continue;
+      const schema = findSchema(m, n, "--schema");
+      const exists = target.schemas.has(n);
+      const ps: PlannedSchema = {
+        name: n,
+        manifest: schema,
+        mode: exists && schema.managed ? "data" : "ddl",
+        exists,
+        tables: [],
+      };
+      bySchema.set(n, ps);
+      plan.schemas.push(ps);
+    }
+    for (const ps of plan.schemas) {
+      if (ps.mode === "ddl") {
+        // The dump is what gets restored; the per-table files are checked too, so that a damaged
+        // or incomplete backup is refused as a whole.
+        for (const f of dumpFiles(ps.manifest)) files.add(f);
+        for (const t of ps.tables) for (const f of tableFiles(t.table, req)) files.add(f);
+      }
+    }
+  }
+  const managed = plan.schemas.filter((s) => s.mode === "data").map((s) => s.name);
+  if (managed.length > 0) {
+    plan.notes.push(
+      `Supabase-managed schemas already in the target (${managed.join(", ")}): rows only; ` +
+        "their definitions stay the target's",
+    );
+  }
+  const all = [...plan.schemas.flatMap((s) => s.tables), ...plan.tables];
+  plan.refused = all.filter((t) => t.action === "refuse");
+  for (const e of plan.extensions) {
+    if (e.action === "elsewhere") {
+      plan.notes.push(
+        `extension ${e.name} is in schema ${e.targetSchema} in the target, in ${e.schema} in the backup: ` +
+          `left as it is; definitions that name ${e.schema}.… objects of it may fail`,
+      );
+    }
+  }
+  for (const k of m.skipped) {
+    if (plan.schemas.some((s) => s.name === k.schema) || plan.tables.some((t) => t.schema === k.schema)) {
+      plan.notes.push(`${k.schema}.${k.table} is not in the backup: ${k.reason}`);
+    }
+  }
+  plan.files = [...files];
+  return plan;
+}
+
+/**
+ * The guard: a {@link BackupError} (exit 1) naming the tables the plan refuses to write into, or
+ * undefined when there are none.
+ */
+export function guardError(plan: RestorePlan, targetName: string): BackupError | undefined {
+  if (plan.refused.length === 0) return undefined;
+  const names = plan.refused.map((t) => `${t.schema}.${t.table.name} (${t.reason})`);
+  const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? `, and ${names.length - 5} more` : "");
+  const absent = plan.refused.every((t) => t.reason.startsWith("absent"));
+  return new BackupError(
+    `refusing to restore into ${targetName}: ${plan.refused.length} selected table(s) in the way: ${shown}`,
+    {
+      hint: absent
+        ? "leave out --data-only to create the missing tables"
+        : "restore into an empty database, or add --clean to drop and recreate them (--data-only loads into existing empty tables)",
+    },
+  );
+}

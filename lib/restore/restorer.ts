@@ -1,0 +1,203 @@
+/**
+ * The restore: reads the target's state (target.ts), plans (plan.ts), checks the
+ * backup files it needs, then runs the steps: roles, extensions (extensions.ts), whole schemas
+ * (schemas.ts: pre-data in passes, data in parallel, post-data with foreign keys last) and
+ * single tables (tables.ts). The drill is in lib/check/drill.ts.
+ * @module
+ */
+import { connect, resolveIPv4 } from "../pg/connect.ts";
+import { describeDb, libpqEnv } from "../pg/url.ts";
+import { onCleanup } from "../base/interrupt.ts";
+import { type Manifest, readManifest } from "../store/manifest.ts";
+import { findPgTools, parsePgVersion, supportsRestrictKey } from "../pg/tools.ts";
+import { runPool } from "../base/pool.ts";
+import { type Ctx, enc, type RestoreOptions } from "./context.ts";
+import { createExtensions } from "./extensions.ts";
+import { preDataScripts, readText } from "./files.ts";
+import { skippedLine } from "./filter.ts";
+import { guardError, planRestore, type RestorePlan, selectTables } from "./plan.ts";
+import { formatRestorePlan } from "./view.ts";
+import { runPsql } from "./exec.ts";
+import { loadSchemaData, managedExtras, postData, preData } from "./schemas.ts";
+import { scriptText } from "./script.ts";
+import { createDependencies, loadTableData, restoreTables } from "./tables.ts";
+import { inspectTarget, refreshTarget } from "./target.ts";
+import { checkFiles, throwOnFaults } from "../check/verify.ts";
+
+/** What a restore did. */
+export interface RestoreResult {
+  plan: RestorePlan;
+  manifest: Manifest;
+  /** The plan as text (also logged). */
+  planText: string;
+  /** Tables whose rows were loaded, and those rows per the manifest. */
+  tablesLoaded: number;
+  rowsLoaded: number;
+  warnings: string[];
+  durationMs: number;
+}
+
+/**
+ * Restores (part of) the backup in `opts.backupDir` into `opts.target`. Prints the plan through
+ * `opts.log`; a dry run stops there. Throws a {@link BackupError}: exit 1 when the guard refuses,
+ * a needed file is damaged or a program fails; exit 2 for a selection the backup cannot satisfy.
+ */
+export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const manifest = await readManifest(opts.backupDir);
+  const selected = selectTables(manifest, opts.request);
+  const hostaddr = opts.ipv4 ? await resolveIPv4(opts.target.host) : undefined;
+  const connectTimeout = opts.connectTimeout ?? 10;
+  const sql = await connect(opts.target, {
+    hostaddr,
+    connectTimeout,
+    retries: opts.retries ?? 2,
+    log: opts.log,
+  });
+  const closeSql = () => sql.end({ timeout: 2 }).catch(() => {});
+  const unregister = onCleanup(() => void closeSql());
+  let tmp: string | undefined;
+  try {
+    const state = await inspectTarget(
+      sql,
+      selected.map((x) => ({ schema: x.schema.name, table: x.table.name })),
+    );
+    const plan = planRestore(manifest, opts.request, state);
+    const planText = formatRestorePlan(plan, {
+      from: opts.label ?? opts.backupDir,
+      target: describeDb(opts.target),
+    });
+    const result: RestoreResult = {
+      plan,
+      manifest,
+      planText,
+      tablesLoaded: 0,
+      rowsLoaded: 0,
+      warnings: [],
+      durationMs: 0,
+    };
+    if (opts.dryRun) return result;
+    opts.log(planText);
+    const refused = guardError(plan, describeDb(opts.target));
+    if (refused) throw refused;
+    const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
+    const tools = await findPgTools({ minMajor: Math.max(state.serverMajor, dumpMajor), pgBin: opts.pgBin });
+    opts.log(`checking ${plan.files.length} backup file(s)`);
+    throwOnFaults(
+      await checkFiles(opts.backupDir, manifest, plan.files, { ...opts.decode, jobs: opts.jobs }),
+      opts.backupDir,
+      "restore",
+    );
+    tmp = await Deno.makeTempDir({ prefix: "supabase-backup-restore-" });
+    const tmpDir = tmp;
+    const dropTmp = onCleanup(() => Deno.removeSync(tmpDir, { recursive: true }));
+    const ctx: Ctx = {
+      opts,
+      manifest,
+      plan,
+      state,
+      tools,
+      env: libpqEnv(opts.target, { hostaddr, connectTimeout }),
+      filter: {
+        dropTransactionTimeout: state.serverMajor < 17,
+        dropRestrict: !supportsRestrictKey(tools.version),
+        target: state,
+      },
+      counts: { owners: 0, privileges: 0 },
+      tmp: tmpDir,
+      warnings: result.warnings,
+      dumps: new Map(),
+      preDataText: new Map(),
+      sql,
+    };
+    try {
+      await execute(ctx);
+    } finally {
+      dropTmp();
+    }
+    const loaded = [...plan.schemas.flatMap((s) => s.tables), ...plan.tables].filter((t) =>
+      !plan.schemaOnly &&
+      (t.action === "create" || t.action === "load" || t.action === "recreate" || t.action === "empty-load")
+    );
+    result.tablesLoaded = loaded.length;
+    result.rowsLoaded = loaded.reduce((n, t) => n + (t.table.kind === "p" ? 0 : t.table.rows ?? 0), 0);
+    const skipped = skippedLine(ctx.counts, state.user);
+    if (skipped) opts.log(skipped);
+    result.durationMs = Date.now() - started;
+    return result;
+  } finally {
+    unregister();
+    await closeSql();
+    if (tmp) await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+async function execute(ctx: Ctx): Promise<void> {
+  const { plan } = ctx;
+  if (plan.roles) await restoreRoles(ctx);
+  if (!plan.dataOnly) await createExtensions(ctx);
+  if (plan.kind === "tables") {
+    await restoreTables(ctx, plan.tables);
+    return;
+  }
+  const ddl = plan.schemas.filter((s) => s.mode === "ddl").map((s) => s.manifest);
+  if (!plan.dataOnly) {
+    // With --schema, types and functions of schemas left out may still be needed.
+    const chosen = new Set(plan.schemas.map((s) => s.name));
+    const others = ctx.manifest.schemas.filter((s) => !chosen.has(s.name));
+    if (others.length > 0 && ddl.length > 0) {
+      const mine = await preDataScripts(ctx, ddl);
+      await createDependencies(
+        ctx,
+        mine.map((m) => scriptText(m.script)).join("\n"),
+        await preDataScripts(ctx, others),
+        [],
+      );
+    }
+    await preData(ctx, ddl);
+  }
+  if (plan.tables.length > 0) await restoreTables(ctx, plan.tables);
+  if (!plan.schemaOnly) {
+    const managed = plan.schemas.filter((s) => s.mode === "data").flatMap((s) => s.tables)
+      .filter((t) => t.action === "load" || t.action === "empty-load");
+    const tasks = [
+      ...ddl.map((s) => () => loadSchemaData(ctx, s)),
+      ...managed.map((t) => () => loadTableData(ctx, t)),
+    ];
+    await runPool(tasks, Math.max(1, Math.ceil(ctx.opts.jobs / 2)));
+    if (managed.length > 0) ctx.opts.log(`loaded rows into ${managed.length} Supabase-managed table(s)`);
+  }
+  if (!plan.dataOnly) {
+    await postData(ctx, ddl);
+    // Triggers and policies on tables this restore did not create: those of managed schemas, and
+    // with --clean those that DROP … CASCADE removed (e.g. a trigger on auth.users).
+    const ddlNames = new Set(ddl.map((s) => s.name));
+    const extras = plan.clean
+      ? ctx.manifest.schemas.filter((s) => !ddlNames.has(s.name) && ctx.state.schemas.has(s.name))
+      : plan.schemas.filter((s) => s.mode === "data").map((s) => s.manifest);
+    await managedExtras(ctx, extras);
+  }
+}
+
+async function restoreRoles(ctx: Ctx): Promise<void> {
+  const text = await readText(ctx, ctx.manifest.roles!);
+  const existing = ctx.state.roles;
+  let kept = 0, present = 0;
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    const m = line.match(/^(CREATE|ALTER) ROLE ("(?:[^"]|"")*"|[^\s;]+)/);
+    if (m) {
+      const role = m[2].startsWith('"') ? m[2].slice(1, -1).replaceAll('""', '"') : m[2];
+      if (existing.has(role)) {
+        if (m[1] === "CREATE") present++;
+        if (m[1] === "CREATE" || !ctx.state.superuser) continue;
+      } else if (m[1] === "CREATE") kept++;
+    }
+    if (!(ctx.filter.dropRestrict && /^\\(un)?restrict /.test(line))) out.push(line);
+  }
+  ctx.opts.log(
+    `roles: creating ${kept} role(s)${present ? `, ${present} already present (left as they are)` : ""}`,
+  );
+  await runPsql(ctx, enc(out.join("\n")), "restoring roles.sql");
+  await refreshTarget(ctx);
+}

@@ -1,0 +1,205 @@
+/**
+ * Restoring whole schemas from their custom-format dumps: pre-data (in passes, until schemas that
+ * depend on each other are all in), data (session_replication_role = replica), post-data
+ * (indexes, constraints, triggers, policies, then foreign keys and materialized view contents
+ * last), and the triggers and policies users added to tables of Supabase-managed schemas.
+ * @module
+ */
+import { join } from "node:path";
+import { interruption } from "../base/interrupt.ts";
+import type { ManifestSchema } from "../store/manifest.ts";
+import type { QualifiedName } from "../backup/plan.ts";
+import { runTool } from "../pg/run.ts";
+import { type Ctx, enc, warn } from "./context.ts";
+import { dumpFile } from "./files.ts";
+import { addCounts, filterDefinitions } from "./filter.ts";
+import { tableKey } from "./plan.ts";
+import { restoreEntries, runPsql } from "./exec.ts";
+import { fkTarget, parseScript, scriptText } from "./script.ts";
+import { dropsForClean } from "./tables.ts";
+import { refreshTarget, withoutDefaults } from "./target.ts";
+import { parseToc } from "../pg/toc.ts";
+
+/**
+ * The pre-data of each schema's dump (after the `--clean` drops of its tables), in passes until
+ * schemas that depend on each other are all in.
+ */
+export async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
+  const plan = (s: ManifestSchema) => ctx.plan.schemas.find((p) => p.name === s.name)?.tables ?? [];
+  let pending = [...schemas];
+  let pass = 1;
+  while (pending.length > 0) {
+    const failed: { s: ManifestSchema; e: unknown }[] = [];
+    for (const s of pending) {
+      const exists = ctx.state.schemas.has(s.name);
+      const drops = dropsForClean(ctx, plan(s));
+      const args = ["--section=pre-data", "-f", "-"];
+      if (ctx.plan.clean && exists) args.push("--clean", "--if-exists");
+      const text = await runTool({
+        path: ctx.tools.path("pg_restore"),
+        args: [...args, await dumpFile(ctx, s)],
+        env: {},
+        what: `reading ${s.dump}`,
+      });
+      const { text: filtered, counts } = filterDefinitions(text, ctx.filter);
+      try {
+        await runPsql(ctx, await withoutDefaults(ctx, drops + filtered), `definitions of schema ${s.name}`);
+        addCounts(ctx.counts, counts);
+        ctx.opts.log(`schema ${s.name}: definitions restored${pass > 1 ? ` (pass ${pass})` : ""}`);
+        await refreshTarget(ctx);
+      } catch (e) {
+        if (interruption()) throw e;
+        failed.push({ s, e });
+      }
+    }
+    if (failed.length === pending.length) throw failed[0].e;
+    pending = failed.map((f) => f.s);
+    if (pending.length > 0) {
+      ctx.opts.log(`${pending.length} schema(s) depend on others; trying them again`);
+    }
+    pass++;
+  }
+}
+
+/** A schema's rows from its dump, with session_replication_role = replica. */
+export async function loadSchemaData(ctx: Ctx, s: ManifestSchema): Promise<void> {
+  await restoreEntries(ctx, ["--section=data"], await dumpFile(ctx, s), `data of schema ${s.name}`, true);
+  ctx.opts.log(`schema ${s.name}: data restored`);
+}
+
+/**
+ * The post-data of the schemas' dumps: indexes, constraints, triggers and policies per schema, then
+ * foreign keys (those to tables the target lacks left out, with a warning) and materialized view
+ * contents.
+ */
+export async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
+  const late = new Set(["FK CONSTRAINT", "MATERIALIZED VIEW DATA"]);
+  const lists = new Map<string, { early: string[]; late: string[] }>();
+  for (const s of schemas) {
+    const file = await dumpFile(ctx, s);
+    const toc = parseToc(
+      await runTool({
+        path: ctx.tools.path("pg_restore"),
+        args: ["-l", "--section=post-data", file],
+        env: {},
+        what: `reading ${s.dump}`,
+      }),
+    );
+    lists.set(s.name, {
+      early: toc.filter((e) => !late.has(e.desc)).map((e) => e.line),
+      late: toc.filter((e) => late.has(e.desc)).map((e) => e.line),
+    });
+  }
+  // Indexes, constraints, triggers, policies: each only needs its own schema's tables.
+  for (const s of schemas) {
+    const l = lists.get(s.name)!;
+    if (l.early.length === 0) continue;
+    const list = join(ctx.tmp, `post-${ctx.dumps.size}-${crypto.randomUUID()}.list`);
+    await Deno.writeTextFile(list, l.early.join("\n") + "\n");
+    await restoreEntries(
+      ctx,
+      ["-L", list],
+      await dumpFile(ctx, s),
+      `indexes, constraints and policies of schema ${s.name}`,
+    );
+  }
+  // Foreign keys (they may point into other schemas) and materialized view contents last.
+  await refreshTarget(ctx);
+  const present = (q: QualifiedName) => ctx.state.tables.has(tableKey(q.schema, q.table));
+  for (const s of schemas) {
+    const l = lists.get(s.name)!;
+    if (l.late.length === 0) continue;
+    const list = join(ctx.tmp, `late-${crypto.randomUUID()}.list`);
+    await Deno.writeTextFile(list, l.late.join("\n") + "\n");
+    const text = await runTool({
+      path: ctx.tools.path("pg_restore"),
+      args: ["-L", list, "-f", "-", await dumpFile(ctx, s)],
+      env: {},
+      what: `reading ${s.dump}`,
+    });
+    const { text: filtered, counts } = filterDefinitions(text, ctx.filter, {
+      dropBlock: (b) => {
+        const ref = fkTarget(b);
+        if (!ref || present(ref)) return false;
+        warn(
+          ctx,
+          `foreign key ${b.schema}.${b.name} left out: it references ${ref.schema}.${ref.table}, which the target lacks`,
+        );
+        return true;
+      },
+    });
+    addCounts(ctx.counts, counts);
+    await runPsql(ctx, enc(filtered), `foreign keys of schema ${s.name}`);
+  }
+  for (const s of schemas) {
+    ctx.opts.log(`schema ${s.name}: indexes, constraints, triggers and policies restored`);
+  }
+}
+
+/**
+ * Triggers and policies the user added to tables of a Supabase-managed schema (e.g. a trigger on
+ * auth.users that fills public.profiles): the target's own schema lacks them, so they are created
+ * from the dump, each on its own. One that the target does not permit is a warning, not a failure.
+ */
+export async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
+  if (schemas.length === 0) return;
+  const rows = await ctx.sql<{ schema: string; name: string }[]>`
+    select n.nspname as schema, c.relname || ' ' || t.tgname as name
+      from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+      where not t.tgisinternal
+    union all select n.nspname, c.relname || ' ' || p.polname
+      from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace`;
+  const have = new Set(rows.map((r) => `${r.schema}\u0000${r.name}`));
+  // Creating a policy needs the table's owner; a trigger needs the TRIGGER privilege.
+  const rights = await ctx.sql<
+    { schema: string; name: string; owner: string; owns: boolean; trig: boolean }[]
+  >`
+    select n.nspname as schema, c.relname as name, pg_get_userbyid(c.relowner) as owner,
+           pg_has_role(c.relowner, 'USAGE') as owns, has_table_privilege(c.oid, 'TRIGGER') as trig
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and n.nspname = any(${schemas.map((x) => x.name)})`;
+  const right = new Map(rights.map((r) => [tableKey(r.schema, r.name), r]));
+  const denied = new Map<string, string[]>();
+  for (const s of schemas) {
+    const text = await runTool({
+      path: ctx.tools.path("pg_restore"),
+      args: ["--section=post-data", "-f", "-", await dumpFile(ctx, s)],
+      env: {},
+      what: `reading ${s.dump}`,
+    });
+    const script = parseScript(text);
+    const tables = s.tables.map((t) => t.name).filter((t) => right.has(tableKey(s.name, t)));
+    for (const b of script.blocks) {
+      if ((b.type !== "TRIGGER" && b.type !== "POLICY") || have.has(`${s.name}\u0000${b.name}`)) continue;
+      const table = tables.filter((t) => b.name.startsWith(`${t} `)).sort((x, y) => y.length - x.length)[0];
+      if (table === undefined) continue;
+      const r = right.get(tableKey(s.name, table))!;
+      const kind = b.type.toLowerCase();
+      const label = `${kind} "${b.name.slice(table.length + 1)}" on ${s.name}.${table}`;
+      if (b.type === "POLICY" ? !r.owns : !r.trig) {
+        const key = `${s.name}.${table} (owner ${r.owner})`;
+        denied.set(key, [...(denied.get(key) ?? []), `${kind} "${b.name.slice(table.length + 1)}"`]);
+        continue;
+      }
+      const { text: sql, counts } = filterDefinitions(
+        scriptText({ preamble: script.preamble, blocks: [b], trailer: script.trailer }),
+        ctx.filter,
+      );
+      try {
+        await runPsql(ctx, enc(sql), `creating ${label}`);
+        addCounts(ctx.counts, counts);
+        ctx.opts.log(`created ${label}`);
+      } catch (e) {
+        if (interruption()) throw e;
+        warn(ctx, `${label} not created: ${(e as Error).message}`);
+      }
+    }
+  }
+  for (const [table, what] of denied) {
+    warn(
+      ctx,
+      `${what.length} object(s) on ${table} not created, ${ctx.state.user} may not: ${what.join(", ")}; ` +
+        "recreate them as the owner (on Supabase: Dashboard → Storage/Authentication → Policies)",
+    );
+  }
+}

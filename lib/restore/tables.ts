@@ -1,0 +1,177 @@
+/**
+ * Restoring tables one by one from their schema.sql and data files (`--table`, and tables absent
+ * from a Supabase-managed schema of the target): the schemas, types, domains, sequences and
+ * functions they need, their definitions (dropped first with `--clean`), their rows, then their
+ * foreign keys.
+ * @module
+ */
+import type { QualifiedName } from "../backup/plan.ts";
+import { runPool } from "../base/pool.ts";
+import { type Ctx, enc, warn } from "./context.ts";
+import { dataStream, preDataScripts, readText } from "./files.ts";
+import { addCounts, filterDefinitions } from "./filter.ts";
+import { type PlannedTable, tableKey } from "./plan.ts";
+import { runPsql } from "./exec.ts";
+import {
+  type Dependency,
+  parseScript,
+  pickDependencies,
+  type Script,
+  type ScriptBlock,
+  scriptText,
+  splitTableScript,
+} from "./script.ts";
+import { existingObjects, refreshTarget, withoutDefaults } from "./target.ts";
+import { qualified, quoteIdent } from "../pg/ident.ts";
+
+/** Restores tables one by one: schema, dependencies, table definitions, data, foreign keys. */
+export async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
+  const work = tables.filter((t) => t.action !== "keep" && t.action !== "refuse");
+  if (work.length === 0) return;
+  const defs = !ctx.plan.dataOnly && work.some((t) => t.action === "create" || t.action === "recreate");
+  let fks: Script | undefined;
+  if (defs) {
+    const texts = new Map<PlannedTable, string>();
+    for (const t of work) {
+      if (t.action === "create" || t.action === "recreate") {
+        texts.set(t, await readText(ctx, t.table.schemaFile));
+      }
+    }
+    await createDependencies(
+      ctx,
+      [...texts.values()].join("\n"),
+      await preDataScripts(ctx, ctx.manifest.schemas),
+      work.map((t) => t.schema),
+    );
+    const selected = new Set(work.map((t) => tableKey(t.schema, t.table.name)));
+    const present = (q: QualifiedName) =>
+      selected.has(tableKey(q.schema, q.table)) || ctx.state.tables.has(tableKey(q.schema, q.table));
+    // As pg_restore orders them: every table, sequence and partition attachment first, then
+    // constraints, indexes, triggers and policies, and foreign keys after the data.
+    let combined: Script | undefined;
+    const late: ScriptBlock[] = [];
+    for (const text of texts.values()) {
+      const split = splitTableScript(text, present);
+      for (const d of split.droppedFks) {
+        warn(ctx, `foreign key ${d.name} left out: it references ${d.references}, which the target lacks`);
+      }
+      const main = parseScript(split.main);
+      combined ??= { ...main, blocks: [] };
+      combined.blocks.push(...main.blocks.filter((b) => !POST_DATA_TYPES.has(b.type)));
+      late.push(...main.blocks.filter((b) => POST_DATA_TYPES.has(b.type)));
+      if (split.fks) {
+        const f = parseScript(split.fks);
+        fks ??= { ...f, blocks: [] };
+        fks.blocks.push(...f.blocks);
+      }
+    }
+    if (combined) {
+      combined.blocks.push(...late);
+      const { text: main, counts } = filterDefinitions(scriptText(combined), ctx.filter);
+      addCounts(ctx.counts, counts);
+      await runPsql(
+        ctx,
+        await withoutDefaults(ctx, dropsForClean(ctx, work) + main),
+        `creating ${describeTables([...texts.keys()])}`,
+      );
+      ctx.opts.log(`created ${texts.size} table(s)`);
+    }
+  }
+  if (!ctx.plan.schemaOnly) {
+    await runPool(work.map((t) => () => loadTableData(ctx, t)), ctx.opts.jobs);
+    ctx.opts.log(`loaded rows into ${work.length} table(s)`);
+  }
+  if (fks) {
+    const { text: fk, counts } = filterDefinitions(scriptText(fks), ctx.filter);
+    addCounts(ctx.counts, counts);
+    await runPsql(ctx, enc(fk), `foreign keys of ${describeTables(work)}`);
+  }
+}
+
+/** Entry types pg_dump puts in its post-data section. */
+const POST_DATA_TYPES = new Set([
+  "CONSTRAINT",
+  "CHECK CONSTRAINT",
+  "INDEX",
+  "INDEX ATTACH",
+  "TRIGGER",
+  "POLICY",
+  "ROW SECURITY",
+  "RULE",
+  "STATISTICS",
+  "EVENT TRIGGER",
+  "PUBLICATION TABLE",
+]);
+
+function describeTables(tables: PlannedTable[]): string {
+  const names = tables.map((t) => `${t.schema}.${t.table.name}`);
+  return names.length <= 3
+    ? names.join(", ")
+    : `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
+}
+
+/**
+ * Creates the schemas in `schemas` that the target lacks, and the types, domains, sequences and
+ * functions that `text` refers to and the target lacks (taken from `scripts`).
+ */
+export async function createDependencies(
+  ctx: Ctx,
+  text: string,
+  scripts: { schema: string; script: Script }[],
+  schemas: string[],
+): Promise<void> {
+  const missing = [...new Set(schemas)].filter((s) => !ctx.state.schemas.has(s));
+  const have = await existingObjects(ctx.sql);
+  const deps: Dependency[] = pickDependencies(
+    text,
+    scripts,
+    (d) => have.has(`${d.type}\u0000${d.schema}\u0000${d.name}`),
+  );
+  for (const d of deps) {
+    if (!ctx.state.schemas.has(d.schema) && !missing.includes(d.schema)) missing.push(d.schema);
+  }
+  if (missing.length === 0 && deps.length === 0) return;
+  if (missing.length) ctx.opts.log(`creating schema(s) ${missing.join(", ")}`);
+  if (deps.length > 0) {
+    ctx.opts.log(
+      `creating ${deps.length} object(s) they need: ${
+        deps.map((d) => `${d.type.toLowerCase()} ${d.schema}.${d.name}`).join(", ")
+      }`,
+    );
+  }
+  const head = missing.map((s) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)};`).join("\n");
+  const preamble = scripts[0]?.script.preamble ?? "";
+  const trailer = scripts[0]?.script.trailer ?? "";
+  const body = [preamble, head, ...deps.map((d) => d.block.text), trailer].join("\n");
+  const { text: sql, counts } = filterDefinitions(body, ctx.filter);
+  addCounts(ctx.counts, counts);
+  await runPsql(ctx, enc(sql), "creating the schemas and types they need");
+  await refreshTarget(ctx);
+}
+
+/**
+ * `DROP TABLE … CASCADE` for the tables `--clean` recreates; it runs in the same transaction as
+ * their creation, so a failure leaves them as they were.
+ */
+export function dropsForClean(ctx: Ctx, tables: PlannedTable[]): string {
+  const drops = tables.filter((t) => t.action === "recreate");
+  if (drops.length === 0) return "";
+  ctx.opts.log(
+    `--clean: dropping and recreating ${drops.map((t) => `${t.schema}.${t.table.name}`).join(", ")}`,
+  );
+  return drops.map((t) => `DROP TABLE IF EXISTS ${qualified(t.schema, t.table.name)} CASCADE;`).join("\n") +
+    "\n";
+}
+
+/** A table's rows from its data files (emptied first for `empty-load`), as replica. */
+export async function loadTableData(ctx: Ctx, t: PlannedTable): Promise<void> {
+  const name = qualified(t.schema, t.table.name);
+  if (t.action === "empty-load") {
+    await runPsql(ctx, enc(`DELETE FROM ONLY ${name};\n`), `emptying ${t.schema}.${t.table.name}`, {
+      replica: true,
+    });
+  }
+  for (const rel of t.table.dataFiles) {
+    await runPsql(ctx, await dataStream(ctx, rel), `loading ${rel}`, { replica: true });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The restore's target database: what the planner needs to know of it ({@link inspectTarget}),
+ * re-read after a step created roles, schemas or tables; the types, domains, sequences and
+ * functions it already has; and its default privileges, suspended while restored objects are
+ * created.
+ * @module
+ */
+import type { Sql } from "../pg/connect.ts";
+import type { QualifiedName } from "../backup/plan.ts";
+import { type Ctx, enc } from "./context.ts";
+import { tableKey, type TargetState, type TargetTable } from "./plan.ts";
+import { qualified, quoteIdent } from "../pg/ident.ts";
+
+/**
+ * Reads what the planner needs from the target: server version, user, roles, schemas and tables,
+ * and whether each of `check` (existing selected tables) is empty.
+ */
+export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<TargetState> {
+  const [info] = await sql<{ usr: string; sup: boolean; num: number }[]>`
+    select current_user as usr, coalesce((select rolsuper from pg_roles where rolname = current_user), false) as sup,
+           current_setting('server_version_num')::int as num`;
+  const how = info.num >= 160000 ? "SET" : "MEMBER";
+  const roles = await sql<{ name: string; can: boolean }[]>`
+    select rolname as name, pg_has_role(current_user, oid, ${how}) as can from pg_roles`;
+  const schemas = await sql<{ name: string; owner: string }[]>`
+    select nspname as name, pg_get_userbyid(nspowner) as owner from pg_namespace`;
+  const extensions = await sql<{ name: string; schema: string; owner: string }[]>`
+    select e.extname as name, n.nspname as schema, pg_get_userbyid(e.extowner) as owner
+      from pg_extension e join pg_namespace n on n.oid = e.extnamespace`;
+  const tables = await sql<{ schema: string; name: string; kind: string }[]>`
+    select n.nspname as schema, c.relname as name, c.relkind::text as kind
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where c.relkind in ('r', 'p', 'v', 'm', 'f')
+      and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast'`;
+  const map = new Map<string, TargetTable>();
+  for (const t of tables) map.set(tableKey(t.schema, t.name), { kind: t.kind });
+  for (const q of check) {
+    const t = map.get(tableKey(q.schema, q.table));
+    if (!t || (t.kind !== "r" && t.kind !== "p")) continue;
+    try {
+      const rows = await sql.unsafe(`select 1 from ${qualified(q.schema, q.table)} limit 1`);
+      t.empty = rows.length === 0;
+    } catch {
+      t.empty = undefined;
+    }
+  }
+  return {
+    serverMajor: Math.floor(info.num / 10000),
+    user: info.usr,
+    superuser: info.sup,
+    roles: new Set(roles.map((r) => r.name)),
+    assumable: new Set(roles.filter((r) => r.can || info.sup).map((r) => r.name)),
+    schemas: new Map(schemas.map((s) => [s.name, s.owner])),
+    tables: map,
+    extensions: new Map(extensions.map((e) => [e.name, { schema: e.schema, owner: e.owner }])),
+  };
+}
+
+const OBJTYPES: Record<string, string> = { r: "TABLES", S: "SEQUENCES", f: "FUNCTIONS", T: "TYPES" };
+
+/**
+ * The target's default privileges for the connected user (on Supabase: `postgres` grants ALL on new
+ * tables in public to anon, authenticated and service_role) would give restored objects privileges
+ * their source did not have, because pg_dump writes grants relative to the built-in defaults. So the
+ * scripts that create objects run between `suspend` (revokes them) and `resume` (grants them back),
+ * inside the same transaction; the backup's own default privileges are restored as pg_dump wrote them.
+ */
+async function defaultPrivileges(ctx: Ctx): Promise<{ suspend: string; resume: string }> {
+  if (ctx.defaults) return ctx.defaults;
+  const rows = await ctx.sql<
+    { schema: string | null; type: string; grantee: string; priv: string; grantable: boolean }[]
+  >`
+    select n.nspname as schema, d.defaclobjtype::text as type,
+           case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end as grantee,
+           a.privilege_type as priv, a.is_grantable as grantable
+      from pg_default_acl d
+      left join pg_namespace n on n.oid = d.defaclnamespace
+      cross join lateral aclexplode(d.defaclacl) a
+     where d.defaclrole = (select oid from pg_roles where rolname = current_user) and a.grantee <> d.defaclrole`;
+  const suspend = new Set<string>();
+  const resume: string[] = [];
+  for (const r of rows) {
+    const on = OBJTYPES[r.type];
+    if (!on) continue;
+    const head = `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdent(ctx.state.user)}${
+      r.schema === null ? "" : ` IN SCHEMA ${quoteIdent(r.schema)}`
+    }`;
+    const who = r.grantee === "PUBLIC" ? "PUBLIC" : quoteIdent(r.grantee);
+    suspend.add(`${head} REVOKE ALL ON ${on} FROM ${who};`);
+    resume.push(`${head} GRANT ${r.priv} ON ${on} TO ${who}${r.grantable ? " WITH GRANT OPTION" : ""};`);
+  }
+  ctx.defaults = {
+    suspend: [...suspend].join("\n") + (suspend.size ? "\n" : ""),
+    resume: resume.length ? "\n" + resume.join("\n") + "\n" : "",
+  };
+  return ctx.defaults;
+}
+
+/** `script` between the statements that suspend and resume the user's default privileges. */
+export async function withoutDefaults(ctx: Ctx, script: string): Promise<Uint8Array> {
+  const d = await defaultPrivileges(ctx);
+  return enc(d.suspend + script + d.resume);
+}
+
+/** Re-reads roles, schemas and tables of the target after a step created some. */
+export async function refreshTarget(ctx: Ctx): Promise<void> {
+  ctx.state = await inspectTarget(ctx.sql, []);
+  ctx.filter = { ...ctx.filter, target: ctx.state };
+}
+
+/** The target's types, domains, sequences and functions, as `kind\u0000schema\u0000name` keys. */
+export async function existingObjects(sql: Sql): Promise<Set<string>> {
+  const rows = await sql<{ kind: string; schema: string; name: string }[]>`
+    select 'TYPE' as kind, n.nspname as schema, t.typname as name
+      from pg_type t join pg_namespace n on n.oid = t.typnamespace
+    union all select 'DOMAIN', n.nspname, t.typname
+      from pg_type t join pg_namespace n on n.oid = t.typnamespace
+    union all select 'SEQUENCE', n.nspname, c.relname
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'S'
+    union all select 'FUNCTION', n.nspname, p.proname
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace`;
+  return new Set(rows.map((r) => `${r.kind}\u0000${r.schema}\u0000${r.name}`));
+}

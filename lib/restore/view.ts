@@ -1,0 +1,61 @@
+/**
+ * The restore plan as text: printed before a restore, and alone for `--dry-run`. Pure.
+ * @module
+ */
+import type { PlannedTable, RestorePlan, TableAction } from "./plan.ts";
+
+const ACTION_WORDS: Record<TableAction, string> = {
+  create: "create + load",
+  load: "load rows",
+  recreate: "DROP, recreate + load",
+  "empty-load": "DELETE rows, load",
+  keep: "leave as is",
+  refuse: "REFUSED",
+};
+
+function actionWord(p: PlannedTable, plan: RestorePlan): string {
+  if (plan.schemaOnly && p.action === "create") return "create";
+  if (plan.schemaOnly && p.action === "recreate") return "DROP, recreate";
+  return ACTION_WORDS[p.action];
+}
+
+/** The plan as text (printed before a restore, and alone for `--dry-run`). */
+export function formatRestorePlan(plan: RestorePlan, ctx: { from: string; target: string }): string {
+  const out: string[] = [];
+  const what = plan.dataOnly ? "data only" : plan.schemaOnly ? "definitions only" : "definitions and data";
+  out.push(`restore ${ctx.from} into ${ctx.target} (${what})`);
+  if (plan.roles) out.push("  roles: roles.sql (roles that already exist are left as they are)");
+  const created = plan.extensions.filter((e) => e.action === "create");
+  const present = plan.extensions.filter((e) => e.action !== "create");
+  if (created.length > 0) {
+    out.push(`  extensions to create: ${created.map((e) => `${e.name} (in ${e.schema})`).join(", ")}`);
+  }
+  if (present.length > 0) {
+    out.push(
+      `  extensions already in the target (left as they are): ${present.map((e) => e.name).join(", ")}`,
+    );
+  }
+  for (const s of plan.schemas) {
+    const how = s.mode === "data"
+      ? "Supabase-managed, exists: rows only"
+      : s.exists
+      ? "exists: objects created in it"
+      : "created";
+    out.push(`  schema ${s.name} (${how})`);
+    for (const t of s.tables) out.push(`    ${t.table.name}: ${actionWord(t, plan)}${rowsNote(t, plan)}`);
+  }
+  if (plan.tables.length > 0) {
+    out.push(plan.kind === "tables" ? "  tables:" : "  tables restored on their own:");
+    for (const t of plan.tables) {
+      out.push(`    ${t.schema}.${t.table.name}: ${actionWord(t, plan)}${rowsNote(t, plan)}`);
+    }
+  }
+  for (const n of plan.notes) out.push(`  note: ${n}`);
+  return out.join("\n");
+}
+
+function rowsNote(t: PlannedTable, plan: RestorePlan): string {
+  if (t.action === "refuse") return ` (${t.reason})`;
+  if (plan.schemaOnly || t.action === "keep" || t.table.kind === "p" || t.table.rows === null) return "";
+  return ` (${t.table.rows} rows)`;
+}

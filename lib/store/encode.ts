@@ -1,0 +1,325 @@
+/**
+ * The stored form of a backup: compression (`--compress gzip|zstd`) and age encryption
+ * (`--encrypt-to`, `--recipients-file`) of the files in a staging directory, after they were
+ * written and hashed as plaintext.
+ *
+ * Stored names carry a suffix per step, so a person can tell from a name how to read the file:
+ * `data.sql` → `data.sql.gz` → `data.sql.gz.age`. Custom-format dumps (`*.dump`, already compressed
+ * by pg_dump) are encrypted but never compressed again. manifest.json is never encoded: it keeps the
+ * plaintext size and checksum of every file (what restore and verify compare against), plus the
+ * stored size and checksum (`stored`), so an encrypted backup can be checked without the identity.
+ *
+ * The naming and manifest rewriting are pure; {@link encodeFile} and the encoder stream the bytes
+ * (64 KiB age chunks, never a whole file in memory).
+ * @module
+ */
+import type { Transform } from "node:stream";
+import zlib from "node:zlib";
+import { join } from "node:path";
+import { Encrypter } from "age-encryption";
+import { listValue, type ParsedArgs, stringValue } from "../cli/flags.ts";
+import { usageError } from "../base/errors.ts";
+import { abortSignal, throwIfInterrupted } from "../base/interrupt.ts";
+import type { Manifest, ManifestFile } from "./manifest.ts";
+import { runPool } from "../base/pool.ts";
+import { FileSink, type Written } from "./sink.ts";
+
+/** A compression method of stored files. */
+export type Compression = "gzip" | "zstd";
+
+/** How to store a backup's files. */
+export interface EncodeSettings {
+  compression?: Compression;
+  /** age recipients (`age1…`); empty means no encryption. */
+  recipients: string[];
+}
+
+/** The file-name suffix of each compression method. */
+export const COMPRESSION_SUFFIX: Record<Compression, string> = { gzip: ".gz", zstd: ".zst" };
+/** The file-name suffix of an age-encrypted file. */
+export const AGE_SUFFIX = ".age";
+
+/** True when a file is compressed by this tool (plain SQL); custom-format dumps are not. */
+export function isCompressible(rel: string): boolean {
+  return rel.endsWith(".sql");
+}
+
+/** The stored name of a plaintext file `rel` under `s`, and how it is encoded. Pure. */
+export function storedForm(
+  rel: string,
+  s: EncodeSettings,
+): { name: string; compression?: Compression; encrypted: boolean } {
+  const compression = s.compression && isCompressible(rel) ? s.compression : undefined;
+  const encrypted = s.recipients.length > 0;
+  const name = rel + (compression ? COMPRESSION_SUFFIX[compression] : "") + (encrypted ? AGE_SUFFIX : "");
+  return { name, ...(compression ? { compression } : {}), encrypted };
+}
+
+/**
+ * Returns a copy of `m` with every file path renamed by `rename` (manifest `files` keys, `roles`,
+ * each schema's `dump`/`dumpParts`, each table's `schemaFile`/`dataFiles`) and each file entry
+ * replaced by `entries[newName]` when given. Pure; throws when two paths map to the same name.
+ */
+export function renameFiles(
+  m: Manifest,
+  rename: (rel: string) => string,
+  entries: Record<string, ManifestFile> = {},
+): Manifest {
+  const files: Record<string, ManifestFile> = {};
+  for (const [rel, f] of Object.entries(m.files)) {
+    const to = rename(rel);
+    if (files[to]) throw new Error(`two backup files would be stored as ${to}`);
+    files[to] = entries[to] ?? f;
+  }
+  return {
+    ...m,
+    roles: m.roles === null ? null : rename(m.roles),
+    schemas: m.schemas.map((s) => ({
+      ...s,
+      dump: rename(s.dump),
+      ...(s.dumpParts ? { dumpParts: s.dumpParts.map(rename) } : {}),
+      tables: s.tables.map((t) => ({
+        ...t,
+        schemaFile: rename(t.schemaFile),
+        dataFiles: t.dataFiles.map(rename),
+      })),
+    })),
+    files,
+  };
+}
+
+/**
+ * Wraps a node:zlib transform as a web TransformStream. Its errors (e.g. corrupt input) reject the
+ * stream instead of escaping as uncaught events.
+ */
+function webTransform(z: Transform): TransformStream<Uint8Array, Uint8Array> {
+  let failed: unknown;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    start(c) {
+      z.on("data", (d: Uint8Array) => c.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+      z.on("error", (e) => {
+        failed ??= e;
+        try {
+          c.error(e);
+        } catch {
+          // already errored
+        }
+      });
+    },
+    transform(chunk) {
+      if (failed) return Promise.reject(failed);
+      return new Promise((resolve, reject) => z.write(chunk, (e) => e ? reject(e) : resolve()));
+    },
+    flush() {
+      if (failed) return Promise.reject(failed);
+      return new Promise((resolve, reject) => {
+        z.once("end", resolve);
+        z.once("error", reject);
+        z.end();
+      });
+    },
+    cancel() {
+      z.destroy();
+    },
+  });
+}
+
+/** A web TransformStream that compresses with `c`. */
+export function compressor(c: Compression): TransformStream<Uint8Array, Uint8Array> {
+  return webTransform(c === "gzip" ? zlib.createGzip() : zlib.createZstdCompress());
+}
+
+/**
+ * Decompresses `input` (compressed with `c`) as a stream. gzip uses node:zlib; zstd runs the `zstd`
+ * CLI, because Deno's node:zlib zstd decoder throws an uncatchable error on corrupt input. Corrupt
+ * input, or a missing `zstd` program, errors the returned stream.
+ */
+export function decompress(input: ReadableStream<Uint8Array>, c: Compression): ReadableStream<Uint8Array> {
+  if (c === "gzip") return input.pipeThrough(webTransform(zlib.createGunzip()));
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("zstd", {
+      args: ["-d", "-c", "-q"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      signal: abortSignal,
+    }).spawn();
+  } catch (e) {
+    input.cancel().catch(() => {});
+    const err = e instanceof Deno.errors.NotFound
+      ? new Error("the zstd program is needed to read .zst files; install zstd (apt-get install zstd)")
+      : e;
+    return new ReadableStream({ start: (c) => c.error(err) });
+  }
+  const feeding = input.pipeTo(child.stdin).catch(() => {});
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(ctl) {
+      const r = await reader.read();
+      if (!r.done) return ctl.enqueue(r.value);
+      await feeding;
+      const status = await child.status;
+      if (status.success) return ctl.close();
+      const msg = (await stderr).trim().split("\n").pop()?.replace(/^.*?: /, "") || `exit ${status.code}`;
+      ctl.error(new Error(`zstd cannot decompress it: ${msg}`));
+    },
+    async cancel() {
+      try {
+        child.kill();
+      } catch {
+        // already ended
+      }
+      await reader.cancel().catch(() => {});
+      await stderr.catch(() => {});
+      await child.status;
+    },
+  });
+}
+
+const RECIPIENT_HINT = "an age recipient starts with age1; 'age-keygen -y key.txt' prints the one of a key";
+
+/** Throws a usage error naming `origin` when `r` is not an age recipient the library accepts. */
+function checkRecipient(r: string, origin: string): void {
+  try {
+    new Encrypter().addRecipient(r);
+  } catch {
+    throw usageError(
+      `${origin}: '${r.length > 80 ? r.slice(0, 77) + "…" : r}' is not an age recipient`,
+      RECIPIENT_HINT,
+    );
+  }
+}
+
+/**
+ * Parses the text of a recipients file: one `age1…` recipient a line; blank lines and `#` comments
+ * are ignored. Pure. Throws a usage error naming `origin` (and the line) for anything else.
+ */
+export function parseRecipients(text: string, origin: string): string[] {
+  const out: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) return;
+    if (line.startsWith("AGE-SECRET-KEY-")) {
+      throw usageError(
+        `${origin} line ${i + 1} holds an age identity (a secret key), not a recipient`,
+        "put only public recipients (age1…) there and keep the identity out of the repository",
+      );
+    }
+    checkRecipient(line, `${origin} line ${i + 1}`);
+    out.push(line);
+  });
+  return out;
+}
+
+/**
+ * Reads `--compress`, `--encrypt-to` and `--recipients-file` into {@link EncodeSettings}. Throws a
+ * usage error (exit 2) naming the flag or file for an unknown method, a bad recipient, or a
+ * recipients file that is missing or empty.
+ */
+export function encodeSettings(args: ParsedArgs): EncodeSettings {
+  const c = stringValue(args, "compress", "none")!;
+  if (c !== "none" && c !== "gzip" && c !== "zstd") {
+    throw usageError(
+      `${args.origin.compress ?? "--compress"} must be none, gzip or zstd, got '${c}'`,
+      "use --compress gzip or --compress zstd, or leave it out for plain files (best in git)",
+    );
+  }
+  const recipients: string[] = [];
+  for (const r of listValue(args, "encrypt-to")) {
+    checkRecipient(r.trim(), "--encrypt-to");
+    recipients.push(r.trim());
+  }
+  const file = stringValue(args, "recipients-file");
+  if (file !== undefined) {
+    const origin = `${args.origin["recipients-file"] ?? "--recipients-file"} '${file}'`;
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch (e) {
+      throw usageError(
+        `${origin} cannot be read: ${(e as Error).message.split(" (")[0].split(":")[0]}`,
+        "point --recipients-file at a text file with one age recipient (age1…) a line",
+      );
+    }
+    const fromFile = parseRecipients(text, origin);
+    if (fromFile.length === 0) {
+      throw usageError(`${origin} holds no recipient`, "add one age recipient (age1…) a line");
+    }
+    recipients.push(...fromFile);
+  }
+  return { ...(c === "none" ? {} : { compression: c }), recipients: [...new Set(recipients)] };
+}
+
+/**
+ * Streams `src` into `dst` compressed and/or encrypted as `form` says, written 0600. Returns the
+ * stored size and checksum. Throws on a read or write error (e.g. a full disk); `dst` may then be
+ * left partly written (the caller's staging directory is removed as a whole).
+ */
+export async function encodeFile(
+  src: string,
+  dst: string,
+  form: { compression?: Compression; recipients: string[] },
+): Promise<Written> {
+  const file = await Deno.open(src, { read: true });
+  let stream: ReadableStream<Uint8Array> = file.readable;
+  if (form.compression) stream = stream.pipeThrough(compressor(form.compression));
+  if (form.recipients.length > 0) {
+    const e = new Encrypter();
+    for (const r of form.recipients) e.addRecipient(r);
+    stream = await e.encrypt(stream);
+  }
+  const sink = await FileSink.open(dst);
+  try {
+    for await (const chunk of stream) {
+      if (abortSignal.aborted) throwIfInterrupted();
+      await sink.write(chunk);
+    }
+    return await sink.close();
+  } catch (e) {
+    sink.abandon();
+    await stream.cancel().catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Encodes every file of the staged backup in `dir` as `s` says (4 at a time), removes the
+ * plaintext, and returns the manifest with stored names and `compression`/`encrypted`/`stored`
+ * on each entry. Throws on the first failure (the staging directory is then left to the caller).
+ */
+export async function encodeBackup(dir: string, m: Manifest, s: EncodeSettings): Promise<Manifest> {
+  const entries: Record<string, ManifestFile> = {};
+  const names = new Map<string, string>();
+  const tasks = Object.entries(m.files).map(([rel, f]) => async () => {
+    const form = storedForm(rel, s);
+    names.set(rel, form.name);
+    if (form.name === rel) return;
+    const stored = await encodeFile(join(dir, rel), join(dir, form.name), {
+      compression: form.compression,
+      recipients: s.recipients,
+    });
+    await Deno.remove(join(dir, rel));
+    entries[form.name] = {
+      bytes: f.bytes,
+      sha256: f.sha256,
+      ...(form.compression ? { compression: form.compression } : {}),
+      ...(form.encrypted ? { encrypted: true } : {}),
+      stored,
+    };
+  });
+  await runPool(tasks, 4);
+  return renameFiles(m, (rel) => names.get(rel) ?? rel, entries);
+}
+
+/**
+ * Returns the `encode` hook of the backup executor for `--compress`/`--encrypt-to`/
+ * `--recipients-file`, or undefined when files are stored as written. Validates the flags now, so
+ * a bad value fails before any connection (usage error, exit 2).
+ */
+export function makeEncoder(args: ParsedArgs): ((dir: string, m: Manifest) => Promise<Manifest>) | undefined {
+  const s = encodeSettings(args);
+  if (!s.compression && s.recipients.length === 0) return undefined;
+  return (dir, m) => encodeBackup(dir, m, s);
+}

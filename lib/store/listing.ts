@@ -1,0 +1,247 @@
+/**
+ * What a backup root holds: reading `latest/` and `archive/*` (each backup's manifest, or its
+ * size on disk when the manifest is missing) and formatting that as a table or JSON for `list`.
+ * The formatting functions are pure.
+ * @module
+ */
+import { join } from "node:path";
+import { ARCHIVE, LATEST, timeFromArchiveName } from "./rotation.ts";
+import { type Manifest, MANIFEST_NAME, manifestTotals, parseManifest } from "./manifest.ts";
+import { formatBytes } from "../base/size.ts";
+
+/** One backup folder of a root, as `list` shows it. */
+export interface ListEntry {
+  /** `latest` or `archive/<name>`. */
+  label: string;
+  /** Its directory. */
+  path: string;
+  /** The manifest's createdAt, or the time in the archive name when the manifest is unreadable. */
+  createdAt?: string;
+  repo?: string;
+  event?: string;
+  sha?: string;
+  environment?: string;
+  /** `damaged` when the manifest is missing or unreadable. */
+  status: "ok" | "partial" | "damaged";
+  tables?: number;
+  rows?: number;
+  /** Bytes from the manifest's files, or on disk when it lists none. */
+  bytes: number;
+  /** Why the backup is damaged. */
+  problem?: string;
+}
+
+/** One archive folder: its name, directory and manifest (undefined when unreadable). */
+export interface ArchiveFolder {
+  name: string;
+  dir: string;
+  manifest?: Manifest;
+  /** The manifest's createdAt, else the time in the folder name; invalid when neither is known. */
+  createdAt: Date;
+  problem?: string;
+}
+
+async function readManifestOrProblem(dir: string): Promise<{ manifest?: Manifest; problem?: string }> {
+  const path = join(dir, MANIFEST_NAME);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return { problem: "no manifest.json" };
+  }
+  try {
+    const manifest = parseManifest(text, path);
+    if (Number.isNaN(new Date(manifest.createdAt).getTime())) {
+      return { problem: "manifest has no valid createdAt" };
+    }
+    return { manifest };
+  } catch (e) {
+    return { problem: (e as Error).message.replace(`${path} `, "manifest.json ") };
+  }
+}
+
+/**
+ * The archive folders of a root (hidden names skipped), newest first. A missing `archive/` gives
+ * an empty list; other read errors are thrown as they are.
+ */
+export async function readArchives(root: string): Promise<ArchiveFolder[]> {
+  const out: ArchiveFolder[] = [];
+  try {
+    for await (const e of Deno.readDir(join(root, ARCHIVE))) {
+      if (!e.isDirectory || e.name.startsWith(".")) continue;
+      const dir = join(root, ARCHIVE, e.name);
+      const { manifest, problem } = await readManifestOrProblem(dir);
+      const createdAt = manifest
+        ? new Date(manifest.createdAt)
+        : timeFromArchiveName(e.name) ?? new Date(NaN);
+      out.push({ name: e.name, dir, manifest, createdAt, ...(problem ? { problem } : {}) });
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out.sort((a, b) => {
+    const ta = a.createdAt.getTime(), tb = b.createdAt.getTime();
+    if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return tb - ta;
+    if (Number.isNaN(ta) !== Number.isNaN(tb)) return Number.isNaN(ta) ? 1 : -1;
+    return a.name < b.name ? 1 : a.name > b.name ? -1 : 0;
+  });
+}
+
+/** Total size of the files under `dir` (0 when it cannot be read). */
+export async function diskBytes(dir: string): Promise<number> {
+  let total = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      const p = join(dir, e.name);
+      if (e.isDirectory) total += await diskBytes(p);
+      else if (e.isFile) total += (await Deno.stat(p)).size;
+    }
+  } catch {
+    // unreadable parts count as 0
+  }
+  return total;
+}
+
+/** Builds a list entry from a manifest (pure). */
+export function entryFromManifest(label: string, path: string, m: Manifest, diskSize: number): ListEntry {
+  const totals = manifestTotals(m);
+  return {
+    label,
+    path,
+    createdAt: m.createdAt,
+    repo: m.source?.repo,
+    event: m.source?.event,
+    sha: m.source?.sha,
+    ...(m.environment ? { environment: m.environment } : {}),
+    status: m.status === "partial" ? "partial" : "ok",
+    tables: totals.tables,
+    rows: totals.rows,
+    bytes: Object.keys(m.files ?? {}).length > 0 ? totals.bytes : diskSize,
+  };
+}
+
+async function entryOf(label: string, dir: string, known?: ArchiveFolder): Promise<ListEntry> {
+  const read = known
+    ? { manifest: known.manifest, problem: known.problem }
+    : await readManifestOrProblem(dir);
+  const needDisk = !read.manifest || Object.keys(read.manifest.files ?? {}).length === 0;
+  const disk = needDisk ? await diskBytes(dir) : 0;
+  if (read.manifest) return entryFromManifest(label, dir, read.manifest, disk);
+  const t = known && !Number.isNaN(known.createdAt.getTime()) ? known.createdAt.toISOString() : undefined;
+  return {
+    label,
+    path: dir,
+    ...(t ? { createdAt: t } : {}),
+    status: "damaged",
+    bytes: disk,
+    problem: read.problem ?? "unreadable",
+  };
+}
+
+/**
+ * Reads every backup of a root: `latest` first (when present), then the archives newest first.
+ * A missing root gives an empty list.
+ */
+export async function readListing(root: string): Promise<ListEntry[]> {
+  const out: ListEntry[] = [];
+  try {
+    if ((await Deno.stat(join(root, LATEST))).isDirectory) {
+      out.push(await entryOf(LATEST, join(root, LATEST)));
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  for (const a of await readArchives(root)) out.push(await entryOf(`${ARCHIVE}/${a.name}`, a.dir, a));
+  return out;
+}
+
+/**
+ * Environment folders under `out`: subfolders that hold a `latest/` or an `archive/`, sorted.
+ * Used when `out` itself holds no backups.
+ */
+export async function findEnvironments(out: string): Promise<string[]> {
+  const envs: string[] = [];
+  try {
+    for await (const e of Deno.readDir(out)) {
+      if (!e.isDirectory || e.name.startsWith(".") || e.name === LATEST || e.name === ARCHIVE) continue;
+      for (const sub of [LATEST, ARCHIVE]) {
+        try {
+          if ((await Deno.stat(join(out, e.name, sub))).isDirectory) {
+            envs.push(e.name);
+            break;
+          }
+        } catch {
+          // not there
+        }
+      }
+    }
+  } catch {
+    // missing out
+  }
+  return envs.sort();
+}
+
+function shortTime(iso: string | undefined): string {
+  if (!iso) return "?";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? "?" : d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/**
+ * Formats the backups of one root as a text table (pure), with a heading line
+ * `<root>: latest + N archives, SIZE`. An empty list gives one helpful line instead.
+ */
+export function formatListing(root: string, entries: readonly ListEntry[], out = root): string {
+  if (entries.length === 0) {
+    return `no backups in ${root} yet; run 'backup.ts backup${
+      out !== "backups" ? ` --out ${out}` : ""
+    }' to make one`;
+  }
+  const archives = entries.filter((e) => e.label !== LATEST).length;
+  const hasLatest = entries.some((e) => e.label === LATEST);
+  const total = entries.reduce((n, e) => n + e.bytes, 0);
+  const head = `${root}: ${hasLatest ? "latest" : "no latest"} + ${archives} archive${
+    archives === 1 ? "" : "s"
+  }, ${formatBytes(total)}`;
+  const rows = [["BACKUP", "CREATED", "SOURCE", "EVENT@SHA", "TABLES", "SIZE", "STATUS"]];
+  for (const e of entries) {
+    rows.push([
+      e.label,
+      shortTime(e.createdAt),
+      e.repo ?? "?",
+      e.event !== undefined ? `${e.event}@${(e.sha ?? "").slice(0, 7)}` : "?",
+      e.tables !== undefined ? String(e.tables) : "?",
+      formatBytes(e.bytes),
+      e.status === "damaged" ? `damaged (${e.problem})` : e.status,
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const right = new Set([4, 5]); // numbers
+  const lines = rows.map((r) =>
+    r.map((cell, i) => right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])).join("  ").trimEnd()
+  );
+  return [head, ...lines].join("\n");
+}
+
+/** The JSON form of one root's listing (pure): `{ root, environment?, backups: [...] }`. */
+export function listingJson(
+  root: string,
+  entries: readonly ListEntry[],
+  environment?: string,
+): Record<string, unknown> {
+  return {
+    root,
+    ...(environment ? { environment } : {}),
+    backups: entries.map((e) => ({
+      backup: e.label,
+      path: e.path,
+      createdAt: e.createdAt ?? null,
+      source: e.repo !== undefined ? { repo: e.repo, event: e.event ?? null, sha: e.sha ?? null } : null,
+      status: e.status,
+      tables: e.tables ?? null,
+      rows: e.rows ?? null,
+      bytes: e.bytes,
+      ...(e.problem ? { problem: e.problem } : {}),
+    })),
+  };
+}

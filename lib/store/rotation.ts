@@ -1,0 +1,270 @@
+/**
+ * The backup root and its rotation: `<root>/latest` holds the newest backup, `<root>/archive/<name>`
+ * the older ones. Naming is pure ({@link archiveName}, {@link uniqueName}); {@link installBackup}
+ * moves directories with renames only (no copies), so the root must be on one filesystem.
+ *
+ * Layout of a root:
+ * ```
+ * <out>[/<env>]/
+ *   latest/                      the newest backup (manifest.json + files)
+ *   archive/<YYYY-MM-DDTHH-MM-SSZ>--<owner-repo>--<event>--<sha7>[-N]/
+ *   .staging-<random>/           a backup being written (never committed)
+ * ```
+ * @module
+ */
+import { join } from "node:path";
+import { BackupError, usageError } from "../base/errors.ts";
+import { type Manifest, MANIFEST_NAME, parseManifest } from "./manifest.ts";
+
+/** Name of the folder holding the newest backup. */
+export const LATEST = "latest";
+/** Name of the folder holding older backups. */
+export const ARCHIVE = "archive";
+/** Prefix of staging directories inside a root. */
+export const STAGING_PREFIX = ".staging-";
+
+/** Where {@link installBackup} put things, relative to the root. */
+export interface InstallResult {
+  /** `latest`, or `archive/<name>` when the existing latest was newer. */
+  placedAt: string;
+  /** `archive/<name>` where the previous latest went, when it was archived. */
+  archivedPrevious?: string;
+}
+
+/**
+ * The backup root: `<out>`, or `<out>/<env>` for an environment. Throws a usage error naming
+ * `--env` when the environment is not a plain folder name.
+ */
+export function backupRoot(out: string, env?: string): string {
+  if (env === undefined || env === "") return out;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(env)) {
+    throw usageError(
+      `--env '${env}' is not a valid environment name`,
+      "use letters, digits, '.', '_' or '-' (for example prod or dev)",
+    );
+  }
+  return join(out, env);
+}
+
+/** Replaces every character outside `[A-Za-z0-9._-]` with `-`; empty text becomes `fallback`. */
+export function sanitizeSegment(text: string, fallback = "unknown"): string {
+  const s = text.replace(/[^A-Za-z0-9._-]/g, "-");
+  return s === "" ? fallback : s;
+}
+
+/** A UTC time as `YYYY-MM-DDTHH-MM-SSZ` (an ISO time with `:` replaced, safe in folder names). */
+export function folderTimestamp(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/:/g, "-");
+}
+
+/**
+ * The archive folder name of a backup, from its own manifest:
+ * `{YYYY-MM-DDTHH-MM-SSZ}--{owner-repo}--{event}--{sha7}`. Characters outside `[A-Za-z0-9._-]`
+ * become `-` (so `owner/repo` becomes `owner-repo`); the sha is cut to 7 characters. Throws a
+ * {@link BackupError} when `createdAt` is not a valid time.
+ */
+export function archiveName(m: Pick<Manifest, "createdAt" | "source">): string {
+  const at = new Date(m.createdAt);
+  if (Number.isNaN(at.getTime())) {
+    throw new BackupError(`manifest createdAt '${m.createdAt}' is not a valid time`, {
+      hint: "the backup's manifest.json is damaged; fix createdAt by hand or remove the backup",
+    });
+  }
+  const src = m.source ?? { repo: "", event: "", sha: "" };
+  return [
+    folderTimestamp(at),
+    sanitizeSegment(src.repo ?? ""),
+    sanitizeSegment(src.event ?? ""),
+    sanitizeSegment((src.sha ?? "").slice(0, 7), "0000000"),
+  ].join("--");
+}
+
+/**
+ * The archive name for a backup without a readable manifest: its folder's modification time,
+ * with repository and event `unknown`.
+ */
+export function fallbackArchiveName(mtime: Date): string {
+  return archiveName({
+    createdAt: mtime.toISOString(),
+    source: { repo: "unknown", event: "unknown", sha: "0000000" },
+  });
+}
+
+/**
+ * The time encoded at the start of an archive folder name, or undefined when the name does not
+ * start with one.
+ */
+export function timeFromArchiveName(name: string): Date | undefined {
+  const m = name.match(/^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})Z(?:--|$)/);
+  if (!m) return undefined;
+  const d = new Date(`${m[1]}T${m[2]}:${m[3]}:${m[4]}Z`);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/** `name`, or `name-2`, `name-3`, … : the first that is not in `existing`. */
+export function uniqueName(name: string, existing: Iterable<string>): string {
+  const taken = new Set(existing);
+  if (!taken.has(name)) return name;
+  for (let i = 2;; i++) {
+    const candidate = `${name}-${i}`;
+    if (!taken.has(candidate)) return candidate;
+  }
+}
+
+async function exists(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+async function readManifestSoft(dir: string): Promise<Manifest | undefined> {
+  try {
+    const m = parseManifest(await Deno.readTextFile(join(dir, MANIFEST_NAME)), join(dir, MANIFEST_NAME));
+    return Number.isNaN(new Date(m.createdAt).getTime()) ? undefined : m;
+  } catch {
+    return undefined;
+  }
+}
+
+async function archiveNames(root: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(join(root, ARCHIVE))) names.push(e.name);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return names;
+}
+
+function ioError(what: string, path: string, e: unknown): BackupError {
+  const reason = e instanceof Error ? e.message.split(" (os error")[0] : String(e);
+  return new BackupError(`cannot ${what} ${path}: ${reason}`, {
+    hint: "check that the backup root is writable and on one filesystem (--out)",
+    cause: e,
+  });
+}
+
+async function rename(from: string, to: string): Promise<void> {
+  try {
+    await Deno.rename(from, to);
+  } catch (e) {
+    throw ioError(`move ${from} to`, to, e);
+  }
+}
+
+/**
+ * Creates the root (and its `archive/`) if missing, with mode 0700.
+ * Throws a {@link BackupError} when it cannot be created.
+ */
+export async function ensureRoot(root: string): Promise<void> {
+  try {
+    await Deno.mkdir(join(root, ARCHIVE), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw ioError("create", join(root, ARCHIVE), e);
+  }
+}
+
+/**
+ * Puts a complete staged backup in place under `root`:
+ * - no `latest/` yet: the staged backup becomes `latest/`;
+ * - `latest/` is older (or as old): it moves to `archive/<its name>` (`archive: true`) or is
+ *   deleted (`archive: false`), and the staged backup becomes `latest/`;
+ * - `latest/` is NEWER than the staged backup (after a push race): the staged backup goes
+ *   straight to `archive/<its name>` and `latest/` stays, whatever `archive` says.
+ * Names never overwrite (`-2`, `-3`, … are added). A latest without a readable manifest is
+ * archived under a name built from its modification time. Renames only, no copies.
+ * Throws a {@link BackupError} when the staged manifest is missing or a rename fails.
+ */
+export async function installBackup(
+  root: string,
+  stagedDir: string,
+  opts: { archive: boolean },
+): Promise<InstallResult> {
+  const staged = await readManifestSoft(stagedDir);
+  if (!staged) {
+    throw new BackupError(`no readable manifest in ${stagedDir}`, {
+      hint: "the staged backup is incomplete; run the backup again",
+    });
+  }
+  await ensureRoot(root);
+  const latestDir = join(root, LATEST);
+  const latestInfo = await exists(latestDir);
+  if (!latestInfo) {
+    await rename(stagedDir, latestDir);
+    return { placedAt: LATEST };
+  }
+  const current = await readManifestSoft(latestDir);
+  const stagedAt = new Date(staged.createdAt).getTime();
+  if (current && new Date(current.createdAt).getTime() > stagedAt) {
+    const name = uniqueName(archiveName(staged), await archiveNames(root));
+    await rename(stagedDir, join(root, ARCHIVE, name));
+    return { placedAt: `${ARCHIVE}/${name}` };
+  }
+  if (opts.archive) {
+    const base = current ? archiveName(current) : fallbackArchiveName(latestInfo.mtime ?? new Date());
+    const name = uniqueName(base, await archiveNames(root));
+    await rename(latestDir, join(root, ARCHIVE, name));
+    await rename(stagedDir, latestDir);
+    return { placedAt: LATEST, archivedPrevious: `${ARCHIVE}/${name}` };
+  }
+  // Replace without archiving: move the old latest aside first, so latest/ is never half-deleted.
+  const aside = `${root}/${STAGING_PREFIX}old-${crypto.randomUUID().slice(0, 8)}`;
+  await rename(latestDir, aside);
+  await rename(stagedDir, latestDir);
+  try {
+    await Deno.remove(aside, { recursive: true });
+  } catch (e) {
+    throw ioError("remove the previous latest at", aside, e);
+  }
+  return { placedAt: LATEST };
+}
+
+/**
+ * Creates an empty staging directory `<root>/.staging-<random>` (mode 0700), creating the root
+ * first. Returns its path. Throws a {@link BackupError} when the root is not writable.
+ */
+export async function createStaging(root: string): Promise<string> {
+  await ensureRoot(root);
+  try {
+    return await Deno.makeTempDir({ dir: root, prefix: STAGING_PREFIX });
+  } catch (e) {
+    throw ioError("create a staging directory in", root, e);
+  }
+}
+
+/**
+ * Removes staging directories left in `root` by interrupted runs: those older than `maxAgeMs`
+ * (default one hour), so a run that is still writing is left alone. Returns the removed paths.
+ * A missing root is not an error.
+ */
+export async function removeStaleStaging(
+  root: string,
+  maxAgeMs = 60 * 60 * 1000,
+  now: Date = new Date(),
+): Promise<string[]> {
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(root));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return removed;
+    throw ioError("read", root, e);
+  }
+  for (const e of entries) {
+    if (!e.name.startsWith(STAGING_PREFIX)) continue;
+    const path = join(root, e.name);
+    const info = await exists(path);
+    const age = now.getTime() - (info?.mtime?.getTime() ?? now.getTime());
+    if (age <= maxAgeMs) continue;
+    try {
+      await Deno.remove(path, { recursive: true });
+      removed.push(path);
+    } catch {
+      // another run may have removed it; leftovers are retried next time
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,70 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { splitCopyStream } from "../../../lib/backup/split.ts";
+import { FileSink } from "../../../lib/store/sink.ts";
+
+function streamOf(text: string, chunk = 7): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (off >= bytes.length) return c.close();
+      c.enqueue(bytes.slice(off, off + chunk));
+      off += chunk;
+    },
+  });
+}
+
+const HEADER = "--\n-- dump\n--\n\n\\restrict KEY1\n\nSET client_encoding = 'UTF8';\n\n";
+const rows = Array.from({ length: 50 }, (_, i) => `${i}\trow number ${i}\t\\N\n`).join("");
+const INPUT = `${HEADER}COPY public.t (id, name, x) FROM stdin;\n${rows}\\.\n\n` +
+  "SELECT pg_catalog.setval('public.t_id_seq', 50, true);\n\n\\unrestrict KEY1\n";
+
+async function run(max: number, chunk: number) {
+  const dir = await Deno.makeTempDir();
+  const paths: string[] = [];
+  const r = await splitCopyStream(streamOf(INPUT, chunk), max, (n) => {
+    paths.push(`${dir}/part${n}`);
+    return FileSink.open(`${dir}/part${n}`);
+  });
+  const texts = await Promise.all(paths.map((p) => Deno.readTextFile(p)));
+  await Deno.remove(dir, { recursive: true });
+  return { r, texts };
+}
+
+Deno.test("one part when under the limit: identical to the input, rows counted", async () => {
+  for (const chunk of [1, 7, 4096]) {
+    const { r, texts } = await run(1 << 20, chunk);
+    assertEquals(r.rows, 50);
+    assertEquals(texts, [INPUT]);
+    assertEquals(r.parts[0].bytes, new TextEncoder().encode(INPUT).length);
+  }
+});
+
+Deno.test("split parts each restore on their own: header, COPY, rows, terminator, unrestrict", async () => {
+  const { r, texts } = await run(400, 13);
+  assertEquals(r.rows, 50);
+  assertEquals(texts.length > 2, true);
+  let seen = 0;
+  for (const [i, t] of texts.entries()) {
+    assertEquals(
+      t.startsWith(HEADER + "COPY public.t (id, name, x) FROM stdin;\n"),
+      true,
+      `part ${i + 1} header`,
+    );
+    assertEquals(t.includes("\\.\n"), true);
+    assertEquals(t.trimEnd().endsWith("\\unrestrict KEY1"), true, `part ${i + 1} end`);
+    const body = t.slice(t.indexOf("FROM stdin;\n") + 12, t.indexOf("\\.\n"));
+    const lines = body.split("\n").filter(Boolean);
+    for (const l of lines) assertEquals(l, `${seen}\trow number ${seen++}\t\\N`);
+    if (i < texts.length - 1) assertEquals(new TextEncoder().encode(t).length <= 400 + 64, true);
+  }
+  assertEquals(seen, 50);
+  assertEquals(texts[texts.length - 1].includes("setval"), true);
+  assertEquals(texts.slice(0, -1).some((t) => t.includes("setval")), false);
+});
+
+Deno.test("a row larger than the limit still goes through, one row per part", async () => {
+  const { r, texts } = await run(10, 5);
+  assertEquals(r.rows, 50);
+  assertEquals(texts.length, 50);
+});

@@ -1,0 +1,120 @@
+/** The end-of-run summary in its three forms, from a two-schema manifest with a skipped table. */
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import type { Manifest } from "../../../lib/store/manifest.ts";
+import { versionNumber } from "../../../lib/pg/tools.ts";
+import {
+  type BackupSummary,
+  formatSummary,
+  formatTotalLine,
+  summaryJson,
+  summaryMarkdown,
+  totals,
+} from "../../../lib/report/summary.ts";
+import { assertGolden } from "../../support/golden.ts";
+
+const file = (bytes: number) => ({ bytes, sha256: "0".repeat(64) });
+
+const MANIFEST: Manifest = {
+  format: 1,
+  createdAt: "2026-03-01T02:00:00.000Z",
+  tool: "supabase-backup test",
+  source: { repo: "acme/app", event: "schedule", sha: "abcdef1" },
+  database: {
+    name: "postgres",
+    serverVersion: "17.4",
+    sizeBytes: 52_428_800,
+    host: "postgres@db:5432/postgres",
+  },
+  pgDumpVersion: "pg_dump (PostgreSQL) 17.12 (Debian 17.12-0+deb13u1)",
+  snapshot: { consistent: true, id: "00000003-0000001B-1" },
+  status: "partial",
+  roles: "roles.sql",
+  schemas: [
+    {
+      name: "public",
+      dump: "public/public.dump",
+      dumpBytes: 2_000_000,
+      tables: [
+        { name: "events", rows: 30, schemaFile: "e/s", dataFiles: [], bytes: 100, kind: "p" },
+        {
+          name: "events_2026",
+          rows: 30,
+          schemaFile: "e2/s",
+          dataFiles: ["e2/d"],
+          bytes: 3000,
+          kind: "r",
+          partitionOf: "public.events",
+        },
+        { name: "profiles", rows: 12, schemaFile: "p/s", dataFiles: ["p/d"], bytes: 4000, kind: "r" },
+      ],
+    },
+    {
+      name: "a|b",
+      dump: "a%7Cb/a%7Cb.dump",
+      dumpBytes: 1024,
+      tables: [{ name: "t", rows: 0, schemaFile: "t/s", dataFiles: [], bytes: 500, kind: "r" }],
+    },
+  ],
+  skipped: [{ schema: "billing", table: "secret_keys", reason: "permission denied for table secret_keys" }],
+  files: { "roles.sql": file(200), "public/public.dump": file(2_000_000), "a%7Cb/a%7Cb.dump": file(1024) },
+  durationMs: 4200,
+};
+
+const PROD: BackupSummary = {
+  environment: "prod",
+  status: "partial",
+  location: "backups/prod/latest",
+  archivedPrevious: "backups/prod/archive/2026-02-28T02-00-00Z--acme-app--schedule--1234567",
+  connection: "postgres@db:5432/postgres",
+  manifest: MANIFEST,
+  durationMs: 5300,
+  notes: ["pruned 2 archive(s)", "committed 89abcde and pushed (1 attempt(s))"],
+};
+
+const DEV_FAILED: BackupSummary = {
+  environment: "dev",
+  status: "failed",
+  connection: "",
+  durationMs: 800,
+  notes: [],
+  error: "cannot connect to db.dev:5432: connection refused | retried 4 times",
+};
+
+Deno.test("versionNumber takes the number out of a --version line", () => {
+  assertEquals(versionNumber("pg_dump (PostgreSQL) 17.12 (Debian 17.12-0+deb13u1)"), "17.12");
+  assertEquals(versionNumber("pg_dump (PostgreSQL) 15.18"), "15.18");
+  assertEquals(versionNumber("pg_dump (PostgreSQL) 18beta1"), "18beta1");
+  assertEquals(versionNumber("17.4"), "17.4");
+  assertEquals(versionNumber("unknown"), "unknown");
+});
+
+Deno.test("totals: partitioned parents add no rows of their own", () => {
+  assertEquals(totals(MANIFEST), {
+    tables: 4,
+    rows: 42,
+    dumpBytes: 2_001_024,
+    tableBytes: 7600,
+    bytes: 2_001_224,
+  });
+});
+
+Deno.test("text summary of a partial backup: version number, schemas, skipped, notes", async () => {
+  await assertGolden("summary/partial.txt", formatSummary(PROD));
+});
+
+Deno.test("text summary of a failed environment and the total line of two", async () => {
+  await assertGolden("summary/failed.txt", formatSummary(DEV_FAILED) + formatTotalLine([PROD, DEV_FAILED]));
+});
+
+Deno.test("--json summary", async () => {
+  const parsed = JSON.parse(summaryJson([PROD, DEV_FAILED]));
+  assertEquals(parsed.map((s: { status: string }) => s.status), ["partial", "failed"]);
+  await assertGolden("summary/summary.json", summaryJson([PROD, DEV_FAILED]));
+});
+
+Deno.test("step summary Markdown escapes pipes in names and errors", async () => {
+  const md = summaryMarkdown(PROD) + summaryMarkdown(DEV_FAILED);
+  assertEquals(md.includes("| a\\|b |"), true);
+  assertEquals(md.includes("refused \\| retried"), true);
+  await assertGolden("summary/step-summary.md", md);
+});

@@ -1,0 +1,447 @@
+import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert/strict";
+import { BackupError } from "../../../lib/base/errors.ts";
+import type { Manifest, ManifestSchema, ManifestTable } from "../../../lib/store/manifest.ts";
+import {
+  dataLineFilter,
+  type FilterContext,
+  filterDefinitions,
+  judgeLine,
+  skippedLine,
+} from "../../../lib/restore/filter.ts";
+import {
+  guardError,
+  planRestore,
+  type RestoreRequest,
+  selectTables,
+  tableKey,
+  type TargetState,
+  type TargetTable,
+} from "../../../lib/restore/plan.ts";
+import { formatRestorePlan } from "../../../lib/restore/view.ts";
+import { fkTarget, parseScript, pickDependencies, splitTableScript } from "../../../lib/restore/script.ts";
+import { quoteIdent } from "../../../lib/pg/ident.ts";
+import { assertGolden } from "../../support/golden.ts";
+
+function table(
+  schema: string,
+  name: string,
+  rows: number,
+  extra: Partial<ManifestTable> = {},
+): ManifestTable {
+  return {
+    name,
+    rows,
+    schemaFile: `${schema}/tables/${name}/schema.sql`,
+    dataFiles: [`${schema}/tables/${name}/data.sql`],
+    bytes: 100,
+    kind: "r",
+    ...extra,
+  };
+}
+
+function schema(name: string, tables: ManifestTable[], managed = false): ManifestSchema {
+  return { name, dump: `${name}/${name}_schema_20260101_000000.dump`, dumpBytes: 10, managed, tables };
+}
+
+const MANIFEST: Manifest = {
+  format: 1,
+  createdAt: "2026-01-01T00:00:00.000Z",
+  tool: "supabase-backup test",
+  source: { repo: "local", event: "test", sha: "0000000" },
+  database: { name: "postgres", serverVersion: "17.4", sizeBytes: 1, host: "x" },
+  pgDumpVersion: "pg_dump (PostgreSQL) 17.12",
+  snapshot: { consistent: true },
+  status: "partial",
+  roles: "roles.sql",
+  schemas: [
+    schema("auth", [
+      table("auth", "users", 3),
+      table("auth", "schema_migrations", 40),
+      table("auth", "extra", 2),
+    ], true),
+    schema("public", [
+      table("public", "profiles", 3),
+      table("public", "events", 0, { kind: "p", dataFiles: [] }),
+      table("public", "events_2024", 5, { partitionOf: "public.events" }),
+      table("public", "big", 9, {
+        dataFiles: ["public/tables/big/data.001.sql", "public/tables/big/data.002.sql"],
+      }),
+    ]),
+    {
+      ...schema("billing", [table("billing", "plans", 2)]),
+      dumpParts: ["billing/b.dump.001", "billing/b.dump.002"],
+    },
+  ],
+  skipped: [{ schema: "billing", table: "secret_keys", reason: "permission denied" }],
+  files: {},
+  durationMs: 1,
+};
+
+const REQ: RestoreRequest = {
+  schemas: [],
+  tables: [],
+  roles: false,
+  dataOnly: false,
+  schemaOnly: false,
+  clean: false,
+};
+
+function target(
+  tables: Record<string, TargetTable> = {},
+  schemas: string[] = ["public"],
+  superuser = false,
+): TargetState {
+  const map = new Map<string, TargetTable>();
+  for (const [k, v] of Object.entries(tables)) {
+    const [s, t] = k.split(".");
+    map.set(tableKey(s, t), v);
+  }
+  return {
+    serverMajor: 15,
+    user: "postgres",
+    superuser,
+    roles: new Set(["postgres", "anon", "authenticated", "supabase_admin", "supabase_auth_admin"]),
+    assumable: new Set(
+      superuser ? ["postgres", "anon", "authenticated", "supabase_admin"] : ["postgres", "anon"],
+    ),
+    schemas: new Map(schemas.map((s) => [s, s === "public" ? "pg_database_owner" : "supabase_admin"])),
+    tables: map,
+  };
+}
+
+const SUPABASE_TARGET = target({
+  "auth.users": { kind: "r", empty: true },
+  "auth.schema_migrations": { kind: "r", empty: false },
+}, ["public", "auth", "storage"]);
+
+Deno.test("whole restore into an empty database: every schema from its dump, all tables created", () => {
+  const plan = planRestore(MANIFEST, { ...REQ, roles: true }, target());
+  assertEquals(plan.kind, "schemas");
+  assertEquals(plan.schemas.map((s) => [s.name, s.mode, s.exists]), [
+    ["auth", "ddl", false],
+    ["public", "ddl", true],
+    ["billing", "ddl", false],
+  ]);
+  assert(plan.schemas.flatMap((s) => s.tables).every((t) => t.action === "create"));
+  assertEquals(plan.refused, []);
+  // the dumps are restored; every table file is checked too (a damaged backup is refused whole)
+  assertEquals(plan.files.filter((f) => !f.includes("/tables/")), [
+    "roles.sql",
+    "auth/auth_schema_20260101_000000.dump",
+    "public/public_schema_20260101_000000.dump",
+    "billing/b.dump.001",
+    "billing/b.dump.002",
+  ]);
+  assertEquals(plan.files.length, 5 + 16);
+  assert(plan.files.includes("public/tables/big/data.002.sql"));
+  const schemaOnly = planRestore(MANIFEST, { ...REQ, schemaOnly: true }, target());
+  assert(!schemaOnly.files.some((f) => f.endsWith("data.sql")));
+  assertEquals(plan.notes, ["billing.secret_keys is not in the backup: permission denied"]);
+});
+
+Deno.test("Supabase target: managed schema that exists gets rows only; migration history is kept", async () => {
+  const plan = planRestore(MANIFEST, REQ, SUPABASE_TARGET);
+  const auth = plan.schemas.find((s) => s.name === "auth")!;
+  assertEquals(auth.mode, "data");
+  assertEquals(auth.tables.map((t) => [t.table.name, t.action]), [["users", "load"], [
+    "schema_migrations",
+    "keep",
+  ]]);
+  // auth.extra is absent from the target: created on its own from its schema.sql.
+  assertEquals(plan.tables.map((t) => [`${t.schema}.${t.table.name}`, t.action]), [["auth.extra", "create"]]);
+  assert(plan.files.includes("auth/tables/users/data.sql"));
+  assert(!plan.files.includes("auth/tables/schema_migrations/data.sql"));
+  assertEquals(guardError(plan, "db"), undefined);
+  await assertGolden(
+    "restore/plan_supabase.txt",
+    formatRestorePlan(plan, { from: "latest", target: "postgres@db:5432/postgres" }) + "\n",
+  );
+});
+
+Deno.test("guard: a table with rows refuses, --clean recreates, --data-only loads into empty tables", () => {
+  const t = target({
+    "public.profiles": { kind: "r", empty: false },
+    "public.big": { kind: "r", empty: true },
+  });
+  const plan = planRestore(MANIFEST, { ...REQ, schemas: ["public"] }, t);
+  assertEquals(plan.refused.map((r) => r.table.name), ["profiles", "big"]);
+  const err = guardError(plan, "postgres@h:5432/db");
+  assert(err instanceof BackupError);
+  assertEquals(err.exitCode, 1);
+  assert(err.message.includes("public.profiles (already exists and holds rows)"), err.message);
+  assert(err.hint?.includes("--clean"));
+
+  const clean = planRestore(MANIFEST, { ...REQ, schemas: ["public"], clean: true }, t);
+  assertEquals(clean.refused, []);
+  assertEquals(clean.schemas[0].tables.map((x) => x.action), ["recreate", "create", "create", "recreate"]);
+
+  const dataOnly = planRestore(MANIFEST, {
+    ...REQ,
+    tables: [{ schema: "public", table: "big" }],
+    dataOnly: true,
+  }, t);
+  assertEquals(dataOnly.tables.map((x) => x.action), ["load"]);
+  assertEquals(dataOnly.files, ["public/tables/big/data.001.sql", "public/tables/big/data.002.sql"]);
+
+  const dataOnlyFull = planRestore(
+    MANIFEST,
+    { ...REQ, tables: [{ schema: "public", table: "profiles" }], dataOnly: true },
+    t,
+  );
+  assertEquals(dataOnlyFull.refused.map((x) => x.reason), ["already holds rows"]);
+  const absent = planRestore(MANIFEST, {
+    ...REQ,
+    tables: [{ schema: "billing", table: "plans" }],
+    dataOnly: true,
+  }, t);
+  assert(guardError(absent, "db")!.hint!.includes("leave out --data-only"));
+});
+
+Deno.test("managed table with rows: refused, emptied and reloaded with --clean", () => {
+  const t = target({ "auth.users": { kind: "r", empty: false } }, ["public", "auth"]);
+  assertEquals(planRestore(MANIFEST, { ...REQ, schemas: ["auth"] }, t).refused.map((x) => x.table.name), [
+    "users",
+  ]);
+  const clean = planRestore(MANIFEST, { ...REQ, schemas: ["auth"], clean: true }, t);
+  assertEquals(clean.schemas[0].tables[0].action, "empty-load");
+});
+
+Deno.test("table mode: partitions follow their parent; files are the table's and its schema dump", () => {
+  const plan = planRestore(MANIFEST, { ...REQ, tables: [{ schema: "public", table: "events" }] }, target());
+  assertEquals(plan.kind, "tables");
+  assertEquals(plan.tables.map((t) => t.table.name), ["events", "events_2024"]);
+  assertEquals(plan.files, [
+    "public/tables/events/schema.sql",
+    "public/public_schema_20260101_000000.dump",
+    "public/tables/events_2024/schema.sql",
+    "public/tables/events_2024/data.sql",
+  ]);
+});
+
+Deno.test("selection errors are usage errors naming the flag", () => {
+  const usage = (req: Partial<RestoreRequest>, text: string) =>
+    assertThrows(() => selectTables(MANIFEST, { ...REQ, ...req }), (e: unknown) => {
+      assert(e instanceof BackupError);
+      assertEquals(e.exitCode, 2);
+      assert(e.message.includes(text), e.message);
+      return true;
+    });
+  usage({ schemas: ["nope"] }, "--schema 'nope' is not in this backup");
+  usage({ tables: [{ schema: "public", table: "nope" }] }, "--table 'public.nope' is not in this backup");
+  usage({ tables: [{ schema: "billing", table: "secret_keys" }] }, "permission denied");
+  usage({ dataOnly: true, schemaOnly: true }, "exclude each other");
+});
+
+const CTX: FilterContext = {
+  dropTransactionTimeout: true,
+  dropRestrict: false,
+  target: {
+    roles: new Set(["postgres", "anon", "supabase_admin"]),
+    assumable: new Set(["postgres"]),
+    schemas: new Map([["public", "supabase_admin"], ["app", "postgres"]]),
+  },
+};
+
+Deno.test("judgeLine: ownership, session authorization, grants to missing roles, default privileges", () => {
+  assertEquals(judgeLine("ALTER TABLE public.t OWNER TO postgres;", CTX), "keep");
+  assertEquals(judgeLine("ALTER TABLE public.t OWNER TO supabase_admin;", CTX), "owner");
+  assertEquals(judgeLine('ALTER FUNCTION app."f x"(a integer) OWNER TO "Some Role";', CTX), "owner");
+  assertEquals(judgeLine("SET SESSION AUTHORIZATION supabase_admin;", CTX), "owner");
+  assertEquals(judgeLine("GRANT SELECT ON TABLE public.t TO anon;", CTX), "keep");
+  assertEquals(judgeLine("GRANT SELECT ON TABLE public.t TO PUBLIC;", CTX), "keep");
+  assertEquals(judgeLine("GRANT ALL ON TABLE public.t TO ghost WITH GRANT OPTION;", CTX), "privilege");
+  assertEquals(judgeLine("REVOKE ALL ON TABLE public.t FROM ghost;", CTX), "privilege");
+  assertEquals(
+    judgeLine(
+      "ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA app GRANT ALL ON TABLES TO anon;",
+      CTX,
+    ),
+    "privilege",
+  );
+  assertEquals(judgeLine("SET transaction_timeout = 0;", CTX), "drop");
+  assertEquals(judgeLine("\\restrict abc", CTX), "keep");
+  assertEquals(judgeLine("\\restrict abc", { ...CTX, dropRestrict: true }), "drop");
+});
+
+const SCRIPT = `--
+-- PostgreSQL database dump
+--
+
+\\restrict KEY
+
+SET statement_timeout = 0;
+SET transaction_timeout = 0;
+SELECT pg_catalog.set_config('search_path', '', false);
+
+--
+-- Name: public; Type: SCHEMA; Schema: -; Owner: pg_database_owner
+--
+
+CREATE SCHEMA public;
+
+
+ALTER SCHEMA public OWNER TO pg_database_owner;
+
+--
+-- Name: SCHEMA public; Type: COMMENT; Schema: -; Owner: pg_database_owner
+--
+
+COMMENT ON SCHEMA public IS 'standard public schema';
+
+
+--
+-- Name: mood; Type: TYPE; Schema: public; Owner: supabase_admin
+--
+
+CREATE TYPE public.mood AS ENUM (
+    'x'
+);
+
+
+ALTER TYPE public.mood OWNER TO supabase_admin;
+
+--
+-- Name: Order Items "2024"; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public."Order Items ""2024""" (
+    id integer NOT NULL,
+    m public.mood
+);
+
+
+ALTER TABLE public."Order Items ""2024""" OWNER TO postgres;
+
+--
+-- Name: Order Items "2024" o_fk; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public."Order Items ""2024"""
+    ADD CONSTRAINT o_fk FOREIGN KEY (id) REFERENCES "Sales ""EU"" é".orders(id);
+
+
+--
+-- Name: TABLE "Order Items ""2024"""; Type: ACL; Schema: public; Owner: postgres
+--
+
+SET SESSION AUTHORIZATION supabase_admin;
+GRANT SELECT ON TABLE public."Order Items ""2024""" TO anon;
+RESET SESSION AUTHORIZATION;
+GRANT SELECT ON TABLE public."Order Items ""2024""" TO ghost;
+
+
+--
+-- PostgreSQL database dump complete
+--
+
+\\unrestrict KEY
+`;
+
+Deno.test("parseScript: preamble, blocks with their headers, trailer; round trip", () => {
+  const s = parseScript(SCRIPT);
+  assertEquals(s.blocks.map((b) => [b.name, b.type, b.schema, b.owner]), [
+    ["public", "SCHEMA", "-", "pg_database_owner"],
+    ["SCHEMA public", "COMMENT", "-", "pg_database_owner"],
+    ["mood", "TYPE", "public", "supabase_admin"],
+    ['Order Items "2024"', "TABLE", "public", "postgres"],
+    ['Order Items "2024" o_fk', "FK CONSTRAINT", "public", "postgres"],
+    ['TABLE "Order Items ""2024"""', "ACL", "public", "postgres"],
+  ]);
+  assert(s.preamble.includes("\\restrict KEY"));
+  assert(s.trailer.includes("\\unrestrict KEY"));
+  assertEquals(
+    [s.preamble, ...s.blocks.map((b) => b.text), s.trailer].join("\n"),
+    SCRIPT,
+  );
+  assertEquals(fkTarget(s.blocks[4]), { schema: 'Sales "EU" é', table: "orders" });
+});
+
+Deno.test("filterDefinitions adapts a script to a non-superuser target (golden)", async () => {
+  const r = filterDefinitions(SCRIPT, CTX);
+  assertEquals(r.counts, { owners: 2, privileges: 2 });
+  await assertGolden("restore/filtered_script.sql", r.text);
+  assertEquals(
+    skippedLine(r.counts, "postgres")?.startsWith("skipped 2 ownership statement(s) and 2 privilege"),
+    true,
+  );
+  assertEquals(skippedLine({ owners: 0, privileges: 0 }, "postgres"), undefined);
+});
+
+Deno.test("splitTableScript: foreign keys go last, those to absent tables are dropped and named", () => {
+  const kept = splitTableScript(SCRIPT, () => true);
+  assert(kept.fks.includes("ADD CONSTRAINT o_fk"));
+  assert(!kept.main.includes("ADD CONSTRAINT o_fk"));
+  const dropped = splitTableScript(SCRIPT, (q) => q.schema !== 'Sales "EU" é');
+  assertEquals(dropped.fks, "");
+  assertEquals(dropped.droppedFks, [{
+    name: 'public.Order Items "2024" o_fk',
+    references: 'Sales "EU" é.orders',
+  }]);
+});
+
+Deno.test("pickDependencies: referenced types and functions the target lacks, transitively, in order", () => {
+  const pre = parseScript(`SET x = 1;
+
+--
+-- Name: status; Type: TYPE; Schema: Sales "EU" é; Owner: postgres
+--
+
+CREATE TYPE "Sales ""EU"" é".status AS ENUM ('a');
+
+--
+-- Name: pos; Type: DOMAIN; Schema: app; Owner: postgres
+--
+
+CREATE DOMAIN app.pos AS "Sales ""EU"" é".status;
+
+--
+-- Name: pos_two; Type: DOMAIN; Schema: app; Owner: postgres
+--
+
+CREATE DOMAIN app.pos_two AS integer;
+
+--
+-- Name: touch(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$ begin return new; end $$;
+
+--
+-- Name: uid(); Type: FUNCTION; Schema: auth; Owner: supabase_auth_admin
+--
+
+CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql AS $$ select null::uuid $$;
+`);
+  const table = `CREATE TABLE app.t (p app.pos);
+CREATE TRIGGER t BEFORE INSERT ON app.t FOR EACH ROW EXECUTE FUNCTION app.touch();
+CREATE POLICY p ON app.t USING ((auth.uid() IS NOT NULL));`;
+  const deps = pickDependencies(table, [{ schema: "x", script: pre }], (d) => d.schema === "auth");
+  assertEquals(deps.map((d) => `${d.type} ${d.schema}.${d.name}`), [
+    'TYPE Sales "EU" é.status',
+    "DOMAIN app.pos",
+    "FUNCTION app.touch",
+  ]);
+});
+
+Deno.test("dataLineFilter drops restrict and timeout lines but never COPY rows", () => {
+  const text =
+    "\\restrict K\nSET transaction_timeout = 0;\nCOPY t (a) FROM stdin;\nSET transaction_timeout = 0;\n" +
+    "\\restrict K\n\\.\nSELECT 1;\n\\unrestrict K\n";
+  const f = dataLineFilter({ dropRestrict: true, dropTransactionTimeout: true });
+  let out = "";
+  for (let i = 0; i < text.length; i += 7) out += f(text.slice(i, i + 7));
+  out += f("", true);
+  assertEquals(
+    out,
+    "COPY t (a) FROM stdin;\nSET transaction_timeout = 0;\n\\restrict K\n\\.\nSELECT 1;\n",
+  );
+  const same = dataLineFilter({ dropRestrict: false, dropTransactionTimeout: false });
+  assertEquals(same(text) + same("", true), text);
+});
+
+Deno.test("quoteIdent follows PostgreSQL's rules", () => {
+  assertEquals(quoteIdent("users"), "users");
+  assertEquals(quoteIdent("Users"), '"Users"');
+  assertEquals(quoteIdent("user"), '"user"');
+  assertEquals(quoteIdent('a"b'), '"a""b"');
+});
