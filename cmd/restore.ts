@@ -6,7 +6,7 @@ import { backupRoot } from "../lib/store/rotation.ts";
 import { boolValue, intValue, listValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
 import { type DbUrl, describeDb, parseDbUrl } from "../lib/pg/url.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
-import { parseQualifiedName } from "../lib/backup/plan.ts";
+import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
 import { withPgpass } from "../lib/pg/pgpass.ts";
 import { redact } from "../lib/base/redact.ts";

@@ -4,6 +4,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { type QualifiedName } from "../pg/ident.ts";
 import { usageError } from "../base/errors.ts";
 import type { Detected, DetectedExtension, DetectedTable } from "../pg/detect.ts";
 import {
@@ -58,12 +59,6 @@ export interface PlanOptions {
   excludeTables: QualifiedName[];
 }
 
-/** A schema-qualified name. */
-export interface QualifiedName {
-  schema: string;
-  table: string;
-}
-
 /** One table to write. */
 export interface PlannedTable {
   oid: number;
@@ -109,47 +104,6 @@ export interface BackupPlan {
 /** Quotes an identifier for a pg_dump pattern: inside double quotes every character is literal. */
 export function patternIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
-}
-
-/**
- * Parses `schema.table`, with optional double quotes around either part (`"my.schema"."T"`).
- * `flag` names the flag in the error. Throws a usage error when the schema part is missing.
- */
-export function parseQualifiedName(text: string, flag: string): QualifiedName {
-  const parts: string[] = [];
-  let i = 0;
-  while (i <= text.length) {
-    let part = "";
-    if (text[i] === '"') {
-      i++;
-      while (i < text.length) {
-        if (text[i] === '"' && text[i + 1] === '"') {
-          part += '"';
-          i += 2;
-        } else if (text[i] === '"') break;
-        else part += text[i++];
-      }
-      if (text[i] !== '"') {
-        throw usageError(`${flag} '${text}' has an unclosed quote`, `write ${flag} "Schema"."Table"`);
-      }
-      i++;
-    } else {
-      while (i < text.length && text[i] !== ".") part += text[i++];
-    }
-    parts.push(part);
-    if (i >= text.length) break;
-    if (text[i] !== ".") {
-      throw usageError(`${flag} '${text}' is not SCHEMA.TABLE`, `write ${flag} public.my_table`);
-    }
-    i++;
-  }
-  if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw usageError(
-      `${flag} '${text}' needs a schema: SCHEMA.TABLE`,
-      `for example ${flag} public.${parts[parts.length - 1] || "my_table"}`,
-    );
-  }
-  return { schema: parts[0], table: parts[1] };
 }
 
 function inScope(schema: string, opts: PlanOptions): boolean {

@@ -11,7 +11,7 @@
 import { flagsOf, type ParsedArgs } from "./flags.ts";
 import { usageError } from "../base/errors.ts";
 import { validateSecretName, validateVaultName } from "./keyvault.ts";
-import { parseQualifiedName } from "../backup/plan.ts";
+import { parseQualifiedName } from "../pg/ident.ts";
 
 /** The file read from the working directory when no `--config` is given. */
 export const DEFAULT_CONFIG_FILE = "backup.config.json";

@@ -6,7 +6,7 @@
  */
 import { BackupError, usageError } from "../base/errors.ts";
 import type { Manifest, ManifestExtension, ManifestSchema, ManifestTable } from "../store/manifest.ts";
-import type { QualifiedName } from "../backup/plan.ts";
+import type { QualifiedName } from "../pg/ident.ts";
 import { qualified } from "../pg/ident.ts";
 
 /** What the user asked to restore. */

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { interruption } from "../base/interrupt.ts";
 import type { ManifestSchema } from "../store/manifest.ts";
-import type { QualifiedName } from "../backup/plan.ts";
+import type { QualifiedName } from "../pg/ident.ts";
 import { runTool } from "../pg/run.ts";
 import { type Ctx, enc, warn } from "./context.ts";
 import { dumpFile } from "./files.ts";

@@ -5,7 +5,7 @@
  * schema dumps. Pure: no I/O.
  * @module
  */
-import type { QualifiedName } from "../backup/plan.ts";
+import type { QualifiedName } from "../pg/ident.ts";
 import { quoteIdent, unquoteName } from "../pg/ident.ts";
 
 /** One entry of a pg_restore text script: its `-- Name: …; Type: …` header and its statements. */

@@ -5,7 +5,7 @@
  * foreign keys.
  * @module
  */
-import type { QualifiedName } from "../backup/plan.ts";
+import type { QualifiedName } from "../pg/ident.ts";
 import { runPool } from "../base/pool.ts";
 import { type Ctx, enc, warn } from "./context.ts";
 import { dataStream, preDataScripts, readText } from "./files.ts";

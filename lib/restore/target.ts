@@ -6,7 +6,7 @@
  * @module
  */
 import type { Sql } from "../pg/connect.ts";
-import type { QualifiedName } from "../backup/plan.ts";
+import type { QualifiedName } from "../pg/ident.ts";
 import { type Ctx, enc } from "./context.ts";
 import { tableKey, type TargetState, type TargetTable } from "./plan.ts";
 import { qualified, quoteIdent } from "../pg/ident.ts";

@@ -1,12 +1,7 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import type { Detected } from "../../../lib/pg/detect.ts";
-import {
-  dumpCompression,
-  parseQualifiedName,
-  patternIdent,
-  pgDumpArgs,
-  planBackup,
-} from "../../../lib/backup/plan.ts";
+import { dumpCompression, patternIdent, pgDumpArgs, planBackup } from "../../../lib/backup/plan.ts";
+import { parseQualifiedName } from "../../../lib/pg/ident.ts";
 import { assertGolden } from "../../support/golden.ts";
 
 const NOW = new Date("2026-11-24T10:00:00Z");
