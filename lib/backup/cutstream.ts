@@ -18,7 +18,9 @@
  * possibly preceded by `SET default_tablespace = …;` and `SET default_table_access_method = …;`
  * (each followed by an empty line), which pg_restore writes only when the value changes. A header
  * counts only when its id, oids and type are those of an entry in the list that has not been seen
- * yet; COPY data (between `COPY … FROM stdin;` and `\.`) is never searched. A header in an entry's
+ * yet; COPY data (between `COPY … FROM stdin;` and `\.`) is never searched, nor is the COPY
+ * statement itself, which spans several lines when a quoted name holds a newline (it ends at the first
+ * newline outside double quotes: {@link copyHeaderEnd}). A header in an entry's
  * body that copies a real one (it could only come from crafted object definitions) makes the real
  * header a second one, and the split stops with a {@link TocSplitError} instead of misrouting.
  *
@@ -30,6 +32,7 @@
  * file's own last value differs. The value is the stream's at that entry.
  * @module
  */
+import { copyHeaderEnd, CopyHeaderError } from "./split.ts";
 
 /** How one TOC entry of the list is routed. */
 export interface SplitEntry {
@@ -175,7 +178,9 @@ export class TocStreamSplitter {
   #spec: SplitSpec;
   #files = new Map<string, FileState>();
   #seen = new Set<number>();
-  #mode: "preamble" | "body" | "copy" = "preamble";
+  #mode: "preamble" | "body" | "copyhead" | "copy" = "preamble";
+  /** In "copyhead": the COPY statement's line so far ends inside a quoted name. */
+  #quoted = false;
   /** In "body": no line of the current entry's body yet (a COPY line may start it). */
   #bodyStart = false;
   #current?: SplitEntry;
@@ -234,6 +239,12 @@ export class TocStreamSplitter {
         pos = end;
         continue;
       }
+      if (this.#mode === "copyhead") {
+        this.#body(buf, pos, nl + 1);
+        this.#copyHead(buf, pos, nl + 1);
+        pos = nl + 1;
+        continue;
+      }
       this.#line(buf, pos, nl + 1);
       pos = nl + 1;
     }
@@ -247,12 +258,14 @@ export class TocStreamSplitter {
     if (this.#carry) {
       const c = this.#carry;
       this.#carry = undefined;
-      if (this.#mode === "copy") this.#body(c, 0, c.length);
+      if (this.#mode === "copy" || this.#mode === "copyhead") this.#body(c, 0, c.length);
       else this.#line(c, 0, c.length);
       this.#flushRun();
     }
     if (this.#mode === "preamble") throw new TocSplitError("the pg_restore output has no TOC entry header");
-    if (this.#mode === "copy") throw new TocSplitError("the pg_restore output ends inside COPY data");
+    if (this.#mode === "copy" || this.#mode === "copyhead") {
+      throw new TocSplitError("the pg_restore output ends inside COPY data");
+    }
     const tail = this.#held.map(([t]) => t);
     const trailer = this.#post!.split("\n").slice(0, -1);
     if (
@@ -325,7 +338,8 @@ export class TocStreamSplitter {
       if (this.#current!.desc === "TABLE DATA" && len >= 5 && buf[start] === 0x43 /* C */) {
         if (dec.decode(buf.subarray(start, start + 5)) === "COPY ") {
           this.#body(buf, start, end);
-          this.#mode = "copy";
+          this.#quoted = false;
+          this.#copyHead(buf, start, end);
           return;
         }
       }
@@ -341,6 +355,22 @@ export class TocStreamSplitter {
     const text = dec.decode(buf.subarray(start, start + len));
     this.#held.push([text, buf.slice(start, end)]);
     this.#match();
+  }
+
+  /** One line of a COPY statement (already routed as body): "copy" once it ends, else "copyhead". */
+  #copyHead(buf: Uint8Array, start: number, end: number): void {
+    let r;
+    try {
+      r = copyHeaderEnd(buf, start, end, this.#quoted);
+    } catch (e) {
+      if (e instanceof CopyHeaderError) throw new TocSplitError(e.message);
+      throw e;
+    }
+    if (r === "end") this.#mode = "copy";
+    else {
+      this.#mode = "copyhead";
+      this.#quoted = r.open;
+    }
   }
 
   /** Flushes every held line as body. */

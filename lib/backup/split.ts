@@ -1,7 +1,11 @@
 /**
  * Streams `pg_restore --data-only` plain output into data.sql, counting COPY rows on the way and,
  * when the file would exceed the size limit, ending the COPY and continuing in a new part that
- * repeats the header and the COPY line. Each part restores on its own with psql, in order.
+ * repeats the header and the COPY statement. Each part restores on its own with psql, in order.
+ *
+ * The COPY statement is read as a statement, not as a line: a quoted table or column name may hold
+ * newlines (and `\.`, `FROM stdin;`, …), so the statement ends at the first newline outside double
+ * quotes, which must follow `FROM stdin;` ({@link copyHeaderEnd}).
  * @module
  */
 import type { FileSink, Written } from "../store/sink.ts";
@@ -24,6 +28,36 @@ function startsWith(buf: Uint8Array, start: number, end: number, prefix: Uint8Ar
   return true;
 }
 
+/** A COPY statement that is not `COPY … FROM stdin;`: no rows follow it that could be counted. */
+export class CopyHeaderError extends Error {
+  override name = "CopyHeaderError";
+}
+
+const FROM_STDIN = enc.encode(" FROM stdin;");
+
+/**
+ * Scans one line (`buf[start, end)`, its newline included) of a COPY statement as pg_dump writes it
+ * (`COPY <name> (<column>, …) FROM stdin;`, where only double-quoted identifiers can hold a newline,
+ * a quote doubled inside one). `quoted` says whether the line starts inside a quoted identifier.
+ * Returns `"open"` with the state at the line's end when the statement goes on, or `"end"` when the
+ * line ends it. Throws a {@link CopyHeaderError} when the statement ends without ` FROM stdin;`.
+ */
+export function copyHeaderEnd(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  quoted: boolean,
+): { open: boolean } | "end" {
+  // 0x22 is never part of a multi-byte UTF-8 sequence, so counting it byte by byte is exact.
+  for (let i = start; i < end; i++) if (buf[i] === 0x22) quoted = !quoted;
+  if (quoted || buf[end - 1] !== NL) return { open: quoted };
+  const text = end - 1;
+  if (text - start < FROM_STDIN.length || !startsWith(buf, text - FROM_STDIN.length, text, FROM_STDIN)) {
+    throw new CopyHeaderError("a COPY statement in the pg_restore output does not end with FROM stdin;");
+  }
+  return "end";
+}
+
 function isEnd(buf: Uint8Array, start: number, end: number): boolean {
   // the line without its newline is exactly "\."
   return end - start === 3 && buf[start] === END[0] && buf[start + 1] === END[1];
@@ -39,9 +73,11 @@ export async function splitCopyStream(
   openPart: (n: number) => Promise<FileSink>,
 ): Promise<SplitResult> {
   const header: Uint8Array[] = [];
-  let copyLine: Uint8Array | undefined;
+  /** The COPY statement's lines (more than one when a quoted name holds a newline). */
+  let copyHead: Uint8Array[] = [];
+  let quoted = false;
   let restrictKey: string | undefined;
-  let state: "header" | "copy" | "after" = "header";
+  let state = "header" as "header" | "copyhead" | "copy" | "after";
   let rows = 0;
   let rowsInPart = 0;
   const parts: Written[] = [];
@@ -68,8 +104,7 @@ export async function splitCopyStream(
     parts.push(await sink.close());
     sink = await openPart(parts.length + 1);
     partBytes = 0;
-    for (const h of header) emit(h);
-    emit(copyLine!);
+    for (const h of [...header, ...copyHead]) emit(h);
     rowsInPart = 0;
   };
 
@@ -90,9 +125,18 @@ export async function splitCopyStream(
         return;
       }
       const line = buf.subarray(start, end);
-      if (startsWith(buf, start, end, COPY)) {
-        state = "copy";
-        copyLine = line.slice();
+      if (state === "copyhead" || startsWith(buf, start, end, COPY)) {
+        if (state !== "copyhead") {
+          copyHead = [];
+          quoted = false;
+        }
+        copyHead.push(line.slice());
+        const r = copyHeaderEnd(buf, start, end, quoted);
+        if (r === "end") state = "copy";
+        else {
+          state = "copyhead";
+          quoted = r.open;
+        }
       } else if (state === "header") {
         if (startsWith(buf, start, end, RESTRICT)) {
           restrictKey = new TextDecoder().decode(line).slice(RESTRICT.length).trim();
@@ -124,6 +168,7 @@ export async function splitCopyStream(
       if (needsSplit(carry, 0, carry.length)) await split();
       handle(carry, 0, carry.length);
     }
+    if (state === "copyhead") throw new CopyHeaderError("the pg_restore output ends inside a COPY statement");
     await flush();
     parts.push(await sink.close());
   } catch (e) {

@@ -186,3 +186,22 @@ Deno.test("tocsplit: matchSeparator", () => {
   assertEquals(matchSeparator([...full, ""], entries, seen), "no");
   throws(() => matchSeparator(full, entries, new Set([7])), TocSplitError);
 });
+
+Deno.test("tocsplit: a COPY statement spanning lines is never searched, whatever its names hold", () => {
+  // A quoted column name holding a newline, a `\.` line and a copy of a later entry's header.
+  const name = '"id\n\\.\n\n--\n-- TOC entry 246 (class 1259 OID 16680)\n-- Dependencies: 9\n' +
+    '-- Name: events; Type: TABLE; Schema: public; Owner: postgres\n-- Data Pos: 0\n--\n\n""x"';
+  const from = "COPY public.events_2024_h1 (id,";
+  const to = `COPY public.events_2024_h1 (${name},`;
+  const stream = read("stream.sql").replace(from, to);
+  for (const size of [1, 5, 64, 4096]) {
+    const got = split(realSpec(), stream, size);
+    assertEquals(got.get("events_2024_h1.data"), read("events_2024_h1.data.sql").replace(from, to));
+    assertEquals(got.get("events.schema"), read("events.schema.sql"));
+  }
+  throws(
+    () => split(realSpec(), stream.replace(") FROM stdin;\n13\t", ");\n13\t"), 4096),
+    (e) => e instanceof TocSplitError && /FROM stdin/.test(e.message),
+  );
+  throws(() => split(realSpec(), stream.slice(0, stream.indexOf('""x"')), 4096), /inside COPY data/);
+});

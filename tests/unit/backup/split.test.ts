@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { splitCopyStream } from "../../../lib/backup/split.ts";
+import { rejects as assertRejects } from "node:assert/strict";
+import { CopyHeaderError, splitCopyStream } from "../../../lib/backup/split.ts";
 import { FileSink } from "../../../lib/store/sink.ts";
 
 function streamOf(text: string, chunk = 7): ReadableStream<Uint8Array> {
@@ -19,10 +20,10 @@ const rows = Array.from({ length: 50 }, (_, i) => `${i}\trow number ${i}\t\\N\n`
 const INPUT = `${HEADER}COPY public.t (id, name, x) FROM stdin;\n${rows}\\.\n\n` +
   "SELECT pg_catalog.setval('public.t_id_seq', 50, true);\n\n\\unrestrict KEY1\n";
 
-async function run(max: number, chunk: number) {
+async function run(max: number, chunk: number, input = INPUT) {
   const dir = await Deno.makeTempDir();
   const paths: string[] = [];
-  const r = await splitCopyStream(streamOf(INPUT, chunk), max, (n) => {
+  const r = await splitCopyStream(streamOf(input, chunk), max, (n) => {
     paths.push(`${dir}/part${n}`);
     return FileSink.open(`${dir}/part${n}`);
   });
@@ -67,4 +68,34 @@ Deno.test("a row larger than the limit still goes through, one row per part", as
   const { r, texts } = await run(10, 5);
   assertEquals(r.rows, 50);
   assertEquals(texts.length, 50);
+});
+
+Deno.test("a COPY statement spanning lines: rows counted exactly, every part repeats the whole statement", async () => {
+  // Quoted names holding newlines, a line like a row, a `\.` line and a `FROM stdin;` line.
+  const copy = 'COPY public."t\n1\tx\n\\.\nFROM stdin;\n" ("a""\n\\.\nb", name) FROM stdin;\n';
+  const input = `${HEADER}${copy}${rows}\\.\n\n\\unrestrict KEY1\n`;
+  for (const [max, chunk] of [[1 << 20, 3], [400, 1], [400, 13], [400, 4096]]) {
+    const { r, texts } = await run(max, chunk, input);
+    assertEquals(r.rows, 50, `rows (max ${max}, chunks of ${chunk})`);
+    if (max > 1000) assertEquals(texts, [input]);
+    else assertEquals(texts.length > 2, true);
+    let seen = 0;
+    for (const t of texts) {
+      assertEquals(t.startsWith(HEADER + copy), true, t.slice(0, 200));
+      const body = t.slice((HEADER + copy).length, t.indexOf("\\.\n", (HEADER + copy).length));
+      for (const l of body.split("\n").filter(Boolean)) assertEquals(l, `${seen}\trow number ${seen++}\t\\N`);
+    }
+    assertEquals(seen, 50);
+  }
+});
+
+Deno.test("a COPY statement that does not end with FROM stdin; is refused, as is one that never ends", async () => {
+  for (const input of [`${HEADER}COPY public."t\n" (a);\n1\n\\.\n`, `${HEADER}COPY public."t\n1\n`]) {
+    const dir = await Deno.makeTempDir();
+    await assertRejects(
+      () => splitCopyStream(streamOf(input), 1 << 20, (n) => FileSink.open(`${dir}/part${n}`)),
+      CopyHeaderError,
+    );
+    await Deno.remove(dir, { recursive: true });
+  }
 });
