@@ -1,12 +1,11 @@
 /**
- * Running PostgreSQL client programs: arguments as arrays, the password only in the environment,
- * and failures turned into a {@link BackupError} that names the program, shows the last lines of
- * its stderr (secrets masked) and gives a hint.
+ * Running PostgreSQL client programs (pg_dump, pg_dumpall, pg_restore, psql) through the one
+ * process runner (lib/base/proc.ts): arguments as arrays, the password only in the environment,
+ * and failures turned into a `BackupError` that names the program, shows the last lines of
+ * its stderr (secrets masked) and gives a hint chosen from them.
  * @module
  */
-import { BackupError } from "../base/errors.ts";
-import { abortSignal, interruption } from "../base/interrupt.ts";
-import { redact } from "../base/redact.ts";
+import { type Ended, killedHint, mustRun, outputLines, type Program, streamProgram } from "../base/proc.ts";
 
 /** How to run one program. */
 export interface ToolRun {
@@ -18,15 +17,18 @@ export interface ToolRun {
   what: string;
   /** Kills the program when aborted; defaults to the interrupt signal. */
   signal?: AbortSignal;
-}
-
-/** The last `n` non-empty lines of a stderr text, masked. */
-export function stderrTail(text: string, n = 5): string {
-  return redact(text.split("\n").filter((l) => l.trim()).slice(-n).join("\n"));
+  /** Standard input (psql's script); see {@link Program.stdin}. */
+  stdin?: Uint8Array | ReadableStream<Uint8Array>;
 }
 
 /** A hint for a known pg_dump/pg_restore/psql failure, from its stderr. Pure. */
 export function hintFor(stderr: string): string {
+  if (/session_replication_role/.test(stderr)) {
+    return "the target user may not set session_replication_role; on Supabase connect as postgres, elsewhere as a superuser or grant SET on that parameter";
+  }
+  if (/already exists/.test(stderr)) {
+    return "the target already holds some of these objects; restore into an empty database, or use --clean";
+  }
   if (/server version mismatch/i.test(stderr)) {
     return "pg_dump must be of the server's major version or newer: install postgresql-client-<N> or set --pg-bin";
   }
@@ -45,76 +47,41 @@ export function hintFor(stderr: string): string {
   return "run again with BACKUP_DEBUG=1 for details";
 }
 
-function failure(run: ToolRun, code: number, stderr: string, signal?: string | null): BackupError {
-  const stopped = interruption();
-  if (stopped) return stopped;
-  const tail = stderrTail(stderr);
-  const firstError = tail.split("\n").find((l) => /error|fatal/i.test(l)) ?? tail.split("\n")[0] ?? "";
-  const how = signal ? `was killed by ${signal}` : `failed (exit ${code})`;
-  return new BackupError(
-    `${run.what} ${how}${firstError ? `: ${firstError.replace(/^\S+: (error: )?/, "")}` : ""}`,
-    {
-      hint: signal
-        ? `${run.path} crashed; check the installation, or use another with --pg-bin`
-        : hintFor(stderr),
-      cause: tail,
-    },
-  );
+/** The runner's description of a PostgreSQL client program run, with its hints. */
+export function pgProgram(run: ToolRun, stdout: "piped" | "null" = "piped"): Program {
+  return {
+    ...run,
+    stdout,
+    hint: (end: Ended) =>
+      end.signal
+        ? killedHint(end.signal) ??
+          `${run.path} crashed; check the installation, or use another with --pg-bin`
+        : hintFor(end.stderr),
+    startHint: "check --pg-bin / $PG_BIN, or install the PostgreSQL client tools",
+  };
 }
 
-// Deno.Command rather than dax here: dax reports a child killed by a signal (a crash) as exit 0.
-function spawn(run: ToolRun): Deno.ChildProcess {
-  try {
-    return new Deno.Command(run.path, {
-      args: run.args,
-      env: run.env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: run.signal ?? abortSignal,
-    }).spawn();
-  } catch (e) {
-    const stopped = interruption();
-    if (stopped) throw stopped;
-    throw new BackupError(`${run.what} could not start ${run.path}: ${(e as Error).message.split(" (")[0]}`, {
-      hint: "check --pg-bin / $PG_BIN, or install the PostgreSQL client tools",
-      cause: e,
-    });
-  }
-}
-
-/** Runs a program to completion; returns its stdout. Throws a {@link BackupError} on failure. */
+/** Runs a program to completion; returns its stdout. Throws a `BackupError` on failure. */
 export async function runTool(run: ToolRun): Promise<string> {
-  const out = await spawn(run).output();
-  const dec = new TextDecoder();
-  if (!out.success) throw failure(run, out.code, dec.decode(out.stderr), out.signal);
-  return dec.decode(out.stdout);
+  return (await mustRun(pgProgram(run))).stdout;
 }
 
 /**
- * Runs a program and hands its stdout stream to `consume`. Throws a {@link BackupError} when the
- * program fails, even if `consume` succeeded.
+ * Runs a program whose output is not wanted; returns the lines it wrote to stderr (masked), its
+ * warnings. Throws a `BackupError` on failure.
  */
-export async function streamTool<T>(
+export async function runToolQuiet(run: ToolRun): Promise<string[]> {
+  return outputLines((await mustRun(pgProgram(run, "null"))).stderr);
+}
+
+/**
+ * Runs a program and hands its stdout stream to `consume`; the stream ends in an error rather than
+ * early when the program fails. Throws a `BackupError` when the program fails, even if
+ * `consume` succeeded.
+ */
+export function streamTool<T>(
   run: ToolRun,
   consume: (out: ReadableStream<Uint8Array>) => Promise<T>,
 ): Promise<T> {
-  const child = spawn(run);
-  const stderr = new Response(child.stderr).text();
-  let result: T;
-  try {
-    result = await consume(child.stdout);
-  } catch (e) {
-    try {
-      child.kill();
-    } catch {
-      // already ended
-    }
-    await child.status;
-    await stderr.catch(() => "");
-    throw e;
-  }
-  const status = await child.status;
-  if (!status.success) throw failure(run, status.code, await stderr, status.signal);
-  return result;
+  return streamProgram(pgProgram(run), consume);
 }

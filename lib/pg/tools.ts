@@ -4,8 +4,8 @@
  * {@link findPgTools} touches the disk and runs `--version`.
  * @module
  */
-import $ from "dax";
 import { BackupError } from "../base/errors.ts";
+import { runProgram } from "../base/proc.ts";
 
 /** The client programs the tool runs. */
 export const PG_TOOL_NAMES = ["pg_dump", "pg_dumpall", "pg_restore", "psql"] as const;
@@ -124,8 +124,13 @@ async function probe(dir: string): Promise<PgVersion | undefined> {
     }
   }
   try {
-    const text = await $`${dir}/pg_dump --version`.stderr("null").text();
-    return parsePgVersion(text);
+    const r = await runProgram({
+      path: `${dir}/pg_dump`,
+      args: ["--version"],
+      what: "pg_dump --version",
+      hint: () => "",
+    });
+    return r.code === 0 ? parsePgVersion(r.stdout) : undefined;
   } catch {
     return undefined;
   }

@@ -8,7 +8,8 @@
 import $ from "dax";
 import { BackupError } from "../base/errors.ts";
 import { abortSignal, interruption, throwIfInterrupted } from "../base/interrupt.ts";
-import { hintFor, stderrTail } from "../pg/run.ts";
+import { hintFor } from "../pg/run.ts";
+import { outputLines } from "../base/proc.ts";
 import { type Ctx, warn } from "./context.ts";
 import { filterStream } from "./files.ts";
 
@@ -48,9 +49,7 @@ export async function runPsql(
   const r = await $`${ctx.tools.path("psql")} ${args}`.env(env).stdin(input).stdout("null").stderr("piped")
     .noThrow().signal(abortSignal);
   if (r.code !== 0) throw toolFailure(what, r.code, r.stderr);
-  for (const line of r.stderr.split("\n").filter((l) => l.trim())) {
-    warn(ctx, `${what}: ${stderrTail(line, 1)}`);
-  }
+  for (const line of outputLines(r.stderr)) warn(ctx, `${what}: ${line.trim()}`);
 }
 
 async function runPgRestore(ctx: Ctx, args: string[], what: string, replica = false): Promise<void> {
@@ -59,15 +58,13 @@ async function runPgRestore(ctx: Ctx, args: string[], what: string, replica = fa
   const r = await $`${ctx.tools.path("pg_restore")} ${args}`.env(env).stdout("null").stderr("piped").noThrow()
     .signal(abortSignal);
   if (r.code !== 0) throw toolFailure(what, r.code, r.stderr);
-  for (const line of r.stderr.split("\n").filter((l) => l.trim())) {
-    warn(ctx, `${what}: ${stderrTail(line, 1)}`);
-  }
+  for (const line of outputLines(r.stderr)) warn(ctx, `${what}: ${line.trim()}`);
 }
 
 function toolFailure(what: string, code: number, stderr: string): BackupError {
   const stopped = interruption();
   if (stopped) return stopped;
-  const tail = stderrTail(stderr, 8);
+  const tail = outputLines(stderr).slice(-8).join("\n");
   const first = tail.split("\n").find((l) => /ERROR|FATAL|error:/.test(l)) ?? tail.split("\n")[0] ?? "";
   const hint = /session_replication_role/.test(stderr)
     ? "the target user may not set session_replication_role; on Supabase connect as postgres, elsewhere as a superuser or grant SET on that parameter"

@@ -12,7 +12,6 @@
  * credentials masked.
  * @module
  */
-import $ from "dax";
 import { cp } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { ensureRoot, installBackup, type InstallResult } from "./rotation.ts";
@@ -20,6 +19,7 @@ import { BackupError } from "../base/errors.ts";
 import { abortSignal } from "../base/interrupt.ts";
 import type { ManifestSource } from "./manifest.ts";
 import { redact } from "../base/redact.ts";
+import { killedHint, type Program, programFailure, runProgram } from "../base/proc.ts";
 
 /** Who commits when git has no `user.name` / `user.email` configured. */
 export interface GitIdentity {
@@ -102,26 +102,45 @@ interface GitRun {
   code: number;
   stdout: string;
   stderr: string;
+  /** How it was run, for {@link gitFailure}. */
+  program: Program;
+  /** Its stderr as git wrote it (masked in messages by the runner). */
+  rawStderr: string;
 }
 
-async function git(repo: Pick<Repo, "top" | "signal">, args: string[]): Promise<GitRun> {
-  let r;
-  try {
-    r = await $`git -C ${repo.top} ${args}`
-      .env({ GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" })
-      .stdin("null")
-      .stdout("piped")
-      .stderr("piped")
-      .noThrow()
-      .signal(repo.signal);
-  } catch (e) {
-    throw cannotRunGit(maskGitOutput((e as Error).message.split("\n")[0]), e);
-  }
-  // dax reports a command it cannot find as exit 127 instead of throwing.
-  if (r.code === 127 && /command not found|not found/i.test(r.stderr)) {
-    throw cannotRunGit("git was not found", undefined);
-  }
-  return { code: r.code, stdout: r.stdout.trim(), stderr: maskGitOutput(r.stderr.trim()) };
+/** The hint of a git step that is not expected to fail. */
+const GIT_HINT = "run again; if it keeps failing, check that git works here (git status)";
+
+/** Runs git in the repository; returns its exit code (non-zero is not an error here) and output. */
+async function git(
+  repo: Pick<Repo, "top" | "signal">,
+  args: string[],
+  what = args[0],
+  hint = GIT_HINT,
+): Promise<GitRun> {
+  const program: Program = {
+    path: "git",
+    args: ["-C", repo.top, ...args],
+    env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
+    what: `git ${what}`,
+    signal: repo.signal,
+    hint: (end) => (end.signal && killedHint(end.signal)) || hint,
+    mask: maskGitOutput,
+    detail: (lines) => lines.slice(-3).join(" | ") || "no output",
+    notStarted: (e) =>
+      cannotRunGit(
+        e instanceof Deno.errors.NotFound ? "git was not found" : maskGitOutput(e.message.split("\n")[0]),
+        e,
+      ),
+  };
+  const r = await runProgram(program);
+  return {
+    code: r.code,
+    stdout: r.stdout.trim(),
+    stderr: maskGitOutput(r.stderr.trim()),
+    program,
+    rawStderr: r.stderr,
+  };
 }
 
 function cannotRunGit(why: string, cause: unknown): BackupError {
@@ -135,15 +154,14 @@ function lastLines(text: string, n = 3): string {
   return text.split("\n").filter((l) => l.trim() !== "").slice(-n).join(" | ");
 }
 
-function gitFailure(what: string, r: GitRun, hint: string): BackupError {
-  return new BackupError(`git ${what} failed (exit ${r.code}): ${lastLines(r.stderr) || "no output"}`, {
-    hint,
-  });
+/** `git <step> failed (exit <code>): <git's last lines>`, with `hint` (the runner's formatter). */
+function gitFailure(r: GitRun, hint: string): BackupError {
+  return programFailure({ ...r.program, hint: () => hint }, { ...r, stderr: r.rawStderr, signal: null });
 }
 
 async function mustGit(repo: Repo, args: string[], what: string, hint: string): Promise<string> {
-  const r = await git(repo, args);
-  if (r.code !== 0) throw gitFailure(what, r, hint);
+  const r = await git(repo, args, what, hint);
+  if (r.code !== 0) throw gitFailure(r, hint);
   return r.stdout;
 }
 
@@ -285,7 +303,7 @@ export async function commitAndPush(opts: CommitOptions, change: RootChange): Pr
       );
     }
     if (kind !== "race") {
-      throw gitFailure("push", pushed, `${local}; check the network and the remote URL, then push by hand`);
+      throw gitFailure(pushed, `${local}; check the network and the remote URL, then push by hand`);
     }
     if (attempt > retries) {
       throw new BackupError(`git push lost the race ${attempt} times; giving up`, {
