@@ -3,7 +3,8 @@
  * terminated backend, a stopped server, a full disk, a crashing pg_dump, SIGINT and SIGTERM. Each
  * must fail with a message naming the cause, leave the previous latest/ byte-identical, and leave
  * no staging or temp directory (nor any pg_dump process) behind. A server that refuses connections
- * for a few seconds is retried, and the retries are logged.
+ * for a few seconds is retried, and the retries are logged. During a restore, a psql or pg_restore
+ * killed by SIGKILL (as the OOM killer does) fails the restore, naming the program and the signal.
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -336,8 +337,87 @@ Deno.test("transient: refused connections for 3 s are retried and the backup suc
   });
 });
 
+/** A backup of the big database, made once for the restore cases. */
+let bigBackup: string | undefined;
+
+async function backupOfBig(): Promise<string> {
+  if (bigBackup) return bigBackup;
+  const c = await setup();
+  const root = await Deno.makeTempDir({ prefix: "faults-big-" });
+  const r = await runCli(["backup", "--db-url", c.url({ db: bigDb }), "--out", root]);
+  assertEquals(r.code, 0, `backup of the big database failed:\n${r.stderr}`);
+  bigBackup = root;
+  return root;
+}
+
+/**
+ * Pids of `program` processes of one restore: connected to database `db` (libpq environment) or
+ * reading a dump under `root`.
+ */
+async function toolPids(program: string, db: string, root: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).split("\0");
+      const env = (await envOf(e.name)).split("\0");
+      if (
+        cmd[0].split("/").pop() === program &&
+        (env.includes(`PGDATABASE=${db}`) || cmd.some((a) => a.startsWith(`${root}/`)))
+      ) {
+        pids.push(Number(e.name));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** A PostgreSQL 15 cluster for the restore case whose data streams through pg_restore into psql. */
+let cluster15: Cluster | undefined;
+
+for (
+  const [program, major, args, how] of [
+    ["psql", 17, ["--table", "public.events"], "one table: its data.sql streams into psql"],
+    ["pg_restore", 17, [], "a whole backup into a server 17: the data goes through pg_restore directly"],
+    ["pg_restore", 15, [], "into a server 15: pg_restore's script streams into psql, which must not commit"],
+  ] as const
+) {
+  Deno.test(`fault: ${program} killed by SIGKILL during a restore (${how})`, async () => {
+    await tallied("faults", async () => {
+      const root = await backupOfBig();
+      const c = major === 17 ? await setup() : (cluster15 ??= await startCluster(15));
+      const db = await c.createDatabase();
+      const run = runCli(["restore", "--out", root, "--target-url", c.url({ db }), "--jobs", "1", ...args]);
+      const until = Date.now() + 60_000;
+      let killed: number[] = [];
+      while (killed.length === 0 && Date.now() < until) {
+        const copying = await c.sql(
+          `select count(*) from pg_stat_activity where datname = '${db}' and query ilike 'copy %from stdin%'`,
+        );
+        if (Number(copying.trim()) > 0) {
+          killed = await toolPids(program, db, root);
+          for (const pid of killed) Deno.kill(pid, "SIGKILL");
+        } else await sleep(20);
+      }
+      ok(killed.length > 0, `${program} was never seen loading rows`);
+      const r = await run;
+      const out = `exit ${r.code}\nstderr:\n${r.stderr}`;
+      assertEquals(r.code, 1, out);
+      ok(new RegExp(`^error: .*${program} was killed by SIGKILL`, "m").test(r.stderr), out);
+      ok(/^hint: .*(memory|OOM)/m.test(r.stderr), out);
+      ok(!/^\s+at |Stack backtrace/m.test(r.stderr), `no stack trace: ${out}`);
+      // The load was one transaction (one COPY): none of its rows are in.
+      assertEquals((await c.sql("select count(*) from public.events", { db })).trim(), "0");
+    });
+  });
+}
+
 Deno.test("faults: every case ran", async () => {
   const t = tallyOf("faults");
-  assertEquals(t.total, 8);
+  assertEquals(t.total, 11);
+  if (bigBackup) await Deno.remove(bigBackup, { recursive: true });
+  await cluster15?.stop();
   await cluster?.stop();
 });

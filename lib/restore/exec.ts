@@ -1,15 +1,13 @@
 /**
- * Running psql and pg_restore against the restore's target: one transaction per script, stopping
- * at the first error, stderr lines kept as warnings, failures turned into one {@link BackupError}
- * with a hint; and pg_restore entries either directly (servers 17 and newer) or as a filtered
- * script through psql.
+ * Running psql and pg_restore against the restore's target through the one process runner
+ * (lib/pg/run.ts): one transaction per script, stopping at the first error, stderr lines kept as
+ * warnings, a failure or a crash (a program killed by a signal) thrown as a `BackupError` with a
+ * hint; and pg_restore entries either directly (servers 17 and newer) or as a filtered script
+ * through psql.
  * @module
  */
-import $ from "dax";
-import { BackupError } from "../base/errors.ts";
-import { abortSignal, interruption, throwIfInterrupted } from "../base/interrupt.ts";
-import { hintFor } from "../pg/run.ts";
-import { outputLines } from "../base/proc.ts";
+import { throwIfInterrupted } from "../base/interrupt.ts";
+import { runToolQuiet, streamTool } from "../pg/run.ts";
 import { type Ctx, warn } from "./context.ts";
 import { filterStream } from "./files.ts";
 
@@ -26,8 +24,9 @@ function dbConninfo(env: Record<string, string>): string {
 }
 
 /**
- * Runs psql with `input` on stdin, in one transaction, stopping at the first error. Returns its
- * warnings (stderr lines). Throws a {@link BackupError} naming `what` and the first error line.
+ * Runs psql with `input` on stdin, in one transaction, stopping at the first error; its stderr
+ * lines become the restore's warnings. Throws a `BackupError` naming `what`, psql and its first
+ * error line (or the signal that killed it).
  */
 export async function runPsql(
   ctx: Ctx,
@@ -35,7 +34,6 @@ export async function runPsql(
   what: string,
   opts: { replica?: boolean; single?: boolean } = {},
 ): Promise<void> {
-  throwIfInterrupted();
   const args = [
     "-X",
     "-q",
@@ -45,38 +43,22 @@ export async function runPsql(
     "-f",
     "-",
   ];
-  const env = { ...ctx.env, PGOPTIONS: pgOptions(ctx.env, opts.replica ?? false) };
-  const r = await $`${ctx.tools.path("psql")} ${args}`.env(env).stdin(input).stdout("null").stderr("piped")
-    .noThrow().signal(abortSignal);
-  if (r.code !== 0) throw toolFailure(what, r.code, r.stderr);
-  for (const line of outputLines(r.stderr)) warn(ctx, `${what}: ${line.trim()}`);
+  await onTarget(ctx, "psql", args, what, opts.replica ?? false, input);
 }
 
-async function runPgRestore(ctx: Ctx, args: string[], what: string, replica = false): Promise<void> {
+/** Runs psql or pg_restore connected to the target; its stderr lines become warnings. */
+async function onTarget(
+  ctx: Ctx,
+  tool: "psql" | "pg_restore",
+  args: string[],
+  what: string,
+  replica: boolean,
+  stdin?: Uint8Array | ReadableStream<Uint8Array>,
+): Promise<void> {
   throwIfInterrupted();
   const env = { ...ctx.env, PGOPTIONS: pgOptions(ctx.env, replica) };
-  const r = await $`${ctx.tools.path("pg_restore")} ${args}`.env(env).stdout("null").stderr("piped").noThrow()
-    .signal(abortSignal);
-  if (r.code !== 0) throw toolFailure(what, r.code, r.stderr);
-  for (const line of outputLines(r.stderr)) warn(ctx, `${what}: ${line.trim()}`);
-}
-
-function toolFailure(what: string, code: number, stderr: string): BackupError {
-  const stopped = interruption();
-  if (stopped) return stopped;
-  const tail = outputLines(stderr).slice(-8).join("\n");
-  const first = tail.split("\n").find((l) => /ERROR|FATAL|error:/.test(l)) ?? tail.split("\n")[0] ?? "";
-  const hint = /session_replication_role/.test(stderr)
-    ? "the target user may not set session_replication_role; on Supabase connect as postgres, elsewhere as a superuser or grant SET on that parameter"
-    : /already exists/.test(stderr)
-    ? "the target already holds some of these objects; restore into an empty database, or use --clean"
-    : hintFor(stderr);
-  return new BackupError(
-    `${what} failed (exit ${code})${
-      first ? `: ${first.replace(/^psql:[^ ]*: /, "").replace(/^pg_restore: /, "")}` : ""
-    }`,
-    { hint, cause: tail },
-  );
+  const warnings = await runToolQuiet({ path: ctx.tools.path(tool), args, env, what, stdin });
+  for (const line of warnings) warn(ctx, `${what}: ${line.trim()}`);
 }
 
 /**
@@ -93,21 +75,19 @@ export async function restoreEntries(
 ): Promise<void> {
   if (ctx.state.serverMajor >= 17) {
     const direct = [...args, "--exit-on-error", "--no-owner", `--jobs=${ctx.opts.jobs}`];
-    await runPgRestore(ctx, [...direct, `--dbname=${dbConninfo(ctx.env)}`, file], what, replica);
+    await onTarget(ctx, "pg_restore", [...direct, `--dbname=${dbConninfo(ctx.env)}`, file], what, replica);
     return;
   }
   throwIfInterrupted();
-  const child = $`${ctx.tools.path("pg_restore")} ${[...args, "-f", "-", file]}`.stdout("piped").stderr(
-    "piped",
-  )
-    .noThrow().signal(abortSignal).spawn();
-  try {
-    await runPsql(ctx, filterStream(ctx, child.stdout()), what, { replica });
-  } catch (e) {
-    child.kill();
-    await child.catch(() => {});
-    throw e;
-  }
-  const r = await child;
-  if (r.code !== 0) throw toolFailure(`${what}: reading the dump`, r.code, r.stderr);
+  // The script streams into psql; should pg_restore fail, psql's input ends in that error and psql
+  // is stopped before it could commit a part.
+  await streamTool(
+    {
+      path: ctx.tools.path("pg_restore"),
+      args: [...args, "-f", "-", file],
+      env: {},
+      what: `${what}: reading the dump`,
+    },
+    (script) => runPsql(ctx, filterStream(ctx, script), what, { replica }),
+  );
 }
