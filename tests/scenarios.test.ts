@@ -1,8 +1,8 @@
 /**
  * The database shapes and connection failures of the original plan's checklist, with the real CLI:
  * an empty database, a fresh Supabase project with no tables of its own, a public-only database (any
- * PostgreSQL), a wrong password, a refused port, and a server that accepts TCP but never answers
- * (connect timeout with bounded retries).
+ * PostgreSQL), a wrong password, a refused port, a server that accepts TCP but never answers
+ * (connect timeout with bounded retries), and --ipv4.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
@@ -186,4 +186,35 @@ Deno.test("a password only in the password file ($PGPASSFILE) works for backup a
   assertEquals(rr.code, 0, rr.stderr);
   assertEquals((await c.sql("select count(*) from public.t", { db: target })).trim(), "2");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("--ipv4: backup, restore and the drill connect to the IPv4 address; a host without one is refused", async () => {
+  const c = await sharedCluster(17);
+  const db = await c.createDatabase();
+  await c.sql("create table public.t (id int primary key); insert into public.t values (1), (2), (3);", {
+    db,
+  });
+  const { r, root } = await backupInto(c.url({ db }), ["--ipv4"]);
+  assertEquals(r.code, 0, r.stderr);
+  const target = await c.createDatabase();
+  const rr = await runCli(["restore", "--out", root, "--target-url", c.url({ db: target }), "--ipv4"], TOOLS);
+  assertEquals(rr.code, 0, rr.stderr);
+  assertEquals((await c.sql("select count(*) from public.t", { db: target })).trim(), "3");
+  const scratch = await c.createDatabase();
+  const v = await runCli([
+    "verify",
+    "--out",
+    root,
+    "--drill",
+    "--target-url",
+    c.url({ db: scratch }),
+    "--ipv4",
+  ], TOOLS);
+  assertEquals(v.code, 0, v.stderr);
+  const v6 = c.url({ db: await c.createDatabase() }).replace("@127.0.0.1:", "@[::1]:");
+  const no = await runCli(["restore", "--out", root, "--target-url", v6, "--ipv4"], TOOLS);
+  assertEquals(no.code, 1, no.stderr);
+  assert(/^error: host ::1 has no IPv4 address/m.test(no.stderr), no.stderr);
+  assert(/^hint: .*session pooler/m.test(no.stderr), no.stderr);
+  await Deno.remove(root, { recursive: true });
 });

@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { connect, resolveIPv4 } from "../pg/connect.ts";
-import { type DbUrl, describeDb, libpqEnv } from "../pg/url.ts";
+import { openDb } from "../pg/connect.ts";
+import { type DbUrl, describeDb } from "../pg/url.ts";
 import { detect, type Detected } from "../pg/detect.ts";
 import { abortSignal, onCleanup, throwIfInterrupted } from "../base/interrupt.ts";
 import type { Manifest, ManifestSchema, ManifestSource } from "../store/manifest.ts";
@@ -69,17 +69,15 @@ export interface BackupRun {
 export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
   const started = Date.now();
   const now = opts.now?.() ?? new Date();
-  const hostaddr = opts.ipv4 ? await resolveIPv4(opts.url.host) : undefined;
-  const sql = await connect(opts.url, {
-    hostaddr,
+  const db = await openDb(opts.url, {
+    ipv4: opts.ipv4,
     connectTimeout: opts.connectTimeout,
     retries: opts.retries,
     log: opts.log,
-  }, 1);
-  const closeSql = () => sql.end({ timeout: 2 }).catch(() => {});
-  const unregister = onCleanup(() => void closeSql());
+    max: 1,
+  });
   try {
-    const snap = await openSnapshot(sql, opts.log);
+    const snap = await openSnapshot(db.sql, opts.log);
     const detected = await detect(snap.conn);
     const serverMajor = Math.floor(detected.serverVersionNum / 10000);
     const tools = await findPgTools({ minMajor: serverMajor, pgBin: opts.pgBin });
@@ -92,8 +90,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
       await snap.end("rollback");
       return { plan, detected: info, tools };
     }
-    const env = libpqEnv(opts.url, { hostaddr, connectTimeout: opts.connectTimeout });
-    let manifest = await writeBackup(opts, plan, detected, tools, env, snap.id);
+    let manifest = await writeBackup(opts, plan, detected, tools, db.env, snap.id);
     await snap.end("commit");
     if (opts.encode) manifest = await opts.encode(opts.stagingDir, manifest);
     manifest.snapshot = snap.id ? { consistent: true, id: snap.id } : { consistent: false, note: snap.note };
@@ -104,8 +101,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
     await checkStaging(opts.stagingDir, manifest);
     return { plan, detected: info, tools, manifest };
   } finally {
-    unregister();
-    await closeSql();
+    await db.close();
   }
 }
 

@@ -3,7 +3,7 @@
  * count with the manifest.
  * @module
  */
-import { connect, resolveIPv4, type Sql } from "../pg/connect.ts";
+import { openDb, type Sql } from "../pg/connect.ts";
 import { type DbUrl, parseDbUrl } from "../pg/url.ts";
 import { type Manifest, readManifest } from "../store/manifest.ts";
 import { redact } from "../base/redact.ts";
@@ -74,16 +74,16 @@ export async function drill(
       clean: false,
     },
   });
-  const sql = await connect(target, {
-    hostaddr: opts.ipv4 ? await resolveIPv4(target.host) : undefined,
+  const db = await openDb(target, {
+    ipv4: opts.ipv4,
     connectTimeout: opts.connectTimeout ?? 10,
     retries: opts.retries ?? 2,
   });
   try {
-    const counts = await countRows(sql, m);
+    const counts = await countRows(db.sql, m);
     const mismatches = counts.filter((c) => c.actual !== c.expected);
     return { matched: counts.length - mismatches.length, total: counts.length, mismatches, restore };
   } finally {
-    await sql.end({ timeout: 2 }).catch(() => {});
+    await db.close();
   }
 }

@@ -1,19 +1,22 @@
 /**
- * Opening a postgres.js connection with bounded retries on transient faults, optional IPv4
- * pinning, and errors that name the fix (IPv6-only hosts, wrong password, unreachable host).
+ * Opening a database: {@link openDb} is the one way the tool connects (backup, restore, drill). It
+ * resolves the host's IPv4 address when asked, opens a postgres.js connection with bounded retries
+ * on transient faults, turns failures into errors that name the fix (IPv6-only hosts, wrong
+ * password, unreachable host), hands out the libpq environment for the client programs that must
+ * reach the same server the same way, and closes the connection on an interrupted exit too.
  * @module
  */
 import postgres from "postgres";
 import { BackupError } from "../base/errors.ts";
-import { type DbUrl, describeDb } from "./url.ts";
-import { abortSignal, throwIfInterrupted } from "../base/interrupt.ts";
+import { type DbUrl, describeDb, libpqEnv } from "./url.ts";
+import { abortSignal, onCleanup, throwIfInterrupted } from "../base/interrupt.ts";
 import { redact } from "../base/redact.ts";
 
 /** A postgres.js client. */
 export type Sql = postgres.Sql;
 
 /** Connection options beyond the URL. */
-export interface ConnectOptions {
+interface ConnectOptions {
   /** IPv4 address to use instead of resolving the host (libpq hostaddr). */
   hostaddr?: string;
   connectTimeout: number;
@@ -86,7 +89,7 @@ export function sslOption(u: DbUrl, hostaddr?: string): postgres.Options<Record<
 }
 
 /** Creates a postgres.js client for `u` (no connection is made until the first query). */
-export function client(u: DbUrl, opts: Pick<ConnectOptions, "hostaddr" | "connectTimeout">, max = 2): Sql {
+function client(u: DbUrl, opts: Pick<ConnectOptions, "hostaddr" | "connectTimeout">, max = 2): Sql {
   return postgres({
     host: opts.hostaddr ?? u.host,
     port: u.port,
@@ -104,7 +107,7 @@ export function client(u: DbUrl, opts: Pick<ConnectOptions, "hostaddr" | "connec
 }
 
 /** Resolves the host's IPv4 address (for --ipv4). Throws when it has none. */
-export async function resolveIPv4(host: string): Promise<string> {
+async function resolveIPv4(host: string): Promise<string> {
   if (IPV4.test(host)) return host;
   try {
     const [a] = await Deno.resolveDns(host, "A");
@@ -127,7 +130,7 @@ async function onlyIPv6(host: string): Promise<boolean> {
 }
 
 /** Turns a connection failure into a BackupError with a hint. */
-export async function connectionError(e: unknown, u: DbUrl): Promise<BackupError> {
+async function connectionError(e: unknown, u: DbUrl): Promise<BackupError> {
   const err = e as { code?: string; message?: string };
   const where = describeDb(u);
   const msg = redact(String(err?.message ?? e).split("\n")[0]);
@@ -177,7 +180,7 @@ export async function connectionError(e: unknown, u: DbUrl): Promise<BackupError
  * Connects (runs `select 1`) with up to `retries` further attempts on transient faults, logging each.
  * Returns the client. Throws a {@link BackupError} naming the cause.
  */
-export async function connect(u: DbUrl, opts: ConnectOptions, max = 2): Promise<Sql> {
+async function connect(u: DbUrl, opts: ConnectOptions, max = 2): Promise<Sql> {
   const backoff = opts.backoff ?? ((n: number) => Math.min(8000, 500 * 2 ** n));
   for (let attempt = 0;; attempt++) {
     throwIfInterrupted();
@@ -204,4 +207,51 @@ export async function connect(u: DbUrl, opts: ConnectOptions, max = 2): Promise<
       });
     }
   }
+}
+
+/** How {@link openDb} connects. */
+export interface DbSettings {
+  /** Connect to the host's IPv4 address (--ipv4), for client programs too. */
+  ipv4?: boolean;
+  /** Seconds per connection attempt. */
+  connectTimeout: number;
+  /** Attempts after the first one on a transient fault. */
+  retries: number;
+  /** Receives one line per retry. */
+  log?: (line: string) => void;
+  /** Connections in the pool (default 2). */
+  max?: number;
+}
+
+/** An open database: the connection, and how client programs reach the same server. */
+export interface Db {
+  sql: Sql;
+  /** The IPv4 address used instead of the host (with `ipv4`). */
+  hostaddr?: string;
+  /** The libpq environment for pg_dump, pg_restore and psql (password included). */
+  env: Record<string, string>;
+  /** Ends the connection (also done on an interrupted exit). Never throws. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database behind `u`: resolves its IPv4 address when `settings.ipv4` is set, then
+ * connects with retries (see {@link DbSettings}). Call `close()` when done. Throws a
+ * {@link BackupError} with a hint when the host has no IPv4 address or the connection fails.
+ */
+export async function openDb(u: DbUrl, settings: DbSettings): Promise<Db> {
+  const hostaddr = settings.ipv4 ? await resolveIPv4(u.host) : undefined;
+  const { connectTimeout, retries, log } = settings;
+  const sql = await connect(u, { hostaddr, connectTimeout, retries, log }, settings.max ?? 2);
+  const end = () => sql.end({ timeout: 2 }).catch(() => {});
+  const unregister = onCleanup(() => void end());
+  return {
+    sql,
+    hostaddr,
+    env: libpqEnv(u, { hostaddr, connectTimeout }),
+    close: async () => {
+      unregister();
+      await end();
+    },
+  };
 }

@@ -5,8 +5,8 @@
  * single tables (tables.ts). The drill is in lib/check/drill.ts.
  * @module
  */
-import { connect, resolveIPv4 } from "../pg/connect.ts";
-import { describeDb, libpqEnv } from "../pg/url.ts";
+import { openDb } from "../pg/connect.ts";
+import { describeDb } from "../pg/url.ts";
 import { onCleanup } from "../base/interrupt.ts";
 import { type Manifest, readManifest } from "../store/manifest.ts";
 import { findPgTools, parsePgVersion, supportsRestrictKey } from "../pg/tools.ts";
@@ -46,16 +46,13 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const started = Date.now();
   const manifest = await readManifest(opts.backupDir);
   const selected = selectTables(manifest, opts.request);
-  const hostaddr = opts.ipv4 ? await resolveIPv4(opts.target.host) : undefined;
-  const connectTimeout = opts.connectTimeout ?? 10;
-  const sql = await connect(opts.target, {
-    hostaddr,
-    connectTimeout,
+  const db = await openDb(opts.target, {
+    ipv4: opts.ipv4,
+    connectTimeout: opts.connectTimeout ?? 10,
     retries: opts.retries ?? 2,
     log: opts.log,
   });
-  const closeSql = () => sql.end({ timeout: 2 }).catch(() => {});
-  const unregister = onCleanup(() => void closeSql());
+  const sql = db.sql;
   let tmp: string | undefined;
   try {
     const state = await inspectTarget(
@@ -97,7 +94,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       plan,
       state,
       tools,
-      env: libpqEnv(opts.target, { hostaddr, connectTimeout }),
+      env: db.env,
       filter: {
         dropTransactionTimeout: state.serverMajor < 17,
         dropRestrict: !supportsRestrictKey(tools.version),
@@ -126,8 +123,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     result.durationMs = Date.now() - started;
     return result;
   } finally {
-    unregister();
-    await closeSql();
+    await db.close();
     if (tmp) await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 }
