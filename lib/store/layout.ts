@@ -22,11 +22,47 @@ function pct(ch: string): string {
     .join("");
 }
 
+const LETTER_OR_NUMBER = /^[\p{L}\p{N}]$/u;
+/** Canonical decompositions exist only below this code point (tests/unit/store/layout.test.ts). */
+const DECOMPOSABLE_BELOW = 0x30000;
+let joiners: Set<string> | undefined;
+
+/**
+ * Characters that canonical composition can join to the one before them: every character that is
+ * not the first of some character's canonical decomposition (computed once, on first use).
+ */
+function composingJoiners(): Set<string> {
+  if (joiners) return joiners;
+  joiners = new Set();
+  for (let cp = 0x80; cp < DECOMPOSABLE_BELOW; cp++) {
+    if (cp >= 0xd800 && cp <= 0xdfff) continue;
+    const parts = [...String.fromCodePoint(cp).normalize("NFD")];
+    for (let i = 1; i < parts.length; i++) joiners.add(parts[i]);
+  }
+  return joiners;
+}
+
+/**
+ * Whether a non-ASCII character can stay as it is in a segment: a letter or number that no case
+ * mapping or normalisation (NFC, NFD, NFKC, NFKD) changes and that composition never joins to the
+ * character before it. Every other non-ASCII character is percent-encoded, so what case-insensitive
+ * and normalising file systems (APFS, NTFS) change in a segment is its ASCII letters only.
+ */
+export function keepsLiteral(ch: string): boolean {
+  return LETTER_OR_NUMBER.test(ch) && ch.toLowerCase() === ch && ch.toUpperCase() === ch &&
+    ch.normalize("NFD") === ch && ch.normalize("NFKD") === ch && ch.normalize("NFKC") === ch &&
+    !composingJoiners().has(ch);
+}
+
 /**
  * Encodes one database name as a path segment that is safe on Linux, macOS and Windows and
- * round-trips through {@link decodeSegment}: `%`, `/`, `\`, control characters and `<>:"|?*` are
+ * round-trips through {@link decodeSegment}: `%`, `/`, `\`, control characters, `<>:"|?*` and
+ * every non-ASCII character that {@link keepsLiteral} refuses (UTF-8, upper-case hex) are
  * percent-encoded, as are a leading `.`, a trailing space or dot, and Windows device names.
  * With `foldUpper`, ASCII capitals are encoded too (used when two names differ only by case).
+ * A segment holds only ASCII and characters that case folding and normalisation leave alone, so
+ * two different segments stay different on case-insensitive, normalising file systems unless they
+ * differ only in the case of ASCII letters (which {@link encodeSiblings} prevents).
  */
 export function encodeSegment(name: string, foldUpper = false): string {
   let out = "";
@@ -34,7 +70,7 @@ export function encodeSegment(name: string, foldUpper = false): string {
     const code = ch.codePointAt(0)!;
     if (
       ch === "%" || ch === "/" || ch === "\\" || code < 0x20 || code === 0x7f || `<>:"|?*`.includes(ch) ||
-      (foldUpper && ch >= "A" && ch <= "Z")
+      (foldUpper && ch >= "A" && ch <= "Z") || (code > 0x7f && !keepsLiteral(ch))
     ) {
       out += pct(ch);
     } else {
@@ -55,19 +91,20 @@ export function decodeSegment(segment: string): string {
 }
 
 /**
- * Encodes a set of sibling names so that no two paths collide, even on case-insensitive file
- * systems: a name whose lower-case form is shared with another gets its capitals encoded.
- * Returns a map from real name to segment.
+ * Encodes a set of sibling names so that no two paths collide, even on case-insensitive and
+ * normalising file systems: names whose segments would differ only by the case of ASCII letters
+ * get their capitals encoded. Returns a map from real name to segment.
  */
 export function encodeSiblings(
   names: readonly string[],
   reserved: ReadonlySet<string> = new Set(),
 ): Map<string, string> {
+  const key = (n: string) => encodeSegment(n).toLowerCase();
   const counts = new Map<string, number>();
-  for (const n of names) counts.set(n.toLowerCase(), (counts.get(n.toLowerCase()) ?? 0) + 1);
+  for (const n of names) counts.set(key(n), (counts.get(key(n)) ?? 0) + 1);
   const out = new Map<string, string>();
   for (const n of names) {
-    let seg = encodeSegment(n, (counts.get(n.toLowerCase()) ?? 0) > 1);
+    let seg = encodeSegment(n, (counts.get(key(n)) ?? 0) > 1);
     if (reserved.has(seg.toLowerCase())) seg = pct(seg[0]) + seg.slice(1);
     out.set(n, seg);
   }

@@ -1,15 +1,21 @@
 /**
+ * Hostile names on PostgreSQL 15 and 17 with the real CLI.
+ *
  * A table and a column whose names hold a newline, quotes, `;`, `--` and `\` (so pg_dump's
  * `COPY … FROM stdin;` header spans several lines), on PostgreSQL 15 and 17 with the real CLI: the
  * manifest counts exactly the table's rows, the data split into parts by --max-file-size restores
  * part by part with psql and with `restore --table` to identical content, and `verify --drill`
  * matches every table.
+ *
+ * Names that case-insensitive, normalising file systems (APFS, NTFS) would merge: schemas `É` and
+ * `é`, and tables `café` (NFC), `café` (NFD), `K`, the Kelvin sign and `k`. Every table gets its own
+ * folder, distinct even after case folding and normalisation, and a restore gives identical rows.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
-import { quoteIdent } from "../lib/pg/ident.ts";
-import { runCli } from "./support/cli.ts";
+import { qualified, quoteIdent } from "../lib/pg/ident.ts";
+import { listFiles, runCli } from "./support/cli.ts";
 import { sharedCluster } from "./support/cluster.ts";
 import { loadFixture, tableFingerprints } from "./support/fixture.ts";
 import { psql } from "./support/psql.ts";
@@ -108,6 +114,62 @@ for (const major of [15, 17] as const) {
           );
           assertEquals(v.code, 0, v.stderr + v.stdout);
         });
+      } finally {
+        await Deno.remove(root, { recursive: true });
+      }
+    },
+  });
+}
+
+const FOLD_SCHEMAS = ["É", "é"];
+const FOLD_TABLES = ["caf\u00e9", "cafe\u0301", "K", "\u212a", "k"];
+/** What APFS does to a name, roughly: normalise, then compare case-insensitively. */
+const fold = (s: string) => s.normalize("NFD").toUpperCase().toLowerCase().normalize("NFKC");
+
+for (const major of [15, 17] as const) {
+  Deno.test({
+    name: `names that differ only by case or normalisation get distinct folders on PostgreSQL ${major}`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const c = await sharedCluster(major);
+      const db = await c.createDatabase();
+      const tables = FOLD_SCHEMAS.flatMap((s) => FOLD_TABLES.map((t) => qualified(s, t)));
+      await c.sql(
+        FOLD_SCHEMAS.map((s) => `create schema ${quoteIdent(s)};`).join("\n") +
+          tables.map((t, i) => `create table ${t} (id int primary key); insert into ${t} values (${i});`)
+            .join("\n"),
+        { db },
+      );
+      const root = await Deno.makeTempDir({ prefix: "sb-foldnames-" });
+      try {
+        const r = await runCli(
+          [
+            "backup",
+            "--db-url",
+            c.url({ db }),
+            "--out",
+            root,
+            "--yes",
+            ...FOLD_SCHEMAS.flatMap((s) => ["--schema", s]),
+          ],
+          TOOLS,
+        );
+        assertEquals(r.code, 0, r.stderr);
+        const m: Manifest = JSON.parse(await Deno.readTextFile(`${root}/latest/manifest.json`));
+        const folders = m.schemas.flatMap((s) =>
+          s.tables.map((t) => t.schemaFile.split("/").slice(0, 3).join("/"))
+        );
+        assertEquals(folders.length, tables.length);
+        assertEquals(new Set(folders.map(fold)).size, tables.length, folders.join(", "));
+        const onDisk = (await listFiles(`${root}/latest`)).filter((f) => f.endsWith("/schema.sql"));
+        assertEquals(onDisk.length, tables.length);
+        const target = await c.createDatabase();
+        const rr = await runCli(["restore", "--out", root, "--target-url", c.url({ db: target })], TOOLS);
+        assertEquals(rr.code, 0, rr.stderr);
+        const want = await tableFingerprints(c, db, tables);
+        assert(want.size === tables.length);
+        assertEquals(await tableFingerprints(c, target, tables), want);
       } finally {
         await Deno.remove(root, { recursive: true });
       }
