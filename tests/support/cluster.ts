@@ -131,12 +131,20 @@ function ident(s: string): string {
 
 let dbCounter = 0;
 
+/** Extra settings of a cluster (for one built like a Supabase project, see tests/support/storage.ts). */
+export interface ClusterOptions {
+  /** initdb arguments added after the defaults (later ones win, e.g. `--auth-local=trust`). */
+  initdb?: string[];
+  /** Server settings added to the defaults, as `name=value`. */
+  settings?: string[];
+}
+
 /**
  * Starts a fresh cluster of the given major version (see the module doc), with a `postgres` role
  * already present (NOLOGIN until a fixture configures it; every Supabase cluster has it). Throws when
  * the server or client programs are missing ("run `deno task setup`") or the server does not start.
  */
-export async function startCluster(major: ServerMajor): Promise<Cluster> {
+export async function startCluster(major: ServerMajor, options: ClusterOptions = {}): Promise<Cluster> {
   const bin = serverBinDir(major);
   const psql = join(clientBinDir(), "psql");
   for (const p of [join(bin, "initdb"), join(bin, "pg_ctl"), join(bin, "postgres"), psql]) {
@@ -172,6 +180,7 @@ export async function startCluster(major: ServerMajor): Promise<Cluster> {
     "UTF8",
     "--locale=C",
     "--no-sync",
+    ...(options.initdb ?? []),
   ]);
   await Deno.remove(pwFile).catch(() => {});
   if (init.code !== 0) {
@@ -193,6 +202,7 @@ export async function startCluster(major: ServerMajor): Promise<Cluster> {
       "-c synchronous_commit=off",
       "-c full_page_writes=off",
       "-c shared_buffers=32MB",
+      ...(options.settings ?? []).map((kv) => `-c ${kv}`),
     ].join(" ");
     const r = await serverExec(join(bin, "pg_ctl"), [
       "start",

@@ -1,0 +1,327 @@
+/**
+ * Supabase projects with Storage for tests: a PostgreSQL 17 cluster built like a new hosted project
+ * from `../shared/supabase-project/` (its `apply.sh` replays Supabase's own migrations, about 6 to 15
+ * seconds), one database per project cloned from it, and the real Supabase Storage server (built by
+ * `deno task setup`, see `dev/storageenv.ts`) over each project's database, with its file backend
+ * in a temp dir, on free ports, with random S3 keys and a service-role JWT.
+ *
+ * {@link projectCluster} gives one cluster per test file; {@link startProject} adds a project to
+ * it. Servers are stopped by {@link StorageProject.stop}, when the test process unloads, and by a
+ * watchdog if the process dies. A missing server build or project SQL makes the test fail (never
+ * skip), naming `deno task setup`.
+ * @module
+ */
+import { createHmac, randomBytes } from "node:crypto";
+import { dirname, join } from "node:path";
+import { clientBinDir } from "../../dev/pgenv.ts";
+import { storageDir, storageEntry, storageNode, storageProvisioned } from "../../dev/storageenv.ts";
+import { type Cluster, startCluster } from "./cluster.ts";
+import { REPO } from "./paths.ts";
+
+/** The folder holding Supabase's migrations for a new project (`sql/`, `parity/`, `apply.sh`). */
+export const SUPABASE_PROJECT = join(REPO, "..", "shared", "supabase-project");
+
+/** The password every project's `postgres`, `supabase_admin` and `supabase_storage_admin` get. */
+export const PROJECT_PASSWORD = "pr0j:p@ss/w%rd";
+
+/** A running Storage server. */
+export interface StorageServer {
+  /** `http://127.0.0.1:<port>`: the REST API (`/bucket`, `/object/…`). */
+  url: string;
+  /** The S3 protocol endpoint, `<url>/s3`. */
+  endpoint: string;
+  region: "local";
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** A service-role JWT for the REST API. */
+  serviceKey: string;
+  /** The file backend's directory. */
+  filesDir: string;
+  /** Stops the server (it can be started again). */
+  stopServer(): Promise<void>;
+  /** Starts it again on the same ports. */
+  startServer(): Promise<void>;
+}
+
+/** A Supabase project: a database built from Supabase's migrations, and its Storage server. */
+export interface StorageProject {
+  cluster: Cluster;
+  db: string;
+  /** The project's database as `postgres` (not a superuser, as on the platform). */
+  dbUrl: string;
+  storage: StorageServer;
+  /** Stops the server, drops the database and removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function exec(cmd: string, args: string[], env?: Record<string, string>): Promise<RunResult> {
+  const out = await new Deno.Command(cmd, { args, env, stdin: "null", stdout: "piped", stderr: "piped" })
+    .output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+function sqlLiteral(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Starts a PostgreSQL 17 cluster like a new hosted project (ICU locale, logical WAL,
+ * pg_stat_statements; `postgres` demoted by Supabase's own migration) by running
+ * `../shared/supabase-project/apply.sh` on its `postgres` database, which then serves as the
+ * template of every project. Throws when the project SQL is missing or a migration fails.
+ */
+export async function startProjectCluster(): Promise<Cluster> {
+  const apply = join(SUPABASE_PROJECT, "apply.sh");
+  try {
+    await Deno.stat(apply);
+  } catch {
+    throw new Error(
+      `${apply} is missing: the Storage tests need ../shared/supabase-project next to the checkout`,
+    );
+  }
+  const cluster = await startCluster(17, {
+    initdb: [
+      "--auth-local=trust",
+      "--auth-host=scram-sha-256",
+      "--locale=C.UTF-8",
+      "--locale-provider=icu",
+      "--icu-locale=en-US",
+    ],
+    settings: ["wal_level=logical", "shared_preload_libraries=pg_stat_statements"],
+  });
+  try {
+    await cluster.sql("alter role postgres superuser login");
+    const work = await Deno.makeTempDir({ prefix: "sb-project-sql-" });
+    try {
+      for (const sub of ["sql", "parity"]) {
+        for await (const e of Deno.readDir(join(SUPABASE_PROJECT, sub))) {
+          if (e.name.endsWith(".sql")) {
+            await Deno.copyFile(join(SUPABASE_PROJECT, sub, e.name), join(work, e.name));
+          }
+        }
+      }
+      const r = await exec("bash", [apply, work, join(work, "log.tsv")], {
+        PATH: `${clientBinDir()}:/usr/local/bin:/usr/bin:/bin`,
+        PGHOST: dirname(cluster.dataDir),
+        PGPORT: String(cluster.port),
+        HOME: Deno.env.get("HOME") ?? "/root",
+      });
+      const summary = r.stdout.trim().split("\n").pop() ?? "";
+      if (r.code !== 0 || !/ok=\d+/.test(summary) || /FAILED=/.test(summary)) {
+        const log = await Deno.readTextFile(join(work, "log.tsv")).catch(() => "");
+        const failed = log.split("\n").filter((l) => l.includes("\tFAILED\t")).slice(0, 3).join("\n");
+        throw new Error(`apply.sh failed (${summary || r.stderr.trim()}):\n${failed}`);
+      }
+    } finally {
+      await Deno.remove(work, { recursive: true }).catch(() => {});
+    }
+    const pw = sqlLiteral(PROJECT_PASSWORD);
+    await cluster.sql(
+      `alter role postgres password ${pw}; alter role supabase_storage_admin password ${pw};`,
+    );
+    return cluster;
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
+}
+
+let sharedProjectCluster: Promise<Cluster> | undefined;
+
+/** One project cluster per test process, started on first use (see {@link startProjectCluster}). */
+export function projectCluster(): Promise<Cluster> {
+  sharedProjectCluster ??= startProjectCluster();
+  return sharedProjectCluster;
+}
+
+/** An HS256 JWT for `payload`, signed with `secret`. */
+export function signJwt(payload: Record<string, unknown>, secret: string): string {
+  const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64url");
+  const head = b64(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const body = b64(JSON.stringify(payload));
+  const sig = createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url");
+  return `${head}.${body}.${sig}`;
+}
+
+const running = new Set<() => void>();
+globalThis.addEventListener("unload", () => {
+  for (const kill of running) kill();
+});
+
+/** Starts a Storage server over `databaseUrl` (as supabase_storage_admin) on free ports. */
+export async function startStorageServer(databaseUrl: string): Promise<StorageServer> {
+  if (!(await storageProvisioned())) {
+    throw new Error("the Supabase Storage server is not built: run `deno task setup`");
+  }
+  const base = await Deno.makeTempDir({ prefix: "sb-storage-" });
+  const filesDir = join(base, "files");
+  await Deno.mkdir(filesDir);
+  const jwtSecret = randomBytes(24).toString("hex");
+  const accessKeyId = randomBytes(16).toString("hex");
+  const secretAccessKey = randomBytes(32).toString("hex");
+  const now = Math.floor(Date.now() / 1000);
+  const serviceKey = signJwt(
+    { role: "service_role", iss: "supabase", iat: now, exp: now + 86400 },
+    jwtSecret,
+  );
+  let port = 0;
+  let child: Deno.ChildProcess | undefined;
+  const logFile = join(base, "server.log");
+
+  const startServer = async () => {
+    for (let attempt = 1;; attempt++) {
+      if (attempt === 1 && port === 0 || attempt > 1) port = freePort();
+      const log = await Deno.open(logFile, { write: true, create: true, append: true });
+      child = new Deno.Command(storageNode(), {
+        args: [storageEntry()],
+        cwd: storageDir(),
+        clearEnv: true,
+        env: {
+          PATH: "/usr/bin:/bin",
+          NODE_ENV: "production",
+          SERVER_HOST: "127.0.0.1",
+          SERVER_PORT: String(port),
+          SERVER_ADMIN_PORT: String(freePort()),
+          SERVER_REGION: "local",
+          STORAGE_S3_REGION: "local",
+          AUTH_JWT_SECRET: jwtSecret,
+          AUTH_JWT_ALGORITHM: "HS256",
+          DATABASE_URL: databaseUrl,
+          DB_INSTALL_ROLES: "false",
+          DB_SUPER_USER: "supabase_storage_admin",
+          DB_ANON_ROLE: "anon",
+          DB_AUTHENTICATED_ROLE: "authenticated",
+          DB_SERVICE_ROLE: "service_role",
+          STORAGE_BACKEND: "file",
+          STORAGE_FILE_BACKEND_PATH: filesDir,
+          TENANT_ID: "stub",
+          GLOBAL_S3_BUCKET: "stub",
+          PG_QUEUE_ENABLE: "false",
+          S3_PROTOCOL_ACCESS_KEY_ID: accessKeyId,
+          S3_PROTOCOL_ACCESS_KEY_SECRET: secretAccessKey,
+          LOG_LEVEL: "warn",
+        },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const c = child;
+      c.stdout.pipeTo(log.writable, { preventClose: true }).catch(() => {});
+      c.stderr.pipeTo(log.writable).catch(() => {});
+      const kill = () => {
+        try {
+          c.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+      };
+      running.add(kill);
+      await startWatchdog(c.pid);
+      const exited = c.status.then(() => true);
+      const deadline = Date.now() + 60_000;
+      let up = false;
+      while (Date.now() < deadline) {
+        if (await Promise.race([exited, new Promise<false>((r) => setTimeout(() => r(false), 200))])) break;
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}/status`);
+          await res.body?.cancel();
+          if (res.status === 200) {
+            up = true;
+            break;
+          }
+        } catch {
+          // not listening yet
+        }
+      }
+      if (up) return;
+      kill();
+      await c.status;
+      running.delete(kill);
+      const text = await Deno.readTextFile(logFile).catch(() => "");
+      if (attempt < 3 && /EADDRINUSE/.test(text)) continue;
+      throw new Error(`the Storage server did not start:\n${text.trim().split("\n").slice(-10).join("\n")}`);
+    }
+  };
+  const stopServer = async () => {
+    const c = child;
+    if (!c) return;
+    child = undefined;
+    try {
+      c.kill("SIGTERM");
+    } catch {
+      // gone
+    }
+    const t = setTimeout(() => {
+      try {
+        c.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 5000);
+    await c.status;
+    clearTimeout(t);
+  };
+  await startServer();
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    endpoint: `${url}/s3`,
+    region: "local",
+    accessKeyId,
+    secretAccessKey,
+    serviceKey,
+    filesDir,
+    stopServer,
+    startServer,
+  };
+}
+
+/** Starts a detached shell that kills `pid` when this test process ends. */
+async function startWatchdog(pid: number): Promise<void> {
+  const script = `while kill -0 ${Deno.pid} 2>/dev/null; do sleep 1; done; kill -9 ${pid} 2>/dev/null`;
+  const r = await exec("sh", ["-c", `nohup sh -c "$1" >/dev/null 2>&1 </dev/null &`, "sh", script]);
+  if (r.code !== 0) throw new Error(`cannot start the Storage watchdog: ${r.stderr.trim()}`);
+}
+
+let projects = 0;
+
+/**
+ * A new Supabase project in the shared project cluster: a database cloned from the template
+ * (Supabase's roles and schemas, Storage's migrations recorded) and a Storage server over it.
+ */
+export async function startProject(): Promise<StorageProject> {
+  const cluster = await projectCluster();
+  const db = `project_${Deno.pid}_${++projects}_${randomBytes(3).toString("hex")}`;
+  await cluster.sql(`create database "${db}" template postgres owner postgres`);
+  const storage = await startStorageServer(
+    cluster.url({ db, user: "supabase_storage_admin", password: PROJECT_PASSWORD }),
+  );
+  let stopped = false;
+  return {
+    cluster,
+    db,
+    dbUrl: cluster.url({ db, user: "postgres", password: PROJECT_PASSWORD }),
+    storage,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await storage.stopServer();
+      await cluster.sql(`drop database if exists "${db}" with (force)`).catch(() => {});
+      await Deno.remove(dirname(storage.filesDir), { recursive: true }).catch(() => {});
+    },
+  };
+}
