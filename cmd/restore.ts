@@ -12,7 +12,7 @@ import { withPgpass } from "../lib/pg/pgpass.ts";
 import { redact } from "../lib/base/redact.ts";
 import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
 import type { RestoreRequest } from "../lib/restore/plan.ts";
-import { resolveFrom } from "../lib/check/verify.ts";
+import { resolveFrom } from "../lib/store/listing.ts";
 
 /**
  * Reads --target-url (or $RESTORE_DB_URL). It never falls back to the source database: a missing

@@ -10,13 +10,8 @@ import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
 import { redact } from "../lib/base/redact.ts";
 import { drill } from "../lib/check/drill.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
-import {
-  allBackups,
-  formatVerify,
-  resolveFrom,
-  verifyBackup,
-  type VerifyReport,
-} from "../lib/check/verify.ts";
+import { formatVerify, verifyBackup, type VerifyReport } from "../lib/check/verify.ts";
+import { allBackups, resolveFrom } from "../lib/store/listing.ts";
 import { targetUrl } from "./restore.ts";
 
 function faultError(reports: VerifyReport[]): BackupError {

@@ -11,7 +11,7 @@ import { runTool } from "../pg/run.ts";
 import type { Ctx } from "./context.ts";
 import { dataLineFilter } from "./filter.ts";
 import { parseScript, type Script } from "./script.ts";
-import { checkFiles, throwOnFaults } from "../check/verify.ts";
+import { checkFiles, throwOnFaults } from "../store/check.ts";
 
 /** The plaintext path of a schema's dump, reassembled from its parts when it was split. */
 export function dumpFile(ctx: Ctx, s: ManifestSchema): Promise<string> {

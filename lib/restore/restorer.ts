@@ -22,7 +22,7 @@ import { loadSchemaData, managedExtras, postData, preData } from "./schemas.ts";
 import { scriptText } from "./script.ts";
 import { createDependencies, loadTableData, restoreTables } from "./tables.ts";
 import { inspectTarget, refreshTarget } from "./target.ts";
-import { checkFiles, throwOnFaults } from "../check/verify.ts";
+import { checkFiles, throwOnFaults } from "../store/check.ts";
 
 /** What a restore did. */
 export interface RestoreResult {

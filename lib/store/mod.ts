@@ -1,7 +1,8 @@
 /**
  * store: a backup at rest. Where each file goes and how names become paths (layout), manifest.json
  * (manifest), writing files (sink), the stored form: compression and encryption (encode) and reading it
- * back (decode), the staging folder (staging), latest/ and archive/ rotation (rotation), listing a root
+ * back (decode), the one checker of a directory against its manifest (check), the staging folder
+ * (staging), latest/ and archive/ rotation (rotation), listing a root and finding a backup in it
  * (listing), the retention policy (retention) and the git repository that holds a root (git).
  *
  * May import: base, pg.
