@@ -3,7 +3,9 @@
  * `backup --encrypt-to` (with and without `--compress zstd`, and gzip alone) → `verify` (with the
  * identity, and without it against the stored checksums) → `restore --identity-file` into an empty
  * database → every table's rows and content hash equal the source. A wrong identity fails with one
- * line naming the file (exit 1); no plaintext SQL is left in the stored files.
+ * line naming the file (exit 1); no plaintext SQL is left in the stored files. Schemas named like
+ * the root's files in their stored forms (`roles.sql.age`, `roles.sql.gz.age`, `manifest.json`, …)
+ * get folders of their own, and such a backup verifies and restores.
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { generateIdentity, identityToRecipient } from "age-encryption";
@@ -170,3 +172,83 @@ for (
     },
   });
 }
+
+Deno.test({
+  name: "schemas named like the root's files in any stored form do not break an encrypted backup",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const cluster: Cluster = await sharedCluster(17);
+    const keys = await makeKeys();
+    const root = await Deno.makeTempDir({ prefix: "reserved-names-" });
+    // Every stored form of the root's files, and a case variant of one.
+    const schemas = [
+      "roles.sql",
+      "roles.sql.age",
+      "roles.sql.gz.age",
+      "roles.sql.zst.age",
+      "roles.sql.gz",
+      "manifest.json",
+      "ROLES.SQL.GZ.AGE",
+    ];
+    try {
+      const db = await cluster.createDatabase();
+      const tables = schemas.map((s) => `${quote(s)}.t`);
+      await cluster.sql(
+        schemas.map((s, i) =>
+          `create schema ${quote(s)}; create table ${quote(s)}.t (id int primary key);
+           insert into ${quote(s)}.t select generate_series(1, ${i + 1});`
+        ).join("\n"),
+        { db },
+      );
+      for (const compress of [[], ["--compress", "gzip"]]) {
+        const b = await runCli(
+          [
+            "backup",
+            "--db-url",
+            cluster.url({ db }),
+            "--out",
+            root,
+            "--encrypt-to",
+            keys.recipient,
+            ...compress,
+            ...schemas.flatMap((s) => ["--schema", s]),
+          ],
+          TOOLS,
+        );
+        assertEquals(b.code, 0, `backup ${compress.join(" ")}: ${b.stderr}`);
+        const m = JSON.parse(await Deno.readTextFile(`${root}/latest/manifest.json`)) as Manifest;
+        const tops = new Set(Object.keys(m.files).map((f) => f.split("/")[0].toLowerCase()));
+        for (const s of m.schemas) {
+          const folder = s.dump.split("/")[0].toLowerCase();
+          ok(folder !== "manifest.json" && !folder.startsWith("roles.sql"), `${s.name} in ${folder}`);
+          ok(!Object.keys(m.files).some((f) => f.toLowerCase() === folder), `${folder} is also a file`);
+        }
+        ok(tops.has(m.roles!.toLowerCase()), `roles stored as ${m.roles}`);
+        const v = await runCli(["verify", "--out", root, "--identity-file", keys.identity], TOOLS);
+        assertEquals(v.code, 0, `verify: ${v.stdout}\n${v.stderr}`);
+        const target = await cluster.createDatabase();
+        const r = await runCli(
+          [
+            "restore",
+            "--out",
+            root,
+            "--target-url",
+            cluster.url({ db: target }),
+            "--identity-file",
+            keys.identity,
+          ],
+          TOOLS,
+        );
+        assertEquals(r.code, 0, `restore: ${r.stderr}`);
+        assertEquals(
+          await tableFingerprints(cluster, target, tables),
+          await tableFingerprints(cluster, db, tables),
+        );
+      }
+    } finally {
+      await Deno.remove(root, { recursive: true });
+      await Deno.remove(keys.dir, { recursive: true });
+    }
+  },
+});

@@ -10,11 +10,16 @@
  * ```
  * @module
  */
+import { MANIFEST_NAME } from "./manifest.ts";
 
 /** The roles file name. */
 export const ROLES_FILE = "roles.sql";
 
-const RESERVED_AT_ROOT = new Set(["manifest.json", "roles.sql", "roles.sql.gz", "roles.sql.zst"]);
+/**
+ * The files at a backup's root. A schema folder is never named like one of them, nor like one of
+ * them with suffixes (their stored forms, such as `roles.sql.gz.age`: lib/store/encode.ts).
+ */
+const ROOT_FILES: ReadonlySet<string> = new Set([MANIFEST_NAME, ROLES_FILE]);
 const WINDOWS_DEVICES = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 
 function pct(ch: string): string {
@@ -91,9 +96,21 @@ export function decodeSegment(segment: string): string {
 }
 
 /**
+ * Whether `seg` is, ignoring case, one of `reserved` or one of them followed by `.` and anything
+ * (any suffix a stored form adds).
+ */
+function isReserved(seg: string, reserved: ReadonlySet<string>): boolean {
+  const lower = seg.toLowerCase();
+  for (const r of reserved) if (lower === r || lower.startsWith(`${r}.`)) return true;
+  return false;
+}
+
+/**
  * Encodes a set of sibling names so that no two paths collide, even on case-insensitive and
  * normalising file systems: names whose segments would differ only by the case of ASCII letters
- * get their capitals encoded. Returns a map from real name to segment.
+ * get their capitals encoded. A segment that would be named like a `reserved` file (lower-case
+ * names), with or without suffixes, gets its first character encoded. Returns a map from real name
+ * to segment.
  */
 export function encodeSiblings(
   names: readonly string[],
@@ -105,15 +122,18 @@ export function encodeSiblings(
   const out = new Map<string, string>();
   for (const n of names) {
     let seg = encodeSegment(n, (counts.get(key(n)) ?? 0) > 1);
-    if (reserved.has(seg.toLowerCase())) seg = pct(seg[0]) + seg.slice(1);
+    if (isReserved(seg, reserved)) seg = pct(seg[0]) + seg.slice(1);
     out.set(n, seg);
   }
   return out;
 }
 
-/** Encodes schema names for the backup root (never clashing with manifest.json or roles.sql). */
+/**
+ * Encodes schema names for the backup root: never named like manifest.json or roles.sql, in any
+ * stored form (`roles.sql.gz`, `roles.sql.age`, …).
+ */
 export function encodeSchemas(names: readonly string[]): Map<string, string> {
-  return encodeSiblings(names, RESERVED_AT_ROOT);
+  return encodeSiblings(names, ROOT_FILES);
 }
 
 /** `YYYYMMDD_HHMMSS` in UTC, for dump file names. */

@@ -11,6 +11,7 @@ import {
   tableDataPath,
   tableSchemaPath,
 } from "../../../lib/store/layout.ts";
+import { storedForm } from "../../../lib/store/encode.ts";
 
 const HOSTILE = [
   "users",
@@ -205,12 +206,30 @@ Deno.test("encodeSiblings separates names that differ only by case, and round-tr
   assertEquals(m.get("other"), "other");
 });
 
-Deno.test("schema names never clash with manifest.json or roles.sql", () => {
-  const m = encodeSchemas(["manifest.json", "roles.sql", "public"]);
+Deno.test("schema names never clash with manifest.json or roles.sql, in any stored form or case", () => {
+  const stored = new Set<string>(["manifest.json"]);
+  for (const compression of [undefined, "gzip", "zstd"] as const) {
+    for (const recipients of [[], ["age1x"]]) {
+      stored.add(storedForm("roles.sql", { compression, recipients }).name);
+    }
+  }
+  assertEquals(stored.size, 7); // manifest.json, roles.sql, .gz, .zst, .age, .gz.age, .zst.age
+  const names = [
+    ...stored,
+    ...[...stored].map((n) => n.toUpperCase()),
+    "Roles.Sql.Gz.Age",
+    "public",
+    "roles",
+  ];
+  const m = encodeSchemas(names);
   assertEquals(m.get("public"), "public");
-  notEqual(m.get("manifest.json")!.toLowerCase(), "manifest.json");
-  notEqual(m.get("roles.sql")!.toLowerCase(), "roles.sql");
-  assertEquals(decodeSegment(m.get("roles.sql")!), "roles.sql");
+  assertEquals(m.get("roles"), "roles");
+  for (const n of names) {
+    assertEquals(decodeSegment(m.get(n)!), n);
+    const seg = m.get(n)!.toLowerCase();
+    ok(![...stored].some((f) => f === seg), `${n} is stored as ${seg}, a root file's name`);
+  }
+  assertEquals(m.get("roles.sql.gz.age"), "%72oles.sql.gz.age");
 });
 
 Deno.test("file paths of one backup", () => {
