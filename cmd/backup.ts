@@ -8,7 +8,14 @@ import $ from "dax";
 import { hostname } from "node:os";
 import { appendStepSummary, backupEnabled } from "../lib/base/actions.ts";
 import { backupRoot, createStaging, installBackup, removeStaleStaging } from "../lib/store/rotation.ts";
-import { boolValue, intValue, listValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import {
+  boolValue,
+  intValue,
+  listValue,
+  optionalString,
+  type ParsedArgs,
+  stringValue,
+} from "../lib/cli/flags.ts";
 import { describeDb, parseDbUrl, transactionPoolerHint } from "../lib/pg/url.ts";
 import { runBackup } from "../lib/backup/execute.ts";
 import { makeEncoder } from "../lib/store/encode.ts";
@@ -57,39 +64,37 @@ interface RunOptions {
 }
 
 function readOptions(args: ParsedArgs): RunOptions {
-  const scope = stringValue(args, "scope", "full")!;
+  const scope = stringValue(args, "scope");
   if (scope !== "full" && scope !== "user") {
     throw usageError(
       `${args.origin.scope ?? "--scope"} must be full or user, got '${scope}'`,
       "use --scope full (default) or --scope user",
     );
   }
-  const sha = stringValue(args, "sha", "0000000")!;
+  const sha = stringValue(args, "sha");
+  const ref = optionalString(args, "ref");
   return {
-    out: stringValue(args, "out", "backups")!,
-    jobs: intValue(args, "jobs", 4, 1, 16),
+    out: stringValue(args, "out"),
+    jobs: intValue(args, "jobs"),
     ipv4: boolValue(args, "ipv4"),
-    connectTimeout: intValue(args, "connect-timeout", 10, 1, 600),
-    retries: intValue(args, "retries", 4, 0, 20),
+    connectTimeout: intValue(args, "connect-timeout"),
+    retries: intValue(args, "retries"),
     maxFileSize: parseSize(
-      stringValue(args, "max-file-size", "95MB")!,
+      stringValue(args, "max-file-size"),
       args.origin["max-file-size"] ?? "--max-file-size",
     ),
-    pgBin: stringValue(args, "pg-bin"),
+    pgBin: optionalString(args, "pg-bin"),
     source: {
-      repo: stringValue(args, "source-repo", "local")!,
-      event: stringValue(args, "event") ?? (args.values["source-repo"] ? "unknown" : hostname()),
+      repo: stringValue(args, "source-repo"),
+      event: optionalString(args, "event") ?? (args.values["source-repo"] ? "unknown" : hostname()),
       sha,
-      ...(stringValue(args, "ref") ? { ref: stringValue(args, "ref") } : {}),
+      ...(ref ? { ref } : {}),
     },
     dryRun: boolValue(args, "dry-run"),
     archive: !boolValue(args, "no-archive"),
     commit: boolValue(args, "commit") || boolValue(args, "push"),
     push: boolValue(args, "push"),
-    identity: {
-      name: stringValue(args, "git-name", "supabase-backup[bot]")!,
-      email: stringValue(args, "git-email", "supabase-backup@users.noreply.github.com")!,
-    },
+    identity: { name: stringValue(args, "git-name"), email: stringValue(args, "git-email") },
     json: boolValue(args, "json"),
     policy: parsePolicy(args),
     selection: {
@@ -304,7 +309,7 @@ async function notifyFailure(
   env: Record<string, string | undefined>,
   summaries: BackupSummary[],
 ) {
-  const url = stringValue(args, "notify-webhook");
+  const url = optionalString(args, "notify-webhook");
   if (!url) return;
   await notifyWebhook(url, {
     event: "backup-failed",

@@ -4,7 +4,7 @@
  * @module
  */
 import { backupRoot } from "../lib/store/rotation.ts";
-import { boolValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import { boolValue, optionalString, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
 import { ExitCode } from "../lib/base/errors.ts";
 import { findEnvironments, formatListing, listingJson, readListing } from "../lib/store/listing.ts";
 
@@ -19,8 +19,8 @@ export interface RootChoice {
  * for an invalid environment name.
  */
 export function rootsFromArgs(args: ParsedArgs): { out: string; roots: RootChoice[] } {
-  const out = stringValue(args, "out", "backups")!;
-  const env = stringValue(args, "env");
+  const out = stringValue(args, "out");
+  const env = optionalString(args, "env");
   const envs = env === "both" ? ["prod", "dev"] : env ? [env] : [];
   if (envs.length === 0) return { out, roots: [{ root: backupRoot(out) }] };
   return { out, roots: envs.map((e) => ({ root: backupRoot(out, e), env: e })) };

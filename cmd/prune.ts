@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { STAGING_PREFIX } from "../lib/store/rotation.ts";
 import { boolValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
 import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
-import { commitAndPush, DEFAULT_IDENTITY } from "../lib/store/git.ts";
+import { commitAndPush } from "../lib/store/git.ts";
 import { findEnvironments, readArchives } from "../lib/store/listing.ts";
 import {
   applyPolicy,
@@ -83,8 +83,8 @@ export async function run(args: ParsedArgs): Promise<number> {
   const push = boolValue(args, "push");
   const commit = (boolValue(args, "commit") || push) && !dryRun;
   const identity = {
-    name: stringValue(args, "git-name", DEFAULT_IDENTITY.name)!,
-    email: stringValue(args, "git-email", DEFAULT_IDENTITY.email)!,
+    name: stringValue(args, "git-name"),
+    email: stringValue(args, "git-email"),
   };
   const { out, roots } = rootsFromArgs(args);
   if (roots.length === 1 && !roots[0].env && !(await hasDir(join(out, "archive")))) {

@@ -3,7 +3,14 @@
  * @module
  */
 import { backupRoot } from "../lib/store/rotation.ts";
-import { boolValue, intValue, listValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import {
+  boolValue,
+  intValue,
+  listValue,
+  optionalString,
+  type ParsedArgs,
+  stringValue,
+} from "../lib/cli/flags.ts";
 import { type DbUrl, describeDb, parseDbUrl } from "../lib/pg/url.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
@@ -19,7 +26,7 @@ import { resolveFrom } from "../lib/store/listing.ts";
  * target is a usage error (exit 2).
  */
 export function targetUrl(args: ParsedArgs, env: Record<string, string | undefined>): Promise<DbUrl> {
-  const raw = stringValue(args, "target-url");
+  const raw = optionalString(args, "target-url");
   if (raw === undefined) {
     throw usageError(
       `'${args.command}' needs a target database: --target-url or $RESTORE_DB_URL`,
@@ -47,8 +54,8 @@ export function restoreRequest(args: ParsedArgs): RestoreRequest {
 
 /** The backup `--from` names, under the root of --out/--env. */
 export async function backupFrom(args: ParsedArgs): Promise<{ dir: string; label: string }> {
-  const root = backupRoot(stringValue(args, "out", "backups")!, stringValue(args, "env"));
-  return await resolveFrom(root, stringValue(args, "from", "latest")!);
+  const root = backupRoot(stringValue(args, "out"), optionalString(args, "env"));
+  return await resolveFrom(root, stringValue(args, "from"));
 }
 
 function summary(r: RestoreResult, label: string, target: string): string {
@@ -67,9 +74,9 @@ export async function run(args: ParsedArgs): Promise<number> {
   const env = Deno.env.toObject();
   const request = restoreRequest(args);
   const target = await targetUrl(args, env);
-  const jobs = intValue(args, "jobs", 4, 1, 16);
-  const connectTimeout = intValue(args, "connect-timeout", 10, 1, 600);
-  const retries = intValue(args, "retries", 4, 0, 20);
+  const jobs = intValue(args, "jobs");
+  const connectTimeout = intValue(args, "connect-timeout");
+  const retries = intValue(args, "retries");
   const json = boolValue(args, "json");
   const dryRun = boolValue(args, "dry-run");
   const { dir, label } = await backupFrom(args);
@@ -83,8 +90,8 @@ export async function run(args: ParsedArgs): Promise<number> {
     ipv4: boolValue(args, "ipv4"),
     connectTimeout,
     retries,
-    pgBin: stringValue(args, "pg-bin"),
-    decode: { identityFile: stringValue(args, "identity-file") },
+    pgBin: optionalString(args, "pg-bin"),
+    decode: { identityFile: optionalString(args, "identity-file") },
     dryRun,
     log,
   });

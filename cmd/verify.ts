@@ -4,7 +4,7 @@
  * @module
  */
 import { backupRoot } from "../lib/store/rotation.ts";
-import { boolValue, intValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import { boolValue, intValue, optionalString, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
 import { describeDb } from "../lib/pg/url.ts";
 import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
 import { redact } from "../lib/base/redact.ts";
@@ -32,10 +32,10 @@ function faultError(reports: VerifyReport[]): BackupError {
 /** Runs `backup.ts verify`; returns the exit code. */
 export async function run(args: ParsedArgs): Promise<number> {
   const json = boolValue(args, "json");
-  const jobs = intValue(args, "jobs", 4, 1, 16);
-  const decode = { identityFile: stringValue(args, "identity-file"), jobs };
-  const root = backupRoot(stringValue(args, "out", "backups")!, stringValue(args, "env"));
-  const from = stringValue(args, "from", "latest")!;
+  const jobs = intValue(args, "jobs");
+  const decode = { identityFile: optionalString(args, "identity-file"), jobs };
+  const root = backupRoot(stringValue(args, "out"), optionalString(args, "env"));
+  const from = stringValue(args, "from");
   if (boolValue(args, "drill")) {
     setInterruptNote("the drill target may hold part of the backup; drop it or drill into a new database");
     if (boolValue(args, "all")) {
@@ -53,9 +53,9 @@ export async function run(args: ParsedArgs): Promise<number> {
       label,
       jobs,
       ipv4: boolValue(args, "ipv4"),
-      connectTimeout: intValue(args, "connect-timeout", 10, 1, 600),
-      retries: intValue(args, "retries", 4, 0, 20),
-      pgBin: stringValue(args, "pg-bin"),
+      connectTimeout: intValue(args, "connect-timeout"),
+      retries: intValue(args, "retries"),
+      pgBin: optionalString(args, "pg-bin"),
       decode,
       log,
     });

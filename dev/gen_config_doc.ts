@@ -6,7 +6,7 @@
  * The generated markdown is passed through `deno fmt` so the page stays stable under `deno task check`.
  * @module
  */
-import { COMMANDS, EXIT_CODES, FLAGS, type FlagSpec } from "../lib/cli/flags.ts";
+import { COMMANDS, defaultText, EXIT_CODES, flagHelp, FLAGS, type FlagSpec } from "../lib/cli/flags.ts";
 
 /** Marks the start of the generated part of docs/configuration.md. */
 export const BEGIN = "<!-- BEGIN GENERATED: flags (deno task docs; do not edit by hand) -->";
@@ -38,12 +38,8 @@ export function renderFlagsSection(): string {
     out.push("", `### \`${command}\``, "");
     out.push("| Flag | Environment variable | Default | Description |", "| --- | --- | --- | --- |");
     for (const f of flags) {
-      const help = `${cell(f.help)}${f.multiple && !/repeatable/i.test(f.help) ? " Repeatable." : ""}`;
-      out.push(
-        `| ${flagCell(f)} | ${f.env ? `\`$${f.env}\`` : ""} | ${
-          f.default ? cell(f.default) : ""
-        } | ${help} |`,
-      );
+      const help = `${cell(flagHelp(f))}${f.multiple && !/repeatable/i.test(f.help) ? " Repeatable." : ""}`;
+      out.push(`| ${flagCell(f)} | ${f.env ? `\`$${f.env}\`` : ""} | ${cell(defaultText(f))} | ${help} |`);
     }
   }
   out.push("", "## Environment variables of flags", "");

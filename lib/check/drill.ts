@@ -6,7 +6,6 @@
 import { openDb, type Sql } from "../pg/connect.ts";
 import { type DbUrl, parseDbUrl } from "../pg/url.ts";
 import { type Manifest, readManifest } from "../store/manifest.ts";
-import { redact } from "../base/redact.ts";
 import { restoreBackup, type RestoreResult } from "../restore/restorer.ts";
 import type { RestoreOptions } from "../restore/context.ts";
 import { qualified } from "../pg/ident.ts";
@@ -49,20 +48,17 @@ export async function countRows(
  * The drill: restores the whole backup in `backupDir` (roles included) into `target` (a URL or a
  * parsed {@link DbUrl}), an empty scratch database, and compares every table's exact row count with
  * the manifest. Throws like {@link restoreBackup} (the guard refuses a target that already holds the
- * tables); a count mismatch is reported in the result, not thrown. `opts` defaults: 4 jobs, progress
- * on stderr.
+ * tables); a count mismatch is reported in the result, not thrown.
  */
 export async function drill(
   backupDir: string,
   target: DbUrl | string,
-  opts: Partial<Omit<RestoreOptions, "backupDir" | "target" | "request" | "dryRun">> = {},
+  opts: Omit<RestoreOptions, "backupDir" | "target" | "request" | "dryRun">,
 ): Promise<DrillResult> {
   if (typeof target === "string") target = parseDbUrl(target, "the drill's target URL");
   const m = await readManifest(backupDir);
   const restore = await restoreBackup({
     ...opts,
-    jobs: opts.jobs ?? 4,
-    log: opts.log ?? ((line) => console.error(redact(line))),
     backupDir,
     target,
     request: {
@@ -76,8 +72,8 @@ export async function drill(
   });
   const db = await openDb(target, {
     ipv4: opts.ipv4,
-    connectTimeout: opts.connectTimeout ?? 10,
-    retries: opts.retries ?? 2,
+    connectTimeout: opts.connectTimeout,
+    retries: opts.retries,
   });
   try {
     const counts = await countRows(db.sql, m);

@@ -8,13 +8,13 @@
  * {@link loadConfig} touches the disk. See docs/configuration.md, section "The config file".
  * @module
  */
-import { flagsOf, type ParsedArgs } from "./flags.ts";
+import { flagDefault, flagsOf, type ParsedArgs } from "./flags.ts";
 import { usageError } from "../base/errors.ts";
 import { validateSecretName, validateVaultName } from "./keyvault.ts";
 import { parseQualifiedName } from "../pg/ident.ts";
 
 /** The file read from the working directory when no `--config` is given. */
-export const DEFAULT_CONFIG_FILE = "backup.config.json";
+export const DEFAULT_CONFIG_FILE = flagDefault("config");
 
 /** Retention of one database's archives (the `--keep-*` flags). */
 export interface RetentionConfig {

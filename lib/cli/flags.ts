@@ -2,40 +2,72 @@
  * The command line: commands, flags with their environment variables, help text and parsing.
  *
  * This module is pure: it takes argv and an environment map and returns raw values, or throws a
- * usage {@link BackupError}. Each command's own module turns the raw values into typed options.
+ * usage {@link BackupError}. The readers ({@link intValue}, {@link stringValue}, …) turn raw values
+ * into typed ones, with the defaults and ranges of the flag table; args.ts holds the readers that
+ * several commands share.
  * @module
  */
 import { parseArgs } from "node:util";
-import { usageError } from "../base/errors.ts";
+import { ExitCode, usageError } from "../base/errors.ts";
 
 /** The commands, in the order `--help` lists them. */
 export const COMMANDS = ["backup", "restore", "verify", "prune", "list"] as const;
 /** One of {@link COMMANDS}. */
 export type Command = (typeof COMMANDS)[number];
 
-/** One flag: its name, kind, environment variable, default and help line. */
-export interface FlagSpec {
+/** What every flag has: its name, environment variable, help line and commands. */
+interface FlagCommon {
   name: string;
   short?: string;
-  type: "string" | "boolean";
   /** May be given more than once. */
   multiple?: boolean;
   /** Environment variable used when the flag is absent. */
   env?: string;
-  /** Default shown in help (the value applied by the command's option builder). */
-  default?: string;
   /** Placeholder for the value in help, e.g. `URL`. */
   value?: string;
+  /** The help line; an int flag's `{range}` becomes `min-max`. */
   help: string;
   commands: readonly Command[];
 }
 
+/** A flag without a value: present or not. */
+export interface BoolFlag extends FlagCommon {
+  type: "boolean";
+}
+
+/** A flag with a text value. */
+export interface StringFlag extends FlagCommon {
+  type: "string";
+  /** The value a command gets when neither the flag nor its variable is given. */
+  default?: string;
+  /** Shown in help after the default, or alone for a default worked out at run time. */
+  defaultNote?: string;
+}
+
+/** A flag with a whole-number value from `min` to `max`. */
+export interface IntFlag extends FlagCommon {
+  type: "int";
+  /** The value a command gets when neither the flag nor its variable is given. */
+  default?: number;
+  min: number;
+  max: number;
+}
+
+/** One flag of the table: its kind, its real default (and range), and its help. */
+export type FlagSpec = BoolFlag | StringFlag | IntFlag;
+
 const ALL = COMMANDS;
 const STORE: readonly Command[] = ["backup", "restore", "verify", "prune", "list"];
 const RETENTION_HELP = "(backup prunes after a successful run)";
+const MAX_KEEP = 1_000_000;
 
-/** Every flag of every command. The source of `--help` and of docs/configuration.md. */
-export const FLAGS: readonly FlagSpec[] = [
+/**
+ * Every flag of every command, with its real default and range: the source of parsing, of the
+ * values commands get ({@link intValue}, {@link stringValue}), of `--help` and of
+ * docs/configuration.md. No other module writes a flag's default. (Typed `as const` so that flag
+ * names, and which flags have a default, are known to the type checker.)
+ */
+const TABLE = [
   { name: "help", short: "h", type: "boolean", help: "Show help for the command.", commands: ALL },
   { name: "json", type: "boolean", help: "Print the result as JSON on stdout.", commands: ALL },
   {
@@ -60,7 +92,8 @@ export const FLAGS: readonly FlagSpec[] = [
     type: "string",
     value: "FILE",
     env: "BACKUP_CONFIG",
-    default: "backup.config.json (if present)",
+    default: "backup.config.json",
+    defaultNote: "(if present)",
     help: "Config file listing databases/environments.",
     commands: ALL,
   },
@@ -97,19 +130,23 @@ export const FLAGS: readonly FlagSpec[] = [
   },
   {
     name: "connect-timeout",
-    type: "string",
+    type: "int",
     value: "SECONDS",
     env: "BACKUP_CONNECT_TIMEOUT",
-    default: "10",
+    default: 10,
+    min: 1,
+    max: 600,
     help: "Seconds to wait for one connection attempt.",
     commands: ["backup", "restore", "verify"],
   },
   {
     name: "retries",
-    type: "string",
+    type: "int",
     value: "N",
     env: "BACKUP_RETRIES",
-    default: "4",
+    default: 4,
+    min: 0,
+    max: 20,
     help: "Connection attempts after the first on a transient fault (reset, timeout, refused).",
     commands: ["backup", "restore", "verify"],
   },
@@ -144,11 +181,13 @@ export const FLAGS: readonly FlagSpec[] = [
   {
     name: "jobs",
     short: "j",
-    type: "string",
+    type: "int",
     value: "N",
     env: "BACKUP_JOBS",
-    default: "4",
-    help: "Parallel pg_dump/pg_restore processes (1-16).",
+    default: 4,
+    min: 1,
+    max: 16,
+    help: "Parallel pg_dump/pg_restore processes ({range}).",
     commands: ["backup", "restore", "verify"],
   },
   {
@@ -196,7 +235,7 @@ export const FLAGS: readonly FlagSpec[] = [
     type: "string",
     value: "NAME",
     env: "GITHUB_EVENT_NAME",
-    default: "local host name",
+    defaultNote: "local host name",
     help: "Trigger event recorded in the manifest and the archive name.",
     commands: ["backup"],
   },
@@ -220,29 +259,37 @@ export const FLAGS: readonly FlagSpec[] = [
   // retention
   {
     name: "keep-last",
-    type: "string",
+    type: "int",
     value: "N",
+    min: 1,
+    max: MAX_KEEP,
     help: `Keep the N newest archives ${RETENTION_HELP}.`,
     commands: ["backup", "prune"],
   },
   {
     name: "keep-daily",
-    type: "string",
+    type: "int",
     value: "N",
+    min: 1,
+    max: MAX_KEEP,
     help: "Keep the newest archive of each of the last N days.",
     commands: ["backup", "prune"],
   },
   {
     name: "keep-weekly",
-    type: "string",
+    type: "int",
     value: "N",
+    min: 1,
+    max: MAX_KEEP,
     help: "Keep the newest archive of each of the last N weeks.",
     commands: ["backup", "prune"],
   },
   {
     name: "keep-monthly",
-    type: "string",
+    type: "int",
     value: "N",
+    min: 1,
+    max: MAX_KEEP,
     help: "Keep the newest archive of each of the last N months.",
     commands: ["backup", "prune"],
   },
@@ -394,16 +441,27 @@ export const FLAGS: readonly FlagSpec[] = [
     help: "Restore into --target-url (an empty scratch database) and compare row counts.",
     commands: ["verify"],
   },
-];
+] as const satisfies readonly FlagSpec[];
+
+/** Every flag of every command (the table above), for help, docs and tests. */
+export const FLAGS: readonly FlagSpec[] = TABLE;
 
 /** The exit-code table printed by `--help`. */
-export const EXIT_CODES: readonly [number, string][] = [
-  [0, "ok"],
-  [1, "failed"],
-  [2, "bad usage or input"],
-  [3, "partial: some tables could not be read, the rest is backed up"],
-  [130, "interrupted (SIGINT); 143 for SIGTERM"],
-];
+export const EXIT_CODES: readonly [number, string][] = exitCodeRows({
+  ok: "ok",
+  failed: "failed",
+  usage: "bad usage or input",
+  partial: "partial: some tables could not be read, the rest is backed up",
+  interrupted: `interrupted (SIGINT); ${ExitCode.terminated} for SIGTERM`,
+});
+
+/** The rows of {@link EXIT_CODES}: each {@link ExitCode} but `terminated`, which shares a row. */
+function exitCodeRows(meaning: Record<Exclude<keyof typeof ExitCode, "terminated">, string>) {
+  return (Object.keys(meaning) as (keyof typeof meaning)[]).map((k): [number, string] => [
+    ExitCode[k],
+    meaning[k],
+  ]);
+}
 
 const SUMMARIES: Record<Command, string> = {
   backup: "Back up a database into <out>/latest, archiving the previous latest (default command).",
@@ -446,7 +504,11 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
   const specs = flagsOf(command);
   const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
   for (const f of specs) {
-    options[f.name] = { type: f.type, multiple: f.multiple === true, ...(f.short ? { short: f.short } : {}) };
+    options[f.name] = {
+      type: f.type === "boolean" ? "boolean" : "string",
+      multiple: f.multiple === true,
+      ...(f.short ? { short: f.short } : {}),
+    };
   }
   let parsed;
   try {
@@ -495,10 +557,10 @@ export function helpText(command?: Command): string {
       const name = `${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.value ? ` ${f.value}` : ""}`;
       const extra = [
         f.multiple ? "repeatable" : "",
-        f.default ? `default: ${f.default}` : "",
+        defaultText(f) ? `default: ${defaultText(f)}` : "",
         f.env ? `env: $${f.env}` : "",
       ].filter(Boolean).join("; ");
-      lines.push(`  ${name}`, `        ${f.help}${extra ? ` (${extra})` : ""}`);
+      lines.push(`  ${name}`, `        ${flagHelp(f)}${extra ? ` (${extra})` : ""}`);
     }
   }
   lines.push("", "Exit codes:");
@@ -507,52 +569,99 @@ export function helpText(command?: Command): string {
   return lines.join("\n") + "\n";
 }
 
-/**
- * Reads an integer flag; absent gives `fallback`. Throws a usage error naming the flag (or its
- * environment variable) when the value is not a whole number within [min, max].
- */
-export function intValue(args: ParsedArgs, name: string, fallback: number, min: number, max: number): number;
-export function intValue(
-  args: ParsedArgs,
-  name: string,
-  fallback: undefined,
-  min: number,
-  max: number,
-): number | undefined;
-export function intValue(
-  args: ParsedArgs,
-  name: string,
-  fallback: number | undefined,
-  min: number,
-  max: number,
-): number | undefined {
-  const raw = args.values[name];
-  if (raw === undefined) return fallback;
+/** The help line of a flag, its range filled in. Pure. */
+export function flagHelp(f: FlagSpec): string {
+  return f.type === "int" ? f.help.replaceAll("{range}", `${f.min}-${f.max}`) : f.help;
+}
+
+/** The default as help and docs show it (empty when the flag has none). Pure. */
+export function defaultText(f: FlagSpec): string {
+  if (f.type === "boolean") return "";
+  if (f.type === "int") return f.default === undefined ? "" : String(f.default);
+  return [f.default, f.defaultNote].filter(Boolean).join(" ");
+}
+
+type Flag = (typeof TABLE)[number];
+type NameOf<T> = Extract<Flag, T>["name"];
+/** The name of a flag of {@link FLAGS}. */
+export type FlagName = Flag["name"];
+/** An int flag with a default. */
+export type IntWithDefault = NameOf<{ type: "int"; default: number }>;
+/** An int flag without a default. */
+export type IntWithoutDefault = Exclude<NameOf<{ type: "int" }>, IntWithDefault>;
+/** A string flag with a default. */
+export type StringWithDefault = NameOf<{ type: "string"; default: string }>;
+/** A string flag without a default (one given once). */
+export type StringWithoutDefault = Exclude<NameOf<{ type: "string" }>, StringWithDefault | ListFlag>;
+/** A repeatable string flag. */
+export type ListFlag = NameOf<{ type: "string"; multiple: true }>;
+/** A boolean flag. */
+export type BoolFlagName = NameOf<{ type: "boolean" }>;
+
+const BY_NAME = new Map(FLAGS.map((f) => [f.name, f]));
+
+/** The table entry of a flag. */
+export function flagSpec(name: FlagName): FlagSpec {
+  return BY_NAME.get(name)!;
+}
+
+/** The default of a flag that has one, from the table. */
+export function flagDefault(name: StringWithDefault): string;
+export function flagDefault(name: IntWithDefault): number;
+export function flagDefault(name: StringWithDefault | IntWithDefault): string | number {
+  return (flagSpec(name) as StringFlag | IntFlag).default!;
+}
+
+function readInt(args: ParsedArgs, spec: IntFlag): number | undefined {
+  const raw = args.values[spec.name];
+  if (raw === undefined) return spec.default;
   const text = String(raw).trim();
   const n = /^-?\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
+  if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max) {
     throw usageError(
-      `${args.origin[name] ?? `--${name}`} must be a whole number from ${min} to ${max}, got '${text}'`,
-      `for example --${name} ${Math.max(min, Math.min(max, fallback ?? min))}`,
+      `${
+        args.origin[spec.name] ?? `--${spec.name}`
+      } must be a whole number from ${spec.min} to ${spec.max}, ` +
+        `got '${text}'`,
+      `for example --${spec.name} ${Math.max(spec.min, Math.min(spec.max, spec.default ?? spec.min))}`,
     );
   }
   return n;
 }
 
-/** Reads a string flag, or `fallback` when absent. */
-export function stringValue(args: ParsedArgs, name: string, fallback?: string): string | undefined {
+/**
+ * Reads an int flag; absent gives its default from the table. Throws a usage error naming the flag
+ * (or its environment variable) when the value is not a whole number within the table's range.
+ */
+export function intValue(args: ParsedArgs, name: IntWithDefault): number {
+  return readInt(args, flagSpec(name) as IntFlag)!;
+}
+
+/** Reads an int flag that has no default (undefined when absent); throws like {@link intValue}. */
+export function optionalInt(args: ParsedArgs, name: IntWithoutDefault): number | undefined {
+  return readInt(args, flagSpec(name) as IntFlag);
+}
+
+/** Reads a string flag; absent gives its default from the table. */
+export function stringValue(args: ParsedArgs, name: StringWithDefault): string {
   const raw = args.values[name];
-  return raw === undefined ? fallback : String(raw);
+  return raw === undefined ? flagDefault(name) : String(raw);
+}
+
+/** Reads a string flag that has no default (undefined when absent). */
+export function optionalString(args: ParsedArgs, name: StringWithoutDefault): string | undefined {
+  const raw = args.values[name];
+  return raw === undefined ? undefined : String(raw);
 }
 
 /** Reads a repeatable flag as a list (empty when absent). */
-export function listValue(args: ParsedArgs, name: string): string[] {
+export function listValue(args: ParsedArgs, name: ListFlag): string[] {
   const raw = args.values[name];
   if (raw === undefined) return [];
   return Array.isArray(raw) ? raw : [String(raw)];
 }
 
 /** Reads a boolean flag (false when absent). */
-export function boolValue(args: ParsedArgs, name: string): boolean {
+export function boolValue(args: ParsedArgs, name: BoolFlagName): boolean {
   return args.values[name] === true;
 }

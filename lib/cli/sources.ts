@@ -10,7 +10,7 @@
  * @module
  */
 import $ from "dax";
-import { boolValue, type ParsedArgs } from "./flags.ts";
+import { boolValue, flagDefault, type ParsedArgs } from "./flags.ts";
 import {
   type BackupConfig,
   type DatabaseConfig,
@@ -75,8 +75,8 @@ export type TargetPlan =
 
 /** Default secret names (the defaults of `--secret-prod`/`--secret-dev`). */
 export const DEFAULT_SECRETS: Record<string, string> = {
-  prod: "supabase-db-url-prod",
-  dev: "supabase-db-url-dev",
+  prod: flagDefault("secret-prod"),
+  dev: flagDefault("secret-dev"),
 };
 
 /** A value with where it came from. */

@@ -20,9 +20,11 @@ export interface RestoreOptions {
   target: DbUrl;
   request: RestoreRequest;
   jobs: number;
-  ipv4?: boolean;
-  connectTimeout?: number;
-  retries?: number;
+  ipv4: boolean;
+  /** Seconds per connection attempt (--connect-timeout). */
+  connectTimeout: number;
+  /** Connection attempts after the first on a transient fault (--retries). */
+  retries: number;
   pgBin?: string;
   decode?: DecodeOptions;
   dryRun?: boolean;

@@ -48,8 +48,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const selected = selectTables(manifest, opts.request);
   const db = await openDb(opts.target, {
     ipv4: opts.ipv4,
-    connectTimeout: opts.connectTimeout ?? 10,
-    retries: opts.retries ?? 2,
+    connectTimeout: opts.connectTimeout,
+    retries: opts.retries,
     log: opts.log,
   });
   const sql = db.sql;

@@ -17,7 +17,7 @@ import type { Transform } from "node:stream";
 import zlib from "node:zlib";
 import { join } from "node:path";
 import { Encrypter } from "age-encryption";
-import { listValue, type ParsedArgs, stringValue } from "../cli/flags.ts";
+import { listValue, optionalString, type ParsedArgs, stringValue } from "../cli/flags.ts";
 import { usageError } from "../base/errors.ts";
 import { abortSignal, throwIfInterrupted } from "../base/interrupt.ts";
 import type { Manifest, ManifestFile } from "./manifest.ts";
@@ -219,7 +219,7 @@ export function parseRecipients(text: string, origin: string): string[] {
  * recipients file that is missing or empty.
  */
 export function encodeSettings(args: ParsedArgs): EncodeSettings {
-  const c = stringValue(args, "compress", "none")!;
+  const c = stringValue(args, "compress");
   if (c !== "none" && c !== "gzip" && c !== "zstd") {
     throw usageError(
       `${args.origin.compress ?? "--compress"} must be none, gzip or zstd, got '${c}'`,
@@ -231,7 +231,7 @@ export function encodeSettings(args: ParsedArgs): EncodeSettings {
     checkRecipient(r.trim(), "--encrypt-to");
     recipients.push(r.trim());
   }
-  const file = stringValue(args, "recipients-file");
+  const file = optionalString(args, "recipients-file");
   if (file !== undefined) {
     const origin = `${args.origin["recipients-file"] ?? "--recipients-file"} '${file}'`;
     let text: string;

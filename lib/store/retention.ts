@@ -6,7 +6,7 @@
  * Calendar buckets (day, ISO week, month) are taken in UTC, the time zone of the archive names.
  * @module
  */
-import { intValue, type ParsedArgs, stringValue } from "../cli/flags.ts";
+import { optionalInt, optionalString, type ParsedArgs } from "../cli/flags.ts";
 import type { RetentionConfig } from "../cli/config.ts";
 import { usageError } from "../base/errors.ts";
 
@@ -52,8 +52,6 @@ export interface RetentionDecision {
 /** The flags a policy is made of, for hints. */
 export const POLICY_FLAGS =
   "--keep-last N, --keep-daily N, --keep-weekly N, --keep-monthly N, --keep-within 14d";
-
-const MAX_COUNT = 1_000_000;
 
 /**
  * Parses a duration such as `36h`, `14d`, `2w`, `6m`, `1y` or a sum like `1y6m`. Units: h hours,
@@ -112,10 +110,10 @@ export function parsePolicy(args: ParsedArgs): RetentionPolicy | undefined {
     ["keep-monthly", "keepMonthly"],
   ] as const;
   for (const [flag, key] of counts) {
-    const n = intValue(args, flag, undefined, 1, MAX_COUNT);
+    const n = optionalInt(args, flag);
     if (n !== undefined) policy[key] = n;
   }
-  const within = stringValue(args, "keep-within");
+  const within = optionalString(args, "keep-within");
   if (within !== undefined) {
     policy.keepWithin = parseDuration(within, args.origin["keep-within"] ?? "--keep-within");
   }
