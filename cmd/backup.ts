@@ -16,6 +16,7 @@ import {
   type ParsedArgs,
   stringValue,
 } from "../lib/cli/flags.ts";
+import { connectionSettings, encodeSettings, gitIdentity, policyFromArgs } from "../lib/cli/args.ts";
 import { describeDb, parseDbUrl, transactionPoolerHint } from "../lib/pg/url.ts";
 import { runBackup } from "../lib/backup/execute.ts";
 import { makeEncoder } from "../lib/store/encode.ts";
@@ -28,7 +29,7 @@ import { withPgpass } from "../lib/pg/pgpass.ts";
 import { type PlanOptions } from "../lib/backup/plan.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { redact } from "../lib/base/redact.ts";
-import { parsePolicy, policyFromConfig, type RetentionPolicy } from "../lib/store/retention.ts";
+import { policyFromConfig, type RetentionPolicy } from "../lib/store/retention.ts";
 import { parseSize } from "../lib/base/size.ts";
 import {
   type BackupSummary,
@@ -39,7 +40,7 @@ import {
 } from "../lib/report/summary.ts";
 import { type BackupTarget, confirmBackup, resolveTargets } from "../lib/cli/sources.ts";
 import { applyConfig, loadConfig } from "../lib/cli/config.ts";
-import { pruneRoot } from "./prune.ts";
+import { pruneRoot } from "../lib/store/prune.ts";
 import { formatPlan } from "../lib/backup/view.ts";
 
 /** Options shared by every environment of one run. */
@@ -76,9 +77,7 @@ function readOptions(args: ParsedArgs): RunOptions {
   return {
     out: stringValue(args, "out"),
     jobs: intValue(args, "jobs"),
-    ipv4: boolValue(args, "ipv4"),
-    connectTimeout: intValue(args, "connect-timeout"),
-    retries: intValue(args, "retries"),
+    ...connectionSettings(args),
     maxFileSize: parseSize(
       stringValue(args, "max-file-size"),
       args.origin["max-file-size"] ?? "--max-file-size",
@@ -94,15 +93,15 @@ function readOptions(args: ParsedArgs): RunOptions {
     archive: !boolValue(args, "no-archive"),
     commit: boolValue(args, "commit") || boolValue(args, "push"),
     push: boolValue(args, "push"),
-    identity: { name: stringValue(args, "git-name"), email: stringValue(args, "git-email") },
+    identity: gitIdentity(args),
     json: boolValue(args, "json"),
-    policy: parsePolicy(args),
+    policy: policyFromArgs(args),
     selection: {
       scope,
       schemas: listValue(args, "schema"),
       excludeTables: listValue(args, "exclude-table").map((t) => parseQualifiedName(t, "--exclude-table")),
     },
-    encode: makeEncoder(args),
+    encode: makeEncoder(encodeSettings(args)),
   };
 }
 

@@ -4,27 +4,10 @@
  * @module
  */
 import { backupRoot } from "../lib/store/rotation.ts";
-import { boolValue, optionalString, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import { boolValue, type ParsedArgs } from "../lib/cli/flags.ts";
+import { rootsFromArgs } from "../lib/cli/args.ts";
 import { ExitCode } from "../lib/base/errors.ts";
 import { findEnvironments, formatListing, listingJson, readListing } from "../lib/store/listing.ts";
-
-/** One root a storage command works on. */
-export interface RootChoice {
-  root: string;
-  env?: string;
-}
-
-/**
- * The roots named by `--out` and `--env` (`--env both` means prod and dev). Throws a usage error
- * for an invalid environment name.
- */
-export function rootsFromArgs(args: ParsedArgs): { out: string; roots: RootChoice[] } {
-  const out = stringValue(args, "out");
-  const env = optionalString(args, "env");
-  const envs = env === "both" ? ["prod", "dev"] : env ? [env] : [];
-  if (envs.length === 0) return { out, roots: [{ root: backupRoot(out) }] };
-  return { out, roots: envs.map((e) => ({ root: backupRoot(out, e), env: e })) };
-}
 
 /** Runs `backup.ts list`; returns the exit code (0, also for an empty or missing root). */
 export async function run(args: ParsedArgs): Promise<number> {

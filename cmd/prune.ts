@@ -5,66 +5,13 @@
  * @module
  */
 import { join } from "node:path";
-import { STAGING_PREFIX } from "../lib/store/rotation.ts";
-import { boolValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
-import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
+import { boolValue, type ParsedArgs } from "../lib/cli/flags.ts";
+import { gitIdentity, policyFromArgs, rootsFromArgs } from "../lib/cli/args.ts";
+import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { commitAndPush } from "../lib/store/git.ts";
-import { findEnvironments, readArchives } from "../lib/store/listing.ts";
-import {
-  applyPolicy,
-  decisionsJson,
-  describePolicy,
-  formatDecisions,
-  parsePolicy,
-  POLICY_FLAGS,
-  type RetentionDecision,
-  type RetentionPolicy,
-} from "../lib/store/retention.ts";
-import { rootsFromArgs } from "./list.ts";
-
-/** A prune decision with the archive's directory. */
-export interface PruneDecision extends RetentionDecision {
-  path: string;
-}
-
-/**
- * Applies `policy` to the archives of `root` at time `now` and, unless `dryRun`, removes the
- * archives it does not keep (each is first renamed to a staging name, so a half-removed archive
- * never remains under archive/). Returns every decision, newest first. Never touches `latest/`.
- * Throws a usage error for an empty policy, and a {@link BackupError} when a removal fails.
- */
-export async function pruneRoot(
-  root: string,
-  policy: RetentionPolicy,
-  opts: { dryRun: boolean; now: Date },
-): Promise<PruneDecision[]> {
-  const archives = await readArchives(root);
-  const byName = new Map(archives.map((a) => [a.name, a.dir]));
-  const decisions = applyPolicy(
-    archives.map((a) => ({ name: a.name, createdAt: a.createdAt })),
-    policy,
-    opts.now,
-  )
-    .map((d) => ({ ...d, path: byName.get(d.name)! }));
-  if (opts.dryRun) return decisions;
-  for (const d of decisions) {
-    if (d.keep) continue;
-    const doomed = join(root, `${STAGING_PREFIX}prune-${crypto.randomUUID().slice(0, 8)}`);
-    try {
-      await Deno.rename(d.path, doomed);
-      await Deno.remove(doomed, { recursive: true });
-    } catch (e) {
-      throw new BackupError(
-        `cannot remove archive ${d.path}: ${(e as Error).message.split(" (os error")[0]}`,
-        {
-          hint: "check that the backup root is writable; archives removed so far stay removed",
-          cause: e,
-        },
-      );
-    }
-  }
-  return decisions;
-}
+import { findEnvironments } from "../lib/store/listing.ts";
+import { decisionsJson, describePolicy, formatDecisions, POLICY_FLAGS } from "../lib/store/retention.ts";
+import { type PruneDecision, pruneRoot } from "../lib/store/prune.ts";
 
 async function hasDir(path: string): Promise<boolean> {
   try {
@@ -76,16 +23,13 @@ async function hasDir(path: string): Promise<boolean> {
 
 /** Runs `backup.ts prune`; returns the exit code. */
 export async function run(args: ParsedArgs): Promise<number> {
-  const policy = parsePolicy(args);
+  const policy = policyFromArgs(args);
   if (!policy) throw usageError("prune needs a policy", `give at least one of ${POLICY_FLAGS}`);
   const dryRun = boolValue(args, "dry-run");
   const json = boolValue(args, "json");
   const push = boolValue(args, "push");
   const commit = (boolValue(args, "commit") || push) && !dryRun;
-  const identity = {
-    name: stringValue(args, "git-name"),
-    email: stringValue(args, "git-email"),
-  };
+  const identity = gitIdentity(args);
   const { out, roots } = rootsFromArgs(args);
   if (roots.length === 1 && !roots[0].env && !(await hasDir(join(out, "archive")))) {
     const envs = await findEnvironments(out);

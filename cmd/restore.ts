@@ -2,43 +2,15 @@
  * The `restore` command: restore a backup, whole or by schema or table, into --target-url.
  * @module
  */
-import { backupRoot } from "../lib/store/rotation.ts";
-import {
-  boolValue,
-  intValue,
-  listValue,
-  optionalString,
-  type ParsedArgs,
-  stringValue,
-} from "../lib/cli/flags.ts";
-import { type DbUrl, describeDb, parseDbUrl } from "../lib/pg/url.ts";
-import { ExitCode, usageError } from "../lib/base/errors.ts";
+import { boolValue, intValue, listValue, optionalString, type ParsedArgs } from "../lib/cli/flags.ts";
+import { backupFrom, connectionSettings, targetUrl } from "../lib/cli/args.ts";
+import { describeDb } from "../lib/pg/url.ts";
+import { ExitCode } from "../lib/base/errors.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
-import { withPgpass } from "../lib/pg/pgpass.ts";
 import { redact } from "../lib/base/redact.ts";
 import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
 import type { RestoreRequest } from "../lib/restore/plan.ts";
-import { resolveFrom } from "../lib/store/listing.ts";
-
-/**
- * Reads --target-url (or $RESTORE_DB_URL). It never falls back to the source database: a missing
- * target is a usage error (exit 2).
- */
-export function targetUrl(args: ParsedArgs, env: Record<string, string | undefined>): Promise<DbUrl> {
-  const raw = optionalString(args, "target-url");
-  if (raw === undefined) {
-    throw usageError(
-      `'${args.command}' needs a target database: --target-url or $RESTORE_DB_URL`,
-      "pass --target-url postgresql://user:pass@host:5432/db of an empty database; the source is never used",
-    );
-  }
-  return withPgpass(
-    parseDbUrl(raw, args.origin["target-url"] ?? "--target-url", env),
-    env,
-    (l) => console.error(l),
-  );
-}
 
 /** The restore selection from the flags; throws a usage error for a table without a schema. */
 export function restoreRequest(args: ParsedArgs): RestoreRequest {
@@ -50,12 +22,6 @@ export function restoreRequest(args: ParsedArgs): RestoreRequest {
     schemaOnly: boolValue(args, "schema-only"),
     clean: boolValue(args, "clean"),
   };
-}
-
-/** The backup `--from` names, under the root of --out/--env. */
-export async function backupFrom(args: ParsedArgs): Promise<{ dir: string; label: string }> {
-  const root = backupRoot(stringValue(args, "out"), optionalString(args, "env"));
-  return await resolveFrom(root, stringValue(args, "from"));
 }
 
 function summary(r: RestoreResult, label: string, target: string): string {
@@ -75,8 +41,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   const request = restoreRequest(args);
   const target = await targetUrl(args, env);
   const jobs = intValue(args, "jobs");
-  const connectTimeout = intValue(args, "connect-timeout");
-  const retries = intValue(args, "retries");
+  const connection = connectionSettings(args);
   const json = boolValue(args, "json");
   const dryRun = boolValue(args, "dry-run");
   const { dir, label } = await backupFrom(args);
@@ -87,9 +52,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     target,
     request,
     jobs,
-    ipv4: boolValue(args, "ipv4"),
-    connectTimeout,
-    retries,
+    ...connection,
     pgBin: optionalString(args, "pg-bin"),
     decode: { identityFile: optionalString(args, "identity-file") },
     dryRun,

@@ -3,8 +3,8 @@
  * into a scratch database and compares every table's row count with the manifest.
  * @module
  */
-import { backupRoot } from "../lib/store/rotation.ts";
 import { boolValue, intValue, optionalString, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import { connectionSettings, rootFromArgs, targetUrl } from "../lib/cli/args.ts";
 import { describeDb } from "../lib/pg/url.ts";
 import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
 import { redact } from "../lib/base/redact.ts";
@@ -12,7 +12,6 @@ import { drill } from "../lib/check/drill.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
 import { formatVerify, verifyBackup, type VerifyReport } from "../lib/check/verify.ts";
 import { allBackups, resolveFrom } from "../lib/store/listing.ts";
-import { targetUrl } from "./restore.ts";
 
 function faultError(reports: VerifyReport[]): BackupError {
   const bad = reports.filter((r) => r.faults.length > 0);
@@ -34,7 +33,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   const json = boolValue(args, "json");
   const jobs = intValue(args, "jobs");
   const decode = { identityFile: optionalString(args, "identity-file"), jobs };
-  const root = backupRoot(stringValue(args, "out"), optionalString(args, "env"));
+  const root = rootFromArgs(args);
   const from = stringValue(args, "from");
   if (boolValue(args, "drill")) {
     setInterruptNote("the drill target may hold part of the backup; drop it or drill into a new database");
@@ -52,9 +51,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     const r = await drill(dir, target, {
       label,
       jobs,
-      ipv4: boolValue(args, "ipv4"),
-      connectTimeout: intValue(args, "connect-timeout"),
-      retries: intValue(args, "retries"),
+      ...connectionSettings(args),
       pgBin: optionalString(args, "pg-bin"),
       decode,
       log,

@@ -9,7 +9,7 @@ import { archiveName, createStaging } from "../lib/store/rotation.ts";
 import { BackupError } from "../lib/base/errors.ts";
 import { classifyPushError, commitMessage, maskGitOutput, publishToGit } from "../lib/store/git.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
-import { pruneRoot } from "../cmd/prune.ts";
+import { pruneRoot } from "../lib/store/prune.ts";
 import { clearSecrets, registerSecret } from "../lib/base/redact.ts";
 
 // Isolate from the host's git configuration: no global identity, no system config.

@@ -12,18 +12,10 @@ import { flagDefault, flagsOf, type ParsedArgs } from "./flags.ts";
 import { usageError } from "../base/errors.ts";
 import { validateSecretName, validateVaultName } from "./keyvault.ts";
 import { parseQualifiedName } from "../pg/ident.ts";
+import type { RetentionConfig } from "../store/retention.ts";
 
 /** The file read from the working directory when no `--config` is given. */
 export const DEFAULT_CONFIG_FILE = flagDefault("config");
-
-/** Retention of one database's archives (the `--keep-*` flags). */
-export interface RetentionConfig {
-  keepLast?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepWithin?: string;
-}
 
 /** One database (environment) of the config file. At most one of url, urlEnv and secret. */
 export interface DatabaseConfig {

@@ -11,13 +11,8 @@
  */
 import $ from "dax";
 import { boolValue, flagDefault, type ParsedArgs } from "./flags.ts";
-import {
-  type BackupConfig,
-  type DatabaseConfig,
-  isEnvName,
-  loadConfig,
-  type RetentionConfig,
-} from "./config.ts";
+import { type BackupConfig, type DatabaseConfig, isEnvName, loadConfig } from "./config.ts";
+import type { RetentionConfig } from "../store/retention.ts";
 import { maskUrl } from "../pg/url.ts";
 import { BackupError, ExitCode, usageError } from "../base/errors.ts";
 import { abortSignal } from "../base/interrupt.ts";

@@ -17,7 +17,6 @@ import type { Transform } from "node:stream";
 import zlib from "node:zlib";
 import { join } from "node:path";
 import { Encrypter } from "age-encryption";
-import { listValue, optionalString, type ParsedArgs, stringValue } from "../cli/flags.ts";
 import { usageError } from "../base/errors.ts";
 import { abortSignal, throwIfInterrupted } from "../base/interrupt.ts";
 import type { Manifest, ManifestFile } from "./manifest.ts";
@@ -181,7 +180,7 @@ export function decompress(input: ReadableStream<Uint8Array>, c: Compression): R
 const RECIPIENT_HINT = "an age recipient starts with age1; 'age-keygen -y key.txt' prints the one of a key";
 
 /** Throws a usage error naming `origin` when `r` is not an age recipient the library accepts. */
-function checkRecipient(r: string, origin: string): void {
+export function checkRecipient(r: string, origin: string): void {
   try {
     new Encrypter().addRecipient(r);
   } catch {
@@ -211,45 +210,6 @@ export function parseRecipients(text: string, origin: string): string[] {
     out.push(line);
   });
   return out;
-}
-
-/**
- * Reads `--compress`, `--encrypt-to` and `--recipients-file` into {@link EncodeSettings}. Throws a
- * usage error (exit 2) naming the flag or file for an unknown method, a bad recipient, or a
- * recipients file that is missing or empty.
- */
-export function encodeSettings(args: ParsedArgs): EncodeSettings {
-  const c = stringValue(args, "compress");
-  if (c !== "none" && c !== "gzip" && c !== "zstd") {
-    throw usageError(
-      `${args.origin.compress ?? "--compress"} must be none, gzip or zstd, got '${c}'`,
-      "use --compress gzip or --compress zstd, or leave it out for plain files (best in git)",
-    );
-  }
-  const recipients: string[] = [];
-  for (const r of listValue(args, "encrypt-to")) {
-    checkRecipient(r.trim(), "--encrypt-to");
-    recipients.push(r.trim());
-  }
-  const file = optionalString(args, "recipients-file");
-  if (file !== undefined) {
-    const origin = `${args.origin["recipients-file"] ?? "--recipients-file"} '${file}'`;
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(file);
-    } catch (e) {
-      throw usageError(
-        `${origin} cannot be read: ${(e as Error).message.split(" (")[0].split(":")[0]}`,
-        "point --recipients-file at a text file with one age recipient (age1…) a line",
-      );
-    }
-    const fromFile = parseRecipients(text, origin);
-    if (fromFile.length === 0) {
-      throw usageError(`${origin} holds no recipient`, "add one age recipient (age1…) a line");
-    }
-    recipients.push(...fromFile);
-  }
-  return { ...(c === "none" ? {} : { compression: c }), recipients: [...new Set(recipients)] };
 }
 
 /**
@@ -314,12 +274,12 @@ export async function encodeBackup(dir: string, m: Manifest, s: EncodeSettings):
 }
 
 /**
- * Returns the `encode` hook of the backup executor for `--compress`/`--encrypt-to`/
- * `--recipients-file`, or undefined when files are stored as written. Validates the flags now, so
- * a bad value fails before any connection (usage error, exit 2).
+ * Returns the `encode` hook of the backup executor for settings `s`, or undefined when files are
+ * stored as written (no compression, no recipient).
  */
-export function makeEncoder(args: ParsedArgs): ((dir: string, m: Manifest) => Promise<Manifest>) | undefined {
-  const s = encodeSettings(args);
+export function makeEncoder(
+  s: EncodeSettings,
+): ((dir: string, m: Manifest) => Promise<Manifest>) | undefined {
   if (!s.compression && s.recipients.length === 0) return undefined;
   return (dir, m) => encodeBackup(dir, m, s);
 }

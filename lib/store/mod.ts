@@ -3,7 +3,8 @@
  * (manifest), writing files (sink), the stored form: compression and encryption (encode) and reading it
  * back (decode), the one checker of a directory against its manifest (check), the staging folder
  * (staging), latest/ and archive/ rotation (rotation), listing a root and finding a backup in it
- * (listing), the retention policy (retention) and the git repository that holds a root (git).
+ * (listing), the retention policy (retention), removing the archives it does not keep (prune) and the
+ * git repository that holds a root (git).
  *
  * May import: base, pg.
  * @module

@@ -6,8 +6,6 @@
  * Calendar buckets (day, ISO week, month) are taken in UTC, the time zone of the archive names.
  * @module
  */
-import { optionalInt, optionalString, type ParsedArgs } from "../cli/flags.ts";
-import type { RetentionConfig } from "../cli/config.ts";
 import { usageError } from "../base/errors.ts";
 
 /** A `--keep-within` duration: its text and its parts. */
@@ -31,6 +29,15 @@ export interface RetentionPolicy {
   keepMonthly?: number;
   /** Keep every archive created within this duration before now. */
   keepWithin?: Duration;
+}
+
+/** Retention as a config file writes it (`retention` of a database; `keepWithin` still text). */
+export interface RetentionConfig {
+  keepLast?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepWithin?: string;
 }
 
 /** One archive as retention sees it. */
@@ -95,29 +102,6 @@ export function durationStart(d: Duration, now: Date): Date {
   const t = new Date(now.getTime());
   t.setUTCFullYear(t.getUTCFullYear() - d.years, t.getUTCMonth() - d.months);
   return new Date(t.getTime() - d.days * 86_400_000 - d.hours * 3_600_000);
-}
-
-/**
- * Reads the `--keep-*` flags. Returns undefined when none is given. Throws a usage error naming
- * the flag when a count is not a whole number of at least 1, or a duration is not valid.
- */
-export function parsePolicy(args: ParsedArgs): RetentionPolicy | undefined {
-  const policy: RetentionPolicy = {};
-  const counts = [
-    ["keep-last", "keepLast"],
-    ["keep-daily", "keepDaily"],
-    ["keep-weekly", "keepWeekly"],
-    ["keep-monthly", "keepMonthly"],
-  ] as const;
-  for (const [flag, key] of counts) {
-    const n = optionalInt(args, flag);
-    if (n !== undefined) policy[key] = n;
-  }
-  const within = optionalString(args, "keep-within");
-  if (within !== undefined) {
-    policy.keepWithin = parseDuration(within, args.origin["keep-within"] ?? "--keep-within");
-  }
-  return isEmptyPolicy(policy) ? undefined : policy;
 }
 
 /**

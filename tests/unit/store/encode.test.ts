@@ -1,5 +1,5 @@
 /**
- * Stored-form naming, manifest path rewriting, flag validation, and a round trip of every
+ * Stored-form naming, manifest path rewriting, recipient and identity parsing, and a round trip of every
  * encoding (gzip, zstd, age, both) through encodeBackup → openPlaintext / verify, without a database.
  */
 import { deepStrictEqual as assertEquals, ok, rejects, throws } from "node:assert/strict";
@@ -7,22 +7,11 @@ import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { openPlaintext, parseIdentities, plaintextPath } from "../../../lib/store/decode.ts";
-import type { ParsedArgs } from "../../../lib/cli/flags.ts";
-import {
-  encodeBackup,
-  encodeSettings,
-  parseRecipients,
-  renameFiles,
-  storedForm,
-} from "../../../lib/store/encode.ts";
+import { encodeBackup, parseRecipients, renameFiles, storedForm } from "../../../lib/store/encode.ts";
 import { BackupError } from "../../../lib/base/errors.ts";
 import type { Manifest } from "../../../lib/store/manifest.ts";
 import { checkStaging } from "../../../lib/store/staging.ts";
 import { verifyBackup } from "../../../lib/check/verify.ts";
-
-function args(values: ParsedArgs["values"]): ParsedArgs {
-  return { command: "backup", values, origin: {}, help: false };
-}
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -91,22 +80,12 @@ Deno.test("renameFiles rewrites every path in the manifest", () => {
   throws(() => renameFiles(m, () => "same"), /two backup files/);
 });
 
-Deno.test("encodeSettings validates --compress, --encrypt-to and --recipients-file", async () => {
+Deno.test("parseRecipients and parseIdentities take one key a line and refuse the other kind", async () => {
   const id = await generateIdentity();
   const rcp = await identityToRecipient(id);
-  assertEquals(encodeSettings(args({})), { recipients: [] });
-  assertEquals(encodeSettings(args({ compress: "zstd", "encrypt-to": [rcp, rcp] })), {
-    compression: "zstd",
-    recipients: [rcp],
-  });
   const usage = (e: unknown) => e instanceof BackupError && e.exitCode === 2;
-  throws(() => encodeSettings(args({ compress: "xz" })), usage);
-  throws(() => encodeSettings(args({ "encrypt-to": ["age1notakey"] })), usage);
-  throws(() => encodeSettings(args({ "encrypt-to": ["ssh-ed25519 AAAA"] })), usage);
-  throws(() => encodeSettings(args({ "recipients-file": "/nonexistent/r.txt" })), usage);
   throws(() => parseRecipients(`# c\n${id}\n`, "f"), /identity \(a secret key\)/);
   assertEquals(parseRecipients(`# comment\n\n${rcp}\n`, "f"), [rcp]);
-  throws(() => parseRecipients("", "f") && encodeSettings(args({ "recipients-file": "/dev/null" })), usage);
   assertEquals(parseIdentities(`# created\n# public key: ${rcp}\n${id}\n`, "f"), [id]);
   throws(() => parseIdentities(`${rcp}\n`, "f"), usage);
   throws(() => parseIdentities("# nothing\n", "f"), usage);

@@ -3,7 +3,6 @@
  * safety rails.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { parseCli } from "../../../lib/cli/flags.ts";
 import { BackupError } from "../../../lib/base/errors.ts";
 import {
   applyPolicy,
@@ -13,7 +12,6 @@ import {
   isoWeekKey,
   monthKey,
   parseDuration,
-  parsePolicy,
   policyFromConfig,
   type RetentionDecision,
   type RetentionInput,
@@ -197,37 +195,6 @@ Deno.test("parseDuration: units, sums, and usage errors", () => {
       err = e;
     }
     assert(err instanceof BackupError && err.exitCode === 2 && err.message.includes("--keep-within"), bad);
-  }
-});
-
-Deno.test("parsePolicy: reads the --keep-* flags; none gives undefined; bad values name the flag", () => {
-  const parse = (argv: string[]) => parsePolicy(parseCli(["prune", ...argv], {}));
-  assertEquals(parse([]), undefined);
-  assertEquals(parse(["--keep-last", "3", "--keep-within", "2w"]), {
-    keepLast: 3,
-    keepWithin: { text: "2w", hours: 0, days: 14, months: 0, years: 0 },
-  });
-  assertEquals(parse(["--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "12"]), {
-    keepDaily: 7,
-    keepWeekly: 4,
-    keepMonthly: 12,
-  });
-  for (
-    const [argv, flag] of [
-      [["--keep-last=-1"], "--keep-last"],
-      [["--keep-daily", "0"], "--keep-daily"],
-      [["--keep-weekly", "two"], "--keep-weekly"],
-      [["--keep-monthly", "1.5"], "--keep-monthly"],
-      [["--keep-within", "forever"], "--keep-within"],
-    ] as const
-  ) {
-    let err: unknown;
-    try {
-      parse([...argv]);
-    } catch (e) {
-      err = e;
-    }
-    assert(err instanceof BackupError && err.exitCode === 2 && err.message.includes(flag), argv.join(" "));
   }
 });
 

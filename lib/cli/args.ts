@@ -1,0 +1,157 @@
+/**
+ * Flag readers that several commands share: the backup roots (`--out`, `--env`), the backup to read
+ * (`--from`), the restore target (`--target-url`), connection settings, the git identity, retention
+ * (`--keep-*`) and encoding (`--compress`, `--encrypt-to`, `--recipients-file`).
+ *
+ * Each turns {@link ParsedArgs} into the plain values that lib/ takes (defaults and ranges come from
+ * the flag table), or throws a usage error (exit 2) naming the flag or its variable. Commands call
+ * these; no module below lib/cli/ sees `ParsedArgs`.
+ * @module
+ */
+import {
+  boolValue,
+  intValue,
+  listValue,
+  optionalInt,
+  optionalString,
+  type ParsedArgs,
+  stringValue,
+} from "./flags.ts";
+import { usageError } from "../base/errors.ts";
+import { type DbUrl, parseDbUrl } from "../pg/url.ts";
+import { withPgpass } from "../pg/pgpass.ts";
+import { backupRoot } from "../store/rotation.ts";
+import { checkRecipient, type EncodeSettings, parseRecipients } from "../store/encode.ts";
+import type { GitIdentity } from "../store/git.ts";
+import { isEmptyPolicy, parseDuration, type RetentionPolicy } from "../store/retention.ts";
+import { resolveFrom } from "../store/listing.ts";
+
+/** One root a storage command works on. */
+export interface RootChoice {
+  root: string;
+  env?: string;
+}
+
+/**
+ * The roots named by `--out` and `--env` (`--env both` means prod and dev), with `out` itself.
+ * Throws a usage error for an invalid environment name.
+ */
+export function rootsFromArgs(args: ParsedArgs): { out: string; roots: RootChoice[] } {
+  const out = stringValue(args, "out");
+  const env = optionalString(args, "env");
+  const envs = env === "both" ? ["prod", "dev"] : env ? [env] : [];
+  if (envs.length === 0) return { out, roots: [{ root: backupRoot(out) }] };
+  return { out, roots: envs.map((e) => ({ root: backupRoot(out, e), env: e })) };
+}
+
+/** The one root of `--out` and `--env` (restore and verify read from one environment). */
+export function rootFromArgs(args: ParsedArgs): string {
+  return backupRoot(stringValue(args, "out"), optionalString(args, "env"));
+}
+
+/** The backup `--from` names (latest, an archive or a path), under the root of `--out`/`--env`. */
+export async function backupFrom(args: ParsedArgs): Promise<{ dir: string; label: string }> {
+  return await resolveFrom(rootFromArgs(args), stringValue(args, "from"));
+}
+
+/**
+ * Reads --target-url (or $RESTORE_DB_URL), with a password from ~/.pgpass when the URL has none.
+ * It never falls back to the source database: a missing target is a usage error (exit 2).
+ */
+export function targetUrl(args: ParsedArgs, env: Record<string, string | undefined>): Promise<DbUrl> {
+  const raw = optionalString(args, "target-url");
+  if (raw === undefined) {
+    throw usageError(
+      `'${args.command}' needs a target database: --target-url or $RESTORE_DB_URL`,
+      "pass --target-url postgresql://user:pass@host:5432/db of an empty database; the source is never used",
+    );
+  }
+  return withPgpass(
+    parseDbUrl(raw, args.origin["target-url"] ?? "--target-url", env),
+    env,
+    (l) => console.error(l),
+  );
+}
+
+/** How the tool's own connections are made. */
+export interface ConnectionSettings {
+  ipv4: boolean;
+  connectTimeout: number;
+  retries: number;
+}
+
+/** Reads `--ipv4`, `--connect-timeout` and `--retries`; throws a usage error for a value out of range. */
+export function connectionSettings(args: ParsedArgs): ConnectionSettings {
+  return {
+    ipv4: boolValue(args, "ipv4"),
+    connectTimeout: intValue(args, "connect-timeout"),
+    retries: intValue(args, "retries"),
+  };
+}
+
+/** The committer identity of `--git-name`/`--git-email` (used when git has none configured). */
+export function gitIdentity(args: ParsedArgs): GitIdentity {
+  return { name: stringValue(args, "git-name"), email: stringValue(args, "git-email") };
+}
+
+/**
+ * Reads the `--keep-*` flags. Returns undefined when none is given. Throws a usage error naming
+ * the flag when a count is not a whole number of at least 1, or a duration is not valid.
+ */
+export function policyFromArgs(args: ParsedArgs): RetentionPolicy | undefined {
+  const policy: RetentionPolicy = {};
+  const counts = [
+    ["keep-last", "keepLast"],
+    ["keep-daily", "keepDaily"],
+    ["keep-weekly", "keepWeekly"],
+    ["keep-monthly", "keepMonthly"],
+  ] as const;
+  for (const [flag, key] of counts) {
+    const n = optionalInt(args, flag);
+    if (n !== undefined) policy[key] = n;
+  }
+  const within = optionalString(args, "keep-within");
+  if (within !== undefined) {
+    policy.keepWithin = parseDuration(within, args.origin["keep-within"] ?? "--keep-within");
+  }
+  return isEmptyPolicy(policy) ? undefined : policy;
+}
+
+/**
+ * Reads `--compress`, `--encrypt-to` and `--recipients-file` into {@link EncodeSettings}. Throws a
+ * usage error (exit 2) naming the flag or file for an unknown method, a bad recipient, or a
+ * recipients file that is missing or empty.
+ */
+export function encodeSettings(args: ParsedArgs): EncodeSettings {
+  const c = stringValue(args, "compress");
+  if (c !== "none" && c !== "gzip" && c !== "zstd") {
+    throw usageError(
+      `${args.origin.compress ?? "--compress"} must be none, gzip or zstd, got '${c}'`,
+      "use --compress gzip or --compress zstd, or leave it out for plain files (best in git)",
+    );
+  }
+  const recipients: string[] = [];
+  for (const r of listValue(args, "encrypt-to")) {
+    checkRecipient(r.trim(), "--encrypt-to");
+    recipients.push(r.trim());
+  }
+  const file = optionalString(args, "recipients-file");
+  if (file !== undefined) {
+    const origin = `${args.origin["recipients-file"] ?? "--recipients-file"} '${file}'`;
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch (e) {
+      throw usageError(
+        `${origin} cannot be read: ${(e as Error).message.split(" (")[0].split(":")[0]}`,
+        "point --recipients-file at a text file with one age recipient (age1…) a line",
+      );
+    }
+    const fromFile = parseRecipients(text, origin);
+    if (fromFile.length === 0) {
+      throw usageError(`${origin} holds no recipient`, "add one age recipient (age1…) a line");
+    }
+    recipients.push(...fromFile);
+  }
+  return { ...(c === "none" ? {} : { compression: c }), recipients: [...new Set(recipients)] };
+}

@@ -1,0 +1,55 @@
+/**
+ * Prune: remove the archives of a backup root that a retention policy does not keep. The decisions
+ * come from retention.ts (pure); this module only renames and removes directories. `latest/` is
+ * never touched.
+ * @module
+ */
+import { join } from "node:path";
+import { STAGING_PREFIX } from "./rotation.ts";
+import { BackupError } from "../base/errors.ts";
+import { readArchives } from "./listing.ts";
+import { applyPolicy, type RetentionDecision, type RetentionPolicy } from "./retention.ts";
+
+/** A prune decision with the archive's directory. */
+export interface PruneDecision extends RetentionDecision {
+  path: string;
+}
+
+/**
+ * Applies `policy` to the archives of `root` at time `now` and, unless `dryRun`, removes the
+ * archives it does not keep (each is first renamed to a staging name, so a half-removed archive
+ * never remains under archive/). Returns every decision, newest first. Never touches `latest/`.
+ * Throws a usage error for an empty policy, and a {@link BackupError} when a removal fails.
+ */
+export async function pruneRoot(
+  root: string,
+  policy: RetentionPolicy,
+  opts: { dryRun: boolean; now: Date },
+): Promise<PruneDecision[]> {
+  const archives = await readArchives(root);
+  const byName = new Map(archives.map((a) => [a.name, a.dir]));
+  const decisions = applyPolicy(
+    archives.map((a) => ({ name: a.name, createdAt: a.createdAt })),
+    policy,
+    opts.now,
+  )
+    .map((d) => ({ ...d, path: byName.get(d.name)! }));
+  if (opts.dryRun) return decisions;
+  for (const d of decisions) {
+    if (d.keep) continue;
+    const doomed = join(root, `${STAGING_PREFIX}prune-${crypto.randomUUID().slice(0, 8)}`);
+    try {
+      await Deno.rename(d.path, doomed);
+      await Deno.remove(doomed, { recursive: true });
+    } catch (e) {
+      throw new BackupError(
+        `cannot remove archive ${d.path}: ${(e as Error).message.split(" (os error")[0]}`,
+        {
+          hint: "check that the backup root is writable; archives removed so far stay removed",
+          cause: e,
+        },
+      );
+    }
+  }
+  return decisions;
+}
