@@ -19,6 +19,7 @@ import {
 } from "./flags.ts";
 import { usageError } from "../base/errors.ts";
 import { type DbUrl, parseDbUrl } from "../pg/url.ts";
+import type { DbSettings } from "../pg/connect.ts";
 import { withPgpass } from "../pg/pgpass.ts";
 import { backupRoot } from "../store/rotation.ts";
 import { checkRecipient, type EncodeSettings, parseRecipients } from "../store/encode.ts";
@@ -73,12 +74,8 @@ export function targetUrl(args: ParsedArgs, env: Record<string, string | undefin
   );
 }
 
-/** How the tool's own connections are made. */
-export interface ConnectionSettings {
-  ipv4: boolean;
-  connectTimeout: number;
-  retries: number;
-}
+/** How the tool's own connections are made: the flag part of {@link DbSettings}. */
+export type ConnectionSettings = Required<Pick<DbSettings, "ipv4" | "connectTimeout" | "retries">>;
 
 /** Reads `--ipv4`, `--connect-timeout` and `--retries`; throws a usage error for a value out of range. */
 export function connectionSettings(args: ParsedArgs): ConnectionSettings {
