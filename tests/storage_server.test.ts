@@ -14,6 +14,9 @@ import {
   treeDigest,
 } from "../dev/storageenv.ts";
 import { startProject } from "./support/storage.ts";
+import { S3_SIDES, S3Client } from "../lib/storage/s3.ts";
+import { BackupError } from "../lib/base/errors.ts";
+import { createHash } from "node:crypto";
 
 Deno.test("a new project's Storage server stores a file and its row", async () => {
   const p = await startProject();
@@ -41,6 +44,65 @@ Deno.test("a new project's Storage server stores a file and its row", async () =
     r = await fetch(`${p.storage.url}/object/public/docs/a%20folder/hello.txt`);
     assertEquals(await r.text(), "hello");
     ok(p.dbUrl.includes("postgres:"), "the project URL logs in as postgres");
+  } finally {
+    await p.stop();
+  }
+});
+
+Deno.test("the S3 client (aws4fetch) streams odd names both ways; refused keys and a dead endpoint are exit 2", async () => {
+  const p = await startProject();
+  try {
+    const settings = {
+      endpoint: p.storage.endpoint,
+      region: p.storage.region,
+      accessKeyId: p.storage.accessKeyId,
+      secretAccessKey: p.storage.secretAccessKey,
+      ...S3_SIDES.source,
+    };
+    const s3 = new S3Client(settings, { retries: 1 });
+    assertEquals(await s3.listBuckets(), []);
+    await s3.createBucket("b1", true);
+    assertEquals(await s3.listBuckets(), ["b1"]);
+    const names = ["a b/c(1).txt", "x!'*&$@=;:+,?.bin", "deep/er/still/f.txt", "empty"];
+    for (const name of names) {
+      const bytes = name === "empty" ? new Uint8Array(0) : new TextEncoder().encode(`bytes of ${name}`);
+      const sha256 = createHash("sha256").update(bytes).digest("hex");
+      const md5 = createHash("md5").update(bytes).digest("hex");
+      const etag = await s3.put("b1", name, () => Promise.resolve(new Blob([bytes]).stream()), {
+        size: bytes.length,
+        sha256,
+        contentType: "text/x-test",
+        cacheControl: "max-age=7",
+        metadata: { who: "me" },
+      });
+      assertEquals(etag, `"${md5}"`, name);
+      const head = await s3.head("b1", name);
+      assertEquals([head?.etag, head?.contentType, head?.cacheControl, head?.metadata], [
+        `"${md5}"`,
+        "text/x-test",
+        "max-age=7",
+        { who: "me" },
+      ]);
+      const got = await s3.get("b1", name);
+      assertEquals(new Uint8Array(await new Response(got!.body).arrayBuffer()), bytes, name);
+    }
+    const rows = await p.cluster.sql(`select name from storage.objects order by name collate "C"`, {
+      db: p.db,
+    });
+    assertEquals(rows.trim().split("\n"), [...names].sort());
+    assertEquals(await s3.head("b1", "nope"), undefined);
+    assertEquals(await s3.get("b1", "nope"), undefined);
+    const refused = await new S3Client({ ...settings, secretAccessKey: "not-the-secret" }, { retries: 1 })
+      .listBuckets().catch((e) => e);
+    ok(
+      refused instanceof BackupError && refused.exitCode === 2 && /refused the S3 keys/.test(refused.message),
+    );
+    const dead = await new S3Client({ ...settings, endpoint: "http://127.0.0.1:9/s3" }, { retries: 1 })
+      .listBuckets().catch((e) => e);
+    ok(dead instanceof BackupError && dead.exitCode === 2 && /cannot reach/.test(dead.message), String(dead));
+    ok(
+      !refused.message.includes(settings.accessKeyId) && !String(refused.hint).includes(settings.accessKeyId),
+    );
   } finally {
     await p.stop();
   }

@@ -157,9 +157,15 @@ export function signJwt(payload: Record<string, unknown>, secret: string): strin
   return `${head}.${body}.${sig}`;
 }
 
-const running = new Set<() => void>();
+const running = new Set<number>();
 globalThis.addEventListener("unload", () => {
-  for (const kill of running) kill();
+  for (const pid of running) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
 });
 
 /** Starts a Storage server over `databaseUrl` (as supabase_storage_admin) on free ports. */
@@ -179,63 +185,70 @@ export async function startStorageServer(databaseUrl: string): Promise<StorageSe
     jwtSecret,
   );
   let port = 0;
-  let child: Deno.ChildProcess | undefined;
+  let pid = 0;
   const logFile = join(base, "server.log");
+  const alive = () => {
+    try {
+      return pid > 0 && Deno.statSync(`/proc/${pid}`).isDirectory;
+    } catch {
+      return false;
+    }
+  };
 
   const startServer = async () => {
     for (let attempt = 1;; attempt++) {
-      if (attempt === 1 && port === 0 || attempt > 1) port = freePort();
-      const log = await Deno.open(logFile, { write: true, create: true, append: true });
-      child = new Deno.Command(storageNode(), {
-        args: [storageEntry()],
-        cwd: storageDir(),
+      if (port === 0 || attempt > 1) port = freePort();
+      const env: Record<string, string> = {
+        PATH: "/usr/bin:/bin",
+        NODE_ENV: "production",
+        SERVER_HOST: "127.0.0.1",
+        SERVER_PORT: String(port),
+        SERVER_ADMIN_PORT: String(freePort()),
+        SERVER_REGION: "local",
+        STORAGE_S3_REGION: "local",
+        AUTH_JWT_SECRET: jwtSecret,
+        AUTH_JWT_ALGORITHM: "HS256",
+        DATABASE_URL: databaseUrl,
+        DB_INSTALL_ROLES: "false",
+        DB_SUPER_USER: "supabase_storage_admin",
+        DB_ANON_ROLE: "anon",
+        DB_AUTHENTICATED_ROLE: "authenticated",
+        DB_SERVICE_ROLE: "service_role",
+        STORAGE_BACKEND: "file",
+        STORAGE_FILE_BACKEND_PATH: filesDir,
+        TENANT_ID: "stub",
+        GLOBAL_S3_BUCKET: "stub",
+        PG_QUEUE_ENABLE: "false",
+        S3_PROTOCOL_ACCESS_KEY_ID: accessKeyId,
+        S3_PROTOCOL_ACCESS_KEY_SECRET: secretAccessKey,
+        LOG_LEVEL: "warn",
+      };
+      // Detached (no handle held by the test), so one server can serve several tests of a file.
+      const r = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          `cd "$1" && exec "$2" "$3" >>"$4" 2>&1 </dev/null & echo $!`,
+          "sh",
+          storageDir(),
+          storageNode(),
+          storageEntry(),
+          logFile,
+        ],
         clearEnv: true,
-        env: {
-          PATH: "/usr/bin:/bin",
-          NODE_ENV: "production",
-          SERVER_HOST: "127.0.0.1",
-          SERVER_PORT: String(port),
-          SERVER_ADMIN_PORT: String(freePort()),
-          SERVER_REGION: "local",
-          STORAGE_S3_REGION: "local",
-          AUTH_JWT_SECRET: jwtSecret,
-          AUTH_JWT_ALGORITHM: "HS256",
-          DATABASE_URL: databaseUrl,
-          DB_INSTALL_ROLES: "false",
-          DB_SUPER_USER: "supabase_storage_admin",
-          DB_ANON_ROLE: "anon",
-          DB_AUTHENTICATED_ROLE: "authenticated",
-          DB_SERVICE_ROLE: "service_role",
-          STORAGE_BACKEND: "file",
-          STORAGE_FILE_BACKEND_PATH: filesDir,
-          TENANT_ID: "stub",
-          GLOBAL_S3_BUCKET: "stub",
-          PG_QUEUE_ENABLE: "false",
-          S3_PROTOCOL_ACCESS_KEY_ID: accessKeyId,
-          S3_PROTOCOL_ACCESS_KEY_SECRET: secretAccessKey,
-          LOG_LEVEL: "warn",
-        },
+        env,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
-      }).spawn();
-      const c = child;
-      c.stdout.pipeTo(log.writable, { preventClose: true }).catch(() => {});
-      c.stderr.pipeTo(log.writable).catch(() => {});
-      const kill = () => {
-        try {
-          c.kill("SIGKILL");
-        } catch {
-          // gone
-        }
-      };
-      running.add(kill);
-      await startWatchdog(c.pid);
-      const exited = c.status.then(() => true);
+      }).output();
+      pid = Number(new TextDecoder().decode(r.stdout).trim());
+      if (!r.success || !pid) {
+        throw new Error(`cannot start the Storage server: ${new TextDecoder().decode(r.stderr)}`);
+      }
+      running.add(pid);
+      await startWatchdog(pid);
       const deadline = Date.now() + 60_000;
       let up = false;
-      while (Date.now() < deadline) {
-        if (await Promise.race([exited, new Promise<false>((r) => setTimeout(() => r(false), 200))])) break;
+      while (Date.now() < deadline && alive()) {
         try {
           const res = await fetch(`http://127.0.0.1:${port}/status`);
           await res.body?.cancel();
@@ -246,34 +259,38 @@ export async function startStorageServer(databaseUrl: string): Promise<StorageSe
         } catch {
           // not listening yet
         }
+        await new Promise((res) => setTimeout(res, 200));
       }
       if (up) return;
-      kill();
-      await c.status;
-      running.delete(kill);
+      await stopServer();
       const text = await Deno.readTextFile(logFile).catch(() => "");
       if (attempt < 3 && /EADDRINUSE/.test(text)) continue;
       throw new Error(`the Storage server did not start:\n${text.trim().split("\n").slice(-10).join("\n")}`);
     }
   };
   const stopServer = async () => {
-    const c = child;
-    if (!c) return;
-    child = undefined;
+    if (!pid) return;
+    const p = pid;
+    pid = 0;
+    running.delete(p);
     try {
-      c.kill("SIGTERM");
+      Deno.kill(p, "SIGTERM");
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 50; i++) {
+      try {
+        Deno.statSync(`/proc/${p}`);
+      } catch {
+        return;
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    try {
+      Deno.kill(p, "SIGKILL");
     } catch {
       // gone
     }
-    const t = setTimeout(() => {
-      try {
-        c.kill("SIGKILL");
-      } catch {
-        // gone
-      }
-    }, 5000);
-    await c.status;
-    clearTimeout(t);
   };
   await startServer();
   const url = `http://127.0.0.1:${port}`;

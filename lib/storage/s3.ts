@@ -1,0 +1,426 @@
+/**
+ * The S3 protocol client for a Supabase project's Storage (`https://<ref>.storage.supabase.co/storage/v1/s3`,
+ * path-style, the project's S3 access keys): SigV4 signing by `aws4fetch` over `fetch`, so bodies
+ * stream both ways and nothing is buffered whole. Only the calls a backup and a restore need:
+ * list buckets (also the check of endpoint and keys), create a bucket, head/get/put an object.
+ *
+ * Retries: a transient failure (network error, HTTP 429 or 5xx) before a response body is used is
+ * retried with exponential backoff and jitter, up to `retries` times. Errors are
+ * {@link BackupError}s naming the endpoint and the flags to fix, never a key.
+ *
+ * Key encoding ({@link encodeKey}) and error classification ({@link s3Failure}) are pure.
+ * @module
+ */
+import { AwsClient } from "aws4fetch";
+import { BackupError, ExitCode, usageError } from "../base/errors.ts";
+import { abortSignal } from "../base/interrupt.ts";
+import { redact, registerSecret } from "../base/redact.ts";
+
+/** Where and how to reach one project's S3 endpoint. */
+export interface S3Settings {
+  /** `https://<ref>.storage.supabase.co/storage/v1/s3` (no trailing slash). */
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** The flags that set these, for messages: e.g. `--storage` or `--target-storage`. */
+  flagPrefix: string;
+  /** The environment prefix, for messages: `SUPABASE_S3` or `RESTORE_S3`. */
+  envPrefix: string;
+}
+
+/** What a HEAD or GET says about an object. */
+export interface ObjectHead {
+  etag: string;
+  size: number;
+  contentType?: string;
+  cacheControl?: string;
+  /** `x-amz-meta-*` headers, names without the prefix (lower case). */
+  metadata: Record<string, string>;
+}
+
+/** What {@link S3Client.put} sends besides the bytes. */
+export interface PutOptions {
+  size: number;
+  /** The sha256 (hex) of the bytes: signed as the payload hash. */
+  sha256: string;
+  contentType?: string;
+  cacheControl?: string;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Encodes an object name for the URL path the way SigV4 canonicalises it: each `/`-separated
+ * segment percent-encoded except the RFC 3986 unreserved characters. Pure.
+ */
+export function encodeKey(name: string): string {
+  return name.split("/").map((seg) =>
+    encodeURIComponent(seg).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  ).join("/");
+}
+
+/** The S3 error code and message of an XML error body, when there is one. Pure. */
+export function parseS3Error(body: string): { code?: string; message?: string } {
+  const tag = (name: string) => {
+    const m = body.match(new RegExp(`<${name}>([^<]*)</${name}>`));
+    return m ? m[1].trim() : undefined;
+  };
+  return { code: tag("Code"), message: tag("Message") };
+}
+
+/** Whether an HTTP status is worth retrying (throttling, server errors). Pure. */
+export function isTransientStatus(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+/** The wait before retry `attempt` (1-based): 250 ms doubling, capped at 8 s, times `jitter` in [0.5, 1]. Pure. */
+export function backoffMs(attempt: number, jitter: number): number {
+  return Math.round(Math.min(8000, 250 * 2 ** (attempt - 1)) * (0.5 + jitter / 2));
+}
+
+/**
+ * Checks an endpoint given by `origin` and returns it without a trailing slash. Throws a usage
+ * error (exit 2) for anything but an http(s) URL without credentials, query or fragment. Pure.
+ */
+export function parseEndpoint(text: string, origin: string): string {
+  let u: URL;
+  try {
+    u = new URL(text.trim());
+  } catch {
+    throw usageError(
+      `${origin} is not a URL`,
+      "give the project's S3 endpoint, https://<ref>.storage.supabase.co/storage/v1/s3",
+    );
+  }
+  if ((u.protocol !== "https:" && u.protocol !== "http:") || u.username || u.password || u.search || u.hash) {
+    throw usageError(
+      `${origin} must be an http(s) URL without credentials or query`,
+      "give the project's S3 endpoint, https://<ref>.storage.supabase.co/storage/v1/s3",
+    );
+  }
+  return u.toString().replace(/\/+$/, "");
+}
+
+/** The endpoint without its path, for messages and the manifest: `https://host`. Pure. */
+export function endpointHost(endpoint: string): string {
+  const u = new URL(endpoint);
+  return `${u.protocol}//${u.host}`;
+}
+
+/**
+ * The error for a failed S3 call: refused keys (401/403) and a wrong endpoint (404 on the bucket
+ * list, not S3) are usage errors (exit 2), the rest failures (exit 1). Pure.
+ */
+export function s3Failure(
+  s: Pick<S3Settings, "endpoint" | "flagPrefix" | "envPrefix">,
+  what: string,
+  status: number,
+  body: string,
+): BackupError {
+  const { code, message } = parseS3Error(body);
+  const detail = `HTTP ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
+  const where = endpointHost(s.endpoint);
+  if (
+    status === 401 || status === 403 &&
+      (!code || /InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|InvalidToken|Unauthorized/i.test(code))
+  ) {
+    return new BackupError(`${where} refused the S3 keys (${detail})`, {
+      hint:
+        `check ${s.flagPrefix}-access-key-id, ${s.flagPrefix}-secret-access-key and ${s.flagPrefix}-region ($${s.envPrefix}_*); create keys under Project Settings → Storage → S3 access keys`,
+      exitCode: ExitCode.usage,
+    });
+  }
+  if (what === "list buckets" && (status === 404 || status === 400 && !code)) {
+    return new BackupError(`${s.endpoint} is not an S3 endpoint (${detail})`, {
+      hint: `check ${s.flagPrefix}-endpoint: https://<ref>.storage.supabase.co/storage/v1/s3`,
+      exitCode: ExitCode.usage,
+    });
+  }
+  return new BackupError(`S3 ${what} at ${where} failed (${detail})`, {
+    hint: "check the project's Storage status and run again",
+  });
+}
+
+/** Whether an error thrown by fetch is a network failure (worth a retry). */
+function isNetworkError(e: unknown): boolean {
+  return e instanceof TypeError ||
+    (e instanceof Error && /connect|reset|closed|timed out|EOF|broken pipe/i.test(e.message));
+}
+
+/** Errors of calls that failed transiently (worth another try by a caller that can repeat the call). */
+const transientErrors = new WeakSet<Error>();
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+
+function headOf(res: Response): ObjectHead {
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of res.headers) if (k.startsWith("x-amz-meta-")) metadata[k.slice(11)] = v;
+  return {
+    etag: res.headers.get("etag") ?? "",
+    size: Number(res.headers.get("content-length") ?? "NaN"),
+    ...(res.headers.get("content-type") ? { contentType: res.headers.get("content-type")! } : {}),
+    ...(res.headers.get("cache-control") ? { cacheControl: res.headers.get("cache-control")! } : {}),
+    metadata,
+  };
+}
+
+/** A signed S3 client for one endpoint (see the module doc). */
+export class S3Client {
+  readonly settings: S3Settings;
+  #aws: AwsClient;
+  #retries: number;
+  #signal: AbortSignal;
+  #log: (line: string) => void;
+
+  /** Registers both keys as secrets, so that no output shows them. */
+  constructor(
+    settings: S3Settings,
+    opts: { retries: number; signal?: AbortSignal; log?: (line: string) => void },
+  ) {
+    registerSecret(settings.secretAccessKey);
+    registerSecret(settings.accessKeyId);
+    this.settings = settings;
+    this.#aws = new AwsClient({
+      accessKeyId: settings.accessKeyId,
+      secretAccessKey: settings.secretAccessKey,
+      service: "s3",
+      region: settings.region,
+      retries: 0,
+    });
+    this.#retries = opts.retries;
+    this.#signal = opts.signal ?? abortSignal;
+    this.#log = opts.log ?? (() => {});
+  }
+
+  #url(bucket?: string, key?: string): string {
+    let u = this.settings.endpoint;
+    if (bucket !== undefined) u += `/${encodeKey(bucket)}`;
+    if (key !== undefined) u += `/${encodeKey(key)}`;
+    return u;
+  }
+
+  /**
+   * Sends one request, retrying transient failures; `ok` statuses (and 404 when `allow404`) are
+   * returned with the body unread, anything else becomes a {@link s3Failure}.
+   */
+  async #send(
+    what: string,
+    url: string,
+    init: () => RequestInit,
+    opts: { allow404?: boolean; once?: boolean } = {},
+  ): Promise<Response> {
+    const retries = opts.once ? 0 : this.#retries;
+    for (let attempt = 1;; attempt++) {
+      if (this.#signal.aborted) throw this.#signal.reason ?? new BackupError("interrupted");
+      let res: Response | undefined;
+      let failure: unknown;
+      try {
+        res = await this.#aws.fetch(url, { ...init(), signal: this.#signal });
+      } catch (e) {
+        if (this.#signal.aborted) throw this.#signal.reason ?? e;
+        if (!isNetworkError(e)) throw e;
+        failure = e;
+      }
+      if (res && (res.ok || (opts.allow404 && res.status === 404))) return res;
+      const transient = res ? isTransientStatus(res.status) : true;
+      const body = res ? await res.text().catch(() => "") : "";
+      if (!transient || attempt > retries) {
+        const err = res
+          ? s3Failure(this.settings, what, res.status, body)
+          : this.#unreachable(what, failure, attempt);
+        if (transient) transientErrors.add(err);
+        throw err;
+      }
+      const wait = backoffMs(attempt, Math.random());
+      const why = res ? `HTTP ${res.status}` : redact(String((failure as Error).message).split("\n")[0]);
+      this.#log(`S3 ${what} failed (${why}); retry ${attempt}/${retries} in ${wait} ms`);
+      await sleep(wait, this.#signal);
+    }
+  }
+
+  #unreachable(what: string, e: unknown, attempts: number): BackupError {
+    const why = redact(String((e as Error)?.message ?? e).split("\n")[0]);
+    return new BackupError(
+      `cannot reach the S3 endpoint ${
+        endpointHost(this.settings.endpoint)
+      } (${what}, ${attempts} attempt(s)): ${why}`,
+      {
+        hint:
+          `check ${this.settings.flagPrefix}-endpoint ($${this.settings.envPrefix}_ENDPOINT) and the network; latest/ is unchanged`,
+        cause: e,
+      },
+    );
+  }
+
+  /**
+   * Lists the bucket names: also the check that the endpoint is S3 and the keys work. Throws a
+   * usage error (exit 2) for refused keys, an endpoint that is not S3 or one that cannot be reached.
+   */
+  async listBuckets(): Promise<string[]> {
+    let res: Response;
+    try {
+      res = await this.#send("list buckets", `${this.settings.endpoint}/`, () => ({ method: "GET" }));
+    } catch (e) {
+      if (e instanceof BackupError && e.message.startsWith("cannot reach")) {
+        throw new BackupError(e.message, { hint: e.hint, exitCode: ExitCode.usage, cause: e.cause });
+      }
+      throw e;
+    }
+    const text = await res.text();
+    if (!text.includes("ListAllMyBucketsResult")) {
+      throw new BackupError(
+        `${this.settings.endpoint} is not an S3 endpoint (no bucket list in its answer)`,
+        {
+          hint: `check ${this.settings.flagPrefix}-endpoint: https://<ref>.storage.supabase.co/storage/v1/s3`,
+          exitCode: ExitCode.usage,
+        },
+      );
+    }
+    return [...text.matchAll(/<Name>([^<]*)<\/Name>/g)].map((m) => decodeXml(m[1]));
+  }
+
+  /** Creates a bucket (`public-read` when `isPublic`). Throws on failure. */
+  async createBucket(bucket: string, isPublic: boolean): Promise<void> {
+    const res = await this.#send("create bucket", this.#url(bucket), () => ({
+      method: "PUT",
+      headers: (isPublic ? { "x-amz-acl": "public-read" } : {}) as Record<string, string>,
+    }));
+    await res.body?.cancel();
+  }
+
+  /** The object's head, or undefined when it does not exist. */
+  async head(bucket: string, key: string): Promise<ObjectHead | undefined> {
+    const res = await this.#send(
+      `head ${bucket}/${key}`,
+      this.#url(bucket, key),
+      () => ({ method: "HEAD" }),
+      {
+        allow404: true,
+      },
+    );
+    await res.body?.cancel();
+    return res.status === 404 ? undefined : headOf(res);
+  }
+
+  /**
+   * Starts a download: the head and the body stream, or undefined when the object does not exist.
+   * Retries happen before the body is handed out; the caller retries a body that breaks.
+   */
+  async get(
+    bucket: string,
+    key: string,
+  ): Promise<{ head: ObjectHead; body: ReadableStream<Uint8Array> } | undefined> {
+    const res = await this.#send(`get ${bucket}/${key}`, this.#url(bucket, key), () => ({ method: "GET" }), {
+      allow404: true,
+    });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    return { head: headOf(res), body: res.body ?? new Blob([]).stream() };
+  }
+
+  /**
+   * Uploads an object from `open()` (called again for each retry), signing `opts.sha256` as the
+   * payload hash. Returns the ETag the server gives. Throws on failure.
+   */
+  async put(
+    bucket: string,
+    key: string,
+    open: () => Promise<ReadableStream<Uint8Array>>,
+    opts: PutOptions,
+  ): Promise<string> {
+    const headers: Record<string, string> = {
+      "content-length": String(opts.size),
+      "x-amz-content-sha256": opts.sha256,
+    };
+    if (opts.contentType) headers["content-type"] = opts.contentType;
+    if (opts.cacheControl) headers["cache-control"] = opts.cacheControl;
+    for (const [k, v] of Object.entries(opts.metadata ?? {})) headers[`x-amz-meta-${k}`] = v;
+    const what = `put ${bucket}/${key}`;
+    for (let attempt = 1;; attempt++) {
+      const body = opts.size === 0 ? new Uint8Array(0) : await open();
+      try {
+        // A stream is sent once: #send does not retry it, this loop reopens it.
+        const res = await this.#send(what, this.#url(bucket, key), () => ({ method: "PUT", headers, body }), {
+          once: true,
+        });
+        await res.body?.cancel();
+        return res.headers.get("etag") ?? "";
+      } catch (e) {
+        if (body instanceof ReadableStream) await body.cancel().catch(() => {});
+        if (attempt > this.#retries || !transientErrors.has(e as Error)) throw e;
+        const wait = backoffMs(attempt, Math.random());
+        this.#log(`S3 ${what} failed; retry ${attempt}/${this.#retries} in ${wait} ms`);
+        await sleep(wait, this.#signal);
+      }
+    }
+  }
+}
+
+function decodeXml(s: string): string {
+  return s.replace(
+    /&(lt|gt|amp|quot|apos);/g,
+    (_, e) => ({ lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" })[e as string]!,
+  );
+}
+
+/** The raw values of one side's S3 flags (undefined: not given). */
+export interface S3Values {
+  endpoint?: string;
+  region?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+}
+
+/** The flag and environment prefixes of each side. */
+export const S3_SIDES = {
+  source: { flagPrefix: "--storage", envPrefix: "SUPABASE_S3" },
+  target: { flagPrefix: "--target-storage", envPrefix: "RESTORE_S3" },
+} as const;
+
+/**
+ * Checks one side's S3 values and returns the settings. Throws a usage error (exit 2) naming the
+ * flag and variable of the first missing or bad value; the target never borrows the source's.
+ * Pure.
+ */
+export function s3Settings(v: S3Values, side: keyof typeof S3_SIDES): S3Settings {
+  const { flagPrefix, envPrefix } = S3_SIDES[side];
+  const need = (value: string | undefined, flag: string, env: string, what: string): string => {
+    if (value === undefined || value.trim() === "") {
+      throw usageError(
+        `${
+          side === "source" ? "--storage" : "restore --storage"
+        } needs ${what}: ${flagPrefix}-${flag} or $${envPrefix}_${env}`,
+        side === "source"
+          ? "the project's S3 endpoint, region and keys are under Project Settings → Storage → S3 access keys"
+          : "give the TARGET project's S3 endpoint, region and keys (the source's are never used for a restore)",
+      );
+    }
+    return value.trim();
+  };
+  const endpoint = parseEndpoint(
+    need(v.endpoint, "endpoint", "ENDPOINT", "the S3 endpoint"),
+    `${flagPrefix}-endpoint`,
+  );
+  return {
+    endpoint,
+    region: need(v.region, "region", "REGION", "the region"),
+    accessKeyId: need(v.accessKeyId, "access-key-id", "ACCESS_KEY_ID", "the S3 access key id"),
+    secretAccessKey: need(
+      v.secretAccessKey,
+      "secret-access-key",
+      "SECRET_ACCESS_KEY",
+      "the S3 secret access key",
+    ),
+    flagPrefix,
+    envPrefix,
+  };
+}
