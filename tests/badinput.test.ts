@@ -7,12 +7,20 @@
 import { ok } from "node:assert/strict";
 import { runCli } from "./support/cli.ts";
 import { tallied, tallyOf } from "./support/tally.ts";
+import { sampleManifest } from "./support/manifest.ts";
 
 /** The password of every URL below; neither it nor its percent-encoded form may ever be printed. */
 const PASSWORD = "Pw@:/#%?s3cret";
 const ENCODED = encodeURIComponent(PASSWORD);
 /** A well-formed URL with the password, on a port where nothing listens. */
 const URL = `postgresql://postgres:${ENCODED}@127.0.0.1:9/postgres`;
+
+/** A backup manifest with one field changed by `edit`, as manifest.json text. */
+function manifestWith(edit: (m: Record<string, unknown>) => void): string {
+  const m = sampleManifest() as unknown as Record<string, unknown>;
+  edit(m);
+  return JSON.stringify(m);
+}
 
 interface Case {
   name: string;
@@ -129,6 +137,37 @@ const CASES: Case[] = [
     name: "restore into a malformed --target-url",
     args: ["restore", "--target-url", `postgresql://postgres:${ENCODED}@127.0.0.1:0/postgres`],
     names: "--target-url",
+  },
+  {
+    name: "restore from a manifest with a size that is a string",
+    args: ["restore", "--target-url", URL, "--out", "b"],
+    files: {
+      "b/latest/": "",
+      "b/latest/manifest.json": manifestWith((
+        m,
+      ) => (m.files = { "roles.sql": { bytes: "12", sha256: "0".repeat(64) } })),
+    },
+    names: 'manifest field files["roles.sql"].bytes must be a number',
+  },
+  {
+    name: "restore --table from a manifest whose tables are not a list",
+    args: ["restore", "--target-url", URL, "--out", "b", "--table", "public.events"],
+    files: {
+      "b/latest/": "",
+      "b/latest/manifest.json": manifestWith((
+        m,
+      ) => ((m.schemas as Record<string, unknown>[])[0].tables = {})),
+    },
+    names: "manifest field schemas[0].tables must be an array",
+  },
+  {
+    name: "restore from a manifest whose source.sha is a number",
+    args: ["restore", "--target-url", URL, "--out", "b"],
+    files: {
+      "b/latest/": "",
+      "b/latest/manifest.json": manifestWith((m) => (m.source = { repo: "acme/app", event: "push", sha: 5 })),
+    },
+    names: "manifest field source.sha must be a string",
   },
   { name: "verify --jobs 99", args: ["verify", "--jobs", "99"], names: "--jobs" },
   {

@@ -150,6 +150,36 @@ Deno.test("list: latest and archives with time, source, size, status, tables (go
   }
 });
 
+Deno.test("list: manifests with fields of the wrong type are listed as damaged, naming the field", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "sb-list-" });
+  try {
+    const root = `${tmp}/backups`;
+    const names = await makeRoot(root, { createdAt: new Date("2025-05-03T08:00:00Z") }, [
+      { createdAt: new Date("2025-05-02T08:00:00Z") },
+    ]);
+    const edit = async (dir: string, change: (m: Manifest) => void) => {
+      const m = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+      change(m);
+      await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(m));
+    };
+    // a size that is a string (it showed as 0 B), tables that are not a list (a crash)
+    await edit(`${root}/latest`, (m) => (Object.values(m.files)[0] as { bytes: unknown }).bytes = "1035");
+    await edit(`${root}/archive/${names[0]}`, (m) => (m.schemas[0] as { tables: unknown }).tables = {});
+    const j = await runCli(["list", "--json", "--out", root]);
+    assertEquals(j.code, 0, j.stderr);
+    const b = JSON.parse(j.stdout).roots[0].backups;
+    assertEquals(b.map((x: { status: string }) => x.status), ["damaged", "damaged"]);
+    assertEquals(b[0].problem, 'manifest field files["public/t0/data.sql"].bytes must be a number');
+    assertEquals(b[1].problem, "manifest field schemas[0].tables must be an array");
+    assert(b[0].bytes > 2000, `size from disk: ${b[0].bytes}`);
+    const text = await runCli(["list", "--out", root]);
+    assertEquals(text.code, 0, text.stderr);
+    assert(text.stdout.includes("damaged (manifest field schemas[0].tables must be an array)"), text.stdout);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("list: without --env, environment folders are listed each; --env picks one", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "sb-list-" });
   try {

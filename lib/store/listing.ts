@@ -52,13 +52,10 @@ async function readManifestOrProblem(dir: string): Promise<{ manifest?: Manifest
     return { problem: "no manifest.json" };
   }
   try {
-    const manifest = parseManifest(text, path);
-    if (Number.isNaN(new Date(manifest.createdAt).getTime())) {
-      return { problem: "manifest has no valid createdAt" };
-    }
-    return { manifest };
+    return { manifest: parseManifest(text, path) };
   } catch (e) {
-    return { problem: (e as Error).message.replace(`${path} `, "manifest.json ") };
+    // "<path>: manifest field x must be …" → "manifest field x must be …"
+    return { problem: (e as Error).message.replace(`${path}: `, "").replace(`${path} `, "manifest.json ") };
   }
 }
 

@@ -3,7 +3,7 @@
  * The format is documented in docs/backup.md (manifest.json).
  * @module
  */
-import { BackupError } from "../base/errors.ts";
+import { BackupError, ExitCode } from "../base/errors.ts";
 
 /** Where a backup came from (GitHub context, flags, or `local`). */
 export interface ManifestSource {
@@ -108,9 +108,113 @@ export function serializeManifest(m: Manifest): string {
   return JSON.stringify({ ...m, files }, null, 2) + "\n";
 }
 
+/** A manifest field that does not have its type: its path (`files["x"].bytes`) and what is wrong. */
+class FieldError {
+  constructor(readonly path: string, readonly problem: string) {}
+}
+
+/** Checks one value at `path`; throws a {@link FieldError} when it does not fit. */
+type Check = (value: unknown, path: string) => void;
+/** A field of an object: its check, and whether it may be absent. */
+type Field = Check | { check: Check; optional: true };
+
+const must = (path: string, what: string): never => {
+  throw new FieldError(path, `must be ${what}`);
+};
+const opt = (check: Check): Field => ({ check, optional: true });
+const string: Check = (v, p) => typeof v === "string" || must(p, "a string");
+const boolean: Check = (v, p) => typeof v === "boolean" || must(p, "true or false");
+const number: Check = (v, p) => (typeof v === "number" && Number.isFinite(v)) || must(p, "a number");
+/** A size or count: a whole number, 0 or more. */
+const count: Check = (v, p) => {
+  number(v, p);
+  if (!Number.isSafeInteger(v) || (v as number) < 0) must(p, "a whole number, 0 or more");
+};
+const sha256: Check = (v, p) => {
+  string(v, p);
+  if (!/^[0-9a-f]{64}$/.test(v as string)) must(p, "a SHA-256 in hex (64 digits 0-9a-f)");
+};
+const time: Check = (v, p) => {
+  string(v, p);
+  if (Number.isNaN(new Date(v as string).getTime())) must(p, "an ISO 8601 time");
+};
+const oneOf = (...values: string[]): Check => (v, p) =>
+  values.includes(v as string) || must(p, values.map((x) => JSON.stringify(x)).join(" or "));
+const nullable = (check: Check): Check => (v, p) => v === null || check(v, p);
+const array = (check: Check): Check => (v, p) => {
+  if (!Array.isArray(v)) must(p, "an array");
+  (v as unknown[]).forEach((x, i) => check(x, `${p}[${i}]`));
+};
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+/** An object with these fields (others are ignored, so newer manifests still read). */
+const object = (fields: Record<string, Field>): Check => (v, p) => {
+  if (!isObject(v)) must(p || "the manifest", "an object");
+  for (const [k, f] of Object.entries(fields)) {
+    const at = p ? `${p}.${k}` : k;
+    const value = Object.hasOwn(v as object, k) ? (v as Record<string, unknown>)[k] : undefined;
+    if (value === undefined) {
+      if (typeof f === "function") throw new FieldError(at, "is missing");
+      continue;
+    }
+    (typeof f === "function" ? f : f.check)(value, at);
+  }
+};
+/** An object used as a map: every value has the same shape; keys are shown quoted. */
+const record = (check: Check): Check => (v, p) => {
+  if (!isObject(v)) must(p, "an object");
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) check(x, `${p}[${JSON.stringify(k)}]`);
+};
+
+/** The type of every manifest field, as docs/backup.md (manifest.json) describes it. */
+const MANIFEST: Check = object({
+  format: number,
+  createdAt: time,
+  tool: string,
+  environment: opt(string),
+  source: object({ repo: string, event: string, sha: string, ref: opt(string) }),
+  database: object({ name: string, serverVersion: string, sizeBytes: count, host: string }),
+  pgDumpVersion: string,
+  snapshot: object({ consistent: boolean, id: opt(string), note: opt(string) }),
+  status: oneOf("ok", "partial"),
+  roles: nullable(string),
+  schemas: array(object({
+    name: string,
+    dump: string,
+    dumpParts: opt(array(string)),
+    dumpBytes: count,
+    managed: opt(boolean),
+    tables: array(object({
+      name: string,
+      rows: nullable(count),
+      schemaFile: string,
+      dataFiles: array(string),
+      bytes: count,
+      kind: opt(oneOf("r", "p")),
+      partitionOf: opt(string),
+    })),
+  })),
+  extensions: opt(array(object({ name: string, schema: string, version: string }))),
+  skipped: array(object({ schema: string, table: string, reason: string })),
+  files: record(object({
+    bytes: count,
+    sha256,
+    compression: opt(oneOf("gzip", "zstd")),
+    encrypted: opt(boolean),
+    stored: opt(object({ bytes: count, sha256 })),
+  })),
+  durationMs: count,
+});
+
+/** The hint of every manifest that cannot be read. */
+const DAMAGED_HINT =
+  "the backup's manifest.json was edited or damaged; use another backup ('backup.ts list'), or fix that field";
+
 /**
- * Parses manifest text and checks its shape. Throws a {@link BackupError} naming `where` when the
- * text is not a manifest this tool can read.
+ * Parses manifest text and checks the type of every field (see docs/backup.md, manifest.json).
+ * Throws a {@link BackupError} (exit 2) naming `where`, and the first bad field, as in
+ * `<where>: manifest field files["x"].bytes must be a number`, when it is not a manifest this
+ * tool can read. Fields it does not know are ignored.
  */
 export function parseManifest(text: string, where: string): Manifest {
   let m: unknown;
@@ -119,19 +223,26 @@ export function parseManifest(text: string, where: string): Manifest {
   } catch (e) {
     throw new BackupError(`${where} is not valid JSON`, {
       hint: "the backup is damaged; restore from an archive or re-run the backup",
+      exitCode: ExitCode.usage,
       cause: e,
     });
   }
-  const o = m as Partial<Manifest>;
-  if (
-    typeof o !== "object" || o === null || typeof o.format !== "number" || typeof o.createdAt !== "string" ||
-    !Array.isArray(o.schemas) || typeof o.files !== "object"
-  ) {
+  if (!isObject(m) || typeof m.format !== "number" || !Array.isArray(m.schemas)) {
     throw new BackupError(`${where} is not a supabase-backup manifest`, {
       hint: "point --from at a folder that holds a manifest.json written by supabase-backup",
+      exitCode: ExitCode.usage,
     });
   }
-  return o as Manifest;
+  try {
+    MANIFEST(m, "");
+  } catch (e) {
+    if (!(e instanceof FieldError)) throw e;
+    throw new BackupError(`${where}: manifest field ${e.path} ${e.problem}`, {
+      hint: DAMAGED_HINT,
+      exitCode: ExitCode.usage,
+    });
+  }
+  return m as unknown as Manifest;
 }
 
 /** Reads and parses `<dir>/manifest.json`. Throws when it is missing or damaged. */
