@@ -1,7 +1,7 @@
 /**
  * The backup's files as a restore reads them: a schema's dump as a plaintext file (reassembled when
  * it was split, checked first), its pre-data script as pg_restore writes it (read once), and a
- * table's schema.sql and data files, the data filtered for the target as they stream to psql.
+ * table's schema.sql and data files, streamed.
  * @module
  */
 import { join } from "node:path";
@@ -9,7 +9,6 @@ import { openPlaintext, plaintextPath } from "../store/decode.ts";
 import type { ManifestSchema } from "../store/manifest.ts";
 import { runTool } from "../pg/run.ts";
 import type { Ctx } from "./context.ts";
-import { dataLineFilter } from "./filter.ts";
 import { parseScript, type Script } from "./script.ts";
 import { checkFiles, throwOnFaults } from "../store/check.ts";
 
@@ -50,30 +49,9 @@ export async function readText(ctx: Ctx, rel: string): Promise<string> {
   return await new Response(stream).text();
 }
 
-/** A backup data file as a stream for psql, with lines the target or psql reject filtered out. */
+/** A backup data file's plaintext as a stream (psql reads it through the guard, lib/restore/guard.ts). */
 export async function dataStream(ctx: Ctx, rel: string): Promise<ReadableStream<Uint8Array>> {
-  return filterStream(
-    ctx,
-    await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode),
-  );
-}
-
-/** Passes a SQL stream through {@link dataLineFilter} when the target or psql need it. */
-export function filterStream(ctx: Ctx, raw: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  if (!ctx.filter.dropRestrict && !ctx.filter.dropTransactionTimeout) return raw;
-  const f = dataLineFilter(ctx.filter);
-  return raw.pipeThrough(new TextDecoderStream()).pipeThrough(
-    new TransformStream<string, string>({
-      transform(chunk, c) {
-        const out = f(chunk);
-        if (out) c.enqueue(out);
-      },
-      flush(c) {
-        const out = f("", true);
-        if (out) c.enqueue(out);
-      },
-    }),
-  ).pipeThrough(new TextEncoderStream());
+  return await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode);
 }
 
 /** Pre-data scripts of the backup's schema dumps (for the dependencies of single tables). */

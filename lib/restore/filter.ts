@@ -1,21 +1,18 @@
 /**
  * How the SQL that pg_restore writes is adapted to the target: ownership it cannot apply,
- * privileges for missing roles, `\restrict` lines, `SET transaction_timeout` on servers older than
- * 17, blocks for schemas and extensions the target already has, `--clean` drops. Definitions are
- * filtered whole ({@link filterDefinitions}), data files as a stream ({@link dataLineFilter}). Pure:
- * no I/O.
+ * privileges for missing roles, blocks for schemas and extensions the target already has, `--clean`
+ * drops. Every decision is about a whole statement or a whole entry block, as the lexer
+ * (lib/pg/lexer.ts) cuts them, never about a physical line: a name or a value may hold newlines.
+ * (`\restrict` lines and `SET transaction_timeout` are the guard's, lib/restore/guard.ts.) Pure: no I/O.
  * @module
  */
 import type { TargetState } from "./plan.ts";
 import { parseScript, type ScriptBlock, scriptText } from "./script.ts";
 import { unquoteName } from "../pg/ident.ts";
+import { ScriptLexer } from "../pg/lexer.ts";
 
 /** What the filters know about the target and the client. */
 export interface FilterContext {
-  /** The target is older than 17 and rejects `SET transaction_timeout`. */
-  dropTransactionTimeout: boolean;
-  /** psql is older than the `\restrict` fix and does not know the meta-command. */
-  dropRestrict: boolean;
   target: Pick<TargetState, "roles" | "assumable" | "schemas" | "extensions">;
 }
 
@@ -39,20 +36,21 @@ function readRole(text: string): string {
 }
 
 const ROLE = `("(?:[^"]|"")*"|[^\\s;"]+)`;
-const OWNER_RE = new RegExp(`^ALTER .* OWNER TO ${ROLE};$`);
+const OWNER_RE = new RegExp(`^ALTER .* OWNER TO ${ROLE};$`, "s");
 const SESSION_RE = new RegExp(`^SET SESSION AUTHORIZATION ${ROLE};$`);
 const GRANTEE_RE = new RegExp(
   `^(?:GRANT|REVOKE) .* (?:TO|FROM) ${ROLE}(?: WITH GRANT OPTION)?(?: GRANTED BY ${ROLE})?;$`,
+  "s",
 );
 const DEFAULT_PRIV_RE = new RegExp(`^ALTER DEFAULT PRIVILEGES FOR ROLE ${ROLE} `);
 
 /**
- * Decides, for one line outside COPY data, whether to keep it. Returns "keep", "owner" or
- * "privilege" (dropped, and why), or "drop" (dropped silently: `\restrict`, transaction_timeout).
+ * Decides, for one whole statement (as the lexer cut it), whether to keep it. Returns "keep", or
+ * "owner" or "privilege" (dropped, and why). Dropping a whole statement never leaves a part of it
+ * to run, whatever its names hold.
  */
-export function judgeLine(line: string, ctx: FilterContext): "keep" | "owner" | "privilege" | "drop" {
-  if (ctx.dropRestrict && /^\\(un)?restrict /.test(line)) return "drop";
-  if (ctx.dropTransactionTimeout && /^SET transaction_timeout = /.test(line)) return "drop";
+export function judgeStatement(stmt: string, ctx: FilterContext): "keep" | "owner" | "privilege" {
+  const line = stmt.trim();
   const { roles, assumable } = ctx.target;
   let m = line.match(OWNER_RE);
   if (m) return assumable.has(readRole(m[1])) ? "keep" : "owner";
@@ -73,9 +71,9 @@ export function judgeLine(line: string, ctx: FilterContext): "keep" | "owner" | 
  * Adapts a definitions script (pre-data, or a table's schema.sql) to the target: drops the blocks
  * of schemas that already exist (and their comment/ACL when the user does not own the schema), of
  * extensions that already exist (and their comment when the user does not own the extension),
- * ownership and privilege lines it cannot apply, `RESET SESSION AUTHORIZATION` paired with a dropped
- * `SET SESSION AUTHORIZATION`, and lines the server or psql do not know. In `--clean` scripts,
- * `DROP SCHEMA` and `DROP EXTENSION` lines are removed (schemas and extensions are never dropped)
+ * ownership and privilege statements it cannot apply and `RESET SESSION AUTHORIZATION` paired with a
+ * dropped `SET SESSION AUTHORIZATION`. In `--clean` scripts, `DROP SCHEMA` and `DROP EXTENSION`
+ * statements are removed (schemas and extensions are never dropped)
  * and other `DROP … IF EXISTS` get CASCADE. COPY data is left untouched.
  */
 export function filterDefinitions(
@@ -112,84 +110,45 @@ export function filterDefinitions(
     }
     return true;
   });
-  const lineFilter = (chunk: string) => {
-    const out: string[] = [];
+  const statementFilter = (chunk: string) => {
+    let out = "";
     let dropReset = false;
-    let inCopy = false;
-    for (const line of chunk.split("\n")) {
-      if (inCopy) {
-        out.push(line);
-        if (line === "\\.") inCopy = false;
+    const lx = new ScriptLexer();
+    for (const p of [...lx.push(chunk), ...lx.end()]) {
+      if (p.kind !== "statement") {
+        out += p.text;
         continue;
       }
-      if (/^COPY .* FROM stdin;$/.test(line)) {
-        inCopy = true;
-        out.push(line);
-        continue;
-      }
-      if (/^DROP (SCHEMA|EXTENSION) (IF EXISTS )?/.test(line)) continue;
-      const drop = line.match(CLEAN_DROP);
+      const stmt = p.text.trim();
+      if (/^DROP (SCHEMA|EXTENSION) (IF EXISTS )?/.test(stmt)) continue;
+      const drop = stmt.match(CLEAN_DROP);
       if (drop) {
         // `--clean` scripts: objects outside the backup may depend on these (a trigger on
         // auth.users calling a public function); the restore recreates those it knows.
-        out.push(`${drop[1]} CASCADE;`);
+        out += p.text.replace(/;\s*$/, " CASCADE;");
         continue;
       }
-      if (line === "RESET SESSION AUTHORIZATION;" && dropReset) {
+      if (stmt === "RESET SESSION AUTHORIZATION;" && dropReset) {
         dropReset = false;
         continue;
       }
-      const v = judgeLine(line, ctx);
-      if (v === "keep") out.push(line);
+      const v = judgeStatement(stmt, ctx);
+      if (v === "keep") out += p.text;
       else if (v === "owner") {
         counts.owners++;
-        if (line.startsWith("SET SESSION AUTHORIZATION")) dropReset = true;
-      } else if (v === "privilege") counts.privileges++;
+        if (stmt.startsWith("SET SESSION AUTHORIZATION")) dropReset = true;
+      } else counts.privileges++;
     }
-    return out.join("\n");
+    return out;
   };
-  script.preamble = lineFilter(script.preamble);
-  script.blocks = script.blocks.map((b) => ({ ...b, text: lineFilter(b.text) }));
-  script.trailer = lineFilter(script.trailer);
+  script.preamble = statementFilter(script.preamble);
+  script.blocks = script.blocks.map((b) => ({ ...b, text: statementFilter(b.text) }));
+  script.trailer = statementFilter(script.trailer);
   return { text: scriptText(script), counts };
 }
 
 const CLEAN_DROP =
-  /^(DROP (?:TABLE|VIEW|MATERIALIZED VIEW|FUNCTION|PROCEDURE|AGGREGATE|TYPE|DOMAIN|SEQUENCE) IF EXISTS .*);$/;
-
-/**
- * A streaming line filter for data files (COPY blocks and setval calls): drops `\restrict` lines
- * and `SET transaction_timeout` as {@link FilterContext} says, never touching COPY data. Feed it
- * text chunks; it returns the text to pass on. Call with `flush: true` at the end.
- */
-export function dataLineFilter(ctx: Pick<FilterContext, "dropRestrict" | "dropTransactionTimeout">) {
-  let rest = "";
-  let inCopy = false;
-  const judge = (line: string): boolean => {
-    if (inCopy) {
-      if (line === "\\.") inCopy = false;
-      return true;
-    }
-    if (/^COPY .* FROM stdin;$/.test(line)) {
-      inCopy = true;
-      return true;
-    }
-    if (ctx.dropRestrict && /^\\(un)?restrict /.test(line)) return false;
-    if (ctx.dropTransactionTimeout && /^SET transaction_timeout = /.test(line)) return false;
-    return true;
-  };
-  return (chunk: string, flush = false): string => {
-    const text = rest + chunk;
-    const cut = flush ? text.length : text.lastIndexOf("\n") + 1;
-    rest = text.slice(cut);
-    if (cut === 0) return "";
-    const body = text.slice(0, cut);
-    if (!ctx.dropRestrict && !ctx.dropTransactionTimeout) return body;
-    const endsNl = body.endsWith("\n");
-    const kept = (endsNl ? body.slice(0, -1) : body).split("\n").filter(judge);
-    return kept.length ? kept.join("\n") + (endsNl ? "\n" : "") : "";
-  };
-}
+  /^(DROP (?:TABLE|VIEW|MATERIALIZED VIEW|FUNCTION|PROCEDURE|AGGREGATE|TYPE|DOMAIN|SEQUENCE) IF EXISTS .*);$/s;
 
 /** Line that summarises skipped ownership/privilege statements (undefined when none were). */
 export function skippedLine(c: FilterCounts, user: string): string | undefined {

@@ -8,6 +8,8 @@
 import { openDb } from "../pg/connect.ts";
 import { describeDb } from "../pg/url.ts";
 import { onCleanup } from "../base/interrupt.ts";
+import { BackupError } from "../base/errors.ts";
+import { lexScript } from "../pg/lexer.ts";
 import { type Manifest, readManifest } from "../store/manifest.ts";
 import { findPgTools, parsePgVersion, supportsRestrictKey } from "../pg/tools.ts";
 import { runPool } from "../base/pool.ts";
@@ -79,6 +81,16 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     if (refused) throw refused;
     const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
     const tools = await findPgTools({ minMajor: Math.max(state.serverMajor, dumpMajor), pgBin: opts.pgBin });
+    if (!supportsRestrictKey(tools.version)) {
+      // Without `\restrict`, a meta-command in a backup file would run on this machine.
+      throw new BackupError(
+        `psql ${tools.version.text} cannot restrict meta-commands (\\restrict); restoring needs psql 17.6, 16.10, 15.14 or newer`,
+        {
+          hint:
+            "install a current PostgreSQL client (apt-get install postgresql-client-17), or point --pg-bin at one",
+        },
+      );
+    }
     opts.log(`checking ${plan.files.length} backup file(s)`);
     throwOnFaults(
       await checkFiles(opts.backupDir, manifest, plan.files, { ...opts.decode, jobs: opts.jobs }),
@@ -95,11 +107,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       state,
       tools,
       env: db.env,
-      filter: {
-        dropTransactionTimeout: state.serverMajor < 17,
-        dropRestrict: !supportsRestrictKey(tools.version),
-        target: state,
-      },
+      filter: { target: state },
       counts: { owners: 0, privileges: 0 },
       tmp: tmpDir,
       warnings: result.warnings,
@@ -179,9 +187,13 @@ async function restoreRoles(ctx: Ctx): Promise<void> {
   const text = await readText(ctx, ctx.manifest.roles!);
   const existing = ctx.state.roles;
   let kept = 0, present = 0;
-  const out: string[] = [];
-  for (const line of text.split("\n")) {
-    const m = line.match(/^(CREATE|ALTER) ROLE ("(?:[^"]|"")*"|[^\s;]+)/);
+  let out = "";
+  // Whole statements: a role's setting may hold newlines (`ALTER ROLE postgres SET search_path TO
+  // '…⏎CREATE ROLE …'`), and dropping its first line would let the rest run.
+  for (const p of lexScript(text)) {
+    const m = p.kind === "statement"
+      ? p.text.trim().match(/^(CREATE|ALTER) ROLE ("(?:[^"]|"")*"|[^\s;]+)/)
+      : null;
     if (m) {
       const role = m[2].startsWith('"') ? m[2].slice(1, -1).replaceAll('""', '"') : m[2];
       if (existing.has(role)) {
@@ -189,11 +201,11 @@ async function restoreRoles(ctx: Ctx): Promise<void> {
         if (m[1] === "CREATE" || !ctx.state.superuser) continue;
       } else if (m[1] === "CREATE") kept++;
     }
-    if (!(ctx.filter.dropRestrict && /^\\(un)?restrict /.test(line))) out.push(line);
+    out += p.text;
   }
   ctx.opts.log(
     `roles: creating ${kept} role(s)${present ? `, ${present} already present (left as they are)` : ""}`,
   );
-  await runPsql(ctx, enc(out.join("\n")), "restoring roles.sql");
+  await runPsql(ctx, enc(out), "restoring roles.sql");
   await refreshTarget(ctx);
 }

@@ -7,6 +7,7 @@
  */
 import type { QualifiedName } from "../pg/ident.ts";
 import { quoteIdent, unquoteName } from "../pg/ident.ts";
+import { lexScript, piecesText } from "../pg/lexer.ts";
 
 /** One entry of a pg_restore text script: its `-- Name: …; Type: …` header and its statements. */
 export interface ScriptBlock {
@@ -26,25 +27,31 @@ export interface Script {
   trailer: string;
 }
 
-const HEADER = /^-- (?:Data for )?Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)$/;
+const HEADER = /^-- (?:Data for )?Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)\n$/;
 
 /**
  * Cuts a pg_restore/pg_dump plain-text script into blocks at its `-- Name: …; Type: …; Schema: …;
- * Owner: …` comments. Text before the first header is the preamble; a trailing
- * `-- PostgreSQL database dump complete` comment and what follows is the trailer.
+ * Owner: …` comments, found by the lexer between statements only (a function body or a string that
+ * holds such a line stays in its statement). Text before the first header is the preamble; a
+ * trailing `-- PostgreSQL database dump complete` comment and what follows is the trailer. Joining
+ * preamble, blocks and trailer gives back the text.
  */
 export function parseScript(text: string): Script {
-  const lines = text.split("\n");
-  let end = lines.length;
-  for (let i = lines.length - 1; i >= 0; i--) {
-    if (/^-- PostgreSQL database dump complete/.test(lines[i])) {
-      end = i > 0 && lines[i - 1] === "--" ? i - 1 : i;
+  const pieces = lexScript(text);
+  let end = pieces.length;
+  for (let i = pieces.length - 1; i >= 0; i--) {
+    if (pieces[i].kind === "comment" && /^-- PostgreSQL database dump complete/.test(pieces[i].text)) {
+      end = i >= 2 && pieces[i - 1].kind === "space" && pieces[i - 2].text === "--\n"
+        ? i - 2
+        : i >= 1 && pieces[i - 1].text === "--\n"
+        ? i - 1
+        : i;
       break;
     }
   }
   const blocks: ScriptBlock[] = [];
-  const preamble: string[] = [];
-  let cur: { head: RegExpMatchArray; lines: string[] } | undefined;
+  let preamble = "";
+  let cur: { head: RegExpMatchArray; text: string } | undefined;
   const flush = () => {
     if (!cur) return;
     blocks.push({
@@ -52,29 +59,28 @@ export function parseScript(text: string): Script {
       type: cur.head[2],
       schema: cur.head[3],
       owner: cur.head[4],
-      text: cur.lines.join("\n"),
+      text: cur.text,
     });
   };
   for (let i = 0; i < end; i++) {
-    const head = lines[i] === "--" && lines[i + 2] === "--" ? lines[i + 1]?.match(HEADER) : null;
+    const p = pieces[i];
+    const head = p.kind === "comment" && p.text === "--\n" && pieces[i + 2]?.text === "--\n"
+      ? pieces[i + 1]?.kind === "comment" ? pieces[i + 1].text.match(HEADER) : null
+      : null;
     if (head) {
       flush();
-      cur = { head, lines: [] };
+      cur = { head, text: "" };
     }
-    if (cur) cur.lines.push(lines[i]);
-    else preamble.push(lines[i]);
+    if (cur) cur.text += p.text;
+    else preamble += p.text;
   }
   flush();
-  return {
-    preamble: preamble.join("\n"),
-    blocks,
-    trailer: lines.slice(end).join("\n"),
-  };
+  return { preamble, blocks, trailer: piecesText(pieces.slice(end)) };
 }
 
 /** Serialises a script (possibly with blocks removed) back to text. */
 export function scriptText(s: Script): string {
-  return [s.preamble, ...s.blocks.map((b) => b.text), s.trailer].join("\n");
+  return s.preamble + s.blocks.map((b) => b.text).join("") + s.trailer;
 }
 
 /**

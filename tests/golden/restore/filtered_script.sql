@@ -5,6 +5,7 @@
 \restrict KEY
 
 SET statement_timeout = 0;
+SET transaction_timeout = 0;
 SELECT pg_catalog.set_config('search_path', '', false);
 
 --
@@ -14,6 +15,7 @@ SELECT pg_catalog.set_config('search_path', '', false);
 CREATE TYPE public.mood AS ENUM (
     'x'
 );
+
 
 
 
@@ -41,7 +43,10 @@ ALTER TABLE ONLY public."Order Items ""2024"""
 -- Name: TABLE "Order Items ""2024"""; Type: ACL; Schema: public; Owner: postgres
 --
 
+
 GRANT SELECT ON TABLE public."Order Items ""2024""" TO anon;
+
+
 
 
 --

@@ -145,7 +145,7 @@ CREATE TABLE app.people (
 
 function ctx(extensions: Record<string, { schema: string; owner: string }>): FilterContext {
   const t = target(extensions);
-  return { dropRestrict: false, dropTransactionTimeout: false, target: t };
+  return { target: t };
 }
 
 Deno.test("filterDefinitions: an extension the target has loses its CREATE, and its COMMENT unless ours", () => {

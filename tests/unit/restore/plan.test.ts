@@ -2,10 +2,9 @@ import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows }
 import { BackupError } from "../../../lib/base/errors.ts";
 import type { Manifest, ManifestSchema, ManifestTable } from "../../../lib/store/manifest.ts";
 import {
-  dataLineFilter,
   type FilterContext,
   filterDefinitions,
-  judgeLine,
+  judgeStatement,
   skippedLine,
 } from "../../../lib/restore/filter.ts";
 import {
@@ -18,7 +17,13 @@ import {
   type TargetTable,
 } from "../../../lib/restore/plan.ts";
 import { formatRestorePlan } from "../../../lib/restore/view.ts";
-import { fkTarget, parseScript, pickDependencies, splitTableScript } from "../../../lib/restore/script.ts";
+import {
+  fkTarget,
+  parseScript,
+  pickDependencies,
+  scriptText,
+  splitTableScript,
+} from "../../../lib/restore/script.ts";
 import { quoteIdent } from "../../../lib/pg/ident.ts";
 import { assertGolden } from "../../support/golden.ts";
 
@@ -233,8 +238,6 @@ Deno.test("selection errors are usage errors naming the flag", () => {
 });
 
 const CTX: FilterContext = {
-  dropTransactionTimeout: true,
-  dropRestrict: false,
   target: {
     roles: new Set(["postgres", "anon", "supabase_admin"]),
     assumable: new Set(["postgres"]),
@@ -242,25 +245,34 @@ const CTX: FilterContext = {
   },
 };
 
-Deno.test("judgeLine: ownership, session authorization, grants to missing roles, default privileges", () => {
-  assertEquals(judgeLine("ALTER TABLE public.t OWNER TO postgres;", CTX), "keep");
-  assertEquals(judgeLine("ALTER TABLE public.t OWNER TO supabase_admin;", CTX), "owner");
-  assertEquals(judgeLine('ALTER FUNCTION app."f x"(a integer) OWNER TO "Some Role";', CTX), "owner");
-  assertEquals(judgeLine("SET SESSION AUTHORIZATION supabase_admin;", CTX), "owner");
-  assertEquals(judgeLine("GRANT SELECT ON TABLE public.t TO anon;", CTX), "keep");
-  assertEquals(judgeLine("GRANT SELECT ON TABLE public.t TO PUBLIC;", CTX), "keep");
-  assertEquals(judgeLine("GRANT ALL ON TABLE public.t TO ghost WITH GRANT OPTION;", CTX), "privilege");
-  assertEquals(judgeLine("REVOKE ALL ON TABLE public.t FROM ghost;", CTX), "privilege");
+Deno.test("judgeStatement: ownership, session authorization, grants to missing roles, default privileges", () => {
+  assertEquals(judgeStatement("ALTER TABLE public.t OWNER TO postgres;", CTX), "keep");
+  assertEquals(judgeStatement("ALTER TABLE public.t OWNER TO supabase_admin;", CTX), "owner");
+  assertEquals(judgeStatement('ALTER FUNCTION app."f x"(a integer) OWNER TO "Some Role";', CTX), "owner");
+  assertEquals(judgeStatement("SET SESSION AUTHORIZATION supabase_admin;", CTX), "owner");
+  assertEquals(judgeStatement("GRANT SELECT ON TABLE public.t TO anon;", CTX), "keep");
+  assertEquals(judgeStatement("GRANT SELECT ON TABLE public.t TO PUBLIC;", CTX), "keep");
+  assertEquals(judgeStatement("GRANT ALL ON TABLE public.t TO ghost WITH GRANT OPTION;", CTX), "privilege");
+  assertEquals(judgeStatement("REVOKE ALL ON TABLE public.t FROM ghost;", CTX), "privilege");
   assertEquals(
-    judgeLine(
+    judgeStatement(
       "ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA app GRANT ALL ON TABLES TO anon;",
       CTX,
     ),
     "privilege",
   );
-  assertEquals(judgeLine("SET transaction_timeout = 0;", CTX), "drop");
-  assertEquals(judgeLine("\\restrict abc", CTX), "keep");
-  assertEquals(judgeLine("\\restrict abc", { ...CTX, dropRestrict: true }), "drop");
+  // A whole statement whose name holds a newline and a forged OWNER TO is judged as one.
+  assertEquals(
+    judgeStatement(
+      "ALTER TABLE app.\"x OWNER TO n;\nCOPY(SELECT)TO PROGRAM'id';\n--\" OWNER TO postgres;",
+      CTX,
+    ),
+    "keep",
+  );
+  assertEquals(
+    judgeStatement('ALTER TABLE app."x OWNER TO postgres;\nSELECT 1;\n--" OWNER TO ghost;', CTX),
+    "owner",
+  );
 });
 
 const SCRIPT = `--
@@ -349,10 +361,7 @@ Deno.test("parseScript: preamble, blocks with their headers, trailer; round trip
   ]);
   assert(s.preamble.includes("\\restrict KEY"));
   assert(s.trailer.includes("\\unrestrict KEY"));
-  assertEquals(
-    [s.preamble, ...s.blocks.map((b) => b.text), s.trailer].join("\n"),
-    SCRIPT,
-  );
+  assertEquals(scriptText(s), SCRIPT);
   assertEquals(fkTarget(s.blocks[4]), { schema: 'Sales "EU" é', table: "orders" });
 });
 
@@ -421,22 +430,6 @@ CREATE POLICY p ON app.t USING ((auth.uid() IS NOT NULL));`;
     "DOMAIN app.pos",
     "FUNCTION app.touch",
   ]);
-});
-
-Deno.test("dataLineFilter drops restrict and timeout lines but never COPY rows", () => {
-  const text =
-    "\\restrict K\nSET transaction_timeout = 0;\nCOPY t (a) FROM stdin;\nSET transaction_timeout = 0;\n" +
-    "\\restrict K\n\\.\nSELECT 1;\n\\unrestrict K\n";
-  const f = dataLineFilter({ dropRestrict: true, dropTransactionTimeout: true });
-  let out = "";
-  for (let i = 0; i < text.length; i += 7) out += f(text.slice(i, i + 7));
-  out += f("", true);
-  assertEquals(
-    out,
-    "COPY t (a) FROM stdin;\nSET transaction_timeout = 0;\n\\restrict K\n\\.\nSELECT 1;\n",
-  );
-  const same = dataLineFilter({ dropRestrict: false, dropTransactionTimeout: false });
-  assertEquals(same(text) + same("", true), text);
 });
 
 Deno.test("quoteIdent follows PostgreSQL's rules", () => {
