@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { BackupError } from "../base/errors.ts";
 import { type DecodeOptions, openPlaintext, storedCheck } from "./decode.ts";
 import { type Manifest, MANIFEST_NAME, type ManifestFile } from "./manifest.ts";
+import { assertSafePath, openInBackup, pathInBackup } from "./safepath.ts";
 import { BUFFER, hashFile, type Written } from "./sink.ts";
 
 /** One problem with one file. */
@@ -67,9 +68,11 @@ export async function checkFile(
   const raw = stored !== undefined || (!entry.encrypted && !entry.compression);
   let got: Written;
   try {
-    got = raw
-      ? await hashFile(join(dir, rel), buf)
-      : await hashStream(await openPlaintext(dir, rel, entry, opts));
+    if (raw) {
+      // Opened through the path check first: nothing outside the backup, no symlink, no device.
+      (await openInBackup(dir, rel)).close();
+      got = await hashFile(pathInBackup(dir, rel), buf);
+    } else got = await hashStream(await openPlaintext(dir, rel, entry, opts));
   } catch (e) {
     if (e instanceof BackupError) throw e;
     if (e instanceof Deno.errors.NotFound) {
@@ -101,6 +104,9 @@ export async function checkFiles(
   files: readonly string[],
   opts: CheckOptions = {},
 ): Promise<FileFault[]> {
+  // A path that leaves the backup is refused before anything is read (exit 2).
+  files.forEach(assertSafePath);
+  Object.keys(m.files).forEach(assertSafePath);
   const results: (FileFault | undefined)[] = new Array(files.length);
   // Files start in order, so once file i is bad every file before it has started, and the first
   // bad one is known when the running checks end.

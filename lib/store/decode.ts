@@ -11,6 +11,7 @@ import { Decrypter } from "age-encryption";
 import { decompress } from "./encode.ts";
 import { BackupError, usageError } from "../base/errors.ts";
 import type { ManifestFile } from "./manifest.ts";
+import { openInBackup, pathInBackup } from "./safepath.ts";
 
 /** How to decode stored files (an age identity for encrypted backups). */
 export interface DecodeOptions {
@@ -97,7 +98,7 @@ export async function openPlaintext(
     }
     dec = await decrypterFor(opts.identityFile);
   }
-  const f = await Deno.open(join(dir, rel), { read: true });
+  const f = await openInBackup(dir, rel);
   let stream: ReadableStream<Uint8Array> = f.readable;
   if (dec) {
     try {
@@ -136,7 +137,10 @@ export async function plaintextPath(
   tmpDir: string,
   opts: DecodeOptions = {},
 ): Promise<string> {
-  if (!entry.encrypted && !entry.compression) return join(dir, rel);
+  if (!entry.encrypted && !entry.compression) {
+    (await openInBackup(dir, rel)).close();
+    return pathInBackup(dir, rel);
+  }
   const stream = await openPlaintext(dir, rel, entry, opts);
   const out = join(tmpDir, `plain-${crypto.randomUUID()}-${rel.split("/").pop()}`);
   const file = await Deno.open(out, { write: true, create: true, truncate: true, mode: 0o600 });
