@@ -15,6 +15,8 @@ const RUNNERS: Record<Command, () => Promise<Runner>> = {
   backup: async () => (await import("./cmd/backup.ts")).run,
   restore: async () => (await import("./cmd/restore.ts")).run,
   verify: async () => (await import("./cmd/verify.ts")).run,
+  diff: async () => (await import("./cmd/diff.ts")).run,
+  history: async () => (await import("./cmd/history.ts")).run,
   prune: async () => (await import("./cmd/prune.ts")).run,
   list: async () => (await import("./cmd/list.ts")).run,
 };

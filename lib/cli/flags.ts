@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { ExitCode, usageError } from "../base/errors.ts";
 
 /** The commands, in the order `--help` lists them. */
-export const COMMANDS = ["backup", "restore", "verify", "prune", "list"] as const;
+export const COMMANDS = ["backup", "restore", "verify", "diff", "history", "prune", "list"] as const;
 /** One of {@link COMMANDS}. */
 export type Command = (typeof COMMANDS)[number];
 
@@ -57,7 +57,7 @@ export interface IntFlag extends FlagCommon {
 export type FlagSpec = BoolFlag | StringFlag | IntFlag;
 
 const ALL = COMMANDS;
-const STORE: readonly Command[] = ["backup", "restore", "verify", "prune", "list"];
+const STORE: readonly Command[] = ["backup", "restore", "verify", "diff", "history", "prune", "list"];
 const RETENTION_HELP = "(backup prunes after a successful run)";
 const MAX_KEEP = 1_000_000;
 
@@ -110,7 +110,7 @@ const TABLE = [
     value: "DIR",
     env: "PG_BIN",
     help: "Directory holding pg_dump/pg_restore/psql to use first.",
-    commands: ["backup", "restore", "verify"],
+    commands: ["backup", "restore", "verify", "diff"],
   },
   // connection
   {
@@ -119,14 +119,14 @@ const TABLE = [
     value: "URL",
     env: "SUPABASE_DB_URL",
     help: "Source database, postgresql://user:pass@host:5432/db (session pooler on Supabase).",
-    commands: ["backup"],
+    commands: ["backup", "diff"],
   },
   {
     name: "ipv4",
     type: "boolean",
     env: "BACKUP_IPV4",
     help: "Resolve the host to IPv4 and pass it as libpq hostaddr (host stays for TLS).",
-    commands: ["backup", "restore", "verify"],
+    commands: ["backup", "restore", "verify", "diff"],
   },
   {
     name: "connect-timeout",
@@ -137,7 +137,7 @@ const TABLE = [
     min: 1,
     max: 600,
     help: "Seconds to wait for one connection attempt.",
-    commands: ["backup", "restore", "verify"],
+    commands: ["backup", "restore", "verify", "diff"],
   },
   {
     name: "retries",
@@ -148,7 +148,7 @@ const TABLE = [
     min: 0,
     max: 20,
     help: "Connection attempts after the first on a transient fault (reset, timeout, refused).",
-    commands: ["backup", "restore", "verify"],
+    commands: ["backup", "restore", "verify", "diff"],
   },
   // selection
   {
@@ -168,7 +168,7 @@ const TABLE = [
     multiple: true,
     value: "NAME",
     help: "Only this schema (repeatable).",
-    commands: ["backup", "restore"],
+    commands: ["backup", "restore", "diff"],
   },
   {
     name: "exclude-table",
@@ -188,7 +188,7 @@ const TABLE = [
     min: 1,
     max: 16,
     help: "Parallel pg_dump/pg_restore processes ({range}).",
-    commands: ["backup", "restore", "verify"],
+    commands: ["backup", "restore", "verify", "diff"],
   },
   {
     name: "dry-run",
@@ -392,7 +392,7 @@ const TABLE = [
     value: "FILE",
     env: "BACKUP_IDENTITY_FILE",
     help: "age identity file to decrypt an encrypted backup.",
-    commands: ["restore", "verify"],
+    commands: ["restore", "verify", "diff"],
   },
   // restore / verify
   {
@@ -418,7 +418,7 @@ const TABLE = [
     multiple: true,
     value: "SCHEMA.TABLE",
     help: "Only this table (repeatable).",
-    commands: ["restore"],
+    commands: ["restore", "diff", "history"],
   },
   { name: "roles", type: "boolean", help: "Also restore roles.sql.", commands: ["restore"] },
   {
@@ -435,6 +435,13 @@ const TABLE = [
     commands: ["restore"],
   },
   { name: "all", type: "boolean", help: "Verify latest and every archive.", commands: ["verify"] },
+  // diff / history
+  {
+    name: "rows",
+    type: "boolean",
+    help: "Also print the changed rows: SQL that turns FROM's rows into TO's (JSON rows with --json).",
+    commands: ["diff"],
+  },
   {
     name: "drill",
     type: "boolean",
@@ -469,6 +476,13 @@ const SUMMARIES: Record<Command, string> = {
   verify: "Check a backup's files against its manifest; --drill restores it and compares row counts.",
   prune: "Remove archives that a retention policy does not keep.",
   list: "List latest and the archives with time, source, size, status and table count.",
+  diff: "Compare two backups, or a backup and --db-url: per table, schema changes and rows by key.",
+  history: "List the backups in which --table changed, with its row count and size.",
+};
+
+/** Commands that take positional arguments: how many at most, and their usage text. */
+const POSITIONALS: Partial<Record<Command, { max: number; usage: string }>> = {
+  diff: { max: 2, usage: "[FROM] [TO]" },
 };
 
 /** The flags one command accepts. */
@@ -483,6 +497,8 @@ export interface ParsedArgs {
   /** Where each value came from, for error messages: `--db-url` or `$SUPABASE_DB_URL`. */
   origin: Record<string, string>;
   help: boolean;
+  /** Positional arguments, for the commands that take them (diff). */
+  positionals?: string[];
 }
 
 const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
@@ -512,9 +528,21 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: false });
+    parsed = parseArgs({
+      args: rest,
+      options,
+      strict: true,
+      allowPositionals: POSITIONALS[command] !== undefined,
+    });
   } catch (e) {
     throw usageError(describeParseError(e, command), `see 'backup.ts ${command} --help'`);
+  }
+  const positional = POSITIONALS[command];
+  if (positional && parsed.positionals.length > positional.max) {
+    throw usageError(
+      `unexpected argument '${parsed.positionals[positional.max]}'`,
+      `usage: backup.ts ${command} ${positional.usage} [flags]; see 'backup.ts ${command} --help'`,
+    );
   }
   const values: ParsedArgs["values"] = {};
   const origin: Record<string, string> = {};
@@ -529,7 +557,13 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
       origin[f.name] = `$${f.env}`;
     }
   }
-  return { command, values, origin, help: values.help === true };
+  return {
+    command,
+    values,
+    origin,
+    help: values.help === true,
+    ...(positional ? { positionals: parsed.positionals } : {}),
+  };
 }
 
 function describeParseError(e: unknown, command: Command): string {
@@ -552,7 +586,8 @@ export function helpText(command?: Command): string {
     for (const c of COMMANDS) lines.push(`  ${c.padEnd(9)}${SUMMARIES[c]}`);
     lines.push("", "Run 'backup.ts <command> --help' for its flags.");
   } else {
-    lines.push(`Usage: backup.ts ${command} [flags]`, "", SUMMARIES[command], "", "Flags:");
+    const positional = POSITIONALS[command] ? `${POSITIONALS[command].usage} ` : "";
+    lines.push(`Usage: backup.ts ${command} ${positional}[flags]`, "", SUMMARIES[command], "", "Flags:");
     for (const f of flagsOf(command)) {
       const name = `${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.value ? ` ${f.value}` : ""}`;
       const extra = [

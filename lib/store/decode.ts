@@ -75,6 +75,22 @@ function decrypterFor(file: string): Promise<Decrypter> {
   return d;
 }
 
+/** The decrypter for an encrypted entry (undefined when plain). Throws a usage error without an identity. */
+async function decrypterOf(
+  rel: string,
+  entry: ManifestFile,
+  opts: DecodeOptions,
+): Promise<Decrypter | undefined> {
+  if (!entry.encrypted) return undefined;
+  if (!opts.identityFile) {
+    throw usageError(
+      `${rel} is encrypted and no --identity-file was given`,
+      "pass --identity-file with the age identity (secret key) the backup was encrypted to",
+    );
+  }
+  return await decrypterFor(opts.identityFile);
+}
+
 /**
  * Opens `<dir>/<rel>` and returns its plaintext as a stream. Throws Deno.errors.NotFound when the
  * file is missing; a usage error (exit 2) when it is encrypted and no identity was given; a
@@ -88,27 +104,44 @@ export async function openPlaintext(
   entry: ManifestFile,
   opts: DecodeOptions = {},
 ): Promise<ReadableStream<Uint8Array>> {
-  let dec: Decrypter | undefined;
-  if (entry.encrypted) {
-    if (!opts.identityFile) {
-      throw usageError(
-        `${rel} is encrypted and no --identity-file was given`,
-        "pass --identity-file with the age identity (secret key) the backup was encrypted to",
-      );
-    }
-    dec = await decrypterFor(opts.identityFile);
-  }
+  const dec = await decrypterOf(rel, entry, opts);
   const f = await openInBackup(dir, rel);
-  let stream: ReadableStream<Uint8Array> = f.readable;
+  return await decodeStream(f.readable, rel, entry, opts, dec, () => {
+    try {
+      f.close();
+    } catch {
+      // already closed by the stream
+    }
+  });
+}
+
+/**
+ * Turns the stored bytes of backup file `rel` (from anywhere: a file, a git blob) into its
+ * plaintext stream, as {@link openPlaintext} does for a file on disk. Throws as it does.
+ */
+export async function decodeStream(
+  stored: ReadableStream<Uint8Array>,
+  rel: string,
+  entry: ManifestFile,
+  opts: DecodeOptions = {},
+  decrypter?: Decrypter,
+  onFail: () => void = () => stored.cancel().catch(() => {}),
+): Promise<ReadableStream<Uint8Array>> {
+  let dec = decrypter;
+  if (!dec) {
+    try {
+      dec = await decrypterOf(rel, entry, opts);
+    } catch (e) {
+      onFail();
+      throw e;
+    }
+  }
+  let stream = stored;
   if (dec) {
     try {
       stream = await dec.decrypt(stream);
     } catch (e) {
-      try {
-        f.close();
-      } catch {
-        // already closed by the stream
-      }
+      onFail();
       const msg = e instanceof Error ? e.message : String(e);
       if (/no identity matched/.test(msg)) {
         throw new BackupError(

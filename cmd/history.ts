@@ -1,0 +1,45 @@
+/**
+ * The `history` command: the backups in which one table changed (`--table SCHEMA.TABLE`), with its
+ * row count and size, from the manifests of latest/, archive/ and the git history of the root.
+ * @module
+ */
+import { boolValue, listValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import { ExitCode, usageError } from "../lib/base/errors.ts";
+import { parseQualifiedName } from "../lib/pg/ident.ts";
+import { backupRoot } from "../lib/store/rotation.ts";
+import { knownBackups, tableTimeline } from "../lib/history/timeline.ts";
+import { formatTimeline } from "../lib/history/view.ts";
+
+/** Runs `backup.ts history`; returns the exit code. */
+export async function run(args: ParsedArgs): Promise<number> {
+  const tables = listValue(args, "table");
+  if (tables.length !== 1) {
+    throw usageError(
+      "history needs exactly one --table SCHEMA.TABLE",
+      "for example: backup.ts history --table public.orders",
+    );
+  }
+  const q = parseQualifiedName(tables[0], "--table");
+  const root = backupRoot(stringValue(args, "out", "backups")!, stringValue(args, "env"));
+  const backups = await knownBackups(root);
+  if (backups.length === 0) {
+    throw usageError(
+      `no backups in ${root}`,
+      "run 'backup.ts backup' first, or point --out at the backup root",
+    );
+  }
+  const t = tableTimeline(backups, q.schema, q.table, root);
+  const name = `${q.schema}.${q.table}`;
+  if (boolValue(args, "json")) {
+    console.log(
+      JSON.stringify(
+        { table: name, root, backups: t.backups, present: t.present, changes: t.entries },
+        null,
+        2,
+      ),
+    );
+  } else {
+    console.log(formatTimeline(name, t));
+  }
+  return ExitCode.ok;
+}

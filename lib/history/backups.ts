@@ -1,0 +1,141 @@
+/**
+ * The backups `diff` compares, whatever holds them: a folder (`latest`, an archive, a path) or a
+ * commit of the git repository that holds the root (`<rev>:<path>`), chosen by name or by time.
+ * Each is a {@link BackupView}: its manifest and a way to open any of its files as plaintext
+ * (through lib/store/decode.ts, so compressed and encrypted backups work).
+ * @module
+ */
+import { isAbsolute, join } from "node:path";
+import { usageError } from "../base/errors.ts";
+import { looksLikeTime, resolveAsOf } from "../store/asof.ts";
+import { type DecodeOptions, decodeStream, openPlaintext } from "../store/decode.ts";
+import { readArchives } from "../store/listing.ts";
+import { type Manifest, MANIFEST_NAME, readManifest } from "../store/manifest.ts";
+import {
+  checkBackupPath,
+  type GitBackup,
+  gitTop,
+  openBlob,
+  openGitBackup,
+  pathInRepo,
+} from "../store/revision.ts";
+import { ARCHIVE, LATEST } from "../store/rotation.ts";
+
+/** One backup, readable file by file. */
+export interface BackupView {
+  /** How people name it: `latest`, `archive/<name>`, `<commit7>:<path>`, a path, or `live`. */
+  label: string;
+  manifest: Manifest;
+  /** Opens a file the manifest lists as a plaintext stream. Throws for a path outside the backup. */
+  open(rel: string): Promise<ReadableStream<Uint8Array>>;
+}
+
+/** A backup in a folder. */
+export function dirView(dir: string, label: string, manifest: Manifest, decode: DecodeOptions): BackupView {
+  return {
+    label,
+    manifest,
+    open: (rel) => {
+      checkBackupPath(rel, label);
+      const entry = manifest.files[rel];
+      if (!entry) return Promise.resolve(Deno.open(join(dir, rel)).then((f) => f.readable));
+      return openPlaintext(dir, rel, entry, decode);
+    },
+  };
+}
+
+/** A backup in a git commit, read with `git cat-file` (nothing is checked out). */
+export function gitView(g: GitBackup, decode: DecodeOptions): BackupView {
+  return {
+    label: g.label,
+    manifest: g.manifest,
+    open: (rel) => {
+      checkBackupPath(rel, g.label);
+      const blob = openBlob(g.top, g.commit, g.path === "." ? rel : `${g.path}/${rel}`);
+      const entry = g.manifest.files[rel];
+      return entry ? decodeStream(blob, rel, entry, decode) : Promise.resolve(blob);
+    },
+  };
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(p)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** Options for {@link openBackup}. */
+export interface OpenOptions {
+  decode: DecodeOptions;
+  now: Date;
+  /** Names the argument in messages: `FROM` or `TO`. */
+  origin: string;
+}
+
+function listHint(root: string): string {
+  return `give latest, an archive name, a date (2026-12-01), a time ago (2d) or <rev>:<path>; ` +
+    `'backup.ts list${root !== "backups" ? ` --out ${root}` : ""}' shows the backups`;
+}
+
+/**
+ * Opens the backup `ref` names in `root`, tried in this order: `latest`; an archive name (or
+ * `archive/<name>`); a time (the newest backup at or before it, see lib/store/asof.ts);
+ * `<rev>:<path>`, a backup folder in a commit of the repository holding the root (an empty path
+ * means the root's latest/); a path to a backup folder. Throws a usage error when it names none.
+ */
+export async function openBackup(root: string, ref: string, opts: OpenOptions): Promise<BackupView> {
+  if (ref === LATEST) {
+    const dir = join(root, LATEST);
+    if (!await isDir(dir)) throw usageError(`${opts.origin} 'latest': no backup at ${dir}`, listHint(root));
+    return dirView(dir, LATEST, await readManifest(dir), opts.decode);
+  }
+  const name = ref.replace(/^archive\//, "");
+  if (name !== "" && !name.includes("/") && !name.startsWith(".")) {
+    const dir = join(root, ARCHIVE, name);
+    if (await isDir(dir)) return dirView(dir, `${ARCHIVE}/${name}`, await readManifest(dir), opts.decode);
+  }
+  if (looksLikeTime(ref)) {
+    const b = await resolveAsOf(root, ref, opts.now, opts.origin);
+    return dirView(b.dir, b.label, await readManifest(b.dir), opts.decode);
+  }
+  const colon = ref.indexOf(":");
+  if (colon > 0) {
+    const top = await gitTop(await isDir(root) ? root : ".");
+    if (!top) {
+      throw usageError(
+        `${opts.origin} '${ref}' names a git commit, but ${root} is not in a git repository`,
+        "run from inside the backup repository, or point --out at a root inside it",
+      );
+    }
+    const rev = ref.slice(0, colon);
+    let path = ref.slice(colon + 1);
+    if (path === "") path = `${await pathInRepo(top, root)}/${LATEST}`.replace(/^\.\//, "");
+    return gitView(await openGitBackup(top, rev, path), opts.decode);
+  }
+  if ((isAbsolute(ref) || ref.includes("/") || ref.startsWith(".")) && await isDir(ref)) {
+    try {
+      await Deno.stat(join(ref, MANIFEST_NAME));
+    } catch {
+      throw usageError(`${opts.origin} '${ref}' is a folder without a ${MANIFEST_NAME}`, listHint(root));
+    }
+    return dirView(ref, ref, await readManifest(ref), opts.decode);
+  }
+  throw usageError(`${opts.origin} '${ref}': no such backup in ${root}`, listHint(root));
+}
+
+/**
+ * The backup before latest (the newest archive), for `diff` without FROM. Throws a usage error when
+ * the root has no archive.
+ */
+export async function previousBackup(root: string, decode: DecodeOptions): Promise<BackupView> {
+  const a = (await readArchives(root)).find((x) => x.manifest);
+  if (!a) {
+    throw usageError(
+      `no archive in ${root} to compare latest with`,
+      "name two backups (diff FROM TO), or compare latest with the database (diff latest --db-url URL)",
+    );
+  }
+  return dirView(a.dir, `${ARCHIVE}/${a.name}`, a.manifest!, decode);
+}

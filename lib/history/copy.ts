@@ -1,0 +1,216 @@
+/**
+ * Reading a table's data.sql as rows: the file is pg_restore's plain output for one TABLE DATA
+ * entry, `COPY <table> (<columns>) FROM stdin;`, one row a line in COPY text format, `\.`, then
+ * `setval` of owned sequences. Lines are read as a stream (never a whole file in memory), with the
+ * bytes hashed and counted on the way so a file that does not match its manifest entry is refused.
+ * Parsing the header, splitting fields and decoding values are pure.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { BackupError } from "../base/errors.ts";
+
+/** Size and checksum a stream must have (a manifest entry's plaintext). */
+export interface Expect {
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Yields the lines of a byte stream without their `\n`. When `expect` is given, throws a
+ * {@link BackupError} naming `what` as soon as the stream runs longer than `expect.bytes`, and at
+ * the end when its size or SHA-256 differs.
+ */
+export async function* streamLines(
+  stream: ReadableStream<Uint8Array>,
+  what: string,
+  expect?: Expect,
+): AsyncGenerator<string> {
+  const hash = expect ? createHash("sha256") : undefined;
+  const decoder = new TextDecoder();
+  let bytes = 0;
+  let rest = "";
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.length;
+      if (expect && bytes > expect.bytes) {
+        throw damaged(what, `longer than the ${expect.bytes} bytes recorded`);
+      }
+      hash?.update(value);
+      const text = rest + decoder.decode(value, { stream: true });
+      const lines = text.split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) yield line;
+    }
+    rest += decoder.decode();
+    if (expect) {
+      if (bytes !== expect.bytes) throw damaged(what, `${bytes} bytes, the manifest says ${expect.bytes}`);
+      if (hash!.digest("hex") !== expect.sha256) throw damaged(what, "its SHA-256 differs from the manifest");
+    }
+    if (rest !== "") yield rest;
+  } finally {
+    reader.releaseLock();
+    await stream.cancel().catch(() => {});
+  }
+}
+
+function damaged(what: string, detail: string): BackupError {
+  return new BackupError(`backup file ${what} is damaged: ${detail}`, {
+    hint: "run 'backup.ts verify' on that backup, and compare another one instead",
+  });
+}
+
+/** The header of a COPY block: the table and its columns as written. */
+export interface CopyHeader {
+  table: string;
+  columns: string[];
+}
+
+/** Reads one identifier at `i` (quoted or plain); returns it and the index after it. */
+function readIdent(s: string, i: number): [string, number] {
+  if (s[i] === '"') {
+    let out = "";
+    let j = i + 1;
+    for (; j < s.length; j++) {
+      if (s[j] === '"') {
+        if (s[j + 1] === '"') {
+          out += '"';
+          j++;
+        } else return [out, j + 1];
+      } else out += s[j];
+    }
+    throw new Error("unterminated quoted identifier");
+  }
+  const m = /^[^\s,.()"]+/.exec(s.slice(i));
+  if (!m) throw new Error(`identifier expected at '${s.slice(i, i + 10)}'`);
+  return [m[0], i + m[0].length];
+}
+
+/**
+ * Parses an identifier list `a, "B c", d` (without the brackets). Pure. Throws on malformed text.
+ */
+export function parseIdentList(text: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  const skip = () => {
+    while (i < text.length && /\s/.test(text[i])) i++;
+  };
+  skip();
+  if (i >= text.length) return out;
+  for (;;) {
+    const [name, j] = readIdent(text, i);
+    out.push(name);
+    i = j;
+    skip();
+    if (i >= text.length) return out;
+    if (text[i] !== ",") throw new Error(`',' expected in '${text}'`);
+    i++;
+    skip();
+  }
+}
+
+/**
+ * Parses a COPY line as pg_dump writes it: `COPY schema.table (col, "Col 2") FROM stdin;`. Pure.
+ * Returns undefined when `line` is not such a line.
+ */
+export function parseCopyHeader(line: string): CopyHeader | undefined {
+  if (!line.startsWith("COPY ") || !line.endsWith(" FROM stdin;")) return undefined;
+  try {
+    let i = 5;
+    const [schema, j] = readIdent(line, i);
+    if (line[j] !== ".") return undefined;
+    const [table, k] = readIdent(line, j + 1);
+    i = k;
+    const body = line.slice(i, -" FROM stdin;".length).trim();
+    if (body === "") return { table: `${schema}.${table}`, columns: [] };
+    if (!body.startsWith("(") || !body.endsWith(")")) return undefined;
+    return { table: `${schema}.${table}`, columns: parseIdentList(body.slice(1, -1)) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Number of `"` in `s`: odd while a quoted identifier is still open. */
+function quotes(s: string): number {
+  let n = 0;
+  for (const c of s) if (c === '"') n++;
+  return n;
+}
+
+/** What a data file holds, as events. */
+export type DataEvent =
+  | { kind: "header"; header: CopyHeader }
+  | { kind: "row"; line: string }
+  /** A statement line after the rows (e.g. `SELECT pg_catalog.setval(…)`). */
+  | { kind: "after"; line: string };
+
+/**
+ * Reads the events of one data file: its COPY header, each row line, and the `setval` lines after
+ * `\.`. Only the file's first COPY block is read (each data file holds one); a COPY line whose quoted
+ * names hold newlines is joined back first. A file without a COPY block yields only `after` lines.
+ */
+export async function* dataEvents(lines: AsyncIterable<string>): AsyncGenerator<DataEvent> {
+  let state: "before" | "rows" | "after" = "before";
+  let pending = "";
+  for await (const line of lines) {
+    if (state === "rows") {
+      if (line === "\\.") state = "after";
+      else yield { kind: "row", line };
+      continue;
+    }
+    if (state === "after") {
+      if (line.startsWith("SELECT pg_catalog.setval(")) yield { kind: "after", line };
+      continue;
+    }
+    if (pending !== "" || line.startsWith("COPY ")) {
+      pending = pending === "" ? line : `${pending}\n${line}`;
+      if (quotes(pending) % 2 === 1) continue; // a quoted name goes on on the next line
+      const header = parseCopyHeader(pending);
+      pending = "";
+      if (header) {
+        state = "rows";
+        yield { kind: "header", header };
+      }
+    } else if (line.startsWith("SELECT pg_catalog.setval(")) {
+      yield { kind: "after", line };
+    }
+  }
+}
+
+/** Splits a COPY text row into its raw fields (tabs inside values are escaped, so a tab splits). Pure. */
+export function splitRow(line: string): string[] {
+  return line.split("\t");
+}
+
+const ESCAPES: Record<string, string> = { b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v" };
+
+/**
+ * Decodes one raw COPY text field to its value: `\N` is null; `\n`, `\t`, `\\`, octal `\123` and
+ * hex `\x41` escapes are resolved. Pure.
+ */
+export function decodeField(raw: string): string | null {
+  if (raw === "\\N") return null;
+  if (!raw.includes("\\")) return raw;
+  let out = "";
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c !== "\\" || i + 1 >= raw.length) {
+      out += c;
+      continue;
+    }
+    const n = raw[++i];
+    if (n in ESCAPES) out += ESCAPES[n];
+    else if (/[0-7]/.test(n)) {
+      const m = /^[0-7]{1,3}/.exec(raw.slice(i))![0];
+      out += String.fromCharCode(parseInt(m, 8) & 0xff);
+      i += m.length - 1;
+    } else if (n === "x" && /[0-9a-fA-F]/.test(raw[i + 1] ?? "")) {
+      const m = /^[0-9a-fA-F]{1,2}/.exec(raw.slice(i + 1))![0];
+      out += String.fromCharCode(parseInt(m, 16));
+      i += m.length;
+    } else out += n;
+  }
+  return out;
+}
