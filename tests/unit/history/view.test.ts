@@ -1,0 +1,144 @@
+/** Showing a comparison (pure): SQL literals and statements, JSON rows, text, history lines, FROM/TO. */
+import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
+import { BackupError } from "../../../lib/base/errors.ts";
+import { parseCli } from "../../../lib/cli/flags.ts";
+import type { Manifest } from "../../../lib/store/manifest.ts";
+import { chooseSides } from "../../../cmd/diff.ts";
+import { tableTimeline } from "../../../lib/history/timeline.ts";
+import { formatDiff, rowJson, rowSql, sqlIdent, sqlLiteral } from "../../../lib/history/view.ts";
+
+const usage = (re: RegExp) => (e: unknown) =>
+  e instanceof BackupError && e.exitCode === 2 && re.test(e.message);
+
+Deno.test("sqlLiteral and sqlIdent never leave a quote or a line break open", () => {
+  assertEquals(sqlLiteral(null), "NULL");
+  assertEquals(sqlLiteral("it's"), "'it''s'");
+  assertEquals(sqlLiteral("a\\b\n'c'\t\x01"), "E'a\\\\b\\n''c''\\t\\x01'");
+  assertEquals(sqlIdent("orders"), "orders");
+  assertEquals(sqlIdent('Order "x"'), '"Order ""x"""');
+  assertEquals(sqlIdent("a\nb\\"), 'U&"a\\000ab\\\\"');
+});
+
+Deno.test("rowSql turns FROM's row into TO's; rowJson gives key and rows", () => {
+  const ctx = {
+    schema: "shop",
+    table: "Orders",
+    fromColumns: ["id", "v"],
+    toColumns: ["id", "v", "n"],
+    key: ["id"],
+  };
+  assertEquals(
+    rowSql(ctx, { kind: "added", to: ["1", "a\\tb", "\\N"] }),
+    `INSERT INTO shop."Orders" (id, v, n) VALUES ('1', E'a\\tb', NULL);`,
+  );
+  assertEquals(
+    rowSql(ctx, { kind: "removed", from: ["2", "x"] }),
+    `DELETE FROM shop."Orders" WHERE id = '2';`,
+  );
+  assertEquals(
+    rowSql(ctx, { kind: "changed", from: ["3", "x"], to: ["3", "y", "z"] }),
+    `UPDATE shop."Orders" SET v = 'y' WHERE id = '3';`,
+  );
+  const whole = { ...ctx, key: [] };
+  assertEquals(
+    rowSql(whole, { kind: "removed", from: ["2", "\\N"] }),
+    `DELETE FROM shop."Orders" WHERE ctid = (SELECT ctid FROM shop."Orders" WHERE id::text IS NOT DISTINCT FROM '2' AND v::text IS NOT DISTINCT FROM NULL LIMIT 1);`,
+  );
+  assertEquals(rowJson(ctx, { kind: "changed", from: ["3", "x"], to: ["3", "y", "\\N"] }), {
+    table: "shop.Orders",
+    change: "changed",
+    key: { id: "3" },
+    from: { id: "3", v: "x" },
+    to: { id: "3", v: "y", n: null },
+  });
+});
+
+Deno.test("formatDiff lists what is not unchanged and a total line", () => {
+  const text = formatDiff({
+    from: { label: "archive/a", createdAt: "2026-12-01T00:00:00Z" },
+    to: { label: "latest", createdAt: "2026-12-02T00:00:00Z" },
+    equal: false,
+    tables: [
+      { schema: "shop", table: "same", status: "unchanged", fromRows: 1, toRows: 1, schemaChanges: [] },
+      {
+        schema: "shop",
+        table: "orders",
+        status: "changed",
+        fromRows: 2,
+        toRows: 3,
+        schemaChanges: [{ kind: "column", name: "coupon", change: "added", to: "text" }],
+        rows: {
+          compared: ["id"],
+          key: ["id"],
+          fromRows: 2,
+          toRows: 3,
+          added: 1,
+          removed: 0,
+          changed: 0,
+          sequencesChanged: false,
+        },
+      },
+      { schema: "shop", table: "new", status: "added", fromRows: null, toRows: 1, schemaChanges: [] },
+    ],
+  });
+  assertEquals(text.split("\n"), [
+    "from archive/a (2026-12-01T00:00:00Z)",
+    "to   latest (2026-12-02T00:00:00Z)",
+    "changed    shop.orders",
+    "             column coupon added: text",
+    "             rows: 1 added, 0 removed, 0 changed (by id; 2 -> 3)",
+    "added      shop.new (1 row)",
+    "3 tables: 1 unchanged, 1 changed, 1 added, 0 removed",
+  ]);
+});
+
+Deno.test("chooseSides: defaults, live, and combinations that cannot work", () => {
+  assertEquals(chooseSides([], false), { to: "latest" });
+  assertEquals(chooseSides(["a"], false), { from: "a", to: "latest" });
+  assertEquals(chooseSides([], true), { from: "latest", to: "live" });
+  assertEquals(chooseSides(["a"], true), { from: "a", to: "live" });
+  assertEquals(chooseSides(["live", "a"], true), { from: "live", to: "a" });
+  throws(() => chooseSides(["a", "b"], true), usage(/two backups were named/));
+  throws(() => chooseSides(["live", "live"], false), usage(/both the live database/));
+  assertEquals(parseCli(["diff", "a", "b", "--rows"], {}).positionals, ["a", "b"]);
+  throws(() => parseCli(["diff", "a", "b", "c"], {}), usage(/unexpected argument 'c'/));
+  throws(() => parseCli(["history", "x"], {}), usage(/unexpected argument 'x'/));
+});
+
+function manifest(createdAt: string, tables: Record<string, [string, string]>): Manifest {
+  const files: Manifest["files"] = {};
+  const list = Object.entries(tables).map(([name, [s, d]]) => {
+    files[`${name}/schema.sql`] = { bytes: 1, sha256: s };
+    files[`${name}/data.sql`] = { bytes: 1, sha256: d };
+    return { name, rows: 1, schemaFile: `${name}/schema.sql`, dataFiles: [`${name}/data.sql`], bytes: 2 };
+  });
+  return {
+    createdAt,
+    schemas: [{ name: "shop", dump: "", dumpBytes: 0, tables: list }],
+    files,
+  } as unknown as Manifest;
+}
+
+Deno.test("tableTimeline: created, schema, data, dropped, back; a table in no backup is bad input", () => {
+  const b = [
+    manifest("2026-12-01T00:00:00Z", { t: ["s1", "d1"] }),
+    manifest("2026-12-02T00:00:00Z", { t: ["s1", "d1"] }),
+    manifest("2026-12-03T00:00:00Z", { t: ["s1", "d2"] }),
+    manifest("2026-12-04T00:00:00Z", { t: ["s2", "d3"] }),
+    manifest("2026-12-05T00:00:00Z", {}),
+    manifest("2026-12-06T00:00:00Z", { t: ["s2", "d3"] }),
+  ].map((m, i) => ({ label: `b${i + 1}`, manifest: m }));
+  const t = tableTimeline(b, "shop", "t", "root");
+  assertEquals(t.entries.map((e) => `${e.label} ${e.change}`), [
+    "b1 created",
+    "b3 data",
+    "b4 schema+data",
+    "b5 dropped",
+    "b6 created",
+  ]);
+  assertEquals([t.backups, t.present], [6, 5]);
+  throws(
+    () => tableTimeline(b, "shop", "x", "root"),
+    usage(/table shop\.x is in none of the 6 backups in root/),
+  );
+});
