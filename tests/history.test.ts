@@ -242,6 +242,37 @@ async function scenario(c: Cluster): Promise<void> {
       1,
     );
     assertEquals(changes(live), ["changed shop.orders rows +0 -2 ~1 by [id]"]);
+    // A compressed backup of that state is read through its decoder: the same rows.
+    const zst = await runCli([
+      "backup",
+      "--db-url",
+      url,
+      "--out",
+      `${tmp}/zst`,
+      "--compress",
+      "zstd",
+      "--yes",
+    ]);
+    ok(zst.code === 0 || zst.code === 3, zst.stderr);
+    const packed = await parseJson<{ tables: TableJson[]; rowChanges: RowJson[] }>(
+      await runCli([
+        "diff",
+        "latest",
+        `${tmp}/zst/latest`,
+        "--out",
+        out,
+        "--table",
+        "shop.orders",
+        "--json",
+        "--rows",
+      ]),
+      1,
+    );
+    assertEquals(rowKeys(packed), [
+      "shop.orders changed 4",
+      "shop.orders removed 1",
+      "shop.orders removed 2",
+    ]);
     const undo = await runCli(["diff", "live", "latest", "--out", out, "--table", "shop.orders", "--rows"], {
       SUPABASE_DB_URL: url,
     });
