@@ -85,34 +85,3 @@ export function streamTool<T>(
 ): Promise<T> {
   return streamProgram(pgProgram(run), consume);
 }
-
-/**
- * Runs a program and returns its stdout as a stream that errors with a {@link BackupError} at its
- * end when the program failed; cancelling the stream kills the program.
- */
-export function toolStream(run: ToolRun): ReadableStream<Uint8Array> {
-  const child = spawn(run);
-  const stderr = new Response(child.stderr).text().catch(() => "");
-  const kill = () => {
-    try {
-      child.kill();
-    } catch {
-      // already ended
-    }
-  };
-  const reader = child.stdout.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (!done) return controller.enqueue(value);
-      const status = await child.status;
-      if (status.success) controller.close();
-      else controller.error(failure(run, status.code, await stderr, status.signal));
-    },
-    async cancel() {
-      kill();
-      await reader.cancel().catch(() => {});
-      await child.status.catch(() => {});
-    },
-  });
-}

@@ -1,28 +1,39 @@
 /**
  * Reading backups from the history of the git repository that holds a root, without checking
  * anything out: manifests and files come from `git cat-file blob <commit>:<path>`, run through the
- * process runner (lib/pg/run.ts). A backup in a commit is named `<rev>:<path>`, the path relative
+ * one process runner (lib/base/proc.ts). A backup in a commit is named `<rev>:<path>`, the path relative
  * to the repository's top (`HEAD~3:backups/latest`).
  * @module
  */
 import { relative } from "node:path";
 import { BackupError, usageError } from "../base/errors.ts";
-import { runTool, type ToolRun, toolStream } from "../pg/run.ts";
+import { killedHint, mustRun, type Program, streamProgram } from "../base/proc.ts";
+import { maskGitOutput } from "./git.ts";
 import { type Manifest, MANIFEST_NAME, parseManifest } from "./manifest.ts";
 import { LATEST } from "./rotation.ts";
 
 const GIT_ENV = { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", GIT_OPTIONAL_LOCKS: "0" };
 
-function gitRun(top: string, args: string[], what: string): ToolRun {
-  return { path: "git", args: ["-C", top, ...args], env: GIT_ENV, what };
+const GIT_HINT = "check that git works here (git status) and that the commit and path exist";
+
+function gitProgram(top: string, args: string[], what: string): Program {
+  return {
+    path: "git",
+    args: ["-C", top, ...args],
+    env: GIT_ENV,
+    what,
+    hint: (end) => (end.signal && killedHint(end.signal)) || GIT_HINT,
+    startHint: "install git and make sure it is on PATH",
+    mask: maskGitOutput,
+  };
 }
 
 /** Runs git; on failure (or when git is missing) returns undefined instead of throwing. */
 async function tryGit(top: string, args: string[]): Promise<string | undefined> {
   try {
-    return await runTool(gitRun(top, args, `git ${args[0]}`));
+    return (await mustRun(gitProgram(top, args, `git ${args[0]}`))).stdout;
   } catch (e) {
-    if (e instanceof BackupError && e.exitCode === 130) throw e;
+    if (e instanceof BackupError && e.exitCode >= 130) throw e;
     return undefined;
   }
 }
@@ -103,7 +114,13 @@ export async function readBlobText(top: string, commit: string, path: string): P
  * git fails (a missing file included).
  */
 export function openBlob(top: string, commit: string, path: string): ReadableStream<Uint8Array> {
-  return toolStream(gitRun(top, ["cat-file", "blob", `${commit}:${path}`], `git cat-file of ${path}`));
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  // A failed git ends the copy with its error, which then errors the stream the reader holds.
+  streamProgram(
+    gitProgram(top, ["cat-file", "blob", `${commit}:${path}`], `git cat-file of ${path}`),
+    (out) => out.pipeTo(writable),
+  ).catch((e) => writable.abort(e).catch(() => {}));
+  return readable;
 }
 
 /**
