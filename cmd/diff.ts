@@ -6,7 +6,15 @@
  * @module
  */
 import { join } from "node:path";
-import { boolValue, FLAGS, intValue, listValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import {
+  boolValue,
+  flagDefault,
+  intValue,
+  listValue,
+  optionalString,
+  type ParsedArgs,
+} from "../lib/cli/flags.ts";
+import { connectionSettings, rootFromArgs } from "../lib/cli/args.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { onCleanup } from "../lib/base/interrupt.ts";
 import { redact } from "../lib/base/redact.ts";
@@ -14,7 +22,6 @@ import { parseSize } from "../lib/base/size.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { withPgpass } from "../lib/pg/pgpass.ts";
 import { parseDbUrl, transactionPoolerHint } from "../lib/pg/url.ts";
-import { backupRoot } from "../lib/store/rotation.ts";
 import { runBackup } from "../lib/backup/execute.ts";
 import { type BackupView, dirView, openBackup, previousBackup } from "../lib/history/backups.ts";
 import { diffBackups, type RowContext, type Selection } from "../lib/history/compare.ts";
@@ -55,7 +62,7 @@ export function chooseSides(positionals: string[], explicitDb: boolean): { from?
 
 /** Reads the live database into `dir` with the backup engine (one snapshot), limited to `selection`. */
 async function captureLive(args: ParsedArgs, selection: Selection, dir: string): Promise<BackupView> {
-  const raw = stringValue(args, "db-url");
+  const raw = optionalString(args, "db-url");
   const origin = args.origin["db-url"] ?? "--db-url";
   if (!raw) {
     throw usageError(
@@ -70,18 +77,16 @@ async function captureLive(args: ParsedArgs, selection: Selection, dir: string):
   if (pooler) throw usageError(`${origin} points at the transaction pooler (port 6543)`, pooler);
   const schemas = [...new Set([...selection.schemas, ...selection.tables.map((t) => t.schema)])];
   // Split as a backup splits (the flag table's default), so unchanged big tables keep their hashes.
-  const maxFileSize = parseSize(FLAGS.find((f) => f.name === "max-file-size")!.default!, "--max-file-size");
+  const maxFileSize = parseSize(flagDefault("max-file-size"), "--max-file-size");
   const run = await runBackup({
     scope: "full",
     schemas,
     excludeTables: [],
     url,
-    ipv4: boolValue(args, "ipv4"),
-    connectTimeout: intValue(args, "connect-timeout", 10, 1, 600),
-    retries: intValue(args, "retries", 4, 0, 20),
-    jobs: intValue(args, "jobs", 4, 1, 16),
+    ...connectionSettings(args),
+    jobs: intValue(args, "jobs"),
     maxFileSize,
-    pgBin: stringValue(args, "pg-bin"),
+    pgBin: optionalString(args, "pg-bin"),
     source: { repo: LIVE, event: "diff", sha: "0000000" },
     stagingDir: dir,
     dryRun: false,
@@ -145,8 +150,8 @@ class LineFile {
 export async function run(args: ParsedArgs): Promise<number> {
   const json = boolValue(args, "json");
   const withRows = boolValue(args, "rows");
-  const root = backupRoot(stringValue(args, "out", "backups")!, stringValue(args, "env"));
-  const decode = { identityFile: stringValue(args, "identity-file") };
+  const root = rootFromArgs(args);
+  const decode = { identityFile: optionalString(args, "identity-file") };
   const selection: Selection = {
     schemas: listValue(args, "schema"),
     tables: listValue(args, "table").map((t) => parseQualifiedName(t, "--table")),

@@ -3,10 +3,10 @@
  * row count and size, from the manifests of latest/, archive/ and the git history of the root.
  * @module
  */
-import { boolValue, listValue, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
+import { boolValue, listValue, type ParsedArgs } from "../lib/cli/flags.ts";
+import { rootFromArgs } from "../lib/cli/args.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
-import { backupRoot } from "../lib/store/rotation.ts";
 import { knownBackups, tableTimeline } from "../lib/history/timeline.ts";
 import { formatTimeline } from "../lib/history/view.ts";
 
@@ -20,7 +20,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     );
   }
   const q = parseQualifiedName(tables[0], "--table");
-  const root = backupRoot(stringValue(args, "out", "backups")!, stringValue(args, "env"));
+  const root = rootFromArgs(args);
   const backups = await knownBackups(root);
   if (backups.length === 0) {
     throw usageError(
