@@ -12,13 +12,20 @@ import { detect, type Detected } from "../pg/detect.ts";
 import { abortSignal, onCleanup, throwIfInterrupted } from "../base/interrupt.ts";
 import type { Manifest, ManifestSchema, ManifestSource } from "../store/manifest.ts";
 import { MANIFEST_NAME, serializeManifest } from "../store/manifest.ts";
-import { findPgTools, type PgTools, supportsRestrictKey, versionNumber } from "../pg/tools.ts";
+import {
+  findPgTools,
+  parseServerVersionNum,
+  type PgTools,
+  supportsRestrictKey,
+  versionNumber,
+} from "../pg/tools.ts";
 import {
   type BackupPlan,
   pgDumpArgs,
   planBackup,
   type PlannedSchema,
   type PlanOptions,
+  planTotals,
   restrictKey,
 } from "./plan.ts";
 import { runPool } from "../base/pool.ts";
@@ -79,7 +86,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
   try {
     const snap = await openSnapshot(db.sql, opts.log);
     const detected = await detect(snap.conn);
-    const serverMajor = Math.floor(detected.serverVersionNum / 10000);
+    const serverMajor = parseServerVersionNum(detected.serverVersionNum).major;
     const tools = await findPgTools({ minMajor: serverMajor, pgBin: opts.pgBin });
     opts.log(
       `server ${detected.serverVersion}, pg_dump ${versionNumber(tools.version.text)} from ${tools.dir}`,
@@ -124,7 +131,7 @@ async function writeBackup(
   const restrict = supportsRestrictKey(tools.version);
   const listDir = await Deno.makeTempDir({ prefix: "supabase-backup-toc-" });
   const dropListDir = onCleanup(() => Deno.removeSync(listDir, { recursive: true }));
-  const total = plan.schemas.reduce((n, s) => n + s.tables.length, 0);
+  const total = planTotals(plan).tables;
   let done = 0;
   const roleSet = new Set(detected.roles);
   try {

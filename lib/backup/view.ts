@@ -2,7 +2,7 @@
  * The `--dry-run` view of a backup plan: schemas, tables and the files each would produce. Pure.
  * @module
  */
-import type { BackupPlan } from "./plan.ts";
+import { type BackupPlan, planTotals } from "./plan.ts";
 
 /** Formats a plan as text, or as JSON with `json`. */
 export function formatPlan(
@@ -30,7 +30,7 @@ export function formatPlan(
     );
   }
   const out: string[] = [];
-  const tables = plan.schemas.reduce((n, s) => n + s.tables.length, 0);
+  const { tables } = planTotals(plan);
   out.push(
     `Dry run${
       ctx.environment ? ` (${ctx.environment})` : ""

@@ -10,6 +10,7 @@ import type { QualifiedName } from "../pg/ident.ts";
 import { type Ctx, enc } from "./context.ts";
 import { tableKey, type TargetState, type TargetTable } from "./plan.ts";
 import { qualified, quoteIdent } from "../pg/ident.ts";
+import { parseServerVersionNum } from "../pg/tools.ts";
 
 /**
  * Reads what the planner needs from the target: server version, user, roles, schemas and tables,
@@ -45,7 +46,7 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     }
   }
   return {
-    serverMajor: Math.floor(info.num / 10000),
+    serverMajor: parseServerVersionNum(info.num).major,
     user: info.usr,
     superuser: info.sup,
     roles: new Set(roles.map((r) => r.name)),

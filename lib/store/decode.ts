@@ -5,7 +5,6 @@
  * decrypted (age, with `--identity-file`) and decompressed as a stream.
  * @module
  */
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Decrypter } from "age-encryption";
 import { decompress } from "./encode.ts";
@@ -187,16 +186,4 @@ export async function plaintextPath(
  */
 export function storedCheck(entry: ManifestFile, opts: DecodeOptions = {}): ManifestFile["stored"] {
   return entry.encrypted && !opts.identityFile ? entry.stored : undefined;
-}
-
-/** Hashes the stored bytes of `<dir>/<rel>`. Throws Deno.errors.NotFound when it is missing. */
-export async function hashStored(dir: string, rel: string): Promise<{ bytes: number; sha256: string }> {
-  const hash = createHash("sha256");
-  let bytes = 0;
-  const f = await Deno.open(join(dir, rel), { read: true });
-  for await (const chunk of f.readable) {
-    hash.update(chunk);
-    bytes += chunk.length;
-  }
-  return { bytes, sha256: hash.digest("hex") };
 }

@@ -1,6 +1,12 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import type { Detected } from "../../../lib/pg/detect.ts";
-import { dumpCompression, patternIdent, pgDumpArgs, planBackup } from "../../../lib/backup/plan.ts";
+import {
+  dumpCompression,
+  patternIdent,
+  pgDumpArgs,
+  planBackup,
+  planTotals,
+} from "../../../lib/backup/plan.ts";
 import { parseQualifiedName } from "../../../lib/pg/ident.ts";
 import { assertGolden } from "../../support/golden.ts";
 
@@ -68,6 +74,13 @@ Deno.test("full scope: every schema, unreadable tables skipped with a reason, ex
   assertEquals(p.skippedSchemas.map((s) => s.schema), ["vault"]);
   assertEquals(p.schemas.find((s) => s.name === "billing")!.excludeTables, ["secret_keys"]);
   assertEquals(p.schemas.find((s) => s.name === "extensions")!.tables, []);
+});
+
+Deno.test("planTotals counts the planned schemas and tables", () => {
+  const p = planBackup(detected(), { scope: "full", schemas: [], excludeTables: [] }, NOW);
+  const tables = p.schemas.flatMap((s) => s.tables).length;
+  assertEquals(planTotals(p), { schemas: p.schemas.length, tables });
+  assertEquals(tables > 0 && p.schemas.length > 1, true);
 });
 
 Deno.test("user scope leaves out Supabase-managed schemas", () => {

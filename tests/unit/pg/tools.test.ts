@@ -1,5 +1,11 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { candidateDirs, chooseTools, parsePgVersion, supportsRestrictKey } from "../../../lib/pg/tools.ts";
+import {
+  candidateDirs,
+  chooseTools,
+  parsePgVersion,
+  parseServerVersionNum,
+  supportsRestrictKey,
+} from "../../../lib/pg/tools.ts";
 
 Deno.test("parsePgVersion reads Debian, Homebrew and plain version lines", () => {
   assertEquals(parsePgVersion("pg_dump (PostgreSQL) 17.12 (Debian 17.12-0+deb13u1)")?.major, 17);
@@ -51,4 +57,10 @@ Deno.test("restrict-key support follows the 2025 security releases", () => {
   assertEquals(supportsRestrictKey({ major: 15, minor: 14 }), true);
   assertEquals(supportsRestrictKey({ major: 15, minor: 13 }), false);
   assertEquals(supportsRestrictKey({ major: 18, minor: 0 }), true);
+});
+
+Deno.test("parseServerVersionNum splits server_version_num", () => {
+  assertEquals(parseServerVersionNum(170004), { major: 17, minor: 4 });
+  assertEquals(parseServerVersionNum(150012), { major: 15, minor: 12 });
+  assertEquals(parseServerVersionNum(180000), { major: 18, minor: 0 });
 });
