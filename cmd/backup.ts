@@ -220,7 +220,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
         `committed ${r.commit.slice(0, 7)}${o.push ? ` and pushed (${r.attempts} attempt(s))` : ""}`,
       );
     } else {
-      const r = await installBackup(root, staging, { archive: o.archive });
+      const r = await installBackup(root, staging, { archive: o.archive, log });
       placedAt = r.placedAt;
       archivedPrevious = r.archivedPrevious;
       await prune();

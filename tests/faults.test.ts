@@ -414,9 +414,66 @@ for (
   });
 }
 
+/** Changes latest/manifest.json of `root` with `edit`. */
+async function editLatest(root: string, edit: (m: Record<string, unknown>) => void): Promise<void> {
+  const m = JSON.parse(await Deno.readTextFile(`${root}/latest/manifest.json`));
+  edit(m);
+  await Deno.writeTextFile(`${root}/latest/manifest.json`, JSON.stringify(m, null, 2));
+}
+
+/** The createdAt of each archive of `root`, by folder name. */
+async function archived(root: string): Promise<Map<string, unknown>> {
+  const out = new Map<string, unknown>();
+  for await (const e of Deno.readDir(`${root}/archive`)) {
+    out.set(e.name, JSON.parse(await Deno.readTextFile(`${root}/archive/${e.name}/manifest.json`)).createdAt);
+  }
+  return out;
+}
+
+Deno.test("fault: odd manifests in latest/ (createdAt in the future, a field of the wrong type)", async () => {
+  const c = await setup();
+  const ws = await workspace();
+  const backup = async () => {
+    const r = await runCli(["backup", "--db-url", c.url({ db: smallDb }), "--out", ws.root], {
+      TMPDIR: ws.tmp,
+    });
+    assertEquals(r.code, 0, `backup failed:\n${r.stderr}`);
+    const latest = JSON.parse(await Deno.readTextFile(`${ws.root}/latest/manifest.json`));
+    // the new backup is latest/, whatever the old manifest said
+    ok(Math.abs(Date.parse(latest.createdAt) - Date.now()) < 120_000, latest.createdAt);
+    return r.stderr;
+  };
+  try {
+    await baseline(ws.root, ws.tmp);
+    await tallied("faults", async () => {
+      await editLatest(ws.root, (m) => (m.createdAt = "2099-01-01T00:00:00.000Z"));
+      const stderr = await backup();
+      ok(/createdAt "2099-01-01T00:00:00.000Z" is in the future/.test(stderr), stderr);
+      const [[name, createdAt]] = [...await archived(ws.root)];
+      assertEquals(createdAt, "2099-01-01T00:00:00.000Z");
+      ok(name < "2099" && name.includes("--local--"), `archived by its folder's time: ${name}`);
+      await backup(); // and the next one too
+      assertEquals((await archived(ws.root)).size, 2);
+    });
+    await tallied("faults", async () => {
+      await editLatest(ws.root, (m) => ((m.source as Record<string, unknown>).repo = 5));
+      const before = await treeHash(`${ws.root}/latest`);
+      const stderr = await backup();
+      ok(/no readable manifest \(.*manifest field source\.repo must be a string\)/.test(stderr), stderr);
+      const odd = [...(await archived(ws.root)).keys()].filter((n) => n.includes("--unknown--unknown--"));
+      assertEquals(odd.length, 1, "archived under a name from its folder's time");
+      assertEquals(await treeHash(`${ws.root}/archive/${odd[0]}`), before, "archived as it was");
+      const leftover = [...Deno.readDirSync(ws.root)].map((e) => e.name).filter((n) => n.startsWith("."));
+      assertEquals(leftover, [], "no staging left");
+    });
+  } finally {
+    await Deno.remove(ws.base, { recursive: true });
+  }
+});
+
 Deno.test("faults: every case ran", async () => {
   const t = tallyOf("faults");
-  assertEquals(t.total, 11);
+  assertEquals(t.total, 13);
   if (bigBackup) await Deno.remove(bigBackup, { recursive: true });
   await cluster15?.stop();
   await cluster?.stop();

@@ -381,7 +381,12 @@ export async function publishToGit(
   const result = await commitAndPush(opts, {
     apply: async () => {
       if (placed && !aside) return; // still in place (set aside was not reached)
-      placed = await installBackup(opts.root, source, { archive: opts.archive });
+      // After a race (placed already once), a newer latest on the remote head stays.
+      placed = await installBackup(opts.root, source, {
+        archive: opts.archive,
+        keepNewer: placed !== undefined,
+        log: opts.log ?? ((l: string) => console.error(l)),
+      });
       aside = undefined;
       await opts.afterInstall?.();
     },

@@ -120,12 +120,19 @@ async function exists(path: string): Promise<Deno.FileInfo | undefined> {
   }
 }
 
-async function readManifestSoft(dir: string): Promise<Manifest | undefined> {
+/** A backup folder's manifest, or why it cannot be read (missing, not JSON, a field of the wrong type). */
+async function readManifestOrWhy(dir: string): Promise<{ manifest: Manifest } | { why: string }> {
+  const path = join(dir, MANIFEST_NAME);
+  let text: string;
   try {
-    const m = parseManifest(await Deno.readTextFile(join(dir, MANIFEST_NAME)), join(dir, MANIFEST_NAME));
-    return Number.isNaN(new Date(m.createdAt).getTime()) ? undefined : m;
-  } catch {
-    return undefined;
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    return { why: e instanceof Deno.errors.NotFound ? `${path} is missing` : `cannot read ${path}` };
+  }
+  try {
+    return { manifest: parseManifest(text, path) };
+  } catch (e) {
+    return { why: e instanceof Error ? e.message : String(e) };
   }
 }
 
@@ -167,28 +174,97 @@ export async function ensureRoot(root: string): Promise<void> {
   }
 }
 
+/** Options of {@link installBackup}. */
+export interface InstallOptions {
+  /** Archive the previous latest (true) or delete it (false). */
+  archive: boolean;
+  /**
+   * After a push race, on the remote head: a latest that is newer than the staged backup stays, and
+   * the staged one goes to archive/. Only a latest whose manifest reads and whose `createdAt` is
+   * not after `now` counts as newer.
+   */
+  keepNewer?: boolean;
+  /** Warnings (stderr): a previous latest whose manifest is damaged or dated in the future. */
+  log?: (line: string) => void;
+  /** The current time (for tests). */
+  now?: Date;
+}
+
 /**
- * Puts a complete staged backup in place under `root`:
- * - no `latest/` yet: the staged backup becomes `latest/`;
- * - `latest/` is older (or as old): it moves to `archive/<its name>` (`archive: true`) or is
- *   deleted (`archive: false`), and the staged backup becomes `latest/`;
- * - `latest/` is NEWER than the staged backup (after a push race): the staged backup goes
- *   straight to `archive/<its name>` and `latest/` stays, whatever `archive` says.
- * Names never overwrite (`-2`, `-3`, … are added). A latest without a readable manifest is
- * archived under a name built from its modification time. Renames only, no copies.
- * Throws a {@link BackupError} when the staged manifest is missing or a rename fails.
+ * Renames `from` to `archive/<base>` (or `<base>-2`, `-3`, …: the first free name, also when
+ * another run takes one in between). Returns the name used.
+ */
+async function moveToArchive(root: string, from: string, base: string): Promise<string> {
+  const taken = await archiveNames(root);
+  for (;;) {
+    const name = uniqueName(base, taken);
+    try {
+      await Deno.rename(from, join(root, ARCHIVE, name));
+      return name;
+    } catch (e) {
+      if (!(await exists(join(root, ARCHIVE, name)))) {
+        throw ioError(`move ${from} to`, join(root, ARCHIVE, name), e);
+      }
+      taken.push(name);
+    }
+  }
+}
+
+/**
+ * The archive name of the backup in `dir` (the previous latest): from its manifest, but never
+ * trusting it: a manifest that does not read gives a name from the folder's modification time
+ * (repository and event `unknown`), and a `createdAt` after `now` gives the manifest's source
+ * with the folder's time. Both are logged as warnings.
+ */
+async function previousName(
+  dir: string,
+  label: string,
+  info: Deno.FileInfo,
+  now: Date,
+  log?: (line: string) => void,
+): Promise<string> {
+  const mtime = info.mtime && info.mtime.getTime() <= now.getTime() ? info.mtime : now;
+  const read = await readManifestOrWhy(dir);
+  if (!("manifest" in read)) {
+    const name = fallbackArchiveName(mtime);
+    log?.(`warning: ${label} has no readable manifest (${read.why}); archiving it by its folder's time`);
+    return name;
+  }
+  const m = read.manifest;
+  if (new Date(m.createdAt).getTime() > now.getTime()) {
+    log?.(
+      `warning: ${label}'s createdAt ${
+        JSON.stringify(m.createdAt)
+      } is in the future; archiving it by its folder's time`,
+    );
+    return archiveName({ createdAt: mtime.toISOString(), source: m.source });
+  }
+  return archiveName(m);
+}
+
+/**
+ * Puts a complete staged backup in place under `root`. The staged backup becomes `latest/`; the
+ * previous `latest/` moves to `archive/<its name>` (`archive: true`) or is deleted (`archive:
+ * false`). Nothing in the previous latest's manifest can change that: it only names the archive
+ * folder, and a manifest that does not read, or is dated in the future, gives a name from the
+ * folder's time instead (with a warning). Only with `keepNewer` (after a push race) does a newer
+ * latest stay, the staged backup then going straight to `archive/<its name>` whatever `archive`
+ * says. Names never overwrite (`-2`, `-3`, … are added). Renames only, no copies.
+ * Throws a {@link BackupError} when the staged manifest does not read or a rename fails.
  */
 export async function installBackup(
   root: string,
   stagedDir: string,
-  opts: { archive: boolean },
+  opts: InstallOptions,
 ): Promise<InstallResult> {
-  const staged = await readManifestSoft(stagedDir);
-  if (!staged) {
+  const read = await readManifestOrWhy(stagedDir);
+  if (!("manifest" in read)) {
     throw new BackupError(`no readable manifest in ${stagedDir}`, {
       hint: "the staged backup is incomplete; run the backup again",
     });
   }
+  const staged = read.manifest;
+  const now = opts.now ?? new Date();
   await ensureRoot(root);
   const latestDir = join(root, LATEST);
   const latestInfo = await exists(latestDir);
@@ -196,17 +272,17 @@ export async function installBackup(
     await rename(stagedDir, latestDir);
     return { placedAt: LATEST };
   }
-  const current = await readManifestSoft(latestDir);
-  const stagedAt = new Date(staged.createdAt).getTime();
-  if (current && new Date(current.createdAt).getTime() > stagedAt) {
-    const name = uniqueName(archiveName(staged), await archiveNames(root));
-    await rename(stagedDir, join(root, ARCHIVE, name));
-    return { placedAt: `${ARCHIVE}/${name}` };
+  if (opts.keepNewer) {
+    const current = await readManifestOrWhy(latestDir);
+    const at = "manifest" in current ? new Date(current.manifest.createdAt).getTime() : NaN;
+    if (at > new Date(staged.createdAt).getTime() && at <= now.getTime()) {
+      const name = await moveToArchive(root, stagedDir, archiveName(staged));
+      return { placedAt: `${ARCHIVE}/${name}` };
+    }
   }
   if (opts.archive) {
-    const base = current ? archiveName(current) : fallbackArchiveName(latestInfo.mtime ?? new Date());
-    const name = uniqueName(base, await archiveNames(root));
-    await rename(latestDir, join(root, ARCHIVE, name));
+    const base = await previousName(latestDir, `${root}/${LATEST}`, latestInfo, now, opts.log);
+    const name = await moveToArchive(root, latestDir, base);
     await rename(stagedDir, latestDir);
     return { placedAt: LATEST, archivedPrevious: `${ARCHIVE}/${name}` };
   }

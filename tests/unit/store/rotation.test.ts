@@ -143,20 +143,78 @@ Deno.test("installBackup: first, then rotation, then a collision gets a suffix",
   }
 });
 
-Deno.test("installBackup: a newer latest stays; the older staged backup goes to archive", async () => {
+Deno.test("installBackup: after a push race (keepNewer) a newer latest stays; the staged one is archived", async () => {
   const root = await Deno.makeTempDir();
   try {
     await installBackup(root, await stage(root, manifest("2025-06-01T10:00:00Z", "acme/new")), {
       archive: true,
     });
     const older = await stage(root, manifest("2025-06-01T09:00:00Z", "acme/old", "schedule", "1234567"));
-    const r = await installBackup(root, older, { archive: true });
+    const r = await installBackup(root, older, { archive: true, keepNewer: true });
     assertEquals(r, { placedAt: "archive/2025-06-01T09-00-00Z--acme-old--schedule--1234567" });
     assertEquals(await createdAtOf(`${root}/latest`), "2025-06-01T10:00:00Z");
     // Even with archive: false the older backup is kept, in archive/.
     const older2 = await stage(root, manifest("2025-06-01T08:00:00Z", "acme/old"));
-    const r2 = await installBackup(root, older2, { archive: false });
+    const r2 = await installBackup(root, older2, { archive: false, keepNewer: true });
     assert(r2.placedAt.startsWith("archive/2025-06-01T08-00-00Z--acme-old"));
+    assertEquals(await entries(root), ["archive", "latest"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("installBackup: the staged backup becomes latest whatever the old manifest says", async () => {
+  const root = await Deno.makeTempDir();
+  const now = new Date("2025-06-01T12:00:00Z");
+  try {
+    // A latest dated in the future (clock skew): replaced, and archived by its folder's time.
+    await installBackup(root, await stage(root, manifest("2030-01-01T00:00:00Z", "acme/skew")), {
+      archive: true,
+    });
+    const mtime = new Date("2025-06-01T11:00:00Z");
+    await Deno.utime(`${root}/latest`, mtime, mtime);
+    const logged: string[] = [];
+    const log = (l: string) => logged.push(l);
+    const r = await installBackup(root, await stage(root, manifest("2025-06-01T11:30:00Z")), {
+      archive: true,
+      log,
+      now,
+    });
+    assertEquals(r, {
+      placedAt: "latest",
+      archivedPrevious: "archive/2025-06-01T11-00-00Z--acme-skew--push--abcdef1",
+    });
+    assertEquals(await createdAtOf(`${root}/latest`), "2025-06-01T11:30:00Z");
+    assertEquals(await createdAtOf(`${root}/${r.archivedPrevious}`), "2030-01-01T00:00:00Z");
+    assert(/createdAt "2030-01-01T00:00:00Z" is in the future/.test(logged.join("\n")), logged.join("\n"));
+    // Nor does a future latest win after a push race.
+    await installBackup(root, await stage(root, manifest("2030-01-01T00:00:00Z", "acme/skew")), {
+      archive: true,
+      now,
+    });
+    const r2 = await installBackup(root, await stage(root, manifest("2025-06-01T11:45:00Z")), {
+      archive: true,
+      keepNewer: true,
+      now,
+    });
+    assertEquals(r2.placedAt, "latest");
+    assertEquals(await createdAtOf(`${root}/latest`), "2025-06-01T11:45:00Z");
+
+    // A field of the wrong type: archived under a name from its folder's time, with a warning.
+    const odd = JSON.parse(await Deno.readTextFile(`${root}/latest/manifest.json`));
+    odd.source.repo = 5;
+    await Deno.writeTextFile(`${root}/latest/manifest.json`, JSON.stringify(odd));
+    await Deno.utime(`${root}/latest`, mtime, mtime);
+    logged.length = 0;
+    const r3 = await installBackup(root, await stage(root, manifest("2025-06-01T11:50:00Z")), {
+      archive: true,
+      log,
+      now,
+    });
+    assertEquals(r3.archivedPrevious, "archive/2025-06-01T11-00-00Z--unknown--unknown--0000000");
+    assertEquals(JSON.parse(await Deno.readTextFile(`${root}/${r3.archivedPrevious}/manifest.json`)), odd);
+    assert(/manifest field source\.repo must be a string/.test(logged.join("\n")), logged.join("\n"));
+    assertEquals(await createdAtOf(`${root}/latest`), "2025-06-01T11:50:00Z");
     assertEquals(await entries(root), ["archive", "latest"]);
   } finally {
     await Deno.remove(root, { recursive: true });
