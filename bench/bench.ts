@@ -1,11 +1,12 @@
 /**
  * `deno task bench`: times a full backup by this tool against plain pg_dump and against the
  * per-table pg_dump approach of the original bash design, on an ephemeral PostgreSQL 17 with a
- * generated database, directly and through a proxy that adds round-trip time. Each approach runs
- * as a child process so its wall time and peak RSS can be measured.
+ * generated database, directly and through a proxy that adds round-trip time; and a restore by this
+ * tool against `pg_restore -j` of a `pg_dump -Fd` of the same database, each into an empty database.
+ * Each approach runs as a child process so its wall time and peak RSS can be measured.
  *
- *   deno task bench [--tables 200] [--mb 50] [--rtt-ms 20] [--large] [--skip-per-table]
- *                   [--repeat 1] [--subset 20] [--jobs 4] [--json FILE]
+ *   deno task bench [--tables 200] [--mb 50] [--schemas 1] [--big-value MB] [--rtt-ms 20] [--large]
+ *                   [--skip-per-table] [--skip-restore] [--repeat 1] [--subset 20] [--jobs 4] [--json FILE]
  *
  * Progress goes to stderr; the report (a table, then JSON) to stdout. Not a test.
  * @module
@@ -13,25 +14,36 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { clientBinDir, ensureProvisioned } from "../dev/pgenv.ts";
+import { clientBinDir } from "../dev/pgenv.ts";
 import { type Cluster, startCluster } from "../tests/support/cluster.ts";
 import { REPO } from "../tests/support/paths.ts";
 import { redact, registerSecret } from "../lib/base/redact.ts";
 import { runPool } from "../lib/base/pool.ts";
-import { type DatasetTable, perTableSubset, planDataset, subsetShare, tableSql } from "./dataset.ts";
-import { measure, type Measurement } from "./measure.ts";
+import {
+  bigValueSql,
+  datasetSchemas,
+  type DatasetTable,
+  perTableSubset,
+  planDataset,
+  subsetShare,
+  tableSql,
+} from "./dataset.ts";
+import { measure, type Measurement, type MeasureOptions } from "./measure.ts";
 import { type ApproachResult, type BenchReport, evaluate, formatReport, median, secs } from "./report.ts";
 
 const USAGE = `usage: deno task bench [options]
   --tables N        tables to create (default 200)
   --mb N            table data to generate, in MB (default 50)
   --large           1 GB of data (same as --mb 1024)
+  --schemas N       spread the tables over N schemas s001… (default 1: all in public)
+  --big-value MB    also one table with one bytea value of MB MiB (default: none)
   --rtt-ms N        round-trip time the proxy adds (default 20)
   --jobs N          --jobs for our tool and -j for pg_dump -Fd (default 4)
   --repeat N        runs of each approach; the median wall time is reported (default 1)
   --subset N        tables the per-table approach is timed on, then extrapolated (default 20)
   --skip-per-table  leave out the per-table approach
-  --tool FILE       the backup.ts to run as "ours" (default: this checkout's; to compare a change)
+  --skip-restore    leave out the two restores (ours, pg_restore -j of pg_dump -Fd)
+  --tool FILE       the backup.ts to run as "ours", backup and restore (default: this checkout's)
   --v8-flags FLAGS  pass --v8-flags=FLAGS to our tool (e.g. --max-semi-space-size=1)
   --only LIST       run only these approaches (comma-separated ids, e.g. ours-proxy,pg_dump-Fd-j4-proxy)
   --json FILE       also write the JSON report to FILE`;
@@ -39,11 +51,14 @@ const USAGE = `usage: deno task bench [options]
 interface BenchArgs {
   tables: number;
   mb: number;
+  schemas: number;
+  bigValueMb: number;
   rttMs: number;
   jobs: number;
   repeat: number;
   subset: number;
   skipPerTable: boolean;
+  skipRestore: boolean;
   only?: string[];
   v8Flags?: string;
   tool: string;
@@ -57,11 +72,14 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       tables: { type: "string" },
       mb: { type: "string" },
       large: { type: "boolean" },
+      schemas: { type: "string" },
+      "big-value": { type: "string" },
       "rtt-ms": { type: "string" },
       jobs: { type: "string" },
       repeat: { type: "string" },
       subset: { type: "string" },
       "skip-per-table": { type: "boolean" },
+      "skip-restore": { type: "boolean" },
       only: { type: "string" },
       "v8-flags": { type: "string" },
       tool: { type: "string" },
@@ -83,11 +101,14 @@ function parseBenchArgs(argv: string[]): BenchArgs {
   return {
     tables: int("tables", values.tables, 200, 1),
     mb: values.large ? 1024 : int("mb", values.mb, 50, 1),
+    schemas: int("schemas", values.schemas, 1, 1),
+    bigValueMb: int("big-value", values["big-value"], 0, 1),
     rttMs: int("rtt-ms", values["rtt-ms"], 20, 0),
     jobs: int("jobs", values.jobs, 4, 1),
     repeat: int("repeat", values.repeat, 1, 1),
     subset: int("subset", values.subset, 20, 1),
     skipPerTable: !!values["skip-per-table"],
+    skipRestore: !!values["skip-restore"],
     only: values.only?.split(",").map((s) => s.trim()).filter(Boolean),
     v8Flags: values["v8-flags"],
     tool: values.tool ?? join(REPO, "backup.ts"),
@@ -96,6 +117,55 @@ function parseBenchArgs(argv: string[]): BenchArgs {
 }
 
 const log = (line: string) => console.error(redact(`bench: ${line}`));
+
+/** Runs a backup approach once, untimed, into `out` (kept); throws when it fails. */
+async function prepare(a: Approach, out: string): Promise<void> {
+  const m = await a.run(out);
+  if (m.code !== 0) {
+    throw new Error(
+      `${a.label} (${a.via}) failed (exit ${m.code}): ${m.stderr.split("\n").slice(-4).join(" ")}`,
+    );
+  }
+}
+
+/** `a`, but the output of its first successful run is kept at `path` (for a restore to read). */
+function keeping(a: Approach, path: string): Approach {
+  return {
+    ...a,
+    collect: async (out) => {
+      const bytes = await sizeOf(out);
+      if (await exists(path)) await removeOut(out);
+      else await Deno.rename(out, path);
+      return bytes;
+    },
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** The default {@link Approach.collect}: the size of `out`, then `out` removed. */
+async function collectOut(out: string): Promise<number> {
+  const bytes = await sizeOf(out);
+  await removeOut(out);
+  return bytes;
+}
+
+/** The default {@link Approach.discard}. */
+function removeOut(out: string): Promise<void> {
+  return Deno.remove(out, { recursive: true });
+}
+
+/** Drops a database the benchmark created (its connections ended). */
+async function dropDatabase(c: Cluster, db: string): Promise<void> {
+  await c.sql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+}
+
+/** The 1, 5 and 15 minute load averages (/proc/loadavg), as `uptime` shows them. */
+async function loadAverage(): Promise<number[]> {
+  return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).map(Number);
+}
 
 /** Total size of the files under `path` (a file or a directory). */
 async function sizeOf(path: string): Promise<number> {
@@ -111,18 +181,51 @@ async function scalar(c: Cluster, q: string, db: string): Promise<string> {
   return (await c.sql(q, { db })).trim().split("\n").filter(Boolean).pop()!.trim();
 }
 
-/** Creates the role, the database and the tables; returns sizes and the time it took. */
-async function buildDatabase(c: Cluster, tables: DatasetTable[], password: string) {
+/**
+ * The number of user tables and their rows in `db`, counted (not estimated), as the superuser: how a
+ * restore is checked against the dataset.
+ */
+async function countRows(c: Cluster, db: string): Promise<{ tables: number; rows: number }> {
+  const out = await scalar(
+    c,
+    `SELECT count(*) || ' ' || coalesce(sum((xpath('/row/n/text()', query_to_xml(` +
+      `format('SELECT count(*) AS n FROM %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint), 0) ` +
+      `FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`,
+    db,
+  );
+  const [tables, rows] = out.split(" ").map(Number);
+  return { tables, rows };
+}
+
+/** Creates the role, the database, the schemas and the tables; returns sizes and the time it took. */
+async function buildDatabase(
+  c: Cluster,
+  tables: DatasetTable[],
+  password: string,
+  opts: { schemas: string[]; bigValueMb: number },
+) {
   const started = performance.now();
   // The cluster may already have a bare `postgres` role; make it Supabase's (not a superuser).
   await c.sql(
     "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres') THEN CREATE ROLE postgres; END IF; END $$;\n" +
-      `ALTER ROLE postgres NOSUPERUSER LOGIN CREATEDB CREATEROLE REPLICATION BYPASSRLS PASSWORD '${password}'`,
+      `ALTER ROLE postgres NOSUPERUSER LOGIN CREATEDB CREATEROLE REPLICATION BYPASSRLS PASSWORD '${password}';\n` +
+      // As on the platform (supautils), so that a restore may load with triggers off.
+      "GRANT SET ON PARAMETER session_replication_role TO postgres",
   );
   const db = await c.createDatabase("bench");
   await c.sql(`ALTER DATABASE ${db} OWNER TO postgres; ALTER SCHEMA public OWNER TO postgres`, { db });
+  const extra = opts.schemas.filter((s) => s !== "public");
+  if (extra.length > 0) {
+    await c.sql(extra.map((s) => `CREATE SCHEMA ${s} AUTHORIZATION postgres;`).join("\n"), { db });
+  }
+  if (opts.bigValueMb > 0) {
+    log(`building a ${opts.bigValueMb} MB value`);
+    await c.sql(`SET ROLE postgres;\n${bigValueSql(opts.bigValueMb)}`, { db });
+  }
+  // Ten tables per psql run, more when there are thousands (each run costs a connection).
+  const size = Math.max(10, Math.ceil(tables.length / 100));
   const groups: DatasetTable[][] = [];
-  for (let i = 0; i < tables.length; i += 10) groups.push(tables.slice(i, i + 10));
+  for (let i = 0; i < tables.length; i += size) groups.push(tables.slice(i, i + size));
   let done = 0;
   await runPool(
     groups.map((g) => async () => {
@@ -140,11 +243,12 @@ async function buildDatabase(c: Cluster, tables: DatasetTable[], password: strin
   const tableBytes = Number(
     await scalar(
       c,
-      `SELECT sum(pg_table_size(oid)) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'`,
+      `SELECT sum(pg_table_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ` +
+        `WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND c.relkind = 'r'`,
       db,
     ),
   );
-  const rows = tables.reduce((n, t) => n + t.rows, 0);
+  const rows = tables.reduce((n, t) => n + t.rows, 0) + (opts.bigValueMb > 0 ? 1 : 0);
   return { db, databaseBytes, tableBytes, rows, loadMs: performance.now() - started };
 }
 
@@ -175,18 +279,40 @@ interface Approach {
   label: string;
   via: "proxy" | "direct";
   run(out: string): Promise<Measurement>;
+  /**
+   * After a successful run: checks what it wrote and returns its size in bytes, cleaning up (default:
+   * the size of `out`, then `out` removed). Throws when the output is wrong.
+   */
+  collect?(out: string): Promise<number>;
+  /** After a failed run: cleans up (default: `out` removed). */
+  discard?(out: string): Promise<void>;
   /** Where its output is, given the path passed to run. */
   extrapolate?: { tablesTimed: number; factor: number; dataShare: number };
   marks?(m: Measurement): Record<string, number>;
 }
 
+/** The client tools, provisioned by `deno task setup` (which `deno task bench` runs first). */
+async function clientTools(): Promise<string> {
+  const bin = clientBinDir();
+  const ok = await new Deno.Command(join(bin, "pg_dump"), {
+    args: ["--version"],
+    stdout: "null",
+    stderr: "null",
+  })
+    .output().then((o) => o.success, () => false);
+  // Provisioning from here would re-point a cache shared by several checkouts: setup does it.
+  if (!ok) throw new Error(`no pg_dump 17 in ${bin}: run \`deno task setup\` first`);
+  return bin;
+}
+
 async function main() {
   const args = parseBenchArgs(Deno.args);
   if (Deno.build.os !== "linux") throw new Error("the benchmark reads /proc: it runs on Linux only");
-  await ensureProvisioned({ quiet: true });
-  const bin = clientBinDir();
+  const loadAtStart = await loadAverage();
+  const bin = await clientTools();
   const pgDump = join(bin, "pg_dump");
-  const tables = planDataset({ tables: args.tables, mb: args.mb });
+  const spec = { tables: args.tables, mb: args.mb, schemas: args.schemas };
+  const tables = planDataset(spec);
   const work = await Deno.makeTempDir({ prefix: "supabase-backup-bench-" });
   log(`starting PostgreSQL 17 (work dir ${work})`);
   const cluster = await startCluster(17);
@@ -205,8 +331,14 @@ async function main() {
     const password = randomBytes(18).toString("base64url");
     registerSecret(password);
     registerSecret(cluster.superPassword);
-    log(`building ${args.tables} tables, ~${args.mb} MB`);
-    const ds = await buildDatabase(cluster, tables, password);
+    log(
+      `building ${args.tables} tables in ${args.schemas} schema(s), ~${args.mb} MB` +
+        (args.bigValueMb ? `, and one ${args.bigValueMb} MB value` : ""),
+    );
+    const ds = await buildDatabase(cluster, tables, password, {
+      schemas: datasetSchemas(spec),
+      bigValueMb: args.bigValueMb,
+    });
     log(`database ready: ${(ds.databaseBytes / 1e6).toFixed(1)} MB in ${secs(ds.loadMs)} s`);
     proxy = await startProxyWorker(cluster.port, args.rttMs / 2);
     const serverVersion = await scalar(cluster, "SHOW server_version", ds.db);
@@ -218,38 +350,45 @@ async function main() {
       LANG: "C.UTF-8",
     };
     if (Deno.env.get("DENO_DIR")) baseEnv.DENO_DIR = Deno.env.get("DENO_DIR")!;
-    const pgEnv = (port: number) => ({
+    const pgEnv = (port: number, db = ds.db) => ({
       ...baseEnv,
       PGHOST: "127.0.0.1",
       PGPORT: String(port),
       PGUSER: "postgres",
       PGPASSWORD: password,
-      PGDATABASE: ds.db,
+      PGDATABASE: db,
     });
-    const url = (port: number) =>
-      `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${ds.db}?sslmode=disable`;
+    const url = (port: number, db = ds.db) =>
+      `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}?sslmode=disable`;
     const ports = { proxy: proxy.port, direct: cluster.port };
 
+    /** Our tool's command line for `command` (backup or restore) with `--out root`. */
+    const tool = (command: string, root: string, ...rest: string[]) => [
+      "run",
+      "--allow-all",
+      ...(args.v8Flags ? [`--v8-flags=${args.v8Flags}`] : []),
+      args.tool,
+      command,
+      "--out",
+      root,
+      "--yes",
+      "--jobs",
+      String(args.jobs),
+      "--pg-bin",
+      bin,
+      ...rest,
+    ];
+    const flagged = args.v8Flags ? " (v8 flags)" : "";
     const ours = (via: "proxy" | "direct"): Approach => ({
       id: `ours-${via}`,
-      label: `supabase-backup backup${args.v8Flags ? " (v8 flags)" : ""}`,
+      label: `supabase-backup backup${flagged}`,
       via,
       run: (out) =>
-        measure(Deno.execPath(), [
-          "run",
-          "--allow-all",
-          ...(args.v8Flags ? [`--v8-flags=${args.v8Flags}`] : []),
-          args.tool,
-          "backup",
-          "--out",
-          out,
-          "--yes",
-          "--no-archive",
-          "--jobs",
-          String(args.jobs),
-          "--pg-bin",
-          bin,
-        ], { env: { ...baseEnv, SUPABASE_DB_URL: url(ports[via]) }, cwd: work, ignoreChildName: "deno" }),
+        measure(Deno.execPath(), tool("backup", out, "--no-archive"), {
+          env: { ...baseEnv, SUPABASE_DB_URL: url(ports[via]) },
+          cwd: work,
+          ignoreChildName: "deno",
+        }),
       marks: (m) => {
         const at = (re: RegExp) => m.stderrLines.find((l) => re.test(l.text))?.ms;
         const lastAt = (re: RegExp) => m.stderrLines.findLast((l) => re.test(l.text))?.ms;
@@ -305,13 +444,80 @@ async function main() {
         });
       },
     };
+    // Each restore reads one backup taken directly: the first timed run's output of that approach,
+    // kept, or (when that approach is not run) one taken untimed before the restore's first run.
+    const sources = {
+      ours: { path: join(work, "restore-from-ours"), from: ours("direct") },
+      dir: { path: join(work, "restore-from-pg_dump-Fd"), from: dirJ4("direct") },
+    };
+    const restoreDbs = new Map<string, string>();
+    let targetCount = 0;
+    /** A restore of `source` into a new empty database (owned by postgres), checked by counting rows after. */
+    const restore = (
+      id: string,
+      label: string,
+      source: { path: string; from: Approach },
+      command: (db: string) => [string, string[], MeasureOptions],
+    ) => ({
+      id,
+      label,
+      via: "direct" as const,
+      run: async (out: string) => {
+        if (!(await exists(source.path))) {
+          log(`  taking the ${source.from.label} it reads (${source.from.via}; not timed)`);
+          await prepare(source.from, source.path);
+        }
+        const db = await cluster.createDatabase(`restore_${++targetCount}`);
+        await cluster.sql(`ALTER DATABASE ${db} OWNER TO postgres; ALTER SCHEMA public OWNER TO postgres`, {
+          db,
+        });
+        restoreDbs.set(out, db);
+        const [cmd, argv, opts] = command(db);
+        return await measure(cmd, argv, opts);
+      },
+      collect: async (out: string) => {
+        const db = restoreDbs.get(out)!;
+        const got = await countRows(cluster, db);
+        const want = { tables: tables.length + (args.bigValueMb ? 1 : 0), rows: ds.rows };
+        if (got.tables !== want.tables || got.rows !== want.rows) {
+          throw new Error(
+            `${label}: restored ${got.tables} tables with ${got.rows} rows, the dataset has ` +
+              `${want.tables} with ${want.rows}`,
+          );
+        }
+        const bytes = Number(await scalar(cluster, `SELECT pg_database_size('${db}')`, db));
+        await dropDatabase(cluster, db);
+        return bytes;
+      },
+      discard: (out: string) => dropDatabase(cluster, restoreDbs.get(out)!),
+    });
+    const oursRestore: Approach = restore(
+      "ours-restore-direct",
+      `supabase-backup restore${flagged}`,
+      sources.ours,
+      (db) => [Deno.execPath(), tool("restore", sources.ours.path, "--target-url", url(ports.direct, db)), {
+        env: baseEnv,
+        cwd: work,
+        ignoreChildName: "deno",
+      }],
+    );
+    const pgRestore: Approach = restore(
+      "pg_restore-j4-direct",
+      `pg_restore -j${args.jobs} (of pg_dump -Fd)`,
+      sources.dir,
+      (db) => [join(bin, "pg_restore"), [`-j${args.jobs}`, "--no-password", "-d", db, sources.dir.path], {
+        env: pgEnv(ports.direct, db),
+      }],
+    );
+    const restores = args.skipRestore ? [] : [oursRestore, pgRestore];
     let approaches: Approach[] = [
       ours("proxy"),
       dirJ4("proxy"),
       plain("proxy"),
-      ours("direct"),
-      dirJ4("direct"),
+      restores.length ? keeping(sources.ours.from, sources.ours.path) : ours("direct"),
+      restores.length ? keeping(sources.dir.from, sources.dir.path) : dirJ4("direct"),
       ...(args.skipPerTable ? [] : [perTable]),
+      ...restores,
     ];
     if (args.only) approaches = approaches.filter((a) => args.only!.includes(a.id));
 
@@ -323,15 +529,24 @@ async function main() {
         const out = join(work, `${a.id}-${r}`);
         log(`run ${r}/${args.repeat}: ${a.label} (${a.via})`);
         const m = await a.run(out);
+        const discard = () => (a.discard ?? removeOut)(out).catch(() => {});
         if (m.code !== 0) {
           const tail = redact(m.stderr.split("\n").filter(Boolean).slice(-8).join("\n"));
           log(`  FAILED (exit ${m.code}):\n${tail}`);
           failures.push({ id: a.id, error: `exit ${m.code}: ${tail}` });
-          await Deno.remove(out, { recursive: true }).catch(() => {});
+          await discard();
           continue;
         }
-        const bytes = await sizeOf(out);
-        await Deno.remove(out, { recursive: true });
+        let bytes: number;
+        try {
+          bytes = await (a.collect ?? collectOut)(out);
+        } catch (e) {
+          const error = redact((e as Error).message);
+          log(`  FAILED: ${error}`);
+          failures.push({ id: a.id, error });
+          await discard();
+          continue;
+        }
         log(`  ${secs(m.wallMs)} s, peak RSS ${(m.peakRssKiB / 1024).toFixed(1)} MiB`);
         runs.set(a.id, [...(runs.get(a.id) ?? []), { m, bytes }]);
       }
@@ -359,7 +574,8 @@ async function main() {
         ...(a.marks ? { marks: roundAll(a.marks(mid.m)) } : {}),
       };
     });
-    const { ratios, targets } = evaluate(results, { mb: args.mb, rttMs: args.rttMs });
+    const params = { tables: args.tables, mb: args.mb, schemas: args.schemas, bigValueMb: args.bigValueMb };
+    const { ratios, targets } = evaluate(results, { ...params, rttMs: args.rttMs });
     const toolVersion = await gitDescribe(args.tool);
     const cpuModel = (await Deno.readTextFile("/proc/cpuinfo")).match(/^model name\s*:\s*(.+)$/m)?.[1] ?? "?";
     const report: BenchReport = {
@@ -369,6 +585,7 @@ async function main() {
         cpuModel,
         memoryGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
         kernel: Deno.osRelease(),
+        loadAvg: { start: loadAtStart, end: await loadAverage() },
       },
       versions: {
         deno: Deno.version.deno,
@@ -377,8 +594,7 @@ async function main() {
         tool: toolVersion,
       },
       params: {
-        tables: args.tables,
-        mb: args.mb,
+        ...params,
         rttMs: args.rttMs,
         jobs: args.jobs,
         repeat: args.repeat,

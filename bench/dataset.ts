@@ -1,8 +1,9 @@
 /**
- * The benchmark's database: N tables in `public` with a realistic spread of sizes (a few big
- * tables, many small ones), a mix of int/text/jsonb/timestamptz/uuid columns, primary keys, a few
- * secondary indexes and foreign keys. Every row comes from `generate_series`, so the content is the
- * same on every run. Pure: builds SQL text, runs nothing.
+ * The benchmark's database: N tables in `public` (or spread over `--schemas` schemas) with a
+ * realistic spread of sizes (a few big tables, many small ones), a mix of int/text/jsonb/timestamptz/uuid
+ * columns, primary keys, a few secondary indexes and foreign keys, and optionally one table holding a
+ * single large bytea value (`--big-value`). Every row comes from `generate_series`, so the content is
+ * the same on every run. Pure: builds SQL text, runs nothing.
  * @module
  */
 
@@ -11,12 +12,16 @@ export interface DatasetSpec {
   tables: number;
   /** Target size of the table data (heap, no indexes) in MB; the real size is measured after. */
   mb: number;
+  /** Schemas the tables are spread over (default 1: all in `public`). At most `tables`. */
+  schemas?: number;
 }
 
 /** One table of the dataset. */
 export interface DatasetTable {
   /** 1-based position. */
   index: number;
+  /** Its schema: `public`, or `s001` … when the tables are spread over several schemas. */
+  schema: string;
   name: string;
   rows: number;
   /** "event" (bigint id, jsonb), "account" (uuid id, text) or "ledger" (FK to its group's first table). */
@@ -40,9 +45,29 @@ export function tableName(index: number, tables: number): string {
   return `t${String(index).padStart(Math.max(3, String(tables).length), "0")}`;
 }
 
-/** Plans the tables: names, shapes and row counts. Throws on a non-positive table count or size. */
+/** The schema name for a 1-based index when there are `schemas` of them: `public` for one, else `s001` …. */
+export function schemaName(index: number, schemas: number): string {
+  return schemas <= 1 ? "public" : `s${String(index).padStart(Math.max(3, String(schemas).length), "0")}`;
+}
+
+/**
+ * The schemas of a spec, in order (`["public"]` for one). Tables fill them in contiguous runs, so a
+ * group of ten tables stays together when each schema holds ten or more.
+ */
+export function datasetSchemas(spec: DatasetSpec): string[] {
+  const n = spec.schemas ?? 1;
+  return Array.from({ length: n }, (_, i) => schemaName(i + 1, n));
+}
+
+/**
+ * Plans the tables: schemas, names, shapes and row counts. Throws on a non-positive table count,
+ * size or schema count, or more schemas than tables.
+ */
 export function planDataset(spec: DatasetSpec): DatasetTable[] {
   if (!(spec.tables >= 1) || !(spec.mb > 0)) throw new Error("--tables and --mb must be positive");
+  const schemas = spec.schemas ?? 1;
+  if (!Number.isInteger(schemas) || schemas < 1) throw new Error("--schemas must be a positive integer");
+  if (schemas > spec.tables) throw new Error(`--schemas ${schemas} needs at least as many --tables`);
   const totalRows = Math.round((spec.mb * 1024 * 1024) / BYTES_PER_ROW);
   const weights = Array.from({ length: spec.tables }, (_, i) => GROUP_WEIGHTS[i % 10]);
   const sum = weights.reduce((a, b) => a + b, 0);
@@ -51,10 +76,11 @@ export function planDataset(spec: DatasetSpec): DatasetTable[] {
     const pos = (i - 1) % 10;
     const rows = Math.max(1, Math.round((totalRows * weights[i - 1]) / sum));
     const name = tableName(i, spec.tables);
+    const schema = schemaName(Math.floor(((i - 1) * schemas) / spec.tables) + 1, schemas);
     if (pos === 1 || pos === 5) {
-      out.push({ index: i, name, rows, shape: "ledger", parent: tableName(i - pos, spec.tables) });
+      out.push({ index: i, schema, name, rows, shape: "ledger", parent: tableName(i - pos, spec.tables) });
     } else {
-      out.push({ index: i, name, rows, shape: pos % 2 === 0 ? "event" : "account" });
+      out.push({ index: i, schema, name, rows, shape: pos % 2 === 0 ? "event" : "account" });
     }
   }
   return out;
@@ -62,7 +88,7 @@ export function planDataset(spec: DatasetSpec): DatasetTable[] {
 
 /** The CREATE TABLE and INSERT of one table (as one script; the caller runs it in a transaction). */
 export function tableSql(t: DatasetTable, all: DatasetTable[]): string {
-  const q = `public.${t.name}`;
+  const q = `${t.schema}.${t.name}`;
   const seed = t.index * 7919;
   switch (t.shape) {
     case "event":
@@ -98,7 +124,7 @@ export function tableSql(t: DatasetTable, all: DatasetTable[]): string {
         `  timestamptz '2024-03-01 00:00:00+00' + g * interval '5 seconds'`,
         `FROM generate_series(1, ${t.rows}) g;`,
         `ALTER TABLE ${q} ADD PRIMARY KEY (id);`,
-        `ALTER TABLE ${q} ADD FOREIGN KEY (parent_id) REFERENCES public.${parent.name} (id);`,
+        `ALTER TABLE ${q} ADD FOREIGN KEY (parent_id) REFERENCES ${parent.schema}.${parent.name} (id);`,
         `CREATE INDEX ${t.name}_parent_id_idx ON ${q} (parent_id);`,
       ].join("\n");
     }
@@ -108,7 +134,7 @@ export function tableSql(t: DatasetTable, all: DatasetTable[]): string {
 /**
  * The tables the per-table approach is timed on: `count` tables spread evenly over the whole set,
  * each position within a group of ten taken equally often, so the subset's share of the data is
- * close to count/tables. Returns qualified names (`public.t006`).
+ * close to count/tables.
  */
 export function perTableSubset(tables: DatasetTable[], count: number): DatasetTable[] {
   const n = Math.min(count, tables.length);
@@ -127,4 +153,23 @@ export function perTableSubset(tables: DatasetTable[], count: number): DatasetTa
 export function subsetShare(all: DatasetTable[], subset: DatasetTable[]): number {
   const rows = (ts: DatasetTable[]) => ts.reduce((n, t) => n + t.rows, 0);
   return rows(subset) / rows(all);
+}
+
+/** The table that holds the `--big-value` row. */
+export const BIG_VALUE_TABLE = "public.big_value";
+
+/**
+ * The table and the one row of `--big-value MB`: a bytea of exactly `mb` MiB (MD5 digests of a
+ * series, so it does not compress). Throws on a size that is not a positive integer or above
+ * 500 MiB (a bytea's COPY text is twice its size, and PostgreSQL sends at most 1 GB in one row).
+ */
+export function bigValueSql(mb: number): string {
+  if (!Number.isInteger(mb) || mb < 1 || mb > 500) throw new Error("--big-value must be 1-500 (MB)");
+  const bytes = mb * 1024 * 1024;
+  return [
+    `CREATE TABLE ${BIG_VALUE_TABLE} (id integer PRIMARY KEY, v bytea NOT NULL);`,
+    `INSERT INTO ${BIG_VALUE_TABLE}`,
+    `SELECT 1, substring(decode(string_agg(md5(g::text), '' ORDER BY g), 'hex') FROM 1 FOR ${bytes})`,
+    `FROM generate_series(1, ${Math.ceil(bytes / 16)}) g;`,
+  ].join("\n");
 }

@@ -33,15 +33,41 @@ Deno.test("deno task demo: backup with only pg_dump 15 on PATH, then a drill tha
   ok(!r.out.includes("p@ss:w/rd"), "no password in the demo's output");
 });
 
-Deno.test("deno task bench (10 tables, 2 MB): every approach runs and the report has its ratios", async () => {
+Deno.test("deno task bench (10 tables in 3 schemas, 2 MB, a 1 MB value): every approach runs and the report has its ratios", async () => {
   const json = await Deno.makeTempFile({ prefix: "bench-", suffix: ".json" });
-  const r = await run(["bench/bench.ts", "--tables", "10", "--mb", "2", "--skip-per-table", "--json", json]);
+  const r = await run([
+    "bench/bench.ts",
+    ...[
+      "--tables",
+      "10",
+      "--mb",
+      "2",
+      "--schemas",
+      "3",
+      "--big-value",
+      "1",
+      "--skip-per-table",
+      "--json",
+      json,
+    ],
+  ]);
   assertEquals(r.code, 0, r.out);
   const report = JSON.parse(await Deno.readTextFile(json));
   assertEquals(
     report.results.map((x: { id: string }) => x.id).sort(),
-    ["ours-direct", "ours-proxy", "pg_dump-Fd-j4-direct", "pg_dump-Fd-j4-proxy", "pg_dump-Fp-proxy"],
+    [
+      "ours-direct",
+      "ours-proxy",
+      "ours-restore-direct",
+      "pg_dump-Fd-j4-direct",
+      "pg_dump-Fd-j4-proxy",
+      "pg_dump-Fp-proxy",
+      "pg_restore-j4-direct",
+    ],
   );
+  // Both restores were checked against the dataset (tables and rows counted) before they counted.
+  assertEquals(report.params.schemas, 3);
+  ok(report.ratios.oursRestoreOverPgRestoreJ4 > 0, JSON.stringify(report.ratios));
   assertEquals(report.failures, []);
   for (const x of report.results) {
     ok(x.wallMs > 0 && x.peakRssKiB > 0 && x.outputBytes > 0, JSON.stringify(x));

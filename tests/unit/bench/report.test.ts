@@ -1,0 +1,64 @@
+/** The benchmark's ratios and targets per dataset (bench/report.ts). */
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { type ApproachResult, backupTarget, evaluate } from "../../../bench/report.ts";
+
+const result = (id: string, wallMs: number, peakRssKiB = 100 * 1024): ApproachResult => ({
+  id,
+  label: id,
+  via: id.endsWith("proxy") ? "proxy" : "direct",
+  wallMs,
+  runsMs: [wallMs],
+  peakRssKiB,
+  childPeakKiB: 0,
+  childrenSumPeakKiB: 0,
+  childPeakByName: {},
+  outputBytes: 1,
+});
+
+const base = { tables: 200, schemas: 1, bigValueMb: 0, mb: 50, rttMs: 20 };
+
+Deno.test("backupTarget: each dataset of issue 17 gets its own ratio and memory bound", () => {
+  assertEquals(backupTarget(base), { dataset: "200 tables in public", maxRatio: 1.4 });
+  assertEquals(backupTarget({ ...base, schemas: 10 }), {
+    dataset: "200 tables in 10 schemas",
+    maxRatio: 1.2,
+  });
+  assertEquals(backupTarget({ ...base, schemas: 200 }), { dataset: "200 schemas", maxRatio: 3 });
+  assertEquals(backupTarget({ ...base, tables: 5000 }), {
+    dataset: "5000 tables",
+    maxRatio: 2,
+    maxRssMb: 150,
+  });
+  assertEquals(
+    backupTarget({ ...base, tables: 1, bigValueMb: 100 }),
+    { dataset: "one 100 MB value", maxRatio: 2, maxRssMb: 250 },
+  );
+});
+
+Deno.test("evaluate: the restore ratio and its 1.25× target, next to the backup's", () => {
+  const { ratios, targets } = evaluate([
+    result("ours-proxy", 1400),
+    result("pg_dump-Fd-j4-proxy", 1000),
+    result("ours-restore-direct", 1300),
+    result("pg_restore-j4-direct", 1000),
+  ], base);
+  assertEquals(ratios.oursRestoreOverPgRestoreJ4, 1.3);
+  assertEquals(
+    targets.map((t) => [t.target, t.actual, t.met]),
+    [["≤ 1.4×", "1.40×", true], ["≤ 1.25×", "1.30×", false], ["≤ 150 MB", "100.0 MiB", true]],
+  );
+});
+
+Deno.test("evaluate: a large value's memory bound is 150 MB plus the value", () => {
+  const { targets } = evaluate([
+    result("ours-proxy", 1000, 240 * 1024),
+    result("pg_dump-Fd-j4-proxy", 1000),
+  ], { ...base, tables: 1, mb: 1, bigValueMb: 100 });
+  const rss = targets.find((t) => t.name.startsWith("peak RSS"))!;
+  assertEquals([rss.name, rss.target, rss.met], [
+    "peak RSS of the tool process (one 100 MB value)",
+    "≤ 250 MB",
+    true,
+  ]);
+  assertEquals(evaluate([], base).ratios.oursRestoreOverPgRestoreJ4, null);
+});
