@@ -60,6 +60,22 @@ const CASES: Case[] = [
     names: "$SUPABASE_DB_URL",
   },
   {
+    name: "URL ending in a bare % (item 17)",
+    args: ["backup"],
+    env: { SUPABASE_DB_URL: `postgresql://postgres:${ENCODED}@127.0.0.1:9/postgres%` },
+    names: "$SUPABASE_DB_URL has a badly percent-encoded database name",
+  },
+  {
+    name: "URL with a bad % in a query value",
+    args: ["backup", "--db-url", `${URL}?application_name=nightly%`],
+    names: "--db-url has a badly percent-encoded value of ?application_name=",
+  },
+  {
+    name: "URL with two passwords",
+    args: ["restore", "--target-url", `${URL}?password=${ENCODED}`],
+    names: "--target-url gives the password twice",
+  },
+  {
     name: "transaction pooler port",
     args: [
       "backup",

@@ -21,6 +21,24 @@ export interface ToolRun {
   stdin?: Uint8Array | ReadableStream<Uint8Array>;
 }
 
+/**
+ * What libpq, psql and the server say when a session ends under them: a terminated backend, a
+ * closed or lost connection, no data. Not "unterminated …" (a syntax error) nor "terminated by
+ * signal" lines of other programs.
+ */
+const CONNECTION_LOST = new RegExp(
+  [
+    "terminating connection",
+    "server closed the connection",
+    "\\bconnection terminated\\b",
+    "\\bconnection\\b[^\\n]*\\b(?:closed|lost)\\b",
+    "could not receive data from server",
+    "no connection to the server",
+    "SSL SYSCALL error: EOF",
+  ].join("|"),
+  "i",
+);
+
 /** A hint for a known pg_dump/pg_restore/psql failure, from its stderr. Pure. */
 export function hintFor(stderr: string): string {
   if (/session_replication_role/.test(stderr)) {
@@ -41,8 +59,11 @@ export function hintFor(stderr: string): string {
   if (/No space left on device/i.test(stderr)) {
     return "free disk space where --out points, or choose another --out";
   }
-  if (/terminat|connection.*(closed|lost)|server closed the connection/i.test(stderr)) {
+  if (CONNECTION_LOST.test(stderr)) {
     return "the connection to the server was lost; check the server and network, then run again";
+  }
+  if (/syntax error|unterminated/i.test(stderr)) {
+    return "the server could not parse the SQL: the backup file may be damaged or cut short; run 'backup.ts verify' on it, or restore another backup";
   }
   return "run again with BACKUP_DEBUG=1 for details";
 }

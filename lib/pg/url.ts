@@ -14,8 +14,13 @@ export interface DbUrl {
   port: number;
   database: string;
   user: string;
-  /** Decoded password, or undefined (then PGPASSWORD or .pgpass apply). */
+  /**
+   * Decoded password (from before the host, or from `?password=`), or undefined (then PGPASSWORD or
+   * .pgpass apply).
+   */
   password?: string;
+  /** True when the URL text itself holds the password (not PGPASSWORD or .pgpass). */
+  passwordInUrl: boolean;
   sslmode?: string;
   /** Other query parameters, passed through to libpq. */
   params: Record<string, string>;
@@ -26,7 +31,9 @@ export interface DbUrl {
 /**
  * Parses and validates a postgres:// or postgresql:// URL. `origin` names where it came from
  * (`--db-url`, `$SUPABASE_DB_URL`) for the error message. Registers the password as a secret.
- * Missing parts fall back to libpq's PG* variables in `env`. Throws a usage error (exit 2).
+ * Missing parts fall back to libpq's PG* variables in `env`. The password may also come as
+ * `?password=` (as libpq takes it; masked like the other form), not both. Throws a usage error
+ * (exit 2) naming `origin`, also for a `%` not followed by two hex digits in any part.
  */
 export function parseDbUrl(
   raw: string | undefined,
@@ -56,6 +63,7 @@ export function parseDbUrl(
   // Mask the password before anything else can echo the URL.
   const pw = text.match(/^[^:]+:\/\/[^/?#@]*?:([^@/?#]*)@/) ?? text.match(/^[^:]+:\/\/[^@]*:([^@]*)@/);
   if (pw && pw[1]) registerSecret(pw[1]);
+  for (const m of text.matchAll(/[?&]password=([^&#]*)/gi)) registerSecret(m[1]);
   let u: URL;
   try {
     u = new URL(text.replace(/^[^:]+:/, "http:"));
@@ -65,19 +73,11 @@ export function parseDbUrl(
       "percent-encode special characters in the password (@ → %40, # → %23, / → %2F, ? → %3F, % → %25)",
     );
   }
-  let password: string | undefined;
-  let user: string;
-  try {
-    password = u.password ? decodeURIComponent(u.password) : undefined;
-    user = decodeURIComponent(u.username);
-  } catch {
-    throw usageError(
-      `${origin} has a badly percent-encoded user or password`,
-      "write % as %25 in the password",
-    );
-  }
+  const decode = (part: string, what: string) => decodePart(part, origin, what);
+  let user = decode(u.username, "user");
+  let password = u.password ? decode(u.password, "password") : undefined;
   if (password) registerSecret(password);
-  const host = decodeURIComponent(u.hostname.replace(/^\[|\]$/g, "")) || env.PGHOST || "";
+  const host = decode(u.hostname.replace(/^\[|\]$/g, ""), "host") || env.PGHOST || "";
   if (!host) {
     throw usageError(`${origin} has no host`, "add the host: postgresql://user:pass@HOST:5432/postgres");
   }
@@ -89,26 +89,67 @@ export function parseDbUrl(
       "use a port from 1 to 65535, 5432 for the Supabase session pooler",
     );
   }
-  const params: Record<string, string> = {};
-  for (const [k, v] of u.searchParams) params[k] = v;
+  const params = queryParams(u.search, origin);
+  if (params.password !== undefined) {
+    if (password !== undefined) {
+      throw usageError(
+        `${origin} gives the password twice, before the host and as ?password=`,
+        "keep one of them (better: neither, see docs/security.md#passwords)",
+      );
+    }
+    password = params.password || undefined;
+    delete params.password;
+  }
   const sslmode = params.sslmode ?? env.PGSSLMODE;
   delete params.sslmode;
   if (sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(sslmode)) {
     throw usageError(`${origin} has an invalid sslmode '${sslmode}'`, `use one of ${SSL_MODES.join(", ")}`);
   }
-  const database = decodeURIComponent(u.pathname.replace(/^\//, "")) || env.PGDATABASE || "postgres";
+  const database = decode(u.pathname.replace(/^\//, ""), "database name") || env.PGDATABASE || "postgres";
   user = user || env.PGUSER || "postgres";
+  const passwordInUrl = password !== undefined;
   if (!password && env.PGPASSWORD) {
     password = env.PGPASSWORD;
     registerSecret(password);
   }
   const masked = maskUrl(text);
-  return { host, port, database, user, password, sslmode, params, masked };
+  return { host, port, database, user, password, passwordInUrl, sslmode, params, masked };
 }
 
-/** The URL with its password replaced by {@link MASK}. */
+/** The URL with its password (before the host, and a `password=` parameter) replaced by {@link MASK}. */
 export function maskUrl(url: string): string {
-  return url.replace(/^([^:]+:\/\/[^/?#]*?:)([^@]*)(@)/, `$1${MASK}$3`);
+  return url.replace(/^([^:]+:\/\/[^/?#]*?:)([^@]*)(@)/, `$1${MASK}$3`)
+    .replace(/([?&]password=)[^&#]*/gi, `$1${MASK}`);
+}
+
+/**
+ * Decodes one percent-encoded part of a URL as libpq does; throws a usage error naming `origin`
+ * and the part when a `%` is not followed by two hex digits or the bytes are not UTF-8.
+ */
+function decodePart(part: string, origin: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw usageError(
+      `${origin} has a badly percent-encoded ${what}`,
+      "a % must be followed by two hex digits: write a literal % as %25",
+    );
+  }
+}
+
+/**
+ * The query parameters of a URL's `search` part, each key and value percent-decoded; `+` stays a
+ * plus, as in libpq. Throws a usage error naming `origin` for a bad `%` sequence.
+ */
+function queryParams(search: string, origin: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const pair of search.replace(/^\?/, "").split("&")) {
+    if (pair === "") continue;
+    const at = pair.indexOf("=");
+    const key = decodePart(at < 0 ? pair : pair.slice(0, at), origin, "query parameter");
+    params[key] = decodePart(at < 0 ? "" : pair.slice(at + 1), origin, `value of ?${key}=`);
+  }
+  return params;
 }
 
 /**

@@ -64,3 +64,46 @@ Deno.test("the transaction pooler is recognised", () => {
   );
   assertEquals(maskUrl("postgres://a:b@c/d"), "postgres://a:****@c/d");
 });
+
+Deno.test("a bad % anywhere in a URL is a usage error naming the origin and the part (item 17)", () => {
+  const cases: [string, RegExp][] = [
+    ["postgresql://u:pw@h:5432/postgres%", /\$SUPABASE_DB_URL has a badly percent-encoded database name/],
+    ["postgresql://u:pw@h:5432/db%zz", /badly percent-encoded database name/],
+    ["postgresql://u%:pw@h/db", /badly percent-encoded user/],
+    ["postgresql://u:pw%@h/db", /badly percent-encoded password/],
+    ["postgresql://u:pw@h/db?application_name=a%", /badly percent-encoded value of \?application_name=/],
+    ["postgresql://u:pw@h/db?a%=1", /badly percent-encoded query parameter/],
+  ];
+  for (const [url, re] of cases) {
+    throws(
+      () => parseDbUrl(url, "$SUPABASE_DB_URL"),
+      (e: Error & { exitCode?: number; hint?: string }) =>
+        re.test(e.message) && e.exitCode === 2 && /%25/.test(e.hint ?? "") && !e.message.includes("pw"),
+      url,
+    );
+  }
+});
+
+Deno.test("?password= is honoured, registered and masked; not together with a password before the host", () => {
+  const secret = "q+Pw/&#x%";
+  const u = parseDbUrl(
+    `postgresql://postgres@h:5432/postgres?sslmode=require&password=${encodeURIComponent(secret)}`,
+    "--db-url",
+  );
+  assertEquals(u.password, secret);
+  assertEquals(u.passwordInUrl, true);
+  assertEquals(u.params, {});
+  assertEquals(libpqEnv(u).PGPASSWORD, secret);
+  assertEquals(u.masked, "postgresql://postgres@h:5432/postgres?sslmode=require&password=****");
+  assertEquals(redact(`a ${secret} b ${encodeURIComponent(secret)}`), "a **** b ****");
+  // a plus stays a plus, as in libpq
+  assertEquals(parseDbUrl("postgresql://u@h/db?password=a+b", "x").password, "a+b");
+  throws(
+    () => parseDbUrl("postgresql://u:one1@h/db?password=two2", "--target-url"),
+    (e: Error & { exitCode?: number }) =>
+      /--target-url gives the password twice/.test(e.message) && e.exitCode === 2 &&
+      !/one1|two2/.test(e.message),
+  );
+  assertEquals(parseDbUrl("postgresql://u@h/db", "x", { PGPASSWORD: "env-pw" }).passwordInUrl, false);
+  assertEquals(maskUrl("postgres://a@c/d?x=1&PASSWORD=zz"), "postgres://a@c/d?x=1&PASSWORD=****");
+});
