@@ -5,15 +5,19 @@
  * with a password point at a closed port, so a case that wrongly connects fails with exit 1).
  */
 import { ok } from "node:assert/strict";
-import { runCli } from "./support/cli.ts";
+import { listFiles, runCli } from "./support/cli.ts";
 import { tallied, tallyOf } from "./support/tally.ts";
 import { sampleManifest } from "./support/manifest.ts";
+import { generateIdentity } from "age-encryption";
 
 /** The password of every URL below; neither it nor its percent-encoded form may ever be printed. */
 const PASSWORD = "Pw@:/#%?s3cret";
 const ENCODED = encodeURIComponent(PASSWORD);
 /** A well-formed URL with the password, on a port where nothing listens. */
 const URL = `postgresql://postgres:${ENCODED}@127.0.0.1:9/postgres`;
+
+/** An age identity (secret key): given where a recipient belongs, it must never be printed (item 4). */
+const IDENTITY = await generateIdentity();
 
 /** A backup manifest with one field changed by `edit`, as manifest.json text. */
 function manifestWith(edit: (m: Record<string, unknown>) => void): string {
@@ -30,6 +34,8 @@ interface Case {
   files?: Record<string, string>;
   /** A word the error line must contain (the flag, file or value it is about). */
   names: string | RegExp;
+  /** Secrets of the case that must appear neither in its output nor in any file it leaves. */
+  hidden?: string[];
 }
 
 const CASES: Case[] = [
@@ -115,6 +121,37 @@ const CASES: Case[] = [
     name: "bad --encrypt-to",
     args: ["backup", "--db-url", URL, "--encrypt-to", "age1notarecipient"],
     names: "--encrypt-to",
+  },
+  {
+    name: "--encrypt-to given an age identity (item 4)",
+    args: ["backup", "--db-url", URL, "--encrypt-to", IDENTITY],
+    names: "--encrypt-to: the value is a secret key",
+    hidden: [IDENTITY, IDENTITY.slice(16, 40)],
+  },
+  {
+    name: "--encrypt-to given an age identity in lower case",
+    args: ["backup", "--db-url", URL, "--encrypt-to", IDENTITY.toLowerCase()],
+    names: "--encrypt-to: the value is a secret key",
+    hidden: [IDENTITY.toLowerCase(), IDENTITY.slice(16, 40).toLowerCase()],
+  },
+  {
+    name: "--recipients-file holding an age identity",
+    args: ["backup", "--db-url", URL, "--recipients-file", "keys.txt"],
+    files: { "keys.txt": `# created: today\n${IDENTITY}\n` },
+    names: "'keys.txt' line 2 holds a secret key",
+    hidden: [IDENTITY.slice(16, 40)],
+  },
+  {
+    name: "--recipients-file that is some other secret file",
+    args: ["backup", "--db-url", URL, "--recipients-file", ".env"],
+    files: { ".env": "DB_PASSWORD=Hunter2-dotenv\n" },
+    names: "'.env' line 1: a value of 26 characters (not shown",
+    hidden: ["Hunter2-dotenv"],
+  },
+  {
+    name: "a connection string without its flag",
+    args: ["backup", URL],
+    names: "unexpected argument 'postgresql://postgres:****@127.0.0.1:9/postgres'",
   },
   {
     name: "missing --recipients-file",
@@ -247,9 +284,11 @@ for (const c of CASES) {
         const names = typeof c.names === "string" ? r.stderr.includes(c.names) : c.names.test(r.stderr);
         ok(names, `the error names ${c.names}: ${where}`);
         ok(!STACK.test(r.stderr + r.stdout), `no stack trace: ${where}`);
-        for (const secret of [PASSWORD, ENCODED, ENCODED.toLowerCase(), "s3cret"]) {
-          ok(!(r.stderr + r.stdout).includes(secret), `password leaked (${secret}): ${where}`);
+        for (const secret of [PASSWORD, ENCODED, ENCODED.toLowerCase(), "s3cret", ...(c.hidden ?? [])]) {
+          ok(!(r.stderr + r.stdout).includes(secret), `secret leaked (${secret}): ${where}`);
         }
+        const left = (await listFiles(dir)).filter((f) => !(f in (c.files ?? {})));
+        ok(left.length === 0, `nothing written, but found ${left.join(", ")}: ${where}`);
       } finally {
         await Deno.remove(dir, { recursive: true });
       }

@@ -129,7 +129,7 @@ export function encodeSettings(args: ParsedArgs): EncodeSettings {
   }
   const recipients: string[] = [];
   for (const r of listValue(args, "encrypt-to")) {
-    checkRecipient(r.trim(), "--encrypt-to");
+    checkRecipient(r.trim(), args.origin["encrypt-to"] ?? "--encrypt-to");
     recipients.push(r.trim());
   }
   const file = optionalString(args, "recipients-file");

@@ -9,6 +9,8 @@
  */
 import { parseArgs } from "node:util";
 import { ExitCode, usageError } from "../base/errors.ts";
+import { isSecretKey } from "../base/redact.ts";
+import { maskUrl } from "../pg/url.ts";
 
 /** The commands, in the order `--help` lists them. */
 export const COMMANDS = ["backup", "restore", "verify", "diff", "history", "prune", "list"] as const;
@@ -573,8 +575,16 @@ function describeParseError(e: unknown, command: Command): string {
   const missing = msg.match(/Option '(?:-\w, )?(--[\w-]+)[^']*' argument missing/);
   if (missing) return `flag '${missing[1]}' needs a value`;
   const positional = msg.match(/Unexpected argument '([^']+)'/);
-  if (positional) return `unexpected argument '${positional[1]}'`;
+  if (positional) return `unexpected argument ${shownArgument(positional[1])}`;
   return msg.split("\n")[0];
+}
+
+/**
+ * A stray argument as an error may quote it: a secret key is not shown, a URL's password is masked
+ * (a connection string passed without its flag). Pure.
+ */
+export function shownArgument(arg: string): string {
+  return isSecretKey(arg) ? "(a secret key, not shown)" : `'${maskUrl(arg)}'`;
 }
 
 /** The help text of one command, or of the tool when `command` is undefined. */

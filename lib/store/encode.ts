@@ -18,6 +18,7 @@ import zlib from "node:zlib";
 import { join } from "node:path";
 import { Encrypter } from "age-encryption";
 import { usageError } from "../base/errors.ts";
+import { isSecretKey } from "../base/redact.ts";
 import { abortSignal, throwIfInterrupted } from "../base/interrupt.ts";
 import type { Manifest, ManifestFile } from "./manifest.ts";
 import { runPool } from "../base/pool.ts";
@@ -179,30 +180,48 @@ export function decompress(input: ReadableStream<Uint8Array>, c: Compression): R
 
 const RECIPIENT_HINT = "an age recipient starts with age1; 'age-keygen -y key.txt' prints the one of a key";
 
-/** Throws a usage error naming `origin` when `r` is not an age recipient the library accepts. */
+/**
+ * How a rejected recipient may be shown in a message: quoted (cut at 80 characters) only when it is
+ * shaped like a public key (`age1…`, `ssh-…`); anything else might be a secret pasted in the wrong
+ * place, so only its length is told. Pure.
+ */
+export function shownRecipient(r: string): string {
+  if (/^(?:age1|ssh-)[\x20-\x7e]*$/i.test(r)) return `'${r.length > 80 ? r.slice(0, 77) + "…" : r}'`;
+  return `a value of ${r.length} characters (not shown, in case it is a secret)`;
+}
+
+/**
+ * Throws a usage error naming `origin` when `r` is not an age recipient the library accepts. The
+ * message never holds an identity (a secret key) or any other value that is not shaped like a
+ * public key (see {@link shownRecipient}).
+ */
 export function checkRecipient(r: string, origin: string): void {
+  if (isSecretKey(r)) {
+    throw usageError(
+      `${origin}: the value is a secret key (an age identity or a private key), not a recipient; it is not shown`,
+      "pass its recipient (age1…), which 'age-keygen -y key.txt' prints; the identity belongs only where backups are decrypted (--identity-file)",
+    );
+  }
   try {
     new Encrypter().addRecipient(r);
   } catch {
-    throw usageError(
-      `${origin}: '${r.length > 80 ? r.slice(0, 77) + "…" : r}' is not an age recipient`,
-      RECIPIENT_HINT,
-    );
+    throw usageError(`${origin}: ${shownRecipient(r)} is not an age recipient`, RECIPIENT_HINT);
   }
 }
 
 /**
  * Parses the text of a recipients file: one `age1…` recipient a line; blank lines and `#` comments
- * are ignored. Pure. Throws a usage error naming `origin` (and the line) for anything else.
+ * are ignored. Pure. Throws a usage error naming `origin` (and the line) for anything else, without
+ * quoting a line that could be a secret (see {@link checkRecipient}).
  */
 export function parseRecipients(text: string, origin: string): string[] {
   const out: string[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     if (!line || line.startsWith("#")) return;
-    if (line.startsWith("AGE-SECRET-KEY-")) {
+    if (isSecretKey(line)) {
       throw usageError(
-        `${origin} line ${i + 1} holds an age identity (a secret key), not a recipient`,
+        `${origin} line ${i + 1} holds a secret key (an age identity or a private key), not a recipient`,
         "put only public recipients (age1…) there and keep the identity out of the repository",
       );
     }

@@ -173,3 +173,21 @@ Deno.test("the exit-code table of --help is ExitCode: every code once, in order"
   const help = helpText();
   for (const [c, text] of EXIT_CODES) ok(help.includes(`${String(c).padStart(3)}  ${text}`), text);
 });
+
+Deno.test("a stray argument is quoted without its secret: URL passwords masked, secret keys not shown", () => {
+  const message = (argv: string[]) => {
+    try {
+      parseCli(argv, {});
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "";
+  };
+  assertEquals(
+    message(["backup", "postgresql://u:hunter2@h:5432/db"]),
+    "unexpected argument 'postgresql://u:****@h:5432/db'",
+  );
+  const id = "AGE-SECRET-KEY-1HU5C49H5LUNZVCT7E2QRRSA9DTMPXVJ3VMYN3Q6394FPTHVE78TSCVDMZ5";
+  assertEquals(message(["backup", id]), "unexpected argument (a secret key, not shown)");
+  assertEquals(message(["backup", "extra"]), "unexpected argument 'extra'");
+});

@@ -7,7 +7,14 @@ import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { openPlaintext, parseIdentities, plaintextPath } from "../../../lib/store/decode.ts";
-import { encodeBackup, parseRecipients, renameFiles, storedForm } from "../../../lib/store/encode.ts";
+import {
+  checkRecipient,
+  encodeBackup,
+  parseRecipients,
+  renameFiles,
+  shownRecipient,
+  storedForm,
+} from "../../../lib/store/encode.ts";
 import { BackupError } from "../../../lib/base/errors.ts";
 import type { Manifest } from "../../../lib/store/manifest.ts";
 import { checkStaging } from "../../../lib/store/staging.ts";
@@ -84,11 +91,50 @@ Deno.test("parseRecipients and parseIdentities take one key a line and refuse th
   const id = await generateIdentity();
   const rcp = await identityToRecipient(id);
   const usage = (e: unknown) => e instanceof BackupError && e.exitCode === 2;
-  throws(() => parseRecipients(`# c\n${id}\n`, "f"), /identity \(a secret key\)/);
+  throws(() => parseRecipients(`# c\n${id}\n`, "f"), /secret key \(an age identity/);
   assertEquals(parseRecipients(`# comment\n\n${rcp}\n`, "f"), [rcp]);
   assertEquals(parseIdentities(`# created\n# public key: ${rcp}\n${id}\n`, "f"), [id]);
   throws(() => parseIdentities(`${rcp}\n`, "f"), usage);
   throws(() => parseIdentities("# nothing\n", "f"), usage);
+});
+
+Deno.test("no message about a recipient holds a secret key or a value not shaped like a public key (item 4)", async () => {
+  const id = await generateIdentity();
+  const rcp = await identityToRecipient(id);
+  const message = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      ok(e instanceof BackupError && e.exitCode === 2, String(e));
+      return `${e.message}\n${e.hint}`;
+    }
+    throw new Error("no error");
+  };
+  for (
+    const secret of [
+      id,
+      id.toLowerCase(),
+      "AGE-PLUGIN-YUBIKEY-1QQQQQQQQQQQQQQQQQ",
+      "-----BEGIN OPENSSH PRIVATE KEY-----",
+    ]
+  ) {
+    const flag = message(() => checkRecipient(secret, "--encrypt-to"));
+    ok(flag.startsWith("--encrypt-to: the value is a secret key"), flag);
+    ok(flag.includes("age-keygen -y") && !flag.includes(secret), flag);
+    const file = message(() => parseRecipients(`# keys\n${rcp}\n${secret}\n`, "--recipients-file 'r.txt'"));
+    ok(file.startsWith("--recipients-file 'r.txt' line 3 holds a secret key"), file);
+    ok(!file.includes(secret), file);
+  }
+  const other = message(() => parseRecipients("DB_PASSWORD=hunter2-secret\n", "f"));
+  ok(!other.includes("hunter2"), other);
+  ok(other.includes("a value of 26 characters (not shown"), other);
+  assertEquals(
+    message(() => checkRecipient("age1typo", "--encrypt-to")).split("\n")[0],
+    "--encrypt-to: 'age1typo' is not an age recipient",
+  );
+  assertEquals(shownRecipient("ssh-ed25519 AAAAC3 me@host"), "'ssh-ed25519 AAAAC3 me@host'");
+  assertEquals(shownRecipient("x".repeat(100)).includes("x"), false);
+  assertEquals(shownRecipient(`age1${"q".repeat(100)}`), `'age1${"q".repeat(73)}…'`);
 });
 
 for (
