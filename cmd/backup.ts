@@ -30,7 +30,7 @@ import { type PlanOptions } from "../lib/backup/plan.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { redact } from "../lib/base/redact.ts";
 import { policyFromConfig, type RetentionPolicy } from "../lib/store/retention.ts";
-import { parseSize } from "../lib/base/size.ts";
+import { formatBytes, parseSize } from "../lib/base/size.ts";
 import {
   type BackupSummary,
   formatSummary,
@@ -40,8 +40,14 @@ import {
 } from "../lib/report/summary.ts";
 import { type BackupTarget, confirmBackup, resolveTargets } from "../lib/cli/sources.ts";
 import { applyConfig, loadConfig } from "../lib/cli/config.ts";
-import { pruneRoot } from "../lib/store/prune.ts";
 import { formatPlan } from "../lib/backup/view.ts";
+import { S3Client, type S3Settings, s3Settings } from "../lib/storage/s3.ts";
+import type { BucketSelection } from "../lib/storage/catalog.ts";
+import { HOLDER_PREFIX, placeBlobs } from "../lib/storage/blobs.ts";
+import { type FileProgress, storageStep } from "../lib/storage/backup.ts";
+import { pruneAndSweep, sweepBlobs } from "../lib/storage/gc.ts";
+import { LATEST } from "../lib/store/rotation.ts";
+import { join } from "node:path";
 
 /** Options shared by every environment of one run. */
 interface RunOptions {
@@ -62,6 +68,37 @@ interface RunOptions {
   policy?: RetentionPolicy;
   selection: PlanOptions;
   encode: ReturnType<typeof makeEncoder>;
+  /** `--storage`: the source project's S3 settings and the buckets to take. */
+  storage?: { settings: S3Settings; buckets: BucketSelection };
+}
+
+/** The `--storage` options, checked before anything connects (usage errors, exit 2). */
+function readStorageOptions(args: ParsedArgs): RunOptions["storage"] {
+  const buckets = { include: listValue(args, "bucket"), exclude: listValue(args, "exclude-bucket") };
+  if (!boolValue(args, "storage")) {
+    if (buckets.include.length || buckets.exclude.length) {
+      throw usageError(
+        "--bucket and --exclude-bucket need --storage",
+        "add --storage to back up Storage files",
+      );
+    }
+    return undefined;
+  }
+  if (listValue(args, "encrypt-to").length || optionalString(args, "recipients-file")) {
+    throw usageError(
+      "--storage cannot be combined with --encrypt-to yet: Storage files would be stored unencrypted",
+      "back up the files without encryption (in a private repository), or drop --storage",
+    );
+  }
+  return {
+    settings: s3Settings({
+      endpoint: optionalString(args, "storage-endpoint"),
+      region: optionalString(args, "storage-region"),
+      accessKeyId: optionalString(args, "storage-access-key-id"),
+      secretAccessKey: optionalString(args, "storage-secret-access-key"),
+    }, "source"),
+    buckets,
+  };
 }
 
 function readOptions(args: ParsedArgs): RunOptions {
@@ -102,6 +139,7 @@ function readOptions(args: ParsedArgs): RunOptions {
       excludeTables: listValue(args, "exclude-table").map((t) => parseQualifiedName(t, "--exclude-table")),
     },
     encode: makeEncoder(encodeSettings(args)),
+    storage: readStorageOptions(args),
   };
 }
 
@@ -151,15 +189,42 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       ? o.selection.excludeTables
       : (target.excludeTables ?? []).map((t) => parseQualifiedName(t, "excludeTables")),
   };
+  let s3: S3Client | undefined;
+  if (o.storage) {
+    s3 = new S3Client(o.storage.settings, { retries: o.retries, log });
+    await s3.listBuckets(); // endpoint and keys are checked before anything is written
+  }
   let staging = "";
+  let holder = ""; // Storage downloads, linked into <root>/storage/blobs before latest/ changes
   if (!o.dryRun) {
     await ensureRoot(root, args.origin.out ?? "--out");
     await removeStaleStaging(root);
     staging = await createStaging(root);
+    if (s3) holder = await Deno.makeTempDir({ dir: root, prefix: HOLDER_PREFIX });
   }
-  const dropStaging = onCleanup(() => staging && Deno.removeSync(staging, { recursive: true }));
+  const dropStaging = onCleanup(() => {
+    if (staging) Deno.removeSync(staging, { recursive: true });
+    if (holder) Deno.removeSync(holder, { recursive: true });
+  });
   try {
     let tick: ((d: number, a: number) => void) | undefined;
+    const storage = s3 && o.storage
+      ? storageStep({
+        s3,
+        root,
+        holder,
+        jobs: o.jobs,
+        retries: o.retries,
+        maxFileSize: o.maxFileSize,
+        selection: o.storage.buckets,
+        previousDir: await Deno.stat(join(root, LATEST)).then((i) =>
+          i.isDirectory ? join(root, LATEST) : undefined
+        )
+          .catch(() => undefined),
+        log,
+        onProgress: fileProgress(log),
+      })
+      : undefined;
     const run = await runBackup({
       ...selection,
       url,
@@ -174,6 +239,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       stagingDir: staging,
       dryRun: o.dryRun,
       encode: o.encode,
+      storage,
       log,
       onTable: (done, total) => {
         tick ??= progress(total, log);
@@ -197,10 +263,14 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
     const policy = target.retention && !o.policy ? policyFromConfig(target.retention) : o.policy;
     let pruned = 0; // after a push race the prune runs again on the remote head: that run counts
     const prune = async () => {
+      // after a push race the reset took this run's new blobs out of the work tree: put them back
+      if (holder) await placeBlobs(holder, root);
+      if (holder && !o.archive && !policy) await sweepBlobs(root);
       if (!policy) return;
-      const decisions = await pruneRoot(root, policy, { dryRun: false, now: new Date() });
+      const decisions = await pruneAndSweep(root, policy, { dryRun: false, now: new Date(), warn: log });
       pruned = decisions.filter((p) => !p.keep).length;
     };
+    if (holder) await placeBlobs(holder, root);
     let placedAt: string;
     let archivedPrevious: string | undefined;
     if (o.commit) {
@@ -240,7 +310,22 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
   } finally {
     dropStaging();
     if (staging) await Deno.remove(staging, { recursive: true }).catch(() => {});
+    if (holder) await Deno.remove(holder, { recursive: true }).catch(() => {});
   }
+}
+
+/** Progress of Storage downloads on stderr: about every 10 %, with files and bytes. */
+function fileProgress(log: (l: string) => void): (p: FileProgress) => void {
+  let last = -1;
+  return (p) => {
+    const pct = Math.floor((p.bytes / Math.max(1, p.totalBytes)) * 10);
+    if (pct !== last || p.files === p.totalFiles) {
+      last = pct;
+      log(
+        `storage files ${p.files}/${p.totalFiles}, ${formatBytes(p.bytes)} of ${formatBytes(p.totalBytes)}`,
+      );
+    }
+  };
 }
 
 /** Runs `backup.ts backup`; returns the exit code (the worst of all environments). */

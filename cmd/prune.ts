@@ -1,7 +1,8 @@
 /**
  * The `prune` command: apply a retention policy to a root's archives, print keep/remove with the
  * reasons, and remove the rest (unless `--dry-run`); with `--commit`/`--push`, commit the removal
- * and push it, redoing the prune on the remote head after a push race. `latest/` is never touched.
+ * and push it, redoing the prune on the remote head after a push race. Storage files only removed
+ * archives referred to go too (lib/storage/gc.ts). `latest/` is never touched.
  * @module
  */
 import { join } from "node:path";
@@ -11,7 +12,8 @@ import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { commitAndPush } from "../lib/store/git.ts";
 import { findEnvironments } from "../lib/store/listing.ts";
 import { decisionsJson, describePolicy, formatDecisions, POLICY_FLAGS } from "../lib/store/retention.ts";
-import { type PruneDecision, pruneRoot } from "../lib/store/prune.ts";
+import type { PruneDecision } from "../lib/store/prune.ts";
+import { pruneAndSweep } from "../lib/storage/gc.ts";
 
 async function hasDir(path: string): Promise<boolean> {
   try {
@@ -54,14 +56,14 @@ export async function run(args: ParsedArgs): Promise<number> {
         identity,
       }, {
         apply: async () => {
-          decisions = await pruneRoot(root, policy, { dryRun: false, now });
+          decisions = await pruneAndSweep(root, policy, { dryRun: false, now });
         },
       });
       note = r.committed
         ? `committed ${r.commit.slice(0, 7)}${push ? ` and pushed (${r.attempts} attempt(s))` : ""}`
         : "nothing to commit";
     } else {
-      decisions = await pruneRoot(root, policy, { dryRun, now });
+      decisions = await pruneAndSweep(root, policy, { dryRun, now });
     }
     results.push({ ...decisionsJson(root, policy, decisions, dryRun), ...(note ? { git: note } : {}) });
     texts.push(formatDecisions(root, policy, decisions, dryRun) + (note ? `\n${note}` : ""));

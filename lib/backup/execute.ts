@@ -6,11 +6,11 @@
  * @module
  */
 import { join } from "node:path";
-import { openDb } from "../pg/connect.ts";
+import { openDb, type Sql } from "../pg/connect.ts";
 import { type DbUrl, describeDb } from "../pg/url.ts";
 import { detect, type Detected } from "../pg/detect.ts";
 import { abortSignal, onCleanup, throwIfInterrupted } from "../base/interrupt.ts";
-import type { Manifest, ManifestSchema, ManifestSource } from "../store/manifest.ts";
+import type { Manifest, ManifestSchema, ManifestSource, ManifestStorage } from "../store/manifest.ts";
 import { MANIFEST_NAME, serializeManifest } from "../store/manifest.ts";
 import {
   findPgTools,
@@ -60,7 +60,17 @@ export interface BackupOptions extends PlanOptions {
   encode?: (dir: string, m: Manifest) => Promise<Manifest>;
   /** Called after each table is written: (done, total). */
   onTable?: (done: number, total: number, name: string) => void;
+  /** Storage files (`--storage`, lib/storage): read in the snapshot, fetched after the dump. */
+  storage?: StorageStep;
   now?: () => Date;
+}
+
+/** The Storage part of a backup, as the executor sees it. */
+export interface StorageStep {
+  /** Reads the buckets and objects through the snapshot connection (also for a dry run). */
+  read(conn: Sql): Promise<void>;
+  /** Fetches the files and writes the map into `stagingDir`; returns its file entries and summary. */
+  write(stagingDir: string): Promise<{ files: Manifest["files"]; storage: ManifestStorage }>;
 }
 
 /** What a run produced. */
@@ -93,12 +103,18 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
     );
     const plan = planBackup(detected, opts, now);
     const { owners: _o, namedOwners: _n, ...info } = detected;
+    await opts.storage?.read(snap.conn);
     if (opts.dryRun) {
       await snap.end("rollback");
       return { plan, detected: info, tools };
     }
     let manifest = await writeBackup(opts, plan, detected, tools, db.env, snap.id);
     await snap.end("commit");
+    if (opts.storage) {
+      const s = await opts.storage.write(opts.stagingDir);
+      Object.assign(manifest.files, s.files);
+      manifest.storage = s.storage;
+    }
     if (opts.encode) manifest = await opts.encode(opts.stagingDir, manifest);
     manifest.snapshot = snap.id ? { consistent: true, id: snap.id } : { consistent: false, note: snap.note };
     manifest.durationMs = Date.now() - started;

@@ -3,7 +3,7 @@
  * summary. Pure: it formats a {@link BackupSummary} and touches nothing.
  * @module
  */
-import type { Manifest } from "../store/manifest.ts";
+import type { Manifest, ManifestStorage } from "../store/manifest.ts";
 import { formatBytes } from "../base/size.ts";
 import { versionNumber } from "../pg/tools.ts";
 
@@ -54,6 +54,22 @@ export function totals(
     tableBytes: lines.reduce((n, s) => n + s.tableBytes, 0),
     bytes,
   };
+}
+
+/**
+ * One line about a backup's Storage files: buckets, files and bytes, what was downloaded and what
+ * reused (the egress saved), and how many files changed or vanished after the snapshot. Pure.
+ */
+export function storageLine(st: ManifestStorage): string {
+  const late = [
+    st.changed.length ? `${st.changed.length} changed after the snapshot` : "",
+    st.missing.length ? `${st.missing.length} deleted after the snapshot` : "",
+  ].filter(Boolean);
+  return `${st.buckets} bucket(s), ${st.files} file(s), ${
+    formatBytes(st.bytes)
+  }; downloaded ${st.downloaded.files} (${formatBytes(st.downloaded.bytes)}), reused ${st.reused.files} (${
+    formatBytes(st.reused.bytes)
+  })${late.length ? `; ${late.join(", ")}` : ""}`;
 }
 
 function seconds(ms: number): string {
@@ -109,6 +125,11 @@ export function formatSummary(s: BackupSummary): string {
       out.push("", `skipped (${m.skipped.length}):`);
       for (const k of m.skipped) out.push(`  ${k.schema}.${k.table}: ${k.reason}`);
     }
+    if (m.storage) {
+      row("storage", storageLine(m.storage));
+      for (const n of m.storage.changed.slice(0, 20)) row("", `changed after the snapshot: ${n}`);
+      for (const n of m.storage.missing.slice(0, 20)) row("", `deleted after the snapshot: ${n}`);
+    }
   }
   row("duration", seconds(s.durationMs));
   if (s.location) row("location", s.location);
@@ -145,6 +166,7 @@ export function summaryJson(all: BackupSummary[]): string {
       totals: s.manifest ? totals(s.manifest) : null,
       schemas: s.manifest ? schemaLines(s.manifest) : [],
       skipped: s.manifest?.skipped ?? [],
+      ...(s.manifest?.storage ? { storage: s.manifest.storage } : {}),
       durationMs: s.durationMs,
       notes: s.notes,
       error: s.error ?? null,
@@ -168,6 +190,7 @@ export function summaryMarkdown(s: BackupSummary): string {
     out.push(`| schemas / tables | ${m.schemas.length} / ${t.tables} (${t.rows} rows) |`);
     out.push(`| size | ${formatBytes(t.bytes)} |`);
     out.push(`| snapshot | ${m.snapshot.consistent ? "consistent" : "not consistent"} |`);
+    if (m.storage) out.push(`| storage | ${storageLine(m.storage).replaceAll("|", "\\|")} |`);
   }
   out.push(`| duration | ${seconds(s.durationMs)} |`);
   if (s.location) out.push(`| location | \`${s.location}\` |`);

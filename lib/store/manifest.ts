@@ -74,6 +74,31 @@ export interface ManifestFile {
   stored?: { bytes: number; sha256: string };
 }
 
+/**
+ * The Storage files of a backup (`backup --storage`): where its map is, what it holds and what the
+ * run fetched. See docs/storage-files.md.
+ */
+export interface ManifestStorage {
+  /** The map file in the backup folder (also listed in `files`). */
+  map: string;
+  /** The S3 endpoint's scheme and host the files came from. */
+  endpoint: string;
+  buckets: number;
+  /** Files in the map, and their bytes. */
+  files: number;
+  bytes: number;
+  /** Files and bytes this run downloaded. */
+  downloaded: { files: number; bytes: number };
+  /** Files and bytes taken from the blob store without downloading (unchanged since the previous backup). */
+  reused: { files: number; bytes: number };
+  /** `bucket/name` of files replaced after the snapshot: their rows are in the backup, their files are not. */
+  changed: string[];
+  /** `bucket/name` of files deleted after the snapshot. */
+  missing: string[];
+  /** Against the previous backup's map, when there was one. */
+  sincePrevious?: { added: number; changed: number; removed: number; unchanged: number };
+}
+
 /** The whole manifest.json. */
 export interface Manifest {
   format: number;
@@ -95,6 +120,8 @@ export interface Manifest {
   extensions?: ManifestExtension[];
   skipped: ManifestSkipped[];
   files: Record<string, ManifestFile>;
+  /** Present when the backup holds Storage files (`backup --storage`). */
+  storage?: ManifestStorage;
   durationMs: number;
 }
 

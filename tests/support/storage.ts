@@ -17,6 +17,7 @@ import { clientBinDir } from "../../dev/pgenv.ts";
 import { storageDir, storageEntry, storageNode, storageProvisioned } from "../../dev/storageenv.ts";
 import { type Cluster, startCluster } from "./cluster.ts";
 import { REPO } from "./paths.ts";
+import { AwsClient } from "aws4fetch";
 
 /** The folder holding Supabase's migrations for a new project (`sql/`, `parity/`, `apply.sh`). */
 export const SUPABASE_PROJECT = join(REPO, "..", "shared", "supabase-project");
@@ -35,6 +36,8 @@ export interface StorageServer {
   secretAccessKey: string;
   /** A service-role JWT for the REST API. */
   serviceKey: string;
+  /** A JWT of an authenticated user `sub` (uploads through it get that owner). */
+  userKey(sub: string): string;
   /** The file backend's directory. */
   filesDir: string;
   /** Stops the server (it can be started again). */
@@ -301,6 +304,8 @@ export async function startStorageServer(databaseUrl: string): Promise<StorageSe
     accessKeyId,
     secretAccessKey,
     serviceKey,
+    userKey: (sub) =>
+      signJwt({ role: "authenticated", sub, aud: "authenticated", iat: now, exp: now + 86400 }, jwtSecret),
     filesDir,
     stopServer,
     startServer,
@@ -341,4 +346,117 @@ export async function startProject(): Promise<StorageProject> {
       await Deno.remove(dirname(storage.filesDir), { recursive: true }).catch(() => {});
     },
   };
+}
+
+/** Options of an upload through the REST API or the S3 protocol. */
+export interface PutFile {
+  contentType?: string;
+  cacheControl?: string;
+  /** REST: any JSON (`x-metadata`); S3: string values (`x-amz-meta-*`). */
+  metadata?: Record<string, unknown>;
+  /** REST only: the JWT to upload with (default: the service key). */
+  jwt?: string;
+  /** REST only: replace an existing file. */
+  upsert?: boolean;
+}
+
+function restPath(bucket: string, name: string): string {
+  return [bucket, ...name.split("/")].map(encodeURIComponent).join("/");
+}
+
+/** Creates a bucket through the REST API, with its settings. Throws with the server's answer. */
+export async function restCreateBucket(
+  s: StorageServer,
+  b: { id: string; public?: boolean; file_size_limit?: number; allowed_mime_types?: string[] },
+): Promise<void> {
+  const r = await fetch(`${s.url}/bucket`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${s.serviceKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: b.id, ...b }),
+  });
+  if (r.status !== 200) throw new Error(`create bucket ${b.id}: ${r.status} ${await r.text()}`);
+}
+
+/** Uploads a file through the REST API (`POST /object/…`, or `PUT` to replace). */
+export async function restPut(
+  s: StorageServer,
+  bucket: string,
+  name: string,
+  bytes: Uint8Array,
+  o: PutFile = {},
+): Promise<void> {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${o.jwt ?? s.serviceKey}`,
+    "content-type": o.contentType ?? "application/octet-stream",
+  };
+  if (o.cacheControl) headers["cache-control"] = o.cacheControl;
+  if (o.metadata) headers["x-metadata"] = btoa(JSON.stringify(o.metadata));
+  if (o.upsert) headers["x-upsert"] = "true";
+  const r = await fetch(`${s.url}/object/${restPath(bucket, name)}`, {
+    method: "POST",
+    headers,
+    body: bytes as Uint8Array<ArrayBuffer>,
+  });
+  if (r.status !== 200) throw new Error(`upload ${bucket}/${name}: ${r.status} ${await r.text()}`);
+  await r.body?.cancel();
+}
+
+/** Reads a file's bytes through the REST API (undefined when it is not there). */
+export async function restGet(
+  s: StorageServer,
+  bucket: string,
+  name: string,
+): Promise<Uint8Array | undefined> {
+  const r = await fetch(`${s.url}/object/authenticated/${restPath(bucket, name)}`, {
+    headers: { authorization: `Bearer ${s.serviceKey}` },
+  });
+  if (r.status === 400 || r.status === 404) {
+    await r.body?.cancel();
+    return undefined;
+  }
+  if (r.status !== 200) throw new Error(`download ${bucket}/${name}: ${r.status} ${await r.text()}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+/** Deletes a file through the REST API. */
+export async function restDelete(s: StorageServer, bucket: string, name: string): Promise<void> {
+  const r = await fetch(`${s.url}/object/${restPath(bucket, name)}`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${s.serviceKey}` },
+  });
+  if (r.status !== 200) throw new Error(`delete ${bucket}/${name}: ${r.status} ${await r.text()}`);
+  await r.body?.cancel();
+}
+
+/**
+ * Uploads a file through the S3 protocol, signed with aws4fetch directly (not through the tool's
+ * client), each path segment encoded on its own.
+ */
+export async function s3Put(
+  s: StorageServer,
+  bucket: string,
+  name: string,
+  bytes: Uint8Array,
+  o: PutFile = {},
+): Promise<void> {
+  const aws = new AwsClient({
+    accessKeyId: s.accessKeyId,
+    secretAccessKey: s.secretAccessKey,
+    service: "s3",
+    region: s.region,
+    retries: 0,
+  });
+  const path = [bucket, ...name.split("/")].map((seg) =>
+    encodeURIComponent(seg).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
+  ).join("/");
+  const headers: Record<string, string> = { "content-type": o.contentType ?? "application/octet-stream" };
+  if (o.cacheControl) headers["cache-control"] = o.cacheControl;
+  for (const [k, v] of Object.entries(o.metadata ?? {})) headers[`x-amz-meta-${k}`] = String(v);
+  const r = await aws.fetch(`${s.endpoint}/${path}`, {
+    method: "PUT",
+    headers,
+    body: bytes as Uint8Array<ArrayBuffer>,
+  });
+  if (r.status !== 200) throw new Error(`S3 put ${bucket}/${name}: ${r.status} ${await r.text()}`);
+  await r.body?.cancel();
 }

@@ -6,6 +6,7 @@ import {
   type BackupSummary,
   formatSummary,
   formatTotalLine,
+  storageLine,
   summaryJson,
   summaryMarkdown,
   totals,
@@ -117,4 +118,22 @@ Deno.test("step summary Markdown escapes pipes in names and errors", async () =>
   assertEquals(md.includes("| a\\|b |"), true);
   assertEquals(md.includes("refused \\| retried"), true);
   await assertGolden("summary/step-summary.md", md);
+});
+
+Deno.test("storageLine: buckets, files, bytes, downloaded and reused, and late changes", () => {
+  const st = {
+    map: "storage-objects.json",
+    endpoint: "https://x.storage.supabase.co",
+    buckets: 2,
+    files: 291,
+    bytes: 8_600_000,
+    downloaded: { files: 2, bytes: 5300 },
+    reused: { files: 289, bytes: 8_594_700 },
+    changed: ["docs/a.txt"],
+    missing: [],
+  };
+  assertEquals(
+    storageLine(st),
+    "2 bucket(s), 291 file(s), 8.6 MB; downloaded 2 (5.3 kB), reused 289 (8.6 MB); 1 changed after the snapshot",
+  );
 });

@@ -1,0 +1,299 @@
+/**
+ * Backing up Storage files: from the object rows read in the snapshot (lib/storage/catalog.ts)
+ * and the previous backup's map, plan which files to download and which to reuse
+ * ({@link planFiles}, pure: an object whose ETag and size are those of the previous map, with its
+ * blob in the store, is not downloaded again), then download the rest in parallel into the run's
+ * holder folder, hashing on the way (lib/storage/blobs.ts), and build this backup's map.
+ *
+ * A download whose ETag or size differs from its row, or whose bytes do not match the ETag, is
+ * reported as changed (the file was replaced after the snapshot) and left out of the map rather
+ * than saved under the old row; one that is gone is reported as missing. A download that breaks
+ * off is retried with backoff; when the endpoint stays away the run fails and latest/ is untouched.
+ * @module
+ */
+import { join } from "node:path";
+import { BackupError } from "../base/errors.ts";
+import { abortSignal, throwIfInterrupted } from "../base/interrupt.ts";
+import { runPool } from "../base/pool.ts";
+import type { Sql } from "../pg/connect.ts";
+import { type ManifestFile, type ManifestStorage, readManifest } from "../store/manifest.ts";
+import { FileSink } from "../store/sink.ts";
+import { backoffMs, endpointHost, type S3Client } from "./s3.ts";
+import { type BucketSelection, type ObjectRow, readCatalog, type StorageCatalog } from "./catalog.ts";
+import {
+  MAP_FORMAT,
+  type MapObject,
+  objectKey,
+  readMap,
+  serializeMap,
+  STORAGE_MAP,
+  type StorageMap,
+} from "./map.ts";
+import { blobPresent, type BlobRef, BlobWriter, storeDir } from "./blobs.ts";
+
+/** What to do with each object row. */
+export interface FilePlan {
+  /** Rows whose bytes are in the store already, with the previous map's entry. */
+  reuse: { row: ObjectRow; from: MapObject }[];
+  /** Rows to download. */
+  fetch: ObjectRow[];
+}
+
+/**
+ * Splits the rows into reused and downloaded: a row is reused when the previous map has the same
+ * bucket and name with the same ETag and size, and `present` says its blob is in the store. Pure.
+ */
+export function planFiles(
+  rows: readonly ObjectRow[],
+  previous: readonly MapObject[],
+  present: (b: BlobRef) => boolean,
+): FilePlan {
+  const prev = new Map(previous.map((e) => [objectKey(e.bucket, e.name), e]));
+  const plan: FilePlan = { reuse: [], fetch: [] };
+  for (const row of rows) {
+    const p = prev.get(objectKey(row.bucket, row.name));
+    if (p && p.etag === row.etag && p.size === row.size && present(p)) plan.reuse.push({ row, from: p });
+    else plan.fetch.push(row);
+  }
+  return plan;
+}
+
+/** Counts against the previous map: added, changed (other bytes), removed, unchanged. Pure. */
+export function compareMaps(
+  previous: readonly MapObject[],
+  current: readonly MapObject[],
+): { added: number; changed: number; removed: number; unchanged: number } {
+  const prev = new Map(previous.map((e) => [objectKey(e.bucket, e.name), e]));
+  let added = 0, changed = 0, unchanged = 0;
+  for (const e of current) {
+    const p = prev.get(objectKey(e.bucket, e.name));
+    if (!p) added++;
+    else if (p.sha256 !== e.sha256) changed++;
+    else unchanged++;
+    prev.delete(objectKey(e.bucket, e.name));
+  }
+  return { added, changed, removed: prev.size, unchanged };
+}
+
+/** The plain MD5 inside an ETag (`"<32 hex>"`), or undefined for a multipart ETag. Pure. */
+export function etagMd5(etag: string): string | undefined {
+  const m = etag.match(/^"?([0-9a-f]{32})"?$/i);
+  return m ? m[1].toLowerCase() : undefined;
+}
+
+function sameEtag(a: string, b: string): boolean {
+  return a.replace(/"/g, "") === b.replace(/"/g, "");
+}
+
+/** Progress of the downloads. */
+export interface FileProgress {
+  files: number;
+  totalFiles: number;
+  bytes: number;
+  totalBytes: number;
+}
+
+/** Everything {@link backupFiles} needs. */
+export interface FileBackupOptions {
+  s3: S3Client;
+  /** The backup root (its store is read for reuse). */
+  root: string;
+  /** The run's holder folder (downloads go here). */
+  holder: string;
+  jobs: number;
+  /** Download attempts after the first when a body breaks off. */
+  retries: number;
+  maxFileSize: number;
+  /** The previous backup's map entries; undefined when it has none. */
+  previous?: readonly MapObject[];
+  log: (line: string) => void;
+  onProgress?: (p: FileProgress) => void;
+}
+
+/** What {@link backupFiles} produced. */
+export interface FileBackup {
+  map: StorageMap;
+  /** The manifest's `storage` field. */
+  summary: ManifestStorage;
+}
+
+type Fetched = { entry: MapObject } | { changed: string } | { missing: true };
+
+/** Downloads one object into the holder; retries a body that breaks off. */
+async function fetchOne(row: ObjectRow, o: FileBackupOptions, count: (n: number) => void): Promise<Fetched> {
+  for (let attempt = 1;; attempt++) {
+    throwIfInterrupted();
+    const got = await o.s3.get(row.bucket, row.name);
+    if (!got) return { missing: true };
+    const { head, body } = got;
+    if (!sameEtag(head.etag, row.etag) || (Number.isFinite(head.size) && head.size !== row.size)) {
+      await body.cancel().catch(() => {});
+      return {
+        changed:
+          `its ETag or size is now ${head.etag}, ${head.size} bytes (the row says ${row.etag}, ${row.size})`,
+      };
+    }
+    const w = new BlobWriter(o.holder, o.maxFileSize, row.size);
+    try {
+      for await (const chunk of body) {
+        await w.write(chunk);
+        count(chunk.length);
+      }
+      const d = await w.close();
+      const md5 = etagMd5(row.etag);
+      if (d.bytes !== row.size || (md5 && md5 !== d.md5)) {
+        await w.discard();
+        return {
+          changed: `its bytes (${d.bytes}, MD5 ${d.md5}) do not match the row (${row.size}, ${row.etag})`,
+        };
+      }
+      const parts = await w.finish(d.sha256, storeDir(o.root));
+      return { entry: { ...row, sha256: d.sha256, ...(parts > 1 ? { parts } : {}) } };
+    } catch (e) {
+      await w.discard();
+      count(-w.bytes);
+      if (abortSignal.aborted) throw abortSignal.reason ?? e;
+      if (e instanceof BackupError || attempt > o.retries) {
+        if (e instanceof BackupError) throw e;
+        throw new BackupError(
+          `download of ${row.bucket}/${row.name} from ${
+            endpointHost(o.s3.settings.endpoint)
+          } broke off ${attempt} time(s): ${(e as Error).message.split("\n")[0]}`,
+          {
+            hint: "the Storage endpoint stopped answering; run the backup again (latest/ is unchanged)",
+            cause: e,
+          },
+        );
+      }
+      const wait = backoffMs(attempt, Math.random());
+      o.log(`download of ${row.bucket}/${row.name} broke off; retry ${attempt}/${o.retries} in ${wait} ms`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/**
+ * Backs up the files of `catalog` (see the module doc): returns the map to write and the
+ * manifest summary. Throws a {@link BackupError} when the endpoint fails beyond the retries.
+ */
+export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions): Promise<FileBackup> {
+  const store = storeDir(o.root);
+  const present = new Set<string>();
+  const previous = o.previous ?? [];
+  const candidates = planFiles(catalog.objects, previous, () => true).reuse;
+  await runPool(
+    candidates.map(({ from }) => async () => {
+      if (await blobPresent(store, from)) present.add(from.sha256 + (from.parts ?? ""));
+    }),
+    8,
+  );
+  const plan = planFiles(catalog.objects, previous, (b) => present.has(b.sha256 + (b.parts ?? "")));
+  const totalBytes = plan.fetch.reduce((n, r) => n + r.size, 0);
+  const progress: FileProgress = { files: 0, totalFiles: plan.fetch.length, bytes: 0, totalBytes };
+  o.log(
+    `storage: ${catalog.objects.length} file(s) in ${catalog.buckets.length} bucket(s); downloading ${plan.fetch.length}, reusing ${plan.reuse.length}`,
+  );
+  const entries: MapObject[] = plan.reuse.map(({ row, from }) => ({
+    ...row,
+    sha256: from.sha256,
+    ...(from.parts ? { parts: from.parts } : {}),
+  }));
+  const changed: string[] = [];
+  const missing: string[] = [];
+  let downloadedFiles = 0, downloadedBytes = 0;
+  const results = await runPool(
+    plan.fetch.map((row) => async () => {
+      const r = await fetchOne(row, o, (n) => {
+        progress.bytes += n;
+      });
+      progress.files++;
+      o.onProgress?.({ ...progress });
+      return r;
+    }),
+    o.jobs,
+  );
+  results.forEach((r, i) => {
+    const row = plan.fetch[i];
+    const name = `${row.bucket}/${row.name}`;
+    if ("entry" in r) {
+      entries.push(r.entry);
+      downloadedFiles++;
+      downloadedBytes += row.size;
+    } else if ("missing" in r) {
+      missing.push(name);
+      o.log(
+        `warning: storage: ${name} was deleted after the snapshot; its row is in the backup, its file is not`,
+      );
+    } else {
+      changed.push(name);
+      o.log(
+        `warning: storage: ${name} changed after the snapshot (${r.changed}); not saved under the old row`,
+      );
+    }
+  });
+  const map: StorageMap = { format: MAP_FORMAT, buckets: catalog.buckets, objects: entries };
+  const bytes = entries.reduce((n, e) => n + e.size, 0);
+  return {
+    map,
+    summary: {
+      map: STORAGE_MAP,
+      endpoint: endpointHost(o.s3.settings.endpoint),
+      buckets: catalog.buckets.length,
+      files: entries.length,
+      bytes,
+      downloaded: { files: downloadedFiles, bytes: downloadedBytes },
+      reused: { files: plan.reuse.length, bytes: plan.reuse.reduce((n, r) => n + r.row.size, 0) },
+      changed,
+      missing,
+      ...(o.previous ? { sincePrevious: compareMaps(o.previous, entries) } : {}),
+    },
+  };
+}
+
+/** Everything {@link storageStep} needs besides what {@link backupFiles} takes. */
+export interface StorageStepOptions extends Omit<FileBackupOptions, "previous"> {
+  selection: BucketSelection;
+  /** The previous backup (latest/) of the root, when there is one. */
+  previousDir?: string;
+}
+
+/**
+ * The Storage part of a backup (lib/backup/execute.ts `StorageStep`): `read` takes the buckets
+ * and objects from the snapshot connection, `write` fetches the files and writes the map into the
+ * staging folder. `result` holds what the last `write` produced.
+ */
+export function storageStep(o: StorageStepOptions): {
+  read(conn: Sql): Promise<void>;
+  write(stagingDir: string): Promise<{ files: Record<string, ManifestFile>; storage: ManifestStorage }>;
+  result?: FileBackup;
+} {
+  let catalog: StorageCatalog | undefined;
+  const step = {
+    result: undefined as FileBackup | undefined,
+    async read(conn: Sql) {
+      catalog = await readCatalog(conn, o.selection);
+    },
+    async write(stagingDir: string) {
+      if (!catalog) throw new Error("storageStep.write before read");
+      let previous: MapObject[] | undefined;
+      if (o.previousDir) {
+        try {
+          const m = await readManifest(o.previousDir);
+          previous = (await readMap(o.previousDir, m))?.objects;
+        } catch (e) {
+          o.log(
+            `warning: storage: the previous backup's map cannot be read (${
+              (e as Error).message
+            }); downloading every file`,
+          );
+        }
+      }
+      const r = await backupFiles(catalog, { ...o, previous });
+      step.result = r;
+      const sink = await FileSink.open(join(stagingDir, STORAGE_MAP));
+      await sink.write(new TextEncoder().encode(serializeMap(r.map)));
+      return { files: { [STORAGE_MAP]: await sink.close() }, storage: r.summary };
+    },
+  };
+  return step;
+}

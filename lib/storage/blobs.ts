@@ -1,0 +1,313 @@
+/**
+ * The blob store of a backup root: every Storage file's bytes, stored once by their sha256 and
+ * shared by `latest/` and every archive:
+ *
+ * ```
+ * <root>/storage/blobs/<first two hex digits>/<sha256>            the bytes, unmodified
+ * <root>/storage/blobs/<first two hex digits>/<sha256>.001of003 …     the same, cut into equal parts
+ *                                                                 (files above --max-file-size)
+ * ```
+ *
+ * A run downloads into a holder folder `<root>/.staging-blobs-<random>` (never committed, removed as
+ * stale like other staging folders), each file to a temporary name first, hashed on the way; once
+ * its hash is known it is renamed to its blob name in the holder. {@link placeBlobs} then links the
+ * holder's blobs into the store before the backup that needs them is put in place (again after a
+ * git push race, whose reset removes them from the work tree). {@link collectGarbage} removes blobs
+ * no kept backup refers to. Path building is pure; blob names come only from checked sha256 values.
+ * @module
+ */
+import { createHash, type Hash } from "node:crypto";
+import { join } from "node:path";
+import { BackupError } from "../base/errors.ts";
+import { BUFFER, FileSink } from "../store/sink.ts";
+
+/** The blob store's folder inside a backup root. */
+export const BLOB_DIR = "storage/blobs";
+
+/** The prefix of a run's holder folder (a staging folder: see lib/store/rotation.ts). */
+export const HOLDER_PREFIX = ".staging-blobs-";
+
+/** What names a blob: its sha256 and, when split, its number of parts. */
+export interface BlobRef {
+  sha256: string;
+  size: number;
+  parts?: number;
+}
+
+/**
+ * The paths of a blob's files relative to the store folder: `<aa>/<sha>`, or `<aa>/<sha>.001of003`,
+ * … when cut (the count is in the name, so one content cut two ways never shares a name). Pure.
+ */
+export function blobFiles(b: Pick<BlobRef, "sha256" | "parts">): string[] {
+  if (!/^[0-9a-f]{64}$/.test(b.sha256)) throw new Error(`not a sha256: ${b.sha256}`);
+  const base = `${b.sha256.slice(0, 2)}/${b.sha256}`;
+  if (!b.parts) return [base];
+  const n = (i: number) => String(i).padStart(3, "0");
+  return Array.from({ length: b.parts }, (_, i) => `${base}.${n(i + 1)}of${n(b.parts!)}`);
+}
+
+/** How many parts a file of `size` bytes is cut into under `max` (1: not cut). Pure. */
+export function partCount(size: number, max: number): number {
+  return size <= max ? 1 : Math.ceil(size / max);
+}
+
+/** The size of part `i` (0-based) of a blob of `size` bytes cut into `parts` parts. Pure. */
+export function partSize(size: number, parts: number, i: number): number {
+  const each = Math.ceil(size / parts);
+  return Math.max(0, Math.min(each, size - i * each));
+}
+
+/** The store folder of a root. */
+export function storeDir(root: string): string {
+  return join(root, BLOB_DIR);
+}
+
+async function statSize(path: string): Promise<number | undefined> {
+  try {
+    const s = await Deno.stat(path);
+    return s.isFile ? s.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether every file of a blob is in `dir` (a store or holder folder) with the right sizes. */
+export async function blobPresent(dir: string, b: BlobRef): Promise<boolean> {
+  const files = blobFiles(b);
+  for (let i = 0; i < files.length; i++) {
+    const want = b.parts ? partSize(b.size, b.parts, i) : b.size;
+    if (await statSize(join(dir, files[i])) !== want) return false;
+  }
+  return true;
+}
+
+/** Size, sha256 and MD5 of bytes streamed through. */
+export interface Digest {
+  bytes: number;
+  sha256: string;
+  md5: string;
+}
+
+/**
+ * Writes one download into a holder folder: parts of at most `max` bytes under temporary names,
+ * sha256 and MD5 computed on the way. {@link BlobWriter.finish} renames them to the blob's names.
+ */
+export class BlobWriter {
+  #dir: string;
+  #max: number;
+  #sha: Hash = createHash("sha256");
+  #md5: Hash = createHash("md5");
+  #parts: string[] = [];
+  #sink?: FileSink;
+  #inPart = 0;
+  bytes = 0;
+
+  /** `expected`: the file's size, which fixes the part size (a file is split in equal parts). */
+  constructor(holder: string, max: number, expected: number) {
+    this.#dir = holder;
+    const parts = partCount(expected, max);
+    this.#max = parts > 1 ? Math.ceil(expected / parts) : Number.MAX_SAFE_INTEGER;
+  }
+
+  async #next(): Promise<void> {
+    if (this.#sink) await this.#sink.close();
+    const p = join(this.#dir, `tmp-${crypto.randomUUID()}`);
+    this.#parts.push(p);
+    this.#sink = await FileSink.open(p);
+    this.#inPart = 0;
+  }
+
+  /** Appends bytes. */
+  async write(chunk: Uint8Array): Promise<void> {
+    this.#sha.update(chunk);
+    this.#md5.update(chunk);
+    let off = 0;
+    while (off < chunk.length) {
+      if (!this.#sink || this.#inPart >= this.#max) await this.#next();
+      const n = Math.min(chunk.length - off, this.#max - this.#inPart);
+      await this.#sink!.write(chunk.subarray(off, off + n));
+      this.#inPart += n;
+      off += n;
+    }
+    this.bytes += chunk.length;
+  }
+
+  /** Closes the files and returns what was written (still under temporary names). */
+  async close(): Promise<Digest> {
+    if (!this.#sink) await this.#next();
+    await this.#sink!.close();
+    this.#sink = undefined;
+    return { bytes: this.bytes, sha256: this.#sha.digest("hex"), md5: this.#md5.digest("hex") };
+  }
+
+  /**
+   * Renames the parts to their blob names in the holder (or drops them when the blob is already
+   * in `store` or the holder). Returns the number of parts (1: not split).
+   */
+  async finish(sha256: string, store: string): Promise<number> {
+    const parts = this.#parts.length;
+    const ref: BlobRef = { sha256, size: this.bytes, ...(parts > 1 ? { parts } : {}) };
+    if (await blobPresent(store, ref) || await blobPresent(this.#dir, ref)) {
+      await this.discard();
+      return parts;
+    }
+    const names = blobFiles(ref);
+    await Deno.mkdir(join(this.#dir, sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
+    for (let i = 0; i < parts; i++) await Deno.rename(this.#parts[i], join(this.#dir, names[i]));
+    this.#parts = [];
+    return parts;
+  }
+
+  /** Removes what was written (after a failure or a change). */
+  async discard(): Promise<void> {
+    this.#sink?.abandon();
+    this.#sink = undefined;
+    for (const p of this.#parts) await Deno.remove(p).catch(() => {});
+    this.#parts = [];
+  }
+}
+
+/**
+ * Links every blob of the holder into the root's store (copying when a link is impossible),
+ * leaving blobs the store has. Blobs it places get the current time, so {@link collectGarbage}
+ * leaves them to the run that wrote them. Returns the number placed. Throws a {@link BackupError}
+ * when the store cannot be written.
+ */
+export async function placeBlobs(holder: string, root: string): Promise<number> {
+  const store = storeDir(root);
+  let placed = 0;
+  let dirs: Deno.DirEntry[];
+  try {
+    dirs = await Array.fromAsync(Deno.readDir(holder));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return 0;
+    throw e;
+  }
+  try {
+    for (const d of dirs) {
+      if (!d.isDirectory || !/^[0-9a-f]{2}$/.test(d.name)) continue;
+      await Deno.mkdir(join(store, d.name), { recursive: true, mode: 0o700 });
+      for await (const f of Deno.readDir(join(holder, d.name))) {
+        const from = join(holder, d.name, f.name);
+        const to = join(store, d.name, f.name);
+        if (await statSize(to) === (await Deno.stat(from)).size) continue;
+        const tmp = `${to}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+        try {
+          await Deno.link(from, tmp);
+        } catch {
+          await Deno.copyFile(from, tmp);
+        }
+        await Deno.rename(tmp, to);
+        const now = new Date();
+        await Deno.utime(to, now, now);
+        placed++;
+      }
+    }
+  } catch (e) {
+    throw new BackupError(
+      `cannot put Storage files into ${store}: ${(e as Error).message.split(" (os error")[0]}`,
+      {
+        hint: "check free disk space and that the backup root is writable; latest/ is unchanged",
+        cause: e,
+      },
+    );
+  }
+  return placed;
+}
+
+/** Opens a blob's bytes as one stream (its parts in order). */
+export function openBlob(dir: string, b: BlobRef): ReadableStream<Uint8Array> {
+  const files = blobFiles(b).map((f) => join(dir, f));
+  let i = 0;
+  let cur: Deno.FsFile | undefined;
+  const buf = new Uint8Array(BUFFER);
+  return new ReadableStream<Uint8Array>({
+    async pull(ctl) {
+      for (;;) {
+        cur ??= await Deno.open(files[i]);
+        const n = await cur.read(buf);
+        if (n !== null) {
+          ctl.enqueue(buf.slice(0, n));
+          return;
+        }
+        cur.close();
+        cur = undefined;
+        if (++i >= files.length) {
+          ctl.close();
+          return;
+        }
+      }
+    },
+    cancel() {
+      cur?.close();
+    },
+  });
+}
+
+/** Hashes a blob's bytes (sha256 and MD5, through all its parts). Throws when a part is missing. */
+export async function hashBlob(dir: string, b: BlobRef, buf = new Uint8Array(BUFFER)): Promise<Digest> {
+  const sha = createHash("sha256");
+  const md5 = createHash("md5");
+  let bytes = 0;
+  for (const f of blobFiles(b)) {
+    const file = await Deno.open(join(dir, f));
+    try {
+      for (;;) {
+        const n = await file.read(buf);
+        if (n === null) break;
+        sha.update(buf.subarray(0, n));
+        md5.update(buf.subarray(0, n));
+        bytes += n;
+      }
+    } finally {
+      file.close();
+    }
+  }
+  return { bytes, sha256: sha.digest("hex"), md5: md5.digest("hex") };
+}
+
+/**
+ * Removes blob files of the root's store that `referenced` (paths as {@link blobFiles} gives them)
+ * does not hold and that are older than `graceMs` (a run still writing may need them), then empty
+ * folders. Returns how many files and bytes went.
+ */
+export async function collectGarbage(
+  root: string,
+  referenced: ReadonlySet<string>,
+  opts: { now: Date; graceMs: number },
+): Promise<{ files: number; bytes: number }> {
+  const store = storeDir(root);
+  let files = 0, bytes = 0;
+  let dirs: Deno.DirEntry[];
+  try {
+    dirs = await Array.fromAsync(Deno.readDir(store));
+  } catch {
+    return { files, bytes };
+  }
+  for (const d of dirs) {
+    if (!d.isDirectory) continue;
+    let left = 0;
+    for await (const f of Deno.readDir(join(store, d.name))) {
+      const rel = `${d.name}/${f.name}`;
+      const path = join(store, rel);
+      if (referenced.has(rel)) {
+        left++;
+        continue;
+      }
+      const info = await Deno.stat(path).catch(() => undefined);
+      if (!info || opts.now.getTime() - (info.mtime?.getTime() ?? 0) < opts.graceMs) {
+        left++;
+        continue;
+      }
+      try {
+        await Deno.remove(path, { recursive: true });
+        files++;
+        bytes += info.size;
+      } catch {
+        left++;
+      }
+    }
+    if (left === 0) await Deno.remove(join(store, d.name)).catch(() => {});
+  }
+  return { files, bytes };
+}

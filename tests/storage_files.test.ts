@@ -1,0 +1,436 @@
+/**
+ * Storage files end to end, against the real Supabase Storage server over new Supabase projects
+ * (tests/support/storage.ts), through the real CLI: a few hundred files in two buckets (empty, one
+ * byte, a few MB, odd names, nested folders), uploaded through the S3 protocol and the REST API;
+ * `backup --storage` saves every file and its metadata, a second backup downloads nothing, changes
+ * between backups download only new bytes, a file replaced during the run is reported, and bad keys,
+ * a wrong endpoint and a server that goes away fail cleanly.
+ * @module
+ */
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import {
+  PROJECT_PASSWORD,
+  restCreateBucket,
+  restDelete,
+  restPut,
+  s3Put,
+  startProject,
+  type StorageProject,
+} from "./support/storage.ts";
+import { listFiles, runCli } from "./support/cli.ts";
+import type { Manifest } from "../lib/store/manifest.ts";
+import type { StorageMap } from "../lib/storage/map.ts";
+import { blobFiles } from "../lib/storage/blobs.ts";
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+/** Deterministic bytes: `size` bytes from `seed`. */
+function bytesOf(seed: number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** One file of the fixture. */
+interface Seeded {
+  bucket: string;
+  name: string;
+  bytes: Uint8Array;
+  via: "s3" | "rest";
+}
+
+/** Names Storage accepts, with every kind of character it allows. */
+const ODD_NAMES = [
+  "a b.txt",
+  "paren (1).txt",
+  "x!'*&$@=;:+,?.dat",
+  "deep/er/still/deeper/f.bin",
+  "dots.in.name..txt",
+  "under_score-dash.txt",
+  "spaces  twice/ and trailing .txt",
+];
+
+/** Uploads the fixture: about 300 files in two buckets, half through each protocol. */
+async function seed(p: StorageProject): Promise<Seeded[]> {
+  await restCreateBucket(p.storage, {
+    id: "photos",
+    public: true,
+    file_size_limit: 20 * 1024 * 1024,
+    allowed_mime_types: ["image/png", "text/plain", "application/octet-stream", "text/x-odd"],
+  });
+  await restCreateBucket(p.storage, { id: "docs" });
+  // uploads as an authenticated user need a policy on storage.objects (as the project owner adds one)
+  await p.cluster.sql(
+    `create policy "tests can upload" on storage.objects for all to authenticated using (true) with check (true)`,
+    { db: p.db },
+  );
+  const files: Seeded[] = [];
+  for (let i = 0; i < 280; i++) {
+    files.push({
+      bucket: i % 2 ? "docs" : "photos",
+      name: `folder ${i % 7}/sub (${i % 3})/file-${i}.txt`,
+      bytes: bytesOf(i + 1, (i * 37) % 5000),
+      via: i % 2 ? "rest" : "s3",
+    });
+  }
+  ODD_NAMES.forEach((name, i) =>
+    files.push({ bucket: "docs", name, bytes: bytesOf(1000 + i, 100 + i), via: i % 2 ? "s3" : "rest" })
+  );
+  files.push({ bucket: "docs", name: "empty", bytes: new Uint8Array(0), via: "s3" });
+  files.push({ bucket: "photos", name: "one-byte", bytes: new Uint8Array([7]), via: "rest" });
+  files.push({ bucket: "photos", name: "big/three-mb.bin", bytes: bytesOf(3, 3 * 1024 * 1024), via: "s3" });
+  files.push({
+    bucket: "docs",
+    name: "big/five-mb.bin",
+    bytes: bytesOf(5, 5 * 1024 * 1024 + 17),
+    via: "rest",
+  });
+  const owner = "8d0fdcd1-4c2e-4e0b-9d6e-2f1f1c2a3b4c";
+  let n = 0;
+  const queue = [...files];
+  const worker = async () => {
+    for (let f = queue.shift(); f; f = queue.shift()) {
+      const k = n++;
+      if (f.via === "s3") {
+        await s3Put(p.storage, f.bucket, f.name, f.bytes, {
+          contentType: k % 3 ? "application/octet-stream" : "text/plain",
+          ...(k % 4 === 0 ? { cacheControl: "max-age=3600" } : {}),
+          ...(k % 5 === 0 ? { metadata: { source: "s3", index: String(k) } } : {}),
+        });
+      } else {
+        await restPut(p.storage, f.bucket, f.name, f.bytes, {
+          contentType: k % 3 ? "text/x-odd" : "text/plain",
+          cacheControl: `max-age=${k}`,
+          metadata: { source: "rest", index: k, nested: { list: [1, "two"], flag: k % 2 === 0 } },
+          ...(k % 6 === 0 ? { jwt: p.storage.userKey(owner) } : {}),
+        });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  return files;
+}
+
+/** The source project's rows as the map should hold them, by bucket/name. */
+async function sourceRows(p: StorageProject): Promise<Map<string, Record<string, unknown>>> {
+  const text = await p.cluster.sql(
+    `select json_build_object('bucket', bucket_id, 'name', name, 'size', (metadata->>'size')::bigint,
+       'etag', metadata->>'eTag', 'contentType', metadata->>'mimetype', 'cacheControl', metadata->>'cacheControl',
+       'userMetadata', user_metadata, 'owner', owner, 'ownerId', owner_id)
+     from storage.objects order by bucket_id, name`,
+    { db: p.db },
+  );
+  const out = new Map<string, Record<string, unknown>>();
+  for (const line of text.trim().split("\n")) {
+    const r = JSON.parse(line);
+    out.set(`${r.bucket}/${r.name}`, r);
+  }
+  return out;
+}
+
+function s3Env(p: StorageProject, prefix = "SUPABASE_S3"): Record<string, string> {
+  return {
+    [`${prefix}_ENDPOINT`]: p.storage.endpoint,
+    [`${prefix}_REGION`]: p.storage.region,
+    [`${prefix}_ACCESS_KEY_ID`]: p.storage.accessKeyId,
+    [`${prefix}_SECRET_ACCESS_KEY`]: p.storage.secretAccessKey,
+  };
+}
+
+async function readLatest(out: string): Promise<{ manifest: Manifest; map: StorageMap }> {
+  const manifest = JSON.parse(await Deno.readTextFile(join(out, "latest", "manifest.json"))) as Manifest;
+  const map = JSON.parse(await Deno.readTextFile(join(out, "latest", manifest.storage!.map))) as StorageMap;
+  return { manifest, map };
+}
+
+let project: Promise<{ p: StorageProject; files: Seeded[] }> | undefined;
+function source() {
+  project ??= (async () => {
+    const p = await startProject();
+    return { p, files: await seed(p) };
+  })();
+  return project;
+}
+
+function backup(p: StorageProject, out: string, extra: string[] = [], env: Record<string, string> = {}) {
+  return runCli(
+    ["backup", "--db-url", p.dbUrl, "--out", out, "--storage", "--max-file-size", "2MB", "--json", ...extra],
+    { ...s3Env(p), ...env },
+  );
+}
+
+Deno.test("backup --storage saves every file with its metadata; a second backup downloads nothing", async () => {
+  const { p, files } = await source();
+  const out = await Deno.makeTempDir({ prefix: "storage-backup-" });
+  try {
+    const r = await backup(p, out);
+    assertEquals(r.code, 0, r.stderr);
+    const { manifest, map } = await readLatest(out);
+    const rows = await sourceRows(p);
+    assertEquals(map.objects.length, files.length);
+    assertEquals(rows.size, files.length);
+    for (const f of files) {
+      const key = `${f.bucket}/${f.name}`;
+      const e = map.objects.find((o) => o.bucket === f.bucket && o.name === f.name);
+      ok(e, `${key} is not in the map`);
+      assertEquals(e.sha256, sha256(f.bytes), key);
+      const { sha256: _s, parts: _p, ...meta } = e;
+      assertEquals(meta, rows.get(key), key);
+      // the blob holds exactly the file's bytes (cut into parts above --max-file-size)
+      const blob = blobFiles(e).map((b) => Deno.readFileSync(join(out, "storage", "blobs", b)));
+      ok(blob.every((b) => b.length <= 2_000_000), `${key}: a blob part is above --max-file-size`);
+      assertEquals(sha256(new Uint8Array(blob.flatMap((b) => [...b]))), e.sha256, key);
+    }
+    ok(map.objects.some((o) => o.parts && o.parts >= 3), "the 5 MB file is cut into parts");
+    ok(map.objects.some((o) => o.ownerId === "8d0fdcd1-4c2e-4e0b-9d6e-2f1f1c2a3b4c"), "owners are kept");
+    assertEquals(
+      map.buckets.map((b) => [b.id, b.public, b.fileSizeLimit, b.allowedMimeTypes?.length ?? null]),
+      [
+        ["docs", false, null, null],
+        ["photos", true, 20 * 1024 * 1024, 4],
+      ],
+    );
+    const st = manifest.storage!;
+    const total = files.reduce((n, f) => n + f.bytes.length, 0);
+    assertEquals([st.buckets, st.files, st.bytes, st.downloaded.bytes, st.reused.bytes], [
+      2,
+      files.length,
+      total,
+      total,
+      0,
+    ]);
+    assertEquals(manifest.files[st.map].sha256, sha256(Deno.readFileSync(join(out, "latest", st.map))));
+    const summary = JSON.parse(r.stdout)[0];
+    assertEquals(summary.storage.downloaded, { files: files.length, bytes: total });
+
+    const again = await backup(p, out);
+    assertEquals(again.code, 0, again.stderr);
+    const second = (await readLatest(out)).manifest.storage!;
+    assertEquals([second.downloaded.files, second.downloaded.bytes, second.reused.bytes], [0, 0, total]);
+    assertEquals(second.sincePrevious, { added: 0, changed: 0, removed: 0, unchanged: files.length });
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("change one file, delete one, add one: the next backup downloads only the new bytes", async () => {
+  const { p, files } = await source();
+  const out = await Deno.makeTempDir({ prefix: "storage-incr-" });
+  // this test changes the project: it works on files of its own
+  const mine = [0, 1, 2].map((i) => ({ name: `incremental/f${i}.txt`, bytes: bytesOf(500 + i, 3000 + i) }));
+  try {
+    for (const f of mine) await restPut(p.storage, "docs", f.name, f.bytes, { contentType: "text/plain" });
+    const first = await backup(p, out);
+    assertEquals(first.code, 0, first.stderr);
+    const changed = bytesOf(600, 4321);
+    const added = bytesOf(601, 999);
+    await restPut(p.storage, "docs", mine[0].name, changed, { contentType: "text/plain", upsert: true });
+    await restDelete(p.storage, "docs", mine[1].name);
+    await restPut(p.storage, "docs", "incremental/new.txt", added, { contentType: "text/plain" });
+    const second = await backup(p, out);
+    assertEquals(second.code, 0, second.stderr);
+    const { manifest, map } = await readLatest(out);
+    const st = manifest.storage!;
+    assertEquals(st.downloaded, { files: 2, bytes: changed.length + added.length });
+    assertEquals(st.sincePrevious, { added: 1, changed: 1, removed: 1, unchanged: files.length + 1 });
+    const get = (name: string) => map.objects.find((o) => o.bucket === "docs" && o.name === name);
+    assertEquals(get(mine[0].name)?.sha256, sha256(changed));
+    assertEquals(get(mine[1].name), undefined);
+    assertEquals(get("incremental/new.txt")?.sha256, sha256(added));
+    assertEquals(get(mine[2].name)?.sha256, sha256(mine[2].bytes));
+    // the archived first backup still has its blobs: both backups are complete
+    const [archived] = await Array.fromAsync(Deno.readDir(join(out, "archive")));
+    const old = JSON.parse(
+      await Deno.readTextFile(join(out, "archive", archived.name, "storage-objects.json")),
+    ) as StorageMap;
+    for (const o of old.objects) {
+      for (const b of blobFiles(o)) {
+        ok(Deno.statSync(join(out, "storage", "blobs", b)).isFile, `${o.name}: ${b}`);
+      }
+    }
+    assertEquals(old.objects.find((o) => o.name === mine[1].name)?.sha256, sha256(mine[1].bytes));
+  } finally {
+    await restDelete(p.storage, "docs", mine[0].name).catch(() => {});
+    await restDelete(p.storage, "docs", mine[2].name).catch(() => {});
+    await restDelete(p.storage, "docs", "incremental/new.txt").catch(() => {});
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+/** Waits until the backup writing into `out` has started dumping (its staging folder has a schema folder). */
+async function untilDumping(out: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    for (const e of await Array.fromAsync(Deno.readDir(out)).catch(() => [] as Deno.DirEntry[])) {
+      if (!e.name.startsWith(".staging-") || e.name.startsWith(".staging-blobs-")) continue;
+      const inside = await Array.fromAsync(Deno.readDir(join(out, e.name))).catch(() =>
+        [] as Deno.DirEntry[]
+      );
+      if (inside.some((x) => x.isDirectory)) return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("the backup never started dumping");
+}
+
+Deno.test("a file replaced after the snapshot, before its download, is reported, not saved under the old row", async () => {
+  const { p } = await source();
+  const out = await Deno.makeTempDir({ prefix: "storage-race-" });
+  const name = "race/replaced.txt";
+  try {
+    await restPut(p.storage, "docs", name, bytesOf(700, 2000), { contentType: "text/plain" });
+    const running = backup(p, out);
+    await untilDumping(out);
+    await restPut(p.storage, "docs", name, bytesOf(701, 2500), { contentType: "text/plain", upsert: true });
+    const r = await running;
+    assertEquals(r.code, 0, r.stderr);
+    ok(r.stderr.includes(`docs/${name} changed after the snapshot`), r.stderr);
+    const { manifest, map } = await readLatest(out);
+    assertEquals(manifest.storage!.changed, [`docs/${name}`]);
+    assertEquals(map.objects.find((o) => o.name === name), undefined);
+    // the row from the snapshot is in the database backup, with the old size
+    const rows = await Deno.readTextFile(join(out, "latest", "storage", "tables", "objects", "data.sql"));
+    ok(rows.includes(name), "the row is in the database backup");
+  } finally {
+    await restDelete(p.storage, "docs", name).catch(() => {});
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+/** A port nothing listens on (it was free a moment ago). */
+function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Every file under `dir` as text, for checking that no secret was written. */
+async function allText(dir: string): Promise<string> {
+  let text = "";
+  for (const f of await listFiles(dir)) text += new TextDecoder().decode(await Deno.readFile(join(dir, f)));
+  return text;
+}
+
+Deno.test("wrong keys, a wrong endpoint, a server that goes away: clean failures, latest/ untouched, no key shown", async () => {
+  const { p } = await source();
+  const out = await Deno.makeTempDir({ prefix: "storage-bad-" });
+  try {
+    const good = await backup(p, out, ["--bucket", "photos"]);
+    assertEquals(good.code, 0, good.stderr);
+    const before = await Deno.readTextFile(join(out, "latest", "manifest.json"));
+    const secret = p.storage.secretAccessKey;
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ["wrong secret", { SUPABASE_S3_SECRET_ACCESS_KEY: "0".repeat(64) }, /refused the S3 keys/],
+      ["wrong key id", { SUPABASE_S3_ACCESS_KEY_ID: "f".repeat(32) }, /refused the S3 keys/],
+      ["wrong endpoint", { SUPABASE_S3_ENDPOINT: `${p.storage.url}/not-s3` }, /is not an S3 endpoint/],
+      [
+        "no server",
+        { SUPABASE_S3_ENDPOINT: `http://127.0.0.1:${closedPort()}/s3` },
+        /cannot reach the S3 endpoint/,
+      ],
+      ["no secret", { SUPABASE_S3_SECRET_ACCESS_KEY: "" }, /needs the S3 secret access key/],
+    ];
+    for (const [what, env, message] of cases) {
+      const r = await backup(p, out, ["--retries", "1"], env);
+      assertEquals(r.code, 2, `${what}: ${r.stderr}`);
+      // one error line and one hint, last (retry notices may come before them)
+      const lines = r.stderr.trim().split("\n");
+      assertEquals(lines.filter((l) => l.startsWith("error:")).length, 1, `${what}: ${r.stderr}`);
+      const [error, hint] = lines.slice(-2);
+      ok(error.startsWith("error: ") && message.test(error), `${what}: ${error}`);
+      ok(hint.startsWith("hint: "), `${what}: ${hint}`);
+      ok(!(r.stdout + r.stderr).includes(secret) && !(r.stdout + r.stderr).includes(PROJECT_PASSWORD), what);
+      assertEquals(
+        await Deno.readTextFile(join(out, "latest", "manifest.json")),
+        before,
+        `${what}: latest/ changed`,
+      );
+    }
+    // the server goes away after the snapshot, before the downloads
+    const running = backup(p, out, ["--retries", "1"]);
+    await untilDumping(out);
+    await p.storage.stopServer();
+    const r = await running;
+    await p.storage.startServer();
+    assertEquals(r.code, 1, r.stderr);
+    ok(/error: cannot reach the S3 endpoint|error: download of .* broke off/.test(r.stderr), r.stderr);
+    ok(/hint: .*latest\/ is unchanged/.test(r.stderr), r.stderr);
+    assertEquals(await Deno.readTextFile(join(out, "latest", "manifest.json")), before, "latest/ changed");
+    assertEquals((await Array.fromAsync(Deno.readDir(out))).map((e) => e.name).sort(), [
+      "archive",
+      "latest",
+      "storage",
+    ]);
+    const everything = await allText(out);
+    ok(
+      !everything.includes(secret) && !everything.includes(p.storage.accessKeyId),
+      "a key is in a backup file",
+    );
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("--commit commits the map and the blobs; prune sweeps blobs only removed archives used", async () => {
+  const { p } = await source();
+  const repo = await Deno.makeTempDir({ prefix: "storage-git-" });
+  const out = join(repo, "backups");
+  const git = async (...args: string[]) => {
+    const r = await new Deno.Command("git", { args: ["-C", repo, ...args], stdout: "piped", stderr: "piped" })
+      .output();
+    if (!r.success) throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+    return new TextDecoder().decode(r.stdout);
+  };
+  const kept = bytesOf(800, 1234), dropped = bytesOf(801, 4321);
+  try {
+    await git("init", "-q", "-b", "main");
+    await restPut(p.storage, "docs", "gc/kept.txt", kept, { contentType: "text/plain" });
+    await restPut(p.storage, "docs", "gc/dropped.txt", dropped, { contentType: "text/plain" });
+    const gitEnv = {
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.com",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.com",
+    };
+    const first = await backup(p, out, ["--bucket", "docs", "--commit"], gitEnv);
+    assertEquals(first.code, 0, first.stderr);
+    const tracked = (await git("ls-files")).split("\n");
+    const blobOf = (b: Uint8Array) => `backups/storage/blobs/${sha256(b).slice(0, 2)}/${sha256(b)}`;
+    ok(tracked.includes(blobOf(kept)) && tracked.includes(blobOf(dropped)), "blobs are committed");
+    ok(tracked.includes("backups/latest/storage-objects.json"), "the map is committed");
+    ok(!tracked.some((f) => f.includes(".staging")), "no staging folder is committed");
+    await restDelete(p.storage, "docs", "gc/dropped.txt");
+    const second = await backup(p, out, ["--bucket", "docs", "--commit"], gitEnv);
+    assertEquals(second.code, 0, second.stderr);
+    ok(Deno.statSync(join(repo, blobOf(dropped))).isFile, "the archive still needs the dropped file");
+    const third = await backup(p, out, ["--bucket", "docs", "--commit"], gitEnv);
+    assertEquals(third.code, 0, third.stderr);
+    // blobs younger than an hour are left to a running backup: make them older
+    const old = new Date(Date.now() - 2 * 3600_000);
+    for (const f of await listFiles(join(out, "storage", "blobs"))) {
+      Deno.utimeSync(join(out, "storage", "blobs", f), old, old);
+    }
+    const pruned = await runCli(["prune", "--out", out, "--keep-last", "1", "--commit"], gitEnv);
+    assertEquals(pruned.code, 0, pruned.stderr);
+    ok(
+      !(await Deno.stat(join(repo, blobOf(dropped))).then(() => true, () => false)),
+      "the dropped file's blob is swept",
+    );
+    ok(Deno.statSync(join(repo, blobOf(kept))).isFile, "latest's blobs stay");
+    ok(!(await git("ls-files")).includes(blobOf(dropped)), "the sweep is committed");
+    const v = await runCli(["verify", "--out", out]);
+    assertEquals(v.code, 0, v.stdout + v.stderr);
+  } finally {
+    await restDelete(p.storage, "docs", "gc/kept.txt").catch(() => {});
+    await Deno.remove(repo, { recursive: true });
+  }
+});

@@ -1,0 +1,51 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { compareMaps, etagMd5, planFiles } from "../../../lib/storage/backup.ts";
+import type { ObjectRow } from "../../../lib/storage/catalog.ts";
+import type { MapObject } from "../../../lib/storage/map.ts";
+
+const row = (name: string, etag: string, size: number): ObjectRow => ({
+  bucket: "b",
+  name,
+  size,
+  etag,
+  contentType: null,
+  cacheControl: null,
+  userMetadata: null,
+  owner: null,
+  ownerId: null,
+});
+const entry = (name: string, etag: string, size: number, sha: string): MapObject => ({
+  ...row(name, etag, size),
+  sha256: sha.repeat(64),
+});
+
+Deno.test("planFiles reuses a file only when ETag and size match and its blob is there", () => {
+  const prev = [
+    entry("same", '"e1"', 1, "a"),
+    entry("etag", '"e2"', 2, "b"),
+    entry("size", '"e3"', 3, "c"),
+    entry("gone", '"e4"', 4, "d"),
+  ];
+  const rows = [
+    row("same", '"e1"', 1),
+    row("etag", '"x2"', 2),
+    row("size", '"e3"', 30),
+    row("gone", '"e4"', 4),
+    row("new", '"e5"', 5),
+  ];
+  const plan = planFiles(rows, prev, (b) => b.sha256 !== "d".repeat(64));
+  assertEquals(plan.reuse.map((r) => r.row.name), ["same"]);
+  assertEquals(plan.fetch.map((r) => r.name), ["etag", "size", "gone", "new"]);
+  assertEquals(planFiles(rows, [], () => true).fetch.length, 5);
+});
+
+Deno.test("compareMaps counts added, changed, removed and unchanged files", () => {
+  const prev = [entry("a", "", 1, "a"), entry("b", "", 1, "b"), entry("c", "", 1, "c")];
+  const cur = [entry("a", "", 1, "a"), entry("b", "", 1, "f"), entry("d", "", 1, "d")];
+  assertEquals(compareMaps(prev, cur), { added: 1, changed: 1, removed: 1, unchanged: 1 });
+});
+
+Deno.test("etagMd5 reads a plain MD5 ETag, not a multipart one", () => {
+  assertEquals(etagMd5('"900150983CD24FB0D6963F7D28E17F72"'), "900150983cd24fb0d6963f7d28e17f72");
+  assertEquals(etagMd5('"900150983cd24fb0d6963f7d28e17f72-3"'), undefined);
+});

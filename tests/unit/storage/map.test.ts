@@ -1,0 +1,82 @@
+import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
+import {
+  MAP_FORMAT,
+  type MapObject,
+  parseMap,
+  serializeMap,
+  type StorageMap,
+} from "../../../lib/storage/map.ts";
+import { BackupError } from "../../../lib/base/errors.ts";
+
+const obj = (over: Partial<MapObject> = {}): MapObject => ({
+  bucket: "docs",
+  name: "a b/c.txt",
+  size: 3,
+  etag: '"900150983cd24fb0d6963f7d28e17f72"',
+  contentType: "text/plain",
+  cacheControl: "no-cache",
+  userMetadata: { nested: [1, "two"] },
+  owner: null,
+  ownerId: null,
+  sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+  ...over,
+});
+const map = (objects: MapObject[]): StorageMap => ({
+  format: MAP_FORMAT,
+  buckets: [
+    {
+      id: "photos",
+      name: "photos",
+      public: true,
+      fileSizeLimit: 100,
+      allowedMimeTypes: ["image/png"],
+      owner: null,
+      ownerId: null,
+    },
+    {
+      id: "docs",
+      name: "docs",
+      public: false,
+      fileSizeLimit: null,
+      allowedMimeTypes: null,
+      owner: null,
+      ownerId: null,
+    },
+  ],
+  objects,
+});
+
+Deno.test("serializeMap writes sorted buckets and objects, one a line, and parseMap reads it back", () => {
+  const m = map([obj({ name: "z" }), obj({ name: "a", parts: 3 })]);
+  const text = serializeMap(m);
+  const lines = text.split("\n");
+  assertEquals(lines.filter((l) => l.startsWith("    {")).length, 4);
+  ok(lines.findIndex((l) => l.includes('"id":"docs"')) < lines.findIndex((l) => l.includes('"id":"photos"')));
+  const back = parseMap(text, "m.json");
+  assertEquals(back.objects.map((o) => o.name), ["a", "z"]);
+  assertEquals(back.objects[0].parts, 3);
+  assertEquals(back.objects[1].userMetadata, { nested: [1, "two"] });
+});
+
+Deno.test("parseMap rejects what a backup must never be trusted with", () => {
+  const bad: [string, string][] = [
+    ["not json", "{"],
+    ["other format", JSON.stringify({ ...map([]), format: 2 })],
+    ["short sha", JSON.stringify(map([obj({ sha256: "abc" })]))],
+    ["path in sha", JSON.stringify(map([obj({ sha256: "../".repeat(21) + "a" })]))],
+    ["negative size", JSON.stringify(map([obj({ size: -1 })]))],
+    ["fractional size", JSON.stringify(map([obj({ size: 1.5 })]))],
+    ["one part", JSON.stringify(map([obj({ parts: 1 })]))],
+    ["unknown bucket", JSON.stringify(map([obj({ bucket: "nope" })]))],
+    ["twice", JSON.stringify(map([obj(), obj()]))],
+    ["nul in name", JSON.stringify(map([obj({ name: "a\u0000b" })]))],
+    ["no metadata", JSON.stringify(map([(({ userMetadata: _u, ...o }) => o)(obj()) as MapObject]))],
+  ];
+  for (const [what, text] of bad) {
+    throws(
+      () => parseMap(text, "x/storage-objects.json"),
+      (e: BackupError) => /x\/storage-objects.json is damaged/.test(e.message),
+      what,
+    );
+  }
+});
