@@ -20,6 +20,7 @@ import { createHash, type Hash } from "node:crypto";
 import { join } from "node:path";
 import { BackupError } from "../base/errors.ts";
 import { BUFFER, FileSink } from "../store/sink.ts";
+import { openInBackup } from "../store/safepath.ts";
 
 /** The blob store's folder inside a backup root. */
 export const BLOB_DIR = "storage/blobs";
@@ -215,16 +216,20 @@ export async function placeBlobs(holder: string, root: string): Promise<number> 
   return placed;
 }
 
-/** Opens a blob's bytes as one stream (its parts in order). */
-export function openBlob(dir: string, b: BlobRef): ReadableStream<Uint8Array> {
-  const files = blobFiles(b).map((f) => join(dir, f));
+/**
+ * Opens a blob of the root's store as one stream (its parts in order). Each part is opened through
+ * lib/store/safepath.ts: a symlink anywhere from the root down is refused, so a crafted store
+ * cannot make a restore read another file of this machine.
+ */
+export function openBlob(root: string, b: BlobRef): ReadableStream<Uint8Array> {
+  const files = blobFiles(b).map((f) => `${BLOB_DIR}/${f}`);
   let i = 0;
   let cur: Deno.FsFile | undefined;
   const buf = new Uint8Array(BUFFER);
   return new ReadableStream<Uint8Array>({
     async pull(ctl) {
       for (;;) {
-        cur ??= await Deno.open(files[i]);
+        cur ??= await openInBackup(root, files[i]);
         const n = await cur.read(buf);
         if (n !== null) {
           ctl.enqueue(buf.slice(0, n));
@@ -244,13 +249,16 @@ export function openBlob(dir: string, b: BlobRef): ReadableStream<Uint8Array> {
   });
 }
 
-/** Hashes a blob's bytes (sha256 and MD5, through all its parts). Throws when a part is missing. */
-export async function hashBlob(dir: string, b: BlobRef, buf = new Uint8Array(BUFFER)): Promise<Digest> {
+/**
+ * Hashes a blob of the root's store (sha256 and MD5, through all its parts), opened as
+ * {@link openBlob} opens it. Throws when a part is missing or is not a plain file.
+ */
+export async function hashBlob(root: string, b: BlobRef, buf = new Uint8Array(BUFFER)): Promise<Digest> {
   const sha = createHash("sha256");
   const md5 = createHash("md5");
   let bytes = 0;
   for (const f of blobFiles(b)) {
-    const file = await Deno.open(join(dir, f));
+    const file = await openInBackup(root, `${BLOB_DIR}/${f}`);
     try {
       for (;;) {
         const n = await file.read(buf);

@@ -133,8 +133,9 @@ export async function readMap(
 ): Promise<StorageMap | undefined> {
   if (!m.storage) return undefined;
   const rel = m.storage.map;
+  const where = `${dir}/${STORAGE_MAP}`;
+  if (rel !== STORAGE_MAP) throw bad(where, `the manifest names the map '${rel}'`);
   const entry = m.files[rel];
-  const where = `${dir}/${rel}`;
   if (!entry) throw bad(where, "the manifest does not list it");
   let bytes: Uint8Array;
   try {

@@ -230,6 +230,18 @@ const MANIFEST: Check = object({
     encrypted: opt(boolean),
     stored: opt(object({ bytes: count, sha256 })),
   })),
+  storage: opt(object({
+    map: string,
+    endpoint: string,
+    buckets: count,
+    files: count,
+    bytes: count,
+    downloaded: object({ files: count, bytes: count }),
+    reused: object({ files: count, bytes: count }),
+    changed: array(string),
+    missing: array(string),
+    sincePrevious: opt(object({ added: count, changed: count, removed: count, unchanged: count })),
+  })),
   durationMs: count,
 });
 
