@@ -23,7 +23,7 @@ export interface Piece {
   text: string;
   /** A statement holds a backslash outside quotes (psql would run it as a meta-command). */
   meta?: boolean;
-  /** A statement that the input ended before its `;`. */
+  /** A statement that the input ended before its `;`, or COPY data that it ended before the `\.` line. */
   unterminated?: boolean;
 }
 
@@ -66,10 +66,15 @@ export class ScriptLexer {
     const rest = this.#buf.slice(this.#start);
     if (rest) {
       const m = this.#mode;
-      if (m.kind === "copy") out.push({ kind: "data", text: rest });
-      else if (m.kind === "between") out.push({ kind: /\S/.test(rest) ? "statement" : "space", text: rest });
-      else out.push({ kind: "statement", text: rest, meta: "meta" in m && m.meta, unterminated: true });
-    }
+      if (m.kind === "copy") out.push({ kind: "data", text: rest, unterminated: true });
+      else if (m.kind === "between") {
+        out.push(
+          /\S/.test(rest)
+            ? { kind: "statement", text: rest, unterminated: true }
+            : { kind: "space", text: rest },
+        );
+      } else out.push({ kind: "statement", text: rest, meta: "meta" in m && m.meta, unterminated: true });
+    } else if (this.#mode.kind === "copy") out.push({ kind: "data", text: "", unterminated: true });
     this.#buf = "";
     this.#pos = this.#start = 0;
     this.#mode = { kind: "between" };
@@ -96,9 +101,11 @@ export class ScriptLexer {
           if (final) i = b.length;
           break;
         }
-        const line = b.slice(i, nl).replace(/\r$/, "");
+        const len = nl - i;
+        const end = b.charCodeAt(i) === 92 && b.charCodeAt(i + 1) === 46 &&
+          (len === 2 || (len === 3 && b.charCodeAt(i + 2) === 13));
         i = nl + 1;
-        if (line === "\\.") {
+        if (end) {
           this.#emit(out, { kind: "data" }, i);
           this.#mode = { kind: "between" };
         } else if (i - this.#start > 1 << 16) this.#emit(out, { kind: "data" }, i);

@@ -5,6 +5,7 @@
  */
 import type { DecodeOptions } from "../store/decode.ts";
 import type { Sql } from "../pg/connect.ts";
+import type { Session } from "./session.ts";
 import type { DbUrl } from "../pg/url.ts";
 import type { Manifest } from "../store/manifest.ts";
 import type { PgTools } from "../pg/tools.ts";
@@ -49,6 +50,8 @@ export interface Ctx {
   /** Pre-data scripts of schema dumps (as pg_restore writes them), by schema name. */
   preDataText: Map<string, Promise<string>>;
   sql: Sql;
+  /** The one psql session (and transaction) every step writes into. */
+  session: Session;
   /** SQL that suspends, and restores, the connected user's default privileges (target.ts). */
   defaults?: { suspend: string; resume: string };
 }

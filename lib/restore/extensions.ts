@@ -3,16 +3,14 @@
  * from the manifest's list, or (older manifests) from the `CREATE EXTENSION` entries of the dumps.
  * @module
  */
-import { BackupError } from "../base/errors.ts";
-import { interruption } from "../base/interrupt.ts";
 import type { ManifestExtension } from "../store/manifest.ts";
-import { type Ctx, enc } from "./context.ts";
+import type { Ctx } from "./context.ts";
 import { preDataText } from "./files.ts";
 import { addCounts, filterDefinitions } from "./filter.ts";
 import { planExtensions } from "./plan.ts";
 import { runPsql } from "./exec.ts";
 import { parseScript } from "./script.ts";
-import { refreshTarget } from "./target.ts";
+import { assumeCreated } from "./target.ts";
 import { quoteIdent, unquoteName } from "../pg/ident.ts";
 
 /**
@@ -39,8 +37,8 @@ async function backupExtensions(ctx: Ctx): Promise<ManifestExtension[]> {
 /**
  * Creates the backup's extensions that the target lacks, before any definitions, each in the
  * schema it had (created first when missing: from its dump, with its owner, when the backup has
- * it). Extensions the target has are left as they are. Throws a {@link BackupError} naming the
- * extension when the target cannot create it (not installed on the server, or not permitted).
+ * it). Extensions the target has are left as they are. When the target cannot create one (not
+ * installed on the server, or not permitted), the restore fails naming it, with nothing changed.
  */
 export async function createExtensions(ctx: Ctx): Promise<void> {
   const planned = ctx.plan.extensions.length > 0 || ctx.manifest.extensions
@@ -65,22 +63,17 @@ export async function createExtensions(ctx: Ctx): Promise<void> {
       } else parts.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(e.schema)};`);
     }
     parts.push(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e.name)} WITH SCHEMA ${quoteIdent(e.schema)};`);
-    try {
-      await runPsql(ctx, enc(parts.join("\n") + "\n"), `creating extension ${e.name}`);
-    } catch (err) {
-      if (interruption()) throw err;
-      throw new BackupError(
-        `extension ${e.name} (schema ${e.schema} in the backup) cannot be created in the target: ${
-          (err as Error).message.replace(/^creating extension \S+ failed \(exit \d+\): /, "")
-        }`,
-        {
-          hint: `enable ${e.name} in the target first (Supabase: Dashboard → Database → Extensions), or ` +
-            "install it on the server (most are in postgresql-contrib), or create it as a superuser; " +
-            "then run the restore again",
-          cause: err,
-        },
-      );
-    }
-    await refreshTarget(ctx);
+    // Created first, in the restore's one transaction: a failure here leaves nothing behind.
+    await runPsql(
+      ctx,
+      parts.join("\n") + "\n",
+      `extension ${e.name} (schema ${e.schema} in the backup) cannot be created in the target`,
+      {
+        hint: `enable ${e.name} in the target first (Supabase: Dashboard → Database → Extensions), or ` +
+          "install it on the server (most are in postgresql-contrib), or create it as a superuser; " +
+          "then run the restore again",
+      },
+    );
+    assumeCreated(ctx, { schemas: [e.schema], extensions: [e] });
   }
 }

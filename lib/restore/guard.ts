@@ -1,18 +1,15 @@
 /**
- * The one way SQL reaches psql in a restore. Whatever the input (a backup file, pg_restore's output for a
- * dump, SQL the restore wrote), it is cut into whole pieces by the lexer (lib/pg/lexer.ts) and:
- * - psql runs under a `\restrict` key drawn fresh for every run, which no backup file can know, so psql
- *   refuses every meta-command (`\!`, `\o`, `\copy`, …) in it, even one the lexer misread;
- * - a meta-command the lexer finds outside COPY data fails the restore before psql sees it, except the
- *   input's own `\restrict`/`\unrestrict` lines (pg_dump writes them), which are dropped;
- * - `SET transaction_timeout` is dropped for servers older than 17, which reject it;
- * - the input runs in one transaction whose `COMMIT` is written only after the whole input was read and
- *   passed: if the input fails or the tool dies halfway, psql reaches the end of its input inside the
- *   transaction and the server rolls it back.
+ * What may reach psql in a restore, decided piece by piece as the lexer (lib/pg/lexer.ts) cuts the
+ * input (a backup file, pg_restore's output for a dump, SQL the restore wrote). The session
+ * (lib/restore/session.ts) runs psql under a `\restrict` key drawn fresh for it, which no backup file can
+ * know, so psql refuses every meta-command (`\!`, `\o`, `\copy`, …) even one the lexer misread; and
+ * here a meta-command outside COPY data fails the restore before psql sees it, except the input's own
+ * `\restrict`/`\unrestrict` lines (pg_dump writes them), which are dropped. `SET transaction_timeout` is
+ * dropped for servers older than 17, which reject it.
  * @module
  */
 import { BackupError } from "../base/errors.ts";
-import { type Piece, ScriptLexer } from "../pg/lexer.ts";
+import type { Piece } from "../pg/lexer.ts";
 
 /** How one psql input is guarded. */
 export interface GuardOptions {
@@ -20,8 +17,6 @@ export interface GuardOptions {
   what: string;
   /** Drop `SET transaction_timeout` (servers older than 17). */
   dropTransactionTimeout: boolean;
-  /** The key psql is restricted with (tests pass one; else a fresh random key). */
-  key?: string;
 }
 
 /** A fresh random `\restrict` key (32 hex digits). */
@@ -65,52 +60,4 @@ export function guardPiece(piece: Piece, opts: GuardOptions): string {
     if (opts.dropTransactionTimeout && TRANSACTION_TIMEOUT.test(piece.text.trim())) return "";
   }
   return piece.text;
-}
-
-/** What psql reads first: the fresh restriction, then BEGIN. */
-function head(key: string): string {
-  return `\\restrict ${key}\nBEGIN;\n`;
-}
-
-const TAIL = "\nCOMMIT;\n";
-
-/** All of `text`, guarded (throws before anything runs when a piece is refused). */
-export function guardText(text: string, opts: GuardOptions): string {
-  const key = opts.key ?? freshRestrictKey();
-  const lx = new ScriptLexer();
-  const out = [head(key)];
-  for (const p of [...lx.push(text), ...lx.end()]) out.push(guardPiece(p, opts));
-  out.push(TAIL);
-  return out.join("");
-}
-
-/**
- * `input` guarded as a stream (for data files and pg_restore output of any size). A refused piece
- * errors the stream; `COMMIT` is written only at its end.
- */
-export function guardStream(
-  input: ReadableStream<Uint8Array>,
-  opts: GuardOptions,
-): ReadableStream<Uint8Array> {
-  const key = opts.key ?? freshRestrictKey();
-  const lx = new ScriptLexer();
-  const pass = (pieces: Piece[], c: TransformStreamDefaultController<string>) => {
-    let text = "";
-    for (const p of pieces) text += guardPiece(p, opts);
-    if (text) c.enqueue(text);
-  };
-  return input.pipeThrough(new TextDecoderStream()).pipeThrough(
-    new TransformStream<string, string>({
-      start(c) {
-        c.enqueue(head(key));
-      },
-      transform(chunk, c) {
-        pass(lx.push(chunk), c);
-      },
-      flush(c) {
-        pass(lx.end(), c);
-        c.enqueue(TAIL);
-      },
-    }),
-  ).pipeThrough(new TextEncoderStream());
 }

@@ -12,8 +12,8 @@ import { BackupError } from "../base/errors.ts";
 import { lexScript } from "../pg/lexer.ts";
 import { type Manifest, readManifest } from "../store/manifest.ts";
 import { findPgTools, parsePgVersion, supportsRestrictKey } from "../pg/tools.ts";
-import { runPool } from "../base/pool.ts";
-import { type Ctx, enc, type RestoreOptions } from "./context.ts";
+import { type Ctx, type RestoreOptions, warn } from "./context.ts";
+import { Session } from "./session.ts";
 import { createExtensions } from "./extensions.ts";
 import { preDataScripts, readText } from "./files.ts";
 import { skippedLine } from "./filter.ts";
@@ -23,7 +23,7 @@ import { runPsql } from "./exec.ts";
 import { loadSchemaData, managedExtras, postData, preData } from "./schemas.ts";
 import { scriptText } from "./script.ts";
 import { createDependencies, loadTableData, restoreTables } from "./tables.ts";
-import { inspectTarget, refreshTarget } from "./target.ts";
+import { assumeCreated, inspectTarget } from "./target.ts";
 import { checkFiles, throwOnFaults } from "../store/check.ts";
 
 /** What a restore did. */
@@ -114,9 +114,25 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       dumps: new Map(),
       preDataText: new Map(),
       sql,
+      session: await Session.open({
+        psql: tools.path("psql"),
+        env: {
+          ...db.env,
+          PGOPTIONS: [db.env.PGOPTIONS, "-c client_min_messages=warning"].filter(Boolean).join(" "),
+        },
+        serverMajor: state.serverMajor,
+        log: opts.log,
+      }),
     };
     try {
+      // Every step writes into the one session; COMMIT comes after the last. A failure anywhere
+      // (or an interrupt, or the tool being killed) ends psql before it: nothing is changed.
       await execute(ctx);
+      await ctx.session.commit();
+      for (const w of ctx.session.warnings) warn(ctx, w);
+    } catch (e) {
+      await ctx.session.abort(e);
+      throw e;
     } finally {
       dropTmp();
     }
@@ -168,7 +184,8 @@ async function execute(ctx: Ctx): Promise<void> {
       ...ddl.map((s) => () => loadSchemaData(ctx, s)),
       ...managed.map((t) => () => loadTableData(ctx, t)),
     ];
-    await runPool(tasks, Math.max(1, Math.ceil(ctx.opts.jobs / 2)));
+    // One after another: they all write into the one session.
+    for (const task of tasks) await task();
     if (managed.length > 0) ctx.opts.log(`loaded rows into ${managed.length} Supabase-managed table(s)`);
   }
   if (!plan.dataOnly) {
@@ -188,6 +205,7 @@ async function restoreRoles(ctx: Ctx): Promise<void> {
   const existing = ctx.state.roles;
   let kept = 0, present = 0;
   let out = "";
+  const created: string[] = [];
   // Whole statements: a role's setting may hold newlines (`ALTER ROLE postgres SET search_path TO
   // '…⏎CREATE ROLE …'`), and dropping its first line would let the rest run.
   for (const p of lexScript(text)) {
@@ -199,13 +217,16 @@ async function restoreRoles(ctx: Ctx): Promise<void> {
       if (existing.has(role)) {
         if (m[1] === "CREATE") present++;
         if (m[1] === "CREATE" || !ctx.state.superuser) continue;
-      } else if (m[1] === "CREATE") kept++;
+      } else if (m[1] === "CREATE") {
+        kept++;
+        created.push(role);
+      }
     }
     out += p.text;
   }
   ctx.opts.log(
     `roles: creating ${kept} role(s)${present ? `, ${present} already present (left as they are)` : ""}`,
   );
-  await runPsql(ctx, enc(out), "restoring roles.sql");
-  await refreshTarget(ctx);
+  await runPsql(ctx, out, "restoring roles.sql");
+  assumeCreated(ctx, { roles: created });
 }

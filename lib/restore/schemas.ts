@@ -1,69 +1,100 @@
 /**
- * Restoring whole schemas from their custom-format dumps: pre-data (in passes, until schemas that
- * depend on each other are all in), data (session_replication_role = replica), post-data
+ * Restoring whole schemas from their custom-format dumps: pre-data (schemas that others refer to
+ * first), data (session_replication_role = replica), post-data
  * (indexes, constraints, triggers, policies, then foreign keys and materialized view contents
  * last), and the triggers and policies users added to tables of Supabase-managed schemas.
  * @module
  */
 import { join } from "node:path";
-import { interruption } from "../base/interrupt.ts";
 import type { ManifestSchema } from "../store/manifest.ts";
-import type { QualifiedName } from "../pg/ident.ts";
+import { type QualifiedName, quoteIdent } from "../pg/ident.ts";
 import { runTool } from "../pg/run.ts";
-import { type Ctx, enc, warn } from "./context.ts";
-import { dumpFile } from "./files.ts";
+import { type Ctx, warn } from "./context.ts";
+import { dumpFile, preDataText } from "./files.ts";
 import { addCounts, filterDefinitions } from "./filter.ts";
 import { tableKey } from "./plan.ts";
 import { restoreEntries, runPsql } from "./exec.ts";
 import { fkTarget, parseScript, scriptText } from "./script.ts";
 import { dropsForClean } from "./tables.ts";
-import { refreshTarget, withoutDefaults } from "./target.ts";
+import { assumeCreated, withoutDefaults } from "./target.ts";
 import { parseToc } from "../pg/toc.ts";
 
 /**
- * The pre-data of each schema's dump (after the `--clean` drops of its tables), in passes until
- * schemas that depend on each other are all in.
+ * The pre-data of each schema's dump (after the `--clean` drops of its tables), schemas that others
+ * refer to first ({@link schemaOrder}), all in the restore's one transaction.
  */
 export async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
   const plan = (s: ManifestSchema) => ctx.plan.schemas.find((p) => p.name === s.name)?.tables ?? [];
-  let pending = [...schemas];
-  let pass = 1;
-  while (pending.length > 0) {
-    const failed: { s: ManifestSchema; e: unknown }[] = [];
-    for (const s of pending) {
-      const exists = ctx.state.schemas.has(s.name);
-      const drops = dropsForClean(ctx, plan(s));
-      const args = ["--section=pre-data", "-f", "-"];
-      if (ctx.plan.clean && exists) args.push("--clean", "--if-exists");
-      const text = await runTool({
+  const texts = new Map<string, string>();
+  for (const s of schemas) texts.set(s.name, await preDataText(ctx, s));
+  for (const s of schemaOrder(schemas, texts)) {
+    const exists = ctx.state.schemas.has(s.name);
+    const drops = dropsForClean(ctx, plan(s));
+    let text = texts.get(s.name)!;
+    if (ctx.plan.clean && exists) {
+      text = await runTool({
         path: ctx.tools.path("pg_restore"),
-        args: [...args, await dumpFile(ctx, s)],
+        args: ["--section=pre-data", "-f", "-", "--clean", "--if-exists", await dumpFile(ctx, s)],
         env: {},
         what: `reading ${s.dump}`,
       });
-      const { text: filtered, counts } = filterDefinitions(text, ctx.filter);
-      try {
-        await runPsql(ctx, await withoutDefaults(ctx, drops + filtered), `definitions of schema ${s.name}`);
-        addCounts(ctx.counts, counts);
-        ctx.opts.log(`schema ${s.name}: definitions restored${pass > 1 ? ` (pass ${pass})` : ""}`);
-        await refreshTarget(ctx);
-      } catch (e) {
-        if (interruption()) throw e;
-        failed.push({ s, e });
-      }
     }
-    if (failed.length === pending.length) throw failed[0].e;
-    pending = failed.map((f) => f.s);
-    if (pending.length > 0) {
-      ctx.opts.log(`${pending.length} schema(s) depend on others; trying them again`);
-    }
-    pass++;
+    const { text: filtered, counts } = filterDefinitions(text, ctx.filter);
+    await runPsql(ctx, await withoutDefaults(ctx, drops + filtered), `definitions of schema ${s.name}`);
+    addCounts(ctx.counts, counts);
+    ctx.opts.log(`schema ${s.name}: definitions restored`);
+    assumeCreated(ctx, {
+      schemas: [s.name],
+      tables: s.tables.map((t) => ({ schema: s.name, name: t.name, kind: t.kind ?? "r" })),
+    });
   }
+}
+
+/**
+ * The order to create schemas in: a schema whose definitions name another schema's objects
+ * (`other.thing`) comes after it; otherwise, and for schemas that name each other, the backup's order.
+ * Pure.
+ */
+export function schemaOrder(schemas: ManifestSchema[], texts: ReadonlyMap<string, string>): ManifestSchema[] {
+  const names = schemas.map((s) => s.name);
+  const deps = new Map<string, Set<string>>();
+  for (const s of schemas) {
+    const text = texts.get(s.name) ?? "";
+    const d = new Set<string>();
+    for (const o of names) {
+      if (o === s.name) continue;
+      const forms = [`${quoteIdent(o)}.`, `"${o.replaceAll('"', '""')}".`];
+      if (forms.some((f) => text.includes(f))) d.add(o);
+    }
+    deps.set(s.name, d);
+  }
+  const out: ManifestSchema[] = [];
+  const done = new Set<string>();
+  let pending = [...schemas];
+  while (pending.length > 0) {
+    const ready = pending.filter((s) => [...deps.get(s.name)!].every((d) => done.has(d)));
+    // A cycle: take the first in the backup's order and go on.
+    const next = ready.length > 0 ? ready : [pending[0]];
+    for (const s of next) {
+      out.push(s);
+      done.add(s.name);
+    }
+    pending = pending.filter((s) => !done.has(s.name));
+  }
+  return out;
 }
 
 /** A schema's rows from its dump, with session_replication_role = replica. */
 export async function loadSchemaData(ctx: Ctx, s: ManifestSchema): Promise<void> {
-  await restoreEntries(ctx, ["--section=data"], await dumpFile(ctx, s), `data of schema ${s.name}`, true);
+  // Into tables this restore just created (no triggers or foreign keys yet); existing ones only with
+  // --data-only, which then needs session_replication_role = replica.
+  await restoreEntries(
+    ctx,
+    ["--section=data"],
+    await dumpFile(ctx, s),
+    `data of schema ${s.name}`,
+    ctx.plan.dataOnly,
+  );
   ctx.opts.log(`schema ${s.name}: data restored`);
 }
 
@@ -104,7 +135,6 @@ export async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<voi
     );
   }
   // Foreign keys (they may point into other schemas) and materialized view contents last.
-  await refreshTarget(ctx);
   const present = (q: QualifiedName) => ctx.state.tables.has(tableKey(q.schema, q.table));
   for (const s of schemas) {
     const l = lists.get(s.name)!;
@@ -129,7 +159,7 @@ export async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<voi
       },
     });
     addCounts(ctx.counts, counts);
-    await runPsql(ctx, enc(filtered), `foreign keys of schema ${s.name}`);
+    await runPsql(ctx, filtered, `foreign keys of schema ${s.name}`);
   }
   for (const s of schemas) {
     ctx.opts.log(`schema ${s.name}: indexes, constraints, triggers and policies restored`);
@@ -139,7 +169,8 @@ export async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<voi
 /**
  * Triggers and policies the user added to tables of a Supabase-managed schema (e.g. a trigger on
  * auth.users that fills public.profiles): the target's own schema lacks them, so they are created
- * from the dump, each on its own. One that the target does not permit is a warning, not a failure.
+ * from the dump, each on its own. One that the restoring role may not create (not the table's owner, no
+ * TRIGGER privilege) is left out with a warning; any other failure fails the restore.
  */
 export async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
   if (schemas.length === 0) return;
@@ -185,14 +216,9 @@ export async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promis
         scriptText({ preamble: script.preamble, blocks: [b], trailer: script.trailer }),
         ctx.filter,
       );
-      try {
-        await runPsql(ctx, enc(sql), `creating ${label}`);
-        addCounts(ctx.counts, counts);
-        ctx.opts.log(`created ${label}`);
-      } catch (e) {
-        if (interruption()) throw e;
-        warn(ctx, `${label} not created: ${(e as Error).message}`);
-      }
+      await runPsql(ctx, sql, `creating ${label}`);
+      addCounts(ctx.counts, counts);
+      ctx.opts.log(`created ${label}`);
     }
   }
   for (const [table, what] of denied) {

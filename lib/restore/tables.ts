@@ -6,8 +6,7 @@
  * @module
  */
 import type { QualifiedName } from "../pg/ident.ts";
-import { runPool } from "../base/pool.ts";
-import { type Ctx, enc, warn } from "./context.ts";
+import { type Ctx, warn } from "./context.ts";
 import { dataStream, preDataScripts, readText } from "./files.ts";
 import { addCounts, filterDefinitions } from "./filter.ts";
 import { type PlannedTable, tableKey } from "./plan.ts";
@@ -21,7 +20,7 @@ import {
   scriptText,
   splitTableScript,
 } from "./script.ts";
-import { existingObjects, refreshTarget, withoutDefaults } from "./target.ts";
+import { assumeCreated, existingObjects, withoutDefaults } from "./target.ts";
 import { qualified, quoteIdent } from "../pg/ident.ts";
 
 /** Restores tables one by one: schema, dependencies, table definitions, data, foreign keys. */
@@ -78,13 +77,13 @@ export async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<v
     }
   }
   if (!ctx.plan.schemaOnly) {
-    await runPool(work.map((t) => () => loadTableData(ctx, t)), ctx.opts.jobs);
+    for (const t of work) await loadTableData(ctx, t);
     ctx.opts.log(`loaded rows into ${work.length} table(s)`);
   }
   if (fks) {
     const { text: fk, counts } = filterDefinitions(scriptText(fks), ctx.filter);
     addCounts(ctx.counts, counts);
-    await runPsql(ctx, enc(fk), `foreign keys of ${describeTables(work)}`);
+    await runPsql(ctx, fk, `foreign keys of ${describeTables(work)}`);
   }
 }
 
@@ -145,8 +144,8 @@ export async function createDependencies(
   const body = [preamble, head, ...deps.map((d) => d.block.text), trailer].join("\n");
   const { text: sql, counts } = filterDefinitions(body, ctx.filter);
   addCounts(ctx.counts, counts);
-  await runPsql(ctx, enc(sql), "creating the schemas and types they need");
-  await refreshTarget(ctx);
+  await runPsql(ctx, sql, "creating the schemas and types they need");
+  assumeCreated(ctx, { schemas: missing });
 }
 
 /**
@@ -167,7 +166,7 @@ export function dropsForClean(ctx: Ctx, tables: PlannedTable[]): string {
 export async function loadTableData(ctx: Ctx, t: PlannedTable): Promise<void> {
   const name = qualified(t.schema, t.table.name);
   if (t.action === "empty-load") {
-    await runPsql(ctx, enc(`DELETE FROM ONLY ${name};\n`), `emptying ${t.schema}.${t.table.name}`, {
+    await runPsql(ctx, `DELETE FROM ONLY ${name};\n`, `emptying ${t.schema}.${t.table.name}`, {
       replica: true,
     });
   }

@@ -1,6 +1,6 @@
 /**
  * The restore's target database: what the planner needs to know of it ({@link inspectTarget}),
- * re-read after a step created roles, schemas or tables; the types, domains, sequences and
+ * and what the restore assumes of it after a step created roles, schemas or tables ({@link assumeCreated}); the types, domains, sequences and
  * functions it already has; and its default privileges, suspended while restored objects are
  * created.
  * @module
@@ -103,9 +103,36 @@ export async function withoutDefaults(ctx: Ctx, script: string): Promise<Uint8Ar
   return enc(d.suspend + script + d.resume);
 }
 
-/** Re-reads roles, schemas and tables of the target after a step created some. */
-export async function refreshTarget(ctx: Ctx): Promise<void> {
-  ctx.state = await inspectTarget(ctx.sql, []);
+/**
+ * Records in the restore's view of the target what a step just created. The restore runs in one
+ * transaction that other connections cannot see into, so the target is not read again: what the later
+ * steps decide on (roles that now exist, schemas, tables, extensions) follows from what was written.
+ */
+export function assumeCreated(
+  ctx: Ctx,
+  created: {
+    roles?: string[];
+    schemas?: string[];
+    tables?: { schema: string; name: string; kind: string }[];
+    extensions?: { name: string; schema: string }[];
+  },
+): void {
+  const st = ctx.state;
+  const roles = new Set(st.roles);
+  const assumable = new Set(st.assumable);
+  for (const r of created.roles ?? []) {
+    roles.add(r);
+    if (st.superuser) assumable.add(r);
+  }
+  const schemas = new Map(st.schemas);
+  for (const n of created.schemas ?? []) if (!schemas.has(n)) schemas.set(n, st.user);
+  const tables = new Map(st.tables);
+  for (const t of created.tables ?? []) {
+    tables.set(tableKey(t.schema, t.name), { kind: t.kind, empty: false });
+  }
+  const extensions = new Map(st.extensions ?? []);
+  for (const e of created.extensions ?? []) extensions.set(e.name, { schema: e.schema, owner: st.user });
+  ctx.state = { ...st, roles, assumable, schemas, tables, extensions };
   ctx.filter = { ...ctx.filter, target: ctx.state };
 }
 

@@ -1,0 +1,183 @@
+/**
+ * One restore, one psql session, one transaction. Every step of a restore appends its SQL to the same
+ * psql input: roles, extensions, definitions, rows, indexes and foreign keys run in one transaction,
+ * committed only after the last step; any failure (an SQL error, a refused or damaged input, a program
+ * that dies, an interrupt, the tool being killed) leaves the target as it was.
+ *
+ * Each appended input passes the guard (lib/restore/guard.ts), piece by piece as the lexer cuts it; psql
+ * runs under a `\restrict` key drawn for this session, so no input can run a meta-command. An input must
+ * end where a statement ends: one that stops inside a statement or inside COPY data is refused, so that
+ * it can never swallow what comes after it (the next input, or the COMMIT).
+ * @module
+ */
+import { BackupError } from "../base/errors.ts";
+import { interruption, throwIfInterrupted } from "../base/interrupt.ts";
+import { type Ended, programFailure, runProgram } from "../base/proc.ts";
+import { pgProgram } from "../pg/run.ts";
+import { type Piece, ScriptLexer } from "../pg/lexer.ts";
+import { freshRestrictKey, type GuardOptions, guardPiece } from "./guard.ts";
+
+/** How a session reaches psql. */
+export interface SessionOptions {
+  psql: string;
+  /** libpq environment of the target (PGHOST, PGUSER, PGPASSWORD, PGOPTIONS, …). */
+  env: Record<string, string>;
+  serverMajor: number;
+  /** Progress lines. */
+  log: (line: string) => void;
+}
+
+/** Where each input starts in psql's input, to name the step an error line points at. */
+interface Mark {
+  line: number;
+  what: string;
+  hint?: string;
+}
+
+const enc = new TextEncoder();
+
+/** A psql session holding the restore's one transaction. */
+export class Session {
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #done: Promise<{ end?: Ended; error?: unknown }>;
+  #opts: SessionOptions;
+  #program: ReturnType<typeof pgProgram>;
+  #lines = 0;
+  #marks: Mark[] = [];
+  #closed = false;
+  /** stderr lines of psql other than the error (warnings), after {@link commit}. */
+  warnings: string[] = [];
+
+  private constructor(opts: SessionOptions) {
+    this.#opts = opts;
+    const pipe = new TransformStream<Uint8Array, Uint8Array>(undefined, { highWaterMark: 4 });
+    this.#writer = pipe.writable.getWriter();
+    this.#program = pgProgram({
+      path: opts.psql,
+      args: ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+      env: opts.env,
+      what: "restore",
+      stdin: pipe.readable,
+    }, "null");
+    this.#done = runProgram(this.#program).then((end) => ({ end }), (error) => ({ error }));
+  }
+
+  /** Starts psql and opens the transaction. */
+  static async open(opts: SessionOptions): Promise<Session> {
+    throwIfInterrupted();
+    const s = new Session(opts);
+    await s.#write(`\\restrict ${freshRestrictKey()}\nBEGIN;\n`, "opening the transaction");
+    return s;
+  }
+
+  async #write(text: string, what: string, hint?: string): Promise<void> {
+    if (!text) return;
+    this.#marks.push({ line: this.#lines + 1, what, hint });
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) this.#lines++;
+    try {
+      await this.#writer.write(enc.encode(text));
+    } catch {
+      // psql stopped reading: it ended (an SQL error); its status says why.
+      throw await this.#failure();
+    }
+  }
+
+  /** The error psql ended with, naming the step its error line points at. */
+  async #failure(): Promise<unknown> {
+    const r = await this.#done;
+    const stopped = interruption();
+    if (stopped) return stopped;
+    if (r.error) return r.error;
+    const end = r.end!;
+    const at = end.stderr.match(/^psql:[^\n]*?:(\d+): (?:ERROR|FATAL)/m);
+    const line = at ? Number(at[1]) : undefined;
+    const mark = line === undefined ? undefined : [...this.#marks].reverse().find((m) => m.line <= line);
+    const what = mark ? mark.what : "restore";
+    const e = programFailure({ ...this.#program, what }, end);
+    return new BackupError(
+      `${e.message}; nothing was changed (the restore runs in one transaction)`,
+      { hint: mark?.hint ?? e.hint, cause: e.cause },
+    );
+  }
+
+  /**
+   * Appends one input (SQL text, a backup file, pg_restore's output) under the guard. `what` names it
+   * in errors. Throws the guard's refusal, the input's own error, or psql's failure; the session is
+   * then unusable and must be {@link abort}ed.
+   */
+  async run(
+    input: string | Uint8Array | ReadableStream<Uint8Array>,
+    what: string,
+    opts: { hint?: string } = {},
+  ): Promise<void> {
+    throwIfInterrupted();
+    const guard: GuardOptions = { what, dropTransactionTimeout: this.#opts.serverMajor < 17 };
+    const lx = new ScriptLexer();
+    let last: Piece | undefined;
+    const pass = async (pieces: Piece[]) => {
+      let text = "";
+      for (const p of pieces) {
+        text += guardPiece(p, guard);
+        if (p.kind !== "space" && p.kind !== "comment") last = p;
+      }
+      await this.#write(text, what, opts.hint);
+    };
+    if (typeof input === "string" || input instanceof Uint8Array) {
+      const text = typeof input === "string" ? input : new TextDecoder().decode(input);
+      // Whole texts are checked before any of it is written.
+      const pieces = [...lx.push(text), ...lx.end()];
+      let out = "";
+      for (const p of pieces) {
+        out += guardPiece(p, guard);
+        if (p.kind !== "space" && p.kind !== "comment") last = p;
+      }
+      endsWell(last, guard);
+      await this.#write(out + "\n", what, opts.hint);
+      return;
+    }
+    const decoder = new TextDecoderStream();
+    const reader = input.pipeThrough(decoder).getReader();
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      await pass(lx.push(r.value));
+    }
+    await pass(lx.end());
+    endsWell(last, guard);
+    await this.#write("\n", what);
+  }
+
+  /** Commits the transaction and waits for psql to end. Throws psql's failure (nothing committed). */
+  async commit(): Promise<void> {
+    await this.#write("COMMIT;\n", "committing");
+    this.#closed = true;
+    await this.#writer.close().catch(() => {});
+    const r = await this.#done;
+    if (r.error || r.end!.code !== 0) throw await this.#failure();
+    this.warnings = r.end!.stderr.split("\n").map((l) => l.replace(/^psql:[^\n]*?:\d+: /, "").trim())
+      .filter((l) => l !== "");
+  }
+
+  /** Ends the session without committing: psql is stopped, the server rolls the transaction back. */
+  async abort(reason: unknown): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Aborting psql's input makes the runner kill it before its stdin closes: no COMMIT can follow.
+    await this.#writer.abort(reason).catch(() => {});
+    await this.#done;
+  }
+}
+
+/** Refuses an input that ends inside a statement or inside COPY data (it would swallow what follows). */
+function endsWell(last: Piece | undefined, guard: GuardOptions): void {
+  if (!last?.unterminated) return;
+  throw new BackupError(
+    `${guard.what}: the input ends inside ${
+      last.kind === "data" ? "COPY data (no \\. line)" : "a statement"
+    }; nothing of it was run`,
+    {
+      hint:
+        "the backup file is cut short or was changed: run verify, restore another backup, and check who can write to the backup repository",
+    },
+  );
+}
