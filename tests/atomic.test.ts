@@ -18,7 +18,7 @@ const TOOLS = { PG_BIN: clientBinDir() };
 /** Everything a restore could leave behind in `db`, as one comparable text. */
 async function fingerprint(c: Cluster, db: string): Promise<string> {
   return await c.sql(
-    `select 'rel ' || string_agg(n.nspname || '.' || c.relname || ':' || c.relkind, ',' order by 1)
+    `select 'rel ' || string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text, ',' order by 1)
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp)';
      select 'nsp ' || string_agg(nspname || ':' || pg_get_userbyid(nspowner), ',' order by 1) from pg_namespace;
