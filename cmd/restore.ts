@@ -21,6 +21,7 @@ export function restoreRequest(args: ParsedArgs): RestoreRequest {
     dataOnly: boolValue(args, "data-only"),
     schemaOnly: boolValue(args, "schema-only"),
     clean: boolValue(args, "clean"),
+    strict: boolValue(args, "strict"),
   };
 }
 

@@ -76,10 +76,14 @@ for (const major of [15, 17] as const) {
               const dir = `${copy}/latest`;
               const m = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`)) as Manifest;
               const s = m.schemas.find((x) => x.name === "public")!;
-              const table = s.tables.find((x) => (x.rows ?? 0) > 1 && x.dataFiles.length === 1)!;
+              const table = s.tables.find((x) =>
+                x.kind !== "p" && (x.rows ?? 0) > 1 && x.dataFiles.length === 1
+              )!;
               const rel = table.dataFiles[0];
               // The last row gets a column too many (as a damaged or hand-edited backup would).
-              const text = (await Deno.readTextFile(`${dir}/${rel}`)).replace(/\n\\\.\n/, "\textra\n\\.\n");
+              const original = await Deno.readTextFile(`${dir}/${rel}`);
+              const text = original.replace(/\n\\\.\n/, "\textra\n\\.\n");
+              assert(text !== original, `${rel} has no COPY data to damage`);
               await Deno.writeTextFile(`${dir}/${rel}`, text);
               const bytes = new TextEncoder().encode(text);
               m.files[rel] = {

@@ -491,6 +491,13 @@ const TABLE = [
     help: "Drop and recreate selected tables that already exist in the target.",
     commands: ["restore"],
   },
+  {
+    name: "strict",
+    type: "boolean",
+    help:
+      "Fail instead of warning when a Supabase-managed table with rows cannot be restored into the target.",
+    commands: ["restore"],
+  },
   { name: "all", type: "boolean", help: "Verify latest and every archive.", commands: ["verify"] },
   // diff / history
   {

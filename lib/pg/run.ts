@@ -51,7 +51,7 @@ export function hintFor(stderr: string): string {
     return "pg_dump must be of the server's major version or newer: install postgresql-client-<N> or set --pg-bin";
   }
   if (/permission denied/i.test(stderr)) {
-    return "the role lacks a privilege; on Supabase connect as postgres, or leave the object out with --exclude-table";
+    return "the connecting role lacks a privilege on the object named above: connect as its owner or a role that may, or leave the object out with --exclude-table or --exclude-schema";
   }
   if (/invalid snapshot identifier|could not import the requested snapshot/i.test(stderr)) {
     return "the pooler does not keep the snapshot transaction; use the session pooler (port 5432) or a direct connection";

@@ -6,7 +6,10 @@
  */
 import { join } from "node:path";
 import { openPlaintext, plaintextPath } from "../store/decode.ts";
-import type { ManifestSchema } from "../store/manifest.ts";
+import type { Manifest, ManifestSchema } from "../store/manifest.ts";
+import type { DecodeOptions } from "../store/decode.ts";
+import { ScriptLexer } from "../pg/lexer.ts";
+import { parseCopyHeader } from "../pg/copy.ts";
 import { runTool } from "../pg/run.ts";
 import type { Ctx } from "./context.ts";
 import { parseScript, type Script } from "./script.ts";
@@ -78,4 +81,35 @@ export function preDataText(ctx: Ctx, s: ManifestSchema): Promise<string> {
     ctx.preDataText.set(s.name, p);
   }
   return p;
+}
+
+/**
+ * The columns of the first COPY statement in the backup file `rel` (a table's data file), read from its
+ * beginning only; undefined when it has none.
+ */
+export async function copyColumnsOf(
+  dir: string,
+  m: Manifest,
+  rel: string,
+  decode?: DecodeOptions,
+): Promise<string[] | undefined> {
+  const entry = m.files[rel];
+  if (!entry) return undefined;
+  const reader = (await openPlaintext(dir, rel, entry, decode)).pipeThrough(new TextDecoderStream())
+    .getReader();
+  const lx = new ScriptLexer();
+  try {
+    for (;;) {
+      const r = await reader.read();
+      const pieces = r.done ? lx.end() : lx.push(r.value);
+      for (const p of pieces) {
+        if (p.kind !== "statement") continue;
+        const h = parseCopyHeader(p.text);
+        if (h) return h.columns;
+      }
+      if (r.done) return undefined;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
 }

@@ -19,6 +19,8 @@ export interface RestoreRequest {
   dataOnly: boolean;
   schemaOnly: boolean;
   clean: boolean;
+  /** A Supabase-managed table with rows that cannot be restored fails the restore instead of a warning. */
+  strict?: boolean;
 }
 
 /** One table that exists in the target. */
@@ -27,6 +29,10 @@ export interface TargetTable {
   kind: string;
   /** true/false once checked; undefined when it could not be read. */
   empty?: boolean;
+  /** Once checked: the columns rows can be loaded into, in order (generated columns left out). */
+  columns?: string[];
+  /** Once checked: whether the restoring role may insert into it. */
+  insertable?: boolean;
 }
 
 /** What the planner needs to know about the target database. */
@@ -34,6 +40,8 @@ export interface TargetState {
   serverMajor: number;
   user: string;
   superuser: boolean;
+  /** The user may set session_replication_role (a superuser, or granted SET on it). */
+  canReplica?: boolean;
   /** Every role in the target cluster. */
   roles: ReadonlySet<string>;
   /** Roles the connected user may give objects to (itself, roles it can SET ROLE to). */
@@ -71,7 +79,11 @@ export type TableAction =
   /** the Supabase service's own migration history, already filled in the target: left alone */
   | "keep"
   /** the guard refuses */
-  | "refuse";
+  | "refuse"
+  /** a Supabase-managed table the target lacks, or the restoring role may not write: left out, with a warning */
+  | "skip"
+  /** the Supabase CLI's migration history: versions the target lacks are added, its own stay */
+  | "merge";
 
 /** One table of the plan. */
 export interface PlannedTable {
@@ -80,6 +92,11 @@ export interface PlannedTable {
   action: TableAction;
   /** Why (shown in the plan and in refusals). */
   reason: string;
+  /**
+   * Rows go into an existing table whose columns differ from the backup's: only the shared ones are
+   * loaded (`load`); `onlyBackup` values are not restored, `onlyTarget` columns get their defaults.
+   */
+  columns?: { load: string[]; onlyBackup: string[]; onlyTarget: string[] };
 }
 
 /** One schema restored from its custom-format dump. */
@@ -251,12 +268,20 @@ function decide(
   target: TargetState,
   req: RestoreRequest,
   managedData: boolean,
+  backupColumns?: readonly string[],
 ): PlannedTable {
   const there = target.tables.get(tableKey(schema, table.name));
   const name = `${schema}.${table.name}`;
   const mk = (action: TableAction, reason: string): PlannedTable => ({ schema, table, action, reason });
+  const skip = (reason: string): PlannedTable =>
+    req.strict && (table.rows ?? 0) > 0
+      ? mk("refuse", `${reason}, and it holds ${table.rows} rows (--strict)`)
+      : mk("skip", reason);
   if (!there) {
     if (req.dataOnly) return mk("refuse", "absent from the target, and --data-only needs an existing table");
+    if (managedData) {
+      return skip("absent from the target's Supabase-managed schema (another Supabase version): left out");
+    }
     return mk("create", "absent from the target");
   }
   if (there.kind === "v" || there.kind === "m" || there.kind === "f") {
@@ -264,15 +289,32 @@ function decide(
   }
   if (managedData) {
     if (req.schemaOnly) return mk("keep", "Supabase-managed table: its definition is the target's own");
-    if (there.empty === true) return mk("load", "Supabase-managed table, empty in the target");
     if (isServiceTable(schema, table.name)) {
-      return mk("keep", "the target's own migration history (the service fills it)");
+      return mk("keep", "the target's own migration history (its service keeps it)");
+    }
+    if (there.insertable === false) return skip(`${target.user} may not write it in the target: left out`);
+    const columns = sharedColumns(backupColumns, there.columns);
+    if (columns && columns.load.length === 0) return skip("no column in common with the target: left out");
+    const withCols = (p: PlannedTable) => columns ? { ...p, columns } : p;
+    if (schema === "supabase_migrations" && table.name === "schema_migrations") {
+      if (!backupColumns || there.empty === undefined) {
+        return mk(
+          "keep",
+          "the Supabase CLI's migration history of the target (its columns could not be read)",
+        );
+      }
+      const load = columns?.load ?? [...backupColumns];
+      return {
+        ...mk("merge", "the Supabase CLI's migration history: versions the target lacks are added"),
+        columns: columns ?? { load, onlyBackup: [], onlyTarget: [] },
+      };
     }
     if (there.empty === undefined) {
       return mk("refuse", `${req.clean ? "" : "exists and "}cannot be read in the target`);
     }
+    if (there.empty === true) return withCols(mk("load", "Supabase-managed table, empty in the target"));
     if (req.clean) {
-      return mk("empty-load", "Supabase-managed table with rows: emptied (--clean), then loaded");
+      return withCols(mk("empty-load", "Supabase-managed table with rows: emptied (--clean), then loaded"));
     }
     return mk("refuse", "Supabase-managed table that already holds rows");
   }
@@ -284,13 +326,31 @@ function decide(
   return mk("refuse", there.empty === false ? "already exists and holds rows" : "already exists");
 }
 
+/** The columns rows can go into: those of the backup the target has too (undefined: the same, or unknown). */
+function sharedColumns(
+  backup: readonly string[] | undefined,
+  target: readonly string[] | undefined,
+): PlannedTable["columns"] {
+  if (!backup || !target || backup.length === 0) return undefined;
+  const load = backup.filter((c) => target.includes(c));
+  const onlyBackup = backup.filter((c) => !target.includes(c));
+  const onlyTarget = target.filter((c) => !backup.includes(c));
+  if (onlyBackup.length === 0 && onlyTarget.length === 0) return undefined;
+  return { load, onlyBackup, onlyTarget };
+}
+
 /**
  * Plans a restore of `m` into `target`. Whole restores (all schemas, or `--schema`) work per schema
  * from the dumps; a Supabase-managed schema that already exists in the target gets only its rows.
  * `--table` works per table from schema.sql and the data files. Refused tables are listed in
  * `refused` (see {@link guardError}). Throws a usage error for selections the backup cannot satisfy.
  */
-export function planRestore(m: Manifest, req: RestoreRequest, target: TargetState): RestorePlan {
+export function planRestore(
+  m: Manifest,
+  req: RestoreRequest,
+  target: TargetState,
+  backupColumns: ReadonlyMap<string, readonly string[]> = new Map(),
+): RestorePlan {
   const selected = selectTables(m, req);
   const plan: RestorePlan = {
     kind: req.tables.length > 0 ? "tables" : "schemas",
@@ -335,21 +395,17 @@ export function planRestore(m: Manifest, req: RestoreRequest, target: TargetStat
         bySchema.set(schema.name, ps);
         plan.schemas.push(ps);
       }
-      const p = decide(schema.name, table, target, req, ps.mode === "data");
-      if (ps.mode === "data") {
-        if (p.action === "create") {
-          p.reason = "absent from this Supabase-managed schema in the target: created on its own";
-          plan.tables.push(p);
-          for (const f of tableFiles(table, req)) files.add(f);
-          for (const f of dumpFiles(schema)) files.add(f);
-        } else {
-          ps.tables.push(p);
-          if (p.action === "load" || p.action === "empty-load") {
-            for (const f of table.dataFiles) files.add(f);
-          }
-        }
-      } else {
-        ps.tables.push(p);
+      const p = decide(
+        schema.name,
+        table,
+        target,
+        req,
+        ps.mode === "data",
+        backupColumns.get(tableKey(schema.name, table.name)),
+      );
+      ps.tables.push(p);
+      if (ps.mode === "data" && ["load", "empty-load", "merge"].includes(p.action)) {
+        for (const f of table.dataFiles) files.add(f);
       }
     }
     // Schemas without tables still carry types, functions, views.
@@ -386,6 +442,24 @@ export function planRestore(m: Manifest, req: RestoreRequest, target: TargetStat
   }
   const all = [...plan.schemas.flatMap((s) => s.tables), ...plan.tables];
   plan.refused = all.filter((t) => t.action === "refuse");
+  for (const t of all) {
+    const rows = t.table.rows === null ? "" : ` (${t.table.rows} rows)`;
+    if (t.action === "skip") {
+      plan.notes.push(`${t.schema}.${t.table.name}${rows} is not restored: ${t.reason}`);
+    }
+    if (t.columns?.onlyBackup.length) {
+      plan.notes.push(
+        `${t.schema}.${t.table.name}: column(s) ${t.columns.onlyBackup.join(", ")} only in the backup: ` +
+          `their values${rows} are not restored`,
+      );
+    }
+    if (t.columns?.onlyTarget.length) {
+      plan.notes.push(
+        `${t.schema}.${t.table.name}: column(s) ${t.columns.onlyTarget.join(", ")} only in the target: ` +
+          "they get their defaults",
+      );
+    }
+  }
   for (const e of plan.extensions) {
     if (e.action === "elsewhere") {
       plan.notes.push(
@@ -418,6 +492,31 @@ export function guardError(plan: RestorePlan, targetName: string): BackupError |
       hint: absent
         ? "leave out --data-only to create the missing tables"
         : "restore into an empty database, or add --clean to drop and recreate them (--data-only loads into existing empty tables)",
+    },
+  );
+}
+
+/**
+ * Before anything is written: rows that go into tables that already exist (Supabase-managed tables,
+ * `--data-only`) load with session_replication_role = replica, so that their triggers and foreign keys
+ * neither fire nor block. A {@link BackupError} (exit 2) when the target's user may not set it, with a
+ * hint for that user; undefined when it may, or when no such load is planned.
+ */
+export function replicaError(plan: RestorePlan, target: TargetState): BackupError | undefined {
+  if (plan.schemaOnly || target.canReplica !== false) return undefined;
+  const into = [...plan.schemas.flatMap((s) => s.tables), ...plan.tables].filter((t) =>
+    t.action === "load" || t.action === "empty-load"
+  );
+  if (into.length === 0) return undefined;
+  const names = into.slice(0, 3).map((t) => `${t.schema}.${t.table.name}`).join(", ") +
+    (into.length > 3 ? ` and ${into.length - 3} more` : "");
+  return new BackupError(
+    `rows for tables that already exist (${names}) load with session_replication_role = replica, ` +
+      `which ${target.user} may not set; nothing was written`,
+    {
+      exitCode: 2,
+      hint: `as a superuser, run GRANT SET ON PARAMETER session_replication_role TO ${target.user} ` +
+        "(PostgreSQL 15 and newer), or restore into an empty database, where new tables need no replica",
     },
   );
 }

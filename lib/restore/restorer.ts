@@ -15,9 +15,9 @@ import { findPgTools, parsePgVersion, supportsRestrictKey } from "../pg/tools.ts
 import { type Ctx, type RestoreOptions, warn } from "./context.ts";
 import { Session } from "./session.ts";
 import { createExtensions } from "./extensions.ts";
-import { preDataScripts, readText } from "./files.ts";
+import { copyColumnsOf, preDataScripts, readText } from "./files.ts";
 import { skippedLine } from "./filter.ts";
-import { guardError, planRestore, type RestorePlan, selectTables } from "./plan.ts";
+import { guardError, planRestore, replicaError, type RestorePlan, selectTables, tableKey } from "./plan.ts";
 import { formatRestorePlan } from "./view.ts";
 import { runPsql } from "./exec.ts";
 import { loadSchemaData, managedExtras, postData, preData } from "./schemas.ts";
@@ -61,7 +61,16 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       sql,
       selected.map((x) => ({ schema: x.schema.name, table: x.table.name })),
     );
-    const plan = planRestore(manifest, opts.request, state);
+    // Rows that go into a Supabase-managed table of the target load by the columns both have: read
+    // the backup's column list of those tables (the first line of their data file).
+    const backupColumns = new Map<string, string[]>();
+    for (const { schema, table } of selected) {
+      const there = state.tables.get(tableKey(schema.name, table.name));
+      if (!schema.managed || !there?.columns || table.dataFiles.length === 0) continue;
+      const cols = await copyColumnsOf(opts.backupDir, manifest, table.dataFiles[0], opts.decode);
+      if (cols) backupColumns.set(tableKey(schema.name, table.name), cols);
+    }
+    const plan = planRestore(manifest, opts.request, state, backupColumns);
     const planText = formatRestorePlan(plan, {
       from: opts.label ?? opts.backupDir,
       target: describeDb(opts.target),
@@ -79,6 +88,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     opts.log(planText);
     const refused = guardError(plan, describeDb(opts.target));
     if (refused) throw refused;
+    const needsReplica = replicaError(plan, state);
+    if (needsReplica) throw needsReplica;
     const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
     const tools = await findPgTools({ minMajor: Math.max(state.serverMajor, dumpMajor), pgBin: opts.pgBin });
     if (!supportsRestrictKey(tools.version)) {
@@ -179,7 +190,7 @@ async function execute(ctx: Ctx): Promise<void> {
   if (plan.tables.length > 0) await restoreTables(ctx, plan.tables);
   if (!plan.schemaOnly) {
     const managed = plan.schemas.filter((s) => s.mode === "data").flatMap((s) => s.tables)
-      .filter((t) => t.action === "load" || t.action === "empty-load");
+      .filter((t) => t.action === "load" || t.action === "empty-load" || t.action === "merge");
     const tasks = [
       ...ddl.map((s) => () => loadSchemaData(ctx, s)),
       ...managed.map((t) => () => loadTableData(ctx, t)),

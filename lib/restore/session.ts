@@ -16,6 +16,13 @@ import { type Ended, programFailure, runProgram } from "../base/proc.ts";
 import { pgProgram } from "../pg/run.ts";
 import { type Piece, ScriptLexer } from "../pg/lexer.ts";
 import { freshRestrictKey, type GuardOptions, guardPiece } from "./guard.ts";
+import { copyStatement, cutRows, keptFields, parseCopyHeader } from "../pg/copy.ts";
+
+/** Where the rows of a COPY go instead: only these columns (by name), into this table (an SQL name). */
+export interface CopyTarget {
+  columns?: readonly string[];
+  table?: string;
+}
 
 /** How a session reaches psql. */
 export interface SessionOptions {
@@ -108,18 +115,29 @@ export class Session {
   async run(
     input: string | Uint8Array | ReadableStream<Uint8Array>,
     what: string,
-    opts: { hint?: string } = {},
+    opts: { hint?: string; copy?: CopyTarget } = {},
   ): Promise<void> {
     throwIfInterrupted();
     const guard: GuardOptions = { what, dropTransactionTimeout: this.#opts.serverMajor < 17 };
     const lx = new ScriptLexer();
     let last: Piece | undefined;
+    let kept: boolean[] | undefined;
+    const one = (p: Piece): string => {
+      const text = guardPiece(p, guard);
+      if (p.kind !== "space" && p.kind !== "comment") last = p;
+      if (!opts.copy) return text;
+      if (p.kind === "statement") {
+        const h = parseCopyHeader(p.text);
+        if (!h) return text;
+        const cols = opts.copy.columns ?? h.columns;
+        kept = keptFields(h, cols);
+        return copyStatement(h, cols, opts.copy.table) + "\n";
+      }
+      return p.kind === "data" && kept ? cutRows(text, kept) : text;
+    };
     const pass = async (pieces: Piece[]) => {
       let text = "";
-      for (const p of pieces) {
-        text += guardPiece(p, guard);
-        if (p.kind !== "space" && p.kind !== "comment") last = p;
-      }
+      for (const p of pieces) text += one(p);
       await this.#write(text, what, opts.hint);
     };
     if (typeof input === "string" || input instanceof Uint8Array) {
@@ -127,10 +145,7 @@ export class Session {
       // Whole texts are checked before any of it is written.
       const pieces = [...lx.push(text), ...lx.end()];
       let out = "";
-      for (const p of pieces) {
-        out += guardPiece(p, guard);
-        if (p.kind !== "space" && p.kind !== "comment") last = p;
-      }
+      for (const p of pieces) out += one(p);
       endsWell(last, guard);
       await this.#write(out + "\n", what, opts.hint);
       return;

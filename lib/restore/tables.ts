@@ -162,7 +162,11 @@ export function dropsForClean(ctx: Ctx, tables: PlannedTable[]): string {
     "\n";
 }
 
-/** A table's rows from its data files (emptied first for `empty-load`), as replica. */
+/**
+ * A table's rows from its data files, as replica: emptied first for `empty-load`; only the columns it
+ * shares with the target when they differ; for `merge`, through a temporary table, adding the rows whose
+ * key the target lacks.
+ */
 export async function loadTableData(ctx: Ctx, t: PlannedTable): Promise<void> {
   const name = qualified(t.schema, t.table.name);
   if (t.action === "empty-load") {
@@ -170,7 +174,29 @@ export async function loadTableData(ctx: Ctx, t: PlannedTable): Promise<void> {
       replica: true,
     });
   }
+  const columns = t.columns?.load;
+  if (t.action === "merge" && columns) {
+    const tmp = "pg_temp.supabase_backup_merge";
+    const cols = columns.map(quoteIdent).join(", ");
+    await runPsql(
+      ctx,
+      `DROP TABLE IF EXISTS ${tmp};\nCREATE TEMP TABLE supabase_backup_merge (LIKE ${name} INCLUDING DEFAULTS) ON COMMIT DROP;\n`,
+      `merging ${t.schema}.${t.table.name}`,
+    );
+    for (const rel of t.table.dataFiles) {
+      await runPsql(ctx, await dataStream(ctx, rel), `loading ${rel}`, { copy: { columns, table: tmp } });
+    }
+    await runPsql(
+      ctx,
+      `INSERT INTO ${name} (${cols}) SELECT ${cols} FROM ${tmp} ON CONFLICT DO NOTHING;\n`,
+      `merging ${t.schema}.${t.table.name}`,
+    );
+    return;
+  }
   for (const rel of t.table.dataFiles) {
-    await runPsql(ctx, await dataStream(ctx, rel), `loading ${rel}`, { replica: true });
+    await runPsql(ctx, await dataStream(ctx, rel), `loading ${rel}`, {
+      replica: true,
+      copy: columns ? { columns } : undefined,
+    });
   }
 }

@@ -44,11 +44,26 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     } catch {
       t.empty = undefined;
     }
+    // The columns rows can be loaded into (generated ones cannot), and whether this role may.
+    const cols = await sql<{ name: string; ins: boolean }[]>`
+      select a.attname as name, has_table_privilege(c.oid, 'INSERT') as ins
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        join pg_attribute a on a.attrelid = c.oid
+       where n.nspname = ${q.schema} and c.relname = ${q.table} and a.attnum > 0 and not a.attisdropped
+         and a.attgenerated = ''
+       order by a.attnum`;
+    t.columns = cols.map((c) => c.name);
+    t.insertable = cols.length === 0 ? undefined : cols[0].ins;
   }
+  const [rep] = info.sup ? [{ can: true }] : info.num >= 150000
+    ? await sql<{ can: boolean }[]>`
+      select has_parameter_privilege('session_replication_role', 'SET') as can`
+    : [{ can: false }];
   return {
     serverMajor: parseServerVersionNum(info.num).major,
     user: info.usr,
     superuser: info.sup,
+    canReplica: rep.can,
     roles: new Set(roles.map((r) => r.name)),
     assumable: new Set(roles.filter((r) => r.can || info.sup).map((r) => r.name)),
     schemas: new Map(schemas.map((s) => [s.name, s.owner])),

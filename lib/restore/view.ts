@@ -11,6 +11,8 @@ const ACTION_WORDS: Record<TableAction, string> = {
   "empty-load": "DELETE rows, load",
   keep: "leave as is",
   refuse: "REFUSED",
+  skip: "SKIPPED",
+  merge: "merge rows",
 };
 
 function actionWord(p: PlannedTable, plan: RestorePlan): string {
@@ -56,6 +58,9 @@ export function formatRestorePlan(plan: RestorePlan, ctx: { from: string; target
 
 function rowsNote(t: PlannedTable, plan: RestorePlan): string {
   if (t.action === "refuse") return ` (${t.reason})`;
+  if (t.action === "skip") return ` (${t.table.rows ?? "?"} rows; ${t.reason})`;
+  const cols = t.columns ? `; shared columns only` : "";
+  if (cols && !plan.schemaOnly) return ` (${t.table.rows ?? "?"} rows${cols})`;
   if (plan.schemaOnly || t.action === "keep" || t.table.kind === "p" || t.table.rows === null) return "";
   return ` (${t.table.rows} rows)`;
 }

@@ -85,9 +85,12 @@ function sqlLiteral(s: string): string {
  * Starts a PostgreSQL 17 cluster like a new hosted project (ICU locale, logical WAL,
  * pg_stat_statements; `postgres` demoted by Supabase's own migration) by running
  * `../shared/supabase-project/apply.sh` on its `postgres` database, which then serves as the
- * template of every project. Throws when the project SQL is missing or a migration fails.
+ * template of every project. With `older`, it is a project created a year or more ago, as the
+ * supabase-project README's recipe builds it: Storage files 3026–3043 run (their ignore marker removed),
+ * Storage files from 3052 and Auth files from 2060 left out, so it still has `storage.prefixes` and
+ * lacks columns added since. Throws when the project SQL is missing or a migration fails.
  */
-export async function startProjectCluster(): Promise<Cluster> {
+export async function startProjectCluster(opts: { older?: boolean } = {}): Promise<Cluster> {
   const apply = join(SUPABASE_PROJECT, "apply.sh");
   try {
     await Deno.stat(apply);
@@ -112,9 +115,17 @@ export async function startProjectCluster(): Promise<Cluster> {
     try {
       for (const sub of ["sql", "parity"]) {
         for await (const e of Deno.readDir(join(SUPABASE_PROJECT, sub))) {
-          if (e.name.endsWith(".sql")) {
-            await Deno.copyFile(join(SUPABASE_PROJECT, sub, e.name), join(work, e.name));
-          }
+          if (!e.name.endsWith(".sql")) continue;
+          const n = Number(e.name.slice(0, 4));
+          if (opts.older && sub === "sql" && ((n >= 3052 && n < 4000) || (n >= 2060 && n < 3000))) continue;
+          const from = join(SUPABASE_PROJECT, sub, e.name);
+          if (opts.older && sub === "sql" && n >= 3026 && n <= 3043) {
+            const text = await Deno.readTextFile(from);
+            await Deno.writeTextFile(
+              join(work, e.name),
+              text.replace(/^-- postgres-migrations ignore\n/m, ""),
+            );
+          } else await Deno.copyFile(from, join(work, e.name));
         }
       }
       const r = await exec("bash", [apply, work, join(work, "log.tsv")], {

@@ -10,6 +10,7 @@ import {
 import {
   guardError,
   planRestore,
+  replicaError,
   type RestoreRequest,
   selectTables,
   tableKey,
@@ -151,9 +152,19 @@ Deno.test("Supabase target: managed schema that exists gets rows only; migration
   assertEquals(auth.tables.map((t) => [t.table.name, t.action]), [["users", "load"], [
     "schema_migrations",
     "keep",
-  ]]);
-  // auth.extra is absent from the target: created on its own from its schema.sql.
-  assertEquals(plan.tables.map((t) => [`${t.schema}.${t.table.name}`, t.action]), [["auth.extra", "create"]]);
+  ], ["extra", "skip"]]);
+  // auth.extra is absent from the target's managed schema (another Supabase version): left out, named.
+  assertEquals(plan.tables, []);
+  assert(
+    plan.notes.some((n) =>
+      /^auth\.extra .*is not restored: absent from the target's Supabase-managed schema/.test(n)
+    ),
+  );
+  // --strict makes a left-out table with rows a refusal.
+  const strict = planRestore(MANIFEST, { ...REQ, strict: true }, SUPABASE_TARGET);
+  const extra = strict.schemas.find((s) => s.name === "auth")!.tables.find((t) => t.table.name === "extra")!;
+  assertEquals(extra.action, "refuse");
+  assert(extra.reason.includes("holds 2 rows (--strict)"), extra.reason);
   assert(plan.files.includes("auth/tables/users/data.sql"));
   assert(!plan.files.includes("auth/tables/schema_migrations/data.sql"));
   assertEquals(guardError(plan, "db"), undefined);
@@ -437,4 +448,35 @@ Deno.test("quoteIdent follows PostgreSQL's rules", () => {
   assertEquals(quoteIdent("Users"), '"Users"');
   assertEquals(quoteIdent("user"), '"user"');
   assertEquals(quoteIdent('a"b'), '"a""b"');
+});
+
+Deno.test("Supabase target: shared columns, left-out writes, the CLI's history merged, replica checked", () => {
+  const t: TargetState = {
+    ...SUPABASE_TARGET,
+    canReplica: false,
+    tables: new Map([
+      ...SUPABASE_TARGET.tables,
+      [tableKey("auth", "users"), {
+        kind: "r",
+        empty: true,
+        columns: ["id", "email", "new_col"],
+        insertable: true,
+      }],
+      [tableKey("auth", "extra"), { kind: "r", empty: true, columns: ["id"], insertable: false }],
+    ]),
+  };
+  const cols = new Map([[tableKey("auth", "users"), ["id", "email", "old_col"]], [tableKey("auth", "extra"), [
+    "id",
+  ]]]);
+  const plan = planRestore(MANIFEST, REQ, t, cols);
+  const auth = plan.schemas.find((s) => s.name === "auth")!;
+  const users = auth.tables.find((x) => x.table.name === "users")!;
+  assertEquals(users.columns, { load: ["id", "email"], onlyBackup: ["old_col"], onlyTarget: ["new_col"] });
+  assert(plan.notes.some((n) => n.startsWith("auth.users: column(s) old_col only in the backup")));
+  assert(plan.notes.some((n) => n.startsWith("auth.users: column(s) new_col only in the target")));
+  assertEquals(auth.tables.find((x) => x.table.name === "extra")!.action, "skip");
+  const err = replicaError(plan, t);
+  assert(err instanceof BackupError && err.exitCode === 2, String(err));
+  assert(err.hint?.includes("GRANT SET ON PARAMETER session_replication_role TO postgres"), err.hint);
+  assertEquals(replicaError(plan, { ...t, canReplica: true }), undefined);
 });

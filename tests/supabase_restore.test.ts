@@ -1,0 +1,91 @@
+/**
+ * The user's real path (issue 12, item 3): a backup of an OLDER Supabase project, restored as `postgres`
+ * into a NEW Supabase project. Both are built from Supabase's own migrations (../shared/supabase-project,
+ * PostgreSQL 17, `postgres` demoted as on the platform); the older one still has `storage.prefixes` and lacks
+ * columns added since. App tables come back identical, managed tables identical on their shared columns,
+ * and the plan names what it leaves out; nothing fails halfway.
+ * @module
+ */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { clientBinDir } from "../dev/pgenv.ts";
+import { runCli } from "./support/cli.ts";
+import type { Cluster } from "./support/cluster.ts";
+import { tableFingerprints } from "./support/fixture.ts";
+import { PROJECT_PASSWORD, projectCluster, startProjectCluster } from "./support/storage.ts";
+
+const TOOLS = { PG_BIN: clientBinDir() };
+
+/** App data of the older project: users, a profile per user (RLS, a policy), todos, storage rows. */
+const APP = `
+insert into auth.users (instance_id, id, aud, role, email, encrypted_password, created_at, updated_at)
+  select '00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated',
+         'user' || g || '@example.com', 'x', now(), now() from generate_series(1, 5) g;
+create table public.profiles (id uuid primary key references auth.users (id) on delete cascade, full_name text);
+alter table public.profiles owner to postgres;
+alter table public.profiles enable row level security;
+create policy "own profile" on public.profiles for select using (auth.uid() = id);
+insert into public.profiles select id, email from auth.users;
+create table public.todos (id bigint generated always as identity primary key, owner uuid references public.profiles (id), title text);
+alter table public.todos owner to postgres;
+insert into public.todos (owner, title) select id, 'todo of ' || email from auth.users;
+insert into storage.buckets (id, name) values ('avatars', 'avatars');
+insert into storage.objects (bucket_id, name) select 'avatars', 'folder/a' || g || '.png' from generate_series(1, 3) g;
+`;
+
+async function newDb(c: Cluster): Promise<string> {
+  const db = `p_${Deno.pid}_${crypto.randomUUID().slice(0, 8)}`;
+  await c.sql(`create database "${db}" template postgres owner postgres`);
+  return db;
+}
+
+const q = (c: Cluster, db: string, sql: string) => c.sql(sql, { db }).then((s) => s.trim());
+
+Deno.test({
+  name: "an older Supabase project restores as postgres into a new Supabase project",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async (t) => {
+    const older = await startProjectCluster({ older: true });
+    const root = await Deno.makeTempDir({ prefix: "supabase-restore-" });
+    try {
+      const newer = await projectCluster();
+      const src = await newDb(older);
+      assertEquals(await q(older, src, "select to_regclass('storage.prefixes') is not null"), "t");
+      await older.sql(APP, { db: src });
+      const srcUrl = older.url({ db: src, user: "postgres", password: PROJECT_PASSWORD });
+      const b = await runCli(["backup", "--db-url", srcUrl, "--out", root, "--yes"], TOOLS);
+      assert(b.code === 0 || b.code === 3, `backup: exit ${b.code}\n${b.stderr}`);
+
+      const db = await newDb(newer);
+      assertEquals(await q(newer, db, "select to_regclass('storage.prefixes') is null"), "t");
+      const url = newer.url({ db, user: "postgres", password: PROJECT_PASSWORD });
+
+      await t.step("the dry run names what is left out and how managed tables load", async () => {
+        const dry = await runCli(["restore", "--out", root, "--target-url", url, "--dry-run"], TOOLS);
+        assertEquals(dry.code, 0, dry.stderr);
+        assert(/prefixes: SKIPPED/.test(dry.stdout), dry.stdout);
+        assert(/note: storage\.prefixes .*is not restored/.test(dry.stdout), dry.stdout);
+        assert(/schema_migrations: leave as is/.test(dry.stdout), dry.stdout);
+      });
+
+      await t.step("the restore goes through as postgres; app and managed rows come back", async () => {
+        const r = await runCli(["restore", "--out", root, "--target-url", url], TOOLS);
+        assertEquals(r.code, 0, `${r.stdout}\n${r.stderr}`);
+        const tables = ["public.profiles", "public.todos"];
+        assertEquals(await tableFingerprints(newer, db, tables), await tableFingerprints(older, src, tables));
+        const users = "select md5(string_agg(id::text || ':' || email, ',' order by id)) from auth.users";
+        assertEquals(await q(newer, db, users), await q(older, src, users));
+        const objects = "select string_agg(bucket_id || '/' || name, ',' order by name) from storage.objects";
+        assertEquals(await q(newer, db, objects), await q(older, src, objects));
+        // The target's own migration history stays its own.
+        const migrations = "select count(*) from storage.migrations";
+        assert(Number(await q(newer, db, migrations)) > Number(await q(older, src, migrations)));
+        const policy = "select count(*) from pg_policy where polname = 'own profile'";
+        assertEquals(await q(newer, db, policy), "1");
+      });
+    } finally {
+      await older.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
