@@ -22,6 +22,8 @@ export function restoreRequest(args: ParsedArgs): RestoreRequest {
     schemaOnly: boolValue(args, "schema-only"),
     clean: boolValue(args, "clean"),
     strict: boolValue(args, "strict"),
+    excludeTables: listValue(args, "exclude-table").map((t) => parseQualifiedName(t, "--exclude-table")),
+    excludeSchemas: listValue(args, "exclude-schema"),
   };
 }
 

@@ -173,6 +173,36 @@ for (const major of [15, 17] as const) {
         await assertSame(src, db, backedUp(src.manifest, { schemas: [FIXTURE.quotedSchema] }), "(d)");
       });
 
+      await t.step("(f) --exclude-table and --exclude-schema leave exactly those out", async () => {
+        const db = await src.cluster.createDatabase();
+        const r = await runCli([
+          "restore",
+          ...out,
+          "--target-url",
+          superUrl(db),
+          "--roles",
+          "--exclude-table",
+          "public.waitlist",
+          "--exclude-schema",
+          FIXTURE.quotedSchema,
+        ], TOOLS);
+        noErrors(r, "restore (f)");
+        assert((r.stdout + r.stderr).includes("public.waitlist is left out (--exclude-table)"), r.stderr);
+        const rest = all.filter((x) =>
+          x !== "public.waitlist" && !x.startsWith(`${qualified(FIXTURE.quotedSchema, "x").split(".")[0]}.`)
+        );
+        assert(rest.length < all.length - 1, "the exclusions left out nothing");
+        await assertSame(src, db, rest, "(f)");
+        assertEquals(
+          (await src.cluster.sql("select to_regclass('public.waitlist') is null", { db })).trim(),
+          "t",
+        );
+        const sales = `select count(*) from pg_namespace where nspname = '${
+          FIXTURE.quotedSchema.replaceAll("'", "''")
+        }'`;
+        assertEquals((await src.cluster.sql(sales, { db })).trim(), "0");
+      });
+
       await t.step("(e) from an archive, after a newer backup", async () => {
         // change the source, back up again: the first backup moves to archive/
         await src.cluster.sql("update public.profiles set full_name = full_name || ' (changed)'", {

@@ -178,7 +178,15 @@ const TABLE = [
     multiple: true,
     value: "SCHEMA.TABLE",
     help: "Leave this table out (repeatable).",
-    commands: ["backup"],
+    commands: ["backup", "restore"],
+  },
+  {
+    name: "exclude-schema",
+    type: "string",
+    multiple: true,
+    value: "NAME",
+    help: "Leave this schema out of the restore (repeatable).",
+    commands: ["restore"],
   },
   {
     name: "jobs",

@@ -50,6 +50,8 @@ export interface Ctx {
   /** Pre-data scripts of schema dumps (as pg_restore writes them), by schema name. */
   preDataText: Map<string, Promise<string>>;
   sql: Sql;
+  /** Entry blocks (`type\0schema\0name`) and data entries (`schema table owner`) of excluded tables. */
+  excluded?: { blocks: Set<string>; data: Set<string> };
   /** The one psql session (and transaction) every step writes into. */
   session: Session;
   /** SQL that suspends, and restores, the connected user's default privileges (target.ts). */

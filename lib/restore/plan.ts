@@ -21,6 +21,10 @@ export interface RestoreRequest {
   clean: boolean;
   /** A Supabase-managed table with rows that cannot be restored fails the restore instead of a warning. */
   strict?: boolean;
+  /** Tables left out (`--exclude-table`): of a whole schema, its definitions, rows and indexes. */
+  excludeTables?: QualifiedName[];
+  /** Schemas left out (`--exclude-schema`). */
+  excludeSchemas?: string[];
 }
 
 /** One table that exists in the target. */
@@ -129,6 +133,8 @@ export interface RestorePlan {
   files: string[];
   /** Tables the guard refuses to touch. */
   refused: PlannedTable[];
+  /** Tables of restored schemas left out by `--exclude-table` (their schema.sql names their entries). */
+  excluded: { schema: string; table: ManifestTable }[];
   /**
    * The backup's extensions (from the manifest) and what happens to each; empty for --data-only and
    * for backups whose manifest has no extension list (the restore then reads them from the dumps).
@@ -183,6 +189,19 @@ export function tableKey(schema: string, table: string): string {
   return `${schema}\u0000${table}`;
 }
 
+/** Is this table left out by `--exclude-table` or `--exclude-schema`? */
+export function isExcluded(req: RestoreRequest, schema: string, table?: string): boolean {
+  if (req.excludeSchemas?.includes(schema)) return true;
+  return table !== undefined &&
+    (req.excludeTables ?? []).some((q) => q.schema === schema && q.table === table);
+}
+
+/** The schemas a whole restore covers: `--schema`, or every schema; without `--exclude-schema` ones. */
+function schemaNames(m: Manifest, req: RestoreRequest): string[] {
+  const names = req.schemas.length > 0 ? req.schemas : m.schemas.map((s) => s.name);
+  return names.filter((n) => !isExcluded(req, n));
+}
+
 function findSchema(m: Manifest, name: string, flag: string): ManifestSchema {
   const s = m.schemas.find((x) => x.name === name);
   if (!s) {
@@ -215,12 +234,21 @@ export function selectTables(
       "give --table SCHEMA.TABLE alone, or --schema",
     );
   }
+  for (const n of req.excludeSchemas ?? []) findSchema(m, n, "--exclude-schema");
+  for (const q of req.excludeTables ?? []) {
+    const s = findSchema(m, q.schema, "--exclude-table");
+    if (!s.tables.some((t) => t.name === q.table)) {
+      throw usageError(
+        `--exclude-table '${q.schema}.${q.table}' is not in this backup`,
+        `tables of ${q.schema}: ${s.tables.map((x) => x.name).join(", ") || "none"}`,
+      );
+    }
+  }
   const out: { schema: ManifestSchema; table: ManifestTable }[] = [];
   if (req.tables.length === 0) {
-    const names = req.schemas.length > 0 ? req.schemas : m.schemas.map((s) => s.name);
-    for (const n of names) {
+    for (const n of schemaNames(m, req)) {
       const s = findSchema(m, n, "--schema");
-      for (const t of s.tables) out.push({ schema: s, table: t });
+      for (const t of s.tables) if (!isExcluded(req, s.name, t.name)) out.push({ schema: s, table: t });
     }
     return out;
   }
@@ -236,6 +264,7 @@ export function selectTables(
     }
   };
   for (const q of req.tables) {
+    if (isExcluded(req, q.schema, q.table)) continue;
     const s = findSchema(m, q.schema, "--table");
     const t = s.tables.find((x) => x.name === q.table);
     if (!t) {
@@ -362,6 +391,7 @@ export function planRestore(
     tables: [],
     files: [],
     refused: [],
+    excluded: [],
     extensions: req.dataOnly ? [] : planExtensions(m.extensions ?? [], target),
     notes: [],
   };
@@ -409,8 +439,7 @@ export function planRestore(
       }
     }
     // Schemas without tables still carry types, functions, views.
-    const names = req.schemas.length > 0 ? req.schemas : m.schemas.map((s) => s.name);
-    for (const n of names) {
+    for (const n of schemaNames(m, req)) {
       if (bySchema.has(n)) continue;
       const schema = findSchema(m, n, "--schema");
       const exists = target.schemas.has(n);
@@ -423,6 +452,16 @@ export function planRestore(
       };
       bySchema.set(n, ps);
       plan.schemas.push(ps);
+    }
+    for (const q of req.excludeTables ?? []) {
+      const ps = plan.schemas.find((x) => x.name === q.schema);
+      if (!ps || ps.mode !== "ddl") continue;
+      const t = ps.manifest.tables.find((x) => x.name === q.table)!;
+      plan.excluded.push({ schema: q.schema, table: t });
+      files.add(t.schemaFile);
+      plan.notes.push(
+        `${q.schema}.${q.table} is left out (--exclude-table): its definition, rows and indexes`,
+      );
     }
     for (const ps of plan.schemas) {
       if (ps.mode === "ddl") {

@@ -20,7 +20,7 @@ import { skippedLine } from "./filter.ts";
 import { guardError, planRestore, replicaError, type RestorePlan, selectTables, tableKey } from "./plan.ts";
 import { formatRestorePlan } from "./view.ts";
 import { runPsql } from "./exec.ts";
-import { loadSchemaData, managedExtras, postData, preData } from "./schemas.ts";
+import { loadSchemaData, managedExtras, noteExcluded, postData, preData } from "./schemas.ts";
 import { scriptText } from "./script.ts";
 import { createDependencies, loadTableData, restoreTables } from "./tables.ts";
 import { assumeCreated, inspectTarget } from "./target.ts";
@@ -172,6 +172,7 @@ async function execute(ctx: Ctx): Promise<void> {
     return;
   }
   const ddl = plan.schemas.filter((s) => s.mode === "ddl").map((s) => s.manifest);
+  await noteExcluded(ctx);
   if (!plan.dataOnly) {
     // With --schema, types and functions of schemas left out may still be needed.
     const chosen = new Set(plan.schemas.map((s) => s.name));

@@ -10,11 +10,11 @@ import type { ManifestSchema } from "../store/manifest.ts";
 import { type QualifiedName, quoteIdent } from "../pg/ident.ts";
 import { runTool } from "../pg/run.ts";
 import { type Ctx, warn } from "./context.ts";
-import { dumpFile, preDataText } from "./files.ts";
+import { dumpFile, preDataText, readText } from "./files.ts";
 import { addCounts, filterDefinitions } from "./filter.ts";
 import { tableKey } from "./plan.ts";
 import { restoreEntries, runPsql } from "./exec.ts";
-import { fkTarget, parseScript, scriptText } from "./script.ts";
+import { fkTarget, parseScript, type ScriptBlock, scriptText } from "./script.ts";
 import { dropsForClean } from "./tables.ts";
 import { assumeCreated, withoutDefaults } from "./target.ts";
 import { parseToc } from "../pg/toc.ts";
@@ -39,13 +39,16 @@ export async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void
         what: `reading ${s.dump}`,
       });
     }
-    const { text: filtered, counts } = filterDefinitions(text, ctx.filter);
+    const { text: filtered, counts } = filterDefinitions(text, ctx.filter, {
+      dropBlock: (b) => isExcludedBlock(ctx, b),
+    });
     await runPsql(ctx, await withoutDefaults(ctx, drops + filtered), `definitions of schema ${s.name}`);
     addCounts(ctx.counts, counts);
     ctx.opts.log(`schema ${s.name}: definitions restored`);
     assumeCreated(ctx, {
       schemas: [s.name],
-      tables: s.tables.map((t) => ({ schema: s.name, name: t.name, kind: t.kind ?? "r" })),
+      tables: s.tables.filter((t) => !ctx.plan.excluded.some((x) => x.schema === s.name && x.table === t))
+        .map((t) => ({ schema: s.name, name: t.name, kind: t.kind ?? "r" })),
     });
   }
 }
@@ -88,13 +91,24 @@ export function schemaOrder(schemas: ManifestSchema[], texts: ReadonlyMap<string
 export async function loadSchemaData(ctx: Ctx, s: ManifestSchema): Promise<void> {
   // Into tables this restore just created (no triggers or foreign keys yet); existing ones only with
   // --data-only, which then needs session_replication_role = replica.
-  await restoreEntries(
-    ctx,
-    ["--section=data"],
-    await dumpFile(ctx, s),
-    `data of schema ${s.name}`,
-    ctx.plan.dataOnly,
-  );
+  const file = await dumpFile(ctx, s);
+  let select = ["--section=data"];
+  if (ctx.excluded?.data.size) {
+    // The excluded tables' rows are left out by entry (their TOC lines), never by text.
+    const toc = parseToc(
+      await runTool({
+        path: ctx.tools.path("pg_restore"),
+        args: ["-l", "--section=data", file],
+        env: {},
+        what: `reading ${s.dump}`,
+      }),
+    );
+    const list = join(ctx.tmp, `data-${crypto.randomUUID()}.list`);
+    const keep = toc.filter((e) => !(e.desc === "TABLE DATA" && ctx.excluded!.data.has(e.rest)));
+    await Deno.writeTextFile(list, keep.map((e) => e.line).join("\n") + "\n");
+    select = ["-L", list];
+  }
+  await restoreEntries(ctx, select, file, `data of schema ${s.name}`, ctx.plan.dataOnly);
   ctx.opts.log(`schema ${s.name}: data restored`);
 }
 
@@ -135,7 +149,9 @@ export async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<voi
       env: {},
       what: `reading ${s.dump}`,
     });
-    const { text: filtered, counts } = filterDefinitions(text, ctx.filter);
+    const { text: filtered, counts } = filterDefinitions(text, ctx.filter, {
+      dropBlock: (b) => isExcludedBlock(ctx, b),
+    });
     addCounts(ctx.counts, counts);
     await runPsql(ctx, filtered, `indexes, constraints and policies of schema ${s.name}`);
   }
@@ -154,6 +170,7 @@ export async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<voi
     });
     const { text: filtered, counts } = filterDefinitions(text, ctx.filter, {
       dropBlock: (b) => {
+        if (isExcludedBlock(ctx, b)) return true;
         const ref = fkTarget(b);
         if (!ref || present(ref)) return false;
         warn(
@@ -233,4 +250,27 @@ export async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promis
         "recreate them as the owner (on Supabase: Dashboard → Storage/Authentication → Policies)",
     );
   }
+}
+
+/** Is `b` an entry of a table left out with `--exclude-table`? */
+function isExcludedBlock(ctx: Ctx, b: ScriptBlock): boolean {
+  return ctx.excluded?.blocks.has(`${b.type}\u0000${b.schema}\u0000${b.name}`) ?? false;
+}
+
+/**
+ * Reads the entries of the tables the plan leaves out (`--exclude-table` within restored schemas) from
+ * their schema.sql: the restore then drops exactly those entry blocks, and their data entries.
+ */
+export async function noteExcluded(ctx: Ctx): Promise<void> {
+  if (ctx.plan.excluded.length === 0) return;
+  const blocks = new Set<string>();
+  const data = new Set<string>();
+  for (const x of ctx.plan.excluded) {
+    const script = parseScript(await readText(ctx, x.table.schemaFile));
+    for (const b of script.blocks) {
+      blocks.add(`${b.type}\u0000${b.schema}\u0000${b.name}`);
+      if (b.type === "TABLE") data.add(`${x.schema} ${x.table.name} ${b.owner}`);
+    }
+  }
+  ctx.excluded = { blocks, data };
 }
