@@ -104,7 +104,9 @@ export async function loadSchemaData(ctx: Ctx, s: ManifestSchema): Promise<void>
       }),
     );
     const list = join(ctx.tmp, `data-${crypto.randomUUID()}.list`);
-    const keep = toc.filter((e) => !(e.desc === "TABLE DATA" && ctx.excluded!.data.has(e.rest)));
+    const keep = toc.filter((e) =>
+      !((e.desc === "TABLE DATA" || e.desc === "SEQUENCE SET") && ctx.excluded!.data.has(e.rest))
+    );
     await Deno.writeTextFile(list, keep.map((e) => e.line).join("\n") + "\n");
     select = ["-L", list];
   }
@@ -269,7 +271,8 @@ export async function noteExcluded(ctx: Ctx): Promise<void> {
     const script = parseScript(await readText(ctx, x.table.schemaFile));
     for (const b of script.blocks) {
       blocks.add(`${b.type}\u0000${b.schema}\u0000${b.name}`);
-      if (b.type === "TABLE") data.add(`${x.schema} ${x.table.name} ${b.owner}`);
+      // Its rows (TABLE DATA) and the values of the sequences it owns (SEQUENCE SET).
+      if (b.type === "TABLE" || b.type === "SEQUENCE") data.add(`${x.schema} ${b.name} ${b.owner}`);
     }
   }
   ctx.excluded = { blocks, data };
