@@ -2,11 +2,12 @@
 /**
  * supabase-backup: the entry script. Parses the command line, runs one command, and turns a
  * {@link BackupError} into `error: …` / `hint: …` and an exit code. Nothing else exits the process.
+ * Errors are printed through lib/base/output.ts: masked, control characters escaped, one line each.
  * @module
  */
 import { type Command, helpText, parseCli, type ParsedArgs } from "./lib/cli/flags.ts";
 import { BackupError, ExitCode } from "./lib/base/errors.ts";
-import { redact } from "./lib/base/redact.ts";
+import { stderrLine, stderrText } from "./lib/base/output.ts";
 import { interruption, onInterrupt } from "./lib/base/interrupt.ts";
 
 type Runner = (args: ParsedArgs) => Promise<number>;
@@ -43,21 +44,19 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const stopped = interruption();
     if (stopped) {
-      console.error(`error: ${stopped.message}`);
+      stderrLine(`error: ${stopped.message}`);
       return stopped.exitCode;
     }
     if (e instanceof BackupError) {
-      console.error(redact(`error: ${e.message}`));
-      if (e.hint) console.error(redact(`hint: ${e.hint}`));
-      if (Deno.env.get("BACKUP_DEBUG") && e.cause) console.error(redact(String(e.cause)));
+      stderrLine(`error: ${e.message}`);
+      if (e.hint) stderrLine(`hint: ${e.hint}`);
+      if (Deno.env.get("BACKUP_DEBUG") && e.cause) stderrText(String(e.cause));
       return e.exitCode;
     }
     const message = e instanceof Error ? e.message : String(e);
-    console.error(redact(`error: unexpected failure: ${message.split("\n")[0]}`));
-    console.error("hint: run again with BACKUP_DEBUG=1 for details, and report it if it persists");
-    if (Deno.env.get("BACKUP_DEBUG")) {
-      console.error(redact(e instanceof Error ? e.stack ?? message : message));
-    }
+    stderrLine(`error: unexpected failure: ${message.split("\n")[0]}`);
+    stderrLine("hint: run again with BACKUP_DEBUG=1 for details, and report it if it persists");
+    if (Deno.env.get("BACKUP_DEBUG")) stderrText(e instanceof Error ? e.stack ?? message : message);
     return ExitCode.failed;
   }
 }

@@ -29,6 +29,7 @@ import { withPgpass } from "../lib/pg/pgpass.ts";
 import { type PlanOptions } from "../lib/backup/plan.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { redact } from "../lib/base/redact.ts";
+import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
 import { policyFromConfig, type RetentionPolicy } from "../lib/store/retention.ts";
 import { formatBytes, parseSize } from "../lib/base/size.ts";
 import {
@@ -177,7 +178,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
   const started = Date.now();
   const env = Deno.env.toObject();
   const label = target.env ? `[${target.env}] ` : "";
-  const log = (l: string) => console.error(redact(`${label}${l}`));
+  const log = (l: string) => stderrLine(`${label}${l}`);
   const url = await withPgpass(parseDbUrl(target.url, target.urlOrigin, env), env, log);
   const pooler = transactionPoolerHint(url);
   if (pooler) throw usageError(`${target.urlOrigin} points at the transaction pooler (port 6543)`, pooler);
@@ -247,7 +248,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       },
     });
     if (o.dryRun || !run.manifest) {
-      console.log(
+      stdoutText(
         formatPlan(run.plan, { environment: target.env, root, connection: describeDb(url), json: o.json }),
       );
       return {
@@ -283,6 +284,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
         message: commitMessage({ env: target.env, source: m.source, status: m.status, tables }),
         identity: o.identity,
         afterInstall: prune,
+        log,
       });
       placedAt = r.placedAt;
       archivedPrevious = r.archivedPrevious;
@@ -332,7 +334,7 @@ function fileProgress(log: (l: string) => void): (p: FileProgress) => void {
 export async function run(args: ParsedArgs): Promise<number> {
   const env = Deno.env.toObject();
   if (!backupEnabled(env)) {
-    console.log(`notice: BACKUP_ENABLED is '${env.BACKUP_ENABLED}'; nothing to do`);
+    stdoutLine(`notice: BACKUP_ENABLED is '${env.BACKUP_ENABLED}'; nothing to do`);
     return ExitCode.ok;
   }
   const config = await loadConfig(args);
@@ -341,7 +343,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   const isTTY = Deno.stdin.isTerminal();
   const targets = await resolveTargets(args, { env, isTTY, config: config ?? null });
   if (!o.dryRun && !await confirmBackup(targets, { isTTY, yes: boolValue(args, "yes") })) {
-    console.error("notice: nothing was backed up");
+    stderrLine("notice: nothing was backed up");
     return ExitCode.ok;
   }
   const summaries: BackupSummary[] = [];
@@ -370,18 +372,18 @@ export async function run(args: ParsedArgs): Promise<number> {
         await notifyFailure(args, env, [failed]);
         throw e;
       }
-      console.error(redact(`error: ${target.env ? `[${target.env}] ` : ""}${err.message}`));
-      if (err.hint) console.error(redact(`hint: ${err.hint}`));
+      stderrLine(`error: ${target.env ? `[${target.env}] ` : ""}${err.message}`);
+      if (err.hint) stderrLine(`hint: ${err.hint}`);
       summaries.push(failed);
       worst = worseExit(worst, err.exitCode);
       if (err.exitCode === ExitCode.interrupted || err.exitCode === ExitCode.terminated) break;
     }
   }
   if (o.dryRun) return worst; // the plan was printed (as JSON with --json)
-  if (o.json) console.log(redact(summaryJson(summaries)));
+  if (o.json) stdoutText(summaryJson(summaries));
   else {
-    for (const s of summaries) if (s.status !== "failed") console.log(redact(formatSummary(s)));
-    if (summaries.length > 1) console.log(redact(formatTotalLine(summaries)));
+    for (const s of summaries) if (s.status !== "failed") stdoutText(formatSummary(s));
+    if (summaries.length > 1) stdoutText(formatTotalLine(summaries));
   }
   for (const s of summaries) await appendStepSummary(redact(summaryMarkdown(s)), env);
   if (summaries.some((s) => s.status === "failed")) await notifyFailure(args, env, summaries);

@@ -17,7 +17,7 @@ import {
 import { connectionSettings, rootFromArgs } from "../lib/cli/args.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { onCleanup } from "../lib/base/interrupt.ts";
-import { redact } from "../lib/base/redact.ts";
+import { stderrLine, stdoutText } from "../lib/base/output.ts";
 import { parseSize } from "../lib/base/size.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { withPgpass } from "../lib/pg/pgpass.ts";
@@ -71,7 +71,7 @@ async function captureLive(args: ParsedArgs, selection: Selection, dir: string):
     );
   }
   const env = Deno.env.toObject();
-  const log = (l: string) => console.error(redact(`live: ${l}`));
+  const log = (l: string) => stderrLine(`live: ${l}`);
   const url = await withPgpass(parseDbUrl(raw, origin, env), env, log);
   const pooler = transactionPoolerHint(url);
   if (pooler) throw usageError(`${origin} points at the transaction pooler (port 6543)`, pooler);
@@ -188,7 +188,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     await rows.close();
     if (json) {
       const head = JSON.stringify(diffJson(d), null, 2);
-      if (!withRows) console.log(head);
+      if (!withRows) stdoutText(head);
       else {
         await Deno.stdout.write(
           new TextEncoder().encode(`${head.slice(0, head.lastIndexOf("}")).trimEnd()},\n  "rowChanges": [\n`),
@@ -200,7 +200,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       // SQL on stdout, the report as comments: the output can be saved and run as it is.
       console.log(formatDiff(d).split("\n").map((l) => `-- ${l.replace(CONTROL, "?")}`).join("\n"));
       await rows.print();
-    } else console.log(formatDiff(d));
+    } else stdoutText(formatDiff(d));
     return d.equal ? ExitCode.ok : ExitCode.failed;
   } finally {
     dropTmp();

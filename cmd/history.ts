@@ -6,6 +6,7 @@
 import { boolValue, listValue, type ParsedArgs } from "../lib/cli/flags.ts";
 import { rootFromArgs } from "../lib/cli/args.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
+import { stdoutText } from "../lib/base/output.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { knownBackups, tableTimeline } from "../lib/history/timeline.ts";
 import { formatTimeline } from "../lib/history/view.ts";
@@ -31,7 +32,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   const t = tableTimeline(backups, q.schema, q.table, root);
   const name = `${q.schema}.${q.table}`;
   if (boolValue(args, "json")) {
-    console.log(
+    stdoutText(
       JSON.stringify(
         { table: name, root, backups: t.backups, present: t.present, changes: t.entries },
         null,
@@ -39,7 +40,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       ),
     );
   } else {
-    console.log(formatTimeline(name, t));
+    stdoutText(formatTimeline(name, t));
   }
   return ExitCode.ok;
 }

@@ -7,6 +7,7 @@ import { backupRoot } from "../lib/store/rotation.ts";
 import { boolValue, type ParsedArgs } from "../lib/cli/flags.ts";
 import { rootsFromArgs } from "../lib/cli/args.ts";
 import { ExitCode } from "../lib/base/errors.ts";
+import { stdoutText } from "../lib/base/output.ts";
 import { findEnvironments, formatListing, listingJson, readListing } from "../lib/store/listing.ts";
 
 /** Runs `backup.ts list`; returns the exit code (0, also for an empty or missing root). */
@@ -27,11 +28,11 @@ export async function run(args: ParsedArgs): Promise<number> {
     }
   }
   if (json) {
-    console.log(
+    stdoutText(
       JSON.stringify({ roots: listings.map((l) => listingJson(l.root, l.entries, l.env)) }, null, 2),
     );
   } else {
-    console.log(listings.map((l) => formatListing(l.root, l.entries, out)).join("\n\n"));
+    stdoutText(listings.map((l) => formatListing(l.root, l.entries, out)).join("\n\n"));
   }
   return ExitCode.ok;
 }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { boolValue, type ParsedArgs } from "../lib/cli/flags.ts";
 import { gitIdentity, policyFromArgs, rootsFromArgs } from "../lib/cli/args.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
+import { stderrLine, stdoutText } from "../lib/base/output.ts";
 import { commitAndPush } from "../lib/store/git.ts";
 import { findEnvironments } from "../lib/store/listing.ts";
 import { decisionsJson, describePolicy, formatDecisions, POLICY_FLAGS } from "../lib/store/retention.ts";
@@ -54,6 +55,7 @@ export async function run(args: ParsedArgs): Promise<number> {
         message: `prune${env ? `(${env})` : ""}: ${describePolicy(policy)}`,
         push,
         identity,
+        log: stderrLine,
       }, {
         apply: async () => {
           decisions = await pruneAndSweep(root, policy, { dryRun: false, now });
@@ -68,6 +70,6 @@ export async function run(args: ParsedArgs): Promise<number> {
     results.push({ ...decisionsJson(root, policy, decisions, dryRun), ...(note ? { git: note } : {}) });
     texts.push(formatDecisions(root, policy, decisions, dryRun) + (note ? `\n${note}` : ""));
   }
-  console.log(json ? JSON.stringify({ roots: results }, null, 2) : texts.join("\n\n"));
+  stdoutText(json ? JSON.stringify({ roots: results }, null, 2) : texts.join("\n\n"));
   return ExitCode.ok;
 }

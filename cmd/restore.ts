@@ -8,7 +8,7 @@ import { describeDb } from "../lib/pg/url.ts";
 import { ExitCode } from "../lib/base/errors.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
-import { redact } from "../lib/base/redact.ts";
+import { stderrText, stdoutLine, stdoutText } from "../lib/base/output.ts";
 import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
 import type { RestoreRequest } from "../lib/restore/plan.ts";
 
@@ -48,7 +48,8 @@ export async function run(args: ParsedArgs): Promise<number> {
   const json = boolValue(args, "json");
   const dryRun = boolValue(args, "dry-run");
   const { dir, label } = await backupFrom(args);
-  const log = (line: string) => console.error(redact(line));
+  // The restore prints its plan, several lines, through `log`: stderrText keeps those breaks.
+  const log = (text: string) => stderrText(text);
   const r = await restoreBackup({
     backupDir: dir,
     label,
@@ -70,7 +71,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       reason: t.reason,
       rows: t.table.rows,
     }));
-    console.log(JSON.stringify(
+    stdoutText(JSON.stringify(
       {
         dryRun,
         from: label,
@@ -90,9 +91,9 @@ export async function run(args: ParsedArgs): Promise<number> {
       2,
     ));
   } else if (dryRun) {
-    console.log(redact(`Dry run: nothing changed.\n${r.planText}`));
+    stdoutText(`Dry run: nothing changed.\n${r.planText}`);
   } else {
-    console.log(redact(summary(r, label, where)));
+    stdoutLine(summary(r, label, where));
   }
   return ExitCode.ok;
 }

@@ -7,7 +7,7 @@ import { boolValue, intValue, optionalString, type ParsedArgs, stringValue } fro
 import { connectionSettings, rootFromArgs, targetUrl } from "../lib/cli/args.ts";
 import { describeDb } from "../lib/pg/url.ts";
 import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
-import { redact } from "../lib/base/redact.ts";
+import { stderrText, stdoutLine, stdoutText } from "../lib/base/output.ts";
 import { drill } from "../lib/check/drill.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
 import { formatVerify, verifyBackup, type VerifyReport } from "../lib/check/verify.ts";
@@ -44,10 +44,11 @@ export async function run(args: ParsedArgs): Promise<number> {
     const { dir, label } = await resolveFrom(root, from);
     const report = await verifyBackup(dir, label, decode);
     if (report.faults.length > 0) {
-      if (!json) console.log(formatVerify([report]));
+      if (!json) stdoutText(formatVerify([report]));
       throw faultError([report]);
     }
-    const log = (line: string) => console.error(redact(line));
+    // The drill's restore prints its plan, several lines, through `log`: stderrText keeps those breaks.
+    const log = (text: string) => stderrText(text);
     const r = await drill(dir, target, {
       label,
       jobs,
@@ -57,7 +58,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       log,
     });
     if (json) {
-      console.log(JSON.stringify(
+      stdoutText(JSON.stringify(
         {
           from: label,
           target: describeDb(target),
@@ -72,13 +73,13 @@ export async function run(args: ParsedArgs): Promise<number> {
         2,
       ));
     } else {
-      console.log(`${report.files} files match the manifest`);
+      stdoutLine(`${report.files} files match the manifest`);
       for (const m of r.mismatches) {
-        console.log(
+        stdoutLine(
           `MISMATCH ${m.table}: manifest ${m.expected} rows, restored ${m.actual ?? `? (${m.error})`}`,
         );
       }
-      console.log(`${r.matched}/${r.total} tables match`);
+      stdoutLine(`${r.matched}/${r.total} tables match`);
     }
     if (r.mismatches.length > 0) {
       const m = r.mismatches[0];
@@ -102,7 +103,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   }
   const reports: VerifyReport[] = [];
   for (const b of backups) reports.push(await verifyBackup(b.dir, b.label, decode));
-  console.log(json ? JSON.stringify({ backups: reports }, null, 2) : formatVerify(reports));
+  stdoutText(json ? JSON.stringify({ backups: reports }, null, 2) : formatVerify(reports));
   if (reports.some((r) => r.faults.length > 0)) throw faultError(reports);
   return ExitCode.ok;
 }

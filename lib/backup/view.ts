@@ -1,8 +1,10 @@
 /**
  * The `--dry-run` view of a backup plan: schemas, tables and the files each would produce. Pure.
+ * Names are shown with control characters escaped (file paths are encoded already).
  * @module
  */
 import { type BackupPlan, planTotals } from "./plan.ts";
+import { escapeControl } from "../base/output.ts";
 
 /** Formats a plan as text, or as JSON with `json`. */
 export function formatPlan(
@@ -41,7 +43,7 @@ export function formatPlan(
     out.push(`  ${s.dump}${s.managed ? "  (Supabase-managed schema)" : ""}`);
     for (const t of s.tables) out.push(`    ${t.schemaFile}`, `    ${t.dataFile}`);
   }
-  for (const k of plan.skipped) out.push(`skip ${k.schema}.${k.table}: ${k.reason}`);
-  for (const k of plan.skippedSchemas) out.push(`skip schema ${k.schema}: ${k.reason}`);
+  for (const k of plan.skipped) out.push(escapeControl(`skip ${k.schema}.${k.table}: ${k.reason}`));
+  for (const k of plan.skippedSchemas) out.push(escapeControl(`skip schema ${k.schema}: ${k.reason}`));
   return out.join("\n");
 }

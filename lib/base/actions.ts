@@ -6,6 +6,7 @@
  * I/O is printing a workflow command and appending to the step-summary file.
  * @module
  */
+import { stderrLine } from "./output.ts";
 
 /** An environment map, as from `Deno.env.toObject()`. */
 export type Env = Record<string, string | undefined>;
@@ -44,7 +45,7 @@ export async function appendStepSummary(markdown: string, env: Env = Deno.env.to
   try {
     await Deno.writeTextFile(path, text, { append: true, create: true });
   } catch (e) {
-    console.error(`warning: cannot write the job summary to ${path}: ${(e as Error).message.split("\n")[0]}`);
+    stderrLine(`warning: cannot write the job summary to ${path}: ${(e as Error).message.split("\n")[0]}`);
   }
 }
 

@@ -18,6 +18,7 @@ import {
   stringValue,
 } from "./flags.ts";
 import { usageError } from "../base/errors.ts";
+import { stderrLine } from "../base/output.ts";
 import { type DbUrl, parseDbUrl } from "../pg/url.ts";
 import type { DbSettings } from "../pg/connect.ts";
 import { withPgpass } from "../pg/pgpass.ts";
@@ -70,7 +71,7 @@ export function targetUrl(args: ParsedArgs, env: Record<string, string | undefin
   return withPgpass(
     parseDbUrl(raw, args.origin["target-url"] ?? "--target-url", env),
     env,
-    (l) => console.error(l),
+    stderrLine,
   );
 }
 

@@ -16,6 +16,7 @@ import type { RetentionConfig } from "../store/retention.ts";
 import { maskUrl } from "../pg/url.ts";
 import { BackupError, ExitCode, usageError } from "../base/errors.ts";
 import { abortSignal } from "../base/interrupt.ts";
+import { stderrLine } from "../base/output.ts";
 import {
   type AzRunner,
   readSecret,
@@ -397,8 +398,8 @@ export async function confirmBackup(
   deps: { isTTY: boolean; yes: boolean },
 ): Promise<boolean> {
   if (!deps.isTTY || deps.yes) return true;
-  console.error("About to back up:");
-  for (const line of describeTargets(targets)) console.error(`  ${line}`);
+  stderrLine("About to back up:");
+  for (const line of describeTargets(targets)) stderrLine(`  ${line}`);
   const ok = await $.maybeConfirm({
     message: "Start the backup?",
     default: true,

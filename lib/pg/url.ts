@@ -4,6 +4,7 @@
  */
 import { usageError } from "../base/errors.ts";
 import { MASK, registerSecret } from "../base/redact.ts";
+import { escapeControl } from "../base/output.ts";
 
 /** The sslmode values libpq accepts. */
 export const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
@@ -193,7 +194,10 @@ export function libpqEnv(
   return env;
 }
 
-/** A short, password-free description for summaries: `user@host:port/db`. */
+/**
+ * A short, password-free description for summaries: `user@host:port/db`, control characters
+ * escaped (a percent-encoded line break in the user or database name cannot add a line).
+ */
 export function describeDb(u: DbUrl): string {
-  return `${u.user}@${u.host}:${u.port}/${u.database}`;
+  return escapeControl(`${u.user}@${u.host}:${u.port}/${u.database}`);
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { redact } from "../base/redact.ts";
+import { stderrLine } from "../base/output.ts";
 
 /** Options of {@link notifyWebhook}. */
 export interface NotifyOptions {
@@ -14,7 +15,7 @@ export interface NotifyOptions {
   signal?: AbortSignal;
   /** Gives up after this many milliseconds; default 10 000. */
   timeoutMs?: number;
-  /** Where warnings go; default `console.error`. */
+  /** Where warnings go; default {@link stderrLine}. */
   warn?: (line: string) => void;
 }
 
@@ -55,7 +56,7 @@ export async function notifyWebhook(
   summary: object,
   opts: NotifyOptions = {},
 ): Promise<NotifyResult> {
-  const warn = opts.warn ?? ((l: string) => console.error(l));
+  const warn = opts.warn ?? stderrLine;
   const where = describeWebhook(url);
   const fail = (reason: string): NotifyResult => {
     warn(redact(`warning: failure notification to ${where} was not delivered: ${reason}`));

@@ -1,11 +1,16 @@
 /**
  * The end-of-run summary: text for stdout, JSON for `--json`, Markdown for the GitHub step
  * summary. Pure: it formats a {@link BackupSummary} and touches nothing.
+ *
+ * Names, settings and messages from the database or a manifest are untrusted: the text shows them
+ * with control characters escaped ({@link escapeControl}), so a name cannot add a line; the
+ * Markdown puts them in code spans ({@link mdCode}), so a name cannot add a row, a link or an image.
  * @module
  */
 import type { Manifest, ManifestStorage } from "../store/manifest.ts";
 import { formatBytes } from "../base/size.ts";
 import { versionNumber } from "../pg/tools.ts";
+import { escapeControl } from "../base/output.ts";
 
 /** What one environment's backup run reports. */
 export interface BackupSummary {
@@ -29,6 +34,19 @@ interface SchemaLine {
   tables: number;
   rows: number;
   tableBytes: number;
+}
+
+/**
+ * `text` as a Markdown code span that shows it literally: control characters escaped, `|` escaped
+ * when it goes in a table cell (`inTable`, the default), fenced by more backticks than it holds in
+ * a row. Pure.
+ */
+export function mdCode(text: string, inTable = true): string {
+  const t = inTable ? escapeControl(text).replaceAll("|", "\\|") : escapeControl(text);
+  const longest = Math.max(0, ...(t.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = "`".repeat(longest + 1);
+  const pad = t.startsWith("`") || t.endsWith("`") || t === "" ? " " : "";
+  return `${fence}${pad}${t}${pad}${fence}`;
 }
 
 function schemaLines(m: Manifest): SchemaLine[] {
@@ -82,7 +100,7 @@ export function formatSummary(s: BackupSummary): string {
   const title = s.environment ? `Backup summary (${s.environment})` : "Backup summary";
   out.push(title, "=".repeat(title.length));
   const m = s.manifest;
-  const row = (k: string, v: string) => out.push(`${k.padEnd(14)}${v}`);
+  const row = (k: string, v: string) => out.push(`${k.padEnd(14)}${escapeControl(v)}`);
   row("status", s.status);
   if (m) row("timestamp", m.createdAt);
   if (s.environment) row("environment", s.environment);
@@ -101,13 +119,14 @@ export function formatSummary(s: BackupSummary): string {
     row("schemas", String(m.schemas.length));
     row("tables", `${t.tables} (${t.rows} rows)`);
     out.push("");
-    const nameWidth = Math.max(6, ...m.schemas.map((x) => x.name.length)) + 2;
+    const lines = schemaLines(m).map((l) => ({ ...l, name: escapeControl(l.name) }));
+    const nameWidth = Math.max(6, ...lines.map((x) => x.name.length)) + 2;
     out.push(
       `  ${"schema".padEnd(nameWidth)}${"dump".padStart(10)}${"tables".padStart(8)}${"rows".padStart(10)}${
         "per-table".padStart(10)
       }`,
     );
-    for (const l of schemaLines(m)) {
+    for (const l of lines) {
       out.push(
         `  ${l.name.padEnd(nameWidth)}${formatBytes(l.dumpBytes).padStart(10)}${
           String(l.tables).padStart(8)
@@ -123,7 +142,7 @@ export function formatSummary(s: BackupSummary): string {
     );
     if (m.skipped.length > 0) {
       out.push("", `skipped (${m.skipped.length}):`);
-      for (const k of m.skipped) out.push(`  ${k.schema}.${k.table}: ${k.reason}`);
+      for (const k of m.skipped) out.push(escapeControl(`  ${k.schema}.${k.table}: ${k.reason}`));
     }
     if (m.storage) {
       row("storage", storageLine(m.storage));
@@ -145,7 +164,7 @@ export function formatTotalLine(all: BackupSummary[]): string {
   const bytes = all.reduce((n, s) => n + (s.manifest ? totals(s.manifest).bytes : 0), 0);
   const tables = all.reduce((n, s) => n + (s.manifest ? totals(s.manifest).tables : 0), 0);
   const ms = all.reduce((n, s) => n + s.durationMs, 0);
-  const states = all.map((s) => `${s.environment ?? "default"}=${s.status}`).join(", ");
+  const states = escapeControl(all.map((s) => `${s.environment ?? "default"}=${s.status}`).join(", "));
   return `Total: ${all.length} environments (${states}), ${ok} ok, ${tables} tables, ${formatBytes(bytes)}, ${
     seconds(ms)
   }\n`;
@@ -183,18 +202,18 @@ export function summaryMarkdown(s: BackupSummary): string {
   const m = s.manifest;
   out.push("| field | value |", "| --- | --- |");
   if (m) out.push(`| timestamp | ${m.createdAt} |`);
-  if (s.connection) out.push(`| connection | \`${s.connection}\` |`);
+  if (s.connection) out.push(`| connection | ${mdCode(s.connection)} |`);
   if (m) {
     const t = totals(m);
-    out.push(`| database | ${m.database.name} (${formatBytes(m.database.sizeBytes)}) |`);
+    out.push(`| database | ${mdCode(m.database.name)} (${formatBytes(m.database.sizeBytes)}) |`);
     out.push(`| schemas / tables | ${m.schemas.length} / ${t.tables} (${t.rows} rows) |`);
     out.push(`| size | ${formatBytes(t.bytes)} |`);
     out.push(`| snapshot | ${m.snapshot.consistent ? "consistent" : "not consistent"} |`);
     if (m.storage) out.push(`| storage | ${storageLine(m.storage).replaceAll("|", "\\|")} |`);
   }
   out.push(`| duration | ${seconds(s.durationMs)} |`);
-  if (s.location) out.push(`| location | \`${s.location}\` |`);
-  if (s.error) out.push(`| error | ${s.error.replaceAll("|", "\\|")} |`);
+  if (s.location) out.push(`| location | ${mdCode(s.location)} |`);
+  if (s.error) out.push(`| error | ${mdCode(s.error)} |`);
   if (m && m.schemas.length > 0) {
     out.push(
       "",
@@ -203,7 +222,7 @@ export function summaryMarkdown(s: BackupSummary): string {
     );
     for (const l of schemaLines(m)) {
       out.push(
-        `| ${l.name.replaceAll("|", "\\|")} | ${formatBytes(l.dumpBytes)} | ${l.tables} | ${l.rows} | ${
+        `| ${mdCode(l.name)} | ${formatBytes(l.dumpBytes)} | ${l.tables} | ${l.rows} | ${
           formatBytes(l.tableBytes)
         } |`,
       );
@@ -211,7 +230,9 @@ export function summaryMarkdown(s: BackupSummary): string {
   }
   if (m && m.skipped.length > 0) {
     out.push("", "Skipped:", "");
-    for (const k of m.skipped) out.push(`- \`${k.schema}.${k.table}\`: ${k.reason}`);
+    for (const k of m.skipped) {
+      out.push(`- ${mdCode(`${k.schema}.${k.table}`, false)}: ${mdCode(k.reason, false)}`);
+    }
   }
   return out.join("\n") + "\n\n";
 }

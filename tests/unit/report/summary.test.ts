@@ -1,11 +1,12 @@
 /** The end-of-run summary in its three forms, from a two-schema manifest with a skipped table. */
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import type { Manifest } from "../../../lib/store/manifest.ts";
 import { versionNumber } from "../../../lib/pg/tools.ts";
 import {
   type BackupSummary,
   formatSummary,
   formatTotalLine,
+  mdCode,
   storageLine,
   summaryJson,
   summaryMarkdown,
@@ -115,7 +116,7 @@ Deno.test("--json summary", async () => {
 
 Deno.test("step summary Markdown escapes pipes in names and errors", async () => {
   const md = summaryMarkdown(PROD) + summaryMarkdown(DEV_FAILED);
-  assertEquals(md.includes("| a\\|b |"), true);
+  assertEquals(md.includes("| `a\\|b` |"), true);
   assertEquals(md.includes("refused \\| retried"), true);
   await assertGolden("summary/step-summary.md", md);
 });
@@ -136,4 +137,58 @@ Deno.test("storageLine: buckets, files, bytes, downloaded and reused, and late c
     storageLine(st),
     "2 bucket(s), 291 file(s), 8.6 MB; downloaded 2 (5.3 kB), reused 289 (8.6 MB); 1 changed after the snapshot",
   );
+});
+
+// deno-lint-ignore no-control-regex
+const CONTROL_CHAR = /[\x00-\x09\x0b-\x1f\x7f]/;
+
+/** Fails when a line of `text` holds a control character or starts a workflow command. */
+function assertSafeLines(text: string): void {
+  for (const line of text.split("\n")) {
+    ok(!/^\s*(::|##\[)/.test(line), `a line starts a workflow command: ${line}`);
+    ok(!CONTROL_CHAR.test(line), `a control character: ${JSON.stringify(line)}`);
+  }
+}
+
+/** A manifest whose names hold line breaks, workflow commands, Markdown, HTML and backticks. */
+function hostile(): BackupSummary {
+  const m = structuredClone(PROD.manifest!);
+  m.database.name = "db\n::error::forged";
+  m.schemas[0].name = "nl\nline";
+  m.schemas[1].name = "![x](https://evil.example/t.png) <img src=x> `tick`";
+  m.skipped = [{ schema: "s\r\n::add-mask::x", table: "t\u001b[2J", reason: "permission denied\n::error::" }];
+  return {
+    ...PROD,
+    manifest: m,
+    error: "pg_dump of schema x\n::error::y failed",
+    connection: "u\n@h:5432/db",
+  };
+}
+
+Deno.test("names with control characters cannot add lines to the text summary (item 6)", () => {
+  const text = formatSummary(hostile());
+  assertSafeLines(text);
+  ok(text.includes("nl\\nline"), text);
+  ok(text.includes("db\\n::error::forged"), text);
+  ok(text.includes("s\\r\\n::add-mask::x.t\\x1b[2J: permission denied\\n::error::"), text);
+  ok(text.includes("pg_dump of schema x\\n::error::y failed"), text);
+});
+
+Deno.test("names cannot add rows, links or images to the step summary (item 6)", () => {
+  const md = summaryMarkdown(hostile());
+  const rows = md.split("\n").filter((l) => l.startsWith("|"));
+  assertSafeLines(md);
+  ok(md.includes("| `nl\\nline` |"), md);
+  ok(md.includes("| `` ![x](https://evil.example/t.png) <img src=x> `tick` `` |"), md);
+  ok(md.includes("| error | `pg_dump of schema x\\n::error::y failed` |"), md);
+  ok(md.includes("- `s\\r\\n::add-mask::x.t\\x1b[2J`: `permission denied\\n::error::`"), md);
+  // every table row still has its columns: 2 in the field table, 5 in the schema table
+  for (const r of rows) {
+    const cells = r.replaceAll("\\|", "").split("|").length - 2;
+    ok(cells === 2 || cells === 5, `${cells} cells: ${r}`);
+  }
+  assertEquals(mdCode("a`b"), "``a`b``");
+  assertEquals(mdCode("`x"), "`` `x ``");
+  assertEquals(mdCode("a|b"), "`a\\|b`");
+  assertEquals(mdCode("a|b", false), "`a|b`");
 });

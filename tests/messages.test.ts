@@ -1,0 +1,145 @@
+/**
+ * Messages cannot be forged from database content (issue 16, item 6), on a real PostgreSQL 17 with
+ * the real CLI inside a simulated GitHub Actions job: a schema and tables whose names hold line
+ * breaks, `::error::` / `::add-mask::` workflow commands, an escape sequence and Markdown are backed
+ * up (text, `--json`, `--dry-run`), one of them unreadable (skipped), and restored. In every line of
+ * stdout, stderr and the step summary: no control character, and no line that starts (after white
+ * space) with `::` or `##[`; the names appear escaped (`nl\n::error::…`), and as themselves in JSON.
+ */
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { clientBinDir } from "../dev/pgenv.ts";
+import { qualified, quoteIdent } from "../lib/pg/ident.ts";
+import { runCli } from "./support/cli.ts";
+import { sharedCluster } from "./support/cluster.ts";
+import { loadFixture } from "./support/fixture.ts";
+import { tallied } from "./support/tally.ts";
+
+const SCHEMA = "nl\n::error::forged schema";
+const TABLE = "t\n::add-mask::x\x1b[2J";
+const SKIPPED = "locked\r\n##[error]skipped";
+const MARKDOWN = "md ![x](https://evil.example/p.png) | `tick`";
+/** The escaped form a reader sees. */
+const SHOWN_SCHEMA = "nl\\n::error::forged schema";
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
+
+/** Fails naming `what` and the line when a line of `text` could forge a log line or a command. */
+function assertSafe(text: string, what: string): void {
+  for (const line of text.split("\n")) {
+    ok(!/^\s*(::|##\[)/.test(line), `${what}: a line starts a workflow command: ${JSON.stringify(line)}`);
+    ok(!CONTROL.test(line), `${what}: a control character in ${JSON.stringify(line)}`);
+  }
+}
+
+Deno.test({
+  name: "names with line breaks and workflow commands are shown escaped, never as lines (PostgreSQL 17)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async (t) => {
+    const c = await sharedCluster(17);
+    const db = await c.createDatabase();
+    const s = quoteIdent(SCHEMA);
+    await c.sql(
+      `create schema ${s};
+       create table ${qualified(SCHEMA, TABLE)} (id int primary key, note text);
+       insert into ${
+        qualified(SCHEMA, TABLE)
+      } select g, E'row\\n::error::in data' from generate_series(1, 5) g;
+       create table ${qualified(SCHEMA, MARKDOWN)} (id int primary key);
+       insert into ${qualified(SCHEMA, MARKDOWN)} values (1);
+       create table ${qualified(SCHEMA, SKIPPED)} (id int);
+       grant usage on schema ${s} to postgres;
+       grant select on ${qualified(SCHEMA, TABLE)}, ${qualified(SCHEMA, MARKDOWN)} to postgres;`,
+      { db },
+    );
+    const { url } = await loadFixture(c, db, { app: false });
+    const work = await Deno.makeTempDir({ prefix: "sb-messages-" });
+    const summaryFile = `${work}/step-summary.md`;
+    const env = {
+      PG_BIN: clientBinDir(),
+      SUPABASE_DB_URL: url,
+      GITHUB_ACTIONS: "true",
+      GITHUB_STEP_SUMMARY: summaryFile,
+    };
+    const out = ["--out", `${work}/backups`, "--schema", SCHEMA];
+    try {
+      await t.step("backup: progress, summary and step summary", async () => {
+        await tallied("message scans", async () => {
+          const r = await runCli(["backup", ...out], env);
+          assertEquals(r.code, 3, r.stderr); // partial: one table is unreadable
+          assertSafe(r.stderr, "backup stderr");
+          assertSafe(r.stdout, "backup stdout");
+          ok(r.stderr.includes(`dumped schema ${SHOWN_SCHEMA}`), r.stderr);
+          ok(r.stdout.includes(`  ${SHOWN_SCHEMA}`), r.stdout);
+          ok(r.stdout.includes(`${SHOWN_SCHEMA}.locked\\r\\n##[error]skipped: `), r.stdout);
+          const md = await Deno.readTextFile(summaryFile);
+          assertSafe(md, "step summary");
+          ok(md.includes(`| \`${SHOWN_SCHEMA}\` |`), md);
+          ok(!md.includes("](https://evil.example"), "no link outside a code span");
+        });
+      });
+
+      await t.step("backup --json keeps the names as JSON strings", async () => {
+        await tallied("message scans", async () => {
+          const r = await runCli(["backup", ...out, "--json"], env);
+          assertEquals(r.code, 3, r.stderr);
+          assertSafe(r.stderr, "backup --json stderr");
+          assertSafe(r.stdout, "backup --json stdout");
+          const parsed = JSON.parse(r.stdout);
+          assertEquals(parsed[0].schemas[0].name, SCHEMA);
+          assertEquals(parsed[0].skipped[0].table, SKIPPED);
+        });
+      });
+
+      await t.step("backup --dry-run", async () => {
+        await tallied("message scans", async () => {
+          const r = await runCli(["backup", ...out, "--dry-run"], env);
+          ok(r.code === 0 || r.code === 3, r.stderr);
+          assertSafe(r.stderr, "dry-run stderr");
+          assertSafe(r.stdout, "dry-run stdout");
+        });
+      });
+
+      await t.step("restore of those names", async () => {
+        await tallied("message scans", async () => {
+          const target = await c.createDatabase();
+          const r = await runCli(
+            ["restore", "--out", `${work}/backups`, "--target-url", c.url({ db: target })],
+            env,
+          );
+          assertEquals(r.code, 0, r.stderr);
+          assertSafe(r.stderr, "restore stderr");
+          assertSafe(r.stdout, "restore stdout");
+          const rows = await c.sql(`select count(*) from ${qualified(SCHEMA, TABLE)}`, { db: target });
+          assertEquals(rows.trim(), "5");
+        });
+      });
+
+      await t.step("an error and a hint quoting a name stay one line each", async () => {
+        await tallied("message scans", async () => {
+          const r = await runCli(
+            [
+              "restore",
+              "--out",
+              `${work}/backups`,
+              "--target-url",
+              c.url({ db: db }),
+              "--table",
+              `nope.${TABLE}`,
+            ],
+            env,
+          );
+          ok(r.code !== 0, r.stderr);
+          assertSafe(r.stderr, "error");
+          const lines = r.stderr.split("\n").filter((l) => l !== "");
+          assertEquals(lines.length, 2, r.stderr);
+          ok(lines[0].startsWith("error: ") && lines[1].startsWith("hint: "), r.stderr);
+          ok(lines[1].includes(SHOWN_SCHEMA), r.stderr);
+        });
+      });
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});
