@@ -83,6 +83,48 @@ Deno.test({
         const policy = "select count(*) from pg_policy where polname = 'own profile'";
         assertEquals(await q(newer, db, policy), "1");
       });
+      await t.step(
+        "verify --drill as postgres into a scratch database: it names the extension it needs",
+        async () => {
+          // Vanilla PostgreSQL lets only a superuser create pg_stat_statements (hosted Supabase lets
+          // postgres, through supautils): the drill stops at its first step, naming it, and changes nothing.
+          const scratch = `drill_${Deno.pid}_${crypto.randomUUID().slice(0, 8)}`;
+          await newer.sql(`create database "${scratch}" owner postgres`);
+          const r = await runCli([
+            "verify",
+            "--out",
+            root,
+            "--drill",
+            "--target-url",
+            newer.url({ db: scratch, user: "postgres", password: PROJECT_PASSWORD }),
+          ], TOOLS);
+          assertEquals(r.code, 1, `${r.stdout}\n${r.stderr}`);
+          assert(
+            /^error: extension pg_stat_statements .*cannot be created in the target: .*permission denied/m
+              .test(r.stderr),
+            r.stderr,
+          );
+          assert(/nothing was changed/.test(r.stderr), r.stderr);
+          assert(/^hint: .*as a superuser/m.test(r.stderr), r.stderr);
+          assertEquals(
+            await q(newer, scratch, "select count(*) from pg_namespace where nspname = 'auth'"),
+            "0",
+          );
+          // As a superuser, the same drill matches every table.
+          const scratch2 = `drill_${Deno.pid}_${crypto.randomUUID().slice(0, 8)}`;
+          await newer.sql(`create database "${scratch2}"`);
+          const ok2 = await runCli([
+            "verify",
+            "--out",
+            root,
+            "--drill",
+            "--target-url",
+            newer.url({ db: scratch2 }),
+          ], TOOLS);
+          assertEquals(ok2.code, 0, `${ok2.stdout}\n${ok2.stderr}`);
+          assert(/(\d+)\/\1 tables match/.test(ok2.stdout), ok2.stdout);
+        },
+      );
     } finally {
       await older.stop();
       await Deno.remove(root, { recursive: true });
