@@ -167,6 +167,14 @@ async function loadAverage(): Promise<number[]> {
   return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).map(Number);
 }
 
+/** When the first and the last stderr line matching a pattern arrived (ms from the start). */
+function lineTimes(m: Measurement) {
+  return {
+    at: (re: RegExp) => m.stderrLines.find((l) => re.test(l.text))?.ms,
+    lastAt: (re: RegExp) => m.stderrLines.findLast((l) => re.test(l.text))?.ms,
+  };
+}
+
 /** Total size of the files under `path` (a file or a directory). */
 async function sizeOf(path: string): Promise<number> {
   const st = await Deno.stat(path);
@@ -390,8 +398,7 @@ async function main() {
           ignoreChildName: "deno",
         }),
       marks: (m) => {
-        const at = (re: RegExp) => m.stderrLines.find((l) => re.test(l.text))?.ms;
-        const lastAt = (re: RegExp) => m.stderrLines.findLast((l) => re.test(l.text))?.ms;
+        const { at, lastAt } = lineTimes(m);
         const r: Record<string, number> = {};
         const server = at(/^(\[\w+\] )?server /);
         const dumped = lastAt(/dumped schema /);
@@ -491,16 +498,31 @@ async function main() {
       },
       discard: (out: string) => dropDatabase(cluster, restoreDbs.get(out)!),
     });
-    const oursRestore: Approach = restore(
-      "ours-restore-direct",
-      `supabase-backup restore${flagged}`,
-      sources.ours,
-      (db) => [Deno.execPath(), tool("restore", sources.ours.path, "--target-url", url(ports.direct, db)), {
-        env: baseEnv,
-        cwd: work,
-        ignoreChildName: "deno",
-      }],
-    );
+    const oursRestore: Approach = {
+      ...restore(
+        "ours-restore-direct",
+        `supabase-backup restore${flagged}`,
+        sources.ours,
+        (db) => [Deno.execPath(), tool("restore", sources.ours.path, "--target-url", url(ports.direct, db)), {
+          env: baseEnv,
+          cwd: work,
+          ignoreChildName: "deno",
+        }],
+      ),
+      // When each step's input was handed to psql (it runs behind by at most a pipe buffer).
+      marks: (m) => {
+        const { at, lastAt } = lineTimes(m);
+        const r: Record<string, number> = {};
+        const marks: [string, number | undefined][] = [
+          ["filesChecked", at(/^checking \d+ backup file/)],
+          ["definitionsSent", lastAt(/: definitions restored$/)],
+          ["dataSent", lastAt(/: data restored$/)],
+          ["postDataSent", lastAt(/: indexes, constraints, triggers and policies restored$/)],
+        ];
+        for (const [k, v] of marks) if (v !== undefined) r[k] = v;
+        return r;
+      },
+    };
     const pgRestore: Approach = restore(
       "pg_restore-j4-direct",
       `pg_restore -j${args.jobs} (of pg_dump -Fd)`,
@@ -509,7 +531,18 @@ async function main() {
         env: pgEnv(ports.direct, db),
       }],
     );
-    const restores = args.skipRestore ? [] : [oursRestore, pgRestore];
+    // The same archive in one session and one transaction, as ours restores: what atomicity costs.
+    const pgRestoreAtomic: Approach = restore(
+      "pg_restore-1-direct",
+      "pg_restore --single-transaction",
+      sources.dir,
+      (
+        db,
+      ) => [join(bin, "pg_restore"), ["--single-transaction", "--no-password", "-d", db, sources.dir.path], {
+        env: pgEnv(ports.direct, db),
+      }],
+    );
+    const restores = args.skipRestore ? [] : [oursRestore, pgRestore, pgRestoreAtomic];
     let approaches: Approach[] = [
       ours("proxy"),
       dirJ4("proxy"),

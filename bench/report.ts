@@ -145,6 +145,7 @@ export function evaluate(
     oursOverPgDumpPlain: ratio(ours, get("pg_dump-Fp-proxy")),
     perTableOverOurs: ratio(perTable, ours),
     oursRestoreOverPgRestoreJ4: ratio(get("ours-restore-direct"), get("pg_restore-j4-direct")),
+    oursRestoreOverPgRestoreAtomic: ratio(get("ours-restore-direct"), get("pg_restore-1-direct")),
   };
   const targets: TargetCheck[] = [];
   const round = (x: number) => x.toFixed(2);
@@ -249,6 +250,7 @@ export function formatReport(r: BenchReport): string {
     oursOverPgDumpPlain: "ours / pg_dump -Fp (proxy)",
     perTableOverOurs: "per-table / ours (proxy)",
     oursRestoreOverPgRestoreJ4: "restore: ours / pg_restore -j4",
+    oursRestoreOverPgRestoreAtomic: "restore: ours / pg_restore -1",
   };
   for (const [k, v] of Object.entries(r.ratios)) {
     if (v !== null) lines.push(`${(ratioNames[k] ?? k).padEnd(34)} ${v.toFixed(2)}×`);

@@ -62,6 +62,7 @@ Deno.test("deno task bench (10 tables in 3 schemas, 2 MB, a 1 MB value): every a
       "pg_dump-Fd-j4-direct",
       "pg_dump-Fd-j4-proxy",
       "pg_dump-Fp-proxy",
+      "pg_restore-1-direct",
       "pg_restore-j4-direct",
     ],
   );
