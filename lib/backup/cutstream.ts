@@ -30,9 +30,15 @@
  * pg_restore would write there when restoring that file alone: the tablespace for entries that have
  * one, the table access method for tables and materialized views (not partitioned tables), when the
  * file's own last value differs. The value is the stream's at that entry.
+ *
+ * The split is linear in the stream and holds at most {@link HOLD_LIMIT} bytes of it, whatever the
+ * length of a line: COPY data and the lines of a body that cannot start a header are passed on as they
+ * arrive, a line cut by a chunk boundary is held only when it could be part of a header, a COPY
+ * statement or the preamble (all short: their names are at most 63 bytes each), and a held line that
+ * grows past the limit is body text (or, in a COPY statement or the preamble, a {@link TocSplitError}).
  * @module
  */
-import { copyHeaderEnd, CopyHeaderError } from "./split.ts";
+import { copyHeaderEnd, CopyHeaderError, HeldLine, HOLD_LIMIT, mayEndCopy } from "./split.ts";
 
 /** How one TOC entry of the list is routed. */
 export interface SplitEntry {
@@ -191,13 +197,19 @@ export class TocStreamSplitter {
   #tableAm?: string;
   /** Lines that may start a separator or the trailer: [text, bytes]. */
   #held: [string, Uint8Array][] = [];
-  #carry?: Uint8Array;
+  /**
+   * The line the last chunk ended in: held (it may matter as a whole) or streamed (COPY data, or a
+   * body line that cannot start a header: its bytes were passed on).
+   */
+  #open?: HeldLine | "streamed";
+  #limit: number;
   #out: SplitOutput[] = [];
   /** A run of body bytes in the current chunk, for the current file. */
   #run?: { buf: Uint8Array; start: number; end: number };
 
   constructor(spec: SplitSpec) {
     this.#spec = spec;
+    this.#limit = Math.max(HOLD_LIMIT, enc.encode(spec.frame).length);
     for (const [file, f] of spec.files) {
       this.#files.set(file, { key: f.restrictKey, started: false, left: 0 });
     }
@@ -208,16 +220,93 @@ export class TocStreamSplitter {
     }
   }
 
+  /** Bytes of the stream held inside the splitter (at most about {@link HOLD_LIMIT}). */
+  get held(): number {
+    const open = this.#open instanceof HeldLine ? this.#open.length : 0;
+    return open + this.#held.reduce((n, [, b]) => n + b.length, 0);
+  }
+
   /** Feeds the next chunk of the stream; returns what to write, in order. */
   push(chunk: Uint8Array): SplitOutput[] {
-    let buf = chunk;
-    if (this.#carry) {
-      buf = new Uint8Array(this.#carry.length + chunk.length);
-      buf.set(this.#carry);
-      buf.set(chunk, this.#carry.length);
-      this.#carry = undefined;
+    let pos = this.#open ? this.#resume(chunk) : 0;
+    if (!this.#open) pos = this.#lines(chunk, pos);
+    if (pos < chunk.length) this.#begin(chunk, pos);
+    this.#flushRun();
+    return this.#take();
+  }
+
+  /** Continues the line the last chunk ended in; returns where it ends in `chunk` (or its length). */
+  #resume(chunk: Uint8Array): number {
+    const nl = chunk.indexOf(NL);
+    const end = nl === -1 ? chunk.length : nl + 1;
+    const open = this.#open!;
+    if (open === "streamed") {
+      this.#body(chunk, 0, end);
+      if (nl !== -1) this.#open = undefined;
+      return end;
     }
-    let pos = 0;
+    open.add(chunk.subarray(0, end));
+    if (nl !== -1) {
+      this.#open = undefined;
+      const line = open.join();
+      this.#oneLine(line, 0, line.length);
+    } else if (this.#mode === "copy" && !open.mayEndCopy()) this.#stream(open.join());
+    else if (open.length > this.#limit) this.#long(open.join());
+    return end;
+  }
+
+  /** A line that the chunk ends in (no newline): passed on when it is COPY data, held otherwise. */
+  #begin(chunk: Uint8Array, pos: number): void {
+    if (this.#mode === "copy" && !mayEndCopy(chunk, pos, chunk.length)) {
+      this.#body(chunk, pos, chunk.length);
+      this.#open = "streamed";
+      return;
+    }
+    const h = new HeldLine();
+    h.add(chunk.subarray(pos));
+    this.#open = h;
+    if (h.length > this.#limit) this.#long(h.join());
+  }
+
+  /** Passes a held line's bytes on as body and the rest of the line with them. */
+  #stream(bytes: Uint8Array): void {
+    this.#body(bytes, 0, bytes.length);
+    this.#open = "streamed";
+  }
+
+  /**
+   * A held line grew past the limit: it cannot be a header, SET or trailer line, so in a body it is
+   * text (with the lines held before it); a COPY statement or preamble line that long is not
+   * pg_restore's.
+   */
+  #long(bytes: Uint8Array): void {
+    if (this.#mode === "copyhead" || this.#mode === "preamble" || this.#copyLine(bytes, 0, bytes.length)) {
+      throw new TocSplitError(`a line of the pg_restore output is longer than ${this.#limit} bytes`);
+    }
+    this.#bodyStart = false;
+    this.#release();
+    this.#stream(bytes);
+  }
+
+  /** Whether this line starts the current entry's COPY statement. */
+  #copyLine(buf: Uint8Array, start: number, end: number): boolean {
+    return this.#bodyStart && this.#current!.desc === "TABLE DATA" && end - start >= 5 &&
+      buf[start] === 0x43 /* C */ && dec.decode(buf.subarray(start, start + 5)) === "COPY ";
+  }
+
+  /** One whole line (its newline included, except at the end of the stream). */
+  #oneLine(buf: Uint8Array, start: number, end: number): void {
+    if (this.#mode === "copy") {
+      if (end - start === 3 && buf[start] === 0x5c && buf[start + 1] === 0x2e) this.#mode = "body";
+      this.#body(buf, start, end);
+    } else if (this.#mode === "copyhead") {
+      this.#body(buf, start, end);
+      this.#copyHead(buf, start, end);
+    } else this.#line(buf, start, end);
+  }
+
+  /** The whole lines of `buf` from `pos` on; returns where the last one ends. */
+  #lines(buf: Uint8Array, pos: number): number {
     for (;;) {
       const nl = buf.indexOf(NL, pos);
       if (nl === -1) break;
@@ -248,20 +337,19 @@ export class TocStreamSplitter {
       this.#line(buf, pos, nl + 1);
       pos = nl + 1;
     }
-    this.#flushRun();
-    if (pos < buf.length) this.#carry = buf.slice(pos);
-    return this.#take();
+    return pos;
   }
 
   /** Ends the stream; checks that every entry was found and ends every file. */
   finish(): SplitOutput[] {
-    if (this.#carry) {
-      const c = this.#carry;
-      this.#carry = undefined;
+    const open = this.#open;
+    this.#open = undefined;
+    if (open instanceof HeldLine) {
+      const c = open.join();
       if (this.#mode === "copy" || this.#mode === "copyhead") this.#body(c, 0, c.length);
       else this.#line(c, 0, c.length);
-      this.#flushRun();
     }
+    this.#flushRun();
     if (this.#mode === "preamble") throw new TocSplitError("the pg_restore output has no TOC entry header");
     if (this.#mode === "copy" || this.#mode === "copyhead") {
       throw new TocSplitError("the pg_restore output ends inside COPY data");
@@ -334,14 +422,13 @@ export class TocStreamSplitter {
   #line(buf: Uint8Array, start: number, end: number): void {
     const len = end - start - (buf[end - 1] === NL ? 1 : 0);
     if (this.#bodyStart) {
+      const copy = this.#copyLine(buf, start, start + len);
       this.#bodyStart = false;
-      if (this.#current!.desc === "TABLE DATA" && len >= 5 && buf[start] === 0x43 /* C */) {
-        if (dec.decode(buf.subarray(start, start + 5)) === "COPY ") {
-          this.#body(buf, start, end);
-          this.#quoted = false;
-          this.#copyHead(buf, start, end);
-          return;
-        }
+      if (copy) {
+        this.#body(buf, start, end);
+        this.#quoted = false;
+        this.#copyHead(buf, start, end);
+        return;
       }
     }
     const b0 = buf[start];

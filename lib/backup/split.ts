@@ -8,7 +8,51 @@
  * quotes, which must follow `FROM stdin;` ({@link copyHeaderEnd}).
  * @module
  */
-import type { FileSink, Written } from "../store/sink.ts";
+import type { FileSink, SinkMark, Written } from "../store/sink.ts";
+
+/**
+ * The most of a line the splitters hold while waiting for its end (1 MiB): far more than any header,
+ * SET, COPY statement or preamble line pg_restore writes (names are at most 63 bytes).
+ */
+export const HOLD_LIMIT = 1 << 20;
+
+/** A line cut by chunk boundaries, kept as copies of its pieces until it ends (joined once). */
+export class HeldLine {
+  #parts: Uint8Array[] = [];
+  /** Bytes held. */
+  length = 0;
+
+  /** Adds a piece (copied). */
+  add(bytes: Uint8Array): void {
+    this.#parts.push(bytes.slice());
+    this.length += bytes.length;
+  }
+
+  /** The whole line so far, as one buffer. */
+  join(): Uint8Array {
+    if (this.#parts.length === 1) return this.#parts[0];
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const p of this.#parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    this.#parts = [out];
+    return out;
+  }
+
+  /** Whether the line so far is `\` or `\.`: it may still become the end of COPY data. */
+  mayEndCopy(): boolean {
+    const b = this.join();
+    return b.length <= 2 && b[0] === 0x5c && (b.length === 1 || b[1] === 0x2e);
+  }
+}
+
+/** Whether `buf[start, end)` (no newline in it) may still become a `\.` line. */
+export function mayEndCopy(buf: Uint8Array, start: number, end: number): boolean {
+  const n = end - start;
+  return n <= 2 && buf[start] === 0x5c && (n === 1 || buf[start + 1] === 0x2e);
+}
 
 /** The result of one split run. */
 export interface SplitResult {
@@ -66,6 +110,13 @@ function isEnd(buf: Uint8Array, start: number, end: number): boolean {
 /**
  * Copies `input` into parts opened by `openPart(n)` (1-based). `maxBytes` bounds each part; a part
  * always holds at least one row, so a single row larger than the limit still goes through.
+ *
+ * Linear in the input, holding at most {@link HOLD_LIMIT} bytes of a line whatever its length: rows
+ * are written as they arrive. A row that does not fit must start the next part, and its length is
+ * known only at its end; so a row that spans chunks is written on from a {@link SinkMark} of its part,
+ * and when it outgrows the part, what was written of it is taken back from that part (read back in
+ * blocks) and moved to the next, which then goes on with it. Lines before and after the data (SET
+ * lines, the COPY statement) are short and held whole; one longer than the limit is refused.
  */
 export async function splitCopyStream(
   input: ReadableStream<Uint8Array>,
@@ -82,6 +133,7 @@ export async function splitCopyStream(
   let rowsInPart = 0;
   const parts: Written[] = [];
   let sink = await openPart(1);
+  let opened = 1;
   let partBytes = 0;
   // Output is collected as views into the current chunk and written once per chunk.
   let pending: Uint8Array[] = [];
@@ -97,19 +149,55 @@ export async function splitCopyStream(
     for (const b of pending) await sink.write(b);
     pending = [];
   };
+  /** Ends the current part (its COPY and its restrict) and records it. */
+  const endPart = async (part: FileSink) => {
+    await part.write(enc.encode("\\.\n"));
+    if (restrictKey) await part.write(enc.encode(`\n\\unrestrict ${restrictKey}\n`));
+    parts.push(await part.close());
+  };
+  /** Opens the next part, starting with the header and the COPY statement. */
+  const nextPart = async () => {
+    const next = await openPart(++opened);
+    for (const h of [...header, ...copyHead]) await next.write(h);
+    return next;
+  };
   const split = async () => {
     await flush();
-    await sink.write(enc.encode("\\.\n"));
-    if (restrictKey) await sink.write(enc.encode(`\n\\unrestrict ${restrictKey}\n`));
-    parts.push(await sink.close());
-    sink = await openPart(parts.length + 1);
-    partBytes = 0;
-    for (const h of [...header, ...copyHead]) emit(h);
+    await endPart(sink);
+    sink = await nextPart();
+    partBytes = sink.bytes;
     rowsInPart = 0;
+  };
+  /**
+   * The line the last chunk ended in: held whole, or a row being written (`mark`: where it starts
+   * in its part, while other rows precede it there and it may still have to move).
+   */
+  let open: { held: HeldLine } | { row: true; mark?: SinkMark } | undefined;
+  /** The row being written has outgrown its part: it moves to the next part, with what it has so far. */
+  const moveRow = async (mark: SinkMark) => {
+    await flush();
+    const next = await nextPart();
+    await sink.rewind(mark, (block) => next.write(block));
+    await endPart(sink);
+    sink = next;
+    partBytes = sink.bytes;
+    rowsInPart = 1;
+  };
+  /** The start of a row that the chunk does not end (no newline in `b`). */
+  const beginRow = async (b: Uint8Array) => {
+    if (rowsInPart > 0 && partBytes + b.length + 64 > maxBytes) await split();
+    rows++;
+    rowsInPart++;
+    let mark: SinkMark | undefined;
+    if (rowsInPart > 1) {
+      await flush();
+      mark = sink.mark();
+    }
+    emit(b);
+    open = { row: true, mark };
   };
 
   try {
-    let carry: Uint8Array | undefined;
     const needsSplit = (buf: Uint8Array, start: number, end: number) =>
       state === "copy" && rowsInPart > 0 && partBytes + (end - start) + 64 > maxBytes &&
       !isEnd(buf, start, end);
@@ -145,28 +233,59 @@ export async function splitCopyStream(
       }
       emit(line);
     };
-    for await (const chunk of input) {
-      let buf = chunk;
-      if (carry) {
-        buf = new Uint8Array(carry.length + chunk.length);
-        buf.set(carry);
-        buf.set(chunk, carry.length);
-        carry = undefined;
-      }
+    const whole = async (buf: Uint8Array, start: number, end: number) => {
+      if (needsSplit(buf, start, end)) await split();
+      handle(buf, start, end);
+    };
+    for await (const buf of input) {
       let pos = 0;
-      for (;;) {
-        const nl = buf.indexOf(NL, pos);
-        if (nl === -1) break;
-        if (needsSplit(buf, pos, nl + 1)) await split();
-        handle(buf, pos, nl + 1);
-        pos = nl + 1;
+      if (open) {
+        const nl = buf.indexOf(NL);
+        const end = nl === -1 ? buf.length : nl + 1;
+        pos = end;
+        if ("row" in open) {
+          emit(buf.subarray(0, end));
+          if (open.mark && partBytes + 64 > maxBytes) {
+            await moveRow(open.mark);
+            open.mark = undefined;
+          }
+          if (nl !== -1) open = undefined;
+        } else {
+          const held = open.held;
+          held.add(buf.subarray(0, end));
+          if (nl !== -1) {
+            open = undefined;
+            const line = held.join();
+            await whole(line, 0, line.length);
+          } else if (state === "copy" && !held.mayEndCopy()) {
+            open = undefined;
+            await beginRow(held.join());
+          } else if (held.length > HOLD_LIMIT) {
+            throw new CopyHeaderError(`a line outside the COPY data is longer than ${HOLD_LIMIT} bytes`);
+          }
+        }
       }
-      if (pos < buf.length) carry = buf.slice(pos);
+      if (!open) {
+        for (;;) {
+          const nl = buf.indexOf(NL, pos);
+          if (nl === -1) break;
+          await whole(buf, pos, nl + 1);
+          pos = nl + 1;
+        }
+        if (pos < buf.length) {
+          if (state === "copy" && !mayEndCopy(buf, pos, buf.length)) await beginRow(buf.subarray(pos));
+          else {
+            const held = new HeldLine();
+            held.add(buf.subarray(pos));
+            open = { held };
+          }
+        }
+      }
       await flush();
     }
-    if (carry) {
-      if (needsSplit(carry, 0, carry.length)) await split();
-      handle(carry, 0, carry.length);
+    if (open && "held" in open) {
+      const line = open.held.join();
+      await whole(line, 0, line.length);
     }
     if (state === "copyhead") throw new CopyHeaderError("the pg_restore output ends inside a COPY statement");
     await flush();

@@ -15,6 +15,12 @@ export interface Written {
 /** How much FileSink buffers before writing, and how much hashFile reads at a time: 1 MiB. */
 export const BUFFER = 1 << 20;
 
+/** A point in a {@link FileSink} to go back to: its size and the hash state there. */
+export interface SinkMark {
+  bytes: number;
+  hash: Hash;
+}
+
 /** A file being written. */
 export class FileSink {
   #file: Deno.FsFile;
@@ -30,7 +36,14 @@ export class FileSink {
   /** Creates (or truncates) `path`, making parent directories 0700. */
   static async open(path: string): Promise<FileSink> {
     await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const file = await Deno.open(path, { write: true, create: true, truncate: true, mode: 0o600 });
+    // read: rewind gives back what it takes off the end
+    const file = await Deno.open(path, {
+      read: true,
+      write: true,
+      create: true,
+      truncate: true,
+      mode: 0o600,
+    });
     return new FileSink(file);
   }
 
@@ -50,6 +63,31 @@ export class FileSink {
   async #flush(): Promise<void> {
     if (this.#used > 0) await writeAll(this.#file, this.#buf.subarray(0, this.#used));
     this.#used = 0;
+  }
+
+  /** The current end, to {@link rewind} to. */
+  mark(): SinkMark {
+    return { bytes: this.bytes, hash: this.#hash.copy() };
+  }
+
+  /**
+   * Takes everything written after `m` off the file, handing it to `take` first, in order, in blocks
+   * of at most {@link BUFFER} bytes (the block is reused: copy or consume it before returning). The
+   * size and checksum are then as they were at `m`.
+   */
+  async rewind(m: SinkMark, take: (block: Uint8Array) => Promise<void>): Promise<void> {
+    await this.#flush();
+    await this.#file.seek(m.bytes, Deno.SeekMode.Start);
+    for (let left = this.bytes - m.bytes; left > 0;) {
+      const n = await this.#file.read(this.#buf.subarray(0, Math.min(BUFFER, left)));
+      if (n === null) throw new Error("the file is shorter than what was written to it");
+      await take(this.#buf.subarray(0, n));
+      left -= n;
+    }
+    await this.#file.truncate(m.bytes);
+    await this.#file.seek(m.bytes, Deno.SeekMode.Start);
+    this.bytes = m.bytes;
+    this.#hash = m.hash.copy();
   }
 
   /** Flushes, syncs and closes; returns size and checksum. */

@@ -8,6 +8,7 @@ import {
   TocSplitError,
   TocStreamSplitter,
 } from "../../../lib/backup/cutstream.ts";
+import { HOLD_LIMIT } from "../../../lib/backup/split.ts";
 import { dirname, fromFileUrl } from "../../support/paths.ts";
 
 // Real pg_restore 17.12 output for part of the fixture's `public` schema dump (see
@@ -204,4 +205,56 @@ Deno.test("tocsplit: a COPY statement spanning lines is never searched, whatever
     (e) => e instanceof TocSplitError && /FROM stdin/.test(e.message),
   );
   throws(() => split(realSpec(), stream.slice(0, stream.indexOf('""x"')), 4096), /inside COPY data/);
+});
+
+Deno.test("tocsplit: values and lines far longer than the hold limit pass through in bounded memory", () => {
+  const value = `999\t\\\\x${"ab".repeat(4 * HOLD_LIMIT)}\n`; // an 8 MiB row
+  const longLines = `-- ${"y".repeat(3 * HOLD_LIMIT)}\n    ${"z".repeat(3 * HOLD_LIMIT)}\n`;
+  const rowsAt = (text: string) => text.indexOf("\n", text.indexOf("COPY public.events_2024_h1")) + 1;
+  const bodyAt = (text: string) => text.indexOf("CREATE TABLE public.events (\n") + 29;
+  const insert = (text: string, at: number, what: string) => text.slice(0, at) + what + text.slice(at);
+  let stream = read("stream.sql");
+  stream = insert(stream, rowsAt(stream), value);
+  stream = insert(stream, bodyAt(stream), longLines);
+  const bytes = new TextEncoder().encode(stream);
+  for (const size of [65536, HOLD_LIMIT + 7, 4093]) {
+    const s = new TocStreamSplitter(realSpec());
+    const out: SplitOutput[] = [];
+    let most = 0;
+    for (let i = 0; i < bytes.length; i += size) {
+      out.push(...s.push(bytes.subarray(i, i + size)));
+      most = Math.max(most, s.held);
+    }
+    out.push(...s.finish());
+    ok(most <= HOLD_LIMIT + size, `held ${most} bytes with chunks of ${size}`);
+    const text = (f: string) => {
+      const dec = new TextDecoder();
+      return out.filter((o) => o.file === f && "bytes" in o).map((o) =>
+        dec.decode((o as { bytes: Uint8Array }).bytes, { stream: true })
+      )
+        .join("") + dec.decode();
+    };
+    const data = read("events_2024_h1.data.sql");
+    assertEquals(text("events_2024_h1.data"), insert(data, rowsAt(data), value), `data, chunks of ${size}`);
+    const schema = read("events.schema.sql");
+    assertEquals(
+      text("events.schema"),
+      insert(schema, bodyAt(schema), longLines),
+      `schema, chunks of ${size}`,
+    );
+    for (const f of FILES.filter((f) => f !== "events_2024_h1.data" && f !== "events.schema")) {
+      assertEquals(text(f), read(`${f}.sql`), f);
+    }
+  }
+});
+
+Deno.test("tocsplit: a COPY statement or preamble line longer than the hold limit is not pg_restore's", () => {
+  const stream = read("stream.sql");
+  const copyAt = stream.indexOf("COPY public.events_2024_h1 (") + 5;
+  const long = "x".repeat(3 * HOLD_LIMIT);
+  throws(
+    () => split(realSpec(), stream.slice(0, copyAt) + long + stream.slice(copyAt), 65536),
+    /longer than \d+ bytes/,
+  );
+  throws(() => split(realSpec(), `${long}\n${stream}`, 65536), /longer than \d+ bytes/);
 });

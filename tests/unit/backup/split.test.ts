@@ -1,6 +1,6 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { rejects as assertRejects } from "node:assert/strict";
-import { CopyHeaderError, splitCopyStream } from "../../../lib/backup/split.ts";
+import { CopyHeaderError, HOLD_LIMIT, splitCopyStream } from "../../../lib/backup/split.ts";
 import { FileSink } from "../../../lib/store/sink.ts";
 
 function streamOf(text: string, chunk = 7): ReadableStream<Uint8Array> {
@@ -97,5 +97,64 @@ Deno.test("a COPY statement that does not end with FROM stdin; is refused, as is
       CopyHeaderError,
     );
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parts are the same at any chunk size: a row cut by a chunk boundary moves whole when it does not fit", async () => {
+  const input = `${HEADER}COPY public.t (id, name, x) FROM stdin;\n` +
+    Array.from({ length: 40 }, (_, i) => `${i}\t${"v".repeat((i * 37) % 300)}\t\\N\n`).join("") +
+    "\\.\n\n\\unrestrict KEY1\n";
+  for (const max of [200, 1200, 5000]) {
+    const whole = await run(max, input.length, input);
+    for (const chunk of [1, 13, 333]) {
+      const { r, texts } = await run(max, chunk, input);
+      assertEquals(texts, whole.texts, `max ${max}, chunks of ${chunk}`);
+      assertEquals(r.rows, 40);
+      assertEquals(r.parts.map((p) => p.bytes), whole.r.parts.map((p) => p.bytes));
+      assertEquals(r.parts.map((p) => p.sha256), whole.r.parts.map((p) => p.sha256));
+    }
+  }
+});
+
+Deno.test("a value far larger than the hold limit: written as it arrives, moved whole to the next part when it outgrows its part", async () => {
+  const big = `7\t\\\\x${"ab".repeat(3 * HOLD_LIMIT)}\t\\N\n`; // one 6 MiB row
+  const small = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => `${from + i}\trow number ${from + i}\t\\N\n`).join("");
+  const copy = "COPY public.t (id, name, x) FROM stdin;\n";
+  const input = `${HEADER}${copy}${small(0, 3)}${big}${small(10, 2)}\\.\n\n\\unrestrict KEY1\n`;
+  const bytes = new TextEncoder().encode(input);
+  for (const [max, chunk] of [[3 * HOLD_LIMIT, 65536], [3 * HOLD_LIMIT, 1000003], [20 * HOLD_LIMIT, 65536]]) {
+    const dir = await Deno.makeTempDir();
+    const sinks: FileSink[] = [];
+    let sent = 0;
+    let lag = 0;
+    const input$ = new ReadableStream<Uint8Array>({
+      pull(c) {
+        // What was sent and not yet handed to a part: never more than a chunk plus the hold limit.
+        lag = Math.max(lag, sent - sinks.reduce((n, s) => n + s.bytes, 0));
+        if (sent >= bytes.length) return c.close();
+        c.enqueue(bytes.slice(sent, sent + chunk));
+        sent += chunk;
+      },
+    }, { highWaterMark: 0 });
+    const r = await splitCopyStream(input$, max, async (n) => {
+      const s = await FileSink.open(`${dir}/part${n}`);
+      sinks.push(s);
+      return s;
+    });
+    const texts = await Promise.all(r.parts.map((_, i) => Deno.readTextFile(`${dir}/part${i + 1}`)));
+    await Deno.remove(dir, { recursive: true });
+    assertEquals(r.rows, 6);
+    ok(lag <= chunk + HOLD_LIMIT, `lag ${lag} with chunks of ${chunk}`);
+    const end = "\\.\n\n\\unrestrict KEY1\n";
+    if (max > bytes.length) assertEquals(texts, [input]);
+    else {
+      assertEquals(texts, [
+        `${HEADER}${copy}${small(0, 3)}${end}`,
+        `${HEADER}${copy}${big}${end}`, // alone: larger than a part
+        `${HEADER}${copy}${small(10, 2)}${end}`,
+      ]);
+      assertEquals(r.parts.map((p) => p.bytes), texts.map((t) => new TextEncoder().encode(t).length));
+    }
   }
 });
