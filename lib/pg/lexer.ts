@@ -6,8 +6,10 @@
  * newlines, semicolons and `--`, and stays inside its statement here.
  *
  * The lexer streams: {@link ScriptLexer.push} takes text in chunks of any size and returns the pieces
- * completed so far; statements are held until their `;`, COPY data is passed on line by line. Joining
- * the texts of all pieces gives back the input exactly. Pure: no I/O.
+ * completed so far; statements are held until their `;`, COPY data is passed on as it arrives (a data
+ * piece may end inside a line, whatever the length of a value; only a line end that may still be the
+ * `\.` line waits for the next chunk). Joining the texts of all pieces gives back the input exactly.
+ * Pure: no I/O.
  * @module
  */
 
@@ -39,7 +41,15 @@ type Mode =
   | { kind: "dollar"; tag: string; meta: boolean }
   | { kind: "line-comment"; meta: boolean }
   | { kind: "block-comment"; depth: number; meta: boolean }
-  | { kind: "copy" };
+  /** `midLine`: the current data line began in an earlier chunk (so it is not `\.`). */
+  | { kind: "copy"; midLine?: boolean };
+
+/** Whether the rest of `b` from `i` (no newline in it) may still become a `\.` (or `\.\r`) line. */
+function mayEndCopy(b: string, i: number): boolean {
+  const n = b.length - i;
+  return n <= 3 && b.charCodeAt(i) === 92 && (n < 2 || b.charCodeAt(i + 1) === 46) &&
+    (n < 3 || b.charCodeAt(i + 2) === 13);
+}
 
 /** A streaming lexer for psql input; see the module comment. */
 export class ScriptLexer {
@@ -97,8 +107,21 @@ export class ScriptLexer {
       if (m.kind === "copy") {
         // Data lines until a line that is exactly `\.`.
         const nl = b.indexOf("\n", i);
+        if (m.midLine) {
+          i = nl < 0 ? b.length : nl + 1;
+          if (nl >= 0) this.#mode = { kind: "copy" };
+          if (nl < 0 || i - this.#start > 1 << 16) this.#emit(out, { kind: "data" }, i);
+          continue;
+        }
         if (nl < 0) {
           if (final) i = b.length;
+          else if (!mayEndCopy(b, i)) {
+            // A line the chunk ends inside: passed on now (each byte is looked at once, whatever
+            // the length of a value), unless it may still become the `\.` line.
+            i = b.length;
+            this.#emit(out, { kind: "data" }, i);
+            this.#mode = { kind: "copy", midLine: true };
+          }
           break;
         }
         const len = nl - i;

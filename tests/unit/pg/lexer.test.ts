@@ -79,3 +79,42 @@ Deno.test("an unterminated statement at the end is marked; dollar quotes need an
   assertEquals(ps[ps.length - 1].unterminated, true);
   assertEquals(statements(lexScript("SELECT a$b$c; SELECT 2;")), ["SELECT a$b$c;", "SELECT 2;"]);
 });
+
+Deno.test("COPY data far longer than a chunk is passed on as it arrives; a `\\.` cut by a chunk boundary still ends it", () => {
+  const value = "ab".repeat(10 << 20); // a 20 MiB value on one line
+  const head = "COPY public.t (id, v) FROM stdin;\n";
+  const script = `${head}1\t${value}\n\\.\r\nSELECT 1;\n`;
+  for (const size of [65536, 1 << 20]) {
+    const lx = new ScriptLexer();
+    const out: Piece[] = [];
+    let fed = 0;
+    let lag = 0;
+    for (let i = 0; i < script.length; i += size) {
+      const chunk = script.slice(i, i + size);
+      out.push(...lx.push(chunk));
+      fed += chunk.length;
+      lag = Math.max(lag, fed - out.reduce((n, p) => n + p.text.length, 0));
+    }
+    out.push(...lx.end());
+    ok(lag <= head.length + 3, `held ${lag} characters with chunks of ${size}`);
+    const ps = merge(out);
+    assertEquals(piecesText(ps), script);
+    assertEquals(kinds(ps), ["statement", "data", "statement"]);
+    assertEquals(ps[1].unterminated, undefined);
+    assertEquals(statements(ps)[1], "SELECT 1;");
+  }
+  // The end line cut after `\`, after `\.` and after `\.\r`: still the end.
+  const small = `${head}1\tx\n\\.\r\nSELECT 2;\n`;
+  const at = small.indexOf("\\.");
+  for (const cut of [at + 1, at + 2, at + 3]) {
+    const lx = new ScriptLexer();
+    const ps = merge([...lx.push(small.slice(0, cut)), ...lx.push(small.slice(cut)), ...lx.end()]);
+    assertEquals(kinds(ps), ["statement", "data", "statement"], `cut at ${cut}`);
+    assertEquals(statements(ps)[1], "SELECT 2;");
+  }
+  // Data that ends without its `\.` line stays unterminated, also when its last line came in pieces.
+  const lx = new ScriptLexer();
+  const cut = [...lx.push(`${head}1\t${"x".repeat(100)}`), ...lx.push("y".repeat(100)), ...lx.end()];
+  assertEquals(cut[cut.length - 1].kind, "data");
+  assertEquals(cut[cut.length - 1].unterminated, true);
+});
