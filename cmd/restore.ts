@@ -1,16 +1,32 @@
 /**
- * The `restore` command: restore a backup, whole or by schema or table, into --target-url.
+ * The `restore` command: restore a backup, whole or by schema or table, into --target-url; with
+ * `--storage` also its Storage files (after the database), with `--storage-only` only those, into the
+ * target project's S3 endpoint (lib/storage/restore.ts).
  * @module
  */
 import { boolValue, intValue, listValue, optionalString, type ParsedArgs } from "../lib/cli/flags.ts";
 import { backupFrom, connectionSettings, targetUrl } from "../lib/cli/args.ts";
 import { describeDb } from "../lib/pg/url.ts";
-import { ExitCode } from "../lib/base/errors.ts";
+import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
 import { stderrText, stdoutLine, stdoutText } from "../lib/base/output.ts";
+import { formatBytes } from "../lib/base/size.ts";
 import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
 import type { RestoreRequest } from "../lib/restore/plan.ts";
+import { readManifest } from "../lib/store/manifest.ts";
+import { openDb } from "../lib/pg/connect.ts";
+import { readMap, type StorageMap } from "../lib/storage/map.ts";
+import { S3Client, s3Settings } from "../lib/storage/s3.ts";
+import { blobRootOf } from "../lib/storage/blobs.ts";
+import {
+  formatStorageRestorePlan,
+  planStorageRestore,
+  readTarget,
+  restoreFiles,
+  type StorageRestoreResult,
+} from "../lib/storage/restore.ts";
+import type { BucketSelection } from "../lib/storage/catalog.ts";
 
 /** The restore selection from the flags; throws a usage error for a table without a schema. */
 export function restoreRequest(args: ParsedArgs): RestoreRequest {
@@ -34,6 +50,89 @@ function summary(r: RestoreResult, label: string, target: string): string {
   return `restored ${what} from ${label} into ${target} in ${secs}s${warn}`;
 }
 
+/** The Storage part of a restore (`--storage`, `--storage-only`), checked before anything is written. */
+interface FilesRestore {
+  s3: S3Client;
+  map: StorageMap;
+  root: string;
+  buckets: BucketSelection;
+}
+
+/**
+ * Reads the `--storage` flags: the TARGET project's S3 settings (exit 2 without them; the source's
+ * are never used), the backup's map and blob store, and checks the endpoint and keys. Undefined
+ * without `--storage`/`--storage-only`.
+ */
+async function filesRestore(
+  args: ParsedArgs,
+  dir: string,
+  log: (l: string) => void,
+): Promise<FilesRestore | undefined> {
+  const buckets = { include: listValue(args, "bucket"), exclude: listValue(args, "exclude-bucket") };
+  if (!boolValue(args, "storage") && !boolValue(args, "storage-only")) {
+    if (buckets.include.length || buckets.exclude.length) {
+      throw usageError(
+        "--bucket and --exclude-bucket need --storage",
+        "add --storage to restore Storage files",
+      );
+    }
+    return undefined;
+  }
+  const settings = s3Settings({
+    endpoint: optionalString(args, "target-storage-endpoint"),
+    region: optionalString(args, "target-storage-region"),
+    accessKeyId: optionalString(args, "target-storage-access-key-id"),
+    secretAccessKey: optionalString(args, "target-storage-secret-access-key"),
+  }, "target");
+  const map = await readMap(dir, await readManifest(dir), {
+    identityFile: optionalString(args, "identity-file"),
+  });
+  if (!map) {
+    throw usageError(
+      `the backup ${dir} has no Storage files`,
+      "it was made without --storage; restore without --storage, or choose a backup made with it (--from)",
+    );
+  }
+  const root = await blobRootOf(dir);
+  const s3 = new S3Client(settings, { retries: intValue(args, "retries"), log });
+  await s3.listBuckets(); // endpoint and keys, before the database restore writes anything
+  return { s3, map, root, buckets };
+}
+
+/** Restores the Storage files (after the database, when both are restored). */
+async function runFilesRestore(
+  f: FilesRestore,
+  o: { clean: boolean; dryRun: boolean; jobs: number; json: boolean; log: (l: string) => void },
+  target: Awaited<ReturnType<typeof targetUrl>> | undefined,
+  connection: ReturnType<typeof connectionSettings>,
+): Promise<{ planText: string; result?: StorageRestoreResult; plan: ReturnType<typeof planStorageRestore> }> {
+  const current = await readTarget(f.s3, f.map, f.buckets, o.jobs);
+  const plan = planStorageRestore(f.map, f.buckets, current, { clean: o.clean });
+  const planText = formatStorageRestorePlan(plan, f.s3.settings.endpoint);
+  if (o.dryRun) return { planText, plan };
+  const db = target ? await openDb(target, { ...connection, log: o.log, max: 1 }) : undefined;
+  try {
+    const result = await restoreFiles(plan, {
+      s3: f.s3,
+      root: f.root,
+      jobs: o.jobs,
+      sql: db?.sql,
+      log: o.log,
+    });
+    return { planText, plan, result };
+  } finally {
+    await db?.close();
+  }
+}
+
+function filesSummary(r: StorageRestoreResult): string {
+  return `restored Storage files: ${r.bucketsCreated} bucket(s) created, ${r.uploaded} file(s) uploaded (${
+    formatBytes(r.bytes)
+  }), ${r.kept} already there, ${r.leftAlone} left alone${
+    r.fixedInDatabase ? "; owners and bucket settings set in the database" : ""
+  }`;
+}
+
 /** Runs `backup.ts restore`; returns the exit code. */
 export async function run(args: ParsedArgs): Promise<number> {
   setInterruptNote(
@@ -42,18 +141,30 @@ export async function run(args: ParsedArgs): Promise<number> {
   );
   const env = Deno.env.toObject();
   const request = restoreRequest(args);
-  const target = await targetUrl(args, env);
   const jobs = intValue(args, "jobs");
   const connection = connectionSettings(args);
   const json = boolValue(args, "json");
   const dryRun = boolValue(args, "dry-run");
-  const { dir, label } = await backupFrom(args);
   // The restore prints its plan, several lines, through `log`: stderrText keeps those breaks.
   const log = (text: string) => stderrText(text);
+  const only = boolValue(args, "storage-only");
+  const { dir, label } = await backupFrom(args);
+  const target = only && optionalString(args, "target-url") === undefined
+    ? undefined
+    : await targetUrl(args, env);
+  const files = await filesRestore(args, dir, log);
+  const filesOpts = { clean: request.clean, dryRun, jobs, json, log };
+  if (only) {
+    const f = await runFilesRestore(files!, filesOpts, target, connection);
+    if (json) stdoutText(JSON.stringify({ dryRun, from: label, storage: storageJson(f) }, null, 2));
+    else if (dryRun) stdoutText(`Dry run: nothing changed.\n${f.planText}`);
+    else stdoutLine(filesSummary(f.result!));
+    return ExitCode.ok;
+  }
   const r = await restoreBackup({
     backupDir: dir,
     label,
-    target,
+    target: target!,
     request,
     jobs,
     ...connection,
@@ -62,7 +173,8 @@ export async function run(args: ParsedArgs): Promise<number> {
     dryRun,
     log,
   });
-  const where = describeDb(target);
+  const where = describeDb(target!);
+  const f = files ? await runFilesRestore(files, filesOpts, target, connection) : undefined;
   if (json) {
     const tables = [...r.plan.schemas.flatMap((s) => s.tables), ...r.plan.tables].map((t) => ({
       schema: t.schema,
@@ -86,14 +198,29 @@ export async function run(args: ParsedArgs): Promise<number> {
           warnings: r.warnings,
           durationMs: r.durationMs,
         }),
+        ...(f ? { storage: storageJson(f) } : {}),
       },
       null,
       2,
     ));
   } else if (dryRun) {
-    stdoutText(`Dry run: nothing changed.\n${r.planText}`);
+    stdoutText(`Dry run: nothing changed.\n${r.planText}${f ? `\n${f.planText}` : ""}`);
   } else {
     stdoutLine(summary(r, label, where));
+    if (f?.result) stdoutLine(filesSummary(f.result));
   }
   return ExitCode.ok;
+}
+
+function storageJson(f: Awaited<ReturnType<typeof runFilesRestore>>): Record<string, unknown> {
+  const count = (a: string) => f.plan.files.filter((x) => x.action === a).length;
+  return {
+    buckets: f.plan.buckets.map((b) => ({ id: b.bucket.id, action: b.action })),
+    upload: count("upload"),
+    replace: count("replace"),
+    keep: count("keep"),
+    leftAlone: count("differs"),
+    bytes: f.plan.bytes,
+    ...(f.result ? { result: f.result } : {}),
+  };
 }

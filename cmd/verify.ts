@@ -1,6 +1,7 @@
 /**
- * The `verify` command: check backup files against their manifest; `--drill` restores the backup
- * into a scratch database and compares every table's row count with the manifest.
+ * The `verify` command: check backup files against their manifest, and Storage blobs against their
+ * sha256; `--drill` restores the backup into a scratch database and compares every table's row count
+ * with the manifest.
  * @module
  */
 import { boolValue, intValue, optionalString, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
@@ -12,6 +13,32 @@ import { drill } from "../lib/check/drill.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
 import { formatVerify, verifyBackup, type VerifyReport } from "../lib/check/verify.ts";
 import { allBackups, resolveFrom } from "../lib/store/listing.ts";
+import { readManifest } from "../lib/store/manifest.ts";
+import { verifyBlobs } from "../lib/storage/verify.ts";
+
+/** A verify report with its Storage blobs checked too (`blobs`: how many, when the backup has them). */
+type Checked = VerifyReport & { blobs?: number };
+
+/** {@link verifyBackup}, then the backup's Storage blobs (lib/storage/verify.ts), faults together. */
+async function verifyWithBlobs(
+  dir: string,
+  label: string,
+  decode: { identityFile?: string; jobs: number },
+): Promise<Checked> {
+  const report: Checked = await verifyBackup(dir, label, decode);
+  const m = await readManifest(dir).catch(() => undefined);
+  if (!m?.storage) return report;
+  const b = await verifyBlobs(dir, m, decode);
+  report.faults.push(...b.faults);
+  return { ...report, blobs: b.blobs };
+}
+
+/** One line per backup with Storage files, for the text output. Pure. */
+function blobLines(reports: Checked[]): string {
+  return reports.filter((r) => r.blobs !== undefined).map((r) =>
+    `storage ${r.label}: ${r.blobs} blob(s) checked against their sha256`
+  ).join("\n");
+}
 
 function faultError(reports: VerifyReport[]): BackupError {
   const bad = reports.filter((r) => r.faults.length > 0);
@@ -42,7 +69,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     }
     const target = await targetUrl(args, Deno.env.toObject());
     const { dir, label } = await resolveFrom(root, from);
-    const report = await verifyBackup(dir, label, decode);
+    const report = await verifyWithBlobs(dir, label, decode);
     if (report.faults.length > 0) {
       if (!json) stdoutText(formatVerify([report]));
       throw faultError([report]);
@@ -101,9 +128,14 @@ export async function run(args: ParsedArgs): Promise<number> {
       "run 'backup.ts backup' first, or point --out at the backup root",
     );
   }
-  const reports: VerifyReport[] = [];
-  for (const b of backups) reports.push(await verifyBackup(b.dir, b.label, decode));
-  stdoutText(json ? JSON.stringify({ backups: reports }, null, 2) : formatVerify(reports));
+  const reports: Checked[] = [];
+  for (const b of backups) reports.push(await verifyWithBlobs(b.dir, b.label, decode));
+  const blobs = blobLines(reports);
+  stdoutText(
+    json
+      ? JSON.stringify({ backups: reports }, null, 2)
+      : formatVerify(reports) + (blobs ? `\n${blobs}` : ""),
+  );
   if (reports.some((r) => r.faults.length > 0)) throw faultError(reports);
   return ExitCode.ok;
 }

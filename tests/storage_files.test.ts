@@ -14,6 +14,7 @@ import {
   PROJECT_PASSWORD,
   restCreateBucket,
   restDelete,
+  restGet,
   restPut,
   s3Put,
   startProject,
@@ -129,7 +130,7 @@ async function sourceRows(p: StorageProject): Promise<Map<string, Record<string,
     { db: p.db },
   );
   const out = new Map<string, Record<string, unknown>>();
-  for (const line of text.trim().split("\n")) {
+  for (const line of text.trim().split("\n").filter(Boolean)) {
     const r = JSON.parse(line);
     out.set(`${r.bucket}/${r.name}`, r);
   }
@@ -160,9 +161,32 @@ function source() {
   return project;
 }
 
-function backup(p: StorageProject, out: string, extra: string[] = [], env: Record<string, string> = {}) {
+/**
+ * `backup --storage` of the project. Only the public schema's dump unless `full` (the Storage rows
+ * are read from the database either way; the tests that look at the database backup, or need the
+ * time a full dump takes, ask for it).
+ */
+function backup(
+  p: StorageProject,
+  out: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+  full = false,
+) {
   return runCli(
-    ["backup", "--db-url", p.dbUrl, "--out", out, "--storage", "--max-file-size", "2MB", "--json", ...extra],
+    [
+      "backup",
+      "--db-url",
+      p.dbUrl,
+      "--out",
+      out,
+      "--storage",
+      "--max-file-size",
+      "2MB",
+      "--json",
+      ...(full ? [] : ["--schema", "public"]),
+      ...extra,
+    ],
     { ...s3Env(p), ...env },
   );
 }
@@ -257,6 +281,24 @@ Deno.test("change one file, delete one, add one: the next backup downloads only 
       }
     }
     assertEquals(old.objects.find((o) => o.name === mine[1].name)?.sha256, sha256(mine[1].bytes));
+    // both backups restore exactly: the first, then the second over it with --clean
+    await withTarget(async (t) => {
+      const env = s3Env(t, "RESTORE_S3");
+      const from = ["--out", out, "--storage-only", "--bucket", "docs"];
+      const r1 = await restore([...from, "--from", archived.name], env);
+      assertEquals(r1.code, 0, r1.stderr);
+      assertEquals(sha256((await restGet(t.storage, "docs", mine[0].name))!), sha256(mine[0].bytes));
+      assertEquals(sha256((await restGet(t.storage, "docs", mine[1].name))!), sha256(mine[1].bytes));
+      assertEquals(await restGet(t.storage, "docs", "incremental/new.txt"), undefined);
+      const kept = await restore(from, env);
+      assertEquals(kept.code, 0, kept.stderr);
+      ok(/1 left alone/.test(kept.stdout), `without --clean the changed file is left alone: ${kept.stdout}`);
+      assertEquals(sha256((await restGet(t.storage, "docs", mine[0].name))!), sha256(mine[0].bytes));
+      const r2 = await restore([...from, "--clean"], env);
+      assertEquals(r2.code, 0, r2.stderr);
+      assertEquals(sha256((await restGet(t.storage, "docs", mine[0].name))!), sha256(changed));
+      assertEquals(sha256((await restGet(t.storage, "docs", "incremental/new.txt"))!), sha256(added));
+    });
   } finally {
     await restDelete(p.storage, "docs", mine[0].name).catch(() => {});
     await restDelete(p.storage, "docs", mine[2].name).catch(() => {});
@@ -287,7 +329,7 @@ Deno.test("a file replaced after the snapshot, before its download, is reported,
   const name = "race/replaced.txt";
   try {
     await restPut(p.storage, "docs", name, bytesOf(700, 2000), { contentType: "text/plain" });
-    const running = backup(p, out);
+    const running = backup(p, out, [], {}, true);
     await untilDumping(out);
     await restPut(p.storage, "docs", name, bytesOf(701, 2500), { contentType: "text/plain", upsert: true });
     const r = await running;
@@ -356,7 +398,7 @@ Deno.test("wrong keys, a wrong endpoint, a server that goes away: clean failures
       );
     }
     // the server goes away after the snapshot, before the downloads
-    const running = backup(p, out, ["--retries", "1"]);
+    const running = backup(p, out, ["--retries", "1"], {}, true);
     await untilDumping(out);
     await p.storage.stopServer();
     const r = await running;
@@ -432,5 +474,156 @@ Deno.test("--commit commits the map and the blobs; prune sweeps blobs only remov
   } finally {
     await restDelete(p.storage, "docs", "gc/kept.txt").catch(() => {});
     await Deno.remove(repo, { recursive: true });
+  }
+});
+
+/** A project's rows as (bucket/name → metadata) and its buckets' settings, for comparing two projects. */
+async function projectState(p: StorageProject) {
+  const rows = await sourceRows(p);
+  const buckets = await p.cluster.sql(
+    `select json_build_object('id', id, 'public', public, 'limit', file_size_limit, 'mimes', allowed_mime_types)
+     from storage.buckets order by id`,
+    { db: p.db },
+  );
+  return { rows, buckets: buckets.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) };
+}
+
+let targets = 0;
+async function withTarget<T>(fn: (t: StorageProject) => Promise<T>): Promise<T> {
+  const t = await startProject();
+  targets++;
+  try {
+    return await fn(t);
+  } finally {
+    await t.stop();
+  }
+}
+
+function restore(args: string[], env: Record<string, string>) {
+  return runCli(["restore", ...args], env);
+}
+
+Deno.test("restore --storage-only into a new project: every file's bytes and metadata, buckets' settings", async () => {
+  const { p, files } = await source();
+  const out = await Deno.makeTempDir({ prefix: "storage-restore-" });
+  try {
+    const b = await backup(p, out);
+    assertEquals(b.code, 0, b.stderr);
+    const want = await projectState(p);
+    await withTarget(async (t) => {
+      // no target keys: exit 2, even with the source's keys in the environment
+      const none = await restore(["--out", out, "--storage-only", "--target-url", t.dbUrl], s3Env(p));
+      assertEquals(none.code, 2, none.stderr);
+      ok(
+        /restore --storage needs the S3 endpoint: --target-storage-endpoint or \$RESTORE_S3_ENDPOINT/.test(
+          none.stderr,
+        ),
+        none.stderr,
+      );
+      const env = s3Env(t, "RESTORE_S3");
+      const dry = await restore(["--out", out, "--storage-only", "--dry-run"], env);
+      assertEquals(dry.code, 0, dry.stderr);
+      ok(
+        /bucket docs: create/.test(dry.stdout) && new RegExp(`upload ${files.length} file`).test(dry.stdout),
+        dry.stdout,
+      );
+      assertEquals((await projectState(t)).rows.size, 0, "the dry run uploaded something");
+
+      const r = await restore(["--out", out, "--storage-only", "--target-url", t.dbUrl, "--json"], env);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(JSON.parse(r.stdout).storage.result.uploaded, files.length);
+      const got = await projectState(t);
+      assertEquals(got.buckets, want.buckets);
+      assertEquals([...got.rows.keys()], [...want.rows.keys()]);
+      for (const [key, row] of want.rows) assertEquals(got.rows.get(key), row, key);
+      for (const f of files) {
+        const bytes = await restGet(t.storage, f.bucket, f.name);
+        ok(bytes && sha256(bytes) === sha256(f.bytes), `${f.bucket}/${f.name}: other bytes in the target`);
+      }
+      // again: everything is there, nothing is sent
+      const again = await restore(["--out", out, "--storage-only", "--json"], env);
+      assertEquals(again.code, 0, again.stderr);
+      const res = JSON.parse(again.stdout).storage;
+      assertEquals([res.upload, res.keep, res.result.uploaded], [0, files.length, 0]);
+      ok(!(r.stdout + r.stderr + again.stderr).includes(t.storage.secretAccessKey), "a key was printed");
+    });
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("restore --storage: the database, then the files; rows and files agree in the new project", async () => {
+  const { p, files } = await source();
+  const out = await Deno.makeTempDir({ prefix: "storage-together-" });
+  try {
+    const b = await backup(p, out, [], {}, true);
+    assertEquals(b.code, 0, b.stderr);
+    await withTarget(async (t) => {
+      // the database part: the Storage tables' rows (a new project's postgres may not write all of storage)
+      const r = await restore([
+        "--out",
+        out,
+        "--storage",
+        "--data-only",
+        "--table",
+        "storage.buckets",
+        "--table",
+        "storage.objects",
+        "--target-url",
+        t.dbUrl,
+      ], s3Env(t, "RESTORE_S3"));
+      assertEquals(r.code, 0, r.stderr);
+      ok(/restored Storage files: .*\d+ file\(s\) uploaded/.test(r.stdout), r.stdout);
+      const want = await sourceRows(p);
+      const got = await sourceRows(t);
+      assertEquals([...got.keys()], [...want.keys()]);
+      for (const [key, row] of want) assertEquals(got.get(key), row, key);
+      for (const f of files) {
+        const bytes = await restGet(t.storage, f.bucket, f.name);
+        ok(
+          bytes && sha256(bytes) === sha256(f.bytes),
+          `${f.bucket}/${f.name}: the row is there, the file is not`,
+        );
+      }
+    });
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("verify checks every Storage blob: a changed or missing blob fails, naming it", async () => {
+  const { p } = await source();
+  const out = await Deno.makeTempDir({ prefix: "storage-verify-" });
+  try {
+    const b = await backup(p, out, ["--bucket", "photos"]);
+    assertEquals(b.code, 0, b.stderr);
+    const good = await runCli(["verify", "--out", out]);
+    assertEquals(good.code, 0, good.stdout + good.stderr);
+    ok(/storage latest: \d+ blob\(s\) checked/.test(good.stdout), good.stdout);
+    const { map } = await readLatest(out);
+    const [one, two] = map.objects.filter((o) => o.size > 10);
+    const first = join(out, "storage", "blobs", blobFiles(one)[0]);
+    const bytes = Deno.readFileSync(first);
+    bytes[3] ^= 0xff;
+    Deno.writeFileSync(first, bytes);
+    Deno.removeSync(join(out, "storage", "blobs", blobFiles(two)[0]));
+    const bad = await runCli(["verify", "--out", out]);
+    assertEquals(bad.code, 1, bad.stdout + bad.stderr);
+    ok(bad.stdout.includes(`checksum  storage/blobs/${blobFiles(one)[0]}: photos/${one.name}`), bad.stdout);
+    ok(bad.stdout.includes(`missing   storage/blobs/${blobFiles(two)[0]}: photos/${two.name}`), bad.stdout);
+    // and a restore refuses the damaged blob instead of uploading it
+    await withTarget(async (t) => {
+      const r = await restore(
+        ["--out", out, "--storage-only", "--bucket", "photos", "--jobs", "1"],
+        s3Env(t, "RESTORE_S3"),
+      );
+      assertEquals(r.code, 1, r.stderr);
+      ok(
+        /error: the blob of photos\/.* (does not match the backup's map|cannot be read)/.test(r.stderr),
+        r.stderr,
+      );
+    });
+  } finally {
+    await Deno.remove(out, { recursive: true });
   }
 });

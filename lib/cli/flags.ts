@@ -210,8 +210,9 @@ const TABLE = [
   {
     name: "storage",
     type: "boolean",
-    help: "Also back up the files of the project's Storage buckets; see docs/storage-files.md.",
-    commands: ["backup"],
+    help:
+      "backup: also back up the files of the Storage buckets; restore: also restore them (docs/storage-files.md).",
+    commands: ["backup", "restore"],
   },
   {
     name: "storage-endpoint",
@@ -251,7 +252,7 @@ const TABLE = [
     multiple: true,
     value: "NAME",
     help: "Only this Storage bucket's files (with --storage).",
-    commands: ["backup"],
+    commands: ["backup", "restore"],
   },
   {
     name: "exclude-bucket",
@@ -259,7 +260,45 @@ const TABLE = [
     multiple: true,
     value: "NAME",
     help: "Leave this Storage bucket's files out (with --storage).",
-    commands: ["backup"],
+    commands: ["backup", "restore"],
+  },
+  {
+    name: "storage-only",
+    type: "boolean",
+    help: "Restore only the Storage files (--target-url, when given, sets bucket limits and owners).",
+    commands: ["restore"],
+  },
+  {
+    name: "target-storage-endpoint",
+    type: "string",
+    value: "URL",
+    env: "RESTORE_S3_ENDPOINT",
+    help: "The TARGET project's S3 endpoint. Never defaults to the source.",
+    commands: ["restore"],
+  },
+  {
+    name: "target-storage-region",
+    type: "string",
+    value: "REGION",
+    env: "RESTORE_S3_REGION",
+    help: "The target project's region.",
+    commands: ["restore"],
+  },
+  {
+    name: "target-storage-access-key-id",
+    type: "string",
+    value: "ID",
+    env: "RESTORE_S3_ACCESS_KEY_ID",
+    help: "S3 access key id of the target project.",
+    commands: ["restore"],
+  },
+  {
+    name: "target-storage-secret-access-key",
+    type: "string",
+    value: "SECRET",
+    env: "RESTORE_S3_SECRET_ACCESS_KEY",
+    help: "Its secret access key.",
+    commands: ["restore"],
   },
   // storage
   {

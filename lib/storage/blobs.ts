@@ -17,7 +17,7 @@
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { BackupError } from "../base/errors.ts";
 import { BUFFER, FileSink } from "../store/sink.ts";
 import { openInBackup } from "../store/safepath.ts";
@@ -318,4 +318,25 @@ export async function collectGarbage(
     if (left === 0) await Deno.remove(join(store, d.name)).catch(() => {});
   }
   return { files, bytes };
+}
+
+/**
+ * The backup root whose store holds the blobs of the backup in `backupDir`: the folder above it
+ * (`<root>/latest`), or two above (`<root>/archive/<name>`), whichever has `storage/blobs` as a
+ * real folder (not a symlink). Throws a {@link BackupError} when neither has.
+ */
+export async function blobRootOf(backupDir: string): Promise<string> {
+  const up = dirname(backupDir);
+  for (const root of [up, dirname(up)]) {
+    try {
+      const a = await Deno.lstat(join(root, "storage"));
+      const b = await Deno.lstat(storeDir(root));
+      if (a.isDirectory && b.isDirectory) return root;
+    } catch {
+      // not this one
+    }
+  }
+  throw new BackupError(`no Storage blob store (storage/blobs) next to the backup ${backupDir}`, {
+    hint: "restore from inside the backup root (latest/ or archive/<name>), where storage/blobs/ is",
+  });
 }

@@ -286,6 +286,51 @@ export class S3Client {
     return [...text.matchAll(/<Name>([^<]*)<\/Name>/g)].map((m) => decodeXml(m[1]));
   }
 
+  /**
+   * Lists a bucket's objects (ListObjectsV2, 1000 a page): key, ETag and size of each. Used only to
+   * see what a restore target already has; a backup's file list comes from the database.
+   */
+  async *listObjects(bucket: string): AsyncGenerator<{ key: string; etag: string; size: number }> {
+    let token: string | undefined;
+    do {
+      const q = `list-type=2&max-keys=1000${token ? `&continuation-token=${encodeURIComponent(token)}` : ""}`;
+      const res = await this.#send(`list ${bucket}`, `${this.#url(bucket)}?${q}`, () => ({ method: "GET" }));
+      const xml = await res.text();
+      for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
+        const tag = (t: string) => m[1].match(new RegExp(`<${t}>([^<]*)</${t}>`))?.[1] ?? "";
+        yield { key: decodeXml(tag("Key")), etag: decodeXml(tag("ETag")), size: Number(tag("Size")) };
+      }
+      const next = xml.match(/<NextContinuationToken>([^<]*)<\/NextContinuationToken>/)?.[1];
+      token = /<IsTruncated>true<\/IsTruncated>/.test(xml) && next ? decodeXml(next) : undefined;
+    } while (token);
+  }
+
+  /**
+   * Whether the object's bytes can be read (a one-byte ranged GET, of `size` bytes in all). A row without its file (as a
+   * database restore leaves) lists and heads like a file, but this fails: that is what it is for.
+   */
+  async readable(bucket: string, key: string, size: number): Promise<boolean> {
+    let res: Response;
+    try {
+      // an empty file has no byte 0 to ask for (416): read it whole
+      const headers: Record<string, string> = size > 0 ? { range: "bytes=0-0" } : {};
+      res = await this.#send(
+        `get ${bucket}/${key}`,
+        this.#url(bucket, key),
+        () => ({ method: "GET", headers }),
+        {
+          allow404: true,
+          once: true,
+        },
+      );
+    } catch (e) {
+      if (e instanceof BackupError && e.exitCode === ExitCode.usage) throw e;
+      return false;
+    }
+    await res.body?.cancel();
+    return res.ok;
+  }
+
   /** Creates a bucket (`public-read` when `isPublic`). Throws on failure. */
   async createBucket(bucket: string, isPublic: boolean): Promise<void> {
     const res = await this.#send("create bucket", this.#url(bucket), () => ({
@@ -365,11 +410,14 @@ export class S3Client {
   }
 }
 
-function decodeXml(s: string): string {
-  return s.replace(
-    /&(lt|gt|amp|quot|apos);/g,
-    (_, e) => ({ lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" })[e as string]!,
-  );
+/** Decodes XML character entities (named and numeric). Pure. */
+export function decodeXml(s: string): string {
+  const named: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
+  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|lt|gt|amp|quot|apos);/g, (all, e: string) => {
+    if (e.startsWith("#x")) return String.fromCodePoint(parseInt(e.slice(2), 16));
+    if (e.startsWith("#")) return String.fromCodePoint(parseInt(e.slice(1), 10));
+    return named[e] ?? all;
+  });
 }
 
 /** The raw values of one side's S3 flags (undefined: not given). */

@@ -1,0 +1,70 @@
+/**
+ * Checking a backup's Storage files: every blob its map names is in the root's store and hashes to
+ * its name (sha256) with the map's size. Each blob is read once, however many files share it.
+ * @module
+ */
+import { runPool } from "../base/pool.ts";
+import { BUFFER } from "../store/sink.ts";
+import type { FileFault } from "../store/check.ts";
+import type { Manifest } from "../store/manifest.ts";
+import { readMap } from "./map.ts";
+import { BLOB_DIR, blobFiles, blobRootOf, hashBlob } from "./blobs.ts";
+
+/** What {@link verifyBlobs} found: blobs checked, and the faults (paths relative to the root). */
+export interface BlobCheck {
+  blobs: number;
+  bytes: number;
+  faults: FileFault[];
+}
+
+/**
+ * Checks the Storage files of the backup in `dir` (described by `m`); a backup without them gives
+ * zero blobs. A damaged map or a missing store is one fault, not an exception.
+ */
+export async function verifyBlobs(
+  dir: string,
+  m: Manifest,
+  opts: { jobs?: number; identityFile?: string } = {},
+): Promise<BlobCheck> {
+  if (!m.storage) return { blobs: 0, bytes: 0, faults: [] };
+  let root: string;
+  let objects;
+  try {
+    objects = (await readMap(dir, m, opts))?.objects ?? [];
+    root = await blobRootOf(dir);
+  } catch (e) {
+    return {
+      blobs: 0,
+      bytes: 0,
+      faults: [{ file: m.storage.map, problem: "unreadable", detail: (e as Error).message }],
+    };
+  }
+  const unique = new Map<string, (typeof objects)[number]>();
+  for (const o of objects) unique.set(blobFiles(o).join(","), o);
+  const faults: FileFault[] = [];
+  let bytes = 0;
+  await runPool(
+    [...unique.values()].map((o) => async () => {
+      const file = `${BLOB_DIR}/${blobFiles(o)[0]}`;
+      const what = `${o.bucket}/${o.name}`;
+      try {
+        const d = await hashBlob(root, o, new Uint8Array(BUFFER));
+        if (d.bytes !== o.size) {
+          faults.push({ file, problem: "size", detail: `${what}: ${d.bytes} bytes, map says ${o.size}` });
+        } else if (d.sha256 !== o.sha256) {
+          faults.push({ file, problem: "checksum", detail: `${what}: sha256 ${d.sha256}` });
+        } else bytes += d.bytes;
+      } catch (e) {
+        const missing = e instanceof Deno.errors.NotFound;
+        faults.push({
+          file,
+          problem: missing ? "missing" : "unreadable",
+          detail: `${what}: ${(e as Error).message.split("\n")[0]}`,
+        });
+      }
+    }),
+    opts.jobs ?? 4,
+  );
+  faults.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  return { blobs: unique.size, bytes, faults };
+}
