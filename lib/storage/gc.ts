@@ -13,7 +13,7 @@ import { readMap } from "./map.ts";
 import { blobFiles, collectGarbage, storeDir } from "./blobs.ts";
 import { type PruneDecision, pruneRoot } from "../store/prune.ts";
 import type { RetentionPolicy } from "../store/retention.ts";
-import { redact } from "../base/redact.ts";
+import { stderrLine } from "../base/output.ts";
 
 /** How long a blob nobody refers to is kept, for a run that has placed it but not yet installed its backup. */
 export const GC_GRACE_MS = 60 * 60 * 1000;
@@ -73,7 +73,7 @@ export async function pruneAndSweep(
   if (!opts.dryRun && decisions.some((d) => !d.keep)) {
     const swept = await sweepBlobs(root, opts.now);
     if (swept.skipped) {
-      (opts.warn ?? console.error)(redact(`warning: unreferenced Storage files were kept: ${swept.skipped}`));
+      (opts.warn ?? stderrLine)(`warning: unreferenced Storage files were kept: ${swept.skipped}`);
     }
   }
   return decisions;
