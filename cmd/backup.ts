@@ -7,7 +7,9 @@
 import $ from "dax";
 import { hostname } from "node:os";
 import { appendStepSummary, backupEnabled } from "../lib/base/actions.ts";
-import { backupRoot, createStaging, installBackup, removeStaleStaging } from "../lib/store/rotation.ts";
+import { backupRoot, installBackup } from "../lib/store/rotation.ts";
+import { StagingOwner } from "../lib/store/staging.ts";
+import { type Claimed, claimLeftovers, installRecovered, removeGarbage } from "../lib/store/leftover.ts";
 import {
   boolValue,
   intValue,
@@ -21,7 +23,7 @@ import { describeDb, parseDbUrl, transactionPoolerHint } from "../lib/pg/url.ts"
 import { runBackup } from "../lib/backup/execute.ts";
 import { makeEncoder } from "../lib/store/encode.ts";
 import { BackupError, ExitCode, usageError, worseExit } from "../lib/base/errors.ts";
-import { commitMessage, publishToGit } from "../lib/store/git.ts";
+import { checkPushable, commitMessage, publishToGit } from "../lib/store/git.ts";
 import { onCleanup } from "../lib/base/interrupt.ts";
 import type { ManifestSource } from "../lib/store/manifest.ts";
 import { notifyWebhook } from "../lib/report/notify.ts";
@@ -44,7 +46,7 @@ import { applyConfig, loadConfig } from "../lib/cli/config.ts";
 import { formatPlan } from "../lib/backup/view.ts";
 import { S3Client, type S3Settings, s3Settings } from "../lib/storage/s3.ts";
 import type { BucketSelection } from "../lib/storage/catalog.ts";
-import { HOLDER_PREFIX, placeBlobs } from "../lib/storage/blobs.ts";
+import { placeBlobs } from "../lib/storage/blobs.ts";
 import { type FileProgress, storageStep } from "../lib/storage/backup.ts";
 import { pruneAndSweep, sweepBlobs } from "../lib/storage/gc.ts";
 import { LATEST } from "../lib/store/rotation.ts";
@@ -197,17 +199,31 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
   }
   let staging = "";
   let holder = ""; // Storage downloads, linked into <root>/storage/blobs before latest/ changes
-  if (!o.dryRun) {
-    await ensureRoot(root, args.origin.out ?? "--out");
-    await removeStaleStaging(root);
-    staging = await createStaging(root);
-    if (s3) holder = await Deno.makeTempDir({ dir: root, prefix: HOLDER_PREFIX });
-  }
-  const dropStaging = onCleanup(() => {
+  let owner: StagingOwner | undefined;
+  let claimed: Claimed = { recovered: [], garbage: [] };
+  // the folders go before the lock: while the lock is held, no other run takes them
+  const release = () => {
     if (staging) Deno.removeSync(staging, { recursive: true });
     if (holder) Deno.removeSync(holder, { recursive: true });
-  });
+    staging = holder = "";
+    owner?.releaseSync();
+  };
+  const dropStaging = onCleanup(release);
   try {
+    if (!o.dryRun) {
+      if (o.push) await checkPushable({ root }); // before anything is written
+      await ensureRoot(root, args.origin.out ?? "--out");
+      owner = await StagingOwner.open(root);
+      // Complete backups that dead runs left are put back before connecting (with git: in the
+      // commit of this backup); what is left of them is removed only after this run succeeded.
+      claimed = await claimLeftovers(owner, { environment: target.env, log });
+      if (!o.commit) await installRecovered(owner, claimed, { archive: o.archive, log });
+      staging = await owner.createDir();
+      if (s3) {
+        holder = owner.path("blobs");
+        await Deno.mkdir(holder, { mode: 0o700 });
+      }
+    }
     let tick: ((d: number, a: number) => void) | undefined;
     const storage = s3 && o.storage
       ? storageStep({
@@ -285,6 +301,8 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
         identity: o.identity,
         afterInstall: prune,
         log,
+        owner: owner!,
+        recovered: claimed.recovered.map((r) => r.dir),
       });
       placedAt = r.placedAt;
       archivedPrevious = r.archivedPrevious;
@@ -292,13 +310,14 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
         `committed ${r.commit.slice(0, 7)}${o.push ? ` and pushed (${r.attempts} attempt(s))` : ""}`,
       );
     } else {
-      const r = await installBackup(root, staging, { archive: o.archive, log });
+      const r = await installBackup(root, staging, { archive: o.archive, log, owner: owner! });
       placedAt = r.placedAt;
       archivedPrevious = r.archivedPrevious;
       await prune();
     }
     if (pruned > 0) notes.unshift(`pruned ${pruned} archive(s)`);
     staging = "";
+    await removeGarbage(claimed.garbage);
     return {
       environment: target.env,
       status: m.status,
@@ -313,6 +332,8 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
     dropStaging();
     if (staging) await Deno.remove(staging, { recursive: true }).catch(() => {});
     if (holder) await Deno.remove(holder, { recursive: true }).catch(() => {});
+    staging = holder = "";
+    release();
   }
 }
 

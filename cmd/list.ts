@@ -15,7 +15,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   const json = boolValue(args, "json");
   const { out, roots } = rootsFromArgs(args);
   const listings: { root: string; env?: string; entries: Awaited<ReturnType<typeof readListing>> }[] = [];
-  for (const r of roots) listings.push({ ...r, entries: await readListing(r.root) });
+  for (const r of roots) listings.push({ ...r, entries: await readListing(r.root, r.env) });
   // Without --env, a root that only holds environment folders lists each of them.
   if (roots.length === 1 && !roots[0].env && listings[0].entries.length === 0) {
     const envs = await findEnvironments(out);
@@ -23,7 +23,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       listings.length = 0;
       for (const e of envs) {
         const root = backupRoot(out, e);
-        listings.push({ root, env: e, entries: await readListing(root) });
+        listings.push({ root, env: e, entries: await readListing(root, e) });
       }
     }
   }

@@ -12,6 +12,7 @@ import { type Cluster, startCluster } from "./support/cluster.ts";
 import { listFiles, PLAIN_PATH, runCli } from "./support/cli.ts";
 import { REPO } from "./support/paths.ts";
 import { startProxy } from "./support/proxy.ts";
+import { waitForDump } from "./support/psql.ts";
 import { tallied, tallyOf } from "./support/tally.ts";
 import { findPgTools } from "../lib/pg/tools.ts";
 
@@ -97,19 +98,6 @@ async function envOf(pid: string): Promise<string> {
   } catch {
     return "";
   }
-}
-
-/** Waits until pg_dump is copying table data out of `db` (a COPY … TO stdout); throws after `ms`. */
-async function waitForDump(c: Cluster, db: string, ms = 60_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const n = await c.sql(
-      `select count(*) from pg_stat_activity where datname = '${db}' and query ilike 'copy %to stdout%'`,
-    );
-    if (Number(n.trim()) > 0) return;
-    await sleep(50);
-  }
-  throw new Error("pg_dump never started");
 }
 
 /** The checks every failed run must pass. */

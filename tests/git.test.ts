@@ -5,9 +5,16 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import $ from "dax";
-import { archiveName, createStaging } from "../lib/store/rotation.ts";
+import { archiveName } from "../lib/store/rotation.ts";
+import { StagingOwner } from "../lib/store/staging.ts";
 import { BackupError } from "../lib/base/errors.ts";
-import { classifyPushError, commitMessage, maskGitOutput, publishToGit } from "../lib/store/git.ts";
+import {
+  classifyPushError,
+  commitMessage,
+  commitShortfall,
+  maskGitOutput,
+  publishToGit,
+} from "../lib/store/git.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 import { pruneRoot } from "../lib/store/prune.ts";
 import { clearSecrets, registerSecret } from "../lib/base/redact.ts";
@@ -41,9 +48,17 @@ async function clone(bare: string, dir: string): Promise<string> {
   return dir;
 }
 
+/** The run owning each root's staging folders in these tests. */
+const owners = new Map<string, StagingOwner>();
+async function ownerOf(root: string): Promise<StagingOwner> {
+  if (!owners.has(root)) owners.set(root, await StagingOwner.open(root));
+  return owners.get(root)!;
+}
+
 /** A synthetic backup staged in `<root>/.staging-*`: manifest with checksums and two files. */
 async function stageBackup(root: string, createdAt: string, repo: string, sha: string): Promise<Manifest> {
-  const dir = await createStaging(root);
+  const dir = (await ownerOf(root)).path("new");
+  await Deno.mkdir(dir, { recursive: true });
   const files: Manifest["files"] = {};
   const put = async (path: string, text: string) => {
     await Deno.mkdir(`${dir}/${path.split("/").slice(0, -1).join("/") || "."}`, { recursive: true });
@@ -74,6 +89,20 @@ async function stageBackup(root: string, createdAt: string, repo: string, sha: s
   };
   await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(m, null, 2), { mode: 0o600 });
   return Object.assign(m, { dir });
+}
+
+/** Publishes the staged backup `m` of `<dir>/backups` with --push. */
+function pushBackup(dir: string, m: Manifest, afterInstall?: () => Promise<void>) {
+  return publishToGit({
+    root: `${dir}/backups`,
+    stagedDir: (m as Manifest & { dir: string }).dir,
+    owner: owners.get(`${dir}/backups`)!,
+    archive: true,
+    push: true,
+    message: commitMessage({ source: m.source, status: "ok", tables: 1 }),
+    log: () => {},
+    afterInstall,
+  });
 }
 
 async function checksumsHold(dir: string): Promise<Manifest> {
@@ -117,6 +146,7 @@ Deno.test("publishToGit: five clones push at once; every backup survives, newest
       publishToGit({
         root: `${clones[i]}/backups`,
         stagedDir: (m as Manifest & { dir: string }).dir,
+        owner: owners.get(`${clones[i]}/backups`)!,
         archive: true,
         push: true,
         message: commitMessage({ env: "prod", source: m.source, status: m.status, tables: 1 }),
@@ -150,6 +180,7 @@ Deno.test("publishToGit: five clones push at once; every backup survives, newest
 
     // Each clone ends clean: no staging dirs, no backups left aside in .git, no uncommitted change.
     for (const c of clones) {
+      owners.get(`${c}/backups`)!.releaseSync();
       assertEquals((await names(`${c}/backups`)).filter((n) => n.startsWith(".")), []);
       assertEquals(await names(`${c}/.git/supabase-backup`), []);
       assertEquals(await gitIn(c, "status", "--porcelain"), "");
@@ -167,16 +198,7 @@ Deno.test("publishToGit after a lost race redoes rotation and afterInstall (prun
     const ma = await stageBackup(`${a}/backups`, "2025-05-01T01:00:00Z", "acme/a", "aaaaaaa");
     const mb = await stageBackup(`${b}/backups`, "2025-05-01T02:00:00Z", "acme/b", "bbbbbbb");
     const mc = await stageBackup(`${a}/backups`, "2025-05-01T03:00:00Z", "acme/c", "ccccccc");
-    const publish = (dir: string, m: Manifest, afterInstall?: () => Promise<void>) =>
-      publishToGit({
-        root: `${dir}/backups`,
-        stagedDir: (m as Manifest & { dir: string }).dir,
-        archive: true,
-        push: true,
-        message: commitMessage({ source: m.source, status: "ok", tables: 1 }),
-        log: () => {},
-        afterInstall,
-      });
+    const publish = pushBackup;
     assertEquals((await publish(a, ma)).attempts, 1);
     assertEquals((await publish(a, mc)).attempts, 1); // central: latest c, archive [a]
     const pruned: number[] = [];
@@ -204,12 +226,14 @@ Deno.test("publishToGit without push commits only the backup root, never staging
     await gitIn(c, "config", "user.name", "Configured Person");
     await gitIn(c, "config", "user.email", "person@example.com");
     await Deno.writeTextFile(`${c}/unrelated.txt`, "not mine");
-    const leftover = await createStaging(`${c}/backups`);
+    const leftover = (await ownerOf(`${c}/backups`)).path("new");
+    await Deno.mkdir(leftover, { recursive: true });
     await Deno.writeTextFile(`${leftover}/partial.sql`, "half");
     const m = await stageBackup(`${c}/backups`, "2025-05-02T00:00:00Z", "local", "0000000");
     const r = await publishToGit({
       root: `${c}/backups`,
       stagedDir: (m as Manifest & { dir: string }).dir,
+      owner: owners.get(`${c}/backups`)!,
       archive: true,
       push: false,
       message: commitMessage({ source: m.source, status: "ok", tables: 1 }),
@@ -231,6 +255,78 @@ Deno.test("publishToGit without push commits only the backup root, never staging
   }
 });
 
+Deno.test("publishToGit: a race never discards edits outside the root (refused before and during the run)", async () => {
+  const { tmp, bare } = await central();
+  try {
+    const a = await clone(bare, `${tmp}/a`);
+    const b = await clone(bare, `${tmp}/b`); // behind once a pushed
+    await pushBackup(a, await stageBackup(`${a}/backups`, "2025-05-01T01:00:00Z", "acme/a", "aaaaaaa"));
+
+    // Before anything is put in place: exit 2, the staged backup untouched.
+    await Deno.writeTextFile(`${b}/README.md`, "# mine\n");
+    const mb = await stageBackup(`${b}/backups`, "2025-05-01T02:00:00Z", "acme/b", "bbbbbbb");
+    await assertRejects(pushBackup(b, mb), (e: unknown) => {
+      assert(e instanceof BackupError && e.exitCode === 2, String(e));
+      assert(/uncommitted changes outside the backup root: README\.md$/.test(e.message), e.message);
+      return true;
+    });
+    await checksumsHold((mb as Manifest & { dir: string }).dir);
+    const stagedName = (mb as Manifest & { dir: string }).dir.split("/").pop()!;
+    const lock = `.staging-${owners.get(`${b}/backups`)!.id}.lock`;
+    assertEquals(await names(`${b}/backups`), ["archive", lock, stagedName].sort(), "nothing put in place");
+
+    // An edit made while the backup runs: the race is not redone over it.
+    await gitIn(b, "checkout", "--", "README.md");
+    await assertRejects(
+      pushBackup(b, mb, async () => await Deno.writeTextFile(`${b}/README.md`, "# edited meanwhile\n")),
+      (e: unknown) => {
+        assert(e instanceof BackupError && e.exitCode === 1, String(e));
+        assert(
+          /lost a race.*would discard uncommitted changes outside the backup root: README\.md$/.test(
+            e.message,
+          ),
+          e.message,
+        );
+        assert(/committed locally as [0-9a-f]{7} but not pushed/.test(e.hint ?? ""), e.hint);
+        return true;
+      },
+    );
+    assertEquals(await Deno.readTextFile(`${b}/README.md`), "# edited meanwhile\n");
+    await checksumsHold(`${b}/backups/latest`); // committed locally, in place
+    assertEquals(await gitIn(b, "log", "-1", "--format=%s"), "backup: ok, 1 table from acme/b push@bbbbbbb");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("publishToGit: a race never drops local commits that were not pushed", async () => {
+  const { tmp, bare } = await central();
+  try {
+    const a = await clone(bare, `${tmp}/a`);
+    const b = await clone(bare, `${tmp}/b`);
+    await pushBackup(a, await stageBackup(`${a}/backups`, "2025-05-01T01:00:00Z", "acme/a", "aaaaaaa"));
+    await Deno.writeTextFile(`${b}/notes.md`, "my work\n");
+    await gitIn(b, "add", "notes.md");
+    await gitIn(b, "-c", "user.name=me", "-c", "user.email=me@example.com", "commit", "-qm", "my work");
+    const mine = await gitIn(b, "rev-parse", "HEAD");
+    const mb = await stageBackup(`${b}/backups`, "2025-05-01T02:00:00Z", "acme/b", "bbbbbbb");
+    await assertRejects(pushBackup(b, mb), (e: unknown) => {
+      assert(e instanceof BackupError && e.exitCode === 1, String(e));
+      assert(
+        e.message.includes(`would drop local commits that were never pushed (up to ${mine.slice(0, 7)})`),
+        e.message,
+      );
+      assert(/merge or rebase the local commits onto origin\/main/.test(e.hint ?? ""), e.hint);
+      return true;
+    });
+    assertEquals(await gitIn(b, "rev-parse", "HEAD^"), mine);
+    assertEquals(await Deno.readTextFile(`${b}/notes.md`), "my work\n");
+    await checksumsHold(`${b}/backups/latest`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("publishToGit outside a git repository is a BackupError with a hint", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "sb-nogit-" });
   try {
@@ -239,6 +335,7 @@ Deno.test("publishToGit outside a git repository is a BackupError with a hint", 
       publishToGit({
         root: `${tmp}/backups`,
         stagedDir: (m as Manifest & { dir: string }).dir,
+        owner: owners.get(`${tmp}/backups`)!,
         archive: true,
         push: false,
         message: "x",
@@ -268,6 +365,7 @@ Deno.test("publishToGit without git on PATH says git cannot be run, not 'not a r
       publishToGit({
         root: `${tmp}/backups`,
         stagedDir: (m as Manifest & { dir: string }).dir,
+        owner: owners.get(`${tmp}/backups`)!,
         archive: true,
         push: false,
         message: "x",
@@ -283,6 +381,23 @@ Deno.test("publishToGit without git on PATH says git cannot be run, not 'not a r
     Deno.env.set("PATH", path);
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("commitShortfall: a file missing from the commit, or stored other than on disk (pure)", () => {
+  const disk = new Map([["manifest.json", "m1"], ["a.sql", "a1"], ["b.dump", "b1"]]);
+  const expected = ["manifest.json", "a.sql", "b.dump", "c.sql"];
+  assertEquals(
+    commitShortfall(expected, new Map([...disk, ["c.sql", "c1"]]), new Map([...disk, ["c.sql", "c1"]])),
+    [],
+  );
+  assertEquals(
+    commitShortfall(expected, new Map([["manifest.json", "m1"], ["a.sql", "a1"], ["b.dump", "bX"]]), disk),
+    [
+      "b.dump differs from the file on disk",
+      "c.sql is missing",
+    ],
+  );
+  assertEquals(commitShortfall(["x"], new Map([["x", ""]]), new Map()), ["x differs from the file on disk"]);
 });
 
 Deno.test("commitMessage, push error classes and masking (pure)", () => {

@@ -312,7 +312,7 @@ async function untilDumping(out: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     for (const e of await Array.fromAsync(Deno.readDir(out)).catch(() => [] as Deno.DirEntry[])) {
-      if (!e.name.startsWith(".staging-") || e.name.startsWith(".staging-blobs-")) continue;
+      if (!/^\.staging-[0-9a-f]{12}$/.test(e.name)) continue; // the backup's folder, not its blobs or lock
       const inside = await Array.fromAsync(Deno.readDir(join(out, e.name))).catch(() =>
         [] as Deno.DirEntry[]
       );

@@ -8,9 +8,10 @@
  *                                                                 (files above --max-file-size)
  * ```
  *
- * A run downloads into a holder folder `<root>/.staging-blobs-<random>` (never committed, removed as
- * stale like other staging folders), each file to a temporary name first, hashed on the way; once
- * its hash is known it is renamed to its blob name in the holder. {@link placeBlobs} then links the
+ * A run downloads into a holder folder `<root>/.staging-<owner>-blobs-<random>` (one of the run's
+ * staging folders, see lib/store/staging.ts: never committed, removed once its run is gone), each
+ * file to a temporary name first, hashed on the way; once its hash is known it is renamed to its
+ * blob name in the holder. {@link placeBlobs} then links the
  * holder's blobs into the store before the backup that needs them is put in place (again after a
  * git push race, whose reset removes them from the work tree). {@link collectGarbage} removes blobs
  * no kept backup refers to. Path building is pure; blob names come only from checked sha256 values.
@@ -24,9 +25,6 @@ import { openInBackup } from "../store/safepath.ts";
 
 /** The blob store's folder inside a backup root. */
 export const BLOB_DIR = "storage/blobs";
-
-/** The prefix of a run's holder folder (a staging folder: see lib/store/rotation.ts). */
-export const HOLDER_PREFIX = ".staging-blobs-";
 
 /** What names a blob: its sha256 and, when split, its number of parts. */
 export interface BlobRef {

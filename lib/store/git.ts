@@ -12,12 +12,13 @@
  * credentials masked.
  * @module
  */
-import { cp } from "node:fs/promises";
-import { join, relative } from "node:path";
-import { ensureRoot, installBackup, type InstallResult } from "./rotation.ts";
-import { BackupError } from "../base/errors.ts";
+import { dirname, join, relative } from "node:path";
+import { ensureRoot, installBackup, type InstallResult, LATEST } from "./rotation.ts";
+import { BackupError, usageError } from "../base/errors.ts";
 import { abortSignal } from "../base/interrupt.ts";
-import type { ManifestSource } from "./manifest.ts";
+import { MANIFEST_NAME, type ManifestSource, parseManifest } from "./manifest.ts";
+import { holdAside, releaseHeld } from "./leftover.ts";
+import type { StagingOwner } from "./staging.ts";
 import { redact } from "../base/redact.ts";
 import { killedHint, type Program, programFailure, runProgram } from "../base/proc.ts";
 
@@ -71,12 +72,35 @@ export interface CommitOptions {
   log?: (line: string) => void;
 }
 
+/** What a {@link RootChange} is told about the repository that holds the root. */
+export interface RootRepo {
+  /** The git directory (absolute). */
+  gitDir: string;
+  /** The backup root relative to the work tree's top (`.` for the top). */
+  rel: string;
+  /**
+   * The object id of every file `commit` holds under `<root>/<sub>`, by path relative to that
+   * folder (`""` for an entry that is not a file, such as a submodule).
+   */
+  committedFiles(commit: string, sub: string): Promise<Map<string, string>>;
+  /**
+   * The object ids git gives the files `paths` (relative to `<root>/<sub>`) as they are on disk,
+   * without any `.gitattributes` filter or conversion.
+   */
+  diskObjects(sub: string, paths: readonly string[]): Promise<Map<string, string>>;
+}
+
 /** A change to the backup root that can be redone on top of another commit. */
 export interface RootChange {
   /** Makes the change in the work tree (again after a race). */
   apply(): Promise<void>;
   /** Moves anything that must survive `git reset --hard` out of the work tree. */
-  setAside?(): Promise<void>;
+  setAside?(repo: RootRepo): Promise<void>;
+  /**
+   * Checks that the commit holds the change as it was made; throws a {@link BackupError} when not,
+   * and then nothing is pushed.
+   */
+  check?(commit: string, repo: RootRepo): Promise<void>;
 }
 
 /** The outcome of {@link commitAndPush}. */
@@ -117,10 +141,12 @@ async function git(
   args: string[],
   what = args[0],
   hint = GIT_HINT,
+  stdin?: Uint8Array,
 ): Promise<GitRun> {
   const program: Program = {
     path: "git",
     args: ["-C", repo.top, ...args],
+    ...(stdin ? { stdin } : {}),
     env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
     what: `git ${what}`,
     signal: repo.signal,
@@ -159,8 +185,14 @@ function gitFailure(r: GitRun, hint: string): BackupError {
   return programFailure({ ...r.program, hint: () => hint }, { ...r, stderr: r.rawStderr, signal: null });
 }
 
-async function mustGit(repo: Repo, args: string[], what: string, hint: string): Promise<string> {
-  const r = await git(repo, args, what, hint);
+async function mustGit(
+  repo: Repo,
+  args: string[],
+  what: string,
+  hint: string,
+  stdin?: Uint8Array,
+): Promise<string> {
+  const r = await git(repo, args, what, hint, stdin);
   if (r.code !== 0) throw gitFailure(r, hint);
   return r.stdout;
 }
@@ -179,9 +211,27 @@ export function classifyPushError(stderr: string): "race" | "permission" | "prot
   return "other";
 }
 
-async function openRepo(root: string, repoDir: string | undefined, signal: AbortSignal): Promise<Repo> {
-  await ensureRoot(root);
-  const probe = { top: repoDir ?? root, signal };
+/**
+ * Opens the repository holding `root`. With `create` (the default) the root is created first;
+ * without, the nearest existing folder above it is asked, so that nothing is written.
+ */
+async function openRepo(
+  root: string,
+  repoDir: string | undefined,
+  signal: AbortSignal,
+  create = true,
+): Promise<Repo> {
+  let here = root;
+  let below = "";
+  if (create) await ensureRoot(root);
+  else {
+    // the nearest folder that exists, and the rest of the root's path under it
+    while (!(await Deno.stat(here).then((i) => i.isDirectory, () => false)) && dirname(here) !== here) {
+      below = below ? join(here.split("/").pop()!, below) : here.split("/").pop()!;
+      here = dirname(here);
+    }
+  }
+  const probe = { top: repoDir ?? here, signal };
   const top = await git(probe, ["rev-parse", "--show-toplevel"]);
   if (top.code !== 0) {
     throw new BackupError(`${repoDir ?? root} is not inside a git repository`, {
@@ -191,13 +241,135 @@ async function openRepo(root: string, repoDir: string | undefined, signal: Abort
   }
   const repo = { top: top.stdout, signal };
   const gitDir = (await git(repo, ["rev-parse", "--absolute-git-dir"])).stdout;
-  const rel = relative(await Deno.realPath(top.stdout), await Deno.realPath(root)) || ".";
+  const rel = join(relative(await Deno.realPath(top.stdout), await Deno.realPath(here)), below) || ".";
   if (rel.startsWith("..")) {
     throw new BackupError(`backup root ${root} is outside the git repository ${top.stdout}`, {
       hint: "point --out at a folder inside the repository",
     });
   }
   return { ...repo, gitDir, rel, identityArgs: [] };
+}
+
+/** Splits git's `-z` output into its paths. */
+const zPaths = (out: string) => out.split("\0").filter((p) => p !== "");
+
+/**
+ * Files outside the backup root that a `git reset --hard` could change or remove: tracked files
+ * that differ from HEAD (staged or not), files in the index when there is no commit yet, and
+ * untracked files that are not ignored. Staging folders are not counted. Sorted.
+ */
+async function changesOutsideRoot(repo: Repo): Promise<string[]> {
+  if (repo.rel === ".") return [];
+  const spec = [
+    "--",
+    ".",
+    `:(exclude,literal)${repo.rel}`,
+    ":(exclude,glob)**/.staging-*",
+    ":(exclude,glob)**/.staging-*/**",
+  ];
+  const hint = "check that git works in this clone (git status)";
+  const head = await git(repo, ["rev-parse", "--verify", "--quiet", "HEAD"]);
+  const tracked = head.code === 0
+    ? await mustGit(repo, ["diff", "--name-only", "-z", "HEAD", ...spec], "diff", hint)
+    : await mustGit(repo, ["ls-files", "-z", ...spec], "ls-files", hint);
+  const untracked = await mustGit(
+    repo,
+    ["ls-files", "-z", "--others", "--exclude-standard", ...spec],
+    "ls-files",
+    hint,
+  );
+  return [...new Set([...zPaths(tracked), ...zPaths(untracked)])].sort();
+}
+
+/** `a, b, c (and 4 more)`, control characters shown as `?`. Pure. */
+function someOf(paths: readonly string[], n = 3): string {
+  // deno-lint-ignore no-control-regex
+  const shown = paths.slice(0, n).map((p) => p.replace(/[\x00-\x1f\x7f]/g, "?")).join(", ");
+  return paths.length > n ? `${shown} (and ${paths.length - n} more)` : shown;
+}
+
+const CLEAN_HINT =
+  "commit or stash them (git stash -u) first, or push from a clone used only for backups: a push race resets the clone to the remote head";
+
+/** Refuses (exit 2) to push from a work tree with changes outside the root that a reset would lose. */
+async function refuseChangesOutsideRoot(repo: Repo): Promise<void> {
+  const changed = await changesOutsideRoot(repo);
+  if (changed.length === 0) return;
+  throw usageError(
+    `cannot push from ${repo.top}: it has uncommitted changes outside the backup root: ${someOf(changed)}`,
+    CLEAN_HINT,
+  );
+}
+
+/**
+ * Checks, before a backup is made, that `--push` can work from the repository holding `root`:
+ * the root is in a git work tree, HEAD is on a branch with a remote, and nothing outside the root
+ * is uncommitted (a push race resets the work tree to the remote head). Creates nothing. Throws
+ * a {@link BackupError} with a hint otherwise (exit 2 for uncommitted changes).
+ */
+export async function checkPushable(opts: { root: string; repoDir?: string; signal?: AbortSignal }) {
+  const repo = await openRepo(opts.root, opts.repoDir, opts.signal ?? abortSignal, false);
+  await pushTarget(repo);
+  await refuseChangesOutsideRoot(repo);
+}
+
+/** The {@link RootRepo} view of a repository. */
+function rootRepo(repo: Repo): RootRepo {
+  const prefix = (sub: string) => `${repo.rel === "." ? "" : `${repo.rel}/`}${sub}/`;
+  return {
+    gitDir: repo.gitDir,
+    rel: repo.rel,
+    committedFiles: async (commit, sub) => {
+      const under = prefix(sub);
+      const out = await mustGit(
+        repo,
+        ["ls-tree", "-r", "-z", "--full-name", commit, "--", `:(literal)${under}`],
+        "ls-tree",
+        GIT_HINT,
+      );
+      const files = new Map<string, string>();
+      for (const rec of zPaths(out)) {
+        const tab = rec.indexOf("\t");
+        const [, type, oid] = rec.slice(0, tab).split(" ");
+        const path = rec.slice(tab + 1);
+        if (path.startsWith(under)) files.set(path.slice(under.length), type === "blob" ? oid : "");
+      }
+      return files;
+    },
+    diskObjects: async (sub, paths) => {
+      const objects = new Map<string, string>();
+      if (paths.length === 0) return objects;
+      const under = prefix(sub);
+      const out = await mustGit(
+        repo,
+        ["hash-object", "--no-filters", "--stdin-paths"],
+        "hash-object",
+        GIT_HINT,
+        new TextEncoder().encode(paths.map((p) => `${under}${p}\n`).join("")),
+      );
+      out.split("\n").forEach((oid, i) => objects.set(paths[i], oid.trim()));
+      return objects;
+    },
+  };
+}
+
+/**
+ * What a commit lacks of a backup (pure): each of `expected` (the files the manifest lists, and
+ * manifest.json) must be in `committed` as the same object as on disk (`disk`, hashed without
+ * filters). Returns one line per problem, in the order of `expected`.
+ */
+export function commitShortfall(
+  expected: readonly string[],
+  committed: ReadonlyMap<string, string>,
+  disk: ReadonlyMap<string, string>,
+): string[] {
+  const problems: string[] = [];
+  for (const path of expected) {
+    const got = committed.get(path);
+    if (got === undefined) problems.push(`${path} is missing`);
+    else if (got !== disk.get(path)) problems.push(`${path} differs from the file on disk`);
+  }
+  return problems;
 }
 
 async function identityArgs(repo: Repo, identity: GitIdentity): Promise<string[]> {
@@ -227,12 +399,15 @@ async function pushTarget(repo: Repo): Promise<{ branch: string; remote: string;
   return { branch, remote, remoteBranch };
 }
 
-/** Stages the root only (never staging dirs), and commits it when it changed. */
+/**
+ * Stages the root only (never staging dirs), and commits it when it changed. `--force`: ignore
+ * rules (`.gitignore`, `info/exclude`, `core.excludesFile`) never keep a backup file out.
+ */
 async function commitRoot(repo: Repo, message: string): Promise<boolean> {
   const exclude = `:(exclude)${repo.rel === "." ? "" : `${repo.rel}/`}.staging-*`;
   await mustGit(
     repo,
-    ["add", "-A", "--", repo.rel, exclude],
+    ["add", "-A", "--force", "--", repo.rel, exclude],
     "add",
     "check that the backup root is readable and that no other git process holds the index lock",
   );
@@ -273,11 +448,14 @@ export async function commitAndPush(opts: CommitOptions, change: RootChange): Pr
   const repo = await openRepo(opts.root, opts.repoDir, signal);
   repo.identityArgs = await identityArgs(repo, opts.identity ?? DEFAULT_IDENTITY);
   const target = opts.push ? await pushTarget(repo) : undefined;
+  if (target) await refuseChangesOutsideRoot(repo);
+  const view = rootRepo(repo);
 
   await change.apply();
   for (let attempt = 1;; attempt++) {
     const committed = await commitRoot(repo, opts.message);
     const commit = (await git(repo, ["rev-parse", "--verify", "--quiet", "HEAD"])).stdout;
+    if (committed) await change.check?.(commit, view);
     if (!target || !committed) return { commit, attempts: attempt, committed };
 
     const pushed = await git(repo, [
@@ -315,15 +493,16 @@ export async function commitAndPush(opts: CommitOptions, change: RootChange): Pr
     await sleep(wait, signal);
     if (signal.aborted) throw signal.reason ?? new BackupError("interrupted");
 
-    await change.setAside?.();
+    const remoteRef = `refs/remotes/${target.remote}/${target.remoteBranch}`;
+    await mustGit(
+      repo,
+      ["fetch", "--quiet", target.remote, `+refs/heads/${target.remoteBranch}:${remoteRef}`],
+      "fetch",
+      `${local}; check the network and the remote URL`,
+    );
+    await refuseToDropWork(repo, remoteRef, local);
+    await change.setAside?.(view);
     try {
-      const remoteRef = `refs/remotes/${target.remote}/${target.remoteBranch}`;
-      await mustGit(
-        repo,
-        ["fetch", "--quiet", target.remote, `+refs/heads/${target.remoteBranch}:${remoteRef}`],
-        "fetch",
-        "check the network and the remote URL",
-      );
       await mustGit(
         repo,
         ["reset", "--quiet", "--hard", remoteRef],
@@ -337,11 +516,51 @@ export async function commitAndPush(opts: CommitOptions, change: RootChange): Pr
   }
 }
 
+/**
+ * Before the reset to the remote head after a lost race: nothing outside the root may be
+ * uncommitted (it appeared during the run), and the commit the backup was made on must be on the
+ * remote (else the reset would drop local commits that were never pushed). Throws otherwise; the
+ * backup stays committed locally.
+ */
+async function refuseToDropWork(repo: Repo, remoteRef: string, local: string): Promise<void> {
+  const changed = await changesOutsideRoot(repo);
+  if (changed.length) {
+    throw new BackupError(
+      `git push lost a race, and redoing the backup on the remote head would discard uncommitted changes outside the backup root: ${
+        someOf(changed)
+      }`,
+      { hint: `${local}; ${CLEAN_HINT}` },
+    );
+  }
+  const base = await git(repo, ["rev-parse", "--verify", "--quiet", "HEAD^"]);
+  if (base.code !== 0) return; // the backup is the first commit: nothing under it
+  const onRemote = await git(repo, ["merge-base", "--is-ancestor", base.stdout, remoteRef]);
+  if (onRemote.code === 0) return;
+  if (onRemote.code !== 1) throw gitFailure(onRemote, `${local}; ${GIT_HINT}`);
+  throw new BackupError(
+    `git push lost a race, and redoing the backup on the remote head would drop local commits that were never pushed (up to ${
+      base.stdout.slice(0, 7)
+    })`,
+    {
+      hint: `${local}; merge or rebase the local commits onto ${
+        remoteRef.replace("refs/remotes/", "")
+      } and push them, then run again`,
+    },
+  );
+}
+
 /** Options of {@link publishToGit}. */
 export interface PublishOptions extends Omit<CommitOptions, "root"> {
   root: string;
   /** A complete backup (with manifest.json) in a staging directory inside `root`. */
   stagedDir: string;
+  /**
+   * Complete backups that dead runs left (lib/store/leftover.ts), oldest first: put in place
+   * before `stagedDir`, in the same commit (a newer latest stays), and set aside with it on a race.
+   */
+  recovered?: readonly string[];
+  /** The run: set-aside folders are its own, so no other run takes them meanwhile. */
+  owner: StagingOwner;
   /** Archive the previous latest (true) or replace it (false). */
   archive: boolean;
   /**
@@ -351,58 +570,102 @@ export interface PublishOptions extends Omit<CommitOptions, "root"> {
   afterInstall?: () => Promise<void>;
 }
 
-async function moveDir(from: string, to: string): Promise<void> {
-  try {
-    await Deno.rename(from, to);
-  } catch (e) {
-    if (!(e instanceof Error && /cross-device|EXDEV|os error 18/i.test(e.message))) {
-      throw new BackupError(`cannot move ${from} to ${to}: ${e instanceof Error ? e.message : e}`, {
-        cause: e,
-      });
-    }
-    await cp(from, to, { recursive: true, preserveTimestamps: true });
-    await Deno.remove(from, { recursive: true });
-  }
+/** One backup that publishToGit puts in place: where it is now. */
+interface Piece {
+  /** Its folder while it is not in the root. */
+  from: string;
+  /** Where it is in the root (`latest`, `archive/<name>`), while it is. */
+  at?: string;
+  /** Deleted by the rotation (a replaced latest with `archive: false`). */
+  gone?: boolean;
+  /** Set aside in the git directory (its holder). */
+  held?: boolean;
+  recovered: boolean;
 }
 
 /**
- * Puts a staged backup in place ({@link installBackup}), commits the backup root, and with
- * `push` pushes it, redoing the rotation on the remote head after a push race (the newest
- * `createdAt` wins `latest/`, the other goes to `archive/`). Returns where the backup went, the
- * commit and the number of attempts. Throws like {@link commitAndPush}; the backup is then still
- * in the work tree.
+ * Puts a staged backup in place ({@link installBackup}) with any recovered ones, commits the
+ * backup root, checks that the commit holds every file of each backup put in place with the size
+ * its manifest gives (a `.gitattributes` filter such as Git LFS, or a file git would not add, is
+ * caught before anything is pushed), and with `push` pushes it, redoing the rotation on the remote
+ * head after a push race (the newest `createdAt` wins `latest/`, the other goes to `archive/`).
+ * Returns where the backup went, the commit and the number of attempts. Throws like
+ * {@link commitAndPush}; the backup is then still in the work tree.
  */
 export async function publishToGit(
   opts: PublishOptions,
 ): Promise<InstallResult & { commit: string; attempts: number }> {
-  let source = opts.stagedDir;
-  let placed: InstallResult | undefined;
-  let aside: string | undefined;
-  const result = await commitAndPush(opts, {
+  const pieces: Piece[] = [
+    ...(opts.recovered ?? []).map((from) => ({ from, recovered: true })),
+    { from: opts.stagedDir, recovered: false },
+  ];
+  const mine = pieces[pieces.length - 1];
+  let result: InstallResult | undefined;
+  let raced = false;
+  const done = await commitAndPush(opts, {
     apply: async () => {
-      if (placed && !aside) return; // still in place (set aside was not reached)
-      // After a race (placed already once), a newer latest on the remote head stays.
-      placed = await installBackup(opts.root, source, {
-        archive: opts.archive,
-        keepNewer: placed !== undefined,
-        log: opts.log ?? ((l: string) => console.error(l)),
-      });
-      aside = undefined;
+      for (const p of pieces) {
+        if (p.at || p.gone) continue; // still in place (set aside was not reached), or deleted
+        // Recovered backups, and this one after a race: a newer latest stays.
+        const placed = await installBackup(opts.root, p.from, {
+          archive: opts.archive,
+          keepNewer: p.recovered || raced,
+          owner: opts.owner,
+          log: opts.log ?? ((l: string) => console.error(l)),
+        });
+        if (p.held) await releaseHeld(p.from);
+        p.held = false;
+        for (const q of pieces) {
+          if (q === p || q.at !== LATEST || placed.placedAt !== LATEST) continue;
+          q.at = placed.archivedPrevious;
+          q.gone = q.at === undefined;
+        }
+        p.at = placed.placedAt;
+        if (p === mine) result = placed;
+      }
       await opts.afterInstall?.();
+      for (const p of pieces) {
+        // pruned by afterInstall
+        if (p.at && !(await Deno.lstat(join(opts.root, p.at)).then(() => true, () => false))) {
+          p.at = undefined;
+          p.gone = true;
+        }
+      }
     },
-    setAside: async () => {
-      if (!placed) return;
-      const gitDir = (await git({ top: opts.root, signal: opts.signal ?? abortSignal }, [
-        "rev-parse",
-        "--absolute-git-dir",
-      ])).stdout;
-      const holder = join(gitDir, "supabase-backup");
-      await Deno.mkdir(holder, { recursive: true, mode: 0o700 });
-      const to = join(holder, `race-${crypto.randomUUID().slice(0, 8)}`);
-      await moveDir(join(opts.root, placed.placedAt), to);
-      source = to;
-      aside = to;
+    setAside: async (repo) => {
+      raced = true;
+      for (const p of pieces) {
+        if (!p.at) continue;
+        p.from = await holdAside(repo.gitDir, opts.owner, repo.rel, join(opts.root, p.at));
+        p.held = true;
+        p.at = undefined;
+      }
+    },
+    check: async (commit, repo) => {
+      for (const p of pieces) {
+        if (!p.at) continue;
+        const path = join(opts.root, p.at, MANIFEST_NAME);
+        const expected = [
+          MANIFEST_NAME,
+          ...Object.keys(parseManifest(await Deno.readTextFile(path), path).files),
+        ];
+        const committed = await repo.committedFiles(commit, p.at);
+        const disk = await repo.diskObjects(p.at, expected.filter((f) => committed.has(f)));
+        const problems = commitShortfall(expected, committed, disk);
+        if (problems.length === 0) continue;
+        const where = `${repo.rel === "." ? "" : `${repo.rel}/`}${p.at}`;
+        const pattern = repo.rel === "." ? "**" : `${repo.rel}/**`;
+        throw new BackupError(
+          `commit ${commit.slice(0, 7)} does not hold the backup in ${where} as written: ${
+            someOf(problems, 2)
+          }`,
+          {
+            hint:
+              `nothing was pushed; the backup is complete in the work tree. A .gitattributes filter (Git LFS, text/eol, ident) or the index (skip-worktree) changed what git stored: turn it off for the backup root ('${pattern} -filter -text -ident' in .gitattributes) and run again`,
+          },
+        );
+      }
     },
   });
-  return { ...placed!, commit: result.commit, attempts: result.attempts };
+  return { ...result!, commit: done.commit, attempts: done.attempts };
 }

@@ -1,6 +1,7 @@
 /**
  * What a backup root holds: reading `latest/` and `archive/*` (each backup's manifest, or its
- * size on disk when the manifest is missing) and formatting that as a table or JSON for `list`;
+ * size on disk when the manifest is missing), and backups that interrupted runs left for the next
+ * run to put in place (leftover.ts), and formatting that as a table or JSON for `list`;
  * finding the backup that `--from` names, and every backup of a root. The formatting functions are
  * pure.
  * @module
@@ -10,6 +11,7 @@ import { usageError } from "../base/errors.ts";
 import { ARCHIVE, LATEST, timeFromArchiveName } from "./rotation.ts";
 import { type Manifest, MANIFEST_NAME, manifestTotals, parseManifest } from "./manifest.ts";
 import { formatBytes } from "../base/size.ts";
+import { listLeftovers } from "./leftover.ts";
 
 /** One backup folder of a root, as `list` shows it. */
 export interface ListEntry {
@@ -31,7 +33,19 @@ export interface ListEntry {
   bytes: number;
   /** Why the backup is damaged. */
   problem?: string;
+  /**
+   * Set for a backup an interrupted run left outside latest/ and archive/ (label `leftover:<folder>`):
+   * what it is; the next backup run puts it in place.
+   */
+  leftover?: string;
 }
+
+/** What `list` says of each kind of leftover. */
+const LEFTOVER_NOTE = {
+  new: "written by an interrupted run",
+  race: "set aside during a push race by an interrupted run",
+  old: "the previous latest, set aside by an interrupted run",
+} as const;
 
 /** One archive folder: its name, directory and manifest (undefined when unreadable). */
 export interface ArchiveFolder {
@@ -138,10 +152,11 @@ async function entryOf(label: string, dir: string, known?: ArchiveFolder): Promi
 }
 
 /**
- * Reads every backup of a root: `latest` first (when present), then the archives newest first.
- * A missing root gives an empty list.
+ * Reads every backup of a root: `latest` first (when present), then the archives newest first,
+ * then the backups interrupted runs left (of the root's `environment`, for race holders written
+ * by earlier versions). A missing root gives an empty list.
  */
-export async function readListing(root: string): Promise<ListEntry[]> {
+export async function readListing(root: string, environment?: string): Promise<ListEntry[]> {
   const out: ListEntry[] = [];
   try {
     if ((await Deno.stat(join(root, LATEST))).isDirectory) {
@@ -151,6 +166,13 @@ export async function readListing(root: string): Promise<ListEntry[]> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   for (const a of await readArchives(root)) out.push(await entryOf(`${ARCHIVE}/${a.name}`, a.dir, a));
+  for (const { leftover: l, manifest } of await listLeftovers(root, environment)) {
+    if (l.kind === "trash") continue;
+    out.push({
+      ...entryFromManifest(`leftover:${l.name}`, l.path, manifest, 0),
+      leftover: `${LEFTOVER_NOTE[l.kind]}; the next backup puts it in place`,
+    });
+  }
   return out;
 }
 
@@ -196,12 +218,13 @@ export function formatListing(root: string, entries: readonly ListEntry[], out =
       out !== "backups" ? ` --out ${out}` : ""
     }' to make one`;
   }
-  const archives = entries.filter((e) => e.label !== LATEST).length;
+  const archives = entries.filter((e) => e.label !== LATEST && !e.leftover).length;
+  const leftovers = entries.filter((e) => e.leftover).length;
   const hasLatest = entries.some((e) => e.label === LATEST);
   const total = entries.reduce((n, e) => n + e.bytes, 0);
   const head = `${root}: ${hasLatest ? "latest" : "no latest"} + ${archives} archive${
     archives === 1 ? "" : "s"
-  }, ${formatBytes(total)}`;
+  }${leftovers ? ` + ${leftovers} left by interrupted runs` : ""}, ${formatBytes(total)}`;
   const rows = [["BACKUP", "CREATED", "SOURCE", "EVENT@SHA", "TABLES", "SIZE", "STATUS"]];
   for (const e of entries) {
     rows.push([
@@ -211,7 +234,11 @@ export function formatListing(root: string, entries: readonly ListEntry[], out =
       e.event !== undefined ? `${e.event}@${(e.sha ?? "").slice(0, 7)}` : "?",
       e.tables !== undefined ? String(e.tables) : "?",
       formatBytes(e.bytes),
-      e.status === "damaged" ? `damaged (${e.problem})` : e.status,
+      e.status === "damaged"
+        ? `damaged (${e.problem})`
+        : e.leftover
+        ? `${e.status} (${e.leftover})`
+        : e.status,
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -241,6 +268,7 @@ export function listingJson(
       rows: e.rows ?? null,
       bytes: e.bytes,
       ...(e.problem ? { problem: e.problem } : {}),
+      ...(e.leftover ? { leftover: e.leftover } : {}),
     })),
   };
 }

@@ -4,8 +4,7 @@
  * never touched.
  * @module
  */
-import { join } from "node:path";
-import { STAGING_PREFIX } from "./rotation.ts";
+import { StagingOwner } from "./staging.ts";
 import { BackupError } from "../base/errors.ts";
 import { readArchives } from "./listing.ts";
 import { applyPolicy, type RetentionDecision, type RetentionPolicy } from "./retention.ts";
@@ -17,14 +16,16 @@ export interface PruneDecision extends RetentionDecision {
 
 /**
  * Applies `policy` to the archives of `root` at time `now` and, unless `dryRun`, removes the
- * archives it does not keep (each is first renamed to a staging name, so a half-removed archive
- * never remains under archive/). Returns every decision, newest first. Never touches `latest/`.
+ * archives it does not keep (each is first renamed to a staging folder of `opts.owner`, or of an
+ * owner taken for the removals, so a half-removed archive never remains under archive/ and no
+ * other run takes the folder meanwhile). Returns every decision, newest first. Never touches
+ * `latest/`.
  * Throws a usage error for an empty policy, and a {@link BackupError} when a removal fails.
  */
 export async function pruneRoot(
   root: string,
   policy: RetentionPolicy,
-  opts: { dryRun: boolean; now: Date },
+  opts: { dryRun: boolean; now: Date; owner?: StagingOwner },
 ): Promise<PruneDecision[]> {
   const archives = await readArchives(root);
   const byName = new Map(archives.map((a) => [a.name, a.dir]));
@@ -34,22 +35,27 @@ export async function pruneRoot(
     opts.now,
   )
     .map((d) => ({ ...d, path: byName.get(d.name)! }));
-  if (opts.dryRun) return decisions;
-  for (const d of decisions) {
-    if (d.keep) continue;
-    const doomed = join(root, `${STAGING_PREFIX}prune-${crypto.randomUUID().slice(0, 8)}`);
-    try {
-      await Deno.rename(d.path, doomed);
-      await Deno.remove(doomed, { recursive: true });
-    } catch (e) {
-      throw new BackupError(
-        `cannot remove archive ${d.path}: ${(e as Error).message.split(" (os error")[0]}`,
-        {
-          hint: "check that the backup root is writable; archives removed so far stay removed",
-          cause: e,
-        },
-      );
+  if (opts.dryRun || decisions.every((d) => d.keep)) return decisions;
+  const owner = opts.owner ?? await StagingOwner.open(root);
+  try {
+    for (const d of decisions) {
+      if (d.keep) continue;
+      const doomed = owner.path("trash");
+      try {
+        await Deno.rename(d.path, doomed);
+        await Deno.remove(doomed, { recursive: true });
+      } catch (e) {
+        throw new BackupError(
+          `cannot remove archive ${d.path}: ${(e as Error).message.split(" (os error")[0]}`,
+          {
+            hint: "check that the backup root is writable; archives removed so far stay removed",
+            cause: e,
+          },
+        );
+      }
     }
+  } finally {
+    if (!opts.owner) owner.releaseSync();
   }
   return decisions;
 }

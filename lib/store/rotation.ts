@@ -8,21 +8,20 @@
  * <out>[/<env>]/
  *   latest/                      the newest backup (manifest.json + files)
  *   archive/<YYYY-MM-DDTHH-MM-SSZ>--<owner-repo>--<event>--<sha7>[-N]/
- *   .staging-<random>/           a backup being written (never committed)
+ *   .staging-<owner>[-…]/        a run's working folders, .staging-<owner>.lock its lock (staging.ts)
  * ```
  * @module
  */
 import { join } from "node:path";
 import { BackupError, usageError } from "../base/errors.ts";
 import { type Manifest, MANIFEST_NAME, parseManifest } from "./manifest.ts";
+import type { StagingOwner } from "./staging.ts";
+export { STAGING_PREFIX } from "./staging.ts";
 
 /** Name of the folder holding the newest backup. */
 export const LATEST = "latest";
 /** Name of the folder holding older backups. */
 export const ARCHIVE = "archive";
-/** Prefix of staging directories inside a root. */
-export const STAGING_PREFIX = ".staging-";
-
 /** Where {@link installBackup} put things, relative to the root. */
 export interface InstallResult {
   /** `latest`, or `archive/<name>` when the existing latest was newer. */
@@ -178,6 +177,8 @@ export async function ensureRoot(root: string): Promise<void> {
 export interface InstallOptions {
   /** Archive the previous latest (true) or delete it (false). */
   archive: boolean;
+  /** The run doing it: a previous latest being deleted is first moved to one of its folders. */
+  owner: StagingOwner;
   /**
    * After a push race, on the remote head: a latest that is newer than the staged backup stays, and
    * the staged one goes to archive/. Only a latest whose manifest reads and whose `createdAt` is
@@ -287,7 +288,8 @@ export async function installBackup(
     return { placedAt: LATEST, archivedPrevious: `${ARCHIVE}/${name}` };
   }
   // Replace without archiving: move the old latest aside first, so latest/ is never half-deleted.
-  const aside = `${root}/${STAGING_PREFIX}old-${crypto.randomUUID().slice(0, 8)}`;
+  // The aside folder is the run's, so no other run takes it for a dead run's leftover meanwhile.
+  const aside = opts.owner.path("old");
   await rename(latestDir, aside);
   await rename(stagedDir, latestDir);
   try {
@@ -296,51 +298,4 @@ export async function installBackup(
     throw ioError("remove the previous latest at", aside, e);
   }
   return { placedAt: LATEST };
-}
-
-/**
- * Creates an empty staging directory `<root>/.staging-<random>` (mode 0700), creating the root
- * first. Returns its path. Throws a {@link BackupError} when the root is not writable.
- */
-export async function createStaging(root: string): Promise<string> {
-  await ensureRoot(root);
-  try {
-    return await Deno.makeTempDir({ dir: root, prefix: STAGING_PREFIX });
-  } catch (e) {
-    throw ioError("create a staging directory in", root, e);
-  }
-}
-
-/**
- * Removes staging directories left in `root` by interrupted runs: those older than `maxAgeMs`
- * (default one hour), so a run that is still writing is left alone. Returns the removed paths.
- * A missing root is not an error.
- */
-export async function removeStaleStaging(
-  root: string,
-  maxAgeMs = 60 * 60 * 1000,
-  now: Date = new Date(),
-): Promise<string[]> {
-  const removed: string[] = [];
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir(root));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return removed;
-    throw ioError("read", root, e);
-  }
-  for (const e of entries) {
-    if (!e.name.startsWith(STAGING_PREFIX)) continue;
-    const path = join(root, e.name);
-    const info = await exists(path);
-    const age = now.getTime() - (info?.mtime?.getTime() ?? now.getTime());
-    if (age <= maxAgeMs) continue;
-    try {
-      await Deno.remove(path, { recursive: true });
-      removed.push(path);
-    } catch {
-      // another run may have removed it; leftovers are retried next time
-    }
-  }
-  return removed;
 }

@@ -1,5 +1,6 @@
 /**
- * Running psql 17 (the provisioned client) against a test cluster, stopping at the first error.
+ * Running psql 17 (the provisioned client) against a test cluster, stopping at the first error;
+ * waiting for a backup's pg_dump to be copying data.
  * @module
  */
 import { clientBinDir } from "../../dev/pgenv.ts";
@@ -24,4 +25,17 @@ export async function psql(
   const err = new TextDecoder().decode(out.stderr);
   if (out.code !== 0) throw new Error(`psql ${args.join(" ")} failed: ${err}`);
   return new TextDecoder().decode(out.stdout) + err;
+}
+
+/** Waits until pg_dump is copying table data out of `db` (a COPY … TO stdout); throws after `ms`. */
+export async function waitForDump(c: Cluster, db: string, ms = 60_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const n = await c.sql(
+      `select count(*) from pg_stat_activity where datname = '${db}' and query ilike 'copy %to stdout%'`,
+    );
+    if (Number(n.trim()) > 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("pg_dump never started");
 }

@@ -5,15 +5,14 @@ import { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects
 import {
   archiveName,
   backupRoot,
-  createStaging,
   fallbackArchiveName,
   installBackup,
-  removeStaleStaging,
   timeFromArchiveName,
   uniqueName,
 } from "../../../lib/store/rotation.ts";
 import { BackupError } from "../../../lib/base/errors.ts";
 import type { Manifest } from "../../../lib/store/manifest.ts";
+import { parseStagingName, StagingOwner } from "../../../lib/store/staging.ts";
 
 function manifest(createdAt: string, repo = "acme/shop", event = "push", sha = "abcdef1234567"): Manifest {
   return {
@@ -33,8 +32,16 @@ function manifest(createdAt: string, repo = "acme/shop", event = "push", sha = "
   };
 }
 
+/** The run owning each test root's staging folders (its lock is released with the process). */
+const owners = new Map<string, StagingOwner>();
+async function ownerOf(root: string): Promise<StagingOwner> {
+  if (!owners.has(root)) owners.set(root, await StagingOwner.open(root));
+  return owners.get(root)!;
+}
+
 async function stage(root: string, m: Manifest): Promise<string> {
-  const dir = await createStaging(root);
+  const dir = (await ownerOf(root)).path("new");
+  await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(m));
   await Deno.writeTextFile(`${dir}/data.txt`, m.createdAt);
   return dir;
@@ -42,7 +49,7 @@ async function stage(root: string, m: Manifest): Promise<string> {
 
 async function entries(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) out.push(e.name);
+  for await (const e of Deno.readDir(dir)) if (parseStagingName(e.name)?.kind !== "lock") out.push(e.name);
   return out.sort();
 }
 
@@ -112,12 +119,14 @@ Deno.test("installBackup: first, then rotation, then a collision gets a suffix",
   const root = await Deno.makeTempDir();
   try {
     const a = await stage(root, manifest("2025-01-01T00:00:00Z"));
-    assertEquals(await installBackup(root, a, { archive: true }), { placedAt: "latest" });
+    assertEquals(await installBackup(root, a, { owner: await ownerOf(root), archive: true }), {
+      placedAt: "latest",
+    });
     assertEquals(await entries(root), ["archive", "latest"]);
     assertEquals((await Deno.stat(`${root}/archive`)).mode! & 0o777, 0o700);
 
     const b = await stage(root, manifest("2025-01-02T00:00:00Z"));
-    const r2 = await installBackup(root, b, { archive: true });
+    const r2 = await installBackup(root, b, { owner: await ownerOf(root), archive: true });
     assertEquals(r2, {
       placedAt: "latest",
       archivedPrevious: "archive/2025-01-01T00-00-00Z--acme-shop--push--abcdef1",
@@ -128,8 +137,8 @@ Deno.test("installBackup: first, then rotation, then a collision gets a suffix",
     // A second backup with the same time and source as the one now in latest/.
     const c = await stage(root, manifest("2025-01-02T00:00:00Z"));
     const d = await stage(root, manifest("2025-01-02T00:00:00Z"));
-    await installBackup(root, c, { archive: true });
-    const r4 = await installBackup(root, d, { archive: true });
+    await installBackup(root, c, { owner: await ownerOf(root), archive: true });
+    const r4 = await installBackup(root, d, { owner: await ownerOf(root), archive: true });
     assertEquals(r4.archivedPrevious, "archive/2025-01-02T00-00-00Z--acme-shop--push--abcdef1-2");
     assertEquals(await entries(`${root}/archive`), [
       "2025-01-01T00-00-00Z--acme-shop--push--abcdef1",
@@ -147,15 +156,24 @@ Deno.test("installBackup: after a push race (keepNewer) a newer latest stays; th
   const root = await Deno.makeTempDir();
   try {
     await installBackup(root, await stage(root, manifest("2025-06-01T10:00:00Z", "acme/new")), {
+      owner: await ownerOf(root),
       archive: true,
     });
     const older = await stage(root, manifest("2025-06-01T09:00:00Z", "acme/old", "schedule", "1234567"));
-    const r = await installBackup(root, older, { archive: true, keepNewer: true });
+    const r = await installBackup(root, older, {
+      owner: await ownerOf(root),
+      archive: true,
+      keepNewer: true,
+    });
     assertEquals(r, { placedAt: "archive/2025-06-01T09-00-00Z--acme-old--schedule--1234567" });
     assertEquals(await createdAtOf(`${root}/latest`), "2025-06-01T10:00:00Z");
     // Even with archive: false the older backup is kept, in archive/.
     const older2 = await stage(root, manifest("2025-06-01T08:00:00Z", "acme/old"));
-    const r2 = await installBackup(root, older2, { archive: false, keepNewer: true });
+    const r2 = await installBackup(root, older2, {
+      owner: await ownerOf(root),
+      archive: false,
+      keepNewer: true,
+    });
     assert(r2.placedAt.startsWith("archive/2025-06-01T08-00-00Z--acme-old"));
     assertEquals(await entries(root), ["archive", "latest"]);
   } finally {
@@ -169,6 +187,7 @@ Deno.test("installBackup: the staged backup becomes latest whatever the old mani
   try {
     // A latest dated in the future (clock skew): replaced, and archived by its folder's time.
     await installBackup(root, await stage(root, manifest("2030-01-01T00:00:00Z", "acme/skew")), {
+      owner: await ownerOf(root),
       archive: true,
     });
     const mtime = new Date("2025-06-01T11:00:00Z");
@@ -176,6 +195,7 @@ Deno.test("installBackup: the staged backup becomes latest whatever the old mani
     const logged: string[] = [];
     const log = (l: string) => logged.push(l);
     const r = await installBackup(root, await stage(root, manifest("2025-06-01T11:30:00Z")), {
+      owner: await ownerOf(root),
       archive: true,
       log,
       now,
@@ -189,10 +209,12 @@ Deno.test("installBackup: the staged backup becomes latest whatever the old mani
     assert(/createdAt "2030-01-01T00:00:00Z" is in the future/.test(logged.join("\n")), logged.join("\n"));
     // Nor does a future latest win after a push race.
     await installBackup(root, await stage(root, manifest("2030-01-01T00:00:00Z", "acme/skew")), {
+      owner: await ownerOf(root),
       archive: true,
       now,
     });
     const r2 = await installBackup(root, await stage(root, manifest("2025-06-01T11:45:00Z")), {
+      owner: await ownerOf(root),
       archive: true,
       keepNewer: true,
       now,
@@ -207,6 +229,7 @@ Deno.test("installBackup: the staged backup becomes latest whatever the old mani
     await Deno.utime(`${root}/latest`, mtime, mtime);
     logged.length = 0;
     const r3 = await installBackup(root, await stage(root, manifest("2025-06-01T11:50:00Z")), {
+      owner: await ownerOf(root),
       archive: true,
       log,
       now,
@@ -224,8 +247,12 @@ Deno.test("installBackup: the staged backup becomes latest whatever the old mani
 Deno.test("installBackup: archive: false replaces latest and archives nothing", async () => {
   const root = await Deno.makeTempDir();
   try {
-    await installBackup(root, await stage(root, manifest("2025-01-01T00:00:00Z")), { archive: false });
+    await installBackup(root, await stage(root, manifest("2025-01-01T00:00:00Z")), {
+      owner: await ownerOf(root),
+      archive: false,
+    });
     const r = await installBackup(root, await stage(root, manifest("2025-01-02T00:00:00Z")), {
+      owner: await ownerOf(root),
       archive: false,
     });
     assertEquals(r, { placedAt: "latest" });
@@ -245,6 +272,7 @@ Deno.test("installBackup: a latest without a manifest is archived by its mtime, 
     const mtime = new Date("2023-05-06T07:08:09Z");
     await Deno.utime(`${root}/latest`, mtime, mtime);
     const r = await installBackup(root, await stage(root, manifest("2025-01-01T00:00:00Z")), {
+      owner: await ownerOf(root),
       archive: true,
     });
     assertEquals(r.archivedPrevious, "archive/2023-05-06T07-08-09Z--unknown--unknown--0000000");
@@ -257,31 +285,18 @@ Deno.test("installBackup: a latest without a manifest is archived by its mtime, 
 Deno.test("installBackup: a staged dir without manifest is refused and nothing moves", async () => {
   const root = await Deno.makeTempDir();
   try {
-    await installBackup(root, await stage(root, manifest("2025-01-01T00:00:00Z")), { archive: true });
-    const empty = await createStaging(root);
-    await assertRejects(installBackup(root, empty, { archive: true }), BackupError);
+    await installBackup(root, await stage(root, manifest("2025-01-01T00:00:00Z")), {
+      owner: await ownerOf(root),
+      archive: true,
+    });
+    const empty = (await ownerOf(root)).path("new");
+    await Deno.mkdir(empty);
+    await assertRejects(
+      installBackup(root, empty, { owner: await ownerOf(root), archive: true }),
+      BackupError,
+    );
     assertEquals(await createdAtOf(`${root}/latest`), "2025-01-01T00:00:00Z");
     assertEquals(await entries(`${root}/archive`), []);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-});
-
-Deno.test("createStaging is 0700 and removeStaleStaging removes only old leftovers", async () => {
-  const root = await Deno.makeTempDir();
-  try {
-    const fresh = await createStaging(root);
-    const old = await createStaging(root);
-    assert(fresh.split("/").pop()!.startsWith(".staging-"));
-    assertEquals((await Deno.stat(fresh)).mode! & 0o777, 0o700);
-    const past = new Date(Date.now() - 2 * 3600_000);
-    await Deno.utime(old, past, past);
-    await Deno.mkdir(`${root}/latest`);
-    await Deno.utime(`${root}/latest`, past, past);
-    const removed = await removeStaleStaging(root);
-    assertEquals(removed, [old]);
-    assertEquals(await entries(root), ["archive", "latest", fresh.split("/").pop()!].sort());
-    assertEquals(await removeStaleStaging(`${root}/missing`), []);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -1,11 +1,15 @@
-/** hashFile across block boundaries, and checkStaging's verdicts on a staging directory (no database). */
+/**
+ * hashFile across block boundaries, checkStaging's verdicts on a staging directory, staging names
+ * and the owner lock (a real child process killed with SIGKILL; no database).
+ */
 import { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { BackupError } from "../../../lib/base/errors.ts";
 import type { Manifest } from "../../../lib/store/manifest.ts";
 import { BUFFER, hashFile } from "../../../lib/store/sink.ts";
-import { checkStaging } from "../../../lib/store/staging.ts";
+import { checkStaging, ownerAlive, parseStagingName, StagingOwner } from "../../../lib/store/staging.ts";
+import { REPO } from "../../support/paths.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -83,5 +87,82 @@ Deno.test("checkStaging: a missing file, then a file the manifest does not list"
     await failsWith(checkStaging(dir, m), "backup check failed: unexpected file x/extra.sql");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parseStagingName: owned folders and locks, names of earlier versions, anything else", () => {
+  const id = "0123456789ab";
+  assertEquals(parseStagingName(`.staging-${id}`), { owner: id, kind: "new" });
+  assertEquals(parseStagingName(`.staging-${id}-new-89abcdef`), { owner: id, kind: "new" });
+  assertEquals(parseStagingName(`.staging-${id}-old-89abcdef`), { owner: id, kind: "old" });
+  assertEquals(parseStagingName(`.staging-${id}-trash-89abcdef`), { owner: id, kind: "trash" });
+  assertEquals(parseStagingName(`.staging-${id}-blobs-89abcdef`), { owner: id, kind: "trash" });
+  assertEquals(parseStagingName(`.staging-${id}.lock`), { owner: id, kind: "lock" });
+  // earlier versions: no owner
+  assertEquals(parseStagingName(".staging-old-1a2b3c4d"), { kind: "old" });
+  assertEquals(parseStagingName(".staging-Xy12ab"), { kind: "new" });
+  assertEquals(parseStagingName(".staging-prune-1a2b3c4d"), { kind: "trash" });
+  assertEquals(parseStagingName(`.staging-${id}-odd`), { kind: "trash" });
+  assertEquals(parseStagingName("latest"), undefined);
+  assertEquals(parseStagingName(".stagingX"), undefined);
+});
+
+Deno.test("StagingOwner: a lock held while the run lives, its folders named after it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "owner-test-" });
+  try {
+    const owner = await StagingOwner.open(`${root}/new/root`);
+    const lock = `${root}/new/root/.staging-${owner.id}.lock`;
+    assertEquals((await Deno.stat(lock)).mode! & 0o777, 0o600);
+    assertEquals(JSON.parse(await Deno.readTextFile(lock)).pid, Deno.pid);
+    const dir = await owner.createDir();
+    assertEquals(dir, `${root}/new/root/.staging-${owner.id}`);
+    assertEquals((await Deno.stat(dir)).mode! & 0o777, 0o700);
+    for (const kind of ["new", "old", "trash"] as const) {
+      assertEquals(parseStagingName(owner.path(kind).split("/").pop()!), { owner: owner.id, kind });
+    }
+    // this process holds it (the check opens the file again: flock is per open file)
+    assertEquals(await ownerAlive(owner.root, owner.id), true);
+    owner.releaseSync();
+    owner.releaseSync(); // twice is fine
+    assertEquals(await ownerAlive(owner.root, owner.id), false);
+    assertEquals(await ownerAlive(owner.root, undefined), false);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("StagingOwner: the lock of a process killed with SIGKILL is free at once", async () => {
+  const root = await Deno.makeTempDir({ prefix: "owner-kill-" });
+  const script = `${root}/hold.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { StagingOwner } from "${REPO}/lib/store/staging.ts";
+const o = await StagingOwner.open(${JSON.stringify(`${root}/r`)});
+await o.createDir();
+console.log(o.id);
+setInterval(() => {}, 1000);
+`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", "--config", `${REPO}/deno.json`, script],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    const id = new TextDecoder().decode(value).trim();
+    assertEquals(/^[0-9a-f]{12}$/.test(id), true, id);
+    assertEquals(await ownerAlive(`${root}/r`, id), true, "alive while the process runs");
+    child.kill("SIGKILL");
+    await child.status;
+    reader.releaseLock();
+    await child.stdout.cancel();
+    // the lock file and the folder are still there, but nobody holds the lock
+    assertEquals((await Deno.stat(`${root}/r/.staging-${id}.lock`)).isFile, true);
+    assertEquals((await Deno.stat(`${root}/r/.staging-${id}`)).isDirectory, true);
+    assertEquals(await ownerAlive(`${root}/r`, id), false);
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
