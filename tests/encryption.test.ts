@@ -190,6 +190,8 @@ Deno.test({
       "roles.sql.gz",
       "manifest.json",
       "ROLES.SQL.GZ.AGE",
+      "catalog.sql",
+      "catalog.sql.gz.age",
     ];
     try {
       const db = await cluster.createDatabase();
@@ -221,10 +223,15 @@ Deno.test({
         const tops = new Set(Object.keys(m.files).map((f) => f.split("/")[0].toLowerCase()));
         for (const s of m.schemas) {
           const folder = s.dump.split("/")[0].toLowerCase();
-          ok(folder !== "manifest.json" && !folder.startsWith("roles.sql"), `${s.name} in ${folder}`);
+          ok(
+            folder !== "manifest.json" && !folder.startsWith("roles.sql") &&
+              !folder.startsWith("catalog.sql"),
+            `${s.name} in ${folder}`,
+          );
           ok(!Object.keys(m.files).some((f) => f.toLowerCase() === folder), `${folder} is also a file`);
         }
         ok(tops.has(m.roles!.toLowerCase()), `roles stored as ${m.roles}`);
+        ok(tops.has(m.catalog!.toLowerCase()), `catalog stored as ${m.catalog}`);
         const v = await runCli(["verify", "--out", root, "--identity-file", keys.identity], TOOLS);
         assertEquals(v.code, 0, `verify: ${v.stdout}\n${v.stderr}`);
         const target = await cluster.createDatabase();

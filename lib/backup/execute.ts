@@ -1,5 +1,6 @@
 /**
- * The backup executor: one snapshot (lib/pg/snapshot.ts), roles with pg_dumpall and one
+ * The backup executor: one snapshot (lib/pg/snapshot.ts), roles with pg_dumpall, the
+ * whole-database catalog (schema-only, user mappings cut out: lib/backup/catalog.ts) and one
  * custom-format pg_dump per schema, in parallel, then each schema's per-table files
  * (lib/backup/cut.ts). Everything is written into a staging directory and checked against the
  * manifest (lib/store/staging.ts) before the caller puts it in place.
@@ -21,7 +22,9 @@ import {
 } from "../pg/tools.ts";
 import {
   type BackupPlan,
+  notCaptured,
   pgDumpArgs,
+  pgDumpCatalogArgs,
   planBackup,
   type PlannedSchema,
   type PlanOptions,
@@ -35,6 +38,7 @@ import { FileSink, hashFile } from "../store/sink.ts";
 import { openSnapshot } from "../pg/snapshot.ts";
 import { checkStaging, splitDump } from "../store/staging.ts";
 import { writeTableFiles } from "./cut.ts";
+import { cutUserMappings } from "./catalog.ts";
 import { MANIFEST_FORMAT, TOOL_VERSION } from "../base/version.ts";
 
 /** Everything one backup run needs. */
@@ -129,8 +133,8 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
 }
 
 /**
- * Writes roles.sql and every schema's dump and table files into the staging directory; returns
- * the manifest (snapshot and duration are filled in by the caller).
+ * Writes roles.sql, catalog.sql and every schema's dump and table files into the staging
+ * directory; returns the manifest (snapshot and duration are filled in by the caller).
  */
 async function writeBackup(
   opts: BackupOptions,
@@ -164,6 +168,23 @@ async function writeBackup(
       const sink = await FileSink.open(join(opts.stagingDir, plan.roles));
       await sink.write(new TextEncoder().encode(filterRoles(out).sql));
       files[plan.roles] = await sink.close();
+    };
+    let dumped = new Set<string>();
+    const catalogTask = async () => {
+      const key = restrict ? restrictKey("catalog") : undefined;
+      const out = await runTool({
+        path: tools.path("pg_dump"),
+        args: pgDumpCatalogArgs(plan.catalog, snapshot, key),
+        env,
+        what: "pg_dump --schema-only of the whole database (catalog.sql)",
+        signal: local.signal,
+      });
+      const cut = cutUserMappings(out);
+      const sink = await FileSink.open(join(opts.stagingDir, plan.catalog.file));
+      await sink.write(new TextEncoder().encode(cut.text));
+      files[plan.catalog.file] = await sink.close();
+      dumped = cut.entries;
+      opts.log(`dumped the catalog${cut.cut ? ` (${cut.cut} user mapping(s) left out)` : ""}`);
     };
     const schemaTask = (s: PlannedSchema) => async (): Promise<ManifestSchema> => {
       throwIfInterrupted();
@@ -212,9 +233,15 @@ async function writeBackup(
         tables: written,
       };
     };
-    const tasks: (() => Promise<ManifestSchema | void>)[] = [rolesTask, ...plan.schemas.map(schemaTask)];
+    const tasks: (() => Promise<ManifestSchema | void>)[] = [
+      rolesTask,
+      catalogTask,
+      ...plan.schemas.map(schemaTask),
+    ];
     const results = await runPool(tasks, opts.jobs, stop);
-    const schemas = results.slice(1) as ManifestSchema[];
+    const schemas = results.slice(2) as ManifestSchema[];
+    const missing = notCaptured(detected, dumped);
+    const partial = plan.skipped.length > 0 || plan.skippedSchemas.length > 0 || missing.length > 0;
     return {
       format: MANIFEST_FORMAT,
       createdAt: plan.createdAt.toISOString(),
@@ -226,17 +253,23 @@ async function writeBackup(
         serverVersion: detected.serverVersion,
         sizeBytes: detected.sizeBytes,
         host: describeDb(opts.url),
+        settings: plan.database.settings,
+        roleSettings: plan.database.roleSettings,
+        comment: plan.database.comment,
       },
       pgDumpVersion: tools.version.text,
       snapshot: { consistent: !!snapshot },
-      status: plan.skipped.length > 0 || plan.skippedSchemas.length > 0 ? "partial" : "ok",
+      status: partial ? "partial" : "ok",
       roles: plan.roles,
+      catalog: plan.catalog.file,
       schemas,
       ...(plan.extensions.length ? { extensions: plan.extensions } : {}),
+      userMappings: plan.userMappings,
       skipped: [
         ...plan.skipped,
         ...plan.skippedSchemas.map((s) => ({ schema: s.schema, table: "*", reason: s.reason })),
       ],
+      notCaptured: missing,
       files,
       durationMs: 0,
     };

@@ -6,8 +6,21 @@
 import { createHash } from "node:crypto";
 import { type QualifiedName } from "../pg/ident.ts";
 import { usageError } from "../base/errors.ts";
-import type { Detected, DetectedExtension, DetectedTable } from "../pg/detect.ts";
+import type {
+  Detected,
+  DetectedExtension,
+  DetectedGlobal,
+  DetectedSetting,
+  DetectedTable,
+} from "../pg/detect.ts";
+import type {
+  ManifestNotCaptured,
+  ManifestRoleSetting,
+  ManifestSetting,
+  ManifestUserMapping,
+} from "../store/manifest.ts";
 import {
+  CATALOG_FILE,
   dumpPath,
   encodeSchemas,
   encodeSiblings,
@@ -87,10 +100,29 @@ export interface PlannedSchema {
   tables: PlannedTable[];
 }
 
+/** The whole-database schema-only dump, catalog.sql, with the exclusions of the per-schema dumps. */
+export interface PlannedCatalog {
+  file: string;
+  /** Schemas not dumped (out of scope, or without USAGE): `--exclude-schema`. */
+  excludeSchemas: string[];
+  /** Tables the schema dumps leave out (unreadable or excluded): `--exclude-table`. */
+  excludeTables: QualifiedName[];
+}
+
+/** What the manifest records of the database itself. */
+export interface PlannedDatabase {
+  settings: ManifestSetting[];
+  roleSettings: ManifestRoleSetting[];
+  comment: string | null;
+}
+
 /** The whole plan. */
 export interface BackupPlan {
   createdAt: Date;
   roles: string;
+  catalog: PlannedCatalog;
+  database: PlannedDatabase;
+  userMappings: ManifestUserMapping[];
   schemas: PlannedSchema[];
   /**
    * Every extension of the database (but plpgsql and those in pg_catalog), in creation order, also
@@ -99,6 +131,11 @@ export interface BackupPlan {
   extensions: DetectedExtension[];
   skipped: { schema: string; table: string; reason: string }[];
   skippedSchemas: { schema: string; reason: string }[];
+  /**
+   * What the connecting role cannot capture, as known before dumping ({@link notCaptured} without
+   * the dumped entries); the executor also checks catalog.sql, and records the final list.
+   */
+  notCaptured: ManifestNotCaptured[];
 }
 
 /** Quotes an identifier for a pg_dump pattern: inside double quotes every character is literal. */
@@ -180,14 +217,100 @@ export function planBackup(d: Detected, opts: PlanOptions, now: Date): BackupPla
       }),
     };
   });
+  const dumped = new Set(usable.map((s) => s.name));
   return {
     createdAt: now,
     roles: ROLES_FILE,
+    catalog: {
+      file: CATALOG_FILE,
+      excludeSchemas: d.schemas.filter((s) => !dumped.has(s.name)).map((s) => s.name),
+      excludeTables: schemas.flatMap((s) => s.excludeTables.map((table) => ({ schema: s.name, table }))),
+    },
+    database: {
+      settings: d.settings.filter((x) => !x.role).map((x) => ({ name: x.name, value: recorded(x) })),
+      roleSettings: d.settings.filter((x) => x.role).map((x) => ({
+        role: x.role!,
+        name: x.name,
+        value: recorded(x),
+      })),
+      comment: d.databaseComment,
+    },
+    userMappings: d.userMappings.map((m) => ({ server: m.server, user: m.user, options: m.options })),
     schemas,
     extensions: d.extensions.map((e) => ({ ...e })),
     skipped,
     skippedSchemas,
+    notCaptured: notCaptured(d),
   };
+}
+
+/**
+ * Whether a setting's value is kept out of the manifest as a possible secret: a custom setting
+ * (its name has a dot: `app.settings.jwt_secret`) whose name speaks of a secret, password, token,
+ * credential or key. PostgreSQL's own settings hold no secrets.
+ */
+export function secretSetting(name: string): boolean {
+  return name.includes(".") && /secret|passw|pwd|token|credential|key/i.test(name);
+}
+
+/** A setting's value as the manifest records it: null for a {@link secretSetting}. */
+function recorded(x: DetectedSetting): string | null {
+  return secretSetting(x.name) ? null : x.value;
+}
+
+/** The key of a dumped entry, its pg_dump type and tag (as {@link notCaptured} compares them). */
+export function entryKey(type: string, tag: string): string {
+  return `${type}\u0000${tag}`;
+}
+
+/** The forms pg_dump may give an object's name in an entry header: as it is, or quoted; newlines as spaces. */
+function tagForms(g: DetectedGlobal): string[] {
+  const name = g.name.replace(/[\r\n]/g, " ");
+  return [name, `"${name.replaceAll('"', '""')}"`];
+}
+
+/**
+ * What the backup cannot hold, named, with why and what to do: user mappings whose options the
+ * role may not see, subscriptions (their connection strings may hold passwords), large objects,
+ * and, given `dumped` (the {@link entryKey}s of catalog.sql's entries), every event trigger,
+ * foreign data wrapper, server, publication and access method that pg_dump left out of it. Pure.
+ */
+export function notCaptured(d: Detected, dumped?: ReadonlySet<string>): ManifestNotCaptured[] {
+  const out: ManifestNotCaptured[] = [];
+  for (const g of dumped ? d.globals : []) {
+    if (tagForms(g).some((t) => dumped!.has(entryKey(g.kind, t)))) continue;
+    out.push({
+      kind: g.kind,
+      name: g.name,
+      reason:
+        `pg_dump left it out of catalog.sql when connected as ${d.currentUser}; create it again after a restore`,
+    });
+  }
+  for (const m of d.userMappings) {
+    if (m.options !== null) continue;
+    out.push({
+      kind: "USER MAPPING",
+      name: `FOR ${m.user} SERVER ${m.server}`,
+      reason:
+        `${d.currentUser} may not see its options (only the mapped role with USAGE on the server, the server's owner or a superuser may), so their names are not recorded; back up as one of them, or look them up in the source`,
+    });
+  }
+  for (const name of d.subscriptions) {
+    out.push({
+      kind: "SUBSCRIPTION",
+      name,
+      reason:
+        "subscriptions are not backed up, as their connection strings may hold passwords; create it again after a restore",
+    });
+  }
+  if (d.largeObjects > 0) {
+    out.push({
+      kind: "LARGE OBJECT",
+      name: `${d.largeObjects} large object(s)`,
+      reason: "large objects are not backed up; export them with lo_export, or keep them in a bytea column",
+    });
+  }
+  return out;
 }
 
 /**
@@ -214,6 +337,25 @@ export function pgDumpArgs(s: PlannedSchema, file: string, pgDumpMajor: number, 
   for (const e of s.extensions) args.push(`--extension=${patternIdent(e)}`);
   for (const t of s.excludeTables) args.push(`--exclude-table=${patternIdent(s.name)}.${patternIdent(t)}`);
   if (snapshot) args.push(`--snapshot=${snapshot}`);
+  args.push("--no-password");
+  return args;
+}
+
+/**
+ * pg_dump arguments for catalog.sql: every definition of the database in one plain script, in
+ * pg_dump's one dependency order (also across schemas), and the database-level objects the schema
+ * dumps leave out, without the schemas and tables the plan leaves out. Subscriptions are never
+ * dumped (`--no-subscriptions`: their connection strings may hold passwords). The script goes to
+ * stdout; user mappings are cut out of it afterwards (lib/backup/catalog.ts).
+ */
+export function pgDumpCatalogArgs(c: PlannedCatalog, snapshot?: string, key?: string): string[] {
+  const args = ["--schema-only", "--format=plain", "--no-subscriptions"];
+  for (const s of c.excludeSchemas) args.push(`--exclude-schema=${patternIdent(s)}`);
+  for (const t of c.excludeTables) {
+    args.push(`--exclude-table=${patternIdent(t.schema)}.${patternIdent(t.table)}`);
+  }
+  if (snapshot) args.push(`--snapshot=${snapshot}`);
+  if (key) args.push(`--restrict-key=${key}`);
   args.push("--no-password");
   return args;
 }

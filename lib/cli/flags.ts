@@ -569,7 +569,7 @@ export const EXIT_CODES: readonly [number, string][] = exitCodeRows({
   ok: "ok",
   failed: "failed",
   usage: "bad usage or input",
-  partial: "partial: some tables could not be read, the rest is backed up",
+  partial: "partial: some tables could not be read or objects not captured; the rest is backed up",
   interrupted: `interrupted (SIGINT); ${ExitCode.terminated} for SIGTERM`,
 });
 

@@ -36,6 +36,41 @@ export interface DetectedExtension {
   version: string;
 }
 
+/** A user mapping, as `pg_user_mappings` shows it to the connected role. */
+export interface DetectedUserMapping {
+  server: string;
+  /** The mapped role, or `public` for a mapping FOR PUBLIC (no role may be named public). */
+  user: string;
+  /**
+   * Its option names, never their values (split off in the query, so values are never read);
+   * null when the connected role may not see the options.
+   */
+  options: string[] | null;
+}
+
+/** A setting of the database: `ALTER DATABASE … SET`, or with `role`, `ALTER ROLE … IN DATABASE … SET`. */
+export interface DetectedSetting {
+  role?: string;
+  name: string;
+  /** The value as stored in `pg_db_role_setting` (the text after the first `=`). */
+  value: string;
+}
+
+/** Kinds of database-level objects that pg_dump writes as entries of their own, named by name alone. */
+export type GlobalKind =
+  | "EVENT TRIGGER"
+  | "FOREIGN DATA WRAPPER"
+  | "SERVER"
+  | "PUBLICATION"
+  | "ACCESS METHOD";
+
+/** A database-level object that is not an extension's member (those come with `CREATE EXTENSION`). */
+export interface DetectedGlobal {
+  kind: GlobalKind;
+  name: string;
+  owner: string;
+}
+
 /** Everything detection returns. */
 export interface Detected {
   serverVersionNum: number;
@@ -43,6 +78,17 @@ export interface Detected {
   database: string;
   sizeBytes: number;
   currentUser: string;
+  /** `COMMENT ON DATABASE`, or null. */
+  databaseComment: string | null;
+  /** Settings of this database (`pg_db_role_setting`): the database's own first, then per role. */
+  settings: DetectedSetting[];
+  userMappings: DetectedUserMapping[];
+  /** Event triggers, foreign data wrappers, servers, publications, access methods (not built in). */
+  globals: DetectedGlobal[];
+  /** Subscriptions of this database (names are visible to every role; their connection strings are not). */
+  subscriptions: string[];
+  /** How many large objects the database holds. */
+  largeObjects: number;
   schemas: DetectedSchema[];
   tables: DetectedTable[];
   roles: string[];
@@ -57,9 +103,20 @@ export interface Detected {
 /** Runs the detection queries on `sql` (a reserved connection inside the snapshot transaction), pipelined. */
 export async function detect(sql: Sql): Promise<Detected> {
   const infoQ = sql<
-    { num: number; version: string; db: string; size: string; usr: string }[]
+    {
+      num: number;
+      version: string;
+      db: string;
+      size: string;
+      usr: string;
+      comment: string | null;
+      los: string;
+    }[]
   >`select current_setting('server_version_num')::int as num, current_setting('server_version') as version,
-      current_database() as db, pg_database_size(current_database())::text as size, current_user as usr`;
+      current_database() as db, pg_database_size(current_database())::text as size, current_user as usr,
+      (select shobj_description(oid, 'pg_database') from pg_database where datname = current_database())
+        as comment,
+      (select count(*) from pg_largeobject_metadata)::text as los`;
   const schemasQ = sql<DetectedSchema[]>`
     select n.oid::int8 as oid, n.nspname as name, pg_get_userbyid(n.nspowner) as owner,
            has_schema_privilege(n.oid, 'USAGE') as usable
@@ -100,8 +157,57 @@ export async function detect(sql: Sql): Promise<Detected> {
       from pg_extension e join pg_namespace n on n.oid = e.extnamespace
      where e.extname <> 'plpgsql' and n.nspname <> 'pg_catalog'
      order by e.oid`;
-  // Sent together: postgres.js pipelines them on the one connection, one round trip instead of seven.
-  const [[info], schemas, tables, owners, named, roles, extensions] = await Promise.all([
+  const settingsQ = sql<{ role: string | null; config: string[] }[]>`
+    select r.rolname as role, s.setconfig as config
+      from pg_db_role_setting s left join pg_roles r on r.oid = s.setrole
+     where s.setdatabase = (select oid from pg_database where datname = current_database())
+     order by r.rolname nulls first`;
+  // The same visibility rule as the pg_user_mappings view; only option names leave the server.
+  const mappingsQ = sql<DetectedUserMapping[]>`
+    select m.srvname as server, m.usename as "user",
+           case when m.umoptions is not null
+                  or (m.umuser <> 0 and m.usename = current_user
+                      and (pg_has_role(s.srvowner, 'USAGE') or has_server_privilege(s.oid, 'USAGE')))
+                  or (m.umuser = 0 and pg_has_role(s.srvowner, 'USAGE'))
+                  or (select rolsuper from pg_roles where rolname = current_user)
+                then array(select split_part(o.opt, '=', 1)
+                             from unnest(coalesce(m.umoptions, '{}')) with ordinality as o(opt, n) order by o.n)
+           end as options
+      from pg_user_mappings m join pg_foreign_server s on s.oid = m.srvid
+     order by m.srvname, m.usename`;
+  const globalsQ = sql<DetectedGlobal[]>`
+    select g.kind, g.name, g.owner from (
+      select 'EVENT TRIGGER' as kind, evtname as name, pg_get_userbyid(evtowner) as owner,
+             'pg_event_trigger'::regclass as classid, oid from pg_event_trigger
+      union all select 'FOREIGN DATA WRAPPER', fdwname, pg_get_userbyid(fdwowner),
+             'pg_foreign_data_wrapper'::regclass, oid from pg_foreign_data_wrapper
+      union all select 'SERVER', srvname, pg_get_userbyid(srvowner), 'pg_foreign_server'::regclass, oid
+             from pg_foreign_server
+      union all select 'PUBLICATION', pubname, pg_get_userbyid(pubowner), 'pg_publication'::regclass, oid
+             from pg_publication
+      union all select 'ACCESS METHOD', amname, '', 'pg_am'::regclass, oid from pg_am where oid >= 16384
+    ) g
+    where not exists (select 1 from pg_depend d
+                       where d.classid = g.classid and d.objid = g.oid and d.deptype = 'e')
+    order by g.kind, g.name`;
+  const subscriptionsQ = sql<{ name: string }[]>`
+    select subname as name from pg_subscription
+     where subdbid = (select oid from pg_database where datname = current_database())
+     order by subname`;
+  // Sent together: postgres.js pipelines them on the one connection, one round trip instead of eleven.
+  const [
+    [info],
+    schemas,
+    tables,
+    owners,
+    named,
+    roles,
+    extensions,
+    settings,
+    mappings,
+    globals,
+    subscriptions,
+  ] = await Promise.all([
     infoQ,
     schemasQ,
     tablesQ,
@@ -109,6 +215,10 @@ export async function detect(sql: Sql): Promise<Detected> {
     namedQ,
     rolesQ,
     extensionsQ,
+    settingsQ,
+    mappingsQ,
+    globalsQ,
+    subscriptionsQ,
   ]);
   const namedOwners = new Map<string, Map<string, number>>();
   for (const r of named) {
@@ -121,6 +231,18 @@ export async function detect(sql: Sql): Promise<Detected> {
     database: info.db,
     sizeBytes: Number(info.size),
     currentUser: info.usr,
+    databaseComment: info.comment,
+    settings: settings.flatMap((r) =>
+      r.config.map((c) => {
+        const eq = c.indexOf("=");
+        const setting = { name: eq < 0 ? c : c.slice(0, eq), value: eq < 0 ? "" : c.slice(eq + 1) };
+        return r.role === null ? setting : { role: r.role, ...setting };
+      })
+    ),
+    userMappings: mappings.map((m) => ({ server: m.server, user: m.user, options: m.options })),
+    globals: globals.map((g) => ({ kind: g.kind, name: g.name, owner: g.owner })),
+    subscriptions: subscriptions.map((r) => r.name),
+    largeObjects: Number(info.los),
     schemas: schemas.map((s) => ({ ...s, oid: Number(s.oid) })),
     tables: tables.map(({ parent, ...t }) => ({
       ...t,

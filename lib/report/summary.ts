@@ -90,6 +90,10 @@ export function storageLine(st: ManifestStorage): string {
   })${late.length ? `; ${late.join(", ")}` : ""}`;
 }
 
+/** The hint under the list of what a backup could not capture. */
+export const NOT_CAPTURED_HINT =
+  "each line says what to do; a restore lists them again (docs/backup.md: What a backup cannot capture)";
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -144,6 +148,12 @@ export function formatSummary(s: BackupSummary): string {
       out.push("", `skipped (${m.skipped.length}):`);
       for (const k of m.skipped) out.push(escapeControl(`  ${k.schema}.${k.table}: ${k.reason}`));
     }
+    const missing = m.notCaptured ?? [];
+    if (missing.length > 0) {
+      out.push("", `not captured (${missing.length}):`);
+      for (const n of missing) out.push(escapeControl(`  ${n.kind} ${n.name}: ${n.reason}`));
+      out.push(`hint: ${NOT_CAPTURED_HINT}`);
+    }
     if (m.storage) {
       row("storage", storageLine(m.storage));
       for (const n of m.storage.changed.slice(0, 20)) row("", `changed after the snapshot: ${n}`);
@@ -186,6 +196,7 @@ export function summaryJson(all: BackupSummary[]): string {
       schemas: s.manifest ? schemaLines(s.manifest) : [],
       skipped: s.manifest?.skipped ?? [],
       ...(s.manifest?.storage ? { storage: s.manifest.storage } : {}),
+      notCaptured: s.manifest?.notCaptured ?? [],
       durationMs: s.durationMs,
       notes: s.notes,
       error: s.error ?? null,
@@ -232,6 +243,12 @@ export function summaryMarkdown(s: BackupSummary): string {
     out.push("", "Skipped:", "");
     for (const k of m.skipped) {
       out.push(`- ${mdCode(`${k.schema}.${k.table}`, false)}: ${mdCode(k.reason, false)}`);
+    }
+  }
+  if (m && (m.notCaptured ?? []).length > 0) {
+    out.push("", "Not captured:", "");
+    for (const n of m.notCaptured!) {
+      out.push(`- ${n.kind} ${mdCode(n.name, false)}: ${mdCode(n.reason, false)}`);
     }
   }
   return out.join("\n") + "\n\n";

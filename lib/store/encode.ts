@@ -57,7 +57,7 @@ export function storedForm(
 
 /**
  * Returns a copy of `m` with every file path renamed by `rename` (manifest `files` keys, `roles`,
- * each schema's `dump`/`dumpParts`, each table's `schemaFile`/`dataFiles`) and each file entry
+ * `catalog`, each schema's `dump`/`dumpParts`, each table's `schemaFile`/`dataFiles`) and each file entry
  * replaced by `entries[newName]` when given. Pure; throws when two paths map to the same name.
  */
 export function renameFiles(
@@ -74,6 +74,7 @@ export function renameFiles(
   return {
     ...m,
     roles: m.roles === null ? null : rename(m.roles),
+    ...(m.catalog !== undefined ? { catalog: rename(m.catalog) } : {}),
     schemas: m.schemas.map((s) => ({
       ...s,
       dump: rename(s.dump),

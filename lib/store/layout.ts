@@ -4,6 +4,7 @@
  * ```
  * manifest.json
  * roles.sql
+ * catalog.sql
  * <schema>/<schema>_schema_<YYYYMMDD_HHMMSS>.dump
  * <schema>/tables/<table>/schema.sql
  * <schema>/tables/<table>/data.sql        (or data.001.sql, data.002.sql, … when split)
@@ -16,12 +17,20 @@ import { MANIFEST_NAME } from "./manifest.ts";
 /** The roles file name. */
 export const ROLES_FILE = "roles.sql";
 
+/** The whole-database catalog's file name (`pg_dump --schema-only`). */
+export const CATALOG_FILE = "catalog.sql";
+
 /**
  * The files at a backup's root. A schema folder is never named like one of them, nor like one of
  * them with suffixes (their stored forms, such as `roles.sql.gz.age`: lib/store/encode.ts).
  * `storage-objects.json` is the Storage map (lib/storage/map.ts).
  */
-const ROOT_FILES: ReadonlySet<string> = new Set([MANIFEST_NAME, ROLES_FILE, "storage-objects.json"]);
+const ROOT_FILES: ReadonlySet<string> = new Set([
+  MANIFEST_NAME,
+  ROLES_FILE,
+  CATALOG_FILE,
+  "storage-objects.json",
+]);
 const WINDOWS_DEVICES = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 
 function pct(ch: string): string {

@@ -52,6 +52,41 @@ export interface ManifestExtension {
   version: string;
 }
 
+/** A setting of the source database (`ALTER DATABASE … SET`). */
+export interface ManifestSetting {
+  name: string;
+  /**
+   * As stored in `pg_db_role_setting`: the text after the first `=` (`"$user", public`). Null when
+   * not recorded because the name suggests a secret (`app.settings.jwt_secret`): a restore reports it.
+   */
+  value: string | null;
+}
+
+/** A setting of one role in the source database (`ALTER ROLE … IN DATABASE … SET`). */
+export interface ManifestRoleSetting extends ManifestSetting {
+  role: string;
+}
+
+/**
+ * A user mapping of the source database. Recorded here and cut out of catalog.sql, because its
+ * options may hold a password: a restore reports it so that the user can create it with the secret.
+ */
+export interface ManifestUserMapping {
+  server: string;
+  /** The mapped role, or `public` for a mapping FOR PUBLIC. */
+  user: string;
+  /** The names of its options (never their values); null when the backing-up role could not see them. */
+  options: string[] | null;
+}
+
+/** Something of the database that the backup does not hold, named, and why. */
+export interface ManifestNotCaptured {
+  /** What it is, as pg_dump names the kind: `EVENT TRIGGER`, `SUBSCRIPTION`, `USER MAPPING`, … */
+  kind: string;
+  name: string;
+  reason: string;
+}
+
 /** A table whose data was not backed up, and why. */
 export interface ManifestSkipped {
   schema: string;
@@ -106,11 +141,27 @@ export interface Manifest {
   tool: string;
   environment?: string;
   source: ManifestSource;
-  database: { name: string; serverVersion: string; sizeBytes: number; host: string };
+  database: {
+    name: string;
+    serverVersion: string;
+    sizeBytes: number;
+    host: string;
+    /** `ALTER DATABASE … SET` settings (absent in older backups). */
+    settings?: ManifestSetting[];
+    /** `ALTER ROLE … IN DATABASE … SET` settings (absent in older backups). */
+    roleSettings?: ManifestRoleSetting[];
+    /** `COMMENT ON DATABASE`, null when there is none (absent in older backups). */
+    comment?: string | null;
+  };
   pgDumpVersion: string;
   snapshot: { consistent: boolean; id?: string; note?: string };
   status: "ok" | "partial";
   roles: string | null;
+  /**
+   * Path of catalog.sql: `pg_dump --schema-only` of the whole database in the backup's snapshot,
+   * without user mappings. Absent in older backups.
+   */
+  catalog?: string;
   schemas: ManifestSchema[];
   /**
    * Every extension of the database, in creation order, whether or not its schema is backed up.
@@ -118,7 +169,11 @@ export interface Manifest {
    * only in the dump of the extension's schema).
    */
   extensions?: ManifestExtension[];
+  /** Every user mapping of the database (absent in older backups). */
+  userMappings?: ManifestUserMapping[];
   skipped: ManifestSkipped[];
+  /** What the backup could not capture as the connecting role (absent in older backups). */
+  notCaptured?: ManifestNotCaptured[];
   files: Record<string, ManifestFile>;
   /** Present when the backup holds Storage files (`backup --storage`). */
   storage?: ManifestStorage;
@@ -200,11 +255,20 @@ const MANIFEST: Check = object({
   tool: string,
   environment: opt(string),
   source: object({ repo: string, event: string, sha: string, ref: opt(string) }),
-  database: object({ name: string, serverVersion: string, sizeBytes: count, host: string }),
+  database: object({
+    name: string,
+    serverVersion: string,
+    sizeBytes: count,
+    host: string,
+    settings: opt(array(object({ name: string, value: nullable(string) }))),
+    roleSettings: opt(array(object({ role: string, name: string, value: nullable(string) }))),
+    comment: opt(nullable(string)),
+  }),
   pgDumpVersion: string,
   snapshot: object({ consistent: boolean, id: opt(string), note: opt(string) }),
   status: oneOf("ok", "partial"),
   roles: nullable(string),
+  catalog: opt(string),
   schemas: array(object({
     name: string,
     dump: string,
@@ -222,7 +286,9 @@ const MANIFEST: Check = object({
     })),
   })),
   extensions: opt(array(object({ name: string, schema: string, version: string }))),
+  userMappings: opt(array(object({ server: string, user: string, options: nullable(array(string)) }))),
   skipped: array(object({ schema: string, table: string, reason: string })),
+  notCaptured: opt(array(object({ kind: string, name: string, reason: string }))),
   files: record(object({
     bytes: count,
     sha256,

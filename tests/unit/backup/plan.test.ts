@@ -2,10 +2,14 @@ import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import type { Detected } from "../../../lib/pg/detect.ts";
 import {
   dumpCompression,
+  entryKey,
+  notCaptured,
   patternIdent,
   pgDumpArgs,
+  pgDumpCatalogArgs,
   planBackup,
   planTotals,
+  secretSetting,
 } from "../../../lib/backup/plan.ts";
 import { parseQualifiedName } from "../../../lib/pg/ident.ts";
 import { assertGolden } from "../../support/golden.ts";
@@ -20,6 +24,12 @@ function detected(): Detected {
     database: "postgres",
     sizeBytes: 1000,
     currentUser: "postgres",
+    databaseComment: null,
+    settings: [],
+    userMappings: [],
+    globals: [],
+    subscriptions: [],
+    largeObjects: 0,
     schemas: schemas.map((name, i) => ({ oid: 100 + i, name, owner: "postgres", usable: name !== "vault" })),
     tables: [
       { oid: 1, schema: "auth", name: "users", kind: "r", readable: true, extension: false },
@@ -173,4 +183,135 @@ Deno.test("parseQualifiedName handles quotes and rejects a missing schema", () =
   throws(() => parseQualifiedName("users", "--table"), /needs a schema/);
   throws(() => parseQualifiedName('"open.users', "--table"), /unclosed quote/);
   throws(() => parseQualifiedName("a.b.c", "--table"), /SCHEMA.TABLE/);
+});
+
+Deno.test("catalog.sql leaves out what the schema dumps leave out", () => {
+  const full = planBackup(detected(), { scope: "full", schemas: [], excludeTables: [] }, NOW);
+  assertEquals(full.catalog, {
+    file: "catalog.sql",
+    excludeSchemas: ["vault"],
+    excludeTables: [{ schema: "billing", table: "secret_keys" }],
+  });
+  const user = planBackup(detected(), { scope: "user", schemas: [], excludeTables: [] }, NOW);
+  assertEquals(user.catalog.excludeSchemas, ["auth", "extensions", "storage", "vault"]);
+  // --schema: the other schemas are excluded (not selected with --schema, which would leave out
+  // every database-level object)
+  const one = planBackup(detected(), {
+    scope: "full",
+    schemas: ["public"],
+    excludeTables: [{ schema: "public", table: "audit" }],
+  }, NOW);
+  assertEquals(one.catalog.excludeSchemas, [
+    "auth",
+    "billing",
+    "extensions",
+    "storage",
+    "vault",
+    'Sales "EU" é',
+  ]);
+  assertEquals(one.catalog.excludeTables, [{ schema: "public", table: "audit" }]);
+  assertEquals(pgDumpCatalogArgs(one.catalog, "0000-1", "k3y"), [
+    "--schema-only",
+    "--format=plain",
+    "--no-subscriptions",
+    '--exclude-schema="auth"',
+    '--exclude-schema="billing"',
+    '--exclude-schema="extensions"',
+    '--exclude-schema="storage"',
+    '--exclude-schema="vault"',
+    '--exclude-schema="Sales ""EU"" é"',
+    '--exclude-table="public"."audit"',
+    "--snapshot=0000-1",
+    "--restrict-key=k3y",
+    "--no-password",
+  ]);
+  assertEquals(pgDumpCatalogArgs(full.catalog), [
+    "--schema-only",
+    "--format=plain",
+    "--no-subscriptions",
+    '--exclude-schema="vault"',
+    '--exclude-table="billing"."secret_keys"',
+    "--no-password",
+  ]);
+});
+
+function withGlobals(): Detected {
+  return {
+    ...detected(),
+    databaseComment: "the app",
+    settings: [
+      { name: "default_table_access_method", value: "heap2" },
+      { name: "search_path", value: '"$user", public' },
+      { name: "app.settings.jwt_secret", value: "s3cr3t" },
+      { role: "authenticator", name: "statement_timeout", value: "8s" },
+      { role: "anon", name: "app.api_key", value: "k" },
+    ],
+    userMappings: [
+      { server: "remote", user: "postgres", options: ["user", "password"] },
+      { server: "remote", user: "public", options: null },
+    ],
+    globals: [
+      { kind: "ACCESS METHOD", name: "heap2", owner: "" },
+      { kind: "EVENT TRIGGER", name: "audit ddl", owner: "supabase_admin" },
+      { kind: "PUBLICATION", name: "pub", owner: "postgres" },
+      { kind: "SERVER", name: "Remote\nOne", owner: "postgres" },
+    ],
+    subscriptions: ["sub1"],
+    largeObjects: 2,
+  };
+}
+
+Deno.test("settings, comment and user mappings go into the plan; values of secret-looking settings do not", () => {
+  const p = planBackup(withGlobals(), { scope: "full", schemas: [], excludeTables: [] }, NOW);
+  assertEquals(p.database, {
+    settings: [
+      { name: "default_table_access_method", value: "heap2" },
+      { name: "search_path", value: '"$user", public' },
+      { name: "app.settings.jwt_secret", value: null },
+    ],
+    roleSettings: [
+      { role: "authenticator", name: "statement_timeout", value: "8s" },
+      { role: "anon", name: "app.api_key", value: null },
+    ],
+    comment: "the app",
+  });
+  assertEquals(p.userMappings, [
+    { server: "remote", user: "postgres", options: ["user", "password"] },
+    { server: "remote", user: "public", options: null },
+  ]);
+  assertEquals(
+    ["app.settings.jwt_secret", "pgrst.db_password", "x.api_token", "search_path", "password_encryption"]
+      .map(secretSetting),
+    [true, true, true, false, false],
+  );
+});
+
+Deno.test("what cannot be captured is named, before and after the catalog is dumped", () => {
+  const names = (list: { kind: string; name: string }[]) => list.map((n) => `${n.kind} ${n.name}`);
+  const rest = [
+    "USER MAPPING FOR public SERVER remote",
+    "SUBSCRIPTION sub1",
+    "LARGE OBJECT 2 large object(s)",
+  ];
+  // before dumping, what the catalog shows
+  assertEquals(names(notCaptured(withGlobals())), rest);
+  assertEquals(
+    names(planBackup(withGlobals(), { scope: "full", schemas: [], excludeTables: [] }, NOW).notCaptured),
+    rest,
+  );
+  // after: what catalog.sql's headers hold (plain or quoted tags, newlines as spaces) is captured
+  const dumped = new Set([
+    entryKey("ACCESS METHOD", "heap2"),
+    entryKey("SERVER", '"Remote One"'),
+    entryKey("EVENT TRIGGER", "audit ddl"),
+  ]);
+  const after = notCaptured(withGlobals(), dumped);
+  assertEquals(names(after), ["PUBLICATION pub", ...rest]);
+  assertEquals(
+    after[0].reason,
+    "pg_dump left it out of catalog.sql when connected as postgres; create it again after a restore",
+  );
+  dumped.delete(entryKey("EVENT TRIGGER", "audit ddl"));
+  dumped.add(entryKey("PUBLICATION", "pub"));
+  assertEquals(names(notCaptured(withGlobals(), dumped)), ["EVENT TRIGGER audit ddl", ...rest]);
 });

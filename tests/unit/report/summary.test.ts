@@ -1,4 +1,7 @@
-/** The end-of-run summary in its three forms, from a two-schema manifest with a skipped table. */
+/**
+ * The end-of-run summary in its three forms, from a two-schema manifest with a skipped table and
+ * a subscription the backup could not capture.
+ */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import type { Manifest } from "../../../lib/store/manifest.ts";
 import { versionNumber } from "../../../lib/pg/tools.ts";
@@ -58,6 +61,11 @@ const MANIFEST: Manifest = {
     },
   ],
   skipped: [{ schema: "billing", table: "secret_keys", reason: "permission denied for table secret_keys" }],
+  notCaptured: [{
+    kind: "SUBSCRIPTION",
+    name: "sub_app",
+    reason: "subscriptions are not backed up, as their connection strings may hold passwords",
+  }],
   files: { "roles.sql": file(200), "public/public.dump": file(2_000_000), "a%7Cb/a%7Cb.dump": file(1024) },
   durationMs: 4200,
 };
@@ -157,6 +165,7 @@ function hostile(): BackupSummary {
   m.schemas[0].name = "nl\nline";
   m.schemas[1].name = "![x](https://evil.example/t.png) <img src=x> `tick`";
   m.skipped = [{ schema: "s\r\n::add-mask::x", table: "t\u001b[2J", reason: "permission denied\n::error::" }];
+  m.notCaptured = [{ kind: "SUBSCRIPTION", name: "sub\n::error::x", reason: "as u\n::warning::y" }];
   return {
     ...PROD,
     manifest: m,
@@ -172,6 +181,7 @@ Deno.test("names with control characters cannot add lines to the text summary (i
   ok(text.includes("db\\n::error::forged"), text);
   ok(text.includes("s\\r\\n::add-mask::x.t\\x1b[2J: permission denied\\n::error::"), text);
   ok(text.includes("pg_dump of schema x\\n::error::y failed"), text);
+  ok(text.includes("  SUBSCRIPTION sub\\n::error::x: as u\\n::warning::y"), text);
 });
 
 Deno.test("names cannot add rows, links or images to the step summary (item 6)", () => {
@@ -182,6 +192,7 @@ Deno.test("names cannot add rows, links or images to the step summary (item 6)",
   ok(md.includes("| `` ![x](https://evil.example/t.png) <img src=x> `tick` `` |"), md);
   ok(md.includes("| error | `pg_dump of schema x\\n::error::y failed` |"), md);
   ok(md.includes("- `s\\r\\n::add-mask::x.t\\x1b[2J`: `permission denied\\n::error::`"), md);
+  ok(md.includes("- SUBSCRIPTION `sub\\n::error::x`: `as u\\n::warning::y`"), md);
   // every table row still has its columns: 2 in the field table, 5 in the schema table
   for (const r of rows) {
     const cells = r.replaceAll("\\|", "").split("|").length - 2;

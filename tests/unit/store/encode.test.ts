@@ -35,6 +35,7 @@ function manifestOf(files: Record<string, Uint8Array>): Manifest {
     snapshot: { consistent: true },
     status: "ok",
     roles: "roles.sql",
+    ...(files["catalog.sql"] ? { catalog: "catalog.sql" } : {}),
     schemas: [{
       name: "public",
       dump: "public/public.dump",
@@ -70,6 +71,7 @@ Deno.test("renameFiles rewrites every path in the manifest", () => {
   const enc = new TextEncoder();
   const m = manifestOf({
     "roles.sql": enc.encode("r"),
+    "catalog.sql": enc.encode("c"),
     "public/public.dump": enc.encode("d"),
     "public/tables/t/schema.sql": enc.encode("s"),
     "public/tables/t/data.001.sql": enc.encode("1"),
@@ -77,6 +79,8 @@ Deno.test("renameFiles rewrites every path in the manifest", () => {
   });
   const r = renameFiles(m, (p) => p + ".x");
   assertEquals(r.roles, "roles.sql.x");
+  assertEquals(r.catalog, "catalog.sql.x");
+  assertEquals(Object.keys(r).indexOf("catalog"), Object.keys(m).indexOf("catalog"));
   assertEquals(r.schemas[0].dump, "public/public.dump.x");
   assertEquals(r.schemas[0].tables[0].schemaFile, "public/tables/t/schema.sql.x");
   assertEquals(r.schemas[0].tables[0].dataFiles, [

@@ -206,20 +206,22 @@ Deno.test("encodeSiblings separates names that differ only by case, and round-tr
   assertEquals(m.get("other"), "other");
 });
 
-Deno.test("schema names never clash with manifest.json or roles.sql, in any stored form or case", () => {
+Deno.test("schema names never clash with manifest.json, roles.sql or catalog.sql, in any stored form or case", () => {
   const stored = new Set<string>(["manifest.json"]);
   for (const compression of [undefined, "gzip", "zstd"] as const) {
     for (const recipients of [[], ["age1x"]]) {
       stored.add(storedForm("roles.sql", { compression, recipients }).name);
+      stored.add(storedForm("catalog.sql", { compression, recipients }).name);
     }
   }
-  assertEquals(stored.size, 7); // manifest.json, roles.sql, .gz, .zst, .age, .gz.age, .zst.age
+  assertEquals(stored.size, 13); // manifest.json; roles.sql and catalog.sql, .gz, .zst, .age, .gz.age, .zst.age
   const names = [
     ...stored,
     ...[...stored].map((n) => n.toUpperCase()),
     "Roles.Sql.Gz.Age",
     "public",
     "roles",
+    "catalog",
   ];
   const m = encodeSchemas(names);
   assertEquals(m.get("public"), "public");
@@ -230,6 +232,8 @@ Deno.test("schema names never clash with manifest.json or roles.sql, in any stor
     ok(![...stored].some((f) => f === seg), `${n} is stored as ${seg}, a root file's name`);
   }
   assertEquals(m.get("roles.sql.gz.age"), "%72oles.sql.gz.age");
+  assertEquals(m.get("catalog.sql"), "%63atalog.sql");
+  assertEquals(m.get("catalog"), "catalog");
 });
 
 Deno.test("file paths of one backup", () => {
