@@ -148,10 +148,11 @@ export async function run(args: ParsedArgs): Promise<number> {
   // The restore prints its plan, several lines, through `log`: stderrText keeps those breaks.
   const log = (text: string) => stderrText(text);
   const only = boolValue(args, "storage-only");
-  const { dir, label } = await backupFrom(args);
+  // The target first: a missing or bad --target-url is the error a user sees, whatever --from says.
   const target = only && optionalString(args, "target-url") === undefined
     ? undefined
     : await targetUrl(args, env);
+  const { dir, label } = await backupFrom(args);
   const files = await filesRestore(args, dir, log);
   const filesOpts = { clean: request.clean, dryRun, jobs, json, log };
   if (only) {
