@@ -127,7 +127,7 @@ Deno.test("a refused port is retried --retries times, then exit 1 naming the hos
   assertEquals(r.code, 1, r.stderr);
   // the GitHub step summary hears of the failure too
   const md = await Deno.readTextFile(summary);
-  assert(md.includes("### Supabase backup: failed") && md.includes("| error | cannot connect to"), md);
+  assert(md.includes("### Supabase backup: failed") && md.includes("| error | `cannot connect to"), md);
   await Deno.remove(summary);
   assertEquals(r.stderr.match(/retry \d\/2: connecting to 127\.0\.0\.1:\d+ failed/g)?.length, 2, r.stderr);
   assert(new RegExp(`^error: cannot connect to .*127\\.0\\.0\\.1:${port}`, "m").test(r.stderr), r.stderr);
