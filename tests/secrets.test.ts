@@ -3,7 +3,8 @@
  * password holds every URL-special character. The password (raw and percent-encoded) must not
  * appear in any message, summary (text, --json, GitHub step summary), manifest, backup file,
  * commit message or `git log -p`; roles.sql must hold no password hash; backup files are 0600 and
- * directories 0700 outside CI.
+ * directories 0700 outside CI. git's hooks (post-commit, reference-transaction, pre-push) record
+ * their environment: it must hold neither `$SUPABASE_DB_URL` nor the password (issue 16, item 5).
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { type Cluster, startCluster } from "./support/cluster.ts";
@@ -34,6 +35,17 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
   return dec.decode(out.stdout);
 }
 
+/** Hooks that save their whole environment under `<work>/hook-env/` (one file per run). */
+const HOOKS = ["post-commit", "reference-transaction", "pre-push"];
+
+async function installEnvHooks(repoDir: string, into: string): Promise<void> {
+  for (const hook of HOOKS) {
+    const path = `${repoDir}/.git/hooks/${hook}`;
+    await Deno.writeTextFile(path, `#!/bin/sh\nenv > "${into}/${hook}-$$"\ncat > /dev/null\nexit 0\n`);
+    await Deno.chmod(path, 0o755);
+  }
+}
+
 let cluster: Cluster | undefined;
 let url = "";
 let work = "";
@@ -50,6 +62,12 @@ async function setup(): Promise<void> {
   repo = `${work}/repo`;
   await Deno.mkdir(repo);
   await git(repo, "init", "-q", "-b", "main");
+  await Deno.mkdir(`${work}/hook-env`);
+  await installEnvHooks(repo, `${work}/hook-env`);
+  // a clone of a bare central repository, for --push (pre-push runs there)
+  await git(work, "init", "-q", "--bare", "-b", "main", "central.git");
+  await git(work, "clone", "-q", `${work}/central.git`, "pushed");
+  await installEnvHooks(`${work}/pushed`, `${work}/hook-env`);
   const env = { GITHUB_STEP_SUMMARY: `${work}/step-summary.md`, SUPABASE_DB_URL: url };
   const out = ["--out", `${repo}/backups`];
   for (
@@ -75,6 +93,20 @@ async function setup(): Promise<void> {
         {},
       ],
       ["backup in Actions", ["backup", ...out, "--no-archive"], { GITHUB_ACTIONS: "true" }],
+      [
+        "backup --push",
+        [
+          "backup",
+          "--out",
+          `${work}/pushed/backups`,
+          "--push",
+          "--git-name",
+          "t",
+          "--git-email",
+          "t@example.com",
+        ],
+        {},
+      ],
     ] as const
   ) {
     const r = await runCli([...args], { ...env, ...extra });
@@ -141,6 +173,22 @@ Deno.test("secret scan: commit messages and git log -p", async () => {
   });
 });
 
+Deno.test("secret scan: the environment of git's hooks holds no database URL or password", async () => {
+  await setup();
+  await tallied("secret scans", async () => {
+    const files = await listFiles(`${work}/hook-env`);
+    for (const hook of HOOKS) {
+      ok(files.some((f) => f.startsWith(`${hook}-`)), `${hook} ran: ${files.join(", ")}`);
+    }
+    for (const f of files) {
+      const env = await Deno.readTextFile(`${work}/hook-env/${f}`);
+      ok(/^PATH=/m.test(env), `${f}: git still gets PATH`);
+      ok(!/^SUPABASE_DB_URL=/m.test(env), `${f}: $SUPABASE_DB_URL reached a git hook`);
+      assertNoSecret(env, `environment of git hook ${f}`);
+    }
+  });
+});
+
 Deno.test("secret scan: roles.sql holds no password or hash", async () => {
   await setup();
   await tallied("secret scans", async () => {
@@ -172,7 +220,7 @@ Deno.test("secret scan: backup files are 0600 and directories 0700", async () =>
 
 Deno.test("secret scans: every scan ran; clean up", async () => {
   const t = tallyOf("secret scans");
-  ok(t.total >= 7 + 1 + 1 + 2 + 1 + 1 + 1, `${t.total} scans`);
+  ok(t.total >= 8 + 1 + 1 + 2 + 1 + 1 + 1 + 1, `${t.total} scans`);
   await cluster?.stop();
   if (work) await Deno.remove(work, { recursive: true });
 });

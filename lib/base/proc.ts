@@ -37,8 +37,13 @@ export interface Program {
   /** An absolute path, or a name looked up on PATH (git). */
   path: string;
   args: string[];
-  /** Added to the tool's own environment. */
+  /**
+   * Added to the tool's own environment, which a child inherits whole (Deno.Command does) unless
+   * `clearEnv` is set.
+   */
   env?: Record<string, string>;
+  /** Start the program with `env` only, not the tool's environment (git: no database URL). */
+  clearEnv?: boolean;
   /** What the run is doing, for messages: "pg_dump of schema public", "git push". */
   what: string;
   /** Kills the program (SIGTERM) when aborted; default: the interrupt signal. */
@@ -114,6 +119,7 @@ function spawn(p: Program, stdout: "piped" | "null"): Deno.ChildProcess {
     return new Deno.Command(p.path, {
       args: p.args,
       env: p.env,
+      clearEnv: p.clearEnv,
       stdin: p.stdin ? "piped" : "null",
       stdout,
       stderr: "piped",

@@ -9,7 +9,8 @@
  * and pushes again, with bounded retries and random jitter.
  *
  * Only this module runs git. Every text from git passes through {@link redact} and has URL
- * credentials masked.
+ * credentials masked. git and everything it starts (hooks, credential helpers, ssh) get only the
+ * environment {@link gitEnv} allows, never the database URLs, passwords or keys the tool holds.
  * @module
  */
 import { dirname, join, relative } from "node:path";
@@ -47,6 +48,55 @@ export function commitMessage(
   return `${scope}: ${info.status}, ${tables} from ${info.source.repo || "local"} ${
     info.source.event || "unknown"
   }@${sha}`;
+}
+
+/** Variables git and its helpers need, by exact (upper-case) name; see {@link gitEnv}. */
+const GIT_ENV_NAMES = new Set([
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "TMPDIR",
+  "TMP",
+  "TEMP",
+  "TZ",
+  "XDG_CONFIG_HOME",
+  "SSH_AUTH_SOCK",
+  "SSH_AGENT_PID",
+  "SSH_ASKPASS",
+  "GNUPGHOME",
+  "GPG_TTY",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "ALL_PROXY",
+  "NO_PROXY",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "CURL_CA_BUNDLE",
+  // Windows
+  "SYSTEMROOT",
+  "COMSPEC",
+  "PATHEXT",
+  "USERPROFILE",
+  "APPDATA",
+  "LOCALAPPDATA",
+  "HOMEDRIVE",
+  "HOMEPATH",
+]);
+
+/**
+ * The whole environment of a git child, from the tool's `env`: the variables git, ssh, gpg and the
+ * proxies need (a fixed list, plus git's own `GIT_*`), and `GIT_TERMINAL_PROMPT=0`, `LC_ALL=C`.
+ * Nothing else: not `$SUPABASE_DB_URL`, `$RESTORE_DB_URL`, `PGPASSWORD`, Key Vault or webhook
+ * settings, which hooks and credential helpers would otherwise see. Pure.
+ */
+export function gitEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    const name = k.toUpperCase();
+    if (v !== undefined && (GIT_ENV_NAMES.has(name) || name.startsWith("GIT_"))) out[k] = v;
+  }
+  return { ...out, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
 }
 
 /** Masks `user:password@` in URLs, then every registered secret. */
@@ -147,7 +197,8 @@ async function git(
     path: "git",
     args: ["-C", repo.top, ...args],
     ...(stdin ? { stdin } : {}),
-    env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
+    env: gitEnv(Deno.env.toObject()),
+    clearEnv: true,
     what: `git ${what}`,
     signal: repo.signal,
     hint: (end) => (end.signal && killedHint(end.signal)) || hint,

@@ -8,11 +8,9 @@
 import { relative } from "node:path";
 import { BackupError, usageError } from "../base/errors.ts";
 import { killedHint, mustRun, type Program, streamProgram } from "../base/proc.ts";
-import { maskGitOutput } from "./git.ts";
+import { gitEnv, maskGitOutput } from "./git.ts";
 import { type Manifest, MANIFEST_NAME, parseManifest } from "./manifest.ts";
 import { LATEST } from "./rotation.ts";
-
-const GIT_ENV = { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", GIT_OPTIONAL_LOCKS: "0" };
 
 const GIT_HINT = "check that git works here (git status) and that the commit and path exist";
 
@@ -20,7 +18,9 @@ function gitProgram(top: string, args: string[], what: string): Program {
   return {
     path: "git",
     args: ["-C", top, ...args],
-    env: GIT_ENV,
+    // only what git needs (see gitEnv), never the database URLs the tool holds
+    env: { ...gitEnv(Deno.env.toObject()), GIT_OPTIONAL_LOCKS: "0" },
+    clearEnv: true,
     what,
     hint: (end) => (end.signal && killedHint(end.signal)) || GIT_HINT,
     startHint: "install git and make sure it is on PATH",
