@@ -18,7 +18,13 @@ import {
   type ParsedArgs,
   stringValue,
 } from "../lib/cli/flags.ts";
-import { connectionSettings, encodeSettings, gitIdentity, policyFromArgs } from "../lib/cli/args.ts";
+import {
+  connectionSettings,
+  encodeSettings,
+  gitIdentity,
+  policyFromArgs,
+  warnIfOnCommandLine,
+} from "../lib/cli/args.ts";
 import { describeDb, parseDbUrl, transactionPoolerHint } from "../lib/pg/url.ts";
 import { runBackup } from "../lib/backup/execute.ts";
 import { makeEncoder } from "../lib/store/encode.ts";
@@ -181,7 +187,8 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
   const env = Deno.env.toObject();
   const label = target.env ? `[${target.env}] ` : "";
   const log = (l: string) => stderrLine(`${label}${l}`);
-  const url = await withPgpass(parseDbUrl(target.url, target.urlOrigin, env), env, log);
+  const parsed = warnIfOnCommandLine(parseDbUrl(target.url, target.urlOrigin, env), target.urlOrigin);
+  const url = await withPgpass(parsed, env, log);
   const pooler = transactionPoolerHint(url);
   if (pooler) throw usageError(`${target.urlOrigin} points at the transaction pooler (port 6543)`, pooler);
   const root = backupRoot(o.out, target.env);

@@ -14,7 +14,7 @@ import {
   optionalString,
   type ParsedArgs,
 } from "../lib/cli/flags.ts";
-import { connectionSettings, rootFromArgs } from "../lib/cli/args.ts";
+import { connectionSettings, rootFromArgs, warnIfOnCommandLine } from "../lib/cli/args.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { onCleanup } from "../lib/base/interrupt.ts";
 import { stderrLine, stdoutText } from "../lib/base/output.ts";
@@ -67,12 +67,12 @@ async function captureLive(args: ParsedArgs, selection: Selection, dir: string):
   if (!raw) {
     throw usageError(
       "'live' needs --db-url (or $SUPABASE_DB_URL)",
-      "pass the database to compare with: --db-url postgresql://user:pass@host:5432/db",
+      "set $SUPABASE_DB_URL (or pass --db-url) to the database to compare with, its password in ~/.pgpass",
     );
   }
   const env = Deno.env.toObject();
   const log = (l: string) => stderrLine(`live: ${l}`);
-  const url = await withPgpass(parseDbUrl(raw, origin, env), env, log);
+  const url = await withPgpass(warnIfOnCommandLine(parseDbUrl(raw, origin, env), origin), env, log);
   const pooler = transactionPoolerHint(url);
   if (pooler) throw usageError(`${origin} points at the transaction pooler (port 6543)`, pooler);
   const schemas = [...new Set([...selection.schemas, ...selection.tables.map((t) => t.schema)])];

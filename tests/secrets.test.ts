@@ -134,6 +134,20 @@ Deno.test("secret scan: stdout and stderr of every run", async () => {
   }
 });
 
+Deno.test("a password in a --db-url flag is warned about once, at connection, naming $SUPABASE_DB_URL", async () => {
+  await setup();
+  await tallied("secret scans", () => {
+    const warning = /^warning: the password in --db-url can be read by every user of this machine/;
+    for (const r of runs) {
+      const lines = r.stderr.split("\n").filter((l) => warning.test(l));
+      if (/--db-url/.test(r.name) || /refused|wrong/.test(r.name)) {
+        assertEquals(lines.length, 1, `${r.name}:\n${r.stderr}`);
+        ok(lines[0].includes("set $SUPABASE_DB_URL instead"), lines[0]);
+      } else assertEquals(lines.length, 0, `${r.name} took the URL from $SUPABASE_DB_URL:\n${r.stderr}`);
+    }
+  });
+});
+
 Deno.test("secret scan: --json output", async () => {
   await setup();
   await tallied("secret scans", () => {
@@ -220,7 +234,7 @@ Deno.test("secret scan: backup files are 0600 and directories 0700", async () =>
 
 Deno.test("secret scans: every scan ran; clean up", async () => {
   const t = tallyOf("secret scans");
-  ok(t.total >= 8 + 1 + 1 + 2 + 1 + 1 + 1 + 1, `${t.total} scans`);
+  ok(t.total >= 8 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1, `${t.total} scans`);
   await cluster?.stop();
   if (work) await Deno.remove(work, { recursive: true });
 });

@@ -10,6 +10,7 @@
  */
 import {
   boolValue,
+  FLAGS,
   intValue,
   listValue,
   optionalInt,
@@ -65,14 +66,30 @@ export function targetUrl(args: ParsedArgs, env: Record<string, string | undefin
   if (raw === undefined) {
     throw usageError(
       `'${args.command}' needs a target database: --target-url or $RESTORE_DB_URL`,
-      "pass --target-url postgresql://user:pass@host:5432/db of an empty database; the source is never used",
+      "set $RESTORE_DB_URL (or --target-url) to an empty database, its password in ~/.pgpass or $PGPASSWORD; the source is never used",
     );
   }
-  return withPgpass(
-    parseDbUrl(raw, args.origin["target-url"] ?? "--target-url", env),
-    env,
-    stderrLine,
-  );
+  const origin = args.origin["target-url"] ?? "--target-url";
+  return withPgpass(warnIfOnCommandLine(parseDbUrl(raw, origin, env), origin), env, stderrLine);
+}
+
+/**
+ * `u` with a {@link DbUrl.warning} when its password was given in a command-line flag (`origin`
+ * `--db-url`, `--target-url`), where every local user can read it (`ps`, /proc) and the shell keeps
+ * it in its history. The warning, printed when the tool connects, names the flag's environment
+ * variable; it never holds the URL. Pure.
+ */
+export function warnIfOnCommandLine(u: DbUrl, origin: string): DbUrl {
+  if (!u.passwordInUrl || !origin.startsWith("--")) return u;
+  const variable = FLAGS.find((f) => `--${f.name}` === origin)?.env;
+  const instead = [
+    variable ? `set $${variable} instead` : "",
+    "leave it out of the URL and keep it in ~/.pgpass or $PGPASSWORD",
+  ].filter(Boolean).join(", or ");
+  return {
+    ...u,
+    warning: `warning: the password in ${origin} can be read by every user of this machine (ps); ${instead}`,
+  };
 }
 
 /** How the tool's own connections are made: the flag part of {@link DbSettings}. */

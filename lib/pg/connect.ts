@@ -234,12 +234,19 @@ export interface Db {
   close(): Promise<void>;
 }
 
+/** The {@link DbUrl.warning}s printed so far: each once per run. */
+const warned = new Set<string>();
+
 /**
- * Opens the database behind `u`: resolves its IPv4 address when `settings.ipv4` is set, then
+ * Opens the database behind `u`: prints its {@link DbUrl.warning} once (through `settings.log`), resolves its IPv4 address when `settings.ipv4` is set, then
  * connects with retries (see {@link DbSettings}). Call `close()` when done. Throws a
  * {@link BackupError} with a hint when the host has no IPv4 address or the connection fails.
  */
 export async function openDb(u: DbUrl, settings: DbSettings): Promise<Db> {
+  if (u.warning && !warned.has(u.warning)) {
+    warned.add(u.warning);
+    settings.log?.(u.warning);
+  }
   const hostaddr = settings.ipv4 ? await resolveIPv4(u.host) : undefined;
   const { connectTimeout, retries, log } = settings;
   const sql = await connect(u, { hostaddr, connectTimeout, retries, log }, settings.max ?? 2);

@@ -22,6 +22,11 @@ export interface DbUrl {
   password?: string;
   /** True when the URL text itself holds the password (not PGPASSWORD or .pgpass). */
   passwordInUrl: boolean;
+  /**
+   * A warning about how the URL was given (a password on the command line), printed once when the
+   * tool first connects with it; see lib/cli/args.ts `warnIfOnCommandLine`.
+   */
+  warning?: string;
   sslmode?: string;
   /** Other query parameters, passed through to libpq. */
   params: Record<string, string>;

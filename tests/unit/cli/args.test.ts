@@ -12,7 +12,9 @@ import {
   policyFromArgs,
   rootFromArgs,
   rootsFromArgs,
+  warnIfOnCommandLine,
 } from "../../../lib/cli/args.ts";
+import { parseDbUrl } from "../../../lib/pg/url.ts";
 import { parseRecipients } from "../../../lib/store/encode.ts";
 import { BackupError } from "../../../lib/base/errors.ts";
 import { REPO } from "../../support/paths.ts";
@@ -126,4 +128,21 @@ Deno.test("only lib/cli/ and cmd/ read flags: no other lib/ folder imports lib/c
   }
   assert(files.length > 50, `only ${files.length} modules found`);
   assertEquals(wrong, []);
+});
+
+Deno.test("warnIfOnCommandLine: a password in a flag's URL gets a warning naming its variable (item 5)", () => {
+  const pw = "Flag-Secret-42";
+  const withPw = (origin: string) =>
+    warnIfOnCommandLine(parseDbUrl(`postgresql://u:${pw}@h:5432/db`, origin), origin).warning;
+  const db = withPw("--db-url")!;
+  assert(db.startsWith("warning: the password in --db-url can be read by every user"), db);
+  assert(db.includes("set $SUPABASE_DB_URL instead") && db.includes("~/.pgpass") && !db.includes(pw), db);
+  assert(withPw("--target-url")!.includes("set $RESTORE_DB_URL instead"));
+  const query = warnIfOnCommandLine(parseDbUrl(`postgresql://u@h/db?password=${pw}`, "--db-url"), "--db-url");
+  assert(query.warning !== undefined);
+  // not for a variable, a config entry, or a URL without a password
+  assertEquals(withPw("$SUPABASE_DB_URL"), undefined);
+  assertEquals(withPw("backup.json: databases.prod.url"), undefined);
+  const bare = parseDbUrl("postgresql://u@h/db", "--db-url", { PGPASSWORD: "from-env" });
+  assertEquals(warnIfOnCommandLine(bare, "--db-url").warning, undefined);
 });

@@ -1,6 +1,6 @@
 /** The TLS options of the tool's own connection, per sslmode, and which errors are retried. */
-import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
-import { isTransient, sslOption } from "../../../lib/pg/connect.ts";
+import { deepStrictEqual as assertEquals, ok, rejects, throws } from "node:assert/strict";
+import { isTransient, openDb, sslOption } from "../../../lib/pg/connect.ts";
 import { parseDbUrl } from "../../../lib/pg/url.ts";
 import { BackupError } from "../../../lib/base/errors.ts";
 
@@ -49,4 +49,13 @@ Deno.test("isTransient: resets, refusals and timeouts yes; authentication and pe
   ok(!isTransient({ code: "28P01", message: "password authentication failed for user x" }));
   ok(!isTransient({ code: "42501", message: "permission denied for table t" }));
   ok(!isTransient({ code: "3D000", message: 'database "x" does not exist' }));
+});
+
+Deno.test("openDb prints a URL's warning once per run, before connecting", async () => {
+  const u = { ...parseDbUrl("postgresql://u:pw@127.0.0.1:9/db", "--db-url"), warning: "warning: careful" };
+  const lines: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    await rejects(openDb(u, { connectTimeout: 2, retries: 0, log: (l) => lines.push(l) }));
+  }
+  assertEquals(lines.filter((l) => l === "warning: careful").length, 1, lines.join("\n"));
 });
