@@ -370,6 +370,13 @@ export async function run(args: ParsedArgs): Promise<number> {
   const o = readOptions(args);
   const isTTY = Deno.stdin.isTerminal();
   const targets = await resolveTargets(args, { env, isTTY, config: config ?? null });
+  if (o.storage && targets.length > 1) {
+    // one set of S3 keys names one project: the files would land in every environment's root
+    throw usageError(
+      `--storage backs up one project's files, and this run backs up ${targets.length} databases`,
+      "run one backup per environment (--env prod, then --env dev), each with that project's S3 keys",
+    );
+  }
   if (!o.dryRun && !await confirmBackup(targets, { isTTY, yes: boolValue(args, "yes") })) {
     stderrLine("notice: nothing was backed up");
     return ExitCode.ok;

@@ -240,6 +240,18 @@ Deno.test("backup --storage saves every file with its metadata; a second backup 
     const second = (await readLatest(out)).manifest.storage!;
     assertEquals([second.downloaded.files, second.downloaded.bytes, second.reused.bytes], [0, 0, total]);
     assertEquals(second.sincePrevious, { added: 0, changed: 0, removed: 0, unchanged: files.length });
+    const list = await runCli(["list", "--out", out]);
+    assertEquals(list.code, 0, list.stderr);
+    ok(
+      /FILES/.test(list.stdout) && new RegExp(`latest .* ${files.length} \\(`).test(list.stdout),
+      list.stdout,
+    );
+    const listed = JSON.parse((await runCli(["list", "--out", out, "--json"])).stdout);
+    assertEquals(listed.roots[0].backups[0].storage, {
+      files: files.length,
+      bytes: total,
+      downloadedBytes: 0,
+    });
   } finally {
     await Deno.remove(out, { recursive: true });
   }
@@ -623,6 +635,28 @@ Deno.test("verify checks every Storage blob: a changed or missing blob fails, na
         r.stderr,
       );
     });
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("--storage with several databases is refused: one set of keys names one project", async () => {
+  const out = await Deno.makeTempDir({ prefix: "storage-envs-" });
+  try {
+    const r = await runCli(["backup", "--out", out, "--env", "both", "--storage", "--yes"], {
+      SUPABASE_DB_URL: "postgresql://postgres:pw@127.0.0.1:1/prod",
+      SUPABASE_DB_URL_DEV: "postgresql://postgres:pw@127.0.0.1:1/dev",
+      SUPABASE_S3_ENDPOINT: "https://x.storage.supabase.co/storage/v1/s3",
+      SUPABASE_S3_REGION: "eu-central-1",
+      SUPABASE_S3_ACCESS_KEY_ID: "id",
+      SUPABASE_S3_SECRET_ACCESS_KEY: "secret-value",
+    });
+    assertEquals(r.code, 2, r.stderr);
+    ok(
+      /error: --storage backs up one project's files, and this run backs up 2 databases/.test(r.stderr),
+      r.stderr,
+    );
+    assertEquals(await listFiles(out), []);
   } finally {
     await Deno.remove(out, { recursive: true });
   }

@@ -38,6 +38,8 @@ export interface ListEntry {
    * what it is; the next backup run puts it in place.
    */
   leftover?: string;
+  /** Its Storage files (`backup --storage`): how many, their bytes, and the bytes that run downloaded. */
+  storage?: { files: number; bytes: number; downloadedBytes: number };
 }
 
 /** What `list` says of each kind of leftover. */
@@ -130,6 +132,15 @@ export function entryFromManifest(label: string, path: string, m: Manifest, disk
     tables: totals.tables,
     rows: totals.rows,
     bytes: Object.keys(m.files ?? {}).length > 0 ? totals.bytes : diskSize,
+    ...(m.storage
+      ? {
+        storage: {
+          files: m.storage.files,
+          bytes: m.storage.bytes,
+          downloadedBytes: m.storage.downloaded.bytes,
+        },
+      }
+      : {}),
   };
 }
 
@@ -225,7 +236,18 @@ export function formatListing(root: string, entries: readonly ListEntry[], out =
   const head = `${root}: ${hasLatest ? "latest" : "no latest"} + ${archives} archive${
     archives === 1 ? "" : "s"
   }${leftovers ? ` + ${leftovers} left by interrupted runs` : ""}, ${formatBytes(total)}`;
-  const rows = [["BACKUP", "CREATED", "SOURCE", "EVENT@SHA", "TABLES", "SIZE", "STATUS"]];
+  // Storage files (shared blobs, so not in the total): a column only when a backup has them
+  const files = entries.some((e) => e.storage);
+  const rows = [[
+    "BACKUP",
+    "CREATED",
+    "SOURCE",
+    "EVENT@SHA",
+    "TABLES",
+    "SIZE",
+    ...(files ? ["FILES"] : []),
+    "STATUS",
+  ]];
   for (const e of entries) {
     rows.push([
       e.label,
@@ -234,6 +256,7 @@ export function formatListing(root: string, entries: readonly ListEntry[], out =
       e.event !== undefined ? `${e.event}@${(e.sha ?? "").slice(0, 7)}` : "?",
       e.tables !== undefined ? String(e.tables) : "?",
       formatBytes(e.bytes),
+      ...(files ? [e.storage ? `${e.storage.files} (${formatBytes(e.storage.bytes)})` : "-"] : []),
       e.status === "damaged"
         ? `damaged (${e.problem})`
         : e.leftover
@@ -242,7 +265,7 @@ export function formatListing(root: string, entries: readonly ListEntry[], out =
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const right = new Set([4, 5]); // numbers
+  const right = new Set(files ? [4, 5, 6] : [4, 5]); // numbers
   const lines = rows.map((r) =>
     r.map((cell, i) => right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])).join("  ").trimEnd()
   );
@@ -267,6 +290,7 @@ export function listingJson(
       tables: e.tables ?? null,
       rows: e.rows ?? null,
       bytes: e.bytes,
+      ...(e.storage ? { storage: e.storage } : {}),
       ...(e.problem ? { problem: e.problem } : {}),
       ...(e.leftover ? { leftover: e.leftover } : {}),
     })),
