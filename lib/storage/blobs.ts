@@ -20,7 +20,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { BackupError } from "../base/errors.ts";
-import { BUFFER, FileSink } from "../store/sink.ts";
+import { BUFFER } from "../store/sink.ts";
 import { openInBackup } from "../store/safepath.ts";
 
 /** The blob store's folder inside a backup root. */
@@ -88,8 +88,10 @@ export interface Digest {
 }
 
 /**
- * Writes one download into a holder folder: parts of at most `max` bytes under temporary names,
- * sha256 and MD5 computed on the way. {@link BlobWriter.finish} renames them to the blob's names.
+ * Writes one download into a holder folder: parts of at most `max` bytes under temporary names
+ * (mode 0600, synced on close), sha256 and MD5 computed on the way. Bytes are gathered in a 1 MiB
+ * buffer and hashed and written a buffer at a time (a download arrives in many small chunks).
+ * {@link BlobWriter.finish} renames the parts to the blob's names.
  */
 export class BlobWriter {
   #dir: string;
@@ -97,7 +99,10 @@ export class BlobWriter {
   #sha: Hash = createHash("sha256");
   #md5: Hash = createHash("md5");
   #parts: string[] = [];
-  #sink?: FileSink;
+  #file?: Deno.FsFile;
+  #buf = new Uint8Array(BUFFER);
+  #used = 0;
+  /** Bytes of the current part, buffered ones included. */
   #inPart = 0;
   bytes = 0;
 
@@ -108,34 +113,54 @@ export class BlobWriter {
     this.#max = parts > 1 ? Math.ceil(expected / parts) : Number.MAX_SAFE_INTEGER;
   }
 
-  async #next(): Promise<void> {
-    if (this.#sink) await this.#sink.close();
-    const p = join(this.#dir, `tmp-${crypto.randomUUID()}`);
-    this.#parts.push(p);
-    this.#sink = await FileSink.open(p);
+  async #flush(): Promise<void> {
+    if (this.#used === 0) return;
+    const data = this.#buf.subarray(0, this.#used);
+    this.#sha.update(data);
+    this.#md5.update(data);
+    if (!this.#file) {
+      const p = join(this.#dir, `tmp-${crypto.randomUUID()}`);
+      this.#parts.push(p);
+      this.#file = await Deno.open(p, { write: true, createNew: true, mode: 0o600 });
+    }
+    for (let off = 0; off < data.length;) off += await this.#file.write(data.subarray(off));
+    this.#used = 0;
+  }
+
+  async #endPart(): Promise<void> {
+    await this.#flush();
+    if (this.#file) {
+      await this.#file.syncData();
+      this.#file.close();
+      this.#file = undefined;
+    }
     this.#inPart = 0;
   }
 
   /** Appends bytes. */
   async write(chunk: Uint8Array): Promise<void> {
-    this.#sha.update(chunk);
-    this.#md5.update(chunk);
     let off = 0;
     while (off < chunk.length) {
-      if (!this.#sink || this.#inPart >= this.#max) await this.#next();
-      const n = Math.min(chunk.length - off, this.#max - this.#inPart);
-      await this.#sink!.write(chunk.subarray(off, off + n));
+      if (this.#inPart >= this.#max) await this.#endPart();
+      const n = Math.min(chunk.length - off, this.#max - this.#inPart, this.#buf.length - this.#used);
+      this.#buf.set(chunk.subarray(off, off + n), this.#used);
+      this.#used += n;
       this.#inPart += n;
       off += n;
+      if (this.#used === this.#buf.length) await this.#flush();
     }
     this.bytes += chunk.length;
   }
 
   /** Closes the files and returns what was written (still under temporary names). */
   async close(): Promise<Digest> {
-    if (!this.#sink) await this.#next();
-    await this.#sink!.close();
-    this.#sink = undefined;
+    if (this.#parts.length === 0 && this.#used === 0) {
+      // an empty file is one empty part
+      const p = join(this.#dir, `tmp-${crypto.randomUUID()}`);
+      this.#parts.push(p);
+      this.#file = await Deno.open(p, { write: true, createNew: true, mode: 0o600 });
+    }
+    await this.#endPart();
     return { bytes: this.bytes, sha256: this.#sha.digest("hex"), md5: this.#md5.digest("hex") };
   }
 
@@ -159,8 +184,12 @@ export class BlobWriter {
 
   /** Removes what was written (after a failure or a change). */
   async discard(): Promise<void> {
-    this.#sink?.abandon();
-    this.#sink = undefined;
+    try {
+      this.#file?.close();
+    } catch {
+      // already closed
+    }
+    this.#file = undefined;
     for (const p of this.#parts) await Deno.remove(p).catch(() => {});
     this.#parts = [];
   }

@@ -20,3 +20,34 @@ Deno.test("partCount and partSize cut a file in equal parts under the limit", ()
   assertEquals(sizes.reduce((a, b) => a + b, 0), size);
   assertEquals(sizes.every((s) => s <= max && s > 0), true);
 });
+
+Deno.test("BlobWriter cuts a download into equal parts, hashes it whole, and names the parts", async () => {
+  const { BlobWriter, blobPresent, hashBlob } = await import("../../../lib/storage/blobs.ts");
+  const { createHash } = await import("node:crypto");
+  const root = await Deno.makeTempDir();
+  try {
+    const holder = `${root}/storage/blobs`;
+    await Deno.mkdir(holder, { recursive: true });
+    const size = 3 * 1024 * 1024 + 5;
+    const data = new Uint8Array(size).map((_, i) => (i * 31 + (i >> 11)) & 0xff);
+    const w = new BlobWriter(holder, 1_200_000, size);
+    for (let off = 0, step = 1; off < size; off += step, step = (step * 7 + 13) % 70000 + 1) {
+      await w.write(data.subarray(off, Math.min(size, off + step)));
+    }
+    const d = await w.close();
+    assertEquals(d.sha256, createHash("sha256").update(data).digest("hex"));
+    assertEquals(d.md5, createHash("md5").update(data).digest("hex"));
+    const parts = await w.finish(d.sha256, `${root}/elsewhere`);
+    assertEquals(parts, partCount(size, 1_200_000));
+    const ref = { sha256: d.sha256, size, parts };
+    assertEquals(await blobPresent(holder, ref), true);
+    // the holder is the store here: read it back through the safe reader
+    assertEquals((await hashBlob(root, ref)).sha256, d.sha256);
+    const empty = new BlobWriter(holder, 1_200_000, 0);
+    const e = await empty.close();
+    assertEquals([e.bytes, await empty.finish(e.sha256, `${root}/elsewhere`)], [0, 1]);
+    assertEquals(await blobPresent(holder, { sha256: e.sha256, size: 0 }), true);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
