@@ -349,6 +349,12 @@ async function main() {
     });
     log(`database ready: ${(ds.databaseBytes / 1e6).toFixed(1)} MB in ${secs(ds.loadMs)} s`);
     proxy = await startProxyWorker(cluster.port, args.rttMs / 2);
+    // Every run also reports the server's CPU time (the postmaster and its children).
+    const serverPid = Number(
+      (await Deno.readTextFile(join(cluster.dataDir, "postmaster.pid"))).split("\n")[0],
+    );
+    const timed = (cmd: string, argv: string[], opts: MeasureOptions) =>
+      measure(cmd, argv, { ...opts, serverPid });
     const serverVersion = await scalar(cluster, "SHOW server_version", ds.db);
     const pgDumpVersion = (await new Deno.Command(pgDump, { args: ["--version"] }).output()).stdout;
 
@@ -392,7 +398,7 @@ async function main() {
       label: `supabase-backup backup${flagged}`,
       via,
       run: (out) =>
-        measure(Deno.execPath(), tool("backup", out, "--no-archive"), {
+        timed(Deno.execPath(), tool("backup", out, "--no-archive"), {
           env: { ...baseEnv, SUPABASE_DB_URL: url(ports[via]) },
           cwd: work,
           ignoreChildName: "deno",
@@ -416,13 +422,13 @@ async function main() {
       label: `pg_dump -Fd -j${args.jobs}`,
       via,
       run: (out) =>
-        measure(pgDump, ["-Fd", `-j${args.jobs}`, "--no-password", "-f", out], { env: pgEnv(ports[via]) }),
+        timed(pgDump, ["-Fd", `-j${args.jobs}`, "--no-password", "-f", out], { env: pgEnv(ports[via]) }),
     });
     const plain = (via: "proxy" | "direct"): Approach => ({
       id: `pg_dump-Fp-${via}`,
       label: "pg_dump -Fp (one file)",
       via,
-      run: (out) => measure(pgDump, ["-Fp", "--no-password", "-f", out], { env: pgEnv(ports[via]) }),
+      run: (out) => timed(pgDump, ["-Fp", "--no-password", "-f", out], { env: pgEnv(ports[via]) }),
     });
     const subset = perTableSubset(tables, args.subset);
     const perTable: Approach = {
@@ -446,7 +452,7 @@ async function main() {
           '  pg_dump --no-password --data-only -t "$t" -f "$OUT/$t.data.sql"',
           `done < "$LIST"`,
         ].join("\n");
-        return await measure("/bin/bash", ["-c", script], {
+        return await timed("/bin/bash", ["-c", script], {
           env: { ...pgEnv(ports.proxy), OUT: out, LIST: list },
         });
       },
@@ -480,7 +486,7 @@ async function main() {
         });
         restoreDbs.set(out, db);
         const [cmd, argv, opts] = command(db);
-        return await measure(cmd, argv, opts);
+        return await timed(cmd, argv, opts);
       },
       collect: async (out: string) => {
         const db = restoreDbs.get(out)!;
@@ -602,6 +608,9 @@ async function main() {
         childPeakKiB: Math.max(...rs.map((x) => x.m.childPeakKiB)),
         childrenSumPeakKiB: Math.max(...rs.map((x) => x.m.childrenSumPeakKiB)),
         childPeakByName: maxByName(rs.map((x) => x.m.childPeakByName)),
+        cpuMs: Math.round(mid.m.cpuMs),
+        childCpuMsByName: roundAll(mid.m.childCpuMsByName),
+        ...(mid.m.serverCpuMs !== undefined ? { serverCpuMs: Math.round(mid.m.serverCpuMs) } : {}),
         outputBytes: Math.round(rs[0].bytes * factor),
         ...(a.extrapolate ? { extrapolated: { ...a.extrapolate, measuredMs: Math.round(measured) } } : {}),
         ...(a.marks ? { marks: roundAll(a.marks(mid.m)) } : {}),

@@ -18,6 +18,12 @@ export interface Measurement {
   children: number;
   /** The largest peak RSS per descendant program name (`pg_dump`, `pg_restore` …), in KiB. */
   childPeakByName: Record<string, number>;
+  /** CPU time (user + system) of the process itself, in ms, at its last sample. */
+  cpuMs: number;
+  /** CPU time per descendant program name, in ms: each descendant's last sample, summed per name. */
+  childCpuMsByName: Record<string, number>;
+  /** CPU time the server's processes used during the run, in ms (with {@link MeasureOptions.serverPid}). */
+  serverCpuMs?: number;
   code: number;
   stdout: string;
   stderr: string;
@@ -37,6 +43,8 @@ export interface MeasureOptions {
    * parent's (shared pages), not a program of its own.
    */
   ignoreChildName?: string;
+  /** The server's postmaster: its CPU time (and its children's) is taken before and after the run. */
+  serverPid?: number;
 }
 
 /** Reads `VmHWM` and `VmRSS` (KiB) from a /proc status text; undefined when the fields are gone. */
@@ -54,6 +62,31 @@ export function parseStatPpid(text: string): number | undefined {
   const fields = text.slice(close + 2).split(" ");
   const ppid = Number(fields[1]);
   return Number.isFinite(ppid) ? ppid : undefined;
+}
+
+/** Linux's clock tick (USER_HZ) on every architecture the benchmark runs on. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * User + system CPU time in ms from a /proc/<pid>/stat text (fields 14 and 15); with `reaped`, also
+ * that of the children it has waited for (fields 16 and 17).
+ */
+export function parseStatCpuMs(text: string, reaped = false): number | undefined {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return undefined;
+  const f = text.slice(close + 2).split(" ").map(Number);
+  const ticks = f[11] + f[12] + (reaped ? f[13] + f[14] : 0);
+  return Number.isFinite(ticks) ? (ticks * 1000) / TICKS_PER_SECOND : undefined;
+}
+
+/** CPU time in ms of `root` and every process under it, the exited ones that were waited for included. */
+export function treeCpuMs(root: number): number {
+  let ms = 0;
+  for (const pid of [root, ...descendants(root)]) {
+    const stat = readOr(`/proc/${pid}/stat`);
+    ms += (stat && parseStatCpuMs(stat, true)) || 0;
+  }
+  return ms;
 }
 
 function readOr(path: string): string | undefined {
@@ -96,6 +129,7 @@ function nameOf(status: string): string {
  * checks `code`. Throws only when the program cannot be started.
  */
 export async function measure(cmd: string, args: string[], opts: MeasureOptions): Promise<Measurement> {
+  const serverBefore = opts.serverPid ? treeCpuMs(opts.serverPid) : 0;
   const started = performance.now();
   const child = new Deno.Command(cmd, {
     args,
@@ -112,10 +146,14 @@ export async function measure(cmd: string, args: string[], opts: MeasureOptions)
   let childrenSumPeak = 0;
   const seen = new Set<number>();
   const byName: Record<string, number> = {};
+  let cpuMs = 0;
+  const childCpu = new Map<number, { name: string; ms: number }>();
   const sample = () => {
     const own = readOr(`/proc/${pid}/status`);
     const s = own ? parseStatus(own) : undefined;
     if (s) peak = Math.max(peak, s.hwm);
+    const ownStat = readOr(`/proc/${pid}/stat`);
+    cpuMs = Math.max(cpuMs, (ownStat && parseStatCpuMs(ownStat)) || 0);
     let sum = 0;
     for (const d of descendants(pid)) {
       const st = readOr(`/proc/${d}/status`);
@@ -127,6 +165,9 @@ export async function measure(cmd: string, args: string[], opts: MeasureOptions)
       childPeak = Math.max(childPeak, ds.hwm);
       byName[name] = Math.max(byName[name] ?? 0, ds.hwm);
       sum += ds.rss;
+      const stat = readOr(`/proc/${d}/stat`);
+      const ms = stat ? parseStatCpuMs(stat) : undefined;
+      if (ms !== undefined) childCpu.set(d, { name, ms: Math.max(ms, childCpu.get(d)?.ms ?? 0) });
     }
     childrenSumPeak = Math.max(childrenSumPeak, sum);
   };
@@ -156,6 +197,7 @@ export async function measure(cmd: string, args: string[], opts: MeasureOptions)
   ]);
   clearInterval(timer);
   const wallMs = performance.now() - started;
+  const serverCpuMs = opts.serverPid ? treeCpuMs(opts.serverPid) - serverBefore : undefined;
   return {
     wallMs,
     peakRssKiB: peak,
@@ -163,6 +205,12 @@ export async function measure(cmd: string, args: string[], opts: MeasureOptions)
     childrenSumPeakKiB: childrenSumPeak,
     children: seen.size,
     childPeakByName: byName,
+    cpuMs,
+    childCpuMsByName: [...childCpu.values()].reduce<Record<string, number>>((r, c) => {
+      r[c.name] = (r[c.name] ?? 0) + c.ms;
+      return r;
+    }, {}),
+    ...(serverCpuMs !== undefined ? { serverCpuMs } : {}),
     code: status.code,
     stdout,
     stderr,

@@ -21,6 +21,11 @@ export interface ApproachResult {
   childrenSumPeakKiB: number;
   /** Largest peak RSS per descendant program (KiB). */
   childPeakByName: Record<string, number>;
+  /** CPU time of the measured process (ms; the median run), and of its descendants per program. */
+  cpuMs?: number;
+  childCpuMsByName?: Record<string, number>;
+  /** CPU time of the server's processes during the (median) run, in ms. */
+  serverCpuMs?: number;
   outputBytes: number;
   /** For the per-table approach: what was timed and the factor applied to the wall time. */
   extrapolated?: { tablesTimed: number; factor: number; measuredMs: number; dataShare: number };
@@ -230,6 +235,9 @@ export function formatReport(r: BenchReport): string {
     "children peak MiB",
     "children sum MiB",
     "output MB",
+    "CPU s",
+    "children CPU s",
+    "server CPU s",
   ]];
   for (const a of r.results) {
     rows.push([
@@ -240,6 +248,9 @@ export function formatReport(r: BenchReport): string {
       a.childPeakKiB ? mib(a.childPeakKiB) : "-",
       a.childrenSumPeakKiB ? mib(a.childrenSumPeakKiB) : "-",
       mb(a.outputBytes),
+      a.cpuMs !== undefined ? secs(a.cpuMs) : "-",
+      a.childCpuMsByName ? secs(Object.values(a.childCpuMsByName).reduce((x, y) => x + y, 0)) : "-",
+      a.serverCpuMs !== undefined ? secs(a.serverCpuMs) : "-",
     ]);
   }
   lines.push(pad(rows), "");
