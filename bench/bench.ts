@@ -45,6 +45,8 @@ const USAGE = `usage: deno task bench [options]
   --skip-restore    leave out the two restores (ours, pg_restore -j of pg_dump -Fd)
   --tool FILE       the backup.ts to run as "ours", backup and restore (default: this checkout's)
   --v8-flags FLAGS  pass --v8-flags=FLAGS to our tool (e.g. --max-semi-space-size=1)
+  --setting K=V     a server setting for the benchmark's PostgreSQL (repeatable), e.g.
+                    max_locks_per_transaction=256
   --only LIST       run only these approaches (comma-separated ids, e.g. ours-proxy,pg_dump-Fd-j4-proxy)
   --json FILE       also write the JSON report to FILE`;
 
@@ -60,6 +62,7 @@ interface BenchArgs {
   skipPerTable: boolean;
   skipRestore: boolean;
   only?: string[];
+  settings: string[];
   v8Flags?: string;
   tool: string;
   json?: string;
@@ -81,6 +84,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       "skip-per-table": { type: "boolean" },
       "skip-restore": { type: "boolean" },
       only: { type: "string" },
+      setting: { type: "string", multiple: true },
       "v8-flags": { type: "string" },
       tool: { type: "string" },
       json: { type: "string" },
@@ -110,6 +114,10 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     skipPerTable: !!values["skip-per-table"],
     skipRestore: !!values["skip-restore"],
     only: values.only?.split(",").map((s) => s.trim()).filter(Boolean),
+    settings: (values.setting ?? []).map((kv) => {
+      if (!/^[a-z_][a-z0-9_.]*=\S+$/.test(kv)) throw new Error(`--setting must be NAME=VALUE, got '${kv}'`);
+      return kv;
+    }),
     v8Flags: values["v8-flags"],
     tool: values.tool ?? join(REPO, "backup.ts"),
     json: values.json,
@@ -191,18 +199,19 @@ async function scalar(c: Cluster, q: string, db: string): Promise<string> {
 
 /**
  * The number of user tables and their rows in `db`, counted (not estimated), as the superuser: how a
- * restore is checked against the dataset.
+ * restore is checked against the dataset. One statement per table, each its own transaction (one
+ * query over thousands of tables would need a lock on each at once).
  */
 async function countRows(c: Cluster, db: string): Promise<{ tables: number; rows: number }> {
-  const out = await scalar(
-    c,
-    `SELECT count(*) || ' ' || coalesce(sum((xpath('/row/n/text()', query_to_xml(` +
-      `format('SELECT count(*) AS n FROM %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint), 0) ` +
-      `FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`,
-    db,
-  );
-  const [tables, rows] = out.split(" ").map(Number);
-  return { tables, rows };
+  const names = (await c.sql(
+    "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables " +
+      "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+    { db },
+  )).split("\n").filter(Boolean);
+  if (names.length === 0) return { tables: 0, rows: 0 };
+  const counts = await c.sql(names.map((t) => `SELECT count(*) FROM ${t};`).join("\n"), { db });
+  const rows = counts.split("\n").filter(Boolean).reduce((n, x) => n + Number(x), 0);
+  return { tables: names.length, rows };
 }
 
 /** Creates the role, the database, the schemas and the tables; returns sizes and the time it took. */
@@ -323,7 +332,7 @@ async function main() {
   const tables = planDataset(spec);
   const work = await Deno.makeTempDir({ prefix: "supabase-backup-bench-" });
   log(`starting PostgreSQL 17 (work dir ${work})`);
-  const cluster = await startCluster(17);
+  const cluster = await startCluster(17, { settings: args.settings });
   let proxy: Awaited<ReturnType<typeof startProxyWorker>> | undefined;
   const stop = async () => {
     await proxy?.close().catch(() => {});
@@ -641,6 +650,7 @@ async function main() {
         jobs: args.jobs,
         repeat: args.repeat,
         perTableSubset: subset.length,
+        ...(args.settings.length ? { settings: args.settings } : {}),
         ...(args.v8Flags ? { v8Flags: args.v8Flags } : {}),
         ...(args.tool !== join(REPO, "backup.ts") ? { tool: args.tool } : {}),
       },

@@ -65,6 +65,8 @@ export interface BenchReport {
     jobs: number;
     repeat: number;
     perTableSubset: number;
+    /** Server settings given with --setting. */
+    settings?: string[];
     v8Flags?: string;
     tool?: string;
   };
@@ -224,6 +226,7 @@ export function formatReport(r: BenchReport): string {
     `network: proxy adds ${r.params.rttMs / 2} ms each way (${r.params.rttMs} ms RTT); ` +
       `--jobs ${r.params.jobs}; ${r.params.repeat} run(s) each, median wall time` +
       (r.params.v8Flags ? `; our tool with --v8-flags=${r.params.v8Flags}` : "") +
+      (r.params.settings ? `; server ${r.params.settings.join(", ")}` : "") +
       (r.params.tool ? `; our tool from ${r.params.tool}` : ""),
     "",
   );
