@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { restCreateBucket, s3Put, startProject } from "../tests/support/storage.ts";
 import { REPO } from "../tests/support/paths.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
-import { encodeKey } from "../lib/storage/s3.ts";
+import { encodeKey } from "../lib/store/s3.ts";
 import { measure } from "./measure.ts";
 
 const log = (l: string) => console.error(`bench: ${l}`);

@@ -50,7 +50,7 @@ import {
 import { type BackupTarget, confirmBackup, resolveTargets } from "../lib/cli/sources.ts";
 import { applyConfig, loadConfig } from "../lib/cli/config.ts";
 import { formatPlan } from "../lib/backup/view.ts";
-import { S3Client, type S3Settings, s3Settings } from "../lib/storage/s3.ts";
+import { S3Client, type S3Settings, s3Settings } from "../lib/store/s3.ts";
 import type { BucketSelection } from "../lib/storage/catalog.ts";
 import { placeBlobs } from "../lib/storage/blobs.ts";
 import { type FileProgress, storageStep } from "../lib/storage/backup.ts";

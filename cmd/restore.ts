@@ -17,7 +17,7 @@ import type { RestoreRequest } from "../lib/restore/plan.ts";
 import { readManifest } from "../lib/store/manifest.ts";
 import { openDb } from "../lib/pg/connect.ts";
 import { readMap, type StorageMap } from "../lib/storage/map.ts";
-import { S3Client, s3Settings } from "../lib/storage/s3.ts";
+import { S3Client, s3Settings } from "../lib/store/s3.ts";
 import { blobRootOf } from "../lib/storage/blobs.ts";
 import {
   formatStorageRestorePlan,

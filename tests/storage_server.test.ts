@@ -14,7 +14,7 @@ import {
   treeDigest,
 } from "../dev/storageenv.ts";
 import { startProject } from "./support/storage.ts";
-import { S3_SIDES, S3Client } from "../lib/storage/s3.ts";
+import { S3_SIDES, S3Client } from "../lib/store/s3.ts";
 import { BackupError } from "../lib/base/errors.ts";
 import { createHash } from "node:crypto";
 

@@ -18,7 +18,7 @@ import { runPool } from "../base/pool.ts";
 import type { Sql } from "../pg/connect.ts";
 import { type ManifestFile, type ManifestStorage, readManifest } from "../store/manifest.ts";
 import { FileSink } from "../store/sink.ts";
-import { backoffMs, endpointHost, type S3Client } from "./s3.ts";
+import { backoffMs, endpointHost, type S3Client } from "../store/s3.ts";
 import { type BucketSelection, type ObjectRow, readCatalog, type StorageCatalog } from "./catalog.ts";
 import {
   MAP_FORMAT,

@@ -20,7 +20,7 @@ import type { Sql } from "../pg/connect.ts";
 import { type Bucket, bucketSelected, type BucketSelection } from "./catalog.ts";
 import { type MapObject, objectKey, type StorageMap } from "./map.ts";
 import { hashBlob, openBlob } from "./blobs.ts";
-import { endpointHost, type S3Client } from "./s3.ts";
+import { endpointHost, type S3Client } from "../store/s3.ts";
 import { etagMd5 } from "./backup.ts";
 
 /** What the target already holds: bucket ids, and each object's ETag and size by bucket and name. */

@@ -5,7 +5,7 @@ import {
   planStorageRestore,
 } from "../../../lib/storage/restore.ts";
 import { MAP_FORMAT, type MapObject, objectKey, type StorageMap } from "../../../lib/storage/map.ts";
-import { decodeXml } from "../../../lib/storage/s3.ts";
+import { decodeXml } from "../../../lib/store/s3.ts";
 import { BackupError } from "../../../lib/base/errors.ts";
 
 const o = (bucket: string, name: string, etag: string, size: number): MapObject => ({

@@ -8,7 +8,7 @@ import {
   parseS3Error,
   s3Failure,
   s3Settings,
-} from "../../../lib/storage/s3.ts";
+} from "../../../lib/store/s3.ts";
 import { BackupError } from "../../../lib/base/errors.ts";
 
 Deno.test("encodeKey encodes each segment as SigV4 canonicalises it, keeping the slashes", () => {
