@@ -10,7 +10,7 @@ import { describeDb } from "../lib/pg/url.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
-import { stderrText, stdoutLine, stdoutText } from "../lib/base/output.ts";
+import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
 import { formatBytes } from "../lib/base/size.ts";
 import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
 import type { RestoreRequest } from "../lib/restore/plan.ts";
@@ -145,8 +145,8 @@ export async function run(args: ParsedArgs): Promise<number> {
   const connection = connectionSettings(args);
   const json = boolValue(args, "json");
   const dryRun = boolValue(args, "dry-run");
-  // The restore prints its plan, several lines, through `log`: stderrText keeps those breaks.
-  const log = (text: string) => stderrText(text);
+  // One message per call: the restorer prints its plan a line at a time, names escaped.
+  const log = (line: string) => stderrLine(line);
   const only = boolValue(args, "storage-only");
   // The target first: a missing or bad --target-url is the error a user sees, whatever --from says.
   const target = only && optionalString(args, "target-url") === undefined

@@ -8,7 +8,7 @@ import { boolValue, intValue, optionalString, type ParsedArgs, stringValue } fro
 import { connectionSettings, rootFromArgs, targetUrl } from "../lib/cli/args.ts";
 import { describeDb } from "../lib/pg/url.ts";
 import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
-import { stderrText, stdoutLine, stdoutText } from "../lib/base/output.ts";
+import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
 import { drill } from "../lib/check/drill.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
 import { formatVerify, verifyBackup, type VerifyReport } from "../lib/check/verify.ts";
@@ -74,8 +74,8 @@ export async function run(args: ParsedArgs): Promise<number> {
       if (!json) stdoutText(formatVerify([report]));
       throw faultError([report]);
     }
-    // The drill's restore prints its plan, several lines, through `log`: stderrText keeps those breaks.
-    const log = (text: string) => stderrText(text);
+    // One message per call: the restorer prints its plan a line at a time, names escaped.
+    const log = (line: string) => stderrLine(line);
     const r = await drill(dir, target, {
       label,
       jobs,

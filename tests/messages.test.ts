@@ -111,6 +111,18 @@ Deno.test({
           assertEquals(r.code, 0, r.stderr);
           assertSafe(r.stderr, "restore stderr");
           assertSafe(r.stdout, "restore stdout");
+          // The plan and the progress show each name escaped inside its own line: no line was
+          // broken at a name (which would leave a neutralised `\x3a:error::` line start).
+          ok(r.stderr.includes(`  schema ${SHOWN_SCHEMA} (created)`), r.stderr);
+          ok(r.stderr.includes(`schema ${SHOWN_SCHEMA}: definitions restored`), r.stderr);
+          ok(!r.stderr.includes("\\x3a:"), r.stderr);
+          const dry = await runCli(
+            ["restore", "--out", `${work}/backups`, "--target-url", c.url({ db: target }), "--dry-run"],
+            env,
+          );
+          assertSafe(dry.stdout, "restore --dry-run stdout");
+          ok(dry.stdout.includes(`  schema ${SHOWN_SCHEMA} (exists: objects created in it)`), dry.stdout);
+          ok(!dry.stdout.includes("\\x3a:"), dry.stdout);
           const rows = await c.sql(`select count(*) from ${qualified(SCHEMA, TABLE)}`, { db: target });
           assertEquals(rows.trim(), "5");
         });

@@ -85,7 +85,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       durationMs: 0,
     };
     if (opts.dryRun) return result;
-    opts.log(planText);
+    // One message per line: the plan's names are escaped (view.ts), so its breaks are its own.
+    for (const line of planText.split("\n")) opts.log(line);
     const refused = guardError(plan, describeDb(opts.target));
     if (refused) throw refused;
     const needsReplica = replicaError(plan, state);

@@ -1,7 +1,11 @@
 /**
- * The restore plan as text: printed before a restore, and alone for `--dry-run`. Pure.
+ * The restore plan as text: printed before a restore, and alone for `--dry-run`. Every name and
+ * note it quotes comes from the backup or the target and is shown with its control characters
+ * escaped (lib/base/output.ts), so the plan's only line breaks are its own: a schema named with a
+ * line break cannot add a line that looks like a step. Pure.
  * @module
  */
+import { escapeControl as esc } from "../base/output.ts";
 import type { PlannedTable, RestorePlan, TableAction } from "./plan.ts";
 
 const ACTION_WORDS: Record<TableAction, string> = {
@@ -25,16 +29,18 @@ function actionWord(p: PlannedTable, plan: RestorePlan): string {
 export function formatRestorePlan(plan: RestorePlan, ctx: { from: string; target: string }): string {
   const out: string[] = [];
   const what = plan.dataOnly ? "data only" : plan.schemaOnly ? "definitions only" : "definitions and data";
-  out.push(`restore ${ctx.from} into ${ctx.target} (${what})`);
+  out.push(`restore ${esc(ctx.from)} into ${esc(ctx.target)} (${what})`);
   if (plan.roles) out.push("  roles: roles.sql (roles that already exist are left as they are)");
   const created = plan.extensions.filter((e) => e.action === "create");
   const present = plan.extensions.filter((e) => e.action !== "create");
   if (created.length > 0) {
-    out.push(`  extensions to create: ${created.map((e) => `${e.name} (in ${e.schema})`).join(", ")}`);
+    out.push(
+      `  extensions to create: ${created.map((e) => `${esc(e.name)} (in ${esc(e.schema)})`).join(", ")}`,
+    );
   }
   if (present.length > 0) {
     out.push(
-      `  extensions already in the target (left as they are): ${present.map((e) => e.name).join(", ")}`,
+      `  extensions already in the target (left as they are): ${present.map((e) => esc(e.name)).join(", ")}`,
     );
   }
   for (const s of plan.schemas) {
@@ -43,22 +49,24 @@ export function formatRestorePlan(plan: RestorePlan, ctx: { from: string; target
       : s.exists
       ? "exists: objects created in it"
       : "created";
-    out.push(`  schema ${s.name} (${how})`);
-    for (const t of s.tables) out.push(`    ${t.table.name}: ${actionWord(t, plan)}${rowsNote(t, plan)}`);
+    out.push(`  schema ${esc(s.name)} (${how})`);
+    for (const t of s.tables) {
+      out.push(`    ${esc(t.table.name)}: ${actionWord(t, plan)}${rowsNote(t, plan)}`);
+    }
   }
   if (plan.tables.length > 0) {
     out.push(plan.kind === "tables" ? "  tables:" : "  tables restored on their own:");
     for (const t of plan.tables) {
-      out.push(`    ${t.schema}.${t.table.name}: ${actionWord(t, plan)}${rowsNote(t, plan)}`);
+      out.push(`    ${esc(t.schema)}.${esc(t.table.name)}: ${actionWord(t, plan)}${rowsNote(t, plan)}`);
     }
   }
-  for (const n of plan.notes) out.push(`  note: ${n}`);
+  for (const n of plan.notes) out.push(`  note: ${esc(n)}`);
   return out.join("\n");
 }
 
 function rowsNote(t: PlannedTable, plan: RestorePlan): string {
-  if (t.action === "refuse") return ` (${t.reason})`;
-  if (t.action === "skip") return ` (${t.table.rows ?? "?"} rows; ${t.reason})`;
+  if (t.action === "refuse") return ` (${esc(t.reason)})`;
+  if (t.action === "skip") return ` (${t.table.rows ?? "?"} rows; ${esc(t.reason)})`;
   const cols = t.columns ? `; shared columns only` : "";
   if (cols && !plan.schemaOnly) return ` (${t.table.rows ?? "?"} rows${cols})`;
   if (plan.schemaOnly || t.action === "keep" || t.table.kind === "p" || t.table.rows === null) return "";

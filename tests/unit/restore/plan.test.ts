@@ -480,3 +480,23 @@ Deno.test("Supabase target: shared columns, left-out writes, the CLI's history m
   assert(err.hint?.includes("GRANT SET ON PARAMETER session_replication_role TO postgres"), err.hint);
   assertEquals(replicaError(plan, { ...t, canReplica: true }), undefined);
 });
+
+Deno.test("plan text: names with line breaks and workflow commands stay inside their own line", () => {
+  const evilSchema = "s\n    public.profiles: DROP, recreate + load";
+  const evilTable = "t\r\n::error::forged\x1b[2J";
+  const m: Manifest = {
+    ...MANIFEST,
+    schemas: [schema(evilSchema, [table(evilSchema, evilTable, 4)])],
+    skipped: [{ schema: evilSchema, table: "x\n  note: nothing to see", reason: "permission\ndenied" }],
+  };
+  const text = formatRestorePlan(planRestore(m, REQ, target()), { from: "a\nb", target: "db" });
+  const lines = text.split("\n");
+  // the heading, the schema, its table and the note about the skipped table: four lines, no more
+  assertEquals(lines.length, 4, text);
+  assertEquals(lines[0], "restore a\\nb into db (definitions and data)");
+  assertEquals(lines[1], "  schema s\\n    public.profiles: DROP, recreate + load (created)");
+  assertEquals(lines[2], "    t\\r\\n::error::forged\\x1b[2J: create + load (4 rows)");
+  assert(lines[3].startsWith("  note: s\\n    public.profiles"), lines[3]);
+  // deno-lint-ignore no-control-regex
+  assert(!/[\x00-\x1f]/.test(text.replaceAll("\n", "")), text);
+});
