@@ -24,6 +24,8 @@ import { loadSchemaData, managedExtras, noteExcluded, postData, preData } from "
 import { scriptText } from "./script.ts";
 import { createDependencies, loadTableData, restoreTables } from "./tables.ts";
 import { assumeCreated, inspectTarget } from "./target.ts";
+import { checkPolicyRoles } from "./precheck.ts";
+import { roleStatement } from "./roles.ts";
 import { checkFiles, throwOnFaults } from "../store/check.ts";
 
 /** What a restore did. */
@@ -166,6 +168,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
 
 async function execute(ctx: Ctx): Promise<void> {
   const { plan } = ctx;
+  // Before the first write: the roles the backup's policies name (exit 2, nothing written).
+  await checkPolicyRoles(ctx);
   if (plan.roles) await restoreRoles(ctx);
   if (!plan.dataOnly) await createExtensions(ctx);
   if (plan.kind === "tables") {
@@ -222,15 +226,13 @@ async function restoreRoles(ctx: Ctx): Promise<void> {
   // Whole statements: a role's setting may hold newlines (`ALTER ROLE postgres SET search_path TO
   // '…⏎CREATE ROLE …'`), and dropping its first line would let the rest run.
   for (const p of lexScript(text)) {
-    const m = p.kind === "statement"
-      ? p.text.trim().match(/^(CREATE|ALTER) ROLE ("(?:[^"]|"")*"|[^\s;]+)/)
-      : null;
+    const m = p.kind === "statement" ? roleStatement(p.text) : undefined;
     if (m) {
-      const role = m[2].startsWith('"') ? m[2].slice(1, -1).replaceAll('""', '"') : m[2];
+      const role = m.role;
       if (existing.has(role)) {
-        if (m[1] === "CREATE") present++;
-        if (m[1] === "CREATE" || !ctx.state.superuser) continue;
-      } else if (m[1] === "CREATE") {
+        if (m.verb === "CREATE") present++;
+        if (m.verb === "CREATE" || !ctx.state.superuser) continue;
+      } else if (m.verb === "CREATE") {
         kept++;
         created.push(role);
       }

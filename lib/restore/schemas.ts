@@ -255,7 +255,7 @@ export async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promis
 }
 
 /** Is `b` an entry of a table left out with `--exclude-table`? */
-function isExcludedBlock(ctx: Ctx, b: ScriptBlock): boolean {
+export function isExcludedBlock(ctx: Ctx, b: ScriptBlock): boolean {
   return ctx.excluded?.blocks.has(`${b.type}\u0000${b.schema}\u0000${b.name}`) ?? false;
 }
 
@@ -264,7 +264,7 @@ function isExcludedBlock(ctx: Ctx, b: ScriptBlock): boolean {
  * their schema.sql: the restore then drops exactly those entry blocks, and their data entries.
  */
 export async function noteExcluded(ctx: Ctx): Promise<void> {
-  if (ctx.plan.excluded.length === 0) return;
+  if (ctx.plan.excluded.length === 0 || ctx.excluded) return;
   const blocks = new Set<string>();
   const data = new Set<string>();
   for (const x of ctx.plan.excluded) {

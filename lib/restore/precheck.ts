@@ -1,0 +1,88 @@
+/**
+ * Checks made inside the restore's session before its first write: the roles the backup's
+ * policies are granted to must exist in the target, or be created by the restore's roles step
+ * (issue 16, item 15). Without it, a restore into plain PostgreSQL that lacks Supabase's roles ran
+ * every definition and loaded every row before failing on `role "authenticated" does not exist`.
+ * @module
+ */
+import { join } from "node:path";
+import { parseToc } from "../pg/toc.ts";
+import { lexScript } from "../pg/lexer.ts";
+import { runTool } from "../pg/run.ts";
+import type { Ctx } from "./context.ts";
+import { dumpFile, readText } from "./files.ts";
+import {
+  missingPolicyRoles,
+  missingRolesError,
+  type PolicyRoles,
+  policyRoles,
+  roleStatement,
+} from "./roles.ts";
+import { isExcludedBlock, noteExcluded } from "./schemas.ts";
+import { parseScript } from "./script.ts";
+
+/** The policies a script's statements create, as the lexer cuts them. */
+function policiesIn(text: string): PolicyRoles[] {
+  const out: PolicyRoles[] = [];
+  for (const p of lexScript(text)) {
+    const r = p.kind === "statement" ? policyRoles(p.text) : undefined;
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+/** The roles the restore's roles step creates from roles.sql (none without `--roles`). */
+async function createdRoles(ctx: Ctx): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (!ctx.plan.roles || !ctx.manifest.roles) return out;
+  for (const p of lexScript(await readText(ctx, ctx.manifest.roles))) {
+    const r = p.kind === "statement" ? roleStatement(p.text) : undefined;
+    if (r?.verb === "CREATE") out.add(r.role);
+  }
+  return out;
+}
+
+/**
+ * Throws an exit-2 error naming the roles the backup's policies need and the target will lack:
+ * the policies of the restored schemas' dumps (their POLICY entries only) and of the tables whose
+ * schema.sql the restore runs. Nothing is written before it.
+ */
+export async function checkPolicyRoles(ctx: Ctx): Promise<void> {
+  const { plan } = ctx;
+  if (plan.dataOnly) return;
+  const policies: PolicyRoles[] = [];
+  if (plan.kind === "schemas") await noteExcluded(ctx);
+  for (const s of plan.schemas) {
+    const file = await dumpFile(ctx, s.manifest);
+    const entries = parseToc(
+      await runTool({
+        path: ctx.tools.path("pg_restore"),
+        args: ["-l", "--section=post-data", file],
+        env: {},
+        what: `reading ${s.manifest.dump}`,
+      }),
+    ).filter((e) => e.desc === "POLICY");
+    if (entries.length === 0) continue;
+    const list = join(ctx.tmp, `policies-${crypto.randomUUID()}.list`);
+    await Deno.writeTextFile(list, entries.map((e) => e.line).join("\n") + "\n");
+    const text = await runTool({
+      path: ctx.tools.path("pg_restore"),
+      args: ["-L", list, "-f", "-", file],
+      env: {},
+      what: `reading ${s.manifest.dump}`,
+    });
+    for (const b of parseScript(text).blocks) {
+      if (!isExcludedBlock(ctx, b)) policies.push(...policiesIn(b.text));
+    }
+  }
+  for (const t of plan.tables) {
+    if (t.action === "create" || t.action === "recreate") {
+      policies.push(...policiesIn(await readText(ctx, t.table.schemaFile)));
+    }
+  }
+  if (policies.length === 0) return;
+  const created = await createdRoles(ctx);
+  const missing = missingPolicyRoles(policies, (r) => ctx.state.roles.has(r) || created.has(r));
+  const err = missingRolesError(missing, { rolesFlag: plan.roles, backupHasRoles: !!ctx.manifest.roles });
+  if (err) throw err;
+}

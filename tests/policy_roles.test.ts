@@ -1,0 +1,94 @@
+/**
+ * A restore checks the roles the backup's policies are granted to before it writes anything
+ * (issue 16, item 15), on PostgreSQL 15 and 17 with the real CLI and pg_restore/psql 17: a backup
+ * whose policy names a role the target cluster lacks stops with exit 2, a one-line error naming the
+ * role and a hint (`--roles`, CREATE ROLE), and the target unchanged; with `--roles` (roles.sql
+ * creates the role) the same restore goes through with the policy in place. The policy's name is
+ * hostile (`x TO evil`), and cannot move the role list.
+ * @module
+ */
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { clientBinDir } from "../dev/pgenv.ts";
+import { runCli } from "./support/cli.ts";
+import { type Cluster, sharedCluster } from "./support/cluster.ts";
+import { tallied } from "./support/tally.ts";
+
+const TOOLS = { PG_BIN: clientBinDir() };
+
+async function relations(c: Cluster, db: string): Promise<string> {
+  return await c.sql(
+    `select coalesce(string_agg(n.nspname || '.' || c.relname, ',' order by 1), '') from pg_class c
+       join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp)'`,
+    { db },
+  );
+}
+
+for (const major of [15, 17] as const) {
+  Deno.test({
+    name: `policies naming a role the target lacks stop the restore before it writes (PostgreSQL ${major})`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async (t) => {
+      const c = await sharedCluster(major);
+      const src = await c.createDatabase();
+      const role = `reader_${major}_${crypto.randomUUID().slice(0, 8)}`;
+      await c.sql(
+        `create role ${role} nologin;
+         create schema app;
+         create table app.notes (id int primary key, body text);
+         insert into app.notes select g, 'n' || g from generate_series(1, 20) g;
+         alter table app.notes enable row level security;
+         create policy "x TO evil, postgres" on app.notes for select to ${role} using (true);`,
+        { db: src },
+      );
+      const root = await Deno.makeTempDir({ prefix: `policy-roles-${major}-` });
+      try {
+        const b = await runCli(["backup", "--db-url", c.url({ db: src }), "--out", root, "--yes"], TOOLS);
+        ok(b.code === 0, b.stderr);
+        // The role goes away (with its policy) in the cluster: the backup still names it.
+        await c.sql(`drop policy "x TO evil, postgres" on app.notes; drop role ${role};`, { db: src });
+
+        await t.step("without the role: exit 2 before anything is written", async () => {
+          await tallied("policy role checks", async () => {
+            const db = await c.createDatabase();
+            const before = await relations(c, db);
+            const r = await runCli(["restore", "--out", root, "--target-url", c.url({ db }), "--yes"], TOOLS);
+            assertEquals(r.code, 2, r.stderr);
+            const lines = r.stderr.trim().split("\n");
+            const error = lines.find((l) => l.startsWith("error: "))!;
+            ok(
+              error.startsWith(`error: 1 policy of the backup name role(s) the target lacks: "${role}"`),
+              r.stderr,
+            );
+            ok(error.includes(`policy x TO evil, postgres on app.notes`), error);
+            const hint = lines.find((l) => l.startsWith("hint: "))!;
+            ok(hint.includes("restore with --roles") && hint.includes(`CREATE ROLE ${role} NOLOGIN;`), hint);
+            assertEquals(await relations(c, db), before);
+          });
+        });
+
+        await t.step("with --roles: roles.sql creates it, the policy is restored", async () => {
+          await tallied("policy role checks", async () => {
+            const db = await c.createDatabase();
+            const r = await runCli(
+              ["restore", "--out", root, "--target-url", c.url({ db }), "--roles", "--yes"],
+              TOOLS,
+            );
+            assertEquals(r.code, 0, r.stderr);
+            const got = await c.sql(
+              `select polname || ' ' || array_to_string(array(select rolname from pg_roles where oid = any(polroles)), ',')
+                 from pg_policy where polrelid = 'app.notes'::regclass`,
+              { db },
+            );
+            assertEquals(got.trim(), `x TO evil, postgres ${role}`);
+            assertEquals((await c.sql(`select count(*) from app.notes`, { db })).trim(), "20");
+          });
+        });
+      } finally {
+        await Deno.remove(root, { recursive: true });
+        await c.sql(`drop role if exists ${role}`).catch(() => {});
+      }
+    },
+  });
+}
