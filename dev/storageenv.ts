@@ -139,11 +139,13 @@ export function treeDigest(files: readonly { path: string; sha256: string }[]): 
 
 // ---------------------------------------------------------------------------------------------
 
-function say(quiet: boolean | undefined, msg: string): void {
+/** Writes a progress line to stderr unless quiet. */
+export function say(quiet: boolean | undefined, msg: string): void {
   if (!quiet) console.error(`setup: ${msg}`);
 }
 
-async function readText(path: string): Promise<string | undefined> {
+/** A file's text, or undefined when it cannot be read. */
+export async function readText(path: string): Promise<string | undefined> {
   try {
     return await Deno.readTextFile(path);
   } catch {
@@ -151,7 +153,8 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether something is at `path` (a dangling link counts). */
+export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
     return true;
@@ -161,7 +164,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Runs a program; throws an Error naming it with the tail of its output when it fails. */
-async function run(
+export async function run(
   cmd: string,
   args: string[],
   opts: { cwd?: string; env?: Record<string, string> } = {},
