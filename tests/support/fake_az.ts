@@ -6,6 +6,11 @@
  * the value and a newline on stdout (exit 0), or the real CLI's messages on stderr when nobody is
  * logged in (exit 1), the vault's host does not resolve (exit 1), the secret does not exist
  * (SecretNotFound, exit 3) or the account lacks the get permission (Forbidden, exit 1).
+ *
+ * With {@link FakeAzOptions.storageToken}, it also answers exactly
+ * `az account get-access-token --resource https://storage.azure.com/ -o json` with the JSON the real
+ * CLI prints (accessToken, expiresOn, expires_on, subscription, tenant, tokenType); any other
+ * `az account` arguments fail as the real CLI's argument errors do (exit 2).
  * @module
  */
 
@@ -15,6 +20,9 @@ export interface FakeAzOptions {
   loggedIn?: boolean;
   /** Existing vaults: their secrets, and whether reading is forbidden. Other vaults do not resolve. */
   vaults?: Record<string, { secrets?: Record<string, string>; forbidden?: boolean }>;
+  /** The token `az account get-access-token` prints for Azure Storage, valid for `tokenSeconds` (default 3600). */
+  storageToken?: string;
+  tokenSeconds?: number;
 }
 
 /** An installed stand-in. */
@@ -49,6 +57,14 @@ PATH="$PATH:/usr/bin:/bin"
 if [ -f "$dir/logged-out" ]; then
   echo "ERROR: Please run 'az login' to setup account." >&2
   exit 1
+fi
+if [ "$1" = account ]; then
+  if [ "$*" = "account get-access-token --resource https://storage.azure.com/ -o json" ] && [ -f "$dir/token.json" ]; then
+    cat "$dir/token.json"
+    exit 0
+  fi
+  echo "ERROR: unrecognized arguments: $*" >&2
+  exit 2
 fi
 vault=''
 name=''
@@ -89,6 +105,25 @@ export async function installFakeAz(opts: FakeAzOptions = {}): Promise<FakeAz> {
     for (const [name, value] of Object.entries(v.secrets ?? {})) {
       await Deno.writeTextFile(`${dir}/vaults/${vault}/${name}`, value);
     }
+  }
+  if (opts.storageToken) {
+    const exp = Math.floor(Date.now() / 1000) + (opts.tokenSeconds ?? 3600);
+    const local = new Date(exp * 1000).toISOString().replace("T", " ").replace("Z", "000");
+    await Deno.writeTextFile(
+      `${dir}/token.json`,
+      JSON.stringify(
+        {
+          accessToken: opts.storageToken,
+          expiresOn: local,
+          expires_on: exp,
+          subscription: "00000000-0000-4000-8000-000000000003",
+          tenant: "72f988bf-0000-4000-8000-000000000002",
+          tokenType: "Bearer",
+        },
+        null,
+        2,
+      ) + "\n",
+    );
   }
   await Deno.writeTextFile(`${dir}/az`, SCRIPT.replace("__DIR__", shQuote(dir)), { mode: 0o755 });
   return {

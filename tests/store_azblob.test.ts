@@ -1,0 +1,256 @@
+/**
+ * The Azure Blob backend (`lib/store/azblob.ts`) against Azurite, the real emulator: the
+ * object-store contract, the three ways of giving credentials (a connection string, an account
+ * key, the signed-in `az` account's bearer token over HTTPS), refused credentials and a missing
+ * container, a download resumed after a cut connection, and a conditional write whose answer was
+ * lost recognised as the tool's own. One Azurite serves the file (plus one HTTPS one for tokens).
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { BackupError, ExitCode } from "../lib/base/errors.ts";
+import { clearSecrets, redact } from "../lib/base/redact.ts";
+import {
+  AZ_TOKEN_ARGS,
+  AzblobStore,
+  azureSettings,
+  openAzblobStore,
+  parseConnectionString,
+} from "../lib/store/azblob.ts";
+import { azuriteMarkerMatches, expectedAzuriteMarker, nodeMajor } from "../dev/azuriteenv.ts";
+import { type Azurite, startAzurite } from "./support/azurite.ts";
+import { installFakeAz } from "./support/fake_az.ts";
+import { objectStoreContract, startFaultProxy } from "./support/object_contract.ts";
+
+let shared: Promise<Azurite> | undefined;
+const azurite = () => (shared ??= startAzurite());
+globalThis.addEventListener("unload", () => {
+  shared?.then((a) => a.stop());
+});
+
+let containers = 0;
+/** A new container with a store on it. */
+async function freshStore(
+  a: Azurite,
+  opts: ConstructorParameters<typeof AzblobStore>[2] = {},
+): Promise<AzblobStore> {
+  const s = new AzblobStore(parseConnectionString(a.connectionString), {
+    container: `t${++containers}-${crypto.randomUUID().slice(0, 8)}`,
+    prefix: "backups/prod/",
+  }, opts);
+  await s.createContainer();
+  return s;
+}
+
+async function failure(p: Promise<unknown>): Promise<BackupError> {
+  try {
+    await p;
+  } catch (e) {
+    ok(e instanceof BackupError, `a BackupError, not ${e}`);
+    return e;
+  }
+  throw new Error("expected a failure");
+}
+
+const enc = new TextEncoder();
+
+Deno.test("azblob: the object-store contract against Azurite", async (t) => {
+  const a = await azurite();
+  const settings = parseConnectionString(a.connectionString);
+  const container = "contract";
+  await new AzblobStore(settings, { container, prefix: "" }).createContainer();
+  let n = 0;
+  await objectStoreContract(t, {
+    port: a.port,
+    partSize: 256 * 1024,
+    make: (o) =>
+      new AzblobStore(
+        o.port
+          ? { ...settings, endpoint: settings.endpoint.replace(`:${a.port}/`, `:${o.port}/`) }
+          : settings,
+        { container, prefix: `c${++n}/` },
+        { pageSize: o.pageSize, partSize: o.partSize, retries: o.retries },
+      ),
+  });
+});
+
+Deno.test("azblob: connection string, account key and UseDevelopmentStorage all reach the account", async () => {
+  const a = await azurite();
+  const seed = await freshStore(a);
+  ok((await seed.put("k", { bytes: enc.encode("v") })).ok);
+  const url = `azblob://${seed.container}/backups/prod`;
+  const envs: Record<string, string>[] = [
+    { AZURE_STORAGE_CONNECTION_STRING: a.connectionString },
+    { AZURE_STORAGE_ACCOUNT: a.account, AZURE_STORAGE_KEY: a.key },
+  ];
+  for (const env of envs) {
+    const s = openAzblobStore(url, { env, endpoint: env.AZURE_STORAGE_ACCOUNT ? a.endpoint : undefined });
+    assertEquals(s.display, url);
+    assertEquals((await s.head("k"))?.size, 1, JSON.stringify(Object.keys(env)));
+  }
+  // UseDevelopmentStorage means Azurite's default port, which this one is not: --store-endpoint moves it
+  const dev = openAzblobStore(url, {
+    env: { AZURE_STORAGE_CONNECTION_STRING: "UseDevelopmentStorage=true" },
+    endpoint: a.endpoint,
+  });
+  assertEquals(await new Response(await dev.get("k")).text(), "v");
+});
+
+Deno.test("azblob: a wrong key is a usage error naming the variables, never the key", async () => {
+  const a = await azurite();
+  const seed = await freshStore(a);
+  const wrong = btoa("not the key at all, but base64 of the right shape!!");
+  const s = openAzblobStore(`azblob://${seed.container}/x`, {
+    env: { AZURE_STORAGE_ACCOUNT: a.account, AZURE_STORAGE_KEY: wrong },
+    endpoint: a.endpoint,
+    retries: 0,
+  });
+  const e = await failure(s.put("k", { bytes: enc.encode("v") }));
+  assertEquals(e.exitCode, ExitCode.usage);
+  ok(/refused the credentials/.test(e.message), e.message);
+  ok(/AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY/.test(e.hint ?? ""), e.hint);
+  ok(!`${e.message} ${e.hint}`.includes(wrong));
+  assertEquals(redact(`x ${wrong} y`), "x **** y", "the key is registered as a secret");
+  clearSecrets();
+});
+
+Deno.test("azblob: a missing container says how to create it", async () => {
+  const a = await azurite();
+  const s = new AzblobStore(parseConnectionString(a.connectionString), { container: "nosuch", prefix: "" }, {
+    retries: 0,
+  });
+  const e = await failure(s.put("k", { bytes: enc.encode("v") }));
+  assertEquals(e.exitCode, ExitCode.usage);
+  assertEquals(e.message, `Azure container 'nosuch' does not exist in storage account ${a.account}`);
+  ok(e.hint?.includes("az storage container create --account-name devstoreaccount1 --name nosuch"), e.hint);
+  assertEquals(await s.head("k").catch((e) => (e as BackupError).message), e.message);
+});
+
+Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async () => {
+  const a = await startAzurite({ https: true });
+  const b64 = (o: unknown) =>
+    btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+  const now = Math.floor(Date.now() / 1000);
+  const token = `${b64({ typ: "JWT", alg: "RS256" })}.${
+    b64({
+      aud: "https://storage.azure.com",
+      iss: "https://sts.windows.net/72f988bf-0000-4000-8000-000000000002/",
+      iat: now - 60,
+      nbf: now - 60,
+      exp: now + 3600,
+      oid: "3f1b2c4d-0000-4000-8000-000000000001",
+    })
+  }.${b64("signature")}`;
+  const az = await installFakeAz({ storageToken: token });
+  try {
+    const env = { AZURE_STORAGE_ACCOUNT: a.account, PATH: `${az.dir}:${Deno.env.get("PATH")}` };
+    const s = openAzblobStore("azblob://viatoken/p", { env, endpoint: a.endpoint, client: a.client });
+    await s.createContainer();
+    ok((await s.put("k", { bytes: enc.encode("v") }, { ifAbsent: true })).ok);
+    assertEquals(await new Response(await s.get("k")).text(), "v");
+    const listed = [];
+    for await (const o of s.list("")) listed.push(o.key);
+    assertEquals(listed, ["k"]);
+    assertEquals(await az.calls(), [[...AZ_TOKEN_ARGS]], "one az call, with exactly these arguments");
+    assertEquals(redact(token), "****", "the token is registered as a secret");
+    clearSecrets();
+
+    const out = await installFakeAz({ loggedIn: false });
+    try {
+      const s2 = openAzblobStore("azblob://viatoken/p", {
+        env: { AZURE_STORAGE_ACCOUNT: a.account, PATH: `${out.dir}:${Deno.env.get("PATH")}` },
+        endpoint: a.endpoint,
+        client: a.client,
+      });
+      const e = await failure(s2.head("k"));
+      assertEquals(e.exitCode, ExitCode.usage);
+      ok(/az could not give a token for Azure Storage .*az login/.test(e.message), e.message);
+      ok(e.hint?.startsWith("run 'az login'"), e.hint);
+    } finally {
+      await out.cleanup();
+    }
+    const noAz = openAzblobStore("azblob://viatoken/p", {
+      env: { AZURE_STORAGE_ACCOUNT: a.account, PATH: "/nonexistent" },
+      endpoint: a.endpoint,
+      client: a.client,
+    });
+    const e = await failure(noAz.head("k"));
+    assertEquals(e.message, "the Azure CLI (az) is not installed or not on PATH");
+  } finally {
+    await az.cleanup();
+    await a.stop();
+  }
+});
+
+Deno.test("azblob: a download cut mid-way is resumed from where it stopped", async () => {
+  const a = await azurite();
+  const seed = await freshStore(a);
+  const bytes = crypto.getRandomValues(new Uint8Array(60_000));
+  const all = new Uint8Array(600_000);
+  for (let i = 0; i < all.length; i += bytes.length) all.set(bytes, i);
+  ok((await seed.put("big", { bytes: all })).ok);
+  const proxy = startFaultProxy(a.port);
+  try {
+    const logs: string[] = [];
+    const s = new AzblobStore(
+      { ...seed.settings, endpoint: seed.settings.endpoint.replace(`:${a.port}/`, `:${proxy.port}/`) },
+      { container: seed.container, prefix: seed.prefix },
+      { log: (l) => logs.push(l) },
+    );
+    const stream = await s.get("big");
+    proxy.cutResponse(200_000);
+    const h = createHash("sha256");
+    for await (const chunk of stream!) h.update(chunk);
+    assertEquals(h.digest("hex"), createHash("sha256").update(all).digest("hex"));
+    assertEquals(proxy.cuts, 1);
+    ok(logs.some((l) => /broke at byte \d+; resuming/.test(l)), logs.join("\n"));
+  } finally {
+    await proxy.close();
+  }
+});
+
+Deno.test("azblob: a conditional write whose answer was lost is recognised as ours on the retry", async () => {
+  const a = await azurite();
+  const seed = await freshStore(a);
+  const proxy = startFaultProxy(a.port);
+  try {
+    const s = new AzblobStore(
+      { ...seed.settings, endpoint: seed.settings.endpoint.replace(`:${a.port}/`, `:${proxy.port}/`) },
+      { container: seed.container, prefix: seed.prefix },
+    );
+    // the service writes the blob, the answer never arrives; the retry then meets the blob
+    proxy.cutResponse(0);
+    const r = await s.put("manifest.json", { bytes: enc.encode("{}") }, { ifAbsent: true });
+    assertEquals(proxy.cuts, 1);
+    ok(r.ok, JSON.stringify(r));
+    assertEquals(r.etag, (await s.head("manifest.json"))?.etag);
+    // someone else's blob stays someone else's
+    assertEquals(await s.put("manifest.json", { bytes: enc.encode("[]") }, { ifAbsent: true }), {
+      ok: false,
+      reason: "exists",
+    });
+  } finally {
+    await proxy.close();
+  }
+});
+
+Deno.test("azblob: settings come from the environment in the documented order", () => {
+  const both = azureSettings({
+    AZURE_STORAGE_CONNECTION_STRING: "AccountName=fromcs;AccountKey=a2V5;EndpointSuffix=core.windows.net",
+    AZURE_STORAGE_ACCOUNT: "fromenv",
+    AZURE_STORAGE_KEY: "b3RoZXI=",
+  });
+  assertEquals([both.account, both.source, both.endpoint], [
+    "fromcs",
+    "connection string",
+    "https://fromcs.blob.core.windows.net",
+  ]);
+  clearSecrets();
+});
+
+Deno.test("azuriteenv: the marker and the Node.js version check", () => {
+  ok(azuriteMarkerMatches(JSON.stringify(expectedAzuriteMarker())));
+  ok(!azuriteMarkerMatches(JSON.stringify({ ...expectedAzuriteMarker(), package: "azurite@0.0.1" })));
+  ok(!azuriteMarkerMatches("not json") && !azuriteMarkerMatches(undefined));
+  assertEquals([nodeMajor("v20.20.2\n"), nodeMajor("20"), nodeMajor("")], [20, undefined, undefined]);
+});
