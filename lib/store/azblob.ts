@@ -20,7 +20,7 @@
  * checks. Block IDs carry a random nonce per upload, so two uploads racing to one name never mix
  * their blocks. Conditions (`ifAbsent`: `If-None-Match: *`, `ifMatch`: `If-Match`) go on the Put
  * Blob or the Put Block List, which is what makes a blob visible. A transient failure (network
- * error, 408, 429, 5xx) is retried with backoff; when a conditional write fails its condition after
+ * error, 429, 5xx) is retried with backoff; when a conditional write fails its condition after
  * such a retry, the blob's `upload` metadata tells whether the lost first attempt was ours.
  *
  * Downloads stream; a body that breaks is resumed with a ranged GET pinned to the same ETag.
@@ -35,6 +35,7 @@ import { runPool } from "../base/pool.ts";
 import { runProgram } from "../base/proc.ts";
 import { redact, registerSecret } from "../base/redact.ts";
 import type { ObjectBody, ObjectInfo, ObjectStore, PutObjectOptions, PutResult } from "./object.ts";
+import { backoffMs, decodeXml, encodeKey, isTransientStatus, parseS3Error } from "./s3.ts";
 
 /** The REST API version every request asks for (`x-ms-version`). */
 export const AZURE_API_VERSION = "2025-01-05";
@@ -119,13 +120,6 @@ export function blobName(prefix: string, key: string): string {
   const name = prefix + key;
   if (new TextEncoder().encode(name).length > 1024) throw new Error(`object key too long: '${key}'`);
   return name;
-}
-
-/** A blob name as a URL path: each `/`-separated segment percent-encoded. Pure. */
-export function encodeBlobPath(name: string): string {
-  return name.split("/").map((s) =>
-    encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-  ).join("/");
 }
 
 /** How requests are authorised. */
@@ -348,16 +342,6 @@ export function partSizeFor(size: number, partSize: number): number {
   return Math.max(partSize, Math.ceil(size / MAX_BLOCKS));
 }
 
-/** Decodes XML character entities (named and numeric). Pure. */
-function decodeEntities(s: string): string {
-  const named: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
-  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|lt|gt|amp|quot|apos);/g, (all, e: string) => {
-    if (e.startsWith("#x")) return String.fromCodePoint(parseInt(e.slice(2), 16));
-    if (e.startsWith("#")) return String.fromCodePoint(parseInt(e.slice(1), 10));
-    return named[e] ?? all;
-  });
-}
-
 /** One entry of a List Blobs page. */
 export interface ListedBlob {
   name: string;
@@ -377,38 +361,22 @@ export function parseBlobList(xml: string): { blobs: ListedBlob[]; next?: string
     const tag = (t: string) => body.match(new RegExp(`<${t}>([^<]*)</${t}>`))?.[1];
     const nm = body.match(/<Name( Encoded="true")?>([^<]*)<\/Name>/);
     if (!nm) continue;
-    const raw = decodeEntities(nm[2]);
+    const raw = decodeXml(nm[2]);
     const modified = tag("Last-Modified");
     blobs.push({
       name: nm[1] ? decodeURIComponent(raw) : raw,
       size: Number(tag("Content-Length") ?? "0"),
-      etag: unquote(decodeEntities(tag("Etag") ?? "")),
+      etag: unquote(decodeXml(tag("Etag") ?? "")),
       ...(modified ? { lastModified: new Date(modified) } : {}),
     });
   }
   const next = xml.match(/<NextMarker>([^<]+)<\/NextMarker>/)?.[1];
-  return { blobs, ...(next ? { next: decodeEntities(next) } : {}) };
+  return { blobs, ...(next ? { next: decodeXml(next) } : {}) };
 }
 
 /** An ETag without its quotes. Pure. */
 export function unquote(etag: string): string {
   return etag.replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
-}
-
-/** The error code and message of an Azure error body, when there is one. Pure. */
-export function parseAzureError(body: string): { code?: string; message?: string } {
-  const tag = (name: string) => body.match(new RegExp(`<${name}>([^<]*)</${name}>`))?.[1]?.trim();
-  return { code: tag("Code"), message: tag("Message")?.split("\n")[0] };
-}
-
-/** Whether an HTTP status is worth retrying (timeouts, throttling, server errors). Pure. */
-export function isTransientStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
-
-/** The wait before retry `attempt` (1-based): 250 ms doubling, capped at 8 s, times `jitter` in [0.5, 1]. Pure. */
-export function retryDelayMs(attempt: number, jitter: number): number {
-  return Math.round(Math.min(8000, 250 * 2 ** (attempt - 1)) * (0.5 + jitter / 2));
 }
 
 /** The hint that says how to fix refused credentials from `source`. Pure. */
@@ -435,7 +403,8 @@ export function azureFailure(
   code: string | undefined,
   message: string | undefined,
 ): BackupError {
-  const detail = redact(`HTTP ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`);
+  const first = message?.split("\n")[0].trim();
+  const detail = redact(`HTTP ${status}${code ? ` ${code}` : ""}${first ? `: ${first}` : ""}`);
   const host = new URL(s.endpoint).host;
   if (
     code === "AuthorizationPermissionMismatch" || code === "AuthorizationFailure" && s.source === "az login"
@@ -638,7 +607,7 @@ export class AzblobStore implements ObjectStore {
 
   #url(name?: string, query = ""): string {
     let u = `${this.settings.endpoint}/${this.container}`;
-    if (name !== undefined) u += `/${encodeBlobPath(name)}`;
+    if (name !== undefined) u += `/${encodeKey(name)}`;
     if (this.settings.auth.kind === "sas") {
       query = query ? `${query}&${this.settings.auth.token}` : this.settings.auth.token;
     }
@@ -737,7 +706,7 @@ export class AzblobStore implements ObjectStore {
             },
           );
         }
-        const parsed = parseAzureError(text);
+        const parsed = parseS3Error(text);
         throw azureFailure(
           this.settings,
           this.container,
@@ -748,7 +717,7 @@ export class AzblobStore implements ObjectStore {
         );
       }
       retried = true;
-      const wait = retryDelayMs(attempt, Math.random());
+      const wait = backoffMs(attempt, Math.random());
       const why = res ? `HTTP ${res.status}` : redact(String((failure as Error).message).split("\n")[0]);
       this.#log(`Azure Blob ${what} failed (${why}); retry ${attempt}/${this.#retries} in ${wait} ms`);
       await sleep(wait, this.#signal);
@@ -826,7 +795,7 @@ export class AzblobStore implements ObjectStore {
             resumes++;
             reader.cancel().catch(() => {});
             this.#log(`Azure Blob ${what} broke at byte ${offset}; resuming (${resumes}/${this.#retries})`);
-            await sleep(retryDelayMs(resumes, Math.random()), this.#signal);
+            await sleep(backoffMs(resumes, Math.random()), this.#signal);
             const { res } = await this.#send(
               what,
               "GET",

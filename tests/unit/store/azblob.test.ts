@@ -16,13 +16,11 @@ import {
   blockListXml,
   DEV_ACCOUNT,
   DEV_KEY,
-  encodeBlobPath,
   parseAzblobUrl,
   parseAzToken,
   parseBlobList,
   parseConnectionString,
   partSizeFor,
-  retryDelayMs,
   sharedKeyAuthorization,
   stringToSign,
   unquote,
@@ -52,10 +50,6 @@ Deno.test("blobName: the prefix plus a key; keys a URL would resolve elsewhere a
     throws(() => blobName("p/", bad), /invalid object key/);
   }
   throws(() => blobName("", "x".repeat(1025)), /too long/);
-});
-
-Deno.test("encodeBlobPath: segments percent-encoded, slashes kept", () => {
-  assertEquals(encodeBlobPath("a b/ü+%#?/it's(1)*!"), "a%20b/%C3%BC%2B%25%23%3F/it%27s%281%29%2A%21");
 });
 
 Deno.test("parseConnectionString: account key, SAS, BlobEndpoint, suffix and development storage", () => {
@@ -283,5 +277,4 @@ Deno.test("parseAzToken and azTokenFailure", () => {
   );
   assertEquals(e.exitCode, ExitCode.usage);
   assertEquals(azTokenFailure(127, "").message, "the Azure CLI (az) is not installed or not on PATH");
-  ok(retryDelayMs(1, 0) === 125 && retryDelayMs(20, 1) === 8000);
 });
