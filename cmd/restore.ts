@@ -193,6 +193,7 @@ export async function run(args: ParsedArgs): Promise<number> {
         roles: r.plan.roles,
         tables,
         notes: r.plan.notes,
+        ...(r.stop ? { stop: { error: r.stop.message, hint: r.stop.hint } } : {}),
         ...(dryRun ? {} : {
           tablesLoaded: r.tablesLoaded,
           rowsLoaded: r.rowsLoaded,
@@ -205,11 +206,14 @@ export async function run(args: ParsedArgs): Promise<number> {
       2,
     ));
   } else if (dryRun) {
-    stdoutText(`Dry run: nothing changed.\n${r.planText}${f ? `\n${f.planText}` : ""}`);
+    const verdict = r.stop ? "the restore would stop before writing anything (below)" : "nothing changed";
+    stdoutText(`Dry run: ${verdict}.\n${r.planText}${f ? `\n${f.planText}` : ""}`);
   } else {
     stdoutLine(summary(r, label, where));
     if (f?.result) stdoutLine(filesSummary(f.result));
   }
+  // A dry run exits as the restore would have: its plan first, then the error it would stop with.
+  if (r.stop) throw r.stop;
   return ExitCode.ok;
 }
 

@@ -3,7 +3,8 @@
  * (issue 16, item 15), on PostgreSQL 15 and 17 with the real CLI and pg_restore/psql 17: a backup
  * whose policy names a role the target cluster lacks stops with exit 2, a one-line error naming the
  * role and a hint (`--roles`, CREATE ROLE), and the target unchanged; with `--roles` (roles.sql
- * creates the role) the same restore goes through with the policy in place. The policy's name is
+ * creates the role) the same restore goes through with the policy in place. `--dry-run` (text and
+ * `--json`) prints its plan and exits with the same error. The policy's name is
  * hostile (`x TO evil`), and cannot move the role list.
  * @module
  */
@@ -64,6 +65,28 @@ for (const major of [15, 17] as const) {
             ok(error.includes(`policy x TO evil, postgres on app.notes`), error);
             const hint = lines.find((l) => l.startsWith("hint: "))!;
             ok(hint.includes("restore with --roles") && hint.includes(`CREATE ROLE ${role} NOLOGIN;`), hint);
+            assertEquals(await relations(c, db), before);
+            // The dry run says the same, after its plan, with the same exit code.
+            const dry = await runCli(
+              ["restore", "--out", root, "--target-url", c.url({ db }), "--dry-run"],
+              TOOLS,
+            );
+            assertEquals(dry.code, 2, dry.stderr);
+            ok(dry.stdout.startsWith("Dry run: the restore would stop before writing anything"), dry.stdout);
+            ok(dry.stdout.includes("  schema app (created)"), dry.stdout);
+            ok(dry.stderr.includes(error), dry.stderr);
+            const json = await runCli(
+              ["restore", "--out", root, "--target-url", c.url({ db }), "--dry-run", "--json"],
+              TOOLS,
+            );
+            assertEquals(json.code, 2, json.stderr);
+            ok(JSON.parse(json.stdout).stop.error.includes(`"${role}"`), json.stdout);
+            const fine = await runCli(
+              ["restore", "--out", root, "--target-url", c.url({ db }), "--dry-run", "--roles"],
+              TOOLS,
+            );
+            assertEquals(fine.code, 0, fine.stderr);
+            ok(fine.stdout.startsWith("Dry run: nothing changed."), fine.stdout);
             assertEquals(await relations(c, db), before);
           });
         });

@@ -15,8 +15,11 @@ import type { Ctx } from "./context.ts";
 import { parseScript, type Script } from "./script.ts";
 import { checkFiles, throwOnFaults } from "../store/check.ts";
 
+/** What reading the backup's files needs of a restore's state (a dry run has no session). */
+export type FileCtx = Pick<Ctx, "opts" | "manifest" | "dumps" | "tmp">;
+
 /** The plaintext path of a schema's dump, reassembled from its parts when it was split. */
-export function dumpFile(ctx: Ctx, s: ManifestSchema): Promise<string> {
+export function dumpFile(ctx: FileCtx, s: ManifestSchema): Promise<string> {
   let p = ctx.dumps.get(s.name);
   if (!p) {
     p = (async () => {
@@ -47,7 +50,7 @@ export function dumpFile(ctx: Ctx, s: ManifestSchema): Promise<string> {
 }
 
 /** A backup file's plaintext, as text. */
-export async function readText(ctx: Ctx, rel: string): Promise<string> {
+export async function readText(ctx: Pick<Ctx, "opts" | "manifest">, rel: string): Promise<string> {
   const stream = await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode);
   return await new Response(stream).text();
 }

@@ -21,6 +21,12 @@ import {
 import { isExcludedBlock, noteExcluded } from "./schemas.ts";
 import { parseScript } from "./script.ts";
 
+/** What the check needs of a restore's state: no session (a dry run runs it too). */
+export type PolicyCtx = Pick<
+  Ctx,
+  "opts" | "manifest" | "dumps" | "tmp" | "plan" | "state" | "tools" | "excluded"
+>;
+
 /** The policies a script's statements create, as the lexer cuts them. */
 function policiesIn(text: string): PolicyRoles[] {
   const out: PolicyRoles[] = [];
@@ -32,7 +38,7 @@ function policiesIn(text: string): PolicyRoles[] {
 }
 
 /** The roles the restore's roles step creates from roles.sql (none without `--roles`). */
-async function createdRoles(ctx: Ctx): Promise<Set<string>> {
+async function createdRoles(ctx: PolicyCtx): Promise<Set<string>> {
   const out = new Set<string>();
   if (!ctx.plan.roles || !ctx.manifest.roles) return out;
   for (const p of lexScript(await readText(ctx, ctx.manifest.roles))) {
@@ -47,7 +53,7 @@ async function createdRoles(ctx: Ctx): Promise<Set<string>> {
  * the policies of the restored schemas' dumps (their POLICY entries only) and of the tables whose
  * schema.sql the restore runs. Nothing is written before it.
  */
-export async function checkPolicyRoles(ctx: Ctx): Promise<void> {
+export async function checkPolicyRoles(ctx: PolicyCtx): Promise<void> {
   const { plan } = ctx;
   if (plan.dataOnly) return;
   const policies: PolicyRoles[] = [];

@@ -17,7 +17,15 @@ import { Session } from "./session.ts";
 import { createExtensions } from "./extensions.ts";
 import { copyColumnsOf, preDataScripts, readText } from "./files.ts";
 import { skippedLine } from "./filter.ts";
-import { guardError, planRestore, replicaError, type RestorePlan, selectTables, tableKey } from "./plan.ts";
+import {
+  guardError,
+  planRestore,
+  replicaError,
+  type RestorePlan,
+  selectTables,
+  tableKey,
+  type TargetState,
+} from "./plan.ts";
 import { formatRestorePlan } from "./view.ts";
 import { runPsql } from "./exec.ts";
 import { loadSchemaData, managedExtras, noteExcluded, postData, preData } from "./schemas.ts";
@@ -39,6 +47,11 @@ export interface RestoreResult {
   rowsLoaded: number;
   warnings: string[];
   durationMs: number;
+  /**
+   * A dry run only: the error the restore would stop with before writing anything (the guard,
+   * session_replication_role, the pg tools, roles that policies name), or undefined.
+   */
+  stop?: BackupError;
 }
 
 /**
@@ -86,7 +99,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       warnings: [],
       durationMs: 0,
     };
-    if (opts.dryRun) return result;
+    if (opts.dryRun) {
+      result.stop = guardError(plan, describeDb(opts.target)) ?? replicaError(plan, state) ??
+        await dryRunChecks(opts, manifest, plan, state);
+      return result;
+    }
     // One message per line: the plan's names are escaped (view.ts), so its breaks are its own.
     for (const line of planText.split("\n")) opts.log(line);
     const refused = guardError(plan, describeDb(opts.target));
@@ -163,6 +180,32 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   } finally {
     await db.close();
     if (tmp) await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * The checks a real restore makes before its first write that need the pg tools and the backup's
+ * dumps, made for a dry run: returns the error the restore would stop with, or undefined.
+ */
+async function dryRunChecks(
+  opts: RestoreOptions,
+  manifest: Manifest,
+  plan: RestorePlan,
+  state: TargetState,
+): Promise<BackupError | undefined> {
+  const tmp = await Deno.makeTempDir({ prefix: "supabase-backup-dry-run-" });
+  const dropTmp = onCleanup(() => Deno.removeSync(tmp, { recursive: true }));
+  try {
+    const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
+    const tools = await findPgTools({ minMajor: Math.max(state.serverMajor, dumpMajor), pgBin: opts.pgBin });
+    await checkPolicyRoles({ opts, manifest, plan, state, tools, tmp, dumps: new Map() });
+    return undefined;
+  } catch (e) {
+    if (e instanceof BackupError) return e;
+    throw e;
+  } finally {
+    dropTmp();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 }
 

@@ -255,7 +255,7 @@ export async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promis
 }
 
 /** Is `b` an entry of a table left out with `--exclude-table`? */
-export function isExcludedBlock(ctx: Ctx, b: ScriptBlock): boolean {
+export function isExcludedBlock(ctx: Pick<Ctx, "excluded">, b: ScriptBlock): boolean {
   return ctx.excluded?.blocks.has(`${b.type}\u0000${b.schema}\u0000${b.name}`) ?? false;
 }
 
@@ -263,7 +263,7 @@ export function isExcludedBlock(ctx: Ctx, b: ScriptBlock): boolean {
  * Reads the entries of the tables the plan leaves out (`--exclude-table` within restored schemas) from
  * their schema.sql: the restore then drops exactly those entry blocks, and their data entries.
  */
-export async function noteExcluded(ctx: Ctx): Promise<void> {
+export async function noteExcluded(ctx: Pick<Ctx, "plan" | "excluded" | "opts" | "manifest">): Promise<void> {
   if (ctx.plan.excluded.length === 0 || ctx.excluded) return;
   const blocks = new Set<string>();
   const data = new Set<string>();
