@@ -5,15 +5,17 @@
  * @module
  */
 import { boolValue, intValue, listValue, optionalString, type ParsedArgs } from "../lib/cli/flags.ts";
-import { backupFrom, connectionSettings, targetUrl } from "../lib/cli/args.ts";
+import { backupFrom, connectionSettings, rootFromArgs, targetUrl } from "../lib/cli/args.ts";
 import { describeDb } from "../lib/pg/url.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
-import { setInterruptNote } from "../lib/base/interrupt.ts";
+import { onCleanup, setInterruptNote } from "../lib/base/interrupt.ts";
 import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
 import { formatBytes } from "../lib/base/size.ts";
 import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
 import type { RestoreRequest } from "../lib/restore/plan.ts";
+import { neededFiles } from "../lib/restore/source.ts";
+import { backupAsOf, writeGitBackup } from "../lib/history/backups.ts";
 import { readManifest } from "../lib/store/manifest.ts";
 import { openDb } from "../lib/pg/connect.ts";
 import { readMap, type StorageMap } from "../lib/storage/map.ts";
@@ -133,6 +135,43 @@ function filesSummary(r: StorageRestoreResult): string {
   }`;
 }
 
+/** The backup a restore reads, and the temporary folder it was written out to (from git history). */
+interface Source {
+  dir: string;
+  label: string;
+  tmp?: string;
+}
+
+/**
+ * The backup to restore: `--as-of` chooses the newest one taken at or before a time, on disk or in
+ * the git history of the root (then the files the restore needs are written out to a temporary
+ * folder, nothing checked out); otherwise `--from`.
+ */
+async function restoreSource(
+  args: ParsedArgs,
+  request: RestoreRequest,
+): Promise<Source> {
+  const asOf = optionalString(args, "as-of");
+  if (asOf === undefined) return await backupFrom(args);
+  if (args.origin["from"]) {
+    throw usageError(
+      "--from and --as-of exclude each other",
+      "give --from to name a backup, or --as-of to choose the newest one taken at or before a time",
+    );
+  }
+  const b = await backupAsOf(rootFromArgs(args), asOf, new Date());
+  if (b.dir) return { dir: b.dir, label: b.label };
+  const files = neededFiles(b.manifest, request);
+  const tmp = await Deno.makeTempDir({ prefix: "supabase-backup-asof-" });
+  try {
+    await writeGitBackup(b.git!, files, tmp);
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  return { dir: tmp, label: b.label, tmp };
+}
+
 /** Runs `backup.ts restore`; returns the exit code. */
 export async function run(args: ParsedArgs): Promise<number> {
   setInterruptNote(
@@ -152,7 +191,38 @@ export async function run(args: ParsedArgs): Promise<number> {
   const target = only && optionalString(args, "target-url") === undefined
     ? undefined
     : await targetUrl(args, env);
-  const { dir, label } = await backupFrom(args);
+  const src = await restoreSource(args, request);
+  const dropTmp = src.tmp ? onCleanup(() => Deno.removeSync(src.tmp!, { recursive: true })) : undefined;
+  try {
+    return await restoreFrom(args, src, { request, target, jobs, connection, json, dryRun, only, log });
+  } finally {
+    dropTmp?.();
+    if (src.tmp) await Deno.remove(src.tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The restore once its backup and target are known. */
+async function restoreFrom(
+  args: ParsedArgs,
+  { dir, label, tmp }: Source,
+  o: {
+    request: RestoreRequest;
+    target: Awaited<ReturnType<typeof targetUrl>> | undefined;
+    jobs: number;
+    connection: ReturnType<typeof connectionSettings>;
+    json: boolean;
+    dryRun: boolean;
+    only: boolean;
+    log: (l: string) => void;
+  },
+): Promise<number> {
+  const { request, target, jobs, connection, json, dryRun, only, log } = o;
+  if (tmp && (only || boolValue(args, "storage"))) {
+    throw usageError(
+      `--storage: ${label} is only in git history, and its Storage files are not`,
+      "restore the database from it without --storage, or choose a backup that is still on disk (--from)",
+    );
+  }
   const files = await filesRestore(args, dir, log);
   const filesOpts = { clean: request.clean, dryRun, jobs, json, log };
   if (only) {

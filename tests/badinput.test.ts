@@ -222,6 +222,30 @@ const CASES: Case[] = [
     },
     names: "manifest field source.sha must be a string",
   },
+  {
+    name: "restore --as-of a time before the first backup",
+    args: ["restore", "--target-url", URL, "--out", "b", "--as-of", "2000-01-01"],
+    files: { "b/latest/": "", "b/latest/manifest.json": manifestWith(() => {}) },
+    names: "at or before 2000-01-01T23:59:59Z",
+  },
+  {
+    name: "restore --as-of that is not a time",
+    args: ["restore", "--target-url", URL, "--out", "b", "--as-of", "last tuesday"],
+    files: { "b/latest/": "", "b/latest/manifest.json": manifestWith(() => {}) },
+    names: "--as-of 'last tuesday' is not a time",
+  },
+  {
+    name: "restore --as-of with --from",
+    args: ["restore", "--target-url", URL, "--out", "b", "--as-of", "2d", "--from", "latest"],
+    files: { "b/latest/": "", "b/latest/manifest.json": manifestWith(() => {}) },
+    names: "--from and --as-of exclude each other",
+  },
+  {
+    name: "restore --as-of --table of a table not in that backup",
+    args: ["restore", "--target-url", URL, "--out", "b", "--as-of", "2999-01-01", "--table", "public.nope"],
+    files: { "b/latest/": "", "b/latest/manifest.json": manifestWith(() => {}) },
+    names: "--table 'public.nope' is not in this backup",
+  },
   { name: "verify --jobs 99", args: ["verify", "--jobs", "99"], names: "--jobs" },
   {
     name: "verify of a missing backup",

@@ -11,9 +11,8 @@ import $ from "dax";
 import { type Cluster, sharedCluster } from "./support/cluster.ts";
 import { loadFixture } from "./support/fixture.ts";
 import { runCli } from "./support/cli.ts";
+import { gitRoot } from "./support/gitroot.ts";
 import { psql } from "./support/psql.ts";
-
-const GIT_ENV = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
 
 /** The steps between backups: SQL run as the superuser before backup 2, 3, 4 and 5. */
 const SETUP = `
@@ -131,13 +130,7 @@ async function scenario(c: Cluster): Promise<void> {
   await c.sql(SETUP, { db });
   const tmp = await Deno.makeTempDir({ prefix: "sb-history-" });
   try {
-    const repo = `${tmp}/repo`;
-    await $`git -c init.defaultBranch=main init --quiet ${repo}`;
-    const out = `${repo}/backups`;
-    const backup = async () => {
-      const r = await runCli(["backup", "--db-url", url, "--out", out, "--commit", "--yes"], GIT_ENV);
-      ok(r.code === 0 || r.code === 3, `backup exit ${r.code}: ${r.stderr}`);
-    };
+    const { repo, out, backup } = await gitRoot(tmp, url);
     await backup();
     for (const step of STEPS) {
       await c.sql(step, { db });

@@ -508,6 +508,14 @@ const TABLE = [
     commands: ["restore", "verify"],
   },
   {
+    name: "as-of",
+    type: "string",
+    value: "TIME",
+    help:
+      "Restore the newest backup taken at or before TIME (2026-12-01, 2026-12-01T09:30Z, 36h, 2d): from latest/, archive/ or git history.",
+    commands: ["restore"],
+  },
+  {
     name: "target-url",
     type: "string",
     value: "URL",

@@ -5,9 +5,9 @@
  * (through lib/store/decode.ts, so compressed and encrypted backups work).
  * @module
  */
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { usageError } from "../base/errors.ts";
-import { looksLikeTime, resolveAsOf } from "../store/asof.ts";
+import { chooseAsOf, looksLikeTime, parseAsOf, resolveAsOf } from "../store/asof.ts";
 import { type DecodeOptions, decodeStream, openPlaintext } from "../store/decode.ts";
 import { readArchives } from "../store/listing.ts";
 import { type Manifest, MANIFEST_NAME, readManifest } from "../store/manifest.ts";
@@ -20,6 +20,8 @@ import {
   pathInRepo,
 } from "../store/revision.ts";
 import { ARCHIVE, LATEST } from "../store/rotation.ts";
+import { assertSafePath, pathInBackup } from "../store/safepath.ts";
+import { type KnownBackup, knownBackups } from "./timeline.ts";
 
 /** One backup, readable file by file. */
 export interface BackupView {
@@ -138,4 +140,34 @@ export async function previousBackup(root: string, decode: DecodeOptions): Promi
     );
   }
   return dirView(a.dir, `${ARCHIVE}/${a.name}`, a.manifest!, decode);
+}
+
+/**
+ * The newest backup of `root` taken at or before the time `text` names (`--as-of`, see
+ * lib/store/asof.ts), among latest/, the archives and, when the root is in a git repository, every
+ * commit's latest/ (so a backup pruned from archive/ can still be chosen). Its `dir` is set when it
+ * is on disk, its `git` when only git history has it. Throws a usage error for a bad time, a root
+ * without backups, or a time before the first backup.
+ */
+export async function backupAsOf(root: string, text: string, now: Date): Promise<KnownBackup> {
+  const at = parseAsOf(text, now, "--as-of");
+  const dated = (await knownBackups(root)).map((b) => ({ ...b, createdAt: new Date(b.manifest.createdAt) }));
+  return chooseAsOf(dated, at, root);
+}
+
+/**
+ * Writes the backup in a git commit out to the folder `dest` as it is stored (compressed and
+ * encrypted files stay so): its manifest.json and the files `files` names, each read with `git
+ * cat-file` and streamed to disk. Every path is checked first (inside the backup, see
+ * lib/store/safepath.ts); the restore then checks each file against the manifest as it does on disk.
+ */
+export async function writeGitBackup(g: GitBackup, files: readonly string[], dest: string): Promise<void> {
+  for (const rel of files) assertSafePath(rel);
+  const blob = (rel: string) => openBlob(g.top, g.commit, g.path === "." ? rel : `${g.path}/${rel}`);
+  for (const rel of [MANIFEST_NAME, ...files]) {
+    const path = pathInBackup(dest, rel);
+    await Deno.mkdir(dirname(path), { recursive: true });
+    const f = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+    await blob(rel).pipeTo(f.writable);
+  }
 }

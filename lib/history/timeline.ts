@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { usageError } from "../base/errors.ts";
 import { readArchives } from "../store/listing.ts";
 import { type Manifest, MANIFEST_NAME, parseManifest } from "../store/manifest.ts";
-import { gitTop, latestHistory, pathInRepo } from "../store/revision.ts";
+import { type GitBackup, gitTop, latestHistory, pathInRepo } from "../store/revision.ts";
 import { ARCHIVE, archiveName, LATEST } from "../store/rotation.ts";
 
 /** One backup with its manifest. */
@@ -16,6 +16,9 @@ export interface KnownBackup {
   /** `latest`, `archive/<name>`, or `<commit7>:<path>` for one only in git history. */
   label: string;
   manifest: Manifest;
+  /** Where it is: its folder on disk, or its commit when only git history still has it. */
+  dir?: string;
+  git?: GitBackup;
 }
 
 /** One backup in which the table changed. */
@@ -37,7 +40,7 @@ export interface TimelineEntry {
 export async function knownBackups(root: string): Promise<KnownBackup[]> {
   const out: KnownBackup[] = [];
   const seen = new Set<string>();
-  const add = (label: string, manifest: Manifest) => {
+  const add = (label: string, manifest: Manifest, at: { dir?: string; git?: GitBackup }) => {
     let id: string;
     try {
       id = archiveName(manifest);
@@ -46,18 +49,22 @@ export async function knownBackups(root: string): Promise<KnownBackup[]> {
     }
     if (seen.has(id)) return;
     seen.add(id);
-    out.push({ label, manifest });
+    out.push({ label, manifest, ...at });
   };
   try {
     const path = join(root, LATEST, MANIFEST_NAME);
-    add(LATEST, parseManifest(await Deno.readTextFile(path), path));
+    add(LATEST, parseManifest(await Deno.readTextFile(path), path), { dir: join(root, LATEST) });
   } catch {
     // no readable latest
   }
-  for (const a of await readArchives(root)) if (a.manifest) add(`${ARCHIVE}/${a.name}`, a.manifest);
+  for (const a of await readArchives(root)) {
+    if (a.manifest) add(`${ARCHIVE}/${a.name}`, a.manifest, { dir: a.dir });
+  }
   const top = await gitTop(root).catch(() => undefined);
   if (top) {
-    for (const g of await latestHistory(top, await pathInRepo(top, root))) add(g.label, g.manifest);
+    for (const g of await latestHistory(top, await pathInRepo(top, root))) {
+      add(g.label, g.manifest, { git: g });
+    }
   }
   return out.sort((a, b) =>
     new Date(a.manifest.createdAt).getTime() - new Date(b.manifest.createdAt).getTime()
