@@ -11,6 +11,7 @@ import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { onCleanup, setInterruptNote } from "../lib/base/interrupt.ts";
 import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
+import { planJson } from "../lib/restore/view.ts";
 import { formatBytes } from "../lib/base/size.ts";
 import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
 import type { RestoreRequest } from "../lib/restore/plan.ts";
@@ -247,22 +248,12 @@ async function restoreFrom(
   const where = describeDb(target!);
   const f = files ? await runFilesRestore(files, filesOpts, target, connection) : undefined;
   if (json) {
-    const tables = [...r.plan.schemas.flatMap((s) => s.tables), ...r.plan.tables].map((t) => ({
-      schema: t.schema,
-      table: t.table.name,
-      action: t.action,
-      reason: t.reason,
-      rows: t.table.rows,
-    }));
     stdoutText(JSON.stringify(
       {
         dryRun,
         from: label,
         target: where,
-        kind: r.plan.kind,
-        roles: r.plan.roles,
-        tables,
-        notes: r.plan.notes,
+        ...planJson(r.plan),
         ...(r.stop ? { stop: { error: r.stop.message, hint: r.stop.hint } } : {}),
         ...(dryRun ? {} : {
           tablesLoaded: r.tablesLoaded,

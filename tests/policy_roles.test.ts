@@ -80,7 +80,15 @@ for (const major of [15, 17] as const) {
               TOOLS,
             );
             assertEquals(json.code, 2, json.stderr);
-            ok(JSON.parse(json.stdout).stop.error.includes(`"${role}"`), json.stdout);
+            const plan = JSON.parse(json.stdout);
+            ok(plan.stop.error.includes(`"${role}"`), json.stdout);
+            assertEquals(plan.schemas, [{ name: "app", mode: "create" }, {
+              name: "public",
+              mode: "into-existing",
+            }]);
+            assertEquals(plan.tables.map((x: { table: string; action: string }) => [x.table, x.action]), [
+              ["notes", "create"],
+            ]);
             const fine = await runCli(
               ["restore", "--out", root, "--target-url", c.url({ db }), "--dry-run", "--roles"],
               TOOLS,

@@ -72,3 +72,50 @@ function rowsNote(t: PlannedTable, plan: RestorePlan): string {
   if (plan.schemaOnly || t.action === "keep" || t.table.kind === "p" || t.table.rows === null) return "";
   return ` (${t.table.rows} rows)`;
 }
+
+/** One table's decision as `--json` gives it. */
+export interface TableDecisionJson {
+  schema: string;
+  table: string;
+  action: TableAction;
+  reason: string;
+  rows: number | null;
+  /** Rows load by the columns backup and target share: those not restored, those left to defaults. */
+  columns?: { onlyBackup: string[]; onlyTarget: string[] };
+}
+
+/**
+ * The plan's decisions as `restore --json` returns them (the same as the text plan, as data):
+ * each schema and how it is restored, each extension, each table with its action and reason (and
+ * the columns left out of a shared-column load), tables left out by `--exclude-table`, and the
+ * notes. Names stay as they are (JSON escapes control characters itself). Pure.
+ */
+export function planJson(plan: RestorePlan): Record<string, unknown> {
+  const table = (t: PlannedTable): TableDecisionJson => ({
+    schema: t.schema,
+    table: t.table.name,
+    action: t.action,
+    reason: t.reason,
+    rows: t.table.rows,
+    ...(t.columns ? { columns: { onlyBackup: t.columns.onlyBackup, onlyTarget: t.columns.onlyTarget } } : {}),
+  });
+  return {
+    kind: plan.kind,
+    roles: plan.roles,
+    what: plan.dataOnly ? "data" : plan.schemaOnly ? "definitions" : "definitions and data",
+    schemas: plan.schemas.map((s) => ({
+      name: s.name,
+      // rows-only: a Supabase-managed schema the target has (its definitions are the target's)
+      mode: s.mode === "data" ? "rows-only" : s.exists ? "into-existing" : "create",
+    })),
+    extensions: plan.extensions.map((e) => ({
+      name: e.name,
+      schema: e.schema,
+      action: e.action,
+      ...(e.targetSchema && e.targetSchema !== e.schema ? { targetSchema: e.targetSchema } : {}),
+    })),
+    tables: [...plan.schemas.flatMap((s) => s.tables), ...plan.tables].map(table),
+    excluded: plan.excluded.map((x) => ({ schema: x.schema, table: x.table.name })),
+    notes: plan.notes,
+  };
+}

@@ -17,7 +17,7 @@ import {
   type TargetState,
   type TargetTable,
 } from "../../../lib/restore/plan.ts";
-import { formatRestorePlan } from "../../../lib/restore/view.ts";
+import { formatRestorePlan, planJson } from "../../../lib/restore/view.ts";
 import {
   fkTarget,
   parseScript,
@@ -172,6 +172,8 @@ Deno.test("Supabase target: managed schema that exists gets rows only; migration
     "restore/plan_supabase.txt",
     formatRestorePlan(plan, { from: "latest", target: "postgres@db:5432/postgres" }) + "\n",
   );
+  // --json gives the same decisions as data
+  await assertGolden("restore/plan_supabase.json", JSON.stringify(planJson(plan), null, 2) + "\n");
 });
 
 Deno.test("guard: a table with rows refuses, --clean recreates, --data-only loads into empty tables", () => {
