@@ -152,6 +152,20 @@ Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async (
     for await (const o of s.list("")) listed.push(o.key);
     assertEquals(listed, ["k"]);
     assertEquals(await az.calls(), [[...AZ_TOKEN_ARGS]], "one az call, with exactly these arguments");
+    // a token that ends within 5 minutes is renewed before the next request
+    const brief = await installFakeAz({ storageToken: token, tokenSeconds: 120 });
+    try {
+      const s3 = openAzblobStore("azblob://viatoken/p", {
+        env: { AZURE_STORAGE_ACCOUNT: a.account, PATH: `${brief.dir}:${Deno.env.get("PATH")}` },
+        endpoint: a.endpoint,
+        client: a.client,
+      });
+      assertEquals((await s3.head("k"))?.size, 1);
+      assertEquals((await s3.head("k"))?.size, 1);
+      assertEquals((await brief.calls()).length, 2, "renewed");
+    } finally {
+      await brief.cleanup();
+    }
     assertEquals(redact(token), "****", "the token is registered as a secret");
     clearSecrets();
 

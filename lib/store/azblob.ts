@@ -387,7 +387,7 @@ function credentialsHint(s: Pick<AzureSettings, "source" | "account">): string {
     case "account key":
       return `check AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY (az storage account keys list --account-name ${s.account} --query [0].value -o tsv)`;
     case "az login":
-      return "run 'az login' (or unset AZURE_STORAGE_ACCOUNT's partner variables) and check AZURE_STORAGE_ACCOUNT";
+      return "run 'az login' again (the session may have ended) and check AZURE_STORAGE_ACCOUNT";
   }
 }
 
@@ -707,13 +707,15 @@ export class AzblobStore implements ObjectStore {
           );
         }
         const parsed = parseS3Error(text);
+        // on a 403, Azure says what exactly was wrong (signature, expiry, scheme) in its own element
+        const why = text.match(/<AuthenticationErrorDetail>([^<]+)<\/AuthenticationErrorDetail>/)?.[1];
         throw azureFailure(
           this.settings,
           this.container,
           what,
           res.status,
           code ?? parsed.code,
-          parsed.message,
+          why ? decodeXml(why) : parsed.message,
         );
       }
       retried = true;
