@@ -5,13 +5,13 @@
  * @module
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { clientBinDir } from "../dev/pgenv.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 import { runCli } from "./support/cli.ts";
 import { type Cluster, sharedCluster } from "./support/cluster.ts";
 import { FIXTURE, loadFixture } from "./support/fixture.ts";
 import { tallied } from "./support/tally.ts";
+import { rewriteBackupFile } from "./support/manifest.ts";
 
 const TOOLS = { PG_BIN: clientBinDir() };
 
@@ -82,16 +82,8 @@ for (const major of [15, 17] as const) {
               const rel = table.dataFiles[0];
               // The last row gets a column too many (as a damaged or hand-edited backup would).
               const original = await Deno.readTextFile(`${dir}/${rel}`);
-              const text = original.replace(/\n\\\.\n/, "\textra\n\\.\n");
+              const text = await rewriteBackupFile(dir, rel, (s) => s.replace(/\n\\\.\n/, "\textra\n\\.\n"));
               assert(text !== original, `${rel} has no COPY data to damage`);
-              await Deno.writeTextFile(`${dir}/${rel}`, text);
-              const bytes = new TextEncoder().encode(text);
-              m.files[rel] = {
-                ...m.files[rel],
-                bytes: bytes.length,
-                sha256: createHash("sha256").update(bytes).digest("hex"),
-              };
-              await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(m, null, 2));
               const db = await c.createDatabase();
               const before = await fingerprint(c, db);
               const r = await runCli(

@@ -20,6 +20,7 @@ import { listFiles, runCli } from "./support/cli.ts";
 import { type Cluster, sharedCluster } from "./support/cluster.ts";
 import { loadFixture } from "./support/fixture.ts";
 import { psql } from "./support/psql.ts";
+import { schemaEntries } from "./support/schema.ts";
 
 const TOOLS = { PG_BIN: clientBinDir() };
 /** Passwords of user mappings and of the subscription: in no file of a backup. */
@@ -99,24 +100,6 @@ function assertNoSecrets(files: Map<string, string>, cli: string): void {
   }
   for (const f of ["manifest.json", "catalog.sql"]) assert(!files.get(f)!.includes(SETTING_SECRET), f);
   assert(!cli.includes(SETTING_SECRET), "the secret setting is in the CLI output");
-}
-
-/**
- * `pg_dump --schema-only` of a database as a sorted list of its entries, without `\restrict` lines,
- * user mapping entries and the `SET default_tablespace`/`default_table_access_method` lines that
- * pg_dump writes where they change (they depend on the order of entries with equal sort keys).
- */
-async function schemaEntries(c: Cluster, db: string): Promise<string[]> {
-  const r = await new Deno.Command(`${clientBinDir()}/pg_dump`, {
-    args: ["--schema-only", "--no-subscriptions", "-d", c.url({ db })],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert(r.code === 0, new TextDecoder().decode(r.stderr));
-  const text = new TextDecoder().decode(r.stdout)
-    .replace(/^(\\(un)?restrict |SET default_tablespace |SET default_table_access_method ).*\n/gm, "");
-  return text.split("\n--\n-- Name: ").filter((b) => !/^[^\n]*; Type: USER MAPPING;/.test(b))
-    .map((b) => b.trim()).sort();
 }
 
 /**

@@ -9,13 +9,13 @@
  * @module
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { clientBinDir } from "../dev/pgenv.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 import { runCli } from "./support/cli.ts";
 import { type Cluster, sharedCluster } from "./support/cluster.ts";
 import { loadFixture } from "./support/fixture.ts";
 import { tallied } from "./support/tally.ts";
+import { rewriteBackupFile } from "./support/manifest.ts";
 
 const TOOLS = { PG_BIN: clientBinDir() };
 // Short: a table name holds it, and names are cut at 63 bytes.
@@ -88,20 +88,6 @@ function noMarks(): void {
 
 async function intruders(c: Cluster): Promise<string> {
   return (await c.sql("select count(*) from pg_roles where rolname = 'intruder'")).trim();
-}
-
-/** Rewrites `rel` in a backup (plaintext) with `edit`, recomputing its checksum as an attacker would. */
-async function tamper(dir: string, rel: string, edit: (text: string) => string): Promise<void> {
-  const text = edit(await Deno.readTextFile(`${dir}/${rel}`));
-  await Deno.writeTextFile(`${dir}/${rel}`, text);
-  const m = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`)) as Manifest;
-  const bytes = new TextEncoder().encode(text);
-  m.files[rel] = {
-    ...m.files[rel],
-    bytes: bytes.length,
-    sha256: createHash("sha256").update(bytes).digest("hex"),
-  };
-  await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(m, null, 2));
 }
 
 for (const major of [15, 17] as const) {
@@ -200,9 +186,9 @@ for (const major of [15, 17] as const) {
             const tdir = `${copy}/latest`;
             const meta = (text: string) =>
               text.replace(/^\\(un)?restrict .*\n/gm, "") + `\n\\! touch ${MARK}t\n`;
-            await tamper(tdir, table.dataFiles[0], meta);
-            await tamper(tdir, table.schemaFile, (s) => `\\! touch ${MARK}s\n` + meta(s));
-            await tamper(tdir, m.roles!, meta);
+            await rewriteBackupFile(tdir, table.dataFiles[0], meta);
+            await rewriteBackupFile(tdir, table.schemaFile, (s) => `\\! touch ${MARK}s\n` + meta(s));
+            await rewriteBackupFile(tdir, m.roles!, meta);
             const v = await runCli(["verify", "--out", copy], TOOLS);
             assertEquals(v.code, 0, `verify cannot tell a recomputed checksum: ${v.stderr}`);
             for (

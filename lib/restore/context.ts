@@ -11,6 +11,7 @@ import type { Manifest } from "../store/manifest.ts";
 import type { PgTools } from "../pg/tools.ts";
 import type { FilterContext, FilterCounts } from "./filter.ts";
 import type { RestorePlan, RestoreRequest, TargetState } from "./plan.ts";
+import type { Script } from "./script.ts";
 
 /** Everything one restore needs. */
 export interface RestoreOptions {
@@ -54,6 +55,8 @@ export interface Ctx {
   excluded?: { blocks: Set<string>; data: Set<string> };
   /** The one psql session (and transaction) every step writes into. */
   session: Session;
+  /** catalog.sql, cut into entry blocks, when the plan uses it (lib/restore/catalog.ts). */
+  catalog?: Script;
   /** SQL that suspends, and restores, the connected user's default privileges (target.ts). */
   defaults?: { suspend: string; resume: string };
 }

@@ -2,7 +2,8 @@
  * restore: putting a backup into a target database. The restorer (restorer) reads the target (target),
  * plans (plan, shown by view) and runs the steps: extensions (extensions), whole schemas (schemas), single
  * tables (tables), with the backup's files read through files, the SQL adapted by filter and script, and
- * psql/pg_restore run by exec. context carries a restore's options and state between steps.
+ * psql/pg_restore run by exec; catalog.sql gives the definitions one order across schemas and the
+ * database-level objects (catalog). context carries a restore's options and state between steps.
  *
  * May import: base, pg, store, backup (shared definitions only).
  * @module

@@ -8,6 +8,7 @@ import { BackupError, usageError } from "../base/errors.ts";
 import type { Manifest, ManifestExtension, ManifestSchema, ManifestTable } from "../store/manifest.ts";
 import type { QualifiedName } from "../pg/ident.ts";
 import { qualified } from "../pg/ident.ts";
+import type { CatalogPlan } from "./catalog.ts";
 
 /** What the user asked to restore. */
 export interface RestoreRequest {
@@ -56,6 +57,11 @@ export interface TargetState {
   tables: ReadonlyMap<string, TargetTable>;
   /** Extension name → its schema and owner (absent: not read; treated as none). */
   extensions?: ReadonlyMap<string, { schema: string; owner: string }>;
+  /**
+   * Database-level objects the target has, as `globalKey`s of catalog.ts (access methods, foreign data
+   * wrappers, servers, casts, publications, event triggers); absent: not read.
+   */
+  globals?: ReadonlySet<string>;
 }
 
 /** What a restore does about one extension of the backup. */
@@ -141,6 +147,12 @@ export interface RestorePlan {
    */
   extensions: PlannedExtension[];
   notes: string[];
+  /**
+   * What the restore takes from catalog.sql (set by the restorer after planning): the order of the
+   * definitions, and on a whole restore the database-level objects. Absent for backups without it
+   * and for `--table`.
+   */
+  catalog?: CatalogPlan;
 }
 
 /**
@@ -392,7 +404,9 @@ export function planRestore(
     files: [],
     refused: [],
     excluded: [],
-    extensions: req.dataOnly ? [] : planExtensions(m.extensions ?? [], target),
+    extensions: req.dataOnly
+      ? []
+      : planExtensions((m.extensions ?? []).filter((e) => !isExcluded(req, e.schema)), target),
     notes: [],
   };
   const files = new Set<string>();
@@ -496,6 +510,13 @@ export function planRestore(
       plan.notes.push(
         `${t.schema}.${t.table.name}: column(s) ${t.columns.onlyTarget.join(", ")} only in the target: ` +
           "they get their defaults",
+      );
+    }
+  }
+  for (const e of req.dataOnly ? [] : m.extensions ?? []) {
+    if (isExcluded(req, e.schema)) {
+      plan.notes.push(
+        `extension ${e.name} is not created: its schema ${e.schema} is left out (--exclude-schema)`,
       );
     }
   }

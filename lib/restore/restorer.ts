@@ -28,13 +28,16 @@ import {
 } from "./plan.ts";
 import { formatRestorePlan } from "./view.ts";
 import { runPsql } from "./exec.ts";
-import { loadSchemaData, managedExtras, noteExcluded, postData, preData } from "./schemas.ts";
+import { catalogObjects, loadSchemaData, managedExtras, noteExcluded, postData, preData } from "./schemas.ts";
 import { scriptText } from "./script.ts";
 import { createDependencies, loadTableData, restoreTables } from "./tables.ts";
 import { assumeCreated, inspectTarget } from "./target.ts";
 import { checkPolicyRoles } from "./precheck.ts";
 import { roleStatement } from "./roles.ts";
 import { checkFiles, throwOnFaults } from "../store/check.ts";
+import { openPlaintext } from "../store/decode.ts";
+import { catalogError, type CatalogScope, planCatalog } from "./catalog.ts";
+import { parseScript, type Script } from "./script.ts";
 
 /** What a restore did. */
 export interface RestoreResult {
@@ -86,6 +89,17 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       if (cols) backupColumns.set(tableKey(schema.name, table.name), cols);
     }
     const plan = planRestore(manifest, opts.request, state, backupColumns);
+    const catalog = await readCatalog(opts, manifest, plan);
+    if (catalog) {
+      plan.catalog = planCatalog(
+        manifest.catalog!,
+        catalog,
+        manifest,
+        opts.request,
+        state,
+        catalogScope(plan, manifest, state, opts.request),
+      );
+    }
     const planText = formatRestorePlan(plan, {
       from: opts.label ?? opts.backupDir,
       target: describeDb(opts.target),
@@ -101,7 +115,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     };
     if (opts.dryRun) {
       result.stop = guardError(plan, describeDb(opts.target)) ?? replicaError(plan, state) ??
-        await dryRunChecks(opts, manifest, plan, state);
+        catalogError(plan.catalog, state) ?? await dryRunChecks(opts, manifest, plan, state);
       return result;
     }
     // One message per line: the plan's names are escaped (view.ts), so its breaks are its own.
@@ -110,6 +124,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     if (refused) throw refused;
     const needsReplica = replicaError(plan, state);
     if (needsReplica) throw needsReplica;
+    const needsSuperuser = catalogError(plan.catalog, state);
+    if (needsSuperuser) throw needsSuperuser;
     const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
     const tools = await findPgTools({ minMajor: Math.max(state.serverMajor, dumpMajor), pgBin: opts.pgBin });
     if (!supportsRestrictKey(tools.version)) {
@@ -144,6 +160,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       warnings: result.warnings,
       dumps: new Map(),
       preDataText: new Map(),
+      catalog,
       sql,
       session: await Session.open({
         psql: tools.path("psql"),
@@ -257,7 +274,52 @@ async function execute(ctx: Ctx): Promise<void> {
       ? ctx.manifest.schemas.filter((s) => !ddlNames.has(s.name) && ctx.state.schemas.has(s.name))
       : plan.schemas.filter((s) => s.mode === "data").map((s) => s.manifest);
     await managedExtras(ctx, extras);
+    await catalogObjects(ctx, "post");
   }
+}
+
+/**
+ * catalog.sql, checked against the manifest and cut into entry blocks, when the plan can use it: a
+ * backup that has it, a restore of schemas (not `--table`, not `--data-only`). Undefined otherwise
+ * (older backups: the definitions keep the order of {@link schemaOrder}).
+ */
+async function readCatalog(
+  opts: RestoreOptions,
+  manifest: Manifest,
+  plan: RestorePlan,
+): Promise<Script | undefined> {
+  const file = manifest.catalog;
+  if (!file || plan.kind !== "schemas" || plan.dataOnly) return undefined;
+  throwOnFaults(await checkFiles(opts.backupDir, manifest, [file], opts.decode), opts.backupDir, "restore");
+  plan.files.push(file);
+  const stream = await openPlaintext(opts.backupDir, file, manifest.files[file], opts.decode);
+  return parseScript(await new Response(stream).text());
+}
+
+/** What the catalog plan needs to know of the rest of the plan. */
+function catalogScope(
+  plan: RestorePlan,
+  m: Manifest,
+  target: TargetState,
+  req: RestoreOptions["request"],
+): CatalogScope {
+  const restored = new Set<string>();
+  for (const s of plan.schemas) {
+    for (const t of s.tables) {
+      if (t.action !== "refuse" && t.action !== "skip") restored.add(tableKey(s.name, t.table.name));
+    }
+  }
+  const excluded = new Set(req.excludeSchemas ?? []);
+  return {
+    ddl: new Set(plan.schemas.filter((s) => s.mode === "ddl").map((s) => s.name)),
+    excluded,
+    hasTable: (schema, table) =>
+      !excluded.has(schema) &&
+      (restored.has(tableKey(schema, table)) || target.tables.has(tableKey(schema, table))) &&
+      !plan.excluded.some((x) => x.schema === schema && x.table.name === table),
+    supabase: plan.schemas.some((s) => s.mode === "data"),
+    managed: new Set(m.schemas.filter((s) => s.managed).map((s) => s.name)),
+  };
 }
 
 async function restoreRoles(ctx: Ctx): Promise<void> {

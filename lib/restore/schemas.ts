@@ -14,20 +14,29 @@ import { dumpFile, preDataText, readText } from "./files.ts";
 import { addCounts, filterDefinitions } from "./filter.ts";
 import { tableKey } from "./plan.ts";
 import { restoreEntries, runPsql } from "./exec.ts";
-import { fkTarget, parseScript, type ScriptBlock, scriptText } from "./script.ts";
+import { fkTarget, parseScript, type Script, type ScriptBlock, scriptText } from "./script.ts";
+import { describeObject, inCatalogOrder } from "./catalog.ts";
 import { dropsForClean } from "./tables.ts";
 import { assumeCreated, withoutDefaults } from "./target.ts";
 import { parseToc } from "../pg/toc.ts";
 
 /**
- * The pre-data of each schema's dump (after the `--clean` drops of its tables), schemas that others
- * refer to first ({@link schemaOrder}), all in the restore's one transaction.
+ * The pre-data of each schema's dump (after the `--clean` drops of its tables), all in the restore's
+ * one transaction: with catalog.sql, as one script in its order across schemas, the database-level
+ * objects that definitions may need (access methods, servers, casts) among them; without it (older
+ * backups), schema by schema, schemas that others refer to first ({@link schemaOrder}).
  */
 export async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
   const plan = (s: ManifestSchema) => ctx.plan.schemas.find((p) => p.name === s.name)?.tables ?? [];
   const texts = new Map<string, string>();
   for (const s of schemas) texts.set(s.name, await preDataText(ctx, s));
-  for (const s of schemaOrder(schemas, texts)) {
+  const ordered = schemaOrder(schemas, texts);
+  // With catalog.sql: one script, every schema's entries (and the database-level objects that come
+  // before definitions) in its order across schemas. Without: one script per schema.
+  const merged: { drops: string; scripts: Script[] } | undefined = ctx.catalog
+    ? { drops: "", scripts: [] }
+    : undefined;
+  for (const s of ordered) {
     const exists = ctx.state.schemas.has(s.name);
     const drops = dropsForClean(ctx, plan(s));
     let text = texts.get(s.name)!;
@@ -42,15 +51,84 @@ export async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void
     const { text: filtered, counts } = filterDefinitions(text, ctx.filter, {
       dropBlock: (b) => isExcludedBlock(ctx, b),
     });
-    await runPsql(ctx, await withoutDefaults(ctx, drops + filtered), `definitions of schema ${s.name}`);
     addCounts(ctx.counts, counts);
+    if (merged) {
+      merged.drops += drops;
+      merged.scripts.push(parseScript(filtered));
+      continue;
+    }
+    await runPsql(ctx, await withoutDefaults(ctx, drops + filtered), `definitions of schema ${s.name}`);
     ctx.opts.log(`schema ${s.name}: definitions restored`);
-    assumeCreated(ctx, {
-      schemas: [s.name],
-      tables: s.tables.filter((t) => !ctx.plan.excluded.some((x) => x.schema === s.name && x.table === t))
-        .map((t) => ({ schema: s.name, name: t.name, kind: t.kind ?? "r" })),
-    });
+    created(ctx, s);
   }
+  if (!merged) return;
+  const before = catalogScript(ctx, "pre");
+  if (before) merged.scripts.push(before);
+  if (merged.scripts.length === 0) return;
+  const script = inCatalogOrder(merged.scripts, ctx.catalog!);
+  const names = ordered.map((s) => s.name);
+  await runPsql(
+    ctx,
+    await withoutDefaults(ctx, merged.drops + scriptText(script)),
+    `definitions of ${names.length === 1 ? "schema" : "schemas"} ${names.join(", ")}${
+      before ? " and database-level objects" : ""
+    } (in catalog.sql's order)`,
+  );
+  logObjects(ctx, "pre");
+  if (names.length) {
+    ctx.opts.log(`definitions restored in catalog.sql's order: schema(s) ${names.join(", ")}`);
+  }
+  for (const s of ordered) created(ctx, s);
+}
+
+/** Records the schema and its tables as created. */
+function created(ctx: Ctx, s: ManifestSchema): void {
+  assumeCreated(ctx, {
+    schemas: [s.name],
+    tables: s.tables.filter((t) => !ctx.plan.excluded.some((x) => x.schema === s.name && x.table === t))
+      .map((t) => ({ schema: s.name, name: t.name, kind: t.kind ?? "r" })),
+  });
+}
+
+/**
+ * The entries of catalog.sql the plan runs in `phase` (database-level objects it creates, their
+ * comments and privileges, tables added to publications), through the filter, as one script with
+ * catalog.sql's preamble; undefined when there are none.
+ */
+function catalogScript(ctx: Ctx, phase: "pre" | "post"): Script | undefined {
+  const catalog = ctx.catalog;
+  const objects = ctx.plan.catalog?.objects.filter((o) => o.phase === phase) ?? [];
+  const entries = objects.flatMap((o) => o.action === "create" || o.action === "present" ? o.entries : []);
+  if (!catalog || entries.length === 0) return undefined;
+  entries.sort((a, b) => a - b);
+  const text = scriptText({
+    preamble: phase === "post" ? catalog.preamble : "",
+    blocks: entries.map((i) => catalog.blocks[i]),
+    trailer: "",
+  });
+  const { text: filtered, counts } = filterDefinitions(text, ctx.filter);
+  addCounts(ctx.counts, counts);
+  return parseScript(filtered);
+}
+
+function logObjects(ctx: Ctx, phase: "pre" | "post"): void {
+  const done = ctx.plan.catalog?.objects.filter((o) => o.phase === phase && o.action === "create") ?? [];
+  if (done.length) ctx.opts.log(`created ${done.map(describeObject).join(", ")}`);
+}
+
+/**
+ * The database-level objects of catalog.sql that come after everything else (publications, event
+ * triggers, database-wide default privileges), in its order.
+ */
+export async function catalogObjects(ctx: Ctx, phase: "post"): Promise<void> {
+  const script = catalogScript(ctx, phase);
+  if (!script) return;
+  await runPsql(
+    ctx,
+    scriptText(script),
+    "database-level objects from catalog.sql (publications, event triggers, default privileges)",
+  );
+  logObjects(ctx, phase);
 }
 
 /**

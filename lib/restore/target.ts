@@ -11,6 +11,7 @@ import { type Ctx, enc } from "./context.ts";
 import { tableKey, type TargetState, type TargetTable } from "./plan.ts";
 import { qualified, quoteIdent } from "../pg/ident.ts";
 import { parseServerVersionNum } from "../pg/tools.ts";
+import { globalKey } from "./catalog.ts";
 
 /**
  * Reads what the planner needs from the target: server version, user, roles, schemas and tables,
@@ -33,6 +34,21 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where c.relkind in ('r', 'p', 'v', 'm', 'f')
       and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast'`;
+  // Database-level objects by pg_dump's entry type and tag (a cast's tag names its types as pg_dump
+  // does with an empty search_path).
+  const globals = await sql<{ type: string; name: string }[]>`
+    with ty as (
+      select t.oid, case when n.nspname = 'pg_catalog' then format_type(t.oid, null)
+                         else quote_ident(n.nspname) || '.' || quote_ident(t.typname) end as name
+        from pg_type t join pg_namespace n on n.oid = t.typnamespace)
+    select 'ACCESS METHOD' as type, amname::text as name from pg_am
+    union all select 'FOREIGN DATA WRAPPER', fdwname from pg_foreign_data_wrapper
+    union all select 'SERVER', srvname from pg_foreign_server
+    union all select 'PUBLICATION', pubname from pg_publication
+    union all select 'EVENT TRIGGER', evtname from pg_event_trigger
+    union all select 'CAST', 'CAST (' || s.name || ' AS ' || t.name || ')'
+      from pg_cast c join ty s on s.oid = c.castsource join ty t on t.oid = c.casttarget
+     where c.oid >= 16384`;
   const map = new Map<string, TargetTable>();
   for (const t of tables) map.set(tableKey(t.schema, t.name), { kind: t.kind });
   for (const q of check) {
@@ -69,6 +85,7 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     schemas: new Map(schemas.map((s) => [s.name, s.owner])),
     tables: map,
     extensions: new Map(extensions.map((e) => [e.name, { schema: e.schema, owner: e.owner }])),
+    globals: new Set(globals.map((g) => globalKey(g.type, g.name))),
   };
 }
 

@@ -7,6 +7,7 @@
  */
 import { escapeControl as esc } from "../base/output.ts";
 import type { PlannedTable, RestorePlan, TableAction } from "./plan.ts";
+import { formatCatalogPlan } from "./catalog.ts";
 
 const ACTION_WORDS: Record<TableAction, string> = {
   create: "create + load",
@@ -60,6 +61,7 @@ export function formatRestorePlan(plan: RestorePlan, ctx: { from: string; target
       out.push(`    ${esc(t.schema)}.${esc(t.table.name)}: ${actionWord(t, plan)}${rowsNote(t, plan)}`);
     }
   }
+  out.push(...formatCatalogPlan(plan.catalog).map(esc));
   for (const n of plan.notes) out.push(`  note: ${esc(n)}`);
   return out.join("\n");
 }

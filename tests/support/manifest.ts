@@ -1,8 +1,33 @@
 /**
- * A sample manifest for tests that break one of its fields on purpose.
+ * A sample manifest for tests that break one of its fields on purpose, and rewriting a backup file
+ * together with its manifest entry.
  * @module
  */
+import { createHash } from "node:crypto";
 import type { Manifest } from "../../lib/store/manifest.ts";
+
+/**
+ * Rewrites backup file `rel` of the backup in `dir` with `edit`, and its size and SHA-256 in
+ * manifest.json, as someone who can push to the backup repository can (verify then passes). Returns
+ * the new text.
+ */
+export async function rewriteBackupFile(
+  dir: string,
+  rel: string,
+  edit: (text: string) => string,
+): Promise<string> {
+  const text = edit(await Deno.readTextFile(`${dir}/${rel}`));
+  await Deno.writeTextFile(`${dir}/${rel}`, text);
+  const m = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`)) as Manifest;
+  const bytes = new TextEncoder().encode(text);
+  m.files[rel] = {
+    ...m.files[rel],
+    bytes: bytes.length,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+  };
+  await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(m, null, 2));
+  return text;
+}
 
 /** A complete, valid manifest with every optional field set (a fresh copy each call). */
 export function sampleManifest(): Manifest {
