@@ -52,9 +52,10 @@ import { applyConfig, loadConfig } from "../lib/cli/config.ts";
 import { formatPlan } from "../lib/backup/view.ts";
 import { S3Client, type S3Settings, s3Settings } from "../lib/store/s3.ts";
 import type { BucketSelection } from "../lib/storage/catalog.ts";
-import { placeBlobs } from "../lib/storage/blobs.ts";
+import { placeBlobs, storeDir } from "../lib/storage/blobs.ts";
 import { type FileProgress, storageStep } from "../lib/storage/backup.ts";
-import { pruneAndSweep, sweepBlobs } from "../lib/storage/gc.ts";
+import { pruneAndSweep, StoreLock, sweepBlobs } from "../lib/storage/gc.ts";
+import { checkRecoveredBlobs } from "../lib/storage/recover.ts";
 import { LATEST } from "../lib/store/rotation.ts";
 import { join } from "node:path";
 
@@ -207,12 +208,14 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
   let staging = "";
   let holder = ""; // Storage downloads, linked into <root>/storage/blobs before latest/ changes
   let owner: StagingOwner | undefined;
+  let storeLock: StoreLock | undefined; // held shared while this run relies on the blob store
   let claimed: Claimed = { recovered: [], garbage: [] };
   // the folders go before the lock: while the lock is held, no other run takes them
   const release = () => {
     if (staging) Deno.removeSync(staging, { recursive: true });
     if (holder) Deno.removeSync(holder, { recursive: true });
     staging = holder = "";
+    storeLock?.release();
     owner?.releaseSync();
   };
   const dropStaging = onCleanup(release);
@@ -221,9 +224,19 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       if (o.push) await checkPushable({ root }); // before anything is written
       await ensureRoot(root, args.origin.out ?? "--out");
       owner = await StagingOwner.open(root);
+      // no sweep deletes a blob this run found in the store, reuses or recovers (lib/storage/gc.ts)
+      if (s3 || await Deno.stat(storeDir(root)).then(() => true, () => false)) {
+        storeLock = await StoreLock.share(root);
+      }
       // Complete backups that dead runs left are put back before connecting (with git: in the
       // commit of this backup); what is left of them is removed only after this run succeeded.
       claimed = await claimLeftovers(owner, { environment: target.env, log });
+      if (
+        !storeLock && [...claimed.recovered.map((r) => r.manifest), claimed.restored].some((m) => m?.storage)
+      ) {
+        storeLock = await StoreLock.share(root); // no store yet: the blobs are in the dead run's holder
+      }
+      if (storeLock) await checkRecoveredBlobs(root, claimed, log);
       if (!o.commit) await installRecovered(owner, claimed, { archive: o.archive, log });
       staging = await owner.createDir();
       if (s3) {
@@ -289,9 +302,14 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
     const prune = async () => {
       // after a push race the reset took this run's new blobs out of the work tree: put them back
       if (holder) await placeBlobs(holder, root);
-      if (holder && !o.archive && !policy) await sweepBlobs(root);
+      if (holder && !o.archive && !policy) await sweepBlobs(root, { lock: storeLock });
       if (!policy) return;
-      const decisions = await pruneAndSweep(root, policy, { dryRun: false, now: new Date(), warn: log });
+      const decisions = await pruneAndSweep(root, policy, {
+        dryRun: false,
+        now: new Date(),
+        warn: log,
+        lock: storeLock,
+      });
       pruned = decisions.filter((p) => !p.keep).length;
     };
     if (holder) await placeBlobs(holder, root);

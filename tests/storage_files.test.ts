@@ -20,10 +20,11 @@ import {
   startProject,
   type StorageProject,
 } from "./support/storage.ts";
-import { listFiles, runCli } from "./support/cli.ts";
+import { listFiles, runCli, spawnCli } from "./support/cli.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 import type { StorageMap } from "../lib/storage/map.ts";
 import { blobFiles } from "../lib/storage/blobs.ts";
+import { STORE_LOCK } from "../lib/store/staging.ts";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -166,6 +167,23 @@ function source() {
  * are read from the database either way; the tests that look at the database backup, or need the
  * time a full dump takes, ask for it).
  */
+function backupArgs(p: StorageProject, out: string, extra: string[] = [], full = false): string[] {
+  return [
+    "backup",
+    "--db-url",
+    p.dbUrl,
+    "--out",
+    out,
+    "--storage",
+    "--max-file-size",
+    "2MB",
+    "--json",
+    ...(full ? [] : ["--schema", "public"]),
+    ...extra,
+  ];
+}
+
+/** Runs {@link backupArgs} with the source's S3 keys. */
 function backup(
   p: StorageProject,
   out: string,
@@ -173,22 +191,7 @@ function backup(
   env: Record<string, string> = {},
   full = false,
 ) {
-  return runCli(
-    [
-      "backup",
-      "--db-url",
-      p.dbUrl,
-      "--out",
-      out,
-      "--storage",
-      "--max-file-size",
-      "2MB",
-      "--json",
-      ...(full ? [] : ["--schema", "public"]),
-      ...extra,
-    ],
-    { ...s3Env(p), ...env },
-  );
+  return runCli(backupArgs(p, out, extra, full), { ...s3Env(p), ...env });
 }
 
 Deno.test("backup --storage saves every file with its metadata; a second backup downloads nothing", async () => {
@@ -420,6 +423,7 @@ Deno.test("wrong keys, a wrong endpoint, a server that goes away: clean failures
     ok(/hint: .*latest\/ is unchanged/.test(r.stderr), r.stderr);
     assertEquals(await Deno.readTextFile(join(out, "latest", "manifest.json")), before, "latest/ changed");
     assertEquals((await Array.fromAsync(Deno.readDir(out))).map((e) => e.name).sort(), [
+      STORE_LOCK,
       "archive",
       "latest",
       "storage",
@@ -468,11 +472,7 @@ Deno.test("--commit commits the map and the blobs; prune sweeps blobs only remov
     ok(Deno.statSync(join(repo, blobOf(dropped))).isFile, "the archive still needs the dropped file");
     const third = await backup(p, out, ["--bucket", "docs", "--commit"], gitEnv);
     assertEquals(third.code, 0, third.stderr);
-    // blobs younger than an hour are left to a running backup: make them older
-    const old = new Date(Date.now() - 2 * 3600_000);
-    for (const f of await listFiles(join(out, "storage", "blobs"))) {
-      Deno.utimeSync(join(out, "storage", "blobs", f), old, old);
-    }
+    // no backup is running: the sweep does not wait for blobs to age
     const pruned = await runCli(["prune", "--out", out, "--keep-last", "1", "--commit"], gitEnv);
     assertEquals(pruned.code, 0, pruned.stderr);
     ok(
@@ -486,6 +486,161 @@ Deno.test("--commit commits the map and the blobs; prune sweeps blobs only remov
   } finally {
     await restDelete(p.storage, "docs", "gc/kept.txt").catch(() => {});
     await Deno.remove(repo, { recursive: true });
+  }
+});
+
+/** Waits until a run writing into `out` has a finished download in its holder folder. */
+async function untilDownloaded(out: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    for (const e of await Array.fromAsync(Deno.readDir(out)).catch(() => [] as Deno.DirEntry[])) {
+      if (!/^\.staging-[0-9a-f]{12}-blobs-/.test(e.name)) continue;
+      const inside = await Array.fromAsync(Deno.readDir(join(out, e.name))).catch(() =>
+        [] as Deno.DirEntry[]
+      );
+      if (inside.some((x) => x.isDirectory)) return;
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new Error("the backup never finished a download");
+}
+
+const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
+
+Deno.test("a sweep while a backup runs deletes nothing that backup needs", async () => {
+  const { p } = await source();
+  const out = await Deno.makeTempDir({ prefix: "storage-sweep-" });
+  const bucket = "sweep-race";
+  const first = bytesOf(900, 10_000);
+  const many = Array.from(
+    { length: 40 },
+    (_, i) => ({ name: `f-${i}.bin`, bytes: bytesOf(901 + i, 300_000) }),
+  );
+  try {
+    await restCreateBucket(p.storage, { id: bucket });
+    await restPut(p.storage, bucket, "seed.txt", bytesOf(899, 10), { contentType: "text/plain" });
+    for (const n of [1, 2, 3]) {
+      const r = await backup(p, out, ["--bucket", bucket]);
+      assertEquals(r.code, 0, `backup ${n}: ${r.stderr}`);
+    }
+    // Blob of the file the next backup downloads first, in the store but referenced by no backup
+    // (as when the archive that had it was pruned), and old: a run that finds it there keeps it
+    // instead of its own download.
+    const blob = join(out, "storage", "blobs", blobFiles({ sha256: sha256(first) })[0]);
+    await Deno.mkdir(join(blob, ".."), { recursive: true });
+    await Deno.writeFile(blob, first);
+    const old = new Date(Date.now() - 24 * 3600_000);
+    await Deno.utime(blob, old, old);
+    await restPut(p.storage, bucket, "0-first.bin", first, { contentType: "application/octet-stream" });
+    for (const f of many) await restPut(p.storage, bucket, f.name, f.bytes, { contentType: "text/plain" });
+    const run = spawnCli(backupArgs(p, out, ["--bucket", bucket, "--jobs", "1"]), s3Env(p));
+    let stopped = false;
+    try {
+      // 0-first.bin (first by name) is done and the run relies on the store's blob: stop it there
+      await untilDownloaded(out);
+      Deno.kill(run.child.pid, "SIGSTOP");
+      stopped = true;
+      const pruned = await runCli(["prune", "--out", out, "--keep-last", "1"]);
+      assertEquals(pruned.code, 0, pruned.stderr);
+      ok(/removed 1\b/.test(pruned.stdout), pruned.stdout);
+      ok(await exists(blob), "the sweep deleted a blob the running backup uses");
+      ok(
+        pruned.stderr.includes(
+          "warning: unreferenced Storage files were kept: another backup of this root is running",
+        ),
+        pruned.stderr,
+      );
+    } finally {
+      if (stopped) Deno.kill(run.child.pid, "SIGCONT");
+    }
+    const r = await run.result;
+    assertEquals(r.code, 0, r.stderr);
+    const { map } = await readLatest(out);
+    assertEquals(map.objects.find((o) => o.name === "0-first.bin")?.sha256, sha256(first));
+    const v = await runCli(["verify", "--out", out]);
+    assertEquals(v.code, 0, v.stdout + v.stderr);
+    // with no backup running, the next prune sweeps: the archive's seed stays (latest has it too)
+    const again = await runCli(["prune", "--out", out, "--keep-last", "1"]);
+    assertEquals(again.code, 0, again.stderr);
+    ok(!again.stderr.includes("warning"), again.stderr);
+    const all = await runCli(["verify", "--all", "--out", out]);
+    assertEquals(all.code, 0, all.stdout + all.stderr);
+    ok(await exists(blob), "latest's blob was swept");
+  } finally {
+    for (const name of ["seed.txt", "0-first.bin", ...many.map((f) => f.name)]) {
+      await restDelete(p.storage, bucket, name).catch(() => {});
+    }
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+/** Copies the blobs of a store into a folder laid out like it (a run's holder). */
+async function copyBlobs(from: string, to: string, names: string[]): Promise<void> {
+  for (const n of names) {
+    await Deno.mkdir(join(to, n.slice(0, 2)), { recursive: true });
+    await Deno.copyFile(join(from, n), join(to, n));
+  }
+}
+
+Deno.test("a backup a dead run left is put back only with its Storage files, hashed first", async () => {
+  const { p } = await source();
+  const out = await Deno.makeTempDir({ prefix: "storage-recover-" });
+  const DEAD = "dead0000beef";
+  try {
+    // A dead run's leftovers, made from a real backup in another root: its complete backup
+    // (.staging-<owner>), its downloads (.staging-<owner>-blobs-…, never linked into the store) and
+    // its lock file, unlocked.
+    const other = join(out, "..", `${out.split("/").pop()}-other`);
+    const made = await backup(p, other, ["--bucket", "photos"]);
+    assertEquals(made.code, 0, made.stderr);
+    const names = await listFiles(join(other, "storage", "blobs"));
+    const leave = async (root: string, damage: boolean) => {
+      await Deno.mkdir(root, { recursive: true });
+      await Deno.rename(join(other, "latest"), join(root, `.staging-${DEAD}`));
+      const held = join(root, `.staging-${DEAD}-blobs-0badcafe`);
+      await copyBlobs(join(other, "storage", "blobs"), held, names);
+      if (damage) {
+        const f = join(held, names.find((n) => Deno.statSync(join(held, n)).size > 10)!);
+        const b = Deno.readFileSync(f);
+        b[0] ^= 1;
+        Deno.writeFileSync(f, b);
+      }
+      await Deno.writeTextFile(join(root, `.staging-${DEAD}.lock`), "{}\n");
+    };
+    // 1. intact: the next backup (without --storage even) puts it back with its files
+    const root = join(out, "intact");
+    await leave(root, false);
+    const next = await runCli(["backup", "--db-url", p.dbUrl, "--out", root, "--schema", "public"]);
+    assertEquals(next.code, 0, next.stderr);
+    ok(/recovered a complete backup/.test(next.stderr), next.stderr);
+    const v = await runCli(["verify", "--all", "--out", root]);
+    assertEquals(v.code, 0, v.stdout + v.stderr);
+    ok(/storage archive\/.*: \d+ blob\(s\) checked/.test(v.stdout), v.stdout);
+    assertEquals(await listFiles(join(root, "storage", "blobs")), names);
+    // 2. one of its downloads damaged: not put back, and said why
+    const again = await backup(p, other, ["--bucket", "photos"]);
+    assertEquals(again.code, 0, again.stderr);
+    const damaged = join(out, "damaged");
+    await leave(damaged, true);
+    const r = await runCli(["backup", "--db-url", p.dbUrl, "--out", damaged, "--schema", "public"]);
+    assertEquals(r.code, 0, r.stderr);
+    ok(
+      /warning: a backup left by an interrupted run \(created .*\) is not put back: the file photos\//.test(
+        r.stderr,
+      ),
+      r.stderr,
+    );
+    const archived = await Array.fromAsync(Deno.readDir(join(damaged, "archive"))).catch(() => []);
+    assertEquals(archived.length, 0, "the damaged backup is not archived");
+    const m = JSON.parse(await Deno.readTextFile(join(damaged, "latest", "manifest.json"))) as Manifest;
+    assertEquals(m.storage, undefined, "latest/ is the new backup, not the damaged one");
+    const vd = await runCli(["verify", "--all", "--out", damaged]);
+    assertEquals(vd.code, 0, vd.stdout + vd.stderr);
+    const left = (await Array.fromAsync(Deno.readDir(damaged))).map((e) => e.name);
+    assertEquals(left.filter((n) => n.startsWith(".staging-") && n !== STORE_LOCK), [], "leftovers stay");
+    await Deno.remove(other, { recursive: true });
+  } finally {
+    await Deno.remove(out, { recursive: true });
   }
 });
 

@@ -14,7 +14,7 @@
  * blob name in the holder. {@link placeBlobs} then links the
  * holder's blobs into the store before the backup that needs them is put in place (again after a
  * git push race, whose reset removes them from the work tree). {@link collectGarbage} removes blobs
- * no kept backup refers to. Path building is pure; blob names come only from checked sha256 values.
+ * no kept backup refers to (while no backup runs: lib/storage/gc.ts). Path building is pure; blob names come only from checked sha256 values.
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
@@ -195,11 +195,33 @@ export class BlobWriter {
   }
 }
 
+/** Links (or, when a link is impossible, copies) the file `from` to `to`, stamped with the current time. */
+async function placeFile(from: string, to: string): Promise<void> {
+  const tmp = `${to}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await Deno.link(from, tmp);
+  } catch {
+    await Deno.copyFile(from, tmp);
+  }
+  await Deno.rename(tmp, to);
+  const now = new Date();
+  await Deno.utime(to, now, now);
+}
+
+function placeError(store: string, e: unknown): BackupError {
+  return new BackupError(
+    `cannot put Storage files into ${store}: ${(e as Error).message.split(" (os error")[0]}`,
+    {
+      hint: "check free disk space and that the backup root is writable; latest/ is unchanged",
+      cause: e,
+    },
+  );
+}
+
 /**
  * Links every blob of the holder into the root's store (copying when a link is impossible),
- * leaving blobs the store has. Blobs it places get the current time, so {@link collectGarbage}
- * leaves them to the run that wrote them. Returns the number placed. Throws a {@link BackupError}
- * when the store cannot be written.
+ * leaving blobs the store has. Returns the number placed. Throws a {@link BackupError} when the
+ * store cannot be written.
  */
 export async function placeBlobs(holder: string, root: string): Promise<number> {
   const store = storeDir(root);
@@ -219,28 +241,34 @@ export async function placeBlobs(holder: string, root: string): Promise<number> 
         const from = join(holder, d.name, f.name);
         const to = join(store, d.name, f.name);
         if (await statSize(to) === (await Deno.stat(from)).size) continue;
-        const tmp = `${to}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-        try {
-          await Deno.link(from, tmp);
-        } catch {
-          await Deno.copyFile(from, tmp);
-        }
-        await Deno.rename(tmp, to);
-        const now = new Date();
-        await Deno.utime(to, now, now);
+        await placeFile(from, to);
         placed++;
       }
     }
   } catch (e) {
-    throw new BackupError(
-      `cannot put Storage files into ${store}: ${(e as Error).message.split(" (os error")[0]}`,
-      {
-        hint: "check free disk space and that the backup root is writable; latest/ is unchanged",
-        cause: e,
-      },
-    );
+    throw placeError(store, e);
   }
   return placed;
+}
+
+/**
+ * Puts one blob found in a folder laid out like the store (a dead run's holder) into the root's
+ * store, after hashing it: returns false, placing nothing, when its files are missing or do not
+ * hold exactly the bytes its name says. Throws a {@link BackupError} when the store cannot be written.
+ */
+export async function placeCheckedBlob(from: string, root: string, b: BlobRef): Promise<boolean> {
+  if (!(await blobPresent(from, b))) return false;
+  const files = blobFiles(b);
+  const d = await hashFiles(from, files).catch(() => undefined);
+  if (!d || d.sha256 !== b.sha256 || d.bytes !== b.size) return false;
+  const store = storeDir(root);
+  try {
+    await Deno.mkdir(join(store, b.sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
+    for (const f of files) await placeFile(join(from, f), join(store, f));
+  } catch (e) {
+    throw placeError(store, e);
+  }
+  return true;
 }
 
 /**
@@ -276,16 +304,13 @@ export function openBlob(root: string, b: BlobRef): ReadableStream<Uint8Array> {
   });
 }
 
-/**
- * Hashes a blob of the root's store (sha256 and MD5, through all its parts), opened as
- * {@link openBlob} opens it. Throws when a part is missing or is not a plain file.
- */
-export async function hashBlob(root: string, b: BlobRef, buf = new Uint8Array(BUFFER)): Promise<Digest> {
+/** Hashes files under `base` in order, as one stream, each opened through lib/store/safepath.ts. */
+async function hashFiles(base: string, rels: string[], buf = new Uint8Array(BUFFER)): Promise<Digest> {
   const sha = createHash("sha256");
   const md5 = createHash("md5");
   let bytes = 0;
-  for (const f of blobFiles(b)) {
-    const file = await openInBackup(root, `${BLOB_DIR}/${f}`);
+  for (const rel of rels) {
+    const file = await openInBackup(base, rel);
     try {
       for (;;) {
         const n = await file.read(buf);
@@ -302,14 +327,21 @@ export async function hashBlob(root: string, b: BlobRef, buf = new Uint8Array(BU
 }
 
 /**
+ * Hashes a blob of the root's store (sha256 and MD5, through all its parts), opened as
+ * {@link openBlob} opens it. Throws when a part is missing or is not a plain file.
+ */
+export function hashBlob(root: string, b: BlobRef, buf = new Uint8Array(BUFFER)): Promise<Digest> {
+  return hashFiles(root, blobFiles(b).map((f) => `${BLOB_DIR}/${f}`), buf);
+}
+
+/**
  * Removes blob files of the root's store that `referenced` (paths as {@link blobFiles} gives them)
- * does not hold and that are older than `graceMs` (a run still writing may need them), then empty
- * folders. Returns how many files and bytes went.
+ * does not hold, then empty folders. The caller holds the store to itself (lib/storage/gc.ts): no
+ * running backup may need an unreferenced blob. Returns how many files and bytes went.
  */
 export async function collectGarbage(
   root: string,
   referenced: ReadonlySet<string>,
-  opts: { now: Date; graceMs: number },
 ): Promise<{ files: number; bytes: number }> {
   const store = storeDir(root);
   let files = 0, bytes = 0;
@@ -330,7 +362,7 @@ export async function collectGarbage(
         continue;
       }
       const info = await Deno.stat(path).catch(() => undefined);
-      if (!info || opts.now.getTime() - (info.mtime?.getTime() ?? 0) < opts.graceMs) {
+      if (!info) {
         left++;
         continue;
       }

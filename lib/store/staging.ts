@@ -22,6 +22,13 @@ import { checkFiles, unlistedFiles } from "./check.ts";
 export const STAGING_PREFIX = ".staging-";
 
 /**
+ * The lock file of a root's Storage blob store (lib/storage/gc.ts): running backups hold it shared,
+ * a sweep of unreferenced blobs exclusive. It stays in the root (removing a file others may have
+ * open and locked would let two runs hold "the" lock); it is no run's leftover.
+ */
+export const STORE_LOCK = `${STAGING_PREFIX}blobs.lock`;
+
+/**
  * What a staging folder holds: `new`, a backup being written or one taken over from a dead run;
  * `old`, a previous latest set aside while it is replaced (`--no-archive`); `trash`, a folder
  * being deleted, or any other working folder (Storage downloads: `-blobs-`), which is only removed
@@ -40,12 +47,13 @@ const OWNED = new RegExp(`^(${OWNER})(?:-([a-z]+)-[0-9a-f]{8})?$`);
 const LOCK = new RegExp(`^(${OWNER})\\.lock$`);
 
 /**
- * Reads a root entry's name (pure): `undefined` when it is not a staging name. Names written by
+ * Reads a root entry's name (pure): `undefined` when it is not a staging name (or is the blob
+ * store's lock, {@link STORE_LOCK}, which belongs to no run). Names written by
  * earlier versions have no owner: `.staging-old-…` (a previous latest set aside), `.staging-<word>`
  * (a backup being written) and anything else (`.staging-prune-…`: trash).
  */
 export function parseStagingName(name: string): StagingName | undefined {
-  if (!name.startsWith(STAGING_PREFIX)) return undefined;
+  if (!name.startsWith(STAGING_PREFIX) || name === STORE_LOCK) return undefined;
   const rest = name.slice(STAGING_PREFIX.length);
   const lock = LOCK.exec(rest);
   if (lock) return { owner: lock[1], kind: "lock" };

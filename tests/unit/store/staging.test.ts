@@ -8,7 +8,13 @@ import { dirname } from "node:path";
 import { BackupError } from "../../../lib/base/errors.ts";
 import type { Manifest } from "../../../lib/store/manifest.ts";
 import { BUFFER, hashFile } from "../../../lib/store/sink.ts";
-import { checkStaging, ownerAlive, parseStagingName, StagingOwner } from "../../../lib/store/staging.ts";
+import {
+  checkStaging,
+  ownerAlive,
+  parseStagingName,
+  StagingOwner,
+  STORE_LOCK,
+} from "../../../lib/store/staging.ts";
 import { REPO } from "../../support/paths.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -105,6 +111,9 @@ Deno.test("parseStagingName: owned folders and locks, names of earlier versions,
   assertEquals(parseStagingName(`.staging-${id}-odd`), { kind: "trash" });
   assertEquals(parseStagingName("latest"), undefined);
   assertEquals(parseStagingName(".stagingX"), undefined);
+  // the blob store's lock belongs to no run: never a leftover
+  assertEquals(parseStagingName(STORE_LOCK), undefined);
+  assertEquals(parseStagingName(".staging-blobs.lock"), undefined);
 });
 
 Deno.test("StagingOwner: a lock held while the run lives, its folders named after it", async () => {
