@@ -522,20 +522,26 @@ function md5(bytes: Uint8Array): string {
   return createHash("md5").update(bytes).digest("base64");
 }
 
-async function readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+/** Reads `length` bytes at `offset` of `path` into `buf` (a new one when not given) and returns them. */
+async function readRange(
+  path: string,
+  offset: number,
+  length: number,
+  buf?: Uint8Array,
+): Promise<Uint8Array> {
   const f = await Deno.open(path, { read: true });
   try {
     await f.seek(offset, Deno.SeekMode.Start);
-    const buf = new Uint8Array(length);
+    const out = buf ? buf.subarray(0, length) : new Uint8Array(length);
     let got = 0;
     while (got < length) {
-      const n = await f.read(buf.subarray(got));
+      const n = await f.read(out.subarray(got));
       if (n === null) {
         throw new Error(`${path} is shorter than ${offset + length} bytes (it changed during upload)`);
       }
       got += n;
     }
-    return buf;
+    return out;
   } finally {
     f.close();
   }
@@ -839,27 +845,34 @@ export class AzblobStore implements ObjectStore {
     } else {
       const count = Math.ceil(size / partSize);
       const ids = Array.from({ length: count }, (_, i) => blockId(nonce, i));
-      const read = (i: number) => {
+      // one part buffer per worker, reused: memory stays at partSize × concurrency whatever the size
+      const spare: Uint8Array[] = [];
+      const read = (i: number, buf: Uint8Array) => {
         const off = i * partSize;
         const len = Math.min(partSize, size - off);
         return "bytes" in body
           ? Promise.resolve(body.bytes.subarray(off, off + len))
-          : readRange(body.path, off, len);
+          : readRange(body.path, off, len, buf);
       };
       const ctl = new AbortController();
       await runPool(
         ids.map((id, i) => async () => {
           if (ctl.signal.aborted) return;
-          const bytes = await read(i);
-          const { res } = await this.#send(
-            `put block ${i + 1}/${count} of ${name}`,
-            "PUT",
-            this.#url(name, `comp=block&blockid=${encodeURIComponent(id)}`),
-            { "content-md5": md5(bytes) },
-            bytes,
-            () => false,
-          );
-          await res.body?.cancel();
+          const buf = spare.pop() ?? new Uint8Array("bytes" in body ? 0 : partSize);
+          try {
+            const bytes = await read(i, buf);
+            const { res } = await this.#send(
+              `put block ${i + 1}/${count} of ${name}`,
+              "PUT",
+              this.#url(name, `comp=block&blockid=${encodeURIComponent(id)}`),
+              { "content-md5": md5(bytes) },
+              bytes,
+              () => false,
+            );
+            await res.body?.cancel();
+          } finally {
+            spare.push(buf);
+          }
         }),
         this.#concurrency,
         () => ctl.abort(),
