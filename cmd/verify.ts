@@ -15,6 +15,56 @@ import { formatVerify, verifyBackup, type VerifyReport } from "../lib/check/veri
 import { allBackups, resolveFrom } from "../lib/store/listing.ts";
 import { readManifest } from "../lib/store/manifest.ts";
 import { verifyBlobs } from "../lib/storage/verify.ts";
+import { S3Client, s3Settings } from "../lib/store/s3.ts";
+import { readMap, type StorageMap } from "../lib/storage/map.ts";
+import { blobRootOf } from "../lib/storage/blobs.ts";
+import { drillFiles, type FilesDrillResult } from "../lib/storage/drill.ts";
+
+/** The target-storage flags, read by the drill of a backup with Storage files. */
+const TARGET_STORAGE = [
+  "target-storage-endpoint",
+  "target-storage-region",
+  "target-storage-access-key-id",
+  "target-storage-secret-access-key",
+] as const;
+
+/** What the drill needs to drill a backup's Storage files, or why it does not (`skipped`). */
+type FilesDrill = { s3: S3Client; map: StorageMap; root: string } | { skipped: string } | undefined;
+
+/**
+ * For a backup with Storage files: the TARGET Storage server for the scratch buckets
+ * (`--target-storage-*` / `$RESTORE_S3_*`, checked before anything is written; exit 2 when only
+ * some are given), or why the files are not drilled when none is. Undefined without Storage files.
+ */
+async function filesDrill(args: ParsedArgs, dir: string, log: (l: string) => void): Promise<FilesDrill> {
+  const map = await readMap(dir, await readManifest(dir), {
+    identityFile: optionalString(args, "identity-file"),
+  });
+  if (!map) return undefined;
+  const [endpoint, region, accessKeyId, secretAccessKey] = TARGET_STORAGE.map((f) => optionalString(args, f));
+  if (![endpoint, region, accessKeyId, secretAccessKey].some((v) => v !== undefined && v !== "")) {
+    return {
+      skipped:
+        "Storage files not drilled: give a Storage server for scratch buckets (--target-storage-endpoint, -region, -access-key-id, -secret-access-key or $RESTORE_S3_*)",
+    };
+  }
+  const s3 = new S3Client(s3Settings({ endpoint, region, accessKeyId, secretAccessKey }, "target"), {
+    retries: intValue(args, "retries"),
+    log,
+  });
+  await s3.listBuckets(); // endpoint and keys, before the database drill writes anything
+  return { s3, map, root: await blobRootOf(dir) };
+}
+
+/** The Storage drill's lines for the text output. Pure. */
+function filesDrillLines(f: FilesDrillResult): string[] {
+  return [
+    ...f.mismatches.map((m) => `MISMATCH storage ${m.file}: ${m.problem}`),
+    `${f.matched}/${f.files} Storage files match (bytes and metadata, restored into scratch buckets on ${f.endpoint}${
+      f.cleanup ? "; NOT removed" : ", removed after"
+    })`,
+  ];
+}
 
 /** A verify report with its Storage blobs checked too (`blobs`: how many, when the backup has them). */
 type Checked = VerifyReport & { blobs?: number };
@@ -76,6 +126,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     }
     // One message per call: the restorer prints its plan a line at a time, names escaped.
     const log = (line: string) => stderrLine(line);
+    const files = await filesDrill(args, dir, log);
     const r = await drill(dir, target, {
       label,
       jobs,
@@ -84,6 +135,9 @@ export async function run(args: ParsedArgs): Promise<number> {
       decode,
       log,
     });
+    const storage = files && "s3" in files
+      ? await drillFiles(files.map, { s3: files.s3, root: files.root, jobs, log })
+      : files;
     if (json) {
       stdoutText(JSON.stringify(
         {
@@ -95,6 +149,7 @@ export async function run(args: ParsedArgs): Promise<number> {
           mismatches: r.mismatches,
           warnings: r.restore.warnings,
           durationMs: r.restore.durationMs,
+          ...(storage ? { storage } : {}),
         },
         null,
         2,
@@ -107,6 +162,9 @@ export async function run(args: ParsedArgs): Promise<number> {
         );
       }
       stdoutLine(`${r.matched}/${r.total} tables match`);
+      if (storage) {
+        for (const l of "skipped" in storage ? [storage.skipped] : filesDrillLines(storage)) stdoutLine(l);
+      }
     }
     if (r.mismatches.length > 0) {
       const m = r.mismatches[0];
@@ -116,6 +174,16 @@ export async function run(args: ParsedArgs): Promise<number> {
         {
           hint:
             "the backup does not restore as recorded; keep the older archives and investigate before pruning",
+        },
+      );
+    }
+    if (storage && "mismatches" in storage && storage.mismatches.length > 0) {
+      const m = storage.mismatches[0];
+      throw new BackupError(
+        `drill failed: ${storage.mismatches.length} of ${storage.files} Storage files differ from the backup, first ${m.file} (${m.problem})`,
+        {
+          hint:
+            "the files do not restore as backed up; run 'backup.ts verify', keep the older archives and investigate before pruning",
         },
       );
     }

@@ -243,6 +243,20 @@ Deno.test("backup --storage saves every file with its metadata; a second backup 
     const second = (await readLatest(out)).manifest.storage!;
     assertEquals([second.downloaded.files, second.downloaded.bytes, second.reused.bytes], [0, 0, total]);
     assertEquals(second.sincePrevious, { added: 0, changed: 0, removed: 0, unchanged: files.length });
+    // the text summary and the step summary say the same
+    const stepFile = join(out, "..", `${out.split("/").pop()}-summary.md`);
+    const text = await runCli(backupArgs(p, out).filter((a) => a !== "--json"), {
+      ...s3Env(p),
+      GITHUB_STEP_SUMMARY: stepFile,
+    });
+    assertEquals(text.code, 0, text.stderr);
+    const said = new RegExp(
+      `2 bucket\\(s\\), ${files.length} file\\(s\\), [0-9.]+ [kM]?B; downloaded 0 \\(0 B\\), reused ${files.length} \\(`,
+    );
+    ok(new RegExp(`^storage +${said.source}`, "m").test(text.stdout), text.stdout);
+    const md = await Deno.readTextFile(stepFile);
+    await Deno.remove(stepFile);
+    ok(new RegExp(`\\| storage \\| ${said.source}`).test(md), md);
     const list = await runCli(["list", "--out", out]);
     assertEquals(list.code, 0, list.stderr);
     ok(
@@ -422,6 +436,29 @@ Deno.test("wrong keys, a wrong endpoint, a server that goes away: clean failures
     ok(/error: cannot reach the S3 endpoint|error: download of .* broke off/.test(r.stderr), r.stderr);
     ok(/hint: .*latest\/ is unchanged/.test(r.stderr), r.stderr);
     assertEquals(await Deno.readTextFile(join(out, "latest", "manifest.json")), before, "latest/ changed");
+    // and in the middle of the downloads (the run stopped while the server stops), with a step summary
+    const summary = join(out, "..", `${out.split("/").pop()}-summary.md`);
+    const mid = spawnCli(backupArgs(p, out, ["--retries", "1", "--jobs", "1"], true), {
+      ...s3Env(p),
+      GITHUB_STEP_SUMMARY: summary,
+    });
+    await untilDownloaded(out);
+    Deno.kill(mid.child.pid, "SIGSTOP");
+    await p.storage.stopServer();
+    Deno.kill(mid.child.pid, "SIGCONT");
+    const m = await mid.result;
+    await p.storage.startServer();
+    assertEquals(m.code, 1, m.stderr);
+    assertEquals(m.stderr.split("\n").filter((l) => l.startsWith("error:")).length, 1, m.stderr);
+    ok(/error: (cannot reach the S3 endpoint|download of .* broke off)/.test(m.stderr), m.stderr);
+    ok(/hint: .*latest\/ is unchanged/.test(m.stderr), m.stderr);
+    assertEquals(await Deno.readTextFile(join(out, "latest", "manifest.json")), before, "latest/ changed");
+    const failed = await Deno.readTextFile(summary);
+    await Deno.remove(summary);
+    ok(/failed/i.test(failed), failed);
+    for (const text of [m.stdout + m.stderr, failed]) {
+      ok(!text.includes(secret) && !text.includes(p.storage.accessKeyId) && !text.includes(PROJECT_PASSWORD));
+    }
     assertEquals((await Array.fromAsync(Deno.readDir(out))).map((e) => e.name).sort(), [
       STORE_LOCK,
       "archive",
@@ -788,6 +825,72 @@ Deno.test("verify checks every Storage blob: a changed or missing blob fails, na
       ok(
         /error: the blob of photos\/.* (does not match the backup's map|cannot be read)/.test(r.stderr),
         r.stderr,
+      );
+    });
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("verify --drill restores the Storage files into scratch buckets, compares them and removes them", async () => {
+  const { p, files } = await source();
+  const out = await Deno.makeTempDir({ prefix: "storage-drill-" });
+  const scratchDb = async () => {
+    const name = `drill_${Deno.pid}_${crypto.randomUUID().slice(0, 8)}`;
+    await p.cluster.sql(`create database "${name}"`);
+    return p.cluster.url({ db: name });
+  };
+  try {
+    // the whole database: a drill restores everything (catalog.sql's event triggers need extensions')
+    const b = await backup(p, out, ["--bucket", "photos"], {}, true);
+    assertEquals(b.code, 0, b.stderr);
+    const photos = files.filter((f) => f.bucket === "photos").length;
+    await withTarget(async (t) => {
+      const env = s3Env(t, "RESTORE_S3");
+      // without a Storage server: the database drill, and a line saying what the files need
+      const plain = await runCli(["verify", "--out", out, "--drill", "--target-url", await scratchDb()]);
+      assertEquals(plain.code, 0, plain.stdout + plain.stderr);
+      ok(/\d+\/\d+ tables match/.test(plain.stdout), plain.stdout);
+      ok(
+        /Storage files not drilled: give a Storage server for scratch buckets/.test(plain.stdout),
+        plain.stdout,
+      );
+      // only part of the settings: exit 2 before anything is written
+      const part = await runCli(["verify", "--out", out, "--drill", "--target-url", await scratchDb()], {
+        RESTORE_S3_ENDPOINT: t.storage.endpoint,
+      });
+      assertEquals(part.code, 2, part.stderr);
+      ok(
+        /error: restore --storage needs the region: --target-storage-region or \$RESTORE_S3_REGION/.test(
+          part.stderr,
+        ),
+        part.stderr,
+      );
+      const r = await runCli(
+        ["verify", "--out", out, "--drill", "--target-url", await scratchDb(), "--json"],
+        env,
+      );
+      assertEquals(r.code, 0, r.stdout + r.stderr);
+      const st = JSON.parse(r.stdout).storage;
+      assertEquals([st.files, st.matched, st.mismatches, st.cleanup], [photos, photos, [], undefined]);
+      ok(/drill: Storage files into scratch bucket\(s\) drill-[0-9a-f]{8}-1 on /.test(r.stderr), r.stderr);
+      // the scratch buckets and their files are gone from the target
+      assertEquals(
+        (await t.cluster.sql(
+          "select (select count(*) from storage.buckets) || ' ' || (select count(*) from storage.objects)",
+          { db: t.db },
+        )).trim(),
+        "0 0",
+      );
+      const text = await runCli(["verify", "--out", out, "--drill", "--target-url", await scratchDb()], env);
+      assertEquals(text.code, 0, text.stdout + text.stderr);
+      ok(
+        new RegExp(`${photos}/${photos} Storage files match .*removed after`).test(text.stdout),
+        text.stdout,
+      );
+      ok(
+        !(r.stdout + r.stderr + text.stdout + text.stderr).includes(t.storage.secretAccessKey),
+        "a key was printed",
       );
     });
   } finally {

@@ -273,8 +273,8 @@ const TABLE = [
     type: "string",
     value: "URL",
     env: "RESTORE_S3_ENDPOINT",
-    help: "The TARGET project's S3 endpoint. Never defaults to the source.",
-    commands: ["restore"],
+    help: "The TARGET project's S3 endpoint (restore; verify --drill's scratch buckets). Never the source's.",
+    commands: ["restore", "verify"],
   },
   {
     name: "target-storage-region",
@@ -282,7 +282,7 @@ const TABLE = [
     value: "REGION",
     env: "RESTORE_S3_REGION",
     help: "The target project's region.",
-    commands: ["restore"],
+    commands: ["restore", "verify"],
   },
   {
     name: "target-storage-access-key-id",
@@ -290,7 +290,7 @@ const TABLE = [
     value: "ID",
     env: "RESTORE_S3_ACCESS_KEY_ID",
     help: "S3 access key id of the target project.",
-    commands: ["restore"],
+    commands: ["restore", "verify"],
   },
   {
     name: "target-storage-secret-access-key",
@@ -298,7 +298,7 @@ const TABLE = [
     value: "SECRET",
     env: "RESTORE_S3_SECRET_ACCESS_KEY",
     help: "Its secret access key.",
-    commands: ["restore"],
+    commands: ["restore", "verify"],
   },
   // storage
   {

@@ -340,6 +340,14 @@ export class S3Client {
     await res.body?.cancel();
   }
 
+  /** Removes an empty bucket (no error when it is already gone). Throws on failure. */
+  async deleteBucket(bucket: string): Promise<void> {
+    const res = await this.#send("delete bucket", this.#url(bucket), () => ({ method: "DELETE" }), {
+      allow404: true,
+    });
+    await res.body?.cancel();
+  }
+
   /** The object's head, or undefined when it does not exist. */
   async head(bucket: string, key: string): Promise<ObjectHead | undefined> {
     const res = await this.#send(
@@ -407,6 +415,19 @@ export class S3Client {
         await sleep(wait, this.#signal);
       }
     }
+  }
+
+  /** Removes an object (no error when it is already gone). Throws on failure. */
+  async delete(bucket: string, key: string): Promise<void> {
+    const res = await this.#send(
+      `delete ${bucket}/${key}`,
+      this.#url(bucket, key),
+      () => ({ method: "DELETE" }),
+      {
+        allow404: true,
+      },
+    );
+    await res.body?.cancel();
   }
 }
 
