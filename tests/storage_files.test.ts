@@ -901,20 +901,34 @@ Deno.test("verify --drill restores the Storage files into scratch buckets, compa
 Deno.test("--storage with several databases is refused: one set of keys names one project", async () => {
   const out = await Deno.makeTempDir({ prefix: "storage-envs-" });
   try {
-    const r = await runCli(["backup", "--out", out, "--env", "both", "--storage", "--yes"], {
+    const env = {
       SUPABASE_DB_URL: "postgresql://postgres:pw@127.0.0.1:1/prod",
       SUPABASE_DB_URL_DEV: "postgresql://postgres:pw@127.0.0.1:1/dev",
       SUPABASE_S3_ENDPOINT: "https://x.storage.supabase.co/storage/v1/s3",
       SUPABASE_S3_REGION: "eu-central-1",
       SUPABASE_S3_ACCESS_KEY_ID: "id",
       SUPABASE_S3_SECRET_ACCESS_KEY: "secret-value",
-    });
+    };
+    const r = await runCli(["backup", "--out", out, "--env", "both", "--storage", "--yes"], env);
     assertEquals(r.code, 2, r.stderr);
     ok(
       /error: --storage backs up one project's files, and this run backs up 2 databases/.test(r.stderr),
       r.stderr,
     );
     assertEquals(await listFiles(out), []);
+    // the config file's "storage": true is --storage
+    const config = join(out, "..", `${out.split("/").pop()}.json`);
+    await Deno.writeTextFile(config, JSON.stringify({ storage: true }));
+    try {
+      const c = await runCli(["backup", "--out", out, "--env", "both", "--yes"], {
+        ...env,
+        BACKUP_CONFIG: config,
+      });
+      assertEquals(c.code, 2, c.stderr);
+      ok(/error: --storage backs up one project's files/.test(c.stderr), c.stderr);
+    } finally {
+      await Deno.remove(config);
+    }
   } finally {
     await Deno.remove(out, { recursive: true });
   }

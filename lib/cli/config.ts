@@ -43,12 +43,14 @@ export interface BackupConfig {
   vault?: string;
   /** Default for `--env`. */
   env?: string;
+  /** `true`: `backup` backs up Storage files as with `--storage`. */
+  storage?: boolean;
   /** Databases by environment name, in file order. */
   databases: Record<string, DatabaseConfig>;
 }
 
 /** The keys each object of the file may have. */
-const TOP_KEYS = ["out", "vault", "env", "databases"] as const;
+const TOP_KEYS = ["out", "vault", "env", "storage", "databases"] as const;
 const DB_KEYS = [
   "url",
   "urlEnv",
@@ -231,6 +233,12 @@ export function parseConfig(text: string, file: string): BackupConfig {
     config.vault = c.string(o.vault, "vault").trim();
     validateVaultName(config.vault, `${file}: vault`);
   }
+  if (o.storage !== undefined) {
+    if (typeof o.storage !== "boolean") {
+      c.fail("storage", "must be true or false", '"storage": true backs up Storage files, as --storage does');
+    }
+    config.storage = o.storage as boolean;
+  }
   if (o.databases !== undefined) {
     const dbs = c.object(o.databases, "databases", Object.keys(o.databases ?? {}));
     for (const [name, v] of Object.entries(dbs)) {
@@ -294,8 +302,9 @@ export async function loadConfig(
 
 /**
  * Returns `args` with the config file's `out`, `vault` and `env` filled in where neither the flag nor
- * its environment variable gave a value (precedence: flag, then variable, then file). Only flags the
- * command has are filled. The origin of a filled value is `<file>: <key>`. Pure.
+ * its environment variable gave a value (precedence: flag, then variable, then file), and, for
+ * `backup`, `storage: true` as `--storage`. Only flags the command has are filled. The origin of a
+ * filled value is `<file>: <key>`. Pure.
  */
 export function applyConfig(args: ParsedArgs, config: BackupConfig | undefined): ParsedArgs {
   if (!config) return args;
@@ -308,6 +317,11 @@ export function applyConfig(args: ParsedArgs, config: BackupConfig | undefined):
       values[key] = v;
       origin[key] = `${config.path}: ${key}`;
     }
+  }
+  // restore --storage needs the target's keys: the file's `storage` is the backup's setting only
+  if (config.storage === true && args.command === "backup" && values.storage === undefined) {
+    values.storage = true;
+    origin.storage = `${config.path}: storage`;
   }
   return { ...args, values, origin };
 }

@@ -188,6 +188,20 @@ Deno.test("applyConfig fills out, vault and env only where flag and variable are
   assertEquals(applyConfig(same, undefined), same);
 });
 
+Deno.test("storage: true in the file is backup's --storage (never restore's); anything else is refused", () => {
+  const config = parse({ storage: true, databases: {} });
+  assertEquals(config.storage, true);
+  const b = applyConfig(parseCli(["backup"], {}), config);
+  assertEquals([b.values.storage, b.origin.storage], [true, "backup.config.json: storage"]);
+  assertEquals(applyConfig(parseCli(["restore"], {}), config).values.storage, undefined);
+  assertEquals(applyConfig(parseCli(["backup"], {}), parse({ storage: false })).values.storage, undefined);
+  throws(
+    () => parse({ storage: "yes" }),
+    usage("backup.config.json: storage must be true or false", "--storage"),
+  );
+  throws(() => parse({ storgae: true }), usage(/storgae is not a known key/, "did you mean 'storage'?"));
+});
+
 Deno.test("loadConfig: backup.config.json in the directory, --config and $BACKUP_CONFIG", async () => {
   const dir = await Deno.makeTempDir({ prefix: "config-test-" });
   try {
