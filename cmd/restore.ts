@@ -255,7 +255,6 @@ async function restoreFrom(
         target: where,
         ...planJson(r.plan),
         ...(r.stop ? { stop: { error: r.stop.message, hint: r.stop.hint } } : {}),
-        ...(r.plan.catalog ? { catalog: r.plan.catalog } : {}),
         ...(dryRun ? {} : {
           tablesLoaded: r.tablesLoaded,
           rowsLoaded: r.rowsLoaded,

@@ -9,6 +9,10 @@
  * - restored into an empty database as superuser, `pg_dump --schema-only` of target and source are the
  *   same but for the user mapping (never in a backup);
  * - as a non-superuser, the restore stops before writing anything (exit 2): heap2 needs a superuser;
+ * - `--schema d` and `--table` of d's tables leave out the rule and the trigger that write into c.log
+ *   (issue 12 item 6; the trigger's function writes an unqualified name its search_path resolves), and
+ *   `--schema d` creates heap2, which one of its tables uses;
+ * - the target's own default privileges end as the source's (removed where the source had none);
  * - a catalog.sql changed to hold a statement in a database-level entry (checksum recomputed) is refused,
  *   a meta-command too; a statement put into an entry the restore only orders by is never run.
  * @module
@@ -49,6 +53,30 @@ create function public.on_ddl() returns event_trigger language plpgsql as $$begi
 create event trigger audit_ddl on ddl_command_start execute function public.on_ddl();
 alter default privileges grant select on tables to public;
 insert into a.t values (1, 'one'), (2, 'two');
+create schema c;
+create schema d;
+create table c.log (what text);
+create table d.src (id int) using heap;
+create table d.heavy (id int);
+create rule to_log as on insert to d.src do also insert into c.log values ('insert into d.kept');
+create table d.kept (id int) using heap;
+create rule kept as on insert to d.kept do also insert into d.src values (new.id);
+create function d.note() returns trigger language plpgsql set search_path = c as $$
+begin
+  -- update d.src: a comment does not count
+  insert into log values ('update d.kept');
+  return new;
+end $$;
+create trigger note after insert on d.kept for each row execute function d.note();
+`;
+
+/**
+ * Default privileges of the target's own (as a new Supabase project has them): in schema public, which
+ * the source has none in, and database-wide, where the source grants SELECT only.
+ */
+const OWN_DEFAULTS = `
+alter default privileges in schema public grant insert on tables to public;
+alter default privileges grant update on tables to public;
 `;
 
 async function schemasOf(c: Cluster, db: string): Promise<string> {
@@ -83,6 +111,7 @@ for (const major of [15, 17] as const) {
 
         await t.step("the dry run names each database-level object and the user mapping", async () => {
           const target = await c.createDatabase();
+          await c.sql(OWN_DEFAULTS, { db: target });
           const r = await runCli(
             ["restore", ...out, "--target-url", c.url({ db: target }), "--dry-run"],
             TOOLS,
@@ -91,12 +120,18 @@ for (const major of [15, 17] as const) {
           for (
             const line of [
               "  definitions in catalog.sql's order (one dependency order across schemas)",
-              "    access method heap2: create (1 table(s) use it)",
+              "    access method heap2: create (3 table(s) use it)",
               "    server remote: create",
               "    cast (a.mood AS text): create",
               "    publication pub_app: create",
               "    event trigger audit_ddl: create",
               "    default privileges of role supabase_admin (database-wide): for tables: create",
+            ]
+          ) assert(r.stdout.split("\n").includes(line), `${line}\n${r.stdout}`);
+          for (
+            const line of [
+              "    in schema public, on tables (to PUBLIC): REMOVED (the source had none)",
+              "    database-wide, on tables (to PUBLIC): replaced by the source's",
             ]
           ) assert(r.stdout.split("\n").includes(line), `${line}\n${r.stdout}`);
           assert(
@@ -111,10 +146,30 @@ for (const major of [15, 17] as const) {
             r.stdout,
           );
           assertEquals(await schemasOf(c, target), "");
+          const json = await runCli(
+            ["restore", ...out, "--target-url", c.url({ db: target }), "--dry-run", "--json"],
+            TOOLS,
+          );
+          assertEquals(json.code, 0, json.stderr);
+          const cat = JSON.parse(json.stdout).catalog;
+          assertEquals(cat.file, "catalog.sql");
+          assert(
+            cat.objects.some((o: { type: string; name: string; action: string; phase: string }) =>
+              o.type === "SERVER" && o.name === "remote" && o.action === "create" && o.phase === "pre"
+            ),
+            json.stdout,
+          );
+          assertEquals(cat.userMappings, [{
+            server: "remote",
+            user: "supabase_admin",
+            options: ["user", "password"],
+          }]);
         });
 
         await t.step("into an empty database as superuser: the same schema as the source", async () => {
           const target = await c.createDatabase();
+          // The target's own default privileges end as the source's: pg_dump of both compares them.
+          await c.sql(OWN_DEFAULTS, { db: target });
           const r = await runCli(["restore", ...out, "--target-url", c.url({ db: target })], TOOLS);
           assertEquals(r.code, 0, r.stderr);
           assert(r.stderr.includes("definitions restored in catalog.sql's order: schema(s) "), r.stderr);
@@ -134,12 +189,12 @@ for (const major of [15, 17] as const) {
           const url = c.url({ db: target, user: role, password: "pw" });
           const dry = await runCli(["restore", ...out, "--target-url", url, "--dry-run"], TOOLS);
           assertEquals(dry.code, 2, dry.stderr);
-          assert(dry.stdout.includes("    access method heap2: REFUSED (1 table(s) use it"), dry.stdout);
+          assert(dry.stdout.includes("    access method heap2: REFUSED (3 table(s) use it"), dry.stdout);
           assert(dry.stdout.includes("    event trigger audit_ddl: SKIPPED (only a superuser"), dry.stdout);
           const r = await runCli(["restore", ...out, "--target-url", url], TOOLS);
           assertEquals(r.code, 2, r.stderr);
           assert(
-            /^error: the restore needs access method heap2 \(1 table\(s\) use it, and only a superuser/m.test(
+            /^error: the restore needs access method heap2 \(3 table\(s\) use it, and only a superuser/m.test(
               r.stderr,
             ),
             r.stderr,
@@ -147,6 +202,44 @@ for (const major of [15, 17] as const) {
           assert(/^hint: restore as a superuser, or have a superuser create it/m.test(r.stderr), r.stderr);
           assertEquals(await schemasOf(c, target), "");
         });
+
+        await t.step(
+          "--schema and --table leave out rules and triggers that write outside them",
+          async () => {
+            for (const args of [["--schema", "d"], ["--table", "d.src", "--table", "d.kept"]]) {
+              const target = await c.createDatabase();
+              const r = await runCli(
+                ["restore", ...out, "--target-url", c.url({ db: target }), ...args],
+                TOOLS,
+              );
+              assertEquals(r.code, 0, `${args}: ${r.stderr}`);
+              // d.heavy is created with heap2: a --schema restore creates the access method too
+              assertEquals(
+                r.stderr.includes("    access method heap2: create (1 table(s) use it)"),
+                args[0] === "--schema",
+                r.stderr,
+              );
+              for (
+                const w of [
+                  "warning: rule d.src to_log left out: it writes into c.log, which this restore does not restore",
+                  "warning: trigger d.kept note left out: it writes into c.log, which this restore does not restore",
+                ]
+              ) assert(r.stderr.includes(w), `${args}: ${w}\n${r.stderr}`);
+              // the rule into a restored table stays; the left-out ones are gone, nothing else
+              const rules = await c.sql(
+                "select string_agg(rulename, ',' order by rulename) from pg_rules where schemaname = 'd'",
+                { db: target },
+              );
+              assertEquals(rules, "kept\n", `${args}`);
+              assertEquals(
+                await c.sql("select count(*) from pg_trigger where not tgisinternal", { db: target }),
+                "0\n",
+              );
+              await c.sql("insert into d.kept values (7)", { db: target });
+              assertEquals(await c.sql("select id from d.src", { db: target }), "7\n");
+            }
+          },
+        );
 
         await t.step("a changed catalog.sql: refused, or what it adds is never run", async () => {
           const copy = await Deno.makeTempDir({ prefix: `catalog-tampered-${major}-` });

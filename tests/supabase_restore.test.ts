@@ -66,6 +66,9 @@ Deno.test({
         assert(/prefixes: SKIPPED/.test(dry.stdout), dry.stdout);
         assert(/note: storage\.prefixes .*is not restored/.test(dry.stdout), dry.stdout);
         assert(/schema_migrations: leave as is/.test(dry.stdout), dry.stdout);
+        // catalog.sql: Supabase's own event triggers are the new project's; nothing database-level refused
+        assert(/^ {4}event trigger \S+: SKIPPED \(Supabase's own/m.test(dry.stdout), dry.stdout);
+        assert(!/: REFUSED/.test(dry.stdout), dry.stdout);
       });
 
       await t.step("the restore goes through as postgres; app and managed rows come back", async () => {

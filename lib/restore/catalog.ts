@@ -44,8 +44,11 @@ function applyState(text: string, state: Map<string, string>): void {
   }
 }
 
-/** `text` without its state statements (whole statements, as the lexer cuts them). */
-function withoutState(text: string): string {
+/**
+ * `text` without its `SET default_tablespace`/`default_table_access_method` statements (whole
+ * statements, as the lexer cuts them).
+ */
+export function withoutState(text: string): string {
   let out = "";
   for (const p of lexScript(text)) {
     if (p.kind === "statement" && STATE_SET.test(p.text.trim())) continue;
@@ -142,11 +145,75 @@ export interface CatalogObject {
 export interface CatalogPlan {
   /** The backup file (checked against the manifest like the others). */
   file: string;
-  /** Database-level objects, in catalog.sql's order (none unless the restore is a whole one). */
+  /** Database-level objects, in catalog.sql's order (a `--schema` restore: only the access methods its tables need). */
   objects: CatalogObject[];
   /** User mappings of restored servers: never in a backup, to be created again with their secrets. */
   userMappings: ManifestUserMapping[];
+  /**
+   * The target's own default privileges of the connected user that the backup's replace: in the
+   * schemas the restore creates definitions in, and database-wide on a whole restore. They are revoked
+   * and not granted back; the source's (if it had any) are restored as pg_dump wrote them.
+   */
+  defaults: ReplacedDefault[];
   notes: string[];
+}
+
+/** One of the target's default privileges that a restore replaces by the source's. */
+export interface ReplacedDefault {
+  /** The schema, or null for database-wide. */
+  schema: string | null;
+  /** pg_default_acl.defaclobjtype: r, S, f, T, n. */
+  type: string;
+  /** Who the target's grants them to. */
+  grantees: string[];
+  /** The source had default privileges there too (false: the target's are simply removed). */
+  source: boolean;
+}
+
+const DEFAULT_ACL_TYPES: Record<string, string> = {
+  TABLES: "r",
+  SEQUENCES: "S",
+  FUNCTIONS: "f",
+  TYPES: "T",
+  SCHEMAS: "n",
+};
+const DEFAULT_ACL_WORDS: Record<string, string> = {
+  r: "tables",
+  S: "sequences",
+  f: "functions",
+  T: "types",
+  n: "schemas",
+};
+
+/**
+ * The target's default privileges (of its connected user) that a restore replaces: those of the
+ * schemas in `ddl`, and the database-wide ones when `whole`; each with whether catalog.sql holds the
+ * source's for the same role, schema and kind.
+ */
+export function replacedDefaults(
+  catalog: Script,
+  target: TargetState,
+  ddl: ReadonlySet<string>,
+  whole: boolean,
+): ReplacedDefault[] {
+  const source = new Set<string>();
+  for (const b of catalog.blocks) {
+    if (b.type !== "DEFAULT ACL" || b.owner !== target.user) continue;
+    const t = DEFAULT_ACL_TYPES[b.name.replace(/^DEFAULT PRIVILEGES FOR /, "")];
+    if (t) source.add(`${b.schema === "-" ? "" : b.schema}\u0000${t}`);
+  }
+  const out = new Map<string, ReplacedDefault>();
+  for (const d of target.defaultAcl ?? []) {
+    if (d.schema === null ? !whole : !ddl.has(d.schema)) continue;
+    const k = `${d.schema ?? ""}\u0000${d.type}`;
+    let r = out.get(k);
+    if (!r) {
+      r = { schema: d.schema, type: d.type, grantees: [], source: source.has(k) };
+      out.set(k, r);
+    }
+    if (!r.grantees.includes(d.grantee)) r.grantees.push(d.grantee);
+  }
+  return [...out.values()];
 }
 
 /** What {@link planCatalog} needs to know about the rest of the plan. */
@@ -267,8 +334,8 @@ function dependentNames(type: string, tag: string): string[] {
 /**
  * Plans the database-level objects of a whole restore from catalog.sql (parsed): for each one,
  * create, present (the target has it), skip or refuse, with the reason; the user mappings to create
- * again; and notes. `whole` false (a `--schema` restore, `--data-only`): no objects, catalog.sql
- * only orders the definitions. Throws a {@link BackupError} when an entry it would run holds a
+ * again; and notes. A `--schema` restore takes only the access methods its tables are created
+ * with; `--data-only` none. Throws a {@link BackupError} when an entry it would run holds a
  * statement its type cannot hold.
  */
 export function planCatalog(
@@ -279,7 +346,7 @@ export function planCatalog(
   target: TargetState,
   scope: CatalogScope,
 ): CatalogPlan {
-  const plan: CatalogPlan = { file, objects: [], userMappings: [], notes: [] };
+  const plan: CatalogPlan = { file, objects: [], userMappings: [], defaults: [], notes: [] };
   const dumpMajor = parsePgVersion(m.pgDumpVersion)?.major ?? 0;
   if (target.serverMajor < 17 && dumpMajor >= 17) {
     plan.notes.push(
@@ -287,8 +354,9 @@ export function planCatalog(
     );
   }
   const whole = req.schemas.length === 0 && req.tables.length === 0 && !req.dataOnly;
-  if (!whole) return plan;
+  if (req.dataOnly || req.tables.length > 0) return plan;
   checkPreamble(catalog);
+  plan.defaults = replacedDefaults(catalog, target, scope.ddl, whole);
   const blocks = catalog.blocks;
   // Tables per access method, as pg_restore's SET default_table_access_method before each says.
   const amTables = new Map<string, number>();
@@ -310,6 +378,8 @@ export function planCatalog(
   blocks.forEach((b, i) => {
     const spec = OBJECT_TYPES[b.type];
     if (!spec || b.schema !== "-") return;
+    // Restoring some schemas: only the access methods their tables are created with.
+    if (!whole && !(b.type === "ACCESS METHOD" && amTables.get(b.name))) return;
     const o: CatalogObject = {
       type: b.type,
       name: displayName(b.type, b.name),
@@ -339,7 +409,7 @@ export function planCatalog(
         return;
       }
       // A grant on a wrapper that an extension created (its own entry is the extension's).
-      const wrapper = b.type === "ACL" && b.name.match(/^FOREIGN DATA WRAPPER (.+)$/);
+      const wrapper = whole && b.type === "ACL" && b.name.match(/^FOREIGN DATA WRAPPER (.+)$/);
       if (wrapper) {
         objects.push({
           type: "ACL",
@@ -382,7 +452,7 @@ export function planCatalog(
     ),
   );
   plan.userMappings = (m.userMappings ?? []).filter((u) => servers.has(u.server));
-  const settings = m.database.settings ?? [];
+  const settings = whole ? m.database.settings ?? [] : [];
   if (settings.length > 0) {
     plan.notes.push(
       `database settings of the source are not restored (set them with ALTER DATABASE … SET): ${
@@ -510,6 +580,15 @@ export function formatCatalogPlan(plan: CatalogPlan | undefined): string[] {
       ? ` (${o.reason})`
       : "";
     out.push(`    ${describeObject(o)}: ${words[o.action]}${why}`);
+  }
+  if (plan.defaults.length > 0) out.push(`  the target's own default privileges (of the restoring role):`);
+  for (const d of plan.defaults) {
+    const where = d.schema === null ? "database-wide" : `in schema ${d.schema}`;
+    out.push(
+      `    ${where}, on ${DEFAULT_ACL_WORDS[d.type] ?? d.type} (to ${d.grantees.join(", ")}): ${
+        d.source ? "replaced by the source's" : "REMOVED (the source had none)"
+      }`,
+    );
   }
   for (const n of plan.notes) out.push(`  note: ${n}`);
   return out;

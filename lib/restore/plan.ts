@@ -62,6 +62,19 @@ export interface TargetState {
    * wrappers, servers, casts, publications, event triggers); absent: not read.
    */
   globals?: ReadonlySet<string>;
+  /** The connected user's default privileges in the target (absent: not read). */
+  defaultAcl?: readonly TargetDefaultAcl[];
+}
+
+/** One default privilege of the connected user in the target: `ALTER DEFAULT PRIVILEGES … GRANT`. */
+export interface TargetDefaultAcl {
+  /** The schema, or null for database-wide. */
+  schema: string | null;
+  /** pg_default_acl.defaclobjtype: r (tables), S (sequences), f (functions), T (types), n (schemas). */
+  type: string;
+  grantee: string;
+  priv: string;
+  grantable: boolean;
 }
 
 /** What a restore does about one extension of the backup. */

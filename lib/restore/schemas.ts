@@ -15,8 +15,8 @@ import { addCounts, filterDefinitions } from "./filter.ts";
 import { tableKey } from "./plan.ts";
 import { restoreEntries, runPsql } from "./exec.ts";
 import { fkTarget, parseScript, type Script, type ScriptBlock, scriptText } from "./script.ts";
-import { describeObject, inCatalogOrder } from "./catalog.ts";
-import { dropsForClean } from "./tables.ts";
+import { blockKey, describeObject, inCatalogOrder } from "./catalog.ts";
+import { dropsForClean, withoutOutsideWriters } from "./tables.ts";
 import { assumeCreated, withoutDefaults } from "./target.ts";
 import { parseToc } from "../pg/toc.ts";
 
@@ -229,8 +229,16 @@ export async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<voi
       env: {},
       what: `reading ${s.dump}`,
     });
+    // Rules and triggers that write into tables this restore leaves out (and the target lacks).
+    const kept = new Set(
+      (await withoutOutsideWriters(
+        ctx,
+        parseScript(text).blocks.filter((b) => !isExcludedBlock(ctx, b)),
+        (schema, table) => ctx.state.tables.has(tableKey(schema, table)),
+      )).map(blockKey),
+    );
     const { text: filtered, counts } = filterDefinitions(text, ctx.filter, {
-      dropBlock: (b) => isExcludedBlock(ctx, b),
+      dropBlock: (b) => isExcludedBlock(ctx, b) || !kept.has(blockKey(b)),
     });
     addCounts(ctx.counts, counts);
     await runPsql(ctx, filtered, `indexes, constraints and policies of schema ${s.name}`);

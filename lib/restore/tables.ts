@@ -7,7 +7,9 @@
  */
 import type { QualifiedName } from "../pg/ident.ts";
 import { type Ctx, warn } from "./context.ts";
-import { dataStream, preDataScripts, readText } from "./files.ts";
+import { dataStream, preDataScripts, preDataText, readText } from "./files.ts";
+import { triggerFunction, writesOutside } from "./writes.ts";
+import { withoutState } from "./catalog.ts";
 import { addCounts, filterDefinitions } from "./filter.ts";
 import { type PlannedTable, tableKey } from "./plan.ts";
 import { runPsql } from "./exec.ts";
@@ -21,7 +23,7 @@ import {
   splitTableScript,
 } from "./script.ts";
 import { assumeCreated, existingObjects, withoutDefaults } from "./target.ts";
-import { qualified, quoteIdent } from "../pg/ident.ts";
+import { qualified, quoteIdent, unquoteName } from "../pg/ident.ts";
 
 /** Restores tables one by one: schema, dependencies, table definitions, data, foreign keys. */
 export async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
@@ -65,7 +67,9 @@ export async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<v
       }
     }
     if (combined) {
-      combined.blocks.push(...late);
+      combined.blocks.push(
+        ...await withoutOutsideWriters(ctx, late, (schema, table) => present({ schema, table })),
+      );
       const { text: main, counts } = filterDefinitions(scriptText(combined), ctx.filter);
       addCounts(ctx.counts, counts);
       await runPsql(
@@ -85,6 +89,44 @@ export async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<v
     addCounts(ctx.counts, counts);
     await runPsql(ctx, fk, `foreign keys of ${describeTables(work)}`);
   }
+}
+
+/**
+ * `blocks` without the rules and triggers that write into a table of the backup that is not
+ * `present` (restored by this restore, or in the target): each left out with a warning naming the
+ * table, as foreign keys to such tables are. A trigger's writes are read from its function's entry in
+ * the backup's schema dumps (lib/restore/writes.ts).
+ */
+export async function withoutOutsideWriters(
+  ctx: Ctx,
+  blocks: ScriptBlock[],
+  present: (schema: string, table: string) => boolean,
+): Promise<ScriptBlock[]> {
+  const functions = new Map<string, ScriptBlock>();
+  const needed = new Set(
+    blocks.filter((b) => b.type === "TRIGGER").map((b) => triggerFunction(b)?.schema)
+      .filter((x) => x !== undefined),
+  );
+  for (const s of ctx.manifest.schemas.filter((x) => needed.has(x.name))) {
+    for (const b of parseScript(await preDataText(ctx, s)).blocks) {
+      if (b.type !== "FUNCTION" && b.type !== "PROCEDURE") continue;
+      functions.set(`${b.schema}\u0000${unquoteName(b.name.replace(/\(.*$/s, ""))}`, b);
+    }
+  }
+  const inBackup = (schema: string, table: string) =>
+    ctx.manifest.schemas.some((s) => s.name === schema && s.tables.some((t) => t.name === table));
+  return blocks.filter((b) => {
+    if (b.type !== "RULE" && b.type !== "TRIGGER") return true;
+    const outside = writesOutside(b, (s, n) => functions.get(`${s}\u0000${n}`), present, inBackup);
+    if (outside.length === 0) return true;
+    warn(
+      ctx,
+      `${b.type.toLowerCase()} ${b.schema}.${b.name} left out: it writes into ${
+        outside.join(", ")
+      }, which this restore does not restore and the target lacks`,
+    );
+    return false;
+  });
 }
 
 /** Entry types pg_dump puts in its post-data section. */
@@ -139,9 +181,11 @@ export async function createDependencies(
     );
   }
   const head = missing.map((s) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)};`).join("\n");
-  const preamble = scripts[0]?.script.preamble ?? "";
+  // Without the SET default_table_access_method/default_tablespace that pg_restore wrote for the
+  // tables next to them: they are not created here (and their access method may not exist yet).
+  const preamble = withoutState(scripts[0]?.script.preamble ?? "");
   const trailer = scripts[0]?.script.trailer ?? "";
-  const body = [preamble, head, ...deps.map((d) => d.block.text), trailer].join("\n");
+  const body = [preamble, head, ...deps.map((d) => withoutState(d.block.text)), trailer].join("\n");
   const { text: sql, counts } = filterDefinitions(body, ctx.filter);
   addCounts(ctx.counts, counts);
   await runPsql(ctx, sql, "creating the schemas and types they need");

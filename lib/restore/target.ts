@@ -8,7 +8,7 @@
 import type { Sql } from "../pg/connect.ts";
 import type { QualifiedName } from "../pg/ident.ts";
 import { type Ctx, enc } from "./context.ts";
-import { tableKey, type TargetState, type TargetTable } from "./plan.ts";
+import { tableKey, type TargetDefaultAcl, type TargetState, type TargetTable } from "./plan.ts";
 import { qualified, quoteIdent } from "../pg/ident.ts";
 import { parseServerVersionNum } from "../pg/tools.ts";
 import { globalKey } from "./catalog.ts";
@@ -86,6 +86,7 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     tables: map,
     extensions: new Map(extensions.map((e) => [e.name, { schema: e.schema, owner: e.owner }])),
     globals: new Set(globals.map((g) => globalKey(g.type, g.name))),
+    defaultAcl: await readDefaultAcl(sql),
   };
 }
 
@@ -97,19 +98,14 @@ const OBJTYPES: Record<string, string> = { r: "TABLES", S: "SEQUENCES", f: "FUNC
  * their source did not have, because pg_dump writes grants relative to the built-in defaults. So the
  * scripts that create objects run between `suspend` (revokes them) and `resume` (grants them back),
  * inside the same transaction; the backup's own default privileges are restored as pg_dump wrote them.
+ * Those the plan says the backup replaces (`catalog.defaults`: of schemas it restores, and
+ * database-wide on a whole restore) are not granted back: the target ends with the source's.
  */
 async function defaultPrivileges(ctx: Ctx): Promise<{ suspend: string; resume: string }> {
   if (ctx.defaults) return ctx.defaults;
-  const rows = await ctx.sql<
-    { schema: string | null; type: string; grantee: string; priv: string; grantable: boolean }[]
-  >`
-    select n.nspname as schema, d.defaclobjtype::text as type,
-           case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end as grantee,
-           a.privilege_type as priv, a.is_grantable as grantable
-      from pg_default_acl d
-      left join pg_namespace n on n.oid = d.defaclnamespace
-      cross join lateral aclexplode(d.defaclacl) a
-     where d.defaclrole = (select oid from pg_roles where rolname = current_user) and a.grantee <> d.defaclrole`;
+  const rows = ctx.state.defaultAcl ?? await readDefaultAcl(ctx.sql);
+  // Those the backup replaces (lib/restore/catalog.ts) stay revoked: the backup's own come later.
+  const replaced = new Set(ctx.plan.catalog?.defaults.map((d) => `${d.schema}\u0000${d.type}`) ?? []);
   const suspend = new Set<string>();
   const resume: string[] = [];
   for (const r of rows) {
@@ -120,13 +116,27 @@ async function defaultPrivileges(ctx: Ctx): Promise<{ suspend: string; resume: s
     }`;
     const who = r.grantee === "PUBLIC" ? "PUBLIC" : quoteIdent(r.grantee);
     suspend.add(`${head} REVOKE ALL ON ${on} FROM ${who};`);
-    resume.push(`${head} GRANT ${r.priv} ON ${on} TO ${who}${r.grantable ? " WITH GRANT OPTION" : ""};`);
+    if (!replaced.has(`${r.schema}\u0000${r.type}`)) {
+      resume.push(`${head} GRANT ${r.priv} ON ${on} TO ${who}${r.grantable ? " WITH GRANT OPTION" : ""};`);
+    }
   }
   ctx.defaults = {
     suspend: [...suspend].join("\n") + (suspend.size ? "\n" : ""),
     resume: resume.length ? "\n" + resume.join("\n") + "\n" : "",
   };
   return ctx.defaults;
+}
+
+/** The connected user's default privileges, one row per grantee and privilege (its own left out). */
+async function readDefaultAcl(sql: Sql): Promise<TargetDefaultAcl[]> {
+  return await sql<TargetDefaultAcl[]>`
+    select n.nspname as schema, d.defaclobjtype::text as type,
+           case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end as grantee,
+           a.privilege_type as priv, a.is_grantable as grantable
+      from pg_default_acl d
+      left join pg_namespace n on n.oid = d.defaclnamespace
+      cross join lateral aclexplode(d.defaclacl) a
+     where d.defaclrole = (select oid from pg_roles where rolname = current_user) and a.grantee <> d.defaclrole`;
 }
 
 /** `script` between the statements that suspend and resume the user's default privileges. */

@@ -119,5 +119,16 @@ export function planJson(plan: RestorePlan): Record<string, unknown> {
     tables: [...plan.schemas.flatMap((s) => s.tables), ...plan.tables].map(table),
     excluded: plan.excluded.map((x) => ({ schema: x.schema, table: x.table.name })),
     notes: plan.notes,
+    // catalog.sql's part: each database-level object's decision (not the entries it runs)
+    ...(plan.catalog
+      ? {
+        catalog: {
+          file: plan.catalog.file,
+          objects: plan.catalog.objects.map(({ entries: _, ...o }) => o),
+          userMappings: plan.catalog.userMappings,
+          notes: plan.catalog.notes,
+        },
+      }
+      : {}),
   };
 }

@@ -251,10 +251,23 @@ Deno.test("planCatalog: an access method tables need, as a non-superuser, refuse
   assertEquals(none.objects[0].action, "skip");
 });
 
-Deno.test("planCatalog: --schema and --data-only take no database-level objects", () => {
-  for (const req of [{ ...REQ, schemas: ["a"] }, { ...REQ, dataOnly: true }]) {
-    assertEquals(planCatalog("catalog.sql", CATALOG, MANIFEST, req, target(), SCOPE).objects, []);
-  }
+Deno.test("planCatalog: --schema takes only the access methods its tables need, --data-only nothing", () => {
+  assertEquals(
+    actions(planCatalog("catalog.sql", CATALOG, MANIFEST, { ...REQ, schemas: ["a"] }, target(), SCOPE)),
+    ["ACCESS METHOD heap2: create"],
+  );
+  assertEquals(
+    planCatalog("catalog.sql", CATALOG, MANIFEST, { ...REQ, schemas: ["b"] }, target(), {
+      ...SCOPE,
+      ddl: new Set(["b"]),
+    })
+      .objects,
+    [],
+  );
+  assertEquals(
+    planCatalog("catalog.sql", CATALOG, MANIFEST, { ...REQ, dataOnly: true }, target(), SCOPE).objects,
+    [],
+  );
 });
 
 Deno.test("checkEntry: an entry the restore runs holds only its own kind of statement, and no meta-command", () => {
@@ -291,4 +304,42 @@ Deno.test("checkEntry: an entry the restore runs holds only its own kind of stat
   assertThrows(() => planCatalog("catalog.sql", bad, MANIFEST, REQ, target(), SCOPE), BackupError);
   const pre = parseScript(scriptText(CATALOG).replace("SET statement_timeout = 0;", "CREATE ROLE x;"));
   assertThrows(() => planCatalog("catalog.sql", pre, MANIFEST, REQ, target(), SCOPE), BackupError);
+});
+
+Deno.test("replacedDefaults: the target's defaults in restored schemas and database-wide, with the source's or none", () => {
+  const acl = (schema: string | null, type: string, grantee: string) => ({
+    schema,
+    type,
+    grantee,
+    priv: "SELECT",
+    grantable: false,
+  });
+  const t = target({
+    user: "supabase_admin",
+    defaultAcl: [
+      acl("public", "r", "anon"),
+      acl("public", "r", "authenticated"),
+      acl("auth", "r", "anon"),
+      acl(null, "r", "anon"),
+      acl("a", "f", "anon"),
+    ],
+  });
+  const p = planCatalog("catalog.sql", CATALOG, MANIFEST, REQ, t, {
+    ...SCOPE,
+    ddl: new Set(["a", "public"]),
+  });
+  // catalog.sql has supabase_admin's database-wide default for tables; none in public or a
+  assertEquals(p.defaults, [
+    { schema: "public", type: "r", grantees: ["anon", "authenticated"], source: false },
+    { schema: null, type: "r", grantees: ["anon"], source: true },
+    { schema: "a", type: "f", grantees: ["anon"], source: false },
+  ]);
+  assert(
+    formatCatalogPlan(p).includes(
+      "    in schema public, on tables (to anon, authenticated): REMOVED (the source had none)",
+    ),
+  );
+  // --schema: the database-wide ones stay the target's
+  const s = planCatalog("catalog.sql", CATALOG, MANIFEST, { ...REQ, schemas: ["a"] }, t, SCOPE);
+  assertEquals(s.defaults.map((d) => d.schema), ["a"]);
 });
