@@ -34,6 +34,7 @@ async function central(): Promise<{ tmp: string; bare: string }> {
   const tmp = await Deno.makeTempDir({ prefix: "sb-git-" });
   const bare = `${tmp}/central.git`;
   await $`git -c init.defaultBranch=main init --quiet --bare ${bare}`;
+  await gitIn(bare, "config", "uploadpack.allowFilter", "true"); // for blobless clones
   const seed = `${tmp}/seed`;
   await $`git -c init.defaultBranch=main clone --quiet ${bare} ${seed}`.stderr("piped");
   await Deno.writeTextFile(`${seed}/README.md`, "# backups\n");
@@ -45,6 +46,17 @@ async function central(): Promise<{ tmp: string; bare: string }> {
 
 async function clone(bare: string, dir: string): Promise<string> {
   await $`git clone --quiet ${bare} ${dir}`.stderr("piped");
+  return dir;
+}
+
+/**
+ * A blobless, sparse clone as the central workflow makes it: everything but the archives
+ * (`'/*' '!/backups/archive/'`), blobs fetched only for what is checked out.
+ */
+async function sparseClone(bare: string, dir: string): Promise<string> {
+  await $`git clone --quiet --filter=blob:none --no-checkout file://${bare} ${dir}`.stderr("piped");
+  await gitIn(dir, "sparse-checkout", "set", "--no-cone", "/*", "!/backups/archive/");
+  await gitIn(dir, "checkout", "--quiet", "main");
   return dir;
 }
 
@@ -126,98 +138,106 @@ async function names(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-Deno.test("publishToGit: five clones push at once; every backup survives, newest is latest", async () => {
-  const { tmp, bare } = await central();
-  try {
-    const times = [
-      "2025-05-01T10:00:03Z",
-      "2025-05-01T10:00:05Z", // newest
-      "2025-05-01T10:00:01Z",
-      "2025-05-01T10:00:04Z",
-      "2025-05-01T10:00:02Z",
-    ];
-    const clones = await Promise.all(times.map((_, i) => clone(bare, `${tmp}/clone${i}`)));
-    const staged = await Promise.all(
-      times.map((t, i) =>
-        stageBackup(`${clones[i]}/backups`, t, `acme/app${i}`, `${i}${"abcdef0123456789".slice(i)}`)
-      ),
-    );
-    const results = await Promise.all(staged.map((m, i) =>
-      publishToGit({
-        root: `${clones[i]}/backups`,
-        stagedDir: (m as Manifest & { dir: string }).dir,
-        owner: owners.get(`${clones[i]}/backups`)!,
-        archive: true,
-        push: true,
-        message: commitMessage({ env: "prod", source: m.source, status: m.status, tables: 1 }),
-        identity: { name: "supabase-backup[bot]", email: "supabase-backup@users.noreply.github.com" },
-        log: () => {},
-      })
-    ));
-    // They all started from the same commit, so only one first push can win: four retried.
-    const attempts = results.reduce((n, r) => n + r.attempts, 0);
-    assert(attempts >= 9, `at least four runs retried (attempts: ${results.map((r) => r.attempts)})`);
-    for (const r of results) assert(/^[0-9a-f]{40}$/.test(r.commit));
+for (const [mode, cloneOf] of [["full", clone], ["sparse, blobless", sparseClone]] as const) {
+  Deno.test(`publishToGit: five ${mode} clones push at once; every backup survives, newest is latest`, async () => {
+    const { tmp, bare } = await central();
+    try {
+      const times = [
+        "2025-05-01T10:00:03Z",
+        "2025-05-01T10:00:05Z", // newest
+        "2025-05-01T10:00:01Z",
+        "2025-05-01T10:00:04Z",
+        "2025-05-01T10:00:02Z",
+      ];
+      const clones = await Promise.all(times.map((_, i) => cloneOf(bare, `${tmp}/clone${i}`)));
+      const staged = await Promise.all(
+        times.map((t, i) =>
+          stageBackup(`${clones[i]}/backups`, t, `acme/app${i}`, `${i}${"abcdef0123456789".slice(i)}`)
+        ),
+      );
+      const results = await Promise.all(staged.map((m, i) =>
+        publishToGit({
+          root: `${clones[i]}/backups`,
+          stagedDir: (m as Manifest & { dir: string }).dir,
+          owner: owners.get(`${clones[i]}/backups`)!,
+          archive: true,
+          push: true,
+          message: commitMessage({ env: "prod", source: m.source, status: m.status, tables: 1 }),
+          identity: { name: "supabase-backup[bot]", email: "supabase-backup@users.noreply.github.com" },
+          log: () => {},
+        })
+      ));
+      // They all started from the same commit, so only one first push can win: four retried.
+      const attempts = results.reduce((n, r) => n + r.attempts, 0);
+      assert(attempts >= 9, `at least four runs retried (attempts: ${results.map((r) => r.attempts)})`);
+      for (const r of results) assert(/^[0-9a-f]{40}$/.test(r.commit));
 
-    const check = await clone(bare, `${tmp}/check`);
-    const latest = await checksumsHold(`${check}/backups/latest`);
-    assertEquals(latest.createdAt, "2025-05-01T10:00:05Z");
-    const expectedArchives = staged.filter((m) => m.createdAt !== latest.createdAt).map((m) => archiveName(m))
-      .sort();
-    assertEquals(await names(`${check}/backups/archive`), expectedArchives);
-    for (const n of expectedArchives) await checksumsHold(`${check}/backups/archive/${n}`);
-    assertEquals(await names(`${check}/backups`), ["archive", "latest"]);
+      const check = await clone(bare, `${tmp}/check`);
+      const latest = await checksumsHold(`${check}/backups/latest`);
+      assertEquals(latest.createdAt, "2025-05-01T10:00:05Z");
+      const expectedArchives = staged.filter((m) => m.createdAt !== latest.createdAt).map((m) =>
+        archiveName(m)
+      )
+        .sort();
+      assertEquals(await names(`${check}/backups/archive`), expectedArchives);
+      for (const n of expectedArchives) await checksumsHold(`${check}/backups/archive/${n}`);
+      assertEquals(await names(`${check}/backups`), ["archive", "latest"]);
 
-    const log = (await gitIn(check, "log", "--format=%s|%an")).split("\n");
-    assertEquals(log.length, 6, log.join("\n"));
-    assertEquals(log.at(-1), "init|seed");
-    const backupCommits = log.slice(0, 5).map((l) => l.split("|"));
-    for (const [subject, author] of backupCommits) {
-      assert(/^backup\(prod\): ok, 1 table from acme\/app\d push@[0-9a-f]{7}$/.test(subject), subject);
-      assertEquals(author, "supabase-backup[bot]");
+      const log = (await gitIn(check, "log", "--format=%s|%an")).split("\n");
+      assertEquals(log.length, 6, log.join("\n"));
+      assertEquals(log.at(-1), "init|seed");
+      const backupCommits = log.slice(0, 5).map((l) => l.split("|"));
+      for (const [subject, author] of backupCommits) {
+        assert(/^backup\(prod\): ok, 1 table from acme\/app\d push@[0-9a-f]{7}$/.test(subject), subject);
+        assertEquals(author, "supabase-backup[bot]");
+      }
+      assertEquals(new Set(backupCommits.map(([s]) => s)).size, 5);
+
+      // Each clone ends clean: no staging dirs, no backups left aside in .git, no uncommitted change.
+      for (const c of clones) {
+        owners.get(`${c}/backups`)!.releaseSync();
+        assertEquals((await names(`${c}/backups`)).filter((n) => n.startsWith(".")), []);
+        assertEquals(await names(`${c}/.git/supabase-backup`), []);
+        assertEquals(await gitIn(c, "status", "--porcelain"), "");
+        // a sparse clone never holds an archive's files
+        if (cloneOf === sparseClone) assertEquals(await names(`${c}/backups/archive`), []);
+      }
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
     }
-    assertEquals(new Set(backupCommits.map(([s]) => s)).size, 5);
+  });
+}
 
-    // Each clone ends clean: no staging dirs, no backups left aside in .git, no uncommitted change.
-    for (const c of clones) {
-      owners.get(`${c}/backups`)!.releaseSync();
-      assertEquals((await names(`${c}/backups`)).filter((n) => n.startsWith(".")), []);
-      assertEquals(await names(`${c}/.git/supabase-backup`), []);
-      assertEquals(await gitIn(c, "status", "--porcelain"), "");
+for (const [mode, cloneOf] of [["full", clone], ["sparse", sparseClone]] as const) {
+  Deno.test(`publishToGit after a lost race redoes rotation and afterInstall (prune) on the remote head (${mode})`, async () => {
+    const { tmp, bare } = await central();
+    try {
+      const a = await cloneOf(bare, `${tmp}/a`);
+      const b = await cloneOf(bare, `${tmp}/b`); // cloned before a pushes: b's first push must lose
+      const ma = await stageBackup(`${a}/backups`, "2025-05-01T01:00:00Z", "acme/a", "aaaaaaa");
+      const mb = await stageBackup(`${b}/backups`, "2025-05-01T02:00:00Z", "acme/b", "bbbbbbb");
+      const mc = await stageBackup(`${a}/backups`, "2025-05-01T03:00:00Z", "acme/c", "ccccccc");
+      const publish = pushBackup;
+      assertEquals((await publish(a, ma)).attempts, 1);
+      assertEquals((await publish(a, mc)).attempts, 1); // central: latest c, archive [a]
+      const pruned: number[] = [];
+      const rb = await publish(b, mb, async () => {
+        const d = await pruneRoot(`${b}/backups`, { keepLast: 1 }, { dryRun: false, now: new Date() });
+        pruned.push(d.filter((x) => !x.keep).length);
+      });
+      assertEquals(rb.attempts, 2);
+      // b is older than the remote latest (c): it goes to archive, c stays latest.
+      assertEquals(rb.placedAt, `archive/${archiveName(mb)}`);
+      assertEquals(pruned, [0, 1]); // first on b's stale tree (nothing to prune), then on the remote head
+      const check = await clone(bare, `${tmp}/check`);
+      assertEquals((await checksumsHold(`${check}/backups/latest`)).createdAt, "2025-05-01T03:00:00Z");
+      assertEquals(await names(`${check}/backups/archive`), [archiveName(mb)]);
+      await checksumsHold(`${check}/backups/archive/${archiveName(mb)}`);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
     }
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
-
-Deno.test("publishToGit after a lost race redoes rotation and afterInstall (prune) on the remote head", async () => {
-  const { tmp, bare } = await central();
-  try {
-    const a = await clone(bare, `${tmp}/a`);
-    const b = await clone(bare, `${tmp}/b`); // cloned before a pushes: b's first push must lose
-    const ma = await stageBackup(`${a}/backups`, "2025-05-01T01:00:00Z", "acme/a", "aaaaaaa");
-    const mb = await stageBackup(`${b}/backups`, "2025-05-01T02:00:00Z", "acme/b", "bbbbbbb");
-    const mc = await stageBackup(`${a}/backups`, "2025-05-01T03:00:00Z", "acme/c", "ccccccc");
-    const publish = pushBackup;
-    assertEquals((await publish(a, ma)).attempts, 1);
-    assertEquals((await publish(a, mc)).attempts, 1); // central: latest c, archive [a]
-    const pruned: number[] = [];
-    const rb = await publish(b, mb, async () => {
-      const d = await pruneRoot(`${b}/backups`, { keepLast: 1 }, { dryRun: false, now: new Date() });
-      pruned.push(d.filter((x) => !x.keep).length);
-    });
-    assertEquals(rb.attempts, 2);
-    // b is older than the remote latest (c): it goes to archive, c stays latest.
-    assertEquals(rb.placedAt, `archive/${archiveName(mb)}`);
-    assertEquals(pruned, [0, 1]); // first on b's stale tree (nothing to prune), then on the remote head
-    const check = await clone(bare, `${tmp}/check`);
-    assertEquals((await checksumsHold(`${check}/backups/latest`)).createdAt, "2025-05-01T03:00:00Z");
-    assertEquals(await names(`${check}/backups/archive`), [archiveName(mb)]);
-    await checksumsHold(`${check}/backups/archive/${archiveName(mb)}`);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  });
+}
 
 Deno.test("publishToGit without push commits only the backup root, never staging dirs", async () => {
   const { tmp, bare } = await central();

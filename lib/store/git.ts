@@ -14,11 +14,22 @@
  * @module
  */
 import { dirname, join, relative } from "node:path";
-import { ensureRoot, installBackup, type InstallResult, LATEST } from "./rotation.ts";
+import {
+  ARCHIVE,
+  archiveName,
+  ensureRoot,
+  installBackup,
+  type InstallOptions,
+  type InstallResult,
+  LATEST,
+  previousName,
+  readManifestOrWhy,
+  uniqueName,
+} from "./rotation.ts";
 import { BackupError, usageError } from "../base/errors.ts";
 import { abortSignal } from "../base/interrupt.ts";
 import { MANIFEST_NAME, type ManifestSource, parseManifest } from "./manifest.ts";
-import { holdAside, releaseHeld } from "./leftover.ts";
+import { findGitDir, holdAside, HOLDER, releaseHeld } from "./leftover.ts";
 import type { StagingOwner } from "./staging.ts";
 import { redact } from "../base/redact.ts";
 import { killedHint, type Program, programFailure, runProgram } from "../base/proc.ts";
@@ -128,22 +139,24 @@ export interface RootRepo {
   gitDir: string;
   /** The backup root relative to the work tree's top (`.` for the top). */
   rel: string;
+  /** Archives are kept in git only (a sparse checkout); see {@link installInGit}. */
+  sparse: boolean;
   /**
    * The object id of every file `commit` holds under `<root>/<sub>`, by path relative to that
    * folder (`""` for an entry that is not a file, such as a submodule).
    */
   committedFiles(commit: string, sub: string): Promise<Map<string, string>>;
   /**
-   * The object ids git gives the files `paths` (relative to `<root>/<sub>`) as they are on disk,
-   * without any `.gitattributes` filter or conversion.
+   * The object ids git gives the files `paths` (relative to `<root>/<sub>`, or to `dir` when
+   * given) as they are on disk, without any `.gitattributes` filter or conversion.
    */
-  diskObjects(sub: string, paths: readonly string[]): Promise<Map<string, string>>;
+  diskObjects(sub: string, paths: readonly string[], dir?: string): Promise<Map<string, string>>;
 }
 
 /** A change to the backup root that can be redone on top of another commit. */
 export interface RootChange {
-  /** Makes the change in the work tree (again after a race). */
-  apply(): Promise<void>;
+  /** Makes the change in the work tree and the index (again after a race). */
+  apply(repo: RootRepo): Promise<void>;
   /** Moves anything that must survive `git reset --hard` out of the work tree. */
   setAside?(repo: RootRepo): Promise<void>;
   /**
@@ -170,6 +183,11 @@ interface Repo {
   rel: string;
   signal: AbortSignal;
   identityArgs: string[];
+  /**
+   * A sparse checkout (`core.sparseCheckout`): archives are kept in git only, never written to
+   * the work tree (see {@link installInGit}).
+   */
+  sparse: boolean;
 }
 
 interface GitRun {
@@ -192,12 +210,13 @@ async function git(
   what = args[0],
   hint = GIT_HINT,
   stdin?: Uint8Array,
+  extraEnv?: Record<string, string>,
 ): Promise<GitRun> {
   const program: Program = {
     path: "git",
     args: ["-C", repo.top, ...args],
     ...(stdin ? { stdin } : {}),
-    env: gitEnv(Deno.env.toObject()),
+    env: { ...gitEnv(Deno.env.toObject()), ...extraEnv },
     clearEnv: true,
     what: `git ${what}`,
     signal: repo.signal,
@@ -242,8 +261,9 @@ async function mustGit(
   what: string,
   hint: string,
   stdin?: Uint8Array,
+  extraEnv?: Record<string, string>,
 ): Promise<string> {
-  const r = await git(repo, args, what, hint, stdin);
+  const r = await git(repo, args, what, hint, stdin, extraEnv);
   if (r.code !== 0) throw gitFailure(r, hint);
   return r.stdout;
 }
@@ -298,7 +318,8 @@ async function openRepo(
       hint: "point --out at a folder inside the repository",
     });
   }
-  return { ...repo, gitDir, rel, identityArgs: [] };
+  const sparse = (await git(repo, ["config", "--bool", "core.sparseCheckout"])).stdout === "true";
+  return { ...repo, gitDir, rel, identityArgs: [], sparse };
 }
 
 /** Splits git's `-z` output into its paths. */
@@ -370,6 +391,7 @@ function rootRepo(repo: Repo): RootRepo {
   return {
     gitDir: repo.gitDir,
     rel: repo.rel,
+    sparse: repo.sparse,
     committedFiles: async (commit, sub) => {
       const under = prefix(sub);
       const out = await mustGit(
@@ -387,10 +409,10 @@ function rootRepo(repo: Repo): RootRepo {
       }
       return files;
     },
-    diskObjects: async (sub, paths) => {
+    diskObjects: async (sub, paths, dir) => {
       const objects = new Map<string, string>();
       if (paths.length === 0) return objects;
-      const under = prefix(sub);
+      const under = dir === undefined ? prefix(sub) : `${dir}/`;
       const out = await mustGit(
         repo,
         ["hash-object", "--no-filters", "--stdin-paths"],
@@ -473,6 +495,319 @@ async function commitRoot(repo: Repo, message: string): Promise<boolean> {
   return true;
 }
 
+/** `<rel>/<sub>` of the root, relative to the work tree's top. */
+const inRoot = (repo: Pick<Repo, "rel">, sub: string) => repo.rel === "." ? sub : `${repo.rel}/${sub}`;
+
+const SPARSE_HINT =
+  "a sparse checkout must hold the backup root's latest/: git sparse-checkout set --no-cone '/*' '!/backups/*/archive/'";
+
+/**
+ * The sparse-checkout form of {@link commitRoot}: stages the root except `archive/` (kept in git
+ * only), then commits the index's tree of the root on top of HEAD without touching anything
+ * else: `write-tree --prefix`, the trees above it rebuilt with `mktree`, `commit-tree`, and
+ * `update-ref` from the HEAD it started on. (`git commit -- <root>` would leave out the archives,
+ * which are not in the work tree.) Commit hooks do not run.
+ */
+async function commitIndexRoot(repo: Repo, message: string): Promise<boolean> {
+  const exclude = `:(exclude)${inRoot(repo, ".staging-*")}`;
+  await mustGit(
+    repo,
+    ["add", "-A", "--force", "--", repo.rel, exclude, `:(exclude)${inRoot(repo, ARCHIVE)}`],
+    "add",
+    `check that the backup root is readable and that no other git process holds the index lock; ${SPARSE_HINT}`,
+  );
+  const sub = await mustGit(
+    repo,
+    ["write-tree", ...(repo.rel === "." ? [] : [`--prefix=${repo.rel}/`])],
+    "write-tree",
+    "check the repository is not mid-merge (git status)",
+  );
+  const head = (await git(repo, ["rev-parse", "--verify", "--quiet", "HEAD"])).stdout;
+  if (head) {
+    const before = await git(repo, [
+      "rev-parse",
+      "--verify",
+      "--quiet",
+      `${head}:${repo.rel === "." ? "" : repo.rel}`,
+    ]);
+    if (before.stdout === sub) return false;
+  }
+  const tree = await graftTree(
+    repo,
+    head ? `${head}^{tree}` : undefined,
+    repo.rel === "." ? [] : repo.rel.split("/"),
+    sub,
+  );
+  const commit = await mustGit(
+    repo,
+    [...repo.identityArgs, "commit-tree", tree, ...(head ? ["-p", head] : []), "-m", redact(message)],
+    "commit-tree",
+    "set user.name/user.email (or --git-name/--git-email)",
+  );
+  await mustGit(
+    repo,
+    [
+      "update-ref",
+      "-m",
+      `commit: ${redact(message).split("\n")[0]}`,
+      "HEAD",
+      commit,
+      head || "0".repeat(commit.length),
+    ],
+    "update-ref",
+    "another git process moved HEAD meanwhile; run again",
+  );
+  return true;
+}
+
+/**
+ * The tree `base` (undefined: empty) with the tree at path `segs` replaced by `sub`, each level
+ * rebuilt with `mktree --missing` (nothing is fetched in a partial clone). Returns its id.
+ */
+async function graftTree(
+  repo: Repo,
+  base: string | undefined,
+  segs: readonly string[],
+  sub: string,
+): Promise<string> {
+  if (segs.length === 0) return sub;
+  const [first, ...rest] = segs;
+  const entries = base ? zPaths(await mustGit(repo, ["ls-tree", "-z", base], "ls-tree", GIT_HINT)) : [];
+  let child: string | undefined;
+  const kept: string[] = [];
+  for (const e of entries) {
+    const tab = e.indexOf("\t");
+    const [, type, oid] = e.slice(0, tab).split(" ");
+    if (e.slice(tab + 1) !== first) kept.push(e);
+    else if (type === "tree") child = oid;
+  }
+  kept.push(`040000 tree ${await graftTree(repo, child, rest, sub)}\t${first}`);
+  return await mustGit(
+    repo,
+    ["mktree", "-z", "--missing"],
+    "mktree",
+    GIT_HINT,
+    new TextEncoder().encode(kept.map((e) => `${e}\0`).join("")),
+  );
+}
+
+/** Regular files under `dir`, relative to it with `/`, sorted. Throws on a symlink or special file. */
+async function filesUnder(dir: string, sub = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(sub ? join(dir, sub) : dir)) {
+    const rel = sub ? `${sub}/${e.name}` : e.name;
+    if (e.isDirectory) out.push(...await filesUnder(dir, rel));
+    else if (e.isFile) out.push(rel);
+    else {
+      throw new BackupError(`${join(dir, rel)} is not a regular file`, {
+        hint: "a backup folder holds only files and folders; remove it and run again",
+      });
+    }
+  }
+  return out.sort();
+}
+
+/**
+ * The tree object of the files in `dir` as they are on disk (no `.gitattributes` filter), built in
+ * a temporary index; only blobs git does not hold yet are written. Returns its id.
+ */
+async function treeOfDir(repo: Repo, dir: string): Promise<string> {
+  const files = await filesUnder(dir);
+  const hashed = files.length === 0 ? "" : await mustGit(
+    repo,
+    ["hash-object", "-w", "--no-filters", "--stdin-paths"],
+    "hash-object",
+    "check free disk space and that the git directory is writable",
+    new TextEncoder().encode(files.map((f) => `${join(dir, f)}\n`).join("")),
+  );
+  const oids = hashed.split("\n").map((l) => l.trim());
+  const holder = join(repo.gitDir, HOLDER);
+  await Deno.mkdir(holder, { recursive: true, mode: 0o700 });
+  const index = join(holder, `index-${crypto.randomUUID()}`);
+  const env = { GIT_INDEX_FILE: index };
+  try {
+    await mustGit(
+      repo,
+      ["update-index", "--add", "-z", "--index-info"],
+      "update-index",
+      GIT_HINT,
+      new TextEncoder().encode(files.map((f, i) => `100644 ${oids[i]}\t${f}\0`).join("")),
+      env,
+    );
+    return await mustGit(repo, ["write-tree"], "write-tree", GIT_HINT, undefined, env);
+  } finally {
+    await Deno.remove(index).catch(() => {});
+  }
+}
+
+/** The archive names the index holds under the root's `archive/`, sorted. */
+async function indexArchiveNames(repo: Repo): Promise<string[]> {
+  const prefix = `${inRoot(repo, ARCHIVE)}/`;
+  const out = await mustGit(repo, ["ls-files", "-z", "--", `:(literal)${prefix}`], "ls-files", GIT_HINT);
+  const names = new Set<string>();
+  for (const p of zPaths(out)) if (p.startsWith(prefix)) names.add(p.slice(prefix.length).split("/")[0]);
+  return [...names].sort();
+}
+
+/**
+ * Puts `tree` in the index as `archive/<name>` of the root, marked skip-worktree (in git only:
+ * nothing is written to the work tree).
+ */
+async function addIndexArchive(repo: Repo, name: string, tree: string): Promise<void> {
+  const prefix = `${inRoot(repo, `${ARCHIVE}/${name}`)}/`;
+  await mustGit(repo, ["read-tree", `--prefix=${prefix}`, tree], "read-tree", GIT_HINT);
+  const paths = await mustGit(repo, ["ls-files", "-z", "--", `:(literal)${prefix}`], "ls-files", GIT_HINT);
+  if (paths === "") return;
+  await mustGit(
+    repo,
+    ["update-index", "--skip-worktree", "-z", "--stdin"],
+    "update-index",
+    GIT_HINT,
+    new TextEncoder().encode(`${paths.replace(/\0$/, "")}\0`),
+  );
+}
+
+/** Removes `archive/<name>` of the root from the index (the commit then drops it). */
+async function removeIndexArchive(repo: Repo, name: string): Promise<void> {
+  const prefix = `${inRoot(repo, `${ARCHIVE}/${name}`)}/`;
+  const paths = await mustGit(repo, ["ls-files", "-z", "--", `:(literal)${prefix}`], "ls-files", GIT_HINT);
+  if (paths === "") return;
+  await mustGit(
+    repo,
+    ["update-index", "--force-remove", "-z", "--stdin"],
+    "update-index",
+    GIT_HINT,
+    new TextEncoder().encode(`${paths.replace(/\0$/, "")}\0`),
+  );
+}
+
+/** Where {@link installInGit} put a backup; `keptDir` holds the files of one archived in git only. */
+export interface GitInstallResult extends InstallResult {
+  /** The folder still holding a backup placed in `archive/` in git only; removed once published. */
+  keptDir?: string;
+}
+
+/**
+ * {@link installBackup} in a sparse checkout: archives are trees in git, never files in the work
+ * tree. The previous `latest/` becomes `archive/<name>` as the tree of its files (only blobs git
+ * lacks are written; after a checkout, none) put in the index, and is then replaced on disk by the
+ * staged backup. A staged backup that goes straight to `archive/` (a newer latest stays) is put in
+ * the index the same way; its folder stays until the commit is published ({@link
+ * GitInstallResult.keptDir}). Naming is as for folders (never trusting the previous manifest).
+ */
+async function installInGit(
+  repo: Repo,
+  root: string,
+  stagedDir: string,
+  opts: InstallOptions,
+): Promise<GitInstallResult> {
+  const latestDir = join(root, LATEST);
+  const latestInfo = await Deno.lstat(latestDir).catch(() => undefined);
+  if (!latestInfo || (!opts.archive && !opts.keepNewer)) return await installBackup(root, stagedDir, opts);
+  const read = await readManifestOrWhy(stagedDir);
+  if (!("manifest" in read)) {
+    throw new BackupError(`no readable manifest in ${stagedDir}`, {
+      hint: "the staged backup is incomplete; run the backup again",
+    });
+  }
+  const staged = read.manifest;
+  const now = opts.now ?? new Date();
+  const taken = await indexArchiveNames(repo);
+  if (opts.keepNewer) {
+    const current = await readManifestOrWhy(latestDir);
+    const at = "manifest" in current ? new Date(current.manifest.createdAt).getTime() : NaN;
+    if (at > new Date(staged.createdAt).getTime() && at <= now.getTime()) {
+      const name = uniqueName(archiveName(staged), taken);
+      await addIndexArchive(repo, name, await treeOfDir(repo, stagedDir));
+      return { placedAt: `${ARCHIVE}/${name}`, keptDir: stagedDir };
+    }
+  }
+  if (!opts.archive) return await installBackup(root, stagedDir, { ...opts, keepNewer: false });
+  const base = await previousName(latestDir, `${root}/${LATEST}`, latestInfo, now, opts.log);
+  const name = uniqueName(base, taken);
+  await addIndexArchive(repo, name, await treeOfDir(repo, latestDir));
+  // its files are in git's objects and its tree in the index: latest/ can be replaced on disk
+  const placed = await installBackup(root, stagedDir, { ...opts, archive: false, keepNewer: false });
+  return { ...placed, archivedPrevious: `${ARCHIVE}/${name}` };
+}
+
+/** A root of a sparse checkout, for {@link archivesInGit} and {@link removeArchiveInGit}. */
+async function sparseRepoOf(root: string, signal = abortSignal): Promise<Repo | undefined> {
+  if (!(await findGitDir(root))) return undefined;
+  let repo: Repo;
+  try {
+    repo = await openRepo(root, undefined, signal, false);
+  } catch (e) {
+    if (e instanceof BackupError && e.exitCode >= 130) throw e;
+    return undefined;
+  }
+  return repo.sparse ? repo : undefined;
+}
+
+/** An archive of a root that is in git only (not in the work tree): its name and manifest text. */
+export interface GitArchive {
+  name: string;
+  /** Its path relative to the work tree's top, e.g. `backups/prod/archive/<name>`. */
+  path: string;
+  /** manifest.json as the index holds it; undefined when it has none. */
+  manifestText?: string;
+}
+
+/**
+ * The archives of `root` that a sparse checkout keeps in git only: those in the index under
+ * `archive/` without a folder on disk, with their manifests read from git (`cat-file --batch`; a
+ * partial clone fetches them). Empty when the root is not in a sparse checkout.
+ */
+export async function archivesInGit(root: string): Promise<GitArchive[]> {
+  const repo = await sparseRepoOf(root);
+  if (!repo) return [];
+  const names: string[] = [];
+  for (const n of await indexArchiveNames(repo)) {
+    if (!(await Deno.lstat(join(root, ARCHIVE, n)).then(() => true, () => false))) names.push(n);
+  }
+  if (names.length === 0) return [];
+  const query = names.map((n) => `:${inRoot(repo, `${ARCHIVE}/${n}/${MANIFEST_NAME}`)}\n`).join("");
+  const text = await mustGit(
+    repo,
+    ["cat-file", "--batch"],
+    "cat-file",
+    GIT_HINT,
+    new TextEncoder().encode(query),
+  );
+  // a manifest is UTF-8 JSON: the text turns back into the bytes that the sizes count
+  const bytes = new TextEncoder().encode(text);
+  const out: GitArchive[] = [];
+  let at = 0;
+  const dec = new TextDecoder();
+  for (const name of names) {
+    const nl = bytes.indexOf(10, at);
+    if (nl < 0) break;
+    const header = dec.decode(bytes.subarray(at, nl));
+    at = nl + 1;
+    const m = header.match(/^[0-9a-f]+ blob (\d+)$/);
+    const path = inRoot(repo, `${ARCHIVE}/${name}`);
+    if (!m) {
+      out.push({ name, path });
+      continue;
+    }
+    const size = Number(m[1]);
+    out.push({ name, path, manifestText: dec.decode(bytes.subarray(at, at + size)) });
+    at += size + 1;
+  }
+  return out;
+}
+
+/**
+ * Removes `archive/<name>` of `root` from the index of its sparse checkout (the next commit drops
+ * it). Returns false when the root is not in a sparse checkout.
+ */
+export async function removeArchiveInGit(root: string, name: string): Promise<boolean> {
+  const repo = await sparseRepoOf(root);
+  if (!repo) return false;
+  await removeIndexArchive(repo, name);
+  return true;
+}
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -502,9 +837,11 @@ export async function commitAndPush(opts: CommitOptions, change: RootChange): Pr
   if (target) await refuseChangesOutsideRoot(repo);
   const view = rootRepo(repo);
 
-  await change.apply();
+  await change.apply(view);
   for (let attempt = 1;; attempt++) {
-    const committed = await commitRoot(repo, opts.message);
+    const committed = repo.sparse
+      ? await commitIndexRoot(repo, opts.message)
+      : await commitRoot(repo, opts.message);
     const commit = (await git(repo, ["rev-parse", "--verify", "--quiet", "HEAD"])).stdout;
     if (committed) await change.check?.(commit, view);
     if (!target || !committed) return { commit, attempts: attempt, committed };
@@ -562,7 +899,7 @@ export async function commitAndPush(opts: CommitOptions, change: RootChange): Pr
       );
     } finally {
       // The change goes back into the work tree either way, so nothing is lost on a failure.
-      await change.apply();
+      await change.apply(view);
     }
   }
 }
@@ -627,6 +964,8 @@ interface Piece {
   from: string;
   /** Where it is in the root (`latest`, `archive/<name>`), while it is. */
   at?: string;
+  /** The folder still holding its files while it is `archive/<name>` in git only (sparse). */
+  kept?: string;
   /** Deleted by the rotation (a replaced latest with `archive: false`). */
   gone?: boolean;
   /** Set aside in the git directory (its holder). */
@@ -635,13 +974,14 @@ interface Piece {
 }
 
 /**
- * Puts a staged backup in place ({@link installBackup}) with any recovered ones, commits the
- * backup root, checks that the commit holds every file of each backup put in place with the size
- * its manifest gives (a `.gitattributes` filter such as Git LFS, or a file git would not add, is
- * caught before anything is pushed), and with `push` pushes it, redoing the rotation on the remote
- * head after a push race (the newest `createdAt` wins `latest/`, the other goes to `archive/`).
- * Returns where the backup went, the commit and the number of attempts. Throws like
- * {@link commitAndPush}; the backup is then still in the work tree.
+ * Puts a staged backup in place ({@link installBackup}; in a sparse checkout {@link installInGit},
+ * archives then being trees in git only) with any recovered ones, commits the backup root, checks
+ * that the commit holds every file of each backup put in place as it is on disk (a
+ * `.gitattributes` filter such as Git LFS, or a file git would not add, is caught before anything
+ * is pushed), and with `push` pushes it, redoing the rotation on the remote head after a push race
+ * (the newest `createdAt` wins `latest/`, the other goes to `archive/`). Returns where the backup
+ * went, the commit and the number of attempts. Throws like {@link commitAndPush}; the backup is
+ * then still in the work tree.
  */
 export async function publishToGit(
   opts: PublishOptions,
@@ -653,31 +993,46 @@ export async function publishToGit(
   const mine = pieces[pieces.length - 1];
   let result: InstallResult | undefined;
   let raced = false;
+  let sparseRepo: Repo | undefined;
+  const inPlace = async (view: RootRepo, p: Piece) => {
+    if (!p.at) return false;
+    if (p.kept && sparseRepo) {
+      return (await indexArchiveNames(sparseRepo)).includes(p.at.slice(ARCHIVE.length + 1));
+    }
+    return await Deno.lstat(join(opts.root, p.at)).then(() => true, () => false);
+  };
   const done = await commitAndPush(opts, {
-    apply: async () => {
+    apply: async (view) => {
+      sparseRepo = view.sparse
+        ? await openRepo(opts.root, opts.repoDir, opts.signal ?? abortSignal)
+        : undefined;
       for (const p of pieces) {
         if (p.at || p.gone) continue; // still in place (set aside was not reached), or deleted
         // Recovered backups, and this one after a race: a newer latest stays.
-        const placed = await installBackup(opts.root, p.from, {
+        const install = {
           archive: opts.archive,
           keepNewer: p.recovered || raced,
           owner: opts.owner,
           log: opts.log ?? ((l: string) => console.error(l)),
-        });
-        if (p.held) await releaseHeld(p.from);
-        p.held = false;
+        };
+        const placed: GitInstallResult = sparseRepo
+          ? await installInGit(sparseRepo, opts.root, p.from, install)
+          : await installBackup(opts.root, p.from, install);
+        if (p.held && !placed.keptDir) await releaseHeld(p.from);
+        p.held = p.held && placed.keptDir !== undefined;
         for (const q of pieces) {
           if (q === p || q.at !== LATEST || placed.placedAt !== LATEST) continue;
           q.at = placed.archivedPrevious;
           q.gone = q.at === undefined;
         }
         p.at = placed.placedAt;
+        p.kept = placed.keptDir;
         if (p === mine) result = placed;
       }
       await opts.afterInstall?.();
       for (const p of pieces) {
         // pruned by afterInstall
-        if (p.at && !(await Deno.lstat(join(opts.root, p.at)).then(() => true, () => false))) {
+        if (p.at && !(await inPlace(view, p))) {
           p.at = undefined;
           p.gone = true;
         }
@@ -687,21 +1042,28 @@ export async function publishToGit(
       raced = true;
       for (const p of pieces) {
         if (!p.at) continue;
-        p.from = await holdAside(repo.gitDir, opts.owner, repo.rel, join(opts.root, p.at));
-        p.held = true;
+        if (p.kept) {
+          // archived in git only: its folder never left, and goes in again from there
+          p.from = p.kept;
+          p.kept = undefined;
+        } else {
+          p.from = await holdAside(repo.gitDir, opts.owner, repo.rel, join(opts.root, p.at));
+          p.held = true;
+        }
         p.at = undefined;
       }
     },
     check: async (commit, repo) => {
       for (const p of pieces) {
         if (!p.at) continue;
-        const path = join(opts.root, p.at, MANIFEST_NAME);
+        const dir = p.kept ?? join(opts.root, p.at);
+        const path = join(dir, MANIFEST_NAME);
         const expected = [
           MANIFEST_NAME,
           ...Object.keys(parseManifest(await Deno.readTextFile(path), path).files),
         ];
         const committed = await repo.committedFiles(commit, p.at);
-        const disk = await repo.diskObjects(p.at, expected.filter((f) => committed.has(f)));
+        const disk = await repo.diskObjects(p.at, expected.filter((f) => committed.has(f)), p.kept);
         const problems = commitShortfall(expected, committed, disk);
         if (problems.length === 0) continue;
         const where = `${repo.rel === "." ? "" : `${repo.rel}/`}${p.at}`;
@@ -718,5 +1080,12 @@ export async function publishToGit(
       }
     },
   });
+  // published: a backup archived in git only needs its folder no more
+  for (const p of pieces) {
+    if (p.kept) {
+      await Deno.remove(p.kept, { recursive: true }).catch(() => {});
+      if (p.held) await releaseHeld(p.kept);
+    }
+  }
   return { ...result!, commit: done.commit, attempts: done.attempts };
 }

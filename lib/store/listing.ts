@@ -12,6 +12,7 @@ import { ARCHIVE, LATEST, timeFromArchiveName } from "./rotation.ts";
 import { type Manifest, MANIFEST_NAME, manifestTotals, parseManifest } from "./manifest.ts";
 import { formatBytes } from "../base/size.ts";
 import { listLeftovers } from "./leftover.ts";
+import { archivesInGit } from "./git.ts";
 
 /** One backup folder of a root, as `list` shows it. */
 export interface ListEntry {
@@ -40,6 +41,8 @@ export interface ListEntry {
   leftover?: string;
   /** Its Storage files (`backup --storage`): how many, their bytes, and the bytes that run downloaded. */
   storage?: { files: number; bytes: number; downloadedBytes: number };
+  /** An archive a sparse checkout keeps in git only (not on disk). */
+  inGit?: boolean;
 }
 
 /** What `list` says of each kind of leftover. */
@@ -57,6 +60,8 @@ export interface ArchiveFolder {
   /** The manifest's createdAt, else the time in the folder name; invalid when neither is known. */
   createdAt: Date;
   problem?: string;
+  /** Kept in git only (a sparse checkout): `dir` is not on disk. */
+  inGit?: boolean;
 }
 
 async function readManifestOrProblem(dir: string): Promise<{ manifest?: Manifest; problem?: string }> {
@@ -75,12 +80,36 @@ async function readManifestOrProblem(dir: string): Promise<{ manifest?: Manifest
   }
 }
 
+/** The manifest of an archive kept in git only, or why it does not read. */
+function manifestOrProblem(
+  text: string | undefined,
+  path: string,
+): { manifest?: Manifest; problem?: string } {
+  if (text === undefined) return { problem: "no manifest.json" };
+  try {
+    return { manifest: parseManifest(text, path) };
+  } catch (e) {
+    return { problem: (e as Error).message.replace(`${path}: `, "").replace(`${path} `, "manifest.json ") };
+  }
+}
+
 /**
  * The archive folders of a root (hidden names skipped), newest first. A missing `archive/` gives
- * an empty list; other read errors are thrown as they are.
+ * an empty list; other read errors are thrown as they are. With `git`, also the archives a sparse
+ * checkout keeps in git only (marked `inGit`, their manifests read from git).
  */
-export async function readArchives(root: string): Promise<ArchiveFolder[]> {
+export async function readArchives(root: string, opts: { git?: boolean } = {}): Promise<ArchiveFolder[]> {
   const out: ArchiveFolder[] = [];
+  if (opts.git) {
+    for (const a of await archivesInGit(root)) {
+      const dir = join(root, ARCHIVE, a.name);
+      const { manifest, problem } = manifestOrProblem(a.manifestText, join(dir, MANIFEST_NAME));
+      const createdAt = manifest
+        ? new Date(manifest.createdAt)
+        : timeFromArchiveName(a.name) ?? new Date(NaN);
+      out.push({ name: a.name, dir, manifest, createdAt, inGit: true, ...(problem ? { problem } : {}) });
+    }
+  }
   try {
     for await (const e of Deno.readDir(join(root, ARCHIVE))) {
       if (!e.isDirectory || e.name.startsWith(".")) continue;
@@ -176,7 +205,10 @@ export async function readListing(root: string, environment?: string): Promise<L
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  for (const a of await readArchives(root)) out.push(await entryOf(`${ARCHIVE}/${a.name}`, a.dir, a));
+  for (const a of await readArchives(root, { git: true })) {
+    const e = await entryOf(`${ARCHIVE}/${a.name}`, a.dir, a);
+    out.push(a.inGit ? { ...e, inGit: true } : e);
+  }
   for (const { leftover: l, manifest } of await listLeftovers(root, environment)) {
     if (l.kind === "trash") continue;
     out.push({
@@ -261,6 +293,8 @@ export function formatListing(root: string, entries: readonly ListEntry[], out =
         ? `damaged (${e.problem})`
         : e.leftover
         ? `${e.status} (${e.leftover})`
+        : e.inGit
+        ? `${e.status} (in git only)`
         : e.status,
     ]);
   }
@@ -293,6 +327,7 @@ export function listingJson(
       ...(e.storage ? { storage: e.storage } : {}),
       ...(e.problem ? { problem: e.problem } : {}),
       ...(e.leftover ? { leftover: e.leftover } : {}),
+      ...(e.inGit ? { inGit: true } : {}),
     })),
   };
 }
@@ -324,6 +359,13 @@ export async function resolveFrom(root: string, from: string): Promise<{ dir: st
   }
   if (isAbsolute(from) || from.includes("/") || from.startsWith(".")) {
     if (await isDir(from)) return { dir: from, label: resolve(from) };
+  }
+  const inGit = (await archivesInGit(root)).find((a) => a.name === name);
+  if (inGit) {
+    throw usageError(
+      `--from '${from}': archive/${name} is kept in git only (a sparse checkout)`,
+      `check it out first with 'git sparse-checkout add /${inGit.path}/', then run again`,
+    );
   }
   throw usageError(`--from '${from}': no such backup in ${root}`, hint);
 }

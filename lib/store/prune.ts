@@ -7,6 +7,7 @@
 import { StagingOwner } from "./staging.ts";
 import { BackupError } from "../base/errors.ts";
 import { readArchives } from "./listing.ts";
+import { removeArchiveInGit } from "./git.ts";
 import { applyPolicy, type RetentionDecision, type RetentionPolicy } from "./retention.ts";
 
 /** A prune decision with the archive's directory. */
@@ -16,7 +17,8 @@ export interface PruneDecision extends RetentionDecision {
 
 /**
  * Applies `policy` to the archives of `root` at time `now` and, unless `dryRun`, removes the
- * archives it does not keep (each is first renamed to a staging folder of `opts.owner`, or of an
+ * archives it does not keep (one a sparse checkout keeps in git only leaves the index, and the
+ * next commit drops it) (each is first renamed to a staging folder of `opts.owner`, or of an
  * owner taken for the removals, so a half-removed archive never remains under archive/ and no
  * other run takes the folder meanwhile). Returns every decision, newest first. Never touches
  * `latest/`.
@@ -27,7 +29,8 @@ export async function pruneRoot(
   policy: RetentionPolicy,
   opts: { dryRun: boolean; now: Date; owner?: StagingOwner },
 ): Promise<PruneDecision[]> {
-  const archives = await readArchives(root);
+  const archives = await readArchives(root, { git: true });
+  const inGit = new Set(archives.filter((a) => a.inGit).map((a) => a.name));
   const byName = new Map(archives.map((a) => [a.name, a.dir]));
   const decisions = applyPolicy(
     archives.map((a) => ({ name: a.name, createdAt: a.createdAt })),
@@ -40,6 +43,10 @@ export async function pruneRoot(
   try {
     for (const d of decisions) {
       if (d.keep) continue;
+      if (inGit.has(d.name)) {
+        await removeArchiveInGit(root, d.name);
+        continue;
+      }
       const doomed = owner.path("trash");
       try {
         await Deno.rename(d.path, doomed);

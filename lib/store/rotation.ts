@@ -120,7 +120,7 @@ async function exists(path: string): Promise<Deno.FileInfo | undefined> {
 }
 
 /** A backup folder's manifest, or why it cannot be read (missing, not JSON, a field of the wrong type). */
-async function readManifestOrWhy(dir: string): Promise<{ manifest: Manifest } | { why: string }> {
+export async function readManifestOrWhy(dir: string): Promise<{ manifest: Manifest } | { why: string }> {
   const path = join(dir, MANIFEST_NAME);
   let text: string;
   try {
@@ -217,7 +217,7 @@ async function moveToArchive(root: string, from: string, base: string): Promise<
  * (repository and event `unknown`), and a `createdAt` after `now` gives the manifest's source
  * with the folder's time. Both are logged as warnings.
  */
-async function previousName(
+export async function previousName(
   dir: string,
   label: string,
   info: Deno.FileInfo,
