@@ -141,6 +141,64 @@ Deno.test("backup.yml: installs PostgreSQL 17 from PGDG and Deno with setup-deno
   ok(steps.some((s) => s.uses?.startsWith("actions/checkout@")), "checkout");
 });
 
+Deno.test("every workflow that backs up checks out blobless and sparse; real git keeps latest/ and drops archive/", async () => {
+  const files = [
+    ".github/workflows/backup.yml",
+    "docs/examples/scheduled-backup.yml",
+    "docs/examples/backup-from-source-repo.yml",
+  ];
+  for (const path of files) {
+    const jobs = (await load(path)).jobs as Record<string, { steps: Step[] }>;
+    const checkouts = Object.values(jobs).flatMap((j) => j.steps).filter((s) =>
+      s.uses?.startsWith("actions/checkout@") &&
+      (path.endsWith("backup.yml") || s.with?.["fetch-depth"] !== undefined)
+    );
+    ok(checkouts.length >= 1, `${path}: a checkout`);
+    for (const c of checkouts) {
+      assertEquals(c.with?.filter, "blob:none", `${path}: filter`);
+      assertEquals(String(c.with?.["sparse-checkout-cone-mode"]), "false", `${path}: cone mode off`);
+      const patterns = String(c.with?.["sparse-checkout"]).trim().split("\n");
+      assertEquals(patterns, ["/*", "!/backups/*/archive/"], `${path}: patterns`);
+      // the patterns as git applies them
+      const dir = await Deno.makeTempDir({ prefix: "sparse-" });
+      try {
+        const git = (...args: string[]) =>
+          new Deno.Command("git", {
+            args: ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", ...args],
+            stdout: "null",
+            stderr: "piped",
+          }).output();
+        await git("init", "-q", "-b", "main");
+        for (
+          const f of [
+            "deno.json",
+            "backups/prod/latest/manifest.json",
+            "backups/prod/archive/A/manifest.json",
+            "backups/dev/latest/x",
+            "backups/dev/archive/B/x",
+            "lib/x.ts",
+          ]
+        ) {
+          await Deno.mkdir(`${dir}/${f.split("/").slice(0, -1).join("/") || "."}`, { recursive: true });
+          await Deno.writeTextFile(`${dir}/${f}`, f);
+        }
+        await git("add", "-A");
+        await git("commit", "-qm", "x");
+        const r = await git("sparse-checkout", "set", "--no-cone", ...patterns);
+        assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
+        assertEquals((await listFiles(dir)).filter((f) => !f.startsWith(".git/")).sort(), [
+          "backups/dev/latest/x",
+          "backups/prod/latest/manifest.json",
+          "deno.json",
+          "lib/x.ts",
+        ]);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+  }
+});
+
 Deno.test("backup.yml: the backup step, its secret, the webhook and the failure issue", async () => {
   const steps: Step[] = (await load(".github/workflows/backup.yml")).jobs.backup.steps;
   const backup = stepNamed(steps, /^Back up$/);

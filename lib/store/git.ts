@@ -994,7 +994,7 @@ export async function publishToGit(
   let result: InstallResult | undefined;
   let raced = false;
   let sparseRepo: Repo | undefined;
-  const inPlace = async (view: RootRepo, p: Piece) => {
+  const inPlace = async (p: Piece) => {
     if (!p.at) return false;
     if (p.kept && sparseRepo) {
       return (await indexArchiveNames(sparseRepo)).includes(p.at.slice(ARCHIVE.length + 1));
@@ -1032,7 +1032,7 @@ export async function publishToGit(
       await opts.afterInstall?.();
       for (const p of pieces) {
         // pruned by afterInstall
-        if (p.at && !(await inPlace(view, p))) {
+        if (p.at && !(await inPlace(p))) {
           p.at = undefined;
           p.gone = true;
         }
