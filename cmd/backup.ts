@@ -38,7 +38,7 @@ import { type PlanOptions } from "../lib/backup/plan.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { redact } from "../lib/base/redact.ts";
 import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
-import { policyFromConfig, type RetentionPolicy } from "../lib/store/retention.ts";
+import { policyFromConfig, type RetentionPolicy, runPolicy } from "../lib/store/retention.ts";
 import { formatBytes, parseSize } from "../lib/base/size.ts";
 import {
   type BackupSummary,
@@ -58,6 +58,7 @@ import { pruneAndSweep, StoreLock, sweepBlobs } from "../lib/storage/gc.ts";
 import { checkRecoveredBlobs } from "../lib/storage/recover.ts";
 import { LATEST } from "../lib/store/rotation.ts";
 import { join } from "node:path";
+import { GROWTH_HINT, type GrowthProjection, growthWarning, projectGrowth } from "../lib/store/growth.ts";
 
 /** Options shared by every environment of one run. */
 interface RunOptions {
@@ -76,6 +77,8 @@ interface RunOptions {
   identity: { name: string; email: string };
   json: boolean;
   policy?: RetentionPolicy;
+  /** `--keep-all`: no default retention. */
+  keepAll: boolean;
   selection: PlanOptions;
   encode: ReturnType<typeof makeEncoder>;
   /** `--storage`: the source project's S3 settings and the buckets to take. */
@@ -121,6 +124,12 @@ function readOptions(args: ParsedArgs): RunOptions {
   }
   const sha = stringValue(args, "sha");
   const ref = optionalString(args, "ref");
+  if (boolValue(args, "keep-all") && policyFromArgs(args)) {
+    throw usageError(
+      `${args.origin["keep-all"] ?? "--keep-all"} cannot be combined with --keep-* flags`,
+      "use --keep-all to prune nothing, or --keep-* flags to choose what to keep",
+    );
+  }
   return {
     out: stringValue(args, "out"),
     jobs: intValue(args, "jobs"),
@@ -143,6 +152,7 @@ function readOptions(args: ParsedArgs): RunOptions {
     identity: gitIdentity(args),
     json: boolValue(args, "json"),
     policy: policyFromArgs(args),
+    keepAll: boolValue(args, "keep-all"),
     selection: {
       scope,
       schemas: listValue(args, "schema"),
@@ -297,7 +307,12 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
     }
     const m = run.manifest;
     const notes: string[] = [];
-    const policy = target.retention && !o.policy ? policyFromConfig(target.retention) : o.policy;
+    const policy = runPolicy({
+      flags: o.policy,
+      config: target.retention ? policyFromConfig(target.retention) : undefined,
+      commit: o.commit,
+      keepAll: o.keepAll,
+    });
     let pruned = 0; // after a push race the prune runs again on the remote head: that run counts
     const prune = async () => {
       // after a push race the reset took this run's new blobs out of the work tree: put them back
@@ -315,6 +330,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
     if (holder) await placeBlobs(holder, root);
     let placedAt: string;
     let archivedPrevious: string | undefined;
+    let repository: GrowthProjection | undefined;
     if (o.commit) {
       const tables = m.schemas.reduce((n, s) => n + s.tables.length, 0);
       const r = await publishToGit({
@@ -325,12 +341,21 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
         message: commitMessage({ env: target.env, source: m.source, status: m.status, tables }),
         identity: o.identity,
         afterInstall: prune,
+        growth: true,
         log,
         owner: owner!,
         recovered: claimed.recovered.map((r) => r.dir),
       });
       placedAt = r.placedAt;
       archivedPrevious = r.archivedPrevious;
+      if (r.growth) {
+        repository = projectGrowth(r.growth, new Date());
+        const warning = growthWarning(repository);
+        if (warning) {
+          log(`warning: ${warning}`);
+          log(`hint: ${GROWTH_HINT}`);
+        }
+      }
       notes.push(
         `committed ${r.commit.slice(0, 7)}${o.push ? ` and pushed (${r.attempts} attempt(s))` : ""}`,
       );
@@ -352,6 +377,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       manifest: m,
       durationMs: Date.now() - started,
       notes,
+      ...(repository ? { repository } : {}),
     };
   } finally {
     dropStaging();

@@ -8,7 +8,13 @@ import { boolValue, type ParsedArgs } from "../lib/cli/flags.ts";
 import { rootsFromArgs } from "../lib/cli/args.ts";
 import { ExitCode } from "../lib/base/errors.ts";
 import { stdoutText } from "../lib/base/output.ts";
-import { findEnvironments, formatListing, listingJson, readListing } from "../lib/store/listing.ts";
+import {
+  findEnvironments,
+  formatListing,
+  listingJson,
+  readGrowth,
+  readListing,
+} from "../lib/store/listing.ts";
 
 /** Runs `backup.ts list`; returns the exit code (0, also for an empty or missing root). */
 export async function run(args: ParsedArgs): Promise<number> {
@@ -27,12 +33,17 @@ export async function run(args: ParsedArgs): Promise<number> {
       }
     }
   }
+  const growth = await Promise.all(listings.map((l) => readGrowth(l.root)));
   if (json) {
     stdoutText(
-      JSON.stringify({ roots: listings.map((l) => listingJson(l.root, l.entries, l.env)) }, null, 2),
+      JSON.stringify(
+        { roots: listings.map((l, i) => listingJson(l.root, l.entries, l.env, growth[i])) },
+        null,
+        2,
+      ),
     );
   } else {
-    stdoutText(listings.map((l) => formatListing(l.root, l.entries, out)).join("\n\n"));
+    stdoutText(listings.map((l, i) => formatListing(l.root, l.entries, out, growth[i])).join("\n\n"));
   }
   return ExitCode.ok;
 }

@@ -404,6 +404,14 @@ const TABLE = [
     help: "Keep every archive younger than this (e.g. 36h, 14d, 2w, 6m, 1y).",
     commands: ["backup", "prune"],
   },
+  {
+    name: "keep-all",
+    type: "boolean",
+    env: "BACKUP_KEEP_ALL",
+    help:
+      "Prune nothing. Without it or --keep-*, backup --commit keeps the 7 newest, 14 daily, 8 weekly and 12 monthly archives.",
+    commands: ["backup"],
+  },
   // git
   {
     name: "commit",

@@ -11,6 +11,7 @@ import type { Manifest, ManifestStorage } from "../store/manifest.ts";
 import { formatBytes } from "../base/size.ts";
 import { versionNumber } from "../pg/tools.ts";
 import { escapeControl } from "../base/output.ts";
+import { formatGrowth, GROWTH_HINT, type GrowthProjection, growthWarning } from "../store/growth.ts";
 
 /** What one environment's backup run reports. */
 export interface BackupSummary {
@@ -26,6 +27,8 @@ export interface BackupSummary {
   durationMs: number;
   /** Lines from later steps (git, prune). */
   notes: string[];
+  /** With `--commit`: the git repository's size, its growth and the projection (lib/store/growth.ts). */
+  repository?: GrowthProjection;
 }
 
 interface SchemaLine {
@@ -164,6 +167,11 @@ export function formatSummary(s: BackupSummary): string {
   if (s.location) row("location", s.location);
   if (s.archivedPrevious) row("archived", `previous latest → ${s.archivedPrevious}`);
   for (const n of s.notes) row("note", n);
+  if (s.repository) {
+    row("repository", formatGrowth(s.repository));
+    const warning = growthWarning(s.repository);
+    if (warning) out.push(`warning: ${warning}`, `hint: ${GROWTH_HINT}`);
+  }
   if (s.error) row("error", s.error);
   return out.join("\n") + "\n";
 }
@@ -199,6 +207,9 @@ export function summaryJson(all: BackupSummary[]): string {
       notCaptured: s.manifest?.notCaptured ?? [],
       durationMs: s.durationMs,
       notes: s.notes,
+      ...(s.repository
+        ? { repository: { ...s.repository, warning: growthWarning(s.repository) ?? null } }
+        : {}),
       error: s.error ?? null,
     })),
     null,
@@ -224,6 +235,7 @@ export function summaryMarkdown(s: BackupSummary): string {
   }
   out.push(`| duration | ${seconds(s.durationMs)} |`);
   if (s.location) out.push(`| location | ${mdCode(s.location)} |`);
+  if (s.repository) out.push(`| repository | ${formatGrowth(s.repository)} |`);
   if (s.error) out.push(`| error | ${mdCode(s.error)} |`);
   if (m && m.schemas.length > 0) {
     out.push(
@@ -251,5 +263,7 @@ export function summaryMarkdown(s: BackupSummary): string {
       out.push(`- ${n.kind} ${mdCode(n.name, false)}: ${mdCode(n.reason, false)}`);
     }
   }
+  const warning = s.repository && growthWarning(s.repository);
+  if (warning) out.push("", `> **Warning:** ${warning}. ${GROWTH_HINT}`);
   return out.join("\n") + "\n\n";
 }

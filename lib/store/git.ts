@@ -32,6 +32,7 @@ import { MANIFEST_NAME, type ManifestSource, parseManifest } from "./manifest.ts
 import { findGitDir, holdAside, HOLDER, releaseHeld } from "./leftover.ts";
 import type { StagingOwner } from "./staging.ts";
 import { redact } from "../base/redact.ts";
+import { addGrowth, GROWTH_FILE, type GrowthRecord, parseGrowth } from "./growth.ts";
 import { killedHint, type Program, programFailure, runProgram } from "../base/proc.ts";
 
 /** Who commits when git has no `user.name` / `user.email` configured. */
@@ -131,6 +132,13 @@ export interface CommitOptions {
   signal?: AbortSignal;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
+  /**
+   * Record the bytes the commit adds in `<root>/repository.json` (lib/store/growth.ts), committed
+   * with it. Set for backups.
+   */
+  growth?: boolean;
+  /** The current time (for tests). */
+  now?: Date;
 }
 
 /** What a {@link RootChange} is told about the repository that holds the root. */
@@ -174,6 +182,8 @@ export interface CommitResult {
   attempts: number;
   /** False when the change left the root as it was (nothing committed). */
   committed: boolean;
+  /** With `growth`: the root's record of the repository's size after this commit. */
+  growth?: GrowthRecord;
 }
 
 interface Repo {
@@ -476,7 +486,7 @@ async function pushTarget(repo: Repo): Promise<{ branch: string; remote: string;
  * Stages the root only (never staging dirs), and commits it when it changed. `--force`: ignore
  * rules (`.gitignore`, `info/exclude`, `core.excludesFile`) never keep a backup file out.
  */
-async function commitRoot(repo: Repo, message: string): Promise<boolean> {
+async function commitRoot(repo: Repo, message: string, growth?: GrowthStep): Promise<boolean> {
   const exclude = `:(exclude)${repo.rel === "." ? "" : `${repo.rel}/`}.staging-*`;
   await mustGit(
     repo,
@@ -486,6 +496,7 @@ async function commitRoot(repo: Repo, message: string): Promise<boolean> {
   );
   const diff = await git(repo, ["diff", "--cached", "--quiet", "--", repo.rel]);
   if (diff.code === 0) return false;
+  if (growth) growth.record = await recordGrowth(repo, growth.now);
   await mustGit(
     repo,
     [...repo.identityArgs, "commit", "--quiet", "--no-verify", "-m", redact(message), "--", repo.rel],
@@ -508,7 +519,7 @@ const SPARSE_HINT =
  * `update-ref` from the HEAD it started on. (`git commit -- <root>` would leave out the archives,
  * which are not in the work tree.) Commit hooks do not run.
  */
-async function commitIndexRoot(repo: Repo, message: string): Promise<boolean> {
+async function commitIndexRoot(repo: Repo, message: string, growth?: GrowthStep): Promise<boolean> {
   const exclude = `:(exclude)${inRoot(repo, ".staging-*")}`;
   await mustGit(
     repo,
@@ -516,12 +527,7 @@ async function commitIndexRoot(repo: Repo, message: string): Promise<boolean> {
     "add",
     `check that the backup root is readable and that no other git process holds the index lock; ${SPARSE_HINT}`,
   );
-  const sub = await mustGit(
-    repo,
-    ["write-tree", ...(repo.rel === "." ? [] : [`--prefix=${repo.rel}/`])],
-    "write-tree",
-    "check the repository is not mid-merge (git status)",
-  );
+  let sub = await rootTree(repo);
   const head = (await git(repo, ["rev-parse", "--verify", "--quiet", "HEAD"])).stdout;
   if (head) {
     const before = await git(repo, [
@@ -531,6 +537,10 @@ async function commitIndexRoot(repo: Repo, message: string): Promise<boolean> {
       `${head}:${repo.rel === "." ? "" : repo.rel}`,
     ]);
     if (before.stdout === sub) return false;
+  }
+  if (growth) {
+    growth.record = await recordGrowth(repo, growth.now);
+    sub = await rootTree(repo);
   }
   const tree = await graftTree(
     repo,
@@ -558,6 +568,67 @@ async function commitIndexRoot(repo: Repo, message: string): Promise<boolean> {
     "another git process moved HEAD meanwhile; run again",
   );
   return true;
+}
+
+/** The index's tree of the root (writing the tree objects it needs). */
+async function rootTree(repo: Repo): Promise<string> {
+  return await mustGit(
+    repo,
+    ["write-tree", ...(repo.rel === "." ? [] : [`--prefix=${repo.rel}/`])],
+    "write-tree",
+    "check the repository is not mid-merge (git status)",
+  );
+}
+
+/** {@link recordGrowth} for one commit: its time, and the record it wrote. */
+interface GrowthStep {
+  now?: Date;
+  record?: GrowthRecord;
+}
+
+/**
+ * Before a backup commit, with the root staged: the bytes of the objects the root's new tree adds
+ * to HEAD's (`rev-list --objects --disk-usage`, objects a partial clone lacks left out), added to
+ * the root's `repository.json` (its first measure: `count-objects` of this clone, without those
+ * bytes), which is written and staged. Returns the new record.
+ */
+async function recordGrowth(repo: Repo, now = new Date()): Promise<GrowthRecord> {
+  const sub = await rootTree(repo);
+  const head = await git(repo, [
+    "rev-parse",
+    "--verify",
+    "--quiet",
+    `HEAD:${repo.rel === "." ? "" : repo.rel}`,
+  ]);
+  const added = Number(
+    await mustGit(
+      repo,
+      [
+        "rev-list",
+        "--objects",
+        "--disk-usage",
+        "--missing=allow-promisor",
+        sub,
+        ...(head.code === 0 && head.stdout ? ["--not", head.stdout] : []),
+      ],
+      "rev-list",
+      GIT_HINT,
+    ),
+  ) || 0;
+  const path = join(repo.top, inRoot(repo, GROWTH_FILE));
+  const previous = parseGrowth(await Deno.readTextFile(path).catch(() => undefined));
+  let first = { baseBytes: 0, partial: false };
+  if (!previous) {
+    const counts = await mustGit(repo, ["count-objects", "-v"], "count-objects", GIT_HINT);
+    const kib = (key: string) => Number(counts.match(new RegExp(`^${key}: (\\d+)$`, "m"))?.[1] ?? 0);
+    const promisor = (await git(repo, ["config", "--get", "extensions.partialclone"])).stdout !== "" ||
+      (await git(repo, ["config", "--get-regexp", "^remote\\..*\\.promisor$"])).stdout.includes("true");
+    first = { baseBytes: Math.max(0, (kib("size") + kib("size-pack")) * 1024 - added), partial: promisor };
+  }
+  const record = addGrowth(previous, first, { at: now.toISOString(), addedBytes: added });
+  await Deno.writeTextFile(path, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  await mustGit(repo, ["add", "--force", "--", inRoot(repo, GROWTH_FILE)], "add", GIT_HINT);
+  return record;
 }
 
 /**
@@ -839,12 +910,19 @@ export async function commitAndPush(opts: CommitOptions, change: RootChange): Pr
 
   await change.apply(view);
   for (let attempt = 1;; attempt++) {
+    const growth: GrowthStep | undefined = opts.growth ? { now: opts.now } : undefined;
     const committed = repo.sparse
-      ? await commitIndexRoot(repo, opts.message)
-      : await commitRoot(repo, opts.message);
+      ? await commitIndexRoot(repo, opts.message, growth)
+      : await commitRoot(repo, opts.message, growth);
     const commit = (await git(repo, ["rev-parse", "--verify", "--quiet", "HEAD"])).stdout;
     if (committed) await change.check?.(commit, view);
-    if (!target || !committed) return { commit, attempts: attempt, committed };
+    const done = {
+      commit,
+      attempts: attempt,
+      committed,
+      ...(growth?.record ? { growth: growth.record } : {}),
+    };
+    if (!target || !committed) return done;
 
     const pushed = await git(repo, [
       "push",
@@ -852,7 +930,7 @@ export async function commitAndPush(opts: CommitOptions, change: RootChange): Pr
       target.remote,
       `HEAD:refs/heads/${target.remoteBranch}`,
     ]);
-    if (pushed.code === 0) return { commit, attempts: attempt, committed };
+    if (pushed.code === 0) return done;
     const kind = classifyPushError(pushed.stderr);
     const local = `the backup is committed locally as ${commit.slice(0, 7)} but not pushed`;
     if (kind === "permission") {
@@ -985,7 +1063,7 @@ interface Piece {
  */
 export async function publishToGit(
   opts: PublishOptions,
-): Promise<InstallResult & { commit: string; attempts: number }> {
+): Promise<InstallResult & { commit: string; attempts: number; growth?: GrowthRecord }> {
   const pieces: Piece[] = [
     ...(opts.recovered ?? []).map((from) => ({ from, recovered: true })),
     { from: opts.stagedDir, recovered: false },
@@ -1087,5 +1165,10 @@ export async function publishToGit(
       if (p.held) await releaseHeld(p.kept);
     }
   }
-  return { ...result!, commit: done.commit, attempts: done.attempts };
+  return {
+    ...result!,
+    commit: done.commit,
+    attempts: done.attempts,
+    ...(done.growth ? { growth: done.growth } : {}),
+  };
 }

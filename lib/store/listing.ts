@@ -13,6 +13,15 @@ import { type Manifest, MANIFEST_NAME, manifestTotals, parseManifest } from "./m
 import { formatBytes } from "../base/size.ts";
 import { listLeftovers } from "./leftover.ts";
 import { archivesInGit } from "./git.ts";
+import {
+  formatGrowth,
+  GROWTH_FILE,
+  GROWTH_HINT,
+  type GrowthProjection,
+  growthWarning,
+  parseGrowth,
+  projectGrowth,
+} from "./growth.ts";
 
 /** One backup folder of a root, as `list` shows it. */
 export interface ListEntry {
@@ -220,6 +229,15 @@ export async function readListing(root: string, environment?: string): Promise<L
 }
 
 /**
+ * The projection of the root's `repository.json` (written by backup commits) at `now`; undefined
+ * when the root has none (not in git, or no backup committed yet).
+ */
+export async function readGrowth(root: string, now = new Date()): Promise<GrowthProjection | undefined> {
+  const record = parseGrowth(await Deno.readTextFile(join(root, GROWTH_FILE)).catch(() => undefined));
+  return record ? projectGrowth(record, now) : undefined;
+}
+
+/**
  * Environment folders under `out`: subfolders that hold a `latest/` or an `archive/`, sorted.
  * Used when `out` itself holds no backups.
  */
@@ -255,7 +273,12 @@ function shortTime(iso: string | undefined): string {
  * Formats the backups of one root as a text table (pure), with a heading line
  * `<root>: latest + N archives, SIZE`. An empty list gives one helpful line instead.
  */
-export function formatListing(root: string, entries: readonly ListEntry[], out = root): string {
+export function formatListing(
+  root: string,
+  entries: readonly ListEntry[],
+  out = root,
+  repository?: GrowthProjection,
+): string {
   if (entries.length === 0) {
     return `no backups in ${root} yet; run 'backup.ts backup${
       out !== "backups" ? ` --out ${out}` : ""
@@ -303,7 +326,13 @@ export function formatListing(root: string, entries: readonly ListEntry[], out =
   const lines = rows.map((r) =>
     r.map((cell, i) => right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])).join("  ").trimEnd()
   );
-  return [head, ...lines].join("\n");
+  const repo: string[] = [];
+  if (repository) {
+    repo.push(`repository: ${formatGrowth(repository)}`);
+    const warning = growthWarning(repository);
+    if (warning) repo.push(`warning: ${warning}`, `hint: ${GROWTH_HINT}`);
+  }
+  return [head, ...lines, ...repo].join("\n");
 }
 
 /** The JSON form of one root's listing (pure): `{ root, environment?, backups: [...] }`. */
@@ -311,10 +340,12 @@ export function listingJson(
   root: string,
   entries: readonly ListEntry[],
   environment?: string,
+  repository?: GrowthProjection,
 ): Record<string, unknown> {
   return {
     root,
     ...(environment ? { environment } : {}),
+    ...(repository ? { repository: { ...repository, warning: growthWarning(repository) ?? null } } : {}),
     backups: entries.map((e) => ({
       backup: e.label,
       path: e.path,

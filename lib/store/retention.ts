@@ -56,6 +56,30 @@ export interface RetentionDecision {
   reasons: string[];
 }
 
+/**
+ * The policy a `backup --commit` (and so the central workflow) applies when none is given: the 7
+ * newest archives whatever their day (a backup before each deploy stays, however many a day), and
+ * 14 daily, 8 weekly and 12 monthly ones: about a year of history in at most 41 archives, which
+ * keeps a git tree, a full clone and a GitHub listing small. `--keep-all` turns it off.
+ */
+export const DEFAULT_GIT_RETENTION: Readonly<RetentionPolicy> = Object.freeze({
+  keepLast: 7,
+  keepDaily: 14,
+  keepWeekly: 8,
+  keepMonthly: 12,
+});
+
+/**
+ * The retention of one backup run (pure): the flags' policy, else the config file's, else with
+ * `--commit` {@link DEFAULT_GIT_RETENTION} unless `keepAll`; undefined keeps every archive.
+ */
+export function runPolicy(
+  o: { flags?: RetentionPolicy; config?: RetentionPolicy; commit: boolean; keepAll: boolean },
+): RetentionPolicy | undefined {
+  if (o.keepAll) return undefined;
+  return o.flags ?? o.config ?? (o.commit ? { ...DEFAULT_GIT_RETENTION } : undefined);
+}
+
 /** The flags a policy is made of, for hints. */
 export const POLICY_FLAGS =
   "--keep-last N, --keep-daily N, --keep-weekly N, --keep-monthly N, --keep-within 14d";

@@ -1,0 +1,152 @@
+/**
+ * The repository's growth record and its projection (pure): parsing, adding a backup, the rate,
+ * the 90-day projection and the warnings at GitHub's 1 GB and 5 GB.
+ */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import {
+  addGrowth,
+  formatGrowth,
+  type GrowthRecord,
+  growthWarning,
+  parseGrowth,
+  projectGrowth,
+} from "../../../lib/store/growth.ts";
+import { applyPolicy } from "../../../lib/store/retention.ts";
+import { DEFAULT_GIT_RETENTION, runPolicy } from "../../../lib/store/retention.ts";
+
+const MB = 1_000_000;
+const day = (n: number) => new Date(Date.UTC(2026, 0, 1 + n, 3, 17)).toISOString();
+
+/** A record of `n` daily backups of `added` bytes each, from a repository of `base` bytes. */
+function daily(n: number, added: number, base: number, partial = false): GrowthRecord {
+  let r: GrowthRecord | undefined;
+  for (let i = 0; i < n; i++) {
+    r = addGrowth(r, { baseBytes: base, partial }, { at: day(i), addedBytes: added });
+  }
+  return r!;
+}
+
+Deno.test("growth: the first backup starts from the measured size; later ones add to the record", () => {
+  const r1 = addGrowth(undefined, { baseBytes: 10 * MB, partial: false }, { at: day(0), addedBytes: 2 * MB });
+  assertEquals(r1, {
+    format: 1,
+    sizeBytes: 12 * MB,
+    measuredBy: "count-objects",
+    backups: [{ at: day(0), addedBytes: 2 * MB }],
+  });
+  // the first measure is used only once: a record goes on from itself
+  const r2 = addGrowth(r1, { baseBytes: 999 * MB, partial: true }, { at: day(1), addedBytes: MB });
+  assertEquals(r2.sizeBytes, 13 * MB);
+  assertEquals(r2.measuredBy, "count-objects");
+  // at most 100 backups are kept
+  assertEquals(daily(150, 1, 0).backups.length, 100);
+  assertEquals(daily(150, 1, 0).sizeBytes, 150);
+});
+
+Deno.test("growth: parseGrowth takes back what was written and drops anything else", () => {
+  const r = daily(3, MB, 5 * MB);
+  assertEquals(parseGrowth(JSON.stringify(r)), r);
+  for (
+    const bad of [
+      undefined,
+      "",
+      "not json",
+      "[]",
+      JSON.stringify({ ...r, format: 2 }),
+      JSON.stringify({ ...r, sizeBytes: -1 }),
+      JSON.stringify({ ...r, sizeBytes: 1.5 }),
+      JSON.stringify({ ...r, backups: [{ at: "yesterday", addedBytes: 1 }] }),
+      JSON.stringify({ ...r, backups: [{ at: day(0), addedBytes: "1" }] }),
+    ]
+  ) assertEquals(parseGrowth(bad), undefined, String(bad));
+});
+
+Deno.test("growth: the rate is bytes a day after the first backup of the last 30 days", () => {
+  // 30 daily backups of 2 MB: from day 0 to day 30 (now), 29 backups after the first, over 30 days
+  const r = daily(30, 2 * MB, 100 * MB);
+  const p = projectGrowth(r, new Date(day(30)));
+  assertEquals(p.sizeBytes, 160 * MB);
+  assertEquals(p.lastAddedBytes, 2 * MB);
+  assertEquals(p.perBackupBytes, 2 * MB);
+  assertEquals(p.perDayBytes, Math.round((29 * 2 * MB) / 30));
+  assertEquals(p.projectedBytes, 160 * MB + Math.round(p.perDayBytes! * 90));
+  assertEquals(p.limit, undefined);
+  assertEquals(growthWarning(p), undefined);
+  assert(p.exact);
+  assertEquals(
+    formatGrowth(p),
+    "160.0 MB, this backup added 2.0 MB, 2.0 MB per backup on average, about 1.9 MB a day (334.0 MB in 90 days)",
+  );
+  // one backup: no rate, no projection
+  const one = projectGrowth(daily(1, MB, 0), new Date(day(0)));
+  assertEquals([one.perDayBytes, one.projectedBytes, one.limit], [undefined, undefined, undefined]);
+  // older than 30 days: the newest ten count
+  const old = projectGrowth(daily(20, MB, 0), new Date(day(100)));
+  assertEquals(old.perBackupBytes, MB);
+  assertEquals(old.perDayBytes, Math.round((9 * MB) / (100 - 10)));
+});
+
+Deno.test("growth: a warning when 90 days at this rate pass 1 GB or 5 GB, or the repository is over one", () => {
+  // 900 MB + 10 MB a day: 1 GB in about 10 days
+  const near = projectGrowth(daily(11, 10 * MB, 790 * MB), new Date(day(10)));
+  assertEquals(near.sizeBytes, 900 * MB);
+  assertEquals(near.perDayBytes, 10 * MB);
+  assertEquals(near.limit, { bytes: 1e9, days: 10 });
+  assertEquals(
+    growthWarning(near),
+    "the backup repository (900.0 MB) grows about 10.0 MB a day and will pass 1 GB, the size GitHub recommends keeping it under, in about 10 days",
+  );
+  // 2 GB + 40 MB a day: over 1 GB now, 5 GB in 75 days: the next limit is the one named
+  const far = projectGrowth(daily(11, 40 * MB, 1600 * MB), new Date(day(10)));
+  assertEquals(far.limit, { bytes: 5e9, days: Math.ceil((5e9 - 2040 * MB) / (40 * MB)) });
+  assert(
+    growthWarning(far)!.includes("will pass 5 GB, the size GitHub strongly recommends"),
+    growthWarning(far),
+  );
+  // 2 GB growing slowly: over 1 GB
+  const over = projectGrowth(daily(11, 1000, 2000 * MB), new Date(day(10)));
+  assertEquals(over.limit, { bytes: 1e9, days: 0 });
+  assertEquals(
+    growthWarning(over),
+    "the backup repository holds 2.0 GB, more than the 1 GB GitHub recommends keeping it under",
+  );
+  // 6 GB: over 5 GB
+  assertEquals(projectGrowth(daily(1, 0, 6e9), new Date(day(0))).limit, { bytes: 5e9, days: 0 });
+  // below the line at 90 days: nothing
+  assertEquals(projectGrowth(daily(11, MB, 100 * MB), new Date(day(10))).limit, undefined);
+  // a first measure from a partial clone is a lower bound
+  const partial = projectGrowth(daily(2, MB, 5 * MB, true), new Date(day(1)));
+  assert(!partial.exact);
+  assert(formatGrowth(partial).startsWith("at least 7.0 MB"), formatGrowth(partial));
+});
+
+Deno.test("retention: backup --commit keeps the 7 newest, 14 daily, 8 weekly, 12 monthly unless told otherwise", () => {
+  assertEquals(DEFAULT_GIT_RETENTION, { keepLast: 7, keepDaily: 14, keepWeekly: 8, keepMonthly: 12 });
+  assertEquals(runPolicy({ commit: true, keepAll: false }), { ...DEFAULT_GIT_RETENTION });
+  assertEquals(runPolicy({ commit: false, keepAll: false }), undefined); // a folder keeps everything
+  assertEquals(runPolicy({ commit: true, keepAll: true }), undefined);
+  assertEquals(
+    runPolicy({ flags: { keepLast: 2 }, config: { keepDaily: 3 }, commit: true, keepAll: false }),
+    {
+      keepLast: 2,
+    },
+  );
+  assertEquals(runPolicy({ config: { keepDaily: 3 }, commit: true, keepAll: false }), { keepDaily: 3 });
+  // a year of daily backups, plus ten on the last day: 7 newest + 14 daily + 8 weekly + 12 monthly overlap
+  const archives = [
+    ...Array.from({ length: 365 }, (_, i) => ({ name: `d${i}`, createdAt: new Date(day(i)) })),
+    ...Array.from(
+      { length: 10 },
+      (_, i) => ({ name: `p${i}`, createdAt: new Date(Date.parse(day(365)) + i * 60_000) }),
+    ),
+  ];
+  const kept = applyPolicy(archives, { ...DEFAULT_GIT_RETENTION }, new Date(day(366))).filter((d) => d.keep);
+  assert(kept.length <= 41, `${kept.length} kept`);
+  // every one of the last day's backups within the 7 newest stays, not only that day's last
+  assertEquals(kept.slice(0, 7).map((d) => d.name), ["p9", "p8", "p7", "p6", "p5", "p4", "p3"]);
+  const oldest = kept.at(-1)!.createdAt;
+  assert(
+    Date.parse(day(366)) - oldest.getTime() > 300 * 86_400_000,
+    `about a year back: ${oldest.toISOString()}`,
+  );
+});
