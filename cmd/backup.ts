@@ -34,7 +34,7 @@ import { onCleanup } from "../lib/base/interrupt.ts";
 import type { ManifestSource } from "../lib/store/manifest.ts";
 import { notifyWebhook } from "../lib/report/notify.ts";
 import { withPgpass } from "../lib/pg/pgpass.ts";
-import { type PlanOptions } from "../lib/backup/plan.ts";
+import { GIT_DUMP_COMPRESSION, type PlanOptions } from "../lib/backup/plan.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { redact } from "../lib/base/redact.ts";
 import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
@@ -81,6 +81,8 @@ interface RunOptions {
   keepAll: boolean;
   selection: PlanOptions;
   encode: ReturnType<typeof makeEncoder>;
+  /** `--encrypt-to` / `--recipients-file` given. */
+  encrypted: boolean;
   /** `--storage`: the source project's S3 settings and the buckets to take. */
   storage?: { settings: S3Settings; buckets: BucketSelection };
 }
@@ -159,6 +161,8 @@ function readOptions(args: ParsedArgs): RunOptions {
       excludeTables: listValue(args, "exclude-table").map((t) => parseQualifiedName(t, "--exclude-table")),
     },
     encode: makeEncoder(encodeSettings(args)),
+    encrypted: listValue(args, "encrypt-to").length > 0 ||
+      optionalString(args, "recipients-file") !== undefined,
     storage: readStorageOptions(args),
   };
 }
@@ -286,6 +290,8 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       stagingDir: staging,
       dryRun: o.dryRun,
       encode: o.encode,
+      // git compresses and deltas dumps itself: uncompressed ones add only what changed (not encrypted)
+      ...(o.commit && !o.encrypted ? { dumpCompression: GIT_DUMP_COMPRESSION } : {}),
       storage,
       log,
       onTable: (done, total) => {

@@ -359,7 +359,7 @@ Deno.test("dataloss: a backup a killed run set aside in .git during a push race 
       const v = await runCli(["verify", "--out", `${check}/backups`, "--all"]);
       assertEquals(v.code, 0, out(v));
       assertEquals(await git(work, "status", "--porcelain"), "");
-      assertEquals(await names(`${work}/backups`), ["archive", "latest"]);
+      assertEquals(await names(`${work}/backups`), ["archive", "latest", "repository.json"]);
     } finally {
       await Deno.remove(tmp, { recursive: true });
     }

@@ -66,6 +66,8 @@ export interface BackupOptions extends PlanOptions {
   onTable?: (done: number, total: number, name: string) => void;
   /** Storage files (`--storage`, lib/storage): read in the snapshot, fetched after the dump. */
   storage?: StorageStep;
+  /** pg_dump's `--compress` for the schema dumps; default {@link dumpCompression} of the tools. */
+  dumpCompression?: string;
   now?: () => Date;
 }
 
@@ -192,7 +194,7 @@ async function writeBackup(
       await Deno.mkdir(join(opts.stagingDir, s.seg), { recursive: true, mode: 0o700 });
       await runTool({
         path: tools.path("pg_dump"),
-        args: pgDumpArgs(s, dumpFile, tools.version.major, snapshot),
+        args: pgDumpArgs(s, dumpFile, tools.version.major, snapshot, opts.dumpCompression),
         env,
         what: `pg_dump of schema ${s.name}`,
         signal: local.signal,

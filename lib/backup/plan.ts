@@ -322,15 +322,29 @@ export function dumpCompression(pgDumpMajor: number): string {
 }
 
 /**
+ * The `--compress` of dumps committed to git (`backup --commit`, not encrypted): none. git
+ * compresses every object itself, and packs a dump as a delta against its previous version only when
+ * unchanged tables give unchanged bytes; a compressed stream changes from the first changed row on.
+ */
+export const GIT_DUMP_COMPRESSION = "0";
+
+/**
  * pg_dump arguments selecting one planned schema (custom format, into `file`): the schema (`-n`),
  * the extensions installed in it (`-e`, which adds their `CREATE EXTENSION`, `COMMENT ON
  * EXTENSION` and changed privileges on their member objects, nothing else of other schemas), and
- * the tables to leave out (`-T`).
+ * the tables to leave out (`-T`). `compress` is {@link dumpCompression} unless given (`0` for git:
+ * see {@link GIT_DUMP_COMPRESSION}).
  */
-export function pgDumpArgs(s: PlannedSchema, file: string, pgDumpMajor: number, snapshot?: string): string[] {
+export function pgDumpArgs(
+  s: PlannedSchema,
+  file: string,
+  pgDumpMajor: number,
+  snapshot?: string,
+  compress = dumpCompression(pgDumpMajor),
+): string[] {
   const args = [
     "--format=custom",
-    `--compress=${dumpCompression(pgDumpMajor)}`,
+    `--compress=${compress}`,
     `--file=${file}`,
     `--schema=${patternIdent(s.name)}`,
   ];

@@ -1,0 +1,259 @@
+/**
+ * `deno task bench:git`: 30 daily backups of the bench database into a git repository, the way the
+ * central workflow makes them (issue 14): each day a fresh blobless, sparse clone of a bare
+ * "central" repository (`filter: blob:none`, `'/*' '!/backups/*\/archive/'`), 1% of the rows
+ * changed, one `backup --push`. Reports per day:
+ *
+ * - the clone's disk after the backup: the work tree (target: at most 1.2× one backup) and `.git`;
+ * - the bytes the backup added to the central repository: its packed size (`git gc` after each
+ *   push, as GitHub repacks) against the day before; also what the push added before the repack,
+ *   and the bytes the tool recorded for the commit (`repository.json`, an upper bound);
+ * - the changed rows themselves, as text, gzip-compressed (target: added at most 2× that). Progress goes to
+ * stderr; the report (a table, then JSON) to stdout. Not a test.
+ *
+ *   deno task bench:git [--tables 200] [--mb 50] [--days 30] [--spread all|some]
+ *
+ * `--spread all` (the default) changes 1% of the rows of every table, the hardest case: every
+ * table's data changes, so every schema dump is new; `some` changes 10% of the rows of one table in
+ * ten (the same 1% of all rows, in fewer tables).
+ * @module
+ */
+import { parseArgs } from "node:util";
+import $ from "dax";
+import { startCluster } from "../tests/support/cluster.ts";
+import { REPO } from "../tests/support/paths.ts";
+import { clientBinDir } from "../dev/pgenv.ts";
+import { type DatasetTable, planDataset, tableSql } from "./dataset.ts";
+
+const log = (l: string) => console.error(`bench: ${l}`);
+const GIT_ENV = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
+
+async function git(dir: string, ...args: string[]): Promise<string> {
+  return (await $`git -C ${dir} ${args}`.env(GIT_ENV).stdout("piped").stderr("piped")).stdout.trim();
+}
+
+/** Bytes of the regular files under `dir` (`.git` left out unless `withGit`). */
+async function bytesUnder(dir: string, withGit = false): Promise<number> {
+  let n = 0;
+  for await (const e of Deno.readDir(dir)) {
+    if (!withGit && e.name === ".git") continue;
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) n += await bytesUnder(p, true);
+    else if (e.isFile) n += (await Deno.stat(p)).size;
+  }
+  return n;
+}
+
+/** `count-objects -v`: loose plus packed bytes. */
+async function repoBytes(dir: string): Promise<number> {
+  const out = await git(dir, "count-objects", "-v");
+  const kib = (k: string) => Number(out.match(new RegExp(`^${k}: (\\d+)$`, "m"))?.[1] ?? 0);
+  return (kib("size") + kib("size-pack")) * 1024;
+}
+
+async function gzipBytes(text: string): Promise<number> {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+  return (await new Response(stream).arrayBuffer()).byteLength;
+}
+
+/** The condition choosing a table's changed rows on `day` (stable across the update). */
+function changed(t: DatasetTable, day: number, spread: "all" | "some"): string | undefined {
+  if (spread === "some" && t.index % 10 !== day % 10) return undefined;
+  const mod = spread === "all" ? 100 : 10;
+  const key = t.shape === "account" ? "abs(hashtext(email))" : "id";
+  return `${key} % ${mod} = ${day % mod}`;
+}
+
+function updateSql(t: DatasetTable, where: string): string {
+  const q = `${t.schema}.${t.name}`;
+  switch (t.shape) {
+    case "event":
+      return `UPDATE ${q} SET kind = kind + 1 WHERE ${where};`;
+    case "account":
+      return `UPDATE ${q} SET score = score + 1 WHERE ${where};`;
+    case "ledger":
+      return `UPDATE ${q} SET amount = amount + 1 WHERE ${where};`;
+  }
+}
+
+const mb = (n: number) => (n / 1e6).toFixed(2);
+
+async function main() {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      tables: { type: "string", default: "200" },
+      mb: { type: "string", default: "50" },
+      days: { type: "string", default: "30" },
+      spread: { type: "string", default: "all" },
+    },
+  });
+  const spread = values.spread === "some" ? "some" : "all";
+  const days = Number(values.days);
+  const tables = planDataset({ tables: Number(values.tables), mb: Number(values.mb) });
+  log(`starting PostgreSQL 17 and loading ${tables.length} tables, ~${values.mb} MB`);
+  const cluster = await startCluster(17);
+  const tmp = await Deno.makeTempDir({ prefix: "bench-git-" });
+  try {
+    const db = await cluster.createDatabase("bench");
+    for (let i = 0; i < tables.length; i += 10) {
+      await cluster.sql(tables.slice(i, i + 10).map((t) => tableSql(t, tables)).join("\n"), { db });
+    }
+    await cluster.sql("VACUUM (FREEZE, ANALYZE)", { db });
+    const bare = `${tmp}/central.git`;
+    await $`git -c init.defaultBranch=main init --quiet --bare ${bare}`.env(GIT_ENV);
+    await git(bare, "config", "uploadpack.allowFilter", "true");
+    const seed = `${tmp}/seed`;
+    await $`git clone --quiet ${bare} ${seed}`.env(GIT_ENV).stderr("piped");
+    await Deno.writeTextFile(`${seed}/README.md`, "# backups\n");
+    await git(seed, "add", "-A");
+    await git(seed, "-c", "user.name=seed", "-c", "user.email=seed@example.com", "commit", "-qm", "init");
+    await git(seed, "push", "-q", "origin", "HEAD:refs/heads/main");
+    await Deno.remove(seed, { recursive: true });
+
+    const rows: {
+      day: number;
+      seconds: number;
+      backupBytes: number;
+      workTreeBytes: number;
+      gitDirBytes: number;
+      pushedBytes: number;
+      packedBytes: number;
+      recordedBytes: number;
+      changedRows: number;
+      changedGzipBytes: number;
+    }[] = [];
+    await git(bare, "gc", "--quiet", "--prune=now");
+    let central = await repoBytes(bare);
+    for (let day = 1; day <= days; day++) {
+      let text = "";
+      let count = 0;
+      if (day > 1) {
+        const updates: string[] = [];
+        for (const t of tables) {
+          const where = changed(t, day, spread);
+          if (!where) continue;
+          updates.push(updateSql(t, where));
+        }
+        await cluster.sql(updates.join("\n"), { db });
+        for (const t of tables) {
+          const where = changed(t, day, spread);
+          if (!where) continue;
+          const out = await cluster.sql(`SELECT t::text FROM ${t.schema}.${t.name} t WHERE ${where}`, { db });
+          text += out;
+          count += out.split("\n").filter(Boolean).length;
+        }
+      }
+      const clone = `${tmp}/day${day}`;
+      await $`git clone --quiet --filter=blob:none --no-checkout file://${bare} ${clone}`.env(GIT_ENV)
+        .stderr("piped");
+      await git(clone, "sparse-checkout", "set", "--no-cone", "/*", "!/backups/*/archive/");
+      await git(clone, "checkout", "--quiet", "main");
+      const started = performance.now();
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          "--quiet",
+          `${REPO}/backup.ts`,
+          "backup",
+          "--db-url",
+          cluster.url({ db }),
+          "--out",
+          `${clone}/backups/prod`,
+          "--push",
+          "--yes",
+          "--json",
+        ],
+        env: { ...GIT_ENV, PG_BIN: clientBinDir(), NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const seconds = (performance.now() - started) / 1000;
+      if (r.code !== 0) {
+        throw new Error(`day ${day}: backup exit ${r.code}\n${new TextDecoder().decode(r.stderr)}`);
+      }
+      const summary = JSON.parse(new TextDecoder().decode(r.stdout))[0];
+      const pushed = await repoBytes(bare);
+      await git(bare, "gc", "--quiet", "--prune=now");
+      const after = await repoBytes(bare);
+      rows.push({
+        day,
+        seconds: Math.round(seconds * 10) / 10,
+        backupBytes: await bytesUnder(`${clone}/backups/prod/latest`),
+        workTreeBytes: await bytesUnder(clone),
+        gitDirBytes: await bytesUnder(`${clone}/.git`, true),
+        pushedBytes: pushed - central,
+        packedBytes: after - central,
+        recordedBytes: summary.repository?.lastAddedBytes ?? 0,
+        changedRows: count,
+        changedGzipBytes: day > 1 ? await gzipBytes(text) : 0,
+      });
+      central = after;
+      const last = rows.at(-1)!;
+      log(
+        `day ${day}: ${last.seconds} s, work tree ${mb(last.workTreeBytes)} MB (backup ${
+          mb(last.backupBytes)
+        }), ` +
+          `.git ${mb(last.gitDirBytes)} MB, pushed ${mb(last.pushedBytes)} MB, packed +${
+            mb(last.packedBytes)
+          } MB, ` +
+          `changed ${count} rows ` +
+          `(${mb(last.changedGzipBytes)} MB gz)`,
+      );
+      await Deno.remove(clone, { recursive: true });
+      await new Promise((res) => setTimeout(res, 1100)); // archive names are by the second
+    }
+    const packed = await repoBytes(bare);
+    const later = rows.slice(1);
+    const avg = (f: (r: (typeof rows)[0]) => number) => later.reduce((s, r) => s + f(r), 0) / later.length;
+    const oneBackup = Math.max(...rows.map((r) => r.backupBytes));
+    const maxTree = Math.max(...rows.map((r) => r.workTreeBytes));
+    const report = {
+      tables: tables.length,
+      mb: Number(values.mb),
+      days,
+      spread,
+      oneBackupBytes: oneBackup,
+      maxWorkTreeBytes: maxTree,
+      workTreeRatio: Math.round((maxTree / oneBackup) * 1000) / 1000,
+      maxGitDirBytes: Math.max(...rows.map((r) => r.gitDirBytes)),
+      firstPackedBytes: rows[0].packedBytes,
+      avgPushedBytes: Math.round(avg((r) => r.pushedBytes)),
+      avgPackedBytes: Math.round(avg((r) => r.packedBytes)),
+      avgRecordedBytes: Math.round(avg((r) => r.recordedBytes)),
+      avgChangedGzipBytes: Math.round(avg((r) => r.changedGzipBytes)),
+      centralPackedBytes: packed,
+      rows,
+    };
+    const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "-");
+    console.log(
+      [
+        `git at scale: ${tables.length} tables, ~${values.mb} MB, ${days} daily backups, 1% of rows changed (${spread})`,
+        "",
+        "| figure | value |",
+        "| --- | ---: |",
+        `| one backup (latest/) | ${mb(oneBackup)} MB |`,
+        `| work tree of a clone, at most | ${mb(maxTree)} MB (${
+          ratio(maxTree, oneBackup)
+        }×, target ≤ 1.2×) |`,
+        `| .git of a fresh clone, at most | ${mb(report.maxGitDirBytes)} MB |`,
+        `| first backup, packed | ${mb(report.firstPackedBytes)} MB |`,
+        `| added per later backup, packed (average) | ${mb(report.avgPackedBytes)} MB (${
+          ratio(report.avgPackedBytes, report.avgChangedGzipBytes)
+        }× the changed rows, target ≤ 2×) |`,
+        `| added per later backup, as pushed before a repack | ${mb(report.avgPushedBytes)} MB |`,
+        `| recorded per later backup (repository.json) | ${mb(report.avgRecordedBytes)} MB |`,
+        `| changed rows per day, gzip | ${mb(report.avgChangedGzipBytes)} MB |`,
+        `| central repository after ${days} backups, packed | ${mb(packed)} MB |`,
+        "",
+        JSON.stringify(report, null, 2),
+      ].join("\n"),
+    );
+  } finally {
+    await cluster.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+if (import.meta.main) await main();
