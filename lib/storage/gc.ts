@@ -105,7 +105,7 @@ async function referencedBlobs(root: string): Promise<Set<string> | { skipped: s
   }
   for (const a of await readArchives(root, { git: true })) {
     // an archive a sparse checkout keeps in git only is not read here: keep every blob
-    if (a.inGit) return { files: 0, bytes: 0, skipped: `${a.dir} is kept in git only (sparse checkout)` };
+    if (a.inGit) return { skipped: `${a.dir} is kept in git only (sparse checkout)` };
     dirs.push(a.dir);
   }
   const referenced = new Set<string>();
