@@ -6,7 +6,7 @@
  * lost recognised as the tool's own. One Azurite serves the file (plus one HTTPS one for tokens).
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { BackupError, ExitCode } from "../lib/base/errors.ts";
 import { clearSecrets, redact } from "../lib/base/redact.ts";
@@ -267,4 +267,44 @@ Deno.test("azuriteenv: the marker and the Node.js version check", () => {
   ok(!azuriteMarkerMatches(JSON.stringify({ ...expectedAzuriteMarker(), package: "azurite@0.0.1" })));
   ok(!azuriteMarkerMatches("not json") && !azuriteMarkerMatches(undefined));
   assertEquals([nodeMajor("v20.20.2\n"), nodeMajor("20"), nodeMajor("")], [20, undefined, undefined]);
+});
+
+/** An account SAS for the Blob service, signed with the account key (Azure's "Create an account SAS"). */
+function accountSas(account: string, key: string, permissions: string, expiry: Date): string {
+  const se = expiry.toISOString().replace(/\.\d+Z$/, "Z");
+  const sv = "2021-08-06";
+  const toSign = [account, permissions, "b", "sco", "", se, "", "https,http", sv, "", ""].join("\n");
+  const sig = createHmac("sha256", Buffer.from(key, "base64")).update(toSign, "utf8").digest("base64");
+  return new URLSearchParams({ sv, ss: "b", srt: "sco", sp: permissions, se, spr: "https,http", sig })
+    .toString();
+}
+
+Deno.test("azblob: a connection string with a SharedAccessSignature; the SAS is never shown", async () => {
+  const a = await azurite();
+  const seed = await freshStore(a);
+  const sas = accountSas(a.account, a.key, "racwdl", new Date(Date.now() + 3600_000));
+  const cs = `BlobEndpoint=${a.endpoint};SharedAccessSignature=${sas}`;
+  const s = openAzblobStore(`azblob://${seed.container}/viasas`, {
+    env: { AZURE_STORAGE_CONNECTION_STRING: cs },
+  });
+  ok((await s.put("k", { bytes: enc.encode("v") }, { ifAbsent: true })).ok);
+  assertEquals(await new Response(await s.get("k")).text(), "v");
+  const listed = [];
+  for await (const o of s.list("")) listed.push(o.key);
+  assertEquals(listed, ["k"]);
+  await s.delete("k");
+  assertEquals(await s.head("k"), undefined);
+  // read-only: writes are refused with a usage error that shows no part of the SAS
+  const ro = accountSas(a.account, a.key, "rl", new Date(Date.now() + 3600_000));
+  const r = openAzblobStore(`azblob://${seed.container}/viasas`, {
+    env: { AZURE_STORAGE_CONNECTION_STRING: `BlobEndpoint=${a.endpoint};SharedAccessSignature=${ro}` },
+    retries: 0,
+  });
+  const e = await failure(r.put("k", { bytes: enc.encode("v") }));
+  assertEquals(e.exitCode, ExitCode.usage);
+  ok(/refused put viasas\/k: the SAS does not permit it/.test(e.message), e.message);
+  ok(e.hint?.includes("sp=racwdl"), e.hint);
+  const sig = new URLSearchParams(ro).get("sig")!;
+  ok(!`${e.message} ${e.hint}`.includes(sig) && !`${e.message}`.includes(encodeURIComponent(sig)), e.message);
+  clearSecrets();
 });

@@ -172,6 +172,16 @@ export function parseBlobEndpoint(text: string, origin: string): string {
 }
 
 /**
+ * The account a Blob service URL names: the first path segment of a path-style URL (an IP address
+ * or localhost, as Azurite serves), else the first label of the host name. Pure.
+ */
+export function accountOfEndpoint(endpoint: string): string {
+  const u = new URL(endpoint);
+  const pathStyle = /^(\d+\.\d+\.\d+\.\d+|\[.*\]|localhost)$/.test(u.hostname);
+  return pathStyle ? u.pathname.split("/").filter(Boolean)[0] ?? "" : u.hostname.split(".")[0];
+}
+
+/**
  * The settings of a connection string. Throws a usage error (exit 2) that never quotes the
  * string when it has neither a key nor a SAS, or no account name. Pure.
  */
@@ -221,7 +231,7 @@ export function parseConnectionString(text: string): AzureSettings {
     }`;
   return {
     endpoint,
-    account: account ?? new URL(endpoint).hostname.split(".")[0],
+    account: account ?? accountOfEndpoint(endpoint),
     auth,
     source: "connection string",
   };
@@ -396,7 +406,7 @@ function credentialsHint(s: Pick<AzureSettings, "source" | "account">): string {
  * are usage errors (exit 2), the rest failures (exit 1). Never quotes a credential. Pure.
  */
 export function azureFailure(
-  s: Pick<AzureSettings, "endpoint" | "account" | "source">,
+  s: Pick<AzureSettings, "endpoint" | "account" | "source"> & { sas?: boolean },
   container: string,
   what: string,
   status: number,
@@ -406,6 +416,16 @@ export function azureFailure(
   const first = message?.split("\n")[0].trim();
   const detail = redact(`HTTP ${status}${code ? ` ${code}` : ""}${first ? `: ${first}` : ""}`);
   const host = new URL(s.endpoint).host;
+  if (code === "AuthorizationPermissionMismatch" && s.sas) {
+    return new BackupError(
+      `Azure Blob Storage at ${host} refused ${what}: the SAS does not permit it (${detail})`,
+      {
+        hint:
+          `make a SAS with read, add, create, write, delete and list permissions (sp=racwdl) on container ${container}`,
+        exitCode: ExitCode.usage,
+      },
+    );
+  }
   if (
     code === "AuthorizationPermissionMismatch" || code === "AuthorizationFailure" && s.source === "az login"
   ) {
@@ -716,7 +736,7 @@ export class AzblobStore implements ObjectStore {
         // on a 403, Azure says what exactly was wrong (signature, expiry, scheme) in its own element
         const why = text.match(/<AuthenticationErrorDetail>([^<]+)<\/AuthenticationErrorDetail>/)?.[1];
         throw azureFailure(
-          this.settings,
+          { ...this.settings, sas: this.settings.auth.kind === "sas" },
           this.container,
           what,
           res.status,

@@ -87,6 +87,13 @@ Deno.test("parseConnectionString: account key, SAS, BlobEndpoint, suffix and dev
     auth: { kind: "sharedKey", key: DEV_KEY },
     source: "connection string",
   });
+  assertEquals(
+    parseConnectionString(
+      `BlobEndpoint=http://127.0.0.1:10000/${DEV_ACCOUNT};SharedAccessSignature=sv=1&sig=x`,
+    ).account,
+    DEV_ACCOUNT,
+    "a path-style endpoint names the account in its path",
+  );
   usage(() => parseConnectionString("AccountKey=a2V5"), /has no AccountName/);
   usage(() => parseConnectionString("AccountName=acct"), /neither AccountKey nor SharedAccessSignature/);
   usage(() => parseConnectionString("AccountName=acct;AccountKey=not base64!"), /not base64/);
@@ -249,6 +256,8 @@ Deno.test("azureFailure: credentials, roles and containers are usage errors with
   );
   ok(/denied put x to the signed-in account/.test(role.message));
   ok(role.hint?.includes("Storage Blob Data Contributor"));
+  const sas = azureFailure({ ...s, sas: true }, "c", "put x", 403, "AuthorizationPermissionMismatch", "no");
+  ok(/refused put x: the SAS does not permit it/.test(sas.message) && sas.hint?.includes("sp=racwdl"));
   const missing = azureFailure(s, "c", "put x", 404, "ContainerNotFound", "gone");
   assertEquals(missing.message, "Azure container 'c' does not exist in storage account acct");
   const other = azureFailure(s, "c", "put x", 500, "InternalError", "oops");
