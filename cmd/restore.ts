@@ -8,7 +8,7 @@ import { boolValue, intValue, listValue, optionalString, type ParsedArgs } from 
 import { backupFrom, connectionSettings, rootFromArgs, targetUrl } from "../lib/cli/args.ts";
 import { describeDb } from "../lib/pg/url.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
-import { parseQualifiedName } from "../lib/pg/ident.ts";
+import { parseQualifiedName, qualified, type QualifiedName } from "../lib/pg/ident.ts";
 import { onCleanup, setInterruptNote } from "../lib/base/interrupt.ts";
 import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
 import { planJson } from "../lib/restore/view.ts";
@@ -16,6 +16,7 @@ import { formatBytes } from "../lib/base/size.ts";
 import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
 import type { RestoreRequest } from "../lib/restore/plan.ts";
 import { neededFiles } from "../lib/restore/source.ts";
+import { checkIntoRequest } from "../lib/restore/into.ts";
 import { backupAsOf, writeGitBackup } from "../lib/history/backups.ts";
 import { readManifest } from "../lib/store/manifest.ts";
 import { openDb } from "../lib/pg/connect.ts";
@@ -33,7 +34,8 @@ import type { BucketSelection } from "../lib/storage/catalog.ts";
 
 /** The restore selection from the flags; throws a usage error for a table without a schema. */
 export function restoreRequest(args: ParsedArgs): RestoreRequest {
-  return {
+  const into = optionalString(args, "into");
+  const req: RestoreRequest = {
     schemas: listValue(args, "schema"),
     tables: listValue(args, "table").map((t) => parseQualifiedName(t, "--table")),
     roles: boolValue(args, "roles"),
@@ -44,11 +46,21 @@ export function restoreRequest(args: ParsedArgs): RestoreRequest {
     excludeTables: listValue(args, "exclude-table").map((t) => parseQualifiedName(t, "--exclude-table")),
     excludeSchemas: listValue(args, "exclude-schema"),
   };
+  if (into === undefined) return req;
+  req.into = parseQualifiedName(into, "--into");
+  checkIntoRequest(req.into, req);
+  return req;
 }
 
-function summary(r: RestoreResult, label: string, target: string): string {
+function summary(r: RestoreResult, label: string, target: string, into?: QualifiedName): string {
   const secs = (r.durationMs / 1000).toFixed(1);
-  const what = r.plan.schemaOnly ? "definitions only" : `${r.tablesLoaded} table(s), ${r.rowsLoaded} row(s)`;
+  const what = into
+    ? `${qualified(into.schema, into.table)}${
+      r.plan.schemaOnly ? " (definitions only)" : ` (${r.rowsLoaded} row(s))`
+    }`
+    : r.plan.schemaOnly
+    ? "definitions only"
+    : `${r.tablesLoaded} table(s), ${r.rowsLoaded} row(s)`;
   const warn = r.warnings.length ? `, ${r.warnings.length} warning(s)` : "";
   return `restored ${what} from ${label} into ${target} in ${secs}s${warn}`;
 }
@@ -254,6 +266,7 @@ async function restoreFrom(
         from: label,
         target: where,
         ...planJson(r.plan),
+        ...(request.into ? { into: `${request.into.schema}.${request.into.table}` } : {}),
         ...(r.stop ? { stop: { error: r.stop.message, hint: r.stop.hint } } : {}),
         ...(dryRun ? {} : {
           tablesLoaded: r.tablesLoaded,
@@ -270,7 +283,7 @@ async function restoreFrom(
     const verdict = r.stop ? "the restore would stop before writing anything (below)" : "nothing changed";
     stdoutText(`Dry run: ${verdict}.\n${r.planText}${f ? `\n${f.planText}` : ""}`);
   } else {
-    stdoutLine(summary(r, label, where));
+    stdoutLine(summary(r, label, where, request.into));
     if (f?.result) stdoutLine(filesSummary(f.result));
   }
   // A dry run exits as the restore would have: its plan first, then the error it would stop with.

@@ -246,6 +246,27 @@ const CASES: Case[] = [
     files: { "b/latest/": "", "b/latest/manifest.json": manifestWith(() => {}) },
     names: "--table 'public.nope' is not in this backup",
   },
+  {
+    name: "restore --into without --table",
+    args: ["restore", "--target-url", URL, "--into", "public.orders_old"],
+    names: "--into needs --table SCHEMA.TABLE",
+  },
+  {
+    name: "restore --into with --clean",
+    args: ["restore", "--target-url", URL, "--table", "public.orders", "--into", "public.o2", "--clean"],
+    names: "--into creates a new table; --clean",
+  },
+  {
+    name: "restore --into of a partitioned table",
+    args: ["restore", "--target-url", URL, "--out", "b", "--table", "public.events", "--into", "public.ev2"],
+    files: { "b/latest/": "", "b/latest/manifest.json": manifestWith(() => {}) },
+    names: "public.events is partitioned",
+  },
+  {
+    name: "restore --into without a schema",
+    args: ["restore", "--target-url", URL, "--table", "public.orders", "--into", "orders_old"],
+    names: "--into",
+  },
   { name: "verify --jobs 99", args: ["verify", "--jobs", "99"], names: "--jobs" },
   {
     name: "verify of a missing backup",

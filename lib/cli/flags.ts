@@ -540,6 +540,14 @@ const TABLE = [
     help: "Only this table (repeatable).",
     commands: ["restore", "diff", "history"],
   },
+  {
+    name: "into",
+    type: "string",
+    value: "SCHEMA.NEW_NAME",
+    help:
+      "Restore the one --table under this new name, beside the live table: indexes and constraints renamed, no foreign keys or triggers.",
+    commands: ["restore"],
+  },
   { name: "roles", type: "boolean", help: "Also restore roles.sql.", commands: ["restore"] },
   {
     name: "data-only",

@@ -12,6 +12,7 @@ import type { PgTools } from "../pg/tools.ts";
 import type { FilterContext, FilterCounts } from "./filter.ts";
 import type { RestorePlan, RestoreRequest, TargetState } from "./plan.ts";
 import type { Script } from "./script.ts";
+import type { IntoNames } from "./into.ts";
 
 /** Everything one restore needs. */
 export interface RestoreOptions {
@@ -57,6 +58,8 @@ export interface Ctx {
   session: Session;
   /** catalog.sql, cut into entry blocks, when the plan uses it (lib/restore/catalog.ts). */
   catalog?: Script;
+  /** `--into`: the new name, and the names the target already uses in its schema (into.ts). */
+  into?: IntoNames & { taken: ReadonlySet<string>; data?: (statement: string) => string };
   /** SQL that suspends, and restores, the connected user's default privileges (target.ts). */
   defaults?: { suspend: string; resume: string };
 }

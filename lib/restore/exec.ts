@@ -12,16 +12,16 @@ import type { CopyTarget } from "./session.ts";
  * Appends `input` (SQL text or a stream of it) to the session, under the guard. With `replica`, it
  * runs with session_replication_role = replica (no triggers or foreign key checks: rows go into tables
  * that already exist). `hint` replaces the hint of an error this input causes; `copy` loads its COPY rows
- * into other columns or another table.
+ * into other columns or another table; `statement` rewrites each of its statements (`--into`).
  */
 export async function runPsql(
   ctx: Ctx,
   input: string | Uint8Array | ReadableStream<Uint8Array>,
   what: string,
-  opts: { replica?: boolean; hint?: string; copy?: CopyTarget } = {},
+  opts: { replica?: boolean; hint?: string; copy?: CopyTarget; statement?: (text: string) => string } = {},
 ): Promise<void> {
   if (opts.replica) await ctx.session.run("SET session_replication_role = replica;", what);
-  await ctx.session.run(input, what, { hint: opts.hint, copy: opts.copy });
+  await ctx.session.run(input, what, { hint: opts.hint, copy: opts.copy, statement: opts.statement });
   if (opts.replica) await ctx.session.run("RESET session_replication_role;", what);
 }
 

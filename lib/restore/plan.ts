@@ -26,6 +26,8 @@ export interface RestoreRequest {
   excludeTables?: QualifiedName[];
   /** Schemas left out (`--exclude-schema`). */
   excludeSchemas?: string[];
+  /** `--into`: the one `--table` is restored under this name, beside the live table (into.ts). */
+  into?: QualifiedName;
 }
 
 /** One table that exists in the target. */

@@ -31,13 +31,14 @@ import { runPsql } from "./exec.ts";
 import { catalogObjects, loadSchemaData, managedExtras, noteExcluded, postData, preData } from "./schemas.ts";
 import { scriptText } from "./script.ts";
 import { createDependencies, loadTableData, restoreTables } from "./tables.ts";
-import { assumeCreated, inspectTarget } from "./target.ts";
+import { assumeCreated, inspectTarget, namesInSchema } from "./target.ts";
 import { checkPolicyRoles } from "./precheck.ts";
 import { roleStatement } from "./roles.ts";
 import { checkFiles, throwOnFaults } from "../store/check.ts";
 import { openPlaintext } from "../store/decode.ts";
 import { catalogError, type CatalogScope, planCatalog } from "./catalog.ts";
 import { parseScript, type Script } from "./script.ts";
+import { intoNameError, intoNames, intoNote, intoScript, intoState } from "./into.ts";
 
 /** What a restore did. */
 export interface RestoreResult {
@@ -66,6 +67,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const started = Date.now();
   const manifest = await readManifest(opts.backupDir);
   const selected = selectTables(manifest, opts.request);
+  const into = intoNames(opts.request, selected);
   const db = await openDb(opts.target, {
     ipv4: opts.ipv4,
     connectTimeout: opts.connectTimeout,
@@ -75,10 +77,16 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const sql = db.sql;
   let tmp: string | undefined;
   try {
-    const state = await inspectTarget(
+    let state = await inspectTarget(
       sql,
-      selected.map((x) => ({ schema: x.schema.name, table: x.table.name })),
+      into ? [] : selected.map((x) => ({ schema: x.schema.name, table: x.table.name })),
     );
+    const taken = into ? await namesInSchema(sql, into.to.schema) : undefined;
+    if (into) {
+      const exists = intoNameError(into.to, taken!);
+      if (exists) throw exists;
+      state = intoState(state, into);
+    }
     // Rows that go into a Supabase-managed table of the target load by the columns both have: read
     // the backup's column list of those tables (the first line of their data file).
     const backupColumns = new Map<string, string[]>();
@@ -99,6 +107,15 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         state,
         catalogScope(plan, manifest, state, opts.request),
       );
+    }
+    if (into) {
+      // Read and rewritten now, so that the plan (and a dry run) names what changes, and a table that
+      // cannot be restored under a new name is refused before anything is written.
+      const rel = selected[0].table.schemaFile;
+      const text = await new Response(
+        await openPlaintext(opts.backupDir, rel, manifest.files[rel], opts.decode),
+      ).text();
+      plan.notes.push(intoNote(into, intoScript(text, into, taken!)));
     }
     const planText = formatRestorePlan(plan, {
       from: opts.label ?? opts.backupDir,
@@ -162,6 +179,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       preDataText: new Map(),
       catalog,
       sql,
+      into: into && { ...into, taken: taken! },
       session: await Session.open({
         psql: tools.path("psql"),
         env: {

@@ -4,6 +4,8 @@
  * committed only after the last step; any failure (an SQL error, a refused or damaged input, a program
  * that dies, an interrupt, the tool being killed) leaves the target as it was.
  *
+ * A statement may be rewritten after the guard passed it (`--into`, lib/restore/into.ts).
+ *
  * Each appended input passes the guard (lib/restore/guard.ts), piece by piece as the lexer cuts it; psql
  * runs under a `\restrict` key drawn for this session, so no input can run a meta-command. An input must
  * end where a statement ends: one that stops inside a statement or inside COPY data is refused, so that
@@ -115,7 +117,7 @@ export class Session {
   async run(
     input: string | Uint8Array | ReadableStream<Uint8Array>,
     what: string,
-    opts: { hint?: string; copy?: CopyTarget } = {},
+    opts: { hint?: string; copy?: CopyTarget; statement?: (text: string) => string } = {},
   ): Promise<void> {
     throwIfInterrupted();
     const guard: GuardOptions = { what, dropTransactionTimeout: this.#opts.serverMajor < 17 };
@@ -123,11 +125,13 @@ export class Session {
     let last: Piece | undefined;
     let kept: boolean[] | undefined;
     const one = (p: Piece): string => {
-      const text = guardPiece(p, guard);
+      let text = guardPiece(p, guard);
+      // A whole statement the guard let through, rewritten (restore --into: the new table's names).
+      if (opts.statement && p.kind === "statement" && text) text = opts.statement(text);
       if (p.kind !== "space" && p.kind !== "comment") last = p;
       if (!opts.copy) return text;
       if (p.kind === "statement") {
-        const h = parseCopyHeader(p.text);
+        const h = parseCopyHeader(text);
         if (!h) return text;
         const cols = opts.copy.columns ?? h.columns;
         kept = keptFields(h, cols);

@@ -24,6 +24,7 @@ import {
 } from "./script.ts";
 import { assumeCreated, existingObjects, withoutDefaults } from "./target.ts";
 import { qualified, quoteIdent, unquoteName } from "../pg/ident.ts";
+import { intoDataRewriter, intoScript } from "./into.ts";
 
 /** Restores tables one by one: schema, dependencies, table definitions, data, foreign keys. */
 export async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
@@ -35,14 +36,15 @@ export async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<v
     const texts = new Map<PlannedTable, string>();
     for (const t of work) {
       if (t.action === "create" || t.action === "recreate") {
-        texts.set(t, await readText(ctx, t.table.schemaFile));
+        const text = await readText(ctx, t.table.schemaFile);
+        texts.set(t, ctx.into ? intoTable(ctx.into, text) : text);
       }
     }
     await createDependencies(
       ctx,
       [...texts.values()].join("\n"),
       await preDataScripts(ctx, ctx.manifest.schemas),
-      work.map((t) => t.schema),
+      ctx.into ? [ctx.into.to.schema] : work.map((t) => t.schema),
     );
     const selected = new Set(work.map((t) => tableKey(t.schema, t.table.name)));
     const present = (q: QualifiedName) =>
@@ -241,6 +243,17 @@ export async function loadTableData(ctx: Ctx, t: PlannedTable): Promise<void> {
     await runPsql(ctx, await dataStream(ctx, rel), `loading ${rel}`, {
       replica: true,
       copy: columns ? { columns } : undefined,
+      statement: ctx.into?.data,
     });
   }
+}
+
+/**
+ * `--into`: the table's schema.sql rewritten to create the new table (into.ts), and the rewriter of
+ * its data files kept for {@link loadTableData}.
+ */
+function intoTable(into: NonNullable<Ctx["into"]>, text: string): string {
+  const script = intoScript(text, into, into.taken);
+  into.data = intoDataRewriter(into, script);
+  return script.text;
 }

@@ -191,3 +191,11 @@ export async function existingObjects(sql: Sql): Promise<Set<string>> {
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace`;
   return new Set(rows.map((r) => `${r.kind}\u0000${r.schema}\u0000${r.name}`));
 }
+
+/** The names of every relation (tables, views, indexes, sequences, …) and type in `schema` of the target. */
+export async function namesInSchema(sql: Sql, schema: string): Promise<Set<string>> {
+  const rows = await sql<{ name: string }[]>`
+    select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ${schema}
+    union select t.typname from pg_type t join pg_namespace n on n.oid = t.typnamespace where n.nspname = ${schema}`;
+  return new Set(rows.map((r) => r.name));
+}
