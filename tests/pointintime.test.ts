@@ -84,7 +84,8 @@ async function scenario(c: Cluster): Promise<void> {
     assertEquals(r1.code, 0, r1.stderr);
     ok(r1.stdout.includes(`from ${first.backup}`), r1.stdout);
     assertEquals(await count(c, whole, "shop.orders"), 40);
-    // A time after both: latest.
+    // A time after both: latest (a dry run into an empty database: into one with rows, it exits as the
+    // restore would, refused).
     const dry = await runCli(["restore", "--as-of", "2999-01-01", "--out", out, "--dry-run"], {
       RESTORE_DB_URL: c.url({ db: await c.createDatabase() }),
     });
