@@ -23,6 +23,7 @@ import {
   encodeSettings,
   gitIdentity,
   policyFromArgs,
+  storeFromArgs,
   warnIfOnCommandLine,
 } from "../lib/cli/args.ts";
 import { describeDb, parseDbUrl, transactionPoolerHint } from "../lib/pg/url.ts";
@@ -59,6 +60,11 @@ import { checkRecoveredBlobs } from "../lib/storage/recover.ts";
 import { LATEST } from "../lib/store/rotation.ts";
 import { join } from "node:path";
 import { GROWTH_HINT, type GrowthProjection, growthWarning, projectGrowth } from "../lib/store/growth.ts";
+import type { ObjectStore } from "../lib/store/object.ts";
+import { dumpHashes, publishBackup, recipientsId } from "../lib/store/publish.ts";
+import type { StoreIndex } from "../lib/store/remotelayout.ts";
+import { formatBlobStep, pruneStore } from "../lib/store/remoteprune.ts";
+import type { Manifest } from "../lib/store/manifest.ts";
 
 /** Options shared by every environment of one run. */
 interface RunOptions {
@@ -83,6 +89,10 @@ interface RunOptions {
   encode: ReturnType<typeof makeEncoder>;
   /** `--encrypt-to` / `--recipients-file` given. */
   encrypted: boolean;
+  /** The age recipients of `--encrypt-to`/`--recipients-file` (the store records which). */
+  recipients: string[];
+  /** `--store` was given (the store of each environment is opened in {@link backupOne}). */
+  store: boolean;
   /** `--storage`: the source project's S3 settings and the buckets to take. */
   storage?: { settings: S3Settings; buckets: BucketSelection };
 }
@@ -163,8 +173,27 @@ function readOptions(args: ParsedArgs): RunOptions {
     encode: makeEncoder(encodeSettings(args)),
     encrypted: listValue(args, "encrypt-to").length > 0 ||
       optionalString(args, "recipients-file") !== undefined,
+    recipients: encodeSettings(args).recipients,
+    store: readStoreOptions(args),
     storage: readStorageOptions(args),
   };
+}
+
+/** Whether `--store` is given, refusing the flags that have no meaning with it (exit 2). */
+function readStoreOptions(args: ParsedArgs): boolean {
+  if (optionalString(args, "store") === undefined) return false;
+  const origin = args.origin.store ?? "--store";
+  for (const flag of ["commit", "push", "no-archive", "storage"] as const) {
+    if (boolValue(args, flag)) {
+      throw usageError(
+        `--${flag} cannot be combined with ${origin}`,
+        flag === "storage"
+          ? "back up Storage files to a folder or git repository (--out) for now"
+          : "an object store keeps every backup under its own name; drop the flag",
+      );
+    }
+  }
+  return true;
 }
 
 async function ensureRoot(root: string, origin: string): Promise<void> {
@@ -214,6 +243,18 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       ? o.selection.excludeTables
       : (target.excludeTables ?? []).map((t) => parseQualifiedName(t, "excludeTables")),
   };
+  const store = o.store ? await storeFromArgs(args, env, { log, target: { env: target.env } }) : undefined;
+  if (store) {
+    return await backupToStore(store, {
+      target,
+      o,
+      url,
+      selection,
+      started,
+      log,
+      policy: storePolicy(target, o),
+    });
+  }
   let s3: S3Client | undefined;
   if (o.storage) {
     s3 = new S3Client(o.storage.settings, { retries: o.retries, log });
@@ -258,7 +299,6 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
         await Deno.mkdir(holder, { mode: 0o700 });
       }
     }
-    let tick: ((d: number, a: number) => void) | undefined;
     const storage = s3 && o.storage
       ? storageStep({
         s3,
@@ -276,28 +316,16 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
         onProgress: fileProgress(log),
       })
       : undefined;
-    const run = await runBackup({
-      ...selection,
+    const run = await dumpInto(staging, {
+      target,
+      o,
       url,
-      environment: target.env,
-      ipv4: o.ipv4,
-      connectTimeout: o.connectTimeout,
-      retries: o.retries,
-      jobs: o.jobs,
-      maxFileSize: o.maxFileSize,
-      pgBin: o.pgBin,
-      source: o.source,
-      stagingDir: staging,
-      dryRun: o.dryRun,
+      selection,
+      log,
       encode: o.encode,
+      storage,
       // git compresses and deltas dumps itself: uncompressed ones add only what changed (not encrypted)
       ...(o.commit && !o.encrypted ? { dumpCompression: GIT_DUMP_COMPRESSION } : {}),
-      storage,
-      log,
-      onTable: (done, total) => {
-        tick ??= progress(total, log);
-        tick(done, total);
-      },
     });
     if (o.dryRun || !run.manifest) {
       stdoutText(
@@ -391,6 +419,133 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
     if (holder) await Deno.remove(holder, { recursive: true }).catch(() => {});
     staging = holder = "";
     release();
+  }
+}
+
+/** Runs the backup of one environment into `staging` (lib/backup/execute.ts), with progress on stderr. */
+function dumpInto(
+  staging: string,
+  c: {
+    target: BackupTarget;
+    o: RunOptions;
+    url: Awaited<ReturnType<typeof withPgpass>>;
+    selection: PlanOptions;
+    log: (l: string) => void;
+    encode: RunOptions["encode"];
+    storage?: Parameters<typeof runBackup>[0]["storage"];
+    dumpCompression?: Parameters<typeof runBackup>[0]["dumpCompression"];
+  },
+): ReturnType<typeof runBackup> {
+  const { o, log } = c;
+  let tick: ((d: number, a: number) => void) | undefined;
+  return runBackup({
+    ...c.selection,
+    url: c.url,
+    environment: c.target.env,
+    ipv4: o.ipv4,
+    connectTimeout: o.connectTimeout,
+    retries: o.retries,
+    jobs: o.jobs,
+    maxFileSize: o.maxFileSize,
+    pgBin: o.pgBin,
+    source: o.source,
+    stagingDir: staging,
+    dryRun: o.dryRun,
+    encode: c.encode,
+    ...(c.dumpCompression !== undefined ? { dumpCompression: c.dumpCompression } : {}),
+    storage: c.storage,
+    log,
+    onTable: (done, total) => {
+      tick ??= progress(total, log);
+      tick(done, total);
+    },
+  });
+}
+
+/** The retention policy of one environment: the config's, unless flags give one. */
+function storePolicy(target: BackupTarget, o: RunOptions): RetentionPolicy | undefined {
+  return runPolicy({
+    flags: o.policy,
+    config: target.retention ? policyFromConfig(target.retention) : undefined,
+    commit: false,
+    keepAll: o.keepAll,
+  });
+}
+
+/**
+ * One environment's backup into an object store: staged in a temp folder (0700, removed at the
+ * end, also on interrupt), checked, then published (lib/store/publish.ts) and pruned by `policy`.
+ */
+async function backupToStore(
+  store: ObjectStore,
+  c: {
+    target: BackupTarget;
+    o: RunOptions;
+    url: Awaited<ReturnType<typeof withPgpass>>;
+    selection: PlanOptions;
+    started: number;
+    log: (l: string) => void;
+    policy?: RetentionPolicy;
+  },
+): Promise<BackupSummary> {
+  const { target, o, url, log } = c;
+  let staging = o.dryRun ? "" : await Deno.makeTempDir({ prefix: "supabase-backup-store-" });
+  const drop = onCleanup(() => {
+    if (staging) Deno.removeSync(staging, { recursive: true });
+    staging = "";
+  });
+  try {
+    const index: StoreIndex = {
+      ...(recipientsId(o.recipients) ? { recipients: recipientsId(o.recipients) } : {}),
+      dumps: {},
+    };
+    const encode = async (dir: string, m: Manifest) => {
+      index.dumps = await dumpHashes(dir, m); // the plaintext dumps, before they are encoded
+      return o.encode ? await o.encode(dir, m) : m;
+    };
+    const run = await dumpInto(staging, { target, o, url, selection: c.selection, log, encode });
+    if (o.dryRun || !run.manifest) {
+      stdoutText(
+        formatPlan(run.plan, {
+          environment: target.env,
+          root: store.display,
+          connection: describeDb(url),
+          json: o.json,
+        }),
+      );
+      return {
+        environment: target.env,
+        status: "dry-run",
+        connection: describeDb(url),
+        durationMs: Date.now() - c.started,
+        notes: [],
+      };
+    }
+    const p = await publishBackup(store, staging, run.manifest, { index, jobs: o.jobs, log });
+    const notes = [
+      `uploaded ${p.uploaded.files} file(s), ${
+        formatBytes(p.uploaded.bytes)
+      }; ${p.present.files} already in the store`,
+    ];
+    if (c.policy) {
+      const r = await pruneStore(store, c.policy, { dryRun: false, now: new Date(), jobs: o.jobs, log });
+      const pruned = r.decisions.filter((d) => !d.keep).length;
+      if (pruned > 0) notes.unshift(`pruned ${pruned} backup(s)`);
+      notes.push(formatBlobStep(r, false));
+    }
+    return {
+      environment: target.env,
+      status: p.manifest.status,
+      location: `${store.display}/${p.key}`,
+      connection: describeDb(url),
+      manifest: p.manifest,
+      durationMs: Date.now() - c.started,
+      notes,
+    };
+  } finally {
+    drop();
+    if (staging) await Deno.remove(staging, { recursive: true }).catch(() => {});
+    staging = "";
   }
 }
 

@@ -5,7 +5,8 @@
  */
 import { backupRoot } from "../lib/store/rotation.ts";
 import { boolValue, type ParsedArgs } from "../lib/cli/flags.ts";
-import { rootsFromArgs } from "../lib/cli/args.ts";
+import { rootsFromArgs, storeFromArgs } from "../lib/cli/args.ts";
+import { storeListing } from "../lib/store/remoteread.ts";
 import { ExitCode } from "../lib/base/errors.ts";
 import { stdoutText } from "../lib/base/output.ts";
 import {
@@ -19,6 +20,18 @@ import {
 /** Runs `backup.ts list`; returns the exit code (0, also for an empty or missing root). */
 export async function run(args: ParsedArgs): Promise<number> {
   const json = boolValue(args, "json");
+  const store = await storeFromArgs(args, Deno.env.toObject());
+  if (store) {
+    const entries = await storeListing(store);
+    stdoutText(
+      json
+        ? JSON.stringify({ roots: [listingJson(store.display, entries)] }, null, 2)
+        : entries.length === 0
+        ? `no backups in ${store.display} yet; run 'backup.ts backup --store ${store.display}' to make one`
+        : formatListing(store.display, entries),
+    );
+    return ExitCode.ok;
+  }
   const { out, roots } = rootsFromArgs(args);
   const listings: { root: string; env?: string; entries: Awaited<ReturnType<typeof readListing>> }[] = [];
   for (const r of roots) listings.push({ ...r, entries: await readListing(r.root, r.env) });

@@ -6,8 +6,9 @@
  * @module
  */
 import { join } from "node:path";
-import { boolValue, type ParsedArgs } from "../lib/cli/flags.ts";
-import { gitIdentity, policyFromArgs, rootsFromArgs } from "../lib/cli/args.ts";
+import { boolValue, intValue, type ParsedArgs } from "../lib/cli/flags.ts";
+import { gitIdentity, policyFromArgs, rootsFromArgs, storeFromArgs } from "../lib/cli/args.ts";
+import { formatBlobStep, pruneStore } from "../lib/store/remoteprune.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { stderrLine, stdoutText } from "../lib/base/output.ts";
 import { commitAndPush } from "../lib/store/git.ts";
@@ -33,6 +34,37 @@ export async function run(args: ParsedArgs): Promise<number> {
   const push = boolValue(args, "push");
   const commit = (boolValue(args, "commit") || push) && !dryRun;
   const identity = gitIdentity(args);
+  const store = await storeFromArgs(args, Deno.env.toObject());
+  if (store) {
+    if (commit) {
+      throw usageError(
+        "--commit and --push have no meaning with --store",
+        "drop them: the store is changed directly",
+      );
+    }
+    const r = await pruneStore(store, policy, {
+      dryRun,
+      now: new Date(),
+      jobs: intValue(args, "jobs"),
+      log: stderrLine,
+    });
+    stdoutText(
+      json
+        ? JSON.stringify(
+          {
+            roots: [{
+              ...decisionsJson(store.display, policy, r.decisions, dryRun),
+              blobs: r.blobs,
+              ...(r.blobsSkipped ? { blobsSkipped: r.blobsSkipped } : {}),
+            }],
+          },
+          null,
+          2,
+        )
+        : `${formatDecisions(store.display, policy, r.decisions, dryRun)}\n${formatBlobStep(r, dryRun)}`,
+    );
+    return ExitCode.ok;
+  }
   const { out, roots } = rootsFromArgs(args);
   if (roots.length === 1 && !roots[0].env && !(await hasDir(join(out, "archive")))) {
     const envs = await findEnvironments(out);

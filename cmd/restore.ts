@@ -5,7 +5,8 @@
  * @module
  */
 import { boolValue, intValue, listValue, optionalString, type ParsedArgs } from "../lib/cli/flags.ts";
-import { backupFrom, connectionSettings, rootFromArgs, targetUrl } from "../lib/cli/args.ts";
+import { backupSource, connectionSettings, rootFromArgs, targetUrl } from "../lib/cli/args.ts";
+import type { BackupSource } from "../lib/store/reader.ts";
 import { describeDb } from "../lib/pg/url.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { parseQualifiedName, qualified, type QualifiedName } from "../lib/pg/ident.ts";
@@ -150,7 +151,7 @@ function filesSummary(r: StorageRestoreResult): string {
 
 /** The backup a restore reads, and the temporary folder it was written out to (from git history). */
 interface Source {
-  dir: string;
+  dir: BackupSource;
   label: string;
   tmp?: string;
 }
@@ -165,7 +166,13 @@ async function restoreSource(
   request: RestoreRequest,
 ): Promise<Source> {
   const asOf = optionalString(args, "as-of");
-  if (asOf === undefined) return await backupFrom(args);
+  if (asOf === undefined) return await backupSource(args, Deno.env.toObject());
+  if (optionalString(args, "store") !== undefined) {
+    throw usageError(
+      "--as-of cannot be combined with --store yet",
+      "run 'backup.ts list --store …' and pass the backup's name to --from",
+    );
+  }
   if (args.origin["from"]) {
     throw usageError(
       "--from and --as-of exclude each other",
@@ -236,7 +243,13 @@ async function restoreFrom(
       "restore the database from it without --storage, or choose a backup that is still on disk (--from)",
     );
   }
-  const files = await filesRestore(args, dir, log);
+  if (typeof dir !== "string" && (boolValue(args, "storage") || only)) {
+    throw usageError(
+      "restore --storage reads Storage files from a folder or git backup; --store backups hold none",
+      "drop --storage (the database restores from the store), or restore files from the --out backup",
+    );
+  }
+  const files = typeof dir === "string" ? await filesRestore(args, dir, log) : undefined;
   const filesOpts = { clean: request.clean, dryRun, jobs, json, log };
   if (only) {
     const f = await runFilesRestore(files!, filesOpts, target, connection);

@@ -5,7 +5,7 @@
  * @module
  */
 import { boolValue, intValue, optionalString, type ParsedArgs, stringValue } from "../lib/cli/flags.ts";
-import { connectionSettings, rootFromArgs, targetUrl } from "../lib/cli/args.ts";
+import { backupSource, connectionSettings, rootFromArgs, storeFromArgs, targetUrl } from "../lib/cli/args.ts";
 import { describeDb } from "../lib/pg/url.ts";
 import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
 import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
@@ -65,17 +65,20 @@ function filesDrillLines(f: FilesDrillResult): string[] {
     })`,
   ];
 }
+import type { BackupSource } from "../lib/store/reader.ts";
+import { listBackups, openStoredBackup } from "../lib/store/remoteread.ts";
 
 /** A verify report with its Storage blobs checked too (`blobs`: how many, when the backup has them). */
 type Checked = VerifyReport & { blobs?: number };
 
 /** {@link verifyBackup}, then the backup's Storage blobs (lib/storage/verify.ts), faults together. */
 async function verifyWithBlobs(
-  dir: string,
+  dir: BackupSource,
   label: string,
   decode: { identityFile?: string; jobs: number },
 ): Promise<Checked> {
   const report: Checked = await verifyBackup(dir, label, decode);
+  if (typeof dir !== "string") return report; // a --store backup holds no Storage files
   const m = await readManifest(dir).catch(() => undefined);
   if (!m?.storage) return report;
   const b = await verifyBlobs(dir, m, decode);
@@ -105,20 +108,54 @@ function faultError(reports: VerifyReport[]): BackupError {
   );
 }
 
+/**
+ * The backups to verify: the one `--from` names, or all with `--all`, in the object store of
+ * `--store` or under `--out`. Throws a usage error when there are none.
+ */
+async function chosenBackups(
+  args: ParsedArgs,
+  env: Record<string, string | undefined>,
+  from: string,
+): Promise<{ dir: BackupSource; label: string }[]> {
+  const store = await storeFromArgs(args, env);
+  const all = boolValue(args, "all");
+  if (store) {
+    if (!all) return [await backupSource(args, env)];
+    const out: { dir: BackupSource; label: string }[] = [];
+    for (const b of await listBackups(store)) {
+      const o = await openStoredBackup(store, b.name).catch(() => undefined);
+      out.push(o ? { dir: o.reader, label: o.label } : { dir: `${store.display}/${b.key}`, label: b.name });
+    }
+    if (out.length === 0) {
+      throw usageError(`no backups in ${store.display}`, "run 'backup.ts backup --store …' first");
+    }
+    return out;
+  }
+  const root = rootFromArgs(args);
+  const backups = all ? await allBackups(root) : [await resolveFrom(root, from)];
+  if (backups.length === 0) {
+    throw usageError(
+      `no backups in ${root}`,
+      "run 'backup.ts backup' first, or point --out at the backup root",
+    );
+  }
+  return backups;
+}
+
 /** Runs `backup.ts verify`; returns the exit code. */
 export async function run(args: ParsedArgs): Promise<number> {
   const json = boolValue(args, "json");
   const jobs = intValue(args, "jobs");
   const decode = { identityFile: optionalString(args, "identity-file"), jobs };
-  const root = rootFromArgs(args);
   const from = stringValue(args, "from");
+  const env = Deno.env.toObject();
   if (boolValue(args, "drill")) {
     setInterruptNote("the drill target may hold part of the backup; drop it or drill into a new database");
     if (boolValue(args, "all")) {
       throw usageError("--drill and --all exclude each other", "drill one backup at a time");
     }
-    const target = await targetUrl(args, Deno.env.toObject());
-    const { dir, label } = await resolveFrom(root, from);
+    const target = await targetUrl(args, env);
+    const { dir, label } = await backupSource(args, env);
     const report = await verifyWithBlobs(dir, label, decode);
     if (report.faults.length > 0) {
       if (!json) stdoutText(formatVerify([report]));
@@ -126,7 +163,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     }
     // One message per call: the restorer prints its plan a line at a time, names escaped.
     const log = (line: string) => stderrLine(line);
-    const files = await filesDrill(args, dir, log);
+    const files = typeof dir === "string" ? await filesDrill(args, dir, log) : undefined;
     const r = await drill(dir, target, {
       label,
       jobs,
@@ -189,13 +226,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     }
     return ExitCode.ok;
   }
-  const backups = boolValue(args, "all") ? await allBackups(root) : [await resolveFrom(root, from)];
-  if (backups.length === 0) {
-    throw usageError(
-      `no backups in ${root}`,
-      "run 'backup.ts backup' first, or point --out at the backup root",
-    );
-  }
+  const backups = await chosenBackups(args, env, from);
   const reports: Checked[] = [];
   for (const b of backups) reports.push(await verifyWithBlobs(b.dir, b.label, decode));
   const blobs = blobLines(reports);

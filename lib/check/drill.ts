@@ -6,6 +6,7 @@
 import { openDb, type Sql } from "../pg/connect.ts";
 import { type DbUrl, parseDbUrl } from "../pg/url.ts";
 import { type Manifest, readManifest } from "../store/manifest.ts";
+import type { BackupSource } from "../store/reader.ts";
 import { restoreBackup, type RestoreResult } from "../restore/restorer.ts";
 import type { RestoreOptions } from "../restore/context.ts";
 import { qualified } from "../pg/ident.ts";
@@ -51,7 +52,7 @@ export async function countRows(
  * tables); a count mismatch is reported in the result, not thrown.
  */
 export async function drill(
-  backupDir: string,
+  backupDir: BackupSource,
   target: DbUrl | string,
   opts: Omit<RestoreOptions, "backupDir" | "target" | "request" | "dryRun">,
 ): Promise<DrillResult> {

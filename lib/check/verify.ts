@@ -9,10 +9,11 @@ import type { DecodeOptions } from "../store/decode.ts";
 import { BackupError } from "../base/errors.ts";
 import { type Manifest, MANIFEST_NAME, readManifest } from "../store/manifest.ts";
 import { checkFiles, type FileFault, unlistedFiles } from "../store/check.ts";
+import { type BackupSource, sourceName } from "../store/reader.ts";
 
-/** The result of verifying one backup directory. */
+/** The result of verifying one backup directory (or one backup in an object store). */
 export interface VerifyReport {
-  /** The backup directory. */
+  /** The backup directory, or where the backup is in its object store. */
   dir: string;
   /** Its name for people: `latest` or `archive/<name>`. */
   label: string;
@@ -24,18 +25,20 @@ export interface VerifyReport {
 }
 
 /**
- * Verifies one backup directory: every manifest file's size and checksum, files that are missing,
- * and files on disk the manifest does not list. A missing or unreadable manifest is a fault too
+ * Verifies one backup directory (or a backup in an object store, each file streamed from its blob):
+ * every manifest file's size and checksum, files that are missing, and files on disk the manifest
+ * does not list. A missing or unreadable manifest is a fault too
  * (reported as manifest.json), not an exception.
  */
 export async function verifyBackup(
-  dir: string,
+  src: BackupSource,
   label: string,
   opts: DecodeOptions & { jobs?: number } = {},
 ): Promise<VerifyReport> {
+  const dir = sourceName(src);
   let m: Manifest;
   try {
-    m = await readManifest(dir);
+    m = await readManifest(src);
   } catch (e) {
     const detail = e instanceof BackupError ? e.message : String(e);
     return {
@@ -47,8 +50,9 @@ export async function verifyBackup(
     };
   }
   const listed = Object.keys(m.files).sort();
-  const faults = await checkFiles(dir, m, listed, opts);
-  for (const p of await unlistedFiles(dir, m)) {
+  const faults = await checkFiles(src, m, listed, opts);
+  // in an object store, files are blobs named by their hash: there is nothing unlisted to find
+  for (const p of typeof src === "string" ? await unlistedFiles(src, m) : []) {
     faults.push({ file: p, problem: "extra", detail: "not listed in manifest.json" });
   }
   const bytes = Object.values(m.files).reduce((n, f) => n + f.bytes, 0);

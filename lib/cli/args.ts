@@ -28,6 +28,67 @@ import { checkRecipient, type EncodeSettings, parseRecipients } from "../store/e
 import type { GitIdentity } from "../store/git.ts";
 import { isEmptyPolicy, parseDuration, type RetentionPolicy } from "../store/retention.ts";
 import { resolveFrom } from "../store/listing.ts";
+import type { ObjectStore } from "../store/object.ts";
+import { environmentStore, openStore, parseStoreUrl } from "../store/remote.ts";
+import { openStoredBackup } from "../store/remoteread.ts";
+import type { BackupSource } from "../store/reader.ts";
+
+/**
+ * The object store of `--store` (env BACKUP_STORE, config key `store`) for the environment of
+ * `--env` (`<prefix>/<env>`; a backup passes its `target`'s environment), or undefined without it. Throws a usage error for a bad URL, for
+ * `--store` with `--out`, `--env both`, or credentials that are missing (lib/store/awsconfig.ts).
+ */
+export async function storeFromArgs(
+  args: ParsedArgs,
+  env: Record<string, string | undefined>,
+  opts: { log?: (line: string) => void; target?: { env?: string } } = {},
+): Promise<ObjectStore | undefined> {
+  const text = optionalString(args, "store");
+  if (text === undefined) {
+    if (
+      optionalString(args, "store-endpoint") !== undefined &&
+      args.origin["store-endpoint"] === "--store-endpoint"
+    ) {
+      throw usageError("--store-endpoint needs --store", "add --store s3://BUCKET/PREFIX");
+    }
+    return undefined;
+  }
+  const origin = args.origin.store ?? "--store";
+  const u = parseStoreUrl(text, origin);
+  if (args.origin.out === "--out") {
+    throw usageError(
+      `--out and ${origin} exclude each other`,
+      "back up to a folder (--out) or to an object store (--store), not both",
+    );
+  }
+  const e = opts.target ? opts.target.env : optionalString(args, "env");
+  if (e === "both") {
+    throw usageError(
+      `--env both cannot be used with ${origin}`,
+      "run once with --env prod and once with --env dev",
+    );
+  }
+  return await openStore(environmentStore(u, e), {
+    endpoint: optionalString(args, "store-endpoint"),
+    env,
+    retries: intValue(args, "retries"),
+    log: opts.log ?? stderrLine,
+  });
+}
+
+/**
+ * The backup `--from` names, in the object store of `--store` (read through its blobs) or under
+ * the root of `--out`/`--env`, with its label. Throws a usage error when there is no such backup.
+ */
+export async function backupSource(
+  args: ParsedArgs,
+  env: Record<string, string | undefined>,
+): Promise<{ dir: BackupSource; label: string }> {
+  const store = await storeFromArgs(args, env);
+  if (!store) return await backupFrom(args);
+  const { reader, label } = await openStoredBackup(store, stringValue(args, "from"));
+  return { dir: reader, label };
+}
 
 /** One root a storage command works on. */
 export interface RootChoice {

@@ -39,6 +39,8 @@ export interface BackupConfig {
   path: string;
   /** Default for `--out`. */
   out?: string;
+  /** Default for `--store`. */
+  store?: string;
   /** Default for `--vault`. */
   vault?: string;
   /** Default for `--env`. */
@@ -50,7 +52,7 @@ export interface BackupConfig {
 }
 
 /** The keys each object of the file may have. */
-const TOP_KEYS = ["out", "vault", "env", "storage", "databases"] as const;
+const TOP_KEYS = ["out", "store", "vault", "env", "storage", "databases"] as const;
 const DB_KEYS = [
   "url",
   "urlEnv",
@@ -229,6 +231,7 @@ export function parseConfig(text: string, file: string): BackupConfig {
   const o = c.object(raw, "(top level)", TOP_KEYS);
   const config: BackupConfig = { path: file, databases: {} };
   if (o.out !== undefined) config.out = c.string(o.out, "out");
+  if (o.store !== undefined) config.store = c.string(o.store, "store");
   if (o.vault !== undefined) {
     config.vault = c.string(o.vault, "vault").trim();
     validateVaultName(config.vault, `${file}: vault`);
@@ -301,7 +304,7 @@ export async function loadConfig(
 }
 
 /**
- * Returns `args` with the config file's `out`, `vault` and `env` filled in where neither the flag nor
+ * Returns `args` with the config file's `out`, `store`, `vault` and `env` filled in where neither the flag nor
  * its environment variable gave a value (precedence: flag, then variable, then file), and, for
  * `backup`, `storage: true` as `--storage`. Only flags the command has are filled. The origin of a
  * filled value is `<file>: <key>`. Pure.
@@ -311,7 +314,7 @@ export function applyConfig(args: ParsedArgs, config: BackupConfig | undefined):
   const values = { ...args.values };
   const origin = { ...args.origin };
   const has = new Set(flagsOf(args.command).map((f) => f.name));
-  for (const key of ["out", "vault", "env"] as const) {
+  for (const key of ["out", "store", "vault", "env"] as const) {
     const v = config[key];
     if (v !== undefined && values[key] === undefined && has.has(key)) {
       values[key] = v;

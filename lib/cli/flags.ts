@@ -82,6 +82,22 @@ const TABLE = [
     commands: STORE,
   },
   {
+    name: "store",
+    type: "string",
+    value: "URL",
+    env: "BACKUP_STORE",
+    help: "Object store instead of --out: s3://BUCKET/PREFIX or azblob://CONTAINER/PREFIX (docs/storage.md).",
+    commands: ["backup", "restore", "verify", "prune", "list"],
+  },
+  {
+    name: "store-endpoint",
+    type: "string",
+    value: "URL",
+    defaultNote: "$AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS",
+    help: "S3-compatible endpoint of --store (R2, B2, a Supabase project's /storage/v1/s3); path-style.",
+    commands: ["backup", "restore", "verify", "prune", "list"],
+  },
+  {
     name: "env",
     type: "string",
     value: "NAME",
@@ -150,7 +166,7 @@ const TABLE = [
     min: 0,
     max: 20,
     help: "Connection attempts after the first on a transient fault (reset, timeout, refused).",
-    commands: ["backup", "restore", "verify", "diff"],
+    commands: ["backup", "restore", "verify", "diff", "prune", "list"],
   },
   // selection
   {
@@ -197,8 +213,8 @@ const TABLE = [
     default: 4,
     min: 1,
     max: 16,
-    help: "Parallel pg_dump/pg_restore processes ({range}).",
-    commands: ["backup", "restore", "verify", "diff"],
+    help: "Parallel pg_dump/pg_restore processes, and --store transfers ({range}).",
+    commands: ["backup", "restore", "verify", "diff", "prune"],
   },
   {
     name: "dry-run",

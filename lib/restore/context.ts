@@ -8,6 +8,7 @@ import type { Sql } from "../pg/connect.ts";
 import type { Session } from "./session.ts";
 import type { DbUrl } from "../pg/url.ts";
 import type { Manifest } from "../store/manifest.ts";
+import type { BackupSource } from "../store/reader.ts";
 import type { PgTools } from "../pg/tools.ts";
 import type { FilterContext, FilterCounts } from "./filter.ts";
 import type { RestorePlan, RestoreRequest, TargetState } from "./plan.ts";
@@ -16,8 +17,8 @@ import type { IntoNames } from "./into.ts";
 
 /** Everything one restore needs. */
 export interface RestoreOptions {
-  /** The backup directory (holds manifest.json). */
-  backupDir: string;
+  /** The backup directory (holds manifest.json), or a reader of a backup in an object store. */
+  backupDir: BackupSource;
   /** For messages: `latest`, `archive/<name>` or a path. */
   label?: string;
   target: DbUrl;

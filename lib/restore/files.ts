@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { openPlaintext, plaintextPath } from "../store/decode.ts";
 import type { Manifest, ManifestSchema } from "../store/manifest.ts";
 import type { DecodeOptions } from "../store/decode.ts";
+import type { BackupSource } from "../store/reader.ts";
 import { ScriptLexer } from "../pg/lexer.ts";
 import { parseCopyHeader } from "../pg/copy.ts";
 import { runTool } from "../pg/run.ts";
@@ -91,7 +92,7 @@ export function preDataText(ctx: Ctx, s: ManifestSchema): Promise<string> {
  * beginning only; undefined when it has none.
  */
 export async function copyColumnsOf(
-  dir: string,
+  dir: BackupSource,
   m: Manifest,
   rel: string,
   decode?: DecodeOptions,

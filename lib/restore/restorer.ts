@@ -11,6 +11,7 @@ import { onCleanup } from "../base/interrupt.ts";
 import { BackupError } from "../base/errors.ts";
 import { lexScript } from "../pg/lexer.ts";
 import { type Manifest, readManifest } from "../store/manifest.ts";
+import { sourceName } from "../store/reader.ts";
 import { findPgTools, parsePgVersion, supportsRestrictKey } from "../pg/tools.ts";
 import { type Ctx, type RestoreOptions, warn } from "./context.ts";
 import { Session } from "./session.ts";
@@ -118,7 +119,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       plan.notes.push(intoNote(into, intoScript(text, into, taken!)));
     }
     const planText = formatRestorePlan(plan, {
-      from: opts.label ?? opts.backupDir,
+      from: opts.label ?? sourceName(opts.backupDir),
       target: describeDb(opts.target),
     });
     const result: RestoreResult = {

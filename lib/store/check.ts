@@ -13,6 +13,7 @@ import { type DecodeOptions, openPlaintext, storedCheck } from "./decode.ts";
 import { type Manifest, MANIFEST_NAME, type ManifestFile } from "./manifest.ts";
 import { assertSafePath, openInBackup, pathInBackup } from "./safepath.ts";
 import { BUFFER, hashFile, type Written } from "./sink.ts";
+import { type BackupSource, sourceName } from "./reader.ts";
 
 /** One problem with one file. */
 export interface FileFault {
@@ -56,7 +57,7 @@ async function hashStream(stream: ReadableStream<Uint8Array>): Promise<Written> 
  * is not a damaged file). `buf` is the read buffer for files read as they are stored.
  */
 export async function checkFile(
-  dir: string,
+  dir: BackupSource,
   rel: string,
   entry: ManifestFile,
   opts: CheckOptions = {},
@@ -68,7 +69,8 @@ export async function checkFile(
   const raw = stored !== undefined || (!entry.encrypted && !entry.compression);
   let got: Written;
   try {
-    if (raw) {
+    if (raw && typeof dir !== "string") got = await hashStream(await dir.open(rel, entry));
+    else if (raw && typeof dir === "string") {
       // Opened through the path check first: nothing outside the backup, no symlink, no device.
       (await openInBackup(dir, rel)).close();
       got = await hashFile(pathInBackup(dir, rel), buf);
@@ -76,7 +78,11 @@ export async function checkFile(
   } catch (e) {
     if (e instanceof BackupError) throw e;
     if (e instanceof Deno.errors.NotFound) {
-      return { file: rel, problem: "missing", detail: "file is missing" };
+      return {
+        file: rel,
+        problem: "missing",
+        detail: typeof dir === "string" ? "file is missing" : firstLine(e),
+      };
     }
     return { file: rel, problem: "unreadable", detail: firstLine(e) };
   }
@@ -99,7 +105,7 @@ export async function checkFile(
  * of `files` (with `firstOnly`, the first one at most). Throws like {@link checkFile}.
  */
 export async function checkFiles(
-  dir: string,
+  dir: BackupSource,
   m: Manifest,
   files: readonly string[],
   opts: CheckOptions = {},
@@ -153,12 +159,13 @@ export async function unlistedFiles(dir: string, m: Manifest): Promise<string[]>
  * Throws a {@link BackupError} (exit 1) naming the first bad file when `faults` is not empty;
  * `what` says what was about to happen ("restore").
  */
-export function throwOnFaults(faults: FileFault[], dir: string, what: string): void {
+export function throwOnFaults(faults: FileFault[], dir: BackupSource, what: string): void {
   if (faults.length === 0) return;
   const f = faults[0];
   const more = faults.length > 1 ? ` (and ${faults.length - 1} more bad file(s))` : "";
   throw new BackupError(`${what}: backup file ${f.file} is damaged: ${f.detail}${more}`, {
-    hint:
-      `the backup in ${dir} is corrupted or incomplete; run 'backup.ts verify' and use another with --from`,
+    hint: `the backup in ${
+      sourceName(dir)
+    } is corrupted or incomplete; run 'backup.ts verify' and use another with --from`,
   });
 }

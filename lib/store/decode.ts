@@ -11,6 +11,7 @@ import { decompress } from "./encode.ts";
 import { BackupError, usageError } from "../base/errors.ts";
 import type { ManifestFile } from "./manifest.ts";
 import { openInBackup, pathInBackup } from "./safepath.ts";
+import type { BackupSource } from "./reader.ts";
 
 /** How to decode stored files (an age identity for encrypted backups). */
 export interface DecodeOptions {
@@ -91,19 +92,20 @@ async function decrypterOf(
 }
 
 /**
- * Opens `<dir>/<rel>` and returns its plaintext as a stream. Throws Deno.errors.NotFound when the
+ * Opens `<dir>/<rel>` (or `rel` of a reader) and returns its plaintext as a stream. Throws Deno.errors.NotFound when the
  * file is missing; a usage error (exit 2) when it is encrypted and no identity was given; a
  * {@link BackupError} (exit 1) naming the file and the identity file when the identity does not
  * match; a plain Error when the file is not valid age data. Corruption further in surfaces as an
  * error while reading the stream.
  */
 export async function openPlaintext(
-  dir: string,
+  dir: BackupSource,
   rel: string,
   entry: ManifestFile,
   opts: DecodeOptions = {},
 ): Promise<ReadableStream<Uint8Array>> {
   const dec = await decrypterOf(rel, entry, opts);
+  if (typeof dir !== "string") return await decodeStream(await dir.open(rel, entry), rel, entry, opts, dec);
   const f = await openInBackup(dir, rel);
   return await decodeStream(f.readable, rel, entry, opts, dec, () => {
     try {
@@ -159,17 +161,18 @@ export async function decodeStream(
 }
 
 /**
- * Returns a path to the plaintext of `<dir>/<rel>`: the file itself when stored plain, else a
- * decoded copy under `tmpDir` (0600). Throws as {@link openPlaintext} does, or on a read error.
+ * Returns a path to the plaintext of `<dir>/<rel>`: the file itself when stored plain in a
+ * directory, else a decoded copy under `tmpDir` (0600; always for a reader). Throws as
+ * {@link openPlaintext} does, or on a read error.
  */
 export async function plaintextPath(
-  dir: string,
+  dir: BackupSource,
   rel: string,
   entry: ManifestFile,
   tmpDir: string,
   opts: DecodeOptions = {},
 ): Promise<string> {
-  if (!entry.encrypted && !entry.compression) {
+  if (typeof dir === "string" && !entry.encrypted && !entry.compression) {
     (await openInBackup(dir, rel)).close();
     return pathInBackup(dir, rel);
   }

@@ -4,6 +4,7 @@
  * @module
  */
 import { BackupError, ExitCode } from "../base/errors.ts";
+import type { BackupSource } from "./reader.ts";
 
 /** Where a backup came from (GitHub context, flags, or `local`). */
 export interface ManifestSource {
@@ -350,8 +351,12 @@ export function parseManifest(text: string, where: string): Manifest {
   return m as unknown as Manifest;
 }
 
-/** Reads and parses `<dir>/manifest.json`. Throws when it is missing or damaged. */
-export async function readManifest(dir: string): Promise<Manifest> {
+/**
+ * Reads and parses `<dir>/manifest.json` (a reader's manifest is already read). Throws when it is
+ * missing or damaged.
+ */
+export async function readManifest(dir: BackupSource): Promise<Manifest> {
+  if (typeof dir !== "string") return dir.manifest;
   const path = `${dir}/${MANIFEST_NAME}`;
   let text: string;
   try {

@@ -3,6 +3,8 @@
  * path-style, the project's S3 access keys): SigV4 signing by `aws4fetch` over `fetch`, so bodies
  * stream both ways and nothing is buffered whole. Only the calls a backup and a restore need:
  * list buckets (also the check of endpoint and keys), create a bucket, head/get/put an object.
+ * The backup store of `--store s3://…` (lib/store/s3store.ts) also lists by prefix, deletes and
+ * uploads large files in parts (multipart upload).
  *
  * Retries: a transient failure (network error, HTTP 429 or 5xx) before a response body is used is
  * retried with exponential backoff and jitter, up to `retries` times. Errors are
@@ -27,6 +29,12 @@ export interface S3Settings {
   flagPrefix: string;
   /** The environment prefix, for messages: `SUPABASE_S3` or `RESTORE_S3`. */
   envPrefix: string;
+  /** A temporary credential's session token (`AWS_SESSION_TOKEN`). */
+  sessionToken?: string;
+  /** Virtual-hosted addressing: the endpoint's host already names the bucket (AWS without an endpoint). */
+  bucketInHost?: boolean;
+  /** The hints of refused keys and of an unreachable endpoint, when not the Storage ones. */
+  hints?: { keys: string; endpoint: string };
 }
 
 /** What a HEAD or GET says about an object. */
@@ -112,7 +120,7 @@ export function endpointHost(endpoint: string): string {
  * list, not S3) are usage errors (exit 2), the rest failures (exit 1). Pure.
  */
 export function s3Failure(
-  s: Pick<S3Settings, "endpoint" | "flagPrefix" | "envPrefix">,
+  s: Pick<S3Settings, "endpoint" | "flagPrefix" | "envPrefix" | "hints">,
   what: string,
   status: number,
   body: string,
@@ -125,7 +133,7 @@ export function s3Failure(
       (!code || /InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|InvalidToken|Unauthorized/i.test(code))
   ) {
     return new BackupError(`${where} refused the S3 keys (${detail})`, {
-      hint:
+      hint: s.hints?.keys ??
         `check ${s.flagPrefix}-access-key-id, ${s.flagPrefix}-secret-access-key and ${s.flagPrefix}-region ($${s.envPrefix}_*); create keys under Project Settings → Storage → S3 access keys`,
       exitCode: ExitCode.usage,
     });
@@ -186,10 +194,12 @@ export class S3Client {
   ) {
     registerSecret(settings.secretAccessKey);
     registerSecret(settings.accessKeyId);
+    if (settings.sessionToken) registerSecret(settings.sessionToken);
     this.settings = settings;
     this.#aws = new AwsClient({
       accessKeyId: settings.accessKeyId,
       secretAccessKey: settings.secretAccessKey,
+      ...(settings.sessionToken ? { sessionToken: settings.sessionToken } : {}),
       service: "s3",
       region: settings.region,
       retries: 0,
@@ -201,20 +211,22 @@ export class S3Client {
 
   #url(bucket?: string, key?: string): string {
     let u = this.settings.endpoint;
-    if (bucket !== undefined) u += `/${encodeKey(bucket)}`;
+    if (bucket !== undefined && !this.settings.bucketInHost) u += `/${encodeKey(bucket)}`;
+    else if (bucket !== undefined && key === undefined) u += "/";
     if (key !== undefined) u += `/${encodeKey(key)}`;
     return u;
   }
 
   /**
-   * Sends one request, retrying transient failures; `ok` statuses (and 404 when `allow404`) are
-   * returned with the body unread, anything else becomes a {@link s3Failure}.
+   * Sends one request, retrying transient failures; `ok` statuses (and 404 when `allow404`, and
+   * the statuses in `allow`) are returned with the body unread, anything else becomes a
+   * {@link s3Failure}.
    */
   async #send(
     what: string,
     url: string,
     init: () => RequestInit,
-    opts: { allow404?: boolean; once?: boolean } = {},
+    opts: { allow404?: boolean; allow?: number[]; once?: boolean } = {},
   ): Promise<Response> {
     const retries = opts.once ? 0 : this.#retries;
     for (let attempt = 1;; attempt++) {
@@ -228,7 +240,9 @@ export class S3Client {
         if (!isNetworkError(e)) throw e;
         failure = e;
       }
-      if (res && (res.ok || (opts.allow404 && res.status === 404))) return res;
+      if (res && (res.ok || (opts.allow404 && res.status === 404) || opts.allow?.includes(res.status))) {
+        return res;
+      }
       const transient = res ? isTransientStatus(res.status) : true;
       const body = res ? await res.text().catch(() => "") : "";
       if (!transient || attempt > retries) {
@@ -252,7 +266,7 @@ export class S3Client {
         endpointHost(this.settings.endpoint)
       } (${what}, ${attempts} attempt(s)): ${why}`,
       {
-        hint:
+        hint: this.settings.hints?.endpoint ??
           `check ${this.settings.flagPrefix}-endpoint ($${this.settings.envPrefix}_ENDPOINT) and the network; latest/ is unchanged`,
         cause: e,
       },
@@ -290,15 +304,27 @@ export class S3Client {
    * Lists a bucket's objects (ListObjectsV2, 1000 a page): key, ETag and size of each. Used only to
    * see what a restore target already has; a backup's file list comes from the database.
    */
-  async *listObjects(bucket: string): AsyncGenerator<{ key: string; etag: string; size: number }> {
+  async *listObjects(
+    bucket: string,
+    prefix = "",
+    pageSize = 1000,
+  ): AsyncGenerator<{ key: string; etag: string; size: number; lastModified?: Date }> {
     let token: string | undefined;
     do {
-      const q = `list-type=2&max-keys=1000${token ? `&continuation-token=${encodeURIComponent(token)}` : ""}`;
+      const q = `list-type=2&max-keys=${pageSize}${prefix ? `&prefix=${encodeURIComponent(prefix)}` : ""}${
+        token ? `&continuation-token=${encodeURIComponent(token)}` : ""
+      }`;
       const res = await this.#send(`list ${bucket}`, `${this.#url(bucket)}?${q}`, () => ({ method: "GET" }));
       const xml = await res.text();
       for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
         const tag = (t: string) => m[1].match(new RegExp(`<${t}>([^<]*)</${t}>`))?.[1] ?? "";
-        yield { key: decodeXml(tag("Key")), etag: decodeXml(tag("ETag")), size: Number(tag("Size")) };
+        const modified = tag("LastModified");
+        yield {
+          key: decodeXml(tag("Key")),
+          etag: decodeXml(tag("ETag")),
+          size: Number(tag("Size")),
+          ...(modified ? { lastModified: new Date(modified) } : {}),
+        };
       }
       const next = xml.match(/<NextContinuationToken>([^<]*)<\/NextContinuationToken>/)?.[1];
       token = /<IsTruncated>true<\/IsTruncated>/.test(xml) && next ? decodeXml(next) : undefined;
@@ -382,17 +408,19 @@ export class S3Client {
 
   /**
    * Uploads an object from `open()` (called again for each retry), signing `opts.sha256` as the
-   * payload hash. Returns the ETag the server gives. Throws on failure.
+   * payload hash. Returns the ETag the server gives. Throws on failure: a {@link PreconditionFailed}
+   * when a condition of `opts.headers` (`if-none-match`, `if-match`) failed (HTTP 412).
    */
   async put(
     bucket: string,
     key: string,
     open: () => Promise<ReadableStream<Uint8Array>>,
-    opts: PutOptions,
+    opts: PutOptions & { headers?: Record<string, string> },
   ): Promise<string> {
     const headers: Record<string, string> = {
       "content-length": String(opts.size),
       "x-amz-content-sha256": opts.sha256,
+      ...opts.headers,
     };
     if (opts.contentType) headers["content-type"] = opts.contentType;
     if (opts.cacheControl) headers["cache-control"] = opts.cacheControl;
@@ -404,8 +432,10 @@ export class S3Client {
         // A stream is sent once: #send does not retry it, this loop reopens it.
         const res = await this.#send(what, this.#url(bucket, key), () => ({ method: "PUT", headers, body }), {
           once: true,
+          allow: [412],
         });
         await res.body?.cancel();
+        if (res.status === 412) throw new PreconditionFailed(`S3 ${what}: the condition failed`);
         return res.headers.get("etag") ?? "";
       } catch (e) {
         if (body instanceof ReadableStream) await body.cancel().catch(() => {});
@@ -429,6 +459,90 @@ export class S3Client {
     );
     await res.body?.cancel();
   }
+
+  /** Starts a multipart upload; returns its upload id. Throws on failure. */
+  async createMultipart(bucket: string, key: string, contentType?: string): Promise<string> {
+    const headers: Record<string, string> = contentType ? { "content-type": contentType } : {};
+    const res = await this.#send(
+      `start upload ${bucket}/${key}`,
+      `${this.#url(bucket, key)}?uploads=`,
+      () => ({ method: "POST", headers }),
+    );
+    const id = (await res.text()).match(/<UploadId>([^<]*)<\/UploadId>/)?.[1];
+    if (!id) {
+      throw new BackupError(
+        `S3 start upload ${bucket}/${key} at ${endpointHost(this.settings.endpoint)} gave no UploadId`,
+        {
+          hint: "the service does not support multipart uploads; report it",
+        },
+      );
+    }
+    return decodeXml(id);
+  }
+
+  /** Uploads part `n` (1-based) of a multipart upload from bytes in memory; returns its ETag. */
+  async uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    n: number,
+    bytes: Uint8Array,
+    sha256: string,
+  ): Promise<string> {
+    const url = `${this.#url(bucket, key)}?partNumber=${n}&uploadId=${encodeURIComponent(uploadId)}`;
+    const res = await this.#send(`upload part ${n} of ${bucket}/${key}`, url, () => ({
+      method: "PUT",
+      headers: { "content-length": String(bytes.length), "x-amz-content-sha256": sha256 },
+      body: bytes as Uint8Array<ArrayBuffer>,
+    }));
+    await res.body?.cancel();
+    return res.headers.get("etag") ?? "";
+  }
+
+  /** Completes a multipart upload from its parts' ETags, in order; returns the object's ETag. */
+  async completeMultipart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    etags: readonly string[],
+  ): Promise<string> {
+    const body = completeMultipartXml(etags);
+    const res = await this.#send(
+      `complete upload ${bucket}/${key}`,
+      `${this.#url(bucket, key)}?uploadId=${encodeURIComponent(uploadId)}`,
+      () => ({ method: "POST", headers: { "content-type": "application/xml" }, body }),
+    );
+    const text = await res.text();
+    // a 200 can still carry an error (AWS documents this for CompleteMultipartUpload)
+    if (/<Error>/.test(text)) throw s3Failure(this.settings, `complete upload ${bucket}/${key}`, 500, text);
+    return decodeXml(text.match(/<ETag>([^<]*)<\/ETag>/)?.[1] ?? res.headers.get("etag") ?? "");
+  }
+
+  /** Abandons a multipart upload (its parts are freed). Errors are ignored: it is a clean-up. */
+  async abortMultipart(bucket: string, key: string, uploadId: string): Promise<void> {
+    const url = `${this.#url(bucket, key)}?uploadId=${encodeURIComponent(uploadId)}`;
+    await this.#send(`abort upload ${bucket}/${key}`, url, () => ({ method: "DELETE" }), {
+      allow404: true,
+      once: true,
+    })
+      .then((r) => r.body?.cancel()).catch(() => {});
+  }
+}
+
+/** A conditional upload's condition failed (HTTP 412): the object exists, or has another ETag. */
+export class PreconditionFailed extends BackupError {}
+
+/** Escapes text for an XML element. Pure. */
+function escapeXml(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The body of CompleteMultipartUpload for parts 1..n with these ETags. Pure. */
+export function completeMultipartXml(etags: readonly string[]): string {
+  const parts = etags.map((e, i) =>
+    `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escapeXml(e)}</ETag></Part>`
+  );
+  return `<CompleteMultipartUpload>${parts.join("")}</CompleteMultipartUpload>`;
 }
 
 /** Decodes XML character entities (named and numeric). Pure. */

@@ -1,0 +1,341 @@
+/**
+ * The object-store matrix of `--store` (issue 14), written once over a store factory so that every
+ * backend runs the same steps on a real server (tests/store_s3.test.ts: the Supabase Storage
+ * server's S3 protocol; Azurite for Azure Blob). A PostgreSQL 17 source with the fixture: backup,
+ * an unchanged backup that uploads only its manifest, a changed one, list, verify (a corrupted and
+ * a missing blob named), restore and the drill, encrypted and not, prune with a running backup,
+ * and a backup killed (SIGKILL) mid-upload.
+ * @module
+ */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { generateIdentity, identityToRecipient } from "age-encryption";
+import { clientBinDir } from "../../dev/pgenv.ts";
+import type { ObjectStore } from "../../lib/store/object.ts";
+import { blobKey, storedOf } from "../../lib/store/remotelayout.ts";
+import type { Manifest } from "../../lib/store/manifest.ts";
+import { type CliResult, runCli } from "./cli.ts";
+import { type Cluster, sharedCluster } from "./cluster.ts";
+import { loadFixture, tableFingerprints } from "./fixture.ts";
+import { REPO } from "./paths.ts";
+
+/** One store under test, on a running server. */
+export interface StoreFixture {
+  /** The backend's name in test names: `s3`, `azblob`. */
+  name: string;
+  /** A `--store` URL of a fresh, empty prefix (each call a new one). */
+  url(): string;
+  /** The environment the CLI needs for it (credentials, endpoint). */
+  env: Record<string, string>;
+  /** `--store-endpoint` pointing through `port` instead (a slow proxy), for the kill step. */
+  endpointVia(port: number): string[];
+  /** The server's port (what a proxy forwards to). */
+  port: number;
+  /** The same store as an {@link ObjectStore} (tests read and damage objects through it). */
+  open(url: string): Promise<ObjectStore>;
+}
+
+const TOOLS = { PG_BIN: clientBinDir() };
+
+/** Every key under the store, with its time. */
+async function keys(store: ObjectStore): Promise<{ key: string; lastModified?: Date }[]> {
+  const out: { key: string; lastModified?: Date }[] = [];
+  for await (const o of store.list("")) out.push({ key: o.key, lastModified: o.lastModified });
+  return out;
+}
+
+function ok(r: CliResult, what: string): void {
+  // exit 3: partial, the fixture has one table postgres cannot read
+  assert(r.code === 0 || r.code === 3, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function latestManifest(store: ObjectStore): Promise<{ key: string; m: Manifest }> {
+  const ks = (await keys(store)).map((k) => k.key).filter((k) => k.startsWith("backups/")).sort();
+  const key = ks.at(-1)!;
+  return { key, m: JSON.parse(await new Response(await store.get(key)).text()) as Manifest };
+}
+
+/** Runs the matrix for the store `make` gives (one server and one cluster for all steps). */
+export function storeMatrix(make: () => Promise<StoreFixture & { stop(): Promise<void> }>): void {
+  Deno.test({
+    name: "store matrix: backup, unchanged, changed, list, verify, restore, drill, prune, kill",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async (t) => {
+      const f = await make();
+      const cluster: Cluster = await sharedCluster(17);
+      try {
+        const db = await cluster.createDatabase();
+        const fx = await loadFixture(cluster, db);
+        const src = { SUPABASE_DB_URL: fx.url, ...TOOLS, ...f.env };
+        const url = f.url();
+        const store = await f.open(url);
+        const backup = (extra: string[] = [], u = url) =>
+          runCli(["backup", "--store", u, "--yes", ...extra], src);
+
+        let firstKey = "";
+        await t.step(`${f.name}: a backup uploads blobs, then its manifest; no lock is left`, async () => {
+          const r = await backup();
+          ok(r, "backup");
+          const all = (await keys(store)).map((k) => k.key);
+          const manifests = all.filter((k) => k.startsWith("backups/"));
+          assertEquals(manifests.length, 1, all.join("\n"));
+          firstKey = manifests[0];
+          assertEquals(all.filter((k) => k.startsWith("locks/")), []);
+          const { m } = await latestManifest(store);
+          for (const [rel, e] of Object.entries(m.files)) {
+            assert(all.includes(blobKey(storedOf(e).sha256)), `blob of ${rel} is in the store`);
+          }
+          assert(r.stdout.includes(`${url}/${firstKey}`), r.stdout);
+        });
+
+        await t.step(`${f.name}: an unchanged backup uploads only its manifest`, async () => {
+          await sleep(1100); // LastModified has one-second resolution on some services
+          const before = new Date();
+          await sleep(10);
+          const r = await backup();
+          ok(r, "unchanged backup");
+          const written = (await keys(store)).filter((k) => k.lastModified && k.lastModified >= before).map((
+            k,
+          ) => k.key);
+          assertEquals(written.length, 1, `written: ${written.join(", ")}\n${r.stderr}`);
+          assert(written[0].startsWith("backups/") && written[0] !== firstKey, written[0]);
+          assert(/uploaded 0 file\(s\)/.test(r.stdout), r.stdout);
+        });
+
+        await t.step(
+          `${f.name}: a changed backup uploads the changed table's files and the manifest`,
+          async () => {
+            await cluster.sql("insert into public.waitlist (email) values ('new@example.com')", { db });
+            await sleep(1100);
+            const before = new Date();
+            await sleep(10);
+            const r = await backup();
+            ok(r, "changed backup");
+            const written = (await keys(store)).filter((k) => k.lastModified && k.lastModified >= before).map(
+              (
+                k,
+              ) => k.key,
+            );
+            const { m } = await latestManifest(store);
+            const data = m.schemas.find((s) =>
+              s.name === "public"
+            )!.tables.find((x) => x.name === "waitlist")!
+              .dataFiles[0];
+            assert(
+              written.includes(blobKey(storedOf(m.files[data]).sha256)),
+              `waitlist data uploaded: ${written}`,
+            );
+            assert(
+              written.length < Object.keys(m.files).length / 2,
+              `only changes uploaded: ${written.length}`,
+            );
+          },
+        );
+
+        await t.step(`${f.name}: list shows three backups, the newest as latest`, async () => {
+          const r = await runCli(["list", "--store", url, "--json"], src);
+          assertEquals(r.code, 0, r.stderr);
+          const backups = JSON.parse(r.stdout).roots[0].backups;
+          assertEquals(backups.length, 3);
+          assertEquals(backups[0].backup, "latest");
+          const text = await runCli(["list", "--store", url], src);
+          assert(text.stdout.includes("latest + 2 archives"), text.stdout);
+        });
+
+        await t.step(
+          `${f.name}: verify streams every blob; a corrupted and a missing blob are named`,
+          async () => {
+            const all = await runCli(["verify", "--store", url, "--all"], src);
+            assertEquals(all.code, 0, all.stderr + all.stdout);
+            assert(all.stdout.includes("3/3 backups verified"), all.stdout);
+            const { m } = await latestManifest(store);
+            const data = m.schemas.find((s) =>
+              s.name === "public"
+            )!.tables.find((x) => x.name === "waitlist")!
+              .dataFiles[0];
+            const key = blobKey(storedOf(m.files[data]).sha256);
+            const good = new Uint8Array(await new Response(await store.get(key)).arrayBuffer());
+            const bad = good.slice();
+            bad[0] ^= 1;
+            await store.put(key, { bytes: bad });
+            const r = await runCli(["verify", "--store", url], src);
+            assertEquals(r.code, 1, r.stdout);
+            assert(r.stderr.includes(data) && /checksum/.test(r.stderr), r.stderr);
+            await store.delete(key);
+            const gone = await runCli(["verify", "--store", url], src);
+            assertEquals(gone.code, 1, gone.stdout);
+            assert(gone.stderr.includes(data) && gone.stderr.includes(key), gone.stderr);
+            await store.put(key, { bytes: good });
+            assertEquals((await runCli(["verify", "--store", url], src)).code, 0);
+          },
+        );
+
+        await t.step(`${f.name}: restore and the drill read the latest backup from the store`, async () => {
+          const want = await tableFingerprints(cluster, db);
+          const target = await cluster.createDatabase();
+          const r = await runCli([
+            "restore",
+            "--store",
+            url,
+            "--target-url",
+            cluster.url({ db: target }),
+            "--roles",
+          ], src);
+          assertEquals(r.code, 0, r.stderr);
+          const got = await tableFingerprints(cluster, target);
+          for (const [name, fp] of got) if (want.has(name)) assertEquals(fp, want.get(name), name);
+          assert(got.size > 10, `tables restored: ${got.size}`);
+          const scratch = await cluster.createDatabase();
+          const d = await runCli([
+            "verify",
+            "--store",
+            url,
+            "--drill",
+            "--target-url",
+            cluster.url({ db: scratch }),
+          ], src);
+          assertEquals(d.code, 0, d.stderr + d.stdout);
+          assert(/(\d+)\/\1 tables match/.test(d.stdout), d.stdout);
+        });
+
+        await t.step(
+          `${f.name}: encrypted backups: unchanged costs a manifest; restore with the identity`,
+          async () => {
+            const dir = await Deno.makeTempDir();
+            const id = await generateIdentity();
+            await Deno.writeTextFile(`${dir}/id.txt`, `${id}\n`, { mode: 0o600 });
+            const enc = ["--encrypt-to", await identityToRecipient(id), "--compress", "gzip"];
+            const u = f.url();
+            const s = await f.open(u);
+            ok(await backup(enc, u), "encrypted backup");
+            await sleep(1100);
+            const before = new Date();
+            await sleep(10);
+            const again = await backup(enc, u);
+            ok(again, "encrypted unchanged backup");
+            const written = (await keys(s)).filter((k) => k.lastModified && k.lastModified >= before).map((
+              k,
+            ) => k.key);
+            assertEquals(written.length, 1, `written: ${written.join(", ")}`);
+            const noId = await runCli(["verify", "--store", u], src);
+            assertEquals(noId.code, 0, noId.stderr + noId.stdout);
+            const target = await cluster.createDatabase();
+            const r = await runCli(
+              [
+                "restore",
+                "--store",
+                u,
+                "--identity-file",
+                `${dir}/id.txt`,
+                "--target-url",
+                cluster.url({ db: target }),
+              ],
+              src,
+            );
+            assertEquals(r.code, 0, r.stderr);
+            const want = await tableFingerprints(cluster, db, ["public.profiles", "public.waitlist"]);
+            assertEquals(
+              await tableFingerprints(cluster, target, ["public.profiles", "public.waitlist"]),
+              want,
+            );
+          },
+        );
+
+        await t.step(
+          `${f.name}: prune keeps what a running backup needs, then removes unreferenced blobs`,
+          async () => {
+            // a backup that is running holds a lock: prune removes manifests but no blob
+            const lock = "locks/backup-0123456789abcdef.json";
+            await store.put(lock, { bytes: new TextEncoder().encode("{}") });
+            await cluster.sql("insert into public.waitlist (email) values ('newer@example.com')", { db });
+            const p = await runCli(["prune", "--store", url, "--keep-last", "1"], src);
+            assertEquals(p.code, 0, p.stderr);
+            assert(p.stdout.includes("a backup is running"), p.stdout);
+            assertEquals((await runCli(["verify", "--store", url, "--all"], src)).code, 0);
+            await store.delete(lock);
+            // a real backup and a prune at once: afterwards every backup verifies
+            const [b, q] = await Promise.all([
+              backup(),
+              runCli(["prune", "--store", url, "--keep-last", "1"], src),
+            ]);
+            ok(b, "concurrent backup");
+            assertEquals(q.code, 0, q.stderr);
+            const v = await runCli(["verify", "--store", url, "--all"], src);
+            assertEquals(v.code, 0, v.stdout + v.stderr);
+            // nothing running: the blobs of pruned backups go, what is kept still verifies
+            const last = await runCli(["prune", "--store", url, "--keep-last", "1"], src);
+            assertEquals(last.code, 0, last.stderr);
+            assert(/removed [1-9]\d* unreferenced blob/.test(last.stdout + q.stdout), last.stdout + q.stdout);
+            const left = (await keys(store)).map((k) => k.key);
+            const kept = left.filter((k) => k.startsWith("backups/"));
+            assertEquals(kept.length, 2, left.join("\n"));
+            const used = new Set<string>();
+            for (const k of kept) {
+              const m = JSON.parse(await new Response(await store.get(k)).text()) as Manifest;
+              for (const e of Object.values(m.files)) used.add(blobKey(storedOf(e).sha256));
+            }
+            assertEquals(left.filter((k) => k.startsWith("blobs/") && !used.has(k)), []);
+            assertEquals((await runCli(["verify", "--store", url, "--all"], src)).code, 0);
+          },
+        );
+
+        await t.step(
+          `${f.name}: a backup killed mid-upload leaves no backup; the next run succeeds`,
+          async () => {
+            const { startProxy } = await import("./proxy.ts");
+            const proxy = startProxy(f.port, 150);
+            const u = f.url();
+            const s = await f.open(u);
+            try {
+              const child = new Deno.Command(Deno.execPath(), {
+                args: [
+                  "run",
+                  "--allow-all",
+                  "--quiet",
+                  `${REPO}/backup.ts`,
+                  "backup",
+                  "--store",
+                  u,
+                  "--yes",
+                  "--jobs",
+                  "1",
+                  ...f.endpointVia(proxy.port),
+                ],
+                cwd: REPO,
+                clearEnv: true,
+                env: {
+                  PATH: "/usr/local/bin:/usr/bin:/bin",
+                  HOME: Deno.env.get("HOME") ?? "/root",
+                  NO_COLOR: "1",
+                  ...src,
+                },
+                stdout: "null",
+                stderr: "null",
+              }).spawn();
+              let blobs = 0;
+              for (let i = 0; i < 600 && blobs < 3; i++) {
+                await sleep(100);
+                blobs = (await keys(s)).filter((k) => k.key.startsWith("blobs/")).length;
+              }
+              assert(blobs >= 3, "the backup started uploading");
+              child.kill("SIGKILL");
+              await child.status;
+              const after = (await keys(s)).map((k) => k.key);
+              assertEquals(after.filter((k) => k.startsWith("backups/")), [], "no partial backup is visible");
+              const l = await runCli(["list", "--store", u, "--json"], src);
+              assertEquals(JSON.parse(l.stdout).roots[0].backups, []);
+            } finally {
+              await proxy.close();
+            }
+            ok(await backup([], u), "the next backup");
+            assertEquals((await runCli(["verify", "--store", u], src)).code, 0);
+          },
+        );
+      } finally {
+        await f.stop();
+      }
+    },
+  });
+}

@@ -1,0 +1,129 @@
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import {
+  backupName,
+  blobHash,
+  blobKey,
+  dumpTimeRange,
+  indexOf,
+  lockStale,
+  manifestKey,
+  parseLockKey,
+  reuseUnchanged,
+  storedManifestText,
+  unreferencedBlobs,
+} from "../../../lib/store/remotelayout.ts";
+import { partSizeFor, prefixedKey, unquoteEtag } from "../../../lib/store/s3store.ts";
+import { completeMultipartXml } from "../../../lib/store/s3.ts";
+import type { Manifest, ManifestFile } from "../../../lib/store/manifest.ts";
+
+const H = (c: string) => c.repeat(64);
+
+Deno.test("blob and manifest keys", () => {
+  assertEquals(blobKey(H("a")), `blobs/aa/${H("a")}`);
+  assertEquals(blobHash(`blobs/aa/${H("a")}`), H("a"));
+  assertEquals(blobHash(`blobs/ab/${H("a")}`), undefined);
+  assertEquals(blobHash("blobs/aa/short"), undefined);
+  const k = manifestKey({
+    createdAt: "2026-01-02T03:04:05.000Z",
+    source: { repo: "o/r", event: "push", sha: "abcdef123" },
+  }, "0badcafe");
+  assertEquals(k, "backups/2026-01-02T03-04-05Z--o-r--push--abcdef1--0badcafe.json");
+  assertEquals(backupName(k), "2026-01-02T03-04-05Z--o-r--push--abcdef1--0badcafe");
+  assertEquals(backupName("backups/x/y.json"), undefined);
+});
+
+Deno.test("the store index rides in the manifest object and reads back", () => {
+  const text = storedManifestText('{"format": 1}\n', { recipients: H("r"), dumps: { public: H("d") } });
+  assertEquals(JSON.parse(text).format, 1);
+  assertEquals(indexOf(text), { recipients: H("r"), dumps: { public: H("d") } });
+  assertEquals(indexOf("{}"), { dumps: {} });
+  assertEquals(indexOf("not json"), { dumps: {} });
+});
+
+Deno.test("dumpTimeRange finds pg_dump's creation time in a custom-format head (1.14 and 1.16)", () => {
+  const head = (minor: number) =>
+    new Uint8Array(
+      [..."PGDMP"].map((c) => c.charCodeAt(0)).concat([1, minor, 0, 4, 8, 1], new Array(60).fill(0)),
+    );
+  assertEquals(dumpTimeRange(head(16)), [12, 12 + 35]);
+  assertEquals(dumpTimeRange(head(14)), [16, 16 + 35]);
+  assertEquals(dumpTimeRange(new TextEncoder().encode("-- plain SQL, not an archive")), undefined);
+  assertEquals(dumpTimeRange(head(16).subarray(0, 30)), undefined);
+});
+
+function manifest(files: Record<string, ManifestFile>, dump: string): Manifest {
+  return {
+    createdAt: "2026-01-01T00:00:00Z",
+    source: { repo: "r", event: "e", sha: "s" },
+    schemas: [{ name: "public", dump, dumpBytes: 10, tables: [] }],
+    files,
+  } as unknown as Manifest;
+}
+
+Deno.test("reuseUnchanged takes the previous entry of unchanged encoded files and of a dump differing only in time", () => {
+  const enc = (sha: string, stored: string): ManifestFile => ({
+    bytes: 10,
+    sha256: H(sha),
+    encrypted: true,
+    stored: { bytes: 99, sha256: H(stored) },
+  });
+  const prev = manifest(
+    { "t/data.sql.age": enc("1", "a"), "public/p_1.dump.age": enc("2", "b") },
+    "public/p_1.dump.age",
+  );
+  const now = manifest(
+    { "t/data.sql.age": enc("1", "c"), "public/p_2.dump.age": enc("3", "d") },
+    "public/p_2.dump.age",
+  );
+  const present = new Set([blobKey(H("a")), blobKey(H("b"))]);
+  const idx = { recipients: H("r"), dumps: { public: H("t") } };
+  const r = reuseUnchanged(now, idx, { manifest: prev, index: idx }, present);
+  assertEquals(r.reused.sort(), ["public/p_2.dump.age", "t/data.sql.age"]);
+  assertEquals(r.manifest.files["t/data.sql.age"].stored?.sha256, H("a"));
+  assertEquals(r.manifest.files["public/p_2.dump.age"].sha256, H("2"));
+  // other recipients, another dump, or a blob no longer in the store: nothing is reused
+  assertEquals(
+    reuseUnchanged(now, { ...idx, recipients: H("x") }, { manifest: prev, index: idx }, present).reused,
+    [],
+  );
+  assertEquals(
+    reuseUnchanged(now, { ...idx, dumps: { public: H("u") } }, { manifest: prev, index: idx }, present)
+      .reused,
+    ["t/data.sql.age"],
+  );
+  assertEquals(reuseUnchanged(now, idx, { manifest: prev, index: idx }, new Set()).reused, []);
+  assertEquals(reuseUnchanged(now, idx, undefined, present).manifest, now);
+});
+
+Deno.test("locks: keys, staleness by the store's clock", () => {
+  assertEquals(parseLockKey("locks/prune-0123456789abcdef.json"), { kind: "prune", id: "0123456789abcdef" });
+  assertEquals(parseLockKey("locks/other.json"), undefined);
+  const now = new Date("2026-01-01T01:00:00Z");
+  ok(lockStale(new Date("2026-01-01T00:29:00Z"), now));
+  ok(!lockStale(new Date("2026-01-01T00:31:00Z"), now));
+  ok(!lockStale(undefined, now));
+});
+
+Deno.test("unreferencedBlobs keeps every blob a manifest names, and all of them when one is unreadable", () => {
+  const m = manifest({
+    a: { bytes: 1, sha256: H("1") },
+    b: { bytes: 1, sha256: H("2"), stored: { bytes: 2, sha256: H("3") } },
+  }, "a");
+  const blobs = [blobKey(H("1")), blobKey(H("2")), blobKey(H("3")), blobKey(H("4")), "blobs/junk"];
+  assertEquals(unreferencedBlobs(blobs, [m], 0), [blobKey(H("2")), blobKey(H("4"))]);
+  assertEquals(unreferencedBlobs(blobs, [m], 1), []);
+});
+
+Deno.test("S3 store helpers: part sizes, ETags, prefixes, the completion body", () => {
+  assertEquals(partSizeFor(100 << 20), 16 << 20);
+  assertEquals(partSizeFor(1 << 20, 1), 5 << 20);
+  assertEquals(partSizeFor(400_000 * 2 ** 20), Math.ceil((400_000 * 2 ** 20) / 10000));
+  assertEquals(unquoteEtag('"abc"'), "abc");
+  assertEquals(unquoteEtag('W/"abc"'), "abc");
+  assertEquals(prefixedKey("", "k"), "k");
+  assertEquals(prefixedKey("p/q", "k"), "p/q/k");
+  assertEquals(
+    completeMultipartXml(['"e1"', '"e2"']),
+    "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&#34;e1&#34;</ETag></Part><Part><PartNumber>2</PartNumber><ETag>&#34;e2&#34;</ETag></Part></CompleteMultipartUpload>",
+  );
+});
