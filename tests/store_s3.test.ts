@@ -118,3 +118,46 @@ storeMatrix(async () => {
   };
   return fixture;
 });
+
+Deno.test("bad --store input: one error and hint, exit 2, nothing sent or written, no key shown", async () => {
+  const { runCli } = await import("./support/cli.ts");
+  const keys = { AWS_ACCESS_KEY_ID: "AKIDSHOWNNEVER", AWS_SECRET_ACCESS_KEY: "s3cr3t-never-shown" };
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [
+      ["list", "--store", "gs://b/p"],
+      keys,
+      /^error: --store 'gs:\/\/b\/p': the scheme must be s3:\/\/ or azblob:\/\//,
+    ],
+    [
+      ["list"],
+      { ...keys, BACKUP_STORE: "s3://bk/../p" },
+      /^error: \$BACKUP_STORE 's3:\/\/bk\/\.\.\/p': the prefix/,
+    ],
+    [
+      ["verify", "--store", "s3://bucket/p"],
+      { HOME: "/nonexistent" },
+      /^error: --store s3:\/\/… needs S3 keys/,
+    ],
+    [
+      ["backup", "--store", "s3://bucket/p", "--commit", "--db-url", "postgresql://u@h/d"],
+      keys,
+      /^error: --commit cannot be combined with --store/,
+    ],
+    [
+      ["list", "--store", "s3://bucket/p", "--out", "/tmp/x"],
+      keys,
+      /^error: --out and --store exclude each other/,
+    ],
+    [["list", "--store-endpoint", "http://127.0.0.1:1"], keys, /^error: --store-endpoint needs --store/],
+    [["list", "--store", "azblob://container/p"], keys, /^error: --store azblob:\/\/… is not available yet/],
+  ];
+  for (const [args, env, re] of cases) {
+    const r = await runCli(args, env);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assert(re.test(lines[0]), `${args.join(" ")}: ${r.stderr}`);
+    assert(lines[1]?.startsWith("hint: "), r.stderr);
+    assertEquals(lines.length, 2, r.stderr);
+    assert(!r.stderr.includes("AKIDSHOWNNEVER") && !r.stderr.includes("s3cr3t"), r.stderr);
+  }
+});
