@@ -14,7 +14,9 @@ import {
   optionalString,
   type ParsedArgs,
 } from "../lib/cli/flags.ts";
-import { connectionSettings, rootFromArgs, warnIfOnCommandLine } from "../lib/cli/args.ts";
+import { connectionSettings, rootFromArgs, storeFromArgs, warnIfOnCommandLine } from "../lib/cli/args.ts";
+import { listBackups, openStoredBackup } from "../lib/store/remoteread.ts";
+import type { ObjectStore } from "../lib/store/object.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { onCleanup } from "../lib/base/interrupt.ts";
 import { stderrLine, stdoutText } from "../lib/base/output.ts";
@@ -146,6 +148,28 @@ class LineFile {
   }
 }
 
+/** A backup in the object store of `--store`, by name or `latest`, read from its blobs. */
+async function storedView(
+  store: ObjectStore,
+  ref: string,
+  decode: { identityFile?: string },
+): Promise<BackupView> {
+  const { reader, backup } = await openStoredBackup(store, ref);
+  return dirView(reader, ref === "latest" ? "latest" : backup.name, reader.manifest, decode);
+}
+
+/** The backup before the latest in the store, for `diff --store` without FROM. */
+async function previousStored(store: ObjectStore, decode: { identityFile?: string }): Promise<BackupView> {
+  const all = await listBackups(store);
+  if (all.length < 2) {
+    throw usageError(
+      `${store.display} holds ${all.length} backup(s): nothing to compare latest with`,
+      "name two backups (diff FROM TO), or compare latest with the database (diff latest --db-url URL)",
+    );
+  }
+  return await storedView(store, all[all.length - 2].name, decode);
+}
+
 /** Runs `backup.ts diff`; returns 0 when the backups are equal, 1 when they differ. */
 export async function run(args: ParsedArgs): Promise<number> {
   const json = boolValue(args, "json");
@@ -161,13 +185,16 @@ export async function run(args: ParsedArgs): Promise<number> {
   const dropTmp = onCleanup(() => Deno.removeSync(tmpDir, { recursive: true }));
   try {
     const now = new Date();
+    const store = await storeFromArgs(args, Deno.env.toObject());
     const open = async (ref: string, origin: string) =>
       ref === LIVE
         ? await captureLive(args, selection, await Deno.makeTempDir({ dir: tmpDir, prefix: "live-" }))
+        : store
+        ? await storedView(store, ref, decode)
         : await openBackup(root, ref, { decode, now, origin });
     const to = sides.to === LIVE ? undefined : await open(sides.to, "TO");
     const from = sides.from === undefined
-      ? await previousBackup(root, decode)
+      ? store ? await previousStored(store, decode) : await previousBackup(root, decode)
       : await open(sides.from, "FROM");
     const toView = to ?? await open(LIVE, "TO");
 

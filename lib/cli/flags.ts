@@ -87,7 +87,7 @@ const TABLE = [
     value: "URL",
     env: "BACKUP_STORE",
     help: "Object store instead of --out: s3://BUCKET/PREFIX or azblob://CONTAINER/PREFIX (docs/storage.md).",
-    commands: ["backup", "restore", "verify", "prune", "list"],
+    commands: ["backup", "restore", "verify", "diff", "prune", "list"],
   },
   {
     name: "store-endpoint",
@@ -95,7 +95,7 @@ const TABLE = [
     value: "URL",
     defaultNote: "$AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS",
     help: "S3-compatible endpoint of --store (R2, B2, a Supabase project's /storage/v1/s3); path-style.",
-    commands: ["backup", "restore", "verify", "prune", "list"],
+    commands: ["backup", "restore", "verify", "diff", "prune", "list"],
   },
   {
     name: "env",

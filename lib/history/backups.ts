@@ -20,6 +20,7 @@ import {
   pathInRepo,
 } from "../store/revision.ts";
 import { ARCHIVE, LATEST } from "../store/rotation.ts";
+import type { BackupSource } from "../store/reader.ts";
 import { assertSafePath, pathInBackup } from "../store/safepath.ts";
 import { type KnownBackup, knownBackups } from "./timeline.ts";
 
@@ -32,15 +33,23 @@ export interface BackupView {
   open(rel: string): Promise<ReadableStream<Uint8Array>>;
 }
 
-/** A backup in a folder. */
-export function dirView(dir: string, label: string, manifest: Manifest, decode: DecodeOptions): BackupView {
+/** A backup in a folder (or read through a reader: a backup in an object store, lib/store/remoteread.ts). */
+export function dirView(
+  dir: BackupSource,
+  label: string,
+  manifest: Manifest,
+  decode: DecodeOptions,
+): BackupView {
   return {
     label,
     manifest,
     open: (rel) => {
       checkBackupPath(rel, label);
       const entry = manifest.files[rel];
-      if (!entry) return Promise.resolve(Deno.open(join(dir, rel)).then((f) => f.readable));
+      if (!entry && typeof dir !== "string") {
+        return Promise.reject(new Deno.errors.NotFound(`${rel} is not in ${label}`));
+      }
+      if (!entry) return Promise.resolve(Deno.open(join(dir as string, rel)).then((f) => f.readable));
       return openPlaintext(dir, rel, entry, decode);
     },
   };

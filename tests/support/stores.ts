@@ -142,6 +142,10 @@ export function storeMatrix(make: () => Promise<StoreFixture & { stop(): Promise
           assertEquals(backups[0].backup, "latest");
           const text = await runCli(["list", "--store", url], src);
           assert(text.stdout.includes("latest + 2 archives"), text.stdout);
+          // diff reads both sides from the store: the changed backup added one waitlist row
+          const d = await runCli(["diff", "--store", url, "--table", "public.waitlist"], src);
+          assertEquals(d.code, 1, d.stderr + d.stdout);
+          assert(/public\.waitlist/.test(d.stdout) && /\b1 added\b|\+1/.test(d.stdout), d.stdout);
         });
 
         await t.step(
