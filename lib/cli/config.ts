@@ -52,7 +52,7 @@ export interface BackupConfig {
 }
 
 /** The keys each object of the file may have. */
-const TOP_KEYS = ["out", "store", "vault", "env", "storage", "databases"] as const;
+const TOP_KEYS = ["out", "vault", "env", "storage", "store", "databases"] as const;
 const DB_KEYS = [
   "url",
   "urlEnv",
