@@ -13,6 +13,7 @@ import { S3_SIDES, S3Client } from "../lib/store/s3.ts";
 import { S3ObjectStore } from "../lib/store/s3store.ts";
 import { openStore, parseStoreUrl } from "../lib/store/remote.ts";
 import { type StoreFixture, storeMatrix } from "./support/stores.ts";
+import { objectStoreContract } from "./support/object_contract.ts";
 
 let shared: Promise<StorageProject> | undefined;
 /** The file's one Storage server, with a bucket `backups`. */
@@ -93,6 +94,38 @@ Deno.test({
         await store.delete("cond");
       },
     );
+  },
+});
+
+/** The keys the Storage server accepts (its object-name rule: ASCII word characters and some punctuation). */
+const SUPABASE_KEY = /^[\w/!\-.*'() &$@=;:+,?]*$/;
+
+Deno.test({
+  name: "S3ObjectStore passes the object-store contract on the Supabase Storage server",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async (t) => {
+    const p = await project();
+    const s = p.storage;
+    await objectStoreContract(t, {
+      port: Number(new URL(s.url).port),
+      partSize: 5 << 20,
+      conditions: "ignored",
+      acceptsKey: (k) => SUPABASE_KEY.test(k),
+      make: (o) =>
+        new S3ObjectStore(
+          new S3Client({
+            endpoint: o.port ? `http://127.0.0.1:${o.port}/s3` : s.endpoint,
+            region: s.region,
+            accessKeyId: s.accessKeyId,
+            secretAccessKey: s.secretAccessKey,
+            ...S3_SIDES.source,
+          }, { retries: o.retries }),
+          "backups",
+          `contract-${++prefixes}`,
+          { pageSize: o.pageSize, partSize: o.partSize, multipartAbove: o.partSize },
+        ),
+    });
   },
 });
 
