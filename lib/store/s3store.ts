@@ -76,7 +76,13 @@ export class S3ObjectStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     const h = await this.#s3.head(this.#bucket, prefixedKey(this.#prefix, key));
-    return h ? { key, size: h.size, etag: unquoteEtag(h.etag) } : undefined;
+    if (!h) return undefined;
+    let size = h.size;
+    // some servers (the Supabase Storage server) send no Content-Length for an empty object's HEAD
+    if (!Number.isFinite(size)) {
+      for await (const o of this.list(key)) if (o.key === key) size = o.size;
+    }
+    return { key, size, etag: unquoteEtag(h.etag) };
   }
 
   async get(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
