@@ -1,0 +1,156 @@
+/**
+ * `deno task bench:store`: a full backup of the bench database (bench/dataset.ts) into an object
+ * store (`--store s3://…`, the real Supabase Storage server's S3 protocol, tests/support/storage.ts)
+ * against the same backup written to a local directory (`--out`), then a second backup of the
+ * unchanged database into the store: what it uploaded (target: the manifest only).
+ *
+ * Reports wall times, the ratio store/local, the bytes and objects each store run wrote (read back
+ * from the store's listing: objects modified since the run started), as a table and then JSON on
+ * stdout; progress on stderr. Not a test.
+ *
+ *   deno task bench:store [--tables 200] [--mb 50] [--jobs 4]
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { planDataset, tableSql } from "./dataset.ts";
+import { startCluster } from "../tests/support/cluster.ts";
+import { startProject } from "../tests/support/storage.ts";
+import { REPO } from "../tests/support/paths.ts";
+import { clientBinDir } from "../dev/pgenv.ts";
+import { S3_SIDES, S3Client } from "../lib/store/s3.ts";
+import { openStore, parseStoreUrl } from "../lib/store/remote.ts";
+import type { ObjectStore } from "../lib/store/object.ts";
+
+const log = (l: string) => console.error(`bench: ${l}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function run(args: string[], env: Record<string, string>): Promise<{ ms: number; stdout: string }> {
+  const t = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--quiet",
+      "--v8-flags=--max-semi-space-size=1",
+      `${REPO}/backup.ts`,
+      ...args,
+    ],
+    cwd: REPO,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const ms = Math.round(performance.now() - t);
+  const dec = new TextDecoder();
+  if (out.code !== 0 && out.code !== 3) {
+    throw new Error(`backup.ts ${args[0]} failed:\n${dec.decode(out.stderr)}`);
+  }
+  return { ms, stdout: dec.decode(out.stdout) };
+}
+
+/** Objects of `store` modified at or after `since`: count and bytes, and their keys' folders. */
+async function writtenSince(store: ObjectStore, since: Date) {
+  const out = { objects: 0, bytes: 0, keys: [] as string[] };
+  for await (const o of store.list("")) {
+    if (o.lastModified && o.lastModified >= since) {
+      out.objects++;
+      out.bytes += o.size;
+      out.keys.push(o.key);
+    }
+  }
+  return out;
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    n += e.isDirectory ? await dirBytes(p) : (await Deno.stat(p)).size;
+  }
+  return n;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      tables: { type: "string", default: "200" },
+      mb: { type: "string", default: "50" },
+      jobs: { type: "string", default: "4" },
+    },
+  });
+  const spec = { tables: Number(values.tables), mb: Number(values.mb) };
+  log(`starting PostgreSQL 17 and a Storage server`);
+  const cluster = await startCluster(17);
+  const p = await startProject();
+  const work = await Deno.makeTempDir({ prefix: "bench-store-" });
+  try {
+    const db = await cluster.createDatabase("bench");
+    const tables = planDataset(spec);
+    for (let i = 0; i < tables.length; i += 20) {
+      await cluster.sql(tables.slice(i, i + 20).map((t) => tableSql(t, tables)).join("\n"), { db });
+    }
+    log(`loaded ${tables.length} tables (${spec.mb} MB)`);
+    const s = p.storage;
+    await new S3Client({ ...s, ...S3_SIDES.source }, { retries: 2 }).createBucket("bench", false);
+    const storeEnv = {
+      AWS_ACCESS_KEY_ID: s.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s.secretAccessKey,
+      AWS_REGION: s.region,
+      AWS_ENDPOINT_URL_S3: s.endpoint,
+    };
+    const env = {
+      PATH: "/usr/local/bin:/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/root",
+      PG_BIN: clientBinDir(),
+      SUPABASE_DB_URL: cluster.url({ db }),
+      NO_COLOR: "1",
+      ...storeEnv,
+    };
+    const common = ["--yes", "--jobs", values.jobs!];
+    log("backup --out (local directory)");
+    const local = await run(["backup", "--out", `${work}/out`, ...common], env);
+    const localBytes = await dirBytes(`${work}/out/latest`);
+    const url = "s3://bench/run";
+    const store = await openStore(parseStoreUrl(url, "bench"), { env: storeEnv, retries: 2 });
+    const t1 = new Date();
+    log("backup --store (first)");
+    const first = await run(["backup", "--store", url, ...common], env);
+    const up1 = await writtenSince(store, t1);
+    await sleep(1100); // one-second LastModified resolution on some services
+    const t2 = new Date();
+    log("backup --store (second, unchanged)");
+    const second = await run(["backup", "--store", url, ...common], env);
+    const up2 = await writtenSince(store, t2);
+    const report = {
+      tables: tables.length,
+      mb: spec.mb,
+      local: { ms: local.ms, bytes: localBytes },
+      storeFirst: { ms: first.ms, objects: up1.objects, bytes: up1.bytes },
+      storeSecond: { ms: second.ms, objects: up2.objects, bytes: up2.bytes, keys: up2.keys },
+      ratio: Number((first.ms / local.ms).toFixed(2)),
+    };
+    console.log(
+      [
+        `run                 wall     objects written  bytes written`,
+        `backup --out        ${(local.ms / 1000).toFixed(1).padStart(6)} s  ${
+          "-".padStart(15)
+        }  ${localBytes}`,
+        `backup --store #1   ${(first.ms / 1000).toFixed(1).padStart(6)} s  ${
+          String(up1.objects).padStart(15)
+        }  ${up1.bytes}`,
+        `backup --store #2   ${(second.ms / 1000).toFixed(1).padStart(6)} s  ${
+          String(up2.objects).padStart(15)
+        }  ${up2.bytes}  (${up2.keys.join(", ")})`,
+        `store/local ratio (first run): ${report.ratio}`,
+      ].join("\n"),
+    );
+    console.log(JSON.stringify(report, null, 2));
+  } finally {
+    await p.stop();
+    await cluster.stop();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) await main();
