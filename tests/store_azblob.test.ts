@@ -1,9 +1,11 @@
 /**
  * The Azure Blob backend (`lib/store/azblob.ts`) against Azurite, the real emulator: the
- * object-store contract, the three ways of giving credentials (a connection string, an account
- * key, the signed-in `az` account's bearer token over HTTPS), refused credentials and a missing
- * container, a download resumed after a cut connection, and a conditional write whose answer was
- * lost recognised as the tool's own. One Azurite serves the file (plus one HTTPS one for tokens).
+ * object-store contract, the ways of giving credentials (a connection string with a key or a SAS,
+ * an account key, the signed-in `az` account's bearer token over HTTPS), refused credentials and a
+ * missing container, a download resumed after a cut connection, a conditional write whose answer
+ * was lost recognised as the tool's own; then the CLI: the store matrix of tests/support/stores.ts
+ * (backup, unchanged, changed, list, verify, restore, drill, encrypted, prune, kill) and the
+ * credentials end to end. One Azurite serves the file, plus one HTTPS one for bearer tokens.
  * @module
  */
 import { createHash, createHmac } from "node:crypto";
@@ -14,13 +16,25 @@ import {
   AZ_TOKEN_ARGS,
   AzblobStore,
   azureSettings,
-  openAzblobStore,
+  openAzblob,
+  type OpenAzblobOptions,
   parseConnectionString,
 } from "../lib/store/azblob.ts";
 import { azuriteMarkerMatches, expectedAzuriteMarker, nodeMajor } from "../dev/azuriteenv.ts";
+import { openStore, parseStoreUrl } from "../lib/store/remote.ts";
+import { clientBinDir } from "../dev/pgenv.ts";
+import { PLAIN_PATH, runCli } from "./support/cli.ts";
+import { sharedCluster } from "./support/cluster.ts";
+import { storeMatrix } from "./support/stores.ts";
 import { type Azurite, startAzurite } from "./support/azurite.ts";
 import { installFakeAz } from "./support/fake_az.ts";
 import { objectStoreContract, startFaultProxy } from "./support/object_contract.ts";
+
+/** The store a `--store azblob://…` URL names, as the CLI opens it (plus test options). */
+function openUrl(url: string, opts: OpenAzblobOptions): AzblobStore {
+  const u = parseStoreUrl(url, "--store");
+  return openAzblob(u.bucket, u.prefix, opts);
+}
 
 let shared: Promise<Azurite> | undefined;
 const azurite = () => (shared ??= startAzurite());
@@ -84,12 +98,12 @@ Deno.test("azblob: connection string, account key and UseDevelopmentStorage all 
     { AZURE_STORAGE_ACCOUNT: a.account, AZURE_STORAGE_KEY: a.key },
   ];
   for (const env of envs) {
-    const s = openAzblobStore(url, { env, endpoint: env.AZURE_STORAGE_ACCOUNT ? a.endpoint : undefined });
+    const s = openUrl(url, { env, endpoint: env.AZURE_STORAGE_ACCOUNT ? a.endpoint : undefined });
     assertEquals(s.display, url);
     assertEquals((await s.head("k"))?.size, 1, JSON.stringify(Object.keys(env)));
   }
   // UseDevelopmentStorage means Azurite's default port, which this one is not: --store-endpoint moves it
-  const dev = openAzblobStore(url, {
+  const dev = openUrl(url, {
     env: { AZURE_STORAGE_CONNECTION_STRING: "UseDevelopmentStorage=true" },
     endpoint: a.endpoint,
   });
@@ -100,7 +114,7 @@ Deno.test("azblob: a wrong key is a usage error naming the variables, never the 
   const a = await azurite();
   const seed = await freshStore(a);
   const wrong = btoa("not the key at all, but base64 of the right shape!!");
-  const s = openAzblobStore(`azblob://${seed.container}/x`, {
+  const s = openUrl(`azblob://${seed.container}/x`, {
     env: { AZURE_STORAGE_ACCOUNT: a.account, AZURE_STORAGE_KEY: wrong },
     endpoint: a.endpoint,
     retries: 0,
@@ -126,25 +140,36 @@ Deno.test("azblob: a missing container says how to create it", async () => {
   assertEquals(await s.head("k").catch((e) => (e as BackupError).message), e.message);
 });
 
-Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async () => {
-  const a = await startAzurite({ https: true });
+/** An Entra ID-shaped access token for Azure Storage, valid for an hour (Azurite checks its claims, not its signature). */
+function storageToken(): string {
   const b64 = (o: unknown) =>
     btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
   const now = Math.floor(Date.now() / 1000);
-  const token = `${b64({ typ: "JWT", alg: "RS256" })}.${
-    b64({
-      aud: "https://storage.azure.com",
-      iss: "https://sts.windows.net/72f988bf-0000-4000-8000-000000000002/",
-      iat: now - 60,
-      nbf: now - 60,
-      exp: now + 3600,
-      oid: "3f1b2c4d-0000-4000-8000-000000000001",
-    })
-  }.${b64("signature")}`;
+  const claims = {
+    aud: "https://storage.azure.com",
+    iss: "https://sts.windows.net/72f988bf-0000-4000-8000-000000000002/",
+    iat: now - 60,
+    nbf: now - 60,
+    exp: now + 3600,
+    oid: "3f1b2c4d-0000-4000-8000-000000000001",
+  };
+  return `${b64({ typ: "JWT", alg: "RS256" })}.${b64(claims)}.${b64("signature")}`;
+}
+
+let sharedTls: Promise<Azurite> | undefined;
+/** The file's HTTPS Azurite with OAuth (bearer tokens need HTTPS), started on first use. */
+const azuriteTls = () => (sharedTls ??= startAzurite({ https: true }));
+globalThis.addEventListener("unload", () => {
+  sharedTls?.then((a) => a.stop());
+});
+
+Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async () => {
+  const a = await azuriteTls();
+  const token = storageToken();
   const az = await installFakeAz({ storageToken: token });
   try {
     const env = { AZURE_STORAGE_ACCOUNT: a.account, PATH: `${az.dir}:${Deno.env.get("PATH")}` };
-    const s = openAzblobStore("azblob://viatoken/p", { env, endpoint: a.endpoint, client: a.client });
+    const s = openUrl("azblob://viatoken/p", { env, endpoint: a.endpoint, client: a.client });
     await s.createContainer();
     ok((await s.put("k", { bytes: enc.encode("v") }, { ifAbsent: true })).ok);
     assertEquals(await new Response(await s.get("k")).text(), "v");
@@ -155,7 +180,7 @@ Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async (
     // a token that ends within 5 minutes is renewed before the next request
     const brief = await installFakeAz({ storageToken: token, tokenSeconds: 120 });
     try {
-      const s3 = openAzblobStore("azblob://viatoken/p", {
+      const s3 = openUrl("azblob://viatoken/p", {
         env: { AZURE_STORAGE_ACCOUNT: a.account, PATH: `${brief.dir}:${Deno.env.get("PATH")}` },
         endpoint: a.endpoint,
         client: a.client,
@@ -171,7 +196,7 @@ Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async (
 
     const out = await installFakeAz({ loggedIn: false });
     try {
-      const s2 = openAzblobStore("azblob://viatoken/p", {
+      const s2 = openUrl("azblob://viatoken/p", {
         env: { AZURE_STORAGE_ACCOUNT: a.account, PATH: `${out.dir}:${Deno.env.get("PATH")}` },
         endpoint: a.endpoint,
         client: a.client,
@@ -183,7 +208,7 @@ Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async (
     } finally {
       await out.cleanup();
     }
-    const noAz = openAzblobStore("azblob://viatoken/p", {
+    const noAz = openUrl("azblob://viatoken/p", {
       env: { AZURE_STORAGE_ACCOUNT: a.account, PATH: "/nonexistent" },
       endpoint: a.endpoint,
       client: a.client,
@@ -192,7 +217,6 @@ Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async (
     assertEquals(e.message, "the Azure CLI (az) is not installed or not on PATH");
   } finally {
     await az.cleanup();
-    await a.stop();
   }
 });
 
@@ -284,7 +308,7 @@ Deno.test("azblob: a connection string with a SharedAccessSignature; the SAS is 
   const seed = await freshStore(a);
   const sas = accountSas(a.account, a.key, "racwdl", new Date(Date.now() + 3600_000));
   const cs = `BlobEndpoint=${a.endpoint};SharedAccessSignature=${sas}`;
-  const s = openAzblobStore(`azblob://${seed.container}/viasas`, {
+  const s = openUrl(`azblob://${seed.container}/viasas`, {
     env: { AZURE_STORAGE_CONNECTION_STRING: cs },
   });
   ok((await s.put("k", { bytes: enc.encode("v") }, { ifAbsent: true })).ok);
@@ -296,7 +320,7 @@ Deno.test("azblob: a connection string with a SharedAccessSignature; the SAS is 
   assertEquals(await s.head("k"), undefined);
   // read-only: writes are refused with a usage error that shows no part of the SAS
   const ro = accountSas(a.account, a.key, "rl", new Date(Date.now() + 3600_000));
-  const r = openAzblobStore(`azblob://${seed.container}/viasas`, {
+  const r = openUrl(`azblob://${seed.container}/viasas`, {
     env: { AZURE_STORAGE_CONNECTION_STRING: `BlobEndpoint=${a.endpoint};SharedAccessSignature=${ro}` },
     retries: 0,
   });
@@ -307,4 +331,132 @@ Deno.test("azblob: a connection string with a SharedAccessSignature; the SAS is 
   const sig = new URLSearchParams(ro).get("sig")!;
   ok(!`${e.message} ${e.hint}`.includes(sig) && !`${e.message}`.includes(encodeURIComponent(sig)), e.message);
   clearSecrets();
+});
+
+// ---------------------------------------------------------------------------------------------
+// The CLI on Azurite: the store matrix of tests/support/stores.ts, then credentials end to end
+
+let matrixRuns = 0;
+storeMatrix(async () => {
+  const a = await azurite();
+  await new AzblobStore(parseConnectionString(a.connectionString), { container: "matrix", prefix: "" })
+    .createContainer();
+  const env = { AZURE_STORAGE_CONNECTION_STRING: a.connectionString };
+  return {
+    name: "azblob",
+    url: () => `azblob://matrix/run${++matrixRuns}`,
+    env,
+    endpointVia: (port: number) => ["--store-endpoint", `http://127.0.0.1:${port}/${a.account}`],
+    port: a.port,
+    open: (url: string) => openStore(parseStoreUrl(url, "--store"), { env, retries: 2 }),
+    stop: async () => {}, // the file's Azurite stops when the file is done
+  };
+});
+
+async function allKeys(s: AzblobStore): Promise<string[]> {
+  const out: string[] = [];
+  for await (const o of s.list("")) out.push(o.key);
+  return out;
+}
+
+/** A small source database on the shared PostgreSQL 17 cluster. */
+async function smallDb(): Promise<string> {
+  const cluster = await sharedCluster(17);
+  const db = await cluster.createDatabase();
+  await cluster.sql(
+    "create table public.notes (id int primary key, body text); insert into public.notes select g, 'n' || g from generate_series(1, 50) g",
+    { db },
+  );
+  return cluster.url({ db });
+}
+
+Deno.test({
+  name: "azblob CLI: backup and list as the signed-in az account, over HTTPS; signed out is exit 2",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const a = await azuriteTls();
+    const token = storageToken();
+    const az = await installFakeAz({ storageToken: token });
+    const admin = new AzblobStore(parseConnectionString(a.connectionString), {
+      container: "clitoken",
+      prefix: "",
+    }, {
+      client: a.client,
+    });
+    await admin.createContainer();
+    try {
+      const env = {
+        SUPABASE_DB_URL: await smallDb(),
+        PG_BIN: clientBinDir(),
+        AZURE_STORAGE_ACCOUNT: a.account,
+        PATH: `${az.dir}:${PLAIN_PATH}`,
+        DENO_CERT: a.caCertPath!, // trust Azurite's self-signed certificate
+      };
+      const args = ["--store", "azblob://clitoken/prod", "--store-endpoint", a.endpoint];
+      const r = await runCli(["backup", ...args, "--yes"], env);
+      ok(r.code === 0 || r.code === 3, r.stderr);
+      const l = await runCli(["list", ...args, "--json"], env);
+      assertEquals(l.code, 0, l.stderr);
+      assertEquals(JSON.parse(l.stdout).roots[0].backups.length, 1);
+      const calls = await az.calls();
+      assertEquals(calls, [[...AZ_TOKEN_ARGS], [...AZ_TOKEN_ARGS]], "one token per run, exact arguments");
+      ok(!(r.stdout + r.stderr + l.stdout + l.stderr).includes(token), "the token is never shown");
+      const before = await allKeys(admin);
+      const out = await installFakeAz({ loggedIn: false });
+      try {
+        const f = await runCli(["backup", ...args, "--yes"], { ...env, PATH: `${out.dir}:${PLAIN_PATH}` });
+        assertEquals(f.code, 2, f.stderr);
+        ok(/^error: az could not give a token for Azure Storage/m.test(f.stderr), f.stderr);
+        ok(/^hint: run 'az login'/m.test(f.stderr), f.stderr);
+        assertEquals(await allKeys(admin), before, "nothing written");
+      } finally {
+        await out.cleanup();
+      }
+    } finally {
+      await az.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "azblob CLI: a wrong key, a wrong connection string, a missing container: exit 2, a hint, nothing written",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const a = await azurite();
+    const admin = await freshStore(a);
+    const wrong = btoa("a key of the right shape that is not the key!");
+    const env = {
+      SUPABASE_DB_URL: await smallDb(),
+      PG_BIN: clientBinDir(),
+      AZURE_STORAGE_ACCOUNT: a.account,
+      AZURE_STORAGE_KEY: wrong,
+      BACKUP_DEBUG: "1", // the cause is printed too: it must not hold the key either
+    };
+    const url = `azblob://${admin.container}/prod`;
+    const r = await runCli(["backup", "--store", url, "--store-endpoint", a.endpoint, "--yes"], env);
+    assertEquals(r.code, 2, r.stderr);
+    ok(/^error: Azure Blob Storage at 127\.0\.0\.1:\d+ refused the credentials/m.test(r.stderr), r.stderr);
+    ok(/^hint: check AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY/m.test(r.stderr), r.stderr);
+    ok(!(r.stdout + r.stderr).includes(wrong), "the key is not shown");
+    assertEquals(await allKeys(admin), []);
+    const cs =
+      `DefaultEndpointsProtocol=http;AccountName=${a.account};AccountKey=${wrong};BlobEndpoint=${a.endpoint};`;
+    const c = await runCli(["list", "--store", url], { ...env, AZURE_STORAGE_CONNECTION_STRING: cs });
+    assertEquals(c.code, 2, c.stderr);
+    ok(/^hint: check AZURE_STORAGE_CONNECTION_STRING/m.test(c.stderr), c.stderr);
+    ok(!(c.stdout + c.stderr).includes(wrong) && !(c.stdout + c.stderr).includes(cs), c.stderr);
+    const m = await runCli(["backup", "--store", "azblob://nosuch/prod", "--yes"], {
+      ...env,
+      AZURE_STORAGE_CONNECTION_STRING: a.connectionString,
+    });
+    assertEquals(m.code, 2, m.stderr);
+    ok(
+      /^error: Azure container 'nosuch' does not exist in storage account devstoreaccount1$/m.test(m.stderr),
+      m.stderr,
+    );
+    ok(/^hint: create it: az storage container create/m.test(m.stderr), m.stderr);
+  },
 });

@@ -182,7 +182,11 @@ Deno.test("bad --store input: one error and hint, exit 2, nothing sent or writte
       /^error: --out and --store exclude each other/,
     ],
     [["list", "--store-endpoint", "http://127.0.0.1:1"], keys, /^error: --store-endpoint needs --store/],
-    [["list", "--store", "azblob://container/p"], keys, /^error: --store azblob:\/\/… is not available yet/],
+    [
+      ["list", "--store", "azblob://container/p"],
+      keys,
+      /^error: azblob:\/\/ needs Azure Storage credentials$/,
+    ],
   ];
   for (const [args, env, re] of cases) {
     const r = await runCli(args, env);

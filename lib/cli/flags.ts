@@ -94,7 +94,7 @@ const TABLE = [
     type: "string",
     value: "URL",
     defaultNote: "$AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS",
-    help: "S3-compatible endpoint of --store (R2, B2, a Supabase project's /storage/v1/s3); path-style.",
+    help: "Endpoint of --store: S3-compatible (R2, B2, Supabase's /storage/v1/s3; path-style) or Azure Blob.",
     commands: ["backup", "restore", "verify", "diff", "prune", "list"],
   },
   {

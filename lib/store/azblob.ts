@@ -71,41 +71,11 @@ const CREDENTIALS_HINT =
 // ---------------------------------------------------------------------------------------------
 // Pure parts
 
-/** Where an `azblob://` URL points. */
+/** Where in an account a store is: its container and blob-name prefix. */
 export interface AzblobLocation {
   container: string;
   /** The blob-name prefix, `""` or ending in `/`. */
   prefix: string;
-}
-
-/**
- * Parses `azblob://CONTAINER/PREFIX` (the prefix optional; a trailing `/` is added). The container
- * name follows Azure's rules: 3-63 lower-case letters, digits and single hyphens, starting and
- * ending with a letter or digit. Throws a usage error (exit 2) naming `origin`. Pure.
- */
-export function parseAzblobUrl(text: string, origin = "--store"): AzblobLocation {
-  const m = /^azblob:\/\/([^/?#]*)(?:\/([^?#]*))?$/.exec(text.trim());
-  if (!m) {
-    throw usageError(
-      `${origin} is not an azblob:// URL`,
-      "give azblob://CONTAINER/PREFIX, for example azblob://backups/prod",
-    );
-  }
-  const container = m[1];
-  if (!/^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/.test(container)) {
-    throw usageError(
-      `${origin} names an invalid Azure container '${container}'`,
-      "a container name has 3-63 lower-case letters, digits and single hyphens, and starts and ends with a letter or digit",
-    );
-  }
-  const parts = (m[2] ?? "").split("/").filter((p) => p !== "");
-  if (parts.some((p) => p === "." || p === "..")) {
-    throw usageError(
-      `${origin} has a '.' or '..' in its prefix`,
-      "give azblob://CONTAINER/PREFIX without . or ..",
-    );
-  }
-  return { container, prefix: parts.length ? parts.join("/") + "/" : "" };
 }
 
 /**
@@ -967,22 +937,24 @@ export class AzblobStore implements ObjectStore {
   }
 }
 
-/** Options of {@link openAzblobStore}. */
+/** Options of {@link openAzblob}. */
 export interface OpenAzblobOptions extends AzblobOptions {
   /** The environment holding the credentials (see {@link azureSettings}). */
   env: Record<string, string | undefined>;
   /** `--store-endpoint`: the Blob service URL instead of the account's default one. */
   endpoint?: string;
-  /** Where the URL came from, for messages (default `--store`). */
-  origin?: string;
 }
 
 /**
- * The store of `azblob://CONTAINER/PREFIX` with credentials from the environment. Throws a usage
- * error (exit 2) for a bad URL or missing credentials; nothing is sent before the first call.
+ * The store of container `container` under `prefix` (no slash at either end; may be empty), as
+ * `--store azblob://CONTAINER/PREFIX` names it (lib/store/remote.ts parses the URL), with
+ * credentials from the environment. Throws a usage error (exit 2) for missing or malformed
+ * credentials; nothing is sent before the first call.
  */
-export function openAzblobStore(url: string, opts: OpenAzblobOptions): AzblobStore {
-  const location = parseAzblobUrl(url, opts.origin);
+export function openAzblob(container: string, prefix: string, opts: OpenAzblobOptions): AzblobStore {
   const settings = azureSettings(opts.env, opts.endpoint);
-  return new AzblobStore(settings, location, { path: opts.env.PATH, ...opts });
+  return new AzblobStore(settings, { container, prefix: prefix ? `${prefix}/` : "" }, {
+    path: opts.env.PATH,
+    ...opts,
+  });
 }

@@ -4,8 +4,9 @@
  * back (decode), the one checker of a directory against its manifest (check), the staging folder
  * (staging), latest/ and archive/ rotation (rotation), listing a root and finding a backup in it
  * (listing), the retention policy (retention), removing the archives it does not keep (prune) and the
- * git repository that holds a root (git), the object-store contract (object) and the signed S3
- * protocol client (s3, also used by lib/storage for a project's Storage files).
+ * git repository that holds a root (git), the object-store contract (object), the signed S3
+ * protocol client (s3, also used by lib/storage for a project's Storage files) and the Azure Blob
+ * backend (azblob).
  *
  * May import: base, pg.
  * @module

@@ -1,12 +1,14 @@
 /**
  * `--store URL`: reading the URL (`s3://BUCKET/PREFIX`, `azblob://CONTAINER/PREFIX`) and opening
- * the object store it names, with the service's usual credentials (lib/store/awsconfig.ts for S3).
+ * the object store it names, with the service's usual credentials (lib/store/awsconfig.ts for S3,
+ * lib/store/azblob.ts for Azure Blob).
  * Parsing is pure; {@link openStore} reads the AWS files and never prints a key.
  * @module
  */
 import { join } from "node:path";
 import { usageError } from "../base/errors.ts";
 import { type AwsInputs, endpointOrigin, resolveAws } from "./awsconfig.ts";
+import { openAzblob } from "./azblob.ts";
 import type { ObjectStore } from "./object.ts";
 import { parseEndpoint, S3Client } from "./s3.ts";
 import { S3ObjectStore } from "./s3store.ts";
@@ -100,13 +102,18 @@ async function readOptional(path: string | undefined): Promise<string | undefine
 /**
  * Opens the store a URL names. S3: keys, region and endpoint from the usual places (see
  * lib/store/awsconfig.ts); path-style whenever an endpoint is set, else AWS's virtual-hosted
- * `https://BUCKET.s3.REGION.amazonaws.com`. Nothing is sent yet. Throws a usage error when the
- * credentials or endpoint are missing or bad, or for a backend that is not available.
+ * `https://BUCKET.s3.REGION.amazonaws.com`. Azure Blob: a connection string, an account key or
+ * `az login` (see lib/store/azblob.ts). Nothing is sent yet. Throws a usage error when the
+ * credentials or endpoint are missing or bad.
  */
 export async function openStore(u: StoreUrl, o: OpenStoreOptions): Promise<ObjectStore> {
   if (u.kind === "azblob") {
-    // AZBLOB: helper Z replaces this line with the Azure Blob backend (lib/store/azblob.ts).
-    throw usageError("--store azblob://… is not available yet", "use --store s3://… or --out");
+    return openAzblob(u.bucket, u.prefix, {
+      env: o.env,
+      endpoint: o.endpoint,
+      retries: o.retries,
+      log: o.log,
+    });
   }
   const home = o.env.HOME ?? "";
   const inputs: AwsInputs = {

@@ -30,13 +30,19 @@ export interface Azurite {
   stop(): Promise<void>;
 }
 
-const running = new Set<number>();
+/** Running servers: pid → data dir. */
+const running = new Map<number, string>();
 globalThis.addEventListener("unload", () => {
-  for (const pid of running) {
+  for (const [pid, location] of running) {
     try {
       Deno.kill(pid, "SIGKILL");
     } catch {
       // gone
+    }
+    try {
+      Deno.removeSync(location, { recursive: true });
+    } catch {
+      // gone, or still held: the temp dir is cleaned by the system
     }
   }
 });
@@ -142,7 +148,7 @@ export async function startAzurite(opts: { https?: boolean } = {}): Promise<Azur
     ]);
     pid = Number(r.stdout.trim());
     if (r.code !== 0 || !pid) throw new Error(`cannot start Azurite: ${r.stderr.trim()}`);
-    running.add(pid);
+    running.set(pid, location);
     await startWatchdog(pid);
     const endpoint = `${scheme}://127.0.0.1:${port}/${DEV_ACCOUNT}`;
     const deadline = Date.now() + 30_000;

@@ -16,7 +16,6 @@ import {
   blockListXml,
   DEV_ACCOUNT,
   DEV_KEY,
-  parseAzblobUrl,
   parseAzToken,
   parseBlobList,
   parseConnectionString,
@@ -28,20 +27,6 @@ import {
 
 const usage = (fn: () => unknown, re: RegExp) =>
   throws(fn, (e) => e instanceof BackupError && e.exitCode === ExitCode.usage && re.test(e.message));
-
-Deno.test("parseAzblobUrl: container and a prefix ending in /", () => {
-  assertEquals(parseAzblobUrl("azblob://backups/prod"), { container: "backups", prefix: "prod/" });
-  assertEquals(parseAzblobUrl("azblob://backups/a/b/"), { container: "backups", prefix: "a/b/" });
-  assertEquals(parseAzblobUrl("azblob://my-backups"), { container: "my-backups", prefix: "" });
-  assertEquals(parseAzblobUrl("azblob://abc//x//"), { container: "abc", prefix: "x/" });
-  usage(() => parseAzblobUrl("s3://b/p"), /not an azblob:\/\/ URL/);
-  usage(() => parseAzblobUrl("azblob://Upper/p"), /invalid Azure container 'Upper'/);
-  usage(() => parseAzblobUrl("azblob://ab/p"), /invalid Azure container/);
-  usage(() => parseAzblobUrl("azblob://a--b/p"), /invalid Azure container/);
-  usage(() => parseAzblobUrl("azblob://-ab/p"), /invalid Azure container/);
-  usage(() => parseAzblobUrl("azblob://abc/x?sig=1"), /not an azblob/);
-  usage(() => parseAzblobUrl("azblob://abc/x/../y"), /'\.' or '\.\.'/);
-});
 
 Deno.test("blobName: the prefix plus a key; keys a URL would resolve elsewhere are refused", () => {
   assertEquals(blobName("p/", "a/b.txt"), "p/a/b.txt");
