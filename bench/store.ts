@@ -1,20 +1,23 @@
 /**
- * `deno task bench:store`: a full backup of the bench database (bench/dataset.ts) into an object
- * store (`--store s3://…`, the real Supabase Storage server's S3 protocol, tests/support/storage.ts)
- * against the same backup written to a local directory (`--out`), then a second backup of the
- * unchanged database into the store: what it uploaded (target: the manifest only).
+ * `deno task bench:store`: a full backup of the bench database (bench/dataset.ts) into each object
+ * store (`--store s3://…`, the real Supabase Storage server's S3 protocol, tests/support/storage.ts;
+ * `--store azblob://…`, Azurite, tests/support/azurite.ts) against the same backup written to a
+ * local directory (`--out`), then a second backup of the unchanged database into each store: what
+ * it uploaded (target: the manifest only).
  *
  * Reports wall times, the ratio store/local, the bytes and objects each store run wrote (read back
  * from the store's listing: objects modified since the run started), as a table and then JSON on
  * stdout; progress on stderr. Not a test.
  *
- *   deno task bench:store [--tables 200] [--mb 50] [--jobs 4]
+ *   deno task bench:store [--tables 200] [--mb 50] [--jobs 4] [--only s3|azblob]
  * @module
  */
 import { parseArgs } from "node:util";
 import { planDataset, tableSql } from "./dataset.ts";
 import { startCluster } from "../tests/support/cluster.ts";
 import { startProject } from "../tests/support/storage.ts";
+import { startAzurite } from "../tests/support/azurite.ts";
+import { AzblobStore, parseConnectionString } from "../lib/store/azblob.ts";
 import { REPO } from "../tests/support/paths.ts";
 import { clientBinDir } from "../dev/pgenv.ts";
 import { S3_SIDES, S3Client } from "../lib/store/s3.ts";
@@ -77,12 +80,16 @@ async function main() {
       tables: { type: "string", default: "200" },
       mb: { type: "string", default: "50" },
       jobs: { type: "string", default: "4" },
+      only: { type: "string" },
     },
   });
   const spec = { tables: Number(values.tables), mb: Number(values.mb) };
-  log(`starting PostgreSQL 17 and a Storage server`);
+  const kinds = values.only ? [values.only] : ["s3", "azblob"];
+  if (kinds.some((k) => k !== "s3" && k !== "azblob")) throw new Error("--only takes s3 or azblob");
+  log(`starting PostgreSQL 17, ${kinds.join(" and ")}`);
   const cluster = await startCluster(17);
-  const p = await startProject();
+  const project = kinds.includes("s3") ? await startProject() : undefined;
+  const azurite = kinds.includes("azblob") ? await startAzurite() : undefined;
   const work = await Deno.makeTempDir({ prefix: "bench-store-" });
   try {
     const db = await cluster.createDatabase("bench");
@@ -91,63 +98,88 @@ async function main() {
       await cluster.sql(tables.slice(i, i + 20).map((t) => tableSql(t, tables)).join("\n"), { db });
     }
     log(`loaded ${tables.length} tables (${spec.mb} MB)`);
-    const s = p.storage;
-    await new S3Client({ ...s, ...S3_SIDES.source }, { retries: 2 }).createBucket("bench", false);
-    const storeEnv = {
-      AWS_ACCESS_KEY_ID: s.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s.secretAccessKey,
-      AWS_REGION: s.region,
-      AWS_ENDPOINT_URL_S3: s.endpoint,
-    };
+    const stores: { kind: string; url: string; env: Record<string, string> }[] = [];
+    if (project) {
+      const s = project.storage;
+      await new S3Client({ ...s, ...S3_SIDES.source }, { retries: 2 }).createBucket("bench", false);
+      stores.push({
+        kind: "s3",
+        url: "s3://bench/run",
+        env: {
+          AWS_ACCESS_KEY_ID: s.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: s.secretAccessKey,
+          AWS_REGION: s.region,
+          AWS_ENDPOINT_URL_S3: s.endpoint,
+        },
+      });
+    }
+    if (azurite) {
+      await new AzblobStore(parseConnectionString(azurite.connectionString), {
+        container: "bench",
+        prefix: "",
+      })
+        .createContainer();
+      stores.push({
+        kind: "azblob",
+        url: "azblob://bench/run",
+        env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString },
+      });
+    }
     const env = {
       PATH: "/usr/local/bin:/usr/bin:/bin",
       HOME: Deno.env.get("HOME") ?? "/root",
       PG_BIN: clientBinDir(),
       SUPABASE_DB_URL: cluster.url({ db }),
       NO_COLOR: "1",
-      ...storeEnv,
     };
     const common = ["--yes", "--jobs", values.jobs!];
     log("backup --out (local directory)");
     const local = await run(["backup", "--out", `${work}/out`, ...common], env);
     const localBytes = await dirBytes(`${work}/out/latest`);
-    const url = "s3://bench/run";
-    const store = await openStore(parseStoreUrl(url, "bench"), { env: storeEnv, retries: 2 });
-    const t1 = new Date();
-    log("backup --store (first)");
-    const first = await run(["backup", "--store", url, ...common], env);
-    const up1 = await writtenSince(store, t1);
-    await sleep(1100); // one-second LastModified resolution on some services
-    const t2 = new Date();
-    log("backup --store (second, unchanged)");
-    const second = await run(["backup", "--store", url, ...common], env);
-    const up2 = await writtenSince(store, t2);
-    const report = {
+    const lines = [
+      `run                        wall     objects written  bytes written`,
+      `backup --out               ${(local.ms / 1000).toFixed(1).padStart(6)} s  ${
+        "-".padStart(15)
+      }  ${localBytes}`,
+    ];
+    const report: Record<string, unknown> = {
       tables: tables.length,
       mb: spec.mb,
       local: { ms: local.ms, bytes: localBytes },
-      storeFirst: { ms: first.ms, objects: up1.objects, bytes: up1.bytes },
-      storeSecond: { ms: second.ms, objects: up2.objects, bytes: up2.bytes, keys: up2.keys },
-      ratio: Number((first.ms / local.ms).toFixed(2)),
     };
-    console.log(
-      [
-        `run                 wall     objects written  bytes written`,
-        `backup --out        ${(local.ms / 1000).toFixed(1).padStart(6)} s  ${
-          "-".padStart(15)
-        }  ${localBytes}`,
-        `backup --store #1   ${(first.ms / 1000).toFixed(1).padStart(6)} s  ${
+    for (const st of stores) {
+      const store = await openStore(parseStoreUrl(st.url, "bench"), { env: st.env, retries: 2 });
+      const t1 = new Date();
+      log(`backup --store ${st.url} (first)`);
+      const first = await run(["backup", "--store", st.url, ...common], { ...env, ...st.env });
+      const up1 = await writtenSince(store, t1);
+      await sleep(1100); // one-second LastModified resolution on some services
+      const t2 = new Date();
+      log(`backup --store ${st.url} (second, unchanged)`);
+      const second = await run(["backup", "--store", st.url, ...common], { ...env, ...st.env });
+      const up2 = await writtenSince(store, t2);
+      const ratio = Number((first.ms / local.ms).toFixed(2));
+      report[st.kind] = {
+        first: { ms: first.ms, objects: up1.objects, bytes: up1.bytes },
+        second: { ms: second.ms, objects: up2.objects, bytes: up2.bytes, keys: up2.keys },
+        ratio,
+      };
+      const label = (n: number) => `backup --store ${st.kind} #${n}`.padEnd(25);
+      lines.push(
+        `${label(1)}  ${(first.ms / 1000).toFixed(1).padStart(6)} s  ${
           String(up1.objects).padStart(15)
         }  ${up1.bytes}`,
-        `backup --store #2   ${(second.ms / 1000).toFixed(1).padStart(6)} s  ${
+        `${label(2)}  ${(second.ms / 1000).toFixed(1).padStart(6)} s  ${
           String(up2.objects).padStart(15)
         }  ${up2.bytes}  (${up2.keys.join(", ")})`,
-        `store/local ratio (first run): ${report.ratio}`,
-      ].join("\n"),
-    );
+        `${st.kind} store/local ratio (first run): ${ratio}`,
+      );
+    }
+    console.log(lines.join("\n"));
     console.log(JSON.stringify(report, null, 2));
   } finally {
-    await p.stop();
+    await project?.stop();
+    await azurite?.stop();
     await cluster.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
