@@ -16,15 +16,16 @@ export interface Expect {
 }
 
 /**
- * Yields the lines of a byte stream without their `\n`. When `expect` is given, throws a
- * {@link BackupError} naming `what` as soon as the stream runs longer than `expect.bytes`, and at
- * the end when its size or SHA-256 differs.
+ * Yields the lines of a byte stream without their `\n`, as many as each chunk completes, in one
+ * array (so that callers loop over a chunk's lines without a promise per line). When `expect` is
+ * given, throws a {@link BackupError} naming `what` as soon as the stream runs longer than
+ * `expect.bytes`, and at the end when its size or SHA-256 differs.
  */
-export async function* streamLines(
+export async function* streamLineBatches(
   stream: ReadableStream<Uint8Array>,
   what: string,
   expect?: Expect,
-): AsyncGenerator<string> {
+): AsyncGenerator<string[]> {
   const hash = expect ? createHash("sha256") : undefined;
   const decoder = new TextDecoder();
   let bytes = 0;
@@ -42,18 +43,80 @@ export async function* streamLines(
       const text = rest + decoder.decode(value, { stream: true });
       const lines = text.split("\n");
       rest = lines.pop()!;
-      for (const line of lines) yield line;
+      if (lines.length) yield lines;
     }
     rest += decoder.decode();
     if (expect) {
       if (bytes !== expect.bytes) throw damaged(what, `${bytes} bytes, the manifest says ${expect.bytes}`);
       if (hash!.digest("hex") !== expect.sha256) throw damaged(what, "its SHA-256 differs from the manifest");
     }
-    if (rest !== "") yield rest;
+    if (rest !== "") yield [rest];
   } finally {
     reader.releaseLock();
     await stream.cancel().catch(() => {});
   }
+}
+
+/**
+ * Calls `fn(buf, start, end)` for each line of a byte stream (without its `\n`), on the bytes as
+ * read: no string is made. `buf` is only valid during the call. Checks `expect` as
+ * {@link streamLineBatches} does.
+ */
+export async function eachByteLine(
+  stream: ReadableStream<Uint8Array>,
+  what: string,
+  expect: Expect | undefined,
+  fn: (buf: Uint8Array, start: number, end: number) => void | Promise<void>,
+): Promise<void> {
+  const hash = expect ? createHash("sha256") : undefined;
+  let bytes = 0;
+  let rest: Uint8Array | undefined;
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.length;
+      if (expect && bytes > expect.bytes) {
+        throw damaged(what, `longer than the ${expect.bytes} bytes recorded`);
+      }
+      hash?.update(value);
+      let buf = value;
+      if (rest) {
+        buf = new Uint8Array(rest.length + value.length);
+        buf.set(rest);
+        buf.set(value, rest.length);
+        rest = undefined;
+      }
+      let start = 0;
+      for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
+        const p = fn(buf, start, nl);
+        if (p) await p;
+        start = nl + 1;
+      }
+      if (start < buf.length) rest = buf.slice(start);
+    }
+    if (expect) {
+      if (bytes !== expect.bytes) throw damaged(what, `${bytes} bytes, the manifest says ${expect.bytes}`);
+      if (hash!.digest("hex") !== expect.sha256) throw damaged(what, "its SHA-256 differs from the manifest");
+    }
+    if (rest) {
+      const p = fn(rest, 0, rest.length);
+      if (p) await p;
+    }
+  } finally {
+    reader.releaseLock();
+    await stream.cancel().catch(() => {});
+  }
+}
+
+/** The lines of a byte stream one by one; see {@link streamLineBatches}. */
+export async function* streamLines(
+  stream: ReadableStream<Uint8Array>,
+  what: string,
+  expect?: Expect,
+): AsyncGenerator<string> {
+  for await (const batch of streamLineBatches(stream, what, expect)) yield* batch;
 }
 
 function damaged(what: string, detail: string): BackupError {
@@ -147,35 +210,68 @@ export type DataEvent =
   | { kind: "after"; line: string };
 
 /**
- * Reads the events of one data file: its COPY header, each row line, and the `setval` lines after
- * `\.`. Only the file's first COPY block is read (each data file holds one); a COPY line whose quoted
- * names hold newlines is joined back first. A file without a COPY block yields only `after` lines.
+ * Reads one data file's lines as they come (pushed a batch at a time, synchronously): its COPY header,
+ * each row line, and the `setval` lines after `\.`. Only the file's first COPY block is read (each
+ * data file holds one); a COPY line whose quoted names hold newlines is joined back first. A file
+ * without a COPY block gives only `after` lines.
+ */
+export class DataReader {
+  #state: "before" | "rows" | "after" = "before";
+  #pending = "";
+  header?: CopyHeader;
+  /** The `setval` lines after the rows. */
+  readonly after: string[] = [];
+
+  /** Whether the next line is a row or the `\.` that ends them (see {@link endRows}). */
+  get inRows(): boolean {
+    return this.#state === "rows";
+  }
+
+  /** The `\.` line was read (by a caller that reads row lines itself, as bytes). */
+  endRows(): void {
+    this.#state = "after";
+  }
+
+  /** Takes the next lines; calls `row` for each row line among them. */
+  push(lines: readonly string[], row: (line: string) => void): void {
+    for (const line of lines) {
+      if (this.#state === "rows") {
+        if (line === "\\.") this.#state = "after";
+        else row(line);
+        continue;
+      }
+      if (this.#state === "after") {
+        if (line.startsWith("SELECT pg_catalog.setval(")) this.after.push(line);
+        continue;
+      }
+      if (this.#pending !== "" || line.startsWith("COPY ")) {
+        this.#pending = this.#pending === "" ? line : `${this.#pending}\n${line}`;
+        if (quotes(this.#pending) % 2 === 1) continue; // a quoted name goes on on the next line
+        const header = parseCopyHeader(this.#pending);
+        this.#pending = "";
+        if (header) {
+          this.#state = "rows";
+          this.header = header;
+        }
+      } else if (line.startsWith("SELECT pg_catalog.setval(")) this.after.push(line);
+    }
+  }
+}
+
+/**
+ * The events of one data file, one by one (see {@link DataReader}): its COPY header, each row line,
+ * and the `setval` lines after `\.`.
  */
 export async function* dataEvents(lines: AsyncIterable<string>): AsyncGenerator<DataEvent> {
-  let state: "before" | "rows" | "after" = "before";
-  let pending = "";
+  const r = new DataReader();
   for await (const line of lines) {
-    if (state === "rows") {
-      if (line === "\\.") state = "after";
-      else yield { kind: "row", line };
-      continue;
-    }
-    if (state === "after") {
-      if (line.startsWith("SELECT pg_catalog.setval(")) yield { kind: "after", line };
-      continue;
-    }
-    if (pending !== "" || line.startsWith("COPY ")) {
-      pending = pending === "" ? line : `${pending}\n${line}`;
-      if (quotes(pending) % 2 === 1) continue; // a quoted name goes on on the next line
-      const header = parseCopyHeader(pending);
-      pending = "";
-      if (header) {
-        state = "rows";
-        yield { kind: "header", header };
-      }
-    } else if (line.startsWith("SELECT pg_catalog.setval(")) {
-      yield { kind: "after", line };
-    }
+    const rows: string[] = [];
+    const hadHeader = r.header !== undefined;
+    const after = r.after.length;
+    r.push([line], (l) => rows.push(l));
+    if (!hadHeader && r.header) yield { kind: "header", header: r.header };
+    for (const l of rows) yield { kind: "row", line: l };
+    for (const l of r.after.slice(after)) yield { kind: "after", line: l };
   }
 }
 

@@ -82,3 +82,19 @@ Deno.test("diffRows with one side missing lists every row as added or removed", 
   assertEquals((await run(a, none, ["id"])).seen, ["removed 1", "removed 2"]);
   assertEquals((await run(none, a, ["id"])).seen, ["added 1", "added 2"]);
 });
+
+Deno.test("diffRows: partitions too big are split again, rows longer than a buffer pass whole", async () => {
+  const long = "x".repeat(20_000);
+  const a = side("a", ["id", "v"], many(3000, (i) => [String(i), i === 5 ? long : `v${i}`]));
+  const bRows = many(3000, (i) => [String(i), i % 100 === 0 ? `w${i}` : i === 5 ? long + "y" : `v${i}`]);
+  const b = side("b", ["id", "v"], bRows.filter((r) => r[0] !== "42"));
+  const inMemory = await run(a, b, ["id"]);
+  const split = await run(a, b, ["id"], 8192);
+  for (const { r } of [inMemory, split]) assertEquals([r.added, r.removed, r.changed], [0, 1, 31]);
+  assertEquals(split.seen, inMemory.seen);
+  // Whole rows that are all alike land in one partition whatever the seed: split a few times, then held.
+  const same = side("s", ["body"], many(400, () => ["same"]));
+  const fewer = side("f", ["body"], many(390, () => ["same"]));
+  const { r } = await run(same, fewer, undefined, 8);
+  assertEquals([r.added, r.removed, r.changed], [0, 10, 0]);
+});
