@@ -26,6 +26,8 @@ export interface DetectedTable {
   extension: boolean;
   /** Parent partitioned table, `schema.table`, for partitions. */
   partitionOf?: string;
+  /** Its size as the statistics estimate it (`relpages` of the table and its TOAST table, in bytes). */
+  bytes?: number;
 }
 
 /** An extension installed in the database (not plpgsql, not in pg_catalog). */
@@ -123,9 +125,12 @@ export async function detect(sql: Sql): Promise<Detected> {
     from pg_namespace n
     where n.nspname !~ '^pg_' and n.nspname <> 'information_schema'
     order by n.nspname`;
-  const tablesQ = sql<(DetectedTable & { parent: string | null })[]>`
+  const tablesQ = sql<(Omit<DetectedTable, "bytes"> & { parent: string | null; bytes: string })[]>`
     select c.oid::int8 as oid, n.nspname as schema, c.relname as name, c.relkind as kind,
            has_table_privilege(c.oid, 'SELECT') as readable,
+           ((greatest(c.relpages, 0) + coalesce((select greatest(t.relpages, 0) from pg_class t
+                                                  where t.oid = c.reltoastrelid), 0))
+             * current_setting('block_size')::int8)::text as bytes,
            exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid
                    and d.deptype = 'e') as extension,
            (select quote_ident(pn.nspname) || '.' || quote_ident(p.relname) from pg_inherits i
@@ -247,6 +252,7 @@ export async function detect(sql: Sql): Promise<Detected> {
     tables: tables.map(({ parent, ...t }) => ({
       ...t,
       oid: Number(t.oid),
+      bytes: Number(t.bytes),
       ...(parent ? { partitionOf: parent } : {}),
     })),
     roles: roles.map((r) => r.rolname),
