@@ -40,6 +40,8 @@ import { checkStaging, splitDump } from "../store/staging.ts";
 import { writeTableFiles } from "./cut.ts";
 import { cutUserMappings } from "./catalog.ts";
 import { MANIFEST_FORMAT, TOOL_VERSION } from "../base/version.ts";
+import { ArchiveError, readArchive, writeArchive } from "../pg/archive.ts";
+import { planGroups, routeEntries, schemaWeight } from "./group.ts";
 
 /** Everything one backup run needs. */
 export interface BackupOptions extends PlanOptions {
@@ -188,17 +190,51 @@ async function writeBackup(
       dumped = cut.entries;
       opts.log(`dumped the catalog${cut.cut ? ` (${cut.cut} user mapping(s) left out)` : ""}`);
     };
-    const schemaTask = (s: PlannedSchema) => async (): Promise<ManifestSchema> => {
+    /** pg_dump of one schema alone, into its dump file. */
+    const dumpAlone = async (s: PlannedSchema) => {
       throwIfInterrupted();
-      const dumpFile = join(opts.stagingDir, s.dump);
       await Deno.mkdir(join(opts.stagingDir, s.seg), { recursive: true, mode: 0o700 });
       await runTool({
         path: tools.path("pg_dump"),
-        args: pgDumpArgs(s, dumpFile, tools.version.major, snapshot, opts.dumpCompression),
+        args: pgDumpArgs(
+          s,
+          join(opts.stagingDir, s.dump),
+          tools.version.major,
+          snapshot,
+          opts.dumpCompression,
+        ),
         env,
         what: `pg_dump of schema ${s.name}`,
         signal: local.signal,
       });
+    };
+    /** One pg_dump over the group's schemas, its archive cut into each schema's dump file. */
+    const dumpTogether = async (group: PlannedSchema[], n: number) => {
+      throwIfInterrupted();
+      const whole = join(opts.stagingDir, `.group-${n}.dump`);
+      const drop = onCleanup(() => Deno.removeSync(whole));
+      try {
+        await runTool({
+          path: tools.path("pg_dump"),
+          args: pgDumpArgs(group, whole, tools.version.major, snapshot, opts.dumpCompression),
+          env,
+          what: `pg_dump of schemas ${group.map((s) => s.name).join(", ")}`,
+          signal: local.signal,
+        });
+        const archive = await readArchive(whole);
+        const routed = routeEntries(archive.entries, group.map((s) => s.name), extensionSchema);
+        for (const s of group) {
+          await Deno.mkdir(join(opts.stagingDir, s.seg), { recursive: true, mode: 0o700 });
+          await writeArchive(whole, archive, routed.get(s.name)!, join(opts.stagingDir, s.dump));
+        }
+      } finally {
+        drop();
+        await Deno.remove(whole).catch(() => {});
+      }
+    };
+    /** A schema's table files and dump parts, from its dump file. */
+    const finishSchema = async (s: PlannedSchema): Promise<ManifestSchema> => {
+      const dumpFile = join(opts.stagingDir, s.dump);
       await Deno.chmod(dumpFile, 0o600);
       opts.log(`dumped schema ${s.name}`);
       const written = await writeTableFiles({
@@ -235,13 +271,39 @@ async function writeBackup(
         tables: written,
       };
     };
+    const extensionSchema = new Map(detected.extensions.map((e) => [e.name, e.schema]));
+    const byName = new Map(plan.schemas.map((s) => [s.name, s]));
+    const tablesOf = Map.groupBy(detected.tables, (t) => t.schema);
+    const groups = planGroups(
+      plan.schemas.map((s) => ({ name: s.name, weight: schemaWeight(tablesOf.get(s.name) ?? []) })),
+      opts.jobs,
+    ).map((names) => names.map((n) => byName.get(n)!));
+    const schemaResults = new Map<string, ManifestSchema>();
+    const groupTask = (group: PlannedSchema[], n: number) => async () => {
+      if (group.length === 1) await dumpAlone(group[0]);
+      else {
+        try {
+          await dumpTogether(group, n);
+        } catch (e) {
+          if (!(e instanceof ArchiveError)) throw e;
+          opts.log(
+            `warning: ${e.message}; dumping schemas ${group.map((s) => s.name).join(", ")} one by one`,
+          );
+          for (const s of group) {
+            await Deno.remove(join(opts.stagingDir, s.dump)).catch(() => {});
+            await dumpAlone(s);
+          }
+        }
+      }
+      for (const s of group) schemaResults.set(s.name, await finishSchema(s));
+    };
     const tasks: (() => Promise<ManifestSchema | void>)[] = [
       rolesTask,
       catalogTask,
-      ...plan.schemas.map(schemaTask),
+      ...groups.map(groupTask),
     ];
-    const results = await runPool(tasks, opts.jobs, stop);
-    const schemas = results.slice(2) as ManifestSchema[];
+    await runPool(tasks, opts.jobs, stop);
+    const schemas = plan.schemas.map((s) => schemaResults.get(s.name)!);
     const missing = notCaptured(detected, dumped);
     const partial = plan.skipped.length > 0 || plan.skippedSchemas.length > 0 || missing.length > 0;
     return {

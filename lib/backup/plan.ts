@@ -322,6 +322,7 @@ export function dumpCompression(pgDumpMajor: number): string {
 }
 
 /**
+/**
  * The `--compress` of dumps committed to git (`backup --commit`, not encrypted): none. git
  * compresses every object itself, and packs a dump as a delta against its previous version only when
  * unchanged tables give unchanged bytes; a compressed stream changes from the first changed row on.
@@ -329,27 +330,32 @@ export function dumpCompression(pgDumpMajor: number): string {
 export const GIT_DUMP_COMPRESSION = "0";
 
 /**
- * pg_dump arguments selecting one planned schema (custom format, into `file`): the schema (`-n`),
- * the extensions installed in it (`-e`, which adds their `CREATE EXTENSION`, `COMMENT ON
- * EXTENSION` and changed privileges on their member objects, nothing else of other schemas), and
- * the tables to leave out (`-T`). `compress` is {@link dumpCompression} unless given (`0` for git:
- * see {@link GIT_DUMP_COMPRESSION}).
+ * pg_dump arguments selecting one planned schema, or several for a group's one archive
+ * (lib/backup/group.ts), custom format, into `file`: the schemas (`-n`), the extensions installed in
+ * them (`-e`, which adds their `CREATE EXTENSION`, `COMMENT ON EXTENSION` and changed privileges on
+ * their member objects, nothing else of other schemas), and the tables to leave out (`-T`).
+ * `compress` is {@link dumpCompression} unless given (`0` for git: see {@link GIT_DUMP_COMPRESSION}).
  */
 export function pgDumpArgs(
-  s: PlannedSchema,
+  schemas: PlannedSchema | PlannedSchema[],
   file: string,
   pgDumpMajor: number,
   snapshot?: string,
   compress = dumpCompression(pgDumpMajor),
 ): string[] {
+  const list = Array.isArray(schemas) ? schemas : [schemas];
   const args = [
     "--format=custom",
     `--compress=${compress}`,
     `--file=${file}`,
-    `--schema=${patternIdent(s.name)}`,
+    ...list.map((s) => `--schema=${patternIdent(s.name)}`),
   ];
-  for (const e of s.extensions) args.push(`--extension=${patternIdent(e)}`);
-  for (const t of s.excludeTables) args.push(`--exclude-table=${patternIdent(s.name)}.${patternIdent(t)}`);
+  for (const s of list) {
+    for (const e of s.extensions) args.push(`--extension=${patternIdent(e)}`);
+  }
+  for (const s of list) {
+    for (const t of s.excludeTables) args.push(`--exclude-table=${patternIdent(s.name)}.${patternIdent(t)}`);
+  }
   if (snapshot) args.push(`--snapshot=${snapshot}`);
   args.push("--no-password");
   return args;
