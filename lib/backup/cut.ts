@@ -1,9 +1,9 @@
 /**
- * Per-table files from one schema's custom-format dump: each table's schema.sql and data.sql
- * (split into parts above the size limit, lib/backup/split.ts), cut locally out of a single
- * `pg_restore -v -L` stream per schema by its TOC entry headers (lib/backup/cutstream.ts). When that
- * stream cannot be split unambiguously, the schema's tables are written again with one
- * pg_restore per file.
+ * Per-table files from a custom-format dump of one schema or of a group of schemas
+ * (lib/backup/group.ts): each table's schema.sql and data.sql (split into parts above the size
+ * limit, lib/backup/split.ts), cut locally out of a single `pg_restore -v -L` stream per dump by its
+ * TOC entry headers (lib/backup/cutstream.ts). When that stream cannot be split unambiguously, the
+ * tables are written again with one pg_restore per file.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -21,7 +21,16 @@ import { qualified } from "../pg/ident.ts";
 import { assignToTables, parseToc, type TableCatalog, type TableToc, type TocEntry } from "../pg/toc.ts";
 import { type SplitEntry, type SplitOutput, TocSplitError, TocStreamSplitter } from "./cutstream.ts";
 
-/** One schema's table files to write. */
+/** One schema of a {@link TableFilesJob}. */
+export interface TableFilesSchema {
+  schema: PlannedSchema;
+  /** What ties TOC entries to tables, read in the backup's snapshot (the tables come from `schema`). */
+  catalog: Omit<TableCatalog, "tables">;
+  /** When the dump holds several schemas: the dump ids of this schema's entries. */
+  dumpIds?: ReadonlySet<number>;
+}
+
+/** The table files to write from one dump. */
 export interface TableFilesJob {
   /** The staging directory; manifest paths are relative to it. */
   stagingDir: string;
@@ -31,13 +40,14 @@ export interface TableFilesJob {
   /** Progress lines (stderr). */
   log: (line: string) => void;
   tools: PgTools;
-  schema: PlannedSchema;
-  /** The schema's dump, as a path. */
+  /** The schemas whose tables to write (all in the dump). */
+  schemas: TableFilesSchema[];
+  /** The dump, as a path. */
   dumpFile: string;
+  /** What to call the dump in messages. */
+  dumpName: string;
   /** A private directory for pg_restore list files. */
   listDir: string;
-  /** What ties TOC entries to tables, read in the backup's snapshot (the tables come from `schema`). */
-  catalog: Omit<TableCatalog, "tables">;
   /** Whether pg_restore takes `--restrict-key`. */
   restrict: boolean;
   /** The manifest's file list; every file written is added. */
@@ -48,45 +58,65 @@ export interface TableFilesJob {
   onTable?: (name: string) => void;
 }
 
-/** Writes every table's files of `job.schema`; returns their manifest entries in plan order. */
-export async function writeTableFiles(job: TableFilesJob): Promise<ManifestTable[]> {
-  const s = job.schema;
+/** One table to write, with its schema and its TOC lines. */
+interface TableJob {
+  s: PlannedSchema;
+  t: PlannedTable;
+  toc: TableToc;
+}
+
+/**
+ * Writes every table's files of the job's schemas; returns each schema's manifest entries in plan
+ * order.
+ */
+export async function writeTableFiles(job: TableFilesJob): Promise<Map<string, ManifestTable[]>> {
   const toc = parseToc(
     await runTool({
       path: job.tools.path("pg_restore"),
       args: ["-l", job.dumpFile],
       env: {},
-      what: `reading ${s.dump}`,
+      what: `reading ${job.dumpName}`,
     }),
   );
-  const tables = new Map<number, string>(s.tables.map((t) => [t.oid, t.name]));
-  const assigned = assignToTables(toc, s.name, { ...job.catalog, tables });
-  const reported = new Set<number>();
-  const report = (t: PlannedTable) => {
-    if (reported.has(t.oid)) return;
-    reported.add(t.oid);
-    job.onTable?.(`${s.name}.${t.name}`);
+  const tables: TableJob[] = [];
+  for (const { schema: s, catalog, dumpIds } of job.schemas) {
+    const own = dumpIds ? toc.filter((e) => dumpIds.has(e.dumpId)) : toc;
+    const assigned = assignToTables(own, s.name, {
+      ...catalog,
+      tables: new Map(s.tables.map((t) => [t.oid, t.name])),
+    });
+    for (const t of s.tables) tables.push({ s, t, toc: assigned.get(t.oid)! });
+  }
+  const reported = new Set<TableJob>();
+  const report = (x: TableJob) => {
+    if (reported.has(x)) return;
+    reported.add(x);
+    job.onTable?.(`${x.s.name}.${x.t.name}`);
   };
   const written: string[] = [];
-  let out: ManifestTable[];
+  let out: Map<TableJob, ManifestTable>;
   try {
-    out = await splitTables(job, toc, assigned, { report, written });
+    out = await splitTables(job, toc, tables, { report, written });
   } catch (e) {
     if (!(e instanceof TocSplitError)) throw e;
-    job.log(`warning: schema ${s.name}: ${e.message}; writing its tables with one pg_restore per file`);
+    job.log(`warning: ${job.dumpName}: ${e.message}; writing its tables with one pg_restore per file`);
     for (const p of written) {
       delete job.files[p];
       await Deno.remove(join(job.stagingDir, p)).catch(() => {});
     }
-    const tableTasks = s.tables.map((t) => async (): Promise<ManifestTable> => {
-      const entry = await writeTable(job, t, assigned.get(t.oid)!);
-      report(t);
+    const tableTasks = tables.map((x) => async (): Promise<ManifestTable> => {
+      const entry = await writeTable(job, x);
+      report(x);
       return entry;
     });
-    out = await runPool(tableTasks, job.jobs, () => job.local.abort());
+    const entries = await runPool(tableTasks, job.jobs, () => job.local.abort());
+    out = new Map(tables.map((x, i) => [x, entries[i]]));
   }
-  sumPartitionRows(s.name, out);
-  return out;
+  const result = new Map<string, ManifestTable[]>();
+  for (const { schema: s } of job.schemas) result.set(s.name, []);
+  for (const x of tables) result.get(x.s.name)!.push(out.get(x)!);
+  for (const [name, list] of result) sumPartitionRows(name, list);
+  return result;
 }
 
 /** A table's manifest entry before any of its files is written. */
@@ -103,9 +133,15 @@ function emptyEntry(t: PlannedTable): ManifestTable {
 }
 
 /** Opens data part `n` of `t` for splitCopyStream, noting its path in `parts` (and `written`). */
-function partOpener(job: TableFilesJob, t: PlannedTable, parts: string[], written?: string[]) {
+function partOpener(
+  job: TableFilesJob,
+  s: PlannedSchema,
+  t: PlannedTable,
+  parts: string[],
+  written?: string[],
+) {
   return (n: number): Promise<FileSink> => {
-    const p = tableDataPath(job.schema.seg, t.tableSeg, n);
+    const p = tableDataPath(s.seg, t.tableSeg, n);
     parts.push(p);
     written?.push(p);
     return FileSink.open(join(job.stagingDir, p));
@@ -142,29 +178,30 @@ interface DataWriter {
 }
 
 /**
- * The one-stream way: all tables of the schema from a single `pg_restore -v -L` run, routed to
+ * The one-stream way: all tables of the dump from a single `pg_restore -v -L` run, routed to
  * their files by TocStreamSplitter. Throws TocSplitError when the stream cannot be split; the
  * files written so far are listed in `track.written`.
  */
 async function splitTables(
   job: TableFilesJob,
   toc: TocEntry[],
-  assigned: Map<number, TableToc>,
-  track: { report: (t: PlannedTable) => void; written: string[] },
-): Promise<ManifestTable[]> {
+  tables: TableJob[],
+  track: { report: (x: TableJob) => void; written: string[] },
+): Promise<Map<TableJob, ManifestTable>> {
   throwIfInterrupted();
-  const { schema: s, files, stagingDir } = job;
+  const { files, stagingDir } = job;
   const signal = job.local.signal;
   const byLine = new Map(toc.map((e) => [e.line, e]));
-  const streamKey = job.restrict ? restrictKey(s.name, "stream") : undefined;
+  const streamName = job.schemas.map((x) => x.schema.name).join("\u0000");
+  const streamKey = job.restrict ? restrictKey(streamName, "stream") : undefined;
   const keyArg = streamKey ? [`--restrict-key=${streamKey}`] : [];
-  const base = join(job.listDir, restrictKey(s.name));
+  const base = join(job.listDir, restrictKey(streamName));
   await Deno.writeTextFile(`${base}.empty.list`, "");
   const frame = await runTool({
     path: job.tools.path("pg_restore"),
     args: [...keyArg, "-L", `${base}.empty.list`, "-f", "-", job.dumpFile],
     env: {},
-    what: `reading ${s.dump}`,
+    what: `reading ${job.dumpName}`,
     signal,
   });
   // Each table's entries together (definitions, then data), so that its data.sql is written in
@@ -172,15 +209,15 @@ async function splitTables(
   const list: string[] = [];
   const entries = new Map<number, SplitEntry>();
   const fileKeys = new Map<string, { restrictKey?: string }>();
-  const byFile = new Map<string, { t: PlannedTable; kind: "schema" | "data" }>();
-  for (const t of s.tables) {
-    const a = assigned.get(t.oid)!;
+  const byFile = new Map<string, { x: TableJob; kind: "schema" | "data" }>();
+  for (const x of tables) {
+    const { s, t, toc: a } = x;
     for (const kind of ["schema", "data"] as const) {
       const lines = kind === "schema" ? a.schemaLines : a.dataLines;
       if (kind === "data" && lines.length === 0) continue;
       const file = `${t.oid}:${kind}`;
       fileKeys.set(file, job.restrict ? { restrictKey: restrictKey(s.name, t.name, kind) } : {});
-      byFile.set(file, { t, kind });
+      byFile.set(file, { x, kind });
       for (const line of lines) {
         const e = byLine.get(line)!;
         entries.set(e.dumpId, {
@@ -194,27 +231,32 @@ async function splitTables(
       }
     }
   }
-  const results = new Map<number, ManifestTable>(s.tables.map((t) => [t.oid, emptyEntry(t)]));
-  const finished = new Map<number, number>();
-  const fileDone = (t: PlannedTable) => {
-    const n = (finished.get(t.oid) ?? 0) + 1;
-    finished.set(t.oid, n);
-    if (n === (assigned.get(t.oid)!.dataLines.length > 0 ? 2 : 1)) track.report(t);
+  const results = new Map<TableJob, ManifestTable>(tables.map((x) => [x, emptyEntry(x.t)]));
+  const finished = new Map<TableJob, number>();
+  const fileDone = (x: TableJob) => {
+    const n = (finished.get(x) ?? 0) + 1;
+    finished.set(x, n);
+    if (n === (x.toc.dataLines.length > 0 ? 2 : 1)) track.report(x);
   };
   const schemaBufs = new Map<string, Uint8Array[]>();
   let data: { file: string; w: DataWriter } | undefined;
   const openData = (file: string): DataWriter => {
-    const { t } = byFile.get(file)!;
+    const { x } = byFile.get(file)!;
     const pipe = new TransformStream<Uint8Array, Uint8Array>();
     const parts: string[] = [];
-    const done = splitCopyStream(pipe.readable, job.maxFileSize, partOpener(job, t, parts, track.written));
+    const done = splitCopyStream(
+      pipe.readable,
+      job.maxFileSize,
+      partOpener(job, x.s, x.t, parts, track.written),
+    );
     done.catch(() => {});
     return { writer: pipe.writable.getWriter(), done, parts };
   };
   const handle = async (out: SplitOutput[]) => {
     for (const o of out) {
-      const { t, kind } = byFile.get(o.file)!;
-      const m = results.get(t.oid)!;
+      const { x, kind } = byFile.get(o.file)!;
+      const t = x.t;
+      const m = results.get(x)!;
       if (kind === "schema") {
         if ("bytes" in o) {
           const list = schemaBufs.get(o.file) ?? [];
@@ -234,7 +276,7 @@ async function splitTables(
         await Deno.chmod(path, 0o600);
         files[t.schemaFile] = { bytes: text.length, sha256: createHash("sha256").update(text).digest("hex") };
         m.bytes += files[t.schemaFile].bytes;
-        fileDone(t);
+        fileDone(x);
         continue;
       }
       if (data && data.file !== o.file) {
@@ -254,7 +296,7 @@ async function splitTables(
       data = undefined;
       await w.writer.close();
       await recordData(job, t, m, w.parts, await w.done, track.written);
-      fileDone(t);
+      fileDone(x);
     }
   };
   const splitter = new TocStreamSplitter({ entries, files: fileKeys, frame, streamKey });
@@ -265,7 +307,7 @@ async function splitTables(
         path: job.tools.path("pg_restore"),
         args: [...keyArg, "-v", "-L", `${base}.list`, "-f", "-", job.dumpFile],
         env: {},
-        what: `writing the tables of ${s.dump}`,
+        what: `writing the tables of ${job.dumpName}`,
         signal,
       },
       async (out) => {
@@ -280,13 +322,13 @@ async function splitTables(
   } else {
     await handle(splitter.finishEmpty());
   }
-  return s.tables.map((t) => results.get(t.oid)!);
+  return results;
 }
 
 /** The fallback: one table's schema.sql and data.sql with one pg_restore each. */
-async function writeTable(job: TableFilesJob, t: PlannedTable, toc: TableToc): Promise<ManifestTable> {
+async function writeTable(job: TableFilesJob, { s, t, toc }: TableJob): Promise<ManifestTable> {
   throwIfInterrupted();
-  const { schema: s, stagingDir, files } = job;
+  const { stagingDir, files } = job;
   const signal = job.local.signal;
   const base = join(job.listDir, `${t.oid}`);
   await Deno.writeTextFile(`${base}.schema.list`, toc.schemaLines.join("\n") + "\n");
@@ -311,7 +353,7 @@ async function writeTable(job: TableFilesJob, t: PlannedTable, toc: TableToc): P
     const parts: string[] = [];
     const result = await streamTool(
       { path: job.tools.path("pg_restore"), args: dataArgs, env: {}, what: `writing ${t.dataFile}`, signal },
-      (out) => splitCopyStream(out, job.maxFileSize, partOpener(job, t, parts)),
+      (out) => splitCopyStream(out, job.maxFileSize, partOpener(job, s, t, parts)),
     );
     await recordData(job, t, m, parts, result);
   }

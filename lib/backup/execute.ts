@@ -11,7 +11,13 @@ import { openDb, type Sql } from "../pg/connect.ts";
 import { type DbUrl, describeDb } from "../pg/url.ts";
 import { detect, type Detected } from "../pg/detect.ts";
 import { abortSignal, onCleanup, throwIfInterrupted } from "../base/interrupt.ts";
-import type { Manifest, ManifestSchema, ManifestSource, ManifestStorage } from "../store/manifest.ts";
+import type {
+  Manifest,
+  ManifestSchema,
+  ManifestSource,
+  ManifestStorage,
+  ManifestTable,
+} from "../store/manifest.ts";
 import { MANIFEST_NAME, serializeManifest } from "../store/manifest.ts";
 import {
   findPgTools,
@@ -37,7 +43,7 @@ import { filterRoles } from "./roles.ts";
 import { FileSink, hashFile } from "../store/sink.ts";
 import { openSnapshot } from "../pg/snapshot.ts";
 import { checkStaging, splitDump } from "../store/staging.ts";
-import { writeTableFiles } from "./cut.ts";
+import { type TableFilesSchema, writeTableFiles } from "./cut.ts";
 import { cutUserMappings } from "./catalog.ts";
 import { MANIFEST_FORMAT, TOOL_VERSION } from "../base/version.ts";
 import { ArchiveError, readArchive, writeArchive } from "../pg/archive.ts";
@@ -208,7 +214,36 @@ async function writeBackup(
         signal: local.signal,
       });
     };
-    /** One pg_dump over the group's schemas, its archive cut into each schema's dump file. */
+    const tableSchema = (s: PlannedSchema, dumpIds?: ReadonlySet<number>) => ({
+      schema: s,
+      catalog: {
+        owners: detected.owners,
+        namedOwners: detected.namedOwners.get(s.name) ?? new Map(),
+        roles: roleSet,
+      },
+      ...(dumpIds ? { dumpIds } : {}),
+    });
+    /** The table files of `schemas`, all from the dump `dumpFile`. */
+    const tableFiles = (schemas: TableFilesSchema[], dumpFile: string, dumpName: string) =>
+      writeTableFiles({
+        stagingDir: opts.stagingDir,
+        maxFileSize: opts.maxFileSize,
+        jobs: opts.jobs,
+        log: opts.log,
+        tools,
+        schemas,
+        dumpFile,
+        dumpName,
+        listDir,
+        restrict,
+        files,
+        local,
+        onTable: (name) => opts.onTable?.(++done, total, name),
+      });
+    /**
+     * One pg_dump over the group's schemas, its archive cut into each schema's dump file; the
+     * table files come from the group's archive, in one stream.
+     */
     const dumpTogether = async (group: PlannedSchema[], n: number) => {
       throwIfInterrupted();
       const whole = join(opts.stagingDir, `.group-${n}.dump`);
@@ -226,36 +261,29 @@ async function writeBackup(
         for (const s of group) {
           await Deno.mkdir(join(opts.stagingDir, s.seg), { recursive: true, mode: 0o700 });
           await writeArchive(whole, archive, routed.get(s.name)!, join(opts.stagingDir, s.dump));
+          await Deno.chmod(join(opts.stagingDir, s.dump), 0o600);
+          opts.log(`dumped schema ${s.name}`);
         }
+        return await tableFiles(
+          group.map((s) => tableSchema(s, new Set(routed.get(s.name)!.map((r) => r.entry.dumpId)))),
+          whole,
+          `the dump of schemas ${group.map((s) => s.name).join(", ")}`,
+        );
       } finally {
         drop();
         await Deno.remove(whole).catch(() => {});
       }
     };
-    /** A schema's table files and dump parts, from its dump file. */
-    const finishSchema = async (s: PlannedSchema): Promise<ManifestSchema> => {
+    /** One schema on its own: its pg_dump, then its table files from that dump. */
+    const dumpOne = async (s: PlannedSchema) => {
+      await dumpAlone(s);
       const dumpFile = join(opts.stagingDir, s.dump);
       await Deno.chmod(dumpFile, 0o600);
       opts.log(`dumped schema ${s.name}`);
-      const written = await writeTableFiles({
-        stagingDir: opts.stagingDir,
-        maxFileSize: opts.maxFileSize,
-        jobs: opts.jobs,
-        log: opts.log,
-        tools,
-        schema: s,
-        dumpFile,
-        listDir,
-        catalog: {
-          owners: detected.owners,
-          namedOwners: detected.namedOwners.get(s.name) ?? new Map(),
-          roles: roleSet,
-        },
-        restrict,
-        files,
-        local,
-        onTable: (name) => opts.onTable?.(++done, total, name),
-      });
+      return (await tableFiles([tableSchema(s)], dumpFile, s.dump)).get(s.name)!;
+    };
+    /** A schema's dump parts and manifest entry, once its dump and table files are written. */
+    const finishSchema = async (s: PlannedSchema, written: ManifestTable[]): Promise<ManifestSchema> => {
       const parts = await splitDump(opts.stagingDir, s.dump, opts.maxFileSize);
       let dumpBytes = 0;
       for (const p of parts) {
@@ -280,22 +308,24 @@ async function writeBackup(
     ).map((names) => names.map((n) => byName.get(n)!));
     const schemaResults = new Map<string, ManifestSchema>();
     const groupTask = (group: PlannedSchema[], n: number) => async () => {
-      if (group.length === 1) await dumpAlone(group[0]);
-      else {
+      let tables: Map<string, ManifestTable[]> | undefined;
+      if (group.length > 1) {
         try {
-          await dumpTogether(group, n);
+          tables = await dumpTogether(group, n);
         } catch (e) {
           if (!(e instanceof ArchiveError)) throw e;
           opts.log(
             `warning: ${e.message}; dumping schemas ${group.map((s) => s.name).join(", ")} one by one`,
           );
           for (const s of group) {
+            delete files[s.dump];
             await Deno.remove(join(opts.stagingDir, s.dump)).catch(() => {});
-            await dumpAlone(s);
           }
         }
       }
-      for (const s of group) schemaResults.set(s.name, await finishSchema(s));
+      for (const s of group) {
+        schemaResults.set(s.name, await finishSchema(s, tables?.get(s.name) ?? await dumpOne(s)));
+      }
     };
     const tasks: (() => Promise<ManifestSchema | void>)[] = [
       rolesTask,

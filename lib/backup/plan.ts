@@ -321,6 +321,24 @@ export function dumpCompression(pgDumpMajor: number): string {
   return pgDumpMajor >= 16 ? "zstd:3" : "6";
 }
 
+/** Names per `--schema` pattern of a group: pg_dump runs one catalog query per pattern. */
+const NAMES_PER_PATTERN = 100;
+
+/**
+ * `--schema` patterns matching exactly `names`: one name alone as a quoted identifier, several as an
+ * alternation of quoted identifiers, `("a"|"b")` (inside double quotes every character is literal;
+ * outside them pg_dump passes `(`, `|` and `)` to the regular expression it anchors), at most
+ * {@link NAMES_PER_PATTERN} names each. One pattern costs pg_dump one query, one round trip.
+ */
+export function schemaPatterns(names: string[]): string[] {
+  if (names.length === 1) return [patternIdent(names[0])];
+  const out: string[] = [];
+  for (let i = 0; i < names.length; i += NAMES_PER_PATTERN) {
+    out.push(`(${names.slice(i, i + NAMES_PER_PATTERN).map(patternIdent).join("|")})`);
+  }
+  return out;
+}
+
 /**
 /**
  * The `--compress` of dumps committed to git (`backup --commit`, not encrypted): none. git
@@ -348,7 +366,7 @@ export function pgDumpArgs(
     "--format=custom",
     `--compress=${compress}`,
     `--file=${file}`,
-    ...list.map((s) => `--schema=${patternIdent(s.name)}`),
+    ...schemaPatterns(list.map((s) => s.name)).map((p) => `--schema=${p}`),
   ];
   for (const s of list) {
     for (const e of s.extensions) args.push(`--extension=${patternIdent(e)}`);

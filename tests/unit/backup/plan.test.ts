@@ -9,6 +9,7 @@ import {
   pgDumpCatalogArgs,
   planBackup,
   planTotals,
+  schemaPatterns,
   secretSetting,
 } from "../../../lib/backup/plan.ts";
 import { parseQualifiedName } from "../../../lib/pg/ident.ts";
@@ -171,7 +172,24 @@ Deno.test("pg_dump arguments quote names exactly", () => {
   const pub = p.schemas.find((s) => s.name === "public")!;
   assertEquals(pgDumpArgs(pub, "/x/p.dump", 17).filter((a) => a.startsWith("--extension")), []);
   assertEquals(pgDumpArgs(billing, "/x/b.dump", 15)[1], "--compress=6");
+  // A group: one pattern for its schemas, every extension and exclusion of each.
+  assertEquals(pgDumpArgs([billing, ext], "/x/g.dump", 17).slice(3), [
+    '--schema=("billing"|"extensions")',
+    '--extension="citext"',
+    '--extension="uuid-ossp"',
+    '--extension="pgcrypto"',
+    '--exclude-table="billing"."secret_keys"',
+    "--no-password",
+  ]);
   assertEquals(dumpCompression(16), "zstd:3");
+});
+
+Deno.test("schemaPatterns: one name quoted, several an alternation of at most 100 quoted names", () => {
+  assertEquals(schemaPatterns(['a"b']), ['"a""b"']);
+  assertEquals(schemaPatterns(["a", "B.c|d"]), ['("a"|"B.c|d")']);
+  const many = schemaPatterns(Array.from({ length: 250 }, (_, i) => `s${i}`));
+  assertEquals(many.length, 3);
+  assertEquals(many[2], `(${Array.from({ length: 50 }, (_, i) => `"s${200 + i}"`).join("|")})`);
 });
 
 Deno.test("parseQualifiedName handles quotes and rejects a missing schema", () => {
