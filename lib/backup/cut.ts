@@ -99,7 +99,9 @@ export async function writeTableFiles(job: TableFilesJob): Promise<Map<string, M
     out = await splitTables(job, toc, tables, { report, written });
   } catch (e) {
     if (!(e instanceof TocSplitError)) throw e;
-    job.log(`warning: ${job.dumpName}: ${e.message}; writing its tables with one pg_restore per file`);
+    const names = job.schemas.map((x) => x.schema.name);
+    const which = names.length === 1 ? `schema ${names[0]}` : `schemas ${names.join(", ")}`;
+    job.log(`warning: ${which}: ${e.message}; writing its tables with one pg_restore per file`);
     for (const p of written) {
       delete job.files[p];
       await Deno.remove(join(job.stagingDir, p)).catch(() => {});
