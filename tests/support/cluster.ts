@@ -71,12 +71,13 @@ async function exec(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  if (opts.stdin !== undefined) {
+  // Fed while the output is read: a script with much output would otherwise fill the pipe and stall.
+  const fed = opts.stdin === undefined ? Promise.resolve() : (async () => {
     const w = child.stdin.getWriter();
     await w.write(new TextEncoder().encode(opts.stdin));
     await w.close();
-  }
-  const out = await child.output();
+  })();
+  const [out] = await Promise.all([child.output(), fed]);
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
