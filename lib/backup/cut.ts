@@ -56,6 +56,11 @@ export interface TableFilesJob {
   local: AbortController;
   /** Called once per table (`schema.table`) when all its files are written. */
   onTable?: (name: string) => void;
+  /**
+   * Data files are written without fsync, for the caller to sync all at once (the `dataFiles` of the
+   * returned entries, with lib/store/sink.ts's syncFiles); otherwise each is synced as it is closed.
+   */
+  deferSync?: boolean;
 }
 
 /** One table to write, with its schema and its TOC lines. */
@@ -146,7 +151,7 @@ function partOpener(
     const p = tableDataPath(s.seg, t.tableSeg, n);
     parts.push(p);
     written?.push(p);
-    return FileSink.open(join(job.stagingDir, p));
+    return FileSink.open(join(job.stagingDir, p), { sync: !job.deferSync });
   };
 }
 

@@ -40,7 +40,7 @@ import {
 import { runPool } from "../base/pool.ts";
 import { runTool } from "../pg/run.ts";
 import { filterRoles } from "./roles.ts";
-import { FileSink, hashFile } from "../store/sink.ts";
+import { FileSink, hashFile, syncFiles } from "../store/sink.ts";
 import { openSnapshot } from "../pg/snapshot.ts";
 import { checkStaging, splitDump } from "../store/staging.ts";
 import { type TableFilesSchema, writeTableFiles } from "./cut.ts";
@@ -239,6 +239,7 @@ async function writeBackup(
         files,
         local,
         onTable: (name) => opts.onTable?.(++done, total, name),
+        deferSync: true,
       });
     /**
      * One pg_dump over the group's schemas, its archive cut into each schema's dump file; the
@@ -334,6 +335,10 @@ async function writeBackup(
     ];
     await runPool(tasks, opts.jobs, stop);
     const schemas = plan.schemas.map((s) => schemaResults.get(s.name)!);
+    // The data files were written without fsync: synced here together, before anything is checked.
+    await syncFiles(
+      schemas.flatMap((s) => s.tables.flatMap((t) => t.dataFiles.map((f) => join(opts.stagingDir, f)))),
+    );
     const missing = notCaptured(detected, dumped);
     const partial = plan.skipped.length > 0 || plan.skippedSchemas.length > 0 || missing.length > 0;
     return {

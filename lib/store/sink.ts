@@ -21,20 +21,29 @@ export interface SinkMark {
   hash: Hash;
 }
 
+/** The buffer a {@link FileSink} starts with; it doubles up to {@link BUFFER} as the file grows. */
+const FIRST_BUFFER = 16 << 10;
+
 /** A file being written. */
 export class FileSink {
   #file: Deno.FsFile;
   #hash: Hash = createHash("sha256");
-  #buf = new Uint8Array(BUFFER);
+  // Small at first: a backup of thousands of small tables writes thousands of files.
+  #buf = new Uint8Array(FIRST_BUFFER);
   #used = 0;
+  #sync: boolean;
   bytes = 0;
 
-  private constructor(file: Deno.FsFile) {
+  private constructor(file: Deno.FsFile, sync: boolean) {
     this.#file = file;
+    this.#sync = sync;
   }
 
-  /** Creates (or truncates) `path`, making parent directories 0700. */
-  static async open(path: string): Promise<FileSink> {
+  /**
+   * Creates (or truncates) `path`, making parent directories 0700. With `sync: false`, {@link close}
+   * does not fsync: the caller syncs the file later ({@link syncFiles}), together with others.
+   */
+  static async open(path: string, opts: { sync?: boolean } = {}): Promise<FileSink> {
     await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
     // read: rewind gives back what it takes off the end
     const file = await Deno.open(path, {
@@ -44,20 +53,30 @@ export class FileSink {
       truncate: true,
       mode: 0o600,
     });
-    return new FileSink(file);
+    return new FileSink(file, opts.sync ?? true);
   }
 
   /** Appends bytes. */
   async write(chunk: Uint8Array): Promise<void> {
     this.#hash.update(chunk);
     this.bytes += chunk.length;
-    if (this.#used + chunk.length > BUFFER) await this.#flush();
-    if (chunk.length >= BUFFER) {
+    if (this.#used + chunk.length > this.#buf.length && this.#buf.length < BUFFER) this.#grow(chunk.length);
+    if (this.#used + chunk.length > this.#buf.length) await this.#flush();
+    if (chunk.length >= this.#buf.length) {
       await writeAll(this.#file, chunk);
     } else {
       this.#buf.set(chunk, this.#used);
       this.#used += chunk.length;
     }
+  }
+
+  /** A larger buffer (doubled, up to {@link BUFFER}) that holds what is buffered and `more` bytes if it can. */
+  #grow(more: number): void {
+    let size = this.#buf.length;
+    while (size < BUFFER && size < this.#used + more) size *= 2;
+    const next = new Uint8Array(Math.min(size, BUFFER));
+    next.set(this.#buf.subarray(0, this.#used));
+    this.#buf = next;
   }
 
   async #flush(): Promise<void> {
@@ -79,7 +98,7 @@ export class FileSink {
     await this.#flush();
     await this.#file.seek(m.bytes, Deno.SeekMode.Start);
     for (let left = this.bytes - m.bytes; left > 0;) {
-      const n = await this.#file.read(this.#buf.subarray(0, Math.min(BUFFER, left)));
+      const n = await this.#file.read(this.#buf.subarray(0, Math.min(this.#buf.length, left)));
       if (n === null) throw new Error("the file is shorter than what was written to it");
       await take(this.#buf.subarray(0, n));
       left -= n;
@@ -90,11 +109,12 @@ export class FileSink {
     this.#hash = m.hash.copy();
   }
 
-  /** Flushes, syncs and closes; returns size and checksum. */
+  /** Flushes, syncs (unless opened with `sync: false`) and closes; returns size and checksum. */
   async close(): Promise<Written> {
     await this.#flush();
-    await this.#file.syncData();
+    if (this.#sync) await this.#file.syncData();
     this.#file.close();
+    this.#buf = new Uint8Array(0);
     return { bytes: this.bytes, sha256: this.#hash.digest("hex") };
   }
 
@@ -132,4 +152,19 @@ export async function hashFile(path: string, buf: Uint8Array = new Uint8Array(BU
     f.close();
   }
   return { bytes, sha256: hash.digest("hex") };
+}
+
+/**
+ * Fsyncs the data of `paths`, `jobs` at a time: the file system commits concurrent syncs together, so
+ * thousands of small files cost a few journal commits instead of one each.
+ */
+export async function syncFiles(paths: readonly string[], jobs = 16): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < paths.length) {
+      using f = await Deno.open(paths[next++], { read: true });
+      await f.syncData();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, paths.length)) }, worker));
 }

@@ -1,7 +1,8 @@
-/** FileSink's mark and rewind: what is taken back is handed over in order, and size and checksum go back too. */
+/** FileSink: mark and rewind (what is taken back is handed over in order, size and checksum go back too), its growing buffer, deferred syncs. */
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { BUFFER, FileSink } from "../../../lib/store/sink.ts";
+import { join } from "node:path";
+import { BUFFER, FileSink, syncFiles } from "../../../lib/store/sink.ts";
 
 Deno.test("FileSink.rewind hands back what follows the mark in blocks and leaves the file as it was there", async () => {
   const dir = await Deno.makeTempDir();
@@ -33,4 +34,29 @@ Deno.test("FileSink.rewind hands back what follows the mark in blocks and leaves
   assertEquals(await Deno.readFile(`${dir}/f`), want);
   assertEquals(w, { bytes: want.length, sha256: createHash("sha256").update(want).digest("hex") });
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("FileSink grows its buffer from 16 KiB as a file grows; sync: false and syncFiles", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const chunks: Uint8Array[] = [];
+    const sink = await FileSink.open(join(dir, "a", "f"), { sync: false });
+    // Chunks that cross each doubling, one larger than the whole buffer, then small ones again.
+    for (const n of [1, 10_000, 20_000, 40_000, 3 << 20, 5, 700_000, 1]) {
+      const chunk = new Uint8Array(n).map((_, i) => (i * 7 + n) % 251);
+      chunks.push(chunk);
+      await sink.write(chunk);
+    }
+    const w = await sink.close();
+    const want = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    chunks.reduce((at, c) => (want.set(c, at), at + c.length), 0);
+    const got = await Deno.readFile(join(dir, "a", "f"));
+    assertEquals(got.length, want.length);
+    assertEquals(got, want);
+    assertEquals(w, { bytes: want.length, sha256: createHash("sha256").update(got).digest("hex") });
+    await syncFiles([join(dir, "a", "f")]);
+    await syncFiles([]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
