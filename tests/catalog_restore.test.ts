@@ -172,7 +172,11 @@ for (const major of [15, 17] as const) {
           await c.sql(OWN_DEFAULTS, { db: target });
           const r = await runCli(["restore", ...out, "--target-url", c.url({ db: target })], TOOLS);
           assertEquals(r.code, 0, r.stderr);
-          assert(r.stderr.includes("definitions restored in catalog.sql's order: schema(s) "), r.stderr);
+          assert(
+            /^definitions of \d+ schema\(s\) restored in catalog\.sql's order$/m.test(r.stderr),
+            r.stderr,
+          );
+          assert(r.stderr.includes("\nschema b: definitions restored\n"), r.stderr);
           assertEquals(await schemaEntries(c, target), await schemaEntries(c, src));
           assertEquals(await c.sql("select count(*) from a.w", { db: target }), "2\n");
           const am =

@@ -75,10 +75,11 @@ export async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void
     } (in catalog.sql's order)`,
   );
   logObjects(ctx, "pre");
-  if (names.length) {
-    ctx.opts.log(`definitions restored in catalog.sql's order: schema(s) ${names.join(", ")}`);
+  if (names.length) ctx.opts.log(`definitions of ${names.length} schema(s) restored in catalog.sql's order`);
+  for (const s of ordered) {
+    ctx.opts.log(`schema ${s.name}: definitions restored`);
+    created(ctx, s);
   }
-  for (const s of ordered) created(ctx, s);
 }
 
 /** Records the schema and its tables as created. */

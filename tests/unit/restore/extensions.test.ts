@@ -175,3 +175,16 @@ Deno.test("filterDefinitions: --clean scripts never drop an extension or a schem
   assert(text.startsWith("DROP TABLE IF EXISTS app.people CASCADE;\n"), text);
   assert(!/DROP (EXTENSION|SCHEMA)/.test(text), text);
 });
+
+Deno.test("planRestore: an extension of a schema left out with --exclude-schema is not created, and said so", () => {
+  const m = manifest(true);
+  m.schemas.push({ name: "extensions", dump: "extensions/e.dump", dumpBytes: 1, managed: false, tables: [] });
+  const plan = planRestore(m, { ...REQ, excludeSchemas: ["extensions"] }, target({}));
+  assertEquals(plan.extensions.map((e) => e.name), ["citext", "ltree"]);
+  assert(
+    plan.notes.includes(
+      "extension uuid-ossp is not created: its schema extensions is left out (--exclude-schema)",
+    ),
+    plan.notes.join("\n"),
+  );
+});
