@@ -281,6 +281,11 @@ const CASES: Case[] = [
     args: ["prune", "--keep-within", "3 parsecs"],
     names: "--keep-within",
   },
+  {
+    name: "backup --keep-all with a --keep-* flag",
+    args: ["backup", "--db-url", URL, "--commit", "--keep-all", "--keep-last", "3"],
+    names: "--keep-all cannot be combined with --keep-* flags",
+  },
   // the command line itself
   { name: "unknown command", args: ["frobnicate"], names: "frobnicate" },
   { name: "unknown flag", args: ["backup", "--frobnicate"], names: "--frobnicate" },
