@@ -114,7 +114,7 @@ Deno.test({
           // The plan and the progress show each name escaped inside its own line: no line was
           // broken at a name (which would leave a neutralised `\x3a:error::` line start).
           ok(r.stderr.includes(`  schema ${SHOWN_SCHEMA} (created)`), r.stderr);
-          ok(r.stderr.includes(`schema ${SHOWN_SCHEMA}: definitions restored`), r.stderr);
+          ok(r.stderr.includes(`schema ${SHOWN_SCHEMA}: data restored`), r.stderr);
           ok(!r.stderr.includes("\\x3a:"), r.stderr);
           const dry = await runCli(
             ["restore", "--out", `${work}/backups`, "--target-url", c.url({ db: target }), "--dry-run"],
