@@ -502,6 +502,18 @@ function decide(
     if (fnSchema !== undefined && scope.excluded.has(fnSchema)) {
       return set("skip", `its function is in schema ${fnSchema}, which is left out`);
     }
+    // A backup of some schemas (`backup --schema public`) still has the whole database's event
+    // triggers in catalog.sql; one whose function's schema is neither restored nor in the target
+    // cannot be created (Supabase's own call functions in `extensions`).
+    if (
+      fnSchema !== undefined && fnSchema !== "pg_catalog" && !scope.ddl.has(fnSchema) &&
+      !target.schemas.has(fnSchema)
+    ) {
+      return set(
+        "skip",
+        `its function is in schema ${fnSchema}, which is neither restored nor in the target`,
+      );
+    }
     if (!target.superuser) {
       return set(
         "skip",
