@@ -2,12 +2,13 @@
  * Roles a restore needs, read from whole statements (as lib/pg/lexer.ts cuts them): the roles
  * roles.sql creates, and the roles each `CREATE POLICY` is granted to. A policy names its roles
  * in its `TO` list; a target that lacks one fails the statement, so the restore checks them all
- * before it writes anything (issue 16, item 15). Names are read token by token, quoted
- * identifiers whole, so a policy or table named `"x TO evil"` cannot move the list. Pure.
+ * before it writes anything (issue 16, item 15). Names are read token by token (lib/pg/tokens.ts),
+ * quoted identifiers whole, so a policy or table named `"x TO evil"` cannot move the list. Pure.
  * @module
  */
 import { type BackupError, usageError } from "../base/errors.ts";
 import { quoteIdent } from "../pg/ident.ts";
+import { isKeyword, type Token, tokenize, tokenName } from "../pg/tokens.ts";
 
 /** What a `CREATE ROLE` / `ALTER ROLE` statement of roles.sql is about; undefined for others. */
 export function roleStatement(stmt: string): { verb: "CREATE" | "ALTER"; role: string } | undefined {
@@ -15,44 +16,6 @@ export function roleStatement(stmt: string): { verb: "CREATE" | "ALTER"; role: s
   if (!m) return undefined;
   const role = m[2].startsWith('"') ? m[2].slice(1, -1).replaceAll('""', '"') : m[2];
   return { verb: m[1] as "CREATE" | "ALTER", role };
-}
-
-type Token = { kind: "name"; text: string; quoted: boolean } | { kind: "punct"; text: string };
-
-/** The statement's leading tokens: names (quoted ones unquoted) and punctuation, up to `limit`. */
-function tokens(stmt: string, limit: number): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  while (i < stmt.length && out.length < limit) {
-    const c = stmt[i];
-    if (/\s/.test(c)) {
-      i++;
-    } else if (c === '"') {
-      let j = i + 1, text = "";
-      while (j < stmt.length) {
-        if (stmt[j] === '"') {
-          if (stmt[j + 1] === '"') {
-            text += '"';
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        text += stmt[j++];
-      }
-      out.push({ kind: "name", text, quoted: true });
-      i = j + 1;
-    } else if (/[A-Za-z_\u0080-\uffff]/.test(c)) {
-      let j = i;
-      while (j < stmt.length && /[A-Za-z0-9_$\u0080-\uffff]/.test(stmt[j])) j++;
-      out.push({ kind: "name", text: stmt.slice(i, j), quoted: false });
-      i = j;
-    } else {
-      out.push({ kind: "punct", text: c });
-      i++;
-    }
-  }
-  return out;
 }
 
 /** Role words of a policy's `TO` list that are not role names. */
@@ -72,30 +35,30 @@ export interface PolicyRoles {
  */
 export function policyRoles(stmt: string): PolicyRoles | undefined {
   if (!/^\s*CREATE\s+POLICY\s/i.test(stmt)) return undefined;
-  const t = tokens(stmt, 4096);
-  const word = (i: number, w: string) =>
-    t[i]?.kind === "name" && !(t[i] as { quoted: boolean }).quoted &&
-    t[i].text.toUpperCase() === w;
+  let t: Token[];
+  try {
+    t = tokenize(stmt).filter((x) => x.kind !== "space");
+  } catch {
+    return undefined;
+  }
   let i = 2;
-  if (t[i]?.kind !== "name") return undefined;
-  const name = t[i++].text;
-  if (!word(i++, "ON")) return undefined;
-  let table = t[i++]?.text;
-  if (t[i]?.text === "." && t[i].kind === "punct") {
-    table = `${table}.${t[i + 1]?.text}`;
+  const name = t[i] && tokenName(t[i++]);
+  if (name === undefined || !isKeyword(t[i++], "on")) return undefined;
+  let table = t[i] && tokenName(t[i++]);
+  if (t[i]?.kind === "op" && t[i].text === ".") {
+    table = `${table}.${t[i + 1] && tokenName(t[i + 1])}`;
     i += 2;
   }
-  if (word(i, "AS")) i += 2;
-  if (word(i, "FOR")) i += 2;
+  if (isKeyword(t[i], "as")) i += 2;
+  if (isKeyword(t[i], "for")) i += 2;
   const roles: string[] = [];
-  if (word(i, "TO")) {
+  if (isKeyword(t[i], "to")) {
     i++;
-    while (t[i]?.kind === "name") {
-      const tok = t[i] as { text: string; quoted: boolean };
-      const role = tok.quoted ? tok.text : tok.text.toLowerCase();
-      if (tok.quoted || !PSEUDO_ROLES.has(role)) roles.push(role);
+    while (t[i]?.kind === "word" || t[i]?.kind === "quoted") {
+      const role = tokenName(t[i])!;
+      if (t[i].kind === "quoted" || !PSEUDO_ROLES.has(role)) roles.push(role);
       i++;
-      if (t[i]?.kind === "punct" && t[i].text === ",") i++;
+      if (t[i]?.kind === "op" && t[i].text === ",") i++;
       else break;
     }
   }

@@ -35,7 +35,14 @@ import { runPool } from "../base/pool.ts";
 import { runProgram } from "../base/proc.ts";
 import { redact, registerSecret } from "../base/redact.ts";
 import type { ObjectBody, ObjectInfo, ObjectStore, PutObjectOptions, PutResult } from "./object.ts";
-import { backoffMs, decodeXml, encodeKey, isTransientStatus, parseS3Error } from "./s3.ts";
+import {
+  backoffMs,
+  decodeXml,
+  encodeKey,
+  isTransientStatus,
+  parseS3Error,
+  parseServiceEndpoint,
+} from "./s3.ts";
 
 /** The REST API version every request asks for (`x-ms-version`). */
 export const AZURE_API_VERSION = "2025-01-05";
@@ -123,22 +130,11 @@ export function connectionStringFields(text: string): Record<string, string> {
 
 /** Checks an endpoint URL and drops a trailing slash; throws a usage error naming `origin`. Pure. */
 export function parseBlobEndpoint(text: string, origin: string): string {
-  let u: URL;
-  try {
-    u = new URL(text.trim());
-  } catch {
-    throw usageError(
-      `${origin} is not a URL`,
-      "give the Blob service URL, https://ACCOUNT.blob.core.windows.net",
-    );
-  }
-  if ((u.protocol !== "https:" && u.protocol !== "http:") || u.username || u.password || u.search || u.hash) {
-    throw usageError(
-      `${origin} must be an http(s) URL without credentials or query`,
-      "give the Blob service URL, https://ACCOUNT.blob.core.windows.net",
-    );
-  }
-  return u.toString().replace(/\/+$/, "");
+  return parseServiceEndpoint(
+    text,
+    origin,
+    "give the Blob service URL, https://ACCOUNT.blob.core.windows.net",
+  );
 }
 
 /**

@@ -91,20 +91,27 @@ export function backoffMs(attempt: number, jitter: number): number {
  * error (exit 2) for anything but an http(s) URL without credentials, query or fragment. Pure.
  */
 export function parseEndpoint(text: string, origin: string): string {
+  return parseServiceEndpoint(
+    text,
+    origin,
+    "give the project's S3 endpoint, https://<ref>.storage.supabase.co/storage/v1/s3",
+  );
+}
+
+/**
+ * Checks a service endpoint (S3, Azure Blob) given by `origin` and returns it without a trailing
+ * slash; throws a usage error with `hint` for anything but an http(s) URL without credentials,
+ * query or fragment. Pure.
+ */
+export function parseServiceEndpoint(text: string, origin: string, hint: string): string {
   let u: URL;
   try {
     u = new URL(text.trim());
   } catch {
-    throw usageError(
-      `${origin} is not a URL`,
-      "give the project's S3 endpoint, https://<ref>.storage.supabase.co/storage/v1/s3",
-    );
+    throw usageError(`${origin} is not a URL`, hint);
   }
   if ((u.protocol !== "https:" && u.protocol !== "http:") || u.username || u.password || u.search || u.hash) {
-    throw usageError(
-      `${origin} must be an http(s) URL without credentials or query`,
-      "give the project's S3 endpoint, https://<ref>.storage.supabase.co/storage/v1/s3",
-    );
+    throw usageError(`${origin} must be an http(s) URL without credentials or query`, hint);
   }
   return u.toString().replace(/\/+$/, "");
 }
