@@ -208,6 +208,49 @@ for (const major of [15, 17] as const) {
         });
 
         await t.step(
+          "as a non-superuser where a superuser made the wrapper: no USAGE stops it (exit 2, the GRANT in the hint), then it restores",
+          async () => {
+            const role = `fdwuser_${major}`;
+            await c.sql(`drop role if exists ${role}; create role ${role} login password 'pw'`);
+            const target = await c.createDatabase();
+            await c.sql(`alter database "${target}" owner to ${role}`);
+            await c.sql(
+              "create extension postgres_fdw; create access method heap2 type table handler heap_tableam_handler;",
+              { db: target },
+            );
+            const url = c.url({ db: target, user: role, password: "pw" });
+            const dry = await runCli(["restore", ...out, "--target-url", url, "--dry-run"], TOOLS);
+            assertEquals(dry.code, 2, dry.stderr);
+            assert(
+              dry.stdout.includes(
+                `    server remote: REFUSED (${role} may not use its foreign data wrapper postgres_fdw (no USAGE))`,
+              ),
+              dry.stdout,
+            );
+            const r = await runCli(["restore", ...out, "--target-url", url], TOOLS);
+            assertEquals(r.code, 2, r.stderr);
+            assert(
+              r.stderr.includes(
+                `\nhint: have a superuser run GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO ${role}; in the target, then run the restore again as ${role}\n`,
+              ),
+              r.stderr,
+            );
+            assertEquals(await schemasOf(c, target), "");
+            await c.sql(`grant usage on foreign data wrapper postgres_fdw to ${role}`, { db: target });
+            const again = await runCli(["restore", ...out, "--target-url", url], TOOLS);
+            assertEquals(again.code, 0, again.stderr);
+            assertEquals(await c.sql("select count(*) from a.w", { db: target }), "2\n");
+            assertEquals(
+              await c.sql(
+                "select s.srvname || ':' || pg_get_userbyid(s.srvowner) from pg_foreign_server s",
+                { db: target },
+              ),
+              `remote:${role}\n`,
+            );
+          },
+        );
+
+        await t.step(
           "--schema and --table leave out rules and triggers that write outside them",
           async () => {
             for (const args of [["--schema", "d"], ["--table", "d.src", "--table", "d.kept"]]) {

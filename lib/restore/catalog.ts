@@ -22,6 +22,7 @@ import { BackupError } from "../base/errors.ts";
 import { lexScript } from "../pg/lexer.ts";
 import { quoteIdent, unquoteName } from "../pg/ident.ts";
 import { parsePgVersion } from "../pg/tools.ts";
+import { isKeyword, type Token, tokenize, tokenName } from "../pg/tokens.ts";
 import type { Manifest, ManifestUserMapping } from "../store/manifest.ts";
 import type { RestoreRequest, TargetState } from "./plan.ts";
 import type { Script, ScriptBlock } from "./script.ts";
@@ -139,6 +140,8 @@ export interface CatalogObject {
   phase: "pre" | "post";
   /** Indexes of the catalog.sql blocks the restore runs for it (itself, comments, privileges, tables added). */
   entries: number[];
+  /** For a refused object a grant lets the role create: the statement a superuser runs first. */
+  grant?: string;
 }
 
 /** The part of a restore plan that comes from catalog.sql. */
@@ -476,6 +479,31 @@ export function planCatalog(
   return plan;
 }
 
+/**
+ * The foreign data wrapper a `CREATE SERVER name … FOREIGN DATA WRAPPER fdw …` statement of an
+ * entry's text names, read token by token; undefined when the entry holds no such statement.
+ */
+export function serverWrapper(text: string): string | undefined {
+  for (const p of lexScript(text)) {
+    if (p.kind !== "statement") continue;
+    let toks: Token[];
+    try {
+      toks = tokenize(p.text).filter((t) => t.kind !== "space");
+    } catch {
+      continue;
+    }
+    if (!isKeyword(toks[0], "create") || !isKeyword(toks[1], "server")) continue;
+    for (let i = 2; i + 3 < toks.length; i++) {
+      if (
+        isKeyword(toks[i], "foreign") && isKeyword(toks[i + 1], "data") && isKeyword(toks[i + 2], "wrapper")
+      ) {
+        return tokenName(toks[i + 3]);
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Decides one object (sets `action` and `reason`). */
 function decide(
   o: CatalogObject,
@@ -523,6 +551,19 @@ function decide(
     return set("create", "");
   }
   if (present) return set("present", "the target has one by that name: left as it is");
+  if (o.type === "SERVER" && !target.superuser) {
+    // CREATE SERVER needs USAGE on its wrapper; one an extension of the target made (postgres_fdw) is
+    // the extension owner's, and a non-superuser has no USAGE on it unless granted.
+    const fdw = serverWrapper(b.text);
+    if (
+      fdw !== undefined && target.globals?.has(globalKey("FOREIGN DATA WRAPPER", fdw)) &&
+      target.usableWrappers !== undefined && !target.usableWrappers.has(fdw)
+    ) {
+      set("refuse", `${target.user} may not use its foreign data wrapper ${fdw} (no USAGE)`);
+      o.grant = `GRANT USAGE ON FOREIGN DATA WRAPPER ${quoteIdent(fdw)} TO ${quoteIdent(target.user)};`;
+      return;
+    }
+  }
   if (o.type === "ACCESS METHOD") {
     const n = amTables.get(b.name) ?? 0;
     if (target.superuser) return set("create", n ? `${n} table(s) use it` : "");
@@ -561,17 +602,24 @@ function decide(
 export function catalogError(plan: CatalogPlan | undefined, target: TargetState): BackupError | undefined {
   const refused = plan?.objects.filter((o) => o.action === "refuse") ?? [];
   if (refused.length === 0) return undefined;
-  return new BackupError(
-    `the restore needs ${
-      refused.map((o) => `${describeObject(o)} (${o.reason})`).join(", ")
-    }; nothing was written`,
-    {
+  const grants = refused.flatMap((o) => o.grant === undefined ? [] : [o.grant]);
+  const message = `the restore needs ${
+    refused.map((o) => `${describeObject(o)} (${o.reason})`).join(", ")
+  }; nothing was written`;
+  if (grants.length === refused.length) {
+    return new BackupError(message, {
       exitCode: 2,
-      hint: `restore as a superuser, or have a superuser create ${
-        refused.length === 1 ? "it" : "them"
-      } in the target first (as in the source), then run the restore again as ${target.user}`,
-    },
-  );
+      hint: `have a superuser run ${
+        grants.join(" ")
+      } in the target, then run the restore again as ${target.user}`,
+    });
+  }
+  return new BackupError(message, {
+    exitCode: 2,
+    hint: `restore as a superuser, or have a superuser create ${
+      refused.length === 1 ? "it" : "them"
+    } in the target first (as in the source), then run the restore again as ${target.user}`,
+  });
 }
 
 /** The plan's lines about catalog.sql (for the plan text). */

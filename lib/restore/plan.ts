@@ -64,6 +64,8 @@ export interface TargetState {
    * wrappers, servers, casts, publications, event triggers); absent: not read.
    */
   globals?: ReadonlySet<string>;
+  /** Foreign data wrappers of the target the connected user may create servers on (USAGE); absent: not read. */
+  usableWrappers?: ReadonlySet<string>;
   /** The connected user's default privileges in the target (absent: not read). */
   defaultAcl?: readonly TargetDefaultAcl[];
 }

@@ -49,6 +49,9 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     union all select 'CAST', 'CAST (' || s.name || ' AS ' || t.name || ')'
       from pg_cast c join ty s on s.oid = c.castsource join ty t on t.oid = c.casttarget
      where c.oid >= 16384`;
+  const wrappers = await sql<{ name: string }[]>`
+    select fdwname as name from pg_foreign_data_wrapper
+     where has_foreign_data_wrapper_privilege(oid, 'USAGE')`;
   const map = new Map<string, TargetTable>();
   for (const t of tables) map.set(tableKey(t.schema, t.name), { kind: t.kind });
   for (const q of check) {
@@ -86,6 +89,7 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     tables: map,
     extensions: new Map(extensions.map((e) => [e.name, { schema: e.schema, owner: e.owner }])),
     globals: new Set(globals.map((g) => globalKey(g.type, g.name))),
+    usableWrappers: new Set(wrappers.map((w) => w.name)),
     defaultAcl: await readDefaultAcl(sql),
   };
 }

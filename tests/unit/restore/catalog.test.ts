@@ -9,6 +9,7 @@ import {
   globalKey,
   inCatalogOrder,
   planCatalog,
+  serverWrapper,
 } from "../../../lib/restore/catalog.ts";
 import type { RestoreRequest, TargetState } from "../../../lib/restore/plan.ts";
 import { parseScript, scriptText } from "../../../lib/restore/script.ts";
@@ -260,6 +261,64 @@ Deno.test("planCatalog: an access method tables need, as a non-superuser, refuse
   // unused: skipped instead
   const none = planCatalog("catalog.sql", CATALOG, MANIFEST, REQ, t, { ...SCOPE, ddl: new Set() });
   assertEquals(none.objects[0].action, "skip");
+});
+
+Deno.test("planCatalog: a server on a wrapper of the target's that the role may not use refuses the restore, with the GRANT", () => {
+  const has = new Set([
+    globalKey("ACCESS METHOD", "heap2"),
+    globalKey("FOREIGN DATA WRAPPER", "postgres_fdw"),
+  ]);
+  const t = target({ superuser: false, user: "restorer", globals: has, usableWrappers: new Set() });
+  const p = planCatalog("catalog.sql", CATALOG, MANIFEST, REQ, t, SCOPE);
+  assertEquals(p.objects[1].action, "refuse");
+  assertEquals(p.objects[1].reason, "restorer may not use its foreign data wrapper postgres_fdw (no USAGE)");
+  const e = catalogError(p, t);
+  assert(e instanceof BackupError);
+  assertEquals(e.exitCode, 2);
+  assertEquals(
+    e.message,
+    "the restore needs server remote (restorer may not use its foreign data wrapper postgres_fdw (no USAGE)); nothing was written",
+  );
+  assertEquals(
+    e.hint,
+    "have a superuser run GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO restorer; in the target, then run the restore again as restorer",
+  );
+  // with USAGE, or a wrapper the target lacks (an extension of the restore creates it, owned by the role): created
+  for (
+    const over of [{ usableWrappers: new Set(["postgres_fdw"]) }, {
+      globals: new Set([globalKey("ACCESS METHOD", "heap2")]),
+    }]
+  ) {
+    const ok = planCatalog("catalog.sql", CATALOG, MANIFEST, REQ, { ...t, ...over }, SCOPE);
+    assertEquals(ok.objects[1].action, "create");
+  }
+  // a superuser needs no grant
+  assertEquals(
+    planCatalog(
+      "catalog.sql",
+      CATALOG,
+      MANIFEST,
+      REQ,
+      target({ globals: has, usableWrappers: new Set() }),
+      SCOPE,
+    ).objects[1].action,
+    "create",
+  );
+});
+
+Deno.test("serverWrapper reads the wrapper's name token by token, whatever the names hold", () => {
+  assertEquals(serverWrapper("CREATE SERVER remote FOREIGN DATA WRAPPER postgres_fdw;"), "postgres_fdw");
+  assertEquals(
+    serverWrapper(
+      `CREATE SERVER "x FOREIGN DATA WRAPPER evil" FOREIGN DATA WRAPPER "My ""fdw""" OPTIONS (host 'FOREIGN DATA WRAPPER no');`,
+    ),
+    'My "fdw"',
+  );
+  assertEquals(serverWrapper("ALTER SERVER remote OWNER TO postgres;"), undefined);
+  assertEquals(
+    serverWrapper("COMMENT ON SERVER remote IS 'CREATE SERVER a FOREIGN DATA WRAPPER b';"),
+    undefined,
+  );
 });
 
 Deno.test("planCatalog: --schema takes only the access methods its tables need, --data-only nothing", () => {
