@@ -3,6 +3,7 @@
  * @module
  */
 import { REPO } from "./paths.ts";
+import { outputFed } from "./feed.ts";
 
 /** The result of one CLI run. */
 export interface CliResult {
@@ -71,12 +72,7 @@ export async function runCli(
     stderr: "piped",
   });
   const child = cmd.spawn();
-  if (opts.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
-  }
-  const out = await child.output();
+  const out = await outputFed(child, opts.stdin);
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }

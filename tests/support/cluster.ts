@@ -12,6 +12,7 @@
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { clientBinDir, serverBinDir, type ServerMajor } from "../../dev/pgenv.ts";
+import { outputFed } from "./feed.ts";
 
 /** The superuser every test cluster has (as on Supabase). */
 export const SUPERUSER = "supabase_admin";
@@ -71,13 +72,7 @@ async function exec(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  // Fed while the output is read: a script with much output would otherwise fill the pipe and stall.
-  const fed = opts.stdin === undefined ? Promise.resolve() : (async () => {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
-  })();
-  const [out] = await Promise.all([child.output(), fed]);
+  const out = await outputFed(child, opts.stdin);
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }

@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { clientBinDir, REPO_ROOT } from "../../dev/pgenv.ts";
 import type { Cluster } from "./cluster.ts";
+import { outputFed } from "./feed.ts";
 
 /**
  * The password of the `postgres` role after {@link loadFixture}: it holds every URL-special
@@ -135,10 +136,7 @@ async function psqlUrl(url: string, sql: string): Promise<string> {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(sql));
-  await w.close();
-  const out = await child.output();
+  const out = await outputFed(child, sql);
   const dec = new TextDecoder();
   if (out.code !== 0) throw new Error(`SQL failed: ${dec.decode(out.stderr).trim()}`);
   return dec.decode(out.stdout);
