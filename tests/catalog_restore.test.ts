@@ -251,6 +251,29 @@ for (const major of [15, 17] as const) {
         );
 
         await t.step(
+          "--exclude-schema b, which a.w uses: fails as one transaction (exit 1), the hint names schema b",
+          async () => {
+            const target = await c.createDatabase();
+            const r = await runCli(
+              ["restore", ...out, "--target-url", c.url({ db: target }), "--exclude-schema", "b"],
+              TOOLS,
+            );
+            assertEquals(r.code, 1, r.stderr);
+            assert(
+              /^error: .*relation "b\.v" does not exist.*; nothing was changed/m.test(r.stderr),
+              r.stderr,
+            );
+            assert(
+              r.stderr.includes(
+                "\nhint: an object of the restore uses schema b, which this restore leaves out and the target does not have:",
+              ),
+              r.stderr,
+            );
+            assertEquals(await schemasOf(c, target), "");
+          },
+        );
+
+        await t.step(
           "--schema and --table leave out rules and triggers that write outside them",
           async () => {
             for (const args of [["--schema", "d"], ["--table", "d.src", "--table", "d.kept"]]) {

@@ -27,7 +27,7 @@ import {
   tableKey,
   type TargetState,
 } from "./plan.ts";
-import { formatRestorePlan } from "./view.ts";
+import { formatRestorePlan, leftOutSchemaHint } from "./view.ts";
 import { runPsql } from "./exec.ts";
 import { catalogObjects, loadSchemaData, managedExtras, noteExcluded, postData, preData } from "./schemas.ts";
 import { scriptText } from "./script.ts";
@@ -189,6 +189,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         },
         serverMajor: state.serverMajor,
         log: opts.log,
+        explain: (stderr) => leftOutSchemaHint(stderr, leftOut(manifest, plan, state)),
       }),
     };
     try {
@@ -339,6 +340,12 @@ function catalogScope(
     supabase: plan.schemas.some((s) => s.mode === "data"),
     managed: new Set(m.schemas.filter((s) => s.managed).map((s) => s.name)),
   };
+}
+
+/** The backup's schemas that the restore neither creates nor loads and the target does not have. */
+function leftOut(m: Manifest, plan: RestorePlan, target: TargetState): Set<string> {
+  const restored = new Set(plan.schemas.map((s) => s.name));
+  return new Set(m.schemas.map((s) => s.name).filter((n) => !restored.has(n) && !target.schemas.has(n)));
 }
 
 async function restoreRoles(ctx: Ctx): Promise<void> {

@@ -34,6 +34,8 @@ export interface SessionOptions {
   serverMajor: number;
   /** Progress lines. */
   log: (line: string) => void;
+  /** A hint for psql's error output that knows better than the step's own (undefined: the step's). */
+  explain?: (stderr: string) => string | undefined;
 }
 
 /** Where each input starts in psql's input, to name the step an error line points at. */
@@ -105,7 +107,7 @@ export class Session {
     const e = programFailure({ ...this.#program, what }, end);
     return new BackupError(
       `${e.message}; nothing was changed (the restore runs in one transaction)`,
-      { hint: mark?.hint ?? e.hint, cause: e.cause },
+      { hint: this.#opts.explain?.(end.stderr) ?? mark?.hint ?? e.hint, cause: e.cause },
     );
   }
 

@@ -132,3 +132,21 @@ export function planJson(plan: RestorePlan): Record<string, unknown> {
       : {}),
   };
 }
+
+/**
+ * The hint for a restore that failed because an object it creates uses an object of a schema the
+ * restore leaves out (`--exclude-schema`, or not selected by `--schema`/`--table`) and the target does
+ * not have: a view of `a` on `b.v` with `--exclude-schema b`. `server` is psql's error output;
+ * `left` the backup's schemas that are neither restored nor in the target. Only a name of `left` is
+ * quoted back, never the server's text; undefined when the error is another one.
+ */
+export function leftOutSchemaHint(server: string, left: ReadonlySet<string>): string | undefined {
+  const m = server.match(/ERROR: {1,2}(?:relation|type|schema|function|operator) ([\s\S]*?) does not exist/);
+  if (!m) return undefined;
+  const named = m[1].startsWith('"') ? m[1].slice(1).replace(/"$/, "") : m[1];
+  const schema = [...left].find((s) => named === s || named.startsWith(`${s}.`));
+  if (schema === undefined) return undefined;
+  return `an object of the restore uses schema ${
+    esc(schema)
+  }, which this restore leaves out and the target does not have: restore that schema too (or create what is used in the target first), then run the restore again`;
+}
