@@ -8,7 +8,7 @@
 import type { QualifiedName } from "../pg/ident.ts";
 import { type Ctx, warn } from "./context.ts";
 import { dataStream, preDataScripts, preDataText, readText } from "./files.ts";
-import { triggerFunction, writesOutside } from "./writes.ts";
+import { runsDynamicSql, triggerFunction, writesOutside } from "./writes.ts";
 import { withoutState } from "./catalog.ts";
 import { addCounts, filterDefinitions } from "./filter.ts";
 import { type PlannedTable, tableKey } from "./plan.ts";
@@ -117,10 +117,26 @@ export async function withoutOutsideWriters(
   }
   const inBackup = (schema: string, table: string) =>
     ctx.manifest.schemas.some((s) => s.name === schema && s.tables.some((t) => t.name === table));
+  // Some of the backup's tables are left out (and not in the target): a trigger whose function runs
+  // dynamic SQL may write into one of them, which no reading of its body can tell.
+  const partial = ctx.manifest.schemas.some((s) => s.tables.some((t) => !present(s.name, t.name)));
   return blocks.filter((b) => {
     if (b.type !== "RULE" && b.type !== "TRIGGER") return true;
     const outside = writesOutside(b, (s, n) => functions.get(`${s}\u0000${n}`), present, inBackup);
-    if (outside.length === 0) return true;
+    if (outside.length === 0) {
+      const f = b.type === "TRIGGER" ? triggerFunction(b) : undefined;
+      const def = f && functions.get(`${f.schema}\u0000${f.name}`);
+      if (partial && def && runsDynamicSql(def)) {
+        warn(
+          ctx,
+          `trigger ${b.schema}.${b.name} kept: its function ${f!.schema}.${
+            f!.name
+          } runs dynamic SQL (EXECUTE), ` +
+            `so the tables it writes into are not known; check that this restore or the target has them`,
+        );
+      }
+      return true;
+    }
     warn(
       ctx,
       `${b.type.toLowerCase()} ${b.schema}.${b.name} left out: it writes into ${

@@ -4,7 +4,7 @@
  * target lacks, with a warning, as it does for foreign keys. A rule's commands are in its `CREATE RULE`
  * (after `DO`); a trigger's are in the body of the function it executes. The names are read from the
  * SQL with its string literals and comments blanked out, so a name in a string or a comment does not
- * count; what stays unknown (dynamic SQL) is not judged. Pure: no I/O.
+ * count; what stays unknown (dynamic SQL) is not judged, only recognised ({@link runsDynamicSql}). Pure: no I/O.
  * @module
  */
 import { lexScript } from "../pg/lexer.ts";
@@ -105,6 +105,16 @@ export function triggerFunction(block: ScriptBlock): { schema: string; name: str
     new RegExp(`EXECUTE\\s+(?:FUNCTION|PROCEDURE)\\s+(${NAME})\\s*\\.\\s*(${NAME})\\s*\\(`),
   );
   return m ? { schema: unquoteName(m[1]), name: unquoteName(m[2]) } : undefined;
+}
+
+/**
+ * Whether a function's body runs dynamic SQL (PL/pgSQL `EXECUTE …`, other than the `EXECUTE FUNCTION`
+ * of a trigger it might create): the tables such a function writes into cannot be read from it.
+ */
+export function runsDynamicSql(fn: ScriptBlock): boolean {
+  const stmt = statementOf(fn, /^CREATE (?:OR REPLACE )?(?:FUNCTION|PROCEDURE) /);
+  if (!stmt) return false;
+  return /\bEXECUTE\b(?!\s+(?:FUNCTION|PROCEDURE)\b)/i.test(blankLiterals(stmt));
 }
 
 /**

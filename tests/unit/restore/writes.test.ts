@@ -3,6 +3,7 @@ import { parseScript, type ScriptBlock } from "../../../lib/restore/script.ts";
 import {
   functionSearchPath,
   ruleWrites,
+  runsDynamicSql,
   triggerFunction,
   writesOutside,
   writeTargets,
@@ -104,4 +105,25 @@ Deno.test("writesOutside: tables of the backup that are not present; unknown nam
   );
   // a table the backup does not know (a view, dynamic SQL): not judged
   assertEquals(writesOutside(RULE, fn, only(["d.src"]), () => false), []);
+});
+
+Deno.test("runsDynamicSql: PL/pgSQL EXECUTE is dynamic SQL; EXECUTE FUNCTION, strings and comments are not", () => {
+  const fn = (body: string) =>
+    block(
+      "f()",
+      "FUNCTION",
+      "d",
+      `CREATE FUNCTION d.f() RETURNS trigger\n    LANGUAGE plpgsql\n    AS $$\nbegin\n${body}\nreturn new;\nend $$;`,
+    );
+  assertEquals(
+    runsDynamicSql(fn("  execute format('insert into %I.log values (1)', tg_table_schema);")),
+    true,
+  );
+  assertEquals(runsDynamicSql(fn("  EXECUTE 'delete from c.log' USING new.id;")), true);
+  assertEquals(runsDynamicSql(fn("  insert into c.log values ('execute this');")), false);
+  assertEquals(
+    runsDynamicSql(fn("  -- execute nothing\n  create trigger t after insert on x execute function g();")),
+    false,
+  );
+  assertEquals(runsDynamicSql(block("t", "TABLE", "d", "CREATE TABLE d.t (execute int);")), false);
 });
