@@ -25,7 +25,8 @@ import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { withPgpass } from "../lib/pg/pgpass.ts";
 import { parseDbUrl, transactionPoolerHint } from "../lib/pg/url.ts";
 import { runBackup } from "../lib/backup/execute.ts";
-import { type BackupView, dirView, openBackup, previousBackup } from "../lib/history/backups.ts";
+import { type BackupView, dirView, openBackup, previousBackup, storedAsOf } from "../lib/history/backups.ts";
+import { looksLikeTime } from "../lib/store/asof.ts";
 import { diffBackups, type RowContext, type Selection } from "../lib/history/compare.ts";
 import type { RowChange } from "../lib/history/rows.ts";
 import { diffJson, formatDiff, rowJson, rowSql } from "../lib/history/view.ts";
@@ -148,12 +149,20 @@ class LineFile {
   }
 }
 
-/** A backup in the object store of `--store`, by name or `latest`, read from its blobs. */
+/**
+ * A backup in the object store of `--store`, by name, `latest` or a time (the newest backup taken at
+ * or before it), read from its blobs.
+ */
 async function storedView(
   store: ObjectStore,
   ref: string,
   decode: { identityFile?: string },
+  opts: { now: Date; origin: string },
 ): Promise<BackupView> {
+  if (looksLikeTime(ref)) {
+    const { reader, label } = await storedAsOf(store, ref, opts.now, opts.origin);
+    return dirView(reader, label, reader.manifest, decode);
+  }
   const { reader, backup } = await openStoredBackup(store, ref);
   return dirView(reader, ref === "latest" ? "latest" : backup.name, reader.manifest, decode);
 }
@@ -167,7 +176,7 @@ async function previousStored(store: ObjectStore, decode: { identityFile?: strin
       "name two backups (diff FROM TO), or compare latest with the database (diff latest --db-url URL)",
     );
   }
-  return await storedView(store, all[all.length - 2].name, decode);
+  return await storedView(store, all[all.length - 2].name, decode, { now: new Date(), origin: "FROM" });
 }
 
 /** Runs `backup.ts diff`; returns 0 when the backups are equal, 1 when they differ. */
@@ -190,7 +199,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       ref === LIVE
         ? await captureLive(args, selection, await Deno.makeTempDir({ dir: tmpDir, prefix: "live-" }))
         : store
-        ? await storedView(store, ref, decode)
+        ? await storedView(store, ref, decode, { now, origin })
         : await openBackup(root, ref, { decode, now, origin });
     const to = sides.to === LIVE ? undefined : await open(sides.to, "TO");
     const from = sides.from === undefined

@@ -4,8 +4,15 @@
  * target project's S3 endpoint (lib/storage/restore.ts).
  * @module
  */
-import { boolValue, intValue, listValue, optionalString, type ParsedArgs } from "../lib/cli/flags.ts";
-import { backupSource, connectionSettings, rootFromArgs, targetUrl } from "../lib/cli/args.ts";
+import {
+  boolValue,
+  intValue,
+  listValue,
+  optionalString,
+  type ParsedArgs,
+  stringValue,
+} from "../lib/cli/flags.ts";
+import { backupSource, connectionSettings, rootFromArgs, storeFromArgs, targetUrl } from "../lib/cli/args.ts";
 import type { BackupSource } from "../lib/store/reader.ts";
 import { describeDb } from "../lib/pg/url.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
@@ -18,7 +25,15 @@ import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
 import type { RestoreRequest } from "../lib/restore/plan.ts";
 import { neededFiles } from "../lib/restore/source.ts";
 import { checkIntoRequest } from "../lib/restore/into.ts";
-import { backupAsOf, writeGitBackup } from "../lib/history/backups.ts";
+import {
+  backupAsOf,
+  gitBackupAt,
+  isRevisionRef,
+  storedAsOf,
+  writeGitBackup,
+} from "../lib/history/backups.ts";
+import { looksLikeTime } from "../lib/store/asof.ts";
+import type { GitBackup } from "../lib/store/revision.ts";
 import { readManifest } from "../lib/store/manifest.ts";
 import { openDb } from "../lib/pg/connect.ts";
 import { readMap, type StorageMap } from "../lib/storage/map.ts";
@@ -157,21 +172,29 @@ interface Source {
 }
 
 /**
- * The backup to restore: `--as-of` chooses the newest one taken at or before a time, on disk or in
- * the git history of the root (then the files the restore needs are written out to a temporary
- * folder, nothing checked out); otherwise `--from`.
+ * The backup to restore: `--as-of` chooses the newest one taken at or before a time, on disk, in
+ * the git history of the root, or in the object store of `--store` (read from there, streaming);
+ * otherwise `--from`, which also takes `<rev>:<path>` (a backup in a git commit). A backup read from
+ * git history has the files the restore needs written out to a temporary folder (nothing checked out).
  */
 async function restoreSource(
   args: ParsedArgs,
   request: RestoreRequest,
 ): Promise<Source> {
+  const env = Deno.env.toObject();
   const asOf = optionalString(args, "as-of");
-  if (asOf === undefined) return await backupSource(args, Deno.env.toObject());
-  if (optionalString(args, "store") !== undefined) {
-    throw usageError(
-      "--as-of cannot be combined with --store yet",
-      "run 'backup.ts list --store …' and pass the backup's name to --from",
-    );
+  if (asOf === undefined) {
+    const from = stringValue(args, "from");
+    if (optionalString(args, "store") !== undefined || !isRevisionRef(from)) {
+      return await backupSource(args, env);
+    }
+    if (looksLikeTime(from)) {
+      throw usageError(
+        `--from '${from}' is a time, not a backup`,
+        "give the time to --as-of to restore the newest backup taken at or before it",
+      );
+    }
+    return await fromGit(await gitBackupAt(rootFromArgs(args), from, "--from"), request);
   }
   if (args.origin["from"]) {
     throw usageError(
@@ -179,17 +202,26 @@ async function restoreSource(
       "give --from to name a backup, or --as-of to choose the newest one taken at or before a time",
     );
   }
+  const store = await storeFromArgs(args, env);
+  if (store) {
+    const { reader, label } = await storedAsOf(store, asOf, new Date());
+    return { dir: reader, label };
+  }
   const b = await backupAsOf(rootFromArgs(args), asOf, new Date());
-  if (b.dir) return { dir: b.dir, label: b.label };
-  const files = neededFiles(b.manifest, request);
-  const tmp = await Deno.makeTempDir({ prefix: "supabase-backup-asof-" });
+  return b.dir ? { dir: b.dir, label: b.label } : await fromGit(b.git!, request);
+}
+
+/** The files of a backup in a git commit that `request` reads, written out to a temporary folder. */
+async function fromGit(g: GitBackup, request: RestoreRequest): Promise<Source> {
+  const files = neededFiles(g.manifest, request);
+  const tmp = await Deno.makeTempDir({ prefix: "supabase-backup-git-" });
   try {
-    await writeGitBackup(b.git!, files, tmp);
+    await writeGitBackup(g, files, tmp);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
   }
-  return { dir: tmp, label: b.label, tmp };
+  return { dir: tmp, label: g.label, tmp };
 }
 
 /** Runs `backup.ts restore`; returns the exit code. */

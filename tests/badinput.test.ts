@@ -247,6 +247,18 @@ const CASES: Case[] = [
     names: "--table 'public.nope' is not in this backup",
   },
   {
+    name: "restore --from <rev>:<path> of a root outside git",
+    args: ["restore", "--target-url", URL, "--out", "b", "--from", "HEAD:b/latest"],
+    files: { "b/latest/": "", "b/latest/manifest.json": manifestWith(() => {}) },
+    names: "--from 'HEAD:b/latest' names a git commit, but b is not in a git repository",
+  },
+  {
+    name: "restore --from a time",
+    args: ["restore", "--target-url", URL, "--out", "b", "--from", "2026-12-01T09:30Z"],
+    files: { "b/latest/": "", "b/latest/manifest.json": manifestWith(() => {}) },
+    names: "--from '2026-12-01T09:30Z' is a time, not a backup",
+  },
+  {
     name: "restore --into without --table",
     args: ["restore", "--target-url", URL, "--into", "public.orders_old"],
     names: "--into needs --table SCHEMA.TABLE",

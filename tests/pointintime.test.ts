@@ -3,7 +3,8 @@
  * chooses the newest backup taken at or before a time, from archive/ on disk and, once the archive is
  * pruned, from git history alone (read with git cat-file, nothing checked out); `--into` brings the
  * table back under a new name beside the live one (as `postgres`, into the live database), so that a
- * join finds exactly the rows deleted since; a hostile table name changes nothing else.
+ * join finds exactly the rows deleted since; a hostile table name changes nothing else. `--from
+ * <rev>:<path>` restores the backup of a git commit the same way, and a bad revision is exit 2.
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import $ from "dax";
@@ -239,6 +240,39 @@ async function scenario(c: Cluster): Promise<void> {
     ok(/from [0-9a-f]{7}:backups\/latest /.test(git.stdout), git.stdout);
     assertEquals((await lost("shop.orders_git")).trim(), lostIds);
     assertEquals(await $`git -C ${repo} status --porcelain`.text(), status);
+
+    // --from <rev>:<path>: the backup of a commit, by its path or (empty) the root's latest/, read the same way.
+    const byRev = await c.createDatabase();
+    const r3 = await runCli(
+      ["restore", "--from", "HEAD~2:backups/latest", "--table", "shop.orders", "--out", out],
+      { RESTORE_DB_URL: c.url({ db: byRev }) },
+    );
+    assertEquals(r3.code, 0, r3.stderr);
+    ok(/from [0-9a-f]{7}:backups\/latest /.test(r3.stdout), r3.stdout);
+    assertEquals(await count(c, byRev, "shop.orders"), 40);
+    const rev = await runCli(
+      ["restore", "--from", "HEAD~2:", "--table", "shop.orders", "--into", "shop.orders_rev", "--out", out],
+      live,
+    );
+    assertEquals(rev.code, 0, rev.stderr);
+    assertEquals((await lost("shop.orders_rev")).trim(), lostIds);
+    assertEquals(await $`git -C ${repo} status --porcelain`.text(), status);
+    // A revision git does not know, a path without a backup, a time: exit 2, one line and a hint.
+    for (
+      const [from, re] of [
+        ["no-such-rev:backups/latest", /^error: 'no-such-rev' is not a commit of the git repository /],
+        ["HEAD~2:backups/nowhere", /^error: HEAD~2:backups\/nowhere: no backup there/],
+        ["HEAD~99:", /^error: 'HEAD~99' is not a commit/],
+        ["2026-12-01T09:30", /^error: --from '2026-12-01T09:30' is a time, not a backup/],
+      ] as const
+    ) {
+      const r = await runCli(["restore", "--from", from, "--table", "shop.orders", "--out", out], {
+        RESTORE_DB_URL: c.url({ db: await c.createDatabase() }),
+      });
+      assertEquals(r.code, 2, `${from}: ${r.stderr}`);
+      const lines = r.stderr.trim().split("\n");
+      ok(lines.length === 2 && re.test(lines[0]) && lines[1].startsWith("hint: "), r.stderr);
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

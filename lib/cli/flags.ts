@@ -59,6 +59,7 @@ export interface IntFlag extends FlagCommon {
 export type FlagSpec = BoolFlag | StringFlag | IntFlag;
 
 const ALL = COMMANDS;
+/** The commands that read or write a backup root, or instead an object store (`--store`). */
 const STORE: readonly Command[] = ["backup", "restore", "verify", "diff", "history", "prune", "list"];
 const RETENTION_HELP = "(backup prunes after a successful run)";
 const MAX_KEEP = 1_000_000;
@@ -87,7 +88,7 @@ const TABLE = [
     value: "URL",
     env: "BACKUP_STORE",
     help: "Object store instead of --out: s3://BUCKET/PREFIX or azblob://CONTAINER/PREFIX (docs/storage.md).",
-    commands: ["backup", "restore", "verify", "diff", "prune", "list"],
+    commands: STORE,
   },
   {
     name: "store-endpoint",
@@ -95,7 +96,7 @@ const TABLE = [
     value: "URL",
     defaultNote: "$AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS",
     help: "Endpoint of --store: S3-compatible (R2, B2, Supabase's /storage/v1/s3; path-style) or Azure Blob.",
-    commands: ["backup", "restore", "verify", "diff", "prune", "list"],
+    commands: STORE,
   },
   {
     name: "env",
@@ -166,7 +167,7 @@ const TABLE = [
     min: 0,
     max: 20,
     help: "Connection attempts after the first on a transient fault (reset, timeout, refused).",
-    commands: ["backup", "restore", "verify", "diff", "prune", "list"],
+    commands: STORE,
   },
   // selection
   {
@@ -528,7 +529,8 @@ const TABLE = [
     type: "string",
     value: "latest|ARCHIVE|PATH",
     default: "latest",
-    help: "Backup to read: latest, an archive folder name, or a path.",
+    help:
+      "Backup to read: latest, an archive folder name, or a path; restore also takes <rev>:<path>, a backup in a git commit.",
     commands: ["restore", "verify"],
   },
   {
@@ -536,7 +538,7 @@ const TABLE = [
     type: "string",
     value: "TIME",
     help:
-      "Restore the newest backup taken at or before TIME (2026-12-01, 2026-12-01T09:30Z, 36h, 2d): from latest/, archive/ or git history.",
+      "Restore the newest backup taken at or before TIME (2026-12-01, 2026-12-01T09:30Z, 36h, 2d): from latest/, archive/, git history or --store.",
     commands: ["restore"],
   },
   {

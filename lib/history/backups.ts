@@ -19,8 +19,16 @@ import {
   openGitBackup,
   pathInRepo,
 } from "../store/revision.ts";
-import { ARCHIVE, LATEST } from "../store/rotation.ts";
+import { ARCHIVE, LATEST, timeFromArchiveName } from "../store/rotation.ts";
 import type { BackupSource } from "../store/reader.ts";
+import type { ObjectStore } from "../store/object.ts";
+import {
+  listBackups,
+  readStoredManifest,
+  type StoredBackup,
+  StoredBackupReader,
+  storedLabel,
+} from "../store/remoteread.ts";
 import { assertSafePath, pathInBackup } from "../store/safepath.ts";
 import { type KnownBackup, knownBackups } from "./timeline.ts";
 
@@ -111,20 +119,7 @@ export async function openBackup(root: string, ref: string, opts: OpenOptions): 
     const b = await resolveAsOf(root, ref, opts.now, opts.origin);
     return dirView(b.dir, b.label, await readManifest(b.dir), opts.decode);
   }
-  const colon = ref.indexOf(":");
-  if (colon > 0) {
-    const top = await gitTop(await isDir(root) ? root : ".");
-    if (!top) {
-      throw usageError(
-        `${opts.origin} '${ref}' names a git commit, but ${root} is not in a git repository`,
-        "run from inside the backup repository, or point --out at a root inside it",
-      );
-    }
-    const rev = ref.slice(0, colon);
-    let path = ref.slice(colon + 1);
-    if (path === "") path = `${await pathInRepo(top, root)}/${LATEST}`.replace(/^\.\//, "");
-    return gitView(await openGitBackup(top, rev, path), opts.decode);
-  }
+  if (isRevisionRef(ref)) return gitView(await gitBackupAt(root, ref, opts.origin), opts.decode);
   if ((isAbsolute(ref) || ref.includes("/") || ref.startsWith(".")) && await isDir(ref)) {
     try {
       await Deno.stat(join(ref, MANIFEST_NAME));
@@ -134,6 +129,32 @@ export async function openBackup(root: string, ref: string, opts: OpenOptions): 
     return dirView(ref, ref, await readManifest(ref), opts.decode);
   }
   throw usageError(`${opts.origin} '${ref}': no such backup in ${root}`, listHint(root));
+}
+
+/** Whether `ref` has the form `<rev>:<path>` (a colon after at least one character). Pure. */
+export function isRevisionRef(ref: string): boolean {
+  return ref.indexOf(":") > 0;
+}
+
+/**
+ * The backup `<rev>:<path>` names in the git repository that holds `root` (`HEAD~3:backups/latest`;
+ * the path relative to the repository's top, an empty one meaning the root's latest/), its manifest
+ * read with `git cat-file`. Throws a usage error naming `origin` when the root is in no git
+ * repository, `rev` is no commit, or the commit has no backup at that path.
+ */
+export async function gitBackupAt(root: string, ref: string, origin: string): Promise<GitBackup> {
+  const top = await gitTop(await isDir(root) ? root : ".");
+  if (!top) {
+    throw usageError(
+      `${origin} '${ref}' names a git commit, but ${root} is not in a git repository`,
+      "run from inside the backup repository, or point --out at a root inside it",
+    );
+  }
+  const colon = ref.indexOf(":");
+  const rev = ref.slice(0, colon);
+  let path = ref.slice(colon + 1);
+  if (path === "") path = `${await pathInRepo(top, root)}/${LATEST}`.replace(/^\.\//, "");
+  return await openGitBackup(top, rev, path);
 }
 
 /**
@@ -162,6 +183,49 @@ export async function backupAsOf(root: string, text: string, now: Date): Promise
   const at = parseAsOf(text, now, "--as-of");
   const dated = (await knownBackups(root)).map((b) => ({ ...b, createdAt: new Date(b.manifest.createdAt) }));
   return chooseAsOf(dated, at, root);
+}
+
+/**
+ * The newest backup in the object store `store` taken at or before the time `text` names
+ * (`restore --as-of … --store`, or a time given to `diff --store`; `origin` names it in messages), as a reader that streams its blobs, with its label (`latest (<name>)`
+ * or the name). Names carry their manifest's time cut to the second, so only the manifest of the
+ * backup chosen is read (and of one before it when that one is damaged). Throws a usage error for a
+ * bad time, an empty store, or a time before the first backup.
+ */
+export async function storedAsOf(
+  store: ObjectStore,
+  text: string,
+  now: Date,
+  origin = "--as-of",
+): Promise<{ reader: StoredBackupReader; label: string }> {
+  const at = parseAsOf(text, now, origin);
+  const all = await listBackups(store);
+  if (all.length === 0) {
+    throw usageError(
+      `no backups in ${store.display}`,
+      "run 'backup.ts backup --store …' first, or check --store and --env",
+    );
+  }
+  // A name's time is its manifest's cut to the second; a name without one is dated by its manifest.
+  const read = (b: StoredBackup) => readStoredManifest(store, b.key).then((r) => r.manifest, () => undefined);
+  const dated = await Promise.all(all.map(async (b) => {
+    const named = timeFromArchiveName(b.name);
+    const createdAt = named ?? new Date((await read(b))?.createdAt ?? NaN);
+    return { label: b.name, backup: b, createdAt };
+  }));
+  for (;;) {
+    const best = chooseAsOf(dated, at, store.display); // throws once none is left
+    const manifest = await read(best.backup);
+    const created = new Date(manifest?.createdAt ?? NaN);
+    if (manifest && created.getTime() <= at.getTime()) {
+      return {
+        reader: new StoredBackupReader(store, best.backup, manifest),
+        label: storedLabel(best.backup, all),
+      };
+    }
+    // damaged or pruned meanwhile (left out), or later than `at` within its name's second
+    best.createdAt = created;
+  }
 }
 
 /**

@@ -1,11 +1,15 @@
 /**
  * A table through time (`history --table`): every backup of a root, on disk (latest/ and archive/)
- * and in the history of the git repository holding it, read from the manifests alone, and the
- * backups in which the table's files changed. Finding the changes is pure.
+ * and in the history of the git repository holding it, or every backup in an object store
+ * (`--store`), read from the manifests alone, and the backups in which the table's files changed.
+ * Finding the changes is pure.
  * @module
  */
 import { join } from "node:path";
-import { usageError } from "../base/errors.ts";
+import { BackupError, usageError } from "../base/errors.ts";
+import { runPool } from "../base/pool.ts";
+import type { ObjectStore } from "../store/object.ts";
+import { listBackups, readStoredManifest, type StoredBackup } from "../store/remoteread.ts";
 import { readArchives } from "../store/listing.ts";
 import { type Manifest, MANIFEST_NAME, parseManifest } from "../store/manifest.ts";
 import { type GitBackup, gitTop, latestHistory, pathInRepo } from "../store/revision.ts";
@@ -19,6 +23,8 @@ export interface KnownBackup {
   /** Where it is: its folder on disk, or its commit when only git history still has it. */
   dir?: string;
   git?: GitBackup;
+  /** Its manifest's object when it is in an object store. */
+  stored?: StoredBackup;
 }
 
 /** One backup in which the table changed. */
@@ -71,6 +77,36 @@ export async function knownBackups(root: string): Promise<KnownBackup[]> {
   );
 }
 
+/** Manifests read at once from an object store. */
+const MANIFEST_READS = 8;
+
+/**
+ * The backups in the object store `store` (`--store`), oldest first, each with its manifest (read
+ * a few at a time; one that does not read is left out): the newest labelled `latest`, the others
+ * by name, as `list --store` shows them.
+ */
+export async function storedBackups(store: ObjectStore): Promise<KnownBackup[]> {
+  const all = await listBackups(store);
+  const manifests = await runPool(
+    all.map((b) => async () => {
+      try {
+        return (await readStoredManifest(store, b.key)).manifest;
+      } catch (e) {
+        if (e instanceof BackupError && e.exitCode >= 130) throw e; // interrupted
+        return undefined; // damaged, or pruned meanwhile
+      }
+    }),
+    MANIFEST_READS,
+  );
+  const out: KnownBackup[] = [];
+  all.forEach((b, i) => {
+    const manifest = manifests[i];
+    if (manifest) out.push({ label: b.name, manifest, stored: b });
+  });
+  if (out.length > 0) out[out.length - 1].label = LATEST;
+  return out;
+}
+
 function findTable(m: Manifest, schema: string, table: string) {
   return m.schemas.find((s) => s.name === schema)?.tables.find((t) => t.name === table);
 }
@@ -106,7 +142,7 @@ export function tableTimeline(backups: readonly KnownBackup[], schema: string, t
   if (present === 0) {
     throw usageError(
       `table ${schema}.${table} is in none of the ${backups.length} backups in ${where}`,
-      "check the name (SCHEMA.TABLE, quoted as in SQL when it needs it) and --out/--env; 'backup.ts list' shows the backups",
+      "check the name (SCHEMA.TABLE, quoted as in SQL when it needs it) and --out (or --store) and --env; 'backup.ts list' shows the backups",
     );
   }
   return { entries, backups: backups.length, present };

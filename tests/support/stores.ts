@@ -4,7 +4,8 @@
  * server's S3 protocol; Azurite for Azure Blob). A PostgreSQL 17 source with the fixture: backup,
  * an unchanged backup that uploads only its manifest, a changed one, list, verify (a corrupted and
  * a missing blob named), restore and the drill, encrypted and not, prune with a running backup,
- * and a backup killed (SIGKILL) mid-upload.
+ * and a backup killed (SIGKILL) mid-upload. Before it, history and point in time on the store: five
+ * backups of a changing database, `history --table`, `restore --as-of --into`, and their bad input.
  * @module
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
@@ -56,8 +57,203 @@ async function latestManifest(store: ObjectStore): Promise<{ key: string; m: Man
   return { key, m: JSON.parse(await new Response(await store.get(key)).text()) as Manifest };
 }
 
-/** Runs the matrix for the store `make` gives (one server and one cluster for all steps). */
+/** The `shop` schema of the history steps: 40 orders with an index and a policy, and two more tables. */
+const SHOP = `
+create schema shop;
+create table shop.orders (id serial primary key, code text not null unique, amount numeric(10,2), note text);
+create index orders_amount_idx on shop.orders (amount);
+alter table shop.orders enable row level security;
+create policy "own orders" on shop.orders for select to authenticated using (amount < 10);
+insert into shop.orders (code, amount, note)
+  select 'code-' || i, i * 1.5, case when i % 7 = 0 then E'multi\\nline ''q''' end from generate_series(1, 40) i;
+create table shop.legacy (id int primary key, label text);
+insert into shop.legacy select i, 'old ' || i from generate_series(1, 5) i;
+create table shop.other (id int primary key);
+grant usage, create on schema shop to postgres;
+grant select on all tables in schema shop to postgres;
+grant select on all sequences in schema shop to postgres;
+`;
+
+/** The changes before backups 2 to 5. */
+const SHOP_STEPS = [
+  "delete from shop.orders where id % 4 = 0; update shop.orders set note = 'changed' where id = 1;",
+  "alter table shop.orders add column coupon text;",
+  "drop table shop.legacy; insert into shop.other values (1);",
+  "insert into shop.orders (code, amount) values ('late-1', 1), ('late-2', 2);",
+];
+
+function usageFailure(r: CliResult, pattern: RegExp): void {
+  assertEquals(r.code, 2, `exit ${r.code}: ${r.stderr}`);
+  const lines = r.stderr.trim().split("\n");
+  assertEquals(lines.length, 2, r.stderr);
+  assert(lines[0].startsWith("error: ") && pattern.test(lines[0]), lines[0]);
+  assert(lines[1].startsWith("hint: "), lines[1]);
+  assertEquals(r.stdout, "");
+}
+
+/**
+ * History and point in time on the store `make` gives (its server is not stopped: the matrix
+ * after it does that). Registered by {@link storeMatrix}.
+ */
+function storeHistory(make: () => Promise<StoreFixture>): void {
+  Deno.test({
+    name: "store history: history --table and restore --as-of --into read the store's backups",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async (t) => {
+      const f = await make();
+      const cluster: Cluster = await sharedCluster(17);
+      const db = await cluster.createDatabase();
+      const { url: dbUrl } = await loadFixture(cluster, db, { app: false });
+      await cluster.sql(SHOP, { db });
+      const src = { SUPABASE_DB_URL: dbUrl, ...TOOLS, ...f.env };
+      const live = { ...src, RESTORE_DB_URL: dbUrl };
+      const url = f.url();
+      const backup = async () => ok(await runCli(["backup", "--store", url, "--yes"], src), "backup");
+      const listed: { backup: string; createdAt: string }[] = [];
+
+      await t.step(`${f.name}: five backups of a changing database`, async () => {
+        await backup();
+        for (const step of SHOP_STEPS) {
+          await cluster.sql(step, { db });
+          await backup();
+        }
+        const r = await runCli(["list", "--store", url, "--json"], src);
+        assertEquals(r.code, 0, r.stderr);
+        listed.push(...JSON.parse(r.stdout).roots[0].backups.reverse());
+        assertEquals(listed.length, 5);
+      });
+
+      await t.step(`${f.name}: history lists the backups in which a table changed`, async () => {
+        const hist = async (table: string) => {
+          const r = await runCli(["history", "--table", table, "--store", url, "--json"], src);
+          assertEquals(r.code, 0, r.stderr);
+          const doc = JSON.parse(r.stdout);
+          assertEquals([doc.backups, doc.root], [5, url]);
+          return (doc.changes as { label: string; change: string; rows: number | null }[]).map((e) =>
+            `${e.label} ${e.change} ${e.rows}`
+          );
+        };
+        const [b1, b2, b3, b4, b5] = listed.map((b) => b.backup);
+        assertEquals(b5, "latest");
+        assertEquals(await hist("shop.orders"), [
+          `${b1} created 40`,
+          `${b2} data 30`,
+          `${b3} schema+data 30`,
+          "latest data 32",
+        ]);
+        assertEquals(await hist("shop.legacy"), [`${b1} created 5`, `${b4} dropped null`]);
+        const text = await runCli(["history", "--table", "shop.orders", "--store", url], src);
+        assertEquals(text.code, 0, text.stderr);
+        assert(/shop\.orders: 4 changes in 5 backups \(the table is in 5\)/.test(text.stdout), text.stdout);
+        // diff takes times on the store too: backup 1 to backup 2 lost 10 rows and changed one
+        const d = await runCli(
+          [
+            "diff",
+            listed[0].createdAt,
+            listed[1].createdAt,
+            "--table",
+            "shop.orders",
+            "--store",
+            url,
+            "--json",
+          ],
+          src,
+        );
+        assertEquals(d.code, 1, d.stderr);
+        const rows = JSON.parse(d.stdout).tables.find((x: { table: string }) =>
+          x.table === "shop.orders"
+        ).rows;
+        assertEquals([rows.added, rows.removed, rows.changed], [0, 10, 1]);
+      });
+
+      await t.step(`${f.name}: restore --as-of --into brings back exactly the deleted rows`, async () => {
+        const into = await runCli([
+          "restore",
+          "--store",
+          url,
+          "--as-of",
+          listed[0].createdAt,
+          "--table",
+          "shop.orders",
+          "--into",
+          "shop.orders_before",
+        ], live);
+        assertEquals(into.code, 0, into.stderr);
+        assert(
+          into.stdout.startsWith(`restored shop.orders_before (40 row(s)) from ${listed[0].backup} `),
+          into.stdout,
+        );
+        const lost = await cluster.sql(
+          "select b.id from shop.orders_before b left join shop.orders o using (id) where o.id is null order by b.id",
+          { db },
+        );
+        assertEquals(lost.trim(), Array.from({ length: 10 }, (_, i) => String(4 * (i + 1))).join("\n"));
+        // A time between two backups chooses the older: backup 2, after the delete, before the new column.
+        const mid = new Date(new Date(listed[1].createdAt).getTime() + 1).toISOString();
+        const r2 = await runCli(
+          ["restore", "--store", url, "--as-of", mid, "--table", "shop.orders", "--into", "shop.orders_mid"],
+          live,
+        );
+        assertEquals(r2.code, 0, r2.stderr);
+        assert(r2.stdout.includes(`(30 row(s)) from ${listed[1].backup} `), r2.stdout);
+        assertEquals(
+          (await cluster.sql(
+            "select count(*) from information_schema.columns where table_schema = 'shop' and table_name = 'orders_mid' and column_name = 'coupon'",
+            { db },
+          )).trim(),
+          "0",
+        );
+        // A whole restore as of the future: latest, into an empty database.
+        const empty = await cluster.createDatabase();
+        const whole = await runCli(["restore", "--store", url, "--as-of", "2999-01-01"], {
+          ...src,
+          RESTORE_DB_URL: cluster.url({ db: empty }),
+        });
+        assertEquals(whole.code, 0, whole.stderr);
+        assert(/ from latest \(/.test(whole.stdout), whole.stdout);
+        assertEquals((await cluster.sql("select count(*) from shop.orders", { db: empty })).trim(), "32");
+      });
+
+      await t.step(`${f.name}: bad input is exit 2 with one line and a hint, nothing written`, async () => {
+        const relations = () =>
+          cluster.sql(
+            "select count(*) from pg_class c join pg_namespace n on n.oid = relnamespace where nspname = 'shop'",
+            { db },
+          );
+        const before = await relations();
+        const restore = (...extra: string[]) =>
+          runCli(["restore", "--table", "shop.orders", "--into", "shop.orders_x", ...extra], live);
+        usageFailure(
+          await restore("--store", url, "--as-of", "2000-01-01"),
+          /no backup in .* was taken at or before 2000-01-01T23:59:59Z/,
+        );
+        usageFailure(await restore("--store", url, "--as-of", "someday"), /--as-of 'someday' is not a time/);
+        usageFailure(
+          await runCli(["restore", "--store", url, "--as-of", "2999-01-01", "--table", "shop.nope"], live),
+          /shop\.nope/,
+        );
+        usageFailure(
+          await runCli(["history", "--table", "shop.nope", "--store", url], src),
+          /table shop\.nope is in none of the 5 backups in /,
+        );
+        usageFailure(
+          await runCli(["history", "--table", "shop.orders", "--store", f.url()], src),
+          /^error: no backups in /,
+        );
+        usageFailure(await restore("--store", f.url(), "--as-of", "2d"), /^error: no backups in /);
+        assertEquals(await relations(), before);
+      });
+    },
+  });
+}
+
+/**
+ * Runs the history steps ({@link storeHistory}), then the matrix, for the store `make` gives (one
+ * server and one cluster for all steps).
+ */
 export function storeMatrix(make: () => Promise<StoreFixture & { stop(): Promise<void> }>): void {
+  storeHistory(make);
   Deno.test({
     name: "store matrix: backup, unchanged, changed, list, verify, restore, drill, prune, kill",
     sanitizeOps: false,
