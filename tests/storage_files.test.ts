@@ -526,6 +526,78 @@ Deno.test("--commit commits the map and the blobs; prune sweeps blobs only remov
   }
 });
 
+Deno.test("a sparse blobless clone sweeps by the maps of archives kept in git only", async () => {
+  const { p } = await source();
+  const tmp = await Deno.makeTempDir({ prefix: "storage-sparse-" });
+  const bare = join(tmp, "bare.git"), work = join(tmp, "work"), fresh = join(tmp, "fresh");
+  const gitEnv = {
+    GIT_AUTHOR_NAME: "t",
+    GIT_AUTHOR_EMAIL: "t@example.com",
+    GIT_COMMITTER_NAME: "t",
+    GIT_COMMITTER_EMAIL: "t@example.com",
+  };
+  const git = async (dir: string, ...args: string[]) => {
+    const r = await new Deno.Command("git", {
+      args: ["-C", dir, ...args],
+      env: gitEnv,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!r.success) throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+    return new TextDecoder().decode(r.stdout);
+  };
+  const sparse = ["sparse-checkout", "set", "--no-cone", "/*", "!/backups/archive/"];
+  const kept = bytesOf(810, 2345), old = bytesOf(811, 3456), mid = bytesOf(812, 4567);
+  const blobOf = (b: Uint8Array) => `backups/storage/blobs/${sha256(b).slice(0, 2)}/${sha256(b)}`;
+  try {
+    await git(tmp, "init", "-q", "--bare", "-b", "main", bare);
+    await git(tmp, "init", "-q", "-b", "main", work);
+    await Deno.writeTextFile(join(work, "README.md"), "# backups\n");
+    await git(work, "add", "README.md");
+    await git(work, "commit", "-qm", "init");
+    await git(work, "remote", "add", "origin", `file://${bare}`);
+    await git(work, "push", "-q", "-u", "origin", "main");
+    await git(work, ...sparse);
+    const out = join(work, "backups");
+    const push = async () => {
+      const r = await backup(p, out, ["--bucket", "docs", "--push"], gitEnv);
+      assertEquals(r.code, 0, r.stderr);
+    };
+    // archive 1 holds kept and old, archive 2 kept and mid, latest/ kept: both archives in git only
+    await restPut(p.storage, "docs", "sparse/kept.txt", kept, { contentType: "text/plain" });
+    await restPut(p.storage, "docs", "sparse/old.txt", old, { contentType: "text/plain" });
+    await push();
+    await restDelete(p.storage, "docs", "sparse/old.txt");
+    await restPut(p.storage, "docs", "sparse/mid.txt", mid, { contentType: "text/plain" });
+    await push();
+    await restDelete(p.storage, "docs", "sparse/mid.txt");
+    await push();
+    const onDisk = await Array.fromAsync(Deno.readDir(join(out, "archive"))).catch(() => []);
+    assertEquals(onDisk.map((e) => e.name), [], "the archives are in git only");
+    // a fresh blobless sparse clone, as the central workflow makes it, prunes the oldest archive
+    await git(tmp, "clone", "-q", "--filter=blob:none", "--no-checkout", `file://${bare}`, fresh);
+    await git(fresh, ...sparse);
+    await git(fresh, "checkout", "-q", "main");
+    const freshOut = join(fresh, "backups");
+    const archived = (await git(fresh, "ls-files", "backups/archive")).split("\n").filter((f) =>
+      f.endsWith("/manifest.json")
+    );
+    assertEquals(archived.length, 2, archived.join(", "));
+    const pruned = await runCli(["prune", "--out", freshOut, "--keep-last", "1", "--push"], gitEnv);
+    assertEquals(pruned.code, 0, pruned.stderr);
+    ok(!pruned.stderr.includes("unreferenced Storage files were kept"), pruned.stderr);
+    ok(!(await exists(join(fresh, blobOf(old)))), "the blob only the pruned archive needed is swept");
+    ok(await exists(join(fresh, blobOf(mid))), "the blob only the archive kept in git needs stays");
+    ok(await exists(join(fresh, blobOf(kept))), "latest's blob stays");
+    const tracked = await git(fresh, "ls-tree", "-r", "--name-only", "origin/main");
+    ok(!tracked.includes(blobOf(old)), "the sweep is pushed");
+    ok(tracked.includes(blobOf(mid)) && tracked.includes(blobOf(kept)), tracked);
+  } finally {
+    await restDelete(p.storage, "docs", "sparse/kept.txt").catch(() => {});
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 /** Waits until a run writing into `out` has a finished download in its holder folder. */
 async function untilDownloaded(out: string): Promise<void> {
   const deadline = Date.now() + 120_000;

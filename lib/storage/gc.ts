@@ -15,11 +15,12 @@
 import { join } from "node:path";
 import { BackupError } from "../base/errors.ts";
 import { LATEST } from "../store/rotation.ts";
-import { readArchives } from "../store/listing.ts";
+import { type ArchiveFolder, readArchives } from "../store/listing.ts";
+import { archiveFilesInGit } from "../store/git.ts";
 import { listLeftovers } from "../store/leftover.ts";
 import { MANIFEST_NAME, parseManifest } from "../store/manifest.ts";
 import { STORE_LOCK } from "../store/staging.ts";
-import { readMap } from "./map.ts";
+import { mapFromText, readMap, STORAGE_MAP } from "./map.ts";
 import { blobFiles, collectGarbage, storeDir } from "./blobs.ts";
 import { type PruneDecision, pruneRoot } from "../store/prune.ts";
 import type { RetentionPolicy } from "../store/retention.ts";
@@ -103,12 +104,34 @@ async function referencedBlobs(root: string): Promise<Set<string> | { skipped: s
   } catch {
     // no latest
   }
-  for (const a of await readArchives(root, { git: true })) {
-    // an archive a sparse checkout keeps in git only is not read here: keep every blob
-    if (a.inGit) return { skipped: `${a.dir} is kept in git only (sparse checkout)` };
-    dirs.push(a.dir);
-  }
   const referenced = new Set<string>();
+  // archives a sparse checkout keeps in git only: their manifests and maps are read from git
+  const inGit: ArchiveFolder[] = [];
+  for (const a of await readArchives(root, { git: true })) {
+    if (a.inGit) inGit.push(a);
+    else dirs.push(a.dir);
+  }
+  let maps: (string | undefined)[];
+  try {
+    maps = await archiveFilesInGit(root, inGit.map((a) => a.name), STORAGE_MAP);
+  } catch (e) {
+    if (e instanceof BackupError && e.exitCode >= 130) throw e;
+    return {
+      skipped: `git cannot show the archives kept in git only (${(e as Error).message.split("\n")[0]})`,
+    };
+  }
+  for (const [i, a] of inGit.entries()) {
+    try {
+      if (!a.manifest) throw new Error(a.problem ?? "no manifest.json");
+      for (const o of mapFromText(a.dir, a.manifest, maps[i])?.objects ?? []) {
+        for (const f of blobFiles(o)) referenced.add(f);
+      }
+    } catch (e) {
+      return {
+        skipped: `${a.dir} (kept in git only) cannot be read (${(e as Error).message.split("\n")[0]})`,
+      };
+    }
+  }
   for (const dir of dirs) {
     try {
       const m = parseManifest(await Deno.readTextFile(join(dir, MANIFEST_NAME)), join(dir, MANIFEST_NAME));

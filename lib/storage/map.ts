@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { BackupError } from "../base/errors.ts";
 import { openPlaintext } from "../store/decode.ts";
-import type { Manifest } from "../store/manifest.ts";
+import type { Manifest, ManifestFile } from "../store/manifest.ts";
 import type { Bucket, ObjectRow } from "./catalog.ts";
 
 /** The map's file name in a backup folder. */
@@ -144,9 +144,31 @@ export async function readMap(
     if (e instanceof BackupError) throw e;
     throw bad(where, `it cannot be read (${(e as Error).message.split(" (os error")[0]})`);
   }
+  return checkedMap(bytes, entry, where);
+}
+
+/** Parses a map's bytes after checking them against the manifest's entry for it. Pure. */
+function checkedMap(bytes: Uint8Array, entry: ManifestFile, where: string): StorageMap {
   const sha = createHash("sha256").update(bytes).digest("hex");
   if (bytes.length !== entry.bytes || sha !== entry.sha256) {
     throw bad(where, "it does not match the manifest");
   }
   return parseMap(new TextDecoder().decode(bytes), where);
+}
+
+/**
+ * The map of a backup from its text as git holds it (an archive a sparse checkout keeps in git
+ * only), checked against the manifest `m` as {@link readMap} checks it: undefined when the backup
+ * has no Storage files. Throws a {@link BackupError} when the map is missing, stored encoded, does
+ * not match the manifest or does not parse. Pure.
+ */
+export function mapFromText(dir: string, m: Manifest, text: string | undefined): StorageMap | undefined {
+  if (!m.storage) return undefined;
+  const where = `${dir}/${STORAGE_MAP}`;
+  if (m.storage.map !== STORAGE_MAP) throw bad(where, `the manifest names the map '${m.storage.map}'`);
+  const entry = m.files[STORAGE_MAP];
+  if (!entry) throw bad(where, "the manifest does not list it");
+  if (text === undefined) throw bad(where, "git does not hold it");
+  if (entry.compression || entry.encrypted) throw bad(where, "it is stored compressed or encrypted");
+  return checkedMap(new TextEncoder().encode(text), entry, where);
 }

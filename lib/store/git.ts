@@ -208,6 +208,8 @@ interface GitRun {
   program: Program;
   /** Its stderr as git wrote it (masked in messages by the runner). */
   rawStderr: string;
+  /** Its stdout as git wrote it (`stdout` is trimmed). */
+  rawStdout: string;
 }
 
 /** The hint of a git step that is not expected to fail. */
@@ -246,6 +248,7 @@ async function git(
     stderr: maskGitOutput(r.stderr.trim()),
     program,
     rawStderr: r.stderr,
+    rawStdout: r.stdout,
   };
 }
 
@@ -837,35 +840,58 @@ export async function archivesInGit(root: string): Promise<GitArchive[]> {
     if (!(await Deno.lstat(join(root, ARCHIVE, n)).then(() => true, () => false))) names.push(n);
   }
   if (names.length === 0) return [];
-  const query = names.map((n) => `:${inRoot(repo, `${ARCHIVE}/${n}/${MANIFEST_NAME}`)}\n`).join("");
-  const text = await mustGit(
-    repo,
-    ["cat-file", "--batch"],
-    "cat-file",
-    GIT_HINT,
-    new TextEncoder().encode(query),
-  );
-  // a manifest is UTF-8 JSON: the text turns back into the bytes that the sizes count
-  const bytes = new TextEncoder().encode(text);
-  const out: GitArchive[] = [];
+  const texts = await indexTexts(repo, names.map((n) => `${ARCHIVE}/${n}/${MANIFEST_NAME}`));
+  return names.map((name, i) => ({
+    name,
+    path: inRoot(repo, `${ARCHIVE}/${name}`),
+    ...(texts[i] !== undefined ? { manifestText: texts[i] } : {}),
+  }));
+}
+
+/**
+ * The texts of files of the root (paths relative to it) as the index holds them, in order, one
+ * `cat-file --batch` for all (a partial clone fetches them); undefined for a path the index lacks.
+ * The files are UTF-8 text (manifests, maps): decoded, they turn back into the bytes they were.
+ */
+async function indexTexts(repo: Repo, rels: string[]): Promise<(string | undefined)[]> {
+  const query = rels.map((r) => `:${inRoot(repo, r)}\n`).join("");
+  const r = await git(repo, ["cat-file", "--batch"], "cat-file", GIT_HINT, new TextEncoder().encode(query));
+  if (r.code !== 0) throw gitFailure(r, GIT_HINT);
+  // untrimmed (a file's last newline counts), the text turns back into the bytes the sizes count
+  const bytes = new TextEncoder().encode(r.rawStdout);
+  const out: (string | undefined)[] = [];
   let at = 0;
   const dec = new TextDecoder();
-  for (const name of names) {
+  for (let i = 0; i < rels.length; i++) {
     const nl = bytes.indexOf(10, at);
     if (nl < 0) break;
     const header = dec.decode(bytes.subarray(at, nl));
     at = nl + 1;
     const m = header.match(/^[0-9a-f]+ blob (\d+)$/);
-    const path = inRoot(repo, `${ARCHIVE}/${name}`);
     if (!m) {
-      out.push({ name, path });
+      out.push(undefined);
       continue;
     }
     const size = Number(m[1]);
-    out.push({ name, path, manifestText: dec.decode(bytes.subarray(at, at + size)) });
+    out.push(dec.decode(bytes.subarray(at, at + size)));
     at += size + 1;
   }
   return out;
+}
+
+/**
+ * The text of `file` in each archive `names` of `root` that a sparse checkout keeps in git only,
+ * as the index holds it (undefined where the archive has no such file). Empty when the root is not
+ * in a sparse checkout. Used by the Storage sweep to read the maps of such archives.
+ */
+export async function archiveFilesInGit(
+  root: string,
+  names: readonly string[],
+  file: string,
+): Promise<(string | undefined)[]> {
+  const repo = await sparseRepoOf(root);
+  if (!repo || names.length === 0) return [];
+  return await indexTexts(repo, names.map((n) => `${ARCHIVE}/${n}/${file}`));
 }
 
 /**

@@ -1,12 +1,16 @@
 import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
 import {
   MAP_FORMAT,
+  mapFromText,
   type MapObject,
   parseMap,
   serializeMap,
+  STORAGE_MAP,
   type StorageMap,
 } from "../../../lib/storage/map.ts";
 import { BackupError } from "../../../lib/base/errors.ts";
+import type { Manifest } from "../../../lib/store/manifest.ts";
+import { createHash } from "node:crypto";
 
 const obj = (over: Partial<MapObject> = {}): MapObject => ({
   bucket: "docs",
@@ -79,4 +83,20 @@ Deno.test("parseMap rejects what a backup must never be trusted with", () => {
       what,
     );
   }
+});
+
+Deno.test("mapFromText checks a map git holds against the manifest before trusting it", () => {
+  const text = serializeMap(map([obj()]));
+  const bytes = new TextEncoder().encode(text);
+  const entry = { bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+  const manifest = (files: Manifest["files"], storage = true) =>
+    ({ files, ...(storage ? { storage: { map: STORAGE_MAP } } : {}) }) as unknown as Manifest;
+  assertEquals(mapFromText("a", manifest({ [STORAGE_MAP]: entry }), text), parseMap(text, "x"));
+  assertEquals(mapFromText("a", manifest({}, false), undefined), undefined, "no Storage files");
+  const bad = (m: Manifest, t: string | undefined, why: RegExp) =>
+    throws(() => mapFromText("a", m, t), (e: unknown) => e instanceof BackupError && why.test(e.message));
+  bad(manifest({ [STORAGE_MAP]: entry }), text.slice(0, -1), /does not match the manifest/);
+  bad(manifest({ [STORAGE_MAP]: entry }), undefined, /git does not hold it/);
+  bad(manifest({}), text, /does not list it/);
+  bad(manifest({ [STORAGE_MAP]: { ...entry, compression: "gzip" } }), text, /compressed or encrypted/);
 });
