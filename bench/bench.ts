@@ -44,6 +44,8 @@ const USAGE = `usage: deno task bench [options]
   --skip-per-table  leave out the per-table approach
   --skip-restore    leave out the two restores (ours, pg_restore -j of pg_dump -Fd)
   --tool FILE       the backup.ts to run as "ours", backup and restore (default: this checkout's)
+  --compare FILE    also back up with another checkout's backup.ts in the same run ("compare-proxy",
+                    "compare-direct", each right after ours), to measure a change against a baseline
   --v8-flags FLAGS  pass --v8-flags=FLAGS to our tool (e.g. --max-semi-space-size=1)
   --setting K=V     a server setting for the benchmark's PostgreSQL (repeatable), e.g.
                     max_locks_per_transaction=256
@@ -65,6 +67,7 @@ interface BenchArgs {
   settings: string[];
   v8Flags?: string;
   tool: string;
+  compare?: string;
   json?: string;
 }
 
@@ -87,6 +90,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       setting: { type: "string", multiple: true },
       "v8-flags": { type: "string" },
       tool: { type: "string" },
+      compare: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -120,6 +124,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     }),
     v8Flags: values["v8-flags"],
     tool: values.tool ?? join(REPO, "backup.ts"),
+    compare: values.compare,
     json: values.json,
   };
 }
@@ -386,11 +391,11 @@ async function main() {
     const ports = { proxy: proxy.port, direct: cluster.port };
 
     /** Our tool's command line for `command` (backup or restore) with `--out root`. */
-    const tool = (command: string, root: string, ...rest: string[]) => [
+    const toolOf = (file: string) => (command: string, root: string, ...rest: string[]) => [
       "run",
       "--allow-all",
       ...(args.v8Flags ? [`--v8-flags=${args.v8Flags}`] : []),
-      args.tool,
+      file,
       command,
       "--out",
       root,
@@ -401,13 +406,15 @@ async function main() {
       bin,
       ...rest,
     ];
+    const tool = toolOf(args.tool);
     const flagged = args.v8Flags ? " (v8 flags)" : "";
-    const ours = (via: "proxy" | "direct"): Approach => ({
-      id: `ours-${via}`,
-      label: `supabase-backup backup${flagged}`,
+    /** Our backup, or (with `compare`) the same command of the --compare checkout. */
+    const ours = (via: "proxy" | "direct", compare?: string): Approach => ({
+      id: `${compare ? "compare" : "ours"}-${via}`,
+      label: compare ? `supabase-backup backup (compare)${flagged}` : `supabase-backup backup${flagged}`,
       via,
       run: (out) =>
-        timed(Deno.execPath(), tool("backup", out, "--no-archive"), {
+        timed(Deno.execPath(), (compare ? toolOf(compare) : tool)("backup", out, "--no-archive"), {
           env: { ...baseEnv, SUPABASE_DB_URL: url(ports[via]) },
           cwd: work,
           ignoreChildName: "deno",
@@ -558,11 +565,14 @@ async function main() {
       }],
     );
     const restores = args.skipRestore ? [] : [oursRestore, pgRestore, pgRestoreAtomic];
+    const compared = (via: "proxy" | "direct") => (args.compare ? [ours(via, args.compare)] : []);
     let approaches: Approach[] = [
       ours("proxy"),
+      ...compared("proxy"),
       dirJ4("proxy"),
       plain("proxy"),
       restores.length ? keeping(sources.ours.from, sources.ours.path) : ours("direct"),
+      ...compared("direct"),
       restores.length ? keeping(sources.dir.from, sources.dir.path) : dirJ4("direct"),
       ...(args.skipPerTable ? [] : [perTable]),
       ...restores,
@@ -653,6 +663,7 @@ async function main() {
         ...(args.settings.length ? { settings: args.settings } : {}),
         ...(args.v8Flags ? { v8Flags: args.v8Flags } : {}),
         ...(args.tool !== join(REPO, "backup.ts") ? { tool: args.tool } : {}),
+        ...(args.compare ? { compare: args.compare, compareVersion: await gitDescribe(args.compare) } : {}),
       },
       dataset: {
         databaseBytes: ds.databaseBytes,

@@ -69,6 +69,9 @@ export interface BenchReport {
     settings?: string[];
     v8Flags?: string;
     tool?: string;
+    /** Another checkout's backup.ts timed beside ours (`--compare`), and its commit. */
+    compare?: string;
+    compareVersion?: string;
   };
   dataset: { databaseBytes: number; tableBytes: number; rows: number; loadMs: number };
   results: ApproachResult[];
@@ -153,6 +156,8 @@ export function evaluate(
     perTableOverOurs: ratio(perTable, ours),
     oursRestoreOverPgRestoreJ4: ratio(get("ours-restore-direct"), get("pg_restore-j4-direct")),
     oursRestoreOverPgRestoreAtomic: ratio(get("ours-restore-direct"), get("pg_restore-1-direct")),
+    compareOverPgDumpDirJ4: ratio(get("compare-proxy"), dir),
+    compareOverPgDumpDirJ4Direct: ratio(get("compare-direct"), get("pg_dump-Fd-j4-direct")),
   };
   const targets: TargetCheck[] = [];
   const round = (x: number) => x.toFixed(2);
@@ -227,7 +232,8 @@ export function formatReport(r: BenchReport): string {
       `--jobs ${r.params.jobs}; ${r.params.repeat} run(s) each, median wall time` +
       (r.params.v8Flags ? `; our tool with --v8-flags=${r.params.v8Flags}` : "") +
       (r.params.settings ? `; server ${r.params.settings.join(", ")}` : "") +
-      (r.params.tool ? `; our tool from ${r.params.tool}` : ""),
+      (r.params.tool ? `; our tool from ${r.params.tool}` : "") +
+      (r.params.compare ? `; compare: ${r.params.compare} (${r.params.compareVersion})` : ""),
     "",
   );
   const rows = [[
@@ -265,6 +271,8 @@ export function formatReport(r: BenchReport): string {
     perTableOverOurs: "per-table / ours (proxy)",
     oursRestoreOverPgRestoreJ4: "restore: ours / pg_restore -j4",
     oursRestoreOverPgRestoreAtomic: "restore: ours / pg_restore -1",
+    compareOverPgDumpDirJ4: "compare / pg_dump -Fd -j4 (proxy)",
+    compareOverPgDumpDirJ4Direct: "compare / pg_dump -Fd -j4 (direct)",
   };
   for (const [k, v] of Object.entries(r.ratios)) {
     if (v !== null) lines.push(`${(ratioNames[k] ?? k).padEnd(34)} ${v.toFixed(2)}×`);

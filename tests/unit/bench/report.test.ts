@@ -62,3 +62,17 @@ Deno.test("evaluate: a large value's memory bound is 150 MB plus the value", () 
   ]);
   assertEquals(evaluate([], base).ratios.oursRestoreOverPgRestoreJ4, null);
 });
+
+Deno.test("evaluate: a --compare checkout gets its own ratios to the same pg_dump runs", () => {
+  const { ratios, targets } = evaluate([
+    result("ours-proxy", 1500),
+    result("compare-proxy", 1200),
+    result("pg_dump-Fd-j4-proxy", 1000),
+    result("compare-direct", 900),
+    result("pg_dump-Fd-j4-direct", 600),
+  ], base);
+  assertEquals([ratios.oursOverPgDumpDirJ4, ratios.compareOverPgDumpDirJ4], [1.5, 1.2]);
+  assertEquals(ratios.compareOverPgDumpDirJ4Direct, 1.5);
+  // the targets stay ours
+  assertEquals(targets[0].actual, "1.50×");
+});
