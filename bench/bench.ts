@@ -46,7 +46,8 @@ const USAGE = `usage: deno task bench [options]
   --tool FILE       the backup.ts to run as "ours", backup and restore (default: this checkout's)
   --compare FILE    also back up with another checkout's backup.ts in the same run ("compare-proxy",
                     "compare-direct", each right after ours), to measure a change against a baseline
-  --v8-flags FLAGS  pass --v8-flags=FLAGS to our tool (e.g. --max-semi-space-size=1)
+  --v8-flags FLAGS  pass --v8-flags=FLAGS to our tool (default: those of \`deno task backup\` in
+                    deno.json; --v8-flags= for none)
   --setting K=V     a server setting for the benchmark's PostgreSQL (repeatable), e.g.
                     max_locks_per_transaction=256
   --only LIST       run only these approaches (comma-separated ids, e.g. ours-proxy,pg_dump-Fd-j4-proxy)
@@ -122,11 +123,20 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       if (!/^[a-z_][a-z0-9_.]*=\S+$/.test(kv)) throw new Error(`--setting must be NAME=VALUE, got '${kv}'`);
       return kv;
     }),
-    v8Flags: values["v8-flags"],
+    v8Flags: values["v8-flags"] ?? taskV8Flags(),
     tool: values.tool ?? join(REPO, "backup.ts"),
     compare: values.compare,
     json: values.json,
   };
+}
+
+/**
+ * The V8 flags `deno task backup` runs the tool with (deno.json), so that the benchmark measures the
+ * tool as it is run; undefined when the task has none.
+ */
+function taskV8Flags(): string | undefined {
+  const tasks = JSON.parse(Deno.readTextFileSync(join(REPO, "deno.json"))).tasks ?? {};
+  return String(tasks.backup ?? "").match(/--v8-flags=(\S+)/)?.[1];
 }
 
 const log = (line: string) => console.error(redact(`bench: ${line}`));
