@@ -99,6 +99,36 @@ for (const major of [15, 17] as const) {
           });
         });
 
+        await t.step(
+          "a damaged table file that a whole restore checks while it runs: refused, nothing stays",
+          async () => {
+            await tallied("faults", async () => {
+              const copy = `${root}-damaged`;
+              const cp = await new Deno.Command("cp", { args: ["-a", root, copy] }).output();
+              assert(cp.success);
+              try {
+                const dir = `${copy}/latest`;
+                const m = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`)) as Manifest;
+                // The last table's data file of public: the schema is restored from its dump, so this
+                // file is not read, only checked, last and while the restore runs.
+                const s = m.schemas.find((x) => x.name === "public")!;
+                const rel = s.tables.findLast((x) => x.dataFiles.length > 0)!.dataFiles.at(-1)!;
+                // Changed without its checksum: a damaged file, not a tampered backup.
+                await Deno.writeTextFile(`${dir}/${rel}`, "-- damaged\n", { append: true });
+                const db = await c.createDatabase();
+                const target = await loadFixture(c, db, { app: false });
+                const before = await fingerprint(c, db);
+                const r = await runCli(["restore", "--out", copy, "--target-url", target.url], TOOLS);
+                assertEquals(r.code, 1, r.stderr);
+                assert(r.stderr.includes(`backup file ${rel} is damaged`), r.stderr);
+                assertEquals(await fingerprint(c, db), before);
+              } finally {
+                await Deno.remove(copy, { recursive: true });
+              }
+            });
+          },
+        );
+
         await t.step("the same restore without the trap succeeds into the same kind of target", async () => {
           const db = await c.createDatabase();
           const target = await loadFixture(c, db, { app: false });

@@ -61,6 +61,13 @@ export interface Ctx {
   catalog?: Script;
   /** `--into`: the new name, and the names the target already uses in its schema (into.ts). */
   into?: IntoNames & { taken: ReadonlySet<string>; data?: (statement: string) => string };
+  /** Backup files already checked against the manifest (a reader need not check them again). */
+  checked?: ReadonlySet<string>;
+  /**
+   * Backup files still being checked while the restore runs (restorer.ts): a reader of one of them
+   * waits for `done`, which rejects with the check's error.
+   */
+  later?: { files: ReadonlySet<string>; done: Promise<void> };
   /** SQL that suspends, and restores, the connected user's default privileges (target.ts). */
   defaults?: { suspend: string; resume: string };
 }

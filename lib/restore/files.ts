@@ -17,7 +17,7 @@ import { parseScript, type Script } from "./script.ts";
 import { checkFiles, throwOnFaults } from "../store/check.ts";
 
 /** What reading the backup's files needs of a restore's state (a dry run has no session). */
-export type FileCtx = Pick<Ctx, "opts" | "manifest" | "dumps" | "tmp">;
+export type FileCtx = Pick<Ctx, "opts" | "manifest" | "dumps" | "tmp" | "checked">;
 
 /** The plaintext path of a schema's dump, reassembled from its parts when it was split. */
 export function dumpFile(ctx: FileCtx, s: ManifestSchema): Promise<string> {
@@ -26,7 +26,10 @@ export function dumpFile(ctx: FileCtx, s: ManifestSchema): Promise<string> {
     p = (async () => {
       const dir = ctx.opts.backupDir;
       const parts = s.dumpParts ?? [s.dump];
-      throwOnFaults(await checkFiles(dir, ctx.manifest, parts, ctx.opts.decode), dir, "restore");
+      const unchecked = parts.filter((f) => !ctx.checked?.has(f));
+      if (unchecked.length) {
+        throwOnFaults(await checkFiles(dir, ctx.manifest, unchecked, ctx.opts.decode), dir, "restore");
+      }
       if (parts.length === 1) {
         return await plaintextPath(dir, s.dump, ctx.manifest.files[s.dump], ctx.tmp, ctx.opts.decode);
       }
@@ -50,14 +53,21 @@ export function dumpFile(ctx: FileCtx, s: ManifestSchema): Promise<string> {
   return p;
 }
 
+/** Waits for the check of `rel` when it is still running (see {@link Ctx.later}). */
+async function checkedLater(ctx: Pick<Ctx, "later">, rel: string): Promise<void> {
+  if (ctx.later?.files.has(rel)) await ctx.later.done;
+}
+
 /** A backup file's plaintext, as text. */
-export async function readText(ctx: Pick<Ctx, "opts" | "manifest">, rel: string): Promise<string> {
+export async function readText(ctx: Pick<Ctx, "opts" | "manifest" | "later">, rel: string): Promise<string> {
+  await checkedLater(ctx, rel);
   const stream = await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode);
   return await new Response(stream).text();
 }
 
 /** A backup data file's plaintext as a stream (psql reads it through the guard, lib/restore/guard.ts). */
 export async function dataStream(ctx: Ctx, rel: string): Promise<ReadableStream<Uint8Array>> {
+  await checkedLater(ctx, rel);
   return await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode);
 }
 

@@ -157,11 +157,21 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       );
     }
     opts.log(`checking ${plan.files.length} backup file(s)`);
-    throwOnFaults(
-      await checkFiles(opts.backupDir, manifest, plan.files, { ...opts.decode, jobs: opts.jobs }),
-      opts.backupDir,
-      "restore",
-    );
+    // The files this restore reads are checked before anything is written. The per-table files of
+    // schemas restored from their dumps, which it does not read, are checked while it runs: a fault
+    // there ends it before COMMIT (nothing is changed), so a damaged backup is still refused whole.
+    const later = unreadFiles(plan);
+    const checked = new Set(manifest.catalog && catalog ? [manifest.catalog] : []);
+    const first = plan.files.filter((f) => !later.has(f) && !checked.has(f));
+    const checkOpts = { ...opts.decode, jobs: opts.jobs };
+    throwOnFaults(await checkFiles(opts.backupDir, manifest, first, checkOpts), opts.backupDir, "restore");
+    for (const f of first) checked.add(f);
+    const laterDone = checkFiles(opts.backupDir, manifest, [...later], checkOpts)
+      .then((faults) => throwOnFaults(faults, opts.backupDir, "restore"));
+    let fault: unknown;
+    const laterChecked = laterDone.then(() => {}, (e: unknown) => {
+      fault = e;
+    });
     tmp = await Deno.makeTempDir({ prefix: "supabase-backup-restore-" });
     const tmpDir = tmp;
     const dropTmp = onCleanup(() => Deno.removeSync(tmpDir, { recursive: true }));
@@ -179,6 +189,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       dumps: new Map(),
       preDataText: new Map(),
       catalog,
+      checked,
+      later: { files: later, done: laterDone },
       sql,
       into: into && { ...into, taken: taken! },
       session: await Session.open({
@@ -192,15 +204,20 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         explain: (stderr) => leftOutSchemaHint(stderr, leftOut(manifest, plan, state)),
       }),
     };
+    // A damaged file found while the restore runs ends the session at once.
+    laterChecked.then(() => fault && ctx.session.abort(fault)).catch(() => {});
     try {
       // Every step writes into the one session; COMMIT comes after the last. A failure anywhere
       // (or an interrupt, or the tool being killed) ends psql before it: nothing is changed.
       await execute(ctx);
+      await laterChecked;
+      if (fault) throw fault;
       await ctx.session.commit();
       for (const w of ctx.session.warnings) warn(ctx, w);
     } catch (e) {
-      await ctx.session.abort(e);
-      throw e;
+      // A damaged file is the cause of whatever failed after it was found.
+      await ctx.session.abort(fault ?? e);
+      throw fault ?? e;
     } finally {
       dropTmp();
     }
@@ -296,6 +313,30 @@ async function execute(ctx: Ctx): Promise<void> {
     await managedExtras(ctx, extras);
     await catalogObjects(ctx, "post");
   }
+}
+
+/**
+ * The files of the plan that the restore does not read: the per-table schema.sql and data files of
+ * schemas restored from their dumps (checked so that a damaged backup is refused as a whole). The
+ * schema.sql of a table left out with --exclude-table is read (its entries are what is left out).
+ */
+function unreadFiles(plan: RestorePlan): Set<string> {
+  const out = new Set<string>();
+  if (plan.kind !== "schemas") return out;
+  const read = new Set([
+    ...plan.excluded.map((x) => x.table.schemaFile),
+    ...plan.tables.flatMap((t) => [t.table.schemaFile, ...t.table.dataFiles]),
+  ]);
+  const files = new Set(plan.files);
+  for (const s of plan.schemas) {
+    if (s.mode !== "ddl") continue;
+    for (const t of s.tables) {
+      for (const f of [t.table.schemaFile, ...t.table.dataFiles]) {
+        if (files.has(f) && !read.has(f)) out.add(f);
+      }
+    }
+  }
+  return out;
 }
 
 /**
