@@ -13,7 +13,7 @@
  * environment {@link gitEnv} allows, never the database URLs, passwords or keys the tool holds.
  * @module
  */
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import {
   ARCHIVE,
   archiveName,
@@ -32,7 +32,15 @@ import { MANIFEST_NAME, type ManifestSource, parseManifest } from "./manifest.ts
 import { findGitDir, holdAside, HOLDER, releaseHeld } from "./leftover.ts";
 import type { StagingOwner } from "./staging.ts";
 import { redact } from "../base/redact.ts";
-import { addGrowth, GROWTH_FILE, type GrowthRecord, parseGrowth } from "./growth.ts";
+import {
+  addGrowth,
+  type FirstMeasure,
+  GROWTH_FILE,
+  type GrowthRecord,
+  type ListedObject,
+  parseGrowth,
+  planMeasurePack,
+} from "./growth.ts";
 import { killedHint, type Program, programFailure, runProgram } from "../base/proc.ts";
 
 /** Who commits when git has no `user.name` / `user.email` configured. */
@@ -590,10 +598,11 @@ interface GrowthStep {
 }
 
 /**
- * Before a backup commit, with the root staged: the bytes of the objects the root's new tree adds
- * to HEAD's (`rev-list --objects --disk-usage`, objects a partial clone lacks left out), added to
- * the root's `repository.json` (its first measure: `count-objects` of this clone, without those
- * bytes), which is written and staged. Returns the new record.
+ * Before a backup commit, with the root staged: the bytes the root's new tree adds to HEAD's once
+ * packed ({@link packedBytes}), added to the root's `repository.json` (its first measure:
+ * {@link repositoryBytes}; too low in a partial or shallow clone, and then shown as "at least"),
+ * which is written and staged.
+ * Returns the new record.
  */
 async function recordGrowth(repo: Repo, now = new Date()): Promise<GrowthRecord> {
   const sub = await rootTree(repo);
@@ -603,35 +612,146 @@ async function recordGrowth(repo: Repo, now = new Date()): Promise<GrowthRecord>
     "--quiet",
     `HEAD:${repo.rel === "." ? "" : repo.rel}`,
   ]);
-  const added = Number(
-    await mustGit(
-      repo,
-      [
-        "rev-list",
-        "--objects",
-        "--disk-usage",
-        "--missing=allow-promisor",
-        sub,
-        ...(head.code === 0 && head.stdout ? ["--not", head.stdout] : []),
-      ],
-      "rev-list",
-      GIT_HINT,
-    ),
-  ) || 0;
+  const before = head.code === 0 && head.stdout ? head.stdout : undefined;
+  const added = await packedBytes(repo, sub, before);
   const path = join(repo.top, inRoot(repo, GROWTH_FILE));
   const previous = parseGrowth(await Deno.readTextFile(path).catch(() => undefined));
-  let first = { baseBytes: 0, partial: false };
+  let first: FirstMeasure = { baseBytes: 0, partial: false };
   if (!previous) {
-    const counts = await mustGit(repo, ["count-objects", "-v"], "count-objects", GIT_HINT);
-    const kib = (key: string) => Number(counts.match(new RegExp(`^${key}: (\\d+)$`, "m"))?.[1] ?? 0);
     const promisor = (await git(repo, ["config", "--get", "extensions.partialclone"])).stdout !== "" ||
       (await git(repo, ["config", "--get-regexp", "^remote\\..*\\.promisor$"])).stdout.includes("true");
-    first = { baseBytes: Math.max(0, (kib("size") + kib("size-pack")) * 1024 - added), partial: promisor };
+    const shallow = (await git(repo, ["rev-parse", "--is-shallow-repository"])).stdout === "true";
+    first = { baseBytes: await repositoryBytes(repo), partial: promisor, shallow };
   }
   const record = addGrowth(previous, first, { at: now.toISOString(), addedBytes: added });
   await Deno.writeTextFile(path, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   await mustGit(repo, ["add", "--force", "--", inRoot(repo, GROWTH_FILE)], "add", GIT_HINT);
   return record;
+}
+
+/**
+ * The bytes of a pack of the objects tree `sub` adds to tree `before` (undefined: all of them),
+ * each a delta against `before`'s object at its place where git finds one: what the repository
+ * holds for them once packed, and what a push sends when git pairs the files well. The pack is
+ * planned by {@link planMeasurePack}: its preferred-base tree is written to a temporary object
+ * directory (the repository's own objects read through it as an alternate), and the pack there,
+ * then removed. Objects this clone lacks (a partial clone's) are left out as bases, and never
+ * fetched.
+ */
+async function packedBytes(repo: Repo, sub: string, before: string | undefined): Promise<number> {
+  const listed = await mustGit(
+    repo,
+    ["rev-list", "--objects", "--missing=allow-promisor", sub, ...(before ? ["--not", before] : [])],
+    "rev-list",
+    GIT_HINT,
+  );
+  const added = listed.split("\n").filter(Boolean).map((line) => {
+    const sp = line.indexOf(" ");
+    return sp < 0 ? { oid: line, path: "" } : { oid: line.slice(0, sp), path: line.slice(sp + 1) };
+  });
+  if (added.length === 0) return 0;
+  const previous: ListedObject[] = [];
+  if (before) {
+    const missing = new Set(
+      (await mustGit(repo, ["rev-list", "--objects", "--missing=print", before], "rev-list", GIT_HINT))
+        .split("\n").filter((l) => l.startsWith("?")).map((l) => l.slice(1).trim()),
+    );
+    previous.push({ oid: before, path: "", mode: "040000", type: "tree" });
+    for (
+      const rec of zPaths(await mustGit(repo, ["ls-tree", "-r", "-t", "-z", before], "ls-tree", GIT_HINT))
+    ) {
+      const tab = rec.indexOf("\t");
+      const [mode, type, oid] = rec.slice(0, tab).split(" ");
+      if ((type === "blob" || type === "tree") && !missing.has(oid)) {
+        previous.push({ oid, path: rec.slice(tab + 1), mode, type });
+      }
+    }
+  }
+  const plan = planMeasurePack(added, previous);
+  return await inScratch(repo, async (tmp, env) => {
+    const stdin = [...plan.objects];
+    if (plan.baseEntries.length > 0) {
+      const base = await mustGit(
+        repo,
+        ["mktree", "-z", "--missing"],
+        "mktree",
+        GIT_HINT,
+        new TextEncoder().encode(plan.baseEntries.map((e) => `${e}\0`).join("")),
+        env,
+      );
+      stdin.unshift(`-${base}`);
+    }
+    return await packSize(repo, tmp, env, [], stdin);
+  });
+}
+
+/**
+ * Runs `use` with a scratch object directory inside the git directory (the repository's own
+ * objects read through it as an alternate, so that nothing `use` writes lands in the
+ * repository), removed after.
+ */
+async function inScratch<T>(
+  repo: Repo,
+  use: (tmp: string, env: Record<string, string>) => Promise<T>,
+): Promise<T> {
+  const objects = await mustGit(repo, ["rev-parse", "--git-path", "objects"], "rev-parse", GIT_HINT);
+  const holder = join(repo.gitDir, HOLDER);
+  await Deno.mkdir(holder, { recursive: true, mode: 0o700 });
+  const tmp = await Deno.makeTempDir({ dir: holder, prefix: "growth-" });
+  try {
+    await Deno.mkdir(join(tmp, "objects")); // git finds no repository without it
+    return await use(tmp, {
+      GIT_OBJECT_DIRECTORY: join(tmp, "objects"),
+      GIT_ALTERNATE_OBJECT_DIRECTORIES: resolve(repo.top, objects),
+    });
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The bytes of the pack `git pack-objects <args>` makes of `stdin` (lines), written in `tmp`. */
+async function packSize(
+  repo: Repo,
+  tmp: string,
+  env: Record<string, string>,
+  args: string[],
+  stdin: string[],
+): Promise<number> {
+  const name = await mustGit(
+    repo,
+    ["pack-objects", "-q", "--window-memory=256m", ...args, join(tmp, "measure")],
+    "pack-objects",
+    "check free disk space and that the git directory is writable",
+    new TextEncoder().encode(stdin.map((l) => `${l}\n`).join("")),
+    env,
+  );
+  return (await Deno.stat(join(tmp, `measure-${name}.pack`))).size;
+}
+
+/**
+ * The repository's size before a first backup commit: its packs (`count-objects`), and its loose
+ * objects reachable from a ref as a pack would hold them (`pack-objects --all --incremental`, what
+ * `git repack -d --window=250` would make; git stores each loose object compressed on its own,
+ * several times larger). The commit's own objects are not reachable yet.
+ */
+async function repositoryBytes(repo: Repo): Promise<number> {
+  const counts = await mustGit(repo, ["count-objects", "-v"], "count-objects", GIT_HINT);
+  const packs = Number(counts.match(/^size-pack: (\d+)$/m)?.[1] ?? 0) * 1024;
+  if (Number(counts.match(/^count: (\d+)$/m)?.[1] ?? 0) === 0) return packs;
+  // a repository without any commit has no refs: nothing to pack
+  if ((await git(repo, ["for-each-ref", "--count=1"])).stdout === "") return packs;
+  const loose = await inScratch(
+    repo,
+    (tmp, env) =>
+      packSize(
+        repo,
+        tmp,
+        env,
+        ["--all", "--revs", "--incremental", "--missing=allow-promisor", "--window=250", "--depth=50"],
+        [],
+      ),
+  );
+  return packs + loose;
 }
 
 /**

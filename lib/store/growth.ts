@@ -2,11 +2,13 @@
  * How big the git repository that holds a root is, how fast its backups make it grow, and when it
  * will pass the sizes GitHub recommends (under 1 GB, strongly under 5 GB). Pure: the record each
  * backup commit updates (`<root>/repository.json`, written by git.ts) is parsed, extended and
- * projected here; nothing runs git.
+ * projected here, and the input of the pack that measures a commit is planned here; nothing runs git.
  *
- * The bytes counted are those of the objects a backup commit adds, as git stores them before
- * packing (zlib-compressed, no deltas): an upper bound of what the push adds, since GitHub packs
- * similar files as deltas. Pruning archives does not make a repository smaller: its history keeps
+ * The bytes counted for a backup commit are those of a pack of the objects it adds, each stored as
+ * a delta against the previous commit's object at the same place when git finds one
+ * ({@link planMeasurePack}): what the repository holds for the commit once it is packed, which
+ * GitHub does. (Counting the objects as git first writes them, zlib-compressed one by one, gave
+ * about 25 times that.) Pruning archives does not make a repository smaller: its history keeps
  * every object.
  * @module
  */
@@ -32,24 +34,40 @@ export interface GrowthEntry {
   addedBytes: number;
 }
 
+/**
+ * The record's format. 2: the bytes of a backup are packed bytes. Format 1 counted loose objects
+ * (about 25 times too many), and such a record is started again.
+ */
+const FORMAT = 2;
+
+/** How the first measure was taken: the packed size of a complete clone, or of a partial or shallow one (too low). */
+export type MeasuredBy =
+  | "packed"
+  | "packed (partial clone: at least)"
+  | "packed (shallow clone: at least)";
+
 /** `<root>/repository.json`. */
 export interface GrowthRecord {
-  format: 1;
+  format: typeof FORMAT;
   /** The repository's size after the newest backup: its first measure plus every backup's bytes. */
   sizeBytes: number;
-  /** How the first measure was taken: `count-objects` of a complete clone, or of a partial one (too low). */
-  measuredBy: "count-objects" | "count-objects (partial clone: at least)";
+  /** How the first measure was taken. */
+  measuredBy: MeasuredBy;
   /** The newest backups, oldest first. */
   backups: GrowthEntry[];
 }
 
-/** A record from the file's text, or undefined when it is missing or not one (it is then started again). */
+/**
+ * A record from the file's text, or undefined when it is missing, not one, or of format 1 (it is
+ * then started again).
+ */
 export function parseGrowth(text: string | undefined): GrowthRecord | undefined {
   if (text === undefined) return undefined;
   try {
     const r = JSON.parse(text);
     if (
-      r?.format !== 1 || !Number.isSafeInteger(r.sizeBytes) || r.sizeBytes < 0 || !Array.isArray(r.backups) ||
+      r?.format !== FORMAT || !Number.isSafeInteger(r.sizeBytes) || r.sizeBytes < 0 ||
+      !Array.isArray(r.backups) ||
       typeof r.measuredBy !== "string"
     ) return undefined;
     const backups: GrowthEntry[] = [];
@@ -58,10 +76,19 @@ export function parseGrowth(text: string | undefined): GrowthRecord | undefined 
       if (!Number.isSafeInteger(b.addedBytes) || b.addedBytes < 0) return undefined;
       backups.push({ at: b.at, addedBytes: b.addedBytes });
     }
-    return { format: 1, sizeBytes: r.sizeBytes, measuredBy: r.measuredBy, backups };
+    return { format: FORMAT, sizeBytes: r.sizeBytes, measuredBy: r.measuredBy, backups };
   } catch {
     return undefined;
   }
+}
+
+/** A first measure of the repository, taken before this commit's objects. */
+export interface FirstMeasure {
+  baseBytes: number;
+  /** A partial (blobless) clone: it lacks objects, so the measure is too low. */
+  partial: boolean;
+  /** A shallow clone (`fetch-depth: 1`): it lacks history, so the measure is too low. */
+  shallow?: boolean;
 }
 
 /**
@@ -70,21 +97,127 @@ export function parseGrowth(text: string | undefined): GrowthRecord | undefined 
  */
 export function addGrowth(
   previous: GrowthRecord | undefined,
-  first: { baseBytes: number; partial: boolean },
+  first: FirstMeasure,
   entry: GrowthEntry,
 ): GrowthRecord {
-  const base = previous ?? {
-    format: 1 as const,
-    sizeBytes: first.baseBytes,
-    measuredBy: first.partial ? "count-objects (partial clone: at least)" as const : "count-objects" as const,
-    backups: [],
-  };
+  const measuredBy: MeasuredBy = first.partial
+    ? "packed (partial clone: at least)"
+    : first.shallow
+    ? "packed (shallow clone: at least)"
+    : "packed";
+  const base = previous ?? { format: FORMAT, sizeBytes: first.baseBytes, measuredBy, backups: [] };
   return {
-    format: 1,
+    format: FORMAT,
     sizeBytes: base.sizeBytes + entry.addedBytes,
     measuredBy: base.measuredBy,
     backups: [...base.backups, entry].slice(-KEEP_BACKUPS),
   };
+}
+
+/**
+ * git's name hash of a path (`pack_name_hash` of pack-objects, version 1): pack-objects sorts the
+ * objects by it and tries each against its neighbours as a delta base, and looks up one preferred
+ * base per hash. It sums the characters, each shifted two bits further right per character after
+ * it, so that many paths share one hash (`t11/data.sql` and `t50/data.sql` do). Pure.
+ */
+export function packNameHash(name: string): number {
+  let hash = 0;
+  for (const c of new TextEncoder().encode(name)) {
+    if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) continue;
+    hash = ((hash >>> 2) + (c << 24)) >>> 0;
+  }
+  return hash;
+}
+
+/**
+ * Where an object of a backup root sits, for pairing it with the previous commit's (pure): its
+ * path, with `archive/<name>/` read as `latest/` and each run of digits in its last segment as
+ * `#` (a schema's dump is named by its time: `public_schema_20260101_031700.dump`).
+ */
+export function deltaKey(path: string): string {
+  const segs = path.split("/");
+  if (segs[0] === "archive" && segs.length >= 2) segs.splice(0, 2, "latest");
+  segs[segs.length - 1] = segs[segs.length - 1].replace(/\d+/g, "#");
+  return segs.join("/");
+}
+
+/**
+ * The `n`th of a series of names whose {@link packNameHash}es all differ (pure): twelve characters
+ * of `@ A B C` (0x40 to 0x43), the base-4 digits of `n`. Each character's two low bits land on
+ * bits of the hash no other character's do, and the rest adds the same for every name.
+ */
+export function hashName(n: number): string {
+  let name = "";
+  for (let i = 0; i < 12; i++) {
+    name = String.fromCharCode(0x40 + (n % 4)) + name;
+    n = Math.floor(n / 4);
+  }
+  return name;
+}
+
+/** An object of a tree listing: its id and path under the root (type and mode when known). */
+export interface ListedObject {
+  oid: string;
+  path: string;
+  /** `ls-tree`'s mode (`100644`, `040000`, …) and type, for objects of the previous commit. */
+  mode?: string;
+  type?: string;
+}
+
+/** The input of {@link planMeasurePack}'s pack: a preferred-base tree and the objects to pack. */
+export interface MeasurePack {
+  /** The entries of a tree (`mktree -z` lines without the NUL) holding each chosen delta base. */
+  baseEntries: string[];
+  /** `pack-objects` stdin lines: `<oid> <name>`, each object named like its base. */
+  objects: string[];
+}
+
+/**
+ * Plans the pack that measures what a commit adds (pure). `added` are its new objects; `previous`
+ * the previous commit's objects present in this clone. Each added object gets as its delta base
+ * the previous object at its place: the same path, else the same {@link deltaKey} (an object in
+ * `latest/` first, then the last in path order). pack-objects takes one preferred base per name
+ * hash, and its default window often misses the right base among many files named `data.sql`;
+ * so each base is put in a flat tree under a name whose {@link packNameHash} is its own, and the
+ * added object is given the same name: pack-objects then puts the two side by side. Objects without
+ * a base come last, under their own paths.
+ */
+export function planMeasurePack(
+  added: readonly ListedObject[],
+  previous: readonly ListedObject[],
+): MeasurePack {
+  const byPath = new Map<string, ListedObject>();
+  const byKey = new Map<string, ListedObject>();
+  const sorted = [...previous].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const o of sorted) {
+    if (!o.mode || !o.type) continue;
+    byPath.set(o.path, o);
+    const key = deltaKey(o.path);
+    const had = byKey.get(key);
+    if (!had || !had.path.startsWith("latest/") || o.path.startsWith("latest/")) byKey.set(key, o);
+  }
+  let next = 0;
+  const freshName = () => hashName(next++);
+  const baseName = new Map<string, string>();
+  const baseEntries: string[] = [];
+  const objects: string[] = [];
+  const unpaired: string[] = [];
+  for (const o of added) {
+    const base = byPath.get(o.path) ?? byKey.get(deltaKey(o.path));
+    if (!base || base.oid === o.oid) {
+      unpaired.push(`${o.oid} ${o.path.replace(/[\r\n]/g, "_")}`.trimEnd());
+      continue;
+    }
+    let name = baseName.get(base.oid);
+    if (name === undefined) {
+      name = freshName();
+      baseName.set(base.oid, name);
+      baseEntries.push(`${base.mode} ${base.type} ${base.oid}\t${name}`);
+    }
+    objects.push(`${o.oid} ${name}`);
+  }
+  // after the others: git looks up a preferred base once per name hash, the first time it sees it
+  return { baseEntries, objects: [...objects, ...unpaired] };
 }
 
 /** A repository's size, its growth, and where the growth leads. */
@@ -112,7 +245,7 @@ const DAY = 86_400_000;
  * to `now`: the bytes they added over the days they span.
  */
 export function projectGrowth(r: GrowthRecord, now: Date): GrowthProjection {
-  const out: GrowthProjection = { sizeBytes: r.sizeBytes, exact: r.measuredBy === "count-objects" };
+  const out: GrowthProjection = { sizeBytes: r.sizeBytes, exact: r.measuredBy === "packed" };
   const n = r.backups.length;
   if (n === 0) return withLimit(out);
   out.lastAddedBytes = r.backups[n - 1].addedBytes;

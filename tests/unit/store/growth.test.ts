@@ -5,10 +5,14 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
   addGrowth,
+  deltaKey,
   formatGrowth,
   type GrowthRecord,
   growthWarning,
+  hashName,
+  packNameHash,
   parseGrowth,
+  planMeasurePack,
   projectGrowth,
 } from "../../../lib/store/growth.ts";
 import { applyPolicy } from "../../../lib/store/retention.ts";
@@ -29,15 +33,15 @@ function daily(n: number, added: number, base: number, partial = false): GrowthR
 Deno.test("growth: the first backup starts from the measured size; later ones add to the record", () => {
   const r1 = addGrowth(undefined, { baseBytes: 10 * MB, partial: false }, { at: day(0), addedBytes: 2 * MB });
   assertEquals(r1, {
-    format: 1,
+    format: 2,
     sizeBytes: 12 * MB,
-    measuredBy: "count-objects",
+    measuredBy: "packed",
     backups: [{ at: day(0), addedBytes: 2 * MB }],
   });
   // the first measure is used only once: a record goes on from itself
   const r2 = addGrowth(r1, { baseBytes: 999 * MB, partial: true }, { at: day(1), addedBytes: MB });
   assertEquals(r2.sizeBytes, 13 * MB);
-  assertEquals(r2.measuredBy, "count-objects");
+  assertEquals(r2.measuredBy, "packed");
   // at most 100 backups are kept
   assertEquals(daily(150, 1, 0).backups.length, 100);
   assertEquals(daily(150, 1, 0).sizeBytes, 150);
@@ -52,7 +56,9 @@ Deno.test("growth: parseGrowth takes back what was written and drops anything el
       "",
       "not json",
       "[]",
-      JSON.stringify({ ...r, format: 2 }),
+      JSON.stringify({ ...r, format: 3 }),
+      // format 1 counted loose objects, about 25 times too many: started again
+      JSON.stringify({ ...r, format: 1 }),
       JSON.stringify({ ...r, sizeBytes: -1 }),
       JSON.stringify({ ...r, sizeBytes: 1.5 }),
       JSON.stringify({ ...r, backups: [{ at: "yesterday", addedBytes: 1 }] }),
@@ -149,4 +155,92 @@ Deno.test("retention: backup --commit keeps the 7 newest, 14 daily, 8 weekly, 12
     Date.parse(day(366)) - oldest.getTime() > 300 * 86_400_000,
     `about a year back: ${oldest.toISOString()}`,
   );
+});
+
+Deno.test("growth: a first measure from a shallow clone is a lower bound", () => {
+  // a shallow clone (fetch-depth: 1) lacks history: at least
+  const shallow = addGrowth(undefined, { baseBytes: MB, partial: false, shallow: true }, {
+    at: day(0),
+    addedBytes: 1,
+  });
+  assertEquals(shallow.measuredBy, "packed (shallow clone: at least)");
+  assert(!projectGrowth(shallow, new Date(day(0))).exact);
+  assert(formatGrowth(projectGrowth(shallow, new Date(day(0)))).startsWith("at least"));
+});
+
+Deno.test("growth: git's name hash, and names whose hashes all differ", () => {
+  // pack_name_hash: the last character weighs most; whitespace is skipped
+  assertEquals(packNameHash(""), 0);
+  assertEquals(packNameHash("a"), 0x61 << 24 >>> 0);
+  assertEquals(packNameHash("ab"), ((0x61 << 22) + (0x62 << 24)) >>> 0);
+  assertEquals(packNameHash("a b"), packNameHash("ab"));
+  // many backup paths share one hash: why git's window misses a data.sql's own previous version
+  assertEquals(
+    packNameHash("latest/public/tables/t11/data.sql"),
+    packNameHash("latest/public/tables/t50/data.sql"),
+  );
+  const seen = new Set<number>();
+  for (let n = 0; n < 50_000; n++) seen.add(packNameHash(hashName(n)));
+  assertEquals(seen.size, 50_000);
+  assertEquals(hashName(0), "@@@@@@@@@@@@");
+  assertEquals(hashName(6), "@@@@@@@@@@AB");
+});
+
+Deno.test("growth: each new object is paired with the previous commit's object at its place", () => {
+  assertEquals(
+    deltaKey("latest/public/public_schema_20260101_031700.dump"),
+    "latest/public/public_schema_#_#.dump",
+  );
+  assertEquals(
+    deltaKey("archive/2026-01-01T03-17-00Z/public/tables/t1/data.sql"),
+    "latest/public/tables/t1/data.sql",
+  );
+  assertEquals(deltaKey("archive"), "archive");
+  const prev = (oid: string, path: string, type = "blob") => ({
+    oid,
+    path,
+    mode: type === "tree" ? "040000" : "100644",
+    type,
+  });
+  const previous = [
+    prev("r0", "", "tree"),
+    prev("a1", "archive/2025-12-31T03-17-00Z/public/tables/t1/data.sql"),
+    prev("d1", "latest/public/tables/t1/data.sql"),
+    prev("d2", "latest/public/tables/t2/data.sql"),
+    prev("p0", "latest/public/public_schema_20251231_031700.dump"),
+    prev("m0", "latest/manifest.json"),
+    prev("g0", "repository.json"),
+    prev("t1", "latest/public/tables/t1", "tree"),
+    { oid: "x0", path: "latest/roles.sql" }, // no mode: not usable as a base
+  ];
+  const added = [
+    { oid: "r1", path: "" },
+    { oid: "t1n", path: "latest/public/tables/t1" },
+    { oid: "d1n", path: "latest/public/tables/t1/data.sql" },
+    { oid: "p1", path: "latest/public/public_schema_20260101_031700.dump" },
+    // a race's backup straight to an archive: paired with latest/'s file
+    { oid: "d2n", path: "archive/2026-01-01T03-17-00Z/public/tables/t2/data.sql" },
+    { oid: "n1", path: "latest/public/tables/t3/data.sql" }, // a new table: no base
+    { oid: "rl", path: "latest/roles.sql" },
+    { oid: "g1", path: "repository.json" },
+  ];
+  const plan = planMeasurePack(added, previous);
+  const named = new Map(plan.objects.map((l) => [l.split(" ")[0], l.slice(l.indexOf(" ") + 1)]));
+  const baseOf = new Map(plan.baseEntries.map((e) => [e.split("\t")[1], e.split("\t")[0].split(" ")[2]]));
+  const base = (oid: string) => baseOf.get(named.get(oid)!);
+  assertEquals(
+    ["r1", "t1n", "d1n", "p1", "d2n", "g1"].map(base),
+    ["r0", "t1", "d1", "p0", "d2", "g0"],
+  );
+  // without a base: last, under their own paths
+  assertEquals(plan.objects.slice(-2), ["n1 latest/public/tables/t3/data.sql", "rl latest/roles.sql"]);
+  // the base tree's entries: one per base, modes kept, names with distinct hashes
+  assertEquals(plan.baseEntries.length, 6);
+  assert(plan.baseEntries.some((e) => e.startsWith("040000 tree r0\t")));
+  assertEquals(new Set(plan.baseEntries.map((e) => packNameHash(e.split("\t")[1]))).size, 6);
+  // a first backup: nothing to pair
+  assertEquals(planMeasurePack(added.slice(0, 2), []), {
+    baseEntries: [],
+    objects: ["r1", "t1n latest/public/tables/t1"],
+  });
 });
