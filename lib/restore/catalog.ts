@@ -34,9 +34,13 @@ export function blockKey(b: Pick<ScriptBlock, "type" | "schema" | "name">): stri
 
 /** Statements whose effect lasts for the entries after them (pg_restore writes them only on a change). */
 const STATE_SET = /^SET (default_tablespace|default_table_access_method) = [^;]*;$/;
+/** Text every statement {@link STATE_SET} matches holds. */
+const STATE_HINT = "SET default_ta";
 
 /** Applies the state statements of `text` to `state` (setting name → the whole statement). */
 function applyState(text: string, state: Map<string, string>): void {
+  // Most blocks hold none: not lexed again (a state statement holds this text).
+  if (!text.includes(STATE_HINT)) return;
   for (const p of lexScript(text)) {
     if (p.kind !== "statement") continue;
     const s = p.text.trim();
@@ -50,6 +54,7 @@ function applyState(text: string, state: Map<string, string>): void {
  * statements, as the lexer cuts them).
  */
 export function withoutState(text: string): string {
+  if (!text.includes(STATE_HINT)) return text;
   let out = "";
   for (const p of lexScript(text)) {
     if (p.kind === "statement" && STATE_SET.test(p.text.trim())) continue;
