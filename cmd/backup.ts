@@ -64,6 +64,9 @@ import type { ObjectStore } from "../lib/store/object.ts";
 import { dumpHashes, publishBackup, recipientsId } from "../lib/store/publish.ts";
 import type { StoreIndex } from "../lib/store/remotelayout.ts";
 import { formatBlobStep, pruneStore } from "../lib/store/remoteprune.ts";
+import { type HeldLock, takeBackupLock } from "../lib/store/remotelock.ts";
+import { latestBackup, StoredBackupReader } from "../lib/store/remoteread.ts";
+import { presentBlobs, storageBlobRefs, StoreBlobSink } from "../lib/storage/remote.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 
 /** Options shared by every environment of one run. */
@@ -183,13 +186,11 @@ function readOptions(args: ParsedArgs): RunOptions {
 function readStoreOptions(args: ParsedArgs): boolean {
   if (optionalString(args, "store") === undefined) return false;
   const origin = args.origin.store ?? "--store";
-  for (const flag of ["commit", "push", "no-archive", "storage"] as const) {
+  for (const flag of ["commit", "push", "no-archive"] as const) {
     if (boolValue(args, flag)) {
       throw usageError(
         `--${flag} cannot be combined with ${origin}`,
-        flag === "storage"
-          ? "back up Storage files to a folder or git repository (--out) for now"
-          : "an object store keeps every backup under its own name; drop the flag",
+        "an object store keeps every backup under its own name; drop the flag",
       );
     }
   }
@@ -489,12 +490,45 @@ async function backupToStore(
   },
 ): Promise<BackupSummary> {
   const { target, o, url, log } = c;
+  let s3: S3Client | undefined;
+  if (o.storage) {
+    s3 = new S3Client(o.storage.settings, { retries: o.retries, log });
+    await s3.listBuckets(); // endpoint and keys are checked before anything is written
+  }
   let staging = o.dryRun ? "" : await Deno.makeTempDir({ prefix: "supabase-backup-store-" });
+  // Storage downloads, each uploaded to the store and removed as soon as it is complete
+  let holder = o.dryRun || !s3 ? "" : await Deno.makeTempDir({ prefix: "supabase-backup-blobs-" });
+  let lock: HeldLock | undefined;
   const drop = onCleanup(() => {
     if (staging) Deno.removeSync(staging, { recursive: true });
-    staging = "";
+    if (holder) Deno.removeSync(holder, { recursive: true });
+    staging = holder = "";
   });
   try {
+    let storage: ReturnType<typeof storageStep> | undefined;
+    let sink: StoreBlobSink | undefined;
+    if (s3 && o.storage) {
+      if (!o.dryRun) {
+        // held from before the store's blobs are listed until the manifest is written: no prune
+        // deletes a blob this backup reuses or has uploaded but not yet referenced
+        lock = await takeBackupLock(store, { log });
+        sink = new StoreBlobSink(store, holder, await presentBlobs(store));
+      }
+      const prev = o.dryRun ? undefined : await latestBackup(store).catch(() => undefined);
+      storage = storageStep({
+        s3,
+        root: holder,
+        holder,
+        ...(sink ? { sink } : {}),
+        jobs: o.jobs,
+        retries: o.retries,
+        maxFileSize: Number.MAX_SAFE_INTEGER, // an object store takes any size (multipart): never cut
+        selection: o.storage.buckets,
+        previousDir: prev ? new StoredBackupReader(store, prev.backup, prev.manifest) : undefined,
+        log,
+        onProgress: fileProgress(log),
+      });
+    }
     const index: StoreIndex = {
       ...(recipientsId(o.recipients) ? { recipients: recipientsId(o.recipients) } : {}),
       dumps: {},
@@ -503,7 +537,7 @@ async function backupToStore(
       index.dumps = await dumpHashes(dir, m); // the plaintext dumps, before they are encoded
       return o.encode ? await o.encode(dir, m) : m;
     };
-    const run = await dumpInto(staging, { target, o, url, selection: c.selection, log, encode });
+    const run = await dumpInto(staging, { target, o, url, selection: c.selection, log, encode, storage });
     if (o.dryRun || !run.manifest) {
       stdoutText(
         formatPlan(run.plan, {
@@ -521,14 +555,27 @@ async function backupToStore(
         notes: [],
       };
     }
-    const p = await publishBackup(store, staging, run.manifest, { index, jobs: o.jobs, log });
+    const p = await publishBackup(store, staging, run.manifest, { index, jobs: o.jobs, log, lock });
+    await lock?.release();
+    lock = undefined;
     const notes = [
       `uploaded ${p.uploaded.files} file(s), ${
         formatBytes(p.uploaded.bytes)
       }; ${p.present.files} already in the store`,
     ];
+    if (sink) {
+      notes.push(
+        `uploaded ${sink.uploaded.files} Storage blob(s), ${formatBytes(sink.uploaded.bytes)}`,
+      );
+    }
     if (c.policy) {
-      const r = await pruneStore(store, c.policy, { dryRun: false, now: new Date(), jobs: o.jobs, log });
+      const r = await pruneStore(store, c.policy, {
+        dryRun: false,
+        now: new Date(),
+        jobs: o.jobs,
+        log,
+        references: storageBlobRefs(store),
+      });
       const pruned = r.decisions.filter((d) => !d.keep).length;
       if (pruned > 0) notes.unshift(`pruned ${pruned} backup(s)`);
       notes.push(formatBlobStep(r, false));
@@ -544,8 +591,10 @@ async function backupToStore(
     };
   } finally {
     drop();
+    await lock?.release();
     if (staging) await Deno.remove(staging, { recursive: true }).catch(() => {});
-    staging = "";
+    if (holder) await Deno.remove(holder, { recursive: true }).catch(() => {});
+    staging = holder = "";
   }
 }
 

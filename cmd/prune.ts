@@ -16,6 +16,7 @@ import { findEnvironments } from "../lib/store/listing.ts";
 import { decisionsJson, describePolicy, formatDecisions, POLICY_FLAGS } from "../lib/store/retention.ts";
 import type { PruneDecision } from "../lib/store/prune.ts";
 import { pruneAndSweep } from "../lib/storage/gc.ts";
+import { storageBlobRefs } from "../lib/storage/remote.ts";
 
 async function hasDir(path: string): Promise<boolean> {
   try {
@@ -47,6 +48,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       now: new Date(),
       jobs: intValue(args, "jobs"),
       log: stderrLine,
+      references: storageBlobRefs(store), // the Storage files kept backups' maps name
     });
     stdoutText(
       json

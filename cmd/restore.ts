@@ -13,7 +13,7 @@ import {
   stringValue,
 } from "../lib/cli/flags.ts";
 import { backupSource, connectionSettings, rootFromArgs, storeFromArgs, targetUrl } from "../lib/cli/args.ts";
-import type { BackupSource } from "../lib/store/reader.ts";
+import { type BackupSource, sourceName } from "../lib/store/reader.ts";
 import { describeDb } from "../lib/pg/url.ts";
 import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { parseQualifiedName, qualified, type QualifiedName } from "../lib/pg/ident.ts";
@@ -39,6 +39,7 @@ import { openDb } from "../lib/pg/connect.ts";
 import { readMap, type StorageMap } from "../lib/storage/map.ts";
 import { S3Client, s3Settings } from "../lib/store/s3.ts";
 import { blobRootOf } from "../lib/storage/blobs.ts";
+import { type BlobSource, blobSourceOf, manifestOfSource } from "../lib/storage/remote.ts";
 import {
   formatStorageRestorePlan,
   planStorageRestore,
@@ -85,7 +86,7 @@ function summary(r: RestoreResult, label: string, target: string, into?: Qualifi
 interface FilesRestore {
   s3: S3Client;
   map: StorageMap;
-  root: string;
+  blobs: BlobSource;
   buckets: BucketSelection;
 }
 
@@ -96,7 +97,7 @@ interface FilesRestore {
  */
 async function filesRestore(
   args: ParsedArgs,
-  dir: string,
+  dir: BackupSource,
   log: (l: string) => void,
 ): Promise<FilesRestore | undefined> {
   const buckets = { include: listValue(args, "bucket"), exclude: listValue(args, "exclude-bucket") };
@@ -115,19 +116,19 @@ async function filesRestore(
     accessKeyId: optionalString(args, "target-storage-access-key-id"),
     secretAccessKey: optionalString(args, "target-storage-secret-access-key"),
   }, "target");
-  const map = await readMap(dir, await readManifest(dir), {
+  const map = await readMap(dir, await manifestOfSource(dir, readManifest), {
     identityFile: optionalString(args, "identity-file"),
   });
   if (!map) {
     throw usageError(
-      `the backup ${dir} has no Storage files`,
+      `the backup ${sourceName(dir)} has no Storage files`,
       "it was made without --storage; restore without --storage, or choose a backup made with it (--from)",
     );
   }
-  const root = await blobRootOf(dir);
+  const blobs = await blobSourceOf(dir, blobRootOf);
   const s3 = new S3Client(settings, { retries: intValue(args, "retries"), log });
   await s3.listBuckets(); // endpoint and keys, before the database restore writes anything
-  return { s3, map, root, buckets };
+  return { s3, map, blobs, buckets };
 }
 
 /** Restores the Storage files (after the database, when both are restored). */
@@ -145,7 +146,7 @@ async function runFilesRestore(
   try {
     const result = await restoreFiles(plan, {
       s3: f.s3,
-      root: f.root,
+      blobs: f.blobs,
       jobs: o.jobs,
       sql: db?.sql,
       log: o.log,
@@ -275,13 +276,7 @@ async function restoreFrom(
       "restore the database from it without --storage, or choose a backup that is still on disk (--from)",
     );
   }
-  if (typeof dir !== "string" && (boolValue(args, "storage") || only)) {
-    throw usageError(
-      "restore --storage reads Storage files from a folder or git backup; --store backups hold none",
-      "drop --storage (the database restores from the store), or restore files from the --out backup",
-    );
-  }
-  const files = typeof dir === "string" ? await filesRestore(args, dir, log) : undefined;
+  const files = await filesRestore(args, dir, log);
   const filesOpts = { clean: request.clean, dryRun, jobs, json, log };
   if (only) {
     const f = await runFilesRestore(files!, filesOpts, target, connection);

@@ -19,6 +19,7 @@ import { S3Client, s3Settings } from "../lib/store/s3.ts";
 import { readMap, type StorageMap } from "../lib/storage/map.ts";
 import { blobRootOf } from "../lib/storage/blobs.ts";
 import { drillFiles, type FilesDrillResult } from "../lib/storage/drill.ts";
+import { type BlobSource, blobSourceOf, manifestOfSource } from "../lib/storage/remote.ts";
 
 /** The target-storage flags, read by the drill of a backup with Storage files. */
 const TARGET_STORAGE = [
@@ -29,15 +30,19 @@ const TARGET_STORAGE = [
 ] as const;
 
 /** What the drill needs to drill a backup's Storage files, or why it does not (`skipped`). */
-type FilesDrill = { s3: S3Client; map: StorageMap; root: string } | { skipped: string } | undefined;
+type FilesDrill = { s3: S3Client; map: StorageMap; blobs: BlobSource } | { skipped: string } | undefined;
 
 /**
  * For a backup with Storage files: the TARGET Storage server for the scratch buckets
  * (`--target-storage-*` / `$RESTORE_S3_*`, checked before anything is written; exit 2 when only
  * some are given), or why the files are not drilled when none is. Undefined without Storage files.
  */
-async function filesDrill(args: ParsedArgs, dir: string, log: (l: string) => void): Promise<FilesDrill> {
-  const map = await readMap(dir, await readManifest(dir), {
+async function filesDrill(
+  args: ParsedArgs,
+  dir: BackupSource,
+  log: (l: string) => void,
+): Promise<FilesDrill> {
+  const map = await readMap(dir, await manifestOfSource(dir, readManifest), {
     identityFile: optionalString(args, "identity-file"),
   });
   if (!map) return undefined;
@@ -53,7 +58,7 @@ async function filesDrill(args: ParsedArgs, dir: string, log: (l: string) => voi
     log,
   });
   await s3.listBuckets(); // endpoint and keys, before the database drill writes anything
-  return { s3, map, root: await blobRootOf(dir) };
+  return { s3, map, blobs: await blobSourceOf(dir, blobRootOf) };
 }
 
 /** The Storage drill's lines for the text output. Pure. */
@@ -78,8 +83,7 @@ async function verifyWithBlobs(
   decode: { identityFile?: string; jobs: number },
 ): Promise<Checked> {
   const report: Checked = await verifyBackup(dir, label, decode);
-  if (typeof dir !== "string") return report; // a --store backup holds no Storage files
-  const m = await readManifest(dir).catch(() => undefined);
+  const m = await manifestOfSource(dir, readManifest).catch(() => undefined);
   if (!m?.storage) return report;
   const b = await verifyBlobs(dir, m, decode);
   report.faults.push(...b.faults);
@@ -163,7 +167,7 @@ export async function run(args: ParsedArgs): Promise<number> {
     }
     // One message per call: the restorer prints its plan a line at a time, names escaped.
     const log = (line: string) => stderrLine(line);
-    const files = typeof dir === "string" ? await filesDrill(args, dir, log) : undefined;
+    const files = await filesDrill(args, dir, log);
     const r = await drill(dir, target, {
       label,
       jobs,
@@ -173,7 +177,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       log,
     });
     const storage = files && "s3" in files
-      ? await drillFiles(files.map, { s3: files.s3, root: files.root, jobs, log })
+      ? await drillFiles(files.map, { s3: files.s3, blobs: files.blobs, jobs, log })
       : files;
     if (json) {
       stdoutText(JSON.stringify(

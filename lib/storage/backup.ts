@@ -29,7 +29,9 @@ import {
   STORAGE_MAP,
   type StorageMap,
 } from "./map.ts";
-import { blobPresent, type BlobRef, BlobWriter, storeDir } from "./blobs.ts";
+import { blobPresent, type BlobRef, BlobWriter, type Digest, storeDir } from "./blobs.ts";
+import type { BackupSource } from "../store/reader.ts";
+import { manifestOfSource } from "./remote.ts";
 
 /** What to do with each object row. */
 export interface FilePlan {
@@ -93,11 +95,24 @@ export interface FileProgress {
   totalBytes: number;
 }
 
+/**
+ * Where a backup's blobs go, when not into the root's folder store: an object store
+ * (lib/storage/remote.ts `StoreBlobSink`).
+ */
+export interface BlobSink {
+  /** Whether the store has the blob (a file unchanged since the previous map is then not downloaded). */
+  has(b: BlobRef): boolean;
+  /** Stores a finished download (closed, hashed as `d`); returns its number of parts. */
+  take(w: BlobWriter, d: Digest): Promise<number>;
+}
+
 /** Everything {@link backupFiles} needs. */
 export interface FileBackupOptions {
   s3: S3Client;
-  /** The backup root (its store is read for reuse). */
+  /** The backup root (its store is read for reuse), unless `sink` is given. */
   root: string;
+  /** Where the blobs go instead of the root's folder store. */
+  sink?: BlobSink;
   /** The run's holder folder (downloads go here). */
   holder: string;
   jobs: number;
@@ -147,7 +162,7 @@ async function fetchOne(row: ObjectRow, o: FileBackupOptions, count: (n: number)
           changed: `its bytes (${d.bytes}, MD5 ${d.md5}) do not match the row (${row.size}, ${row.etag})`,
         };
       }
-      const parts = await w.finish(d.sha256, storeDir(o.root));
+      const parts = o.sink ? await o.sink.take(w, d) : await w.finish(d.sha256, storeDir(o.root));
       return { entry: { ...row, sha256: d.sha256, ...(parts > 1 ? { parts } : {}) } };
     } catch (e) {
       await w.discard();
@@ -183,7 +198,9 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
   const candidates = planFiles(catalog.objects, previous, () => true).reuse;
   await runPool(
     candidates.map(({ from }) => async () => {
-      if (await blobPresent(store, from)) present.add(from.sha256 + (from.parts ?? ""));
+      if (o.sink ? o.sink.has(from) : await blobPresent(store, from)) {
+        present.add(from.sha256 + (from.parts ?? ""));
+      }
     }),
     8,
   );
@@ -253,8 +270,8 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
 /** Everything {@link storageStep} needs besides what {@link backupFiles} takes. */
 export interface StorageStepOptions extends Omit<FileBackupOptions, "previous"> {
   selection: BucketSelection;
-  /** The previous backup (latest/) of the root, when there is one. */
-  previousDir?: string;
+  /** The previous backup (latest/ of the root, or the store's latest), when there is one. */
+  previousDir?: BackupSource;
 }
 
 /**
@@ -278,7 +295,7 @@ export function storageStep(o: StorageStepOptions): {
       let previous: MapObject[] | undefined;
       if (o.previousDir) {
         try {
-          const m = await readManifest(o.previousDir);
+          const m = await manifestOfSource(o.previousDir, readManifest);
           previous = (await readMap(o.previousDir, m))?.objects;
         } catch (e) {
           o.log(

@@ -17,6 +17,7 @@ import { runPool } from "../base/pool.ts";
 import { endpointHost, type ObjectHead, type S3Client } from "../store/s3.ts";
 import type { MapObject, StorageMap } from "./map.ts";
 import { metadataHeaders, planStorageRestore, restoreFiles } from "./restore.ts";
+import type { BlobSource } from "./remote.ts";
 
 /** One file that did not come back as backed up. */
 export interface FileMismatch {
@@ -128,13 +129,13 @@ async function removeScratch(s3: S3Client, names: string[], jobs: number): Promi
 }
 
 /**
- * Drills the backup's Storage files (see the module doc): `root` is the backup root holding the
- * blobs, `s3` the target server. Differences are returned, not thrown; a failing upload or read
+ * Drills the backup's Storage files (see the module doc): `blobs` is where the backup's blobs
+ * are (its root's folder store, or its object store), `s3` the target server. Differences are returned, not thrown; a failing upload or read
  * throws its {@link BackupError} after the cleanup. `tag` (8 hex digits) names the scratch buckets.
  */
 export async function drillFiles(
   map: StorageMap,
-  o: { s3: S3Client; root: string; jobs: number; log: (line: string) => void; tag?: string },
+  o: { s3: S3Client; blobs: BlobSource; jobs: number; log: (line: string) => void; tag?: string },
 ): Promise<FilesDrillResult> {
   const tag = o.tag ??
     Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -169,7 +170,7 @@ export async function drillFiles(
     // what S3 cannot set is not drilled: the restore's warnings about it would only mislead here
     await restoreFiles(plan, {
       s3: o.s3,
-      root: o.root,
+      blobs: o.blobs,
       jobs: o.jobs,
       log: (l) => l.startsWith("warning: ") ? undefined : o.log(l),
     });

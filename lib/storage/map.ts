@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import { BackupError } from "../base/errors.ts";
 import { openPlaintext } from "../store/decode.ts";
 import type { Manifest, ManifestFile } from "../store/manifest.ts";
+import { type BackupSource, sourceName } from "../store/reader.ts";
 import type { Bucket, ObjectRow } from "./catalog.ts";
 
 /** The map's file name in a backup folder. */
@@ -122,18 +123,18 @@ export function parseMap(text: string, where: string): StorageMap {
 }
 
 /**
- * Reads the map of the backup in `dir` (described by `m`), or undefined when the backup has no
- * Storage files. Throws a {@link BackupError} when the file is missing, does not match the
+ * Reads the map of the backup in `dir` (a folder, or a reader of a backup in an object store;
+ * described by `m`), or undefined when the backup has no Storage files. Throws a {@link BackupError} when the file is missing, does not match the
  * manifest's checksum, or is not a valid map.
  */
 export async function readMap(
-  dir: string,
+  dir: BackupSource,
   m: Manifest,
   opts: { identityFile?: string } = {},
 ): Promise<StorageMap | undefined> {
   if (!m.storage) return undefined;
   const rel = m.storage.map;
-  const where = `${dir}/${STORAGE_MAP}`;
+  const where = `${sourceName(dir)}/${STORAGE_MAP}`;
   if (rel !== STORAGE_MAP) throw bad(where, `the manifest names the map '${rel}'`);
   const entry = m.files[rel];
   if (!entry) throw bad(where, "the manifest does not list it");

@@ -19,7 +19,8 @@ import { formatBytes } from "../base/size.ts";
 import type { Sql } from "../pg/connect.ts";
 import { type Bucket, bucketSelected, type BucketSelection } from "./catalog.ts";
 import { type MapObject, objectKey, type StorageMap } from "./map.ts";
-import { hashBlob, openBlob } from "./blobs.ts";
+import { type Digest, hashBlob } from "./blobs.ts";
+import { BlobMismatch, type BlobSource, checkedStream, hashStream } from "./remote.ts";
 import { endpointHost, type S3Client } from "../store/s3.ts";
 import { etagMd5 } from "./backup.ts";
 
@@ -168,9 +169,82 @@ export interface StorageRestoreResult {
   warnings: string[];
 }
 
+const DAMAGED_HINT =
+  "run 'backup.ts verify' on this backup; restore from another backup if its blobs are damaged";
+
+/**
+ * Uploads one file from its blob: from a folder store, the blob is hashed first and then sent;
+ * from an object store it is read once, checked as it streams ({@link checkedStream}: a damaged
+ * blob's upload is cut short before its last bytes). Returns the digest of what was sent and the
+ * ETag the target gave. Throws a {@link BackupError} naming the file when the blob is missing or
+ * damaged.
+ */
+async function uploadFromBlob(
+  f: MapObject,
+  s3: S3Client,
+  blobs: BlobSource,
+  meta: Record<string, string>,
+): Promise<{ digest: Digest; etag: string }> {
+  const where = `${f.bucket}/${f.name}`;
+  const unreadable = (e: unknown) =>
+    new BackupError(`the blob of ${where} cannot be read: ${(e as Error).message.split("\n")[0]}`, {
+      hint: DAMAGED_HINT,
+      cause: e,
+    });
+  const damaged = () =>
+    new BackupError(`the blob of ${where} does not match the backup's map (sha256 or size)`, {
+      hint: DAMAGED_HINT,
+    });
+  const opts = {
+    size: f.size,
+    sha256: f.sha256,
+    ...(f.contentType ? { contentType: f.contentType } : {}),
+    ...(f.cacheControl ? { cacheControl: f.cacheControl } : {}),
+    metadata: meta,
+  };
+  if (blobs.local !== undefined || f.size === 0) {
+    const local = blobs.local;
+    const d = await (local !== undefined ? hashBlob(local, f) : blobs.open(f).then(hashStream)).catch((e) => {
+      throw unreadable(e);
+    });
+    if (d.sha256 !== f.sha256 || d.bytes !== f.size) throw damaged();
+    return { digest: d, etag: await s3.put(f.bucket, f.name, () => blobs.open(f), opts) };
+  }
+  let bad: BackupError | undefined;
+  let last: ReturnType<typeof checkedStream> | undefined;
+  const open = async () => {
+    if (last?.failed()) bad = damaged(); // put retries by opening again: a damaged blob stays damaged
+    if (bad) throw bad;
+    const body = await blobs.open(f).catch((e) => {
+      throw bad = unreadable(e);
+    });
+    last = checkedStream(body, f);
+    return last.stream;
+  };
+  let etag: string;
+  try {
+    etag = await s3.put(f.bucket, f.name, open, opts);
+  } catch (e) {
+    if (bad) throw bad;
+    if (findMismatch(e) || last?.failed()) throw damaged();
+    throw e;
+  }
+  const d = last?.digest();
+  if (!d) throw damaged();
+  return { digest: d, etag };
+}
+
+/** Whether `e` (or an error it was caused by) is a {@link BlobMismatch}. Pure. */
+function findMismatch(e: unknown): boolean {
+  for (let x = e, i = 0; x instanceof Error && i < 8; x = x.cause, i++) {
+    if (x instanceof BlobMismatch) return true;
+  }
+  return false;
+}
+
 /**
  * Carries out a plan: creates buckets, uploads files (`jobs` at a time), each from its blob in
- * `root` after checking the blob's sha256, and checks the target's ETag; then, with `sql` (the
+ * `blobs` after checking the blob's sha256, and checks the target's ETag; then, with `sql` (the
  * target database), sets bucket settings, owners and user metadata exactly. Throws a
  * {@link BackupError} naming the first file that fails.
  */
@@ -178,7 +252,7 @@ export async function restoreFiles(
   plan: StorageRestorePlan,
   o: {
     s3: S3Client;
-    root: string;
+    blobs: BlobSource;
     jobs: number;
     sql?: Sql;
     log: (line: string) => void;
@@ -197,26 +271,9 @@ export async function restoreFiles(
   await runPool(
     todo.map(({ object: f }) => async () => {
       const where = `${f.bucket}/${f.name}`;
-      const d = await hashBlob(o.root, f).catch((e) => {
-        throw new BackupError(`the blob of ${where} cannot be read: ${(e as Error).message.split("\n")[0]}`, {
-          hint: "run 'backup.ts verify' on this backup; restore from another backup if its blobs are damaged",
-          cause: e,
-        });
-      });
-      if (d.sha256 !== f.sha256 || d.bytes !== f.size) {
-        throw new BackupError(`the blob of ${where} does not match the backup's map (sha256 or size)`, {
-          hint: "run 'backup.ts verify' on this backup; restore from another backup if its blobs are damaged",
-        });
-      }
       const meta = metadataHeaders(f.userMetadata);
       if (!meta.complete) partialMeta++;
-      const etag = await o.s3.put(f.bucket, f.name, () => Promise.resolve(openBlob(o.root, f)), {
-        size: f.size,
-        sha256: f.sha256,
-        ...(f.contentType ? { contentType: f.contentType } : {}),
-        ...(f.cacheControl ? { cacheControl: f.cacheControl } : {}),
-        metadata: meta.headers,
-      });
+      const { digest: d, etag } = await uploadFromBlob(f, o.s3, o.blobs, meta.headers);
       if (etagMd5(etag) !== d.md5) {
         throw new BackupError(
           `the target stored other bytes for ${where} (ETag ${etag}, sent MD5 ${d.md5})`,

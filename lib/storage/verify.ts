@@ -1,14 +1,16 @@
 /**
- * Checking a backup's Storage files: every blob its map names is in the root's store and hashes to
- * its name (sha256) with the map's size. Each blob is read once, however many files share it.
+ * Checking a backup's Storage files: every blob its map names is in the root's store (or, for a
+ * backup in an object store, in the store's blob space) and hashes to its name (sha256) with the
+ * map's size. Each blob is read once, however many files share it, streamed.
  * @module
  */
 import { runPool } from "../base/pool.ts";
-import { BUFFER } from "../store/sink.ts";
 import type { FileFault } from "../store/check.ts";
 import type { Manifest } from "../store/manifest.ts";
+import type { BackupSource } from "../store/reader.ts";
 import { readMap } from "./map.ts";
-import { BLOB_DIR, blobFiles, blobRootOf, hashBlob } from "./blobs.ts";
+import { blobFiles, blobRootOf } from "./blobs.ts";
+import { type BlobSource, blobSourceOf, hashStream } from "./remote.ts";
 
 /** What {@link verifyBlobs} found: blobs checked, and the faults (paths relative to the root). */
 export interface BlobCheck {
@@ -18,20 +20,21 @@ export interface BlobCheck {
 }
 
 /**
- * Checks the Storage files of the backup in `dir` (described by `m`); a backup without them gives
- * zero blobs. A damaged map or a missing store is one fault, not an exception.
+ * Checks the Storage files of the backup in `dir` (a folder or a reader; described by `m`); a
+ * backup without them gives zero blobs. A damaged map or a missing store is one fault, not an
+ * exception.
  */
 export async function verifyBlobs(
-  dir: string,
+  dir: BackupSource,
   m: Manifest,
   opts: { jobs?: number; identityFile?: string } = {},
 ): Promise<BlobCheck> {
   if (!m.storage) return { blobs: 0, bytes: 0, faults: [] };
-  let root: string;
+  let blobs: BlobSource;
   let objects;
   try {
     objects = (await readMap(dir, m, opts))?.objects ?? [];
-    root = await blobRootOf(dir);
+    blobs = await blobSourceOf(dir, blobRootOf);
   } catch (e) {
     return {
       blobs: 0,
@@ -45,10 +48,10 @@ export async function verifyBlobs(
   let bytes = 0;
   await runPool(
     [...unique.values()].map((o) => async () => {
-      const file = `${BLOB_DIR}/${blobFiles(o)[0]}`;
+      const file = blobs.name(o);
       const what = `${o.bucket}/${o.name}`;
       try {
-        const d = await hashBlob(root, o, new Uint8Array(BUFFER));
+        const d = await hashStream(await blobs.open(o));
         if (d.bytes !== o.size) {
           faults.push({ file, problem: "size", detail: `${what}: ${d.bytes} bytes, map says ${o.size}` });
         } else if (d.sha256 !== o.sha256) {

@@ -23,7 +23,7 @@ import {
   storedOf,
   type StoreIndex,
 } from "./remotelayout.ts";
-import { takeBackupLock } from "./remotelock.ts";
+import { type HeldLock, takeBackupLock } from "./remotelock.ts";
 import { latestBackup } from "./remoteread.ts";
 import { BUFFER } from "./sink.ts";
 
@@ -84,16 +84,18 @@ const randomSuffix = () =>
 
 /**
  * Uploads the staged backup in `dir` (its files in stored form, checked against `m`) to `store`,
- * under a backup lock (lib/store/remotelock.ts). Throws on the first upload that fails after its
- * retries; the manifest is then not written and the store's backups are as they were.
+ * under a backup lock (lib/store/remotelock.ts): `lock`, when the run took it already (a backup
+ * with Storage files holds it from before it looks at the store's blobs), else one of its own,
+ * released at the end. Throws on the first upload that fails after its retries; the manifest is
+ * then not written and the store's backups are as they were.
  */
 export async function publishBackup(
   store: ObjectStore,
   dir: string,
   m: Manifest,
-  o: { index: StoreIndex; jobs: number; log: (l: string) => void },
+  o: { index: StoreIndex; jobs: number; log: (l: string) => void; lock?: HeldLock },
 ): Promise<PublishResult> {
-  const lock = await takeBackupLock(store, { log: o.log });
+  const lock = o.lock ?? await takeBackupLock(store, { log: o.log });
   try {
     const present = new Set<string>();
     for await (const b of store.list(BLOBS)) present.add(b.key);
@@ -135,6 +137,6 @@ export async function publishBackup(
     result.name = result.key.slice("backups/".length, -".json".length);
     return result;
   } finally {
-    await lock.release();
+    if (!o.lock) await lock.release();
   }
 }

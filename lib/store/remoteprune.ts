@@ -24,13 +24,21 @@ export interface StorePruneResult {
 
 /**
  * Prunes `store` by `policy` at time `now` (see the module doc). With `dryRun` nothing is written
- * or removed: the decisions and the blobs that would go are reported. Throws a usage error for an
- * empty policy, a {@link BackupError} when the store fails.
+ * or removed: the decisions and the blobs that would go are reported. `references` gives the blob
+ * keys a kept manifest needs besides its files (the Storage files its map names); when it throws
+ * for one, no blob is removed. Throws a usage error for an empty policy, a {@link BackupError} when
+ * the store fails.
  */
 export async function pruneStore(
   store: ObjectStore,
   policy: RetentionPolicy,
-  o: { dryRun: boolean; now: Date; jobs: number; log: (l: string) => void },
+  o: {
+    dryRun: boolean;
+    now: Date;
+    jobs: number;
+    log: (l: string) => void;
+    references?: (m: Manifest) => Promise<string[]>;
+  },
 ): Promise<StorePruneResult> {
   const all = await listBackups(store);
   const manifests = new Map<string, Manifest>();
@@ -66,24 +74,28 @@ export async function pruneStore(
     }
     // after the lock: every backup that completes from now on waited for this prune or is listed here
     const kept: Manifest[] = [];
+    const also = new Set<string>();
     unreadable = 0;
     for (const b of await listBackups(store)) {
       if (o.dryRun && doomed.has(b.name)) continue;
       const m = manifests.get(b.key) ?? await readStoredManifest(store, b.key).then((r) => r.manifest).catch(
         () => undefined,
       );
-      if (m) kept.push(m);
-      else unreadable++;
+      const refs = m && o.references ? await o.references(m).catch(() => undefined) : [];
+      if (m && refs) {
+        kept.push(m);
+        for (const k of refs) also.add(k);
+      } else unreadable++;
     }
     if (unreadable > 0) {
       result.blobsSkipped =
-        `${unreadable} manifest(s) cannot be read; no blob is removed while one might need it`;
+        `${unreadable} manifest(s) or Storage map(s) cannot be read; no blob is removed while one might need it`;
       return result;
     }
     const blobs: { key: string; size: number }[] = [];
     for await (const b of store.list(BLOBS)) blobs.push({ key: b.key, size: b.size });
     const sizes = new Map(blobs.map((b) => [b.key, b.size]));
-    const gone = unreferencedBlobs(blobs.map((b) => b.key), kept, 0);
+    const gone = unreferencedBlobs(blobs.map((b) => b.key), kept, 0).filter((k) => !also.has(k));
     result.blobs = { removed: gone.length, bytes: gone.reduce((n, k) => n + (sizes.get(k) ?? 0), 0) };
     if (!o.dryRun) await runPool(gone.map((k) => () => store.delete(k)), o.jobs);
     return result;

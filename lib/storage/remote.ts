@@ -1,0 +1,233 @@
+/**
+ * Storage files with an object store (`--store s3://…|azblob://…`): where a backup's Storage blobs
+ * are read from, and how a backup puts new ones into the store.
+ *
+ * Storage blobs share the store's content-addressed blob space with the database files
+ * (`blobs/<h0h1>/<sha256>`, lib/store/remotelayout.ts): a blob's key is the sha256 of its bytes,
+ * which for a Storage file are its bytes unmodified, so one content is stored once whoever needs
+ * it, and a blob is never cut into parts (an object store takes large objects in multipart
+ * uploads). A backup's manifest lists its map (`storage-objects.json`, itself a blob); the map
+ * names the files' blobs; `prune --store` keeps every blob a kept backup's map names
+ * ({@link storageBlobRefs}).
+ *
+ * Reading: a {@link BlobSource} opens a blob from the root's folder store (lib/storage/blobs.ts)
+ * or from the store through a backup reader (lib/store/reader.ts). A restore from the store
+ * checks a blob's bytes as they stream ({@link checkedStream}) instead of reading it twice.
+ *
+ * Writing: {@link StoreBlobSink} takes each finished download (a file in the run's holder folder,
+ * hashed on the way), uploads it unless the store has the blob, and removes the local file, so a
+ * backup needs local disk for the downloads in flight only.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import type { ObjectStore } from "../store/object.ts";
+import type { BackupReader, BackupSource } from "../store/reader.ts";
+import type { Manifest, ManifestFile } from "../store/manifest.ts";
+import { blobKey, BLOBS, storedOf } from "../store/remotelayout.ts";
+import { BLOB_DIR, blobFiles, type BlobRef, type BlobWriter, type Digest, openBlob } from "./blobs.ts";
+import { readMap } from "./map.ts";
+
+/** Where the blobs of a backup's Storage files are read from. */
+export interface BlobSource {
+  /**
+   * A folder store on local disk: a restore hashes a blob before it sends it (reading it twice is
+   * cheap). Unset for an object store: the bytes are checked as they stream.
+   */
+  readonly local?: string;
+  /** The blob's name in messages: `storage/blobs/<aa>/<sha256>` or `blobs/<aa>/<sha256>`. */
+  name(b: BlobRef): string;
+  /** The blob's bytes (its parts in order). Throws Deno.errors.NotFound when it is missing. */
+  open(b: BlobRef): Promise<ReadableStream<Uint8Array>>;
+}
+
+/** The blobs of a backup root's folder store (`<root>/storage/blobs`). */
+export function localBlobs(root: string): BlobSource {
+  return {
+    local: root,
+    name: (b) => `${BLOB_DIR}/${blobFiles(b)[0]}`,
+    open: (b) => Promise.resolve(openBlob(root, b)),
+  };
+}
+
+/** The manifest entry that makes a reader open the blob of `b` (its bytes are the file's). Pure. */
+function blobEntry(b: BlobRef): ManifestFile {
+  return { bytes: b.size, sha256: b.sha256 };
+}
+
+/** The blobs of a backup in an object store, read through its reader (lib/store/remoteread.ts). */
+export function readerBlobs(reader: BackupReader): BlobSource {
+  return {
+    name: (b) => blobKey(b.sha256),
+    open: (b) => reader.open(`Storage file of ${b.sha256.slice(0, 12)}…`, blobEntry(b)),
+  };
+}
+
+/** Where the blobs of the backup `src` are: the folder store of its root, or its object store. */
+export async function blobSourceOf(
+  src: BackupSource,
+  rootOf: (dir: string) => Promise<string>,
+): Promise<BlobSource> {
+  return typeof src === "string" ? localBlobs(await rootOf(src)) : readerBlobs(src);
+}
+
+/** The manifest of a backup source (read from its folder, or the reader's). */
+export async function manifestOfSource(
+  src: BackupSource,
+  read: (dir: string) => Promise<Manifest>,
+): Promise<Manifest> {
+  return typeof src === "string" ? await read(src) : src.manifest;
+}
+
+/** Size, sha256 and MD5 of a stream, read to its end. */
+export async function hashStream(stream: ReadableStream<Uint8Array>): Promise<Digest> {
+  const sha = createHash("sha256");
+  const md5 = createHash("md5");
+  let bytes = 0;
+  for await (const chunk of stream) {
+    sha.update(chunk);
+    md5.update(chunk);
+    bytes += chunk.length;
+  }
+  return { bytes, sha256: sha.digest("hex"), md5: md5.digest("hex") };
+}
+
+/** A blob whose bytes are not the ones its map names. */
+export class BlobMismatch extends Error {}
+
+/**
+ * Passes a blob's bytes through, hashing them, and fails the stream when they are not `want`
+ * (more bytes than its size, or another sha256 at the end). The last chunk is held back until the
+ * hash is known: a damaged blob never reaches the receiver whole, so an upload of it (with its
+ * Content-Length) is cut short and stored by no server. `digest()` gives the hashes once the
+ * stream has ended well; `failed()` says whether the check failed.
+ */
+export function checkedStream(
+  source: ReadableStream<Uint8Array>,
+  want: { sha256: string; size: number },
+): { stream: ReadableStream<Uint8Array>; digest(): Digest | undefined; failed(): boolean } {
+  const sha = createHash("sha256");
+  const md5 = createHash("md5");
+  let bytes = 0;
+  let held: Uint8Array | undefined;
+  let done: Digest | undefined;
+  let failed = false;
+  const stream = source.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, ctl) {
+        bytes += chunk.length;
+        if (bytes > want.size) {
+          failed = true;
+          ctl.error(new BlobMismatch(`more than ${want.size} bytes`));
+          return;
+        }
+        sha.update(chunk);
+        md5.update(chunk);
+        if (held) ctl.enqueue(held);
+        held = chunk;
+      },
+      flush(ctl) {
+        const sha256 = sha.digest("hex");
+        if (bytes !== want.size || sha256 !== want.sha256) {
+          failed = true;
+          ctl.error(new BlobMismatch(`${bytes} bytes, sha256 ${sha256}`));
+          return;
+        }
+        if (held) ctl.enqueue(held);
+        done = { bytes, sha256, md5: md5.digest("hex") };
+      },
+    }),
+  );
+  return { stream, digest: () => done, failed: () => failed };
+}
+
+/**
+ * The blob keys (`blobs/<aa>/<sha256>`) the Storage map of manifest `m` names, read from `store`
+ * (an empty list for a backup without Storage files). Throws when the map is missing or damaged:
+ * prune then removes no blob.
+ */
+export function storageBlobRefs(store: ObjectStore): (m: Manifest) => Promise<string[]> {
+  return async (m) => {
+    if (!m.storage) return [];
+    const reader: BackupReader = {
+      where: store.display,
+      manifest: m,
+      open: async (rel, entry) => {
+        const body = await store.get(blobKey(storedOf(entry).sha256));
+        if (!body) {
+          throw new Deno.errors.NotFound(`${rel}: blob ${blobKey(storedOf(entry).sha256)} is missing`);
+        }
+        return body;
+      },
+    };
+    const map = await readMap(reader, m);
+    return (map?.objects ?? []).map((o) => blobKey(o.sha256));
+  };
+}
+
+/** The keys of every blob in the store (to know what needs no upload). */
+export async function presentBlobs(store: ObjectStore): Promise<Set<string>> {
+  const present = new Set<string>();
+  for await (const b of store.list(BLOBS)) present.add(b.key);
+  return present;
+}
+
+/**
+ * Puts a backup's downloaded Storage files into an object store (see the module doc). `present`
+ * holds the keys of the blobs in the store when the run took its backup lock; uploads add to it.
+ */
+export class StoreBlobSink {
+  #store: ObjectStore;
+  #holder: string;
+  #present: Set<string>;
+  #inflight = new Map<string, Promise<void>>();
+  /** Blobs this run uploaded, and their bytes. */
+  uploaded = { files: 0, bytes: 0 };
+
+  constructor(store: ObjectStore, holder: string, present: Set<string>) {
+    this.#store = store;
+    this.#holder = holder;
+    this.#present = present;
+  }
+
+  /** Whether the store has the blob of `b` (a blob cut into parts is never in a store). */
+  has(b: BlobRef): boolean {
+    return !b.parts && this.#present.has(blobKey(b.sha256));
+  }
+
+  /**
+   * Takes a finished download (closed, hashed as `d`, one part): uploads it unless the store has
+   * its blob, then removes the local file. Returns the number of parts (1). Throws the store's
+   * {@link BackupError} when the upload fails after its retries.
+   */
+  async take(w: BlobWriter, d: Digest): Promise<number> {
+    const parts = await w.finish(d.sha256, this.#holder); // into <holder>/<aa>/<sha256>, once per content
+    if (parts !== 1) throw new Error(`a Storage blob for an object store came in ${parts} parts`);
+    const key = blobKey(d.sha256);
+    if (this.#present.has(key)) {
+      await this.#drop(d.sha256);
+      return 1;
+    }
+    let upload = this.#inflight.get(key);
+    if (!upload) {
+      const path = join(this.#holder, blobFiles({ sha256: d.sha256 })[0]);
+      upload = (async () => {
+        await this.#store.put(key, { path, size: d.bytes }, {
+          sha256: d.sha256,
+          contentType: "application/octet-stream",
+        });
+        this.#present.add(key);
+        this.uploaded.files++;
+        this.uploaded.bytes += d.bytes;
+        await this.#drop(d.sha256);
+      })().finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, upload);
+    }
+    await upload;
+    return 1;
+  }
+
+  async #drop(sha256: string): Promise<void> {
+    await Deno.remove(join(this.#holder, blobFiles({ sha256 })[0])).catch(() => {});
+  }
+}

@@ -1,0 +1,94 @@
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { createHash } from "node:crypto";
+import {
+  BlobMismatch,
+  checkedStream,
+  hashStream,
+  localBlobs,
+  readerBlobs,
+} from "../../../lib/storage/remote.ts";
+import type { BackupReader } from "../../../lib/store/reader.ts";
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(c) {
+      for (const x of chunks) c.enqueue(x);
+      c.close();
+    },
+  });
+}
+
+/** Reads a stream, returning what arrived before it ended or failed, and the error. */
+async function drain(s: ReadableStream<Uint8Array>): Promise<{ got: number; error?: unknown }> {
+  let got = 0;
+  try {
+    for await (const c of s) got += c.length;
+    return { got };
+  } catch (error) {
+    return { got, error };
+  }
+}
+
+const chunks = [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5]), new Uint8Array([6, 7, 8, 9])];
+const whole = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+
+Deno.test("checkedStream passes every byte of a blob that matches, and gives its digest", async () => {
+  const c = checkedStream(streamOf(chunks), { sha256: sha(whole), size: 9 });
+  assertEquals(await drain(c.stream), { got: 9 });
+  const d = c.digest()!;
+  assertEquals([d.bytes, d.sha256, d.md5], [9, sha(whole), createHash("md5").update(whole).digest("hex")]);
+  assertEquals(c.failed(), false);
+});
+
+Deno.test("checkedStream holds the last chunk back: a damaged blob never arrives whole", async () => {
+  const bad = [chunks[0], chunks[1], new Uint8Array([6, 7, 8, 0])];
+  const c = checkedStream(streamOf(bad), { sha256: sha(whole), size: 9 });
+  const r = await drain(c.stream);
+  ok(r.error instanceof BlobMismatch, String(r.error));
+  assertEquals(r.got, 5, "the last chunk is not passed on");
+  assertEquals([c.digest(), c.failed()], [undefined, true]);
+  // one chunk only: nothing at all is passed on
+  const one = checkedStream(streamOf([new Uint8Array([9, 9])]), {
+    sha256: sha(new Uint8Array([1, 1])),
+    size: 2,
+  });
+  const r1 = await drain(one.stream);
+  assertEquals([r1.got, r1.error instanceof BlobMismatch], [0, true]);
+});
+
+Deno.test("checkedStream fails a blob longer or shorter than its size", async () => {
+  const long = checkedStream(streamOf([...chunks, new Uint8Array([10])]), { sha256: sha(whole), size: 9 });
+  const r = await drain(long.stream);
+  ok(r.error instanceof BlobMismatch);
+  ok(r.got < 9, `${r.got} bytes passed`);
+  const short = checkedStream(streamOf(chunks.slice(0, 2)), { sha256: sha(whole), size: 9 });
+  const s = await drain(short.stream);
+  ok(s.error instanceof BlobMismatch);
+  assertEquals(s.got, 3);
+});
+
+Deno.test("hashStream gives size, sha256 and MD5", async () => {
+  const d = await hashStream(streamOf(chunks));
+  assertEquals([d.bytes, d.sha256], [9, sha(whole)]);
+});
+
+Deno.test("blob names: storage/blobs/ in a folder store, blobs/ in an object store", async () => {
+  const h = "ab".padEnd(64, "0");
+  assertEquals(localBlobs("/r").name({ sha256: h, size: 1 }), `storage/blobs/ab/${h}`);
+  const opened: string[] = [];
+  const reader: BackupReader = {
+    where: "s3://b/p/backups/x.json",
+    manifest: {} as BackupReader["manifest"],
+    open: (_rel, entry) => {
+      opened.push(`${entry.sha256} ${entry.bytes}`);
+      return Promise.resolve(streamOf([]));
+    },
+  };
+  const src = readerBlobs(reader);
+  assertEquals(src.name({ sha256: h, size: 1 }), `blobs/ab/${h}`);
+  assertEquals(src.local, undefined);
+  await src.open({ sha256: h, size: 7 });
+  assertEquals(opened, [`${h} 7`]);
+});
