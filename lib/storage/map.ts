@@ -124,8 +124,9 @@ export function parseMap(text: string, where: string): StorageMap {
 
 /**
  * Reads the map of the backup in `dir` (a folder, or a reader of a backup in an object store;
- * described by `m`), or undefined when the backup has no Storage files. Throws a {@link BackupError} when the file is missing, does not match the
- * manifest's checksum, or is not a valid map.
+ * described by `m`), or undefined when the backup has no Storage files. Throws a
+ * {@link BackupError} when the file is missing, does not match the manifest's checksum, or is not
+ * a valid map.
  */
 export async function readMap(
   dir: BackupSource,
