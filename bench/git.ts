@@ -1,15 +1,20 @@
 /**
  * `deno task bench:git`: 30 daily backups of the bench database into a git repository, the way the
- * central workflow makes them (issue 14): each day a fresh blobless, sparse clone of a bare
- * "central" repository (`filter: blob:none`, `'/*' '!/backups/*\/archive/'`), 1% of the rows
- * changed, one `backup --push`. Reports per day:
+ * central workflow makes them (issue 14): each day a fresh shallow, blobless, sparse clone of a bare
+ * "central" repository (`fetch-depth: 1`, `filter: blob:none`, `'/*' '!/backups/*\/archive/'`), 1% of
+ * the rows changed, one `backup --push`. Reports per day:
  *
- * - the clone's disk after the backup: the work tree (target: at most 1.2× one backup) and `.git`;
+ * - the clone's disk after the backup: the work tree (target: at most 1.2× one backup) and `.git`
+ *   (and its loose objects: the backup's new ones);
  * - the bytes the backup added to the central repository: its packed size (`git gc` after each
- *   push, as GitHub repacks) against the day before; also what the push added before the repack,
- *   and the bytes the tool recorded for the commit (`repository.json`, an upper bound);
- * - the changed rows themselves, as text, gzip-compressed (target: added at most 2× that). Progress goes to
- * stderr; the report (a table, then JSON) to stdout. Not a test.
+ *   push) against the day before; also what the push added before the repack, and the bytes the
+ *   tool recorded for the commit (`repository.json`, measured packed: lib/store/growth.ts);
+ * - the changed rows themselves, as text, gzip-compressed (target: added at most 2× that).
+ *
+ * At the end: the whole history repacked with `--window=250`, and what the later backups added by
+ * kind of file (data.sql, dumps, trees, manifest.json, …) after `git gc`, after that repack (each
+ * against the first backup alone, packed the same way), and as the tool measures the last one.
+ * Progress goes to stderr; the report (tables, then JSON) to stdout. Not a test.
  *
  *   deno task bench:git [--tables 200] [--mb 50] [--days 30] [--spread all|some]
  *
@@ -24,6 +29,7 @@ import { startCluster } from "../tests/support/cluster.ts";
 import { REPO } from "../tests/support/paths.ts";
 import { clientBinDir } from "../dev/pgenv.ts";
 import { type DatasetTable, planDataset, tableSql } from "./dataset.ts";
+import { type ListedObject, planMeasurePack } from "../lib/store/growth.ts";
 
 const log = (l: string) => console.error(`bench: ${l}`);
 const GIT_ENV = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
@@ -49,6 +55,127 @@ async function repoBytes(dir: string): Promise<number> {
   const out = await git(dir, "count-objects", "-v");
   const kib = (k: string) => Number(out.match(new RegExp(`^${k}: (\\d+)$`, "m"))?.[1] ?? 0);
   return (kib("size") + kib("size-pack")) * 1024;
+}
+
+/** What an object of a backup is, by its path: the composition of the bytes a backup adds. */
+function category(type: string, path: string): string {
+  if (type !== "blob") return `${type}s`;
+  const base = path.split("/").at(-1) ?? "";
+  if (/^data(\.\d+)?\.sql$/.test(base)) return "data.sql";
+  if (base.endsWith(".dump")) return "dumps";
+  if (base === "schema.sql") return "schema.sql";
+  if (
+    base === "manifest.json" || base === "repository.json" || base === "catalog.sql" || base === "roles.sql"
+  ) {
+    return base;
+  }
+  return "other";
+}
+
+/**
+ * The bytes (as stored in the repository's packs now: a delta counts its delta) of the objects
+ * reachable from `head`, by {@link category}.
+ */
+async function composition(bare: string, head: string): Promise<Record<string, number>> {
+  const listed = await git(bare, "rev-list", "--objects", head);
+  const paths = new Map<string, string>();
+  for (const line of listed.split("\n").filter(Boolean)) {
+    const sp = line.indexOf(" ");
+    paths.set(sp < 0 ? line : line.slice(0, sp), sp < 0 ? "" : line.slice(sp + 1));
+  }
+  const sized =
+    await $`git -C ${bare} cat-file --batch-check=${"%(objectname) %(objecttype) %(objectsize:disk)"}`
+      .env(GIT_ENV).stdinText([...paths.keys()].join("\n") + "\n").stdout("piped").stderr("piped");
+  const out: Record<string, number> = {};
+  for (const line of sized.stdout.trim().split("\n")) {
+    const [oid, type, size] = line.split(" ");
+    const c = category(type, paths.get(oid) ?? "");
+    out[c] = (out[c] ?? 0) + Number(size);
+  }
+  return out;
+}
+
+/**
+ * What the backups after the first added, by kind of file, in total: the repository's composition
+ * at `head` less that of a repository holding the first backup's commit only, both packed by
+ * `repack` (git's newest version of a file is stored whole and older ones as deltas, so the new
+ * objects alone do not tell).
+ */
+async function addedComposition(
+  bare: string,
+  first: string,
+  repack: (dir: string) => Promise<unknown>,
+): Promise<{ firstBytes: number; byKind: Record<string, number> }> {
+  const one = `${bare}-first`;
+  await Deno.remove(one, { recursive: true }).catch(() => {});
+  await $`git init --quiet --bare ${one}`.env(GIT_ENV);
+  await git(bare, "push", "-q", one, `${first}:refs/heads/main`);
+  await repack(one);
+  const [all, base] = [await composition(bare, "main"), await composition(one, "main")];
+  const firstBytes = await repoBytes(one);
+  await Deno.remove(one, { recursive: true });
+  return {
+    firstBytes,
+    byKind: Object.fromEntries(Object.keys(all).map((k) => [k, all[k] - (base[k] ?? 0)])),
+  };
+}
+
+/**
+ * What one backup commit adds, by kind of file, measured as the tool measures it (lib/store/git.ts):
+ * each kind's new objects packed as deltas against the previous commit's objects at their places.
+ */
+async function measuredComposition(
+  bare: string,
+  commit: string,
+  root: string,
+): Promise<Record<string, number>> {
+  const sub = await git(bare, "rev-parse", `${commit}:${root}`);
+  const before = await git(bare, "rev-parse", `${commit}~1:${root}`);
+  const added = (await git(bare, "rev-list", "--objects", sub, "--not", before)).split("\n").filter(Boolean)
+    .map(
+      (l) => ({ oid: l.split(" ")[0], path: l.includes(" ") ? l.slice(l.indexOf(" ") + 1) : "" }),
+    );
+  const previous: ListedObject[] = [{ oid: before, path: "", mode: "040000", type: "tree" }];
+  for (const line of (await git(bare, "ls-tree", "-r", "-t", before)).split("\n").filter(Boolean)) {
+    const [meta, path] = line.split("\t");
+    const [mode, type, oid] = meta.split(" ");
+    previous.push({ oid, path, mode, type });
+  }
+  const types = new Map(
+    (await $`git -C ${bare} cat-file --batch-check=${"%(objectname) %(objecttype)"}`.env(GIT_ENV)
+      .stdinText(added.map((a) => a.oid).join("\n") + "\n").stdout("piped")).stdout.trim().split("\n")
+      .map((l) => l.split(" ") as [string, string]),
+  );
+  const byKind = new Map<string, typeof added>();
+  for (const a of added) {
+    const k = category(types.get(a.oid) ?? "blob", a.path);
+    byKind.set(k, [...(byKind.get(k) ?? []), a]);
+  }
+  const out: Record<string, number> = {};
+  const tmp = await Deno.makeTempDir({ prefix: "bench-measure-" });
+  try {
+    for (const [k, objects] of byKind) {
+      const plan = planMeasurePack(objects, previous);
+      const lines = [...plan.objects];
+      if (plan.baseEntries.length > 0) {
+        const tree = (await $`git -C ${bare} mktree -z --missing`.env(GIT_ENV)
+          .stdinText(plan.baseEntries.map((e) => `${e}\0`).join("")).stdout("piped")).stdout.trim();
+        lines.unshift(`-${tree}`);
+      }
+      const name = (await $`git -C ${bare} pack-objects -q ${tmp}/${k}`.env(GIT_ENV)
+        .stdinText(lines.map((l) => `${l}\n`).join("")).stdout("piped")).stdout.trim();
+      out[k] = (await Deno.stat(`${tmp}/${k}-${name}.pack`)).size;
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+  return out;
+}
+
+/** `count-objects -v`: loose bytes only. */
+async function looseBytes(dir: string): Promise<number> {
+  const out = await git(dir, "count-objects", "-v");
+  return Number(out.match(/^size: (\d+)$/m)?.[1] ?? 0) * 1024;
 }
 
 async function gzipBytes(text: string): Promise<number> {
@@ -117,6 +244,7 @@ async function main() {
       backupBytes: number;
       workTreeBytes: number;
       gitDirBytes: number;
+      gitLooseBytes: number;
       pushedBytes: number;
       packedBytes: number;
       recordedBytes: number;
@@ -145,7 +273,9 @@ async function main() {
         }
       }
       const clone = `${tmp}/day${day}`;
-      await $`git clone --quiet --filter=blob:none --no-checkout file://${bare} ${clone}`.env(GIT_ENV)
+      await $`git clone --quiet --depth=1 --filter=blob:none --no-checkout file://${bare} ${clone}`.env(
+        GIT_ENV,
+      )
         .stderr("piped");
       await git(clone, "sparse-checkout", "set", "--no-cone", "/*", "!/backups/*/archive/");
       await git(clone, "checkout", "--quiet", "main");
@@ -183,6 +313,7 @@ async function main() {
         backupBytes: await bytesUnder(`${clone}/backups/prod/latest`),
         workTreeBytes: await bytesUnder(clone),
         gitDirBytes: await bytesUnder(`${clone}/.git`, true),
+        gitLooseBytes: await looseBytes(clone),
         pushedBytes: pushed - central,
         packedBytes: after - central,
         recordedBytes: summary.repository?.lastAddedBytes ?? 0,
@@ -205,10 +336,16 @@ async function main() {
       await new Promise((res) => setTimeout(res, 1100)); // archive names are by the second
     }
     const packed = await repoBytes(bare);
-    // git gc's window of 10 often pairs a data.sql with another table's (the same name, a similar
-    // size) instead of its own previous version; a wide window finds it
-    await git(bare, "repack", "-a", "-d", "-f", "-q", "--window=250", "--depth=50");
+    const firstCommit = (await git(bare, "rev-list", "--reverse", "main")).split("\n")[1];
+    const gc = (dir: string) => git(dir, "gc", "--quiet", "--prune=now");
+    const composed = await addedComposition(bare, firstCommit, gc);
+    // git gc's window of 10 often pairs a data.sql with another table's (the same name hash, a
+    // similar size) instead of its own previous version; does a wide window find it?
+    const wide = (dir: string) => git(dir, "repack", "-a", "-d", "-f", "-q", "--window=250", "--depth=50");
+    await wide(bare);
     const packedWide = await repoBytes(bare);
+    const composedWide = await addedComposition(bare, firstCommit, wide);
+    const measured = await measuredComposition(bare, "main", "backups/prod");
     const later = rows.slice(1);
     const avg = (f: (r: (typeof rows)[0]) => number) => later.reduce((s, r) => s + f(r), 0) / later.length;
     const oneBackup = Math.max(...rows.map((r) => r.backupBytes));
@@ -229,7 +366,18 @@ async function main() {
       avgChangedGzipBytes: Math.round(avg((r) => r.changedGzipBytes)),
       centralPackedBytes: packed,
       centralPackedWideBytes: packedWide,
-      avgPackedWideBytes: Math.round((packedWide - rows[0].packedBytes) / later.length),
+      // against the first backup packed the same way (alone, a wide window packs it smaller too)
+      firstPackedWideBytes: composedWide.firstBytes,
+      avgPackedWideBytes: Math.round((packedWide - composedWide.firstBytes) / later.length),
+      avgPackedGcBytes: Math.round((packed - composed.firstBytes) / later.length),
+      /** What the later backups added, by kind of file, per backup: after gc, and after --window=250. */
+      composition: Object.fromEntries(
+        Object.keys({ ...composed.byKind, ...composedWide.byKind }).sort().map((k) => [k, {
+          gc: Math.round((composed.byKind[k] ?? 0) / later.length),
+          wide: Math.round((composedWide.byKind[k] ?? 0) / later.length),
+          measured: measured[k] ?? 0,
+        }]),
+      ),
       rows,
     };
     const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "-");
@@ -243,19 +391,36 @@ async function main() {
         `| work tree of a clone, at most | ${mb(maxTree)} MB (${
           ratio(maxTree, oneBackup)
         }×, target ≤ 1.2×) |`,
-        `| .git of a fresh clone, at most | ${mb(report.maxGitDirBytes)} MB |`,
+        `| .git of a fresh clone, at most | ${mb(report.maxGitDirBytes)} MB (${
+          ratio(report.maxGitDirBytes + maxTree, oneBackup)
+        }× with the work tree; loose objects at most ${
+          mb(Math.max(...rows.map((r) => r.gitLooseBytes)))
+        } MB) |`,
         `| first backup, packed | ${mb(report.firstPackedBytes)} MB |`,
         `| added per later backup, packed (average) | ${mb(report.avgPackedBytes)} MB (${
           ratio(report.avgPackedBytes, report.avgChangedGzipBytes)
         }× the changed rows, target ≤ 2×) |`,
+        `| the same, from one gc of all ${days} against one of the first alone | ${
+          mb(report.avgPackedGcBytes)
+        } MB |`,
         `| added per later backup, as pushed before a repack | ${mb(report.avgPushedBytes)} MB |`,
         `| recorded per later backup (repository.json) | ${mb(report.avgRecordedBytes)} MB |`,
         `| changed rows per day, gzip | ${mb(report.avgChangedGzipBytes)} MB |`,
         `| central repository after ${days} backups, packed | ${mb(packed)} MB |`,
-        `| the same, repacked with --window=250 | ${mb(packedWide)} MB |`,
+        `| the same, repacked with --window=250 | ${mb(packedWide)} MB (the first backup alone: ${
+          mb(report.firstPackedWideBytes)
+        } MB) |`,
         `| added per later backup, --window=250 | ${mb(report.avgPackedWideBytes)} MB (${
           ratio(report.avgPackedWideBytes, report.avgChangedGzipBytes)
         }× the changed rows) |`,
+        "",
+        "| added per later backup, by file (average) | after gc | --window=250 | as the tool measures the last |",
+        "| --- | ---: | ---: | ---: |",
+        ...Object.entries(report.composition).map(([k, v]) =>
+          `| ${k} | ${(v.gc / 1e3).toFixed(1)} kB | ${(v.wide / 1e3).toFixed(1)} kB | ${
+            (v.measured / 1e3).toFixed(1)
+          } kB |`
+        ),
         "",
         JSON.stringify(report, null, 2),
       ].join("\n"),
