@@ -22,15 +22,9 @@ import {
 import { ARCHIVE, LATEST, timeFromArchiveName } from "../store/rotation.ts";
 import type { BackupSource } from "../store/reader.ts";
 import type { ObjectStore } from "../store/object.ts";
-import {
-  listBackups,
-  readStoredManifest,
-  type StoredBackup,
-  StoredBackupReader,
-  storedLabel,
-} from "../store/remoteread.ts";
+import { listBackups, type StoredBackup, StoredBackupReader, storedLabel } from "../store/remoteread.ts";
 import { assertSafePath, pathInBackup } from "../store/safepath.ts";
-import { type KnownBackup, knownBackups } from "./timeline.ts";
+import { type KnownBackup, knownBackups, manifestIfReadable } from "./timeline.ts";
 
 /** One backup, readable file by file. */
 export interface BackupView {
@@ -187,10 +181,11 @@ export async function backupAsOf(root: string, text: string, now: Date): Promise
 
 /**
  * The newest backup in the object store `store` taken at or before the time `text` names
- * (`restore --as-of … --store`, or a time given to `diff --store`; `origin` names it in messages), as a reader that streams its blobs, with its label (`latest (<name>)`
- * or the name). Names carry their manifest's time cut to the second, so only the manifest of the
- * backup chosen is read (and of one before it when that one is damaged). Throws a usage error for a
- * bad time, an empty store, or a time before the first backup.
+ * (`restore --as-of … --store`, or a time given to `diff --store`; `origin` names it in messages),
+ * as a reader that streams its blobs, with its label (`latest (<name>)` or the name). Names carry
+ * their manifest's time cut to the second, so only the manifest of the backup chosen is read (and of
+ * one before it when that one is damaged). Throws a usage error for a bad time, an empty store, or
+ * a time before the first backup.
  */
 export async function storedAsOf(
   store: ObjectStore,
@@ -207,7 +202,7 @@ export async function storedAsOf(
     );
   }
   // A name's time is its manifest's cut to the second; a name without one is dated by its manifest.
-  const read = (b: StoredBackup) => readStoredManifest(store, b.key).then((r) => r.manifest, () => undefined);
+  const read = (b: StoredBackup) => manifestIfReadable(store, b);
   const dated = await Promise.all(all.map(async (b) => {
     const named = timeFromArchiveName(b.name);
     const createdAt = named ?? new Date((await read(b))?.createdAt ?? NaN);

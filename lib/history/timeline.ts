@@ -80,6 +80,16 @@ export async function knownBackups(root: string): Promise<KnownBackup[]> {
 /** Manifests read at once from an object store. */
 const MANIFEST_READS = 8;
 
+/** The manifest of a backup in an object store, or undefined when it is damaged or was pruned meanwhile. */
+export async function manifestIfReadable(store: ObjectStore, b: StoredBackup): Promise<Manifest | undefined> {
+  try {
+    return (await readStoredManifest(store, b.key)).manifest;
+  } catch (e) {
+    if (e instanceof BackupError && e.exitCode >= 130) throw e; // interrupted
+    return undefined;
+  }
+}
+
 /**
  * The backups in the object store `store` (`--store`), oldest first, each with its manifest (read
  * a few at a time; one that does not read is left out): the newest labelled `latest`, the others
@@ -87,17 +97,7 @@ const MANIFEST_READS = 8;
  */
 export async function storedBackups(store: ObjectStore): Promise<KnownBackup[]> {
   const all = await listBackups(store);
-  const manifests = await runPool(
-    all.map((b) => async () => {
-      try {
-        return (await readStoredManifest(store, b.key)).manifest;
-      } catch (e) {
-        if (e instanceof BackupError && e.exitCode >= 130) throw e; // interrupted
-        return undefined; // damaged, or pruned meanwhile
-      }
-    }),
-    MANIFEST_READS,
-  );
+  const manifests = await runPool(all.map((b) => () => manifestIfReadable(store, b)), MANIFEST_READS);
   const out: KnownBackup[] = [];
   all.forEach((b, i) => {
     const manifest = manifests[i];
