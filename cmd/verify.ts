@@ -14,7 +14,7 @@ import { setInterruptNote } from "../lib/base/interrupt.ts";
 import { formatVerify, verifyBackup, type VerifyReport } from "../lib/check/verify.ts";
 import { allBackups, resolveFrom } from "../lib/store/listing.ts";
 import { readManifest } from "../lib/store/manifest.ts";
-import { verifyBlobs } from "../lib/storage/verify.ts";
+import { type BlobMemo, verifyBlobs } from "../lib/storage/verify.ts";
 import { S3Client, s3Settings } from "../lib/store/s3.ts";
 import { readMap, type StorageMap } from "../lib/storage/map.ts";
 import { blobRootOf } from "../lib/storage/blobs.ts";
@@ -81,11 +81,12 @@ async function verifyWithBlobs(
   dir: BackupSource,
   label: string,
   decode: { identityFile?: string; jobs: number },
+  memo?: BlobMemo,
 ): Promise<Checked> {
   const report: Checked = await verifyBackup(dir, label, decode);
   const m = await manifestOfSource(dir, readManifest).catch(() => undefined);
   if (!m?.storage) return report;
-  const b = await verifyBlobs(dir, m, decode);
+  const b = await verifyBlobs(dir, m, { ...decode, memo });
   report.faults.push(...b.faults);
   return { ...report, blobs: b.blobs };
 }
@@ -232,7 +233,8 @@ export async function run(args: ParsedArgs): Promise<number> {
   }
   const backups = await chosenBackups(args, env, from);
   const reports: Checked[] = [];
-  for (const b of backups) reports.push(await verifyWithBlobs(b.dir, b.label, decode));
+  const memo: BlobMemo = new Map(); // a Storage blob several backups share is read once
+  for (const b of backups) reports.push(await verifyWithBlobs(b.dir, b.label, decode, memo));
   const blobs = blobLines(reports);
   stdoutText(
     json

@@ -9,7 +9,7 @@ import type { FileFault } from "../store/check.ts";
 import type { Manifest } from "../store/manifest.ts";
 import type { BackupSource } from "../store/reader.ts";
 import { readMap } from "./map.ts";
-import { blobFiles, blobRootOf } from "./blobs.ts";
+import { blobFiles, blobRootOf, type Digest } from "./blobs.ts";
 import { type BlobSource, blobSourceOf, hashStream } from "./remote.ts";
 
 /** What {@link verifyBlobs} found: blobs checked, and the faults (paths relative to the root). */
@@ -20,14 +20,21 @@ export interface BlobCheck {
 }
 
 /**
+ * What hashing each blob gave, by blob, shared by the backups of one verify run: a blob that
+ * several backups name is read once (from an object store, each read is egress).
+ */
+export type BlobMemo = Map<string, Promise<Digest | { error: Error }>>;
+
+/**
  * Checks the Storage files of the backup in `dir` (a folder or a reader; described by `m`); a
  * backup without them gives zero blobs. A damaged map or a missing store is one fault, not an
- * exception.
+ * exception. With `memo`, a blob an earlier backup of the run had hashed is not read again (its
+ * hash is checked against this backup's map all the same).
  */
 export async function verifyBlobs(
   dir: BackupSource,
   m: Manifest,
-  opts: { jobs?: number; identityFile?: string } = {},
+  opts: { jobs?: number; identityFile?: string; memo?: BlobMemo } = {},
 ): Promise<BlobCheck> {
   if (!m.storage) return { blobs: 0, bytes: 0, faults: [] };
   let blobs: BlobSource;
@@ -50,8 +57,15 @@ export async function verifyBlobs(
     [...unique.values()].map((o) => async () => {
       const file = blobs.name(o);
       const what = `${o.bucket}/${o.name}`;
+      const id = `${blobs.local ?? ""}\u0000${blobFiles(o).join(",")}`;
+      let hashed = opts.memo?.get(id);
+      if (!hashed) {
+        hashed = blobs.open(o).then(hashStream).catch((e: Error) => ({ error: e }));
+        opts.memo?.set(id, hashed);
+      }
       try {
-        const d = await hashStream(await blobs.open(o));
+        const d = await hashed;
+        if ("error" in d) throw d.error;
         if (d.bytes !== o.size) {
           faults.push({ file, problem: "size", detail: `${what}: ${d.bytes} bytes, map says ${o.size}` });
         } else if (d.sha256 !== o.sha256) {
