@@ -186,7 +186,9 @@ function storeMatrix(make: () => Promise<Backend>): void {
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async (t) => {
-      const [{ p, files }, b] = await Promise.all([source(), make()]);
+      // one project at a time: a new project's database is copied from the template "postgres"
+      const { p, files } = await source();
+      const b = await make();
       const url = b.url();
       const store = await openStore(parseStoreUrl(url, "test"), { env: b.env, retries: 2 });
       const env = { ...b.env, ...s3Env(p, "SUPABASE_S3") };
