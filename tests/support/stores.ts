@@ -5,7 +5,8 @@
  * an unchanged backup that uploads only its manifest, a changed one, list, verify (a corrupted and
  * a missing blob named), restore and the drill, encrypted and not, prune with a running backup,
  * and a backup killed (SIGKILL) mid-upload. Before it, history and point in time on the store: five
- * backups of a changing database, `history --table`, `restore --as-of --into`, and their bad input.
+ * backups of a changing database, `history --table`, `restore --as-of --into`, their bad input, and a
+ * damaged manifest left out.
  * @module
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
@@ -244,6 +245,48 @@ function storeHistory(make: () => Promise<StoreFixture>): void {
         usageFailure(await restore("--store", f.url(), "--as-of", "2d"), /^error: no backups in /);
         assertEquals(await relations(), before);
       });
+
+      await t.step(
+        `${f.name}: a damaged manifest is left out; --as-of its time takes the one before`,
+        async () => {
+          const store = await f.open(url);
+          await store.put(`backups/${listed[2].backup}.json`, {
+            bytes: new TextEncoder().encode("{ not json"),
+          });
+          const r = await runCli(["history", "--table", "shop.orders", "--store", url, "--json"], src);
+          assertEquals(r.code, 0, r.stderr);
+          const doc = JSON.parse(r.stdout);
+          assertEquals(doc.backups, 4);
+          // backup 3 (the new column) is gone: backup 4 is where the column appears
+          assertEquals(
+            (doc.changes as { label: string; change: string }[]).map((e) => `${e.label} ${e.change}`),
+            [
+              `${listed[0].backup} created`,
+              `${listed[1].backup} data`,
+              `${listed[3].backup} schema+data`,
+              "latest data",
+            ],
+          );
+          const mid = new Date(new Date(listed[2].createdAt).getTime() + 1).toISOString();
+          const dry = await runCli(
+            [
+              "restore",
+              "--store",
+              url,
+              "--as-of",
+              mid,
+              "--table",
+              "shop.orders",
+              "--into",
+              "shop.o3",
+              "--dry-run",
+            ],
+            live,
+          );
+          assertEquals(dry.code, 0, dry.stderr);
+          assert(dry.stdout.includes(listed[1].backup) && !dry.stdout.includes(listed[2].backup), dry.stdout);
+        },
+      );
     },
   });
 }
