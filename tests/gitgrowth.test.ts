@@ -3,8 +3,9 @@
  * PostgreSQL 17 and real git: it must be what the repository holds once packed (the central
  * repository repacked after each push with `git repack -a -d -f --window=250 --depth=50`, which
  * pairs each file with its previous version), not git's loose objects (about 25 times that). Odd starts: the first backup, a missing `repository.json`, a record of the old format (loose
- * bytes, which warned far too early), a shallow blobless sparse clone as the workflow makes it (the
- * first measure is then "at least", and no archive's blob is fetched to measure).
+ * bytes, which warned far too early), a symlink committed in its place (never followed), a shallow
+ * blobless sparse clone as the workflow makes it (the first measure is then "at least", and no
+ * archive's blob is fetched to measure).
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import $ from "dax";
@@ -165,6 +166,24 @@ Deno.test("git growth: a backup records what it adds once packed; odd starts mea
     );
     assertEquals(JSON.parse(await Deno.readTextFile(record)).backups.length, 1);
     central = all;
+
+    // a symlink committed in the record's place is never followed: not read, not written through
+    const outside = `${tmp}/outside.json`;
+    const outsideText = JSON.stringify({ ...JSON.parse(await Deno.readTextFile(record)), sizeBytes: 4e9 });
+    await Deno.writeTextFile(outside, outsideText);
+    await Deno.remove(record);
+    await Deno.symlink(outside, record);
+    await git(full, "add", "-A");
+    await git(full, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "symlink");
+    await git(full, "push", "-q");
+    const listedLink = await runCli(["list", "--out", `${full}/backups/prod`, "--json"], TOOLS);
+    assertEquals(JSON.parse(listedLink.stdout).roots[0].repository, undefined, listedLink.stdout);
+    const relinked = await backup(full);
+    assertEquals(await Deno.readTextFile(outside), outsideText, "the symlink's target is untouched");
+    ok((await Deno.lstat(record)).isFile, "the record is a file again");
+    ok(relinked.sizeBytes < 1e9 && relinked.warning === null, JSON.stringify(relinked));
+    assertEquals(JSON.parse(await Deno.readTextFile(record)).backups.length, 1);
+    central = await packed(bare);
 
     // the workflow's clone: shallow, blobless, sparse; repository.json missing
     const ci = `${tmp}/ci`;

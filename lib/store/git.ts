@@ -598,6 +598,16 @@ interface GrowthStep {
 }
 
 /**
+ * The growth record of a root (`<root>/repository.json`), or undefined when it is missing, not a
+ * regular file (a symlink committed there is never followed) or not a record.
+ */
+export async function readGrowthRecord(root: string): Promise<GrowthRecord | undefined> {
+  const path = join(root, GROWTH_FILE);
+  if (!(await Deno.lstat(path).catch(() => undefined))?.isFile) return undefined;
+  return parseGrowth(await Deno.readTextFile(path).catch(() => undefined));
+}
+
+/**
  * Before a backup commit, with the root staged: the bytes the root's new tree adds to HEAD's once
  * packed ({@link packedBytes}), added to the root's `repository.json` (its first measure:
  * {@link repositoryBytes}; too low in a partial or shallow clone, and then shown as "at least"),
@@ -615,7 +625,7 @@ async function recordGrowth(repo: Repo, now = new Date()): Promise<GrowthRecord>
   const before = head.code === 0 && head.stdout ? head.stdout : undefined;
   const added = await packedBytes(repo, sub, before);
   const path = join(repo.top, inRoot(repo, GROWTH_FILE));
-  const previous = parseGrowth(await Deno.readTextFile(path).catch(() => undefined));
+  const previous = await readGrowthRecord(dirname(path));
   let first: FirstMeasure = { baseBytes: 0, partial: false };
   if (!previous) {
     const promisor = (await git(repo, ["config", "--get", "extensions.partialclone"])).stdout !== "" ||
@@ -624,7 +634,13 @@ async function recordGrowth(repo: Repo, now = new Date()): Promise<GrowthRecord>
     first = { baseBytes: await repositoryBytes(repo), partial: promisor, shallow };
   }
   const record = addGrowth(previous, first, { at: now.toISOString(), addedBytes: added });
-  await Deno.writeTextFile(path, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  // written aside and renamed over: a symlink committed in its place is replaced, never followed
+  if ((await Deno.lstat(path).catch(() => undefined))?.isDirectory) {
+    await Deno.remove(path, { recursive: true });
+  }
+  const aside = `${path}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeTextFile(aside, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, createNew: true });
+  await Deno.rename(aside, path);
   await mustGit(repo, ["add", "--force", "--", inRoot(repo, GROWTH_FILE)], "add", GIT_HINT);
   return record;
 }

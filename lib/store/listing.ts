@@ -12,16 +12,8 @@ import { ARCHIVE, LATEST, timeFromArchiveName } from "./rotation.ts";
 import { type Manifest, MANIFEST_NAME, manifestTotals, parseManifest } from "./manifest.ts";
 import { formatBytes } from "../base/size.ts";
 import { listLeftovers } from "./leftover.ts";
-import { archivesInGit } from "./git.ts";
-import {
-  formatGrowth,
-  GROWTH_FILE,
-  GROWTH_HINT,
-  type GrowthProjection,
-  growthWarning,
-  parseGrowth,
-  projectGrowth,
-} from "./growth.ts";
+import { archivesInGit, readGrowthRecord } from "./git.ts";
+import { formatGrowth, GROWTH_HINT, type GrowthProjection, growthWarning, projectGrowth } from "./growth.ts";
 
 /** One backup folder of a root, as `list` shows it. */
 export interface ListEntry {
@@ -233,7 +225,7 @@ export async function readListing(root: string, environment?: string): Promise<L
  * when the root has none (not in git, or no backup committed yet).
  */
 export async function readGrowth(root: string, now = new Date()): Promise<GrowthProjection | undefined> {
-  const record = parseGrowth(await Deno.readTextFile(join(root, GROWTH_FILE)).catch(() => undefined));
+  const record = await readGrowthRecord(root);
   return record ? projectGrowth(record, now) : undefined;
 }
 
