@@ -66,7 +66,8 @@ import type { StoreIndex } from "../lib/store/remotelayout.ts";
 import { formatBlobStep, pruneStore } from "../lib/store/remoteprune.ts";
 import { type HeldLock, takeBackupLock } from "../lib/store/remotelock.ts";
 import { latestBackup, StoredBackupReader } from "../lib/store/remoteread.ts";
-import { presentBlobs, storageBlobRefs, StoreBlobSink } from "../lib/storage/remote.ts";
+import { presentBlobs, storageBlobRefs, StoreBlobSink, storeBucketOfSource } from "../lib/storage/remote.ts";
+import { S3ObjectStore } from "../lib/store/s3store.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 
 /** Options shared by every environment of one run. */
@@ -515,6 +516,13 @@ async function backupToStore(
         sink = new StoreBlobSink(store, holder, await presentBlobs(store));
       }
       const prev = o.dryRun ? undefined : await latestBackup(store).catch(() => undefined);
+      const own = storeBucketOfSource(
+        store instanceof S3ObjectStore ? store.location : undefined,
+        o.storage.settings.endpoint,
+      );
+      if (own && !o.storage.buckets.exclude.includes(own)) {
+        log(`notice: storage: bucket ${own} holds ${store.display} itself; it is left out of the backup`);
+      }
       storage = storageStep({
         s3,
         root: holder,
@@ -523,7 +531,9 @@ async function backupToStore(
         jobs: o.jobs,
         retries: o.retries,
         maxFileSize: Number.MAX_SAFE_INTEGER, // an object store takes any size (multipart): never cut
-        selection: o.storage.buckets,
+        selection: own
+          ? { ...o.storage.buckets, exclude: [...o.storage.buckets.exclude, own] }
+          : o.storage.buckets,
         previousDir: prev ? new StoredBackupReader(store, prev.backup, prev.manifest) : undefined,
         log,
         onProgress: fileProgress(log),

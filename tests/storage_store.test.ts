@@ -433,6 +433,46 @@ storeMatrix(s3Backend);
 storeMatrix(azBackend);
 
 Deno.test({
+  name: "backup --storage into a bucket of the source project itself leaves that bucket out",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const { p, files } = await source();
+    const s = p.storage;
+    await new S3Client({
+      endpoint: s.endpoint,
+      region: s.region,
+      accessKeyId: s.accessKeyId,
+      secretAccessKey: s.secretAccessKey,
+      ...S3_SIDES.source,
+    }, { retries: 2 }).createBucket("own-backups", false);
+    const env = {
+      AWS_ACCESS_KEY_ID: s.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s.secretAccessKey,
+      AWS_REGION: s.region,
+      AWS_ENDPOINT_URL_S3: s.endpoint,
+      ...s3Env(p, "SUPABASE_S3"),
+    };
+    const url = "s3://own-backups/prod";
+    const store = await openStore(parseStoreUrl(url, "test"), { env, retries: 2 });
+    const args = ["backup", "--db-url", p.dbUrl, "--schema", "public", "--store", url, "--storage", "--yes"];
+    for (let run = 1; run <= 2; run++) {
+      const r = await runCli(args, env);
+      assertEquals(r.code, 0, r.stderr);
+      ok(
+        r.stderr.includes("notice: storage: bucket own-backups holds s3://own-backups/prod itself"),
+        r.stderr,
+      );
+      const { m, map } = await latest(store);
+      assertEquals(map.buckets.map((b) => b.id).sort(), ["docs", "photos"]);
+      assertEquals(map.objects.length, files.length);
+      // the second run finds the first one's blobs in the bucket, and takes none of them
+      if (run === 2) assertEquals(m.storage!.downloaded, { files: 0, bytes: 0 });
+    }
+  },
+});
+
+Deno.test({
   name: "the file's servers stop",
   sanitizeOps: false,
   sanitizeResources: false,

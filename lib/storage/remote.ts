@@ -165,6 +165,31 @@ export function storageBlobRefs(store: ObjectStore): (m: Manifest) => Promise<st
   };
 }
 
+/** An endpoint URL as compared: scheme and host in lower case, the path without trailing slashes. Pure. */
+function sameEndpoint(a: string, b: string): boolean {
+  const norm = (t: string) => {
+    try {
+      const u = new URL(t);
+      return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}`.toLowerCase();
+    } catch {
+      return t;
+    }
+  };
+  return norm(a) === norm(b);
+}
+
+/**
+ * The bucket of the source project that holds the backup store itself (an S3 store on the same
+ * endpoint as the Storage files being backed up), or undefined. A backup leaves that bucket out:
+ * it would otherwise back up its own earlier backups. Pure.
+ */
+export function storeBucketOfSource(
+  store: { endpoint: string; bucket: string } | undefined,
+  sourceEndpoint: string,
+): string | undefined {
+  return store && sameEndpoint(store.endpoint, sourceEndpoint) ? store.bucket : undefined;
+}
+
 /** The keys of every blob in the store (to know what needs no upload). */
 export async function presentBlobs(store: ObjectStore): Promise<Set<string>> {
   const present = new Set<string>();

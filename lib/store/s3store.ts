@@ -74,6 +74,11 @@ export class S3ObjectStore implements ObjectStore {
     };
   }
 
+  /** The S3 endpoint (scheme, host and path; no credential) and the bucket the store is in. */
+  get location(): { endpoint: string; bucket: string } {
+    return { endpoint: this.#s3.settings.endpoint, bucket: this.#bucket };
+  }
+
   async head(key: string): Promise<ObjectInfo | undefined> {
     const h = await this.#s3.head(this.#bucket, prefixedKey(this.#prefix, key));
     if (!h) return undefined;

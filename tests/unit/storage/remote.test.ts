@@ -6,6 +6,7 @@ import {
   hashStream,
   localBlobs,
   readerBlobs,
+  storeBucketOfSource,
 } from "../../../lib/storage/remote.ts";
 import type { BackupReader } from "../../../lib/store/reader.ts";
 
@@ -91,4 +92,14 @@ Deno.test("blob names: storage/blobs/ in a folder store, blobs/ in an object sto
   assertEquals(src.local, undefined);
   await src.open({ sha256: h, size: 7 });
   assertEquals(opened, [`${h} 7`]);
+});
+
+Deno.test("storeBucketOfSource: an S3 store on the source project's own endpoint names its bucket", () => {
+  const src = "https://abc.storage.supabase.co/storage/v1/s3";
+  const at = (endpoint: string) => storeBucketOfSource({ endpoint, bucket: "backups" }, src);
+  assertEquals(at(src), "backups");
+  assertEquals(at("https://ABC.storage.supabase.co/storage/v1/s3/"), "backups");
+  assertEquals(at("https://xyz.storage.supabase.co/storage/v1/s3"), undefined);
+  assertEquals(at("https://backups.s3.eu-central-1.amazonaws.com"), undefined);
+  assertEquals(storeBucketOfSource(undefined, src), undefined);
 });
