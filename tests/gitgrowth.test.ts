@@ -51,7 +51,10 @@ let cluster: Cluster | undefined;
 
 Deno.test("git growth: a backup records what it adds once packed; odd starts measure again", async () => {
   cluster = await startCluster(17);
-  const tmp = await Deno.makeTempDir({ prefix: "gitgrowth-" });
+  // a colon in the path: the scratch object directory must name the repository's objects quoted
+  const top = await Deno.makeTempDir({ prefix: "gitgrowth-" });
+  const tmp = `${top}/a:b`;
+  await Deno.mkdir(tmp);
   try {
     const db = await cluster.createDatabase();
     // many tables, so that many files are named data.sql (git's name hash pairs them badly)
@@ -229,6 +232,6 @@ Deno.test("git growth: a backup records what it adds once packed; odd starts mea
     ok([...before.missing].some((o) => after.missing.has(o)), "archives lacking blobs are still in HEAD");
   } finally {
     await cluster?.stop();
-    await Deno.remove(tmp, { recursive: true });
+    await Deno.remove(top, { recursive: true });
   }
 });

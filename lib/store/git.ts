@@ -702,6 +702,14 @@ async function packedBytes(repo: Repo, sub: string, before: string | undefined):
 }
 
 /**
+ * A path as one entry of `GIT_ALTERNATE_OBJECT_DIRECTORIES` (pure): C-quoted, since the list is
+ * split at `:` (`;` on Windows) and a quoted entry is read whole.
+ */
+export function quoteAlternate(path: string): string {
+  return `"${path.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
+}
+
+/**
  * Runs `use` with a scratch object directory inside the git directory (the repository's own
  * objects read through it as an alternate, so that nothing `use` writes lands in the
  * repository), removed after.
@@ -718,7 +726,7 @@ async function inScratch<T>(
     await Deno.mkdir(join(tmp, "objects")); // git finds no repository without it
     return await use(tmp, {
       GIT_OBJECT_DIRECTORY: join(tmp, "objects"),
-      GIT_ALTERNATE_OBJECT_DIRECTORIES: resolve(repo.top, objects),
+      GIT_ALTERNATE_OBJECT_DIRECTORIES: quoteAlternate(resolve(repo.top, objects)),
     });
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});

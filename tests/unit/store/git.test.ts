@@ -1,6 +1,6 @@
 /** The environment git children get: what git needs, nothing of the tool's secrets. */
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { gitEnv } from "../../../lib/store/git.ts";
+import { gitEnv, quoteAlternate } from "../../../lib/store/git.ts";
 
 Deno.test("gitEnv keeps what git, ssh and proxies need and drops the tool's secrets (item 5)", () => {
   const env = gitEnv({
@@ -32,4 +32,12 @@ Deno.test("gitEnv keeps what git, ssh and proxies need and drops the tool's secr
     GIT_TERMINAL_PROMPT: "0",
     LC_ALL: "C",
   });
+});
+
+Deno.test("quoteAlternate: a path is one quoted entry of GIT_ALTERNATE_OBJECT_DIRECTORIES", () => {
+  assertEquals(quoteAlternate("/srv/backups/.git/objects"), '"/srv/backups/.git/objects"');
+  // the list is split at ':' (';' on Windows); quotes, backslashes and newlines are escaped C-style
+  assertEquals(quoteAlternate('/tmp/a:b"c/.git/objects'), '"/tmp/a:b\\"c/.git/objects"');
+  assertEquals(quoteAlternate("C:\\repo;x\\.git\\objects"), '"C:\\\\repo;x\\\\.git\\\\objects"');
+  assertEquals(quoteAlternate("/a\nb"), '"/a\\nb"');
 });
