@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { clientBinDir } from "../dev/pgenv.ts";
 import { readArchive, writeArchive } from "../lib/pg/archive.ts";
 import { routeEntries } from "../lib/backup/group.ts";
-import { patternIdent, schemaPatterns } from "../lib/backup/plan.ts";
+import { patternIdent, schemaPatterns, tablePatterns } from "../lib/backup/plan.ts";
+import { mergeSlices } from "../lib/backup/slice.ts";
 import { sharedCluster } from "./support/cluster.ts";
 import { loadFixture } from "./support/fixture.ts";
 
@@ -77,6 +78,97 @@ for (const major of [15, 17] as const) {
         compared++;
       }
       assert(compared >= 5 && schemas.includes('Sales "EU" é'), `${compared} schemas`);
+      await Deno.remove(dir, { recursive: true });
+    },
+  });
+}
+
+for (const major of [15, 17] as const) {
+  Deno.test({
+    name: `PG ${major}: a schema's data read by slices and merged gives the entries and rows of one pg_dump`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const c = await sharedCluster(major);
+      const db = await c.createDatabase();
+      await loadFixture(c, db);
+      const u = new URL(c.url({ db }));
+      const env = {
+        PGHOST: u.hostname,
+        PGPORT: u.port,
+        PGUSER: decodeURIComponent(u.username),
+        PGPASSWORD: decodeURIComponent(u.password),
+        PGDATABASE: db,
+      };
+      const tables = (await c.sql(
+        "select relname from pg_class where relnamespace = 'public'::regnamespace and relkind = 'r' order by 1",
+        { db },
+      )).split("\n").filter(Boolean);
+      assert(tables.length >= 6, tables.join());
+      const slices = [tables.filter((_, i) => i % 3 === 1), tables.filter((_, i) => i % 3 === 2)];
+      const dir = await Deno.makeTempDir({ prefix: "sb-archive-slice-" });
+      const alone = join(dir, "alone.dump");
+      await run("pg_dump", ["--format=custom", `--file=${alone}`, "--schema=public"], env);
+      const main = join(dir, "main.dump");
+      await run("pg_dump", [
+        "--format=custom",
+        `--file=${main}`,
+        "--schema=public",
+        ...tablePatterns("public", slices.flat()).map((p) => `--exclude-table-data=${p}`),
+      ], env);
+      const parts = [];
+      for (const [i, names] of slices.entries()) {
+        const path = join(dir, `slice-${i}.dump`);
+        await run("pg_dump", [
+          "--format=custom",
+          `--file=${path}`,
+          "--data-only",
+          ...tablePatterns("public", names).map((p) => `--table=${p}`),
+        ], env);
+        parts.push({ path, archive: await readArchive(path) });
+      }
+      const archive = await readArchive(main);
+      const merged = join(dir, "merged.dump");
+      await writeArchive(main, archive, mergeSlices(archive, parts), merged);
+      const [a, b] = [
+        await run("pg_restore", ["-l", alone], {}),
+        await run("pg_restore", ["-l", merged], {}),
+      ];
+      assertEquals(entries(b), entries(a));
+      // Each entry alone gives the same script from both archives (the data entries are in another order).
+      const line = (list: string, body: string) =>
+        list.split("\n").find((l) => l.replace(/^\d+; /, "") === body)!;
+      const bodies = entries(a).filter((l) => / TABLE DATA public /.test(l));
+      assertEquals(bodies.length, tables.length);
+      for (const body of bodies) {
+        const one = async (dump: string, list: string) => {
+          const f = join(dir, "one.list");
+          await Deno.writeTextFile(f, line(list, body) + "\n");
+          return await run("pg_restore", ["--restrict-key=k", "-L", f, "-f", "-", dump], {});
+        };
+        assertEquals(await one(merged, b), await one(alone, a), body);
+      }
+      // pg_restore of the whole merged archive into a database loads every row.
+      const target = await c.createDatabase();
+      await run("pg_restore", [
+        "--no-owner",
+        "--no-acl",
+        "-d",
+        target,
+        "--section=pre-data",
+        "--section=data",
+        merged,
+      ], {
+        ...env,
+        PGDATABASE: target,
+      }).catch(() => "");
+      for (const t of tables) {
+        assertEquals(
+          await c.sql(`select count(*) from public.${patternIdent(t)}`, { db: target }),
+          await c.sql(`select count(*) from public.${patternIdent(t)}`, { db }),
+          t,
+        );
+      }
       await Deno.remove(dir, { recursive: true });
     },
   });

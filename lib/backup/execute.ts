@@ -31,6 +31,7 @@ import {
   notCaptured,
   pgDumpArgs,
   pgDumpCatalogArgs,
+  pgDumpSliceArgs,
   planBackup,
   type PlannedSchema,
   type PlanOptions,
@@ -48,6 +49,7 @@ import { cutUserMappings } from "./catalog.ts";
 import { MANIFEST_FORMAT, TOOL_VERSION } from "../base/version.ts";
 import { ArchiveError, readArchive, writeArchive } from "../pg/archive.ts";
 import { planGroups, routeEntries, schemaWeight } from "./group.ts";
+import { mergeSlices, planSlices, sliceCount } from "./slice.ts";
 
 /** Everything one backup run needs. */
 export interface BackupOptions extends PlanOptions {
@@ -196,23 +198,35 @@ async function writeBackup(
       dumped = cut.entries;
       opts.log(`dumped the catalog${cut.cut ? ` (${cut.cut} user mapping(s) left out)` : ""}`);
     };
-    /** pg_dump of one schema alone, into its dump file. */
+    /** pg_dump of one schema alone, into its dump file (its slices' data merged in). */
     const dumpAlone = async (s: PlannedSchema) => {
       throwIfInterrupted();
       await Deno.mkdir(join(opts.stagingDir, s.seg), { recursive: true, mode: 0o700 });
-      await runTool({
-        path: tools.path("pg_dump"),
-        args: pgDumpArgs(
-          s,
-          join(opts.stagingDir, s.dump),
-          tools.version.major,
-          snapshot,
-          opts.dumpCompression,
-        ),
-        env,
-        what: `pg_dump of schema ${s.name}`,
-        signal: local.signal,
-      });
+      const dumpFile = join(opts.stagingDir, s.dump);
+      const mySlices = slices.get(s.name) ?? [];
+      const sliced = mySlices.flatMap((x) => x.names);
+      const main = sliced.length ? join(opts.stagingDir, `.main-${s.seg}.dump`) : dumpFile;
+      const temps = [main, ...mySlices.map((x) => x.path)].filter((p) => p !== dumpFile);
+      const drop = onCleanup(() => temps.forEach((p) => Deno.removeSync(p)));
+      try {
+        await runTool({
+          path: tools.path("pg_dump"),
+          args: pgDumpArgs(s, main, tools.version.major, snapshot, opts.dumpCompression, sliced),
+          env,
+          what: `pg_dump of schema ${s.name}`,
+          signal: local.signal,
+        });
+        if (!sliced.length) return;
+        for (const x of mySlices) await x.done;
+        const archive = await readArchive(main);
+        const parts = await Promise.all(
+          mySlices.map(async (x) => ({ path: x.path, archive: await readArchive(x.path) })),
+        );
+        await writeArchive(main, archive, mergeSlices(archive, parts), dumpFile);
+      } finally {
+        drop();
+        for (const p of temps) await Deno.remove(p).catch(() => {});
+      }
     };
     const tableSchema = (s: PlannedSchema, dumpIds?: ReadonlySet<number>) => ({
       schema: s,
@@ -308,6 +322,45 @@ async function writeBackup(
       opts.jobs,
     ).map((names) => names.map((n) => byName.get(n)!));
     const schemaResults = new Map<string, ManifestSchema>();
+    // A schema alone in its group whose share of the work is more than one job's: its data is also
+    // read by --data-only pg_dumps of some of its tables (slices), over connections of their own.
+    const weights = new Map(groups.flat().map((s) => [s.name, schemaWeight(tablesOf.get(s.name) ?? [])]));
+    const totalWeight = [...weights.values()].reduce((a, b) => a + b, 0);
+    const bytesOf = new Map(detected.tables.map((t) => [t.oid, t.bytes ?? 0]));
+    const slices = new Map<string, { names: string[]; path: string; done: Promise<void> }[]>();
+    const sliceTasks: (() => Promise<void>)[] = [];
+    for (const [s] of snapshot ? groups.filter((g) => g.length === 1) : []) {
+      const data = s.tables.filter((t) => t.kind === "r").map((t) => ({
+        name: t.name,
+        bytes: bytesOf.get(t.oid)!,
+      }));
+      const count = sliceCount(weights.get(s.name)!, totalWeight, opts.jobs, data.length);
+      slices.set(
+        s.name,
+        planSlices(data, count).map((names, i) => {
+          const path = join(opts.stagingDir, `.slice-${s.seg}-${i + 1}.dump`);
+          let settle!: (e?: unknown) => void;
+          const done = new Promise<void>((ok, fail) => settle = (e) => (e === undefined ? ok() : fail(e)));
+          done.catch(() => {});
+          sliceTasks.push(async () => {
+            try {
+              await runTool({
+                path: tools.path("pg_dump"),
+                args: pgDumpSliceArgs(s, names, path, tools.version.major, snapshot!, opts.dumpCompression),
+                env,
+                what: `pg_dump of ${names.length} table(s) of schema ${s.name}`,
+                signal: local.signal,
+              });
+              settle();
+            } catch (e) {
+              settle(e);
+              throw e;
+            }
+          });
+          return { names, path, done };
+        }),
+      );
+    }
     const groupTask = (group: PlannedSchema[], n: number) => async () => {
       let tables: Map<string, ManifestTable[]> | undefined;
       if (group.length > 1) {
@@ -329,6 +382,8 @@ async function writeBackup(
       }
     };
     const tasks: (() => Promise<ManifestSchema | void>)[] = [
+      // First, so that a schema's dump that waits for its slices never holds their places in the pool.
+      ...sliceTasks,
       rolesTask,
       catalogTask,
       ...groups.map(groupTask),

@@ -339,6 +339,40 @@ export function schemaPatterns(names: string[]): string[] {
   return out;
 }
 
+/** Patterns for tables `names` of `schema`: `"s".("a"|"b")`, at most 100 names each. */
+export function tablePatterns(schema: string, names: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < names.length; i += NAMES_PER_PATTERN) {
+    out.push(
+      `${patternIdent(schema)}.(${names.slice(i, i + NAMES_PER_PATTERN).map(patternIdent).join("|")})`,
+    );
+  }
+  return out;
+}
+
+/**
+ * pg_dump arguments for one slice of a schema's data (lib/backup/slice.ts): the rows of tables
+ * `names` only, custom format, into `file`, in the backup's snapshot.
+ */
+export function pgDumpSliceArgs(
+  s: PlannedSchema,
+  names: string[],
+  file: string,
+  pgDumpMajor: number,
+  snapshot: string,
+  compress = dumpCompression(pgDumpMajor),
+): string[] {
+  return [
+    "--format=custom",
+    `--compress=${compress}`,
+    `--file=${file}`,
+    "--data-only",
+    ...tablePatterns(s.name, names).map((p) => `--table=${p}`),
+    `--snapshot=${snapshot}`,
+    "--no-password",
+  ];
+}
+
 /**
 /**
  * The `--compress` of dumps committed to git (`backup --commit`, not encrypted): none. git
@@ -360,6 +394,8 @@ export function pgDumpArgs(
   pgDumpMajor: number,
   snapshot?: string,
   compress = dumpCompression(pgDumpMajor),
+  /** Tables of a single schema whose rows its slices read instead (`--exclude-table-data`). */
+  sliced: string[] = [],
 ): string[] {
   const list = Array.isArray(schemas) ? schemas : [schemas];
   const args = [
@@ -373,6 +409,9 @@ export function pgDumpArgs(
   }
   for (const s of list) {
     for (const t of s.excludeTables) args.push(`--exclude-table=${patternIdent(s.name)}.${patternIdent(t)}`);
+  }
+  if (sliced.length > 0) {
+    for (const p of tablePatterns(list[0].name, sliced)) args.push(`--exclude-table-data=${p}`);
   }
   if (snapshot) args.push(`--snapshot=${snapshot}`);
   args.push("--no-password");

@@ -49,6 +49,8 @@ export interface ArchiveEntry {
   objectOid: number;
   tag: string | null;
   desc: string;
+  /** pg_dump's section: 1 none, 2 pre-data, 3 data, 4 post-data. */
+  section: number;
   namespace: string | null;
   /** The dumpIds it depends on. */
   deps: number[];
@@ -162,7 +164,7 @@ export function parseArchive(buf: Uint8Array, complete: boolean): Archive | "mor
       const objectOid = Number(c.str());
       const tag = c.str();
       const desc = c.str() ?? "";
-      c.int(); // section
+      const section = c.int();
       for (let i = 0; i < 3; i++) c.str(); // definition, drop and copy statements
       const namespace = c.str();
       c.str(); // tablespace
@@ -186,6 +188,7 @@ export function parseArchive(buf: Uint8Array, complete: boolean): Archive | "mor
         objectOid,
         tag,
         desc,
+        section,
         namespace,
         deps,
         head,
@@ -255,16 +258,30 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * One entry of an archive to write: its entry, its dependencies there, and, when it comes from
+ * another archive (of the same pg_dump, in the same snapshot: lib/backup/slice.ts), that file and the
+ * dumpId it gets.
+ */
+export interface OutEntry {
+  entry: ArchiveEntry;
+  deps: number[];
+  from?: { path: string; dumpId: number };
+}
+
 /** The TOC bytes for `entries`, each with its dependencies and its new data offset. */
-function tocBytes(a: Archive, entries: { entry: ArchiveEntry; deps: number[] }[], pos: Map<number, number>) {
+function tocBytes(a: Archive, entries: OutEntry[], pos: Map<OutEntry, number>) {
   const parts: Uint8Array[] = [encodeInt(entries.length, a.intSize)];
-  for (const { entry, deps } of entries) {
-    parts.push(entry.head);
+  for (const e of entries) {
+    const { entry, deps } = e;
+    if (e.from) {
+      parts.push(encodeInt(e.from.dumpId, a.intSize), entry.head.subarray(1 + a.intSize));
+    } else parts.push(entry.head);
     for (const d of deps) parts.push(encodeStr(String(d), a.intSize));
     parts.push(encodeStr(null, a.intSize));
     const off = new Uint8Array(1 + a.offSize);
     off[0] = entry.hasData ? POS_SET : NO_DATA;
-    let p = entry.hasData ? pos.get(entry.dumpId) ?? 0 : 0;
+    let p = entry.hasData ? pos.get(e) ?? 0 : 0;
     for (let i = 0; i < a.offSize; i++) {
       off[1 + i] = p % 256;
       p = Math.floor(p / 256);
@@ -323,53 +340,74 @@ function decodeInt(b: Uint8Array, intSize: number): number {
 /**
  * Writes to `dest` (created, mode 0600; it must not exist) an archive of `entries` of the archive
  * `a` read from `src`: the same header, the entries in the given order with the given dependencies,
- * and their data blocks copied from `src` (in the order they have there). Returns the bytes written.
+ * and their data blocks copied from `src` (in the order they have there), then those of entries from
+ * other archives (`from`, the block renumbered). Returns the bytes written.
  */
 export async function writeArchive(
   src: string,
   a: Archive,
-  entries: { entry: ArchiveEntry; deps: number[] }[],
+  entries: OutEntry[],
   dest: string,
 ): Promise<number> {
-  const pos = new Map<number, number>();
+  const pos = new Map<OutEntry, number>();
   const toc = tocBytes(a, entries, pos);
   using out = await Deno.open(dest, { write: true, createNew: true, mode: 0o600 });
-  using input = await Deno.open(src, { read: true });
   const writeAll = async (b: Uint8Array) => {
     for (let at = 0; at < b.length;) at += await out.write(b.subarray(at));
   };
   await writeAll(a.header);
   await writeAll(toc);
   let at = a.header.length + toc.length;
-  const reader = new BlockReader(input);
-  const withData = entries.map((e) => e.entry).filter((e) => e.hasData).sort((x, y) => x.dataPos - y.dataPos);
+  const bySource = new Map<string, OutEntry[]>();
+  for (const e of entries) {
+    if (!e.entry.hasData) continue;
+    const path = e.from?.path ?? src;
+    bySource.set(path, [...(bySource.get(path) ?? []), e]);
+  }
   const intLen = 1 + a.intSize;
-  for (const e of withData) {
-    if (e.dataPos < a.tocEnd) throw new ArchiveError(`data of TOC entry ${e.dumpId} inside the TOC`);
-    await reader.seek(e.dataPos);
-    const head = await reader.exact(1 + intLen);
-    if (head[0] !== BLK_DATA || decodeInt(head.subarray(1), a.intSize) !== e.dumpId) {
-      throw new ArchiveError(`the data block of TOC entry ${e.dumpId} is not where its offset says`);
-    }
-    pos.set(e.dumpId, at);
-    await writeAll(head);
-    at += head.length;
-    for (;;) {
-      const lenBytes = await reader.exact(intLen);
-      const len = decodeInt(lenBytes, a.intSize);
-      if (len < 0) throw new ArchiveError(`bad chunk length in the data of TOC entry ${e.dumpId}`);
-      await writeAll(lenBytes);
-      at += lenBytes.length;
-      if (len === 0) break;
-      for (let left = len; left > 0;) {
-        const b = await reader.some(left);
-        await writeAll(b);
-        left -= b.length;
+  for (const [path, list] of bySource) {
+    using input = await Deno.open(path, { read: true });
+    const reader = new BlockReader(input);
+    for (const oe of list.sort((x, y) => x.entry.dataPos - y.entry.dataPos)) {
+      const e = oe.entry;
+      await reader.seek(e.dataPos);
+      const head = await reader.exact(1 + intLen);
+      if (head[0] !== BLK_DATA || decodeInt(head.subarray(1), a.intSize) !== e.dumpId) {
+        throw new ArchiveError(`the data block of TOC entry ${e.dumpId} is not where its offset says`);
       }
-      at += len;
+      pos.set(oe, at);
+      if (oe.from) head.set(encodeInt(oe.from.dumpId, a.intSize), 1);
+      await writeAll(head);
+      at += head.length;
+      at += await copyChunks(reader, a.intSize, e.dumpId, writeAll);
     }
   }
   await out.seek(a.header.length, Deno.SeekMode.Start);
   await writeAll(tocBytes(a, entries, pos));
   return at;
+}
+
+/** Copies one data block's chunks (through its zero length) from `reader`; returns the bytes. */
+async function copyChunks(
+  reader: BlockReader,
+  intSize: number,
+  dumpId: number,
+  writeAll: (b: Uint8Array) => Promise<void>,
+): Promise<number> {
+  const intLen = 1 + intSize;
+  let at = 0;
+  for (;;) {
+    const lenBytes = await reader.exact(intLen);
+    const len = decodeInt(lenBytes, intSize);
+    if (len < 0) throw new ArchiveError(`bad chunk length in the data of TOC entry ${dumpId}`);
+    await writeAll(lenBytes);
+    at += lenBytes.length;
+    if (len === 0) return at;
+    for (let left = len; left > 0;) {
+      const b = await reader.some(left);
+      await writeAll(b);
+      left -= b.length;
+    }
+    at += len;
+  }
 }

@@ -31,6 +31,7 @@ function entry(desc: string, namespace: string | null, tag: string, deps: number
     objectOid: 0,
     tag,
     desc,
+    section: 2,
     namespace,
     deps,
     head: new Uint8Array(),
