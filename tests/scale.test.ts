@@ -135,7 +135,8 @@ Deno.test({
       const data = list.filter((l) => / TABLE DATA /.test(l)).map(id);
       const other = Math.max(...list.filter((l) => !/ TABLE DATA /.test(l)).map(id));
       assertEquals(data.length, 40);
-      assert(data.filter((x) => x > other).length >= 20, list.join("\n"));
+      // Two ways, balanced by size: the slice holds about half of the rows, in at least 10 tables.
+      assert(data.filter((x) => x > other).length >= 10, list.join("\n"));
       assertEquals((await runCli(["verify", "--out", root], TOOLS)).code, 0);
       const target = await c.createDatabase();
       const r = await runCli(["restore", "--out", root], { ...TOOLS, RESTORE_DB_URL: c.url({ db: target }) });

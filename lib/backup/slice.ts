@@ -18,13 +18,21 @@ export interface SliceTable {
 export const MIN_SLICE_TABLES = 10;
 
 /**
+ * The most ways one schema's data is read: every slice is a pg_dump that reads the whole catalog
+ * again, and on the benchmark's 2 cores four ways were slower than one while two were faster
+ * (docs/performance.md).
+ */
+export const MAX_SLICES = 2;
+
+/**
  * How many ways to read a schema's data: its share of the backup's work in `jobs` equal parts
- * (`weight` of `total`), at most `jobs`, and at most one slice per {@link MIN_SLICE_TABLES} tables.
+ * (`weight` of `total`), at most `jobs` and {@link MAX_SLICES}, and at most one slice per
+ * {@link MIN_SLICE_TABLES} tables.
  */
 export function sliceCount(weight: number, total: number, jobs: number, tables: number): number {
   if (total <= 0) return 1;
   const share = Math.round((weight / total) * jobs);
-  return Math.max(1, Math.min(jobs, share, Math.floor(tables / MIN_SLICE_TABLES)));
+  return Math.max(1, Math.min(jobs, MAX_SLICES, share, Math.floor(tables / MIN_SLICE_TABLES)));
 }
 
 /**

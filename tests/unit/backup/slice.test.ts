@@ -3,10 +3,12 @@ import type { Archive, ArchiveEntry } from "../../../lib/pg/archive.ts";
 import { mergeSlices, planSlices, sliceCount } from "../../../lib/backup/slice.ts";
 import { pgDumpSliceArgs, tablePatterns } from "../../../lib/backup/plan.ts";
 
-Deno.test("sliceCount: the schema's share of jobs, at most one slice per 10 tables", () => {
-  assertEquals(sliceCount(100, 100, 4, 200), 4);
-  assertEquals(sliceCount(100, 100, 4, 25), 2);
-  assertEquals(sliceCount(80, 100, 4, 200), 3);
+Deno.test("sliceCount: the schema's share of jobs, at most two ways, at most one slice per 10 tables", () => {
+  assertEquals(sliceCount(100, 100, 4, 200), 2);
+  assertEquals(sliceCount(100, 100, 8, 200), 2);
+  assertEquals(sliceCount(100, 100, 4, 15), 1);
+  assertEquals(sliceCount(100, 100, 2, 200), 2);
+  assertEquals(sliceCount(60, 100, 2, 200), 1);
   assertEquals(sliceCount(10, 100, 4, 200), 1);
   assertEquals(sliceCount(100, 100, 1, 200), 1);
   assertEquals(sliceCount(0, 0, 4, 200), 1);
