@@ -110,7 +110,7 @@ Deno.test({
       (_, i) =>
         `create table public.q${i} (id int primary key, v text, r int references public.q0);
        insert into public.q${i} select g, md5(g::text), ${i === 0 ? "null" : "1"} from generate_series(1, ${
-          i * 10 + 1
+          i * 100 + 1
         }) g;`,
     );
     await c.sql(sql.join("\n") + "\nanalyze;", { db });

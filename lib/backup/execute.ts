@@ -334,7 +334,8 @@ async function writeBackup(
         name: t.name,
         bytes: bytesOf.get(t.oid)!,
       }));
-      const count = sliceCount(weights.get(s.name)!, totalWeight, opts.jobs, data.length);
+      const bytes = data.reduce((n, t) => n + t.bytes, 0);
+      const count = sliceCount(weights.get(s.name)!, totalWeight, opts.jobs, data.length, bytes);
       slices.set(
         s.name,
         planSlices(data, count).map((names, i) => {

@@ -16,12 +16,15 @@ export interface GroupInput {
   weight: number;
 }
 
+/** What one table costs a dump besides its data (a COPY and its round trips), counted as bytes. */
+export const TABLE_COST = 64 << 10;
+
 /**
  * The work of dumping a schema, in bytes: its tables' estimated size, plus a fixed cost per table
- * (a COPY and its round trips) and per schema.
+ * ({@link TABLE_COST}) and per schema.
  */
 export function schemaWeight(tables: { bytes?: number }[]): number {
-  return (1 << 20) + tables.reduce((n, t) => n + (t.bytes ?? 0) + (64 << 10), 0);
+  return (1 << 20) + tables.reduce((n, t) => n + (t.bytes ?? 0) + TABLE_COST, 0);
 }
 
 /**

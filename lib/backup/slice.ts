@@ -7,6 +7,7 @@
  * @module
  */
 import { type Archive, type ArchiveEntry, ArchiveError, type OutEntry } from "../pg/archive.ts";
+import { TABLE_COST } from "./group.ts";
 
 /** A table whose data may go to a slice. */
 export interface SliceTable {
@@ -27,10 +28,19 @@ export const MAX_SLICES = 2;
 /**
  * How many ways to read a schema's data: its share of the backup's work in `jobs` equal parts
  * (`weight` of `total`), at most `jobs` and {@link MAX_SLICES}, and at most one slice per
- * {@link MIN_SLICE_TABLES} tables.
+ * {@link MIN_SLICE_TABLES} tables. One way when its `bytes` of data are less than its tables' fixed
+ * cost ({@link TABLE_COST} each): a slice's pg_dump reads the catalog and locks its tables again,
+ * which for many small tables costs more than reading their rows in parallel saves (5,000 tables of
+ * 4 KB were slower sliced, 200 of 250 KB faster).
  */
-export function sliceCount(weight: number, total: number, jobs: number, tables: number): number {
-  if (total <= 0) return 1;
+export function sliceCount(
+  weight: number,
+  total: number,
+  jobs: number,
+  tables: number,
+  bytes: number,
+): number {
+  if (total <= 0 || bytes < tables * TABLE_COST) return 1;
   const share = Math.round((weight / total) * jobs);
   return Math.max(1, Math.min(jobs, MAX_SLICES, share, Math.floor(tables / MIN_SLICE_TABLES)));
 }

@@ -2,16 +2,25 @@ import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import type { Archive, ArchiveEntry } from "../../../lib/pg/archive.ts";
 import { mergeSlices, planSlices, sliceCount } from "../../../lib/backup/slice.ts";
 import { pgDumpSliceArgs, tablePatterns } from "../../../lib/backup/plan.ts";
+import { TABLE_COST } from "../../../lib/backup/group.ts";
 
 Deno.test("sliceCount: the schema's share of jobs, at most two ways, at most one slice per 10 tables", () => {
-  assertEquals(sliceCount(100, 100, 4, 200), 2);
-  assertEquals(sliceCount(100, 100, 8, 200), 2);
-  assertEquals(sliceCount(100, 100, 4, 15), 1);
-  assertEquals(sliceCount(100, 100, 2, 200), 2);
-  assertEquals(sliceCount(60, 100, 2, 200), 1);
-  assertEquals(sliceCount(10, 100, 4, 200), 1);
-  assertEquals(sliceCount(100, 100, 1, 200), 1);
-  assertEquals(sliceCount(0, 0, 4, 200), 1);
+  const mb = 1 << 20;
+  assertEquals(sliceCount(100, 100, 4, 200, 200 * mb), 2);
+  assertEquals(sliceCount(100, 100, 8, 200, 200 * mb), 2);
+  assertEquals(sliceCount(100, 100, 4, 15, 200 * mb), 1);
+  assertEquals(sliceCount(100, 100, 2, 200, 200 * mb), 2);
+  assertEquals(sliceCount(60, 100, 2, 200, 200 * mb), 1);
+  assertEquals(sliceCount(10, 100, 4, 200, 200 * mb), 1);
+  assertEquals(sliceCount(100, 100, 1, 200, 200 * mb), 1);
+  assertEquals(sliceCount(0, 0, 4, 200, 200 * mb), 1);
+});
+
+Deno.test("sliceCount: one way when the data is less than the tables' fixed cost (many small tables)", () => {
+  // 5,000 tables of 4 KB: 20 MB of data, 5,000 × 64 KiB of fixed cost
+  assertEquals(sliceCount(100, 100, 4, 5000, 20 * (1 << 20)), 1);
+  assertEquals(sliceCount(100, 100, 4, 200, 200 * TABLE_COST - 1), 1);
+  assertEquals(sliceCount(100, 100, 4, 200, 200 * TABLE_COST), 2);
 });
 
 Deno.test("planSlices: slices of about equal bytes, the first kept by the schema's dump", () => {
