@@ -16,7 +16,7 @@ import { findPgTools, parsePgVersion, supportsRestrictKey } from "../pg/tools.ts
 import { type Ctx, type RestoreOptions, warn } from "./context.ts";
 import { Session } from "./session.ts";
 import { createExtensions } from "./extensions.ts";
-import { copyColumnsOf, preDataScripts, readText } from "./files.ts";
+import { copyColumnsOf, preDataScripts, preDataText, readText } from "./files.ts";
 import { skippedLine } from "./filter.ts";
 import {
   guardError,
@@ -265,6 +265,10 @@ async function dryRunChecks(
 
 async function execute(ctx: Ctx): Promise<void> {
   const { plan } = ctx;
+  // The dumps' definitions are read (pg_restore) while the steps before them run; preData uses them.
+  if (!plan.dataOnly) {
+    for (const s of plan.schemas) if (s.mode === "ddl") preDataText(ctx, s.manifest).catch(() => {});
+  }
   // Before the first write: the roles the backup's policies name (exit 2, nothing written).
   await checkPolicyRoles(ctx);
   if (plan.roles) await restoreRoles(ctx);
