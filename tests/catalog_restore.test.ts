@@ -3,7 +3,8 @@
  * The source holds views that cross schemas both ways (a.w → b.v → a.t, as in the PostgreSQL regression
  * database), postgres_fdw with a server, a user mapping holding a password and a foreign table, an access
  * method (heap2) that is the database's default_table_access_method, a cast, a publication, an event
- * trigger and database-wide default privileges. Backed up as superuser, then:
+ * trigger, database-wide default privileges and a function with a SQL-standard body (BEGIN ATOMIC).
+ * Backed up as superuser, then:
  * - the dry run names every database-level object and what happens to it, and the user mapping to
  *   create again;
  * - restored into an empty database as superuser, `pg_dump --schema-only` of target and source are the
@@ -45,6 +46,9 @@ create schema b;
 create table a.t (id int primary key, label text);
 create view b.v as select id, label from a.t;
 create view a.w as select id from b.v;
+-- SQL-standard bodies hold semicolons inside one statement (the lexer must not cut there)
+create function a.plus(x int) returns int language sql begin atomic select x + 1; select x + 2; end;
+create view a.plused as select a.plus(id) as y from a.t;
 create type a.mood as enum ('ok', 'meh');
 create cast (a.mood as text) with inout;
 create foreign table b.remote_t (id int) server remote options (table_name 't');
@@ -189,6 +193,10 @@ for (const major of [15, 17] as const) {
           assert(!r.stderr.includes("runs dynamic SQL"), r.stderr);
           assertEquals(await schemaEntries(c, target), await schemaEntries(c, src));
           assertEquals(await c.sql("select count(*) from a.w", { db: target }), "2\n");
+          assertEquals(
+            await c.sql("select string_agg(y::text, ',' order by y) from a.plused", { db: target }),
+            "3,4\n",
+          );
           const am =
             "select amname from pg_class c join pg_am a on a.oid = c.relam where c.oid = 'a.t'::regclass";
           assertEquals(await c.sql(am, { db: target }), "heap2\n");
