@@ -48,10 +48,10 @@ import {
   summaryJson,
   summaryMarkdown,
 } from "../lib/report/summary.ts";
-import { type BackupTarget, confirmBackup, resolveTargets } from "../lib/cli/sources.ts";
+import { type BackupTarget, confirmBackup, resolveTargets, storageValuesFor } from "../lib/cli/sources.ts";
 import { applyConfig, loadConfig } from "../lib/cli/config.ts";
 import { formatPlan } from "../lib/backup/view.ts";
-import { S3Client, type S3Settings, s3Settings } from "../lib/store/s3.ts";
+import { S3Client, type S3Settings, s3Settings, type S3Values } from "../lib/store/s3.ts";
 import type { BucketSelection } from "../lib/storage/catalog.ts";
 import { placeBlobs, storeDir } from "../lib/storage/blobs.ts";
 import { type FileProgress, storageStep } from "../lib/storage/backup.ts";
@@ -97,8 +97,11 @@ interface RunOptions {
   recipients: string[];
   /** `--store` was given (the store of each environment is opened in {@link backupOne}). */
   store: boolean;
-  /** `--storage`: the source project's S3 settings and the buckets to take. */
-  storage?: { settings: S3Settings; buckets: BucketSelection };
+  /**
+   * `--storage`: the source project's S3 values as given and the buckets to take; `settings` is set
+   * by {@link run} once the targets are known (the keys may come from their Key Vault).
+   */
+  storage?: { values: S3Values; settings?: S3Settings; buckets: BucketSelection };
 }
 
 /** The `--storage` options, checked before anything connects (usage errors, exit 2). */
@@ -120,12 +123,12 @@ function readStorageOptions(args: ParsedArgs): RunOptions["storage"] {
     );
   }
   return {
-    settings: s3Settings({
+    values: {
       endpoint: optionalString(args, "storage-endpoint"),
       region: optionalString(args, "storage-region"),
       accessKeyId: optionalString(args, "storage-access-key-id"),
       secretAccessKey: optionalString(args, "storage-secret-access-key"),
-    }, "source"),
+    },
     buckets,
   };
 }
@@ -258,7 +261,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
     });
   }
   let s3: S3Client | undefined;
-  if (o.storage) {
+  if (o.storage?.settings) {
     s3 = new S3Client(o.storage.settings, { retries: o.retries, log });
     await s3.listBuckets(); // endpoint and keys are checked before anything is written
   }
@@ -492,7 +495,7 @@ async function backupToStore(
 ): Promise<BackupSummary> {
   const { target, o, url, log } = c;
   let s3: S3Client | undefined;
-  if (o.storage) {
+  if (o.storage?.settings) {
     s3 = new S3Client(o.storage.settings, { retries: o.retries, log });
     await s3.listBuckets(); // endpoint and keys are checked before anything is written
   }
@@ -508,7 +511,7 @@ async function backupToStore(
   try {
     let storage: ReturnType<typeof storageStep> | undefined;
     let sink: StoreBlobSink | undefined;
-    if (s3 && o.storage) {
+    if (s3 && o.storage?.settings) {
       if (!o.dryRun) {
         // held from before the store's blobs are listed until the manifest is written: no prune
         // deletes a blob this backup reuses or has uploaded but not yet referenced
@@ -640,6 +643,10 @@ export async function run(args: ParsedArgs): Promise<number> {
       `--storage backs up one project's files, and this run backs up ${targets.length} databases`,
       "run one backup per environment (--env prod, then --env dev), each with that project's S3 keys",
     );
+  }
+  if (o.storage) {
+    // the keys not given come from the Key Vault of the connection string, when it has one
+    o.storage.settings = s3Settings(await storageValuesFor(o.storage.values, targets[0], { env }), "source");
   }
   if (!o.dryRun && !await confirmBackup(targets, { isTTY, yes: boolValue(args, "yes") })) {
     stderrLine("notice: nothing was backed up");

@@ -58,8 +58,8 @@ Deno.test("--env both reads prod then dev with the exact az command line; values
     ], env);
     const targets = await resolveTargets(args, { env, isTTY: false, config: null });
     assertEquals(targets, [
-      { env: "prod", url: PROD_URL, urlOrigin: "Key Vault acme-kv/supabase-db-url-prod" },
-      { env: "dev", url: DEV_URL, urlOrigin: "Key Vault acme-kv/dev-conn" },
+      { env: "prod", url: PROD_URL, urlOrigin: "Key Vault acme-kv/supabase-db-url-prod", vault: "acme-kv" },
+      { env: "dev", url: DEV_URL, urlOrigin: "Key Vault acme-kv/dev-conn", vault: "acme-kv" },
     ]);
     assertEquals(await az.calls(), [show("acme-kv", "supabase-db-url-prod"), show("acme-kv", "dev-conn")]);
     assertEquals(redact(`a ${PROD_URL} b Pr0d#Secret! c D3v-Secret-xyz`), "a **** b **** c ****");

@@ -20,7 +20,8 @@ import {
   startProject,
   type StorageProject,
 } from "./support/storage.ts";
-import { listFiles, runCli, spawnCli } from "./support/cli.ts";
+import { listFiles, PLAIN_PATH, runCli, spawnCli } from "./support/cli.ts";
+import { installFakeAz } from "./support/fake_az.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 import type { StorageMap } from "../lib/storage/map.ts";
 import { blobFiles } from "../lib/storage/blobs.ts";
@@ -594,6 +595,102 @@ Deno.test("a sparse blobless clone sweeps by the maps of archives kept in git on
     ok(tracked.includes(blobOf(mid)) && tracked.includes(blobOf(kept)), tracked);
   } finally {
     await restDelete(p.storage, "docs", "sparse/kept.txt").catch(() => {});
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("--storage with --vault reads the S3 keys from the same Key Vault; flags and variables win", async () => {
+  const { p } = await source();
+  const show = (
+    vault: string,
+    secret: string,
+  ) => [
+    "keyvault",
+    "secret",
+    "show",
+    "--vault-name",
+    vault,
+    "--name",
+    secret,
+    "--query",
+    "value",
+    "-o",
+    "tsv",
+  ];
+  const az = await installFakeAz({
+    vaults: {
+      "acme-kv": {
+        secrets: {
+          "supabase-db-url-prod": p.dbUrl,
+          "supabase-s3-access-key-id-prod": p.storage.accessKeyId,
+          "supabase-s3-secret-access-key-prod": p.storage.secretAccessKey,
+        },
+      },
+      "half-kv": { secrets: { "supabase-db-url-prod": p.dbUrl, "supabase-s3-access-key-id-prod": "x" } },
+    },
+  });
+  const tmp = await Deno.makeTempDir({ prefix: "storage-vault-" });
+  const secrets = [p.storage.secretAccessKey, p.storage.accessKeyId, PROJECT_PASSWORD];
+  const noSecret = (text: string, where: string) => {
+    for (const k of secrets) ok(!text.includes(k), `${where} shows a secret (${k.slice(0, 3)}…)`);
+  };
+  const args = (vault: string, out: string) => [
+    "backup",
+    "--vault",
+    vault,
+    "--out",
+    out,
+    "--storage",
+    "--bucket",
+    "docs",
+    "--schema",
+    "public",
+    "--json",
+  ];
+  const env = {
+    PATH: `${az.dir}:${PLAIN_PATH}`,
+    SUPABASE_S3_ENDPOINT: p.storage.endpoint,
+    SUPABASE_S3_REGION: p.storage.region,
+  };
+  try {
+    const out = join(tmp, "vault");
+    const r = await runCli(args("acme-kv", out), env);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(await az.calls(), [
+      show("acme-kv", "supabase-db-url-prod"),
+      show("acme-kv", "supabase-s3-access-key-id-prod"),
+      show("acme-kv", "supabase-s3-secret-access-key-prod"),
+    ]);
+    const { manifest } = await readLatest(join(out, "prod"));
+    ok(manifest.storage!.files > 0 && manifest.storage!.downloaded.files === manifest.storage!.files);
+    noSecret(r.stdout + r.stderr, "the output");
+    for (const f of await listFiles(out)) noSecret(await Deno.readTextFile(join(out, f)), f);
+
+    // a key missing from the vault: exit 1, one error and a hint naming the flag, nothing written
+    const half = join(tmp, "half");
+    const missing = await runCli(args("half-kv", half), env);
+    assertEquals(missing.code, 1, missing.stderr);
+    const lines = missing.stderr.trim().split("\n");
+    ok(
+      lines.some((l) =>
+        l === "error: Key Vault secret 'supabase-s3-secret-access-key-prod' was not found in vault 'half-kv'"
+      ),
+      missing.stderr,
+    );
+    ok(
+      lines.some((l) => l.startsWith("hint: ") && l.includes("--storage-secret-access-key")),
+      missing.stderr,
+    );
+    assertEquals(await exists(join(half, "prod", "latest")), false, "nothing is written");
+    noSecret(missing.stdout + missing.stderr, "the failed run's output");
+
+    // keys given as variables win: only the connection string is read from the vault
+    await Deno.writeTextFile(az.log, "");
+    const given = await runCli(args("half-kv", join(tmp, "given")), { ...env, ...s3Env(p) });
+    assertEquals(given.code, 0, given.stderr);
+    assertEquals(await az.calls(), [show("half-kv", "supabase-db-url-prod")]);
+  } finally {
+    await az.cleanup();
     await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -1,5 +1,5 @@
 /**
- * Azure Key Vault: reading one secret (a connection string) with the Azure CLI.
+ * Azure Key Vault: reading one secret (a connection string, or a Storage S3 key) with the Azure CLI.
  *
  * The value is read by running exactly
  * `az keyvault secret show --vault-name <vault> --name <secret> --query value -o tsv`; it is
@@ -91,7 +91,13 @@ function firstErrorLine(stderr: string): string {
  * missing, nobody is logged in (or the login expired), the vault or the secret does not exist, or
  * the account may not read secrets. Exit code 1. Pure; never includes a secret value.
  */
-export function azFailure(code: number, stderr: string, vault: string, secret: string): BackupError {
+export function azFailure(
+  code: number,
+  stderr: string,
+  vault: string,
+  secret: string,
+  notFoundHint?: string,
+): BackupError {
   const where = `secret '${secret}' in Key Vault '${vault}'`;
   if (code === NOT_FOUND && /command not found|not found|No such file/i.test(stderr)) {
     return new BackupError("the Azure CLI (az) is not installed or not on PATH", {
@@ -109,7 +115,7 @@ export function azFailure(code: number, stderr: string, vault: string, secret: s
   }
   if (/SecretNotFound|secret with \(name\/id\)/i.test(stderr)) {
     return new BackupError(`Key Vault secret '${secret}' was not found in vault '${vault}'`, {
-      hint:
+      hint: notFoundHint ??
         `check the secret name (--secret-prod, --secret-dev or databases.<env>.secret); list them with: az keyvault secret list --vault-name ${vault} --query [].name -o tsv`,
       cause: redact(stderr),
     });
@@ -183,6 +189,8 @@ export interface ReadSecretDeps {
   vaultOrigin?: string;
   /** Where the secret name came from. */
   secretOrigin?: string;
+  /** What the secret holds, for the hints when it is missing or empty; default a connection string. */
+  holds?: { notFound: string; empty: string };
 }
 
 /**
@@ -202,7 +210,7 @@ export async function readSecret(vault: string, secret: string, deps: ReadSecret
   } catch (e) {
     const stopped = interruption();
     if (stopped) throw stopped;
-    throw azFailure(NOT_FOUND, (e as Error)?.message ?? String(e), vault, secret);
+    throw azFailure(NOT_FOUND, (e as Error)?.message ?? String(e), vault, secret, deps.holds?.notFound);
   }
   const stopped = interruption();
   if (stopped) throw stopped;
@@ -216,10 +224,10 @@ export async function readSecret(vault: string, secret: string, deps: ReadSecret
   }
   if (r.code === 0) {
     throw new BackupError(`Key Vault secret '${secret}' in vault '${vault}' is empty`, {
-      hint:
+      hint: deps.holds?.empty ??
         `store the connection string: az keyvault secret set --vault-name ${vault} --name ${secret} --file url.txt`,
       exitCode: ExitCode.failed,
     });
   }
-  throw azFailure(r.code, r.stderr, vault, secret);
+  throw azFailure(r.code, r.stderr, vault, secret, deps.holds?.notFound);
 }

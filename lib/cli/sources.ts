@@ -17,6 +17,7 @@ import { maskUrl } from "../pg/url.ts";
 import { BackupError, ExitCode, usageError } from "../base/errors.ts";
 import { abortSignal } from "../base/interrupt.ts";
 import { stderrLine } from "../base/output.ts";
+import type { S3Values } from "../store/s3.ts";
 import {
   type AzRunner,
   readSecret,
@@ -33,6 +34,8 @@ export interface BackupTarget {
   url: string;
   /** Where the URL came from: `--db-url`, `$SUPABASE_DB_URL`, `Key Vault v/supabase-db-url-prod`, … */
   urlOrigin: string;
+  /** The Key Vault the URL was read from (`--storage` reads the S3 keys there too). */
+  vault?: string;
   scope?: "full" | "user";
   schemas?: string[];
   excludeTables?: string[];
@@ -370,6 +373,7 @@ export async function resolveTargets(args: ParsedArgs, deps: ResolveDeps): Promi
       ...(t.env !== undefined ? { env: t.env } : {}),
       url,
       urlOrigin,
+      ...(t.source.kind === "vault" ? { vault: t.source.vault } : {}),
       ...(db?.scope ? { scope: db.scope } : {}),
       ...(db?.schemas ? { schemas: db.schemas } : {}),
       ...(db?.excludeTables ? { excludeTables: db.excludeTables } : {}),
@@ -408,4 +412,54 @@ export async function confirmBackup(
   });
   if (ok === undefined) throw cancelled();
   return ok;
+}
+
+/** The Key Vault secrets holding a project's S3 access key id and secret for environment `env`. Pure. */
+export function storageKeySecrets(env: string): { accessKeyId: string; secretAccessKey: string } {
+  return {
+    accessKeyId: `supabase-s3-access-key-id-${env}`,
+    secretAccessKey: `supabase-s3-secret-access-key-${env}`,
+  };
+}
+
+/**
+ * The S3 values of `backup --storage` for `target`: those given (flags, then environment
+ * variables), and, when the access key id or the secret access key is not given and the target's
+ * connection string came from Key Vault, that value read from the same vault
+ * ({@link storageKeySecrets}: `supabase-s3-access-key-id-<env>`, `supabase-s3-secret-access-key-<env>`),
+ * registered as a secret like the connection string. The endpoint and region are not secrets and
+ * are never read from the vault. Throws a {@link BackupError} (exit 1) with a hint when `az` fails.
+ */
+export async function storageValuesFor(
+  values: S3Values,
+  target: BackupTarget,
+  deps: { env: Record<string, string | undefined>; runAz?: AzRunner },
+): Promise<S3Values> {
+  const given = (v: string | undefined) => v !== undefined && v.trim() !== "";
+  if (!target.vault || target.env === undefined) return values;
+  if (given(values.accessKeyId) && given(values.secretAccessKey)) return values;
+  const vault = target.vault;
+  const names = storageKeySecrets(target.env);
+  const read = async (secret: string, flag: string, env: string) =>
+    await readSecret(vault, secret, {
+      env: deps.env,
+      runAz: deps.runAz,
+      vaultOrigin: target.urlOrigin,
+      secretOrigin: `the S3 key secret of ${target.env}`,
+      holds: {
+        notFound:
+          `store the project's S3 key there (az keyvault secret set --vault-name ${vault} --name ${secret} --file key.txt), or pass ${flag} / set $${env}`,
+        empty:
+          `store the project's S3 key: az keyvault secret set --vault-name ${vault} --name ${secret} --file key.txt`,
+      },
+    });
+  return {
+    ...values,
+    accessKeyId: given(values.accessKeyId)
+      ? values.accessKeyId
+      : await read(names.accessKeyId, "--storage-access-key-id", "SUPABASE_S3_ACCESS_KEY_ID"),
+    secretAccessKey: given(values.secretAccessKey)
+      ? values.secretAccessKey
+      : await read(names.secretAccessKey, "--storage-secret-access-key", "SUPABASE_S3_SECRET_ACCESS_KEY"),
+  };
 }

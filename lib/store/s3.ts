@@ -590,7 +590,7 @@ export function s3Settings(v: S3Values, side: keyof typeof S3_SIDES): S3Settings
           side === "source" ? "--storage" : "restore --storage"
         } needs ${what}: ${flagPrefix}-${flag} or $${envPrefix}_${env}`,
         side === "source"
-          ? "the project's S3 endpoint, region and keys are under Project Settings → Storage → S3 access keys"
+          ? "the project's S3 endpoint, region and keys are under Project Settings → Storage → S3 access keys (with --vault, the keys can be Key Vault secrets: docs/storage-files.md#keys)"
           : "give the TARGET project's S3 endpoint, region and keys (the source's are never used for a restore)",
       );
     }

@@ -2,7 +2,8 @@
  * A stand-in for the Azure CLI (`az`), the one test double the project allows. {@link installFakeAz}
  * writes a POSIX shell script named `az` into a fresh temp dir; put {@link FakeAz.dir} first on PATH.
  * The script appends its argv as one JSON line per call to {@link FakeAz.log}, and answers
- * `az keyvault secret show --vault-name V --name S --query value -o tsv` the way the real CLI does:
+ * exactly `az keyvault secret show --vault-name V --name S --query value -o tsv` (any other arguments
+ * fail as the real CLI's argument errors do, exit 2) the way the real CLI does:
  * the value and a newline on stdout (exit 0), or the real CLI's messages on stderr when nobody is
  * logged in (exit 1), the vault's host does not resolve (exit 1), the secret does not exist
  * (SecretNotFound, exit 3) or the account lacks the get permission (Forbidden, exit 1).
@@ -66,15 +67,14 @@ if [ "$1" = account ]; then
   echo "ERROR: unrecognized arguments: $*" >&2
   exit 2
 fi
-vault=''
-name=''
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --vault-name) vault="$2"; shift ;;
-    --name|-n) name="$2"; shift ;;
-  esac
-  shift
-done
+# only the exact form the tool runs: keyvault secret show --vault-name V --name S --query value -o tsv
+if [ "$#" -ne 11 ] || [ "$1 $2 $3 $4" != "keyvault secret show --vault-name" ] || [ "$6" != "--name" ] ||
+  [ "$8 $9 \${10} \${11}" != "--query value -o tsv" ]; then
+  echo "ERROR: unrecognized arguments: $*" >&2
+  exit 2
+fi
+vault="$5"
+name="$7"
 if [ -z "$vault" ] || [ ! -d "$dir/vaults/$vault" ]; then
   echo "ERROR: <urllib3.connection.HTTPSConnection object at 0x7f3a2c1e5d90>: Failed to resolve '$vault.vault.azure.net' ([Errno -2] Name or service not known)" >&2
   exit 1

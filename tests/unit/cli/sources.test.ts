@@ -2,7 +2,13 @@ import { deepStrictEqual as assertEquals, ok, rejects, throws } from "node:asser
 import { parseCli } from "../../../lib/cli/flags.ts";
 import { type BackupConfig, parseConfig } from "../../../lib/cli/config.ts";
 import { redact } from "../../../lib/base/redact.ts";
-import { describeTargets, planTargets, resolveTargets, type TargetPlan } from "../../../lib/cli/sources.ts";
+import {
+  describeTargets,
+  planTargets,
+  resolveTargets,
+  storageValuesFor,
+  type TargetPlan,
+} from "../../../lib/cli/sources.ts";
 
 const PROD = "postgresql://postgres.ref:prod-pw-123@aws-0-eu-west-1.pooler.supabase.com:5432/postgres";
 const DEV = "postgresql://postgres.devref:dev-pw-456@aws-0-eu-west-1.pooler.supabase.com:5432/postgres";
@@ -249,5 +255,31 @@ Deno.test("resolveTargets (no prompts, no vault): targets carry the file's setti
   assertEquals(
     describeTargets(targets)[1],
     `dev      ${DEV.replace("dev-pw-456", "****")}  (from $SUPABASE_DB_URL_DEV)`,
+  );
+});
+
+Deno.test("storageValuesFor reads only the S3 keys not given, from the connection string's vault", async () => {
+  const calls: string[][] = [];
+  const runAz = (argv: string[]) => {
+    calls.push(argv);
+    return Promise.resolve({ code: 0, stdout: `value-of-${argv[6]}\n`, stderr: "" });
+  };
+  const given = { endpoint: "https://x.example/s3", region: "r", accessKeyId: "id" };
+  const fromUrl = { env: "prod", url: "postgresql://h/db", urlOrigin: "--db-url" };
+  assertEquals(await storageValuesFor(given, fromUrl, { env: {}, runAz }), given, "no vault: as given");
+  const fromVault = { ...fromUrl, urlOrigin: "Key Vault kv-one/supabase-db-url-prod", vault: "kv-one" };
+  assertEquals(await storageValuesFor({ ...given, secretAccessKey: "s" }, fromVault, { env: {}, runAz }), {
+    ...given,
+    secretAccessKey: "s",
+  });
+  ok(calls.length === 0, "both keys given: nothing read");
+  assertEquals(await storageValuesFor(given, { ...fromVault, env: "dev" }, { env: {}, runAz }), {
+    ...given,
+    secretAccessKey: "value-of-supabase-s3-secret-access-key-dev",
+  });
+  assertEquals(calls.map((c) => c.slice(4, 7)), [["kv-one", "--name", "supabase-s3-secret-access-key-dev"]]);
+  ok(
+    redact("value-of-supabase-s3-secret-access-key-dev") === "****",
+    "the key read is registered as a secret",
   );
 });
