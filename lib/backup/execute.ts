@@ -74,7 +74,7 @@ export interface BackupOptions extends PlanOptions {
   encode?: (dir: string, m: Manifest) => Promise<Manifest>;
   /** Called after each table is written: (done, total). */
   onTable?: (done: number, total: number, name: string) => void;
-  /** Storage files (`--storage`, lib/storage): read in the snapshot, fetched after the dump. */
+  /** Storage files (`--storage`, lib/storage): read in the snapshot, fetched while the dump runs. */
   storage?: StorageStep;
   /** pg_dump's `--compress` for the schema dumps; default {@link dumpCompression} of the tools. */
   dumpCompression?: string;
@@ -85,8 +85,14 @@ export interface BackupOptions extends PlanOptions {
 export interface StorageStep {
   /** Reads the buckets and objects through the snapshot connection (also for a dry run). */
   read(conn: Sql): Promise<void>;
-  /** Fetches the files and writes the map into `stagingDir`; returns its file entries and summary. */
-  write(stagingDir: string): Promise<{ files: Manifest["files"]; storage: ManifestStorage }>;
+  /**
+   * Fetches the files and writes the map into `stagingDir`; returns its file entries and summary.
+   * Starts no new download once `stop` is aborted (the dump failed), and then rejects.
+   */
+  write(
+    stagingDir: string,
+    stop?: AbortSignal,
+  ): Promise<{ files: Manifest["files"]; storage: ManifestStorage }>;
 }
 
 /** What a run produced. */
@@ -124,10 +130,21 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
       await snap.end("rollback");
       return { plan, detected: info, tools };
     }
-    let manifest = await writeBackup(opts, plan, detected, tools, db.env, snap.id);
+    // the files are fetched while the dump runs (the list was read in the snapshot, above)
+    const stopFiles = new AbortController();
+    const files = opts.storage?.write(opts.stagingDir, stopFiles.signal);
+    files?.catch(() => {}); // awaited below, or dropped when the dump fails first
+    let manifest: Manifest;
+    try {
+      manifest = await writeBackup(opts, plan, detected, tools, db.env, snap.id);
+    } catch (e) {
+      stopFiles.abort(e);
+      await files?.catch(() => {});
+      throw e;
+    }
     await snap.end("commit");
-    if (opts.storage) {
-      const s = await opts.storage.write(opts.stagingDir);
+    if (files) {
+      const s = await files;
       Object.assign(manifest.files, s.files);
       manifest.storage = s.storage;
     }

@@ -29,7 +29,7 @@ import {
   STORAGE_MAP,
   type StorageMap,
 } from "./map.ts";
-import { blobPresent, type BlobRef, BlobWriter, type Digest, storeDir } from "./blobs.ts";
+import { blobPresent, type BlobRef, BlobWriter, type Digest, storeDir, storeWriteError } from "./blobs.ts";
 import type { BackupSource } from "../store/reader.ts";
 import { manifestOfSource } from "./remote.ts";
 
@@ -123,6 +123,8 @@ export interface FileBackupOptions {
   previous?: readonly MapObject[];
   log: (line: string) => void;
   onProgress?: (p: FileProgress) => void;
+  /** Aborted: start no new download (the database dump failed). */
+  stop?: AbortSignal;
 }
 
 /** What {@link backupFiles} produced. */
@@ -132,9 +134,14 @@ export interface FileBackup {
   summary: ManifestStorage;
 }
 
-type Fetched = { entry: MapObject } | { changed: string } | { missing: true };
+/** A download's result; `synced` settles once its blob is synced and named in the holder. */
+type Fetched = { entry: MapObject; synced: Promise<void> } | { changed: string } | { missing: true };
 
-/** Downloads one object into the holder; retries a body that breaks off. */
+/**
+ * Downloads one object into the holder; retries a body that breaks off. Returns once the bytes
+ * are written and checked; syncing and naming the blob goes on in `synced` (so the next download
+ * need not wait for the fsync), which rejects with a {@link BackupError} when it fails.
+ */
 async function fetchOne(row: ObjectRow, o: FileBackupOptions, count: (n: number) => void): Promise<Fetched> {
   for (let attempt = 1;; attempt++) {
     throwIfInterrupted();
@@ -162,8 +169,20 @@ async function fetchOne(row: ObjectRow, o: FileBackupOptions, count: (n: number)
           changed: `its bytes (${d.bytes}, MD5 ${d.md5}) do not match the row (${row.size}, ${row.etag})`,
         };
       }
-      const parts = o.sink ? await o.sink.take(w, d) : await w.finish(d.sha256, storeDir(o.root));
-      return { entry: { ...row, sha256: d.sha256, ...(parts > 1 ? { parts } : {}) } };
+      if (o.sink) {
+        // an object store: the upload is the slow part, and take() waits for it
+        const parts = await o.sink.take(w, d);
+        return {
+          entry: { ...row, sha256: d.sha256, ...(parts > 1 ? { parts } : {}) },
+          synced: Promise.resolve(),
+        };
+      }
+      const parts = w.parts;
+      const synced = w.finish(d.sha256, storeDir(o.root)).then(() => {}, async (e) => {
+        await w.discard();
+        throw storeWriteError(o.holder, e);
+      });
+      return { entry: { ...row, sha256: d.sha256, ...(parts > 1 ? { parts } : {}) }, synced };
     } catch (e) {
       await w.discard();
       count(-w.bytes);
@@ -218,17 +237,35 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
   const changed: string[] = [];
   const missing: string[] = [];
   let downloadedFiles = 0, downloadedBytes = 0;
-  const results = await runPool(
-    plan.fetch.map((row) => async () => {
-      const r = await fetchOne(row, o, (n) => {
-        progress.bytes += n;
-      });
-      progress.files++;
-      o.onProgress?.({ ...progress });
-      return r;
-    }),
-    o.jobs,
-  );
+  // blobs still being synced: a few per job, so that a download does not wait for an fsync
+  const syncing = new Set<Promise<void>>();
+  let syncFailed: { error: unknown } | undefined;
+  let results: Fetched[];
+  try {
+    results = await runPool(
+      plan.fetch.map((row) => async () => {
+        if (syncFailed) throw syncFailed.error;
+        o.stop?.throwIfAborted();
+        while (syncing.size >= 2 * o.jobs) await Promise.race(syncing);
+        const r = await fetchOne(row, o, (n) => {
+          progress.bytes += n;
+        });
+        if ("synced" in r) {
+          const p = r.synced.catch((e) => {
+            syncFailed ??= { error: e };
+          }).finally(() => syncing.delete(p));
+          syncing.add(p);
+        }
+        progress.files++;
+        o.onProgress?.({ ...progress });
+        return r;
+      }),
+      o.jobs,
+    );
+  } finally {
+    await Promise.all(syncing);
+  }
+  if (syncFailed) throw syncFailed.error;
   results.forEach((r, i) => {
     const row = plan.fetch[i];
     const name = `${row.bucket}/${row.name}`;
@@ -281,7 +318,10 @@ export interface StorageStepOptions extends Omit<FileBackupOptions, "previous"> 
  */
 export function storageStep(o: StorageStepOptions): {
   read(conn: Sql): Promise<void>;
-  write(stagingDir: string): Promise<{ files: Record<string, ManifestFile>; storage: ManifestStorage }>;
+  write(
+    stagingDir: string,
+    stop?: AbortSignal,
+  ): Promise<{ files: Record<string, ManifestFile>; storage: ManifestStorage }>;
   result?: FileBackup;
 } {
   let catalog: StorageCatalog | undefined;
@@ -290,7 +330,7 @@ export function storageStep(o: StorageStepOptions): {
     async read(conn: Sql) {
       catalog = await readCatalog(conn, o.selection);
     },
-    async write(stagingDir: string) {
+    async write(stagingDir: string, stop?: AbortSignal) {
       if (!catalog) throw new Error("storageStep.write before read");
       let previous: MapObject[] | undefined;
       if (o.previousDir) {
@@ -305,7 +345,7 @@ export function storageStep(o: StorageStepOptions): {
           );
         }
       }
-      const r = await backupFiles(catalog, { ...o, previous });
+      const r = await backupFiles(catalog, { ...o, previous, ...(stop ? { stop } : {}) });
       step.result = r;
       const sink = await FileSink.open(join(stagingDir, STORAGE_MAP));
       await sink.write(new TextEncoder().encode(serializeMap(r.map)));

@@ -89,9 +89,10 @@ export interface Digest {
 
 /**
  * Writes one download into a holder folder: parts of at most `max` bytes under temporary names
- * (mode 0600, synced on close), sha256 and MD5 computed on the way. Bytes are gathered in a 1 MiB
- * buffer and hashed and written a buffer at a time (a download arrives in many small chunks).
- * {@link BlobWriter.finish} renames the parts to the blob's names.
+ * (mode 0600), sha256 and MD5 computed on the way. Bytes are gathered in a 1 MiB buffer and hashed
+ * and written a buffer at a time (a download arrives in many small chunks). {@link BlobWriter.finish}
+ * syncs the parts and renames them to the blob's names; it is the slow step (one fsync a part), so
+ * a caller can start the next download while it runs.
  */
 export class BlobWriter {
   #dir: string;
@@ -100,6 +101,8 @@ export class BlobWriter {
   #md5: Hash = createHash("md5");
   #parts: string[] = [];
   #file?: Deno.FsFile;
+  /** Parts written in full, still open: synced by {@link BlobWriter.finish}. */
+  #written: Deno.FsFile[] = [];
   #buf = new Uint8Array(BUFFER);
   #used = 0;
   /** Bytes of the current part, buffered ones included. */
@@ -129,11 +132,8 @@ export class BlobWriter {
 
   async #endPart(): Promise<void> {
     await this.#flush();
-    if (this.#file) {
-      await this.#file.syncData();
-      this.#file.close();
-      this.#file = undefined;
-    }
+    if (this.#file) this.#written.push(this.#file);
+    this.#file = undefined;
     this.#inPart = 0;
   }
 
@@ -152,7 +152,7 @@ export class BlobWriter {
     this.bytes += chunk.length;
   }
 
-  /** Closes the files and returns what was written (still under temporary names). */
+  /** Ends the last part and returns what was written (not yet synced, under temporary names). */
   async close(): Promise<Digest> {
     if (this.#parts.length === 0 && this.#used === 0) {
       // an empty file is one empty part
@@ -164,9 +164,14 @@ export class BlobWriter {
     return { bytes: this.bytes, sha256: this.#sha.digest("hex"), md5: this.#md5.digest("hex") };
   }
 
+  /** The number of parts written (1: not split); known after {@link BlobWriter.close}. */
+  get parts(): number {
+    return this.#parts.length;
+  }
+
   /**
-   * Renames the parts to their blob names in the holder (or drops them when the blob is already
-   * in `store` or the holder). Returns the number of parts (1: not split).
+   * Syncs the parts and renames them to their blob names in the holder (or drops them when the
+   * blob is already in `store` or the holder). Returns the number of parts (1: not split).
    */
   async finish(sha256: string, store: string): Promise<number> {
     const parts = this.#parts.length;
@@ -174,6 +179,12 @@ export class BlobWriter {
     if (await blobPresent(store, ref) || await blobPresent(this.#dir, ref)) {
       await this.discard();
       return parts;
+    }
+    while (this.#written.length) {
+      const f = this.#written[0];
+      await f.syncData();
+      f.close();
+      this.#written.shift();
     }
     const names = blobFiles(ref);
     await Deno.mkdir(join(this.#dir, sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
@@ -184,11 +195,14 @@ export class BlobWriter {
 
   /** Removes what was written (after a failure or a change). */
   async discard(): Promise<void> {
-    try {
-      this.#file?.close();
-    } catch {
-      // already closed
+    for (const f of [...this.#written, ...(this.#file ? [this.#file] : [])]) {
+      try {
+        f.close();
+      } catch {
+        // already closed
+      }
     }
+    this.#written = [];
     this.#file = undefined;
     for (const p of this.#parts) await Deno.remove(p).catch(() => {});
     this.#parts = [];
@@ -208,7 +222,9 @@ async function placeFile(from: string, to: string): Promise<void> {
   await Deno.utime(to, now, now);
 }
 
-function placeError(store: string, e: unknown): BackupError {
+/** The error for Storage files that cannot be written into `store` (or a holder folder). */
+export function storeWriteError(store: string, e: unknown): BackupError {
+  if (e instanceof BackupError) return e;
   return new BackupError(
     `cannot put Storage files into ${store}: ${(e as Error).message.split(" (os error")[0]}`,
     {
@@ -246,7 +262,7 @@ export async function placeBlobs(holder: string, root: string): Promise<number> 
       }
     }
   } catch (e) {
-    throw placeError(store, e);
+    throw storeWriteError(store, e);
   }
   return placed;
 }
@@ -266,7 +282,7 @@ export async function placeCheckedBlob(from: string, root: string, b: BlobRef): 
     await Deno.mkdir(join(store, b.sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
     for (const f of files) await placeFile(join(from, f), join(store, f));
   } catch (e) {
-    throw placeError(store, e);
+    throw storeWriteError(store, e);
   }
   return true;
 }
