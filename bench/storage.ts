@@ -5,6 +5,8 @@
  *
  * - `curl x4`: the same bytes fetched by 4 parallel curl processes (SigV4-signed GETs, each process
  *   fetching its quarter one after another): the plain-download baseline;
+ * - with each, the CPU time (user + system) it used, which a shared machine's load disturbs far
+ *   less than the wall time: the tool's own and its children's (pg_dump …), the curl processes' sum;
  * - `first`: the tool's first `backup --storage` (a new root: every file is downloaded), with its
  *   peak RSS (as `deno task backup` runs it);
  * - `second`: the next backup of the unchanged project (nothing should be downloaded).
@@ -83,26 +85,27 @@ async function main() {
           part.map((f) => `url = "${p.storage.endpoint}/bench/${encodeKey(f.name)}"\noutput = "/dev/null"\n`)
             .join(""),
         );
-        const r = await new Deno.Command("curl", {
-          args: [
-            "-sS",
-            "--fail",
-            "--aws-sigv4",
-            `aws:amz:${p.storage.region}:s3`,
-            // curl 7.88 signs no payload hash for s3, which S3 requires: give one
-            "-H",
-            "x-amz-content-sha256: UNSIGNED-PAYLOAD",
-            "-K",
-            keys,
-            "-K",
-            cfg,
-          ],
-          stdout: "null",
-          stderr: "piped",
-        }).output();
-        if (!r.success) throw new Error(`curl failed: ${new TextDecoder().decode(r.stderr).slice(0, 300)}`);
+        const r = await measure("curl", [
+          "-sS",
+          "--fail",
+          "--aws-sigv4",
+          `aws:amz:${p.storage.region}:s3`,
+          // curl 7.88 signs no payload hash for s3, which S3 requires: give one
+          "-H",
+          "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+          "-K",
+          keys,
+          "-K",
+          cfg,
+        ], { env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" } });
+        if (r.code !== 0) throw new Error(`curl failed: ${r.stderr.slice(0, 300)}`);
+        return r.cpuMs;
       }))
     );
+    const curlCpuMs = curl.value.reduce((a, b) => a + b, 0);
+    /** CPU time of a measured run: the tool's own and its children's (pg_dump …). */
+    const cpuOf = (m: { cpuMs: number; childCpuMsByName: Record<string, number> }) =>
+      m.cpuMs + Object.values(m.childCpuMsByName).reduce((a, b) => a + b, 0);
     const out = join(work, "out");
     const backup = () =>
       measure(Deno.execPath(), [
@@ -149,26 +152,31 @@ async function main() {
       bytes: list.reduce((a, b) => a + b, 0),
       jobs,
       curlX4Ms: curl.ms,
+      curlX4CpuMs: curlCpuMs,
       firstMs: first.ms,
+      firstCpuMs: cpuOf(first.value),
       firstDownloadedBytes: s1.downloaded.bytes,
       ratioFirstToCurl: Math.round((first.ms / curl.ms) * 100) / 100,
       firstPeakRssMiB: Math.round(first.value.peakRssKiB / 1024),
       secondMs: second.ms,
+      secondCpuMs: cpuOf(second.value),
       secondDownloadedBytes: s2.downloaded.bytes,
       load: Deno.loadavg(),
     };
     console.log(
       [
         `Storage: ${files} files, ${(report.bytes / 1e6).toFixed(0)} MB, --jobs ${jobs}`,
-        `  curl x4 (plain GETs)        ${(curl.ms / 1000).toFixed(1)} s`,
+        `  curl x4 (plain GETs)        ${(curl.ms / 1000).toFixed(1)} s, CPU ${
+          (curlCpuMs / 1000).toFixed(2)
+        } s`,
         `  first backup --storage      ${
           (first.ms / 1000).toFixed(1)
         } s (${report.ratioFirstToCurl}x curl), downloaded ${
           (s1.downloaded.bytes / 1e6).toFixed(1)
-        } MB, peak RSS ${report.firstPeakRssMiB} MiB`,
+        } MB, peak RSS ${report.firstPeakRssMiB} MiB, CPU ${(report.firstCpuMs / 1000).toFixed(2)} s`,
         `  second backup (unchanged)   ${
           (second.ms / 1000).toFixed(1)
-        } s, downloaded ${s2.downloaded.bytes} bytes`,
+        } s, downloaded ${s2.downloaded.bytes} bytes, CPU ${(report.secondCpuMs / 1000).toFixed(2)} s`,
       ].join("\n"),
     );
     console.log(JSON.stringify(report, null, 2));
