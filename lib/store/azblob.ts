@@ -14,9 +14,11 @@
  * Keys, signatures, SAS tokens, bearer tokens and the connection string are registered with
  * {@link registerSecret} and never appear in a message.
  *
- * Uploads: a body of at most one part is one Put Blob; a larger file is read by ranges, one part
- * in memory per worker, sent as Put Block calls in parallel and committed by one Put Block List,
- * so memory stays at `partSize × concurrency`. Each part carries its Content-MD5, which the service
+ * Uploads: a body of at most one part is one Put Blob; a larger file is read by ranges, sent as
+ * Put Block calls in parallel and committed by one Put Block List. A part read from a file is in
+ * memory only while it holds bytes of the process's upload budget (lib/store/object.ts,
+ * `uploadBudget`), shared by all files uploading at once, so memory stays bounded whatever the
+ * file sizes and `--jobs`. Each part carries its Content-MD5, which the service
  * checks. Block IDs carry a random nonce per upload, so two uploads racing to one name never mix
  * their blocks. Conditions (`ifAbsent`: `If-None-Match: *`, `ifMatch`: `If-Match`) go on the Put
  * Blob or the Put Block List, which is what makes a blob visible. A transient failure (network
@@ -34,7 +36,14 @@ import { abortSignal } from "../base/interrupt.ts";
 import { runPool } from "../base/pool.ts";
 import { runProgram } from "../base/proc.ts";
 import { redact, registerSecret } from "../base/redact.ts";
-import type { ObjectBody, ObjectInfo, ObjectStore, PutObjectOptions, PutResult } from "./object.ts";
+import {
+  type ObjectBody,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutObjectOptions,
+  type PutResult,
+  uploadBudget,
+} from "./object.ts";
 import {
   backoffMs,
   decodeXml,
@@ -508,17 +517,13 @@ function md5(bytes: Uint8Array): string {
   return createHash("md5").update(bytes).digest("base64");
 }
 
-/** Reads `length` bytes at `offset` of `path` into `buf` (a new one when not given) and returns them. */
-async function readRange(
-  path: string,
-  offset: number,
-  length: number,
-  buf?: Uint8Array,
-): Promise<Uint8Array> {
+/** Fills `buf` with the bytes of `path` from `offset` and returns it. Throws when the file is shorter. */
+async function readRange(path: string, offset: number, buf: Uint8Array): Promise<Uint8Array> {
+  const length = buf.length;
   const f = await Deno.open(path, { read: true });
   try {
     await f.seek(offset, Deno.SeekMode.Start);
-    const out = buf ? buf.subarray(0, length) : new Uint8Array(length);
+    const out = buf;
     let got = 0;
     while (got < length) {
       const n = await f.read(out.subarray(got));
@@ -823,42 +828,42 @@ export class AzblobStore implements ObjectStore {
       (opts.ifMatch !== undefined && s === 404 && code === "BlobNotFound");
     let sent: Sent;
     if (size <= partSize) {
-      const bytes = "bytes" in body ? body.bytes : await readRange(body.path, 0, size);
       const headers: HeaderMap = { ...cond, ...meta, "x-ms-blob-type": "BlockBlob" };
       if (opts.contentType) headers["content-type"] = opts.contentType;
-      if (size > 0) headers["content-md5"] = md5(bytes);
-      sent = await this.#send(`put ${name}`, "PUT", this.#url(name), headers, bytes, conflict);
+      const putOne = async (bytes: Uint8Array) => {
+        if (size > 0) headers["content-md5"] = md5(bytes);
+        return await this.#send(`put ${name}`, "PUT", this.#url(name), headers, bytes, conflict);
+      };
+      // a file read for one request holds bytes of the process's upload budget while it is sent
+      const path = "bytes" in body ? undefined : body.path;
+      sent = "bytes" in body
+        ? await putOne(body.bytes)
+        : await uploadBudget.useBuffer(size, async (buf) => putOne(await readRange(path!, 0, buf)));
     } else {
       const count = Math.ceil(size / partSize);
       const ids = Array.from({ length: count }, (_, i) => blockId(nonce, i));
-      // one part buffer per worker, reused: memory stays at partSize × concurrency whatever the size
-      const spare: Uint8Array[] = [];
-      const read = (i: number, buf: Uint8Array) => {
-        const off = i * partSize;
-        const len = Math.min(partSize, size - off);
-        return "bytes" in body
-          ? Promise.resolve(body.bytes.subarray(off, off + len))
-          : readRange(body.path, off, len, buf);
-      };
       const ctl = new AbortController();
+      const putBlock = async (id: string, i: number, bytes: Uint8Array) => {
+        const { res } = await this.#send(
+          `put block ${i + 1}/${count} of ${name}`,
+          "PUT",
+          this.#url(name, `comp=block&blockid=${encodeURIComponent(id)}`),
+          { "content-md5": md5(bytes) },
+          bytes,
+          () => false,
+        );
+        await res.body?.cancel();
+      };
       await runPool(
         ids.map((id, i) => async () => {
           if (ctl.signal.aborted) return;
-          const buf = spare.pop() ?? new Uint8Array("bytes" in body ? 0 : partSize);
-          try {
-            const bytes = await read(i, buf);
-            const { res } = await this.#send(
-              `put block ${i + 1}/${count} of ${name}`,
-              "PUT",
-              this.#url(name, `comp=block&blockid=${encodeURIComponent(id)}`),
-              { "content-md5": md5(bytes) },
-              bytes,
-              () => false,
-            );
-            await res.body?.cancel();
-          } finally {
-            spare.push(buf);
-          }
+          const off = i * partSize;
+          const len = Math.min(partSize, size - off);
+          if ("bytes" in body) return await putBlock(id, i, body.bytes.subarray(off, off + len));
+          // a block is read into memory only within the process's upload budget, across all files
+          await uploadBudget.useBuffer(len, async (buf) => {
+            if (!ctl.signal.aborted) await putBlock(id, i, await readRange(body.path, off, buf));
+          });
         }),
         this.#concurrency,
         () => ctl.abort(),

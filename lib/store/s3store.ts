@@ -1,7 +1,8 @@
 /**
  * The {@link ObjectStore} of `--store s3://BUCKET/PREFIX` over the signed S3 client (lib/store/s3.ts):
  * keys under the prefix, ListObjectsV2 by prefix with continuation, DeleteObject, and uploads of
- * files above {@link MULTIPART_ABOVE} in parts read by range from the file, several at a time,
+ * files above {@link MULTIPART_ABOVE} in parts read by range from the file, several at a time
+ * (within the process's upload budget, {@link uploadBudget}, whatever the number of jobs),
  * each retried with backoff (the client's retries), the upload aborted when a part fails for good.
  *
  * Conditions: `ifAbsent` and `ifMatch` are sent as `If-None-Match: *` and `If-Match`, which AWS S3
@@ -13,13 +14,23 @@
  */
 import { createHash } from "node:crypto";
 import { runPool } from "../base/pool.ts";
-import type { ObjectBody, ObjectInfo, ObjectStore, PutObjectOptions, PutResult } from "./object.ts";
+import {
+  type ObjectBody,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutObjectOptions,
+  type PutResult,
+  uploadBudget,
+} from "./object.ts";
 import { PreconditionFailed, type S3Client } from "./s3.ts";
 
 /** Files above this size are uploaded in parts. */
 export const MULTIPART_ABOVE = 64 << 20;
-/** The size of one part (S3 allows 10,000 parts of at least 5 MiB). */
-export const PART_SIZE = 16 << 20;
+/**
+ * The size of one part (S3 allows 10,000 parts of at least 5 MiB): small, since parts in memory
+ * share the process's upload budget ({@link uploadBudget}).
+ */
+export const PART_SIZE = 8 << 20;
 
 /**
  * The part size for a file of `size` bytes: `min` (at least 5 MiB), grown so that there are at
@@ -141,14 +152,14 @@ export class S3ObjectStore implements ObjectStore {
     const id = await this.#s3.createMultipart(this.#bucket, key, contentType);
     try {
       const etags = await runPool(
-        Array.from({ length: count }, (_, i) => async () => {
-          const bytes = await readRange(
-            body.path,
-            i * partSize,
-            Math.min(partSize, body.size - i * partSize),
-          );
-          const sha256 = createHash("sha256").update(bytes).digest("hex");
-          return await this.#s3.uploadPart(this.#bucket, key, id, i + 1, bytes, sha256);
+        Array.from({ length: count }, (_, i) => () => {
+          const length = Math.min(partSize, body.size - i * partSize);
+          // a part is in memory only while it holds bytes of the process's upload budget
+          return uploadBudget.useBuffer(length, async (buf) => {
+            const bytes = await readRange(body.path, i * partSize, buf);
+            const sha256 = createHash("sha256").update(bytes).digest("hex");
+            return await this.#s3.uploadPart(this.#bucket, key, id, i + 1, bytes, sha256);
+          });
         }),
         this.#opts.partJobs,
       );
@@ -178,12 +189,12 @@ export class S3ObjectStore implements ObjectStore {
   }
 }
 
-/** Reads `length` bytes of `path` from `offset`. Throws when the file is shorter. */
-async function readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+/** Fills `buf` with the bytes of `path` from `offset` and returns it. Throws when the file is shorter. */
+async function readRange(path: string, offset: number, buf: Uint8Array): Promise<Uint8Array> {
+  const length = buf.length;
   const f = await Deno.open(path, { read: true });
   try {
     await f.seek(offset, Deno.SeekMode.Start);
-    const buf = new Uint8Array(length);
     let got = 0;
     while (got < length) {
       const n = await f.read(buf.subarray(got));

@@ -115,7 +115,7 @@ Deno.test("unreferencedBlobs keeps every blob a manifest names, and all of them 
 });
 
 Deno.test("S3 store helpers: part sizes, ETags, prefixes, the completion body", () => {
-  assertEquals(partSizeFor(100 << 20), 16 << 20);
+  assertEquals(partSizeFor(100 << 20), 8 << 20);
   assertEquals(partSizeFor(1 << 20, 1), 5 << 20);
   assertEquals(partSizeFor(400_000 * 2 ** 20), Math.ceil((400_000 * 2 ** 20) / 10000));
   assertEquals(unquoteEtag('"abc"'), "abc");
