@@ -421,7 +421,7 @@ export class S3Client {
   async put(
     bucket: string,
     key: string,
-    open: () => Promise<ReadableStream<Uint8Array>>,
+    open: () => Promise<ReadableStream<Uint8Array> | Uint8Array>,
     opts: PutOptions & { headers?: Record<string, string> },
   ): Promise<string> {
     const headers: Record<string, string> = {
@@ -434,7 +434,10 @@ export class S3Client {
     for (const [k, v] of Object.entries(opts.metadata ?? {})) headers[`x-amz-meta-${k}`] = v;
     const what = `put ${bucket}/${key}`;
     for (let attempt = 1;; attempt++) {
-      const body = opts.size === 0 ? new Uint8Array(0) : await open();
+      // Bytes in memory go with their Content-Length; a stream goes chunked (fetch drops the length).
+      const body = opts.size === 0
+        ? new Uint8Array(0)
+        : await open() as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
       try {
         // A stream is sent once: #send does not retry it, this loop reopens it.
         const res = await this.#send(what, this.#url(bucket, key), () => ({ method: "PUT", headers, body }), {

@@ -24,8 +24,11 @@ import {
 } from "./object.ts";
 import { PreconditionFailed, type S3Client } from "./s3.ts";
 
-/** Files above this size are uploaded in parts. */
-export const MULTIPART_ABOVE = 64 << 20;
+/**
+ * Files above this size are uploaded in parts; smaller ones in one PUT from memory (one part's
+ * worth at most, within the upload budget).
+ */
+export const MULTIPART_ABOVE = 8 << 20;
 /**
  * The size of one part (S3 allows 10,000 parts of at least 5 MiB): small, since parts in memory
  * share the process's upload budget ({@link uploadBudget}).
@@ -118,7 +121,7 @@ export class S3ObjectStore implements ObjectStore {
         const etag = await this.#s3.put(
           this.#bucket,
           full,
-          () => Promise.resolve(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()),
+          () => Promise.resolve(bytes),
           {
             size: bytes.length,
             sha256,
@@ -131,12 +134,17 @@ export class S3ObjectStore implements ObjectStore {
       if (body.size > this.#opts.multipartAbove && !conditional) {
         return { ok: true, etag: unquoteEtag(await this.#multipart(full, body, opts.contentType)) };
       }
+      // Sent from memory, never as a stream: fetch sends a stream body chunked, without the
+      // Content-Length that AWS S3's PutObject requires (the Storage server accepts either).
       const path = body.path;
-      const etag = await this.#s3.put(this.#bucket, full, async () => (await Deno.open(path)).readable, {
-        size: body.size,
-        sha256: opts.sha256 ?? "UNSIGNED-PAYLOAD",
-        contentType: opts.contentType,
-        headers,
+      const etag = await uploadBudget.useBuffer(body.size, async (buf) => {
+        const bytes = await readRange(path, 0, buf);
+        return await this.#s3.put(this.#bucket, full, () => Promise.resolve(bytes), {
+          size: body.size,
+          sha256: opts.sha256 ?? createHash("sha256").update(bytes).digest("hex"),
+          contentType: opts.contentType,
+          headers,
+        });
       });
       return { ok: true, etag: unquoteEtag(etag) };
     } catch (e) {
