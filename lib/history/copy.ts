@@ -26,10 +26,30 @@ export async function* streamLineBatches(
   what: string,
   expect?: Expect,
 ): AsyncGenerator<string[]> {
-  const hash = expect ? createHash("sha256") : undefined;
   const decoder = new TextDecoder();
-  let bytes = 0;
   let rest = "";
+  for await (const value of checkedChunks(stream, what, expect)) {
+    const text = rest + decoder.decode(value, { stream: true });
+    const lines = text.split("\n");
+    rest = lines.pop()!;
+    if (lines.length) yield lines;
+  }
+  rest += decoder.decode();
+  if (rest !== "") yield [rest];
+}
+
+/**
+ * The chunks of a byte stream, counted and hashed on the way: throws as soon as the stream runs
+ * longer than `expect.bytes`, and after the last chunk when its size or SHA-256 differs (so the
+ * caller's last line is handed on only from a whole file). The stream is cancelled at the end.
+ */
+async function* checkedChunks(
+  stream: ReadableStream<Uint8Array>,
+  what: string,
+  expect: Expect | undefined,
+): AsyncGenerator<Uint8Array> {
+  const hash = expect ? createHash("sha256") : undefined;
+  let bytes = 0;
   const reader = stream.getReader();
   try {
     for (;;) {
@@ -40,17 +60,12 @@ export async function* streamLineBatches(
         throw damaged(what, `longer than the ${expect.bytes} bytes recorded`);
       }
       hash?.update(value);
-      const text = rest + decoder.decode(value, { stream: true });
-      const lines = text.split("\n");
-      rest = lines.pop()!;
-      if (lines.length) yield lines;
+      yield value;
     }
-    rest += decoder.decode();
     if (expect) {
       if (bytes !== expect.bytes) throw damaged(what, `${bytes} bytes, the manifest says ${expect.bytes}`);
       if (hash!.digest("hex") !== expect.sha256) throw damaged(what, "its SHA-256 differs from the manifest");
     }
-    if (rest !== "") yield [rest];
   } finally {
     reader.releaseLock();
     await stream.cancel().catch(() => {});
@@ -68,45 +83,26 @@ export async function eachByteLine(
   expect: Expect | undefined,
   fn: (buf: Uint8Array, start: number, end: number) => void | Promise<void>,
 ): Promise<void> {
-  const hash = expect ? createHash("sha256") : undefined;
-  let bytes = 0;
   let rest: Uint8Array | undefined;
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      bytes += value.length;
-      if (expect && bytes > expect.bytes) {
-        throw damaged(what, `longer than the ${expect.bytes} bytes recorded`);
-      }
-      hash?.update(value);
-      let buf = value;
-      if (rest) {
-        buf = new Uint8Array(rest.length + value.length);
-        buf.set(rest);
-        buf.set(value, rest.length);
-        rest = undefined;
-      }
-      let start = 0;
-      for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
-        const p = fn(buf, start, nl);
-        if (p) await p;
-        start = nl + 1;
-      }
-      if (start < buf.length) rest = buf.slice(start);
-    }
-    if (expect) {
-      if (bytes !== expect.bytes) throw damaged(what, `${bytes} bytes, the manifest says ${expect.bytes}`);
-      if (hash!.digest("hex") !== expect.sha256) throw damaged(what, "its SHA-256 differs from the manifest");
-    }
+  for await (const value of checkedChunks(stream, what, expect)) {
+    let buf = value;
     if (rest) {
-      const p = fn(rest, 0, rest.length);
-      if (p) await p;
+      buf = new Uint8Array(rest.length + value.length);
+      buf.set(rest);
+      buf.set(value, rest.length);
+      rest = undefined;
     }
-  } finally {
-    reader.releaseLock();
-    await stream.cancel().catch(() => {});
+    let start = 0;
+    for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
+      const p = fn(buf, start, nl);
+      if (p) await p;
+      start = nl + 1;
+    }
+    if (start < buf.length) rest = buf.slice(start);
+  }
+  if (rest) {
+    const p = fn(rest, 0, rest.length);
+    if (p) await p;
   }
 }
 
