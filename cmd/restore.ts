@@ -28,7 +28,7 @@ import { checkIntoRequest } from "../lib/restore/into.ts";
 import {
   backupAsOf,
   gitBackupAt,
-  isRevisionRef,
+  namesGitRevision,
   storedAsOf,
   writeGitBackup,
 } from "../lib/history/backups.ts";
@@ -186,7 +186,7 @@ async function restoreSource(
   const asOf = optionalString(args, "as-of");
   if (asOf === undefined) {
     const from = stringValue(args, "from");
-    if (optionalString(args, "store") !== undefined || !isRevisionRef(from)) {
+    if (optionalString(args, "store") !== undefined || !(await namesGitRevision(from))) {
       return await backupSource(args, env);
     }
     if (looksLikeTime(from)) {

@@ -12,7 +12,10 @@ import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
 import { drill } from "../lib/check/drill.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
 import { formatVerify, verifyBackup, type VerifyReport } from "../lib/check/verify.ts";
-import { allBackups, resolveFrom } from "../lib/store/listing.ts";
+import { allBackups } from "../lib/store/listing.ts";
+import { gitBackupAt, namesGitRevision } from "../lib/history/backups.ts";
+import { looksLikeTime } from "../lib/store/asof.ts";
+import { gitBackupReader } from "../lib/store/revision.ts";
 import { readManifest } from "../lib/store/manifest.ts";
 import { type BlobMemo, verifyBlobs } from "../lib/storage/verify.ts";
 import { S3Client, s3Settings } from "../lib/store/s3.ts";
@@ -114,18 +117,41 @@ function faultError(reports: VerifyReport[]): BackupError {
 }
 
 /**
+ * The one backup `--from` names, for verify and the drill: in the object store of `--store`, a
+ * backup in a git commit for `<rev>:<path>` (streamed with git cat-file, nothing checked out), or a
+ * folder under `--out`.
+ */
+async function oneBackup(
+  args: ParsedArgs,
+  env: Record<string, string | undefined>,
+  from: string,
+): Promise<{ dir: BackupSource; label: string }> {
+  if (optionalString(args, "store") !== undefined || !(await namesGitRevision(from))) {
+    return await backupSource(args, env);
+  }
+  if (looksLikeTime(from)) {
+    throw usageError(
+      `--from '${from}' is a time, not a backup`,
+      "'backup.ts list' shows each backup's name and time; give the name, or a <rev>:<path> of git history",
+    );
+  }
+  const g = await gitBackupAt(rootFromArgs(args), from, "--from");
+  return { dir: gitBackupReader(g), label: g.label };
+}
+
+/**
  * The backups to verify: the one `--from` names, or all with `--all`, in the object store of
- * `--store` or under `--out`. Throws a usage error when there are none.
+ * `--store`, in a git commit, or under `--out`. Throws a usage error when there are none.
  */
 async function chosenBackups(
   args: ParsedArgs,
   env: Record<string, string | undefined>,
   from: string,
 ): Promise<{ dir: BackupSource; label: string }[]> {
-  const store = await storeFromArgs(args, env);
   const all = boolValue(args, "all");
+  if (!all) return [await oneBackup(args, env, from)];
+  const store = await storeFromArgs(args, env);
   if (store) {
-    if (!all) return [await backupSource(args, env)];
     const out: { dir: BackupSource; label: string }[] = [];
     for (const b of await listBackups(store)) {
       const o = await openStoredBackup(store, b.name).catch(() => undefined);
@@ -137,7 +163,7 @@ async function chosenBackups(
     return out;
   }
   const root = rootFromArgs(args);
-  const backups = all ? await allBackups(root) : [await resolveFrom(root, from)];
+  const backups = await allBackups(root);
   if (backups.length === 0) {
     throw usageError(
       `no backups in ${root}`,
@@ -160,7 +186,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       throw usageError("--drill and --all exclude each other", "drill one backup at a time");
     }
     const target = await targetUrl(args, env);
-    const { dir, label } = await backupSource(args, env);
+    const { dir, label } = await oneBackup(args, env, from);
     const report = await verifyWithBlobs(dir, label, decode);
     if (report.faults.length > 0) {
       if (!json) stdoutText(formatVerify([report]));

@@ -257,6 +257,36 @@ async function scenario(c: Cluster): Promise<void> {
     assertEquals(rev.code, 0, rev.stderr);
     assertEquals((await lost("shop.orders_rev")).trim(), lostIds);
     assertEquals(await $`git -C ${repo} status --porcelain`.text(), status);
+    // verify and the drill take <rev>:<path> too, streaming each file with git cat-file.
+    const v = await runCli(["verify", "--from", "HEAD~2:backups/latest", "--out", out]);
+    assertEquals(v.code, 0, v.stderr);
+    ok(/^ok +[0-9a-f]{7}:backups\/latest /m.test(v.stdout), v.stdout);
+    const drilled = await runCli(["verify", "--drill", "--from", "HEAD~2:", "--out", out], {
+      RESTORE_DB_URL: c.url({ db: await c.createDatabase() }),
+    });
+    assertEquals(drilled.code, 0, drilled.stderr);
+    ok(/^(\d+)\/\1 tables match$/m.test(drilled.stdout), drilled.stdout);
+    // A commit whose files were altered, made beside HEAD with a scratch index (the work tree and HEAD
+    // untouched): one data.sql changed, one removed, each named.
+    const m = JSON.parse(await $`git -C ${repo} show HEAD:backups/latest/manifest.json`.text()) as {
+      files: Record<string, unknown>;
+    };
+    const [changed, removed] = Object.keys(m.files).filter((f) => f.endsWith("/data.sql"));
+    const index = `${tmp}/scratch-index`;
+    const g = (args: string[], stdin?: string) => {
+      const cmd = $`git -C ${repo} ${args}`.env({ GIT_INDEX_FILE: index });
+      return (stdin === undefined ? cmd : cmd.stdinText(stdin)).text();
+    };
+    await g(["read-tree", "HEAD"]);
+    const blob = await g(["hash-object", "-w", "--stdin"], "1\tforged\n");
+    await g(["update-index", "--cacheinfo", `100644,${blob},backups/latest/${changed}`]);
+    await g(["update-index", "--force-remove", `backups/latest/${removed}`]);
+    const forged = await g(["commit-tree", await g(["write-tree"]), "-p", "HEAD", "-m", "forged"]);
+    const forgedRun = await runCli(["verify", "--from", `${forged}:backups/latest`, "--out", out]);
+    assertEquals(forgedRun.code, 1, forgedRun.stderr);
+    ok(forgedRun.stdout.includes(changed) && forgedRun.stdout.includes(removed), forgedRun.stdout);
+    assertEquals(await $`git -C ${repo} status --porcelain`.text(), status);
+
     // A revision git does not know, a path without a backup, a time: exit 2, one line and a hint.
     for (
       const [from, re] of [

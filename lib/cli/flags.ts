@@ -530,7 +530,7 @@ const TABLE = [
     value: "latest|ARCHIVE|PATH",
     default: "latest",
     help:
-      "Backup to read: latest, an archive folder name, or a path; restore also takes <rev>:<path>, a backup in a git commit.",
+      "Backup to read: latest, an archive folder name, a path, or <rev>:<path>, a backup in a git commit (read with git cat-file).",
     commands: ["restore", "verify"],
   },
   {

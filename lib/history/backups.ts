@@ -131,6 +131,14 @@ export function isRevisionRef(ref: string): boolean {
 }
 
 /**
+ * Whether `--from` names a backup in a git commit: it has the form `<rev>:<path>` and is not a
+ * folder on disk (a path with a colon in it stays a path).
+ */
+export async function namesGitRevision(ref: string): Promise<boolean> {
+  return isRevisionRef(ref) && !(await isDir(ref));
+}
+
+/**
  * The backup `<rev>:<path>` names in the git repository that holds `root` (`HEAD~3:backups/latest`;
  * the path relative to the repository's top, an empty one meaning the root's latest/), its manifest
  * read with `git cat-file`. Throws a usage error naming `origin` when the root is in no git

@@ -68,7 +68,36 @@ export async function blobSourceOf(
   src: BackupSource,
   rootOf: (dir: string) => Promise<string>,
 ): Promise<BlobSource> {
-  return typeof src === "string" ? localBlobs(await rootOf(src)) : readerBlobs(src);
+  if (typeof src === "string") return localBlobs(await rootOf(src));
+  return src.openRootFile ? rootFileBlobs(src.openRootFile.bind(src)) : readerBlobs(src);
+}
+
+/**
+ * The blobs of a backup read from a git commit: the root's folder store as it was in that commit,
+ * each blob's parts opened through `open` one after another.
+ */
+function rootFileBlobs(open: (rel: string) => Promise<ReadableStream<Uint8Array>>): BlobSource {
+  return {
+    name: (b) => `${BLOB_DIR}/${blobFiles(b)[0]}`,
+    open: async (b) => {
+      const parts = blobFiles(b).map((f) => `${BLOB_DIR}/${f}`);
+      const first = await open(parts[0]); // a missing blob is NotFound now, not mid-stream
+      let i = 0;
+      let cur: ReadableStreamDefaultReader<Uint8Array> | undefined = first.getReader();
+      return new ReadableStream<Uint8Array>({
+        async pull(ctl) {
+          for (;;) {
+            cur ??= (await open(parts[i])).getReader();
+            const r = await cur.read();
+            if (!r.done) return ctl.enqueue(r.value);
+            cur = undefined;
+            if (++i >= parts.length) return ctl.close();
+          }
+        },
+        cancel: (why) => cur?.cancel(why),
+      });
+    },
+  };
 }
 
 /** The manifest of a backup source (read from its folder, or the reader's). */

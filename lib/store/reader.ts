@@ -17,6 +17,12 @@ export interface BackupReader {
    * Deno.errors.NotFound when they are missing.
    */
   open(rel: string, entry: ManifestFile): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * For a backup read from a git commit: a file of its backup root (`rel` relative to the root, e.g.
+   * a Storage blob `storage/blobs/<aa>/<sha256>`) as it was in the same commit. Throws
+   * Deno.errors.NotFound when the commit lacks it. Unset for other readers.
+   */
+  openRootFile?(rel: string): Promise<ReadableStream<Uint8Array>>;
 }
 
 /** A backup directory or a reader. */

@@ -10,7 +10,9 @@ import { BackupError, usageError } from "../base/errors.ts";
 import { killedHint, mustRun, type Program, streamProgram } from "../base/proc.ts";
 import { gitEnv, maskGitOutput } from "./git.ts";
 import { type Manifest, MANIFEST_NAME, parseManifest } from "./manifest.ts";
+import type { BackupReader } from "./reader.ts";
 import { LATEST } from "./rotation.ts";
+import { assertSafePath } from "./safepath.ts";
 
 const GIT_HINT = "check that git works here (git status) and that the commit and path exist";
 
@@ -121,6 +123,51 @@ export function openBlob(top: string, commit: string, path: string): ReadableStr
     (out) => out.pipeTo(writable),
   ).catch((e) => writable.abort(e).catch(() => {}));
   return readable;
+}
+
+/**
+ * A {@link BackupReader} over the backup in a git commit: each file streamed with `git cat-file`,
+ * nothing written to disk. The commit's file list is read once with `git ls-tree` (trees only, so a
+ * blobless clone fetches nothing for it), and a file the commit lacks is Deno.errors.NotFound, as on
+ * disk. Every path is checked first (inside the backup, see lib/store/safepath.ts).
+ */
+export function gitBackupReader(g: GitBackup): BackupReader {
+  const trees = new Map<string, Promise<Set<string>>>();
+  // The files under `dir` (relative to the top) in the commit, listed once per folder.
+  const has = async (dir: string, rel: string) => {
+    let names = trees.get(dir);
+    if (!names) {
+      const tree = dir === "." ? `${g.commit}^{tree}` : `${g.commit}:${dir}`;
+      names = mustRun(gitProgram(g.top, ["ls-tree", "-r", "-z", "--name-only", tree], "git ls-tree"))
+        .then((out) => new Set(out.stdout.split("\0").filter(Boolean)), () => new Set<string>());
+      trees.set(dir, names);
+    }
+    return (await names).has(rel);
+  };
+  const openIn = async (dir: string, rel: string) => {
+    assertSafePath(rel);
+    if (!(await has(dir, rel))) {
+      throw new Deno.errors.NotFound(`${g.commit.slice(0, 7)}:${dir}/${rel}: not in that commit`);
+    }
+    return openBlob(g.top, g.commit, dir === "." ? rel : `${dir}/${rel}`);
+  };
+  const root = backupRootIn(g.path);
+  return {
+    where: g.label,
+    manifest: g.manifest,
+    open: (rel: string) => openIn(g.path, rel),
+    ...(root === undefined ? {} : { openRootFile: (rel: string) => openIn(root, rel) }),
+  };
+}
+
+/**
+ * The backup root of a backup folder `path` (relative to the repository top): the folder above
+ * `…/latest`, or two above `…/archive/<name>`; undefined for any other folder. Pure.
+ */
+export function backupRootIn(path: string): string | undefined {
+  const segs = path.split("/");
+  const at = segs.at(-1) === LATEST ? segs.length - 1 : segs.at(-2) === "archive" ? segs.length - 2 : -1;
+  return at < 0 ? undefined : segs.slice(0, at).join("/") || ".";
 }
 
 /**

@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
   BlobMismatch,
+  blobSourceOf,
   checkedStream,
   hashStream,
   localBlobs,
@@ -102,4 +103,36 @@ Deno.test("storeBucketOfSource: an S3 store on the source project's own endpoint
   assertEquals(at("https://xyz.storage.supabase.co/storage/v1/s3"), undefined);
   assertEquals(at("https://backups.s3.eu-central-1.amazonaws.com"), undefined);
   assertEquals(storeBucketOfSource(undefined, src), undefined);
+});
+
+Deno.test("blobSourceOf: a git reader's blobs are its root's files in that commit, parts in order", async () => {
+  const enc = new TextEncoder();
+  const whole = enc.encode("abcdefgh");
+  const h = sha(whole);
+  const files: Record<string, Uint8Array[]> = {
+    [`storage/blobs/${h.slice(0, 2)}/${h}.001of002`]: [enc.encode("ab"), enc.encode("cd")],
+    [`storage/blobs/${h.slice(0, 2)}/${h}.002of002`]: [enc.encode("efgh")],
+  };
+  const opened: string[] = [];
+  const reader: BackupReader = {
+    where: "abc1234:backups/latest",
+    manifest: {} as BackupReader["manifest"],
+    open: () => Promise.reject(new Error("not used for blobs")),
+    openRootFile(rel) {
+      opened.push(rel);
+      const f = files[rel];
+      return f ? Promise.resolve(streamOf(f)) : Promise.reject(new Deno.errors.NotFound(rel));
+    },
+  };
+  const src = await blobSourceOf(reader, () => Promise.reject(new Error("not a folder")));
+  const got = await new Response(await src.open({ sha256: h, size: 8, parts: 2 })).arrayBuffer();
+  assertEquals(new Uint8Array(got), whole);
+  assertEquals(opened, Object.keys(files));
+  assertEquals(src.name({ sha256: h, size: 8, parts: 2 }), `storage/blobs/${h.slice(0, 2)}/${h}.001of002`);
+  // A missing blob is NotFound when it is opened, as on disk.
+  const missing = "0".repeat(64);
+  await src.open({ sha256: missing, size: 1 }).then(
+    () => ok(false, "opened a missing blob"),
+    (e) => ok(e instanceof Deno.errors.NotFound, String(e)),
+  );
 });
