@@ -60,6 +60,17 @@ async function sparseClone(bare: string, dir: string): Promise<string> {
   return dir;
 }
 
+/**
+ * A clone that holds no backups, as the central workflow makes it (`--depth 1 --filter=blob:none`,
+ * `'/*' '!/backups/'`): every backup is kept in git only.
+ */
+async function bareClone(bare: string, dir: string): Promise<string> {
+  await $`git clone --quiet --depth 1 --filter=blob:none --no-checkout file://${bare} ${dir}`.stderr("piped");
+  await gitIn(dir, "sparse-checkout", "set", "--no-cone", "/*", "!/backups/");
+  await gitIn(dir, "checkout", "--quiet", "main");
+  return dir;
+}
+
 /** The run owning each root's staging folders in these tests. */
 const owners = new Map<string, StagingOwner>();
 async function ownerOf(root: string): Promise<StagingOwner> {
@@ -138,7 +149,12 @@ async function names(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-for (const [mode, cloneOf] of [["full", clone], ["sparse, blobless", sparseClone]] as const) {
+for (
+  const [mode, cloneOf] of [["full", clone], ["sparse, blobless", sparseClone], [
+    "shallow, blobless, without backups,",
+    bareClone,
+  ]] as const
+) {
   Deno.test(`publishToGit: five ${mode} clones push at once; every backup survives, newest is latest`, async () => {
     const { tmp, bare } = await central();
     try {
@@ -201,6 +217,8 @@ for (const [mode, cloneOf] of [["full", clone], ["sparse, blobless", sparseClone
         assertEquals(await gitIn(c, "status", "--porcelain"), "");
         // a sparse clone never holds an archive's files
         if (cloneOf === sparseClone) assertEquals(await names(`${c}/backups/archive`), []);
+        // one without backups holds nothing of them at all
+        if (cloneOf === bareClone) assertEquals(await names(`${c}/backups`), []);
       }
     } finally {
       await Deno.remove(tmp, { recursive: true });
@@ -208,7 +226,9 @@ for (const [mode, cloneOf] of [["full", clone], ["sparse, blobless", sparseClone
   });
 }
 
-for (const [mode, cloneOf] of [["full", clone], ["sparse", sparseClone]] as const) {
+for (
+  const [mode, cloneOf] of [["full", clone], ["sparse", sparseClone], ["without backups", bareClone]] as const
+) {
   Deno.test(`publishToGit after a lost race redoes rotation and afterInstall (prune) on the remote head (${mode})`, async () => {
     const { tmp, bare } = await central();
     try {

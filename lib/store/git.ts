@@ -23,12 +23,13 @@ import {
   type InstallResult,
   LATEST,
   previousName,
+  previousNameOf,
   readManifestOrWhy,
   uniqueName,
 } from "./rotation.ts";
 import { BackupError, usageError } from "../base/errors.ts";
 import { abortSignal } from "../base/interrupt.ts";
-import { MANIFEST_NAME, type ManifestSource, parseManifest } from "./manifest.ts";
+import { type Manifest, MANIFEST_NAME, type ManifestSource, parseManifest } from "./manifest.ts";
 import { findGitDir, holdAside, HOLDER, releaseHeld } from "./leftover.ts";
 import type { StagingOwner } from "./staging.ts";
 import { redact } from "../base/redact.ts";
@@ -158,6 +159,11 @@ export interface RootRepo {
   /** Archives are kept in git only (a sparse checkout); see {@link installInGit}. */
   sparse: boolean;
   /**
+   * The checkout holds no backup of the root (a sparse checkout without its `latest/`): every
+   * backup, latest/ too, is kept in git only; see {@link placeInIndex}.
+   */
+  gitOnly: boolean;
+  /**
    * The object id of every file `commit` holds under `<root>/<sub>`, by path relative to that
    * folder (`""` for an entry that is not a file, such as a submodule).
    */
@@ -167,6 +173,8 @@ export interface RootRepo {
    * given) as they are on disk, without any `.gitattributes` filter or conversion.
    */
   diskObjects(sub: string, paths: readonly string[], dir?: string): Promise<Map<string, string>>;
+  /** The tree object `commit` holds at `<root>/<sub>`; undefined when it holds none. */
+  treeAt(commit: string, sub: string): Promise<string | undefined>;
 }
 
 /** A change to the backup root that can be redone on top of another commit. */
@@ -206,6 +214,13 @@ interface Repo {
    * the work tree (see {@link installInGit}).
    */
   sparse: boolean;
+  /** A sparse checkout without the root's `latest/`: nothing of the root is in the work tree. */
+  gitOnly?: boolean;
+  /**
+   * The index git works on (`GIT_INDEX_FILE`) while a commit in git only is prepared: a copy of
+   * the clone's own, which takes its place once the commit is made ({@link PrivateIndex}).
+   */
+  index?: string;
 }
 
 interface GitRun {
@@ -225,7 +240,7 @@ const GIT_HINT = "run again; if it keeps failing, check that git works here (git
 
 /** Runs git in the repository; returns its exit code (non-zero is not an error here) and output. */
 async function git(
-  repo: Pick<Repo, "top" | "signal">,
+  repo: Pick<Repo, "top" | "signal" | "index">,
   args: string[],
   what = args[0],
   hint = GIT_HINT,
@@ -236,7 +251,11 @@ async function git(
     path: "git",
     args: ["-C", repo.top, ...args],
     ...(stdin ? { stdin } : {}),
-    env: { ...gitEnv(Deno.env.toObject()), ...extraEnv },
+    env: {
+      ...gitEnv(Deno.env.toObject()),
+      ...(repo.index ? { GIT_INDEX_FILE: repo.index } : {}),
+      ...extraEnv,
+    },
     clearEnv: true,
     what: `git ${what}`,
     signal: repo.signal,
@@ -340,7 +359,67 @@ async function openRepo(
     });
   }
   const sparse = (await git(repo, ["config", "--bool", "core.sparseCheckout"])).stdout === "true";
-  return { ...repo, gitDir, rel, identityArgs: [], sparse };
+  const index = privateIndexes.get(gitDir);
+  return { ...repo, gitDir, rel, identityArgs: [], sparse, ...(index ? { index } : {}) };
+}
+
+/**
+ * The private index of each git directory (by its absolute path) while a commit in git only is
+ * prepared there: every {@link openRepo} of this process works on it, so that retention and the
+ * growth record see what the rotation did.
+ */
+const privateIndexes = new Map<string, string>();
+
+/**
+ * While a change to a root kept in git only is prepared, git works on a copy of the clone's
+ * index: a failure, or a kill, before the commit leaves the clone's index as it was. Once the
+ * commit is made, the copy is renamed over the clone's index ({@link adopt}).
+ */
+class PrivateIndex {
+  private constructor(private repo: Repo, private path: string, private real: string) {}
+
+  /** Copies the clone's index (none yet: git starts an empty one) and makes `repo` use the copy. */
+  static async begin(repo: Repo): Promise<PrivateIndex> {
+    const real = resolve(
+      repo.top,
+      await mustGit(
+        { ...repo, index: undefined },
+        ["rev-parse", "--git-path", "index"],
+        "rev-parse",
+        GIT_HINT,
+      ),
+    );
+    const holder = join(repo.gitDir, HOLDER);
+    await Deno.mkdir(holder, { recursive: true, mode: 0o700 });
+    const path = join(holder, `index-${crypto.randomUUID()}`);
+    await Deno.copyFile(real, path).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+    privateIndexes.set(repo.gitDir, path);
+    repo.index = path;
+    return new PrivateIndex(repo, path, real);
+  }
+
+  /** The commit is made: the copy becomes the clone's index. */
+  async adopt(): Promise<void> {
+    if (this.repo.index !== this.path) return;
+    await Deno.rename(this.path, this.real).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e; // git never wrote one: nothing to adopt
+    });
+    this.end();
+  }
+
+  /** Drops the copy (nothing was committed): the clone's index stays as it was. */
+  async drop(): Promise<void> {
+    if (this.repo.index !== this.path) return;
+    this.end();
+    await Deno.remove(this.path).catch(() => {});
+  }
+
+  private end() {
+    privateIndexes.delete(this.repo.gitDir);
+    this.repo.index = undefined;
+  }
 }
 
 /** Splits git's `-z` output into its paths. */
@@ -406,6 +485,55 @@ export async function checkPushable(opts: { root: string; repoDir?: string; sign
   await refuseChangesOutsideRoot(repo);
 }
 
+/**
+ * Whether the checkout holds no backup of the root: a sparse checkout whose patterns leave out the
+ * root's `latest/` and `repository.json` (`'/*' '!/backups/'`), so every backup is kept in git
+ * only. git itself says: the two paths are put in a scratch index, and `git sparse-checkout
+ * reapply` (on a scratch work tree, so nothing is written to the clone's) marks those its patterns
+ * leave out skip-worktree.
+ */
+async function keptInGitOnly(repo: Repo, root: string): Promise<boolean> {
+  if (!repo.sparse || (await Deno.lstat(join(root, LATEST)).then(() => true, () => false))) return false;
+  const probe = { ...repo, index: undefined };
+  const empty = await mustGit(
+    probe,
+    ["hash-object", "-w", "--stdin"],
+    "hash-object",
+    "check free disk space and that the git directory is writable",
+    new Uint8Array(),
+  );
+  const holder = join(repo.gitDir, HOLDER);
+  await Deno.mkdir(holder, { recursive: true, mode: 0o700 });
+  const tmp = await Deno.makeTempDir({ dir: holder, prefix: "sparse-" });
+  try {
+    await Deno.mkdir(join(tmp, "tree"));
+    const env = { GIT_INDEX_FILE: join(tmp, "index") };
+    const paths = [inRoot(repo, `${LATEST}/${MANIFEST_NAME}`), inRoot(repo, GROWTH_FILE)];
+    await mustGit(
+      probe,
+      ["update-index", "--add", "-z", "--index-info"],
+      "update-index",
+      GIT_HINT,
+      new TextEncoder().encode(paths.map((p) => `100644 ${empty}\t${p}\0`).join("")),
+      env,
+    );
+    const applied = await git(
+      probe,
+      ["--work-tree", join(tmp, "tree"), "sparse-checkout", "reapply"],
+      "sparse-checkout",
+      GIT_HINT,
+      undefined,
+      env,
+    );
+    if (applied.code !== 0) return false;
+    const listed = await mustGit(probe, ["ls-files", "-t", "-z"], "ls-files", GIT_HINT, undefined, env);
+    const tags = zPaths(listed).map((r) => r.slice(0, 2));
+    return tags.length === paths.length && tags.every((t) => t === "S ");
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
 /** The {@link RootRepo} view of a repository. */
 function rootRepo(repo: Repo): RootRepo {
   const prefix = (sub: string) => `${repo.rel === "." ? "" : `${repo.rel}/`}${sub}/`;
@@ -413,6 +541,7 @@ function rootRepo(repo: Repo): RootRepo {
     gitDir: repo.gitDir,
     rel: repo.rel,
     sparse: repo.sparse,
+    gitOnly: repo.gitOnly ?? false,
     committedFiles: async (commit, sub) => {
       const under = prefix(sub);
       const out = await mustGit(
@@ -429,6 +558,15 @@ function rootRepo(repo: Repo): RootRepo {
         if (path.startsWith(under)) files.set(path.slice(under.length), type === "blob" ? oid : "");
       }
       return files;
+    },
+    treeAt: async (commit, sub) => {
+      const r = await git(repo, [
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        `${commit}:${inRoot(repo, sub)}`,
+      ]);
+      return r.code === 0 && r.stdout ? r.stdout : undefined;
     },
     diskObjects: async (sub, paths, dir) => {
       const objects = new Map<string, string>();
@@ -525,19 +663,22 @@ const SPARSE_HINT =
 
 /**
  * The sparse-checkout form of {@link commitRoot}: stages the root except `archive/` (kept in git
- * only), then commits the index's tree of the root on top of HEAD without touching anything
+ * only; in a checkout without the root's latest/, nothing: the root is all in the index), then commits the index's tree of the root on top of HEAD without touching anything
  * else: `write-tree --prefix`, the trees above it rebuilt with `mktree`, `commit-tree`, and
  * `update-ref` from the HEAD it started on. (`git commit -- <root>` would leave out the archives,
  * which are not in the work tree.) Commit hooks do not run.
  */
 async function commitIndexRoot(repo: Repo, message: string, growth?: GrowthStep): Promise<boolean> {
   const exclude = `:(exclude)${inRoot(repo, ".staging-*")}`;
-  await mustGit(
-    repo,
-    ["add", "-A", "--force", "--", repo.rel, exclude, `:(exclude)${inRoot(repo, ARCHIVE)}`],
-    "add",
-    `check that the backup root is readable and that no other git process holds the index lock; ${SPARSE_HINT}`,
-  );
+  // kept in git only, the root is all in the index already (nothing of it is on disk to add)
+  if (!repo.gitOnly) {
+    await mustGit(
+      repo,
+      ["add", "-A", "--force", "--", repo.rel, exclude, `:(exclude)${inRoot(repo, ARCHIVE)}`],
+      "add",
+      `check that the backup root is readable and that no other git process holds the index lock; ${SPARSE_HINT}`,
+    );
+  }
   let sub = await rootTree(repo);
   const head = (await git(repo, ["rev-parse", "--verify", "--quiet", "HEAD"])).stdout;
   if (head) {
@@ -603,8 +744,42 @@ interface GrowthStep {
  */
 export async function readGrowthRecord(root: string): Promise<GrowthRecord | undefined> {
   const path = join(root, GROWTH_FILE);
-  if (!(await Deno.lstat(path).catch(() => undefined))?.isFile) return undefined;
-  return parseGrowth(await Deno.readTextFile(path).catch(() => undefined));
+  const info = await Deno.lstat(path).catch(() => undefined);
+  if (info) {
+    return info.isFile ? parseGrowth(await Deno.readTextFile(path).catch(() => undefined)) : undefined;
+  }
+  // not on disk: a checkout without backups keeps it in git only
+  const repo = await sparseRepoOf(root);
+  return repo ? await indexGrowthRecord(repo) : undefined;
+}
+
+/** The root's `repository.json` as the index holds it (a regular file only, never a symlink). */
+async function indexGrowthRecord(repo: Repo): Promise<GrowthRecord | undefined> {
+  const entry = (await indexEntries(repo, GROWTH_FILE, false))[0];
+  if (!entry || entry.mode !== "100644") return undefined;
+  return parseGrowth((await indexTexts(repo, [GROWTH_FILE]))[0]);
+}
+
+/**
+ * Writes `bytes` to git's objects and puts them in the index as the root's file `rel`, marked
+ * skip-worktree (in git only; nothing on disk).
+ */
+async function writeIndexFile(repo: Repo, rel: string, bytes: Uint8Array): Promise<void> {
+  const oid = await mustGit(
+    repo,
+    ["hash-object", "-w", "--no-filters", "--stdin"],
+    "hash-object",
+    "check free disk space and that the git directory is writable",
+    bytes,
+  );
+  const path = inRoot(repo, rel);
+  await mustGit(
+    repo,
+    ["update-index", "--add", "--cacheinfo", `100644,${oid},${path}`],
+    "update-index",
+    GIT_HINT,
+  );
+  await skipWorktree(repo, [path]);
 }
 
 /**
@@ -625,7 +800,7 @@ async function recordGrowth(repo: Repo, now = new Date()): Promise<GrowthRecord>
   const before = head.code === 0 && head.stdout ? head.stdout : undefined;
   const added = await packedBytes(repo, sub, before);
   const path = join(repo.top, inRoot(repo, GROWTH_FILE));
-  const previous = await readGrowthRecord(dirname(path));
+  const previous = repo.gitOnly ? await indexGrowthRecord(repo) : await readGrowthRecord(dirname(path));
   let first: FirstMeasure = { baseBytes: 0, partial: false };
   if (!previous) {
     const promisor = (await git(repo, ["config", "--get", "extensions.partialclone"])).stdout !== "" ||
@@ -634,6 +809,10 @@ async function recordGrowth(repo: Repo, now = new Date()): Promise<GrowthRecord>
     first = { baseBytes: await repositoryBytes(repo), partial: promisor, shallow };
   }
   const record = addGrowth(previous, first, { at: now.toISOString(), addedBytes: added });
+  if (repo.gitOnly) {
+    await writeIndexFile(repo, GROWTH_FILE, new TextEncoder().encode(`${JSON.stringify(record, null, 2)}\n`));
+    return record;
+  }
   // written aside and renamed over: a symlink committed in its place is replaced, never followed
   if ((await Deno.lstat(path).catch(() => undefined))?.isDirectory) {
     await Deno.remove(path, { recursive: true });
@@ -858,6 +1037,17 @@ async function treeOfDir(repo: Repo, dir: string): Promise<string> {
   }
 }
 
+/** A staged backup's files written to git's objects as one tree ({@link treeOfDir}), and its manifest. */
+async function treeBackup(repo: Repo, dir: string): Promise<TreeBackup> {
+  const read = await readManifestOrWhy(dir);
+  if (!("manifest" in read)) {
+    throw new BackupError(`no readable manifest in ${dir}`, {
+      hint: "the staged backup is incomplete; run the backup again",
+    });
+  }
+  return { tree: await treeOfDir(repo, dir), manifest: read.manifest };
+}
+
 /** The archive names the index holds under the root's `archive/`, sorted. */
 async function indexArchiveNames(repo: Repo): Promise<string[]> {
   const prefix = `${inRoot(repo, ARCHIVE)}/`;
@@ -867,36 +1057,156 @@ async function indexArchiveNames(repo: Repo): Promise<string[]> {
   return [...names].sort();
 }
 
+/** An entry of the index: its mode, object id and path (relative to the work tree's top). */
+interface IndexEntry {
+  mode: string;
+  oid: string;
+  path: string;
+}
+
 /**
- * Puts `tree` in the index as `archive/<name>` of the root, marked skip-worktree (in git only:
- * nothing is written to the work tree).
+ * The index's entries under the root's folder `sub` (with `dir` false: the root's file `sub`), in
+ * index order.
  */
-async function addIndexArchive(repo: Repo, name: string, tree: string): Promise<void> {
-  const prefix = `${inRoot(repo, `${ARCHIVE}/${name}`)}/`;
-  await mustGit(repo, ["read-tree", `--prefix=${prefix}`, tree], "read-tree", GIT_HINT);
-  const paths = await mustGit(repo, ["ls-files", "-z", "--", `:(literal)${prefix}`], "ls-files", GIT_HINT);
-  if (paths === "") return;
+async function indexEntries(repo: Repo, sub: string, dir = true): Promise<IndexEntry[]> {
+  const at = inRoot(repo, sub);
+  const out = await mustGit(
+    repo,
+    ["ls-files", "-s", "-z", "--", `:(literal)${dir ? `${at}/` : at}`],
+    "ls-files",
+    GIT_HINT,
+  );
+  const entries: IndexEntry[] = [];
+  for (const rec of zPaths(out)) {
+    const tab = rec.indexOf("\t");
+    const [mode, oid] = rec.slice(0, tab).split(" ");
+    const path = rec.slice(tab + 1);
+    if (dir ? path.startsWith(`${at}/`) : path === at) entries.push({ mode, oid, path });
+  }
+  return entries;
+}
+
+/** Marks index entries skip-worktree: git leaves them out of the work tree, and never adds them. */
+async function skipWorktree(repo: Repo, paths: readonly string[]): Promise<void> {
+  if (paths.length === 0) return;
   await mustGit(
     repo,
     ["update-index", "--skip-worktree", "-z", "--stdin"],
     "update-index",
     GIT_HINT,
-    new TextEncoder().encode(`${paths.replace(/\0$/, "")}\0`),
+    new TextEncoder().encode(paths.map((p) => `${p}\0`).join("")),
   );
+}
+
+/**
+ * Puts `tree` in the index as the root's folder `sub` (nothing may be there), marked
+ * skip-worktree (in git only: nothing is written to the work tree).
+ */
+async function addIndexTree(repo: Repo, sub: string, tree: string): Promise<void> {
+  await mustGit(repo, ["read-tree", `--prefix=${inRoot(repo, sub)}/`, tree], "read-tree", GIT_HINT);
+  await skipWorktree(repo, (await indexEntries(repo, sub)).map((e) => e.path));
+}
+
+/** Puts `tree` in the index as `archive/<name>` of the root, in git only ({@link addIndexTree}). */
+async function addIndexArchive(repo: Repo, name: string, tree: string): Promise<void> {
+  await addIndexTree(repo, `${ARCHIVE}/${name}`, tree);
+}
+
+/**
+ * Changes the index by `update-index --index-info` lines: entries removed (`remove`) and added
+ * (`add`, marked skip-worktree).
+ */
+async function editIndex(repo: Repo, remove: readonly IndexEntry[], add: readonly IndexEntry[]) {
+  if (remove.length === 0 && add.length === 0) return;
+  const lines = [
+    ...remove.map((e) => `0 ${"0".repeat(e.oid.length)}\t${e.path}\0`),
+    ...add.map((e) => `${e.mode} ${e.oid}\t${e.path}\0`),
+  ];
+  await mustGit(
+    repo,
+    ["update-index", "-z", "--index-info"],
+    "update-index",
+    GIT_HINT,
+    new TextEncoder().encode(lines.join("")),
+  );
+  await skipWorktree(repo, add.map((e) => e.path));
+}
+
+/** Removes the root's folder `sub` from the index (the commit then drops it). */
+async function removeIndexSub(repo: Repo, sub: string): Promise<void> {
+  await editIndex(repo, await indexEntries(repo, sub), []);
 }
 
 /** Removes `archive/<name>` of the root from the index (the commit then drops it). */
 async function removeIndexArchive(repo: Repo, name: string): Promise<void> {
-  const prefix = `${inRoot(repo, `${ARCHIVE}/${name}`)}/`;
-  const paths = await mustGit(repo, ["ls-files", "-z", "--", `:(literal)${prefix}`], "ls-files", GIT_HINT);
-  if (paths === "") return;
-  await mustGit(
-    repo,
-    ["update-index", "--force-remove", "-z", "--stdin"],
-    "update-index",
-    GIT_HINT,
-    new TextEncoder().encode(`${paths.replace(/\0$/, "")}\0`),
+  await removeIndexSub(repo, `${ARCHIVE}/${name}`);
+}
+
+/** Renames the root's folder `from` to `to` in the index: the same objects under a new name. */
+async function moveInIndex(repo: Repo, from: string, to: string): Promise<void> {
+  const entries = await indexEntries(repo, from);
+  const at = `${inRoot(repo, from)}/`;
+  const dest = `${inRoot(repo, to)}/`;
+  await editIndex(repo, entries, entries.map((e) => ({ ...e, path: dest + e.path.slice(at.length) })));
+}
+
+/** A manifest text (or its absence) read as {@link readManifestOrWhy} reads a file. */
+function manifestOrWhy(text: string | undefined, path: string): { manifest: Manifest } | { why: string } {
+  if (text === undefined) return { why: `${path} is missing` };
+  try {
+    return { manifest: parseManifest(text, path) };
+  } catch (e) {
+    return { why: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** A backup to put in place in git only: the tree of its files, and its manifest. */
+interface TreeBackup {
+  tree: string;
+  manifest: Manifest;
+}
+
+/**
+ * {@link installBackup} for a root kept in git only (a checkout without its backups): every step
+ * is a change to the index, nothing is written to the work tree. The previous `latest/` becomes
+ * `archive/<name>` by renaming its index entries (the same objects: it costs nothing, and nothing
+ * is fetched in a blobless clone), and `latest/` becomes the staged backup's tree. Named as for
+ * folders (never trusting the previous manifest, which is read from git; its commit's time stands
+ * in for a folder's). With `keepNewer`, a newer latest stays and the backup goes to `archive/`.
+ */
+async function placeInIndex(repo: Repo, staged: TreeBackup, opts: InstallOptions): Promise<InstallResult> {
+  const now = opts.now ?? new Date();
+  if ((await indexEntries(repo, LATEST)).length === 0) {
+    await addIndexTree(repo, LATEST, staged.tree);
+    return { placedAt: LATEST };
+  }
+  const label = inRoot(repo, LATEST);
+  const current = manifestOrWhy(
+    (await indexTexts(repo, [`${LATEST}/${MANIFEST_NAME}`]))[0],
+    `${label}/${MANIFEST_NAME}`,
   );
+  const taken = await indexArchiveNames(repo);
+  if (opts.keepNewer) {
+    const at = "manifest" in current ? new Date(current.manifest.createdAt).getTime() : NaN;
+    if (at > new Date(staged.manifest.createdAt).getTime() && at <= now.getTime()) {
+      const name = uniqueName(archiveName(staged.manifest), taken);
+      await addIndexArchive(repo, name, staged.tree);
+      return { placedAt: `${ARCHIVE}/${name}` };
+    }
+  }
+  if (!opts.archive) {
+    await removeIndexSub(repo, LATEST);
+    await addIndexTree(repo, LATEST, staged.tree);
+    return { placedAt: LATEST };
+  }
+  const committed = await git(repo, ["show", "-s", "--format=%ct", "HEAD"]);
+  const when = committed.code === 0 && /^\d+$/.test(committed.stdout)
+    ? new Date(Number(committed.stdout) * 1000)
+    : now;
+  const name = uniqueName(previousNameOf(current, label, when, now, opts.log), taken);
+  await moveInIndex(repo, LATEST, `${ARCHIVE}/${name}`);
+  await addIndexTree(repo, LATEST, staged.tree);
+  return { placedAt: LATEST, archivedPrevious: `${ARCHIVE}/${name}` };
 }
 
 /** Where {@link installInGit} put a backup; `keptDir` holds the files of one archived in git only. */
@@ -951,7 +1261,12 @@ async function installInGit(
 
 /** A root of a sparse checkout, for {@link archivesInGit} and {@link removeArchiveInGit}. */
 async function sparseRepoOf(root: string, signal = abortSignal): Promise<Repo | undefined> {
-  if (!(await findGitDir(root))) return undefined;
+  // a checkout without backups may lack the root's folder, or the folders above it
+  let here = root;
+  while (!(await Deno.stat(here).then((i) => i.isDirectory, () => false)) && dirname(here) !== here) {
+    here = dirname(here);
+  }
+  if (!(await findGitDir(here))) return undefined;
   let repo: Repo;
   try {
     repo = await openRepo(root, undefined, signal, false);
@@ -990,6 +1305,40 @@ export async function archivesInGit(root: string): Promise<GitArchive[]> {
     path: inRoot(repo, `${ARCHIVE}/${name}`),
     ...(texts[i] !== undefined ? { manifestText: texts[i] } : {}),
   }));
+}
+
+/**
+ * The root's `latest/` when it is in git only (a checkout without backups: in the index, not on
+ * disk), with its manifest read from git; undefined otherwise.
+ */
+export async function latestInGit(root: string): Promise<GitArchive | undefined> {
+  if (await Deno.lstat(join(root, LATEST)).then(() => true, () => false)) return undefined;
+  const repo = await sparseRepoOf(root);
+  if (!repo || (await indexEntries(repo, LATEST)).length === 0) return undefined;
+  const [text] = await indexTexts(repo, [`${LATEST}/${MANIFEST_NAME}`]);
+  return { name: LATEST, path: inRoot(repo, LATEST), ...(text !== undefined ? { manifestText: text } : {}) };
+}
+
+/**
+ * The folders under `out` whose `latest/` a checkout without backups keeps in git only (in the
+ * index, not on disk): the environments `list` and `prune` find there. Sorted.
+ */
+export async function environmentsInGit(out: string): Promise<string[]> {
+  const repo = await sparseRepoOf(out);
+  if (!repo) return [];
+  const prefix = repo.rel === "." ? "" : `${repo.rel}/`;
+  const listed = await mustGit(
+    repo,
+    ["ls-files", "-z", "--", `:(glob)${prefix}*/${LATEST}/${MANIFEST_NAME}`],
+    "ls-files",
+    GIT_HINT,
+  );
+  const envs = new Set<string>();
+  for (const p of zPaths(listed)) {
+    const env = p.slice(prefix.length).split("/")[0];
+    if (!(await Deno.lstat(join(out, env, LATEST)).then(() => true, () => false))) envs.add(env);
+  }
+  return [...envs].sort();
 }
 
 /**
@@ -1076,79 +1425,90 @@ export async function commitAndPush(opts: CommitOptions, change: RootChange): Pr
   repo.identityArgs = await identityArgs(repo, opts.identity ?? DEFAULT_IDENTITY);
   const target = opts.push ? await pushTarget(repo) : undefined;
   if (target) await refuseChangesOutsideRoot(repo);
+  repo.gitOnly = await keptInGitOnly(repo, opts.root);
+  let index = repo.gitOnly ? await PrivateIndex.begin(repo) : undefined;
   const view = rootRepo(repo);
+  try {
+    await change.apply(view);
+    for (let attempt = 1;; attempt++) {
+      const growth: GrowthStep | undefined = opts.growth ? { now: opts.now } : undefined;
+      const committed = repo.sparse
+        ? await commitIndexRoot(repo, opts.message, growth)
+        : await commitRoot(repo, opts.message, growth);
+      const commit = (await git(repo, ["rev-parse", "--verify", "--quiet", "HEAD"])).stdout;
+      if (committed) {
+        // HEAD moved: the index it was made from is the clone's now, whatever the check finds
+        await index?.adopt();
+        await change.check?.(commit, view);
+      }
+      const done = {
+        commit,
+        attempts: attempt,
+        committed,
+        ...(growth?.record ? { growth: growth.record } : {}),
+      };
+      if (!target || !committed) return done;
 
-  await change.apply(view);
-  for (let attempt = 1;; attempt++) {
-    const growth: GrowthStep | undefined = opts.growth ? { now: opts.now } : undefined;
-    const committed = repo.sparse
-      ? await commitIndexRoot(repo, opts.message, growth)
-      : await commitRoot(repo, opts.message, growth);
-    const commit = (await git(repo, ["rev-parse", "--verify", "--quiet", "HEAD"])).stdout;
-    if (committed) await change.check?.(commit, view);
-    const done = {
-      commit,
-      attempts: attempt,
-      committed,
-      ...(growth?.record ? { growth: growth.record } : {}),
-    };
-    if (!target || !committed) return done;
+      const pushed = await git(repo, [
+        "push",
+        "--quiet",
+        target.remote,
+        `HEAD:refs/heads/${target.remoteBranch}`,
+      ]);
+      if (pushed.code === 0) return done;
+      const kind = classifyPushError(pushed.stderr);
+      const local = `the backup is committed locally as ${commit.slice(0, 7)} but not pushed`;
+      if (kind === "permission") {
+        throw new BackupError(`git push to ${target.remote} was refused: ${lastLines(pushed.stderr)}`, {
+          hint: `${local}; give the workflow \`permissions: contents: write\` (or use a token that may push)`,
+        });
+      }
+      if (kind === "protected") {
+        throw new BackupError(
+          `git push to ${target.remote} ${target.remoteBranch} was refused: ${lastLines(pushed.stderr)}`,
+          {
+            hint: `${local}; allow the workflow to push to this branch, or back up to an unprotected branch`,
+          },
+        );
+      }
+      if (kind !== "race") {
+        throw gitFailure(pushed, `${local}; check the network and the remote URL, then push by hand`);
+      }
+      if (attempt > retries) {
+        throw new BackupError(`git push lost the race ${attempt} times; giving up`, {
+          hint: `${local}; run again later (or raise the retries)`,
+        });
+      }
+      const wait = Math.round(jMin + Math.random() * (jMax - jMin));
+      log(`push rejected (the remote moved on); redoing on the remote head in ${wait} ms`);
+      await sleep(wait, signal);
+      if (signal.aborted) throw signal.reason ?? new BackupError("interrupted");
 
-    const pushed = await git(repo, [
-      "push",
-      "--quiet",
-      target.remote,
-      `HEAD:refs/heads/${target.remoteBranch}`,
-    ]);
-    if (pushed.code === 0) return done;
-    const kind = classifyPushError(pushed.stderr);
-    const local = `the backup is committed locally as ${commit.slice(0, 7)} but not pushed`;
-    if (kind === "permission") {
-      throw new BackupError(`git push to ${target.remote} was refused: ${lastLines(pushed.stderr)}`, {
-        hint: `${local}; give the workflow \`permissions: contents: write\` (or use a token that may push)`,
-      });
-    }
-    if (kind === "protected") {
-      throw new BackupError(
-        `git push to ${target.remote} ${target.remoteBranch} was refused: ${lastLines(pushed.stderr)}`,
-        {
-          hint: `${local}; allow the workflow to push to this branch, or back up to an unprotected branch`,
-        },
-      );
-    }
-    if (kind !== "race") {
-      throw gitFailure(pushed, `${local}; check the network and the remote URL, then push by hand`);
-    }
-    if (attempt > retries) {
-      throw new BackupError(`git push lost the race ${attempt} times; giving up`, {
-        hint: `${local}; run again later (or raise the retries)`,
-      });
-    }
-    const wait = Math.round(jMin + Math.random() * (jMax - jMin));
-    log(`push rejected (the remote moved on); redoing on the remote head in ${wait} ms`);
-    await sleep(wait, signal);
-    if (signal.aborted) throw signal.reason ?? new BackupError("interrupted");
-
-    const remoteRef = `refs/remotes/${target.remote}/${target.remoteBranch}`;
-    await mustGit(
-      repo,
-      ["fetch", "--quiet", target.remote, `+refs/heads/${target.remoteBranch}:${remoteRef}`],
-      "fetch",
-      `${local}; check the network and the remote URL`,
-    );
-    await refuseToDropWork(repo, remoteRef, local);
-    await change.setAside?.(view);
-    try {
+      const remoteRef = `refs/remotes/${target.remote}/${target.remoteBranch}`;
       await mustGit(
         repo,
-        ["reset", "--quiet", "--hard", remoteRef],
-        "reset",
-        "check the work tree is writable",
+        ["fetch", "--quiet", target.remote, `+refs/heads/${target.remoteBranch}:${remoteRef}`],
+        "fetch",
+        `${local}; check the network and the remote URL`,
       );
-    } finally {
-      // The change goes back into the work tree either way, so nothing is lost on a failure.
-      await change.apply(view);
+      await refuseToDropWork(repo, remoteRef, local);
+      await change.setAside?.(view);
+      try {
+        await mustGit(
+          repo,
+          ["reset", "--quiet", "--hard", remoteRef],
+          "reset",
+          "check the work tree is writable",
+        );
+      } finally {
+        // The change goes back into the work tree either way, so nothing is lost on a failure
+        // (in git only: into a new private index, the clone's own now matching the remote head).
+        if (repo.gitOnly) index = await PrivateIndex.begin(repo);
+        await change.apply(view);
+      }
     }
+  } finally {
+    await index?.drop();
   }
 }
 
@@ -1218,6 +1578,11 @@ interface Piece {
   gone?: boolean;
   /** Set aside in the git directory (its holder). */
   held?: boolean;
+  /**
+   * In a checkout without backups: its files in git's objects, as one tree, and its manifest. Its
+   * folder (`from`) stays as it is until the commit is published, then goes.
+   */
+  inGit?: TreeBackup;
   recovered: boolean;
 }
 
@@ -1244,6 +1609,7 @@ export async function publishToGit(
   let sparseRepo: Repo | undefined;
   const inPlace = async (p: Piece) => {
     if (!p.at) return false;
+    if (p.inGit && sparseRepo) return (await indexEntries(sparseRepo, p.at)).length > 0;
     if (p.kept && sparseRepo) {
       return (await indexArchiveNames(sparseRepo)).includes(p.at.slice(ARCHIVE.length + 1));
     }
@@ -1263,7 +1629,10 @@ export async function publishToGit(
           owner: opts.owner,
           log: opts.log ?? ((l: string) => console.error(l)),
         };
-        const placed: GitInstallResult = sparseRepo
+        if (view.gitOnly && sparseRepo && !p.inGit) p.inGit = await treeBackup(sparseRepo, p.from);
+        const placed: GitInstallResult = view.gitOnly && sparseRepo && p.inGit
+          ? await placeInIndex(sparseRepo, p.inGit, install)
+          : sparseRepo
           ? await installInGit(sparseRepo, opts.root, p.from, install)
           : await installBackup(opts.root, p.from, install);
         if (p.held && !placed.keptDir) await releaseHeld(p.from);
@@ -1290,7 +1659,9 @@ export async function publishToGit(
       raced = true;
       for (const p of pieces) {
         if (!p.at) continue;
-        if (p.kept) {
+        if (p.inGit) {
+          // in git's objects: it goes into the index again from there, its folder never moved
+        } else if (p.kept) {
           // archived in git only: its folder never left, and goes in again from there
           p.from = p.kept;
           p.kept = undefined;
@@ -1304,6 +1675,16 @@ export async function publishToGit(
     check: async (commit, repo) => {
       for (const p of pieces) {
         if (!p.at) continue;
+        if (p.inGit) {
+          if ((await repo.treeAt(commit, p.at)) === p.inGit.tree) continue;
+          throw new BackupError(
+            `commit ${commit.slice(0, 7)} does not hold the backup in ${inRoot(repo, p.at)} as written`,
+            {
+              hint:
+                "nothing was pushed; run the backup again, and check that no other git process changes the clone meanwhile",
+            },
+          );
+        }
         const dir = p.kept ?? join(opts.root, p.at);
         const path = join(dir, MANIFEST_NAME);
         const expected = [
@@ -1330,11 +1711,14 @@ export async function publishToGit(
   });
   // published: a backup archived in git only needs its folder no more
   for (const p of pieces) {
-    if (p.kept) {
+    if (p.inGit) await Deno.remove(p.from, { recursive: true }).catch(() => {});
+    else if (p.kept) {
       await Deno.remove(p.kept, { recursive: true }).catch(() => {});
       if (p.held) await releaseHeld(p.kept);
     }
   }
+  // kept in git only, the root's folders on disk were only for this run's staging
+  if (pieces.some((p) => p.inGit)) await Deno.remove(join(opts.root, ARCHIVE)).catch(() => {});
   return {
     ...result!,
     commit: done.commit,

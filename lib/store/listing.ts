@@ -12,7 +12,7 @@ import { ARCHIVE, LATEST, timeFromArchiveName } from "./rotation.ts";
 import { type Manifest, MANIFEST_NAME, manifestTotals, parseManifest } from "./manifest.ts";
 import { formatBytes } from "../base/size.ts";
 import { listLeftovers } from "./leftover.ts";
-import { archivesInGit, readGrowthRecord } from "./git.ts";
+import { archivesInGit, environmentsInGit, latestInGit, readGrowthRecord } from "./git.ts";
 import { formatGrowth, GROWTH_HINT, type GrowthProjection, growthWarning, projectGrowth } from "./growth.ts";
 
 /** One backup folder of a root, as `list` shows it. */
@@ -42,7 +42,7 @@ export interface ListEntry {
   leftover?: string;
   /** Its Storage files (`backup --storage`): how many, their bytes, and the bytes that run downloaded. */
   storage?: { files: number; bytes: number; downloadedBytes: number };
-  /** An archive a sparse checkout keeps in git only (not on disk). */
+  /** A backup a sparse checkout keeps in git only (not on disk): an archive, or latest/ too. */
   inGit?: boolean;
 }
 
@@ -205,6 +205,14 @@ export async function readListing(root: string, environment?: string): Promise<L
     }
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
+    // a checkout without backups keeps latest/ in git only
+    const inGit = await latestInGit(root);
+    if (inGit) {
+      const dir = join(root, LATEST);
+      const read = manifestOrProblem(inGit.manifestText, join(dir, MANIFEST_NAME));
+      const createdAt = read.manifest ? new Date(read.manifest.createdAt) : new Date(NaN);
+      out.push({ ...await entryOf(LATEST, dir, { name: LATEST, dir, createdAt, ...read }), inGit: true });
+    }
   }
   for (const a of await readArchives(root, { git: true })) {
     const e = await entryOf(`${ARCHIVE}/${a.name}`, a.dir, a);
@@ -252,6 +260,7 @@ export async function findEnvironments(out: string): Promise<string[]> {
   } catch {
     // missing out
   }
+  for (const e of await environmentsInGit(out)) if (!envs.includes(e)) envs.push(e);
   return envs.sort();
 }
 
@@ -372,8 +381,15 @@ export async function resolveFrom(root: string, from: string): Promise<{ dir: st
   const hint = `run 'backup.ts list${root !== "backups" ? ` --out ${root}` : ""}' to see the backups`;
   if (from === "latest") {
     const dir = join(root, "latest");
-    if (!await isDir(dir)) throw usageError(`no backup at ${dir} (--from latest)`, hint);
-    return { dir, label: "latest" };
+    if (await isDir(dir)) return { dir, label: "latest" };
+    const inGit = await latestInGit(root);
+    if (inGit) {
+      throw usageError(
+        `--from latest: ${dir} is kept in git only (a checkout without backups)`,
+        `check it out first with 'git sparse-checkout add /${inGit.path}/', or restore it from git with --from HEAD:${inGit.path}`,
+      );
+    }
+    throw usageError(`no backup at ${dir} (--from latest)`, hint);
   }
   const name = from.replace(/^archive\//, "");
   if (!name.includes("/") && name !== "." && name !== "..") {

@@ -225,7 +225,22 @@ export async function previousName(
   log?: (line: string) => void,
 ): Promise<string> {
   const mtime = info.mtime && info.mtime.getTime() <= now.getTime() ? info.mtime : now;
-  const read = await readManifestOrWhy(dir);
+  return previousNameOf(await readManifestOrWhy(dir), label, mtime, now, log);
+}
+
+/**
+ * {@link previousName} from the previous latest's manifest as read (`read`) and the time to fall
+ * back on (`fallback`, its folder's, or for a latest kept in git only its commit's). Pure but for
+ * the warnings it logs.
+ */
+export function previousNameOf(
+  read: { manifest: Manifest } | { why: string },
+  label: string,
+  fallback: Date,
+  now: Date,
+  log?: (line: string) => void,
+): string {
+  const mtime = fallback.getTime() <= now.getTime() ? fallback : now;
   if (!("manifest" in read)) {
     const name = fallbackArchiveName(mtime);
     log?.(`warning: ${label} has no readable manifest (${read.why}); archiving it by its folder's time`);
