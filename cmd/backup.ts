@@ -30,7 +30,7 @@ import { describeDb, parseDbUrl, transactionPoolerHint } from "../lib/pg/url.ts"
 import { runBackup } from "../lib/backup/execute.ts";
 import { makeEncoder } from "../lib/store/encode.ts";
 import { BackupError, ExitCode, usageError, worseExit } from "../lib/base/errors.ts";
-import { checkPushable, commitMessage, publishToGit } from "../lib/store/git.ts";
+import { checkPushable, commitMessage, publishToGit, rootInGitOnly } from "../lib/store/git.ts";
 import { onCleanup } from "../lib/base/interrupt.ts";
 import type { ManifestSource } from "../lib/store/manifest.ts";
 import { notifyWebhook } from "../lib/report/notify.ts";
@@ -260,6 +260,12 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       policy: storePolicy(target, o),
     });
   }
+  if (o.commit && o.storage && !o.dryRun && await rootInGitOnly(root)) {
+    throw usageError(
+      `--storage cannot back up into ${root}: the clone holds no backups (a sparse checkout that leaves them out)`,
+      "add the root to the checkout (git sparse-checkout add /<its path>/), or keep Storage files in an object store (--store)",
+    );
+  }
   let s3: S3Client | undefined;
   if (o.storage?.settings) {
     s3 = new S3Client(o.storage.settings, { retries: o.retries, log });
@@ -270,6 +276,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
   let owner: StagingOwner | undefined;
   let storeLock: StoreLock | undefined; // held shared while this run relies on the blob store
   let claimed: Claimed = { recovered: [], garbage: [] };
+  let inGitOnly = false; // the clone holds no backups: the root on disk was only for staging
   // the folders go before the lock: while the lock is held, no other run takes them
   const release = () => {
     if (staging) Deno.removeSync(staging, { recursive: true });
@@ -387,6 +394,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       });
       placedAt = r.placedAt;
       archivedPrevious = r.archivedPrevious;
+      inGitOnly = r.inGitOnly;
       if (r.growth) {
         repository = projectGrowth(r.growth, new Date());
         const warning = growthWarning(repository);
@@ -396,7 +404,9 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
         }
       }
       notes.push(
-        `committed ${r.commit.slice(0, 7)}${o.push ? ` and pushed (${r.attempts} attempt(s))` : ""}`,
+        `committed ${r.commit.slice(0, 7)}${o.push ? ` and pushed (${r.attempts} attempt(s))` : ""}${
+          inGitOnly ? ", kept in git only (the clone holds no backups)" : ""
+        }`,
       );
     } else {
       const r = await installBackup(root, staging, { archive: o.archive, log, owner: owner! });
@@ -424,6 +434,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
     if (holder) await Deno.remove(holder, { recursive: true }).catch(() => {});
     staging = holder = "";
     release();
+    if (inGitOnly) await Deno.remove(root).catch(() => {}); // once empty
   }
 }
 

@@ -145,7 +145,10 @@ export async function namesGitRevision(ref: string): Promise<boolean> {
  * repository, `rev` is no commit, or the commit has no backup at that path.
  */
 export async function gitBackupAt(root: string, ref: string, origin: string): Promise<GitBackup> {
-  const top = await gitTop(await isDir(root) ? root : ".");
+  // a clone that holds no backups may lack the root's folder: its nearest folder says
+  let near = root;
+  while (!(await isDir(near)) && dirname(near) !== near) near = dirname(near);
+  const top = await gitTop(await isDir(near) ? near : ".");
   if (!top) {
     throw usageError(
       `${origin} '${ref}' names a git commit, but ${root} is not in a git repository`,

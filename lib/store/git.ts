@@ -534,6 +534,15 @@ async function keptInGitOnly(repo: Repo, root: string): Promise<boolean> {
   }
 }
 
+/**
+ * Whether the clone holding `root` holds none of its backups ({@link keptInGitOnly}): a backup
+ * committed there is kept in git only. Creates nothing; false outside a git repository.
+ */
+export async function rootInGitOnly(root: string, signal = abortSignal): Promise<boolean> {
+  const repo = await sparseRepoOf(root, signal);
+  return repo ? await keptInGitOnly(repo, root) : false;
+}
+
 /** The {@link RootRepo} view of a repository. */
 function rootRepo(repo: Repo): RootRepo {
   const prefix = (sub: string) => `${repo.rel === "." ? "" : `${repo.rel}/`}${sub}/`;
@@ -1598,7 +1607,7 @@ interface Piece {
  */
 export async function publishToGit(
   opts: PublishOptions,
-): Promise<InstallResult & { commit: string; attempts: number; growth?: GrowthRecord }> {
+): Promise<InstallResult & { commit: string; attempts: number; growth?: GrowthRecord; inGitOnly: boolean }> {
   const pieces: Piece[] = [
     ...(opts.recovered ?? []).map((from) => ({ from, recovered: true })),
     { from: opts.stagedDir, recovered: false },
@@ -1723,6 +1732,7 @@ export async function publishToGit(
     ...result!,
     commit: done.commit,
     attempts: done.attempts,
+    inGitOnly: pieces.some((p) => p.inGit),
     ...(done.growth ? { growth: done.growth } : {}),
   };
 }

@@ -386,7 +386,7 @@ export async function resolveFrom(root: string, from: string): Promise<{ dir: st
     if (inGit) {
       throw usageError(
         `--from latest: ${dir} is kept in git only (a checkout without backups)`,
-        `check it out first with 'git sparse-checkout add /${inGit.path}/', or restore it from git with --from HEAD:${inGit.path}`,
+        `read it from git with --from HEAD:${inGit.path}, or check it out first with 'git sparse-checkout add /${inGit.path}/'`,
       );
     }
     throw usageError(`no backup at ${dir} (--from latest)`, hint);
