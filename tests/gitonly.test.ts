@@ -4,7 +4,7 @@
  * whose sparse-checkout patterns leave out every backup (`'/*' '!/backups/'`), as the central
  * workflow checks out. Nothing of a backup is ever written to the work tree: latest/, the archives
  * and repository.json are kept in git only, `list` reads them from git, `restore --from
- * HEAD:<path>` restores latest/ from git, and `verify` says what to run. A backup that fails, or
+ * HEAD:<path>` restores and verifies latest/ from git, and `--from latest` says so. A backup that fails, or
  * is killed, just before its commit leaves HEAD, the index and the work tree as they were.
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
@@ -133,11 +133,16 @@ Deno.test("a clone without backups: four backups pushed from fresh workflow clon
   ok(listed.backups[0].tables >= 1 && listed.backups[0].bytes > 0, list.stdout);
   ok(listed.repository.sizeBytes > 0, list.stdout);
 
-  // verify says what to run; restore reads latest/ from git
+  // --from latest says what to pass; verify and restore read latest/ from git
   const verify = await runCli(["verify", "--out", `${dir}/backups`, "--env", "prod"], TOOLS);
   assertEquals(verify.code, 2, out(verify));
   ok(verify.stderr.includes("git sparse-checkout add /backups/prod/latest/"), verify.stderr);
   ok(verify.stderr.includes("--from HEAD:backups/prod/latest"), verify.stderr);
+  const verified = await runCli(
+    ["verify", "--out", `${dir}/backups`, "--env", "prod", "--from", "HEAD:backups/prod/latest"],
+    TOOLS,
+  );
+  assertEquals(verified.code, 0, out(verified));
   const target = await cluster!.createDatabase();
   const restored = await runCli([
     "restore",
