@@ -141,7 +141,7 @@ Deno.test("backup.yml: installs PostgreSQL 17 from PGDG and Deno with setup-deno
   ok(steps.some((s) => s.uses?.startsWith("actions/checkout@")), "checkout");
 });
 
-Deno.test("every workflow that backs up checks out blobless and sparse; real git keeps latest/ and drops archive/", async () => {
+Deno.test("every workflow that backs up checks out blobless and sparse; real git drops backups/, and keeps latest/ with Storage files", async () => {
   const files = [
     ".github/workflows/backup.yml",
     "docs/examples/scheduled-backup.yml",
@@ -154,11 +154,16 @@ Deno.test("every workflow that backs up checks out blobless and sparse; real git
       (path.endsWith("backup.yml") || s.with?.["fetch-depth"] !== undefined)
     );
     ok(checkouts.length >= 1, `${path}: a checkout`);
+    const steps = Object.values(jobs).flatMap((j) => j.steps);
+    const storage = steps.find((s) => /Storage files/.test(s.name ?? ""));
+    ok(storage?.run, `${path}: a step that checks out latest/ for Storage files`);
+    ok(storage.if?.includes("hashFiles("), `${path}: only with a config file: ${storage.if}`);
+    const storageScript = storage.run;
     for (const c of checkouts) {
       assertEquals(c.with?.filter, "blob:none", `${path}: filter`);
       assertEquals(String(c.with?.["sparse-checkout-cone-mode"]), "false", `${path}: cone mode off`);
       const patterns = String(c.with?.["sparse-checkout"]).trim().split("\n");
-      assertEquals(patterns, ["/*", "!/backups/*/archive/"], `${path}: patterns`);
+      assertEquals(patterns, ["/*", "!/backups/"], `${path}: patterns`);
       // the patterns as git applies them
       const dir = await Deno.makeTempDir({ prefix: "sparse-" });
       try {
@@ -186,7 +191,23 @@ Deno.test("every workflow that backs up checks out blobless and sparse; real git
         await git("commit", "-qm", "x");
         const r = await git("sparse-checkout", "set", "--no-cone", ...patterns);
         assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
-        assertEquals((await listFiles(dir)).filter((f) => !f.startsWith(".git/")).sort(), [
+        const checkedOut = async () => (await listFiles(dir)).filter((f) => !f.startsWith(".git/")).sort();
+        assertEquals(await checkedOut(), ["deno.json", "lib/x.ts"]);
+        // the Storage step's script as Actions runs it (bash -e), without and with "storage": true
+        const script = async (config: unknown): Promise<string[]> => {
+          await Deno.writeTextFile(`${dir}/backup.config.json`, JSON.stringify(config));
+          const r: Deno.CommandOutput = await new Deno.Command("bash", {
+            args: ["-e", "-c", storageScript],
+            cwd: dir,
+            env: { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" },
+            stdout: "null",
+            stderr: "piped",
+          }).output();
+          assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
+          return (await checkedOut()).filter((f) => f !== "backup.config.json");
+        };
+        assertEquals(await script({ storage: false }), ["deno.json", "lib/x.ts"]);
+        assertEquals(await script({ storage: true }), [
           "backups/dev/latest/x",
           "backups/prod/latest/manifest.json",
           "deno.json",
