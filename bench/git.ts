@@ -1,11 +1,12 @@
 /**
  * `deno task bench:git`: 30 daily backups of the bench database into a git repository, the way the
  * central workflow makes them (issue 14): each day a fresh shallow, blobless, sparse clone of a bare
- * "central" repository (`fetch-depth: 1`, `filter: blob:none`, `'/*' '!/backups/*\/archive/'`), 1% of
- * the rows changed, one `backup --push`. Reports per day:
+ * "central" repository (`fetch-depth: 1`, `filter: blob:none`, `'/*' '!/backups/'`: no backups checked
+ * out, with `--checkout none`, the default; `'/*' '!/backups/*\/archive/'`: latest/ checked out, with
+ * `--checkout latest`), 1% of the rows changed, one `backup --push`. Reports per day:
  *
- * - the clone's disk after the backup: the work tree (target: at most 1.2× one backup) and `.git`
- *   (and its loose objects: the backup's new ones);
+ * - the clone's disk after the backup, `.git` and the work tree together (target: at most 1.2× one
+ *   backup), and each alone (`.git` with its loose objects: the backup's new ones);
  * - the bytes the backup added to the central repository: its packed size (`git gc` after each
  *   push) against the day before; also what the push added before the repack, and the bytes the
  *   tool recorded for the commit (`repository.json`, measured packed: lib/store/growth.ts);
@@ -16,7 +17,7 @@
  * against the first backup alone, packed the same way), and as the tool measures the last one.
  * Progress goes to stderr; the report (tables, then JSON) to stdout. Not a test.
  *
- *   deno task bench:git [--tables 200] [--mb 50] [--days 30] [--spread all|some]
+ *   deno task bench:git [--tables 200] [--mb 50] [--days 30] [--spread all|some] [--checkout none|latest]
  *
  * `--spread all` (the default) changes 1% of the rows of every table, the hardest case: every
  * table's data changes, so every schema dump is new; `some` changes 10% of the rows of one table in
@@ -172,6 +173,16 @@ async function measuredComposition(
   return out;
 }
 
+/** The bytes of the files of `<commit>:<path>` (a backup as committed: its size on disk when checked out). */
+async function committedBytes(repo: string, commit: string, path: string): Promise<number> {
+  let n = 0;
+  for (const line of (await git(repo, "ls-tree", "-r", "-l", `${commit}:${path}`)).split("\n")) {
+    const size = Number(line.split("\t")[0].trim().split(/\s+/)[3]);
+    if (Number.isFinite(size)) n += size;
+  }
+  return n;
+}
+
 /** `count-objects -v`: loose bytes only. */
 async function looseBytes(dir: string): Promise<number> {
   const out = await git(dir, "count-objects", "-v");
@@ -213,8 +224,11 @@ async function main() {
       mb: { type: "string", default: "50" },
       days: { type: "string", default: "30" },
       spread: { type: "string", default: "all" },
+      checkout: { type: "string", default: "none" },
     },
   });
+  const checkout = values.checkout === "latest" ? "latest" : "none";
+  const patterns = checkout === "none" ? ["/*", "!/backups/"] : ["/*", "!/backups/*/archive/"];
   const spread = values.spread === "some" ? "some" : "all";
   const days = Number(values.days);
   const tables = planDataset({ tables: Number(values.tables), mb: Number(values.mb) });
@@ -244,6 +258,7 @@ async function main() {
       backupBytes: number;
       workTreeBytes: number;
       gitDirBytes: number;
+      diskBytes: number;
       gitLooseBytes: number;
       pushedBytes: number;
       packedBytes: number;
@@ -277,7 +292,7 @@ async function main() {
         GIT_ENV,
       )
         .stderr("piped");
-      await git(clone, "sparse-checkout", "set", "--no-cone", "/*", "!/backups/*/archive/");
+      await git(clone, "sparse-checkout", "set", "--no-cone", ...patterns);
       await git(clone, "checkout", "--quiet", "main");
       const started = performance.now();
       const r = await new Deno.Command(Deno.execPath(), {
@@ -307,12 +322,15 @@ async function main() {
       const pushed = await repoBytes(bare);
       await git(bare, "gc", "--quiet", "--prune=now");
       const after = await repoBytes(bare);
+      const workTreeBytes = await bytesUnder(clone);
+      const gitDirBytes = await bytesUnder(`${clone}/.git`, true);
       rows.push({
         day,
         seconds: Math.round(seconds * 10) / 10,
-        backupBytes: await bytesUnder(`${clone}/backups/prod/latest`),
-        workTreeBytes: await bytesUnder(clone),
-        gitDirBytes: await bytesUnder(`${clone}/.git`, true),
+        backupBytes: await committedBytes(bare, "main", "backups/prod/latest"),
+        workTreeBytes,
+        gitDirBytes,
+        diskBytes: workTreeBytes + gitDirBytes,
         gitLooseBytes: await looseBytes(clone),
         pushedBytes: pushed - central,
         packedBytes: after - central,
@@ -323,9 +341,9 @@ async function main() {
       central = after;
       const last = rows.at(-1)!;
       log(
-        `day ${day}: ${last.seconds} s, work tree ${mb(last.workTreeBytes)} MB (backup ${
-          mb(last.backupBytes)
-        }), ` +
+        `day ${day}: ${last.seconds} s, disk ${mb(last.diskBytes)} MB, work tree ${
+          mb(last.workTreeBytes)
+        } MB (backup ${mb(last.backupBytes)}), ` +
           `.git ${mb(last.gitDirBytes)} MB, pushed ${mb(last.pushedBytes)} MB, packed +${
             mb(last.packedBytes)
           } MB, ` +
@@ -350,12 +368,16 @@ async function main() {
     const avg = (f: (r: (typeof rows)[0]) => number) => later.reduce((s, r) => s + f(r), 0) / later.length;
     const oneBackup = Math.max(...rows.map((r) => r.backupBytes));
     const maxTree = Math.max(...rows.map((r) => r.workTreeBytes));
+    const maxDisk = Math.max(...rows.map((r) => r.diskBytes));
     const report = {
       tables: tables.length,
       mb: Number(values.mb),
       days,
       spread,
+      checkout,
       oneBackupBytes: oneBackup,
+      maxDiskBytes: maxDisk,
+      diskRatio: Math.round((maxDisk / oneBackup) * 1000) / 1000,
       maxWorkTreeBytes: maxTree,
       workTreeRatio: Math.round((maxTree / oneBackup) * 1000) / 1000,
       maxGitDirBytes: Math.max(...rows.map((r) => r.gitDirBytes)),
@@ -383,19 +405,20 @@ async function main() {
     const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "-");
     console.log(
       [
-        `git at scale: ${tables.length} tables, ~${values.mb} MB, ${days} daily backups, 1% of rows changed (${spread})`,
+        `git at scale: ${tables.length} tables, ~${values.mb} MB, ${days} daily backups, 1% of rows changed (${spread}), checkout ${
+          checkout === "none" ? "without backups" : "with latest/"
+        }`,
         "",
         "| figure | value |",
         "| --- | ---: |",
         `| one backup (latest/) | ${mb(oneBackup)} MB |`,
-        `| work tree of a clone, at most | ${mb(maxTree)} MB (${
-          ratio(maxTree, oneBackup)
+        `| disk of a clone after its backup (.git and work tree), at most | ${mb(maxDisk)} MB (${
+          ratio(maxDisk, oneBackup)
         }×, target ≤ 1.2×) |`,
+        `| work tree of a clone, at most | ${mb(maxTree)} MB (${ratio(maxTree, oneBackup)}×) |`,
         `| .git of a fresh clone, at most | ${mb(report.maxGitDirBytes)} MB (${
-          ratio(report.maxGitDirBytes + maxTree, oneBackup)
-        }× with the work tree; loose objects at most ${
-          mb(Math.max(...rows.map((r) => r.gitLooseBytes)))
-        } MB) |`,
+          ratio(report.maxGitDirBytes, oneBackup)
+        }×; loose objects at most ${mb(Math.max(...rows.map((r) => r.gitLooseBytes)))} MB) |`,
         `| first backup, packed | ${mb(report.firstPackedBytes)} MB |`,
         `| added per later backup, packed (average) | ${mb(report.avgPackedBytes)} MB (${
           ratio(report.avgPackedBytes, report.avgChangedGzipBytes)
