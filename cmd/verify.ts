@@ -13,6 +13,7 @@ import { drill } from "../lib/check/drill.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
 import { formatVerify, verifyBackup, type VerifyReport } from "../lib/check/verify.ts";
 import { allBackups } from "../lib/store/listing.ts";
+import { archivesInGit, latestInGit } from "../lib/store/git.ts";
 import { gitBackupAt, namesGitRevision } from "../lib/history/backups.ts";
 import { looksLikeTime } from "../lib/store/asof.ts";
 import { gitBackupReader } from "../lib/store/revision.ts";
@@ -163,7 +164,14 @@ async function chosenBackups(
     return out;
   }
   const root = rootFromArgs(args);
-  const backups = await allBackups(root);
+  const backups: { dir: BackupSource; label: string }[] = await allBackups(root);
+  // the backups a sparse checkout keeps in git only (without backups: all) are read from HEAD
+  const latest = await latestInGit(root);
+  const archives = (await archivesInGit(root)).sort((a, b) => a.name < b.name ? -1 : 1);
+  for (const [i, a] of [...(latest ? [latest] : []), ...archives].entries()) {
+    const g = await gitBackupAt(root, `HEAD:${a.path}`, "--all");
+    backups.splice(latest && i === 0 ? 0 : backups.length, 0, { dir: gitBackupReader(g), label: g.label });
+  }
   if (backups.length === 0) {
     throw usageError(
       `no backups in ${root}`,

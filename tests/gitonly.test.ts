@@ -143,6 +143,11 @@ Deno.test("a clone without backups: four backups pushed from fresh workflow clon
     TOOLS,
   );
   assertEquals(verified.code, 0, out(verified));
+  // --all reads every backup kept in git only from HEAD
+  const all = await runCli(["verify", "--out", `${dir}/backups`, "--env", "prod", "--all", "--json"], TOOLS);
+  assertEquals(all.code, 0, out(all));
+  const reports = JSON.parse(all.stdout).backups;
+  assertEquals(reports.length, 4, all.stdout);
   const target = await cluster!.createDatabase();
   const restored = await runCli([
     "restore",
