@@ -44,8 +44,9 @@ const USAGE = `usage: deno task bench [options]
   --skip-per-table  leave out the per-table approach
   --skip-restore    leave out the two restores (ours, pg_restore -j of pg_dump -Fd)
   --tool FILE       the backup.ts to run as "ours", backup and restore (default: this checkout's)
-  --compare FILE    also back up with another checkout's backup.ts in the same run ("compare-proxy",
-                    "compare-direct", each right after ours), to measure a change against a baseline
+  --compare FILE    also back up and restore with another checkout's backup.ts in the same run
+                    ("compare-proxy", "compare-direct", "compare-restore-direct", each right after
+                    ours), to measure a change against a baseline
   --v8-flags FLAGS  pass --v8-flags=FLAGS to our tool (default: those of \`deno task backup\` in
                     deno.json; --v8-flags= for none)
   --setting K=V     a server setting for the benchmark's PostgreSQL (repeatable), e.g.
@@ -530,16 +531,22 @@ async function main() {
       },
       discard: (out: string) => dropDatabase(cluster, restoreDbs.get(out)!),
     });
-    const oursRestore: Approach = {
+    /** Our restore, or (with `compare`) the same command of the --compare checkout. */
+    const oursRestoreOf = (compare?: string): Approach => ({
       ...restore(
-        "ours-restore-direct",
-        `supabase-backup restore${flagged}`,
+        compare ? "compare-restore-direct" : "ours-restore-direct",
+        `supabase-backup restore${compare ? " (compare)" : ""}${flagged}`,
         sources.ours,
-        (db) => [Deno.execPath(), tool("restore", sources.ours.path, "--target-url", url(ports.direct, db)), {
-          env: baseEnv,
-          cwd: work,
-          ignoreChildName: "deno",
-        }],
+        (db) => [
+          Deno.execPath(),
+          (compare ? toolOf(compare) : tool)(
+            "restore",
+            sources.ours.path,
+            "--target-url",
+            url(ports.direct, db),
+          ),
+          { env: baseEnv, cwd: work, ignoreChildName: "deno" },
+        ],
       ),
       // When each step's input was handed to psql (it runs behind by at most a pipe buffer).
       marks: (m) => {
@@ -554,7 +561,8 @@ async function main() {
         for (const [k, v] of marks) if (v !== undefined) r[k] = v;
         return r;
       },
-    };
+    });
+    const oursRestore = oursRestoreOf();
     const pgRestore: Approach = restore(
       "pg_restore-j4-direct",
       `pg_restore -j${args.jobs} (of pg_dump -Fd)`,
@@ -574,7 +582,10 @@ async function main() {
         env: pgEnv(ports.direct, db),
       }],
     );
-    const restores = args.skipRestore ? [] : [oursRestore, pgRestore, pgRestoreAtomic];
+    // With --compare, the other checkout's restore runs right after ours, into the same kind of target.
+    const restores = args.skipRestore
+      ? []
+      : [oursRestore, ...(args.compare ? [oursRestoreOf(args.compare)] : []), pgRestore, pgRestoreAtomic];
     const compared = (via: "proxy" | "direct") => (args.compare ? [ours(via, args.compare)] : []);
     let approaches: Approach[] = [
       ours("proxy"),

@@ -158,6 +158,7 @@ export function evaluate(
     oursRestoreOverPgRestoreAtomic: ratio(get("ours-restore-direct"), get("pg_restore-1-direct")),
     compareOverPgDumpDirJ4: ratio(get("compare-proxy"), dir),
     compareOverPgDumpDirJ4Direct: ratio(get("compare-direct"), get("pg_dump-Fd-j4-direct")),
+    compareRestoreOverPgRestoreJ4: ratio(get("compare-restore-direct"), get("pg_restore-j4-direct")),
   };
   const targets: TargetCheck[] = [];
   const round = (x: number) => x.toFixed(2);
@@ -273,6 +274,7 @@ export function formatReport(r: BenchReport): string {
     oursRestoreOverPgRestoreAtomic: "restore: ours / pg_restore -1",
     compareOverPgDumpDirJ4: "compare / pg_dump -Fd -j4 (proxy)",
     compareOverPgDumpDirJ4Direct: "compare / pg_dump -Fd -j4 (direct)",
+    compareRestoreOverPgRestoreJ4: "restore: compare / pg_restore -j4",
   };
   for (const [k, v] of Object.entries(r.ratios)) {
     if (v !== null) lines.push(`${(ratioNames[k] ?? k).padEnd(34)} ${v.toFixed(2)}×`);

@@ -70,9 +70,14 @@ Deno.test("evaluate: a --compare checkout gets its own ratios to the same pg_dum
     result("pg_dump-Fd-j4-proxy", 1000),
     result("compare-direct", 900),
     result("pg_dump-Fd-j4-direct", 600),
+    result("ours-restore-direct", 3600),
+    result("compare-restore-direct", 4000),
+    result("pg_restore-j4-direct", 3200),
   ], base);
   assertEquals([ratios.oursOverPgDumpDirJ4, ratios.compareOverPgDumpDirJ4], [1.5, 1.2]);
   assertEquals(ratios.compareOverPgDumpDirJ4Direct, 1.5);
+  assertEquals([ratios.oursRestoreOverPgRestoreJ4, ratios.compareRestoreOverPgRestoreJ4], [1.125, 1.25]);
   // the targets stay ours
   assertEquals(targets[0].actual, "1.50×");
+  assertEquals(targets.find((t) => t.name.startsWith("restore"))!.actual, "1.13×");
 });
