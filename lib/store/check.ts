@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { BackupError } from "../base/errors.ts";
 import { type DecodeOptions, openPlaintext, storedCheck } from "./decode.ts";
 import { type Manifest, MANIFEST_NAME, type ManifestFile } from "./manifest.ts";
-import { assertSafePath, openInBackup, pathInBackup } from "./safepath.ts";
-import { BUFFER, hashFile, type Written } from "./sink.ts";
+import { assertSafePath, openInBackup } from "./safepath.ts";
+import { BUFFER, hashOpened, type Written } from "./sink.ts";
 import { type BackupSource, sourceName } from "./reader.ts";
 
 /** One problem with one file. */
@@ -71,9 +71,8 @@ export async function checkFile(
   try {
     if (raw && typeof dir !== "string") got = await hashStream(await dir.open(rel, entry));
     else if (raw && typeof dir === "string") {
-      // Opened through the path check first: nothing outside the backup, no symlink, no device.
-      (await openInBackup(dir, rel)).close();
-      got = await hashFile(pathInBackup(dir, rel), buf);
+      // Opened through the path check: nothing outside the backup, no symlink, no device.
+      got = await hashOpened(await openInBackup(dir, rel), buf);
     } else got = await hashStream(await openPlaintext(dir, rel, entry, opts));
   } catch (e) {
     if (e instanceof BackupError) throw e;

@@ -138,9 +138,13 @@ async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
  * to reuse it across files too).
  */
 export async function hashFile(path: string, buf: Uint8Array = new Uint8Array(BUFFER)): Promise<Written> {
+  return await hashOpened(await Deno.open(path, { read: true }), buf);
+}
+
+/** Hashes the rest of an open file as {@link hashFile} does, and closes it. */
+export async function hashOpened(f: Deno.FsFile, buf: Uint8Array = new Uint8Array(BUFFER)): Promise<Written> {
   const hash = createHash("sha256");
   let bytes = 0;
-  const f = await Deno.open(path, { read: true });
   try {
     for (;;) {
       const n = await f.read(buf);

@@ -2,7 +2,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { BUFFER, FileSink, syncFiles } from "../../../lib/store/sink.ts";
+import { BUFFER, FileSink, hashFile, hashOpened, syncFiles } from "../../../lib/store/sink.ts";
 
 Deno.test("FileSink.rewind hands back what follows the mark in blocks and leaves the file as it was there", async () => {
   const dir = await Deno.makeTempDir();
@@ -59,4 +59,19 @@ Deno.test("FileSink grows its buffer from 16 KiB as a file grows; sync: false an
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("hashOpened hashes the rest of an open file a block at a time and closes it; hashFile hashes a path", async () => {
+  const dir = await Deno.makeTempDir();
+  const data = new Uint8Array(2500).map((_, i) => (i * 7) & 0xff);
+  await Deno.writeFile(`${dir}/f`, data);
+  const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+  const f = await Deno.open(`${dir}/f`);
+  await f.read(new Uint8Array(10)); // the path check reads nothing, but a reader may have
+  assertEquals(await hashOpened(f, new Uint8Array(1000)), { bytes: 2490, sha256: sha(data.subarray(10)) });
+  let closed = false;
+  await f.read(new Uint8Array(1)).catch((e) => closed = e instanceof Deno.errors.BadResource);
+  assertEquals(closed, true);
+  assertEquals(await hashFile(`${dir}/f`, new Uint8Array(1000)), { bytes: 2500, sha256: sha(data) });
+  await Deno.remove(dir, { recursive: true });
 });
