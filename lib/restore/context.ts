@@ -14,6 +14,7 @@ import type { FilterContext, FilterCounts } from "./filter.ts";
 import type { RestorePlan, RestoreRequest, TargetState } from "./plan.ts";
 import type { Script } from "./script.ts";
 import type { IntoNames } from "./into.ts";
+import type { PostDataTexts } from "./files.ts";
 
 /** Everything one restore needs. */
 export interface RestoreOptions {
@@ -52,6 +53,8 @@ export interface Ctx {
   dumps: Map<string, Promise<string>>;
   /** Pre-data scripts of schema dumps (as pg_restore writes them), by schema name. */
   preDataText: Map<string, Promise<string>>;
+  /** Post-data scripts of schema dumps (files.ts, postDataTexts), by schema name. */
+  postData: Map<string, Promise<PostDataTexts>>;
   sql: Sql;
   /** Entry blocks (`type\0schema\0name`) and data entries (`schema table owner`) of excluded tables. */
   excluded?: { blocks: Set<string>; data: Set<string> };

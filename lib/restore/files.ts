@@ -1,10 +1,11 @@
 /**
  * The backup's files as a restore reads them: a schema's dump as a plaintext file (reassembled when
- * it was split, checked first), its pre-data script as pg_restore writes it (read once), and a
- * table's schema.sql and data files, streamed.
+ * it was split, checked first), its pre-data and post-data scripts as pg_restore writes them (each read
+ * once, while earlier steps run), and a table's schema.sql and data files, streamed.
  * @module
  */
 import { join } from "node:path";
+import { parseToc } from "../pg/toc.ts";
 import { openPlaintext, plaintextPath } from "../store/decode.ts";
 import type { Manifest, ManifestSchema } from "../store/manifest.ts";
 import type { DecodeOptions } from "../store/decode.ts";
@@ -82,7 +83,10 @@ export async function preDataScripts(
 }
 
 /** The pre-data script of a schema's dump, as pg_restore writes it (read once per restore). */
-export function preDataText(ctx: Ctx, s: ManifestSchema): Promise<string> {
+export function preDataText(
+  ctx: FileCtx & Pick<Ctx, "tools" | "preDataText">,
+  s: ManifestSchema,
+): Promise<string> {
   let p = ctx.preDataText.get(s.name);
   if (!p) {
     p = (async () =>
@@ -93,6 +97,57 @@ export function preDataText(ctx: Ctx, s: ManifestSchema): Promise<string> {
         what: `reading ${s.dump}`,
       }))();
     ctx.preDataText.set(s.name, p);
+  }
+  return p;
+}
+
+/** A dump's post-data as pg_restore writes it: what runs once each table has its rows, and what runs last. */
+export interface PostDataTexts {
+  /** Indexes, constraints, triggers, policies, rules (without ownership), in the dump's order. */
+  early: string;
+  /** Foreign keys (they may point into other schemas) and materialized view contents. */
+  late: string;
+}
+
+/** Post-data entries that wait for every schema's rows and indexes. */
+const LATE = new Set(["FK CONSTRAINT", "MATERIALIZED VIEW DATA"]);
+
+/**
+ * The post-data of a schema's dump in two scripts ({@link PostDataTexts}), read once per restore: its
+ * pg_restore runs start when this is first asked for (before the first write, for the check of the
+ * roles policies name), so that they are done when the rows are.
+ */
+export function postDataTexts(
+  ctx: FileCtx & Pick<Ctx, "tools" | "postData">,
+  s: ManifestSchema,
+): Promise<PostDataTexts> {
+  let p = ctx.postData.get(s.name);
+  if (!p) {
+    p = (async () => {
+      const file = await dumpFile(ctx, s);
+      const what = `reading ${s.dump}`;
+      const pgRestore = ctx.tools.path("pg_restore");
+      const toc = parseToc(
+        await runTool({ path: pgRestore, args: ["-l", "--section=post-data", file], env: {}, what }),
+      );
+      const script = async (lines: string[], name: string, args: string[]) => {
+        if (lines.length === 0) return "";
+        const list = join(ctx.tmp, `${name}-${crypto.randomUUID()}.list`);
+        await Deno.writeTextFile(list, lines.join("\n") + "\n");
+        return await runTool({
+          path: pgRestore,
+          args: ["-L", list, ...args, "-f", "-", file],
+          env: {},
+          what,
+        });
+      };
+      const [early, late] = await Promise.all([
+        script(toc.filter((e) => !LATE.has(e.desc)).map((e) => e.line), "post", ["--no-owner"]),
+        script(toc.filter((e) => LATE.has(e.desc)).map((e) => e.line), "late", []),
+      ]);
+      return { early, late };
+    })();
+    ctx.postData.set(s.name, p);
   }
   return p;
 }

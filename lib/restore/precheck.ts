@@ -5,12 +5,10 @@
  * every definition and loaded every row before failing on `role "authenticated" does not exist`.
  * @module
  */
-import { join } from "node:path";
-import { parseToc } from "../pg/toc.ts";
 import { lexScript } from "../pg/lexer.ts";
-import { runTool } from "../pg/run.ts";
+import { runPool } from "../base/pool.ts";
 import type { Ctx } from "./context.ts";
-import { dumpFile, readText } from "./files.ts";
+import { postDataTexts, readText } from "./files.ts";
 import {
   missingPolicyRoles,
   missingRolesError,
@@ -24,7 +22,7 @@ import { parseScript } from "./script.ts";
 /** What the check needs of a restore's state: no session (a dry run runs it too). */
 export type PolicyCtx = Pick<
   Ctx,
-  "opts" | "manifest" | "dumps" | "tmp" | "plan" | "state" | "tools" | "excluded"
+  "opts" | "manifest" | "dumps" | "postData" | "tmp" | "plan" | "state" | "tools" | "excluded"
 >;
 
 /** The policies a script's statements create, as the lexer cuts them. */
@@ -58,27 +56,15 @@ export async function checkPolicyRoles(ctx: PolicyCtx): Promise<void> {
   if (plan.dataOnly) return;
   const policies: PolicyRoles[] = [];
   if (plan.kind === "schemas") await noteExcluded(ctx);
-  for (const s of plan.schemas) {
-    const file = await dumpFile(ctx, s.manifest);
-    const entries = parseToc(
-      await runTool({
-        path: ctx.tools.path("pg_restore"),
-        args: ["-l", "--section=post-data", file],
-        env: {},
-        what: `reading ${s.manifest.dump}`,
-      }),
-    ).filter((e) => e.desc === "POLICY");
-    if (entries.length === 0) continue;
-    const list = join(ctx.tmp, `policies-${crypto.randomUUID()}.list`);
-    await Deno.writeTextFile(list, entries.map((e) => e.line).join("\n") + "\n");
-    const text = await runTool({
-      path: ctx.tools.path("pg_restore"),
-      args: ["-L", list, "-f", "-", file],
-      env: {},
-      what: `reading ${s.manifest.dump}`,
-    });
-    for (const b of parseScript(text).blocks) {
-      if (!isExcludedBlock(ctx, b)) policies.push(...policiesIn(b.text));
+  // The POLICY entries of each dump's post-data, read as the restore reads it (postData in
+  // schemas.ts), --jobs dumps at a time.
+  const texts = await runPool(
+    plan.schemas.map((s) => () => postDataTexts(ctx, s.manifest)),
+    Math.max(1, ctx.opts.jobs),
+  );
+  for (const { early } of texts) {
+    for (const b of parseScript(early).blocks) {
+      if (b.type === "POLICY" && !isExcludedBlock(ctx, b)) policies.push(...policiesIn(b.text));
     }
   }
   for (const t of plan.tables) {

@@ -8,15 +8,16 @@
 import { openDb } from "../pg/connect.ts";
 import { describeDb } from "../pg/url.ts";
 import { onCleanup } from "../base/interrupt.ts";
+import { runPool } from "../base/pool.ts";
 import { BackupError } from "../base/errors.ts";
 import { lexScript } from "../pg/lexer.ts";
 import { type Manifest, readManifest } from "../store/manifest.ts";
 import { sourceName } from "../store/reader.ts";
-import { findPgTools, parsePgVersion, supportsRestrictKey } from "../pg/tools.ts";
+import { findPgTools, parsePgVersion, type PgTools, supportsRestrictKey } from "../pg/tools.ts";
 import { type Ctx, type RestoreOptions, warn } from "./context.ts";
-import { Session } from "./session.ts";
+import { Session, type SessionOptions } from "./session.ts";
 import { createExtensions } from "./extensions.ts";
-import { copyColumnsOf, preDataScripts, preDataText, readText } from "./files.ts";
+import { copyColumnsOf, postDataTexts, preDataScripts, preDataText, readText } from "./files.ts";
 import { skippedLine } from "./filter.ts";
 import {
   guardError,
@@ -77,11 +78,31 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   });
   const sql = db.sql;
   let tmp: string | undefined;
+  // psql and its transaction, started before the backup is read and checked (below).
+  let early: Promise<Session | undefined> | undefined;
   try {
     let state = await inspectTarget(
       sql,
       into ? [] : selected.map((x) => ({ schema: x.schema.name, table: x.table.name })),
     );
+    // The pg tools are looked for, and a real restore starts psql and opens its transaction, while
+    // the backup is planned, read and checked: nothing is written until every check below passed
+    // (psql is stopped, without COMMIT, when one fails). Their errors come where they did before.
+    const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
+    const found = quiet(findPgTools({ minMajor: Math.max(state.serverMajor, dumpMajor), pgBin: opts.pgBin }));
+    // The schemas the restore leaves out and the target lacks, once planned (for psql's errors).
+    const missing: { schemas?: Set<string> } = {};
+    if (!opts.dryRun) {
+      early = quiet(startSession(found, {
+        env: {
+          ...db.env,
+          PGOPTIONS: [db.env.PGOPTIONS, "-c client_min_messages=warning"].filter(Boolean).join(" "),
+        },
+        serverMajor: state.serverMajor,
+        log: opts.log,
+        explain: (stderr) => missing.schemas && leftOutSchemaHint(stderr, missing.schemas),
+      }));
+    }
     const taken = into ? await namesInSchema(sql, into.to.schema) : undefined;
     if (into) {
       const exists = intoNameError(into.to, taken!);
@@ -98,6 +119,16 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       if (cols) backupColumns.set(tableKey(schema.name, table.name), cols);
     }
     const plan = planRestore(manifest, opts.request, state, backupColumns);
+    // The files this restore reads are checked before anything is written, from now on (beside
+    // reading catalog.sql). The per-table files of schemas restored from their dumps, which it does
+    // not read, are checked while it runs: a fault there ends it before COMMIT (nothing is changed),
+    // so a damaged backup is still refused whole.
+    const later = unreadFiles(plan);
+    const first = plan.files.filter((f) => !later.has(f));
+    const checkOpts = { ...opts.decode, jobs: opts.jobs };
+    const firstChecked = opts.dryRun
+      ? undefined
+      : quiet(checkFiles(opts.backupDir, manifest, first, checkOpts));
     const catalog = await readCatalog(opts, manifest, plan);
     if (catalog) {
       plan.catalog = planCatalog(
@@ -136,6 +167,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         catalogError(plan.catalog, state) ?? await dryRunChecks(opts, manifest, plan, state);
       return result;
     }
+    missing.schemas = leftOut(manifest, plan, state);
     // One message per line: the plan's names are escaped (view.ts), so its breaks are its own.
     for (const line of planText.split("\n")) opts.log(line);
     const refused = guardError(plan, describeDb(opts.target));
@@ -144,8 +176,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     if (needsReplica) throw needsReplica;
     const needsSuperuser = catalogError(plan.catalog, state);
     if (needsSuperuser) throw needsSuperuser;
-    const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
-    const tools = await findPgTools({ minMajor: Math.max(state.serverMajor, dumpMajor), pgBin: opts.pgBin });
+    const tools = await found;
     if (!supportsRestrictKey(tools.version)) {
       // Without `\restrict`, a meta-command in a backup file would run on this machine.
       throw new BackupError(
@@ -157,15 +188,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       );
     }
     opts.log(`checking ${plan.files.length} backup file(s)`);
-    // The files this restore reads are checked before anything is written. The per-table files of
-    // schemas restored from their dumps, which it does not read, are checked while it runs: a fault
-    // there ends it before COMMIT (nothing is changed), so a damaged backup is still refused whole.
-    const later = unreadFiles(plan);
-    const checked = new Set(manifest.catalog && catalog ? [manifest.catalog] : []);
-    const first = plan.files.filter((f) => !later.has(f) && !checked.has(f));
-    const checkOpts = { ...opts.decode, jobs: opts.jobs };
-    throwOnFaults(await checkFiles(opts.backupDir, manifest, first, checkOpts), opts.backupDir, "restore");
-    for (const f of first) checked.add(f);
+    throwOnFaults(await firstChecked!, opts.backupDir, "restore");
+    const checked = new Set([...first, ...(manifest.catalog && catalog ? [manifest.catalog] : [])]);
     const laterDone = checkFiles(opts.backupDir, manifest, [...later], checkOpts)
       .then((faults) => throwOnFaults(faults, opts.backupDir, "restore"));
     let fault: unknown;
@@ -175,7 +199,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     tmp = await Deno.makeTempDir({ prefix: "supabase-backup-restore-" });
     const tmpDir = tmp;
     const dropTmp = onCleanup(() => Deno.removeSync(tmpDir, { recursive: true }));
-    const ctx: Ctx = {
+    const reading = {
       opts,
       manifest,
       plan,
@@ -188,28 +212,23 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       warnings: result.warnings,
       dumps: new Map(),
       preDataText: new Map(),
+      postData: new Map(),
       catalog,
       checked,
       later: { files: later, done: laterDone },
       sql,
       into: into && { ...into, taken: taken! },
-      session: await Session.open({
-        psql: tools.path("psql"),
-        env: {
-          ...db.env,
-          PGOPTIONS: [db.env.PGOPTIONS, "-c client_min_messages=warning"].filter(Boolean).join(" "),
-        },
-        serverMajor: state.serverMajor,
-        log: opts.log,
-        explain: (stderr) => leftOutSchemaHint(stderr, leftOut(manifest, plan, state)),
-      }),
     };
+    // The dumps' definitions, their post-data and the check of the roles policies name are read
+    // (pg_restore) now, while psql connects, and used by the steps below.
+    const policiesChecked = startReading(reading);
+    const ctx: Ctx = Object.assign(reading, { session: (await early)! });
     // A damaged file found while the restore runs ends the session at once.
     laterChecked.then(() => fault && ctx.session.abort(fault)).catch(() => {});
     try {
       // Every step writes into the one session; COMMIT comes after the last. A failure anywhere
       // (or an interrupt, or the tool being killed) ends psql before it: nothing is changed.
-      await execute(ctx);
+      await execute(ctx, policiesChecked);
       await laterChecked;
       if (fault) throw fault;
       await ctx.session.commit();
@@ -232,9 +251,50 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     result.durationMs = Date.now() - started;
     return result;
   } finally {
+    // psql started early and not handed on (a check refused the restore): stopped, nothing committed.
+    const session = await early?.catch(() => undefined);
+    await session?.abort(new Error("the restore stopped before its first write"));
     await db.close();
     if (tmp) await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
+}
+
+/** `p`, with its rejection marked as handled: it is awaited later, or not at all when an earlier step fails. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+/**
+ * psql with the restore's transaction open, once the pg tools are found; undefined when that psql
+ * cannot restrict meta-commands (the restore then stops with its own error before using it).
+ */
+async function startSession(
+  found: Promise<PgTools>,
+  opts: Omit<SessionOptions, "psql">,
+): Promise<Session | undefined> {
+  const tools = await found;
+  if (!supportsRestrictKey(tools.version)) return undefined;
+  return await Session.open({ ...opts, psql: tools.path("psql") });
+}
+
+/**
+ * Starts reading, beside the rest, what the steps need from the dumps: each schema's definitions and
+ * post-data (pg_restore). Returns the check of the roles the backup's policies name, which the first
+ * write waits for.
+ */
+function startReading(ctx: Omit<Ctx, "session">): Promise<void> {
+  if (!ctx.plan.dataOnly) {
+    // --jobs pg_restore runs at a time, the definitions (needed first) before the post-data.
+    const ddl = ctx.plan.schemas.filter((s) => s.mode === "ddl").map((s) => s.manifest);
+    const reads: (() => Promise<unknown>)[] = [
+      ...ddl.map((s) => () => preDataText(ctx, s)),
+      ...ddl.map((s) => () => postDataTexts(ctx, s)),
+    ];
+    // A read that fails fails again, with its error, where a step uses it.
+    runPool(reads, Math.max(1, ctx.opts.jobs)).catch(() => {});
+  }
+  return quiet(checkPolicyRoles(ctx));
 }
 
 /**
@@ -252,7 +312,16 @@ async function dryRunChecks(
   try {
     const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
     const tools = await findPgTools({ minMajor: Math.max(state.serverMajor, dumpMajor), pgBin: opts.pgBin });
-    await checkPolicyRoles({ opts, manifest, plan, state, tools, tmp, dumps: new Map() });
+    await checkPolicyRoles({
+      opts,
+      manifest,
+      plan,
+      state,
+      tools,
+      tmp,
+      dumps: new Map(),
+      postData: new Map(),
+    });
     return undefined;
   } catch (e) {
     if (e instanceof BackupError) return e;
@@ -263,14 +332,10 @@ async function dryRunChecks(
   }
 }
 
-async function execute(ctx: Ctx): Promise<void> {
+async function execute(ctx: Ctx, policiesChecked: Promise<void>): Promise<void> {
   const { plan } = ctx;
-  // The dumps' definitions are read (pg_restore) while the steps before them run; preData uses them.
-  if (!plan.dataOnly) {
-    for (const s of plan.schemas) if (s.mode === "ddl") preDataText(ctx, s.manifest).catch(() => {});
-  }
   // Before the first write: the roles the backup's policies name (exit 2, nothing written).
-  await checkPolicyRoles(ctx);
+  await policiesChecked;
   if (plan.roles) await restoreRoles(ctx);
   if (!plan.dataOnly) await createExtensions(ctx);
   if (plan.kind === "tables") {

@@ -10,7 +10,7 @@ import type { ManifestSchema } from "../store/manifest.ts";
 import { type QualifiedName, quoteIdent } from "../pg/ident.ts";
 import { runTool } from "../pg/run.ts";
 import { type Ctx, warn } from "./context.ts";
-import { dumpFile, preDataText, readText } from "./files.ts";
+import { dumpFile, postDataTexts, preDataText, readText } from "./files.ts";
 import { addCounts, filterDefinitions } from "./filter.ts";
 import { tableKey } from "./plan.ts";
 import { restoreEntries, runPsql } from "./exec.ts";
@@ -199,37 +199,10 @@ export async function loadSchemaData(ctx: Ctx, s: ManifestSchema): Promise<void>
  * contents.
  */
 export async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void> {
-  const late = new Set(["FK CONSTRAINT", "MATERIALIZED VIEW DATA"]);
-  const lists = new Map<string, { early: string[]; late: string[] }>();
-  for (const s of schemas) {
-    const file = await dumpFile(ctx, s);
-    const toc = parseToc(
-      await runTool({
-        path: ctx.tools.path("pg_restore"),
-        args: ["-l", "--section=post-data", file],
-        env: {},
-        what: `reading ${s.dump}`,
-      }),
-    );
-    lists.set(s.name, {
-      early: toc.filter((e) => !late.has(e.desc)).map((e) => e.line),
-      late: toc.filter((e) => late.has(e.desc)).map((e) => e.line),
-    });
-  }
   // Indexes, constraints, triggers, policies: each only needs its own schema's tables.
   for (const s of schemas) {
-    const l = lists.get(s.name)!;
-    if (l.early.length === 0) continue;
-    const list = join(ctx.tmp, `post-${ctx.dumps.size}-${crypto.randomUUID()}.list`);
-    await Deno.writeTextFile(list, l.early.join("\n") + "\n");
-    // Through the filter like the definitions: default privileges and grants of roles the target
-    // lacks or this user may not act for are left out (and counted), not failed on.
-    const text = await runTool({
-      path: ctx.tools.path("pg_restore"),
-      args: ["-L", list, "--no-owner", "-f", "-", await dumpFile(ctx, s)],
-      env: {},
-      what: `reading ${s.dump}`,
-    });
+    const text = (await postDataTexts(ctx, s)).early;
+    if (!text) continue;
     // Rules and triggers that write into tables this restore leaves out (and the target lacks).
     const kept = new Set(
       (await withoutOutsideWriters(
@@ -238,6 +211,8 @@ export async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<voi
         (schema, table) => ctx.state.tables.has(tableKey(schema, table)),
       )).map(blockKey),
     );
+    // Through the filter like the definitions: default privileges and grants of roles the target
+    // lacks or this user may not act for are left out (and counted), not failed on.
     const { text: filtered, counts } = filterDefinitions(text, ctx.filter, {
       dropBlock: (b) => isExcludedBlock(ctx, b) || !kept.has(blockKey(b)),
     });
@@ -247,16 +222,8 @@ export async function postData(ctx: Ctx, schemas: ManifestSchema[]): Promise<voi
   // Foreign keys (they may point into other schemas) and materialized view contents last.
   const present = (q: QualifiedName) => ctx.state.tables.has(tableKey(q.schema, q.table));
   for (const s of schemas) {
-    const l = lists.get(s.name)!;
-    if (l.late.length === 0) continue;
-    const list = join(ctx.tmp, `late-${crypto.randomUUID()}.list`);
-    await Deno.writeTextFile(list, l.late.join("\n") + "\n");
-    const text = await runTool({
-      path: ctx.tools.path("pg_restore"),
-      args: ["-L", list, "-f", "-", await dumpFile(ctx, s)],
-      env: {},
-      what: `reading ${s.dump}`,
-    });
+    const text = (await postDataTexts(ctx, s)).late;
+    if (!text) continue;
     const { text: filtered, counts } = filterDefinitions(text, ctx.filter, {
       dropBlock: (b) => {
         if (isExcludedBlock(ctx, b)) return true;

@@ -15,28 +15,32 @@ import { globalKey } from "./catalog.ts";
 
 /**
  * Reads what the planner needs from the target: server version, user, roles, schemas and tables,
- * and whether each of `check` (existing selected tables) is empty.
+ * and whether each of `check` (existing selected tables) is empty. The queries go out at once (the
+ * client pipelines them), so reading the target takes a few round trips, not one per query.
  */
 export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<TargetState> {
-  const [info] = await sql<{ usr: string; sup: boolean; num: number }[]>`
+  const first = sql<{ usr: string; sup: boolean; num: number }[]>`
     select current_user as usr, coalesce((select rolsuper from pg_roles where rolname = current_user), false) as sup,
            current_setting('server_version_num')::int as num`;
-  const how = info.num >= 160000 ? "SET" : "MEMBER";
-  const roles = await sql<{ name: string; can: boolean }[]>`
-    select rolname as name, pg_has_role(current_user, oid, ${how}) as can from pg_roles`;
-  const schemas = await sql<{ name: string; owner: string }[]>`
+  // SET (PostgreSQL 16 and later) or MEMBER: the privilege that lets this role act as another.
+  const roles = sql<{ name: string; can: boolean }[]>`
+    select rolname as name,
+           pg_has_role(current_user, oid,
+             case when current_setting('server_version_num')::int >= 160000 then 'SET' else 'MEMBER' end) as can
+      from pg_roles`;
+  const schemas = sql<{ name: string; owner: string }[]>`
     select nspname as name, pg_get_userbyid(nspowner) as owner from pg_namespace`;
-  const extensions = await sql<{ name: string; schema: string; owner: string }[]>`
+  const extensions = sql<{ name: string; schema: string; owner: string }[]>`
     select e.extname as name, n.nspname as schema, pg_get_userbyid(e.extowner) as owner
       from pg_extension e join pg_namespace n on n.oid = e.extnamespace`;
-  const tables = await sql<{ schema: string; name: string; kind: string }[]>`
+  const tables = sql<{ schema: string; name: string; kind: string }[]>`
     select n.nspname as schema, c.relname as name, c.relkind::text as kind
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where c.relkind in ('r', 'p', 'v', 'm', 'f')
       and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast'`;
   // Database-level objects by pg_dump's entry type and tag (a cast's tag names its types as pg_dump
   // does with an empty search_path).
-  const globals = await sql<{ type: string; name: string }[]>`
+  const globals = sql<{ type: string; name: string }[]>`
     with ty as (
       select t.oid, case when n.nspname = 'pg_catalog' then format_type(t.oid, null)
                          else quote_ident(n.nspname) || '.' || quote_ident(t.typname) end as name
@@ -49,48 +53,61 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     union all select 'CAST', 'CAST (' || s.name || ' AS ' || t.name || ')'
       from pg_cast c join ty s on s.oid = c.castsource join ty t on t.oid = c.casttarget
      where c.oid >= 16384`;
-  const wrappers = await sql<{ name: string }[]>`
+  const wrappers = sql<{ name: string }[]>`
     select fdwname as name from pg_foreign_data_wrapper
      where has_foreign_data_wrapper_privilege(oid, 'USAGE')`;
-  const map = new Map<string, TargetTable>();
-  for (const t of tables) map.set(tableKey(t.schema, t.name), { kind: t.kind });
-  for (const q of check) {
-    const t = map.get(tableKey(q.schema, q.table));
-    if (!t || (t.kind !== "r" && t.kind !== "p")) continue;
-    try {
-      const rows = await sql.unsafe(`select 1 from ${qualified(q.schema, q.table)} limit 1`);
-      t.empty = rows.length === 0;
-    } catch {
-      t.empty = undefined;
-    }
-    // The columns rows can be loaded into (generated ones cannot), and whether this role may.
-    const cols = await sql<{ name: string; ins: boolean }[]>`
+  const defaultAcl = readDefaultAcl(sql);
+  // PostgreSQL 15 and later: whether this role may set session_replication_role (older servers lack
+  // the function; the answer is then no, unless a superuser).
+  const replica = sql<{ can: boolean }[]>`
+    select has_parameter_privilege('session_replication_role', 'SET') as can`.then(
+    (r) => r[0].can,
+    () => false,
+  );
+  // Each selected table the target has: whether it is empty, the columns rows can be loaded into
+  // (generated ones cannot), and whether this role may.
+  const checked = Promise.all(check.map(async (q) => {
+    const empty = sql.unsafe(`select 1 from ${qualified(q.schema, q.table)} limit 1`).then(
+      (rows) => rows.length === 0,
+      () => undefined,
+    );
+    const cols = sql<{ name: string; ins: boolean }[]>`
       select a.attname as name, has_table_privilege(c.oid, 'INSERT') as ins
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         join pg_attribute a on a.attrelid = c.oid
        where n.nspname = ${q.schema} and c.relname = ${q.table} and a.attnum > 0 and not a.attisdropped
          and a.attgenerated = ''
        order by a.attnum`;
+    const [e, c] = await Promise.all([empty, cols]);
+    return { q, empty: e, cols: c };
+  }));
+  // The queries run at once; a failed one must not leave the others' rejections unhandled.
+  const all = [first, roles, schemas, extensions, tables, globals, wrappers, defaultAcl, replica, checked];
+  await Promise.allSettled(all);
+  const [info] = await first;
+  const map = new Map<string, TargetTable>();
+  for (const t of await tables) map.set(tableKey(t.schema, t.name), { kind: t.kind });
+  for (const { q, empty, cols } of await checked) {
+    const t = map.get(tableKey(q.schema, q.table));
+    if (!t || (t.kind !== "r" && t.kind !== "p")) continue;
+    t.empty = empty;
     t.columns = cols.map((c) => c.name);
     t.insertable = cols.length === 0 ? undefined : cols[0].ins;
   }
-  const [rep] = info.sup ? [{ can: true }] : info.num >= 150000
-    ? await sql<{ can: boolean }[]>`
-      select has_parameter_privilege('session_replication_role', 'SET') as can`
-    : [{ can: false }];
+  const roleRows = await roles;
   return {
     serverMajor: parseServerVersionNum(info.num).major,
     user: info.usr,
     superuser: info.sup,
-    canReplica: rep.can,
-    roles: new Set(roles.map((r) => r.name)),
-    assumable: new Set(roles.filter((r) => r.can || info.sup).map((r) => r.name)),
-    schemas: new Map(schemas.map((s) => [s.name, s.owner])),
+    canReplica: info.sup || (info.num >= 150000 && await replica),
+    roles: new Set(roleRows.map((r) => r.name)),
+    assumable: new Set(roleRows.filter((r) => r.can || info.sup).map((r) => r.name)),
+    schemas: new Map((await schemas).map((s) => [s.name, s.owner])),
     tables: map,
-    extensions: new Map(extensions.map((e) => [e.name, { schema: e.schema, owner: e.owner }])),
-    globals: new Set(globals.map((g) => globalKey(g.type, g.name))),
-    usableWrappers: new Set(wrappers.map((w) => w.name)),
-    defaultAcl: await readDefaultAcl(sql),
+    extensions: new Map((await extensions).map((e) => [e.name, { schema: e.schema, owner: e.owner }])),
+    globals: new Set((await globals).map((g) => globalKey(g.type, g.name))),
+    usableWrappers: new Set((await wrappers).map((w) => w.name)),
+    defaultAcl: await defaultAcl,
   };
 }
 
