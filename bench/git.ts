@@ -51,6 +51,21 @@ async function bytesUnder(dir: string, withGit = false): Promise<number> {
   return n;
 }
 
+/** {@link bytesUnder} `dir` and its `.git`, while a run changes them: what vanishes meanwhile counts 0. */
+async function bytesNow(dir: string): Promise<number> {
+  let n = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory) n += await bytesNow(p);
+      else if (e.isFile) n += await Deno.stat(p).then((i) => i.size, () => 0);
+    }
+  } catch {
+    // removed meanwhile
+  }
+  return n;
+}
+
 /** `count-objects -v`: loose plus packed bytes. */
 async function repoBytes(dir: string): Promise<number> {
   const out = await git(dir, "count-objects", "-v");
@@ -259,6 +274,7 @@ async function main() {
       workTreeBytes: number;
       gitDirBytes: number;
       diskBytes: number;
+      peakBytes: number;
       gitLooseBytes: number;
       pushedBytes: number;
       packedBytes: number;
@@ -295,6 +311,15 @@ async function main() {
       await git(clone, "sparse-checkout", "set", "--no-cone", ...patterns);
       await git(clone, "checkout", "--quiet", "main");
       const started = performance.now();
+      // the clone's disk while the backup runs (staging folder, loose objects), sampled
+      let peakBytes = 0;
+      let running = true;
+      const sampler = (async () => {
+        while (running) {
+          peakBytes = Math.max(peakBytes, await bytesNow(clone));
+          await new Promise((res) => setTimeout(res, 200));
+        }
+      })();
       const r = await new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -314,6 +339,8 @@ async function main() {
         stdout: "piped",
         stderr: "piped",
       }).output();
+      running = false;
+      await sampler;
       const seconds = (performance.now() - started) / 1000;
       if (r.code !== 0) {
         throw new Error(`day ${day}: backup exit ${r.code}\n${new TextDecoder().decode(r.stderr)}`);
@@ -331,6 +358,7 @@ async function main() {
         workTreeBytes,
         gitDirBytes,
         diskBytes: workTreeBytes + gitDirBytes,
+        peakBytes: Math.max(peakBytes, workTreeBytes + gitDirBytes),
         gitLooseBytes: await looseBytes(clone),
         pushedBytes: pushed - central,
         packedBytes: after - central,
@@ -341,9 +369,9 @@ async function main() {
       central = after;
       const last = rows.at(-1)!;
       log(
-        `day ${day}: ${last.seconds} s, disk ${mb(last.diskBytes)} MB, work tree ${
-          mb(last.workTreeBytes)
-        } MB (backup ${mb(last.backupBytes)}), ` +
+        `day ${day}: ${last.seconds} s, disk ${mb(last.diskBytes)} MB (peak ${
+          mb(last.peakBytes)
+        }), work tree ${mb(last.workTreeBytes)} MB (backup ${mb(last.backupBytes)}), ` +
           `.git ${mb(last.gitDirBytes)} MB, pushed ${mb(last.pushedBytes)} MB, packed +${
             mb(last.packedBytes)
           } MB, ` +
@@ -378,6 +406,7 @@ async function main() {
       oneBackupBytes: oneBackup,
       maxDiskBytes: maxDisk,
       diskRatio: Math.round((maxDisk / oneBackup) * 1000) / 1000,
+      maxPeakBytes: Math.max(...rows.map((r) => r.peakBytes)),
       maxWorkTreeBytes: maxTree,
       workTreeRatio: Math.round((maxTree / oneBackup) * 1000) / 1000,
       maxGitDirBytes: Math.max(...rows.map((r) => r.gitDirBytes)),
@@ -415,6 +444,9 @@ async function main() {
         `| disk of a clone after its backup (.git and work tree), at most | ${mb(maxDisk)} MB (${
           ratio(maxDisk, oneBackup)
         }×, target ≤ 1.2×) |`,
+        `| disk of a clone while its backup runs (staging and new objects), at most | ${
+          mb(report.maxPeakBytes)
+        } MB (${ratio(report.maxPeakBytes, oneBackup)}×) |`,
         `| work tree of a clone, at most | ${mb(maxTree)} MB (${ratio(maxTree, oneBackup)}×) |`,
         `| .git of a fresh clone, at most | ${mb(report.maxGitDirBytes)} MB (${
           ratio(report.maxGitDirBytes, oneBackup)
