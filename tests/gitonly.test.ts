@@ -164,6 +164,23 @@ Deno.test("a clone without backups: four backups pushed from fresh workflow clon
   const sum = Number((await cluster!.sql("select sum(balance) from public.accounts", { db: target })).trim());
   assertEquals(sum, sums[3]);
   assertEquals(await workTree(dir), ["README.md"], "the restore wrote nothing to the clone");
+
+  // prune finds the environment in git, and commits the removal in git only
+  const pruned = await runCli([
+    "prune",
+    "--out",
+    `${dir}/backups`,
+    "--env",
+    "prod",
+    "--keep-last",
+    "1",
+    "--push",
+  ], TOOLS);
+  assertEquals(pruned.code, 0, out(pruned));
+  assertEquals((await git(dir, "ls-tree", "--name-only", "HEAD:backups/prod/archive")).split("\n").length, 1);
+  assertEquals(await workTree(dir), ["README.md"]);
+  assertEquals(await git(dir, "status", "--porcelain"), "");
+  assertEquals(await git(dir, "rev-parse", "HEAD"), await git(bare, "rev-parse", "main"), "pushed");
 });
 
 Deno.test("a clone without backups: a backup that fails or is killed at its commit leaves HEAD, the index and the work tree as they were", async () => {
