@@ -259,6 +259,37 @@ for (
   });
 }
 
+Deno.test("publishToGit in a clone without backups: --no-archive replaces latest/ in git only", async () => {
+  const { tmp, bare } = await central();
+  try {
+    const c = await bareClone(bare, `${tmp}/work`);
+    const publish = async (m: Manifest, archive: boolean) =>
+      await publishToGit({
+        root: `${c}/backups`,
+        stagedDir: (m as Manifest & { dir: string }).dir,
+        owner: await ownerOf(`${c}/backups`),
+        archive,
+        push: false,
+        message: commitMessage({ source: m.source, status: "ok", tables: 1 }),
+        log: () => {},
+      });
+    const first = await stageBackup(`${c}/backups`, "2025-05-02T00:00:00Z", "local", "1111111");
+    assertEquals((await publish(first, false)).placedAt, "latest");
+    const second = await stageBackup(`${c}/backups`, "2025-05-03T00:00:00Z", "local", "2222222");
+    const r = await publish(second, false);
+    assertEquals([r.placedAt, r.archivedPrevious, r.inGitOnly], ["latest", undefined, true]);
+    assertEquals(await gitIn(c, "ls-tree", "--name-only", "HEAD:backups"), "latest");
+    const latest = JSON.parse(await gitIn(c, "show", "HEAD:backups/latest/manifest.json"));
+    assertEquals(latest.createdAt, "2025-05-03T00:00:00Z");
+    // what the index holds is the commit, all of it skip-worktree, and nothing is on disk
+    assertEquals(await gitIn(c, "diff", "--cached", "--name-only", "HEAD"), "");
+    assert((await gitIn(c, "ls-files", "-t", "backups")).split("\n").every((l) => l.startsWith("S ")));
+    assertEquals((await names(`${c}/backups`)).filter((n) => !n.startsWith(".staging-")), []);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("publishToGit without push commits only the backup root, never staging dirs", async () => {
   const { tmp, bare } = await central();
   try {
