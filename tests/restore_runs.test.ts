@@ -3,7 +3,8 @@
  * the real program (issue 12, the restore's speed), on PostgreSQL 15 and 17: a whole restore lists each
  * dump's post-data once (the roles check and the post-data step share it); psql, which starts while the
  * backup is still being read and checked, is ended without COMMIT when a check then refuses the
- * restore: the target is unchanged and no session of the tool stays on the server.
+ * restore: the target is unchanged and no session of the tool stays on the server. Reading the target
+ * asks only about tables it has (no query fails on the server).
  * @module
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
@@ -96,6 +97,9 @@ for (const major of [15, 17] as const) {
           assertEquals(dumps.length, 3, runs.map((x) => `${x.prog} ${x.args}`).join("\n"));
           assertEquals(new Set(dumps).size, 3);
           assertEquals(runs.filter((x) => x.prog === "psql").length, 1);
+          // The target had none of the tables: nothing asked whether they are empty.
+          const serverLog = await Deno.readTextFile(join(c.dataDir, "..", "server.log"));
+          ok(!serverLog.includes(`relation "crm.customers" does not exist`), "a query on a missing table");
         });
 
         await t.step("refused after psql started: the target is unchanged, the session gone", async () => {

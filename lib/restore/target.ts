@@ -64,9 +64,26 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
     (r) => r[0].can,
     () => false,
   );
+  // The queries run at once; a failed one must not leave the others' rejections unhandled.
+  await Promise.allSettled([
+    first,
+    roles,
+    schemas,
+    extensions,
+    tables,
+    globals,
+    wrappers,
+    defaultAcl,
+    replica,
+  ]);
+  const [info] = await first;
+  const map = new Map<string, TargetTable>();
+  for (const t of await tables) map.set(tableKey(t.schema, t.name), { kind: t.kind });
   // Each selected table the target has: whether it is empty, the columns rows can be loaded into
-  // (generated ones cannot), and whether this role may.
-  const checked = Promise.all(check.map(async (q) => {
+  // (generated ones cannot), and whether this role may. All at once, after the list of tables.
+  await Promise.all(check.map(async (q) => {
+    const t = map.get(tableKey(q.schema, q.table));
+    if (!t || (t.kind !== "r" && t.kind !== "p")) return;
     const empty = sql.unsafe(`select 1 from ${qualified(q.schema, q.table)} limit 1`).then(
       (rows) => rows.length === 0,
       () => undefined,
@@ -79,21 +96,10 @@ export async function inspectTarget(sql: Sql, check: QualifiedName[]): Promise<T
          and a.attgenerated = ''
        order by a.attnum`;
     const [e, c] = await Promise.all([empty, cols]);
-    return { q, empty: e, cols: c };
+    t.empty = e;
+    t.columns = c.map((x) => x.name);
+    t.insertable = c.length === 0 ? undefined : c[0].ins;
   }));
-  // The queries run at once; a failed one must not leave the others' rejections unhandled.
-  const all = [first, roles, schemas, extensions, tables, globals, wrappers, defaultAcl, replica, checked];
-  await Promise.allSettled(all);
-  const [info] = await first;
-  const map = new Map<string, TargetTable>();
-  for (const t of await tables) map.set(tableKey(t.schema, t.name), { kind: t.kind });
-  for (const { q, empty, cols } of await checked) {
-    const t = map.get(tableKey(q.schema, q.table));
-    if (!t || (t.kind !== "r" && t.kind !== "p")) continue;
-    t.empty = empty;
-    t.columns = cols.map((c) => c.name);
-    t.insertable = cols.length === 0 ? undefined : cols[0].ins;
-  }
   const roleRows = await roles;
   return {
     serverMajor: parseServerVersionNum(info.num).major,
