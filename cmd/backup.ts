@@ -57,6 +57,7 @@ import { placeBlobs, storeDir } from "../lib/storage/blobs.ts";
 import { type FileProgress, storageStep } from "../lib/storage/backup.ts";
 import { pruneAndSweep, StoreLock, sweepBlobs } from "../lib/storage/gc.ts";
 import { checkRecoveredBlobs } from "../lib/storage/recover.ts";
+import { Sealer } from "../lib/storage/seal.ts";
 import { LATEST } from "../lib/store/rotation.ts";
 import { join } from "node:path";
 import { GROWTH_HINT, type GrowthProjection, growthWarning, projectGrowth } from "../lib/store/growth.ts";
@@ -104,6 +105,12 @@ interface RunOptions {
   storage?: { values: S3Values; settings?: S3Settings; buckets: BucketSelection };
 }
 
+/** With `--encrypt-to`: the sealer that encrypts Storage files to the same recipients as the database files. */
+async function sealerFor(recipients: string[]): Promise<{ seal?: Sealer }> {
+  const id = recipientsId(recipients);
+  return id ? { seal: await Sealer.open(recipients, id) } : {};
+}
+
 /** The `--storage` options, checked before anything connects (usage errors, exit 2). */
 function readStorageOptions(args: ParsedArgs): RunOptions["storage"] {
   const buckets = { include: listValue(args, "bucket"), exclude: listValue(args, "exclude-bucket") };
@@ -115,12 +122,6 @@ function readStorageOptions(args: ParsedArgs): RunOptions["storage"] {
       );
     }
     return undefined;
-  }
-  if (listValue(args, "encrypt-to").length || optionalString(args, "recipients-file")) {
-    throw usageError(
-      "--storage cannot be combined with --encrypt-to yet: Storage files would be stored unencrypted",
-      "back up the files without encryption (in a private repository), or drop --storage",
-    );
   }
   return {
     values: {
@@ -319,6 +320,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
         jobs: o.jobs,
         retries: o.retries,
         maxFileSize: o.maxFileSize,
+        ...(await sealerFor(o.recipients)),
         selection: o.storage.buckets,
         previousDir: await Deno.stat(join(root, LATEST)).then((i) =>
           i.isDirectory ? join(root, LATEST) : undefined
@@ -545,6 +547,7 @@ async function backupToStore(
         jobs: o.jobs,
         retries: o.retries,
         maxFileSize: Number.MAX_SAFE_INTEGER, // an object store takes any size (multipart): never cut
+        ...(await sealerFor(o.recipients)),
         selection: own
           ? { ...o.storage.buckets, exclude: [...o.storage.buckets.exclude, own] }
           : o.storage.buckets,

@@ -40,6 +40,7 @@ import { readMap, type StorageMap } from "../lib/storage/map.ts";
 import { S3Client, s3Settings } from "../lib/store/s3.ts";
 import { blobRootOf } from "../lib/storage/blobs.ts";
 import { type BlobSource, blobSourceOf, manifestOfSource } from "../lib/storage/remote.ts";
+import { openingPlain } from "../lib/storage/seal.ts";
 import {
   formatStorageRestorePlan,
   planStorageRestore,
@@ -125,7 +126,10 @@ async function filesRestore(
       "it was made without --storage; restore without --storage, or choose a backup made with it (--from)",
     );
   }
-  const blobs = await blobSourceOf(dir, blobRootOf);
+  // encrypted files are decrypted as they stream, then checked against the map's plaintext sha256
+  const blobs = openingPlain(await blobSourceOf(dir, blobRootOf), {
+    identityFile: optionalString(args, "identity-file"),
+  });
   const s3 = new S3Client(settings, { retries: intValue(args, "retries"), log });
   await s3.listBuckets(); // endpoint and keys, before the database restore writes anything
   return { s3, map, blobs, buckets };

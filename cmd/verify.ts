@@ -24,6 +24,7 @@ import { readMap, type StorageMap } from "../lib/storage/map.ts";
 import { blobRootOf } from "../lib/storage/blobs.ts";
 import { drillFiles, type FilesDrillResult } from "../lib/storage/drill.ts";
 import { type BlobSource, blobSourceOf, manifestOfSource } from "../lib/storage/remote.ts";
+import { openingPlain } from "../lib/storage/seal.ts";
 
 /** The target-storage flags, read by the drill of a backup with Storage files. */
 const TARGET_STORAGE = [
@@ -62,7 +63,10 @@ async function filesDrill(
     log,
   });
   await s3.listBuckets(); // endpoint and keys, before the database drill writes anything
-  return { s3, map, blobs: await blobSourceOf(dir, blobRootOf) };
+  const blobs = openingPlain(await blobSourceOf(dir, blobRootOf), {
+    identityFile: optionalString(args, "identity-file"),
+  });
+  return { s3, map, blobs };
 }
 
 /** The Storage drill's lines for the text output. Pure. */
@@ -77,8 +81,11 @@ function filesDrillLines(f: FilesDrillResult): string[] {
 import type { BackupSource } from "../lib/store/reader.ts";
 import { listBackups, openStoredBackup } from "../lib/store/remoteread.ts";
 
-/** A verify report with its Storage blobs checked too (`blobs`: how many, when the backup has them). */
-type Checked = VerifyReport & { blobs?: number };
+/**
+ * A verify report with its Storage blobs checked too (`blobs`: how many, when the backup has them;
+ * `encrypted`: its encrypted files, and whether their contents were decrypted).
+ */
+type Checked = VerifyReport & { blobs?: number; encrypted?: { files: number; decrypted: boolean } };
 
 /** {@link verifyBackup}, then the backup's Storage blobs (lib/storage/verify.ts), faults together. */
 async function verifyWithBlobs(
@@ -92,13 +99,18 @@ async function verifyWithBlobs(
   if (!m?.storage) return report;
   const b = await verifyBlobs(dir, m, { ...decode, memo });
   report.faults.push(...b.faults);
-  return { ...report, blobs: b.blobs };
+  return { ...report, blobs: b.blobs, ...(b.encrypted ? { encrypted: b.encrypted } : {}) };
 }
 
 /** One line per backup with Storage files, for the text output. Pure. */
 function blobLines(reports: Checked[]): string {
   return reports.filter((r) => r.blobs !== undefined).map((r) =>
-    `storage ${r.label}: ${r.blobs} blob(s) checked against their sha256`
+    `storage ${r.label}: ${r.blobs} blob(s) checked against their sha256` +
+    (!r.encrypted
+      ? ""
+      : r.encrypted.decrypted
+      ? `; ${r.encrypted.files} encrypted file(s) decrypted and checked against the map`
+      : `; the contents of ${r.encrypted.files} encrypted file(s) were not checked (give --identity-file to decrypt them)`)
   ).join("\n");
 }
 

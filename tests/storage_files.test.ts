@@ -26,6 +26,8 @@ import type { Manifest } from "../lib/store/manifest.ts";
 import type { StorageMap } from "../lib/storage/map.ts";
 import { blobFiles } from "../lib/storage/blobs.ts";
 import { STORE_LOCK } from "../lib/store/staging.ts";
+import { generateIdentity, identityToRecipient } from "age-encryption";
+import { Buffer } from "node:buffer";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -1100,5 +1102,210 @@ Deno.test("--storage with several databases is refused: one set of keys names on
     }
   } finally {
     await Deno.remove(out, { recursive: true });
+  }
+});
+
+/** An age key pair and a second identity in a temp folder: `{dir, identity, wrong, recipient}`. */
+async function ageKeys() {
+  const dir = await Deno.makeTempDir({ prefix: "storage-age-" });
+  const id = await generateIdentity();
+  const recipient = await identityToRecipient(id);
+  await Deno.writeTextFile(join(dir, "key.txt"), `${id}\n`, { mode: 0o600 });
+  await Deno.writeTextFile(join(dir, "other.txt"), `${await generateIdentity()}\n`, { mode: 0o600 });
+  return { dir, identity: join(dir, "key.txt"), wrong: join(dir, "other.txt"), recipient };
+}
+
+/** Every file under `dir`, as bytes, by path relative to it. */
+async function allFiles(dir: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const rel of await listFiles(dir)) out.set(rel, await Deno.readFile(join(dir, rel)));
+  return out;
+}
+
+Deno.test("--storage --encrypt-to: blobs encrypted with age, no plaintext in the root; verify, restore, drill, prune", async () => {
+  const { p, files } = await source();
+  const out = await Deno.makeTempDir({ prefix: "storage-sealed-" });
+  const keys = await ageKeys();
+  const enc = ["--encrypt-to", keys.recipient];
+  try {
+    const r = await backup(p, out, enc, {}, true);
+    assertEquals(r.code, 0, r.stderr);
+    const manifest = JSON.parse(await Deno.readTextFile(join(out, "latest", "manifest.json"))) as Manifest;
+    const st = manifest.storage!;
+    assertEquals([st.map, st.index, st.files], [
+      "storage-objects.json.age",
+      "storage-blobs.json",
+      files.length,
+    ]);
+    assertEquals(manifest.files[st.map].encrypted, true);
+    // the index: no names, each file's blob named by the sha256 of its encrypted bytes
+    const index = JSON.parse(await Deno.readTextFile(join(out, "latest", "storage-blobs.json")));
+    assertEquals(index.objects.length, files.length);
+    const blobDir = join(out, "storage", "blobs");
+    for (const e of index.objects) {
+      const ref = { sha256: e.stored.sha256, size: e.stored.bytes, parts: e.parts };
+      const parts = blobFiles(ref).map((b) => Deno.readFileSync(join(blobDir, b)));
+      const whole = new Uint8Array(parts.flatMap((b) => [...b]));
+      assertEquals([whole.length, sha256(whole)], [e.stored.bytes, e.stored.sha256]);
+      ok(new TextDecoder().decode(whole.subarray(0, 21)) === "age-encryption.org/v1", "not an age file");
+      ok(parts.every((b) => b.length <= 2_000_000), "a blob part is above --max-file-size");
+    }
+    ok(index.objects.some((e: { parts?: number }) => (e.parts ?? 0) >= 3), "the 5 MB file is cut into parts");
+    // no plaintext in any file of the root: 32 bytes from the middle of every file of 64 bytes or more,
+    // and the names of files (the map is encrypted, the index hides them)
+    const stored = await allFiles(out);
+    const needles = files.filter((f) => f.bytes.length >= 64).map((f) => {
+      const at = Math.floor(f.bytes.length / 2) - 16;
+      return { what: `${f.bucket}/${f.name}`, bytes: Buffer.from(f.bytes.subarray(at, at + 32)) };
+    });
+    needles.push(...["paren (1).txt", "three-mb.bin", "x!'*&$@=;:+,?.dat"].map((n) => ({
+      what: n,
+      bytes: Buffer.from(new TextEncoder().encode(n)),
+    })));
+    for (const [rel, bytes] of stored) {
+      const hay = Buffer.from(bytes);
+      for (const n of needles) ok(hay.indexOf(n.bytes) < 0, `${rel} holds plaintext of ${n.what}`);
+    }
+    ok(needles.length > 250, `only ${needles.length} patterns`);
+
+    // the second, unchanged backup downloads nothing and adds no blob
+    const before = (await listFiles(blobDir)).sort();
+    const again = await backup(p, out, enc, {}, true);
+    assertEquals(again.code, 0, again.stderr);
+    const second = (JSON.parse(await Deno.readTextFile(join(out, "latest", "manifest.json"))) as Manifest)
+      .storage!;
+    assertEquals([second.downloaded.files, second.reused.files], [0, files.length]);
+    assertEquals(second.sincePrevious, { added: 0, changed: 0, removed: 0, unchanged: files.length });
+    assertEquals((await listFiles(blobDir)).sort(), before);
+
+    // verify: without the identity the blobs as stored, saying what it could not; with it the plaintext
+    const plainVerify = await runCli(["verify", "--out", out]);
+    assertEquals(plainVerify.code, 0, plainVerify.stdout + plainVerify.stderr);
+    ok(
+      new RegExp(
+        `the contents of ${files.length} encrypted file\\(s\\) were not checked \\(give --identity-file`,
+      )
+        .test(plainVerify.stdout),
+      plainVerify.stdout,
+    );
+    const fullVerify = await runCli(["verify", "--out", out, "--identity-file", keys.identity]);
+    assertEquals(fullVerify.code, 0, fullVerify.stdout + fullVerify.stderr);
+    ok(
+      new RegExp(`${files.length} encrypted file\\(s\\) decrypted and checked`).test(fullVerify.stdout),
+      fullVerify.stdout,
+    );
+
+    await withTarget(async (t) => {
+      const env = s3Env(t, "RESTORE_S3");
+      const nothing = async () =>
+        assertEquals((await projectState(t)).rows.size, 0, "something was uploaded");
+      // no identity: exit 2 with a hint; a wrong one: refused, naming the identity file; nothing uploaded
+      const none = await restore(["--out", out, "--storage-only"], env);
+      assertEquals(none.code, 2, none.stderr);
+      ok(
+        /error: .*storage-objects\.json\.age is encrypted and no --identity-file/.test(none.stderr),
+        none.stderr,
+      );
+      ok(/hint: /.test(none.stderr), none.stderr);
+      const wrong = await restore(["--out", out, "--storage-only", "--identity-file", keys.wrong], env);
+      assertEquals(wrong.code, 1, wrong.stderr);
+      ok(
+        /error: cannot decrypt .*storage-objects\.json\.age: no identity in/.test(wrong.stderr),
+        wrong.stderr,
+      );
+      await nothing();
+
+      const want = await projectState(p);
+      const ok1 = await restore(
+        ["--out", out, "--storage-only", "--target-url", t.dbUrl, "--identity-file", keys.identity, "--json"],
+        env,
+      );
+      assertEquals(ok1.code, 0, ok1.stderr);
+      assertEquals(JSON.parse(ok1.stdout).storage.result.uploaded, files.length);
+      const got = await projectState(t);
+      assertEquals(got.buckets, want.buckets);
+      assertEquals([...got.rows.keys()], [...want.rows.keys()]);
+      for (const [key, row] of want.rows) assertEquals(got.rows.get(key), row, key);
+      for (const f of files) {
+        const bytes = await restGet(t.storage, f.bucket, f.name);
+        ok(bytes && sha256(bytes) === sha256(f.bytes), `${f.bucket}/${f.name}: other bytes in the target`);
+      }
+
+      // the drill decrypts too, into scratch buckets of the target
+      const scratch = `drill_${Deno.pid}_${crypto.randomUUID().slice(0, 8)}`;
+      await p.cluster.sql(`create database "${scratch}"`);
+      const drill = await runCli([
+        "verify",
+        "--out",
+        out,
+        "--drill",
+        "--identity-file",
+        keys.identity,
+        "--json",
+        "--target-url",
+        p.cluster.url({ db: scratch }),
+      ], env);
+      assertEquals(drill.code, 0, drill.stdout + drill.stderr);
+      const ds = JSON.parse(drill.stdout).storage;
+      assertEquals([ds.files, ds.matched, ds.mismatches], [files.length, files.length, []]);
+
+      // a changed byte in an encrypted blob: verify names it, with and without the identity; the
+      // restore refuses it by name and uploads nothing of it
+      const big = index.objects.find((e: { size: number; parts?: number }) => e.size > 3000 && !e.parts);
+      const path = join(blobDir, blobFiles({ sha256: big.stored.sha256 })[0]);
+      const bytes = Deno.readFileSync(path);
+      bytes[bytes.length - 100] ^= 0xff;
+      Deno.writeFileSync(path, bytes);
+      const bad = await runCli(["verify", "--out", out]);
+      assertEquals(bad.code, 1, bad.stdout + bad.stderr);
+      ok(
+        bad.stdout.includes(`checksum  storage/blobs/${blobFiles({ sha256: big.stored.sha256 })[0]}`),
+        bad.stdout,
+      );
+      const file = files.find((f) => sha256(f.bytes) === big.sha256)!;
+      const bad2 = await runCli(["verify", "--out", out, "--identity-file", keys.identity]);
+      assertEquals(bad2.code, 1, bad2.stdout + bad2.stderr);
+      ok(bad2.stdout.includes(`${file.bucket}/${file.name}`), bad2.stdout);
+      await restDelete(t.storage, file.bucket, file.name);
+      const refused = await restore(
+        ["--out", out, "--storage-only", "--identity-file", keys.identity, "--bucket", file.bucket],
+        env,
+      );
+      assertEquals(refused.code, 1, refused.stderr);
+      ok(
+        refused.stderr.includes(
+          `error: the blob of ${file.bucket}/${file.name} does not match the backup's map`,
+        ),
+        refused.stderr,
+      );
+      assertEquals(await restGet(t.storage, file.bucket, file.name), undefined);
+    });
+
+    // prune: the blobs of kept backups stay, those only the pruned archive had go
+    const a = (await listFiles(blobDir)).length;
+    const pruned = await runCli(["prune", "--out", out, "--keep-last", "1"]);
+    assertEquals(pruned.code, 0, pruned.stdout + pruned.stderr);
+    assertEquals((await listFiles(blobDir)).length, a, "a blob the kept backup names was removed");
+    // a plain backup reuses no encrypted blob; once the encrypted backup is pruned, its blobs go
+    const plainRun = await backup(p, out);
+    assertEquals(plainRun.code, 0, plainRun.stderr);
+    ok(
+      /previous backup's files are encrypted and this one's are not: downloading every file/.test(
+        plainRun.stderr,
+      ),
+      plainRun.stderr,
+    );
+    assertEquals((await backup(p, out)).code, 0); // the archive prune keeps is a plain one
+    const last = await runCli(["prune", "--out", out, "--keep-last", "1"]);
+    assertEquals(last.code, 0, last.stdout + last.stderr);
+    const left = await listFiles(blobDir);
+    ok(
+      left.length > 0 && left.every((b) => !before.includes(b)),
+      "an encrypted blob no backup names was kept",
+    );
+    assertEquals((await runCli(["verify", "--out", out])).code, 0);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+    await Deno.remove(keys.dir, { recursive: true });
   }
 });

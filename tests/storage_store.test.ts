@@ -13,7 +13,10 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { s3Put, startProject, type StorageProject } from "./support/storage.ts";
-import { restCreateBucket, restGet, restPut } from "./support/storage.ts";
+import { restCreateBucket, restDelete, restGet, restPut } from "./support/storage.ts";
+import { join } from "node:path";
+import { Buffer } from "node:buffer";
+import { generateIdentity, identityToRecipient } from "age-encryption";
 import { runCli } from "./support/cli.ts";
 import { type Azurite, startAzurite } from "./support/azurite.ts";
 import { startProxy } from "./support/proxy.ts";
@@ -169,6 +172,12 @@ async function keys(store: ObjectStore): Promise<{ key: string; size: number; la
 
 async function text(store: ObjectStore, key: string): Promise<string> {
   return await new Response(await store.get(key)).text();
+}
+
+/** The newest backup's manifest, read from the store as a person would. */
+async function latestManifest(store: ObjectStore): Promise<{ m: Manifest }> {
+  const k = (await keys(store)).map((x) => x.key).filter((x) => x.startsWith("backups/")).sort().at(-1)!;
+  return { m: JSON.parse(await text(store, k)) as Manifest };
 }
 
 /** The newest backup's manifest and Storage map, read from the store as a person would. */
@@ -431,6 +440,142 @@ function storeMatrix(make: () => Promise<Backend>): void {
 
 storeMatrix(s3Backend);
 storeMatrix(azBackend);
+
+/**
+ * `--encrypt-to` with a store: every object of the store is free of the files' bytes and names; an
+ * unchanged backup writes only its manifest; verify checks the blobs without the identity and the
+ * plaintext with it; a changed byte of an encrypted blob is named; the drill decrypts; prune removes
+ * an encrypted blob with the last backup that names it.
+ */
+function sealedMatrix(make: () => Promise<Backend>): void {
+  Deno.test({
+    name: "backup --storage --store --encrypt-to: encrypted blobs, incremental, verify, drill, prune",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const { p, files } = await source();
+      const b = await make();
+      const url = b.url();
+      const store = await openStore(parseStoreUrl(url, "test"), { env: b.env, retries: 2 });
+      const env = { ...b.env, ...s3Env(p, "SUPABASE_S3") };
+      const dir = await Deno.makeTempDir({ prefix: "store-sealed-" });
+      const id = await generateIdentity();
+      const identity = join(dir, "key.txt");
+      await Deno.writeTextFile(identity, `${id}\n`, { mode: 0o600 });
+      const backup = () =>
+        runCli([
+          "backup",
+          "--db-url",
+          p.dbUrl,
+          "--schema",
+          "public",
+          "--store",
+          url,
+          "--storage",
+          "--yes",
+          "--encrypt-to",
+          recipient,
+        ], env);
+      const recipient = await identityToRecipient(id);
+      const own = { bucket: "docs", name: `sealed/own-${b.name}.bin`, bytes: bytesOf(4242, 70_000) };
+      await restPut(p.storage, own.bucket, own.name, own.bytes, {});
+      try {
+        const r = await backup();
+        assertEquals(r.code, 0, r.stderr);
+        const { m } = await latestManifest(store);
+        assertEquals([m.storage!.index, m.files[m.storage!.map].encrypted], ["storage-blobs.json", true]);
+        // no object of the store holds 32 bytes of any file, or a file's name
+        const needles = [...files, own].filter((f) => f.bytes.length >= 64).map((f) => {
+          const at = Math.floor(f.bytes.length / 2) - 16;
+          return Buffer.from(f.bytes.subarray(at, at + 32));
+        });
+        needles.push(Buffer.from("spaces  twice/ and trailing"), Buffer.from("three-mb.bin"));
+        const blobsBefore: string[] = [];
+        for (const k of await keys(store)) {
+          const bytes = Buffer.from(await new Response(await store.get(k.key)).arrayBuffer());
+          for (const n of needles) ok(bytes.indexOf(n) < 0, `${k.key} holds plaintext`);
+          if (k.key.startsWith("blobs/")) {
+            assertEquals(blobKey(sha256(bytes)), k.key, "a blob's name is its sha256");
+            blobsBefore.push(k.key);
+          }
+        }
+        const index = JSON.parse(await text(store, blobKey(m.files["storage-blobs.json"].sha256)));
+        assertEquals(index.objects.length, files.length + 1);
+
+        // unchanged: only the manifest is written
+        await sleep(1100);
+        const before = new Date();
+        await sleep(10);
+        const again = await backup();
+        assertEquals(again.code, 0, again.stderr);
+        const written = (await keys(store)).filter((k) => k.lastModified && k.lastModified >= before);
+        assertEquals(written.map((k) => k.key.split("/")[0]), ["backups"], again.stderr);
+        assertEquals((await latestManifest(store)).m.storage!.downloaded, { files: 0, bytes: 0 });
+
+        const n = files.length + 1;
+        const v = await runCli(["verify", "--store", url], b.env);
+        assertEquals(v.code, 0, v.stdout + v.stderr);
+        ok(v.stdout.includes(`the contents of ${n} encrypted file(s) were not checked`), v.stdout);
+        const vi = await runCli(["verify", "--store", url, "--identity-file", identity], b.env);
+        assertEquals(vi.code, 0, vi.stdout + vi.stderr);
+        ok(vi.stdout.includes(`${n} encrypted file(s) decrypted and checked`), vi.stdout);
+
+        // the drill decrypts every file into scratch buckets (on the source's own server)
+        const scratch = `drill_${Deno.pid}_${crypto.randomUUID().slice(0, 8)}`;
+        await p.cluster.sql(`create database "${scratch}"`);
+        const d = await runCli([
+          "verify",
+          "--store",
+          url,
+          "--drill",
+          "--identity-file",
+          identity,
+          "--target-url",
+          p.cluster.url({ db: scratch }),
+          "--json",
+        ], { ...b.env, ...s3Env(p, "RESTORE_S3") });
+        assertEquals(d.code, 0, d.stdout + d.stderr);
+        const st = JSON.parse(d.stdout).storage;
+        assertEquals([st.files, st.matched, st.mismatches], [n, n, []]);
+
+        // a changed byte of the own file's encrypted blob: named, with and without the identity
+        const entry = index.objects.find((e: { size: number }) => e.size === own.bytes.length);
+        const key = blobKey(entry.stored.sha256);
+        const good = new Uint8Array(await new Response(await store.get(key)).arrayBuffer());
+        const bad = good.slice();
+        bad[bad.length - 50] ^= 1;
+        await store.put(key, { bytes: bad });
+        const bv = await runCli(["verify", "--store", url], b.env);
+        assertEquals(bv.code, 1, bv.stdout + bv.stderr);
+        ok(bv.stderr.includes(`checksum ${key}`), bv.stderr);
+        const bvi = await runCli(["verify", "--store", url, "--identity-file", identity], b.env);
+        assertEquals(bvi.code, 1, bvi.stdout + bvi.stderr);
+        ok(bvi.stderr.includes(`${own.bucket}/${own.name}`), bvi.stderr);
+        await store.put(key, { bytes: good });
+
+        // changed: its new blob uploaded; prune removes the old one with the last backup naming it
+        await restPut(p.storage, own.bucket, own.name, bytesOf(4343, 5000), { upsert: true });
+        const third = await backup();
+        assertEquals(third.code, 0, third.stderr);
+        assertEquals((await latestManifest(store)).m.storage!.downloaded.files, 1);
+        assertEquals((await backup()).code, 0); // the latest is never pruned, nor the last older one kept
+        const pr = await runCli(["prune", "--store", url, "--keep-last", "1"], b.env);
+        assertEquals(pr.code, 0, pr.stdout + pr.stderr);
+        const left = new Set((await keys(store)).map((k) => k.key));
+        ok(!left.has(key), `${key} is removed with the last backup that named it\n${pr.stdout}`);
+        ok(blobsBefore.filter((k) => !left.has(k)).length >= 1, "nothing was removed");
+        const after = await runCli(["verify", "--store", url, "--all", "--identity-file", identity], b.env);
+        assertEquals(after.code, 0, after.stdout + after.stderr);
+      } finally {
+        await restDelete(p.storage, own.bucket, own.name).catch(() => {});
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
+
+sealedMatrix(s3Backend);
+sealedMatrix(azBackend);
 
 Deno.test({
   name: "backup --storage into a bucket of the source project itself leaves that bucket out",

@@ -20,59 +20,96 @@ import { type ManifestFile, type ManifestStorage, readManifest } from "../store/
 import { FileSink } from "../store/sink.ts";
 import { backoffMs, endpointHost, type S3Client } from "../store/s3.ts";
 import { type BucketSelection, type ObjectRow, readCatalog, type StorageCatalog } from "./catalog.ts";
+import { MAP_FORMAT, type MapObject, readMap, serializeMap, STORAGE_MAP, type StorageMap } from "./map.ts";
 import {
-  MAP_FORMAT,
-  type MapObject,
-  objectKey,
-  readMap,
-  serializeMap,
-  STORAGE_MAP,
-  type StorageMap,
-} from "./map.ts";
-import { blobPresent, type BlobRef, BlobWriter, type Digest, storeDir, storeWriteError } from "./blobs.ts";
+  blobFiles,
+  blobPresent,
+  type BlobRef,
+  BlobWriter,
+  type Digest,
+  storeDir,
+  storeWriteError,
+} from "./blobs.ts";
+import {
+  BLOB_INDEX,
+  blobOf,
+  fileKey,
+  indexOfMap,
+  readIndex,
+  type Sealer,
+  serializeIndex,
+  type StoredBlob,
+} from "./seal.ts";
 import type { BackupSource } from "../store/reader.ts";
 import { manifestOfSource } from "./remote.ts";
 
+/** A file of the previous backup as planning needs it: from its map, or its blob index (encrypted). */
+export interface PreviousFile {
+  /** {@link fileKey} of its bucket and name. */
+  key: string;
+  etag: string;
+  size: number;
+  /** The plaintext's sha256. */
+  sha256: string;
+  parts?: number;
+  /** Its encrypted blob, when the backup's files are encrypted. */
+  stored?: StoredBlob;
+}
+
+/** The previous backup's files from its (plain) map entries. Pure. */
+export function previousOfMap(objects: readonly MapObject[]): PreviousFile[] {
+  return objects.map((o) => ({
+    key: fileKey(o.bucket, o.name),
+    etag: o.etag,
+    size: o.size,
+    sha256: o.sha256,
+    ...(o.parts ? { parts: o.parts } : {}),
+    ...(o.stored ? { stored: o.stored } : {}),
+  }));
+}
+
 /** What to do with each object row. */
 export interface FilePlan {
-  /** Rows whose bytes are in the store already, with the previous map's entry. */
-  reuse: { row: ObjectRow; from: MapObject }[];
+  /** Rows whose bytes are in the store already, with the previous backup's entry. */
+  reuse: { row: ObjectRow; from: PreviousFile }[];
   /** Rows to download. */
   fetch: ObjectRow[];
 }
 
 /**
- * Splits the rows into reused and downloaded: a row is reused when the previous map has the same
+ * Splits the rows into reused and downloaded: a row is reused when the previous backup has the same
  * bucket and name with the same ETag and size, and `present` says its blob is in the store. Pure.
  */
 export function planFiles(
   rows: readonly ObjectRow[],
-  previous: readonly MapObject[],
+  previous: readonly PreviousFile[],
   present: (b: BlobRef) => boolean,
 ): FilePlan {
-  const prev = new Map(previous.map((e) => [objectKey(e.bucket, e.name), e]));
+  const prev = new Map(previous.map((e) => [e.key, e]));
   const plan: FilePlan = { reuse: [], fetch: [] };
   for (const row of rows) {
-    const p = prev.get(objectKey(row.bucket, row.name));
-    if (p && p.etag === row.etag && p.size === row.size && present(p)) plan.reuse.push({ row, from: p });
-    else plan.fetch.push(row);
+    const p = prev.get(fileKey(row.bucket, row.name));
+    if (p && p.etag === row.etag && p.size === row.size && present(blobOf(p))) {
+      plan.reuse.push({ row, from: p });
+    } else plan.fetch.push(row);
   }
   return plan;
 }
 
-/** Counts against the previous map: added, changed (other bytes), removed, unchanged. Pure. */
+/** Counts against the previous backup's files: added, changed (other bytes), removed, unchanged. Pure. */
 export function compareMaps(
-  previous: readonly MapObject[],
+  previous: readonly PreviousFile[],
   current: readonly MapObject[],
 ): { added: number; changed: number; removed: number; unchanged: number } {
-  const prev = new Map(previous.map((e) => [objectKey(e.bucket, e.name), e]));
+  const prev = new Map(previous.map((e) => [e.key, e]));
   let added = 0, changed = 0, unchanged = 0;
   for (const e of current) {
-    const p = prev.get(objectKey(e.bucket, e.name));
+    const key = fileKey(e.bucket, e.name);
+    const p = prev.get(key);
     if (!p) added++;
     else if (p.sha256 !== e.sha256) changed++;
     else unchanged++;
-    prev.delete(objectKey(e.bucket, e.name));
+    prev.delete(key);
   }
   return { added, changed, removed: prev.size, unchanged };
 }
@@ -119,8 +156,10 @@ export interface FileBackupOptions {
   /** Download attempts after the first when a body breaks off. */
   retries: number;
   maxFileSize: number;
-  /** The previous backup's map entries; undefined when it has none. */
-  previous?: readonly MapObject[];
+  /** Encrypts every file to the backup's recipients (`--encrypt-to`, lib/storage/seal.ts). */
+  seal?: Sealer;
+  /** The previous backup's files; undefined when it has none (or none this run may reuse). */
+  previous?: readonly PreviousFile[];
   log: (line: string) => void;
   onProgress?: (p: FileProgress) => void;
   /** Aborted: start no new download (the database dump failed). */
@@ -155,25 +194,41 @@ async function fetchOne(row: ObjectRow, o: FileBackupOptions, count: (n: number)
           `its ETag or size is now ${head.etag}, ${head.size} bytes (the row says ${row.etag}, ${row.size})`,
       };
     }
-    const w = new BlobWriter(o.holder, o.maxFileSize, row.size);
+    const w = new BlobWriter(o.holder, o.maxFileSize, o.seal ? o.seal.sealedSize(row.size) : row.size);
+    let counted = 0;
+    const tally = (n: number) => {
+      counted += n;
+      count(n);
+    };
     try {
-      for await (const chunk of body) {
+      // encrypted: the plaintext is hashed on its way into age, the blob is the encrypted bytes
+      const sealed = o.seal ? await o.seal.seal(body, tally) : undefined;
+      for await (const chunk of sealed?.stream ?? body) {
         await w.write(chunk);
-        count(chunk.length);
+        if (!sealed) tally(chunk.length);
       }
       const d = await w.close();
+      const plain = sealed ? sealed.digest() : d;
+      if (!plain) throw new Error("the encrypted stream ended before its plaintext");
+      if (o.seal && d.bytes !== o.seal.sealedSize(plain.bytes)) {
+        throw new Error(
+          `encrypted ${plain.bytes} bytes into ${d.bytes}, not ${o.seal.sealedSize(plain.bytes)}`,
+        );
+      }
       const md5 = etagMd5(row.etag);
-      if (d.bytes !== row.size || (md5 && md5 !== d.md5)) {
+      if (plain.bytes !== row.size || (md5 && md5 !== plain.md5)) {
         await w.discard();
         return {
-          changed: `its bytes (${d.bytes}, MD5 ${d.md5}) do not match the row (${row.size}, ${row.etag})`,
+          changed:
+            `its bytes (${plain.bytes}, MD5 ${plain.md5}) do not match the row (${row.size}, ${row.etag})`,
         };
       }
+      const stored = sealed ? { stored: { sha256: d.sha256, bytes: d.bytes } } : {};
       if (o.sink) {
         // an object store: the upload is the slow part, and take() waits for it
         const parts = await o.sink.take(w, d);
         return {
-          entry: { ...row, sha256: d.sha256, ...(parts > 1 ? { parts } : {}) },
+          entry: { ...row, sha256: plain.sha256, ...(parts > 1 ? { parts } : {}), ...stored },
           synced: Promise.resolve(),
         };
       }
@@ -182,10 +237,10 @@ async function fetchOne(row: ObjectRow, o: FileBackupOptions, count: (n: number)
         await w.discard();
         throw storeWriteError(o.holder, e);
       });
-      return { entry: { ...row, sha256: d.sha256, ...(parts > 1 ? { parts } : {}) }, synced };
+      return { entry: { ...row, sha256: plain.sha256, ...(parts > 1 ? { parts } : {}), ...stored }, synced };
     } catch (e) {
       await w.discard();
-      count(-w.bytes);
+      count(-counted);
       if (abortSignal.aborted) throw abortSignal.reason ?? e;
       if (e instanceof BackupError || attempt > o.retries) {
         if (e instanceof BackupError) throw e;
@@ -217,13 +272,12 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
   const candidates = planFiles(catalog.objects, previous, () => true).reuse;
   await runPool(
     candidates.map(({ from }) => async () => {
-      if (o.sink ? o.sink.has(from) : await blobPresent(store, from)) {
-        present.add(from.sha256 + (from.parts ?? ""));
-      }
+      const b = blobOf(from);
+      if (o.sink ? o.sink.has(b) : await blobPresent(store, b)) present.add(blobFiles(b).join(","));
     }),
     8,
   );
-  const plan = planFiles(catalog.objects, previous, (b) => present.has(b.sha256 + (b.parts ?? "")));
+  const plan = planFiles(catalog.objects, previous, (b) => present.has(blobFiles(b).join(",")));
   const totalBytes = plan.fetch.reduce((n, r) => n + r.size, 0);
   const progress: FileProgress = { files: 0, totalFiles: plan.fetch.length, bytes: 0, totalBytes };
   o.log(
@@ -233,6 +287,7 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
     ...row,
     sha256: from.sha256,
     ...(from.parts ? { parts: from.parts } : {}),
+    ...(from.stored ? { stored: from.stored } : {}),
   }));
   const changed: string[] = [];
   const missing: string[] = [];
@@ -304,6 +359,48 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
   };
 }
 
+/**
+ * The files of the previous backup this run may reuse: from its map when neither is encrypted, from
+ * its blob index when both are encrypted to the same recipients (the map needs the identity, which
+ * a backup run does not have). A plain blob never goes into an encrypted backup, nor the other way
+ * round, nor a blob encrypted to other recipients: then every file is downloaded, and `log` says why.
+ * Undefined when nothing can be reused.
+ */
+async function previousFiles(
+  src: BackupSource,
+  seal: Sealer | undefined,
+  log: (line: string) => void,
+): Promise<PreviousFile[] | undefined> {
+  try {
+    const m = await manifestOfSource(src, readManifest);
+    if (!m.storage) return undefined;
+    const sealed = m.storage.index !== undefined;
+    if (!!seal !== sealed) {
+      const how = sealed ? "encrypted and this one's are not" : "not encrypted and this one's are";
+      log(`notice: storage: the previous backup's files are ${how}: downloading every file`);
+      return undefined;
+    }
+    if (seal) {
+      const ix = (await readIndex(src, m))!;
+      if (ix.recipients !== seal.id) {
+        log(
+          "notice: storage: the previous backup's files are encrypted to other recipients: downloading every file",
+        );
+        return undefined;
+      }
+      return ix.objects;
+    }
+    return previousOfMap((await readMap(src, m))?.objects ?? []);
+  } catch (e) {
+    log(
+      `warning: storage: the previous backup's map cannot be read (${
+        (e as Error).message
+      }); downloading every file`,
+    );
+    return undefined;
+  }
+}
+
 /** Everything {@link storageStep} needs besides what {@link backupFiles} takes. */
 export interface StorageStepOptions extends Omit<FileBackupOptions, "previous"> {
   selection: BucketSelection;
@@ -332,24 +429,18 @@ export function storageStep(o: StorageStepOptions): {
     },
     async write(stagingDir: string, stop?: AbortSignal) {
       if (!catalog) throw new Error("storageStep.write before read");
-      let previous: MapObject[] | undefined;
-      if (o.previousDir) {
-        try {
-          const m = await manifestOfSource(o.previousDir, readManifest);
-          previous = (await readMap(o.previousDir, m))?.objects;
-        } catch (e) {
-          o.log(
-            `warning: storage: the previous backup's map cannot be read (${
-              (e as Error).message
-            }); downloading every file`,
-          );
-        }
-      }
+      const previous = o.previousDir ? await previousFiles(o.previousDir, o.seal, o.log) : undefined;
       const r = await backupFiles(catalog, { ...o, previous, ...(stop ? { stop } : {}) });
       step.result = r;
-      const sink = await FileSink.open(join(stagingDir, STORAGE_MAP));
-      await sink.write(new TextEncoder().encode(serializeMap(r.map)));
-      return { files: { [STORAGE_MAP]: await sink.close() }, storage: r.summary };
+      const files: Record<string, ManifestFile> = {};
+      const put = async (rel: string, text: string) => {
+        const sink = await FileSink.open(join(stagingDir, rel));
+        await sink.write(new TextEncoder().encode(text));
+        files[rel] = await sink.close();
+      };
+      await put(STORAGE_MAP, serializeMap(r.map)); // encrypted with the other files when o.seal
+      if (o.seal) await put(BLOB_INDEX, serializeIndex(indexOfMap(r.map.objects, o.seal.id)));
+      return { files, storage: o.seal ? { ...r.summary, index: BLOB_INDEX } : r.summary };
     },
   };
   return step;

@@ -20,7 +20,8 @@ import { archiveFilesInGit } from "../store/git.ts";
 import { listLeftovers } from "../store/leftover.ts";
 import { MANIFEST_NAME, parseManifest } from "../store/manifest.ts";
 import { STORE_LOCK } from "../store/staging.ts";
-import { mapFromText, readMap, STORAGE_MAP } from "./map.ts";
+import { STORAGE_MAP } from "./map.ts";
+import { backupBlobs, backupBlobsFromText, BLOB_INDEX } from "./seal.ts";
 import { blobFiles, collectGarbage, storeDir } from "./blobs.ts";
 import { type PruneDecision, pruneRoot } from "../store/prune.ts";
 import type { RetentionPolicy } from "../store/retention.ts";
@@ -112,8 +113,12 @@ async function referencedBlobs(root: string): Promise<Set<string> | { skipped: s
     else dirs.push(a.dir);
   }
   let maps: (string | undefined)[];
+  let indexes: (string | undefined)[];
   try {
     maps = await archiveFilesInGit(root, inGit.map((a) => a.name), STORAGE_MAP);
+    indexes = inGit.some((a) => a.manifest?.storage?.index)
+      ? await archiveFilesInGit(root, inGit.map((a) => a.name), BLOB_INDEX)
+      : [];
   } catch (e) {
     if (e instanceof BackupError && e.exitCode >= 130) throw e;
     return {
@@ -123,8 +128,8 @@ async function referencedBlobs(root: string): Promise<Set<string> | { skipped: s
   for (const [i, a] of inGit.entries()) {
     try {
       if (!a.manifest) throw new Error(a.problem ?? "no manifest.json");
-      for (const o of mapFromText(a.dir, a.manifest, maps[i])?.objects ?? []) {
-        for (const f of blobFiles(o)) referenced.add(f);
+      for (const b of backupBlobsFromText(a.dir, a.manifest, { map: maps[i], index: indexes[i] })) {
+        for (const f of blobFiles(b)) referenced.add(f);
       }
     } catch (e) {
       return {
@@ -135,8 +140,7 @@ async function referencedBlobs(root: string): Promise<Set<string> | { skipped: s
   for (const dir of dirs) {
     try {
       const m = parseManifest(await Deno.readTextFile(join(dir, MANIFEST_NAME)), join(dir, MANIFEST_NAME));
-      const map = await readMap(dir, m);
-      for (const o of map?.objects ?? []) for (const f of blobFiles(o)) referenced.add(f);
+      for (const b of await backupBlobs(dir, m)) for (const f of blobFiles(b)) referenced.add(f);
     } catch (e) {
       return { skipped: `${dir} cannot be read (${(e as Error).message.split("\n")[0]})` };
     }
@@ -144,8 +148,8 @@ async function referencedBlobs(root: string): Promise<Set<string> | { skipped: s
   // complete backups dead runs left: the next run puts them in place. One whose map does not read
   // is not complete, and no run will put it in place.
   for (const { leftover, manifest } of await listLeftovers(root)) {
-    const map = await readMap(leftover.path, manifest).catch(() => undefined);
-    for (const o of map?.objects ?? []) for (const f of blobFiles(o)) referenced.add(f);
+    const blobs = await backupBlobs(leftover.path, manifest).catch(() => []);
+    for (const b of blobs) for (const f of blobFiles(b)) referenced.add(f);
   }
   return referenced;
 }

@@ -19,6 +19,9 @@ import type { Bucket, ObjectRow } from "./catalog.ts";
 /** The map's file name in a backup folder. */
 export const STORAGE_MAP = "storage-objects.json";
 
+/** The map's name when the backup is encrypted (lib/store/encode.ts adds `.age`). */
+export const SEALED_MAP = `${STORAGE_MAP}.age`;
+
 /** The map format this tool writes and reads. */
 export const MAP_FORMAT = 1;
 
@@ -28,6 +31,11 @@ export interface MapObject extends ObjectRow {
   sha256: string;
   /** Number of blob parts when the blob is split (absent: one file). */
   parts?: number;
+  /**
+   * The encrypted blob that holds the bytes (`--encrypt-to`, lib/storage/seal.ts): the sha256 and
+   * size of the stored bytes, which name the blob. Absent: the blob is the bytes, named by `sha256`.
+   */
+  stored?: { sha256: string; bytes: number };
 }
 
 /** The whole map. */
@@ -110,7 +118,10 @@ export function parseMap(text: string, where: string): StorageMap {
       typeof x.sha256 === "string" && HEX64.test(x.sha256) && isCount(x.size) && isText(x.etag) &&
       optText(x.contentType) && optText(x.cacheControl) && optText(x.owner) && optText(x.ownerId) &&
       "userMetadata" in x &&
-      (x.parts === undefined || (isCount(x.parts) && x.parts >= 2 && x.parts <= 9999));
+      (x.parts === undefined || (isCount(x.parts) && x.parts >= 2 && x.parts <= 9999)) &&
+      (x.stored === undefined ||
+        (typeof x.stored === "object" && x.stored !== null && typeof x.stored.sha256 === "string" &&
+          HEX64.test(x.stored.sha256) && isCount(x.stored.bytes)));
     if (!ok) throw bad(where, `object ${i + 1} has a missing or wrong field`);
     if (!ids.has(x.bucket!)) {
       throw bad(where, `object ${i + 1} is in bucket '${x.bucket}', which the map lacks`);
@@ -135,8 +146,8 @@ export async function readMap(
 ): Promise<StorageMap | undefined> {
   if (!m.storage) return undefined;
   const rel = m.storage.map;
-  const where = `${sourceName(dir)}/${STORAGE_MAP}`;
-  if (rel !== STORAGE_MAP) throw bad(where, `the manifest names the map '${rel}'`);
+  const where = `${sourceName(dir)}/${rel === SEALED_MAP ? SEALED_MAP : STORAGE_MAP}`;
+  if (rel !== STORAGE_MAP && rel !== SEALED_MAP) throw bad(where, `the manifest names the map '${rel}'`);
   const entry = m.files[rel];
   if (!entry) throw bad(where, "the manifest does not list it");
   let bytes: Uint8Array;

@@ -12,7 +12,8 @@ import type { Claimed } from "../store/leftover.ts";
 import type { Manifest } from "../store/manifest.ts";
 import { LATEST } from "../store/rotation.ts";
 import { readMap } from "./map.ts";
-import { blobPresent, placeCheckedBlob, storeDir } from "./blobs.ts";
+import { blobOf, readIndex } from "./seal.ts";
+import { blobPresent, type BlobRef, placeCheckedBlob, storeDir } from "./blobs.ts";
 
 /** The first file of a backup's map whose blob is in neither the store nor a holder, or why the map is unusable. */
 async function ensureBlobs(
@@ -22,23 +23,30 @@ async function ensureBlobs(
   holders: readonly string[],
   done: Set<string>,
 ): Promise<string | undefined> {
-  let map;
+  let blobs: { blob: BlobRef; what: string }[];
   try {
-    map = await readMap(dir, m);
+    // without the identity: an encrypted backup's blobs are named by its blob index
+    const ix = await readIndex(dir, m);
+    blobs = ix
+      ? ix.objects.map((e) => ({ blob: blobOf(e), what: `an encrypted file (blob ${e.stored.sha256})` }))
+      : ((await readMap(dir, m))?.objects ?? []).map((o) => ({
+        blob: blobOf(o),
+        what: `the file ${o.bucket}/${o.name}`,
+      }));
   } catch (e) {
     return `its Storage map cannot be read (${(e as Error).message.split("\n")[0]})`;
   }
   const store = storeDir(root);
-  for (const o of map?.objects ?? []) {
-    const key = `${o.sha256}.${o.parts ?? 1}`;
+  for (const { blob: b, what } of blobs) {
+    const key = `${b.sha256}.${b.parts ?? 1}`;
     if (done.has(key)) continue;
-    let ok = await blobPresent(store, o);
+    let ok = await blobPresent(store, b);
     for (const h of holders) {
       if (ok) break;
-      ok = await placeCheckedBlob(h, root, o);
+      ok = await placeCheckedBlob(h, root, b);
     }
     if (!ok) {
-      return `the file ${o.bucket}/${o.name} is in neither the store nor the interrupted run's downloads`;
+      return `${what} is in neither the store nor the interrupted run's downloads`;
     }
     done.add(key);
   }

@@ -26,7 +26,7 @@ import type { BackupReader, BackupSource } from "../store/reader.ts";
 import type { Manifest, ManifestFile } from "../store/manifest.ts";
 import { blobKey, BLOBS, storedOf } from "../store/remotelayout.ts";
 import { BLOB_DIR, blobFiles, type BlobRef, type BlobWriter, type Digest, openBlob } from "./blobs.ts";
-import { readMap } from "./map.ts";
+import { backupBlobs } from "./seal.ts";
 
 /** Where the blobs of a backup's Storage files are read from. */
 export interface BlobSource {
@@ -141,39 +141,62 @@ export function checkedStream(
   let held: Uint8Array | undefined;
   let done: Digest | undefined;
   let failed = false;
-  const stream = source.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, ctl) {
+  const reader = source.getReader();
+  // read by hand rather than piped: a source that fails with a BlobMismatch (an encrypted blob
+  // age refuses, lib/storage/seal.ts) fails the check too
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(ctl) {
+      for (;;) {
+        let r: ReadableStreamReadResult<Uint8Array>;
+        try {
+          r = await reader.read();
+        } catch (e) {
+          if (e instanceof BlobMismatch) failed = true;
+          ctl.error(e);
+          return;
+        }
+        if (r.done) {
+          const sha256 = sha.digest("hex");
+          if (bytes !== want.size || sha256 !== want.sha256) {
+            failed = true;
+            ctl.error(new BlobMismatch(`${bytes} bytes, sha256 ${sha256}`));
+            return;
+          }
+          if (held) ctl.enqueue(held);
+          done = { bytes, sha256, md5: md5.digest("hex") };
+          ctl.close();
+          return;
+        }
+        const chunk = r.value;
         bytes += chunk.length;
         if (bytes > want.size) {
           failed = true;
           ctl.error(new BlobMismatch(`more than ${want.size} bytes`));
+          await reader.cancel().catch(() => {});
           return;
         }
         sha.update(chunk);
         md5.update(chunk);
-        if (held) ctl.enqueue(held);
+        const out = held;
         held = chunk;
-      },
-      flush(ctl) {
-        const sha256 = sha.digest("hex");
-        if (bytes !== want.size || sha256 !== want.sha256) {
-          failed = true;
-          ctl.error(new BlobMismatch(`${bytes} bytes, sha256 ${sha256}`));
+        if (out) {
+          ctl.enqueue(out);
           return;
         }
-        if (held) ctl.enqueue(held);
-        done = { bytes, sha256, md5: md5.digest("hex") };
-      },
-    }),
-  );
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
   return { stream, digest: () => done, failed: () => failed };
 }
 
 /**
- * The blob keys (`blobs/<aa>/<sha256>`) the Storage map of manifest `m` names, read from `store`
- * (an empty list for a backup without Storage files). Throws when the map is missing or damaged:
- * prune then removes no blob.
+ * The blob keys (`blobs/<aa>/<sha256>`) the Storage map of manifest `m` names (or, when its files
+ * are encrypted, its blob index: lib/storage/seal.ts), read from `store` (an empty list for a
+ * backup without Storage files). Throws when the map or index is missing or damaged: prune then
+ * removes no blob.
  */
 export function storageBlobRefs(store: ObjectStore): (m: Manifest) => Promise<string[]> {
   return async (m) => {
@@ -189,8 +212,8 @@ export function storageBlobRefs(store: ObjectStore): (m: Manifest) => Promise<st
         return body;
       },
     };
-    const map = await readMap(reader, m);
-    return (map?.objects ?? []).map((o) => blobKey(o.sha256));
+    // without the identity: an encrypted backup's blobs are named by its blob index
+    return (await backupBlobs(reader, m)).map((b) => blobKey(b.sha256));
   };
 }
 

@@ -202,8 +202,9 @@ async function uploadFromBlob(
     ...(f.cacheControl ? { cacheControl: f.cacheControl } : {}),
     metadata: meta,
   };
-  if (blobs.local !== undefined || f.size === 0) {
-    const local = blobs.local;
+  // an encrypted blob (`stored`) is decrypted as it streams, and checked as an object store's is
+  if ((blobs.local !== undefined && !f.stored) || f.size === 0) {
+    const local = f.stored ? undefined : blobs.local;
     const d = await (local !== undefined ? hashBlob(local, f) : blobs.open(f).then(hashStream)).catch((e) => {
       throw unreadable(e);
     });

@@ -39,6 +39,13 @@ export const COMPRESSION_SUFFIX: Record<Compression, string> = { gzip: ".gz", zs
 /** The file-name suffix of an age-encrypted file. */
 export const AGE_SUFFIX = ".age";
 
+/**
+ * Backup files that describe how the others are stored and must be read without the identity, so
+ * they are never encoded, like manifest.json: the blob index of encrypted Storage files
+ * (lib/storage/seal.ts).
+ */
+export const NEVER_ENCODED: ReadonlySet<string> = new Set(["storage-blobs.json"]);
+
 /** True when a file is compressed by this tool (plain SQL); custom-format dumps are not. */
 export function isCompressible(rel: string): boolean {
   return rel.endsWith(".sql");
@@ -49,6 +56,7 @@ export function storedForm(
   rel: string,
   s: EncodeSettings,
 ): { name: string; compression?: Compression; encrypted: boolean } {
+  if (NEVER_ENCODED.has(rel)) return { name: rel, encrypted: false };
   const compression = s.compression && isCompressible(rel) ? s.compression : undefined;
   const encrypted = s.recipients.length > 0;
   const name = rel + (compression ? COMPRESSION_SUFFIX[compression] : "") + (encrypted ? AGE_SUFFIX : "");
@@ -75,6 +83,7 @@ export function renameFiles(
     ...m,
     roles: m.roles === null ? null : rename(m.roles),
     ...(m.catalog !== undefined ? { catalog: rename(m.catalog) } : {}),
+    ...(m.storage ? { storage: { ...m.storage, map: rename(m.storage.map) } } : {}),
     schemas: m.schemas.map((s) => ({
       ...s,
       dump: rename(s.dump),

@@ -9,6 +9,7 @@
  * <schema>/tables/<table>/schema.sql
  * <schema>/tables/<table>/data.sql        (or data.001.sql, data.002.sql, … when split)
  * storage-objects.json                    (backup --storage: the Storage map, lib/storage/map.ts)
+ * storage-blobs.json                      (--storage --encrypt-to: the blob index, lib/storage/seal.ts)
  * ```
  * @module
  */
@@ -23,13 +24,15 @@ export const CATALOG_FILE = "catalog.sql";
 /**
  * The files at a backup's root. A schema folder is never named like one of them, nor like one of
  * them with suffixes (their stored forms, such as `roles.sql.gz.age`: lib/store/encode.ts).
- * `storage-objects.json` is the Storage map (lib/storage/map.ts).
+ * `storage-objects.json` is the Storage map (lib/storage/map.ts), `storage-blobs.json` the blob
+ * index of encrypted Storage files (lib/storage/seal.ts).
  */
 const ROOT_FILES: ReadonlySet<string> = new Set([
   MANIFEST_NAME,
   ROLES_FILE,
   CATALOG_FILE,
   "storage-objects.json",
+  "storage-blobs.json",
 ]);
 const WINDOWS_DEVICES = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 

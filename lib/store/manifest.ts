@@ -117,6 +117,11 @@ export interface ManifestFile {
 export interface ManifestStorage {
   /** The map file in the backup folder (also listed in `files`). */
   map: string;
+  /**
+   * The blob index (`storage-blobs.json`, also listed in `files`, never encrypted) of a backup whose
+   * Storage files are encrypted: what a run without the identity needs (lib/storage/seal.ts).
+   */
+  index?: string;
   /** The S3 endpoint's scheme and host the files came from. */
   endpoint: string;
   buckets: number;
@@ -299,6 +304,7 @@ const MANIFEST: Check = object({
   })),
   storage: opt(object({
     map: string,
+    index: opt(string),
     endpoint: string,
     buckets: count,
     files: count,

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { compareMaps, etagMd5, planFiles } from "../../../lib/storage/backup.ts";
+import { compareMaps, etagMd5, planFiles, previousOfMap } from "../../../lib/storage/backup.ts";
 import type { ObjectRow } from "../../../lib/storage/catalog.ts";
 import type { MapObject } from "../../../lib/storage/map.ts";
 
@@ -33,7 +33,7 @@ Deno.test("planFiles reuses a file only when ETag and size match and its blob is
     row("gone", '"e4"', 4),
     row("new", '"e5"', 5),
   ];
-  const plan = planFiles(rows, prev, (b) => b.sha256 !== "d".repeat(64));
+  const plan = planFiles(rows, previousOfMap(prev), (b) => b.sha256 !== "d".repeat(64));
   assertEquals(plan.reuse.map((r) => r.row.name), ["same"]);
   assertEquals(plan.fetch.map((r) => r.name), ["etag", "size", "gone", "new"]);
   assertEquals(planFiles(rows, [], () => true).fetch.length, 5);
@@ -42,7 +42,20 @@ Deno.test("planFiles reuses a file only when ETag and size match and its blob is
 Deno.test("compareMaps counts added, changed, removed and unchanged files", () => {
   const prev = [entry("a", "", 1, "a"), entry("b", "", 1, "b"), entry("c", "", 1, "c")];
   const cur = [entry("a", "", 1, "a"), entry("b", "", 1, "f"), entry("d", "", 1, "d")];
-  assertEquals(compareMaps(prev, cur), { added: 1, changed: 1, removed: 1, unchanged: 1 });
+  assertEquals(compareMaps(previousOfMap(prev), cur), { added: 1, changed: 1, removed: 1, unchanged: 1 });
+});
+
+Deno.test("planFiles reuses an encrypted file by its blob, which its presence is asked about", () => {
+  const stored = { sha256: "e".repeat(64), bytes: 200 };
+  const prev = previousOfMap([{ ...entry("same", '"e1"', 1, "a"), parts: 2, stored }]);
+  const asked: unknown[] = [];
+  const plan = planFiles([row("same", '"e1"', 1)], prev, (b) => {
+    asked.push(b);
+    return true;
+  });
+  assertEquals(asked, [{ sha256: "e".repeat(64), size: 200, parts: 2 }]);
+  assertEquals(plan.reuse[0].from.stored, stored);
+  assertEquals(plan.reuse[0].from.sha256, "a".repeat(64));
 });
 
 Deno.test("etagMd5 reads a plain MD5 ETag, not a multipart one", () => {

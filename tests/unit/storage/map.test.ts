@@ -100,3 +100,15 @@ Deno.test("mapFromText checks a map git holds against the manifest before trusti
   bad(manifest({}), text, /does not list it/);
   bad(manifest({ [STORAGE_MAP]: { ...entry, compression: "gzip" } }), text, /compressed or encrypted/);
 });
+
+Deno.test("parseMap takes an encrypted file's blob (stored) and refuses a bad one", () => {
+  const stored = { sha256: "c".repeat(64), bytes: 203 };
+  const text = serializeMap(map([obj({ stored })]));
+  assertEquals(parseMap(text, "m").objects[0].stored, stored);
+  for (const bad of [{ sha256: "../x", bytes: 1 }, { sha256: "c".repeat(64), bytes: -1 }, null, "x"]) {
+    throws(
+      () => parseMap(serializeMap(map([obj({ stored: bad as never })])), "dir/storage-objects.json.age"),
+      /object 1 has a missing or wrong field/,
+    );
+  }
+});

@@ -136,3 +136,24 @@ Deno.test("blobSourceOf: a git reader's blobs are its root's files in that commi
     (e) => ok(e instanceof Deno.errors.NotFound, String(e)),
   );
 });
+
+Deno.test("checkedStream fails when its source fails with a BlobMismatch (an encrypted blob age refuses)", async () => {
+  let n = 0;
+  const source = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (n++ === 0) c.enqueue(new Uint8Array([1, 2, 3]));
+      else c.error(new BlobMismatch("a chunk does not decrypt"));
+    },
+  });
+  const c = checkedStream(source, { sha256: sha(whole), size: 9 });
+  const r = await drain(c.stream);
+  ok(r.error instanceof BlobMismatch, String(r.error));
+  assertEquals([r.got, c.failed(), c.digest()], [0, true, undefined]);
+  // another error of the source is passed on, and is not the blob's fault
+  const other = checkedStream(new ReadableStream({ pull: (ctl) => ctl.error(new Error("reset")) }), {
+    sha256: sha(whole),
+    size: 9,
+  });
+  const o = await drain(other.stream);
+  assertEquals([(o.error as Error).message, other.failed()], ["reset", false]);
+});

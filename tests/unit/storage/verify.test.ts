@@ -1,7 +1,17 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type BlobMemo, verifyBlobs } from "../../../lib/storage/verify.ts";
-import { MAP_FORMAT, serializeMap, STORAGE_MAP, type StorageMap } from "../../../lib/storage/map.ts";
+import {
+  MAP_FORMAT,
+  type MapObject,
+  SEALED_MAP,
+  serializeMap,
+  STORAGE_MAP,
+  type StorageMap,
+} from "../../../lib/storage/map.ts";
+import { BLOB_INDEX, indexOfMap, Sealer, serializeIndex } from "../../../lib/storage/seal.ts";
+import { recipientsId } from "../../../lib/store/publish.ts";
+import { Encrypter, generateIdentity, identityToRecipient } from "age-encryption";
 import type { BackupReader } from "../../../lib/store/reader.ts";
 import type { Manifest } from "../../../lib/store/manifest.ts";
 import { sampleManifest } from "../../support/manifest.ts";
@@ -100,4 +110,104 @@ Deno.test("verify --all reads a Storage blob several backups share once, and che
   await verifyBlobs(one, one.manifest);
   await verifyBlobs(one, one.manifest);
   assertEquals(opened.length, 4);
+});
+
+Deno.test("verifyBlobs of encrypted files: without the identity the blobs by the index, with it the plaintext", async () => {
+  const id = await generateIdentity();
+  const recipient = await identityToRecipient(id);
+  const rid = recipientsId([recipient])!;
+  const sealer = await Sealer.open([recipient], rid);
+  const dir = await Deno.makeTempDir();
+  try {
+    const identityFile = `${dir}/key.txt`;
+    await Deno.writeTextFile(identityFile, `${id}\n`);
+    const blobs = new Map<string, Uint8Array>();
+    const put = (b: Uint8Array) => (blobs.set(sha(b), b), { bytes: b.length, sha256: sha(b) });
+    const objects: MapObject[] = [];
+    for (const [name, text] of [["a", "alpha"], ["b", "beta".repeat(40_000)]]) {
+      const plain = enc.encode(text);
+      const s = await sealer.seal(new Blob([plain]).stream());
+      const stored = put(new Uint8Array(await new Response(s.stream).arrayBuffer()));
+      objects.push({
+        bucket: "docs",
+        name,
+        size: plain.length,
+        etag: '"x"',
+        sha256: sha(plain),
+        stored,
+        contentType: null,
+        cacheControl: null,
+        userMetadata: null,
+        owner: null,
+        ownerId: null,
+      });
+    }
+    const map: StorageMap = {
+      format: MAP_FORMAT,
+      buckets: [{
+        id: "docs",
+        name: "docs",
+        public: false,
+        fileSizeLimit: null,
+        allowedMimeTypes: null,
+        owner: null,
+        ownerId: null,
+      }],
+      objects,
+    };
+    const mapPlain = enc.encode(serializeMap(map));
+    const e = new Encrypter();
+    e.addRecipient(recipient);
+    const mapStored = put(await e.encrypt(mapPlain));
+    const indexBytes = enc.encode(serializeIndex(indexOfMap(objects, rid)));
+    const indexStored = put(indexBytes);
+    const m: Manifest = {
+      ...sampleManifest(),
+      files: {
+        [SEALED_MAP]: { bytes: mapPlain.length, sha256: sha(mapPlain), encrypted: true, stored: mapStored },
+        [BLOB_INDEX]: indexStored,
+      },
+      storage: {
+        map: SEALED_MAP,
+        index: BLOB_INDEX,
+        endpoint: "http://127.0.0.1",
+        buckets: 1,
+        files: 2,
+        bytes: 0,
+        downloaded: { files: 0, bytes: 0 },
+        reused: { files: 0, bytes: 0 },
+        changed: [],
+        missing: [],
+      },
+    };
+    const reader: BackupReader = {
+      where: "s3://b/p/backups/x.json",
+      manifest: m,
+      open: (_rel, entry) => {
+        const b = blobs.get(entry.stored?.sha256 ?? entry.sha256);
+        if (!b) return Promise.reject(new Deno.errors.NotFound("missing"));
+        return Promise.resolve(new Blob([b as Uint8Array<ArrayBuffer>]).stream());
+      },
+    };
+    const without = await verifyBlobs(reader, m);
+    assertEquals([without.blobs, without.faults, without.encrypted], [2, [], { files: 2, decrypted: false }]);
+    const withId = await verifyBlobs(reader, m, { identityFile });
+    assertEquals([withId.blobs, withId.faults, withId.encrypted], [2, [], { files: 2, decrypted: true }]);
+    // a changed byte: named by its blob without the identity, and with its file with it
+    const victim = objects[1].stored!.sha256;
+    const bad = blobs.get(victim)!.slice();
+    bad[bad.length - 30] ^= 1;
+    blobs.set(victim, bad);
+    const f1 = await verifyBlobs(reader, m);
+    assertEquals(f1.faults.map((f) => [f.file, f.problem]), [[
+      `blobs/${victim.slice(0, 2)}/${victim}`,
+      "checksum",
+    ]]);
+    const f2 = await verifyBlobs(reader, m, { identityFile });
+    assertEquals(f2.faults.length, 1);
+    assertEquals(f2.faults[0].file, `blobs/${victim.slice(0, 2)}/${victim}`);
+    assertEquals(f2.faults[0].detail.startsWith("docs/b: "), true, f2.faults[0].detail);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -65,6 +65,36 @@ Deno.test("storedForm: suffix per step, dumps never compressed", () => {
   const both = { compression: "zstd" as const, recipients: ["age1x"] };
   assertEquals(storedForm("roles.sql", both).name, "roles.sql.zst.age");
   assertEquals(storedForm("a/x.dump.001", both).name, "a/x.dump.001.age");
+  // the Storage map is encrypted; the blob index, read without the identity, never is
+  assertEquals(storedForm("storage-objects.json", both).name, "storage-objects.json.age");
+  assertEquals(storedForm("storage-blobs.json", both), { name: "storage-blobs.json", encrypted: false });
+});
+
+Deno.test("renameFiles renames the Storage map the manifest names", () => {
+  const enc = new TextEncoder();
+  const m = manifestOf({
+    "roles.sql": enc.encode("r"),
+    "catalog.sql": enc.encode("c"),
+    "public/public.dump": enc.encode("d"),
+    "public/tables/t/schema.sql": enc.encode("s"),
+    "public/tables/t/data.sql": enc.encode("x"),
+    "storage-objects.json": enc.encode("{}"),
+  });
+  const storage = {
+    map: "storage-objects.json",
+    index: "storage-blobs.json",
+    endpoint: "http://h",
+    buckets: 0,
+    files: 0,
+    bytes: 0,
+    downloaded: { files: 0, bytes: 0 },
+    reused: { files: 0, bytes: 0 },
+    changed: [],
+    missing: [],
+  };
+  const r = renameFiles({ ...m, storage }, (p) => p + ".age");
+  assertEquals([r.storage?.map, r.storage?.index], ["storage-objects.json.age", "storage-blobs.json"]);
+  ok(r.files["storage-objects.json.age"], "the map's entry is renamed too");
 });
 
 Deno.test("renameFiles rewrites every path in the manifest", () => {
