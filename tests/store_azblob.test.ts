@@ -169,7 +169,12 @@ Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async (
   const az = await installFakeAz({ storageToken: token });
   try {
     const env = { AZURE_STORAGE_ACCOUNT: a.account, PATH: `${az.dir}:${Deno.env.get("PATH")}` };
-    const s = openUrl("azblob://viatoken/p", { env, endpoint: a.endpoint, client: a.client });
+    const s = openUrl("azblob://viatoken/p", {
+      env,
+      endpoint: a.endpoint,
+      client: a.client,
+      transport: a.transport,
+    });
     await s.createContainer();
     ok((await s.put("k", { bytes: enc.encode("v") }, { ifAbsent: true })).ok);
     assertEquals(await new Response(await s.get("k")).text(), "v");
@@ -184,6 +189,7 @@ Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async (
         env: { AZURE_STORAGE_ACCOUNT: a.account, PATH: `${brief.dir}:${Deno.env.get("PATH")}` },
         endpoint: a.endpoint,
         client: a.client,
+        transport: a.transport,
       });
       assertEquals((await s3.head("k"))?.size, 1);
       assertEquals((await s3.head("k"))?.size, 1);
@@ -200,6 +206,7 @@ Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async (
         env: { AZURE_STORAGE_ACCOUNT: a.account, PATH: `${out.dir}:${Deno.env.get("PATH")}` },
         endpoint: a.endpoint,
         client: a.client,
+        transport: a.transport,
       });
       const e = await failure(s2.head("k"));
       assertEquals(e.exitCode, ExitCode.usage);
@@ -212,6 +219,7 @@ Deno.test("azblob: the signed-in az account's bearer token, over HTTPS", async (
       env: { AZURE_STORAGE_ACCOUNT: a.account, PATH: "/nonexistent" },
       endpoint: a.endpoint,
       client: a.client,
+      transport: a.transport,
     });
     const e = await failure(noAz.head("k"));
     assertEquals(e.message, "the Azure CLI (az) is not installed or not on PATH");
@@ -383,6 +391,7 @@ Deno.test({
       prefix: "",
     }, {
       client: a.client,
+      transport: a.transport,
     });
     await admin.createContainer();
     try {

@@ -14,12 +14,12 @@
  * Keys, signatures, SAS tokens, bearer tokens and the connection string are registered with
  * {@link registerSecret} and never appear in a message.
  *
- * Uploads: a body of at most one part is one Put Blob; a larger file is read by ranges, sent as
- * Put Block calls in parallel and committed by one Put Block List. A part read from a file is in
- * memory only while it holds bytes of the process's upload budget (lib/store/object.ts,
- * `uploadBudget`), shared by all files uploading at once, so memory stays bounded whatever the
- * file sizes and `--jobs`. Each part carries its Content-MD5, which the service
- * checks. Block IDs carry a random nonce per upload, so two uploads racing to one name never mix
+ * Uploads go over the upload transport (lib/store/http.ts), which streams each body with its
+ * exact Content-Length, never chunked (Put Block refuses a chunked body), so no part is held in
+ * memory; every other request goes over `fetch`. A body of at most one part is one Put Blob; a
+ * larger file is streamed by ranges as Put Block calls in parallel and committed by one Put Block
+ * List. Each part carries its Content-MD5 (a file range is hashed in one pass before it is sent),
+ * which the service checks, so a file that changed between the two reads is refused. Block IDs carry a random nonce per upload, so two uploads racing to one name never mix
  * their blocks. Conditions (`ifAbsent`: `If-None-Match: *`, `ifMatch`: `If-Match`) go on the Put
  * Blob or the Put Block List, which is what makes a blob visible. A transient failure (network
  * error, 429, 5xx) is retried with backoff; when a conditional write fails its condition after
@@ -36,14 +36,8 @@ import { abortSignal } from "../base/interrupt.ts";
 import { runPool } from "../base/pool.ts";
 import { runProgram } from "../base/proc.ts";
 import { redact, registerSecret } from "../base/redact.ts";
-import {
-  type ObjectBody,
-  type ObjectInfo,
-  type ObjectStore,
-  type PutObjectOptions,
-  type PutResult,
-  uploadBudget,
-} from "./object.ts";
+import { bodyLength, digestRange, type HttpBody, type HttpTransport, httpTransport } from "./http.ts";
+import type { ObjectBody, ObjectInfo, ObjectStore, PutObjectOptions, PutResult } from "./object.ts";
 import {
   backoffMs,
   decodeXml,
@@ -491,8 +485,10 @@ export interface AzblobOptions {
   signal?: AbortSignal;
   /** Where retry notes go. */
   log?: (line: string) => void;
-  /** The HTTP client (for a private CA in tests). */
+  /** The HTTP client of requests without a body (for a private CA in tests). */
   client?: Deno.HttpClient;
+  /** The transport of uploads (default: the process's {@link httpTransport}; tests: a private CA). */
+  transport?: HttpTransport;
   /** Runs `az`; default: the Azure CLI on `path`. */
   runAz?: AzRun;
   /** PATH for `az` (default: this process's). */
@@ -515,27 +511,6 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 function md5(bytes: Uint8Array): string {
   return createHash("md5").update(bytes).digest("base64");
-}
-
-/** Fills `buf` with the bytes of `path` from `offset` and returns it. Throws when the file is shorter. */
-async function readRange(path: string, offset: number, buf: Uint8Array): Promise<Uint8Array> {
-  const length = buf.length;
-  const f = await Deno.open(path, { read: true });
-  try {
-    await f.seek(offset, Deno.SeekMode.Start);
-    const out = buf;
-    let got = 0;
-    while (got < length) {
-      const n = await f.read(out.subarray(got));
-      if (n === null) {
-        throw new Error(`${path} is shorter than ${offset + length} bytes (it changed during upload)`);
-      }
-      got += n;
-    }
-    return out;
-  } finally {
-    f.close();
-  }
 }
 
 function defaultAz(path?: string): AzRun {
@@ -576,6 +551,7 @@ export class AzblobStore implements ObjectStore {
   #signal: AbortSignal;
   #log: (line: string) => void;
   #client?: Deno.HttpClient;
+  #transport: HttpTransport;
   #runAz: AzRun;
   #token?: Promise<{ token: string; expiresAt: number }>;
 
@@ -599,6 +575,7 @@ export class AzblobStore implements ObjectStore {
     this.#signal = opts.signal ?? abortSignal;
     this.#log = opts.log ?? (() => {});
     this.#client = opts.client;
+    this.#transport = opts.transport ?? httpTransport;
     this.#runAz = opts.runAz ?? defaultAz(opts.path);
   }
 
@@ -636,14 +613,17 @@ export class AzblobStore implements ObjectStore {
     return t.token;
   }
 
-  /** Signs and sends one request (headers in lower case; `body` re-sent as is on a retry). */
-  async #fetch(method: string, url: string, headers: HeaderMap, body?: Uint8Array): Promise<Response> {
+  /**
+   * Signs and sends one request (headers in lower case; `body` re-sent, a file range re-read, on a
+   * retry): one with a body over the upload transport, the rest over `fetch`.
+   */
+  async #fetch(method: string, url: string, headers: HeaderMap, body?: HttpBody): Promise<Response> {
     const h: HeaderMap = {
       ...headers,
       "x-ms-date": new Date().toUTCString(),
       "x-ms-version": AZURE_API_VERSION,
     };
-    if (body !== undefined) h["content-length"] = String(body.length);
+    if (body !== undefined) h["content-length"] = String(bodyLength(body));
     const auth = this.settings.auth;
     if (auth.kind === "sharedKey") {
       h.authorization = sharedKeyAuthorization(
@@ -652,10 +632,12 @@ export class AzblobStore implements ObjectStore {
         stringToSign(method, url, this.settings.account, h),
       );
     } else if (auth.kind === "cli") h.authorization = `Bearer ${await this.#bearer()}`;
+    if (body !== undefined) {
+      return await this.#transport.request(url, { method, headers: h, body, signal: this.#signal });
+    }
     return await fetch(url, {
       method,
       headers: h,
-      body: body as BodyInit | undefined,
       signal: this.#signal,
       ...(this.#client ? { client: this.#client } : {}),
     });
@@ -670,7 +652,7 @@ export class AzblobStore implements ObjectStore {
     method: string,
     url: string,
     headers: HeaderMap,
-    body: Uint8Array | undefined,
+    body: HttpBody | undefined,
     accept: (status: number, code: string | undefined) => boolean,
   ): Promise<Sent> {
     let retried = false;
@@ -730,7 +712,7 @@ export class AzblobStore implements ObjectStore {
       "PUT",
       this.#url(undefined, "restype=container"),
       {},
-      new Uint8Array(0),
+      { bytes: new Uint8Array(0) },
       (s, code) => s === 409 && code === "ContainerAlreadyExists",
     );
     await res.body?.cancel();
@@ -826,44 +808,40 @@ export class AzblobStore implements ObjectStore {
     const conflict = (s: number, code: string | undefined) =>
       s === 412 || (s === 409 && code === "BlobAlreadyExists") ||
       (opts.ifMatch !== undefined && s === 404 && code === "BlobNotFound");
+    // a body and its Content-MD5: bytes from memory, a file range streamed after one hashing pass
+    const part = async (off: number, len: number): Promise<{ body: HttpBody; md5: string }> => {
+      if ("bytes" in body) {
+        const bytes = body.bytes.subarray(off, off + len);
+        return { body: { bytes }, md5: md5(bytes) };
+      }
+      const range = { path: body.path, offset: off, length: len };
+      return { body: range, md5: await digestRange(body.path, off, len, "md5", "base64") };
+    };
     let sent: Sent;
     if (size <= partSize) {
       const headers: HeaderMap = { ...cond, ...meta, "x-ms-blob-type": "BlockBlob" };
       if (opts.contentType) headers["content-type"] = opts.contentType;
-      const putOne = async (bytes: Uint8Array) => {
-        if (size > 0) headers["content-md5"] = md5(bytes);
-        return await this.#send(`put ${name}`, "PUT", this.#url(name), headers, bytes, conflict);
-      };
-      // a file read for one request holds bytes of the process's upload budget while it is sent
-      const path = "bytes" in body ? undefined : body.path;
-      sent = "bytes" in body
-        ? await putOne(body.bytes)
-        : await uploadBudget.useBuffer(size, async (buf) => putOne(await readRange(path!, 0, buf)));
+      const one = await part(0, size);
+      if (size > 0) headers["content-md5"] = one.md5;
+      sent = await this.#send(`put ${name}`, "PUT", this.#url(name), headers, one.body, conflict);
     } else {
       const count = Math.ceil(size / partSize);
       const ids = Array.from({ length: count }, (_, i) => blockId(nonce, i));
       const ctl = new AbortController();
-      const putBlock = async (id: string, i: number, bytes: Uint8Array) => {
-        const { res } = await this.#send(
-          `put block ${i + 1}/${count} of ${name}`,
-          "PUT",
-          this.#url(name, `comp=block&blockid=${encodeURIComponent(id)}`),
-          { "content-md5": md5(bytes) },
-          bytes,
-          () => false,
-        );
-        await res.body?.cancel();
-      };
       await runPool(
         ids.map((id, i) => async () => {
           if (ctl.signal.aborted) return;
           const off = i * partSize;
-          const len = Math.min(partSize, size - off);
-          if ("bytes" in body) return await putBlock(id, i, body.bytes.subarray(off, off + len));
-          // a block is read into memory only within the process's upload budget, across all files
-          await uploadBudget.useBuffer(len, async (buf) => {
-            if (!ctl.signal.aborted) await putBlock(id, i, await readRange(body.path, off, buf));
-          });
+          const block = await part(off, Math.min(partSize, size - off));
+          const { res } = await this.#send(
+            `put block ${i + 1}/${count} of ${name}`,
+            "PUT",
+            this.#url(name, `comp=block&blockid=${encodeURIComponent(id)}`),
+            { "content-md5": block.md5 },
+            block.body,
+            () => false,
+          );
+          await res.body?.cancel();
         }),
         this.#concurrency,
         () => ctl.abort(),
@@ -875,7 +853,7 @@ export class AzblobStore implements ObjectStore {
         "PUT",
         this.#url(name, "comp=blocklist"),
         headers,
-        new TextEncoder().encode(blockListXml(ids)),
+        { bytes: new TextEncoder().encode(blockListXml(ids)) },
         conflict,
       );
     }

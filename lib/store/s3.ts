@@ -1,7 +1,10 @@
 /**
  * The S3 protocol client for a Supabase project's Storage (`https://<ref>.storage.supabase.co/storage/v1/s3`,
- * path-style, the project's S3 access keys): SigV4 signing by `aws4fetch` over `fetch`, so bodies
- * stream both ways and nothing is buffered whole. Only the calls a backup and a restore need:
+ * path-style, the project's S3 access keys): SigV4 signing by `aws4fetch`. Requests without a body
+ * go over `fetch`; every request with one (PutObject, UploadPart, CompleteMultipartUpload) over the
+ * upload transport (lib/store/http.ts), which streams it with its exact Content-Length, never
+ * chunked, and is signed with the body's SHA-256 as the payload hash (never `UNSIGNED-PAYLOAD`:
+ * the service then checks the bytes it got, also over plain HTTP). Only the calls a backup and a restore need:
  * list buckets (also the check of endpoint and keys), create a bucket, head/get/put an object.
  * The backup store of `--store s3://…` (lib/store/s3store.ts) also lists by prefix, deletes and
  * uploads large files in parts (multipart upload).
@@ -13,10 +16,12 @@
  * Key encoding ({@link encodeKey}) and error classification ({@link s3Failure}) are pure.
  * @module
  */
-import { AwsClient } from "aws4fetch";
+import { AwsClient, AwsV4Signer } from "aws4fetch";
+import { createHash } from "node:crypto";
 import { BackupError, ExitCode, usageError } from "../base/errors.ts";
 import { abortSignal } from "../base/interrupt.ts";
 import { redact, registerSecret } from "../base/redact.ts";
+import { type HttpBody, type HttpTransport, httpTransport } from "./http.ts";
 
 /** Where and how to reach one project's S3 endpoint. */
 export interface S3Settings {
@@ -186,10 +191,23 @@ function headOf(res: Response): ObjectHead {
   };
 }
 
+/** One request as {@link S3Client} sends it: a body goes over the upload transport. */
+interface SendInit {
+  method: string;
+  headers?: Record<string, string>;
+  /** Sent with its length; the headers then carry its SHA-256 as `x-amz-content-sha256`. */
+  body?: HttpBody;
+}
+
+/** What {@link S3Client.put} sends: bytes, a stream of `opts.size` bytes, or a file range. */
+export type PutBody = Uint8Array | ReadableStream<Uint8Array> | HttpBody;
+
 /** A signed S3 client for one endpoint (see the module doc). */
 export class S3Client {
   readonly settings: S3Settings;
   #aws: AwsClient;
+  #signingKeys = new Map<string, ArrayBuffer>();
+  #transport: HttpTransport;
   #retries: number;
   #signal: AbortSignal;
   #log: (line: string) => void;
@@ -197,7 +215,13 @@ export class S3Client {
   /** Registers both keys as secrets, so that no output shows them. */
   constructor(
     settings: S3Settings,
-    opts: { retries: number; signal?: AbortSignal; log?: (line: string) => void },
+    opts: {
+      retries: number;
+      signal?: AbortSignal;
+      log?: (line: string) => void;
+      /** The upload transport (default: the process's {@link httpTransport}). */
+      transport?: HttpTransport;
+    },
   ) {
     registerSecret(settings.secretAccessKey);
     registerSecret(settings.accessKeyId);
@@ -211,6 +235,7 @@ export class S3Client {
       region: settings.region,
       retries: 0,
     });
+    this.#transport = opts.transport ?? httpTransport;
     this.#retries = opts.retries;
     this.#signal = opts.signal ?? abortSignal;
     this.#log = opts.log ?? (() => {});
@@ -232,7 +257,7 @@ export class S3Client {
   async #send(
     what: string,
     url: string,
-    init: () => RequestInit,
+    init: () => SendInit,
     opts: { allow404?: boolean; allow?: number[]; once?: boolean } = {},
   ): Promise<Response> {
     const retries = opts.once ? 0 : this.#retries;
@@ -241,7 +266,10 @@ export class S3Client {
       let res: Response | undefined;
       let failure: unknown;
       try {
-        res = await this.#aws.fetch(url, { ...init(), signal: this.#signal });
+        const i = init();
+        res = i.body !== undefined
+          ? await this.#upload(url, i)
+          : await this.#aws.fetch(url, { method: i.method, headers: i.headers, signal: this.#signal });
       } catch (e) {
         if (this.#signal.aborted) throw this.#signal.reason ?? e;
         if (!isNetworkError(e)) throw e;
@@ -264,6 +292,29 @@ export class S3Client {
       this.#log(`S3 ${what} failed (${why}); retry ${attempt}/${retries} in ${wait} ms`);
       await sleep(wait, this.#signal);
     }
+  }
+
+  /** Signs a request with a body (its hash in `x-amz-content-sha256`) and sends it over the transport. */
+  async #upload(url: string, i: SendInit): Promise<Response> {
+    const signed = await new AwsV4Signer({
+      method: i.method,
+      url,
+      headers: i.headers,
+      accessKeyId: this.settings.accessKeyId,
+      secretAccessKey: this.settings.secretAccessKey,
+      ...(this.settings.sessionToken ? { sessionToken: this.settings.sessionToken } : {}),
+      service: "s3",
+      region: this.settings.region,
+      cache: this.#signingKeys,
+    }).sign();
+    const headers: Record<string, string> = {};
+    signed.headers.forEach((v, k) => headers[k] = v);
+    return await this.#transport.request(signed.url, {
+      method: i.method,
+      headers,
+      body: i.body,
+      signal: this.#signal,
+    });
   }
 
   #unreachable(what: string, e: unknown, attempts: number): BackupError {
@@ -414,30 +465,30 @@ export class S3Client {
   }
 
   /**
-   * Uploads an object from `open()` (called again for each retry), signing `opts.sha256` as the
-   * payload hash. Returns the ETag the server gives. Throws on failure: a {@link PreconditionFailed}
-   * when a condition of `opts.headers` (`if-none-match`, `if-match`) failed (HTTP 412).
+   * Uploads an object from `open()` (called again for each retry): bytes, a file range, or a
+   * stream of exactly `opts.size` bytes, always sent with that Content-Length (never chunked),
+   * signing `opts.sha256` as the payload hash. Returns the ETag the server gives. Throws on
+   * failure (a stream's own error when it fails): a {@link PreconditionFailed} when a condition of
+   * `opts.headers` (`if-none-match`, `if-match`) failed (HTTP 412).
    */
   async put(
     bucket: string,
     key: string,
-    open: () => Promise<ReadableStream<Uint8Array> | Uint8Array>,
+    open: () => Promise<PutBody>,
     opts: PutOptions & { headers?: Record<string, string> },
   ): Promise<string> {
-    const headers: Record<string, string> = {
-      "content-length": String(opts.size),
-      "x-amz-content-sha256": opts.sha256,
-      ...opts.headers,
-    };
+    const headers: Record<string, string> = { "x-amz-content-sha256": opts.sha256, ...opts.headers };
     if (opts.contentType) headers["content-type"] = opts.contentType;
     if (opts.cacheControl) headers["cache-control"] = opts.cacheControl;
     for (const [k, v] of Object.entries(opts.metadata ?? {})) headers[`x-amz-meta-${k}`] = v;
     const what = `put ${bucket}/${key}`;
     for (let attempt = 1;; attempt++) {
-      // Bytes in memory go with their Content-Length; a stream goes chunked (fetch drops the length).
-      const body = opts.size === 0
-        ? new Uint8Array(0)
-        : await open() as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
+      const opened: PutBody = opts.size === 0 ? new Uint8Array(0) : await open();
+      const body: HttpBody = opened instanceof Uint8Array
+        ? { bytes: opened }
+        : opened instanceof ReadableStream
+        ? { stream: opened, length: opts.size }
+        : opened;
       try {
         // A stream is sent once: #send does not retry it, this loop reopens it.
         const res = await this.#send(what, this.#url(bucket, key), () => ({ method: "PUT", headers, body }), {
@@ -448,7 +499,7 @@ export class S3Client {
         if (res.status === 412) throw new PreconditionFailed(`S3 ${what}: the condition failed`);
         return res.headers.get("etag") ?? "";
       } catch (e) {
-        if (body instanceof ReadableStream) await body.cancel().catch(() => {});
+        if ("stream" in body) await body.stream.cancel().catch(() => {});
         if (attempt > this.#retries || !transientErrors.has(e as Error)) throw e;
         const wait = backoffMs(attempt, Math.random());
         this.#log(`S3 ${what} failed; retry ${attempt}/${this.#retries} in ${wait} ms`);
@@ -490,20 +541,23 @@ export class S3Client {
     return decodeXml(id);
   }
 
-  /** Uploads part `n` (1-based) of a multipart upload from bytes in memory; returns its ETag. */
+  /**
+   * Uploads part `n` (1-based) of a multipart upload from bytes or a file range (re-read for a
+   * retry) whose SHA-256 is `sha256`; returns its ETag.
+   */
   async uploadPart(
     bucket: string,
     key: string,
     uploadId: string,
     n: number,
-    bytes: Uint8Array,
+    body: Uint8Array | { path: string; offset: number; length: number },
     sha256: string,
   ): Promise<string> {
     const url = `${this.#url(bucket, key)}?partNumber=${n}&uploadId=${encodeURIComponent(uploadId)}`;
     const res = await this.#send(`upload part ${n} of ${bucket}/${key}`, url, () => ({
       method: "PUT",
-      headers: { "content-length": String(bytes.length), "x-amz-content-sha256": sha256 },
-      body: bytes as Uint8Array<ArrayBuffer>,
+      headers: { "x-amz-content-sha256": sha256 },
+      body: body instanceof Uint8Array ? { bytes: body } : body,
     }));
     await res.body?.cancel();
     return res.headers.get("etag") ?? "";
@@ -516,11 +570,16 @@ export class S3Client {
     uploadId: string,
     etags: readonly string[],
   ): Promise<string> {
-    const body = completeMultipartXml(etags);
+    const bytes = new TextEncoder().encode(completeMultipartXml(etags));
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
     const res = await this.#send(
       `complete upload ${bucket}/${key}`,
       `${this.#url(bucket, key)}?uploadId=${encodeURIComponent(uploadId)}`,
-      () => ({ method: "POST", headers: { "content-type": "application/xml" }, body }),
+      () => ({
+        method: "POST",
+        headers: { "content-type": "application/xml", "x-amz-content-sha256": sha256 },
+        body: { bytes },
+      }),
     );
     const text = await res.text();
     // a 200 can still carry an error (AWS documents this for CompleteMultipartUpload)

@@ -1,9 +1,10 @@
 /**
  * The {@link ObjectStore} of `--store s3://BUCKET/PREFIX` over the signed S3 client (lib/store/s3.ts):
  * keys under the prefix, ListObjectsV2 by prefix with continuation, DeleteObject, and uploads of
- * files above {@link MULTIPART_ABOVE} in parts read by range from the file, several at a time
- * (within the process's upload budget, {@link uploadBudget}, whatever the number of jobs),
+ * files above {@link MULTIPART_ABOVE} in parts streamed by range from the file, several at a time,
  * each retried with backoff (the client's retries), the upload aborted when a part fails for good.
+ * A file or part is hashed (SHA-256, one pass through a small buffer) and then streamed with its
+ * Content-Length by the upload transport (lib/store/http.ts): no part is held in memory.
  *
  * Conditions: `ifAbsent` and `ifMatch` are sent as `If-None-Match: *` and `If-Match`, which AWS S3
  * and Cloudflare R2 honour. The Supabase Storage server's S3 protocol ignores both (its PutObject
@@ -14,25 +15,13 @@
  */
 import { createHash } from "node:crypto";
 import { runPool } from "../base/pool.ts";
-import {
-  type ObjectBody,
-  type ObjectInfo,
-  type ObjectStore,
-  type PutObjectOptions,
-  type PutResult,
-  uploadBudget,
-} from "./object.ts";
+import { digestRange } from "./http.ts";
+import type { ObjectBody, ObjectInfo, ObjectStore, PutObjectOptions, PutResult } from "./object.ts";
 import { PreconditionFailed, type S3Client } from "./s3.ts";
 
-/**
- * Files above this size are uploaded in parts; smaller ones in one PUT from memory (one part's
- * worth at most, within the upload budget).
- */
+/** Files above this size are uploaded in parts; smaller ones in one PUT. */
 export const MULTIPART_ABOVE = 8 << 20;
-/**
- * The size of one part (S3 allows 10,000 parts of at least 5 MiB): small, since parts in memory
- * share the process's upload budget ({@link uploadBudget}).
- */
+/** The size of one part (S3 allows 10,000 parts of at least 5 MiB). */
 export const PART_SIZE = 8 << 20;
 
 /**
@@ -134,17 +123,14 @@ export class S3ObjectStore implements ObjectStore {
       if (body.size > this.#opts.multipartAbove && !conditional) {
         return { ok: true, etag: unquoteEtag(await this.#multipart(full, body, opts.contentType)) };
       }
-      // Sent from memory, never as a stream: fetch sends a stream body chunked, without the
-      // Content-Length that AWS S3's PutObject requires (the Storage server accepts either).
-      const path = body.path;
-      const etag = await uploadBudget.useBuffer(body.size, async (buf) => {
-        const bytes = await readRange(path, 0, buf);
-        return await this.#s3.put(this.#bucket, full, () => Promise.resolve(bytes), {
-          size: body.size,
-          sha256: opts.sha256 ?? createHash("sha256").update(bytes).digest("hex"),
-          contentType: opts.contentType,
-          headers,
-        });
+      // streamed from the file with its Content-Length (AWS S3's PutObject refuses a chunked body)
+      const range = { path: body.path, offset: 0, length: body.size };
+      const sha256 = opts.sha256 ?? await digestRange(body.path, 0, body.size, "sha256", "hex");
+      const etag = await this.#s3.put(this.#bucket, full, () => Promise.resolve(range), {
+        size: body.size,
+        sha256,
+        contentType: opts.contentType,
+        headers,
       });
       return { ok: true, etag: unquoteEtag(etag) };
     } catch (e) {
@@ -153,21 +139,21 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** Uploads a file in parts read by range, `partJobs` at a time; aborts the upload on failure. */
+  /** Uploads a file in parts streamed by range, `partJobs` at a time; aborts the upload on failure. */
   async #multipart(key: string, body: { path: string; size: number }, contentType?: string): Promise<string> {
     const partSize = partSizeFor(body.size, this.#opts.partSize);
     const count = Math.ceil(body.size / partSize);
     const id = await this.#s3.createMultipart(this.#bucket, key, contentType);
     try {
       const etags = await runPool(
-        Array.from({ length: count }, (_, i) => () => {
-          const length = Math.min(partSize, body.size - i * partSize);
-          // a part is in memory only while it holds bytes of the process's upload budget
-          return uploadBudget.useBuffer(length, async (buf) => {
-            const bytes = await readRange(body.path, i * partSize, buf);
-            const sha256 = createHash("sha256").update(bytes).digest("hex");
-            return await this.#s3.uploadPart(this.#bucket, key, id, i + 1, bytes, sha256);
-          });
+        Array.from({ length: count }, (_, i) => async () => {
+          const range = {
+            path: body.path,
+            offset: i * partSize,
+            length: Math.min(partSize, body.size - i * partSize),
+          };
+          const sha256 = await digestRange(range.path, range.offset, range.length, "sha256", "hex");
+          return await this.#s3.uploadPart(this.#bucket, key, id, i + 1, range, sha256);
         }),
         this.#opts.partJobs,
       );
@@ -194,23 +180,5 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await this.#s3.delete(this.#bucket, prefixedKey(this.#prefix, key));
-  }
-}
-
-/** Fills `buf` with the bytes of `path` from `offset` and returns it. Throws when the file is shorter. */
-async function readRange(path: string, offset: number, buf: Uint8Array): Promise<Uint8Array> {
-  const length = buf.length;
-  const f = await Deno.open(path, { read: true });
-  try {
-    await f.seek(offset, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < length) {
-      const n = await f.read(buf.subarray(got));
-      if (n === null) throw new Error(`${path} ended at ${offset + got} bytes while it was being uploaded`);
-      got += n;
-    }
-    return buf;
-  } finally {
-    f.close();
   }
 }

@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { azuriteBlobEntry, azuriteProvisioned } from "../../dev/azuriteenv.ts";
 import { DEV_ACCOUNT, DEV_KEY } from "../../lib/store/azblob.ts";
+import { HttpTransport } from "../../lib/store/http.ts";
 
 /** A running Azurite Blob service. */
 export interface Azurite {
@@ -21,9 +22,10 @@ export interface Azurite {
   key: string;
   /** `DefaultEndpointsProtocol=…;AccountName=…;AccountKey=…;BlobEndpoint=…;` */
   connectionString: string;
-  /** With `https`: the PEM certificate to trust, and an HTTP client that trusts it. */
+  /** With `https`: the PEM certificate to trust, an HTTP client and an upload transport that trust it. */
   caCertPath?: string;
   client?: Deno.HttpClient;
+  transport?: HttpTransport;
   /** The data directory. */
   location: string;
   /** Stops the server and removes its data. Idempotent. */
@@ -112,7 +114,9 @@ export async function startAzurite(opts: { https?: boolean } = {}): Promise<Azur
     args.push("--cert", tls.cert, "--key", tls.key, "--oauth", "basic");
   }
   const scheme = opts.https ? "https" : "http";
-  const client = tls ? Deno.createHttpClient({ caCerts: [await Deno.readTextFile(tls.cert)] }) : undefined;
+  const pem = tls ? await Deno.readTextFile(tls.cert) : undefined;
+  const client = pem ? Deno.createHttpClient({ caCerts: [pem] }) : undefined;
+  const transport = pem ? new HttpTransport({ caCerts: [pem] }) : undefined;
   const log = join(location, "azurite.log");
   let pid = 0;
   const stop = async () => {
@@ -172,11 +176,12 @@ export async function startAzurite(opts: { https?: boolean } = {}): Promise<Azur
         key: DEV_KEY,
         connectionString:
           `DefaultEndpointsProtocol=${scheme};AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${endpoint};`,
-        ...(tls ? { caCertPath: tls.cert, client } : {}),
+        ...(tls ? { caCertPath: tls.cert, client, transport } : {}),
         location,
         stop: async () => {
           await stop();
           client?.close();
+          transport?.close();
           await Deno.remove(location, { recursive: true }).catch(() => {});
         },
       };

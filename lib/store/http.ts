@@ -1,0 +1,327 @@
+/**
+ * The one HTTP transport for uploads to object stores (issue 14), on `node:http` / `node:https`.
+ * Deno's `fetch` cannot be used for them: it copies a body given as bytes and frees the copies
+ * late (an 8 MiB part in flight cost 60-80 MiB of RSS), and a body given as a stream goes out
+ * chunked without its Content-Length, which AWS S3's PutObject / UploadPart and Azure's Put Block
+ * refuse. Here a body is a file range, bytes or a stream of a known length, always sent with its
+ * exact `Content-Length` and never chunked, from one reused buffer of {@link CHUNK_BYTES} per
+ * request: each chunk is handed to the socket and the next read waits until it was taken.
+ *
+ * The answer is a standard `Response` whose body streams from the socket (with back-pressure),
+ * so a GET works too. Connections are kept alive and reused. A request fails with an
+ * {@link HttpNetworkError} (a `TypeError`, as `fetch`'s network failures are) when the
+ * connection fails or stays silent for the idle timeout; a body that cannot be read fails it
+ * with that reader's own error; the run's signal aborts it with the signal's reason. Signing and
+ * retries belong to the callers (lib/store/s3.ts, lib/store/azblob.ts). Proxy variables
+ * (`HTTPS_PROXY`) are not used.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import http from "node:http";
+import https from "node:https";
+
+/** Bytes read from a body and written to the socket at a time: one buffer per request. */
+export const CHUNK_BYTES = 256 << 10;
+
+/** How long a request may see no bytes either way before it fails (120 s). */
+export const IDLE_TIMEOUT_MS = 120_000;
+
+/** The bytes of one request: in memory, a range of a local file (re-readable), or a stream of known length. */
+export type HttpBody =
+  | { bytes: Uint8Array }
+  | { path: string; offset: number; length: number }
+  | { stream: ReadableStream<Uint8Array>; length: number };
+
+/** The length a body is sent with. Pure. */
+export function bodyLength(body: HttpBody): number {
+  return "bytes" in body ? body.bytes.length : body.length;
+}
+
+/**
+ * The digest of `length` bytes of the file at `path` from `offset` (read through one buffer of
+ * {@link CHUNK_BYTES}): what a request signs or declares before its body is streamed. Throws when
+ * the file is shorter.
+ */
+export async function digestRange(
+  path: string,
+  offset: number,
+  length: number,
+  algorithm: "sha256" | "md5",
+  encoding: "hex" | "base64",
+): Promise<string> {
+  const hash = createHash(algorithm);
+  const f = await Deno.open(path, { read: true });
+  try {
+    await f.seek(offset, Deno.SeekMode.Start);
+    const buf = new Uint8Array(Math.max(1, Math.min(CHUNK_BYTES, length)));
+    for (let left = length; left > 0;) {
+      const n = await f.read(buf.subarray(0, Math.min(buf.length, left)));
+      if (n === null) {
+        throw new Error(`${path} ended at ${offset + length - left} bytes while it was being hashed`);
+      }
+      hash.update(buf.subarray(0, n));
+      left -= n;
+    }
+  } finally {
+    f.close();
+  }
+  return hash.digest(encoding);
+}
+
+/** One request. */
+export interface HttpInit {
+  method: string;
+  /** Header names in any case; `content-length`, `transfer-encoding` and `host` are set here. */
+  headers?: Record<string, string>;
+  body?: HttpBody;
+  /** Aborts the request, or the response body still streaming, with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link HttpTransport}. */
+export interface HttpTransportOptions {
+  /** PEM certificates to trust for HTTPS instead of the default ones (tests with a private CA). */
+  caCerts?: string[];
+  /** See {@link IDLE_TIMEOUT_MS}. */
+  idleTimeoutMs?: number;
+  /** See {@link CHUNK_BYTES}. */
+  chunkBytes?: number;
+}
+
+/** The connection failed, closed early or stayed silent too long: worth a retry. */
+export class HttpNetworkError extends TypeError {}
+
+/** The headers a request goes out with: the caller's, less the framing ones, plus its exact length. Pure. */
+export function requestHeaders(init: Pick<HttpInit, "method" | "headers" | "body">): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(init.headers ?? {})) {
+    const name = k.toLowerCase();
+    if (name !== "content-length" && name !== "transfer-encoding" && name !== "host") out[name] = v;
+  }
+  if (init.body !== undefined || /^(PUT|POST|PATCH)$/i.test(init.method)) {
+    out["content-length"] = String(init.body ? bodyLength(init.body) : 0);
+  }
+  return out;
+}
+
+/** Statuses whose response has no body whatever the headers say. */
+const NO_BODY = new Set([204, 205, 304]);
+
+/** Keep-alive connections to any number of hosts, and requests over them (see the module doc). */
+export class HttpTransport {
+  #http: http.Agent;
+  #https: https.Agent;
+  #idle: number;
+  #chunk: number;
+
+  constructor(opts: HttpTransportOptions = {}) {
+    this.#http = new http.Agent({ keepAlive: true });
+    this.#https = new https.Agent({ keepAlive: true, ...(opts.caCerts ? { ca: opts.caCerts } : {}) });
+    this.#idle = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    this.#chunk = opts.chunkBytes ?? CHUNK_BYTES;
+  }
+
+  /**
+   * Sends one request and resolves with the answer once its status and headers are in (any
+   * status). Rejects with an {@link HttpNetworkError} when the connection fails, with the body's
+   * own error when the body cannot be read or does not have its length, and with the signal's
+   * reason when aborted. Never retries.
+   */
+  request(url: string | URL, init: HttpInit): Promise<Response> {
+    const u = new URL(url);
+    if (u.protocol !== "http:" && u.protocol !== "https:") {
+      return Promise.reject(new TypeError(`not an http(s) URL: ${u.protocol}`));
+    }
+    const signal = init.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const secure = u.protocol === "https:";
+    const method = init.method.toUpperCase();
+    const options = { method, headers: requestHeaders(init), agent: secure ? this.#https : this.#http };
+    return new Promise<Response>((resolve, reject) => {
+      const req = secure ? https.request(u, options) : http.request(u, options);
+      let settled = false;
+      let bodyDone = init.body === undefined;
+      let bodyError: unknown;
+      const onAbort = () => req.destroy(signal?.reason ?? new Error("aborted"));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const unlisten = () => signal?.removeEventListener("abort", onAbort);
+      req.setTimeout(this.#idle, () => {
+        req.destroy(new HttpNetworkError(`no answer from ${u.host} for ${this.#idle / 1000} s (timed out)`));
+      });
+      req.on("error", (e: Error) => {
+        if (settled) return;
+        settled = true;
+        unlisten();
+        reject(bodyError ?? (signal?.aborted ? signal.reason : networkError(e)));
+      });
+      req.on("response", (res: http.IncomingMessage) => {
+        if (settled) return res.destroy();
+        settled = true;
+        // an answer before the whole body went (a refusal): the connection is not reused
+        if (!bodyDone) res.on("end", () => req.destroy());
+        res.on("close", unlisten);
+        try {
+          resolve(toResponse(res, method, signal));
+        } catch (e) {
+          res.destroy();
+          reject(networkError(e));
+        }
+      });
+      if (init.body === undefined) {
+        req.end();
+        return;
+      }
+      writeBody(req, init.body, this.#chunk).then(() => {
+        bodyDone = true;
+        req.end();
+      }, (e) => {
+        bodyError ??= e;
+        if (!settled) req.destroy(e instanceof Error ? e : new Error(String(e)));
+      });
+    });
+  }
+
+  /** Closes the idle kept-alive connections (requests in flight go on). */
+  close(): void {
+    this.#http.destroy();
+    this.#https.destroy();
+  }
+}
+
+/** The process's transport: one pool of connections for every store and Storage client. */
+export const httpTransport: HttpTransport = new HttpTransport();
+
+/** A connection failure as an {@link HttpNetworkError} keeping its code (`ECONNRESET: socket hang up`). */
+function networkError(e: unknown): Error {
+  if (e instanceof HttpNetworkError) return e;
+  const code = (e as { code?: unknown })?.code;
+  const message = (e as Error)?.message ?? String(e);
+  return new HttpNetworkError(`${typeof code === "string" ? `${code}: ` : ""}${message}`, { cause: e });
+}
+
+/** Writes `chunk` and waits until the request has taken it (so the buffer can be refilled). */
+function write(req: http.ClientRequest, chunk: Uint8Array): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (req.destroyed) return reject(new HttpNetworkError("the connection closed while the body was sent"));
+    const onClose = () => reject(new HttpNetworkError("the connection closed while the body was sent"));
+    req.once("close", onClose);
+    req.write(chunk, (e?: Error | null) => {
+      req.off("close", onClose);
+      if (e) reject(networkError(e));
+      else resolve();
+    });
+  });
+}
+
+/** Sends a body of exactly its length through one buffer of at most `chunk` bytes. */
+async function writeBody(req: http.ClientRequest, body: HttpBody, chunk: number): Promise<void> {
+  if ("bytes" in body) {
+    for (let off = 0; off < body.bytes.length; off += chunk) {
+      await write(req, body.bytes.subarray(off, Math.min(body.bytes.length, off + chunk)));
+    }
+    return;
+  }
+  if ("path" in body) {
+    if (body.length === 0) return;
+    const f = await Deno.open(body.path, { read: true });
+    try {
+      await f.seek(body.offset, Deno.SeekMode.Start);
+      const buf = new Uint8Array(Math.min(chunk, body.length));
+      let left = body.length;
+      while (left > 0) {
+        const n = await f.read(buf.subarray(0, Math.min(buf.length, left)));
+        if (n === null) {
+          throw new Error(
+            `${body.path} ended at ${body.offset + body.length - left} bytes while it was being uploaded`,
+          );
+        }
+        await write(req, buf.subarray(0, n));
+        left -= n;
+      }
+    } finally {
+      f.close();
+    }
+    return;
+  }
+  const reader = body.stream.getReader();
+  let sent = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (sent + value.length > body.length) {
+        throw new Error(`the body is longer than the ${body.length} bytes it was sent as`);
+      }
+      sent += value.length;
+      for (let off = 0; off < value.length; off += chunk) {
+        await write(req, value.subarray(off, Math.min(value.length, off + chunk)));
+      }
+    }
+    if (sent !== body.length) {
+      throw new Error(`the body ended at ${sent} of the ${body.length} bytes it was sent as`);
+    }
+  } catch (e) {
+    await reader.cancel(e).catch(() => {});
+    throw e;
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** The node answer as a `Response` whose body streams from the socket with back-pressure. */
+function toResponse(res: http.IncomingMessage, method: string, signal?: AbortSignal): Response {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (Array.isArray(v)) { for (const x of v) headers.append(k, x); }
+    else if (v !== undefined) headers.set(k, v);
+  }
+  const status = res.statusCode ?? 0;
+  const init = { status, statusText: res.statusMessage ?? "", headers };
+  if (method === "HEAD" || NO_BODY.has(status)) {
+    res.resume();
+    return new Response(null, init);
+  }
+  let ended = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(ctl) {
+      res.on("data", (c: Uint8Array) => {
+        if (ended) return; // cancelled: read away
+        ctl.enqueue(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+        if ((ctl.desiredSize ?? 0) <= 0) res.pause();
+      });
+      res.on("end", () => {
+        if (ended) return;
+        ended = true;
+        ctl.close();
+      });
+      const fail = (e: unknown) => {
+        if (ended) return;
+        ended = true;
+        ctl.error(signal?.aborted ? signal.reason : networkError(e));
+      };
+      res.on("error", fail);
+      res.on("close", () => {
+        if (!res.complete) fail(new HttpNetworkError("the connection closed before the answer ended"));
+      });
+    },
+    pull() {
+      res.resume();
+    },
+    cancel() {
+      ended = true;
+      drainOrDrop(res);
+    },
+  }, new ByteLengthQueuingStrategy({ highWaterMark: 1 << 20 }));
+  return new Response(stream, init);
+}
+
+/** The rest of an answer nobody reads: a small one is read away (the connection stays), a large one dropped. */
+function drainOrDrop(res: http.IncomingMessage): void {
+  if (res.complete) {
+    res.resume();
+    return;
+  }
+  const length = Number(res.headers["content-length"] ?? NaN);
+  if (Number.isFinite(length) && length <= 64 << 10) res.resume();
+  else res.destroy();
+}

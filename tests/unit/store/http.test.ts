@@ -1,0 +1,270 @@
+/**
+ * The upload transport (lib/store/http.ts) against local HTTP(S) servers: each body goes with its
+ * exact Content-Length and never chunked, a body's own failure is the request's error (and the
+ * server never sees a whole request), connection failures and silence are network errors, the
+ * run's signal aborts, answers stream, and connections are reused.
+ */
+import { deepStrictEqual as assertEquals, ok, rejects } from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import {
+  bodyLength,
+  digestRange,
+  HttpNetworkError,
+  HttpTransport,
+  requestHeaders,
+} from "../../../lib/store/http.ts";
+
+interface Seen {
+  method: string;
+  length: string | null;
+  chunked: boolean;
+  bytes: number;
+  sha256: string;
+  /** The client's port: one per connection. */
+  port: number;
+}
+
+/** A server that records each request's framing and answers with `answer` (default: 200 "ok"). */
+function recorder(
+  answer?: (req: Request) => Response | Promise<Response>,
+  tls?: { cert: string; key: string },
+) {
+  const seen: Seen[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {}, ...(tls ?? {}) },
+    async (req, info) => {
+      let body: Uint8Array;
+      try {
+        body = new Uint8Array(await req.arrayBuffer());
+      } catch {
+        return new Response("cut", { status: 400 }); // the client broke the request off
+      }
+      seen.push({
+        method: req.method,
+        length: req.headers.get("content-length"),
+        chunked: /chunked/i.test(req.headers.get("transfer-encoding") ?? ""),
+        bytes: body.length,
+        sha256: createHash("sha256").update(body).digest("hex"),
+        port: (info.remoteAddr as Deno.NetAddr).port,
+      });
+      return answer ? await answer(req) : new Response("ok");
+    },
+  );
+  return { seen, server, url: `${tls ? "https" : "http"}://127.0.0.1:${server.addr.port}` };
+}
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+function random(n: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
+  return b;
+}
+
+Deno.test("requestHeaders: the caller's headers less framing, plus the body's exact length", () => {
+  assertEquals(
+    requestHeaders({
+      method: "PUT",
+      headers: { "Content-Length": "9", "Transfer-Encoding": "chunked", Host: "x", "X-Amz-Date": "d" },
+      body: { path: "/f", offset: 4, length: 7 },
+    }),
+    { "x-amz-date": "d", "content-length": "7" },
+  );
+  assertEquals(requestHeaders({ method: "PUT" }), { "content-length": "0" });
+  assertEquals(requestHeaders({ method: "GET", headers: { range: "bytes=0-0" } }), { range: "bytes=0-0" });
+  assertEquals(bodyLength({ bytes: new Uint8Array(3) }), 3);
+  assertEquals(bodyLength({ stream: new Blob([]).stream(), length: 5 }), 5);
+});
+
+Deno.test("HttpTransport: file ranges, bytes and streams go with their Content-Length, never chunked", async () => {
+  const { seen, server, url } = recorder();
+  const dir = await Deno.makeTempDir({ prefix: "http-" });
+  const t = new HttpTransport({ chunkBytes: 64 << 10 });
+  try {
+    const data = random(3_000_000);
+    const path = join(dir, "f");
+    await Deno.writeFile(path, data);
+    const range = { path, offset: 1_000_001, length: 1_500_000 };
+    const send = async (body: Parameters<HttpTransport["request"]>[1]["body"]) => {
+      const res = await t.request(`${url}/k`, { method: "PUT", body });
+      assertEquals([res.status, await res.text()], [200, "ok"]);
+    };
+    await send(range);
+    await send({ bytes: data.subarray(0, 200_000) });
+    await send({ stream: new Blob([data.subarray(5, 700_005)]).stream(), length: 700_000 });
+    await send({ bytes: new Uint8Array(0) });
+    await send({ path, offset: 0, length: 0 });
+    for (const s of seen) {
+      ok(!s.chunked, `a ${s.bytes}-byte body was sent chunked`);
+      assertEquals(s.length, String(s.bytes));
+    }
+    assertEquals(seen.map((s) => s.sha256), [
+      sha(data.subarray(1_000_001, 2_500_001)),
+      sha(data.subarray(0, 200_000)),
+      sha(data.subarray(5, 700_005)),
+      sha(new Uint8Array(0)),
+      sha(new Uint8Array(0)),
+    ]);
+    // the answers were read to their end, so one connection carried every request
+    assertEquals(new Set(seen.map((s) => s.port)).size, 1, "connections are kept alive and reused");
+    assertEquals(
+      await digestRange(path, range.offset, range.length, "sha256", "hex"),
+      sha(data.subarray(1_000_001, 2_500_001)),
+    );
+    await rejects(digestRange(path, 2_999_000, 2000, "md5", "base64"), /ended at 3000000 bytes/);
+  } finally {
+    t.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HttpTransport: a body that fails, or has not its length, fails the request with its own error", async () => {
+  const { seen, server, url } = recorder();
+  const dir = await Deno.makeTempDir({ prefix: "http-" });
+  const t = new HttpTransport();
+  try {
+    const short = { stream: new Blob([new Uint8Array(10)]).stream(), length: 11 };
+    const e1 = await t.request(url, { method: "PUT", body: short }).catch((e) => e);
+    ok(!(e1 instanceof HttpNetworkError) && /ended at 10 of the 11 bytes/.test(e1.message), String(e1));
+    const long = { stream: new Blob([new Uint8Array(12)]).stream(), length: 11 };
+    await rejects(t.request(url, { method: "PUT", body: long }), /longer than the 11 bytes/);
+    const mine = new Error("the blob does not match its map");
+    let chunks = 0;
+    const failing = new ReadableStream<Uint8Array>({
+      pull(ctl) {
+        if (chunks++ < 3) ctl.enqueue(new Uint8Array(100_000));
+        else ctl.error(mine);
+      },
+    });
+    const e3 = await t.request(url, { method: "PUT", body: { stream: failing, length: 1_000_000 } }).catch((
+      e,
+    ) => e);
+    ok(e3 === mine, `the stream's own error, got ${e3}`);
+    const path = join(dir, "f");
+    await Deno.writeFile(path, new Uint8Array(100));
+    await rejects(
+      t.request(url, { method: "PUT", body: { path, offset: 50, length: 100 } }),
+      /ended at 100 bytes while it was being uploaded/,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    assertEquals(seen.length, 0, "the server saw no whole request");
+  } finally {
+    t.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HttpTransport: a refused connection and a silent server are network errors; the signal aborts", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const t = new HttpTransport({ idleTimeoutMs: 300 });
+  const e1 = await t.request(`http://127.0.0.1:${port}/`, { method: "GET" }).catch((e) => e);
+  ok(e1 instanceof HttpNetworkError && e1 instanceof TypeError, String(e1));
+  ok(/ECONNREFUSED|refused/i.test(e1.message), e1.message);
+
+  // accepts connections and never answers
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of silent) conns.push(c);
+  })();
+  try {
+    const url = `http://127.0.0.1:${(silent.addr as Deno.NetAddr).port}/`;
+    const started = Date.now();
+    const e2 = await t.request(url, { method: "PUT", body: { bytes: new Uint8Array(10) } }).catch((e) => e);
+    ok(e2 instanceof HttpNetworkError && /timed out/.test(e2.message), String(e2));
+    ok(Date.now() - started < 5000);
+    const ctl = new AbortController();
+    const reason = new Error("interrupted");
+    setTimeout(() => ctl.abort(reason), 50);
+    const e3 = await new HttpTransport().request(url, { method: "GET", signal: ctl.signal }).catch((e) => e);
+    ok(e3 === reason, String(e3));
+    const e4 = await t.request(url, { method: "GET", signal: ctl.signal }).catch((e) => e);
+    ok(e4 === reason, "an aborted signal stops the request before it starts");
+  } finally {
+    t.close();
+    silent.close();
+    await accepting.catch(() => {});
+    for (const c of conns) c.close();
+  }
+});
+
+Deno.test("HttpTransport: answers stream; HEAD and 204 have no body; a large unread answer is dropped", async () => {
+  const big = random(3 << 20);
+  const { seen, server, url } = recorder((req) => {
+    const u = new URL(req.url);
+    if (u.pathname === "/none") return new Response(null, { status: 204, headers: { etag: '"e1"' } });
+    if (req.method === "HEAD") {
+      return new Response(null, { headers: { "content-length": String(big.length) } });
+    }
+    if (u.pathname === "/missing") {
+      return new Response("<Error><Code>NoSuchKey</Code></Error>", { status: 404 });
+    }
+    return new Response(big, { headers: { "x-amz-meta-a": "1" } });
+  });
+  const t = new HttpTransport();
+  try {
+    const res = await t.request(`${url}/big`, { method: "GET" });
+    assertEquals([res.status, res.headers.get("x-amz-meta-a")], [200, "1"]);
+    assertEquals(sha(new Uint8Array(await res.arrayBuffer())), sha(big));
+    const head = await t.request(`${url}/big`, { method: "HEAD" });
+    assertEquals([head.status, head.body, head.headers.get("content-length")], [
+      200,
+      null,
+      String(big.length),
+    ]);
+    const none = await t.request(`${url}/none`, { method: "PUT", body: { bytes: new Uint8Array(1) } });
+    assertEquals([none.status, none.body, none.headers.get("etag")], [204, null, '"e1"']);
+    const missing = await t.request(`${url}/missing`, { method: "GET" });
+    assertEquals([missing.status, await missing.text()], [404, "<Error><Code>NoSuchKey</Code></Error>"]);
+    const unread = await t.request(`${url}/big`, { method: "GET" });
+    await unread.body?.cancel();
+    const after = await t.request(`${url}/big`, { method: "GET" });
+    assertEquals((await after.arrayBuffer()).byteLength, big.length);
+    assertEquals(seen.length, 6);
+  } finally {
+    t.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("HttpTransport: HTTPS with a private certificate given as caCerts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "http-tls-" });
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  const made = await new Deno.Command("openssl", {
+    args: [
+      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1"],
+      ...["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+      ...["-addext", "basicConstraints=critical,CA:FALSE"],
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  ok(made.success, new TextDecoder().decode(made.stderr));
+  const pem = await Deno.readTextFile(cert);
+  const { seen, server, url } = recorder(undefined, { cert: pem, key: await Deno.readTextFile(key) });
+  const trusting = new HttpTransport({ caCerts: [pem] });
+  const plain = new HttpTransport();
+  try {
+    const data = random(1 << 20);
+    await Deno.writeFile(join(dir, "f"), data);
+    const res = await trusting.request(`${url}/k`, {
+      method: "PUT",
+      body: { path: join(dir, "f"), offset: 0, length: data.length },
+    });
+    assertEquals([res.status, await res.text()], [200, "ok"]);
+    assertEquals([seen[0].length, seen[0].chunked, seen[0].sha256], [String(data.length), false, sha(data)]);
+    const e = await plain.request(`${url}/k`, { method: "GET" }).catch((e) => e);
+    ok(e instanceof HttpNetworkError, `an unknown certificate is refused: ${e}`);
+  } finally {
+    trusting.close();
+    plain.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
