@@ -4,8 +4,10 @@
  * late (an 8 MiB part in flight cost 60-80 MiB of RSS), and a body given as a stream goes out
  * chunked without its Content-Length, which AWS S3's PutObject / UploadPart and Azure's Put Block
  * refuse. Here a body is a file range, bytes or a stream of a known length, always sent with its
- * exact `Content-Length` and never chunked, from one reused buffer of {@link CHUNK_BYTES} per
- * request: each chunk is handed to the socket and the next read waits until it was taken.
+ * exact `Content-Length` and never chunked, in chunks of {@link CHUNK_BYTES}: the next chunk is
+ * read only when the request has taken the last, so a request holds about two chunks. A chunk
+ * handed to the request is never refilled: Deno passes it to the socket writer without a copy,
+ * and the write callback can come before the bytes left.
  *
  * The answer is a standard `Response` whose body streams from the socket (with back-pressure),
  * so a GET works too. Connections are kept alive and reused. A request fails with an
@@ -20,8 +22,15 @@ import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 
-/** Bytes read from a body and written to the socket at a time: one buffer per request. */
-export const CHUNK_BYTES = 256 << 10;
+/**
+ * Bytes read from a file and written to the request at a time (a new buffer each: see the module
+ * doc). 64 KiB: a 320 MB file in 8 MiB parts, 4 at a time, peaked at 70 MiB of RSS with them,
+ * against 107 MiB with 256 KiB chunks (and 55 MiB with one reused buffer, which is not safe).
+ */
+export const CHUNK_BYTES = 64 << 10;
+
+/** Bytes read from a file at a time to hash it (one reused buffer: hashing copies nothing). */
+const HASH_BYTES = 256 << 10;
 
 /** How long a request may see no bytes either way before it fails (120 s). */
 export const IDLE_TIMEOUT_MS = 120_000;
@@ -39,7 +48,7 @@ export function bodyLength(body: HttpBody): number {
 
 /**
  * The digest of `length` bytes of the file at `path` from `offset` (read through one buffer of
- * {@link CHUNK_BYTES}): what a request signs or declares before its body is streamed. Throws when
+ * 256 KiB): what a request signs or declares before its body is streamed. Throws when
  * the file is shorter.
  */
 export async function digestRange(
@@ -53,7 +62,7 @@ export async function digestRange(
   const f = await Deno.open(path, { read: true });
   try {
     await f.seek(offset, Deno.SeekMode.Start);
-    const buf = new Uint8Array(Math.max(1, Math.min(CHUNK_BYTES, length)));
+    const buf = new Uint8Array(Math.max(1, Math.min(HASH_BYTES, length)));
     for (let left = length; left > 0;) {
       const n = await f.read(buf.subarray(0, Math.min(buf.length, left)));
       if (n === null) {
@@ -145,23 +154,30 @@ export class HttpTransport {
       const onAbort = () => req.destroy(signal?.reason ?? new Error("aborted"));
       signal?.addEventListener("abort", onAbort, { once: true });
       const unlisten = () => signal?.removeEventListener("abort", onAbort);
-      req.setTimeout(this.#idle, () => {
-        req.destroy(new HttpNetworkError(`no answer from ${u.host} for ${this.#idle / 1000} s (timed out)`));
+      // no progress either way for the idle time: the request fails (Deno's req.setTimeout counts
+      // from the start, whatever is sent, so a long upload would be cut)
+      const idle = new IdleTimer(this.#idle, () => {
+        req.destroy(
+          new HttpNetworkError(`no progress with ${u.host} for ${this.#idle / 1000} s (timed out)`),
+        );
       });
+      idle.arm();
       req.on("error", (e: Error) => {
+        idle.disarm();
         if (settled) return;
         settled = true;
         unlisten();
         reject(bodyError ?? (signal?.aborted ? signal.reason : networkError(e)));
       });
       req.on("response", (res: http.IncomingMessage) => {
+        idle.disarm();
         if (settled) return res.destroy();
         settled = true;
         // an answer before the whole body went (a refusal): the connection is not reused
         if (!bodyDone) res.on("end", () => req.destroy());
         res.on("close", unlisten);
         try {
-          resolve(toResponse(res, method, signal));
+          resolve(toResponse(res, method, idle, signal));
         } catch (e) {
           res.destroy();
           reject(networkError(e));
@@ -171,7 +187,7 @@ export class HttpTransport {
         req.end();
         return;
       }
-      writeBody(req, init.body, this.#chunk).then(() => {
+      writeBody(req, init.body, this.#chunk, () => idle.arm()).then(() => {
         bodyDone = true;
         req.end();
       }, (e) => {
@@ -188,6 +204,33 @@ export class HttpTransport {
   }
 }
 
+/** A timer re-armed on each sign of progress; fires once when there is none for `ms`. */
+class IdleTimer {
+  #ms: number;
+  #fire: () => void;
+  #id?: ReturnType<typeof setTimeout>;
+
+  constructor(ms: number, fire: () => void) {
+    this.#ms = ms;
+    this.#fire = fire;
+  }
+
+  /** (Re)starts the wait. */
+  arm(): void {
+    this.disarm();
+    this.#id = setTimeout(() => {
+      this.#id = undefined;
+      this.#fire();
+    }, this.#ms);
+  }
+
+  /** Stops it (nothing is awaited from the other side, or the reader is not reading). */
+  disarm(): void {
+    if (this.#id !== undefined) clearTimeout(this.#id);
+    this.#id = undefined;
+  }
+}
+
 /** The process's transport: one pool of connections for every store and Storage client. */
 export const httpTransport: HttpTransport = new HttpTransport();
 
@@ -199,43 +242,59 @@ function networkError(e: unknown): Error {
   return new HttpNetworkError(`${typeof code === "string" ? `${code}: ` : ""}${message}`, { cause: e });
 }
 
-/** Writes `chunk` and waits until the request has taken it (so the buffer can be refilled). */
+/** Writes `chunk` (never to be changed afterwards) and waits until the request has taken it. */
 function write(req: http.ClientRequest, chunk: Uint8Array): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    if (req.destroyed) return reject(new HttpNetworkError("the connection closed while the body was sent"));
-    const onClose = () => reject(new HttpNetworkError("the connection closed while the body was sent"));
-    req.once("close", onClose);
+    const closed = () => new HttpNetworkError("the connection closed while the body was sent");
+    if (req.destroyed) return reject(closed());
+    const onEnd = () => {
+      off();
+      reject(closed());
+    };
+    const off = () => {
+      req.off("close", onEnd);
+      req.off("error", onEnd);
+    };
+    req.once("close", onEnd);
+    req.once("error", onEnd);
     req.write(chunk, (e?: Error | null) => {
-      req.off("close", onClose);
+      off();
       if (e) reject(networkError(e));
       else resolve();
     });
   });
 }
 
-/** Sends a body of exactly its length through one buffer of at most `chunk` bytes. */
-async function writeBody(req: http.ClientRequest, body: HttpBody, chunk: number): Promise<void> {
-  if ("bytes" in body) {
-    for (let off = 0; off < body.bytes.length; off += chunk) {
-      await write(req, body.bytes.subarray(off, Math.min(body.bytes.length, off + chunk)));
+/** Sends a body of exactly its length in chunks of at most `chunk` bytes, calling `progress` after each. */
+async function writeBody(
+  req: http.ClientRequest,
+  body: HttpBody,
+  chunk: number,
+  progress: () => void,
+): Promise<void> {
+  const send = async (bytes: Uint8Array) => {
+    for (let off = 0; off < bytes.length; off += chunk) {
+      await write(req, bytes.subarray(off, Math.min(bytes.length, off + chunk)));
+      progress();
     }
-    return;
-  }
+  };
+  if ("bytes" in body) return await send(body.bytes);
   if ("path" in body) {
     if (body.length === 0) return;
     const f = await Deno.open(body.path, { read: true });
     try {
       await f.seek(body.offset, Deno.SeekMode.Start);
-      const buf = new Uint8Array(Math.min(chunk, body.length));
       let left = body.length;
       while (left > 0) {
-        const n = await f.read(buf.subarray(0, Math.min(buf.length, left)));
+        const buf = new Uint8Array(Math.min(chunk, left)); // new each time: see the module doc
+        const n = await f.read(buf);
         if (n === null) {
           throw new Error(
             `${body.path} ended at ${body.offset + body.length - left} bytes while it was being uploaded`,
           );
         }
         await write(req, buf.subarray(0, n));
+        progress();
         left -= n;
       }
     } finally {
@@ -253,9 +312,7 @@ async function writeBody(req: http.ClientRequest, body: HttpBody, chunk: number)
         throw new Error(`the body is longer than the ${body.length} bytes it was sent as`);
       }
       sent += value.length;
-      for (let off = 0; off < value.length; off += chunk) {
-        await write(req, value.subarray(off, Math.min(value.length, off + chunk)));
-      }
+      await send(value);
     }
     if (sent !== body.length) {
       throw new Error(`the body ended at ${sent} of the ${body.length} bytes it was sent as`);
@@ -269,7 +326,12 @@ async function writeBody(req: http.ClientRequest, body: HttpBody, chunk: number)
 }
 
 /** The node answer as a `Response` whose body streams from the socket with back-pressure. */
-function toResponse(res: http.IncomingMessage, method: string, signal?: AbortSignal): Response {
+function toResponse(
+  res: http.IncomingMessage,
+  method: string,
+  idle: IdleTimer,
+  signal?: AbortSignal,
+): Response {
   const headers = new Headers();
   for (const [k, v] of Object.entries(res.headers)) {
     if (Array.isArray(v)) { for (const x of v) headers.append(k, x); }
@@ -287,14 +349,20 @@ function toResponse(res: http.IncomingMessage, method: string, signal?: AbortSig
       res.on("data", (c: Uint8Array) => {
         if (ended) return; // cancelled: read away
         ctl.enqueue(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
-        if ((ctl.desiredSize ?? 0) <= 0) res.pause();
+        // the idle time counts only while the reader waits for bytes
+        if ((ctl.desiredSize ?? 0) <= 0) {
+          idle.disarm();
+          res.pause();
+        } else idle.arm();
       });
       res.on("end", () => {
+        idle.disarm();
         if (ended) return;
         ended = true;
         ctl.close();
       });
       const fail = (e: unknown) => {
+        idle.disarm();
         if (ended) return;
         ended = true;
         ctl.error(signal?.aborted ? signal.reason : networkError(e));
@@ -305,9 +373,11 @@ function toResponse(res: http.IncomingMessage, method: string, signal?: AbortSig
       });
     },
     pull() {
+      if (!ended) idle.arm();
       res.resume();
     },
     cancel() {
+      idle.disarm();
       ended = true;
       drainOrDrop(res);
     },

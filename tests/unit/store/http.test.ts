@@ -193,6 +193,36 @@ Deno.test("HttpTransport: a refused connection and a silent server are network e
   }
 });
 
+Deno.test("HttpTransport: a long upload that keeps moving is not cut by the idle timeout", async () => {
+  let took = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const started = Date.now();
+    let n = 0;
+    for await (const c of req.body!) {
+      n += c.length;
+      await new Promise((r) => setTimeout(r, 5)); // a slow link: the client waits on the socket
+    }
+    took = Date.now() - started;
+    return new Response(String(n));
+  });
+  const dir = await Deno.makeTempDir({ prefix: "http-" });
+  const t = new HttpTransport({ idleTimeoutMs: 1000 });
+  try {
+    const path = join(dir, "f");
+    await Deno.writeFile(path, new Uint8Array(32 << 20));
+    const res = await t.request(`http://127.0.0.1:${server.addr.port}/`, {
+      method: "PUT",
+      body: { path, offset: 0, length: 32 << 20 },
+    });
+    assertEquals(await res.text(), String(32 << 20));
+    ok(took > 1000, `the upload took ${took} ms, longer than the idle timeout`);
+  } finally {
+    t.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("HttpTransport: answers stream; HEAD and 204 have no body; a large unread answer is dropped", async () => {
   const big = random(3 << 20);
   const { seen, server, url } = recorder((req) => {
