@@ -5,11 +5,15 @@
  * local directory (`--out`), then a second backup of the unchanged database into each store: what
  * it uploaded (target: the manifest only).
  *
- * Reports wall times, the ratio store/local, the bytes and objects each store run wrote (read back
- * from the store's listing: objects modified since the run started), as a table and then JSON on
- * stdout; progress on stderr. Not a test.
+ * Reports wall times, the peak RSS of the tool's process (VmHWM, read every 20 ms while it runs),
+ * the ratio store/local, the bytes and objects each store run wrote (read back from the store's
+ * listing: objects modified since the run started), as a table and then JSON on stdout; progress on
+ * stderr. Not a test. `--big ROWS` adds one table of ROWS rows (about 150 bytes each: 2,300,000 make
+ * a 340 MB table) to the dataset. `--compare DIR` also runs each first store backup with the
+ * backup.ts of another checkout DIR (old code against new, in one run: the figures to compare), into
+ * its own prefix, before this checkout's.
  *
- *   deno task bench:store [--tables 200] [--mb 50] [--jobs 4] [--only s3|azblob]
+ *   deno task bench:store [--tables 200] [--mb 50] [--jobs 4] [--only s3|azblob] [--big ROWS] [--compare DIR]
  * @module
  */
 import { parseArgs } from "node:util";
@@ -27,28 +31,53 @@ import type { ObjectStore } from "../lib/store/object.ts";
 const log = (l: string) => console.error(`bench: ${l}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function run(args: string[], env: Record<string, string>): Promise<{ ms: number; stdout: string }> {
+/** The process's peak RSS so far (VmHWM) in KiB, or 0 when it is gone. */
+async function peakKib(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
+  return Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0);
+}
+
+/**
+ * Runs backup.ts of `repo` (this checkout by default) with the V8 flags of `deno task backup`;
+ * returns the wall time, stdout and the peak RSS of its process in MiB.
+ */
+async function run(
+  args: string[],
+  env: Record<string, string>,
+  repo = REPO,
+): Promise<{ ms: number; stdout: string; peakMib: number }> {
   const t = performance.now();
-  const out = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-all",
       "--quiet",
-      "--v8-flags=--max-semi-space-size=1",
-      `${REPO}/backup.ts`,
+      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=25",
+      `${repo}/backup.ts`,
       ...args,
     ],
-    cwd: REPO,
+    cwd: repo,
     env,
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  let peak = 0;
+  let running = true;
+  const watch = (async () => {
+    while (running) {
+      peak = Math.max(peak, await peakKib(child.pid));
+      await sleep(20);
+    }
+  })();
+  const out = await child.output();
+  running = false;
+  await watch;
   const ms = Math.round(performance.now() - t);
   const dec = new TextDecoder();
   if (out.code !== 0 && out.code !== 3) {
     throw new Error(`backup.ts ${args[0]} failed:\n${dec.decode(out.stderr)}`);
   }
-  return { ms, stdout: dec.decode(out.stdout) };
+  return { ms, stdout: dec.decode(out.stdout), peakMib: Math.round(peak / 1024) };
 }
 
 /** Objects of `store` modified at or after `since`: count and bytes, and their keys' folders. */
@@ -81,6 +110,8 @@ async function main() {
       mb: { type: "string", default: "50" },
       jobs: { type: "string", default: "4" },
       only: { type: "string" },
+      big: { type: "string" },
+      compare: { type: "string" },
     },
   });
   const spec = { tables: Number(values.tables), mb: Number(values.mb) };
@@ -97,7 +128,20 @@ async function main() {
     for (let i = 0; i < tables.length; i += 20) {
       await cluster.sql(tables.slice(i, i + 20).map((t) => tableSql(t, tables)).join("\n"), { db });
     }
-    log(`loaded ${tables.length} tables (${spec.mb} MB)`);
+    if (values.big) {
+      await cluster.sql(
+        `create table public.big as select g as id, md5(g::text) as a, repeat(md5((g * 7)::text), 3) as b,
+           timestamptz '2026-01-01' + g * interval '1 second' as t from generate_series(1, ${
+          Number(values.big)
+        }) g`,
+        { db },
+      );
+    }
+    log(
+      `loaded ${tables.length} tables (${spec.mb} MB)${
+        values.big ? ` and public.big (${values.big} rows)` : ""
+      }`,
+    );
     const stores: { kind: string; url: string; env: Record<string, string> }[] = [];
     if (project) {
       const s = project.storage;
@@ -137,18 +181,34 @@ async function main() {
     const local = await run(["backup", "--out", `${work}/out`, ...common], env);
     const localBytes = await dirBytes(`${work}/out/latest`);
     const lines = [
-      `run                        wall     objects written  bytes written`,
+      `run                        wall    peak RSS  objects written  bytes written`,
       `backup --out               ${(local.ms / 1000).toFixed(1).padStart(6)} s  ${
-        "-".padStart(15)
-      }  ${localBytes}`,
+        `${local.peakMib} MiB`.padStart(8)
+      }  ${"-".padStart(15)}  ${localBytes}`,
     ];
     const report: Record<string, unknown> = {
       tables: tables.length,
       mb: spec.mb,
-      local: { ms: local.ms, bytes: localBytes },
+      ...(values.big ? { bigRows: Number(values.big) } : {}),
+      local: { ms: local.ms, bytes: localBytes, peakMib: local.peakMib },
     };
     for (const st of stores) {
       const store = await openStore(parseStoreUrl(st.url, "bench"), { env: st.env, retries: 2 });
+      const label = (n: number | string) => `backup --store ${st.kind} #${n}`.padEnd(25);
+      if (values.compare) {
+        log(`backup --store ${st.url}-compare with ${values.compare}`);
+        const other = await run(
+          ["backup", "--store", `${st.url}-compare`, ...common],
+          { ...env, ...st.env },
+          values.compare,
+        );
+        report[`${st.kind}Compare`] = { ms: other.ms, peakMib: other.peakMib };
+        lines.push(
+          `${label("1 (--compare)")}  ${(other.ms / 1000).toFixed(1).padStart(6)} s  ${
+            `${other.peakMib} MiB`.padStart(8)
+          }`,
+        );
+      }
       const t1 = new Date();
       log(`backup --store ${st.url} (first)`);
       const first = await run(["backup", "--store", st.url, ...common], { ...env, ...st.env });
@@ -160,16 +220,22 @@ async function main() {
       const up2 = await writtenSince(store, t2);
       const ratio = Number((first.ms / local.ms).toFixed(2));
       report[st.kind] = {
-        first: { ms: first.ms, objects: up1.objects, bytes: up1.bytes },
-        second: { ms: second.ms, objects: up2.objects, bytes: up2.bytes, keys: up2.keys },
+        first: { ms: first.ms, objects: up1.objects, bytes: up1.bytes, peakMib: first.peakMib },
+        second: {
+          ms: second.ms,
+          objects: up2.objects,
+          bytes: up2.bytes,
+          keys: up2.keys,
+          peakMib: second.peakMib,
+        },
         ratio,
       };
-      const label = (n: number) => `backup --store ${st.kind} #${n}`.padEnd(25);
+      const mib = (n: number) => `${n} MiB`.padStart(8);
       lines.push(
-        `${label(1)}  ${(first.ms / 1000).toFixed(1).padStart(6)} s  ${
+        `${label(1)}  ${(first.ms / 1000).toFixed(1).padStart(6)} s  ${mib(first.peakMib)}  ${
           String(up1.objects).padStart(15)
         }  ${up1.bytes}`,
-        `${label(2)}  ${(second.ms / 1000).toFixed(1).padStart(6)} s  ${
+        `${label(2)}  ${(second.ms / 1000).toFixed(1).padStart(6)} s  ${mib(second.peakMib)}  ${
           String(up2.objects).padStart(15)
         }  ${up2.bytes}  (${up2.keys.join(", ")})`,
         `${st.kind} store/local ratio (first run): ${ratio}`,
