@@ -139,7 +139,10 @@ function emptyEntry(t: PlannedTable): ManifestTable {
   };
 }
 
-/** Opens data part `n` of `t` for splitCopyStream, noting its path in `parts` (and `written`). */
+/**
+ * Opens data part `n` of `t` for splitCopyStream, noting its path in `parts` (and `written`). The
+ * first part is written as data.sql, and renamed to data.001.sql when a second one is opened.
+ */
 function partOpener(
   job: TableFilesJob,
   s: PlannedSchema,
@@ -148,28 +151,23 @@ function partOpener(
   written?: string[],
 ) {
   return (n: number): Promise<FileSink> => {
-    const p = tableDataPath(s.seg, t.tableSeg, n);
+    if (n === 2) {
+      const first = tableDataPath(s.seg, t.tableSeg, 1);
+      Deno.renameSync(join(job.stagingDir, parts[0]), join(job.stagingDir, first));
+      parts[0] = first;
+      written?.push(first);
+    }
+    const p = n === 1 ? t.dataFile : tableDataPath(s.seg, t.tableSeg, n);
     parts.push(p);
     written?.push(p);
-    return FileSink.open(join(job.stagingDir, p), { sync: !job.deferSync });
+    // Blocking calls: thousands of small files, each call cheaper than handing it to a worker thread.
+    return FileSink.open(join(job.stagingDir, p), { sync: !job.deferSync, blocking: true });
   };
 }
 
-/** Adds a table's written data parts to the manifest; a single part is renamed to data.sql. */
-async function recordData(
-  job: TableFilesJob,
-  t: PlannedTable,
-  m: ManifestTable,
-  parts: string[],
-  result: SplitResult,
-  written?: string[],
-): Promise<void> {
+/** Adds a table's written data parts to the manifest. */
+function recordData(job: TableFilesJob, m: ManifestTable, parts: string[], result: SplitResult): void {
   m.rows = result.rows;
-  if (parts.length === 1) {
-    await Deno.rename(join(job.stagingDir, parts[0]), join(job.stagingDir, t.dataFile));
-    written?.push(t.dataFile);
-    parts[0] = t.dataFile;
-  }
   result.parts.forEach((w, i) => {
     job.files[parts[i]] = w;
     m.bytes += w.bytes;
@@ -277,10 +275,10 @@ async function splitTables(
         schemaBufs.delete(o.file);
         const text = new Uint8Array(bufs.reduce((n, b) => n + b.length, 0));
         bufs.reduce((at, b) => (text.set(b, at), at + b.length), 0);
+        // Blocking calls, as for the data files (partOpener); writeFileSync sets the mode exactly.
         const path = join(stagingDir, t.schemaFile);
-        await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
-        await Deno.writeFile(path, text, { mode: 0o600 });
-        await Deno.chmod(path, 0o600);
+        Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        Deno.writeFileSync(path, text, { mode: 0o600 });
         files[t.schemaFile] = { bytes: text.length, sha256: createHash("sha256").update(text).digest("hex") };
         m.bytes += files[t.schemaFile].bytes;
         fileDone(x);
@@ -302,7 +300,7 @@ async function splitTables(
       const w = data.w;
       data = undefined;
       await w.writer.close();
-      await recordData(job, t, m, w.parts, await w.done, track.written);
+      recordData(job, m, w.parts, await w.done);
       fileDone(x);
     }
   };
@@ -362,7 +360,7 @@ async function writeTable(job: TableFilesJob, { s, t, toc }: TableJob): Promise<
       { path: job.tools.path("pg_restore"), args: dataArgs, env: {}, what: `writing ${t.dataFile}`, signal },
       (out) => splitCopyStream(out, job.maxFileSize, partOpener(job, s, t, parts)),
     );
-    await recordData(job, t, m, parts, result);
+    recordData(job, m, parts, result);
   }
   return m;
 }

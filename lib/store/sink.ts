@@ -24,6 +24,22 @@ export interface SinkMark {
 /** The buffer a {@link FileSink} starts with; it doubles up to {@link BUFFER} as the file grows. */
 const FIRST_BUFFER = 16 << 10;
 
+/** How a {@link FileSink} is opened. */
+export interface SinkOptions {
+  /**
+   * false: {@link FileSink.close} does not fsync; the caller syncs the file later
+   * ({@link syncFiles}), together with others. Default true.
+   */
+  sync?: boolean;
+  /**
+   * true: every call on the file (open, write, seek, read, truncate) is made synchronously on the
+   * calling thread instead of being handed to a worker thread. For thousands of small files written
+   * one after another (a backup's per-table files), where the hand-over of each call costs more
+   * than the call. Default false.
+   */
+  blocking?: boolean;
+}
+
 /** A file being written. */
 export class FileSink {
   #file: Deno.FsFile;
@@ -32,28 +48,26 @@ export class FileSink {
   #buf = new Uint8Array(FIRST_BUFFER);
   #used = 0;
   #sync: boolean;
+  #blocking: boolean;
   bytes = 0;
 
-  private constructor(file: Deno.FsFile, sync: boolean) {
+  private constructor(file: Deno.FsFile, opts: SinkOptions) {
     this.#file = file;
-    this.#sync = sync;
+    this.#sync = opts.sync ?? true;
+    this.#blocking = opts.blocking ?? false;
   }
 
-  /**
-   * Creates (or truncates) `path`, making parent directories 0700. With `sync: false`, {@link close}
-   * does not fsync: the caller syncs the file later ({@link syncFiles}), together with others.
-   */
-  static async open(path: string, opts: { sync?: boolean } = {}): Promise<FileSink> {
-    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  /** Creates (or truncates) `path` (mode 0600), making parent directories 0700; see {@link SinkOptions}. */
+  static async open(path: string, opts: SinkOptions = {}): Promise<FileSink> {
     // read: rewind gives back what it takes off the end
-    const file = await Deno.open(path, {
-      read: true,
-      write: true,
-      create: true,
-      truncate: true,
-      mode: 0o600,
-    });
-    return new FileSink(file, opts.sync ?? true);
+    const how = { read: true, write: true, create: true, truncate: true, mode: 0o600 };
+    const dir = { recursive: true, mode: 0o700 };
+    if (opts.blocking) {
+      Deno.mkdirSync(dirname(path), dir);
+      return new FileSink(Deno.openSync(path, how), opts);
+    }
+    await Deno.mkdir(dirname(path), dir);
+    return new FileSink(await Deno.open(path, how), opts);
   }
 
   /** Appends bytes. */
@@ -63,7 +77,7 @@ export class FileSink {
     if (this.#used + chunk.length > this.#buf.length && this.#buf.length < BUFFER) this.#grow(chunk.length);
     if (this.#used + chunk.length > this.#buf.length) await this.#flush();
     if (chunk.length >= this.#buf.length) {
-      await writeAll(this.#file, chunk);
+      await this.#writeAll(chunk);
     } else {
       this.#buf.set(chunk, this.#used);
       this.#used += chunk.length;
@@ -80,8 +94,15 @@ export class FileSink {
   }
 
   async #flush(): Promise<void> {
-    if (this.#used > 0) await writeAll(this.#file, this.#buf.subarray(0, this.#used));
+    if (this.#used > 0) await this.#writeAll(this.#buf.subarray(0, this.#used));
     this.#used = 0;
+  }
+
+  async #writeAll(data: Uint8Array): Promise<void> {
+    for (let off = 0; off < data.length;) {
+      const rest = data.subarray(off);
+      off += this.#blocking ? this.#file.writeSync(rest) : await this.#file.write(rest);
+    }
   }
 
   /** The current end, to {@link rewind} to. */
@@ -96,15 +117,19 @@ export class FileSink {
    */
   async rewind(m: SinkMark, take: (block: Uint8Array) => Promise<void>): Promise<void> {
     await this.#flush();
-    await this.#file.seek(m.bytes, Deno.SeekMode.Start);
+    const f = this.#file;
+    const seek = () =>
+      this.#blocking ? f.seekSync(m.bytes, Deno.SeekMode.Start) : f.seek(m.bytes, Deno.SeekMode.Start);
+    await seek();
     for (let left = this.bytes - m.bytes; left > 0;) {
-      const n = await this.#file.read(this.#buf.subarray(0, Math.min(this.#buf.length, left)));
+      const into = this.#buf.subarray(0, Math.min(this.#buf.length, left));
+      const n = this.#blocking ? f.readSync(into) : await f.read(into);
       if (n === null) throw new Error("the file is shorter than what was written to it");
       await take(this.#buf.subarray(0, n));
       left -= n;
     }
-    await this.#file.truncate(m.bytes);
-    await this.#file.seek(m.bytes, Deno.SeekMode.Start);
+    await (this.#blocking ? f.truncateSync(m.bytes) : f.truncate(m.bytes));
+    await seek();
     this.bytes = m.bytes;
     this.#hash = m.hash.copy();
   }
@@ -112,7 +137,7 @@ export class FileSink {
   /** Flushes, syncs (unless opened with `sync: false`) and closes; returns size and checksum. */
   async close(): Promise<Written> {
     await this.#flush();
-    if (this.#sync) await this.#file.syncData();
+    if (this.#sync) await (this.#blocking ? this.#file.syncDataSync() : this.#file.syncData());
     this.#file.close();
     this.#buf = new Uint8Array(0);
     return { bytes: this.bytes, sha256: this.#hash.digest("hex") };
@@ -126,11 +151,6 @@ export class FileSink {
       // already closed
     }
   }
-}
-
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await file.write(data.subarray(off));
 }
 
 /**

@@ -96,6 +96,32 @@ Deno.test("checkStaging: a missing file, then a file the manifest does not list"
   }
 });
 
+Deno.test("checkStaging: a tree with a symlink gets the careful check, which refuses the link", async () => {
+  const { dir, m } = await staged([["s/tables/a/schema.sql", bytes(10, 1)], [
+    "s/tables/b/data.sql",
+    bytes(10, 2),
+  ]]);
+  const outside = await Deno.makeTempDir({ prefix: "staging-test-outside-" });
+  try {
+    await checkStaging(dir, m);
+    // the same bytes behind a symlinked folder: size and checksum match, the path does not
+    await Deno.rename(`${dir}/s/tables/b`, `${outside}/b`);
+    await Deno.symlink(`${outside}/b`, `${dir}/s/tables/b`);
+    await failsWith(
+      checkStaging(dir, m),
+      'the manifest names a file outside the backup: "s/tables/b/data.sql" goes through a symlink',
+    );
+    // a symlink the manifest does not list is still an unexpected file
+    await Deno.remove(`${dir}/s/tables/b`);
+    await Deno.rename(`${outside}/b`, `${dir}/s/tables/b`);
+    await Deno.symlink(`${dir}/s/tables/a/schema.sql`, `${dir}/s/tables/a/link.sql`);
+    await failsWith(checkStaging(dir, m), "backup check failed: unexpected file s/tables/a/link.sql");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});
+
 Deno.test("parseStagingName: owned folders and locks, names of earlier versions, anything else", () => {
   const id = "0123456789ab";
   assertEquals(parseStagingName(`.staging-${id}`), { owner: id, kind: "new" });
