@@ -501,6 +501,9 @@ function sealedMatrix(make: () => Promise<Backend>): void {
         }
         const index = JSON.parse(await text(store, blobKey(m.files["storage-blobs.json"].sha256)));
         assertEquals(index.objects.length, files.length + 1);
+        // same-as-f-0.bin has f-0's bytes: one encrypted blob for both
+        const stored = new Set(index.objects.map((e: { stored: { sha256: string } }) => e.stored.sha256));
+        assertEquals(stored.size, files.length, "one content is one encrypted blob");
 
         // unchanged: only the manifest is written
         await sleep(1100);

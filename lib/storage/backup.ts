@@ -173,6 +173,50 @@ export interface FileBackup {
   summary: ManifestStorage;
 }
 
+/** An encrypted blob of a content, and its parts. */
+type SealedBlob = { stored: StoredBlob; parts?: number };
+
+/**
+ * The encrypted blobs a run may give a download whose plaintext it already has a blob of, by the
+ * plaintext's sha256: the previous backup's blobs (those the run reuses; any other once it is
+ * found in the store, so a renamed or copied file takes its blob too), then those the run writes
+ * (`set`).
+ */
+export function knownBlobs(
+  previous: readonly PreviousFile[],
+  plan: FilePlan,
+  present: (b: BlobRef) => Promise<boolean>,
+): { get(sha256: string): Promise<SealedBlob | undefined>; set(sha256: string, b: SealedBlob): void } {
+  const sure = new Map<string, SealedBlob>();
+  const maybe = new Map<string, SealedBlob>();
+  const of = (f: PreviousFile): SealedBlob => ({ stored: f.stored!, ...(f.parts ? { parts: f.parts } : {}) });
+  for (const f of previous) if (f.stored) maybe.set(f.sha256, of(f));
+  for (const { from } of plan.reuse) if (from.stored) sure.set(from.sha256, of(from));
+  return {
+    async get(sha256) {
+      const s = sure.get(sha256);
+      if (s) return s;
+      const m = maybe.get(sha256);
+      maybe.delete(sha256);
+      if (
+        !m ||
+        !(await present({
+          sha256: m.stored.sha256,
+          size: m.stored.bytes,
+          ...(m.parts ? { parts: m.parts } : {}),
+        }))
+      ) {
+        return undefined;
+      }
+      sure.set(sha256, m);
+      return m;
+    },
+    set(sha256, b) {
+      sure.set(sha256, b);
+    },
+  };
+}
+
 /** A download's result; `synced` settles once its blob is synced and named in the holder. */
 type Fetched = { entry: MapObject; synced: Promise<void> } | { changed: string } | { missing: true };
 
@@ -181,7 +225,12 @@ type Fetched = { entry: MapObject; synced: Promise<void> } | { changed: string }
  * are written and checked; syncing and naming the blob goes on in `synced` (so the next download
  * need not wait for the fsync), which rejects with a {@link BackupError} when it fails.
  */
-async function fetchOne(row: ObjectRow, o: FileBackupOptions, count: (n: number) => void): Promise<Fetched> {
+async function fetchOne(
+  row: ObjectRow,
+  o: FileBackupOptions,
+  count: (n: number) => void,
+  known: ReturnType<typeof knownBlobs>,
+): Promise<Fetched> {
   for (let attempt = 1;; attempt++) {
     throwIfInterrupted();
     const got = await o.s3.get(row.bucket, row.name);
@@ -223,16 +272,32 @@ async function fetchOne(row: ObjectRow, o: FileBackupOptions, count: (n: number)
             `its bytes (${plain.bytes}, MD5 ${plain.md5}) do not match the row (${row.size}, ${row.etag})`,
         };
       }
+      const same = sealed ? await known.get(plain.sha256) : undefined;
+      if (same) {
+        // encrypted bytes differ on every run: a content the run has a blob of takes that blob
+        await w.discard();
+        return {
+          entry: {
+            ...row,
+            sha256: plain.sha256,
+            ...(same.parts ? { parts: same.parts } : {}),
+            stored: same.stored,
+          },
+          synced: Promise.resolve(),
+        };
+      }
       const stored = sealed ? { stored: { sha256: d.sha256, bytes: d.bytes } } : {};
       if (o.sink) {
         // an object store: the upload is the slow part, and take() waits for it
         const parts = await o.sink.take(w, d);
+        if (sealed) known.set(plain.sha256, { stored: stored.stored!, ...(parts > 1 ? { parts } : {}) });
         return {
           entry: { ...row, sha256: plain.sha256, ...(parts > 1 ? { parts } : {}), ...stored },
           synced: Promise.resolve(),
         };
       }
       const parts = w.parts;
+      if (sealed) known.set(plain.sha256, { stored: stored.stored!, ...(parts > 1 ? { parts } : {}) });
       const synced = w.finish(d.sha256, storeDir(o.root)).then(() => {}, async (e) => {
         await w.discard();
         throw storeWriteError(o.holder, e);
@@ -289,6 +354,12 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
     ...(from.parts ? { parts: from.parts } : {}),
     ...(from.stored ? { stored: from.stored } : {}),
   }));
+  // encrypted blobs by their plaintext's sha256: those this run reuses, then those it writes
+  const known = knownBlobs(
+    previous,
+    plan,
+    (b) => o.sink ? Promise.resolve(o.sink.has(b)) : blobPresent(store, b),
+  );
   const changed: string[] = [];
   const missing: string[] = [];
   let downloadedFiles = 0, downloadedBytes = 0;
@@ -304,7 +375,7 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
         while (syncing.size >= 2 * o.jobs) await Promise.race(syncing);
         const r = await fetchOne(row, o, (n) => {
           progress.bytes += n;
-        });
+        }, known);
         if ("synced" in r) {
           const p = r.synced.catch((e) => {
             syncFailed ??= { error: e };

@@ -12,7 +12,9 @@
  * is in the blob index ({@link BLOB_INDEX}, `storage-blobs.json`, never encrypted, like
  * manifest.json): per file a key that hides its bucket and name ({@link fileKey}), its ETag,
  * size, plaintext sha256 and blob, and the recipients' id. The next backup reuses an unchanged
- * file's blob from it (same key, ETag and size, same recipients); `verify` without the identity
+ * file's blob from it (same key, ETag and size, same recipients), and a downloaded file whose
+ * plaintext has an encrypted blob already (a copy, a renamed file) takes that blob (encryption is
+ * randomised, so the bytes alone would not find it: lib/storage/backup.ts); `verify` without the identity
  * hashes every blob against it; prune and the blob sweep keep every blob it names.
  *
  * Pure parts: naming, sizes, the index's form and checks. {@link Sealer} streams (age's 64 KiB

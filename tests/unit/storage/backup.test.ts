@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { compareMaps, etagMd5, planFiles, previousOfMap } from "../../../lib/storage/backup.ts";
+import { compareMaps, etagMd5, knownBlobs, planFiles, previousOfMap } from "../../../lib/storage/backup.ts";
 import type { ObjectRow } from "../../../lib/storage/catalog.ts";
 import type { MapObject } from "../../../lib/storage/map.ts";
 
@@ -61,4 +61,25 @@ Deno.test("planFiles reuses an encrypted file by its blob, which its presence is
 Deno.test("etagMd5 reads a plain MD5 ETag, not a multipart one", () => {
   assertEquals(etagMd5('"900150983CD24FB0D6963F7D28E17F72"'), "900150983cd24fb0d6963f7d28e17f72");
   assertEquals(etagMd5('"900150983cd24fb0d6963f7d28e17f72-3"'), undefined);
+});
+
+Deno.test("knownBlobs: an encrypted content's blob from the reused files, the previous backup (if present), this run", async () => {
+  const enc = (name: string, plain: string, blob: string) => ({
+    ...entry(name, '"e"', 1, plain),
+    stored: { sha256: blob.repeat(64), bytes: 200 },
+  });
+  const prev = previousOfMap([enc("kept", "a", "1"), enc("renamed-from", "b", "2"), enc("gone", "c", "3")]);
+  const plan = planFiles([row("kept", '"e"', 1)], prev, () => true);
+  const asked: string[] = [];
+  const known = knownBlobs(prev, plan, (b) => {
+    asked.push(b.sha256[0]);
+    return Promise.resolve(b.sha256 !== "3".repeat(64));
+  });
+  assertEquals((await known.get("a".repeat(64)))?.stored.sha256, "1".repeat(64));
+  assertEquals((await known.get("b".repeat(64)))?.stored.sha256, "2".repeat(64));
+  assertEquals(await known.get("c".repeat(64)), undefined, "a blob no longer in the store is not taken");
+  assertEquals(await known.get("d".repeat(64)), undefined);
+  known.set("d".repeat(64), { stored: { sha256: "4".repeat(64), bytes: 9 }, parts: 2 });
+  assertEquals(await known.get("d".repeat(64)), { stored: { sha256: "4".repeat(64), bytes: 9 }, parts: 2 });
+  assertEquals(asked, ["2", "3"], "the reused file's blob is known present; others are asked once");
 });
