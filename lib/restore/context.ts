@@ -64,8 +64,12 @@ export interface Ctx {
   catalog?: Script;
   /** `--into`: the new name, and the names the target already uses in its schema (into.ts). */
   into?: IntoNames & { taken: ReadonlySet<string>; data?: (statement: string) => string };
-  /** Backup files already checked against the manifest (a reader need not check them again). */
+  /**
+   * Backup files checked against the manifest (a reader need not check them again), once `checking`
+   * resolved (it rejects with the check's error) when there is one.
+   */
   checked?: ReadonlySet<string>;
+  checking?: Promise<void>;
   /**
    * Backup files still being checked while the restore runs (restorer.ts): a reader of one of them
    * waits for `done`, which rejects with the check's error.

@@ -18,7 +18,7 @@ import { parseScript, type Script } from "./script.ts";
 import { checkFiles, throwOnFaults } from "../store/check.ts";
 
 /** What reading the backup's files needs of a restore's state (a dry run has no session). */
-export type FileCtx = Pick<Ctx, "opts" | "manifest" | "dumps" | "tmp" | "checked">;
+export type FileCtx = Pick<Ctx, "opts" | "manifest" | "dumps" | "tmp" | "checked" | "checking">;
 
 /** The plaintext path of a schema's dump, reassembled from its parts when it was split. */
 export function dumpFile(ctx: FileCtx, s: ManifestSchema): Promise<string> {
@@ -30,7 +30,7 @@ export function dumpFile(ctx: FileCtx, s: ManifestSchema): Promise<string> {
       const unchecked = parts.filter((f) => !ctx.checked?.has(f));
       if (unchecked.length) {
         throwOnFaults(await checkFiles(dir, ctx.manifest, unchecked, ctx.opts.decode), dir, "restore");
-      }
+      } else await ctx.checking;
       if (parts.length === 1) {
         return await plaintextPath(dir, s.dump, ctx.manifest.files[s.dump], ctx.tmp, ctx.opts.decode);
       }

@@ -36,7 +36,7 @@ import { createDependencies, loadTableData, restoreTables } from "./tables.ts";
 import { assumeCreated, inspectTarget, namesInSchema } from "./target.ts";
 import { checkPolicyRoles } from "./precheck.ts";
 import { roleStatement } from "./roles.ts";
-import { checkFiles, throwOnFaults } from "../store/check.ts";
+import { checkFiles, type FileFault, throwOnFaults } from "../store/check.ts";
 import { openPlaintext } from "../store/decode.ts";
 import { catalogError, type CatalogScope, planCatalog } from "./catalog.ts";
 import { parseScript, type Script } from "./script.ts";
@@ -78,6 +78,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   });
   const sql = db.sql;
   let tmp: string | undefined;
+  let dropTmp = () => {};
   // psql and its transaction, started before the backup is read and checked (below).
   let early: Promise<Session | undefined> | undefined;
   try {
@@ -126,9 +127,44 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const later = unreadFiles(plan);
     const first = plan.files.filter((f) => !later.has(f));
     const checkOpts = { ...opts.decode, jobs: opts.jobs };
-    const firstChecked = opts.dryRun
-      ? undefined
-      : quiet(checkFiles(opts.backupDir, manifest, first, checkOpts));
+    let firstChecked: Promise<FileFault[]> | undefined;
+    const checked = new Set(first);
+    const warnings: string[] = [];
+    let reading: Omit<Ctx, "session"> | undefined;
+    let policiesChecked: Promise<void> | undefined;
+    if (!opts.dryRun) {
+      firstChecked = quiet(checkFiles(opts.backupDir, manifest, first, checkOpts));
+      tmp = await Deno.makeTempDir({ prefix: "supabase-backup-restore-" });
+      const tmpDir = tmp;
+      dropTmp = onCleanup(() => Deno.removeSync(tmpDir, { recursive: true }));
+      // Without the pg tools the restore stops below, with that error in its place.
+      const tools = await found.catch(() => undefined);
+      if (tools) {
+        reading = {
+          opts,
+          manifest,
+          plan,
+          state,
+          tools,
+          env: db.env,
+          filter: { target: state },
+          counts: { owners: 0, privileges: 0 },
+          tmp: tmpDir,
+          warnings,
+          dumps: new Map(),
+          preDataText: new Map(),
+          postData: new Map(),
+          // A dump is read (pg_restore) only once this check passed.
+          checked,
+          checking: quiet(firstChecked.then((faults) => throwOnFaults(faults, opts.backupDir, "restore"))),
+          sql,
+          into: into && { ...into, taken: taken! },
+        };
+        // The dumps' definitions, their post-data and the check of the roles policies name are
+        // read (pg_restore) now, while catalog.sql is read and psql connects; the steps use them.
+        policiesChecked = startReading(reading);
+      }
+    }
     const catalog = await readCatalog(opts, manifest, plan);
     if (catalog) {
       plan.catalog = planCatalog(
@@ -159,7 +195,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       planText,
       tablesLoaded: 0,
       rowsLoaded: 0,
-      warnings: [],
+      warnings,
       durationMs: 0,
     };
     if (opts.dryRun) {
@@ -189,46 +225,22 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     }
     opts.log(`checking ${plan.files.length} backup file(s)`);
     throwOnFaults(await firstChecked!, opts.backupDir, "restore");
-    const checked = new Set([...first, ...(manifest.catalog && catalog ? [manifest.catalog] : [])]);
     const laterDone = checkFiles(opts.backupDir, manifest, [...later], checkOpts)
       .then((faults) => throwOnFaults(faults, opts.backupDir, "restore"));
     let fault: unknown;
     const laterChecked = laterDone.then(() => {}, (e: unknown) => {
       fault = e;
     });
-    tmp = await Deno.makeTempDir({ prefix: "supabase-backup-restore-" });
-    const tmpDir = tmp;
-    const dropTmp = onCleanup(() => Deno.removeSync(tmpDir, { recursive: true }));
-    const reading = {
-      opts,
-      manifest,
-      plan,
-      state,
-      tools,
-      env: db.env,
-      filter: { target: state },
-      counts: { owners: 0, privileges: 0 },
-      tmp: tmpDir,
-      warnings: result.warnings,
-      dumps: new Map(),
-      preDataText: new Map(),
-      postData: new Map(),
-      catalog,
-      checked,
-      later: { files: later, done: laterDone },
-      sql,
-      into: into && { ...into, taken: taken! },
-    };
-    // The dumps' definitions, their post-data and the check of the roles policies name are read
-    // (pg_restore) now, while psql connects, and used by the steps below.
-    const policiesChecked = startReading(reading);
-    const ctx: Ctx = Object.assign(reading, { session: (await early)! });
+    if (catalog && manifest.catalog) checked.add(manifest.catalog);
+    reading!.catalog = catalog;
+    reading!.later = { files: later, done: laterDone };
+    const ctx: Ctx = Object.assign(reading!, { session: (await early)! });
     // A damaged file found while the restore runs ends the session at once.
     laterChecked.then(() => fault && ctx.session.abort(fault)).catch(() => {});
     try {
       // Every step writes into the one session; COMMIT comes after the last. A failure anywhere
       // (or an interrupt, or the tool being killed) ends psql before it: nothing is changed.
-      await execute(ctx, policiesChecked);
+      await execute(ctx, policiesChecked!);
       await laterChecked;
       if (fault) throw fault;
       await ctx.session.commit();
@@ -237,8 +249,6 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       // A damaged file is the cause of whatever failed after it was found.
       await ctx.session.abort(fault ?? e);
       throw fault ?? e;
-    } finally {
-      dropTmp();
     }
     const loaded = [...plan.schemas.flatMap((s) => s.tables), ...plan.tables].filter((t) =>
       !plan.schemaOnly &&
@@ -254,6 +264,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     // psql started early and not handed on (a check refused the restore): stopped, nothing committed.
     const session = await early?.catch(() => undefined);
     await session?.abort(new Error("the restore stopped before its first write"));
+    dropTmp();
     await db.close();
     if (tmp) await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
