@@ -14,8 +14,11 @@
  * {@link HttpNetworkError} (a `TypeError`, as `fetch`'s network failures are) when the
  * connection fails or stays silent for the idle timeout; a body that cannot be read fails it
  * with that reader's own error; the run's signal aborts it with the signal's reason. Signing and
- * retries belong to the callers (lib/store/s3.ts, lib/store/azblob.ts). Proxy variables
- * (`HTTPS_PROXY`) are not used.
+ * retries belong to the callers (lib/store/s3.ts, lib/store/azblob.ts).
+ *
+ * Behind a proxy (`HTTPS_PROXY` / `HTTP_PROXY` naming one for the URL, {@link proxyFor}), a request
+ * goes over `fetch` through that proxy instead, as every upload did before this transport: a file
+ * range is read into memory first, and a stream body goes chunked.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -95,6 +98,8 @@ export interface HttpTransportOptions {
   idleTimeoutMs?: number;
   /** See {@link CHUNK_BYTES}. */
   chunkBytes?: number;
+  /** The variables {@link proxyFor} reads (default: this process's environment, read on first use). */
+  env?: Record<string, string | undefined>;
 }
 
 /** The connection failed, closed early or stayed silent too long: worth a retry. */
@@ -113,6 +118,27 @@ export function requestHeaders(init: Pick<HttpInit, "method" | "headers" | "body
   return out;
 }
 
+/**
+ * The proxy a request to `url` goes through, as `fetch` picks it: `HTTPS_PROXY` for https and
+ * `HTTP_PROXY` for http (either case), unless `NO_PROXY` (either case, comma-separated) has `*`,
+ * the host, or a domain the host is in (`example.com` or `.example.com`; a `:port` is ignored).
+ * Pure.
+ */
+export function proxyFor(url: URL, env: Record<string, string | undefined>): string | undefined {
+  const get = (name: string) => (env[name] ?? env[name.toLowerCase()])?.trim() || undefined;
+  const proxy = get(url.protocol === "https:" ? "HTTPS_PROXY" : "HTTP_PROXY");
+  if (!proxy) return undefined;
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  for (const raw of (get("NO_PROXY") ?? "").split(",")) {
+    const entry = raw.trim().toLowerCase().replace(/^\[(.*)\](:\d+)?$/, "$1").replace(/:\d+$/, "");
+    if (!entry) continue;
+    if (entry === "*") return undefined;
+    const domain = entry.replace(/^\*?\./, "");
+    if (host === domain || host.endsWith(`.${domain}`)) return undefined;
+  }
+  return proxy;
+}
+
 /** Statuses whose response has no body whatever the headers say. */
 const NO_BODY = new Set([204, 205, 304]);
 
@@ -122,12 +148,18 @@ export class HttpTransport {
   #https: https.Agent;
   #idle: number;
   #chunk: number;
+  #caCerts?: string[];
+  #env?: Record<string, string | undefined>;
+  /** `fetch` clients through each proxy used so far. */
+  #proxied = new Map<string, Deno.HttpClient>();
 
   constructor(opts: HttpTransportOptions = {}) {
     this.#http = new http.Agent({ keepAlive: true });
     this.#https = new https.Agent({ keepAlive: true, ...(opts.caCerts ? { ca: opts.caCerts } : {}) });
     this.#idle = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.#chunk = opts.chunkBytes ?? CHUNK_BYTES;
+    this.#caCerts = opts.caCerts;
+    this.#env = opts.env;
   }
 
   /**
@@ -143,6 +175,8 @@ export class HttpTransport {
     }
     const signal = init.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    const proxy = proxyFor(u, this.#env ??= Deno.env.toObject());
+    if (proxy) return this.#viaProxy(u, init, proxy);
     const secure = u.protocol === "https:";
     const method = init.method.toUpperCase();
     const options = { method, headers: requestHeaders(init), agent: secure ? this.#https : this.#http };
@@ -197,10 +231,37 @@ export class HttpTransport {
     });
   }
 
-  /** Closes the idle kept-alive connections (requests in flight go on). */
+  /** The request over `fetch` through `proxy` (see the module doc). */
+  async #viaProxy(u: URL, init: HttpInit, proxy: string): Promise<Response> {
+    let client = this.#proxied.get(proxy);
+    if (!client) {
+      client = Deno.createHttpClient({
+        proxy: { url: proxy },
+        ...(this.#caCerts ? { caCerts: this.#caCerts } : {}),
+      });
+      this.#proxied.set(proxy, client);
+    }
+    const b = init.body;
+    let body: BodyInit | undefined;
+    if (b !== undefined && "bytes" in b) body = b.bytes as Uint8Array<ArrayBuffer>;
+    else if (b !== undefined && "path" in b) body = await readRange(b.path, b.offset, b.length);
+    else if (b !== undefined) body = b.stream;
+    return await fetch(u, {
+      method: init.method.toUpperCase(),
+      headers: requestHeaders(init),
+      body,
+      signal: init.signal,
+      client,
+      ...(b !== undefined && "stream" in b ? { duplex: "half" } : {}),
+    } as RequestInit);
+  }
+
+  /** Closes the idle kept-alive connections (requests in flight go on) and the proxy clients. */
   close(): void {
     this.#http.destroy();
     this.#https.destroy();
+    for (const c of this.#proxied.values()) c.close();
+    this.#proxied.clear();
   }
 }
 
@@ -233,6 +294,23 @@ class IdleTimer {
 
 /** The process's transport: one pool of connections for every store and Storage client. */
 export const httpTransport: HttpTransport = new HttpTransport();
+
+/** `length` bytes of the file at `path` from `offset`, in memory. Throws when the file is shorter. */
+async function readRange(path: string, offset: number, length: number): Promise<Uint8Array<ArrayBuffer>> {
+  const buf = new Uint8Array(length);
+  const f = await Deno.open(path, { read: true });
+  try {
+    await f.seek(offset, Deno.SeekMode.Start);
+    for (let got = 0; got < length;) {
+      const n = await f.read(buf.subarray(got));
+      if (n === null) throw new Error(`${path} ended at ${offset + got} bytes while it was being uploaded`);
+      got += n;
+    }
+  } finally {
+    f.close();
+  }
+  return buf;
+}
 
 /** A connection failure as an {@link HttpNetworkError} keeping its code (`ECONNRESET: socket hang up`). */
 function networkError(e: unknown): Error {

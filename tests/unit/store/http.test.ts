@@ -12,6 +12,7 @@ import {
   digestRange,
   HttpNetworkError,
   HttpTransport,
+  proxyFor,
   requestHeaders,
 } from "../../../lib/store/http.ts";
 
@@ -295,6 +296,57 @@ Deno.test("HttpTransport: HTTPS with a private certificate given as caCerts", as
     trusting.close();
     plain.close();
     await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("proxyFor: HTTPS_PROXY or HTTP_PROXY by scheme, either case, unless NO_PROXY names the host", () => {
+  const https = new URL("https://bucket.s3.eu-west-1.amazonaws.com/k");
+  const plain = new URL("http://127.0.0.1:10000/devstoreaccount1/c");
+  assertEquals(proxyFor(https, {}), undefined);
+  assertEquals(proxyFor(https, { HTTPS_PROXY: "http://proxy:3128" }), "http://proxy:3128");
+  assertEquals(proxyFor(https, { https_proxy: "http://proxy:3128" }), "http://proxy:3128");
+  assertEquals(
+    proxyFor(https, { HTTP_PROXY: "http://proxy:3128" }),
+    undefined,
+    "http's proxy is not https's",
+  );
+  assertEquals(proxyFor(plain, { HTTP_PROXY: "http://proxy:3128" }), "http://proxy:3128");
+  for (const no of ["*", "amazonaws.com", ".amazonaws.com", "x.org, s3.eu-west-1.amazonaws.com:443"]) {
+    assertEquals(proxyFor(https, { HTTPS_PROXY: "http://proxy:3128", NO_PROXY: no }), undefined, no);
+  }
+  assertEquals(proxyFor(https, { HTTPS_PROXY: "http://p:1", no_proxy: "zonaws.com" }), "http://p:1");
+  assertEquals(proxyFor(plain, { HTTP_PROXY: "http://p:1", NO_PROXY: "localhost,127.0.0.1" }), undefined);
+});
+
+Deno.test("HttpTransport: behind a proxy, requests go through it (over fetch)", async () => {
+  const seen: string[] = [];
+  const proxy = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    seen.push(`${req.method} ${req.url} ${(await req.arrayBuffer()).byteLength}`);
+    return new Response("via the proxy");
+  });
+  const dir = await Deno.makeTempDir({ prefix: "http-" });
+  const t = new HttpTransport({ env: { HTTP_PROXY: `http://127.0.0.1:${proxy.addr.port}` } });
+  try {
+    const path = join(dir, "f");
+    await Deno.writeFile(path, new Uint8Array(100_000));
+    const res = await t.request("http://store.example.invalid/c/k", {
+      method: "PUT",
+      body: { path, offset: 10, length: 90_000 },
+    });
+    assertEquals(await res.text(), "via the proxy");
+    const bytes = await t.request("http://store.example.invalid/c/m", {
+      method: "PUT",
+      body: { bytes: new Uint8Array(5) },
+    });
+    await bytes.body?.cancel();
+    assertEquals(seen, [
+      "PUT http://store.example.invalid/c/k 90000",
+      "PUT http://store.example.invalid/c/m 5",
+    ]);
+  } finally {
+    t.close();
+    await proxy.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
 });
