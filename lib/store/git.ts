@@ -839,8 +839,9 @@ async function recordGrowth(repo: Repo, now = new Date()): Promise<GrowthRecord>
  * holds for them once packed, and what a push sends when git pairs the files well. The pack is
  * planned by {@link planMeasurePack}: its preferred-base tree is written to a temporary object
  * directory (the repository's own objects read through it as an alternate), and the pack there,
- * then removed. Objects this clone lacks (a partial clone's) are left out as bases, and never
- * fetched.
+ * then removed. Bases this clone lacks (a blobless clone's; one without backups lacks them all)
+ * are fetched into that scratch directory ({@link fetchInto}), so nothing is added to the
+ * repository; when they cannot be fetched, they are left out.
  */
 async function packedBytes(repo: Repo, sub: string, before: string | undefined): Promise<number> {
   const listed = await mustGit(
@@ -855,8 +856,9 @@ async function packedBytes(repo: Repo, sub: string, before: string | undefined):
   });
   if (added.length === 0) return 0;
   const previous: ListedObject[] = [];
+  let missing = new Set<string>();
   if (before) {
-    const missing = new Set(
+    missing = new Set(
       (await mustGit(repo, ["rev-list", "--objects", "--missing=print", before], "rev-list", GIT_HINT))
         .split("\n").filter((l) => l.startsWith("?")).map((l) => l.slice(1).trim()),
     );
@@ -866,13 +868,18 @@ async function packedBytes(repo: Repo, sub: string, before: string | undefined):
     ) {
       const tab = rec.indexOf("\t");
       const [mode, type, oid] = rec.slice(0, tab).split(" ");
-      if ((type === "blob" || type === "tree") && !missing.has(oid)) {
-        previous.push({ oid, path: rec.slice(tab + 1), mode, type });
-      }
+      if (type === "blob" || type === "tree") previous.push({ oid, path: rec.slice(tab + 1), mode, type });
     }
   }
-  const plan = planMeasurePack(added, previous);
+  const full = planMeasurePack(added, previous);
+  const lacking = [...new Set(full.baseEntries.map((e) => e.split("\t")[0].split(" ")[2]))]
+    .filter((oid) => missing.has(oid));
   return await inScratch(repo, async (tmp, env) => {
+    // a blobless clone lacks the previous versions (a checkout without backups: all of them):
+    // they are fetched into the scratch directory, removed after, else left out as bases
+    const plan = lacking.length === 0 || await fetchInto(repo, env, lacking)
+      ? full
+      : planMeasurePack(added, previous.filter((o) => !missing.has(o.oid)));
     const stdin = [...plan.objects];
     if (plan.baseEntries.length > 0) {
       const base = await mustGit(
@@ -887,6 +894,39 @@ async function packedBytes(repo: Repo, sub: string, before: string | undefined):
     }
     return await packSize(repo, tmp, env, [], stdin);
   });
+}
+
+/**
+ * Fetches the objects `oids` from the clone's promisor remote (a partial clone's) into the object
+ * directory `env` names (a scratch one, {@link inScratch}), as git fetches what a partial clone
+ * lacks: nothing is added to the repository. False when the clone has no promisor remote or the
+ * fetch fails.
+ */
+async function fetchInto(repo: Repo, env: Record<string, string>, oids: readonly string[]): Promise<boolean> {
+  const remotes = await git(repo, ["config", "--get-regexp", "^remote\\..*\\.promisor$"]);
+  const remote = remotes.stdout.split("\n").find((l) => / true$/.test(l))?.split(" ")[0]
+    .replace(/^remote\./, "").replace(/\.promisor$/, "");
+  if (!remote) return false;
+  const r = await git(
+    repo,
+    [
+      "-c",
+      "fetch.negotiationAlgorithm=noop",
+      "fetch",
+      "--quiet",
+      "--no-tags",
+      "--no-write-fetch-head",
+      "--recurse-submodules=no",
+      "--filter=blob:none",
+      "--stdin",
+      remote,
+    ],
+    "fetch",
+    GIT_HINT,
+    new TextEncoder().encode(oids.map((o) => `${o}\n`).join("")),
+    env,
+  );
+  return r.code === 0;
 }
 
 /**
