@@ -228,21 +228,24 @@ Deno.test("a clone without backups: a backup that fails or is killed at its comm
   await new Promise((res) => setTimeout(res, 300));
   const after = await state(dir);
   assertEquals({ ...after, status: "", files: [] }, { ...before, status: "", files: [] });
-  // only the killed run's staging folder is left, for the next run to take
+  // the killed run's files went into git's objects as they were hashed: none is left on disk but
+  // its lock file
   ok(
-    after.files.every((f) => f === "README.md" || f.startsWith("backups/prod/.staging-")),
+    after.files.every((f) => f === "README.md" || /^backups\/prod\/\.staging-[0-9a-f]+\.lock$/.test(f)),
     after.files.join(),
   );
 
-  // the next run succeeds, and puts the killed run's complete backup in place too
+  // the next run succeeds; the killed run's backup was never committed
   await Deno.remove(hook);
   const next = await runCli(backupArgs(dir, "4444444"), TOOLS);
   assertEquals(next.code, 0, out(next));
   assertEquals(await workTree(dir), ["README.md"]);
   assertEquals(await git(dir, "status", "--porcelain"), "");
   const archives = (await git(dir, "ls-tree", "--name-only", "HEAD:backups/prod/archive")).split("\n");
-  assertEquals(archives.length, 2, archives.join("\n"));
-  ok(archives.some((a) => a.endsWith("--3333333")), archives.join("\n"));
+  assertEquals(archives.length, 1, archives.join("\n"));
+  ok(archives[0].endsWith("--1111111"), archives.join("\n"));
+  const left = await Array.fromAsync(Deno.readDir(`${dir}/backups/prod`)).catch(() => []);
+  assertEquals(left.map((e) => e.name), [], "the next run removed the killed run's folders");
   const check = await workflowClone(bare, `${tmp}/fail/check`);
   assertEquals(await git(check, "rev-parse", "HEAD"), await git(dir, "rev-parse", "HEAD"), "pushed");
 });

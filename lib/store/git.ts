@@ -1055,18 +1055,38 @@ async function filesUnder(dir: string, sub = ""): Promise<string[]> {
 
 /**
  * The tree object of the files in `dir` as they are on disk (no `.gitattributes` filter), built in
- * a temporary index; only blobs git does not hold yet are written. Returns its id.
+ * a temporary index; only blobs git does not hold yet are written. With `consume`, each file is
+ * removed as soon as git holds it (a few MB at a time), so the folder and its copy in git's objects
+ * are never both whole on disk. Returns its id.
  */
-async function treeOfDir(repo: Repo, dir: string): Promise<string> {
+async function treeOfDir(repo: Repo, dir: string, consume = false): Promise<string> {
   const files = await filesUnder(dir);
-  const hashed = files.length === 0 ? "" : await mustGit(
-    repo,
-    ["hash-object", "-w", "--no-filters", "--stdin-paths"],
-    "hash-object",
-    "check free disk space and that the git directory is writable",
-    new TextEncoder().encode(files.map((f) => `${join(dir, f)}\n`).join("")),
-  );
-  const oids = hashed.split("\n").map((l) => l.trim());
+  const oids: string[] = [];
+  const hashAll = async (batch: readonly string[]) => {
+    if (batch.length === 0) return;
+    const hashed = await mustGit(
+      repo,
+      ["hash-object", "-w", "--no-filters", "--stdin-paths"],
+      "hash-object",
+      "check free disk space and that the git directory is writable",
+      new TextEncoder().encode(batch.map((f) => `${join(dir, f)}\n`).join("")),
+    );
+    oids.push(...hashed.split("\n").map((l) => l.trim()));
+    if (consume) { for (const f of batch) await Deno.remove(join(dir, f)); }
+  };
+  if (!consume) await hashAll(files);
+  else {
+    let batch: string[] = [];
+    let bytes = 0;
+    for (const f of files) {
+      batch.push(f);
+      bytes += (await Deno.lstat(join(dir, f))).size;
+      if (bytes < CONSUME_BATCH_BYTES && batch.length < 256) continue;
+      await hashAll(batch);
+      [batch, bytes] = [[], 0];
+    }
+    await hashAll(batch);
+  }
   const holder = join(repo.gitDir, HOLDER);
   await Deno.mkdir(holder, { recursive: true, mode: 0o700 });
   const index = join(holder, `index-${crypto.randomUUID()}`);
@@ -1086,7 +1106,13 @@ async function treeOfDir(repo: Repo, dir: string): Promise<string> {
   }
 }
 
-/** A staged backup's files written to git's objects as one tree ({@link treeOfDir}), and its manifest. */
+/** The bytes {@link treeOfDir} hashes before it removes them, with `consume`. */
+const CONSUME_BATCH_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A staged backup's files written to git's objects as one tree ({@link treeOfDir}, removing each
+ * file once git holds it), and its manifest.
+ */
 async function treeBackup(repo: Repo, dir: string): Promise<TreeBackup> {
   const read = await readManifestOrWhy(dir);
   if (!("manifest" in read)) {
@@ -1094,7 +1120,7 @@ async function treeBackup(repo: Repo, dir: string): Promise<TreeBackup> {
       hint: "the staged backup is incomplete; run the backup again",
     });
   }
-  return { tree: await treeOfDir(repo, dir), manifest: read.manifest };
+  return { tree: await treeOfDir(repo, dir, true), manifest: read.manifest };
 }
 
 /** The archive names the index holds under the root's `archive/`, sorted. */
