@@ -1076,16 +1076,21 @@ async function treeOfDir(repo: Repo, dir: string, consume = false): Promise<stri
   };
   if (!consume) await hashAll(files);
   else {
+    // smallest first: the folder shrinks while git's objects grow, a little at a time
+    const sizes = new Map<string, number>();
+    for (const f of files) sizes.set(f, (await Deno.lstat(join(dir, f))).size);
+    const order = [...files].sort((a, b) => sizes.get(a)! - sizes.get(b)!);
     let batch: string[] = [];
     let bytes = 0;
-    for (const f of files) {
+    for (const f of order) {
       batch.push(f);
-      bytes += (await Deno.lstat(join(dir, f))).size;
+      bytes += sizes.get(f)!;
       if (bytes < CONSUME_BATCH_BYTES && batch.length < 256) continue;
       await hashAll(batch);
       [batch, bytes] = [[], 0];
     }
     await hashAll(batch);
+    files.splice(0, files.length, ...order);
   }
   const holder = join(repo.gitDir, HOLDER);
   await Deno.mkdir(holder, { recursive: true, mode: 0o700 });
@@ -1107,7 +1112,7 @@ async function treeOfDir(repo: Repo, dir: string, consume = false): Promise<stri
 }
 
 /** The bytes {@link treeOfDir} hashes before it removes them, with `consume`. */
-const CONSUME_BATCH_BYTES = 8 * 1024 * 1024;
+const CONSUME_BATCH_BYTES = 2 * 1024 * 1024;
 
 /**
  * A staged backup's files written to git's objects as one tree ({@link treeOfDir}, removing each
