@@ -1,29 +1,34 @@
 /**
  * `deno task bench:storage`: times `backup --storage` against the real Supabase Storage server
  * (tests/support/storage.ts: a new project, its own server). It uploads `--files` files of
- * `--mb` MB in all to one bucket, then times:
+ * `--mb` MB in all to one bucket, then times, in each of `--rounds` rounds:
  *
  * - `curl x4`: the same bytes fetched by 4 parallel curl processes (SigV4-signed GETs, each process
  *   fetching its quarter one after another): the plain-download baseline;
  * - with each, the CPU time (user + system) it used, which a shared machine's load disturbs far
- *   less than the wall time: the tool's own and its children's (pg_dump …), the curl processes' sum;
+ *   less than the wall time: the tool's own and its children's (pg_dump …), the curl processes' sum,
+ *   and the Storage server's;
  * - `first`: the tool's first `backup --storage` (a new root: every file is downloaded), with its
  *   peak RSS (as `deno task backup` runs it);
  * - `second`: the next backup of the unchanged project (nothing should be downloaded).
  *
+ * `--compare DIR` also times the `backup.ts` of another checkout (say a worktree of main: the old
+ * code) in every round, the two tools' runs in alternating order, so that both meet the same load;
+ * the report then gives each round's ratio of this code's first backup to the other's.
+ *
  * The database part is only the `public` schema, so the times are mostly Storage. Progress goes to
  * stderr; the report (a table, then JSON) to stdout. Not a test.
  *
- *   deno task bench:storage [--files 500] [--mb 200] [--jobs 4]
+ *   deno task bench:storage [--files 500] [--mb 200] [--jobs 4] [--rounds 1] [--compare DIR]
  * @module
  */
 import { parseArgs } from "node:util";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { restCreateBucket, s3Put, startProject } from "../tests/support/storage.ts";
 import { REPO } from "../tests/support/paths.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 import { encodeKey } from "../lib/store/s3.ts";
-import { measure } from "./measure.ts";
+import { measure, treeCpuMs } from "./measure.ts";
 
 const log = (l: string) => console.error(`bench: ${l}`);
 
@@ -42,6 +47,27 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
   return { ms: Math.round(performance.now() - t), value };
 }
 
+/** One tool's first and second backup in one round. */
+interface ToolRun {
+  firstMs: number;
+  firstCpuMs: number;
+  firstServerCpuMs: number;
+  firstDownloadedBytes: number;
+  ratioFirstToCurl: number;
+  firstPeakRssMiB: number;
+  secondMs: number;
+  secondCpuMs: number;
+  secondDownloadedBytes: number;
+}
+
+/** The median of some numbers (the lower middle one of an even count). Pure. */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)];
+}
+
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
 async function main() {
   const { values } = parseArgs({
     args: Deno.args,
@@ -49,9 +75,18 @@ async function main() {
       files: { type: "string", default: "500" },
       mb: { type: "string", default: "200" },
       jobs: { type: "string", default: "4" },
+      rounds: { type: "string", default: "1" },
+      compare: { type: "string" },
     },
   });
   const files = Number(values.files), mb = Number(values.mb), jobs = Number(values.jobs);
+  const rounds = Number(values.rounds);
+  const tools: { name: string; repo: string }[] = [{ name: "this", repo: REPO }];
+  if (values.compare) {
+    const other = resolve(values.compare);
+    await Deno.stat(join(other, "backup.ts")); // fails early when it is not a checkout
+    tools.push({ name: "compare", repo: other });
+  }
   log(`starting a new project with its Storage server`);
   const p = await startProject();
   const work = await Deno.makeTempDir({ prefix: "bench-storage-" });
@@ -76,44 +111,51 @@ async function main() {
       mode: 0o600,
     });
     const parts = Array.from({ length: 4 }, (_, k) => all.filter((_, i) => i % 4 === k));
-    log("timing 4 parallel curl processes");
-    const curl = await timed(() =>
-      Promise.all(parts.map(async (part, k) => {
-        const cfg = join(work, `curl-${k}`);
-        await Deno.writeTextFile(
-          cfg,
-          part.map((f) => `url = "${p.storage.endpoint}/bench/${encodeKey(f.name)}"\noutput = "/dev/null"\n`)
-            .join(""),
-        );
-        const r = await measure("curl", [
-          "-sS",
-          "--fail",
-          "--aws-sigv4",
-          `aws:amz:${p.storage.region}:s3`,
-          // curl 7.88 signs no payload hash for s3, which S3 requires: give one
-          "-H",
-          "x-amz-content-sha256: UNSIGNED-PAYLOAD",
-          "-K",
-          keys,
-          "-K",
-          cfg,
-        ], { env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" } });
-        if (r.code !== 0) throw new Error(`curl failed: ${r.stderr.slice(0, 300)}`);
-        return r.cpuMs;
-      }))
-    );
-    const curlCpuMs = curl.value.reduce((a, b) => a + b, 0);
+    const curlRun = async () => {
+      const server0 = treeCpuMs(p.storage.pid());
+      const r = await timed(() =>
+        Promise.all(parts.map(async (part, k) => {
+          const cfg = join(work, `curl-${k}`);
+          await Deno.writeTextFile(
+            cfg,
+            part.map((f) =>
+              `url = "${p.storage.endpoint}/bench/${encodeKey(f.name)}"\noutput = "/dev/null"\n`
+            )
+              .join(""),
+          );
+          const r = await measure("curl", [
+            "-sS",
+            "--fail",
+            "--aws-sigv4",
+            `aws:amz:${p.storage.region}:s3`,
+            // curl 7.88 signs no payload hash for s3, which S3 requires: give one
+            "-H",
+            "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+            "-K",
+            keys,
+            "-K",
+            cfg,
+          ], { env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" } });
+          if (r.code !== 0) throw new Error(`curl failed: ${r.stderr.slice(0, 300)}`);
+          return r.cpuMs;
+        }))
+      );
+      return {
+        ms: r.ms,
+        cpuMs: r.value.reduce((a, b) => a + b, 0),
+        serverCpuMs: treeCpuMs(p.storage.pid()) - server0,
+      };
+    };
     /** CPU time of a measured run: the tool's own and its children's (pg_dump …). */
     const cpuOf = (m: { cpuMs: number; childCpuMsByName: Record<string, number> }) =>
       m.cpuMs + Object.values(m.childCpuMsByName).reduce((a, b) => a + b, 0);
-    const out = join(work, "out");
-    const backup = () =>
+    const backup = (repo: string, out: string) =>
       measure(Deno.execPath(), [
         "run",
         "--allow-all",
         "--quiet",
         "--v8-flags=--max-semi-space-size=1",
-        join(REPO, "backup.ts"),
+        join(repo, "backup.ts"),
         "backup",
         "--db-url",
         p.dbUrl,
@@ -125,8 +167,9 @@ async function main() {
         "--jobs",
         String(jobs),
       ], {
-        cwd: REPO,
+        cwd: repo,
         ignoreChildName: "deno",
+        serverPid: p.storage.pid(),
         env: {
           PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
           HOME: Deno.env.get("HOME") ?? "/root",
@@ -137,49 +180,107 @@ async function main() {
           SUPABASE_S3_SECRET_ACCESS_KEY: p.storage.secretAccessKey,
         },
       });
-    const storageOf = async () =>
+    const storageOf = async (out: string) =>
       (JSON.parse(await Deno.readTextFile(join(out, "latest", "manifest.json"))) as Manifest).storage!;
-    log("timing the first backup --storage");
-    const first = await timed(backup);
-    if (first.value.code !== 0) throw new Error(first.value.stderr);
-    const s1 = await storageOf();
-    log("timing the second backup --storage");
-    const second = await timed(backup);
-    if (second.value.code !== 0) throw new Error(second.value.stderr);
-    const s2 = await storageOf();
-    const report = {
-      files,
-      bytes: list.reduce((a, b) => a + b, 0),
-      jobs,
-      curlX4Ms: curl.ms,
-      curlX4CpuMs: curlCpuMs,
-      firstMs: first.ms,
-      firstCpuMs: cpuOf(first.value),
-      firstDownloadedBytes: s1.downloaded.bytes,
-      ratioFirstToCurl: Math.round((first.ms / curl.ms) * 100) / 100,
-      firstPeakRssMiB: Math.round(first.value.peakRssKiB / 1024),
-      secondMs: second.ms,
-      secondCpuMs: cpuOf(second.value),
-      secondDownloadedBytes: s2.downloaded.bytes,
-      load: Deno.loadavg(),
+    const toolRun = async (
+      tool: { name: string; repo: string },
+      round: number,
+      curlMs: number,
+    ): Promise<ToolRun> => {
+      const out = join(work, `out-${tool.name}-${round}`);
+      log(`round ${round + 1}: the first backup --storage of ${tool.name} (${tool.repo})`);
+      const first = await timed(() => backup(tool.repo, out));
+      if (first.value.code !== 0) throw new Error(first.value.stderr);
+      const s1 = await storageOf(out);
+      log(`round ${round + 1}: the second backup --storage of ${tool.name}`);
+      const second = await timed(() => backup(tool.repo, out));
+      if (second.value.code !== 0) throw new Error(second.value.stderr);
+      const s2 = await storageOf(out);
+      await Deno.remove(out, { recursive: true });
+      return {
+        firstMs: first.ms,
+        firstCpuMs: cpuOf(first.value),
+        firstServerCpuMs: first.value.serverCpuMs ?? 0,
+        firstDownloadedBytes: s1.downloaded.bytes,
+        ratioFirstToCurl: Math.round((first.ms / curlMs) * 100) / 100,
+        firstPeakRssMiB: Math.round(first.value.peakRssKiB / 1024),
+        secondMs: second.ms,
+        secondCpuMs: cpuOf(second.value),
+        secondDownloadedBytes: s2.downloaded.bytes,
+      };
     };
-    console.log(
-      [
-        `Storage: ${files} files, ${(report.bytes / 1e6).toFixed(0)} MB, --jobs ${jobs}`,
-        `  curl x4 (plain GETs)        ${(curl.ms / 1000).toFixed(1)} s, CPU ${
-          (curlCpuMs / 1000).toFixed(2)
-        } s`,
-        `  first backup --storage      ${
-          (first.ms / 1000).toFixed(1)
-        } s (${report.ratioFirstToCurl}x curl), downloaded ${
-          (s1.downloaded.bytes / 1e6).toFixed(1)
-        } MB, peak RSS ${report.firstPeakRssMiB} MiB, CPU ${(report.firstCpuMs / 1000).toFixed(2)} s`,
-        `  second backup (unchanged)   ${
-          (second.ms / 1000).toFixed(1)
-        } s, downloaded ${s2.downloaded.bytes} bytes, CPU ${(report.secondCpuMs / 1000).toFixed(2)} s`,
-      ].join("\n"),
-    );
-    console.log(JSON.stringify(report, null, 2));
+    const results: {
+      curlX4Ms: number;
+      curlX4CpuMs: number;
+      curlServerCpuMs: number;
+      tools: Record<string, ToolRun>;
+      load: number[];
+    }[] = [];
+    const lines = [
+      `Storage: ${files} files, ${(list.reduce((a, b) => a + b, 0) / 1e6).toFixed(0)} MB, --jobs ${jobs}`,
+    ];
+    for (let round = 0; round < rounds; round++) {
+      log(`round ${round + 1}: timing 4 parallel curl processes`);
+      const curl = await curlRun();
+      const runs: Record<string, ToolRun> = {};
+      // alternate the order, so that neither tool always runs right after curl
+      for (const tool of round % 2 ? [...tools].reverse() : tools) {
+        runs[tool.name] = await toolRun(tool, round, curl.ms);
+      }
+      results.push({
+        curlX4Ms: curl.ms,
+        curlX4CpuMs: curl.cpuMs,
+        curlServerCpuMs: curl.serverCpuMs,
+        tools: runs,
+        load: Deno.loadavg(),
+      });
+      lines.push(
+        `round ${round + 1} (load ${Deno.loadavg()[0].toFixed(1)})`,
+        `  curl x4 (plain GETs)          ${seconds(curl.ms)} s, CPU ${
+          (curl.cpuMs / 1000).toFixed(2)
+        } s, server CPU ${(curl.serverCpuMs / 1000).toFixed(2)} s`,
+        ...tools.flatMap((t) => {
+          const r = runs[t.name];
+          return [
+            `  ${t.name.padEnd(7)} first backup --storage ${
+              seconds(r.firstMs)
+            } s (${r.ratioFirstToCurl}x curl), downloaded ${
+              (r.firstDownloadedBytes / 1e6).toFixed(1)
+            } MB, peak RSS ${r.firstPeakRssMiB} MiB, CPU ${(r.firstCpuMs / 1000).toFixed(2)} s, server CPU ${
+              (r.firstServerCpuMs / 1000).toFixed(2)
+            } s`,
+            `  ${t.name.padEnd(7)} second (unchanged)     ${
+              seconds(r.secondMs)
+            } s, downloaded ${r.secondDownloadedBytes} bytes, CPU ${(r.secondCpuMs / 1000).toFixed(2)} s`,
+          ];
+        }),
+        ...(values.compare
+          ? [`  this / compare (first backup) ${(runs.this.firstMs / runs.compare.firstMs).toFixed(2)}`]
+          : []),
+      );
+    }
+    const ratios = results.map((r) => r.tools.this.ratioFirstToCurl);
+    lines.push(`median of ${rounds} round(s): this code's first backup ${median(ratios)}x curl`);
+    if (values.compare) {
+      const rel = results.map((r) => r.tools.this.firstMs / r.tools.compare.firstMs);
+      lines.push(
+        `  the other code's ${
+          median(results.map((r) => r.tools.compare.ratioFirstToCurl))
+        }x curl; this / other ${median(rel).toFixed(2)} (rounds: ${rel.map((x) => x.toFixed(2)).join(", ")})`,
+      );
+    }
+    console.log(lines.join("\n"));
+    console.log(JSON.stringify(
+      {
+        files,
+        bytes: list.reduce((a, b) => a + b, 0),
+        jobs,
+        tools: Object.fromEntries(tools.map((t) => [t.name, t.repo])),
+        rounds: results,
+      },
+      null,
+      2,
+    ));
   } finally {
     await p.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});

@@ -44,6 +44,8 @@ export interface StorageServer {
   stopServer(): Promise<void>;
   /** Starts it again on the same ports. */
   startServer(): Promise<void>;
+  /** The server's process id (0 while it is stopped): the benchmark reads its CPU time. */
+  pid(): number;
 }
 
 /** A Supabase project: a database built from Supabase's migrations, and its Storage server. */
@@ -320,6 +322,7 @@ export async function startStorageServer(databaseUrl: string): Promise<StorageSe
     filesDir,
     stopServer,
     startServer,
+    pid: () => pid,
   };
 }
 
