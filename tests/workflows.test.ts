@@ -358,7 +358,7 @@ Deno.test("every secret and variable a workflow reads is documented", async () =
   assertEquals(undocumented, []);
 });
 
-Deno.test("ci.yml runs the checks and .ci/run; release.yml compiles with the task's permissions", async () => {
+Deno.test("ci.yml runs the checks and .ci/run; release.yml compiles with the task's permissions and worker", async () => {
   const ci = await load(".github/workflows/ci.yml");
   ok("push" in ci.on && "pull_request" in ci.on, "ci runs on push and pull_request");
   const ciRuns = Object.values(ci.jobs).flatMap((j: Yaml) => j.steps.map((s: Step) => s.run ?? ""));
@@ -375,6 +375,10 @@ Deno.test("ci.yml runs the checks and .ci/run; release.yml compiles with the tas
   const task: string = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`)).tasks.compile;
   const perms = (s: string) => s.split(/\s+/).filter((w) => w.startsWith("--allow-")).sort();
   assertEquals(perms(compile), perms(task));
+  // a worker is loaded by URL, so a binary has it only when it is included
+  const includes = (s: string) => [...s.matchAll(/--include[= ](\S+)/g)].map((m) => m[1]).sort();
+  assertEquals(includes(compile), includes(task));
+  assertEquals(includes(task), ["lib/storage/digest_worker.ts"]);
   ok(rel.jobs.compile.steps.some((s: Step) => s.uses === "actions/upload-artifact@v4"), "artifacts uploaded");
 });
 

@@ -40,6 +40,7 @@ import {
   serializeIndex,
   type StoredBlob,
 } from "./seal.ts";
+import { HashPool } from "./digest.ts";
 import type { BackupSource } from "../store/reader.ts";
 import { manifestOfSource } from "./remote.ts";
 
@@ -228,6 +229,7 @@ type Fetched = { entry: MapObject; synced: Promise<void> } | { changed: string }
 async function fetchOne(
   row: ObjectRow,
   o: FileBackupOptions,
+  hashing: HashPool,
   count: (n: number) => void,
   known: ReturnType<typeof knownBlobs>,
 ): Promise<Fetched> {
@@ -243,7 +245,12 @@ async function fetchOne(
           `its ETag or size is now ${head.etag}, ${head.size} bytes (the row says ${row.etag}, ${row.size})`,
       };
     }
-    const w = new BlobWriter(o.holder, o.maxFileSize, o.seal ? o.seal.sealedSize(row.size) : row.size);
+    const w = new BlobWriter(
+      o.holder,
+      o.maxFileSize,
+      o.seal ? o.seal.sealedSize(row.size) : row.size,
+      hashing,
+    );
     let counted = 0;
     const tally = (n: number) => {
       counted += n;
@@ -252,9 +259,10 @@ async function fetchOne(
     try {
       // encrypted: the plaintext is hashed on its way into age, the blob is the encrypted bytes
       const sealed = o.seal ? await o.seal.seal(body, tally) : undefined;
-      for await (const chunk of sealed?.stream ?? body) {
-        await w.write(chunk);
-        if (!sealed) tally(chunk.length);
+      if (sealed) {
+        for await (const chunk of sealed.stream) await w.write(chunk);
+      } else {
+        await w.pour(body, tally); // read straight into the writer's buffers
       }
       const d = await w.close();
       const plain = sealed ? sealed.digest() : d;
@@ -367,13 +375,14 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
   const syncing = new Set<Promise<void>>();
   let syncFailed: { error: unknown } | undefined;
   let results: Fetched[];
+  const hashing = new HashPool();
   try {
     results = await runPool(
       plan.fetch.map((row) => async () => {
         if (syncFailed) throw syncFailed.error;
         o.stop?.throwIfAborted();
         while (syncing.size >= 2 * o.jobs) await Promise.race(syncing);
-        const r = await fetchOne(row, o, (n) => {
+        const r = await fetchOne(row, o, hashing, (n) => {
           progress.bytes += n;
         }, known);
         if ("synced" in r) {
@@ -390,6 +399,7 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
     );
   } finally {
     await Promise.all(syncing);
+    hashing.close();
   }
   if (syncFailed) throw syncFailed.error;
   results.forEach((r, i) => {

@@ -17,11 +17,12 @@
  * no kept backup refers to (while no backup runs: lib/storage/gc.ts). Path building is pure; blob names come only from checked sha256 values.
  * @module
  */
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { BackupError } from "../base/errors.ts";
 import { BUFFER } from "../store/sink.ts";
 import { openInBackup } from "../store/safepath.ts";
+import { type ChunkHasher, type HashPool, inlineHasher } from "./digest.ts";
 
 /** The blob store's folder inside a backup root. */
 export const BLOB_DIR = "storage/blobs";
@@ -87,47 +88,81 @@ export interface Digest {
   md5: string;
 }
 
+/** Buffers of {@link BUFFER} bytes that writers gave back, for the next writers (a few, not all). */
+const spareBuffers: ArrayBuffer[] = [];
+
+function takeBuffer(): ArrayBuffer {
+  return spareBuffers.pop() ?? new ArrayBuffer(BUFFER);
+}
+
+function giveBack(b: ArrayBuffer | undefined): void {
+  if (b && b.byteLength === BUFFER && !b.detached && spareBuffers.length < 8) spareBuffers.push(b);
+}
+
 /**
  * Writes one download into a holder folder: parts of at most `max` bytes under temporary names
- * (mode 0600), sha256 and MD5 computed on the way. Bytes are gathered in a 1 MiB buffer and hashed
- * and written a buffer at a time (a download arrives in many small chunks). {@link BlobWriter.finish}
- * syncs the parts and renames them to the blob's names; it is the slow step (one fsync a part), so
- * a caller can start the next download while it runs.
+ * (mode 0600), sha256 and MD5 computed on the way. Bytes go into a 1 MiB buffer ({@link
+ * BlobWriter.pour} reads a byte stream straight into it; {@link BlobWriter.write} copies chunks in);
+ * a full buffer is written to the part file and then hashed, by a {@link HashPool}'s worker when one
+ * is given, while the other buffer fills. {@link BlobWriter.finish} syncs the parts and renames them
+ * to the blob's names; it is the slow step (one fsync a part), so a caller can start the next
+ * download while it runs.
  */
 export class BlobWriter {
   #dir: string;
   #max: number;
-  #sha: Hash = createHash("sha256");
-  #md5: Hash = createHash("md5");
+  #hasher: ChunkHasher;
   #parts: string[] = [];
   #file?: Deno.FsFile;
   /** Parts written in full, still open: synced by {@link BlobWriter.finish}. */
   #written: Deno.FsFile[] = [];
-  #buf = new Uint8Array(BUFFER);
+  /** The buffer being filled (undefined while a read fills it, or before the first byte). */
+  #buf?: ArrayBuffer;
   #used = 0;
+  /** The other buffer while it is written and hashed: settles with it, handed back. */
+  #inFlight?: Promise<ArrayBuffer>;
   /** Bytes of the current part, buffered ones included. */
   #inPart = 0;
   bytes = 0;
 
-  /** `expected`: the file's size, which fixes the part size (a file is split in equal parts). */
-  constructor(holder: string, max: number, expected: number) {
+  /**
+   * `expected`: the file's size, which fixes the part size (a file is split in equal parts).
+   * `pool`: hashes off this thread (else the hashing runs here).
+   */
+  constructor(holder: string, max: number, expected: number, pool?: HashPool) {
     this.#dir = holder;
     const parts = partCount(expected, max);
     this.#max = parts > 1 ? Math.ceil(expected / parts) : Number.MAX_SAFE_INTEGER;
+    this.#hasher = pool ? pool.hasher() : inlineHasher();
   }
 
+  async #openPart(): Promise<Deno.FsFile> {
+    const p = join(this.#dir, `tmp-${crypto.randomUUID()}`);
+    this.#parts.push(p);
+    return this.#file = await Deno.open(p, { write: true, createNew: true, mode: 0o600 });
+  }
+
+  /**
+   * Writes the filled buffer to the part file and hashes it, without waiting: waits only for the
+   * previous buffer's write and hash (one write at a time, in order), and fills that one next.
+   */
   async #flush(): Promise<void> {
     if (this.#used === 0) return;
-    const data = this.#buf.subarray(0, this.#used);
-    this.#sha.update(data);
-    this.#md5.update(data);
-    if (!this.#file) {
-      const p = join(this.#dir, `tmp-${crypto.randomUUID()}`);
-      this.#parts.push(p);
-      this.#file = await Deno.open(p, { write: true, createNew: true, mode: 0o600 });
-    }
-    for (let off = 0; off < data.length;) off += await this.#file.write(data.subarray(off));
+    const previous = this.#inFlight;
+    this.#inFlight = undefined;
+    const next = previous ? await previous : takeBuffer();
+    const buffer = this.#buf!, length = this.#used;
+    this.#buf = next;
     this.#used = 0;
+    const file = this.#file ?? await this.#openPart();
+    const hasher = this.#hasher;
+    const done = (async () => {
+      const view = new Uint8Array(buffer, 0, length);
+      for (let off = 0; off < length;) off += await file.write(view.subarray(off));
+      return await hasher.update(buffer, length);
+    })();
+    done.catch(() => {}); // awaited by the next flush, close or discard
+    this.#inFlight = done;
   }
 
   async #endPart(): Promise<void> {
@@ -137,31 +172,69 @@ export class BlobWriter {
     this.#inPart = 0;
   }
 
-  /** Appends bytes. */
+  /** Appends bytes (copied into the buffer). */
   async write(chunk: Uint8Array): Promise<void> {
     let off = 0;
     while (off < chunk.length) {
       if (this.#inPart >= this.#max) await this.#endPart();
-      const n = Math.min(chunk.length - off, this.#max - this.#inPart, this.#buf.length - this.#used);
-      this.#buf.set(chunk.subarray(off, off + n), this.#used);
+      const buf = this.#buf ??= takeBuffer();
+      const n = Math.min(chunk.length - off, this.#max - this.#inPart, buf.byteLength - this.#used);
+      new Uint8Array(buf, this.#used, n).set(chunk.subarray(off, off + n));
       this.#used += n;
       this.#inPart += n;
       off += n;
-      if (this.#used === this.#buf.length) await this.#flush();
+      if (this.#used === buf.byteLength) await this.#flush();
     }
     this.bytes += chunk.length;
   }
 
+  /**
+   * Appends `body` to its end: a byte stream (a fetch body) is read straight into the buffer,
+   * another one chunk by chunk through {@link BlobWriter.write}. `count` gets each read's bytes.
+   */
+  async pour(body: ReadableStream<Uint8Array>, count: (n: number) => void): Promise<void> {
+    let reader: ReadableStreamBYOBReader;
+    try {
+      reader = body.getReader({ mode: "byob" });
+    } catch {
+      for await (const chunk of body) {
+        await this.write(chunk);
+        count(chunk.length);
+      }
+      return;
+    }
+    try {
+      for (;;) {
+        if (this.#inPart >= this.#max) await this.#endPart();
+        const buf = this.#buf ?? takeBuffer();
+        this.#buf = undefined; // the read detaches it, and hands it back filled
+        const room = Math.min(buf.byteLength - this.#used, this.#max - this.#inPart);
+        const { value, done } = await reader.read(new Uint8Array(buf, this.#used, room));
+        if (!value) throw new Error("the download stream was cancelled");
+        this.#buf = value.buffer as ArrayBuffer;
+        this.#used += value.length;
+        this.#inPart += value.length;
+        this.bytes += value.length;
+        if (value.length) count(value.length);
+        if (done) return;
+        if (this.#used === this.#buf.byteLength) await this.#flush();
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
   /** Ends the last part and returns what was written (not yet synced, under temporary names). */
   async close(): Promise<Digest> {
-    if (this.#parts.length === 0 && this.#used === 0) {
-      // an empty file is one empty part
-      const p = join(this.#dir, `tmp-${crypto.randomUUID()}`);
-      this.#parts.push(p);
-      this.#file = await Deno.open(p, { write: true, createNew: true, mode: 0o600 });
-    }
+    if (this.#parts.length === 0 && this.#used === 0) await this.#openPart(); // an empty file is one empty part
     await this.#endPart();
-    return { bytes: this.bytes, sha256: this.#sha.digest("hex"), md5: this.#md5.digest("hex") };
+    const last = this.#inFlight;
+    this.#inFlight = undefined;
+    if (last) giveBack(await last);
+    giveBack(this.#buf);
+    this.#buf = undefined;
+    const d = await this.#hasher.digest();
+    return { bytes: this.bytes, sha256: d.sha256, md5: d.md5 };
   }
 
   /** The number of parts written (1: not split); known after {@link BlobWriter.close}. */
@@ -195,6 +268,12 @@ export class BlobWriter {
 
   /** Removes what was written (after a failure or a change). */
   async discard(): Promise<void> {
+    const last = this.#inFlight;
+    this.#inFlight = undefined;
+    if (last) giveBack(await last.catch(() => undefined));
+    giveBack(this.#buf);
+    this.#buf = undefined;
+    this.#hasher.drop();
     for (const f of [...this.#written, ...(this.#file ? [this.#file] : [])]) {
       try {
         f.close();

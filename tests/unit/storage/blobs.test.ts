@@ -51,3 +51,103 @@ Deno.test("BlobWriter cuts a download into equal parts, hashes it whole, and nam
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("BlobWriter.pour reads a byte stream straight into its buffers, hashed by the pool; parts as write makes them", async () => {
+  const { BlobWriter, blobPresent, hashBlob } = await import("../../../lib/storage/blobs.ts");
+  const { HashPool } = await import("../../../lib/storage/digest.ts");
+  const { createHash } = await import("node:crypto");
+  const root = await Deno.makeTempDir();
+  const pool = new HashPool();
+  try {
+    const holder = `${root}/storage/blobs`;
+    await Deno.mkdir(holder, { recursive: true });
+    const size = 3 * 1024 * 1024 + 12345;
+    const data = new Uint8Array(size).map((_, i) => (i * 29 + (i >> 13)) & 0xff);
+    /** A byte stream (as a fetch body is) handing out odd-sized pieces; or a plain stream of chunks. */
+    const stream = (bytesMode: boolean) => {
+      let off = 0, step = 1;
+      const next = () => {
+        const n = Math.min(size - off, step);
+        step = (step * 7 + 13) % 90000 + 1;
+        return n;
+      };
+      return bytesMode
+        ? new ReadableStream({
+          type: "bytes",
+          autoAllocateChunkSize: 65536,
+          pull(ctl) {
+            const n = next();
+            if (n === 0) {
+              ctl.close();
+              ctl.byobRequest?.respond(0);
+              return;
+            }
+            const req = ctl.byobRequest!;
+            const view = req.view as Uint8Array;
+            const m = Math.min(n, view.byteLength);
+            view.set(data.subarray(off, off + m));
+            off += m;
+            req.respond(m);
+          },
+        })
+        : new ReadableStream<Uint8Array>({
+          pull(ctl) {
+            const n = next();
+            if (n === 0) return ctl.close();
+            ctl.enqueue(data.slice(off, off + n));
+            off += n;
+          },
+        });
+    };
+    const want = {
+      bytes: size,
+      sha256: createHash("sha256").update(data).digest("hex"),
+      md5: createHash("md5").update(data).digest("hex"),
+    };
+    for (const [bytesMode, max] of [[true, 1_200_000], [false, 1_200_000], [true, 100 << 20]] as const) {
+      const w = new BlobWriter(holder, max, size, pool);
+      let counted = 0;
+      await w.pour(stream(bytesMode), (n) => counted += n);
+      const d = await w.close();
+      assertEquals([d, counted], [want, size], `byte stream ${bytesMode}, max ${max}`);
+      const parts = await w.finish(d.sha256, `${root}/elsewhere`);
+      assertEquals(parts, partCount(size, max));
+      const ref = { sha256: d.sha256, size, ...(parts > 1 ? { parts } : {}) };
+      assertEquals(await blobPresent(holder, ref), true);
+      assertEquals((await hashBlob(root, ref)).sha256, want.sha256);
+      // the bytes of each part, in order, are the file's
+      const read = new Uint8Array(size);
+      let at = 0;
+      for (const f of blobFiles(ref)) {
+        const b = await Deno.readFile(`${holder}/${f}`);
+        read.set(b, at);
+        at += b.length;
+      }
+      assertEquals(at === size && read.every((x, i) => x === data[i]), true);
+      for (const f of blobFiles(ref)) await Deno.remove(`${holder}/${f}`);
+    }
+    // a writer discarded halfway leaves no file behind
+    const w = new BlobWriter(holder, 1_200_000, size, pool);
+    const half = stream(true).pipeThrough(
+      new TransformStream({
+        transform(c, ctl) {
+          ctl.enqueue(c);
+        },
+      }),
+    );
+    const reader = half.getReader();
+    for (let i = 0; i < 40; i++) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      await w.write(value);
+    }
+    await w.discard();
+    assertEquals(
+      (await Array.fromAsync(Deno.readDir(holder))).filter((e) => e.isFile).map((e) => e.name),
+      [],
+    );
+  } finally {
+    pool.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
