@@ -229,7 +229,7 @@ type Fetched = { entry: MapObject; synced: Promise<void> } | { changed: string }
 async function fetchOne(
   row: ObjectRow,
   o: FileBackupOptions,
-  hashing: HashPool,
+  hashing: HashPool | undefined,
   count: (n: number) => void,
   known: ReturnType<typeof knownBlobs>,
 ): Promise<Fetched> {
@@ -375,7 +375,8 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
   const syncing = new Set<Promise<void>>();
   let syncFailed: { error: unknown } | undefined;
   let results: Fetched[];
-  const hashing = new HashPool();
+  // a worker only when there is something to download (starting one costs a little CPU)
+  const hashing = plan.fetch.length > 0 ? new HashPool() : undefined;
   try {
     results = await runPool(
       plan.fetch.map((row) => async () => {
@@ -399,7 +400,7 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
     );
   } finally {
     await Promise.all(syncing);
-    hashing.close();
+    hashing?.close();
   }
   if (syncFailed) throw syncFailed.error;
   results.forEach((r, i) => {

@@ -1,10 +1,11 @@
 /**
  * Hashing downloads off the main thread. A Storage file is hashed twice as it is downloaded: sha256
  * (the blob's name) and MD5 (checked against the row's ETag). Both run on the thread that also
- * drives every download's socket, so while it hashes a chunk no socket is read; MD5 alone costs
- * more than reading the bytes. A {@link HashPool} hands the chunks to one worker (lib/storage/
- * digest_worker.ts) instead: each chunk's buffer is transferred, not copied, and comes back once
- * hashed, so a writer fills its other buffer meanwhile (lib/storage/blobs.ts `BlobWriter`).
+ * drives every download's socket, so while it hashes a chunk no socket is read (MD5 costs about
+ * half as much as reading the bytes, sha256 a fifth). A {@link HashPool} hands the chunks to one
+ * worker (lib/storage/digest_worker.ts) instead: each chunk's buffer is transferred, not copied, and
+ * comes back once hashed, so a writer fills its other buffer meanwhile (lib/storage/blobs.ts
+ * `BlobWriter`).
  *
  * The worker says when it is ready; a stream's first chunk waits for that. When the worker cannot
  * start (say a compiled binary without it), every stream is hashed on this thread instead. When it
