@@ -41,34 +41,36 @@ export interface PublishResult {
 }
 
 /**
- * The SHA-256 of each schema dump's plaintext in `dir`, by schema name, with pg_dump's creation time zeroed (see
- * {@link dumpTimeRange}): equal for two dumps of an unchanged schema. Read before the files are
- * encoded. Dumps split in parts are left out.
+ * The SHA-256 of each schema dump's plaintext in `dir`, by schema name, with pg_dump's creation time
+ * zeroed (see {@link dumpTimeRange}): equal for two dumps of an unchanged schema. A dump split in
+ * parts is hashed as its parts in order (the time is in the first). Read before the files are
+ * encoded.
  */
 export async function dumpHashes(dir: string, m: Manifest): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
+  const buf = new Uint8Array(BUFFER);
   for (const s of m.schemas) {
-    if (s.dumpParts) continue;
-    const f = await Deno.open(join(dir, s.dump), { read: true });
-    try {
-      const hash = createHash("sha256");
-      const buf = new Uint8Array(BUFFER);
-      let first = true;
-      for (;;) {
-        const n = await f.read(buf);
-        if (n === null) break;
-        const chunk = buf.subarray(0, n);
-        if (first) {
-          const r = dumpTimeRange(chunk);
-          if (r) chunk.fill(0, r[0], r[1]);
-          first = false;
+    const hash = createHash("sha256");
+    let first = true;
+    for (const rel of s.dumpParts ?? [s.dump]) {
+      const f = await Deno.open(join(dir, rel), { read: true });
+      try {
+        for (;;) {
+          const n = await f.read(buf);
+          if (n === null) break;
+          const chunk = buf.subarray(0, n);
+          if (first) {
+            const r = dumpTimeRange(chunk);
+            if (r) chunk.fill(0, r[0], r[1]);
+            first = false;
+          }
+          hash.update(chunk);
         }
-        hash.update(chunk);
+      } finally {
+        f.close();
       }
-      out[s.name] = hash.digest("hex");
-    } finally {
-      f.close();
     }
+    out[s.name] = hash.digest("hex");
   }
   return out;
 }

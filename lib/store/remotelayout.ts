@@ -135,14 +135,18 @@ export function reuseUnchanged(
     if (p && sameForm(f, p) && p.sha256 === f.sha256 && (f.encrypted || f.compression)) take(path, p);
   }
   for (const s of m.schemas) {
-    if (s.dumpParts) continue;
     const ps = prev.manifest.schemas.find((x) => x.name === s.name);
-    if (!ps || ps.dumpParts) continue;
     const now = index.dumps[s.name];
-    const before = prev.index.dumps[ps.name];
-    const f = m.files[s.dump];
-    const p = prev.manifest.files[ps.dump];
-    if (now && now === before && f && p && sameForm(f, p) && p.sha256 !== f.sha256) take(s.dump, p);
+    if (!ps || !now || now !== prev.index.dumps[ps.name]) continue;
+    // The same dump but for its creation time: each of its files (its parts, cut at the same sizes)
+    // is taken from the previous backup, so only the manifest changes.
+    const parts = s.dumpParts ?? [s.dump];
+    const before = ps.dumpParts ?? [ps.dump];
+    if (parts.length !== before.length) continue;
+    const pairs = parts.map((rel, i) => [rel, m.files[rel], prev.manifest.files[before[i]]] as const);
+    if (pairs.every(([, f, p]) => f && p && sameForm(f, p))) {
+      for (const [rel, f, p] of pairs) if (p!.sha256 !== f!.sha256) take(rel, p!);
+    }
   }
   return { manifest: { ...m, files }, reused };
 }

@@ -344,6 +344,26 @@ export function storeMatrix(make: () => Promise<StoreFixture & { stop(): Promise
         });
 
         await t.step(
+          `${f.name}: an unchanged backup whose dumps are cut in parts uploads only its manifest`,
+          async () => {
+            const cut = ["--max-file-size", "8KB"];
+            const u = f.url(); // a store of its own: the steps below count the backups of the other
+            const s = await f.open(u);
+            ok(await backup(cut, u), "backup in parts");
+            const { m } = await latestManifest(s);
+            assert(m.schemas.some((x) => (x.dumpParts?.length ?? 0) > 1), "a dump is cut in parts");
+            await sleep(1100);
+            const before = new Date();
+            await sleep(10);
+            const r2 = await backup(cut, u);
+            ok(r2, "unchanged backup in parts");
+            const written = (await keys(s)).filter((k) => k.lastModified && k.lastModified >= before);
+            assertEquals(written.map((k) => k.key).filter((k) => !k.startsWith("backups/")), [], r2.stderr);
+            assert(/uploaded 0 file\(s\)/.test(r2.stdout), r2.stdout);
+          },
+        );
+
+        await t.step(
           `${f.name}: a changed backup uploads the changed table's files and the manifest`,
           async () => {
             await cluster.sql("insert into public.waitlist (email) values ('new@example.com')", { db });

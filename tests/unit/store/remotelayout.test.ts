@@ -95,6 +95,45 @@ Deno.test("reuseUnchanged takes the previous entry of unchanged encoded files an
   assertEquals(reuseUnchanged(now, idx, undefined, present).manifest, now);
 });
 
+Deno.test("reuseUnchanged: a dump in parts differing only in time takes every previous part", () => {
+  const f = (sha: string, bytes = 10): ManifestFile => ({ bytes, sha256: H(sha) });
+  const parted = (files: Record<string, ManifestFile>, parts: string[]): Manifest => {
+    const m = manifest(files, parts[0]);
+    m.schemas[0].dumpParts = parts;
+    return m;
+  };
+  const prev = parted(
+    { "public/p_1.dump.001": f("1"), "public/p_1.dump.002": f("2", 4) },
+    ["public/p_1.dump.001", "public/p_1.dump.002"],
+  );
+  // The first part holds pg_dump's time, so its bytes differ; the second is the same content.
+  const now = parted(
+    { "public/p_2.dump.001": f("9"), "public/p_2.dump.002": f("2", 4) },
+    ["public/p_2.dump.001", "public/p_2.dump.002"],
+  );
+  const present = new Set([blobKey(H("1")), blobKey(H("2"))]);
+  const idx = { dumps: { public: H("t") } };
+  const r = reuseUnchanged(now, idx, { manifest: prev, index: idx }, present);
+  assertEquals(r.reused, ["public/p_2.dump.001"]);
+  assertEquals(r.manifest.files["public/p_2.dump.001"].sha256, H("1"));
+  assertEquals(r.manifest.files["public/p_2.dump.002"].sha256, H("2"));
+  // Cut another way (another count or other sizes), or another dump: nothing of it is taken.
+  const three = parted(
+    { "public/p_2.dump.001": f("9"), "public/p_2.dump.002": f("2", 2), "public/p_2.dump.003": f("3", 2) },
+    ["public/p_2.dump.001", "public/p_2.dump.002", "public/p_2.dump.003"],
+  );
+  assertEquals(reuseUnchanged(three, idx, { manifest: prev, index: idx }, present).reused, []);
+  const sizes = parted(
+    { "public/p_2.dump.001": f("9", 11), "public/p_2.dump.002": f("2", 3) },
+    ["public/p_2.dump.001", "public/p_2.dump.002"],
+  );
+  assertEquals(reuseUnchanged(sizes, idx, { manifest: prev, index: idx }, present).reused, []);
+  assertEquals(
+    reuseUnchanged(now, { dumps: { public: H("u") } }, { manifest: prev, index: idx }, present).reused,
+    [],
+  );
+});
+
 Deno.test("locks: keys, staleness by the store's clock", () => {
   assertEquals(parseLockKey("locks/prune-0123456789abcdef.json"), { kind: "prune", id: "0123456789abcdef" });
   assertEquals(parseLockKey("locks/other.json"), undefined);
