@@ -274,7 +274,14 @@ async function scenario(c: Cluster): Promise<void> {
     const [changed, removed] = Object.keys(m.files).filter((f) => f.endsWith("/data.sql"));
     const index = `${tmp}/scratch-index`;
     const g = (args: string[], stdin?: string) => {
-      const cmd = $`git -C ${repo} ${args}`.env({ GIT_INDEX_FILE: index });
+      // Its own identity: a test file beside it may point GIT_CONFIG_GLOBAL at /dev/null for the process.
+      const cmd = $`git -C ${repo} ${args}`.env({
+        GIT_INDEX_FILE: index,
+        GIT_AUTHOR_NAME: "t",
+        GIT_AUTHOR_EMAIL: "t@example.com",
+        GIT_COMMITTER_NAME: "t",
+        GIT_COMMITTER_EMAIL: "t@example.com",
+      });
       return (stdin === undefined ? cmd : cmd.stdinText(stdin)).text();
     };
     await g(["read-tree", "HEAD"]);
