@@ -14,7 +14,9 @@
  * {@link HttpNetworkError} (a `TypeError`, as `fetch`'s network failures are) when the
  * connection fails or stays silent for the idle timeout; a body that cannot be read fails it
  * with that reader's own error; the run's signal aborts it with the signal's reason. Signing and
- * retries belong to the callers (lib/store/s3.ts, lib/store/azblob.ts).
+ * retries belong to the callers (lib/store/s3.ts, lib/store/azblob.ts): node:http's own retry of a
+ * request whose kept-alive connection failed is turned off ({@link noHiddenRetry}), and every
+ * failure settles the request here, whatever node:http emits after it.
  *
  * Behind a proxy (`HTTPS_PROXY` / `HTTP_PROXY` naming one for the URL, {@link proxyFor}), a request
  * goes over `fetch` through that proxy instead, as every upload did before this transport: a file
@@ -166,7 +168,8 @@ export class HttpTransport {
    * Sends one request and resolves with the answer once its status and headers are in (any
    * status). Rejects with an {@link HttpNetworkError} when the connection fails, with the body's
    * own error when the body cannot be read or does not have its length, and with the signal's
-   * reason when aborted. Never retries.
+   * reason when aborted. Never retries, and never waits longer than the idle timeout for a
+   * byte either way.
    */
   request(url: string | URL, init: HttpInit): Promise<Response> {
     const u = new URL(url);
@@ -182,33 +185,47 @@ export class HttpTransport {
     const options = { method, headers: requestHeaders(init), agent: secure ? this.#https : this.#http };
     return new Promise<Response>((resolve, reject) => {
       const req = secure ? https.request(u, options) : http.request(u, options);
+      noHiddenRetry(req);
       let settled = false;
       let bodyDone = init.body === undefined;
-      let bodyError: unknown;
-      const onAbort = () => req.destroy(signal?.reason ?? new Error("aborted"));
+      /** Ends a body write the request will never take (it failed, or was answered). */
+      const dead = new AbortController();
+      // settles here, not on the request's events: the request is failed whatever node:http emits
+      const fail = (e: unknown) => {
+        idle.disarm();
+        dead.abort();
+        if (settled) return;
+        settled = true;
+        unlisten();
+        reject(e);
+        req.destroy(e instanceof Error ? e : new Error(String(e)));
+      };
+      const onAbort = () => {
+        const reason = signal?.reason ?? new Error("aborted");
+        if (!settled) return fail(reason);
+        req.destroy(reason instanceof Error ? reason : new Error(String(reason))); // the answer's body
+      };
       signal?.addEventListener("abort", onAbort, { once: true });
       const unlisten = () => signal?.removeEventListener("abort", onAbort);
       // no progress either way for the idle time: the request fails (Deno's req.setTimeout counts
       // from the start, whatever is sent, so a long upload would be cut)
       const idle = new IdleTimer(this.#idle, () => {
-        req.destroy(
-          new HttpNetworkError(`no progress with ${u.host} for ${this.#idle / 1000} s (timed out)`),
-        );
+        const e = new HttpNetworkError(`no progress with ${u.host} for ${this.#idle / 1000} s (timed out)`);
+        if (settled) req.destroy(e); // the answer's body stalled: its stream fails
+        else fail(e);
       });
       idle.arm();
-      req.on("error", (e: Error) => {
-        idle.disarm();
-        if (settled) return;
-        settled = true;
-        unlisten();
-        reject(bodyError ?? (signal?.aborted ? signal.reason : networkError(e)));
-      });
+      req.on("error", (e: Error) => fail(signal?.aborted ? signal.reason : networkError(e)));
       req.on("response", (res: http.IncomingMessage) => {
         idle.disarm();
         if (settled) return res.destroy();
         settled = true;
-        // an answer before the whole body went (a refusal): the connection is not reused
-        if (!bodyDone) res.on("end", () => req.destroy());
+        // an answer before the whole body went (a refusal): the rest is not sent, and the
+        // connection is not reused
+        if (!bodyDone) {
+          dead.abort();
+          res.on("end", () => req.destroy());
+        }
         res.on("close", unlisten);
         try {
           resolve(toResponse(res, method, idle, signal));
@@ -221,12 +238,11 @@ export class HttpTransport {
         req.end();
         return;
       }
-      writeBody(req, init.body, this.#chunk, () => idle.arm()).then(() => {
+      writeBody(req, init.body, this.#chunk, dead.signal, () => idle.arm()).then(() => {
         bodyDone = true;
-        req.end();
+        if (!dead.signal.aborted) req.end();
       }, (e) => {
-        bodyError ??= e;
-        if (!settled) req.destroy(e instanceof Error ? e : new Error(String(e)));
+        if (!dead.signal.aborted) fail(e);
       });
     });
   }
@@ -320,11 +336,27 @@ function networkError(e: unknown): Error {
   return new HttpNetworkError(`${typeof code === "string" ? `${code}: ` : ""}${message}`, { cause: e });
 }
 
-/** Writes `chunk` (never to be changed afterwards) and waits until the request has taken it. */
-function write(req: http.ClientRequest, chunk: Uint8Array): Promise<void> {
+/**
+ * Turns off the retry Deno's node:http (2.9) makes by itself when a kept-alive socket fails
+ * before the answer (`maybeRetryRequest` in its `_http_client.js`, keyed on `_retrying`): it
+ * replays only the bytes it kept from before the socket was assigned, not the body written
+ * since, so the new attempt waits for bytes that never come, with no event, no error and our
+ * idle timer already spent. An upload through a proxy whose far side had closed the kept-alive
+ * connection hung for 120 s that way. Retries are the callers', which resend the whole body.
+ */
+function noHiddenRetry(req: http.ClientRequest): void {
+  (req as unknown as { _retrying?: boolean })._retrying = true;
+}
+
+/**
+ * Writes `chunk` (never to be changed afterwards) and waits until the request has taken it;
+ * rejects when the connection ends first or `dead` is aborted (node:http drops a write to a
+ * destroyed socket without calling back).
+ */
+function write(req: http.ClientRequest, chunk: Uint8Array, dead: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const closed = () => new HttpNetworkError("the connection closed while the body was sent");
-    if (req.destroyed) return reject(closed());
+    if (req.destroyed || dead.aborted) return reject(closed());
     const onEnd = () => {
       off();
       reject(closed());
@@ -332,9 +364,11 @@ function write(req: http.ClientRequest, chunk: Uint8Array): Promise<void> {
     const off = () => {
       req.off("close", onEnd);
       req.off("error", onEnd);
+      dead.removeEventListener("abort", onEnd);
     };
     req.once("close", onEnd);
     req.once("error", onEnd);
+    dead.addEventListener("abort", onEnd, { once: true });
     req.write(chunk, (e?: Error | null) => {
       off();
       if (e) reject(networkError(e));
@@ -343,16 +377,20 @@ function write(req: http.ClientRequest, chunk: Uint8Array): Promise<void> {
   });
 }
 
-/** Sends a body of exactly its length in chunks of at most `chunk` bytes, calling `progress` after each. */
+/**
+ * Sends a body of exactly its length in chunks of at most `chunk` bytes, calling `progress`
+ * after each; stops (rejects) once `dead` is aborted.
+ */
 async function writeBody(
   req: http.ClientRequest,
   body: HttpBody,
   chunk: number,
+  dead: AbortSignal,
   progress: () => void,
 ): Promise<void> {
   const send = async (bytes: Uint8Array) => {
     for (let off = 0; off < bytes.length; off += chunk) {
-      await write(req, bytes.subarray(off, Math.min(bytes.length, off + chunk)));
+      await write(req, bytes.subarray(off, Math.min(bytes.length, off + chunk)), dead);
       progress();
     }
   };
@@ -371,7 +409,7 @@ async function writeBody(
             `${body.path} ended at ${body.offset + body.length - left} bytes while it was being uploaded`,
           );
         }
-        await write(req, buf.subarray(0, n));
+        await write(req, buf.subarray(0, n), dead);
         progress();
         left -= n;
       }

@@ -350,3 +350,237 @@ Deno.test("HttpTransport: behind a proxy, requests go through it (over fetch)", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** One connection of {@link rawServer}: reads requests off the socket by hand. */
+class RawConn {
+  #buf = new Uint8Array(0);
+  constructor(readonly conn: Deno.Conn) {}
+
+  async #more(): Promise<boolean> {
+    const b = new Uint8Array(64 << 10);
+    const n = await this.conn.read(b).catch(() => null);
+    if (n === null) return false;
+    const next = new Uint8Array(this.#buf.length + n);
+    next.set(this.#buf);
+    next.set(b.subarray(0, n), this.#buf.length);
+    this.#buf = next;
+    return true;
+  }
+
+  /** The next request's head; its Content-Length (0 when none), or undefined at the end of the connection. */
+  async head(): Promise<number | undefined> {
+    for (;;) {
+      const at = new TextDecoder().decode(this.#buf).indexOf("\r\n\r\n");
+      if (at >= 0) {
+        const head = new TextDecoder().decode(this.#buf.subarray(0, at));
+        this.#buf = this.#buf.subarray(at + 4);
+        return Number(head.match(/^content-length:\s*(\d+)/im)?.[1] ?? 0);
+      }
+      if (!await this.#more()) return undefined;
+    }
+  }
+
+  /** Reads and drops `n` bytes of body (fewer when the connection ends). */
+  async skip(n: number): Promise<void> {
+    while (this.#buf.length < n) {
+      n -= this.#buf.length;
+      this.#buf = new Uint8Array(0);
+      if (!await this.#more()) return;
+    }
+    this.#buf = this.#buf.subarray(n);
+  }
+
+  async answer(status: string, close = false): Promise<void> {
+    const head = `HTTP/1.1 ${status}\r\nContent-Length: 2\r\n${close ? "Connection: close\r\n" : ""}\r\nok`;
+    await this.conn.write(new TextEncoder().encode(head)).catch(() => 0);
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // closed
+    }
+  }
+}
+
+/** A plain TCP server on 127.0.0.1 that hands each connection to `serve`; counts connections. */
+function rawServer(serve: (c: RawConn) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: RawConn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) {
+      const raw = new RawConn(c);
+      conns.push(raw);
+      serve(raw).catch(() => {});
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/k`,
+    get connections() {
+      return conns.length;
+    },
+    async close() {
+      listener.close();
+      for (const c of conns) c.close();
+      await accepting;
+    },
+  };
+}
+
+/** `p`, or a failure naming `what` if it has not settled after `ms` (a hang, not a slow run). */
+function notHung<T>(p: Promise<T>, what: string, ms = 60_000): Promise<T> {
+  let id: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    id = setTimeout(() => reject(new Error(`${what}: no answer and no error after ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, hung]).finally(() => clearTimeout(id));
+}
+
+/** The bodies a request can have, each `size` bytes. */
+async function bodies(dir: string, size: number) {
+  const path = join(dir, "body");
+  await Deno.writeFile(path, new Uint8Array(size));
+  return {
+    bytes: () => ({ bytes: new Uint8Array(size) }),
+    path: () => ({ path, offset: 0, length: size }),
+    stream: () => ({ stream: new Blob([new Uint8Array(size)]).stream(), length: size }),
+  };
+}
+
+Deno.test("HttpTransport: a kept-alive connection gone silent fails within the idle timeout and is not retried in secret", async () => {
+  // the first request on a connection is answered, the next one read and never answered: as a
+  // proxy whose far side closed the kept-alive connection behaves
+  const server = rawServer(async (c) => {
+    for (let n = 0;; n++) {
+      const length = await c.head();
+      if (length === undefined) return;
+      await c.skip(length);
+      if (n === 0) await c.answer("200 OK");
+    }
+  });
+  const dir = await Deno.makeTempDir({ prefix: "http-" });
+  try {
+    for (const [kind, body] of Object.entries(await bodies(dir, 300_000))) {
+      const t = new HttpTransport({ idleTimeoutMs: 1000 });
+      try {
+        const before = server.connections;
+        const first = await t.request(server.url, { method: "PUT", body: body() });
+        assertEquals(await first.text(), "ok");
+        const e = await notHung(t.request(server.url, { method: "PUT", body: body() }), kind).catch((e) => e);
+        ok(e instanceof HttpNetworkError && /timed out/.test(e.message), `${kind}: ${e}`);
+        // node:http's own retry would have opened a second connection and waited there for ever
+        assertEquals(server.connections - before, 1, `${kind}: one connection, no hidden retry`);
+      } finally {
+        t.close();
+      }
+    }
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HttpTransport: a 503 while the body is sent (then closed, kept open, or a reset) answers or fails, never hangs", async () => {
+  const size = 8 << 20; // far more than the socket buffers: the answer comes while the body is sent
+  // what the server does with the second request of each connection (the first is answered 200,
+  // so the second goes over a kept-alive connection) and with the first of the "fresh" ones
+  const modes = {
+    // answers 503 after the head and closes with the body unread (a reset for the client)
+    "503 and close": async (c: RawConn) => {
+      await c.answer("503 Service Unavailable", true);
+      c.close();
+    },
+    // answers 503 after the head, then neither reads nor closes
+    "503, kept open": async (c: RawConn) => {
+      await c.answer("503 Service Unavailable");
+    },
+    // reads half of the body, then closes (a reset) without an answer
+    "reset mid-body": async (c: RawConn) => {
+      await c.skip(size / 2);
+      c.close();
+    },
+  };
+  const dir = await Deno.makeTempDir({ prefix: "http-" });
+  try {
+    const body = await bodies(dir, size);
+    for (const [mode, misbehave] of Object.entries(modes)) {
+      for (const reused of [false, true]) {
+        const server = rawServer(async (c) => {
+          if (reused) {
+            await c.skip((await c.head()) ?? 0);
+            await c.answer("200 OK");
+          }
+          if (await c.head() === undefined) return;
+          await misbehave(c);
+        });
+        const t = new HttpTransport({ idleTimeoutMs: 5000 });
+        try {
+          for (const [kind, make] of Object.entries(body)) {
+            const what = `${mode}, ${reused ? "reused" : "new"} connection, ${kind}`;
+            if (reused) {
+              const r = await t.request(server.url, { method: "PUT", body: { bytes: new Uint8Array(10) } });
+              assertEquals(await r.text(), "ok", what);
+            }
+            const got = await notHung(
+              t.request(server.url, { method: "PUT", body: make() }).then(async (r) =>
+                `${r.status} ${await r.text()}`
+              ),
+              what,
+            ).catch((e) => e);
+            if (mode === "reset mid-body") {
+              ok(got instanceof HttpNetworkError && !/timed out/.test(got.message), `${what}: ${got}`);
+            } else {
+              // the answer, or (when the reset beat it) a network error, which callers retry alike
+              ok(
+                got === "503 ok" || got instanceof HttpNetworkError && !/timed out/.test(got.message),
+                `${what}: ${got}`,
+              );
+            }
+          }
+        } finally {
+          t.close();
+          await server.close();
+        }
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HttpTransport: the signal also aborts an answer whose body is still streaming", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    let n = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        await new Promise((r) => setTimeout(r, 20));
+        if (n++ < 1000) ctl.enqueue(new Uint8Array(1000));
+        else ctl.close();
+      },
+    });
+    return new Response(body);
+  });
+  const t = new HttpTransport();
+  try {
+    const ctl = new AbortController();
+    const reason = new Error("interrupted");
+    const res = await t.request(`http://127.0.0.1:${server.addr.port}/`, {
+      method: "GET",
+      signal: ctl.signal,
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    ctl.abort(reason);
+    let e: unknown;
+    try {
+      for (;;) if ((await notHung(reader.read(), "the aborted body")).done) break;
+    } catch (err) {
+      e = err;
+    }
+    ok(e === reason, `the body fails with the signal's reason, got ${e}`);
+  } finally {
+    t.close();
+    await server.shutdown();
+  }
+});
