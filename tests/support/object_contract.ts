@@ -99,7 +99,13 @@ export function startFaultProxy(targetPort: number): FaultProxy {
         const b = new Uint8Array(64 * 1024);
         for (;;) {
           let n = await upstream!.read(b);
-          if (n === null) break;
+          if (n === null) {
+            // the service closed its side (a kept-alive connection timed out): so does the
+            // client's, as a real proxy does; left open, the client's next request on it was
+            // read and never answered, and waited for the idle timeout (120 s)
+            closeBoth(client, upstream);
+            break;
+          }
           const cut = cutAfter !== undefined && n >= cutAfter;
           if (cut) {
             n = cutAfter!;
@@ -113,7 +119,7 @@ export function startFaultProxy(targetPort: number): FaultProxy {
             break;
           }
         }
-      })().catch(() => {});
+      })().catch(() => closeBoth(client, upstream));
       for (;;) {
         const n = await client.read(buf);
         if (n === null) break;
