@@ -236,7 +236,12 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
   const started = Date.now();
   const env = Deno.env.toObject();
   const label = target.env ? `[${target.env}] ` : "";
-  const log = (l: string) => stderrLine(`${label}${l}`);
+  // every warning of the run goes in its summary too (and --json), not only on stderr
+  const warnings: string[] = [];
+  const log = (l: string) => {
+    if (l.startsWith("warning: ")) warnings.push(l.slice("warning: ".length));
+    stderrLine(`${label}${l}`);
+  };
   const parsed = warnIfOnCommandLine(parseDbUrl(target.url, target.urlOrigin, env), target.urlOrigin);
   const url = await withPgpass(parsed, env, log);
   const pooler = transactionPoolerHint(url);
@@ -251,7 +256,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
   };
   const store = o.store ? await storeFromArgs(args, env, { log, target: { env: target.env } }) : undefined;
   if (store) {
-    return await backupToStore(store, {
+    const s = await backupToStore(store, {
       target,
       o,
       url,
@@ -260,6 +265,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       log,
       policy: storePolicy(target, o),
     });
+    return warnings.length > 0 ? { ...s, warnings } : s;
   }
   if (o.commit && o.storage && !o.dryRun && await rootInGitOnly(root)) {
     throw usageError(
@@ -401,7 +407,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
         repository = projectGrowth(r.growth, new Date());
         const warning = growthWarning(repository);
         if (warning) {
-          log(`warning: ${warning}`);
+          stderrLine(`${label}warning: ${warning}`); // the summary has it already (repository)
           log(`hint: ${GROWTH_HINT}`);
         }
       }
@@ -428,6 +434,7 @@ async function backupOne(target: BackupTarget, o: RunOptions, args: ParsedArgs):
       manifest: m,
       durationMs: Date.now() - started,
       notes,
+      ...(warnings.length > 0 ? { warnings } : {}),
       ...(repository ? { repository } : {}),
     };
   } finally {
@@ -516,6 +523,8 @@ async function backupToStore(
   // Storage downloads, each uploaded to the store and removed as soon as it is complete
   let holder = o.dryRun || !s3 ? "" : await Deno.makeTempDir({ prefix: "supabase-backup-blobs-" });
   let lock: HeldLock | undefined;
+  /** The store's latest backup, when the Storage step read it (publishBackup reuses it). */
+  let previous: Awaited<ReturnType<typeof latestBackup>> | undefined;
   const drop = onCleanup(() => {
     if (staging) Deno.removeSync(staging, { recursive: true });
     if (holder) Deno.removeSync(holder, { recursive: true });
@@ -531,7 +540,8 @@ async function backupToStore(
         lock = await takeBackupLock(store, { log });
         sink = new StoreBlobSink(store, holder, await presentBlobs(store));
       }
-      const prev = o.dryRun ? undefined : await latestBackup(store).catch(() => undefined);
+      previous = o.dryRun ? undefined : await latestBackup(store);
+      const prev = previous?.latest;
       const own = storeBucketOfSource(
         store instanceof S3ObjectStore ? store.location : undefined,
         o.storage.settings.endpoint,
@@ -582,7 +592,13 @@ async function backupToStore(
         notes: [],
       };
     }
-    const p = await publishBackup(store, staging, run.manifest, { index, jobs: o.jobs, log, lock });
+    const p = await publishBackup(store, staging, run.manifest, {
+      index,
+      jobs: o.jobs,
+      log,
+      lock,
+      ...(previous ? { previous } : {}),
+    });
     await lock?.release();
     lock = undefined;
     const notes = [

@@ -27,6 +27,11 @@ export interface BackupSummary {
   durationMs: number;
   /** Lines from later steps (git, prune). */
   notes: string[];
+  /**
+   * What went wrong but did not stop the backup, one line each (the run's `warning:` lines, for
+   * example a previous backup whose manifest does not read).
+   */
+  warnings?: string[];
   /** With `--commit`: the git repository's size, its growth and the projection (lib/store/growth.ts). */
   repository?: GrowthProjection;
 }
@@ -167,6 +172,7 @@ export function formatSummary(s: BackupSummary): string {
   if (s.location) row("location", s.location);
   if (s.archivedPrevious) row("archived", `previous latest → ${s.archivedPrevious}`);
   for (const n of s.notes) row("note", n);
+  for (const w of s.warnings ?? []) out.push(escapeControl(`warning: ${w}`));
   if (s.repository) {
     row("repository", formatGrowth(s.repository));
     const warning = growthWarning(s.repository);
@@ -207,6 +213,7 @@ export function summaryJson(all: BackupSummary[]): string {
       notCaptured: s.manifest?.notCaptured ?? [],
       durationMs: s.durationMs,
       notes: s.notes,
+      warnings: s.warnings ?? [],
       ...(s.repository
         ? { repository: { ...s.repository, warning: growthWarning(s.repository) ?? null } }
         : {}),
@@ -265,5 +272,6 @@ export function summaryMarkdown(s: BackupSummary): string {
   }
   const warning = s.repository && growthWarning(s.repository);
   if (warning) out.push("", `> **Warning:** ${warning}. ${GROWTH_HINT}`);
+  for (const w of s.warnings ?? []) out.push("", `> **Warning:** ${mdCode(w, false)}`);
   return out.join("\n") + "\n\n";
 }

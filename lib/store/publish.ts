@@ -24,7 +24,7 @@ import {
   type StoreIndex,
 } from "./remotelayout.ts";
 import { type HeldLock, takeBackupLock } from "./remotelock.ts";
-import { latestBackup } from "./remoteread.ts";
+import { latestBackup, unreadableWarning } from "./remoteread.ts";
 import { BUFFER } from "./sink.ts";
 
 /** What {@link publishBackup} did. */
@@ -88,21 +88,31 @@ const randomSuffix = () =>
  * Uploads the staged backup in `dir` (its files in stored form, checked against `m`) to `store`,
  * under a backup lock (lib/store/remotelock.ts): `lock`, when the run took it already (a backup
  * with Storage files holds it from before it looks at the store's blobs), else one of its own,
- * released at the end. Throws on the first upload that fails after its retries; the manifest is
- * then not written and the store's backups are as they were.
+ * released at the end. Unchanged files are taken from the newest backup whose manifest reads
+ * (`previous`, when the run read it already): a newer one that does not read is logged as a
+ * warning naming it, never a silent full upload. Throws on the first upload that fails after its retries;
+ * the manifest is then not written and the store's backups are as they were.
  */
 export async function publishBackup(
   store: ObjectStore,
   dir: string,
   m: Manifest,
-  o: { index: StoreIndex; jobs: number; log: (l: string) => void; lock?: HeldLock },
+  o: {
+    index: StoreIndex;
+    jobs: number;
+    log: (l: string) => void;
+    lock?: HeldLock;
+    previous?: Awaited<ReturnType<typeof latestBackup>>;
+  },
 ): Promise<PublishResult> {
   const lock = o.lock ?? await takeBackupLock(store, { log: o.log });
   try {
     const present = new Set<string>();
     for await (const b of store.list(BLOBS)) present.add(b.key);
-    const prev = await latestBackup(store).catch(() => undefined);
-    const { manifest } = reuseUnchanged(m, o.index, prev, present);
+    const read = o.previous ?? await latestBackup(store);
+    const warning = unreadableWarning(store.display, read);
+    if (warning) o.log(`warning: ${warning}`);
+    const { manifest } = reuseUnchanged(m, o.index, read.latest, present);
     const uploads = new Map<string, { rel: string; bytes: number; sha256: string }>();
     const result: PublishResult = {
       key: manifestKey(manifest, randomSuffix()),

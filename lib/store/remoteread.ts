@@ -7,6 +7,7 @@
  * @module
  */
 import { BackupError, usageError } from "../base/errors.ts";
+import { throwIfInterrupted } from "../base/interrupt.ts";
 import { type Manifest, type ManifestFile, parseManifest } from "./manifest.ts";
 import type { ObjectStore } from "./object.ts";
 import type { BackupReader } from "./reader.ts";
@@ -55,19 +56,56 @@ export async function readStoredManifest(
   return { manifest: parseManifest(t, where), index: indexOf(t) };
 }
 
-/** The newest backup whose manifest reads, or undefined when the store holds none. */
+/** A stored backup with its manifest and store index, as {@link latestBackup} reads it. */
+export interface ReadBackup {
+  manifest: Manifest;
+  index: StoreIndex;
+  backup: StoredBackup;
+}
+
+/**
+ * The newest backup whose manifest reads (`latest`, undefined when the store holds none that
+ * does), and why each newer one did not (`unreadable`: its key and the reason, one line each):
+ * a damaged, invalid or unreadable manifest is passed over for the one before it, never taken
+ * for "no backup". Throws only when the store cannot be listed.
+ */
 export async function latestBackup(
   store: ObjectStore,
-): Promise<{ manifest: Manifest; index: StoreIndex; backup: StoredBackup } | undefined> {
+): Promise<{ latest?: ReadBackup; unreadable: { key: string; why: string }[] }> {
   const all = await listBackups(store);
+  const unreadable: { key: string; why: string }[] = [];
   for (let i = all.length - 1; i >= 0; i--) {
     try {
-      return { ...await readStoredManifest(store, all[i].key), backup: all[i] };
-    } catch {
-      // a damaged manifest: the one before is the latest readable backup
+      return { latest: { ...await readStoredManifest(store, all[i].key), backup: all[i] }, unreadable };
+    } catch (e) {
+      throwIfInterrupted(); // an interrupted read is the run's end, not a damaged manifest
+      // the reason without the location it starts with ("<store>/<key> is not valid JSON")
+      const where = `${store.display}/${all[i].key}`;
+      const why = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+      unreadable.push({
+        key: all[i].key,
+        why: why.startsWith(where) ? why.slice(where.length).replace(/^[:\s]+/, "") : why,
+      });
     }
   }
-  return undefined;
+  return { unreadable };
+}
+
+/**
+ * The warning of a backup run whose newest stored backups' manifests do not read (see
+ * {@link latestBackup}): it names each, and what is reused instead. Undefined when they all read.
+ * Pure.
+ */
+export function unreadableWarning(
+  store: string,
+  read: { latest?: ReadBackup; unreadable: readonly { key: string; why: string }[] },
+): string | undefined {
+  if (read.unreadable.length === 0) return undefined;
+  const which = read.unreadable.map((u) => `${store}/${u.key} (${u.why})`).join("; ");
+  const instead = read.latest
+    ? `unchanged files are reused from the backup before it, ${read.latest.backup.name}`
+    : "no earlier backup reads either: every file is uploaded again";
+  return `the previous backup's manifest cannot be read: ${which}; ${instead}`;
 }
 
 /**

@@ -364,6 +364,45 @@ export function storeMatrix(make: () => Promise<StoreFixture & { stop(): Promise
         );
 
         await t.step(
+          `${f.name}: a damaged previous manifest is a warning in the summary; the one before is reused`,
+          async () => {
+            const u = f.url(); // a store of its own, as above
+            const s = await f.open(u);
+            ok(await backup([], u), "first backup");
+            await sleep(1100);
+            ok(await backup([], u), "second backup");
+            const { key } = await latestManifest(s);
+            // damaged: cut in the middle, as an upload that broke off would leave it
+            const text = await new Response(await s.get(key)).text();
+            await s.put(key, { bytes: new TextEncoder().encode(text.slice(0, text.length >> 1)) });
+            await sleep(1100);
+            const before = new Date();
+            await sleep(10);
+            const r = await backup(["--json"], u);
+            ok(r, "backup after the damaged one");
+            const [summary] = JSON.parse(r.stdout);
+            assertEquals(summary.warnings.length, 1, r.stdout);
+            assert(summary.warnings[0].includes(`${u}/${key}`), summary.warnings[0]);
+            assert(
+              /cannot be read/.test(summary.warnings[0]) &&
+                /reused from the backup before/.test(summary.warnings[0]),
+              summary.warnings[0],
+            );
+            assert(r.stderr.includes("warning: the previous backup's manifest cannot be read"), r.stderr);
+            // reuse did not silently stop: only the new manifest was written
+            assert(
+              summary.notes.some((n: string) => /^uploaded 0 file\(s\)/.test(n)),
+              summary.notes.join("\n"),
+            );
+            const written = (await keys(s)).filter((k) => k.lastModified && k.lastModified >= before);
+            assertEquals(written.map((k) => k.key).filter((k) => !k.startsWith("backups/")), [], r.stderr);
+            // and nothing is lost: the new backup verifies, every file against its blob
+            const v = await runCli(["verify", "--store", u], src);
+            assertEquals(v.code, 0, v.stderr + v.stdout);
+          },
+        );
+
+        await t.step(
           `${f.name}: a changed backup uploads the changed table's files and the manifest`,
           async () => {
             await cluster.sql("insert into public.waitlist (email) values ('new@example.com')", { db });

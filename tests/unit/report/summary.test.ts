@@ -79,6 +79,9 @@ const PROD: BackupSummary = {
   manifest: MANIFEST,
   durationMs: 5300,
   notes: ["pruned 2 archive(s)", "committed 89abcde and pushed (1 attempt(s))"],
+  warnings: [
+    "the previous backup's manifest cannot be read: s3://b/prod/backups/2026-03-01T02-00-00Z--acme-app--schedule--1234568-0a1b2c3d.json (is not valid JSON); unchanged files are reused from the backup before it, 2026-02-28T02-00-00Z--acme-app--schedule--1234567-4e5f6a7b",
+  ],
 };
 
 const DEV_FAILED: BackupSummary = {
@@ -171,6 +174,7 @@ function hostile(): BackupSummary {
     manifest: m,
     error: "pg_dump of schema x\n::error::y failed",
     connection: "u\n@h:5432/db",
+    warnings: ["backups/x.json\n::error::forged (bad)"],
   };
 }
 
@@ -182,6 +186,7 @@ Deno.test("names with control characters cannot add lines to the text summary (i
   ok(text.includes("s\\r\\n::add-mask::x.t\\x1b[2J: permission denied\\n::error::"), text);
   ok(text.includes("pg_dump of schema x\\n::error::y failed"), text);
   ok(text.includes("  SUBSCRIPTION sub\\n::error::x: as u\\n::warning::y"), text);
+  ok(text.includes("warning: backups/x.json\\n::error::forged (bad)"), text);
 });
 
 Deno.test("names cannot add rows, links or images to the step summary (item 6)", () => {
@@ -193,6 +198,7 @@ Deno.test("names cannot add rows, links or images to the step summary (item 6)",
   ok(md.includes("| error | `pg_dump of schema x\\n::error::y failed` |"), md);
   ok(md.includes("- `s\\r\\n::add-mask::x.t\\x1b[2J`: `permission denied\\n::error::`"), md);
   ok(md.includes("- SUBSCRIPTION `sub\\n::error::x`: `as u\\n::warning::y`"), md);
+  ok(md.includes("> **Warning:** `backups/x.json\\n::error::forged (bad)`"), md);
   // every table row still has its columns: 2 in the field table, 5 in the schema table
   for (const r of rows) {
     const cells = r.replaceAll("\\|", "").split("|").length - 2;
