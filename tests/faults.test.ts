@@ -422,13 +422,17 @@ Deno.test("fault: odd manifests in latest/ (createdAt in the future, a field of 
   const c = await setup();
   const ws = await workspace();
   const backup = async () => {
-    const r = await runCli(["backup", "--db-url", c.url({ db: smallDb }), "--out", ws.root], {
+    const r = await runCli(["backup", "--db-url", c.url({ db: smallDb }), "--out", ws.root, "--json"], {
       TMPDIR: ws.tmp,
     });
     assertEquals(r.code, 0, `backup failed:\n${r.stderr}`);
     const latest = JSON.parse(await Deno.readTextFile(`${ws.root}/latest/manifest.json`));
     // the new backup is latest/, whatever the old manifest said
     ok(Math.abs(Date.parse(latest.createdAt) - Date.now()) < 120_000, latest.createdAt);
+    // each warning on stderr is in the summary too
+    const [summary] = JSON.parse(r.stdout);
+    const warned = r.stderr.split("\n").filter((l) => l.startsWith("warning: ")).map((l) => l.slice(9));
+    assertEquals(summary.warnings, warned);
     return r.stderr;
   };
   try {
@@ -448,6 +452,7 @@ Deno.test("fault: odd manifests in latest/ (createdAt in the future, a field of 
       const before = await treeHash(`${ws.root}/latest`);
       const stderr = await backup();
       ok(/no readable manifest \(.*manifest field source\.repo must be a string\)/.test(stderr), stderr);
+      ok(stderr.includes(`${ws.root}/latest/manifest.json`), `the warning names the manifest: ${stderr}`);
       const odd = [...(await archived(ws.root)).keys()].filter((n) => n.includes("--unknown--unknown--"));
       assertEquals(odd.length, 1, "archived under a name from its folder's time");
       assertEquals(await treeHash(`${ws.root}/archive/${odd[0]}`), before, "archived as it was");

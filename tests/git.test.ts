@@ -509,3 +509,46 @@ Deno.test("commitMessage, push error classes and masking (pure)", () => {
     clearSecrets();
   }
 });
+
+Deno.test("publishToGit: a previous latest whose manifest does not read is archived as it was, with a warning", async () => {
+  const { tmp, bare } = await central();
+  try {
+    const a = await clone(bare, `${tmp}/a`);
+    const first = await stageBackup(`${a}/backups`, "2025-05-02T00:00:00Z", "local", "1111111");
+    await pushBackup(a, first);
+    // damaged: the committed latest manifest cut in the middle, as a broken write leaves it
+    const text = await Deno.readTextFile(`${a}/backups/latest/manifest.json`);
+    const cut = text.slice(0, text.length >> 1);
+    await Deno.writeTextFile(`${a}/backups/latest/manifest.json`, cut);
+    await gitIn(a, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "damage");
+    await gitIn(a, "push", "-q", "origin", "HEAD:refs/heads/main");
+    const before = await gitIn(a, "rev-parse", "HEAD:backups/latest");
+    for (const [kind, c] of [["a checkout", a], ["git only", await bareClone(bare, `${tmp}/b`)]] as const) {
+      const root = `${c}/backups`;
+      const lines: string[] = [];
+      const m = await stageBackup(root, "2025-05-03T00:00:00Z", "local", "2222222");
+      const r = await publishToGit({
+        root,
+        stagedDir: (m as Manifest & { dir: string }).dir,
+        owner: await ownerOf(root),
+        archive: true,
+        push: false,
+        message: commitMessage({ source: m.source, status: "ok", tables: 1 }),
+        log: (l) => lines.push(l),
+      });
+      const warned = lines.filter((l) => l.startsWith("warning: "));
+      assertEquals(warned.length, 1, `${kind}: ${lines.join("\n")}`);
+      assert(
+        /latest has no readable manifest \(.*(not valid JSON|cannot)/.test(warned[0]),
+        `${kind}: ${warned[0]}`,
+      );
+      // nothing is lost: the damaged backup is the archive, byte for byte; the new one is latest
+      assert(r.archivedPrevious?.startsWith("archive/"), `${kind}: ${r.archivedPrevious}`);
+      assertEquals(await gitIn(c, "rev-parse", `HEAD:backups/${r.archivedPrevious}`), before, kind);
+      const latest = JSON.parse(await gitIn(c, "show", "HEAD:backups/latest/manifest.json"));
+      assertEquals(latest.createdAt, "2025-05-03T00:00:00Z", kind);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
