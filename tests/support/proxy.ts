@@ -13,6 +13,13 @@ export interface Proxy {
   cutAll(): void;
   /** Refuse (close immediately) new connections while true. */
   refuse: boolean;
+  /**
+   * Refuse new connections for `ms` from the first one that comes after this call (not from the
+   * call: a client that starts slowly still meets the refusals), then serve again.
+   */
+  refuseFor(ms: number): void;
+  /** Connections refused so far (by `refuse` or `refuseNext`). */
+  refused: number;
   close(): Promise<void>;
 }
 
@@ -71,10 +78,22 @@ async function pump(
 export function startProxy(targetPort: number, delayMs = 0): Proxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.TcpConn>();
+  let refusing: { ms: number; from?: number } | undefined;
+  const refuseNow = () => {
+    if (!refusing) return false;
+    refusing.from ??= Date.now();
+    if (Date.now() - refusing.from < refusing.ms) return true;
+    refusing = undefined;
+    return false;
+  };
   const proxy: Proxy = {
     port: (listener.addr as Deno.NetAddr).port,
     accepted: 0,
     refuse: false,
+    refused: 0,
+    refuseFor(ms: number) {
+      refusing = { ms };
+    },
     cutAll() {
       for (const c of open) {
         try {
@@ -94,7 +113,8 @@ export function startProxy(targetPort: number, delayMs = 0): Proxy {
   const accepting = (async () => {
     for await (const client of listener) {
       proxy.accepted++;
-      if (proxy.refuse) {
+      if (proxy.refuse || refuseNow()) {
+        proxy.refused++;
         client.close();
         continue;
       }
