@@ -36,7 +36,14 @@ import { abortSignal } from "../base/interrupt.ts";
 import { runPool } from "../base/pool.ts";
 import { runProgram } from "../base/proc.ts";
 import { redact, registerSecret } from "../base/redact.ts";
-import { bodyLength, digestRange, type HttpBody, type HttpTransport, httpTransport } from "./http.ts";
+import {
+  answerWithin,
+  bodyLength,
+  digestRange,
+  type HttpBody,
+  type HttpTransport,
+  httpTransport,
+} from "./http.ts";
 import type { ObjectBody, ObjectInfo, ObjectStore, PutObjectOptions, PutResult } from "./object.ts";
 import {
   backoffMs,
@@ -635,12 +642,13 @@ export class AzblobStore implements ObjectStore {
     if (body !== undefined) {
       return await this.#transport.request(url, { method, headers: h, body, signal: this.#signal });
     }
-    return await fetch(url, {
-      method,
-      headers: h,
-      signal: this.#signal,
-      ...(this.#client ? { client: this.#client } : {}),
-    });
+    return await answerWithin(
+      new URL(url).host,
+      this.#transport.idleTimeoutMs,
+      this.#signal,
+      (signal) =>
+        fetch(url, { method, headers: h, signal, ...(this.#client ? { client: this.#client } : {}) }),
+    );
   }
 
   /**

@@ -272,12 +272,41 @@ export class HttpTransport {
     } as RequestInit);
   }
 
+  /** How long a request may see no bytes either way before it fails (see {@link IDLE_TIMEOUT_MS}). */
+  get idleTimeoutMs(): number {
+    return this.#idle;
+  }
+
   /** Closes the idle kept-alive connections (requests in flight go on) and the proxy clients. */
   close(): void {
     this.#http.destroy();
     this.#https.destroy();
     for (const c of this.#proxied.values()) c.close();
     this.#proxied.clear();
+  }
+}
+
+/**
+ * Runs `send` (a `fetch` of a request without a body, which has no timeout of its own) with a
+ * signal that fails it with an {@link HttpNetworkError} when its answer (status and headers) has
+ * not come within `idleMs`, as over a connection gone silent; `signal` (the run's) aborts it too.
+ * Once the answer is in, its body streams without that limit.
+ */
+export async function answerWithin(
+  host: string,
+  idleMs: number,
+  signal: AbortSignal | undefined,
+  send: (signal: AbortSignal) => Promise<Response>,
+): Promise<Response> {
+  const timer = new AbortController();
+  const id = setTimeout(
+    () => timer.abort(new HttpNetworkError(`no answer from ${host} for ${idleMs / 1000} s (timed out)`)),
+    idleMs,
+  );
+  try {
+    return await send(signal ? AbortSignal.any([signal, timer.signal]) : timer.signal);
+  } finally {
+    clearTimeout(id);
   }
 }
 

@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import { BackupError, ExitCode, usageError } from "../base/errors.ts";
 import { abortSignal } from "../base/interrupt.ts";
 import { redact, registerSecret } from "../base/redact.ts";
-import { type HttpBody, type HttpTransport, httpTransport } from "./http.ts";
+import { answerWithin, type HttpBody, type HttpTransport, httpTransport } from "./http.ts";
 
 /** Where and how to reach one project's S3 endpoint. */
 export interface S3Settings {
@@ -267,9 +267,12 @@ export class S3Client {
       let failure: unknown;
       try {
         const i = init();
-        res = i.body !== undefined
-          ? await this.#upload(url, i)
-          : await this.#aws.fetch(url, { method: i.method, headers: i.headers, signal: this.#signal });
+        res = i.body !== undefined ? await this.#upload(url, i) : await answerWithin(
+          endpointHost(this.settings.endpoint),
+          this.#transport.idleTimeoutMs,
+          this.#signal,
+          (signal) => this.#aws.fetch(url, { method: i.method, headers: i.headers, signal }),
+        );
       } catch (e) {
         if (this.#signal.aborted) throw this.#signal.reason ?? e;
         if (!isNetworkError(e)) throw e;

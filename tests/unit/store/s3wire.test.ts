@@ -12,12 +12,15 @@ import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:ass
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import {
+  type AzblobOptions,
   AzblobStore,
   DEV_ACCOUNT,
   DEV_KEY,
   sharedKeyAuthorization,
   stringToSign,
 } from "../../../lib/store/azblob.ts";
+import { BackupError } from "../../../lib/base/errors.ts";
+import { HttpTransport } from "../../../lib/store/http.ts";
 import { S3_SIDES, S3Client } from "../../../lib/store/s3.ts";
 import { S3ObjectStore } from "../../../lib/store/s3store.ts";
 import type { MapObject } from "../../../lib/storage/map.ts";
@@ -102,14 +105,31 @@ function assertFramed(seen: Seen[]): void {
   }
 }
 
-function s3Client(port: number): S3Client {
+function s3Client(
+  port: number,
+  opts: { retries: number; transport?: HttpTransport } = { retries: 0 },
+): S3Client {
   return new S3Client({
     endpoint: `http://127.0.0.1:${port}/s3`,
     region: "us-east-1",
     accessKeyId: "wire-test-key-id",
     secretAccessKey: "wire-test-secret",
     ...S3_SIDES.source,
-  }, { retries: 0 });
+  }, opts);
+}
+
+/** An Azure Blob store of container `c`, prefix `p/`, on the local server at `port`. */
+function azStore(port: number, opts: AzblobOptions): AzblobStore {
+  return new AzblobStore(
+    {
+      endpoint: `http://127.0.0.1:${port}/${DEV_ACCOUNT}`,
+      account: DEV_ACCOUNT,
+      auth: { kind: "sharedKey", key: DEV_KEY },
+      source: "connection string",
+    },
+    { container: "c", prefix: "p/" },
+    opts,
+  );
 }
 
 function fill(n: number, seed: number): Uint8Array<ArrayBuffer> {
@@ -165,16 +185,7 @@ Deno.test("AzblobStore sends every body with a Content-Length, never chunked, wi
   const { seen, server, port } = wire(true);
   const dir = await Deno.makeTempDir({ prefix: "azwire-" });
   try {
-    const store = new AzblobStore(
-      {
-        endpoint: `http://127.0.0.1:${port}/${DEV_ACCOUNT}`,
-        account: DEV_ACCOUNT,
-        auth: { kind: "sharedKey", key: DEV_KEY },
-        source: "connection string",
-      },
-      { container: "c", prefix: "p/" },
-      { retries: 0, partSize: 1 << 20, concurrency: 2 },
-    );
+    const store = azStore(port, { retries: 0, partSize: 1 << 20, concurrency: 2 });
     const small = join(dir, "small");
     const big = join(dir, "big");
     await Deno.writeFile(small, fill(300_000, 3));
@@ -281,5 +292,39 @@ Deno.test("restore --storage streams each file to the project's S3 with its Cont
     assertEquals(seen.filter((s) => s.method === "PUT").length, 0, "no whole PUT arrived");
   } finally {
     await server.shutdown();
+  }
+});
+
+Deno.test("a request without a body to a server that reads it and never answers fails after its retries, no hang", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) {
+      conns.push(c);
+      c.read(new Uint8Array(64 << 10)).catch(() => null); // reads the request, answers nothing
+    }
+  })().catch(() => {});
+  const port = (listener.addr as Deno.NetAddr).port;
+  const transport = new HttpTransport({ idleTimeoutMs: 500 }); // fetch takes its idle timeout
+  try {
+    const s3 = s3Client(port, { retries: 1, transport });
+    const az = azStore(port, { retries: 1, transport });
+    for (
+      const [what, call] of [
+        ["S3 get", () => s3.get("bucket", "k")],
+        ["Azure head", () => az.head("k")],
+      ] as const
+    ) {
+      const before = conns.length;
+      const e = await call().then(() => undefined, (e) => e);
+      assert(e instanceof BackupError, `${what}: ${e}`);
+      assert(/cannot reach .*2 attempt\(s\)\): no answer from .* \(timed out\)/.test(e.message), e.message);
+      assertEquals(conns.length - before, 2, `${what}: tried and retried`);
+    }
+  } finally {
+    transport.close();
+    listener.close();
+    for (const c of conns) c.close();
+    await accepting;
   }
 });
