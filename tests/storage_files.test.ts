@@ -706,7 +706,8 @@ async function untilDownloaded(out: string): Promise<void> {
       const inside = await Array.fromAsync(Deno.readDir(join(out, e.name))).catch(() =>
         [] as Deno.DirEntry[]
       );
-      if (inside.some((x) => x.isDirectory)) return;
+      // a finished download is named by its sha256 (a temporary name until then)
+      if (inside.some((x) => x.isFile && /^[0-9a-f]{64}$/.test(x.name))) return;
     }
     await new Promise((r) => setTimeout(r, 2));
   }
@@ -782,12 +783,20 @@ Deno.test("a sweep while a backup runs deletes nothing that backup needs", async
   }
 });
 
-/** Copies the blobs of a store into a folder laid out like it (a run's holder). */
-async function copyBlobs(from: string, to: string, names: string[]): Promise<void> {
+/**
+ * Copies the blobs of a store (`names`: `<aa>/<sha256>`) into a run's holder: flat, as runs write
+ * it, or with `nested` laid out like the store, as runs before the flat holder did. Returns the
+ * copies' paths.
+ */
+async function copyBlobs(from: string, to: string, names: string[], nested = false): Promise<string[]> {
+  const out: string[] = [];
   for (const n of names) {
-    await Deno.mkdir(join(to, n.slice(0, 2)), { recursive: true });
-    await Deno.copyFile(join(from, n), join(to, n));
+    const dest = join(to, nested ? n : n.slice(3));
+    await Deno.mkdir(join(dest, ".."), { recursive: true });
+    await Deno.copyFile(join(from, n), dest);
+    out.push(dest);
   }
+  return out;
 }
 
 Deno.test("a backup a dead run left is put back only with its Storage files, hashed first", async () => {
@@ -806,9 +815,10 @@ Deno.test("a backup a dead run left is put back only with its Storage files, has
       await Deno.mkdir(root, { recursive: true });
       await Deno.rename(join(other, "latest"), join(root, `.staging-${DEAD}`));
       const held = join(root, `.staging-${DEAD}-blobs-0badcafe`);
-      await copyBlobs(join(other, "storage", "blobs"), held, names);
+      // the damaged one as an older run left its downloads: in folders like the store's
+      const copies = await copyBlobs(join(other, "storage", "blobs"), held, names, damage);
       if (damage) {
-        const f = join(held, names.find((n) => Deno.statSync(join(held, n)).size > 10)!);
+        const f = copies.find((c) => Deno.statSync(c).size > 10)!;
         const b = Deno.readFileSync(f);
         b[0] ^= 1;
         Deno.writeFileSync(f, b);

@@ -11,7 +11,8 @@
  * A run downloads into a holder folder `<root>/.staging-<owner>-blobs-<random>` (one of the run's
  * staging folders, see lib/store/staging.ts: never committed, removed once its run is gone), each
  * file to a temporary name first, hashed on the way; once its hash is known it is renamed to its
- * blob name in the holder. {@link placeBlobs} then links the
+ * blob name in the holder, flat ({@link heldFiles}: `<sha256>`, no folder per prefix, as each new
+ * folder costs the file system an inode). {@link placeBlobs} then links the
  * holder's blobs into the store before the backup that needs them is put in place (again after a
  * git push race, whose reset removes them from the work tree). {@link collectGarbage} removes blobs
  * no kept backup refers to (while no backup runs: lib/storage/gc.ts). Path building is pure; blob names come only from checked sha256 values.
@@ -46,6 +47,17 @@ export function blobFiles(b: Pick<BlobRef, "sha256" | "parts">): string[] {
   return Array.from({ length: b.parts }, (_, i) => `${base}.${n(i + 1)}of${n(b.parts!)}`);
 }
 
+/**
+ * The names of a blob's files in a holder folder: {@link blobFiles} without the prefix folder
+ * (`<sha>`, `<sha>.001of003` …). Pure.
+ */
+export function heldFiles(b: Pick<BlobRef, "sha256" | "parts">): string[] {
+  return blobFiles(b).map((f) => f.slice(3));
+}
+
+/** A blob file's name in a holder folder ({@link heldFiles}). */
+const HELD_NAME = /^[0-9a-f]{64}(\.[0-9]{3}of[0-9]{3})?$/;
+
 /** How many parts a file of `size` bytes is cut into under `max` (1: not cut). Pure. */
 export function partCount(size: number, max: number): number {
   return size <= max ? 1 : Math.ceil(size / max);
@@ -71,9 +83,12 @@ async function statSize(path: string): Promise<number | undefined> {
   }
 }
 
-/** Whether every file of a blob is in `dir` (a store or holder folder) with the right sizes. */
-export async function blobPresent(dir: string, b: BlobRef): Promise<boolean> {
-  const files = blobFiles(b);
+/**
+ * Whether every file of a blob is in `dir` with the right sizes: a store folder, laid out as
+ * {@link blobFiles} says, or with `held` a holder folder ({@link heldFiles}).
+ */
+export async function blobPresent(dir: string, b: BlobRef, held = false): Promise<boolean> {
+  const files = held ? heldFiles(b) : blobFiles(b);
   for (let i = 0; i < files.length; i++) {
     const want = b.parts ? partSize(b.size, b.parts, i) : b.size;
     if (await statSize(join(dir, files[i])) !== want) return false;
@@ -249,7 +264,7 @@ export class BlobWriter {
   async finish(sha256: string, store: string): Promise<number> {
     const parts = this.#parts.length;
     const ref: BlobRef = { sha256, size: this.bytes, ...(parts > 1 ? { parts } : {}) };
-    if (await blobPresent(store, ref) || await blobPresent(this.#dir, ref)) {
+    if (await blobPresent(store, ref) || await blobPresent(this.#dir, ref, true)) {
       await this.discard();
       return parts;
     }
@@ -259,8 +274,7 @@ export class BlobWriter {
       f.close();
       this.#written.shift();
     }
-    const names = blobFiles(ref);
-    await Deno.mkdir(join(this.#dir, sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
+    const names = heldFiles(ref);
     for (let i = 0; i < parts; i++) await Deno.rename(this.#parts[i], join(this.#dir, names[i]));
     this.#parts = [];
     return parts;
@@ -314,31 +328,32 @@ export function storeWriteError(store: string, e: unknown): BackupError {
 }
 
 /**
- * Links every blob of the holder into the root's store (copying when a link is impossible),
- * leaving blobs the store has. Returns the number placed. Throws a {@link BackupError} when the
- * store cannot be written.
+ * Links every blob of the holder (named as {@link heldFiles} says) into the root's store (copying
+ * when a link is impossible), leaving blobs the store has. Returns the number placed. Throws a
+ * {@link BackupError} when the store cannot be written.
  */
 export async function placeBlobs(holder: string, root: string): Promise<number> {
   const store = storeDir(root);
   let placed = 0;
-  let dirs: Deno.DirEntry[];
+  let names: string[];
   try {
-    dirs = await Array.fromAsync(Deno.readDir(holder));
+    names = (await Array.fromAsync(Deno.readDir(holder))).filter((e) => e.isFile && HELD_NAME.test(e.name))
+      .map((e) => e.name).sort();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return 0;
     throw e;
   }
   try {
-    for (const d of dirs) {
-      if (!d.isDirectory || !/^[0-9a-f]{2}$/.test(d.name)) continue;
-      await Deno.mkdir(join(store, d.name), { recursive: true, mode: 0o700 });
-      for await (const f of Deno.readDir(join(holder, d.name))) {
-        const from = join(holder, d.name, f.name);
-        const to = join(store, d.name, f.name);
-        if (await statSize(to) === (await Deno.stat(from)).size) continue;
-        await placeFile(from, to);
-        placed++;
-      }
+    const made = new Set<string>();
+    for (const name of names) {
+      const prefix = name.slice(0, 2);
+      if (!made.has(prefix)) await Deno.mkdir(join(store, prefix), { recursive: true, mode: 0o700 });
+      made.add(prefix);
+      const from = join(holder, name);
+      const to = join(store, prefix, name);
+      if (await statSize(to) === (await Deno.stat(from)).size) continue;
+      await placeFile(from, to);
+      placed++;
     }
   } catch (e) {
     throw storeWriteError(store, e);
@@ -347,19 +362,22 @@ export async function placeBlobs(holder: string, root: string): Promise<number> 
 }
 
 /**
- * Puts one blob found in a folder laid out like the store (a dead run's holder) into the root's
- * store, after hashing it: returns false, placing nothing, when its files are missing or do not
- * hold exactly the bytes its name says. Throws a {@link BackupError} when the store cannot be written.
+ * Puts one blob found in a dead run's holder (named as {@link heldFiles} says, or laid out like
+ * the store, as runs before the flat holder left it) into the root's store, after hashing it:
+ * returns false, placing nothing, when its files are missing or do not hold exactly the bytes its
+ * name says. Throws a {@link BackupError} when the store cannot be written.
  */
 export async function placeCheckedBlob(from: string, root: string, b: BlobRef): Promise<boolean> {
-  if (!(await blobPresent(from, b))) return false;
-  const files = blobFiles(b);
+  const held = await blobPresent(from, b, true);
+  if (!held && !(await blobPresent(from, b))) return false;
+  const files = held ? heldFiles(b) : blobFiles(b);
   const d = await hashFiles(from, files).catch(() => undefined);
   if (!d || d.sha256 !== b.sha256 || d.bytes !== b.size) return false;
   const store = storeDir(root);
+  const names = blobFiles(b);
   try {
     await Deno.mkdir(join(store, b.sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
-    for (const f of files) await placeFile(join(from, f), join(store, f));
+    for (let i = 0; i < files.length; i++) await placeFile(join(from, files[i]), join(store, names[i]));
   } catch (e) {
     throw storeWriteError(store, e);
   }

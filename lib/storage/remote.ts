@@ -25,7 +25,15 @@ import type { ObjectStore } from "../store/object.ts";
 import type { BackupReader, BackupSource } from "../store/reader.ts";
 import type { Manifest, ManifestFile } from "../store/manifest.ts";
 import { blobKey, BLOBS, storedOf } from "../store/remotelayout.ts";
-import { BLOB_DIR, blobFiles, type BlobRef, type BlobWriter, type Digest, openBlob } from "./blobs.ts";
+import {
+  BLOB_DIR,
+  blobFiles,
+  type BlobRef,
+  type BlobWriter,
+  type Digest,
+  heldFiles,
+  openBlob,
+} from "./blobs.ts";
 import { backupBlobs } from "./seal.ts";
 
 /** Where the blobs of a backup's Storage files are read from. */
@@ -278,7 +286,7 @@ export class StoreBlobSink {
    * {@link BackupError} when the upload fails after its retries.
    */
   async take(w: BlobWriter, d: Digest): Promise<number> {
-    const parts = await w.finish(d.sha256, this.#holder); // into <holder>/<aa>/<sha256>, once per content
+    const parts = await w.finish(d.sha256, this.#holder); // into <holder>/<sha256>, once per content
     if (parts !== 1) throw new Error(`a Storage blob for an object store came in ${parts} parts`);
     const key = blobKey(d.sha256);
     if (this.#present.has(key)) {
@@ -287,7 +295,7 @@ export class StoreBlobSink {
     }
     let upload = this.#inflight.get(key);
     if (!upload) {
-      const path = join(this.#holder, blobFiles({ sha256: d.sha256 })[0]);
+      const path = join(this.#holder, heldFiles({ sha256: d.sha256 })[0]);
       upload = (async () => {
         await this.#store.put(key, { path, size: d.bytes }, {
           sha256: d.sha256,
@@ -305,6 +313,6 @@ export class StoreBlobSink {
   }
 
   async #drop(sha256: string): Promise<void> {
-    await Deno.remove(join(this.#holder, blobFiles({ sha256 })[0])).catch(() => {});
+    await Deno.remove(join(this.#holder, heldFiles({ sha256 })[0])).catch(() => {});
   }
 }

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
-import { blobFiles, partCount, partSize } from "../../../lib/storage/blobs.ts";
+import { blobFiles, heldFiles, partCount, partSize } from "../../../lib/storage/blobs.ts";
 
 const sha = "4a".padEnd(64, "0");
 
@@ -11,6 +11,9 @@ Deno.test("blobFiles: one file, or parts whose names carry the count", () => {
     `4a/${sha}.003of003`,
   ]);
   throws(() => blobFiles({ sha256: "../../etc/passwd" }), /not a sha256/);
+  // in a holder folder: flat, the same names
+  assertEquals(heldFiles({ sha256: sha }), [sha]);
+  assertEquals(heldFiles({ sha256: sha, parts: 2 }), [`${sha}.001of002`, `${sha}.002of002`]);
 });
 
 Deno.test("partCount and partSize cut a file in equal parts under the limit", () => {
@@ -22,11 +25,13 @@ Deno.test("partCount and partSize cut a file in equal parts under the limit", ()
 });
 
 Deno.test("BlobWriter cuts a download into equal parts, hashes it whole, and names the parts", async () => {
-  const { BlobWriter, blobPresent, hashBlob } = await import("../../../lib/storage/blobs.ts");
+  const { BlobWriter, blobPresent, hashBlob, placeBlobs, storeDir } = await import(
+    "../../../lib/storage/blobs.ts"
+  );
   const { createHash } = await import("node:crypto");
   const root = await Deno.makeTempDir();
   try {
-    const holder = `${root}/storage/blobs`;
+    const holder = `${root}/.staging-0123456789ab-blobs-0000`;
     await Deno.mkdir(holder, { recursive: true });
     const size = 3 * 1024 * 1024 + 5;
     const data = new Uint8Array(size).map((_, i) => (i * 31 + (i >> 11)) & 0xff);
@@ -40,26 +45,38 @@ Deno.test("BlobWriter cuts a download into equal parts, hashes it whole, and nam
     const parts = await w.finish(d.sha256, `${root}/elsewhere`);
     assertEquals(parts, partCount(size, 1_200_000));
     const ref = { sha256: d.sha256, size, parts };
-    assertEquals(await blobPresent(holder, ref), true);
-    // the holder is the store here: read it back through the safe reader
-    assertEquals((await hashBlob(root, ref)).sha256, d.sha256);
+    // flat in the holder (no folder per prefix), until placed into the store
+    assertEquals(await blobPresent(holder, ref, true), true);
+    assertEquals(await blobPresent(storeDir(root), ref), false);
     const empty = new BlobWriter(holder, 1_200_000, 0);
     const e = await empty.close();
     assertEquals([e.bytes, await empty.finish(e.sha256, `${root}/elsewhere`)], [0, 1]);
-    assertEquals(await blobPresent(holder, { sha256: e.sha256, size: 0 }), true);
+    assertEquals(await blobPresent(holder, { sha256: e.sha256, size: 0 }, true), true);
+    assertEquals(
+      (await Array.fromAsync(Deno.readDir(holder))).map((x) => [x.name, x.isFile]).sort(),
+      [...heldFiles(ref), e.sha256].map((n) => [n, true]).sort(),
+    );
+    assertEquals(await placeBlobs(holder, root), parts + 1);
+    assertEquals(await blobPresent(storeDir(root), ref), true);
+    assertEquals(await blobPresent(storeDir(root), { sha256: e.sha256, size: 0 }), true);
+    // read back through the safe reader
+    assertEquals((await hashBlob(root, ref)).sha256, d.sha256);
+    assertEquals(await placeBlobs(holder, root), 0); // the store has them
   } finally {
     await Deno.remove(root, { recursive: true });
   }
 });
 
 Deno.test("BlobWriter.pour reads a byte stream straight into its buffers, hashed by the pool; parts as write makes them", async () => {
-  const { BlobWriter, blobPresent, hashBlob } = await import("../../../lib/storage/blobs.ts");
+  const { BlobWriter, blobPresent, hashBlob, placeBlobs, storeDir } = await import(
+    "../../../lib/storage/blobs.ts"
+  );
   const { HashPool } = await import("../../../lib/storage/digest.ts");
   const { createHash } = await import("node:crypto");
   const root = await Deno.makeTempDir();
   const pool = new HashPool();
   try {
-    const holder = `${root}/storage/blobs`;
+    const holder = `${root}/.staging-0123456789ab-blobs-0000`;
     await Deno.mkdir(holder, { recursive: true });
     const size = 3 * 1024 * 1024 + 12345;
     const data = new Uint8Array(size).map((_, i) => (i * 29 + (i >> 13)) & 0xff);
@@ -113,18 +130,20 @@ Deno.test("BlobWriter.pour reads a byte stream straight into its buffers, hashed
       const parts = await w.finish(d.sha256, `${root}/elsewhere`);
       assertEquals(parts, partCount(size, max));
       const ref = { sha256: d.sha256, size, ...(parts > 1 ? { parts } : {}) };
-      assertEquals(await blobPresent(holder, ref), true);
-      assertEquals((await hashBlob(root, ref)).sha256, want.sha256);
+      assertEquals(await blobPresent(holder, ref, true), true);
       // the bytes of each part, in order, are the file's
       const read = new Uint8Array(size);
       let at = 0;
-      for (const f of blobFiles(ref)) {
+      for (const f of heldFiles(ref)) {
         const b = await Deno.readFile(`${holder}/${f}`);
         read.set(b, at);
         at += b.length;
       }
       assertEquals(at === size && read.every((x, i) => x === data[i]), true);
-      for (const f of blobFiles(ref)) await Deno.remove(`${holder}/${f}`);
+      await placeBlobs(holder, root);
+      assertEquals((await hashBlob(root, ref)).sha256, want.sha256);
+      for (const f of heldFiles(ref)) await Deno.remove(`${holder}/${f}`);
+      for (const f of blobFiles(ref)) await Deno.remove(`${storeDir(root)}/${f}`);
     }
     // a writer discarded halfway leaves no file behind
     const w = new BlobWriter(holder, 1_200_000, size, pool);
