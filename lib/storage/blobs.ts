@@ -21,6 +21,7 @@
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { BackupError } from "../base/errors.ts";
+import { runPool } from "../base/pool.ts";
 import { BUFFER } from "../store/sink.ts";
 import { openInBackup } from "../store/safepath.ts";
 import { type ChunkHasher, type HashPool, inlineHasher } from "./digest.ts";
@@ -302,7 +303,10 @@ export class BlobWriter {
   }
 }
 
-/** Links (or, when a link is impossible, copies) the file `from` to `to`, stamped with the current time. */
+/**
+ * Links (or, when a link is impossible, copies) the file `from` to `to`, replacing what is there,
+ * stamped with the current time.
+ */
 async function placeFile(from: string, to: string): Promise<void> {
   const tmp = `${to}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   try {
@@ -334,7 +338,6 @@ export function storeWriteError(store: string, e: unknown): BackupError {
  */
 export async function placeBlobs(holder: string, root: string): Promise<number> {
   const store = storeDir(root);
-  let placed = 0;
   let names: string[];
   try {
     names = (await Array.fromAsync(Deno.readDir(holder))).filter((e) => e.isFile && HELD_NAME.test(e.name))
@@ -343,22 +346,39 @@ export async function placeBlobs(holder: string, root: string): Promise<number> 
     if (e instanceof Deno.errors.NotFound) return 0;
     throw e;
   }
+  // a few at a time (each is a few calls that wait on the file system), each prefix folder made once
+  const made = new Map<string, Promise<void>>();
+  const folder = (prefix: string) => {
+    let p = made.get(prefix);
+    if (!p) made.set(prefix, p = Deno.mkdir(join(store, prefix), { recursive: true, mode: 0o700 }));
+    return p;
+  };
   try {
-    const made = new Set<string>();
-    for (const name of names) {
-      const prefix = name.slice(0, 2);
-      if (!made.has(prefix)) await Deno.mkdir(join(store, prefix), { recursive: true, mode: 0o700 });
-      made.add(prefix);
-      const from = join(holder, name);
-      const to = join(store, prefix, name);
-      if (await statSize(to) === (await Deno.stat(from)).size) continue;
-      await placeFile(from, to);
-      placed++;
-    }
+    const placed = await runPool(
+      names.map((name) => async () => {
+        await folder(name.slice(0, 2));
+        const from = join(holder, name);
+        const to = join(store, name.slice(0, 2), name);
+        const there = await statSize(to);
+        if (there === undefined) {
+          // the common case: a new blob, linked as it is (written by this run, its time is now)
+          try {
+            await Deno.link(from, to);
+            return 1;
+          } catch {
+            // there meanwhile, or no link possible: as below
+          }
+        }
+        if (there !== undefined && there === (await Deno.stat(from)).size) return 0;
+        await placeFile(from, to);
+        return 1;
+      }),
+      8,
+    );
+    return placed.reduce((a: number, b) => a + b, 0);
   } catch (e) {
     throw storeWriteError(store, e);
   }
-  return placed;
 }
 
 /**

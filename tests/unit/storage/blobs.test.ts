@@ -170,3 +170,34 @@ Deno.test("BlobWriter.pour reads a byte stream straight into its buffers, hashed
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("placeBlobs links new blobs, leaves one the store has, replaces one of the wrong size", async () => {
+  const { placeBlobs, storeDir } = await import("../../../lib/storage/blobs.ts");
+  const root = await Deno.makeTempDir();
+  try {
+    const holder = `${root}/.staging-0123456789ab-blobs-0000`;
+    await Deno.mkdir(holder);
+    const names = ["aa", "ab", "ac"].map((p) => p.padEnd(64, "1"));
+    for (const n of names) await Deno.writeTextFile(`${holder}/${n}`, `bytes of ${n.slice(0, 2)}`);
+    await Deno.writeTextFile(`${holder}/tmp-1234`, "a download not finished"); // not a blob: left
+    const store = storeDir(root);
+    await Deno.mkdir(`${store}/ab`, { recursive: true });
+    await Deno.mkdir(`${store}/ac`);
+    await Deno.writeTextFile(`${store}/ab/${names[1]}`, "bytes of ab"); // the same size: left
+    await Deno.writeTextFile(`${store}/ac/${names[2]}`, "short"); // another size: replaced
+    assertEquals(await placeBlobs(holder, root), 2);
+    for (const n of names) {
+      assertEquals(await Deno.readTextFile(`${store}/${n.slice(0, 2)}/${n}`), `bytes of ${n.slice(0, 2)}`);
+    }
+    assertEquals((await Deno.stat(`${store}/aa/${names[0]}`)).nlink, 2, "linked, not copied");
+    assertEquals((await Deno.stat(`${store}/ab/${names[1]}`)).nlink, 1, "the store's own copy stays");
+    assertEquals(
+      (await Array.fromAsync(Deno.readDir(store))).map((e) => e.name).sort(),
+      ["aa", "ab", "ac"],
+    );
+    assertEquals(await placeBlobs(holder, root), 0);
+    assertEquals(await placeBlobs(`${root}/none`, root), 0);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
