@@ -201,3 +201,34 @@ Deno.test("placeBlobs links new blobs, leaves one the store has, replaces one of
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("placeCheckedBlob takes a dead run's download flat or laid out like the store, only with the right bytes", async () => {
+  const { placeCheckedBlob, blobPresent, storeDir } = await import("../../../lib/storage/blobs.ts");
+  const { createHash } = await import("node:crypto");
+  const root = await Deno.makeTempDir();
+  try {
+    const blob = (text: string) => {
+      const bytes = new TextEncoder().encode(text);
+      return { bytes, ref: { sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length } };
+    };
+    const flat = blob("a download a dead run left flat");
+    const nested = blob("a download an older run left in a prefix folder");
+    const bad = blob("a download whose bytes were damaged");
+    const held = `${root}/.staging-dead0000beef-blobs-0badcafe`;
+    await Deno.mkdir(`${held}/${nested.ref.sha256.slice(0, 2)}`, { recursive: true });
+    await Deno.writeFile(`${held}/${flat.ref.sha256}`, flat.bytes);
+    await Deno.writeFile(`${held}/${nested.ref.sha256.slice(0, 2)}/${nested.ref.sha256}`, nested.bytes);
+    const damaged = bad.bytes.slice();
+    damaged[0] ^= 1;
+    await Deno.writeFile(`${held}/${bad.ref.sha256}`, damaged);
+    assertEquals(await placeCheckedBlob(held, root, flat.ref), true);
+    assertEquals(await placeCheckedBlob(held, root, nested.ref), true);
+    assertEquals(await placeCheckedBlob(held, root, bad.ref), false);
+    assertEquals(await placeCheckedBlob(held, root, blob("never downloaded").ref), false);
+    assertEquals(await blobPresent(storeDir(root), flat.ref), true);
+    assertEquals(await blobPresent(storeDir(root), nested.ref), true);
+    assertEquals(await blobPresent(storeDir(root), bad.ref), false);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
