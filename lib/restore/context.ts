@@ -14,7 +14,7 @@ import type { FilterContext, FilterCounts } from "./filter.ts";
 import type { RestorePlan, RestoreRequest, TargetState } from "./plan.ts";
 import type { Script } from "./script.ts";
 import type { IntoNames } from "./into.ts";
-import type { PostDataTexts } from "./files.ts";
+import type { PostDataRead } from "./files.ts";
 
 /** Everything one restore needs. */
 export interface RestoreOptions {
@@ -54,7 +54,7 @@ export interface Ctx {
   /** Pre-data scripts of schema dumps (as pg_restore writes them), by schema name. */
   preDataText: Map<string, Promise<string>>;
   /** Post-data scripts of schema dumps (files.ts, postDataTexts), by schema name. */
-  postData: Map<string, Promise<PostDataTexts>>;
+  postData: Map<string, PostDataRead>;
   sql: Sql;
   /** Entry blocks (`type\0schema\0name`) and data entries (`schema table owner`) of excluded tables. */
   excluded?: { blocks: Set<string>; data: Set<string> };
@@ -71,10 +71,11 @@ export interface Ctx {
   checked?: ReadonlySet<string>;
   checking?: Promise<void>;
   /**
-   * Backup files still being checked while the restore runs (restorer.ts): a reader of one of them
-   * waits for `done`, which rejects with the check's error.
+   * Backup files checked while the restore runs (restorer.ts), from `start()` on (once the
+   * definitions are sent: the check would compete with them for this thread): a reader of one of
+   * them starts it and waits for `done`, which rejects with the check's error.
    */
-  later?: { files: ReadonlySet<string>; done: Promise<void> };
+  later?: { files: ReadonlySet<string>; start: () => void; done: Promise<void> };
   /** SQL that suspends, and restores, the connected user's default privileges (target.ts). */
   defaults?: { suspend: string; resume: string };
 }

@@ -56,7 +56,9 @@ export function dumpFile(ctx: FileCtx, s: ManifestSchema): Promise<string> {
 
 /** Waits for the check of `rel` when it is still running (see {@link Ctx.later}). */
 async function checkedLater(ctx: Pick<Ctx, "later">, rel: string): Promise<void> {
-  if (ctx.later?.files.has(rel)) await ctx.later.done;
+  if (!ctx.later?.files.has(rel)) return;
+  ctx.later.start();
+  await ctx.later.done;
 }
 
 /** A backup file's plaintext, as text. */
@@ -112,24 +114,30 @@ export interface PostDataTexts {
 /** Post-data entries that wait for every schema's rows and indexes. */
 const LATE = new Set(["FK CONSTRAINT", "MATERIALIZED VIEW DATA"]);
 
-/**
- * The post-data of a schema's dump in two scripts ({@link PostDataTexts}), read once per restore: its
- * pg_restore runs start when this is first asked for (before the first write, for the check of the
- * roles policies name), so that they are done when the rows are.
- */
-export function postDataTexts(
-  ctx: FileCtx & Pick<Ctx, "tools" | "postData">,
-  s: ManifestSchema,
-): Promise<PostDataTexts> {
-  let p = ctx.postData.get(s.name);
-  if (!p) {
-    p = (async () => {
+/** A dump's post-data as it is read: whether its table of contents lists policies, and its scripts. */
+export interface PostDataRead {
+  /** Whether the post-data has POLICY entries (known from the listing, before the scripts). */
+  policies: Promise<boolean>;
+  texts: Promise<PostDataTexts>;
+}
+
+function postDataRead(ctx: FileCtx & Pick<Ctx, "tools" | "postData">, s: ManifestSchema): PostDataRead {
+  let r = ctx.postData.get(s.name);
+  if (!r) {
+    const listed = (async () => {
       const file = await dumpFile(ctx, s);
       const what = `reading ${s.dump}`;
+      const list = await runTool({
+        path: ctx.tools.path("pg_restore"),
+        args: ["-l", "--section=post-data", file],
+        env: {},
+        what,
+      });
+      return { file, what, toc: parseToc(list) };
+    })();
+    const texts = (async () => {
+      const { file, what, toc } = await listed;
       const pgRestore = ctx.tools.path("pg_restore");
-      const toc = parseToc(
-        await runTool({ path: pgRestore, args: ["-l", "--section=post-data", file], env: {}, what }),
-      );
       const script = async (lines: string[], name: string, args: string[]) => {
         if (lines.length === 0) return "";
         const list = join(ctx.tmp, `${name}-${crypto.randomUUID()}.list`);
@@ -147,9 +155,38 @@ export function postDataTexts(
       ]);
       return { early, late };
     })();
-    ctx.postData.set(s.name, p);
+    const policies = listed.then((t) => t.toc.some((e) => e.desc === "POLICY"));
+    // Each is awaited where it is used, or not at all when an earlier step fails.
+    policies.catch(() => {});
+    texts.catch(() => {});
+    r = { policies, texts };
+    ctx.postData.set(s.name, r);
   }
-  return p;
+  return r;
+}
+
+/**
+ * The post-data of a schema's dump in two scripts ({@link PostDataTexts}), read once per restore: its
+ * pg_restore runs start when this is first asked for (before the first write, for the check of the
+ * roles policies name), so that they are done when the rows are.
+ */
+export function postDataTexts(
+  ctx: FileCtx & Pick<Ctx, "tools" | "postData">,
+  s: ManifestSchema,
+): Promise<PostDataTexts> {
+  return postDataRead(ctx, s).texts;
+}
+
+/**
+ * Whether a schema's dump has policies in its post-data, from its table of contents (the first
+ * pg_restore run of {@link postDataTexts}, which this starts): the check of the roles policies name
+ * needs the scripts only then.
+ */
+export function postDataHasPolicies(
+  ctx: FileCtx & Pick<Ctx, "tools" | "postData">,
+  s: ManifestSchema,
+): Promise<boolean> {
+  return postDataRead(ctx, s).policies;
 }
 
 /**

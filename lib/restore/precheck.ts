@@ -8,7 +8,7 @@
 import { lexScript } from "../pg/lexer.ts";
 import { runPool } from "../base/pool.ts";
 import type { Ctx } from "./context.ts";
-import { postDataTexts, readText } from "./files.ts";
+import { postDataHasPolicies, postDataTexts, readText } from "./files.ts";
 import {
   missingPolicyRoles,
   missingRolesError,
@@ -57,12 +57,14 @@ export async function checkPolicyRoles(ctx: PolicyCtx): Promise<void> {
   const policies: PolicyRoles[] = [];
   if (plan.kind === "schemas") await noteExcluded(ctx);
   // The POLICY entries of each dump's post-data, read as the restore reads it (postData in
-  // schemas.ts), --jobs dumps at a time.
+  // schemas.ts), --jobs dumps at a time; a dump whose table of contents lists none is not waited for.
   const texts = await runPool(
-    plan.schemas.map((s) => () => postDataTexts(ctx, s.manifest)),
+    plan.schemas.map((s) => async () =>
+      await postDataHasPolicies(ctx, s.manifest) ? await postDataTexts(ctx, s.manifest) : undefined
+    ),
     Math.max(1, ctx.opts.jobs),
   );
-  for (const { early } of texts) {
+  for (const { early } of texts.filter((t) => t !== undefined)) {
     for (const b of parseScript(early).blocks) {
       if (b.type === "POLICY" && !isExcludedBlock(ctx, b)) policies.push(...policiesIn(b.text));
     }

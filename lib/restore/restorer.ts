@@ -70,6 +70,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const manifest = await readManifest(opts.backupDir);
   const selected = selectTables(manifest, opts.request);
   const into = intoNames(opts.request, selected);
+  // catalog.sql is checked and read while the target is connected to and read (awaited below).
+  const catalogRead = quiet(readCatalog(opts, manifest));
   const db = await openDb(opts.target, {
     ipv4: opts.ipv4,
     connectTimeout: opts.connectTimeout,
@@ -165,8 +167,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         policiesChecked = startReading(reading);
       }
     }
-    const catalog = await readCatalog(opts, manifest, plan);
+    const catalog = await catalogRead;
     if (catalog) {
+      plan.files.push(manifest.catalog!);
       plan.catalog = planCatalog(
         manifest.catalog!,
         catalog,
@@ -225,7 +228,12 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     }
     opts.log(`checking ${plan.files.length} backup file(s)`);
     throwOnFaults(await firstChecked!, opts.backupDir, "restore");
-    const laterDone = checkFiles(opts.backupDir, manifest, [...later], checkOpts)
+    // Started once the definitions are sent (execute), or by a reader of one of these files.
+    let startLater = () => {};
+    const laterDone = new Promise<void>((resolve) => {
+      startLater = resolve;
+    })
+      .then(() => checkFiles(opts.backupDir, manifest, [...later], checkOpts))
       .then((faults) => throwOnFaults(faults, opts.backupDir, "restore"));
     let fault: unknown;
     const laterChecked = laterDone.then(() => {}, (e: unknown) => {
@@ -233,7 +241,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     });
     if (catalog && manifest.catalog) checked.add(manifest.catalog);
     reading!.catalog = catalog;
-    reading!.later = { files: later, done: laterDone };
+    reading!.later = { files: later, start: () => startLater(), done: laterDone };
     const ctx: Ctx = Object.assign(reading!, { session: (await early)! });
     // A damaged file found while the restore runs ends the session at once.
     laterChecked.then(() => fault && ctx.session.abort(fault)).catch(() => {});
@@ -241,6 +249,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       // Every step writes into the one session; COMMIT comes after the last. A failure anywhere
       // (or an interrupt, or the tool being killed) ends psql before it: nothing is changed.
       await execute(ctx, policiesChecked!);
+      startLater();
       await laterChecked;
       if (fault) throw fault;
       await ctx.session.commit();
@@ -370,6 +379,8 @@ async function execute(ctx: Ctx, policiesChecked: Promise<void>): Promise<void> 
     }
     await preData(ctx, ddl);
   }
+  // The check of the files the restore does not read runs beside the rows, not the definitions.
+  ctx.later?.start();
   if (plan.tables.length > 0) await restoreTables(ctx, plan.tables);
   if (!plan.schemaOnly) {
     const managed = plan.schemas.filter((s) => s.mode === "data").flatMap((s) => s.tables)
@@ -421,18 +432,13 @@ function unreadFiles(plan: RestorePlan): Set<string> {
 
 /**
  * catalog.sql, checked against the manifest and cut into entry blocks, when the plan can use it: a
- * backup that has it, a restore of schemas (not `--table`, not `--data-only`). Undefined otherwise
- * (older backups: the definitions keep the order of {@link schemaOrder}).
+ * backup that has it, a restore of schemas (not `--table`, not `--data-only`, as planRestore decides).
+ * Undefined otherwise (older backups: the definitions keep the order of {@link schemaOrder}).
  */
-async function readCatalog(
-  opts: RestoreOptions,
-  manifest: Manifest,
-  plan: RestorePlan,
-): Promise<Script | undefined> {
+async function readCatalog(opts: RestoreOptions, manifest: Manifest): Promise<Script | undefined> {
   const file = manifest.catalog;
-  if (!file || plan.kind !== "schemas" || plan.dataOnly) return undefined;
+  if (!file || opts.request.tables.length > 0 || opts.request.dataOnly) return undefined;
   throwOnFaults(await checkFiles(opts.backupDir, manifest, [file], opts.decode), opts.backupDir, "restore");
-  plan.files.push(file);
   const stream = await openPlaintext(opts.backupDir, file, manifest.files[file], opts.decode);
   return parseScript(await new Response(stream).text());
 }
