@@ -20,7 +20,6 @@ import {
 } from "../lib/cli/flags.ts";
 import {
   connectionSettings,
-  encodeSettings,
   gitIdentity,
   policyFromArgs,
   storeFromArgs,
@@ -29,6 +28,7 @@ import {
 import { describeDb, parseDbUrl, transactionPoolerHint } from "../lib/pg/url.ts";
 import { runBackup } from "../lib/backup/execute.ts";
 import { makeEncoder } from "../lib/store/encode.ts";
+import { encodeSettings } from "../lib/cli/encoding.ts";
 import { BackupError, ExitCode, usageError, worseExit } from "../lib/base/errors.ts";
 import { checkPushable, commitMessage, publishToGit, rootInGitOnly } from "../lib/store/git.ts";
 import { onCleanup } from "../lib/base/interrupt.ts";

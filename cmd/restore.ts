@@ -36,18 +36,10 @@ import { looksLikeTime } from "../lib/store/asof.ts";
 import type { GitBackup } from "../lib/store/revision.ts";
 import { readManifest } from "../lib/store/manifest.ts";
 import { openDb } from "../lib/pg/connect.ts";
-import { readMap, type StorageMap } from "../lib/storage/map.ts";
-import { S3Client, s3Settings } from "../lib/store/s3.ts";
-import { blobRootOf } from "../lib/storage/blobs.ts";
-import { type BlobSource, blobSourceOf, manifestOfSource } from "../lib/storage/remote.ts";
-import { openingPlain } from "../lib/storage/seal.ts";
-import {
-  formatStorageRestorePlan,
-  planStorageRestore,
-  readTarget,
-  restoreFiles,
-  type StorageRestoreResult,
-} from "../lib/storage/restore.ts";
+import type { StorageMap } from "../lib/storage/map.ts";
+import type { S3Client } from "../lib/store/s3.ts";
+import type { BlobSource } from "../lib/storage/remote.ts";
+import type { planStorageRestore, StorageRestoreResult } from "../lib/storage/restore.ts";
 import type { BucketSelection } from "../lib/storage/catalog.ts";
 
 /** The restore selection from the flags; throws a usage error for a table without a schema. */
@@ -83,8 +75,25 @@ function summary(r: RestoreResult, label: string, target: string, into?: Qualifi
   return `restored ${what} from ${label} into ${target} in ${secs}s${warn}`;
 }
 
+/**
+ * The modules of a Storage restore, loaded only with `--storage` or `--storage-only`: a database
+ * restore starts without the S3 client, the blob store and age encryption.
+ */
+async function storageModules() {
+  const [map, s3, blobs, remote, seal, restore] = await Promise.all([
+    import("../lib/storage/map.ts"),
+    import("../lib/store/s3.ts"),
+    import("../lib/storage/blobs.ts"),
+    import("../lib/storage/remote.ts"),
+    import("../lib/storage/seal.ts"),
+    import("../lib/storage/restore.ts"),
+  ]);
+  return { ...map, ...s3, ...blobs, ...remote, ...seal, ...restore };
+}
+
 /** The Storage part of a restore (`--storage`, `--storage-only`), checked before anything is written. */
 interface FilesRestore {
+  lib: Awaited<ReturnType<typeof storageModules>>;
   s3: S3Client;
   map: StorageMap;
   blobs: BlobSource;
@@ -111,7 +120,9 @@ async function filesRestore(
     }
     return undefined;
   }
-  const settings = s3Settings({
+  const lib = await storageModules();
+  const { readMap, manifestOfSource, openingPlain, blobSourceOf, blobRootOf, S3Client } = lib;
+  const settings = lib.s3Settings({
     endpoint: optionalString(args, "target-storage-endpoint"),
     region: optionalString(args, "target-storage-region"),
     accessKeyId: optionalString(args, "target-storage-access-key-id"),
@@ -132,7 +143,7 @@ async function filesRestore(
   });
   const s3 = new S3Client(settings, { retries: intValue(args, "retries"), log });
   await s3.listBuckets(); // endpoint and keys, before the database restore writes anything
-  return { s3, map, blobs, buckets };
+  return { lib, s3, map, blobs, buckets };
 }
 
 /** Restores the Storage files (after the database, when both are restored). */
@@ -142,13 +153,13 @@ async function runFilesRestore(
   target: Awaited<ReturnType<typeof targetUrl>> | undefined,
   connection: ReturnType<typeof connectionSettings>,
 ): Promise<{ planText: string; result?: StorageRestoreResult; plan: ReturnType<typeof planStorageRestore> }> {
-  const current = await readTarget(f.s3, f.map, f.buckets, o.jobs);
-  const plan = planStorageRestore(f.map, f.buckets, current, { clean: o.clean });
-  const planText = formatStorageRestorePlan(plan, f.s3.settings.endpoint);
+  const current = await f.lib.readTarget(f.s3, f.map, f.buckets, o.jobs);
+  const plan = f.lib.planStorageRestore(f.map, f.buckets, current, { clean: o.clean });
+  const planText = f.lib.formatStorageRestorePlan(plan, f.s3.settings.endpoint);
   if (o.dryRun) return { planText, plan };
   const db = target ? await openDb(target, { ...connection, log: o.log, max: 1 }) : undefined;
   try {
-    const result = await restoreFiles(plan, {
+    const result = await f.lib.restoreFiles(plan, {
       s3: f.s3,
       blobs: f.blobs,
       jobs: o.jobs,

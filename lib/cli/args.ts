@@ -1,7 +1,7 @@
 /**
  * Flag readers that several commands share: the backup roots (`--out`, `--env`), the backup to read
- * (`--from`), the restore target (`--target-url`), connection settings, the git identity, retention
- * (`--keep-*`) and encoding (`--compress`, `--encrypt-to`, `--recipients-file`).
+ * (`--from`), the restore target (`--target-url`), connection settings, the git identity and retention
+ * (`--keep-*`); encoding (`--compress`, `--encrypt-to`, `--recipients-file`) is in encoding.ts.
  *
  * Each turns {@link ParsedArgs} into the plain values that lib/ takes (defaults and ranges come from
  * the flag table), or throws a usage error (exit 2) naming the flag or its variable. Commands call
@@ -12,7 +12,6 @@ import {
   boolValue,
   FLAGS,
   intValue,
-  listValue,
   optionalInt,
   optionalString,
   type ParsedArgs,
@@ -24,12 +23,10 @@ import { type DbUrl, parseDbUrl } from "../pg/url.ts";
 import type { DbSettings } from "../pg/connect.ts";
 import { withPgpass } from "../pg/pgpass.ts";
 import { backupRoot } from "../store/rotation.ts";
-import { checkRecipient, type EncodeSettings, parseRecipients } from "../store/encode.ts";
 import type { GitIdentity } from "../store/git.ts";
 import { isEmptyPolicy, parseDuration, type RetentionPolicy } from "../store/retention.ts";
 import { resolveFrom } from "../store/listing.ts";
 import type { ObjectStore } from "../store/object.ts";
-import { environmentStore, openStore, parseStoreUrl } from "../store/remote.ts";
 import { openStoredBackup } from "../store/remoteread.ts";
 import type { BackupSource } from "../store/reader.ts";
 
@@ -54,6 +51,8 @@ export async function storeFromArgs(
     return undefined;
   }
   const origin = args.origin.store ?? "--store";
+  // The store clients (S3, Azure Blob) are loaded only for a command that uses one.
+  const { environmentStore, openStore, parseStoreUrl } = await import("../store/remote.ts");
   const u = parseStoreUrl(text, origin);
   if (args.origin.out === "--out") {
     throw usageError(
@@ -191,43 +190,4 @@ export function policyFromArgs(args: ParsedArgs): RetentionPolicy | undefined {
     policy.keepWithin = parseDuration(within, args.origin["keep-within"] ?? "--keep-within");
   }
   return isEmptyPolicy(policy) ? undefined : policy;
-}
-
-/**
- * Reads `--compress`, `--encrypt-to` and `--recipients-file` into {@link EncodeSettings}. Throws a
- * usage error (exit 2) naming the flag or file for an unknown method, a bad recipient, or a
- * recipients file that is missing or empty.
- */
-export function encodeSettings(args: ParsedArgs): EncodeSettings {
-  const c = stringValue(args, "compress");
-  if (c !== "none" && c !== "gzip" && c !== "zstd") {
-    throw usageError(
-      `${args.origin.compress ?? "--compress"} must be none, gzip or zstd, got '${c}'`,
-      "use --compress gzip or --compress zstd, or leave it out for plain files (best in git)",
-    );
-  }
-  const recipients: string[] = [];
-  for (const r of listValue(args, "encrypt-to")) {
-    checkRecipient(r.trim(), args.origin["encrypt-to"] ?? "--encrypt-to");
-    recipients.push(r.trim());
-  }
-  const file = optionalString(args, "recipients-file");
-  if (file !== undefined) {
-    const origin = `${args.origin["recipients-file"] ?? "--recipients-file"} '${file}'`;
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(file);
-    } catch (e) {
-      throw usageError(
-        `${origin} cannot be read: ${(e as Error).message.split(" (")[0].split(":")[0]}`,
-        "point --recipients-file at a text file with one age recipient (age1…) a line",
-      );
-    }
-    const fromFile = parseRecipients(text, origin);
-    if (fromFile.length === 0) {
-      throw usageError(`${origin} holds no recipient`, "add one age recipient (age1…) a line");
-    }
-    recipients.push(...fromFile);
-  }
-  return { ...(c === "none" ? {} : { compression: c }), recipients: [...new Set(recipients)] };
 }

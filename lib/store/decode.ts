@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { Decrypter } from "age-encryption";
-import { decompress } from "./encode.ts";
+import type { Decrypter } from "age-encryption";
+import { decompress } from "./compress.ts";
 import { BackupError, usageError } from "../base/errors.ts";
 import type { ManifestFile } from "./manifest.ts";
 import { openInBackup, pathInBackup } from "./safepath.ts";
@@ -18,12 +18,16 @@ export interface DecodeOptions {
   identityFile?: string;
 }
 
+/** The age library, loaded on first use: a backup without encryption is read without it. */
+const ageLibrary = () => import("age-encryption");
+
 /**
  * Parses the text of an age identity file (as written by `age-keygen`): every
- * `AGE-SECRET-KEY-…` line; comments and blank lines are skipped. Pure. Throws a usage error naming
- * `origin` when there is no identity, or a line the library rejects.
+ * `AGE-SECRET-KEY-…` line; comments and blank lines are skipped. No I/O but loading the age library.
+ * Rejects with a usage error naming `origin` when there is no identity, or a line the library rejects.
  */
-export function parseIdentities(text: string, origin: string): string[] {
+export async function parseIdentities(text: string, origin: string): Promise<string[]> {
+  const { Decrypter } = await ageLibrary();
   const out: string[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
@@ -66,8 +70,9 @@ function decrypterFor(file: string): Promise<Decrypter> {
           "point --identity-file at the age identity (secret key) the backup was encrypted to",
         );
       }
-      const dec = new Decrypter();
-      for (const id of parseIdentities(text, `--identity-file '${file}'`)) dec.addIdentity(id);
+      const ids = await parseIdentities(text, `--identity-file '${file}'`);
+      const dec = new (await ageLibrary()).Decrypter();
+      for (const id of ids) dec.addIdentity(id);
       return dec;
     })();
     decrypters.set(file, d);

@@ -13,19 +13,17 @@
  * (64 KiB age chunks, never a whole file in memory).
  * @module
  */
-import type { Transform } from "node:stream";
-import zlib from "node:zlib";
 import { join } from "node:path";
 import { Encrypter } from "age-encryption";
 import { usageError } from "../base/errors.ts";
+import { type Compression, compressor } from "./compress.ts";
 import { isSecretKey } from "../base/redact.ts";
 import { abortSignal, throwIfInterrupted } from "../base/interrupt.ts";
 import type { Manifest, ManifestFile } from "./manifest.ts";
 import { runPool } from "../base/pool.ts";
 import { FileSink, type Written } from "./sink.ts";
 
-/** A compression method of stored files. */
-export type Compression = "gzip" | "zstd";
+export type { Compression } from "./compress.ts";
 
 /** How to store a backup's files. */
 export interface EncodeSettings {
@@ -96,96 +94,6 @@ export function renameFiles(
     })),
     files,
   };
-}
-
-/**
- * Wraps a node:zlib transform as a web TransformStream. Its errors (e.g. corrupt input) reject the
- * stream instead of escaping as uncaught events.
- */
-function webTransform(z: Transform): TransformStream<Uint8Array, Uint8Array> {
-  let failed: unknown;
-  return new TransformStream<Uint8Array, Uint8Array>({
-    start(c) {
-      z.on("data", (d: Uint8Array) => c.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
-      z.on("error", (e) => {
-        failed ??= e;
-        try {
-          c.error(e);
-        } catch {
-          // already errored
-        }
-      });
-    },
-    transform(chunk) {
-      if (failed) return Promise.reject(failed);
-      return new Promise((resolve, reject) => z.write(chunk, (e) => e ? reject(e) : resolve()));
-    },
-    flush() {
-      if (failed) return Promise.reject(failed);
-      return new Promise((resolve, reject) => {
-        z.once("end", resolve);
-        z.once("error", reject);
-        z.end();
-      });
-    },
-    cancel() {
-      z.destroy();
-    },
-  });
-}
-
-/** A web TransformStream that compresses with `c`. */
-export function compressor(c: Compression): TransformStream<Uint8Array, Uint8Array> {
-  return webTransform(c === "gzip" ? zlib.createGzip() : zlib.createZstdCompress());
-}
-
-/**
- * Decompresses `input` (compressed with `c`) as a stream. gzip uses node:zlib; zstd runs the `zstd`
- * CLI, because Deno's node:zlib zstd decoder throws an uncatchable error on corrupt input. Corrupt
- * input, or a missing `zstd` program, errors the returned stream.
- */
-export function decompress(input: ReadableStream<Uint8Array>, c: Compression): ReadableStream<Uint8Array> {
-  if (c === "gzip") return input.pipeThrough(webTransform(zlib.createGunzip()));
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command("zstd", {
-      args: ["-d", "-c", "-q"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      signal: abortSignal,
-    }).spawn();
-  } catch (e) {
-    input.cancel().catch(() => {});
-    const err = e instanceof Deno.errors.NotFound
-      ? new Error("the zstd program is needed to read .zst files; install zstd (apt-get install zstd)")
-      : e;
-    return new ReadableStream({ start: (c) => c.error(err) });
-  }
-  const feeding = input.pipeTo(child.stdin).catch(() => {});
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(ctl) {
-      const r = await reader.read();
-      if (!r.done) return ctl.enqueue(r.value);
-      await feeding;
-      const status = await child.status;
-      if (status.success) return ctl.close();
-      const msg = (await stderr).trim().split("\n").pop()?.replace(/^.*?: /, "") || `exit ${status.code}`;
-      ctl.error(new Error(`zstd cannot decompress it: ${msg}`));
-    },
-    async cancel() {
-      try {
-        child.kill();
-      } catch {
-        // already ended
-      }
-      await reader.cancel().catch(() => {});
-      await stderr.catch(() => {});
-      await child.status;
-    },
-  });
 }
 
 const RECIPIENT_HINT = "an age recipient starts with age1; 'age-keygen -y key.txt' prints the one of a key";

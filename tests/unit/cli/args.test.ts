@@ -1,19 +1,20 @@
 /**
- * The shared flag readers of lib/cli/args.ts: roots, connection settings, git identity, retention
- * and encoding flags turned into plain values, or usage errors naming the flag.
+ * The shared flag readers of lib/cli/args.ts (and the encoding flags of lib/cli/encoding.ts): roots,
+ * connection settings, git identity, retention and encoding flags turned into plain values, or usage
+ * errors naming the flag.
  */
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { parseCli, type ParsedArgs } from "../../../lib/cli/flags.ts";
 import {
   connectionSettings,
-  encodeSettings,
   gitIdentity,
   policyFromArgs,
   rootFromArgs,
   rootsFromArgs,
   warnIfOnCommandLine,
 } from "../../../lib/cli/args.ts";
+import { encodeSettings } from "../../../lib/cli/encoding.ts";
 import { parseDbUrl } from "../../../lib/pg/url.ts";
 import { parseRecipients } from "../../../lib/store/encode.ts";
 import { BackupError } from "../../../lib/base/errors.ts";

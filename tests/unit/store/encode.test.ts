@@ -127,9 +127,9 @@ Deno.test("parseRecipients and parseIdentities take one key a line and refuse th
   const usage = (e: unknown) => e instanceof BackupError && e.exitCode === 2;
   throws(() => parseRecipients(`# c\n${id}\n`, "f"), /secret key \(an age identity/);
   assertEquals(parseRecipients(`# comment\n\n${rcp}\n`, "f"), [rcp]);
-  assertEquals(parseIdentities(`# created\n# public key: ${rcp}\n${id}\n`, "f"), [id]);
-  throws(() => parseIdentities(`${rcp}\n`, "f"), usage);
-  throws(() => parseIdentities("# nothing\n", "f"), usage);
+  assertEquals(await parseIdentities(`# created\n# public key: ${rcp}\n${id}\n`, "f"), [id]);
+  await rejects(() => parseIdentities(`${rcp}\n`, "f"), usage);
+  await rejects(() => parseIdentities("# nothing\n", "f"), usage);
 });
 
 Deno.test("no message about a recipient holds a secret key or a value not shaped like a public key (item 4)", async () => {
