@@ -290,7 +290,9 @@ export class HttpTransport {
  * Runs `send` (a `fetch` of a request without a body, which has no timeout of its own) with a
  * signal that fails it with an {@link HttpNetworkError} when its answer (status and headers) has
  * not come within `idleMs`, as over a connection gone silent; `signal` (the run's) aborts it too.
- * Once the answer is in, its body streams without that limit.
+ * Its body then streams with the same limit on each wait for bytes ({@link stallGuard}): a body
+ * that stalls halfway fails with an {@link HttpNetworkError} (`… stalled: no data for N s`), and
+ * the request is aborted (its connection closed).
  */
 export async function answerWithin(
   host: string,
@@ -303,11 +305,103 @@ export async function answerWithin(
     () => timer.abort(new HttpNetworkError(`no answer from ${host} for ${idleMs / 1000} s (timed out)`)),
     idleMs,
   );
+  let res: Response;
   try {
-    return await send(signal ? AbortSignal.any([signal, timer.signal]) : timer.signal);
+    res = await send(signal ? AbortSignal.any([signal, timer.signal]) : timer.signal);
   } finally {
     clearTimeout(id);
   }
+  if (!res.body) return res;
+  const body = stallGuard(res.body, idleMs, () => {
+    const e = new HttpNetworkError(`the answer from ${host} stalled: no data for ${idleMs / 1000} s`);
+    timer.abort(e);
+    return e;
+  });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+/**
+ * `body` passed through unchanged (a byte stream: a BYOB reader reads straight into its own
+ * buffer), failing with `stalled()`'s error when a read waits `idleMs` for bytes; time the reader
+ * does not wait (back-pressure) does not count. Cheap per read: a read notes when it began, and
+ * one timer per body, set at the first read and re-set only when it fires, compares that with the
+ * clock (no timer is reset per chunk; the CPU-bound Storage download reads about 3,000 chunks a
+ * second). The timer stops while nobody reads, and once the body ends, fails or is cancelled.
+ */
+export function stallGuard(
+  body: ReadableStream<Uint8Array>,
+  idleMs: number,
+  stalled: () => Error,
+): ReadableStream<Uint8Array> {
+  let byob: ReadableStreamBYOBReader | undefined;
+  let plain: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    plain = body.getReader();
+  }
+  const inner = (byob ?? plain)!;
+  /** When the pending read began (performance.now()); -1: no read is waiting. */
+  let waitingSince = -1;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let over = false;
+  let ctl!: ReadableByteStreamController;
+  const stop = () => {
+    over = true;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+  const check = () => {
+    timer = undefined;
+    if (over || waitingSince < 0) return; // nobody waits: the next read sets the timer again
+    const left = waitingSince + idleMs - performance.now();
+    if (left > 0) {
+      timer = setTimeout(check, left);
+      return;
+    }
+    stop();
+    const e = stalled();
+    ctl.error(e);
+    inner.cancel(e).catch(() => {});
+  };
+  const source: UnderlyingByteSource = {
+    type: "bytes",
+    autoAllocateChunkSize: CHUNK_BYTES, // a default reader's read comes with a buffer too
+    start(c) {
+      ctl = c;
+    },
+    async pull(c) {
+      waitingSince = performance.now();
+      timer ??= setTimeout(check, idleMs);
+      const req = c.byobRequest!;
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = byob ? await byob.read(req.view as Uint8Array<ArrayBuffer>) : await plain!.read();
+      } catch (e) {
+        if (over) return;
+        stop();
+        throw e;
+      } finally {
+        waitingSince = -1;
+      }
+      if (over) return;
+      if (r.done) {
+        stop();
+        c.close();
+        // the BYOB read handed back the (empty) view of the buffer it took
+        if (byob && r.value) req.respondWithNewView(r.value);
+        else if (!byob) req.respond(0);
+        return;
+      }
+      if (byob) req.respondWithNewView(r.value);
+      else c.enqueue(r.value);
+    },
+    cancel(reason) {
+      stop();
+      return inner.cancel(reason);
+    },
+  };
+  return new ReadableStream(source) as ReadableStream<Uint8Array>;
 }
 
 /** A timer re-armed on each sign of progress; fires once when there is none for `ms`. */

@@ -26,6 +26,7 @@ import { S3ObjectStore } from "../../../lib/store/s3store.ts";
 import type { MapObject } from "../../../lib/storage/map.ts";
 import type { BlobSource } from "../../../lib/storage/remote.ts";
 import { planStorageRestore, restoreFiles } from "../../../lib/storage/restore.ts";
+import { type StallAnswer, stallServer, within } from "../../support/stall.ts";
 
 interface Seen {
   method: string;
@@ -326,5 +327,53 @@ Deno.test("a request without a body to a server that reads it and never answers 
     listener.close();
     for (const c of conns) c.close();
     await accepting;
+  }
+});
+
+Deno.test("a GET whose body stalls halfway fails (S3) or resumes (Azure) after the idle time, no hang", async () => {
+  const whole = fill(200_000, 7);
+  const half = whole.length / 2;
+  const etag = '"e1"';
+  const srv = stallServer((req): StallAnswer => {
+    const range = req.headers["x-ms-range"]?.match(/^bytes=(\d+)-$/);
+    if (range) {
+      const rest = whole.subarray(Number(range[1]));
+      return {
+        status: 206,
+        headers: { etag, "content-range": `bytes ${range[1]}-${whole.length - 1}/${whole.length}` },
+        body: rest,
+      };
+    }
+    // every first GET: the headers and half the body, then silence
+    return { status: 200, headers: { etag }, body: whole, stallAfter: half };
+  });
+  const transport = new HttpTransport({ idleTimeoutMs: 500 }); // fetch takes its idle timeout
+  try {
+    const got = await s3Client(srv.port, { retries: 1, transport }).get("bucket", "k");
+    assert(got, "the S3 object is there");
+    assertEquals(got.head.size, whole.length);
+    const e = await within(new Response(got.body).arrayBuffer(), 30_000, "S3 body").then(
+      () => undefined,
+      (e) => e,
+    );
+    assert(e instanceof TypeError, `S3: ${e}`); // an HttpNetworkError: the callers retry it
+    assert(
+      /the answer from (http:\/\/)?127\.0\.0\.1:\d+ stalled: no data for 0\.5 s/.test(e.message),
+      e.message,
+    );
+    assertEquals(srv.seen.length, 1);
+
+    const logs: string[] = [];
+    const az = azStore(srv.port, { retries: 1, transport, log: (l) => logs.push(l) });
+    const body = await az.get("k");
+    assert(body, "the Azure blob is there");
+    const bytes = new Uint8Array(await within(new Response(body).arrayBuffer(), 30_000, "Azure body"));
+    assertEquals(sha(bytes), sha(whole));
+    assertEquals(srv.seen.map((r) => r.headers["x-ms-range"] ?? null), [null, null, `bytes=${half}-`]);
+    assertEquals(srv.seen[2].headers["if-match"], etag);
+    assert(logs.some((l) => l.includes(`broke at byte ${half}; resuming (1/1)`)), logs.join("\n"));
+  } finally {
+    transport.close();
+    await srv.close();
   }
 });
