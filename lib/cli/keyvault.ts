@@ -11,7 +11,6 @@
  * runs a program.
  * @module
  */
-import $ from "dax";
 import { addMask } from "../base/actions.ts";
 import { BackupError, ExitCode, usageError } from "../base/errors.ts";
 import { abortSignal, interruption } from "../base/interrupt.ts";
@@ -157,6 +156,7 @@ export function azFailure(
  * exit code 127. Killed when the tool is interrupted.
  */
 export async function runAzCli(argv: string[], path?: string): Promise<AzResult> {
+  const { default: $ } = await import("dax");
   let cmd = $`az ${argv}`.stdin("null").stdout("piped").stderr("piped").noThrow().signal(abortSignal);
   if (path !== undefined) cmd = cmd.env({ PATH: path });
   const r = await cmd;

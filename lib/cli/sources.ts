@@ -9,7 +9,6 @@
  * reads the Key Vault secrets.
  * @module
  */
-import $ from "dax";
 import { boolValue, flagDefault, type ParsedArgs } from "./flags.ts";
 import { type BackupConfig, type DatabaseConfig, isEnvName, loadConfig } from "./config.ts";
 import type { RetentionConfig } from "../store/retention.ts";
@@ -293,7 +292,16 @@ function cancelled(): BackupError {
   });
 }
 
+/**
+ * dax, for the prompts: loaded only when one is shown (it is the largest module the tool has, about
+ * 9 MB of resident memory, which a backup without prompts would carry to its end).
+ */
+async function dax() {
+  return (await import("dax")).default;
+}
+
 async function askEnv(options: string[]): Promise<string> {
+  const $ = await dax();
   const picked = await $.maybeSelect({
     message: "Which environment do you want to back up? (--env)",
     options,
@@ -305,6 +313,7 @@ async function askEnv(options: string[]): Promise<string> {
 }
 
 async function askVault(): Promise<string> {
+  const $ = await dax();
   for (;;) {
     const name = await $.maybePrompt({
       message: "No database URL given. Azure Key Vault that holds it (--vault)",
@@ -404,6 +413,7 @@ export async function confirmBackup(
   if (!deps.isTTY || deps.yes) return true;
   stderrLine("About to back up:");
   for (const line of describeTargets(targets)) stderrLine(`  ${line}`);
+  const $ = await dax();
   const ok = await $.maybeConfirm({
     message: "Start the backup?",
     default: true,
