@@ -18,7 +18,7 @@ import type {
   ManifestStorage,
   ManifestTable,
 } from "../store/manifest.ts";
-import { MANIFEST_NAME, serializeManifest } from "../store/manifest.ts";
+import { MANIFEST_NAME, manifestText } from "../store/manifest.ts";
 import {
   findPgTools,
   parseServerVersionNum,
@@ -151,9 +151,11 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
     if (opts.encode) manifest = await opts.encode(opts.stagingDir, manifest);
     manifest.snapshot = snap.id ? { consistent: true, id: snap.id } : { consistent: false, note: snap.note };
     manifest.durationMs = Date.now() - started;
-    await Deno.writeTextFile(join(opts.stagingDir, MANIFEST_NAME), serializeManifest(manifest), {
-      mode: 0o600,
-    });
+    // Written in pieces: the manifest of thousands of tables is megabytes of text.
+    const text = await FileSink.open(join(opts.stagingDir, MANIFEST_NAME), { sync: false });
+    const enc = new TextEncoder();
+    for (const piece of manifestText(manifest)) await text.write(enc.encode(piece));
+    await text.close();
     await checkStaging(opts.stagingDir, manifest);
     return { plan, detected: info, tools, manifest };
   } finally {

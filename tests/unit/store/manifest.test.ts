@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
 import { BackupError, ExitCode } from "../../../lib/base/errors.ts";
-import { parseManifest, serializeManifest } from "../../../lib/store/manifest.ts";
+import { manifestText, parseManifest, serializeManifest } from "../../../lib/store/manifest.ts";
 import { sampleManifest } from "../../support/manifest.ts";
 
 /** A manifest as plain JSON data, to break on purpose. */
@@ -88,4 +88,20 @@ Deno.test("parseManifest: text that is not JSON, or not a manifest, is an input 
       (e) => e instanceof BackupError && msg.test(e.message) && e.exitCode === 2,
     );
   }
+});
+
+Deno.test("manifestText gives JSON.stringify's text of the manifest (files sorted), in pieces", () => {
+  const m = sampleManifest() as unknown as Loose;
+  // what JSON.stringify leaves out or turns into null; integer-like keys, which come first
+  m.schemas[0].tables[0].partitionOf = undefined;
+  m.odd = [undefined, () => 1, null, [], {}, { "12": 1, b: [1, [2, { c: '\u2028"' }]] }, new Date(0)];
+  m.files["10"] = { bytes: 1, sha256: "1".repeat(64) };
+  for (let i = 0; i < 3000; i++) m.files[`t/${i}/data.sql`] = { bytes: i, sha256: "a".repeat(64) };
+  const files: Loose = {};
+  for (const k of Object.keys(m.files).sort()) files[k] = m.files[k];
+  const want = JSON.stringify({ ...m, files }, null, 2) + "\n";
+  const pieces = [...manifestText(m as never)];
+  ok(pieces.length > 1, `${pieces.length} piece(s)`);
+  assertEquals(pieces.join(""), want);
+  assertEquals(serializeManifest(m as never), want);
 });
