@@ -24,6 +24,15 @@ export interface SinkMark {
 /** The buffer a {@link FileSink} starts with; it doubles up to {@link BUFFER} as the file grows. */
 const FIRST_BUFFER = 16 << 10;
 
+/**
+ * First buffers of closed sinks, for the next ones: a backup of thousands of small tables opens
+ * thousands of files one after another, and each new 16 KiB buffer (more than such a table's data)
+ * was garbage as soon as its file was closed, freed only by a later collection.
+ */
+const spare: Uint8Array[] = [];
+/** Spare first buffers kept at most. */
+const SPARE_MAX = 8;
+
 /** How a {@link FileSink} is opened. */
 export interface SinkOptions {
   /**
@@ -45,7 +54,7 @@ export class FileSink {
   #file: Deno.FsFile;
   #hash: Hash = createHash("sha256");
   // Small at first: a backup of thousands of small tables writes thousands of files.
-  #buf = new Uint8Array(FIRST_BUFFER);
+  #buf = spare.pop() ?? new Uint8Array(FIRST_BUFFER);
   #used = 0;
   #sync: boolean;
   #blocking: boolean;
@@ -139,6 +148,8 @@ export class FileSink {
     await this.#flush();
     if (this.#sync) await (this.#blocking ? this.#file.syncDataSync() : this.#file.syncData());
     this.#file.close();
+    // Nothing refers to the buffer now (rewind's blocks are consumed before it returns).
+    if (this.#buf.length === FIRST_BUFFER && spare.length < SPARE_MAX) spare.push(this.#buf);
     this.#buf = new Uint8Array(0);
     return { bytes: this.bytes, sha256: this.#hash.digest("hex") };
   }
