@@ -7,7 +7,7 @@
  * @module
  */
 import { BackupError } from "../base/errors.ts";
-import { lexScript, type Piece } from "../pg/lexer.ts";
+import { type Piece, ScriptLexer } from "../pg/lexer.ts";
 import { entryKey } from "./plan.ts";
 
 const HEADER = /^-- (?:Data for )?Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)\n$/;
@@ -25,9 +25,9 @@ export interface CutCatalog {
   cut: number;
 }
 
-/** The entry header that starts at piece `i` (`--`, `-- Name: …`, `--`), or undefined. */
-function headerAt(pieces: readonly Piece[], i: number): string | undefined {
-  const [a, b, c] = [pieces[i], pieces[i + 1], pieces[i + 2]];
+/** The entry header that starts at `pieces[0]` (`--`, `-- Name: …`, `--`), or undefined. */
+function headerAt(pieces: readonly Piece[]): string | undefined {
+  const [a, b, c] = pieces;
   if (a?.kind !== "comment" || a.text !== "--\n" || b?.kind !== "comment" || c?.text !== "--\n") {
     return undefined;
   }
@@ -42,36 +42,77 @@ function headerAt(pieces: readonly Piece[], i: number): string | undefined {
  * MAPPING` statement is left after the cut, so that no mapping's options are ever written.
  */
 export function cutUserMappings(script: string): CutCatalog {
-  const pieces = lexScript(script);
-  const kept: string[] = [];
-  const entries = new Set<string>();
-  let cutting = false;
-  let cut = 0;
-  for (let i = 0; i < pieces.length; i++) {
-    const p = pieces[i];
-    const header = headerAt(pieces, i);
+  const cutter = new UserMappingCutter();
+  const text = cutter.push(script) + cutter.end();
+  return { text, entries: cutter.entries, cut: cutter.cut };
+}
+
+/**
+ * {@link cutUserMappings} on a script that arrives in chunks (pg_dump's output as it is read), with
+ * memory bounded by the longest statement: {@link push} returns the text to write so far. The text
+ * returned has been lexed again as it will be read and checked for mapping statements: nothing
+ * returned before a {@link BackupError} holds a mapping.
+ */
+export class UserMappingCutter {
+  #lexer = new ScriptLexer();
+  /** The kept text, lexed again (the check). */
+  #check = new ScriptLexer();
+  /** Pieces not decided yet: a header is three pieces, and the end of a cut looks one ahead. */
+  #window: Piece[] = [];
+  #cutting = false;
+  /** {@link entryKey} of every entry kept (type and tag from its header). */
+  readonly entries = new Set<string>();
+  /** How many user mapping entries were cut. */
+  cut = 0;
+
+  /** Feeds the next chunk of the script; returns the kept text that is checked. */
+  push(chunk: string): string {
+    return this.#take(this.#lexer.push(chunk), false);
+  }
+
+  /** Ends the script; returns the rest of the kept text. */
+  end(): string {
+    return this.#take(this.#lexer.end(), true);
+  }
+
+  #take(pieces: Piece[], last: boolean): string {
+    const kept: string[] = [];
+    const w = this.#window;
+    w.push(...pieces);
+    let i = 0;
+    for (; last ? i < w.length : i + 2 < w.length; i++) this.#decide(w, i, kept);
+    this.#window = w.slice(i);
+    const checked = [...this.#check.push(kept.join("")), ...(last ? this.#check.end() : [])];
+    for (const p of checked) {
+      if (p.kind === "statement" && MAPPING_STATEMENT.test(p.text)) {
+        throw new BackupError(
+          "catalog.sql would hold a user mapping outside its entry; nothing was written",
+          {
+            hint: "report this as a bug, with the pg_dump version; the previous backup is unchanged",
+          },
+        );
+      }
+    }
+    return checked.map((p) => p.text).join("");
+  }
+
+  /** Keeps or cuts piece `i` of `w` (two pieces after it are known, or the script ended). */
+  #decide(w: Piece[], i: number, kept: string[]): void {
+    const p = w[i];
+    const header = headerAt(w.slice(i, i + 3));
     if (header !== undefined) {
-      cutting = header.includes(CUT_TYPE);
-      if (cutting) cut++;
+      this.#cutting = header.includes(CUT_TYPE);
+      if (this.#cutting) this.cut++;
       else {
         const m = header.match(HEADER);
-        if (m) entries.add(entryKey(m[2], m[1]));
+        if (m) this.entries.add(entryKey(m[2], m[1]));
       }
     } else if (
-      cutting && (p.kind === "meta" ||
-        (p.text === "--\n" && DUMP_COMPLETE.test(pieces[i + 1]?.text ?? "")))
+      this.#cutting && (p.kind === "meta" ||
+        (p.text === "--\n" && DUMP_COMPLETE.test(w[i + 1]?.text ?? "")))
     ) {
-      cutting = false;
+      this.#cutting = false;
     }
-    if (!cutting) kept.push(p.text);
+    if (!this.#cutting) kept.push(p.text);
   }
-  const text = kept.join("");
-  for (const p of lexScript(text)) {
-    if (p.kind === "statement" && MAPPING_STATEMENT.test(p.text)) {
-      throw new BackupError("catalog.sql would hold a user mapping outside its entry; nothing was written", {
-        hint: "report this as a bug, with the pg_dump version; the previous backup is unchanged",
-      });
-    }
-  }
-  return { text, entries, cut };
 }

@@ -39,13 +39,13 @@ import {
   restrictKey,
 } from "./plan.ts";
 import { runPool } from "../base/pool.ts";
-import { runTool } from "../pg/run.ts";
+import { runTool, streamTool } from "../pg/run.ts";
 import { filterRoles } from "./roles.ts";
 import { FileSink, hashFile, syncFiles } from "../store/sink.ts";
 import { openSnapshot } from "../pg/snapshot.ts";
 import { checkStaging, splitDump } from "../store/staging.ts";
 import { type TableFilesSchema, writeTableFiles } from "./cut.ts";
-import { cutUserMappings } from "./catalog.ts";
+import { UserMappingCutter } from "./catalog.ts";
 import { MANIFEST_FORMAT, TOOL_VERSION } from "../base/version.ts";
 import { ArchiveError, readArchive, writeArchive } from "../pg/archive.ts";
 import { planGroups, routeEntries, schemaWeight } from "./group.ts";
@@ -203,16 +203,28 @@ async function writeBackup(
     let dumped = new Set<string>();
     const catalogTask = async () => {
       const key = restrict ? restrictKey("catalog") : undefined;
-      const out = await runTool({
-        path: tools.path("pg_dump"),
-        args: pgDumpCatalogArgs(plan.catalog, snapshot, key),
-        env,
-        what: "pg_dump --schema-only of the whole database (catalog.sql)",
-        signal: local.signal,
-      });
-      const cut = cutUserMappings(out);
+      // Cut as it is read: the catalog of thousands of tables is megabytes of text.
+      const cut = new UserMappingCutter();
       const sink = await FileSink.open(join(opts.stagingDir, plan.catalog.file));
-      await sink.write(new TextEncoder().encode(cut.text));
+      try {
+        await streamTool({
+          path: tools.path("pg_dump"),
+          args: pgDumpCatalogArgs(plan.catalog, snapshot, key),
+          env,
+          what: "pg_dump --schema-only of the whole database (catalog.sql)",
+          signal: local.signal,
+        }, async (out) => {
+          const dec = new TextDecoder(); // as runTool read it
+          const enc = new TextEncoder();
+          for await (const chunk of out) {
+            await sink.write(enc.encode(cut.push(dec.decode(chunk, { stream: true }))));
+          }
+          await sink.write(enc.encode(cut.push(dec.decode()) + cut.end()));
+        });
+      } catch (e) {
+        sink.abandon();
+        throw e;
+      }
       files[plan.catalog.file] = await sink.close();
       dumped = cut.entries;
       opts.log(`dumped the catalog${cut.cut ? ` (${cut.cut} user mapping(s) left out)` : ""}`);

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
-import { cutUserMappings } from "../../../lib/backup/catalog.ts";
+import { cutUserMappings, UserMappingCutter } from "../../../lib/backup/catalog.ts";
 import { entryKey } from "../../../lib/backup/plan.ts";
 
 /** An entry header as pg_dump writes it: newlines in names become spaces. */
@@ -81,4 +81,31 @@ Deno.test("a user mapping statement outside a user mapping entry fails the backu
       ),
     /catalog.sql would hold a user mapping/,
   );
+});
+
+Deno.test("UserMappingCutter: the script fed in chunks of any size gives the text of the whole", () => {
+  const fn = header("f()", "FUNCTION", "postgres", "public") +
+    "CREATE FUNCTION public.f() RETURNS text\n    LANGUAGE sql\n    AS $$select '\n--\n" +
+    "-- Name: USER MAPPING a SERVER b; Type: USER MAPPING; Schema: -; Owner: postgres\n--\n\nx'$$;\n\n\n";
+  const script = PREAMBLE + SERVER + mapping("postgres", "remote", "hunter2") + fn +
+    mapping("public", "remote", "pw2") + TABLE + "COMMENT ON TABLE public.t IS 'é—x';\n\n" + TRAILER;
+  const whole = cutUserMappings(script);
+  ok(!whole.text.includes("hunter2") && !whole.text.includes("pw2"));
+  for (const size of [1, 2, 3, 7, 64, 1000]) {
+    const c = new UserMappingCutter();
+    let text = "";
+    for (let at = 0; at < script.length; at += size) text += c.push(script.slice(at, at + size));
+    text += c.end();
+    assertEquals([text, c.cut, c.entries], [whole.text, whole.cut, whole.entries], `chunks of ${size}`);
+  }
+  // a stray mapping statement: nothing of it is returned before the error
+  const stray = PREAMBLE + TABLE +
+    "CREATE USER MAPPING FOR postgres SERVER remote OPTIONS (password 'hunter2');\n\n";
+  const c = new UserMappingCutter();
+  let text = "";
+  throws(() => {
+    for (let at = 0; at < stray.length; at += 5) text += c.push(stray.slice(at, at + 5));
+    text += c.end();
+  }, /catalog.sql would hold a user mapping/);
+  ok(!text.includes("hunter2") && !text.includes("MAPPING"), text);
 });
