@@ -77,12 +77,12 @@ export class UserMappingCutter {
 
   #take(pieces: Piece[], last: boolean): string {
     const kept: string[] = [];
-    const w = this.#window;
-    w.push(...pieces);
+    // concat, not push(...): a whole script in one chunk is tens of thousands of pieces
+    const w = this.#window.concat(pieces);
     let i = 0;
     for (; last ? i < w.length : i + 2 < w.length; i++) this.#decide(w, i, kept);
     this.#window = w.slice(i);
-    const checked = [...this.#check.push(kept.join("")), ...(last ? this.#check.end() : [])];
+    const checked = this.#check.push(kept.join("")).concat(last ? this.#check.end() : []);
     for (const p of checked) {
       if (p.kind === "statement" && MAPPING_STATEMENT.test(p.text)) {
         throw new BackupError(

@@ -109,3 +109,11 @@ Deno.test("UserMappingCutter: the script fed in chunks of any size gives the tex
   }, /catalog.sql would hold a user mapping/);
   ok(!text.includes("hunter2") && !text.includes("MAPPING"), text);
 });
+
+Deno.test("cutUserMappings: a script of 100,000 entries in one piece", () => {
+  const many = Array.from({ length: 100_000 }, (_, i) => header(`t${i}`, "TABLE", "postgres", "public")).join(
+    "",
+  );
+  const c = cutUserMappings(PREAMBLE + many + mapping("postgres", "remote", "hunter2") + TRAILER);
+  assertEquals([c.cut, c.entries.size, c.text], [1, 100_000, PREAMBLE + many + TRAILER]);
+});
