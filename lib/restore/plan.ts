@@ -397,6 +397,11 @@ function sharedColumns(
   return { load, onlyBackup, onlyTarget };
 }
 
+/** Whether a request restores whole schemas (kind "schemas": no `--table`), the only kind catalog.sql orders. Pure. */
+export function wholeSchemas(req: Pick<RestoreRequest, "tables">): boolean {
+  return req.tables.length === 0;
+}
+
 /**
  * Plans a restore of `m` into `target`. Whole restores (all schemas, or `--schema`) work per schema
  * from the dumps; a Supabase-managed schema that already exists in the target gets only its rows.
@@ -411,7 +416,7 @@ export function planRestore(
 ): RestorePlan {
   const selected = selectTables(m, req);
   const plan: RestorePlan = {
-    kind: req.tables.length > 0 ? "tables" : "schemas",
+    kind: wholeSchemas(req) ? "schemas" : "tables",
     roles: req.roles,
     dataOnly: req.dataOnly,
     schemaOnly: req.schemaOnly,

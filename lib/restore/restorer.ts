@@ -27,6 +27,7 @@ import {
   selectTables,
   tableKey,
   type TargetState,
+  wholeSchemas,
 } from "./plan.ts";
 import { formatRestorePlan, leftOutSchemaHint } from "./view.ts";
 import { runPsql } from "./exec.ts";
@@ -437,7 +438,7 @@ function unreadFiles(plan: RestorePlan): Set<string> {
  */
 async function readCatalog(opts: RestoreOptions, manifest: Manifest): Promise<Script | undefined> {
   const file = manifest.catalog;
-  if (!file || opts.request.tables.length > 0 || opts.request.dataOnly) return undefined;
+  if (!file || !wholeSchemas(opts.request) || opts.request.dataOnly) return undefined;
   throwOnFaults(await checkFiles(opts.backupDir, manifest, [file], opts.decode), opts.backupDir, "restore");
   const stream = await openPlaintext(opts.backupDir, file, manifest.files[file], opts.decode);
   return parseScript(await new Response(stream).text());
