@@ -31,7 +31,8 @@ export function looksLikeTime(text: string): boolean {
 /**
  * Parses a point in time. Pure. Accepts:
  * - a date `2026-12-01`: the end of that day in UTC (so the day's last backup is chosen);
- * - a date and time `2026-12-01T09:30`, `2026-12-01 09:30:00Z`, `…+02:00` (UTC when no zone is given);
+ * - a date and time `2026-12-01T09:30`, `2026-12-01 09:30:00Z`, `…+02:00` (UTC when no zone is given): the
+ *   end of the minute or second it names, unless it has a fraction of a second;
  * - a duration ago: `36h`, `2d`, `1w` (units as for `--keep-within`).
  * Throws a usage error naming `origin` for anything else.
  */
@@ -43,6 +44,10 @@ export function parseAsOf(text: string, now: Date, origin = "--as-of"): Date {
   else if (DATE_TIME.test(t)) {
     const iso = t.replace(" ", "T");
     at = new Date(/(Z|[+-]\d{2}(:?\d{2})?)$/i.test(iso) ? iso : `${iso}Z`);
+    // A time names its whole last unit, as a date names its whole day: 09:30 is up to 09:30:59.999 and
+    // 09:30:10 up to 09:30:10.999, so the time `list` prints (whole seconds) chooses that backup.
+    const [, seconds, fraction] = DATE_TIME.exec(t) ?? [];
+    if (fraction === undefined) at = new Date(at.getTime() + (seconds === undefined ? 59_999 : 999));
   } else if (DURATION.test(t)) at = durationStart(parseDuration(t, origin), now);
   else throw usageError(`${origin} '${text}' is not a time`, hint);
   if (Number.isNaN(at.getTime())) throw usageError(`${origin} '${text}' is not a valid time`, hint);

@@ -7,11 +7,12 @@ const NOW = new Date("2026-12-10T12:00:00Z");
 const usage = (re: RegExp) => (e: unknown) =>
   e instanceof BackupError && e.exitCode === 2 && re.test(e.message);
 
-Deno.test("parseAsOf: dates mean the end of the day, times default to UTC, durations count back", () => {
+Deno.test("parseAsOf: dates and times mean the end of what they name, times default to UTC, durations count back", () => {
   assertEquals(parseAsOf("2026-12-01", NOW).toISOString(), "2026-12-01T23:59:59.999Z");
-  assertEquals(parseAsOf("2026-12-01T09:30", NOW).toISOString(), "2026-12-01T09:30:00.000Z");
-  assertEquals(parseAsOf("2026-12-01 09:30:15Z", NOW).toISOString(), "2026-12-01T09:30:15.000Z");
-  assertEquals(parseAsOf("2026-12-01T09:30:00+02:00", NOW).toISOString(), "2026-12-01T07:30:00.000Z");
+  assertEquals(parseAsOf("2026-12-01T09:30", NOW).toISOString(), "2026-12-01T09:30:59.999Z");
+  assertEquals(parseAsOf("2026-12-01 09:30:15Z", NOW).toISOString(), "2026-12-01T09:30:15.999Z");
+  assertEquals(parseAsOf("2026-12-01T09:30:15.250Z", NOW).toISOString(), "2026-12-01T09:30:15.250Z");
+  assertEquals(parseAsOf("2026-12-01T09:30:00+02:00", NOW).toISOString(), "2026-12-01T07:30:00.999Z");
   assertEquals(parseAsOf("36h", NOW).toISOString(), "2026-12-09T00:00:00.000Z");
   assertEquals(parseAsOf("1w", NOW).toISOString(), "2026-12-03T12:00:00.000Z");
   throws(() => parseAsOf("yesterday", NOW), usage(/--as-of 'yesterday' is not a time/));
@@ -40,4 +41,7 @@ Deno.test("chooseAsOf: the newest at or before the time; before the first or not
       /archive\/a\) is from 2026-12-01T06:00:00Z/.test((e as BackupError).hint ?? ""),
   );
   throws(() => chooseAsOf([], NOW, "r"), usage(/no backups in r to choose from/));
+  // The time `list` prints (whole seconds) chooses that backup, although it was taken 0.6 s into the second.
+  const listed = [{ label: "archive/x", createdAt: new Date("2026-12-02T19:19:10.600Z") }];
+  assertEquals(chooseAsOf(listed, parseAsOf("2026-12-02T19:19:10Z", NOW), "r").label, "archive/x");
 });
