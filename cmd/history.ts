@@ -10,7 +10,7 @@ import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { stdoutText } from "../lib/base/output.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { knownBackups, storedBackups, tableTimeline } from "../lib/history/timeline.ts";
-import { formatTimeline } from "../lib/history/view.ts";
+import { formatTimeline, qualifiedName } from "../lib/history/view.ts";
 
 /** Runs `backup.ts history`; returns the exit code. */
 export async function run(args: ParsedArgs): Promise<number> {
@@ -44,7 +44,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       ),
     );
   } else {
-    stdoutText(formatTimeline(name, t));
+    stdoutText(formatTimeline(qualifiedName(q.schema, q.table), t));
   }
   return ExitCode.ok;
 }

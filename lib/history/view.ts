@@ -11,6 +11,7 @@ import type { RowChange } from "./rows.ts";
 import type { SchemaChange } from "./schema.ts";
 import type { TimelineEntry } from "./timeline.ts";
 import { formatBytes } from "../base/size.ts";
+import { escapeControl } from "../base/output.ts";
 
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
@@ -111,14 +112,15 @@ export function describeSchemaChange(c: SchemaChange): string {
       c.change === "added" ? "on" : "off"
     }`;
   }
-  if (c.kind === "other") return `${c.change === "added" ? "+" : "-"} ${clip(c.name)}`;
-  const name = quoteIdent(c.name);
-  if (c.change === "added") return `${c.kind} ${name} added${c.kind === "column" ? `: ${clip(c.to!)}` : ""}`;
+  if (c.kind === "other") return `${c.change === "added" ? "+" : "-"} ${escapeControl(clip(c.name))}`;
+  const name = escapeControl(quoteIdent(c.name));
+  const show = (s: string, n?: number) => escapeControl(clip(s, n));
+  if (c.change === "added") return `${c.kind} ${name} added${c.kind === "column" ? `: ${show(c.to!)}` : ""}`;
   if (c.change === "removed") {
-    return `${c.kind} ${name} removed${c.kind === "column" ? ` (was ${clip(c.from!)})` : ""}`;
+    return `${c.kind} ${name} removed${c.kind === "column" ? ` (was ${show(c.from!)})` : ""}`;
   }
   return c.kind === "column"
-    ? `column ${name} changed: ${clip(c.from!, 60)} -> ${clip(c.to!, 60)}`
+    ? `column ${name} changed: ${show(c.from!, 60)} -> ${show(c.to!, 60)}`
     : `${c.kind} ${name} changed`;
 }
 
@@ -129,7 +131,9 @@ function rowCount(n: number | null): string {
 function rowsLine(t: TableDiff): string | undefined {
   const r = t.rows;
   if (!r || r.added + r.removed + r.changed === 0) return undefined;
-  const by = r.key.length ? `by ${r.key.map(quoteIdent).join(", ")}` : "whole rows, no primary key";
+  const by = r.key.length
+    ? `by ${escapeControl(r.key.map(quoteIdent).join(", "))}`
+    : "whole rows, no primary key";
   return `rows: ${r.added} added, ${r.removed} removed, ${r.changed} changed (${by}; ${r.fromRows} -> ${r.toRows})`;
 }
 
@@ -142,13 +146,16 @@ export function diffSummary(d: BackupDiff): Record<TableDiff["status"], number> 
 
 /** The text report: FROM and TO, one block per table that is not unchanged, and a total line. Pure. */
 export function formatDiff(d: BackupDiff): string {
-  const out = [`from ${d.from.label} (${d.from.createdAt})`, `to   ${d.to.label} (${d.to.createdAt})`];
+  const out = [
+    escapeControl(`from ${d.from.label} (${d.from.createdAt})`),
+    escapeControl(`to   ${d.to.label} (${d.to.createdAt})`),
+  ];
   for (const t of d.tables) {
-    const name = `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
     if (t.status === "unchanged") continue;
+    const name = qualifiedName(t.schema, t.table);
     if (t.status === "added") out.push(`added      ${name} (${rowCount(t.toRows)})`);
     else if (t.status === "removed") out.push(`removed    ${name} (${rowCount(t.fromRows)})`);
-    else if (t.status === "unreadable") out.push(`unreadable ${name} (${t.note})`);
+    else if (t.status === "unreadable") out.push(`unreadable ${name} (${escapeControl(t.note ?? "")})`);
     else {
       out.push(`changed    ${name}`);
       for (const c of t.schemaChanges) out.push(`             ${describeSchemaChange(c)}`);
@@ -189,6 +196,15 @@ export function diffJson(d: BackupDiff): Record<string, unknown> {
   };
 }
 
+/**
+ * A table's name as the text reports show it: quoted as PostgreSQL needs it (`Sales "EU"."a.b"`
+ * would be ambiguous), with control characters escaped, so that a name with a line break stays on
+ * its one line and cannot forge another (see lib/base/output.ts). Pure.
+ */
+export function qualifiedName(schema: string, table: string): string {
+  return escapeControl(`${quoteIdent(schema)}.${quoteIdent(table)}`);
+}
+
 /** The text of `history --table`: one line per backup in which the table changed. Pure. */
 export function formatTimeline(
   table: string,
@@ -204,7 +220,7 @@ export function formatTimeline(
       e.change,
       e.rows === null ? "-" : String(e.rows),
       e.bytes === null ? "-" : formatBytes(e.bytes),
-      e.label,
+      escapeControl(e.label),
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));

@@ -5,7 +5,15 @@ import { parseCli } from "../../../lib/cli/flags.ts";
 import type { Manifest } from "../../../lib/store/manifest.ts";
 import { chooseSides } from "../../../cmd/diff.ts";
 import { tableTimeline } from "../../../lib/history/timeline.ts";
-import { formatDiff, rowJson, rowSql, sqlIdent, sqlLiteral } from "../../../lib/history/view.ts";
+import {
+  formatDiff,
+  formatTimeline,
+  qualifiedName,
+  rowJson,
+  rowSql,
+  sqlIdent,
+  sqlLiteral,
+} from "../../../lib/history/view.ts";
 
 const usage = (re: RegExp) => (e: unknown) =>
   e instanceof BackupError && e.exitCode === 2 && re.test(e.message);
@@ -90,6 +98,42 @@ Deno.test("formatDiff lists what is not unchanged and a total line", () => {
     "added      shop.new (1 row)",
     "3 tables: 1 unchanged, 1 changed, 1 added, 0 removed",
   ]);
+});
+
+Deno.test("formatDiff and formatTimeline keep a hostile table name quoted and on its one line", () => {
+  // The names of the end-to-end run: a schema with quotes, a space, unicode and a semicolon, a table
+  // with a line break, a quote and a comment; before, the text split the name over two lines.
+  const schema = 'Sales "EU" é;x';
+  const table = 'Order\nItems; drop table x;--"';
+  const shown = String.raw`"Sales ""EU"" é;x"."Order\nItems; drop table x;--"""`;
+  assertEquals(qualifiedName(schema, table), shown);
+  const text = formatDiff({
+    from: { label: "archive/a", createdAt: "2026-12-01T00:00:00Z" },
+    to: { label: "latest", createdAt: "2026-12-02T00:00:00Z" },
+    equal: false,
+    tables: [{
+      schema,
+      table,
+      status: "changed",
+      fromRows: 1,
+      toRows: 1,
+      schemaChanges: [
+        { kind: "column", name: "a\u001b[31mb", change: "added", to: "text" },
+        { kind: "other", name: 'GRANT SELECT ON TABLE x TO "a\nb";', change: "added" },
+      ],
+    }, { schema, table: "new\r\n", status: "added", fromRows: null, toRows: 1, schemaChanges: [] }],
+  });
+  assertEquals(text.split("\n"), [
+    "from archive/a (2026-12-01T00:00:00Z)",
+    "to   latest (2026-12-02T00:00:00Z)",
+    `changed    ${shown}`,
+    String.raw`             column "a\x1b[31mb" added: text`,
+    String.raw`             + GRANT SELECT ON TABLE x TO "a\nb";`,
+    String.raw`added      "Sales ""EU"" é;x"."new\r\n" (1 row)`,
+    "2 tables: 0 unchanged, 1 changed, 1 added, 0 removed",
+  ]);
+  const timeline = formatTimeline(qualifiedName(schema, table), { entries: [], backups: 2, present: 2 });
+  assertEquals(timeline.split("\n")[0], `${shown}: 0 changes in 2 backups (the table is in 2)`);
 });
 
 Deno.test("chooseSides: defaults, live, and combinations that cannot work", () => {
