@@ -208,6 +208,16 @@ async function scenario(c: Cluster): Promise<void> {
     const textHist = await runCli(["history", "--table", "shop.orders", "--out", out]);
     assertEquals(textHist.code, 0, textHist.stderr);
     ok(/shop\.orders: 4 changes in 5 backups \(the table is in 5\)/.test(textHist.stdout), textHist.stdout);
+    // The time history prints (whole seconds) names that backup in diff too, though only git has it
+    // now, as it does for restore --as-of; before, diff looked on disk only and said no backup was
+    // taken at or before it.
+    const first = textHist.stdout.split("\n")[2].split(/\s+/)[0];
+    const old = await parseJson<{ from: { label: string; createdAt: string } }>(
+      await runCli(["diff", first, "latest", "--out", out, "--json"], {}, { cwd: repo }),
+      1,
+    );
+    ok(/^[0-9a-f]{7}:/.test(old.from.label), old.from.label);
+    assertEquals(old.from.createdAt.slice(0, 19), first.slice(0, 19));
 
     // Bad input: one line and a hint, exit 2, nothing on stdout.
     oneLineError(await runCli(["diff", "2026-13-99x", "--out", out]), /no such backup/);

@@ -7,7 +7,7 @@
  */
 import { dirname, isAbsolute, join } from "node:path";
 import { usageError } from "../base/errors.ts";
-import { chooseAsOf, looksLikeTime, parseAsOf, resolveAsOf } from "../store/asof.ts";
+import { chooseAsOf, looksLikeTime, parseAsOf } from "../store/asof.ts";
 import { type DecodeOptions, decodeStream, openPlaintext } from "../store/decode.ts";
 import { readArchives } from "../store/listing.ts";
 import { type Manifest, MANIFEST_NAME, readManifest } from "../store/manifest.ts";
@@ -110,8 +110,9 @@ export async function openBackup(root: string, ref: string, opts: OpenOptions): 
     if (await isDir(dir)) return dirView(dir, `${ARCHIVE}/${name}`, await readManifest(dir), opts.decode);
   }
   if (looksLikeTime(ref)) {
-    const b = await resolveAsOf(root, ref, opts.now, opts.origin);
-    return dirView(b.dir, b.label, await readManifest(b.dir), opts.decode);
+    // as restore --as-of chooses: git history counts too, so the times history prints all work
+    const b = await backupAsOf(root, ref, opts.now, opts.origin);
+    return b.dir ? dirView(b.dir, b.label, b.manifest, opts.decode) : gitView(b.git!, opts.decode);
   }
   if (isRevisionRef(ref)) return gitView(await gitBackupAt(root, ref, opts.origin), opts.decode);
   if ((isAbsolute(ref) || ref.includes("/") || ref.startsWith(".")) && await isDir(ref)) {
@@ -181,11 +182,17 @@ export async function previousBackup(root: string, decode: DecodeOptions): Promi
  * The newest backup of `root` taken at or before the time `text` names (`--as-of`, see
  * lib/store/asof.ts), among latest/, the archives and, when the root is in a git repository, every
  * commit's latest/ (so a backup pruned from archive/ can still be chosen). Its `dir` is set when it
- * is on disk, its `git` when only git history has it. Throws a usage error for a bad time, a root
- * without backups, or a time before the first backup.
+ * is on disk, its `git` when only git history has it. `origin` names the argument in messages
+ * (`--as-of`, `FROM`, `TO`). Throws a usage error for a bad time, a root without backups, or a time
+ * before the first backup.
  */
-export async function backupAsOf(root: string, text: string, now: Date): Promise<KnownBackup> {
-  const at = parseAsOf(text, now, "--as-of");
+export async function backupAsOf(
+  root: string,
+  text: string,
+  now: Date,
+  origin = "--as-of",
+): Promise<KnownBackup> {
+  const at = parseAsOf(text, now, origin);
   const dated = (await knownBackups(root)).map((b) => ({ ...b, createdAt: new Date(b.manifest.createdAt) }));
   return chooseAsOf(dated, at, root);
 }

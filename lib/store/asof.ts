@@ -1,15 +1,11 @@
 /**
  * Point-in-time choice: which backup of a root was the newest at a given time (`--as-of`, or a date
- * given to `diff`). Parsing the time and choosing are pure; {@link resolveAsOf} reads the root's
- * `latest/` and `archive/` manifests.
+ * given to `diff`). Parsing the time and choosing are pure; lib/history/backups.ts (`backupAsOf`)
+ * gives them the root's backups: `latest/`, `archive/` and git history.
  * @module
  */
-import { join } from "node:path";
 import { usageError } from "../base/errors.ts";
 import { durationStart, parseDuration } from "./retention.ts";
-import { ARCHIVE, LATEST } from "./rotation.ts";
-import { readArchives } from "./listing.ts";
-import { MANIFEST_NAME, parseManifest } from "./manifest.ts";
 
 /** A backup that can be chosen by time. */
 export interface Dated {
@@ -87,39 +83,4 @@ export function chooseAsOf<T extends Dated>(backups: readonly T[], at: Date, whe
     );
   }
   return best;
-}
-
-/**
- * The backups of `root` that can be chosen by time: `latest` and every archive with a readable
- * manifest (damaged ones are left out), each with its directory.
- */
-export async function datedBackups(root: string): Promise<(Dated & { dir: string })[]> {
-  const out: (Dated & { dir: string })[] = [];
-  const latest = join(root, LATEST);
-  try {
-    const path = join(latest, MANIFEST_NAME);
-    const m = parseManifest(await Deno.readTextFile(path), path);
-    const at = new Date(m.createdAt);
-    if (!Number.isNaN(at.getTime())) out.push({ label: LATEST, createdAt: at, dir: latest });
-  } catch {
-    // no (readable) latest: only the archives count
-  }
-  for (const a of await readArchives(root)) {
-    if (a.manifest) out.push({ label: `${ARCHIVE}/${a.name}`, createdAt: a.createdAt, dir: a.dir });
-  }
-  return out;
-}
-
-/**
- * Finds the backup of `root` that was newest at the time `text` names ({@link parseAsOf}). Throws a
- * usage error for a bad time, an empty root, or a time before the first backup.
- */
-export async function resolveAsOf(
-  root: string,
-  text: string,
-  now: Date = new Date(),
-  origin = "--as-of",
-): Promise<Dated & { dir: string }> {
-  const at = parseAsOf(text, now, origin);
-  return chooseAsOf(await datedBackups(root), at, root);
 }
