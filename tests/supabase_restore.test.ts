@@ -128,6 +128,58 @@ Deno.test({
           assert(/(\d+)\/\1 tables match/.test(ok2.stdout), ok2.stdout);
         },
       );
+      await t.step(
+        "restore --roles: the backup's own roles (a hostile name) come, the project's parameter privileges stay",
+        async () => {
+          // roles.sql of a project holds pg_dumpall's GRANT SET ON PARAMETER … TO postgres (Supabase's
+          // own, file 9040 here); postgres may not grant them again, so each warned "no privileges were
+          // granted" on a restore that was otherwise clean (found on the end-to-end run).
+          const role = 'app;role "x"\nnl';
+          const ident = `"${role.replaceAll('"', '""')}"`;
+          await older.sql(
+            `create role ${ident} nologin; grant select on public.profiles to ${ident};
+             create policy "hostile pol" on public.profiles for select to ${ident} using (true);`,
+            { db: src },
+          );
+          const root2 = await Deno.makeTempDir({ prefix: "supabase-restore-roles-" });
+          try {
+            const b2 = await runCli(["backup", "--db-url", srcUrl, "--out", root2, "--yes"], TOOLS);
+            assert(b2.code === 0 || b2.code === 3, `backup: exit ${b2.code}\n${b2.stderr}`);
+            const roles = await Deno.readTextFile(`${root2}/latest/roles.sql`);
+            assert(/^GRANT SET ON PARAMETER session_replication_role TO postgres;$/m.test(roles), roles);
+            const db2 = await newDb(newer);
+            const url2 = newer.url({ db: db2, user: "postgres", password: PROJECT_PASSWORD });
+            const r = await runCli(["restore", "--out", root2, "--roles"], {
+              ...TOOLS,
+              RESTORE_DB_URL: url2,
+            });
+            assertEquals(r.code, 0, `${r.stdout}\n${r.stderr}`);
+            const all = r.stdout + r.stderr;
+            assert(!/warning/i.test(all), all);
+            assert(
+              /roles: creating 1 role\(s\), \d+ parameter privilege\(s\) of roles the target has left as/
+                .test(all),
+              all,
+            );
+            const lit = `'${role.replaceAll("'", "''")}'`;
+            assertEquals(
+              await q(
+                newer,
+                db2,
+                `select count(*) from pg_policy p join pg_roles r on r.oid = any(p.polroles)
+                where p.polname = 'hostile pol' and r.rolname = ${lit}`,
+              ),
+              "1",
+            );
+            assertEquals(
+              await q(newer, db2, `select has_table_privilege(${lit}, 'public.profiles', 'select')`),
+              "t",
+            );
+          } finally {
+            await Deno.remove(root2, { recursive: true });
+          }
+        },
+      );
     } finally {
       await older.stop();
       await Deno.remove(root, { recursive: true });

@@ -36,7 +36,7 @@ import { scriptText } from "./script.ts";
 import { createDependencies, loadTableData, restoreTables } from "./tables.ts";
 import { assumeCreated, inspectTarget, namesInSchema } from "./target.ts";
 import { checkPolicyRoles } from "./precheck.ts";
-import { roleStatement } from "./roles.ts";
+import { parameterGrantees, roleStatement } from "./roles.ts";
 import { checkFiles, type FileFault, throwOnFaults } from "../store/check.ts";
 import { openPlaintext } from "../store/decode.ts";
 import { catalogError, type CatalogScope, planCatalog } from "./catalog.ts";
@@ -479,13 +479,21 @@ function leftOut(m: Manifest, plan: RestorePlan, target: TargetState): Set<strin
 async function restoreRoles(ctx: Ctx): Promise<void> {
   const text = await readText(ctx, ctx.manifest.roles!);
   const existing = ctx.state.roles;
-  let kept = 0, present = 0;
+  let kept = 0, present = 0, params = 0;
   let out = "";
   const created: string[] = [];
   // Whole statements: a role's setting may hold newlines (`ALTER ROLE postgres SET search_path TO
   // '…⏎CREATE ROLE …'`), and dropping its first line would let the rest run.
   for (const p of lexScript(text)) {
     const m = p.kind === "statement" ? roleStatement(p.text) : undefined;
+    // A parameter privilege of roles the target has is theirs, as their ALTER ROLE is: a new
+    // Supabase project grants its own to postgres, and postgres may not grant them again (each
+    // would only warn "no privileges were granted").
+    const grantees = p.kind === "statement" && !m ? parameterGrantees(p.text) : undefined;
+    if (grantees && !ctx.state.superuser && grantees.every((r) => existing.has(r))) {
+      params++;
+      continue;
+    }
     if (m) {
       const role = m.role;
       if (existing.has(role)) {
@@ -499,7 +507,9 @@ async function restoreRoles(ctx: Ctx): Promise<void> {
     out += p.text;
   }
   ctx.opts.log(
-    `roles: creating ${kept} role(s)${present ? `, ${present} already present (left as they are)` : ""}`,
+    `roles: creating ${kept} role(s)${present ? `, ${present} already present (left as they are)` : ""}${
+      params ? `, ${params} parameter privilege(s) of roles the target has left as they are` : ""
+    }`,
   );
   await runPsql(ctx, out, "restoring roles.sql");
   assumeCreated(ctx, { roles: created });

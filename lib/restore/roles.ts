@@ -18,6 +18,33 @@ export function roleStatement(stmt: string): { verb: "CREATE" | "ALTER"; role: s
   return { verb: m[1] as "CREATE" | "ALTER", role };
 }
 
+/**
+ * The roles a `GRANT … ON PARAMETER … TO role, … [WITH GRANT OPTION] [GRANTED BY …]` statement of
+ * roles.sql grants to (pg_dumpall writes one per parameter privilege of the cluster, e.g. a new
+ * Supabase project's `GRANT SET ON PARAMETER session_replication_role TO postgres`); undefined for
+ * any other statement. Read token by token, quoted names whole. Pure.
+ */
+export function parameterGrantees(stmt: string): string[] | undefined {
+  if (!/^\s*GRANT\s/i.test(stmt)) return undefined;
+  let t: Token[];
+  try {
+    t = tokenize(stmt).filter((x) => x.kind !== "space");
+  } catch {
+    return undefined;
+  }
+  const on = t.findIndex((x) => isKeyword(x, "on"));
+  if (on < 0 || !isKeyword(t[on + 1], "parameter")) return undefined;
+  const to = t.findIndex((x, i) => i > on && isKeyword(x, "to"));
+  if (to < 0) return undefined;
+  const roles: string[] = [];
+  for (let i = to + 1; t[i]?.kind === "word" || t[i]?.kind === "quoted"; i += 2) {
+    if (t[i].kind === "word" && (isKeyword(t[i], "with") || isKeyword(t[i], "granted"))) break;
+    roles.push(tokenName(t[i])!);
+    if (!(t[i + 1]?.kind === "op" && t[i + 1].text === ",")) break;
+  }
+  return roles.length ? roles : undefined;
+}
+
 /** Role words of a policy's `TO` list that are not role names. */
 const PSEUDO_ROLES = new Set(["public", "current_user", "session_user", "current_role"]);
 

@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import {
   missingPolicyRoles,
   missingRolesError,
+  parameterGrantees,
   policyRoles,
   roleStatement,
 } from "../../../lib/restore/roles.ts";
@@ -64,4 +65,22 @@ Deno.test("roleStatement: CREATE and ALTER ROLE, quoted names", () => {
   assertEquals(roleStatement(`CREATE ROLE app;`), { verb: "CREATE", role: "app" });
   assertEquals(roleStatement(`ALTER ROLE "we""ird" WITH NOLOGIN;`), { verb: "ALTER", role: 'we"ird' });
   assertEquals(roleStatement(`GRANT app TO x;`), undefined);
+});
+
+Deno.test("parameterGrantees reads the roles of pg_dumpall's parameter privileges, quoted names whole", () => {
+  assertEquals(parameterGrantees("GRANT SET ON PARAMETER session_replication_role TO postgres;"), [
+    "postgres",
+  ]);
+  assertEquals(
+    parameterGrantees(
+      'GRANT SET,ALTER SYSTEM ON PARAMETER work_mem TO "a TO b", postgres WITH GRANT OPTION;',
+    ),
+    ["a TO b", "postgres"],
+  );
+  assertEquals(parameterGrantees('GRANT SET ON PARAMETER x TO "r;""\nq" GRANTED BY supabase_admin;'), [
+    'r;"\nq',
+  ]);
+  assertEquals(parameterGrantees("GRANT reporting TO postgres;"), undefined);
+  assertEquals(parameterGrantees("GRANT SELECT ON TABLE parameter TO postgres;"), undefined);
+  assertEquals(parameterGrantees("ALTER ROLE postgres SET x TO 'on parameter';"), undefined);
 });
