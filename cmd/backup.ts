@@ -65,7 +65,7 @@ import { dumpHashes, publishBackup, recipientsId } from "../lib/store/publish.ts
 import type { StoreIndex } from "../lib/store/remotelayout.ts";
 import { formatBlobStep, pruneStore } from "../lib/store/remoteprune.ts";
 import { type HeldLock, takeBackupLock } from "../lib/store/remotelock.ts";
-import { latestBackup, StoredBackupReader } from "../lib/store/remoteread.ts";
+import { latestBackup, listBackups, StoredBackupReader } from "../lib/store/remoteread.ts";
 import { presentBlobs, storageBlobRefs, StoreBlobSink, storeBucketOfSource } from "../lib/storage/remote.ts";
 import { S3ObjectStore } from "../lib/store/s3store.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
@@ -574,6 +574,9 @@ async function backupToStore(
         onProgress: fileProgress(log),
       });
     }
+    // The store is listed before the database is dumped (unless the Storage step read it already):
+    // a missing bucket or container, or keys it refuses, fail at once, not after an hour's dump.
+    if (!previous) await listBackups(store);
     const index: StoreIndex = {
       ...(recipientsId(o.recipients) ? { recipients: recipientsId(o.recipients) } : {}),
       dumps: {},

@@ -450,6 +450,8 @@ Deno.test({
     ok(/^error: Azure Blob Storage at 127\.0\.0\.1:\d+ refused the credentials/m.test(r.stderr), r.stderr);
     ok(/^hint: check AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY/m.test(r.stderr), r.stderr);
     ok(!(r.stdout + r.stderr).includes(wrong), "the key is not shown");
+    // the store is read before the database is dumped: before, the whole dump ran first
+    ok(!/^dumped /m.test(r.stderr), r.stderr);
     assertEquals(await allKeys(admin), []);
     const cs =
       `DefaultEndpointsProtocol=http;AccountName=${a.account};AccountKey=${wrong};BlobEndpoint=${a.endpoint};`;
@@ -467,5 +469,12 @@ Deno.test({
       m.stderr,
     );
     ok(/^hint: create it: az storage container create/m.test(m.stderr), m.stderr);
+    ok(!/^dumped /m.test(m.stderr), m.stderr);
+    const dry = await runCli(["backup", "--store", "azblob://nosuch/prod", "--dry-run"], {
+      ...env,
+      AZURE_STORAGE_CONNECTION_STRING: a.connectionString,
+    });
+    assertEquals(dry.code, 2, dry.stderr);
+    ok(/^error: Azure container 'nosuch' does not exist/m.test(dry.stderr), dry.stderr);
   },
 });
