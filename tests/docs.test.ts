@@ -39,6 +39,34 @@ Deno.test("every flag and variable in each command's --help is in docs/configura
   assertEquals(missing, [], "missing from docs/configuration.md (run 'deno task docs')");
 });
 
+Deno.test("every 'deno task' command in README.md and docs/ runs a task with arguments it takes", async () => {
+  // `deno task backup` already runs `backup.ts backup`: `deno task backup list` ran `backup.ts backup
+  // list` and failed with "unexpected argument 'list'" (docs/storage.md said so for list and prune).
+  const tasks: Record<string, string> = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`)).tasks;
+  const pages = [
+    "README.md",
+    ...(await listFiles(`${REPO}/docs`)).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`),
+  ];
+  const bad: string[] = [];
+  for (const page of pages) {
+    const text = await Deno.readTextFile(`${REPO}/${page}`);
+    for (const m of text.matchAll(/deno task ([\w:-]+)(?: +([^\s`|]+))?/g)) {
+      const [, task, next] = m;
+      if (!(task in tasks)) bad.push(`${page}: deno task ${task} (no such task)`);
+      else if (
+        next && /backup\.ts \w+$/.test(tasks[task]) && (COMMANDS as readonly string[]).includes(next)
+      ) {
+        bad.push(
+          `${page}: deno task ${task} ${next} (the task runs '${
+            tasks[task].split(" ").slice(-2).join(" ")
+          }')`,
+        );
+      }
+    }
+  }
+  assertEquals(bad, []);
+});
+
 Deno.test("the generated part of docs/configuration.md is up to date (deno task docs)", async () => {
   const { current, expected } = await expectedPage(REPO);
   ok(current === expected, "docs/configuration.md is stale: run 'deno task docs' and commit it");
