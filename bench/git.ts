@@ -198,6 +198,89 @@ async function committedBytes(repo: string, commit: string, path: string): Promi
   return n;
 }
 
+/** How a changed file of the last backup is stored in a pack, with its previous version. */
+export type Pairing = "own" | "other" | "whole";
+
+/** The census of {@link pairings}: how many changed files are stored each way, and their bytes. */
+export type PairingCensus = Record<Pairing, { files: number; bytes: number }>;
+
+/**
+ * How each changed file of a backup is stored in a pack (pure), from `verify-pack -v`'s rows
+ * (`oid → packed bytes and delta base`) and the pairs (new id, previous id at the same path):
+ * `own` when either is a delta against the other (git often keeps the newer whole and makes the
+ * older a delta: the bytes counted are then the older's), `other` when the new one is a delta
+ * against anything else (another table's file), `whole` when neither is a delta of the other and
+ * the new one is stored whole.
+ */
+export function pairings(
+  packed: ReadonlyMap<string, { bytes: number; base?: string }>,
+  pairs: readonly { oid: string; previous: string }[],
+): PairingCensus {
+  const out: PairingCensus = {
+    own: { files: 0, bytes: 0 },
+    other: { files: 0, bytes: 0 },
+    whole: { files: 0, bytes: 0 },
+  };
+  for (const { oid, previous } of pairs) {
+    const n = packed.get(oid);
+    const o = packed.get(previous);
+    if (!n) continue;
+    const kind: Pairing = n.base === previous || o?.base === oid ? "own" : n.base ? "other" : "whole";
+    out[kind].files++;
+    out[kind].bytes += kind === "own" && o?.base === oid ? o.bytes : n.bytes;
+  }
+  return out;
+}
+
+/**
+ * {@link pairings} of the `data.sql` files that `head` of the bare repository changed against its
+ * parent, in the repository's packs as they are (after a `git gc` or a repack).
+ */
+async function dataPairings(bare: string, head: string, under: string): Promise<PairingCensus> {
+  const files = async (commit: string) =>
+    new Map(
+      (await git(bare, "ls-tree", "-r", commit, "--", under)).split("\n").filter(Boolean).map((l) => {
+        const [meta, path] = l.split("\t");
+        return [path, meta.split(" ")[2]] as const;
+      }).filter(([path]) => /\/data\.sql$/.test(path)),
+    );
+  const now = await files(head);
+  const before = await files(`${head}~1`);
+  const pairs = [...now].flatMap(([path, oid]) => {
+    const previous = before.get(path);
+    return previous && previous !== oid ? [{ oid, previous }] : [];
+  });
+  const packed = new Map<string, { bytes: number; base?: string }>();
+  for await (const e of Deno.readDir(`${bare}/objects/pack`)) {
+    if (!e.name.endsWith(".idx")) continue;
+    for (const line of (await git(bare, "verify-pack", "-v", `${bare}/objects/pack/${e.name}`)).split("\n")) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 5 || !/^[0-9a-f]{40,64}$/.test(f[0])) continue;
+      packed.set(f[0], { bytes: Number(f[3]), ...(f.length >= 7 ? { base: f[6] } : {}) });
+    }
+  }
+  return pairings(packed, pairs);
+}
+
+/**
+ * The bytes `git push` sent for the clone's last commit: the thin pack of it against its parent
+ * (what the remote had), made again the way send-pack makes it.
+ */
+async function sentBytes(clone: string): Promise<number> {
+  const child = new Deno.Command("git", {
+    args: ["-C", clone, "pack-objects", "--revs", "--thin", "--stdout", "-q", "--delta-base-offset"],
+    env: GIT_ENV,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode("HEAD\n^HEAD~1\n"));
+  await w.close();
+  const out = await child.output();
+  return out.code === 0 ? out.stdout.byteLength : 0;
+}
+
 /** `count-objects -v`: loose bytes only. */
 async function looseBytes(dir: string): Promise<number> {
   const out = await git(dir, "count-objects", "-v");
@@ -277,6 +360,7 @@ async function main() {
       peakBytes: number;
       gitLooseBytes: number;
       pushedBytes: number;
+      sentBytes: number;
       packedBytes: number;
       recordedBytes: number;
       changedRows: number;
@@ -347,6 +431,7 @@ async function main() {
       }
       const summary = JSON.parse(new TextDecoder().decode(r.stdout))[0];
       const pushed = await repoBytes(bare);
+      const sent = day > 1 ? await sentBytes(clone) : pushed - central;
       await git(bare, "gc", "--quiet", "--prune=now");
       const after = await repoBytes(bare);
       const workTreeBytes = await bytesUnder(clone);
@@ -361,6 +446,7 @@ async function main() {
         peakBytes: Math.max(peakBytes, workTreeBytes + gitDirBytes),
         gitLooseBytes: await looseBytes(clone),
         pushedBytes: pushed - central,
+        sentBytes: sent,
         packedBytes: after - central,
         recordedBytes: summary.repository?.lastAddedBytes ?? 0,
         changedRows: count,
@@ -372,9 +458,9 @@ async function main() {
         `day ${day}: ${last.seconds} s, disk ${mb(last.diskBytes)} MB (peak ${
           mb(last.peakBytes)
         }), work tree ${mb(last.workTreeBytes)} MB (backup ${mb(last.backupBytes)}), ` +
-          `.git ${mb(last.gitDirBytes)} MB, pushed ${mb(last.pushedBytes)} MB, packed +${
-            mb(last.packedBytes)
-          } MB, ` +
+          `.git ${mb(last.gitDirBytes)} MB, pushed ${mb(last.pushedBytes)} MB (sent ${
+            mb(last.sentBytes)
+          }), packed +${mb(last.packedBytes)} MB, ` +
           `changed ${count} rows ` +
           `(${mb(last.changedGzipBytes)} MB gz)`,
       );
@@ -384,12 +470,14 @@ async function main() {
     const packed = await repoBytes(bare);
     const firstCommit = (await git(bare, "rev-list", "--reverse", "main")).split("\n")[1];
     const gc = (dir: string) => git(dir, "gc", "--quiet", "--prune=now");
+    const pairedGc = await dataPairings(bare, "main", "backups/prod/latest");
     const composed = await addedComposition(bare, firstCommit, gc);
     // git gc's window of 10 often pairs a data.sql with another table's (the same name hash, a
     // similar size) instead of its own previous version; does a wide window find it?
     const wide = (dir: string) => git(dir, "repack", "-a", "-d", "-f", "-q", "--window=250", "--depth=50");
     await wide(bare);
     const packedWide = await repoBytes(bare);
+    const pairedWide = await dataPairings(bare, "main", "backups/prod/latest");
     const composedWide = await addedComposition(bare, firstCommit, wide);
     const measured = await measuredComposition(bare, "main", "backups/prod");
     const later = rows.slice(1);
@@ -412,6 +500,7 @@ async function main() {
       maxGitDirBytes: Math.max(...rows.map((r) => r.gitDirBytes)),
       firstPackedBytes: rows[0].packedBytes,
       avgPushedBytes: Math.round(avg((r) => r.pushedBytes)),
+      avgSentBytes: Math.round(avg((r) => r.sentBytes)),
       avgPackedBytes: Math.round(avg((r) => r.packedBytes)),
       avgRecordedBytes: Math.round(avg((r) => r.recordedBytes)),
       avgChangedGzipBytes: Math.round(avg((r) => r.changedGzipBytes)),
@@ -429,6 +518,8 @@ async function main() {
           measured: measured[k] ?? 0,
         }]),
       ),
+      /** The last backup's changed data.sql files: stored against their own previous version, another table's, or whole. */
+      dataPairing: { gc: pairedGc, wide: pairedWide },
       rows,
     };
     const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "-");
@@ -459,6 +550,7 @@ async function main() {
           mb(report.avgPackedGcBytes)
         } MB |`,
         `| added per later backup, as pushed before a repack | ${mb(report.avgPushedBytes)} MB |`,
+        `| sent per later backup by the push (thin pack) | ${mb(report.avgSentBytes)} MB |`,
         `| recorded per later backup (repository.json) | ${mb(report.avgRecordedBytes)} MB |`,
         `| changed rows per day, gzip | ${mb(report.avgChangedGzipBytes)} MB |`,
         `| central repository after ${days} backups, packed | ${mb(packed)} MB |`,
@@ -474,6 +566,16 @@ async function main() {
         ...Object.entries(report.composition).map(([k, v]) =>
           `| ${k} | ${(v.gc / 1e3).toFixed(1)} kB | ${(v.wide / 1e3).toFixed(1)} kB | ${
             (v.measured / 1e3).toFixed(1)
+          } kB |`
+        ),
+        "",
+        "| the last backup's changed data.sql, stored against | after gc | --window=250 |",
+        "| --- | ---: | ---: |",
+        ...(["own", "other", "whole"] as const).map((k) =>
+          `| ${{ own: "its previous version", other: "another file", whole: "nothing (whole)" }[k]} | ${
+            pairedGc[k].files
+          } files, ${(pairedGc[k].bytes / 1e3).toFixed(1)} kB | ${pairedWide[k].files} files, ${
+            (pairedWide[k].bytes / 1e3).toFixed(1)
           } kB |`
         ),
         "",
