@@ -7,7 +7,8 @@
  *   fetching its quarter one after another): the plain-download baseline;
  * - with each, the CPU time (user + system) it used, which a shared machine's load disturbs far
  *   less than the wall time: the tool's own and its children's (pg_dump …), the curl processes' sum,
- *   and the Storage server's;
+ *   and the Storage server's (and of it, its main thread's: the rest is mostly V8's background
+ *   threads, garbage collection and compiling, which vary a lot from run to run);
  * - `first`: the tool's first `backup --storage` (a new root: every file is downloaded), with its
  *   peak RSS (as `deno task backup` runs it);
  * - `second`: the next backup of the unchanged project (nothing should be downloaded).
@@ -15,6 +16,10 @@
  * `--compare DIR` also times the `backup.ts` of another checkout (say a worktree of main: the old
  * code) in every round, the two tools' runs in alternating order, so that both meet the same load;
  * the report then gives each round's ratio of this code's first backup to the other's.
+ *
+ * Each backup's output is kept until the bench ends, so that no first backup runs right after the
+ * bench removed hundreds of files (which costs the next new files kernel CPU on ext4 without a
+ * journal: about 200 MB of disk per tool and round).
  *
  * The database part is only the `public` schema, so the times are mostly Storage. Progress goes to
  * stderr; the report (a table, then JSON) to stdout. Not a test.
@@ -28,7 +33,7 @@ import { restCreateBucket, s3Put, startProject } from "../tests/support/storage.
 import { REPO } from "../tests/support/paths.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 import { encodeKey } from "../lib/store/s3.ts";
-import { measure, treeCpuMs } from "./measure.ts";
+import { measure, parseStatCpuMs, treeCpuMs } from "./measure.ts";
 
 const log = (l: string) => console.error(`bench: ${l}`);
 
@@ -52,6 +57,8 @@ interface ToolRun {
   firstMs: number;
   firstCpuMs: number;
   firstServerCpuMs: number;
+  /** Of it, the server's main thread. */
+  firstServerMainCpuMs: number;
   firstDownloadedBytes: number;
   ratioFirstToCurl: number;
   firstPeakRssMiB: number;
@@ -67,6 +74,19 @@ function median(xs: number[]): number {
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+/**
+ * CPU time (user + system, ms) of the main thread of process `pid` (the Node Storage server): the
+ * thread that parses requests and writes the responses. The rest of its CPU is mostly V8's
+ * background threads (garbage collection, compiling) and libuv's file reads. 0 once it is gone.
+ */
+function mainThreadCpuMs(pid: number): number {
+  try {
+    return parseStatCpuMs(Deno.readTextFileSync(`/proc/${pid}/task/${pid}/stat`)) ?? 0;
+  } catch {
+    return 0;
+  }
+}
 
 async function main() {
   const { values } = parseArgs({
@@ -113,6 +133,7 @@ async function main() {
     const parts = Array.from({ length: 4 }, (_, k) => all.filter((_, i) => i % 4 === k));
     const curlRun = async () => {
       const server0 = treeCpuMs(p.storage.pid());
+      const main0 = mainThreadCpuMs(p.storage.pid());
       const r = await timed(() =>
         Promise.all(parts.map(async (part, k) => {
           const cfg = join(work, `curl-${k}`);
@@ -144,6 +165,7 @@ async function main() {
         ms: r.ms,
         cpuMs: r.value.reduce((a, b) => a + b, 0),
         serverCpuMs: treeCpuMs(p.storage.pid()) - server0,
+        serverMainCpuMs: mainThreadCpuMs(p.storage.pid()) - main0,
       };
     };
     /** CPU time of a measured run: the tool's own and its children's (pg_dump …). */
@@ -189,18 +211,24 @@ async function main() {
     ): Promise<ToolRun> => {
       const out = join(work, `out-${tool.name}-${round}`);
       log(`round ${round + 1}: the first backup --storage of ${tool.name} (${tool.repo})`);
+      const main0 = mainThreadCpuMs(p.storage.pid());
       const first = await timed(() => backup(tool.repo, out));
+      const serverMain = mainThreadCpuMs(p.storage.pid()) - main0;
       if (first.value.code !== 0) throw new Error(first.value.stderr);
       const s1 = await storageOf(out);
       log(`round ${round + 1}: the second backup --storage of ${tool.name}`);
       const second = await timed(() => backup(tool.repo, out));
       if (second.value.code !== 0) throw new Error(second.value.stderr);
       const s2 = await storageOf(out);
-      await Deno.remove(out, { recursive: true });
+      // kept until the bench ends (its work folder goes then): removing 500 files right before the
+      // next first backup makes each file that backup creates cost ext4 about 1 ms of kernel CPU on
+      // a file system without a journal (recently deleted inodes are skipped one by one), which
+      // curl, writing to /dev/null, never pays
       return {
         firstMs: first.ms,
         firstCpuMs: cpuOf(first.value),
         firstServerCpuMs: first.value.serverCpuMs ?? 0,
+        firstServerMainCpuMs: serverMain,
         firstDownloadedBytes: s1.downloaded.bytes,
         ratioFirstToCurl: Math.round((first.ms / curlMs) * 100) / 100,
         firstPeakRssMiB: Math.round(first.value.peakRssKiB / 1024),
@@ -213,6 +241,7 @@ async function main() {
       curlX4Ms: number;
       curlX4CpuMs: number;
       curlServerCpuMs: number;
+      curlServerMainCpuMs: number;
       tools: Record<string, ToolRun>;
       load: number[];
     }[] = [];
@@ -231,6 +260,7 @@ async function main() {
         curlX4Ms: curl.ms,
         curlX4CpuMs: curl.cpuMs,
         curlServerCpuMs: curl.serverCpuMs,
+        curlServerMainCpuMs: curl.serverMainCpuMs,
         tools: runs,
         load: Deno.loadavg(),
       });
@@ -238,7 +268,9 @@ async function main() {
         `round ${round + 1} (load ${Deno.loadavg()[0].toFixed(1)})`,
         `  curl x4 (plain GETs)          ${seconds(curl.ms)} s, CPU ${
           (curl.cpuMs / 1000).toFixed(2)
-        } s, server CPU ${(curl.serverCpuMs / 1000).toFixed(2)} s`,
+        } s, server CPU ${(curl.serverCpuMs / 1000).toFixed(2)} s (main thread ${
+          (curl.serverMainCpuMs / 1000).toFixed(2)
+        } s)`,
         ...tools.flatMap((t) => {
           const r = runs[t.name];
           return [
@@ -248,7 +280,7 @@ async function main() {
               (r.firstDownloadedBytes / 1e6).toFixed(1)
             } MB, peak RSS ${r.firstPeakRssMiB} MiB, CPU ${(r.firstCpuMs / 1000).toFixed(2)} s, server CPU ${
               (r.firstServerCpuMs / 1000).toFixed(2)
-            } s`,
+            } s (main thread ${(r.firstServerMainCpuMs / 1000).toFixed(2)} s)`,
             `  ${t.name.padEnd(7)} second (unchanged)     ${
               seconds(r.secondMs)
             } s, downloaded ${r.secondDownloadedBytes} bytes, CPU ${(r.secondCpuMs / 1000).toFixed(2)} s`,
