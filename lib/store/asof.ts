@@ -56,7 +56,9 @@ function isoSeconds(d: Date): string {
 }
 
 /**
- * The newest of `backups` taken at or before `at`. Pure. Throws a usage error when there are no
+ * The newest of `backups` taken at or before `at`; of several with that time, the last in
+ * `backups` (callers list them oldest first, so a store's two backups named with the same second,
+ * dated by that second, give the newer, lib/store/remotelayout.ts). Pure. Throws a usage error when there are no
  * backups, or when every backup is newer than `at` (the message names the first backup's time).
  */
 export function chooseAsOf<T extends Dated>(backups: readonly T[], at: Date, where: string): T {
@@ -72,7 +74,7 @@ export function chooseAsOf<T extends Dated>(backups: readonly T[], at: Date, whe
   for (const b of valid) {
     if (b.createdAt.getTime() < first.createdAt.getTime()) first = b;
     if (b.createdAt.getTime() > at.getTime()) continue;
-    if (!best || b.createdAt.getTime() > best.createdAt.getTime()) best = b;
+    if (!best || b.createdAt.getTime() >= best.createdAt.getTime()) best = b;
   }
   if (!best) {
     throw usageError(

@@ -8,14 +8,17 @@
  * locks/<kind>-<id>.json     a run that is writing (backup) or deleting blobs (prune)
  * ```
  *
- * `<name>` is the archive name of the backup (its time first, so names sort by time) and a random
- * suffix, so that no two runs write the same manifest. The latest backup is the last name: a
- * pointer that moves only when a complete backup's manifest appears, and that two racing backups
- * cannot clobber (there is nothing to overwrite). See docs/storage.md, "Object stores".
+ * `<name>` is the archive name of the backup (its time to the second first), the milliseconds of
+ * that time and a random suffix, so that no two runs write the same manifest. Backups are ordered
+ * by their time to the millisecond ({@link compareBackupNames}; names of earlier versions, without
+ * the milliseconds, count as `.000`), then by name: two backups taken in the same second are in the
+ * order they were taken, whatever their source or suffix. The latest backup is the last in that
+ * order: a pointer that moves only when a complete backup's manifest appears, and that two racing
+ * backups cannot clobber (there is nothing to overwrite). See docs/storage.md, "Object stores".
  * @module
  */
 import type { Manifest, ManifestFile } from "./manifest.ts";
-import { archiveName } from "./rotation.ts";
+import { archiveName, timeFromArchiveName } from "./rotation.ts";
 
 /** Folder of the blobs. */
 export const BLOBS = "blobs/";
@@ -44,9 +47,35 @@ export function storedOf(f: ManifestFile): { bytes: number; sha256: string } {
   return f.stored ?? { bytes: f.bytes, sha256: f.sha256 };
 }
 
-/** A backup's manifest key, from its manifest and a random suffix (8 hex digits). Pure. */
+/**
+ * A backup's manifest key, from its manifest and a random suffix (8 hex digits):
+ * `backups/<archive name>--<milliseconds of createdAt>-<suffix>.json`. Pure.
+ */
 export function manifestKey(m: Pick<Manifest, "createdAt" | "source">, suffix: string): string {
-  return `${BACKUPS}${archiveName(m)}--${suffix}.json`;
+  const ms = String(new Date(m.createdAt).getUTCMilliseconds()).padStart(3, "0");
+  return `${BACKUPS}${archiveName(m)}--${ms}-${suffix}.json`;
+}
+
+/**
+ * The time of a backup name to the millisecond: the archive name's second and the milliseconds
+ * after it (`…--123-0badcafe`); `.000` for a name of an earlier version (`…--0badcafe`). Undefined
+ * when the name does not start with a time. Pure.
+ */
+export function backupNameTime(name: string): number | undefined {
+  const second = timeFromArchiveName(name);
+  if (!second) return undefined;
+  const ms = name.match(/--(\d{3})-[0-9a-f]{8}$/);
+  return second.getTime() + (ms ? Number(ms[1]) : 0);
+}
+
+/**
+ * The order of a store's backups (pure): by {@link backupNameTime}, a name without a time first,
+ * then by name (racing runs in one millisecond: by their random suffix, the same for every reader).
+ */
+export function compareBackupNames(a: string, b: string): number {
+  const ta = backupNameTime(a) ?? -Infinity, tb = backupNameTime(b) ?? -Infinity;
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The backup name of a manifest key (`backups/<name>.json`), or undefined for another key. Pure. */

@@ -11,7 +11,15 @@ import { throwIfInterrupted } from "../base/interrupt.ts";
 import { type Manifest, type ManifestFile, parseManifest } from "./manifest.ts";
 import type { ObjectStore } from "./object.ts";
 import type { BackupReader } from "./reader.ts";
-import { backupName, BACKUPS, blobKey, indexOf, storedOf, type StoreIndex } from "./remotelayout.ts";
+import {
+  backupName,
+  BACKUPS,
+  blobKey,
+  compareBackupNames,
+  indexOf,
+  storedOf,
+  type StoreIndex,
+} from "./remotelayout.ts";
 import { entryFromManifest, type ListEntry } from "./listing.ts";
 import { LATEST, timeFromArchiveName } from "./rotation.ts";
 
@@ -22,14 +30,17 @@ export interface StoredBackup {
   size: number;
 }
 
-/** The backups in the store, oldest first (names sort by time). */
+/**
+ * The backups in the store, oldest first: by their time to the millisecond, then name
+ * ({@link compareBackupNames}), so of two backups taken in one second the newer is last.
+ */
 export async function listBackups(store: ObjectStore): Promise<StoredBackup[]> {
   const out: StoredBackup[] = [];
   for await (const o of store.list(BACKUPS)) {
     const name = backupName(o.key);
     if (name) out.push({ name, key: o.key, size: o.size });
   }
-  return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return out.sort((a, b) => compareBackupNames(a.name, b.name));
 }
 
 /** Reads a stream whole as text. */

@@ -13,7 +13,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { clientBinDir } from "../../dev/pgenv.ts";
 import type { ObjectStore } from "../../lib/store/object.ts";
-import { blobKey, storedOf } from "../../lib/store/remotelayout.ts";
+import { blobKey, manifestKey, storedOf } from "../../lib/store/remotelayout.ts";
+import { listBackups } from "../../lib/store/remoteread.ts";
 import type { Manifest } from "../../lib/store/manifest.ts";
 import { type CliResult, runCli } from "./cli.ts";
 import { type Cluster, sharedCluster } from "./cluster.ts";
@@ -53,8 +54,7 @@ function ok(r: CliResult, what: string): void {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function latestManifest(store: ObjectStore): Promise<{ key: string; m: Manifest }> {
-  const ks = (await keys(store)).map((k) => k.key).filter((k) => k.startsWith("backups/")).sort();
-  const key = ks.at(-1)!;
+  const key = (await listBackups(store)).at(-1)!.key;
   return { key, m: JSON.parse(await new Response(await store.get(key)).text()) as Manifest };
 }
 
@@ -445,6 +445,39 @@ export function storeMatrix(make: () => Promise<StoreFixture & { stop(): Promise
           assertEquals(d.code, 1, d.stderr + d.stdout);
           assert(/public\.waitlist/.test(d.stdout) && /\b1 added\b|\+1/.test(d.stdout), d.stdout);
         });
+
+        await t.step(
+          `${f.name}: of two backups taken in one second the newer is latest, every time`,
+          async () => {
+            // Copies of a real manifest, dated in one second, their names in the wrong order: the
+            // older one's source and random suffix sort after the newer one's.
+            const { m } = await latestManifest(store);
+            const u = f.url();
+            const s = await f.open(u);
+            const put = async (createdAt: string, repo: string) => {
+              const copy = { ...m, createdAt, source: { ...m.source!, repo } };
+              const suffix = crypto.randomUUID().slice(0, 8);
+              const key = manifestKey(
+                copy,
+                repo.startsWith("z") ? `f${suffix.slice(1)}` : `0${suffix.slice(1)}`,
+              );
+              await s.put(key, { bytes: new TextEncoder().encode(JSON.stringify(copy)) });
+              return key;
+            };
+            for (let i = 0; i < 5; i++) {
+              const second = `2026-01-0${i + 1}T03:04:05`;
+              const older = await put(`${second}.${100 + i}Z`, "zz/older");
+              const newer = await put(`${second}.${900 + i}Z`, "aa/newer");
+              assert(older > newer, "by name the older would be latest");
+              const r = await runCli(["list", "--store", u, "--json"], src);
+              assertEquals(r.code, 0, r.stderr);
+              const listed = JSON.parse(r.stdout).roots[0].backups;
+              assertEquals(listed.length, 2 * (i + 1));
+              assertEquals([listed[0].backup, listed[0].path], ["latest", `${u}/${newer}`]);
+              assertEquals(listed[1].path, `${u}/${older}`);
+            }
+          },
+        );
 
         await t.step(
           `${f.name}: verify streams every blob; a corrupted and a missing blob are named`,

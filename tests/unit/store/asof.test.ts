@@ -41,6 +41,10 @@ Deno.test("chooseAsOf: the newest at or before the time; before the first or not
       /archive\/a\) is from 2026-12-01T06:00:00Z/.test((e as BackupError).hint ?? ""),
   );
   throws(() => chooseAsOf([], NOW, "r"), usage(/no backups in r to choose from/));
+  // Two backups with one time (a store's names of one second): the later in the list, the newer.
+  const second = new Date("2026-12-03T06:00:05Z");
+  const same = [{ label: "older", createdAt: second }, { label: "newer", createdAt: second }];
+  assertEquals(chooseAsOf(same, new Date("2026-12-03T06:00:05.999Z"), "r").label, "newer");
   // The time `list` prints (whole seconds) chooses that backup, although it was taken 0.6 s into the second.
   const listed = [{ label: "archive/x", createdAt: new Date("2026-12-02T19:19:10.600Z") }];
   assertEquals(chooseAsOf(listed, parseAsOf("2026-12-02T19:19:10Z", NOW), "r").label, "archive/x");

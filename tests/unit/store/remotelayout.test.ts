@@ -1,8 +1,10 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import {
   backupName,
+  backupNameTime,
   blobHash,
   blobKey,
+  compareBackupNames,
   dumpTimeRange,
   indexOf,
   lockStale,
@@ -27,9 +29,27 @@ Deno.test("blob and manifest keys", () => {
     createdAt: "2026-01-02T03:04:05.000Z",
     source: { repo: "o/r", event: "push", sha: "abcdef123" },
   }, "0badcafe");
-  assertEquals(k, "backups/2026-01-02T03-04-05Z--o-r--push--abcdef1--0badcafe.json");
-  assertEquals(backupName(k), "2026-01-02T03-04-05Z--o-r--push--abcdef1--0badcafe");
+  assertEquals(k, "backups/2026-01-02T03-04-05Z--o-r--push--abcdef1--000-0badcafe.json");
+  assertEquals(backupName(k), "2026-01-02T03-04-05Z--o-r--push--abcdef1--000-0badcafe");
   assertEquals(backupName("backups/x/y.json"), undefined);
+});
+
+Deno.test("backups of one second are ordered by their milliseconds, whatever their source or suffix", () => {
+  const name = (createdAt: string, repo: string, suffix: string) =>
+    backupName(manifestKey({ createdAt, source: { repo, event: "push", sha: "abc" } }, suffix))!;
+  const older = name("2026-01-02T03:04:05.900Z", "z/late-in-the-alphabet", "ffffffff");
+  const newer = name("2026-01-02T03:04:05.950Z", "a/early", "00000000");
+  const next = name("2026-01-02T03:04:06.001Z", "a/early", "00000000");
+  assertEquals(older, "2026-01-02T03-04-05Z--z-late-in-the-alphabet--push--abc--900-ffffffff");
+  assertEquals(backupNameTime(older), Date.parse("2026-01-02T03:04:05.900Z"));
+  // a name of an earlier version (no milliseconds) counts as .000 of its second
+  const old = "2026-01-02T03-04-05Z--o-r--push--abc--0badcafe";
+  assertEquals(backupNameTime(old), Date.parse("2026-01-02T03:04:05Z"));
+  assertEquals(backupNameTime("hand-made"), undefined);
+  // racing runs in one millisecond: by name (their suffix), the same order for every reader
+  const twin = name("2026-01-02T03:04:05.950Z", "a/early", "00000001");
+  const sorted = [next, twin, newer, "hand-made", old, older].sort(compareBackupNames);
+  assertEquals(sorted, ["hand-made", old, older, newer, twin, next]);
 });
 
 Deno.test("the store index rides in the manifest object and reads back", () => {
