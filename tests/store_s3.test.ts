@@ -120,7 +120,7 @@ Deno.test({
             accessKeyId: s.accessKeyId,
             secretAccessKey: s.secretAccessKey,
             ...S3_SIDES.source,
-          }, { retries: o.retries }),
+          }, { retries: o.retries, log: o.log }),
           "backups",
           `contract-${++prefixes}`,
           { pageSize: o.pageSize, partSize: o.partSize, multipartAbove: o.partSize },

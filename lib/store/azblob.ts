@@ -45,6 +45,7 @@ import {
   httpTransport,
 } from "./http.ts";
 import type { ObjectBody, ObjectInfo, ObjectStore, PutObjectOptions, PutResult } from "./object.ts";
+import { resumableBody } from "./resume.ts";
 import {
   backoffMs,
   decodeXml,
@@ -52,6 +53,7 @@ import {
   isTransientStatus,
   parseS3Error,
   parseServiceEndpoint,
+  sleep,
 } from "./s3.ts";
 
 /** The REST API version every request asks for (`x-ms-version`). */
@@ -507,15 +509,6 @@ function isNetworkError(e: unknown): boolean {
     (e instanceof Error && /connect|reset|closed|timed out|EOF|broken pipe|body/i.test(e.message));
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-
 function md5(bytes: Uint8Array): string {
   return createHash("md5").update(bytes).digest("base64");
 }
@@ -752,7 +745,10 @@ export class AzblobStore implements ObjectStore {
     };
   }
 
-  /** See {@link ObjectStore.get}: a body that breaks is resumed where it stopped, pinned to the blob's ETag. */
+  /**
+   * See {@link ObjectStore.get}: a body that breaks is resumed where it stopped, pinned to the blob's
+   * ETag and checked (lib/store/resume.ts).
+   */
   async get(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
     const name = blobName(this.prefix, key);
     const what = `get ${name}`;
@@ -761,44 +757,30 @@ export class AzblobStore implements ObjectStore {
       await first.res.body?.cancel();
       return undefined;
     }
-    const etag = first.res.headers.get("etag") ?? "";
-    const size = Number(first.res.headers.get("content-length") ?? "NaN");
-    let reader = (first.res.body ?? new Blob([]).stream()).getReader();
-    let offset = 0;
-    let resumes = 0;
-    return new ReadableStream<Uint8Array>({
-      pull: async (ctl) => {
-        for (;;) {
-          try {
-            const { done, value } = await reader.read();
-            if (done) {
-              if (Number.isFinite(size) && offset < size) throw new Error("body ended early");
-              ctl.close();
-              return;
-            }
-            offset += value.length;
-            ctl.enqueue(value);
-            return;
-          } catch (e) {
-            if (this.#signal.aborted || resumes >= this.#retries || !etag || !Number.isFinite(size)) throw e;
-            resumes++;
-            reader.cancel().catch(() => {});
-            this.#log(`Azure Blob ${what} broke at byte ${offset}; resuming (${resumes}/${this.#retries})`);
-            await sleep(backoffMs(resumes, Math.random()), this.#signal);
-            const { res } = await this.#send(
-              what,
-              "GET",
-              this.#url(name),
-              { "x-ms-range": `bytes=${offset}-`, "if-match": etag },
-              undefined,
-              () => false,
-            );
-            reader = (res.body ?? new Blob([]).stream()).getReader();
-          }
-        }
-      },
-      cancel: async (reason) => {
-        await reader.cancel(reason).catch(() => {});
+    return resumableBody({
+      etag: first.res.headers.get("etag") ?? "",
+      size: Number(first.res.headers.get("content-length") ?? "NaN"),
+      body: first.res.body,
+    }, {
+      what: `Azure Blob ${what}`,
+      retries: this.#retries,
+      signal: this.#signal,
+      log: this.#log,
+      rangeFrom: async (offset, etag) => {
+        const { res } = await this.#send(
+          what,
+          "GET",
+          this.#url(name),
+          { "x-ms-range": `bytes=${offset}-`, "if-match": etag },
+          undefined,
+          (status) => status === 412,
+        );
+        return {
+          status: res.status,
+          etag: res.headers.get("etag") ?? "",
+          contentRange: res.headers.get("content-range") ?? undefined,
+          body: res.body,
+        };
       },
     });
   }

@@ -22,6 +22,7 @@ import { BackupError, ExitCode, usageError } from "../base/errors.ts";
 import { abortSignal } from "../base/interrupt.ts";
 import { redact, registerSecret } from "../base/redact.ts";
 import { answerWithin, type HttpBody, type HttpTransport, httpTransport } from "./http.ts";
+import type { RangeAnswer, ResumeOptions } from "./resume.ts";
 
 /** Where and how to reach one project's S3 endpoint. */
 export interface S3Settings {
@@ -170,7 +171,8 @@ function isNetworkError(e: unknown): boolean {
 /** Errors of calls that failed transiently (worth another try by a caller that can repeat the call). */
 const transientErrors = new WeakSet<Error>();
 
-const sleep = (ms: number, signal: AbortSignal) =>
+/** Waits `ms`, or less when `signal` aborts first (the caller checks it). */
+export const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
     signal.addEventListener("abort", () => {
@@ -465,6 +467,34 @@ export class S3Client {
       return undefined;
     }
     return { head: headOf(res), body: res.body ?? new Blob([]).stream() };
+  }
+
+  /**
+   * The bytes of an object from `offset` to its end, asked for with `If-Match: etag` (a resumed
+   * download, lib/store/resume.ts, which checks the answer: a service may ignore the condition).
+   */
+  async getRange(bucket: string, key: string, offset: number, etag: string): Promise<RangeAnswer> {
+    const headers = { range: `bytes=${offset}-`, "if-match": etag };
+    const res = await this.#send(
+      `get ${bucket}/${key}`,
+      this.#url(bucket, key),
+      () => ({ method: "GET", headers }),
+      {
+        allow404: true,
+        allow: [412],
+      },
+    );
+    return {
+      status: res.status,
+      etag: res.headers.get("etag") ?? "",
+      contentRange: res.headers.get("content-range") ?? undefined,
+      body: res.body,
+    };
+  }
+
+  /** How downloads resume after a break ({@link resumableBody}): the client's retries, signal and log. */
+  get resumption(): Pick<ResumeOptions, "retries" | "signal" | "log"> {
+    return { retries: this.#retries, signal: this.#signal, log: this.#log };
   }
 
   /**

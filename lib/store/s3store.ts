@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import { runPool } from "../base/pool.ts";
 import { digestRange } from "./http.ts";
 import type { ObjectBody, ObjectInfo, ObjectStore, PutObjectOptions, PutResult } from "./object.ts";
+import { resumableBody } from "./resume.ts";
 import { PreconditionFailed, type S3Client } from "./s3.ts";
 
 /** Files above this size are uploaded in parts; smaller ones in one PUT. */
@@ -93,8 +94,16 @@ export class S3ObjectStore implements ObjectStore {
     return { key, size, etag: unquoteEtag(h.etag) };
   }
 
+  /** See {@link ObjectStore.get}: a body that breaks is resumed where it stopped (lib/store/resume.ts). */
   async get(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
-    return (await this.#s3.get(this.#bucket, prefixedKey(this.#prefix, key)))?.body;
+    const full = prefixedKey(this.#prefix, key);
+    const got = await this.#s3.get(this.#bucket, full);
+    if (!got) return undefined;
+    return resumableBody({ etag: got.head.etag, size: got.head.size, body: got.body }, {
+      ...this.#s3.resumption,
+      what: `S3 get ${this.#bucket}/${full}`,
+      rangeFrom: (offset, etag) => this.#s3.getRange(this.#bucket, full, offset, etag),
+    });
   }
 
   async put(key: string, body: ObjectBody, opts: PutObjectOptions = {}): Promise<PutResult> {

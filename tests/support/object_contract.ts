@@ -10,7 +10,9 @@
  * (also of a missing object), `ifAbsent` and `ifMatch` (also racing writers: exactly one wins, and
  * its bytes are what is stored), a file larger than one part (also conditional, also two racing),
  * a transient failure (an HTTP 503 from {@link startFaultProxy}, a TCP proxy in front of the
- * service) retried on every call, and a failure that outlasts the retries reported as an error.
+ * service) retried on every call, and a failure that outlasts the retries reported as an error;
+ * a download cut mid-way resumed from where it stopped, an object replaced while it was read
+ * failing clearly (whether or not the service honours If-Match).
  * @module
  */
 import { createHash } from "node:crypto";
@@ -27,6 +29,8 @@ export interface ContractStoreOptions {
   retries: number;
   /** Connect to this 127.0.0.1 port instead of the service's (same scheme and path). */
   port?: number;
+  /** Where the store logs its retries and resumes. */
+  log?: (line: string) => void;
 }
 
 /** A service under test. */
@@ -59,6 +63,10 @@ export interface FaultProxy {
   readonly injected: number;
   /** How many responses were cut so far. */
   readonly cuts: number;
+  /** Hold each chunk of the service's responses for `ms` before passing it on (a slow network). */
+  delayResponses(ms: number): void;
+  /** How many GET requests were forwarded so far. */
+  readonly gets: number;
   close(): Promise<void>;
 }
 
@@ -78,6 +86,8 @@ export function startFaultProxy(targetPort: number): FaultProxy {
   let injected = 0;
   let cutAfter: number | undefined;
   let cuts = 0;
+  let gets = 0;
+  let delayMs = 0;
   const closeBoth = (a: Deno.Conn, b?: Deno.Conn) => {
     for (const c of [a, b]) {
       if (!c) continue;
@@ -112,6 +122,7 @@ export function startFaultProxy(targetPort: number): FaultProxy {
             cutAfter = undefined;
             cuts++;
           } else if (cutAfter !== undefined) cutAfter -= n;
+          if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
           let off = 0;
           while (off < n) off += await client.write(b.subarray(off, n));
           if (cut) {
@@ -129,6 +140,7 @@ export function startFaultProxy(targetPort: number): FaultProxy {
           await client.write(REFUSAL).catch(() => 0);
           break;
         }
+        if (buf[0] === 0x47 && new TextDecoder().decode(buf.subarray(0, 4)) === "GET ") gets++;
         let off = 0;
         while (off < n) off += await upstream.write(buf.subarray(off, n));
       }
@@ -164,6 +176,12 @@ export function startFaultProxy(targetPort: number): FaultProxy {
     get cuts() {
       return cuts;
     },
+    delayResponses(ms: number) {
+      delayMs = ms;
+    },
+    get gets() {
+      return gets;
+    },
     async close() {
       listener.close();
       for (const c of [...conns]) closeBoth(c);
@@ -184,6 +202,15 @@ async function sha256Of(s: ReadableStream<Uint8Array> | undefined): Promise<stri
   for await (const chunk of s) h.update(chunk);
   return h.digest("hex");
 }
+
+/** `n` random bytes. */
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65_536) crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65_536)));
+  return out;
+}
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 async function keys(store: ObjectStore, prefix: string): Promise<string[]> {
   const out: string[] = [];
@@ -347,6 +374,56 @@ export async function objectStoreContract(t: Deno.TestContext, target: ContractT
         await proxy.close();
       }
     });
+
+    await t.step(
+      "a download cut mid-way is resumed from where it stopped, pinned to the object",
+      async () => {
+        const proxy = startFaultProxy(target.port);
+        try {
+          const logs: string[] = [];
+          const s = await make({ port: proxy.port, retries: 3, log: (l) => logs.push(l) });
+          const big = randomBytes(600_000);
+          ok((await s.put("d/big", { bytes: big })).ok);
+          proxy.cutResponse(200_000);
+          assertEquals(await sha256Of(await s.get("d/big")), sha256(big));
+          assertEquals(proxy.cuts, 1);
+          ok(logs.some((l) => /broke at byte \d+; resuming \(1\/3\)/.test(l)), logs.join("\n"));
+        } finally {
+          await proxy.close();
+        }
+      },
+    );
+
+    await t.step(
+      "an object replaced while it is read fails clearly instead of splicing two versions",
+      async () => {
+        const proxy = startFaultProxy(target.port);
+        try {
+          const s = await make({ port: proxy.port, retries: 3, log: () => {} });
+          for (const size of [600_000, 700_000]) { // the same size, and another
+            ok((await s.put("d/changing", { bytes: randomBytes(600_000) })).ok);
+            proxy.cutResponse(200_000);
+            const body = await s.get("d/changing");
+            await new Promise((r) => setTimeout(r, 200)); // the cut happens
+            ok((await s.put("d/changing", { bytes: randomBytes(size) })).ok); // another writer
+
+            let failed: unknown;
+            try {
+              await sha256Of(body);
+            } catch (e) {
+              failed = e;
+            }
+            ok(
+              failed instanceof Error &&
+                /changed while it was read \(resuming at byte \d+ of 600000\)/.test(failed.message),
+              String(failed),
+            );
+          }
+        } finally {
+          await proxy.close();
+        }
+      },
+    );
 
     await t.step("a failure that outlasts the retries is an error, not a hang", async () => {
       const proxy = startFaultProxy(target.port);
