@@ -5,7 +5,7 @@
  * answer is checked here too ({@link rangeAnswerProblem}: status 206, the same ETag, the range
  * from the offset to the end of the same size), since a service may ignore `If-Match` (the
  * Supabase Storage server does): an object replaced meanwhile fails with a clear error instead of
- * splicing two versions.
+ * splicing two versions. A reader that cancels ends the download quietly: nothing is resumed.
  * The checks are pure; {@link resumableBody} runs the requests it is given.
  * @module
  */
@@ -78,6 +78,7 @@ export function resumableBody(
   let reader = (first.body ?? new Blob([]).stream()).getReader();
   let offset = 0;
   let resumes = 0;
+  let cancelled = false;
   const canResume = first.etag !== "" && Number.isFinite(first.size);
   return new ReadableStream<Uint8Array>({
     pull: async (ctl) => {
@@ -85,6 +86,7 @@ export function resumableBody(
         let broke: unknown;
         try {
           const { done, value } = await reader.read();
+          if (cancelled) return; // the reader stopped: its read's end or failure is no break
           if (!done) {
             offset += value.length;
             ctl.enqueue(value);
@@ -96,6 +98,7 @@ export function resumableBody(
           }
           broke = new Error(`${o.what}: the body ended at byte ${offset} of ${first.size}`);
         } catch (e) {
+          if (cancelled) return;
           broke = e;
         }
         if (o.signal?.aborted || !canResume || resumes >= o.retries) throw broke;
@@ -103,6 +106,7 @@ export function resumableBody(
         reader.cancel().catch(() => {});
         o.log(`${o.what} broke at byte ${offset}; resuming (${resumes}/${o.retries})`);
         await sleep((o.backoff ?? ((n) => backoffMs(n, Math.random())))(resumes), o.signal ?? abortSignal);
+        if (cancelled) return;
         const got = await o.rangeFrom(offset, first.etag);
         const problem = rangeAnswerProblem(first, offset, got);
         if (problem) {
@@ -119,6 +123,7 @@ export function resumableBody(
       }
     },
     cancel: async (reason) => {
+      cancelled = true;
       await reader.cancel(reason).catch(() => {});
     },
   });

@@ -12,7 +12,8 @@
  * a transient failure (an HTTP 503 from {@link startFaultProxy}, a TCP proxy in front of the
  * service) retried on every call, and a failure that outlasts the retries reported as an error;
  * a download cut mid-way resumed from where it stopped, an object replaced while it was read
- * failing clearly (whether or not the service honours If-Match).
+ * failing clearly (whether or not the service honours If-Match), and a reader that stops early
+ * ending the download with one GET and no resume.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -424,6 +425,30 @@ export async function objectStoreContract(t: Deno.TestContext, target: ContractT
         }
       },
     );
+
+    await t.step("a reader that stops early ends the download quietly: one GET, no resume", async () => {
+      const proxy = startFaultProxy(target.port);
+      try {
+        const logs: string[] = [];
+        const s = await make({ port: proxy.port, retries: 3, log: (l) => logs.push(l) });
+        ok((await s.put("d/large", { bytes: randomBytes(4 << 20) })).ok);
+        proxy.delayResponses(50); // the next read waits on the network when the reader stops
+        for (let round = 0; round < 3; round++) {
+          const before = proxy.gets;
+          const reader = (await s.get("d/large"))!.getReader();
+          const { value } = await reader.read(); // a few bytes, as diff reading a dump's head
+          ok(value && value.length > 0 && value.length < 4 << 20);
+          const pending = reader.read();
+          await reader.cancel();
+          await pending.catch(() => {});
+          await new Promise((r) => setTimeout(r, 300)); // a resume would start within this
+          assertEquals(logs, []);
+          assertEquals(proxy.gets - before, 1, "one GET");
+        }
+      } finally {
+        await proxy.close();
+      }
+    });
 
     await t.step("a failure that outlasts the retries is an error, not a hang", async () => {
       const proxy = startFaultProxy(target.port);

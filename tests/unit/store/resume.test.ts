@@ -100,6 +100,37 @@ Deno.test("resumableBody: an object replaced meanwhile fails clearly instead of 
   });
 });
 
+Deno.test("resumableBody: a reader that cancels ends the download: no resume, no request", async () => {
+  // The pending read of a cancelled body ends as done (as a fetch body's does): not a break.
+  let pulls = 0;
+  const slow = new ReadableStream<Uint8Array>({
+    pull(ctl) {
+      if (pulls++ === 0) ctl.enqueue(bytes(0, 2));
+      return new Promise(() => {}); // the network is slow: the next bytes never come
+    },
+  }, { highWaterMark: 0 });
+  const logs: string[] = [];
+  let asked = 0;
+  const body = resumableBody({ ...first, body: slow }, {
+    what: "w",
+    retries: 3,
+    log: (l) => logs.push(l),
+    backoff: () => 0,
+    rangeFrom: () => {
+      asked++;
+      return Promise.reject(new Error("no request after a cancel"));
+    },
+  });
+  const reader = body.getReader();
+  assertEquals((await reader.read()).value, bytes(0, 2));
+  const pending = reader.read(); // waits on the network
+  await new Promise((r) => setTimeout(r, 10));
+  await reader.cancel();
+  assertEquals((await pending).done, true);
+  await new Promise((r) => setTimeout(r, 10));
+  assertEquals([logs, asked], [[], 0]);
+});
+
 Deno.test("resumableBody: without an ETag or a length a break is thrown as it is", async () => {
   for (const f of [{ etag: "", size: 10 }, { etag: '"a"', size: NaN }]) {
     const body = resumableBody({ ...f, body: breaking([bytes(0, 1)]) }, {
