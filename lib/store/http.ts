@@ -247,7 +247,13 @@ export class HttpTransport {
     });
   }
 
-  /** The request over `fetch` through `proxy` (see the module doc). */
+  /**
+   * The request over `fetch` through `proxy` (see the module doc), under the idle-timeout rule of
+   * the direct transport: it fails with an {@link HttpNetworkError} when the answer's status and
+   * headers have not come within the idle time since the request started or since `fetch` last
+   * took a chunk of a streamed body, and its answer's body fails when a read waits the idle time
+   * for bytes ({@link stallGuard}); the request is then aborted (its connection closed).
+   */
   async #viaProxy(u: URL, init: HttpInit, proxy: string): Promise<Response> {
     let client = this.#proxied.get(proxy);
     if (!client) {
@@ -257,19 +263,52 @@ export class HttpTransport {
       });
       this.#proxied.set(proxy, client);
     }
+    const seconds = this.#idle / 1000;
+    const timer = new AbortController();
+    const idle = new IdleTimer(this.#idle, () => {
+      timer.abort(
+        new HttpNetworkError(`no progress with ${u.host} through the proxy for ${seconds} s (timed out)`),
+      );
+    });
     const b = init.body;
     let body: BodyInit | undefined;
     if (b !== undefined && "bytes" in b) body = b.bytes as Uint8Array<ArrayBuffer>;
     else if (b !== undefined && "path" in b) body = await readRange(b.path, b.offset, b.length);
-    else if (b !== undefined) body = b.stream;
-    return await fetch(u, {
-      method: init.method.toUpperCase(),
-      headers: requestHeaders(init),
-      body,
-      signal: init.signal,
-      client,
-      ...(b !== undefined && "stream" in b ? { duplex: "half" } : {}),
-    } as RequestInit);
+    else if (b !== undefined) {
+      // each chunk fetch takes is progress
+      body = b.stream.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, ctl) {
+            idle.arm();
+            ctl.enqueue(chunk);
+          },
+        }),
+      );
+    }
+    idle.arm();
+    let res: Response;
+    try {
+      res = await fetch(u, {
+        method: init.method.toUpperCase(),
+        headers: requestHeaders(init),
+        body,
+        signal: init.signal ? AbortSignal.any([init.signal, timer.signal]) : timer.signal,
+        client,
+        ...(b !== undefined && "stream" in b ? { duplex: "half" } : {}),
+      } as RequestInit);
+    } catch (e) {
+      if (timer.signal.aborted && !init.signal?.aborted) throw timer.signal.reason;
+      throw e;
+    } finally {
+      idle.disarm();
+    }
+    if (!res.body) return res;
+    const guarded = stallGuard(res.body, this.#idle, () => {
+      const e = new HttpNetworkError(`the answer from ${u.host} stalled: no data for ${seconds} s`);
+      timer.abort(e);
+      return e;
+    });
+    return new Response(guarded, { status: res.status, statusText: res.statusText, headers: res.headers });
   }
 
   /** How long a request may see no bytes either way before it fails (see {@link IDLE_TIMEOUT_MS}). */

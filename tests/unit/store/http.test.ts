@@ -15,6 +15,7 @@ import {
   proxyFor,
   requestHeaders,
 } from "../../../lib/store/http.ts";
+import { stallServer, within } from "../../support/stall.ts";
 
 interface Seen {
   method: string;
@@ -348,6 +349,56 @@ Deno.test("HttpTransport: behind a proxy, requests go through it (over fetch)", 
     t.close();
     await proxy.shutdown();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HttpTransport: behind a proxy, a silent proxy and a stalled answer fail within the idle timeout", async () => {
+  // a proxy that takes the connection and never answers
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of silent) held.push(c);
+  })().catch(() => {});
+  // a proxy that sends the headers and 100 of 1,000 bytes, then nothing
+  const stalling = stallServer(() => ({ status: 200, body: new Uint8Array(1000), stallAfter: 100 }));
+  const via = (port: number) =>
+    new HttpTransport({ idleTimeoutMs: 300, env: { HTTP_PROXY: `http://127.0.0.1:${port}` } });
+  const t1 = via((silent.addr as Deno.NetAddr).port);
+  const t2 = via(stalling.port);
+  try {
+    for (const method of ["GET", "PUT"]) {
+      const body = method === "PUT" ? { bytes: new Uint8Array(10) } : undefined;
+      const e1 = await within(
+        t1.request("http://store.example.invalid/c/k", { method, body }).then(() => undefined, (e) => e),
+        5_000,
+        "a request to a silent proxy",
+      );
+      ok(
+        e1 instanceof HttpNetworkError &&
+          /no progress with store\.example\.invalid through the proxy for 0\.3 s/.test(e1.message),
+        String(e1),
+      );
+    }
+    const res = await t2.request("http://store.example.invalid/c/k", { method: "GET" });
+    assertEquals(res.status, 200);
+    const e2 = await within(
+      res.arrayBuffer().then(() => undefined, (e) => e),
+      5_000,
+      "a stalled answer body",
+    );
+    ok(
+      e2 instanceof HttpNetworkError &&
+        /the answer from store\.example\.invalid stalled: no data for 0\.3 s/.test(e2.message),
+      String(e2),
+    );
+    assertEquals(stalling.seen.map((r) => `${r.method} ${r.path}`), ["GET http://store.example.invalid/c/k"]);
+  } finally {
+    t1.close();
+    t2.close();
+    silent.close();
+    for (const c of held) c.close();
+    await accepting;
+    await stalling.close();
   }
 });
 
