@@ -108,6 +108,10 @@ export function resumableBody(
         await sleep((o.backoff ?? ((n) => backoffMs(n, Math.random())))(resumes), o.signal ?? abortSignal);
         if (cancelled) return;
         const got = await o.rangeFrom(offset, first.etag);
+        if (cancelled) { // the reader left while the request went: its answer is not read
+          await got.body?.cancel().catch(() => {});
+          return;
+        }
         const problem = rangeAnswerProblem(first, offset, got);
         if (problem) {
           await got.body?.cancel().catch(() => {});

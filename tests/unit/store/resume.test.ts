@@ -131,6 +131,32 @@ Deno.test("resumableBody: a reader that cancels ends the download: no resume, no
   assertEquals([logs, asked], [[], 0]);
 });
 
+Deno.test("resumableBody: a reader that cancels while the resume is asked for leaves its answer unread", async () => {
+  let answer!: (a: RangeAnswer) => void;
+  let restCancelled = false;
+  const rest = new ReadableStream<Uint8Array>({
+    cancel() {
+      restCancelled = true;
+    },
+  });
+  const body = resumableBody({ ...first, body: breaking([bytes(0, 2)]) }, {
+    what: "w",
+    retries: 3,
+    log: () => {},
+    backoff: () => 0,
+    rangeFrom: () => new Promise((r) => answer = r),
+  });
+  const reader = body.getReader();
+  await reader.read();
+  const pending = reader.read(); // the break, then the ranged GET that waits
+  await new Promise((r) => setTimeout(r, 10));
+  await reader.cancel();
+  answer({ status: 206, etag: first.etag, contentRange: "bytes 2-9/10", body: rest });
+  await pending;
+  await new Promise((r) => setTimeout(r, 10));
+  ok(restCancelled, "the resumed answer's body is cancelled, not left open");
+});
+
 Deno.test("resumableBody: without an ETag or a length a break is thrown as it is", async () => {
   for (const f of [{ etag: "", size: 10 }, { etag: '"a"', size: NaN }]) {
     const body = resumableBody({ ...f, body: breaking([bytes(0, 1)]) }, {
