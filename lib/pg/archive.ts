@@ -77,11 +77,13 @@ export interface Archive {
 /** Thrown inside the parser when the buffer ends before the TOC does. */
 class NeedMore extends Error {}
 
+const DECODER = new TextDecoder();
+
 class Cursor {
   at = 0;
   intSize = 4;
   offSize = 8;
-  constructor(readonly buf: Uint8Array, readonly complete: boolean) {}
+  constructor(public buf: Uint8Array, public complete: boolean) {}
 
   #need(n: number): void {
     if (this.at + n <= this.buf.length) return;
@@ -103,14 +105,32 @@ class Cursor {
     return sign ? -v : v;
   }
 
-  str(): string | null {
+  /** A string's length (-1 for none), its bytes skipped over. */
+  skip(): number {
     const n = this.int();
-    if (n === -1) return null;
+    if (n === -1) return -1;
     if (n < 0) throw new ArchiveError("bad string length in the archive");
     this.#need(n);
-    const s = new TextDecoder().decode(this.buf.subarray(this.at, this.at + n));
     this.at += n;
-    return s;
+    return n;
+  }
+
+  str(): string | null {
+    const n = this.skip();
+    return n === -1 ? null : DECODER.decode(this.buf.subarray(this.at - n, this.at));
+  }
+
+  /** A string of decimal digits (an oid or a dependency) as its number, `NaN` for anything else. */
+  num(): number | null {
+    const n = this.skip();
+    if (n === -1) return null;
+    let v = 0;
+    for (let i = this.at - n; i < this.at; i++) {
+      const d = this.buf[i] - 0x30;
+      if (d < 0 || d > 9) return NaN;
+      v = v * 10 + d;
+    }
+    return n === 0 || !Number.isSafeInteger(v) ? NaN : v;
   }
 
   offset(): { flag: number; pos: number } {
@@ -126,6 +146,74 @@ class Cursor {
   }
 }
 
+/** The header: its version and sizes, its bytes (copied) and the TOC's entry count. */
+function parseHeader(c: Cursor) {
+  for (const b of MAGIC) {
+    if (c.byte() !== b) throw new ArchiveError("not a pg_dump custom-format archive");
+  }
+  const v = version(c.byte(), c.byte(), c.byte());
+  if (v < MIN_VERSION || v > MAX_VERSION) {
+    throw new ArchiveError(`archive version ${v >> 16}.${(v >> 8) & 255}.${v & 255} is not supported`);
+  }
+  c.intSize = c.byte();
+  c.offSize = c.byte();
+  if (c.intSize < 1 || c.intSize > 6 || c.offSize < 1 || c.offSize > 8) {
+    throw new ArchiveError("bad integer or offset size in the archive header");
+  }
+  if (c.byte() !== FORMAT_CUSTOM) throw new ArchiveError("not a custom-format archive");
+  if (v >= version(1, 15, 0)) c.byte();
+  else c.int();
+  for (let i = 0; i < 7; i++) c.int();
+  for (let i = 0; i < 3; i++) c.skip(); // database name, server and pg_dump versions
+  const header = c.buf.slice(0, c.at);
+  const count = c.int();
+  if (count < 0) throw new ArchiveError("bad TOC entry count");
+  return { version: v, header, count };
+}
+
+/** One TOC entry at the cursor; only its head's bytes are copied. */
+function parseEntry(c: Cursor, v: number): ArchiveEntry {
+  const start = c.at;
+  const dumpId = c.int();
+  if (dumpId <= 0) throw new ArchiveError(`TOC entry id ${dumpId} out of range`);
+  c.int(); // hadDumper
+  const catalogOid = Number(c.num());
+  const objectOid = Number(c.num());
+  const tag = c.str();
+  const desc = c.str() ?? "";
+  const section = c.int();
+  for (let i = 0; i < 3; i++) c.skip(); // definition, drop and copy statements
+  const namespace = c.str();
+  c.skip(); // tablespace
+  if (v >= version(1, 14, 0)) c.skip(); // table access method
+  if (v >= version(1, 16, 0)) c.int(); // relkind
+  c.skip(); // owner
+  c.skip(); // with oids
+  const head = c.buf.slice(start, c.at);
+  const deps: number[] = [];
+  for (let d = c.num(); d !== null; d = c.num()) {
+    if (Number.isNaN(d)) throw new ArchiveError(`bad dependency in TOC entry ${dumpId}`);
+    deps.push(d);
+  }
+  const { flag, pos } = c.offset();
+  if (flag === POS_NOT_SET) {
+    throw new ArchiveError(`TOC entry ${dumpId} has data but no offset (archive written to a pipe)`);
+  }
+  return {
+    dumpId,
+    catalogOid,
+    objectOid,
+    tag,
+    desc,
+    section,
+    namespace,
+    deps,
+    head,
+    hasData: flag === POS_SET,
+    dataPos: flag === POS_SET ? pos : 0,
+  };
+}
+
 /**
  * Parses the header and TOC at the start of `buf`. Returns "more" when `buf` ends before the TOC
  * does and `complete` is false (read more of the file and call again). Throws {@link ArchiveError}
@@ -134,68 +222,9 @@ class Cursor {
 export function parseArchive(buf: Uint8Array, complete: boolean): Archive | "more" {
   const c = new Cursor(buf, complete);
   try {
-    for (const b of MAGIC) {
-      if (c.byte() !== b) throw new ArchiveError("not a pg_dump custom-format archive");
-    }
-    const v = version(c.byte(), c.byte(), c.byte());
-    if (v < MIN_VERSION || v > MAX_VERSION) {
-      throw new ArchiveError(`archive version ${v >> 16}.${(v >> 8) & 255}.${v & 255} is not supported`);
-    }
-    c.intSize = c.byte();
-    c.offSize = c.byte();
-    if (c.intSize < 1 || c.intSize > 6 || c.offSize < 1 || c.offSize > 8) {
-      throw new ArchiveError("bad integer or offset size in the archive header");
-    }
-    if (c.byte() !== FORMAT_CUSTOM) throw new ArchiveError("not a custom-format archive");
-    if (v >= version(1, 15, 0)) c.byte();
-    else c.int();
-    for (let i = 0; i < 7; i++) c.int();
-    for (let i = 0; i < 3; i++) c.str(); // database name, server and pg_dump versions
-    const header = buf.slice(0, c.at);
-    const count = c.int();
-    if (count < 0) throw new ArchiveError("bad TOC entry count");
+    const { version: v, header, count } = parseHeader(c);
     const entries: ArchiveEntry[] = [];
-    for (let i = 0; i < count; i++) {
-      const start = c.at;
-      const dumpId = c.int();
-      if (dumpId <= 0) throw new ArchiveError(`TOC entry id ${dumpId} out of range`);
-      c.int(); // hadDumper
-      const catalogOid = Number(c.str());
-      const objectOid = Number(c.str());
-      const tag = c.str();
-      const desc = c.str() ?? "";
-      const section = c.int();
-      for (let i = 0; i < 3; i++) c.str(); // definition, drop and copy statements
-      const namespace = c.str();
-      c.str(); // tablespace
-      if (v >= version(1, 14, 0)) c.str(); // table access method
-      if (v >= version(1, 16, 0)) c.int(); // relkind
-      c.str(); // owner
-      c.str(); // with oids
-      const head = buf.slice(start, c.at);
-      const deps: number[] = [];
-      for (let d = c.str(); d !== null; d = c.str()) {
-        if (!/^\d+$/.test(d)) throw new ArchiveError(`bad dependency '${d}' in TOC entry ${dumpId}`);
-        deps.push(Number(d));
-      }
-      const { flag, pos } = c.offset();
-      if (flag === POS_NOT_SET) {
-        throw new ArchiveError(`TOC entry ${dumpId} has data but no offset (archive written to a pipe)`);
-      }
-      entries.push({
-        dumpId,
-        catalogOid,
-        objectOid,
-        tag,
-        desc,
-        section,
-        namespace,
-        deps,
-        head,
-        hasData: flag === POS_SET,
-        dataPos: flag === POS_SET ? pos : 0,
-      });
-    }
+    for (let i = 0; i < count; i++) entries.push(parseEntry(c, v));
     return { version: v, intSize: c.intSize, offSize: c.offSize, header, entries, tocEnd: c.at };
   } catch (e) {
     if (e instanceof NeedMore) return "more";
@@ -203,59 +232,60 @@ export function parseArchive(buf: Uint8Array, complete: boolean): Archive | "mor
   }
 }
 
-/** Reads the header and TOC of the archive at `path` (only as much of the file as they take). */
+/** The TOC is read through a window of this many bytes (larger only for an entry that is). */
+const WINDOW = 1 << 20;
+
+/**
+ * Reads the header and TOC of the archive at `path` (only as much of the file as they take),
+ * through a window of {@link WINDOW} bytes: an entry that ends past the window's end is parsed again
+ * once the window has moved on to its start, so a large TOC is never held whole as bytes.
+ */
 export async function readArchive(path: string): Promise<Archive> {
   using f = await Deno.open(path, { read: true });
-  let buf = new Uint8Array(0);
-  let size = 64 * 1024;
-  for (;;) {
-    const next = new Uint8Array(size);
-    next.set(buf);
-    let len = buf.length;
-    let eof = false;
-    while (len < size) {
-      const n = await f.read(next.subarray(len));
-      if (n === null) {
-        eof = true;
-        break;
-      }
-      len += n;
+  let buf = new Uint8Array(WINDOW);
+  let len = 0;
+  let eof = false;
+  /** File offset of buf[0]. */
+  let base = 0;
+  const fill = async () => {
+    if (len === buf.length) {
+      const bigger = new Uint8Array(buf.length * 2);
+      bigger.set(buf);
+      buf = bigger;
     }
-    buf = next.subarray(0, len);
-    const a = parseArchive(buf, eof);
-    if (a !== "more") return a;
-    size *= 2;
-  }
-}
-
-function encodeInt(v: number, intSize: number): Uint8Array {
-  const out = new Uint8Array(1 + intSize);
-  out[0] = v < 0 ? 1 : 0;
-  let a = Math.abs(v);
-  for (let i = 0; i < intSize; i++) {
-    out[1 + i] = a % 256;
-    a = Math.floor(a / 256);
-  }
-  return out;
-}
-
-function encodeStr(s: string | null, intSize: number): Uint8Array {
-  if (s === null) return encodeInt(-1, intSize);
-  const b = new TextEncoder().encode(s);
-  const out = new Uint8Array(1 + intSize + b.length);
-  out.set(encodeInt(b.length, intSize));
-  out.set(b, 1 + intSize);
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+    while (len < buf.length && !eof) {
+      const n = await f.read(buf.subarray(len));
+      if (n === null) eof = true;
+      else len += n;
+    }
+  };
+  await fill();
+  const c = new Cursor(buf.subarray(0, len), eof);
+  /** Runs `step` at the cursor, moving the window and growing it until it fits. */
+  const parse = async <T>(step: () => T): Promise<T> => {
+    for (;;) {
+      const start = c.at;
+      try {
+        return step();
+      } catch (e) {
+        if (!(e instanceof NeedMore)) throw e;
+      }
+      buf.copyWithin(0, start, len);
+      len -= start;
+      base += start;
+      await fill();
+      c.buf = buf.subarray(0, len);
+      c.complete = eof;
+      c.at = 0;
+    }
+  };
+  const { version: v, header, count } = await parse(() => {
+    c.at = 0;
+    return parseHeader(c);
+  });
+  const entries: ArchiveEntry[] = [];
+  for (let i = 0; i < count; i++) entries.push(await parse(() => parseEntry(c, v)));
+  return { version: v, intSize: c.intSize, offSize: c.offSize, header, entries, tocEnd: base + c.at };
 }
 
 /**
@@ -269,26 +299,71 @@ export interface OutEntry {
   from?: { path: string; dumpId: number };
 }
 
-/** The TOC bytes for `entries`, each with its dependencies and its new data offset. */
-function tocBytes(a: Archive, entries: OutEntry[], pos: Map<OutEntry, number>) {
-  const parts: Uint8Array[] = [encodeInt(entries.length, a.intSize)];
-  for (const e of entries) {
-    const { entry, deps } = e;
-    if (e.from) {
-      parts.push(encodeInt(e.from.dumpId, a.intSize), entry.head.subarray(1 + a.intSize));
-    } else parts.push(entry.head);
-    for (const d of deps) parts.push(encodeStr(String(d), a.intSize));
-    parts.push(encodeStr(null, a.intSize));
-    const off = new Uint8Array(1 + a.offSize);
-    off[0] = entry.hasData ? POS_SET : NO_DATA;
-    let p = entry.hasData ? pos.get(e) ?? 0 : 0;
-    for (let i = 0; i < a.offSize; i++) {
-      off[1 + i] = p % 256;
-      p = Math.floor(p / 256);
-    }
-    parts.push(off);
+/** Writes `v` as an archive integer into `out` at `at`; returns where it ends. */
+function putInt(out: Uint8Array, at: number, v: number, intSize: number): number {
+  out[at++] = v < 0 ? 1 : 0;
+  let a = Math.abs(v);
+  for (let i = 0; i < intSize; i++) {
+    out[at++] = a % 256;
+    a = Math.floor(a / 256);
   }
-  return concat(parts);
+  return at;
+}
+
+/** Decimal digits of `v` (a dumpId, at least 1). */
+function digits(v: number): number {
+  let n = 1;
+  while (v >= 10 ** n) n++;
+  return n;
+}
+
+/** Writes a dependency, `v` as a decimal string, into `out` at `at`; returns where it ends. */
+function putDep(out: Uint8Array, at: number, v: number, intSize: number): number {
+  const n = digits(v);
+  at = putInt(out, at, n, intSize);
+  for (let i = n - 1; i >= 0; i--, v = Math.floor(v / 10)) out[at + i] = 0x30 + (v % 10);
+  return at + n;
+}
+
+/**
+ * The TOC for `entries` in one buffer (its count, then each entry with its dependencies), and where
+ * each entry's data offset is in it, for {@link setOffset} once the data are written.
+ */
+function tocBytes(a: Archive, entries: OutEntry[]): { toc: Uint8Array; offsets: Float64Array } {
+  const intLen = 1 + a.intSize;
+  let size = intLen;
+  for (const { entry, deps } of entries) {
+    size += entry.head.length + 1 + a.offSize + intLen;
+    for (const d of deps) size += intLen + digits(d);
+  }
+  const toc = new Uint8Array(size);
+  const offsets = new Float64Array(entries.length);
+  let at = putInt(toc, 0, entries.length, a.intSize);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (e.from) {
+      at = putInt(toc, at, e.from.dumpId, a.intSize);
+      toc.set(e.entry.head.subarray(intLen), at);
+      at += e.entry.head.length - intLen;
+    } else {
+      toc.set(e.entry.head, at);
+      at += e.entry.head.length;
+    }
+    for (const d of e.deps) at = putDep(toc, at, d, a.intSize);
+    at = putInt(toc, at, -1, a.intSize);
+    offsets[i] = at;
+    toc[at] = e.entry.hasData ? POS_SET : NO_DATA;
+    at += 1 + a.offSize; // position 0 until set
+  }
+  return { toc, offsets };
+}
+
+/** Sets the data offset at `at` of a TOC made by {@link tocBytes}. */
+function setOffset(toc: Uint8Array, at: number, pos: number, offSize: number): void {
+  for (let i = 0; i < offSize; i++) {
+    toc[at + 1 + i] = pos % 256;
+    pos = Math.floor(pos / 256);
+  }
 }
 
 /** Reads a file sequentially from a position, through a fixed buffer. */
@@ -296,10 +371,19 @@ class BlockReader {
   #buf = new Uint8Array(1 << 20);
   #len = 0;
   #at = 0;
+  /** File offset of the buffer's first byte. */
+  #base = 0;
+  #scratch = new Uint8Array(16);
   constructor(readonly file: Deno.FsFile) {}
 
+  /** Moves to `pos`: within the buffer when it holds it (blocks mostly follow each other). */
   async seek(pos: number): Promise<void> {
+    if (pos >= this.#base && pos <= this.#base + this.#len) {
+      this.#at = pos - this.#base;
+      return;
+    }
     await this.file.seek(pos, Deno.SeekMode.Start);
+    this.#base = pos;
     this.#len = this.#at = 0;
   }
 
@@ -308,6 +392,7 @@ class BlockReader {
     if (this.#at === this.#len) {
       const n = await this.file.read(this.#buf);
       if (n === null) throw new ArchiveError("the archive ends inside a data block");
+      this.#base += this.#len;
       this.#len = n;
       this.#at = 0;
     }
@@ -317,9 +402,13 @@ class BlockReader {
     return out;
   }
 
-  /** Exactly `n` bytes, copied. */
+  /** Exactly `n` (at most 16) bytes, a view valid until the next call. */
   async exact(n: number): Promise<Uint8Array> {
-    const out = new Uint8Array(n);
+    if (this.#len - this.#at >= n) {
+      this.#at += n;
+      return this.#buf.subarray(this.#at - n, this.#at);
+    }
+    const out = this.#scratch.subarray(0, n);
     let at = 0;
     while (at < n) {
       const b = await this.some(n - at);
@@ -328,6 +417,33 @@ class BlockReader {
     }
     return out;
   }
+}
+
+/** Writes a file sequentially through a fixed buffer; counts the bytes. */
+class BlockWriter {
+  #buf = new Uint8Array(1 << 20);
+  #len = 0;
+  written = 0;
+  constructor(readonly file: Deno.FsFile) {}
+
+  async write(b: Uint8Array): Promise<void> {
+    this.written += b.length;
+    if (this.#len + b.length > this.#buf.length) {
+      await this.flush();
+      if (b.length >= this.#buf.length) return await writeAll(this.file, b);
+    }
+    this.#buf.set(b, this.#len);
+    this.#len += b.length;
+  }
+
+  async flush(): Promise<void> {
+    await writeAll(this.file, this.#buf.subarray(0, this.#len));
+    this.#len = 0;
+  }
+}
+
+async function writeAll(file: Deno.FsFile, b: Uint8Array): Promise<void> {
+  for (let at = 0; at < b.length;) at += await file.write(b.subarray(at));
 }
 
 function decodeInt(b: Uint8Array, intSize: number): number {
@@ -341,7 +457,8 @@ function decodeInt(b: Uint8Array, intSize: number): number {
  * Writes to `dest` (created, mode 0600; it must not exist) an archive of `entries` of the archive
  * `a` read from `src`: the same header, the entries in the given order with the given dependencies,
  * and their data blocks copied from `src` (in the order they have there), then those of entries from
- * other archives (`from`, the block renumbered). Returns the bytes written.
+ * other archives (`from`, the block renumbered). Returns the bytes written. The TOC is one buffer,
+ * written twice (its data offsets set the second time); the data go through fixed buffers.
  */
 export async function writeArchive(
   src: string,
@@ -349,65 +466,63 @@ export async function writeArchive(
   entries: OutEntry[],
   dest: string,
 ): Promise<number> {
-  const pos = new Map<OutEntry, number>();
-  const toc = tocBytes(a, entries, pos);
+  const { toc, offsets } = tocBytes(a, entries);
   using out = await Deno.open(dest, { write: true, createNew: true, mode: 0o600 });
-  const writeAll = async (b: Uint8Array) => {
-    for (let at = 0; at < b.length;) at += await out.write(b.subarray(at));
-  };
-  await writeAll(a.header);
-  await writeAll(toc);
-  let at = a.header.length + toc.length;
-  const bySource = new Map<string, OutEntry[]>();
-  for (const e of entries) {
-    if (!e.entry.hasData) continue;
-    const path = e.from?.path ?? src;
-    bySource.set(path, [...(bySource.get(path) ?? []), e]);
+  const w = new BlockWriter(out);
+  await w.write(a.header);
+  await w.write(toc);
+  const bySource = new Map<string, number[]>();
+  for (let i = 0; i < entries.length; i++) {
+    if (!entries[i].entry.hasData) continue;
+    const path = entries[i].from?.path ?? src;
+    const list = bySource.get(path);
+    if (list) list.push(i);
+    else bySource.set(path, [i]);
   }
   const intLen = 1 + a.intSize;
+  const head = new Uint8Array(1 + intLen);
   for (const [path, list] of bySource) {
     using input = await Deno.open(path, { read: true });
     const reader = new BlockReader(input);
-    for (const oe of list.sort((x, y) => x.entry.dataPos - y.entry.dataPos)) {
+    list.sort((x, y) => entries[x].entry.dataPos - entries[y].entry.dataPos);
+    for (const i of list) {
+      const oe = entries[i];
       const e = oe.entry;
       await reader.seek(e.dataPos);
-      const head = await reader.exact(1 + intLen);
+      head.set(await reader.exact(1 + intLen));
       if (head[0] !== BLK_DATA || decodeInt(head.subarray(1), a.intSize) !== e.dumpId) {
         throw new ArchiveError(`the data block of TOC entry ${e.dumpId} is not where its offset says`);
       }
-      pos.set(oe, at);
-      if (oe.from) head.set(encodeInt(oe.from.dumpId, a.intSize), 1);
-      await writeAll(head);
-      at += head.length;
-      at += await copyChunks(reader, a.intSize, e.dumpId, writeAll);
+      setOffset(toc, offsets[i], w.written, a.offSize);
+      if (oe.from) putInt(head, 1, oe.from.dumpId, a.intSize);
+      await w.write(head);
+      await copyChunks(reader, a.intSize, e.dumpId, w);
     }
   }
+  await w.flush();
   await out.seek(a.header.length, Deno.SeekMode.Start);
-  await writeAll(tocBytes(a, entries, pos));
-  return at;
+  await writeAll(out, toc);
+  return w.written;
 }
 
-/** Copies one data block's chunks (through its zero length) from `reader`; returns the bytes. */
+/** Copies one data block's chunks (through its zero length) from `reader` to `w`. */
 async function copyChunks(
   reader: BlockReader,
   intSize: number,
   dumpId: number,
-  writeAll: (b: Uint8Array) => Promise<void>,
-): Promise<number> {
+  w: BlockWriter,
+): Promise<void> {
   const intLen = 1 + intSize;
-  let at = 0;
   for (;;) {
     const lenBytes = await reader.exact(intLen);
     const len = decodeInt(lenBytes, intSize);
     if (len < 0) throw new ArchiveError(`bad chunk length in the data of TOC entry ${dumpId}`);
-    await writeAll(lenBytes);
-    at += lenBytes.length;
-    if (len === 0) return at;
+    await w.write(lenBytes);
+    if (len === 0) return;
     for (let left = len; left > 0;) {
       const b = await reader.some(left);
-      await writeAll(b);
+      await w.write(b);
       left -= b.length;
     }
-    at += len;
   }
 }

@@ -159,3 +159,41 @@ Deno.test("writeArchive refuses a data offset that does not point at the entry's
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("readArchive reads a TOC larger than its 1 MiB window, and an entry larger than it, as parseArchive does", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const specs: Spec[] = [];
+    for (let i = 1; i <= 3000; i++) {
+      const tag = `t${i}_${"é".repeat(300)}`; // 3,000 entries of about 620 bytes: 1.8 MB of TOC
+      specs.push({ id: 2 * i, desc: "TABLE", ns: "public", tag, deps: [] });
+      specs.push({
+        id: 2 * i + 1,
+        desc: "TABLE DATA",
+        ns: "public",
+        tag,
+        deps: [2 * i],
+        data: [enc.encode(`${i}\n`)],
+      });
+    }
+    specs.splice(1001, 0, {
+      id: 90001,
+      desc: "VIEW",
+      ns: "public",
+      tag: "v".repeat(2_500_000),
+      deps: [2, 4],
+    });
+    const bytes = archive(specs);
+    const src = join(dir, "big.dump");
+    await Deno.writeFile(src, bytes);
+    const whole = parseArchive(bytes, true);
+    const read = await readArchive(src);
+    assertEquals(read, whole);
+    // Written back whole, in order, it is the same file; the data blocks follow each other.
+    const dest = join(dir, "copy.dump");
+    await writeArchive(src, read, read.entries.map((entry) => ({ entry, deps: entry.deps })), dest);
+    assertEquals(await Deno.readFile(dest), bytes);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
