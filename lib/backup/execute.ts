@@ -49,7 +49,7 @@ import { UserMappingCutter } from "./catalog.ts";
 import { MANIFEST_FORMAT, TOOL_VERSION } from "../base/version.ts";
 import { ArchiveError, readArchive, writeArchive } from "../pg/archive.ts";
 import { planGroups, routeEntries, schemaWeight } from "./group.ts";
-import { mergeSlices, planSlices, sliceCount } from "./slice.ts";
+import { mergeSlices, NETWORK_BOUND_RTT_MS, planSlices, sliceCount, slicePatterns } from "./slice.ts";
 
 /** Everything one backup run needs. */
 export interface BackupOptions extends PlanOptions {
@@ -134,9 +134,10 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
     const stopFiles = new AbortController();
     const files = opts.storage?.write(opts.stagingDir, stopFiles.signal);
     files?.catch(() => {}); // awaited below, or dropped when the dump fails first
+    const rttMs = await roundTrip(snap.conn);
     let manifest: Manifest;
     try {
-      manifest = await writeBackup(opts, plan, detected, tools, db.env, snap.id);
+      manifest = await writeBackup(opts, plan, detected, tools, db.env, snap.id, rttMs);
     } catch (e) {
       stopFiles.abort(e);
       await files?.catch(() => {});
@@ -163,9 +164,21 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
   }
 }
 
+/** The shortest of three `select 1` round trips on `conn`, in milliseconds. */
+async function roundTrip(conn: Sql): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    await conn`select 1`;
+    best = Math.min(best, performance.now() - t);
+  }
+  return best;
+}
+
 /**
  * Writes roles.sql, catalog.sql and every schema's dump and table files into the staging
- * directory; returns the manifest (snapshot and duration are filled in by the caller).
+ * directory; returns the manifest (snapshot and duration are filled in by the caller). `rttMs` is
+ * the database's round trip (lib/backup/slice.ts: how many ways a schema's data is read).
  */
 async function writeBackup(
   opts: BackupOptions,
@@ -174,6 +187,7 @@ async function writeBackup(
   tools: PgTools,
   env: Record<string, string>,
   snapshot: string | undefined,
+  rttMs: number,
 ): Promise<Manifest> {
   const files: Manifest["files"] = {};
   const local = new AbortController();
@@ -235,7 +249,7 @@ async function writeBackup(
       await Deno.mkdir(join(opts.stagingDir, s.seg), { recursive: true, mode: 0o700 });
       const dumpFile = join(opts.stagingDir, s.dump);
       const mySlices = slices.get(s.name) ?? [];
-      const sliced = mySlices.flatMap((x) => x.names);
+      const sliced = mySlices.flatMap((x) => x.patterns);
       const main = sliced.length ? join(opts.stagingDir, `.main-${s.seg}.dump`) : dumpFile;
       const temps = [main, ...mySlices.map((x) => x.path)].filter((p) => p !== dumpFile);
       const drop = onCleanup(() => temps.forEach((p) => Deno.removeSync(p)));
@@ -358,7 +372,10 @@ async function writeBackup(
     const weights = new Map(groups.flat().map((s) => [s.name, schemaWeight(tablesOf.get(s.name) ?? [])]));
     const totalWeight = [...weights.values()].reduce((a, b) => a + b, 0);
     const bytesOf = new Map(detected.tables.map((t) => [t.oid, t.bytes ?? 0]));
-    const slices = new Map<string, { names: string[]; path: string; done: Promise<void> }[]>();
+    const slices = new Map<
+      string,
+      { names: string[]; patterns: string[]; path: string; done: Promise<void> }[]
+    >();
     const sliceTasks: (() => Promise<void>)[] = [];
     for (const [s] of snapshot ? groups.filter((g) => g.length === 1) : []) {
       const data = s.tables.filter((t) => t.kind === "r").map((t) => ({
@@ -366,10 +383,15 @@ async function writeBackup(
         bytes: bytesOf.get(t.oid)!,
       }));
       const bytes = data.reduce((n, t) => n + t.bytes, 0);
-      const count = sliceCount(weights.get(s.name)!, totalWeight, opts.jobs, data.length, bytes);
+      const count = sliceCount(weights.get(s.name)!, totalWeight, opts.jobs, data.length, bytes, rttMs);
+      // Every table of the schema in the catalog, also those the plan leaves out and extensions' own:
+      // a slice's name prefixes must match none of them but its own.
+      const all = (tablesOf.get(s.name) ?? []).map((t) => t.name);
       slices.set(
         s.name,
-        planSlices(data, count).map((names, i) => {
+        planSlices(data, count, rttMs >= NETWORK_BOUND_RTT_MS).map((names, i) => {
+          const mine = new Set(names);
+          const patterns = slicePatterns(s.name, names, all.filter((n) => !mine.has(n)));
           const path = join(opts.stagingDir, `.slice-${s.seg}-${i + 1}.dump`);
           let settle!: (e?: unknown) => void;
           const done = new Promise<void>((ok, fail) => settle = (e) => (e === undefined ? ok() : fail(e)));
@@ -378,7 +400,7 @@ async function writeBackup(
             try {
               await runTool({
                 path: tools.path("pg_dump"),
-                args: pgDumpSliceArgs(s, names, path, tools.version.major, snapshot!, opts.dumpCompression),
+                args: pgDumpSliceArgs(patterns, path, tools.version.major, snapshot!, opts.dumpCompression),
                 env,
                 what: `pg_dump of ${names.length} table(s) of schema ${s.name}`,
                 signal: local.signal,
@@ -389,7 +411,7 @@ async function writeBackup(
               throw e;
             }
           });
-          return { names, path, done };
+          return { names, patterns, path, done };
         }),
       );
     }

@@ -351,12 +351,11 @@ export function tablePatterns(schema: string, names: string[]): string[] {
 }
 
 /**
- * pg_dump arguments for one slice of a schema's data (lib/backup/slice.ts): the rows of tables
- * `names` only, custom format, into `file`, in the backup's snapshot.
+ * pg_dump arguments for one slice of a schema's data (lib/backup/slice.ts): the rows of the tables
+ * `patterns` match (`slicePatterns`) only, custom format, into `file`, in the backup's snapshot.
  */
 export function pgDumpSliceArgs(
-  s: PlannedSchema,
-  names: string[],
+  patterns: string[],
   file: string,
   pgDumpMajor: number,
   snapshot: string,
@@ -367,7 +366,7 @@ export function pgDumpSliceArgs(
     `--compress=${compress}`,
     `--file=${file}`,
     "--data-only",
-    ...tablePatterns(s.name, names).map((p) => `--table=${p}`),
+    ...patterns.map((p) => `--table=${p}`),
     `--snapshot=${snapshot}`,
     "--no-password",
   ];
@@ -394,7 +393,7 @@ export function pgDumpArgs(
   pgDumpMajor: number,
   snapshot?: string,
   compress = dumpCompression(pgDumpMajor),
-  /** Tables of a single schema whose rows its slices read instead (`--exclude-table-data`). */
+  /** Patterns of tables of a single schema whose rows its slices read instead (`--exclude-table-data`). */
   sliced: string[] = [],
 ): string[] {
   const list = Array.isArray(schemas) ? schemas : [schemas];
@@ -410,9 +409,7 @@ export function pgDumpArgs(
   for (const s of list) {
     for (const t of s.excludeTables) args.push(`--exclude-table=${patternIdent(s.name)}.${patternIdent(t)}`);
   }
-  if (sliced.length > 0) {
-    for (const p of tablePatterns(list[0].name, sliced)) args.push(`--exclude-table-data=${p}`);
-  }
+  for (const p of sliced) args.push(`--exclude-table-data=${p}`);
   if (snapshot) args.push(`--snapshot=${snapshot}`);
   args.push("--no-password");
   return args;

@@ -8,6 +8,7 @@
  */
 import { type Archive, type ArchiveEntry, ArchiveError, type OutEntry } from "../pg/archive.ts";
 import { TABLE_COST } from "./group.ts";
+import { patternIdent, tablePatterns } from "./plan.ts";
 
 /** A table whose data may go to a slice. */
 export interface SliceTable {
@@ -26,12 +27,24 @@ export const MIN_SLICE_TABLES = 10;
 export const MAX_SLICES = 2;
 
 /**
+ * A round trip of at least this many milliseconds makes a dump of many tables wait on the network:
+ * pg_dump reads each table's rows with a COPY of its own, one after another, so its time is about a
+ * round trip per table whatever the data. Under it (a database on the same host or network) the
+ * time is the CPU of pg_dump and the server, which more pg_dumps on the same cores do not shorten.
+ */
+export const NETWORK_BOUND_RTT_MS = 1;
+
+/**
  * How many ways to read a schema's data: its share of the backup's work in `jobs` equal parts
- * (`weight` of `total`), at most `jobs` and {@link MAX_SLICES}, and at most one slice per
- * {@link MIN_SLICE_TABLES} tables. One way when its `bytes` of data are less than its tables' fixed
- * cost ({@link TABLE_COST} each): a slice's pg_dump reads the catalog and locks its tables again,
- * which for many small tables costs more than reading their rows in parallel saves (5,000 tables of
- * 4 KB were slower sliced, 200 of 250 KB faster).
+ * (`weight` of `total`), at most `jobs`, and at most one slice per {@link MIN_SLICE_TABLES} tables.
+ *
+ * With a round trip (`rttMs`, measured on the snapshot's connection) of at least
+ * {@link NETWORK_BOUND_RTT_MS}, that is all: each slice takes its tables' round trips off the one
+ * pg_dump's queue (5,000 tables through a 20 ms proxy: the one pg_dump spends about 120 s in them).
+ * Under it, at most {@link MAX_SLICES}, and one way when its `bytes` of data are less than its
+ * tables' fixed cost ({@link TABLE_COST} each): every slice is a pg_dump that reads the catalog again
+ * on the same cores, which for many small tables costs more than reading their rows in parallel
+ * saves (5,000 tables of 4 KB were slower sliced, 200 of 250 KB faster).
  */
 export function sliceCount(
   weight: number,
@@ -39,20 +52,41 @@ export function sliceCount(
   jobs: number,
   tables: number,
   bytes: number,
+  rttMs = 0,
 ): number {
-  if (total <= 0 || bytes < tables * TABLE_COST) return 1;
+  if (total <= 0) return 1;
   const share = Math.round((weight / total) * jobs);
-  return Math.max(1, Math.min(jobs, MAX_SLICES, share, Math.floor(tables / MIN_SLICE_TABLES)));
+  const most = Math.min(jobs, share, Math.floor(tables / MIN_SLICE_TABLES));
+  if (rttMs >= NETWORK_BOUND_RTT_MS) return Math.max(1, most);
+  if (bytes < tables * TABLE_COST) return 1;
+  return Math.max(1, Math.min(most, MAX_SLICES));
 }
 
 /**
  * The tables of each slice but the first (which stays with the schema's own pg_dump), `count` slices
- * of about equal bytes (the largest first, each into the lightest slice), each in the given order.
- * Empty when `count` is 1.
+ * of about equal cost, each in the given order. Empty when `count` is 1.
+ *
+ * By bytes (`byName` false: the largest first, each into the lightest slice), or, when the time is
+ * round trips per table (`byName`), as `count` runs of about equal cost (bytes and
+ * {@link TABLE_COST} per table) of the tables sorted by name, so that each run is matched by a few
+ * name prefixes ({@link slicePatterns}) instead of a pattern per hundred names.
  */
-export function planSlices(tables: SliceTable[], count: number): string[][] {
+export function planSlices(tables: SliceTable[], count: number, byName = false): string[][] {
   if (count <= 1) return [];
   const order = new Map(tables.map((t, i) => [t.name, i]));
+  if (byName) {
+    const sorted = tables.map((t) => t.name).sort(compareNames);
+    const cost = new Map(tables.map((t) => [t.name, t.bytes + TABLE_COST]));
+    const total = tables.reduce((n, t) => n + t.bytes + TABLE_COST, 0);
+    const runs: string[][] = [[]];
+    let sum = 0;
+    for (const name of sorted) {
+      if (runs.length < count && sum >= (total * runs.length) / count && runs.at(-1)!.length) runs.push([]);
+      runs.at(-1)!.push(name);
+      sum += cost.get(name)!;
+    }
+    return runs.slice(1).map((r) => r.sort((x, y) => order.get(x)! - order.get(y)!));
+  }
   const bins = Array.from({ length: count }, () => ({ bytes: 0, names: [] as string[] }));
   for (const t of [...tables].sort((a, b) => b.bytes - a.bytes || order.get(a.name)! - order.get(b.name)!)) {
     const bin = bins.reduce((best, b) => (b.bytes < best.bytes ? b : best));
@@ -65,23 +99,99 @@ export function planSlices(tables: SliceTable[], count: number): string[][] {
   );
 }
 
-/** Entries a data-only pg_dump writes besides TABLE DATA, left out of the merge. */
-const SKIPPED = new Set(["ENCODING", "STDSTRINGS", "SEARCHPATH", "DATABASE", "SEQUENCE SET"]);
+/** Code-point order (names with a common prefix sort together in it). */
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** How many code points `a` and `b` have in common at their start. */
+function commonPrefix(a: string[], b: string[] | undefined): number {
+  if (!b) return 0;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
 
 /**
- * The entries of the schema's archive `main` with the TABLE DATA entries of the slices' archives put
- * in after its last data entry, renumbered after its highest dumpId, each depending on the TABLE entry
- * of its table in `main`. Throws {@link ArchiveError} when a slice holds anything else, a table that
- * `main` does not define, or one whose data `main` already has, or when the archives differ in format.
+ * pg_dump `--table` patterns of schema `schema` that match exactly the tables `names` among
+ * `others` (every other table of the schema the catalog lists: those the plan leaves out, those of
+ * extensions, partitioned tables): name prefixes (`"s"."t1"*`) where a prefix matches no other
+ * table, whole names ({@link tablePatterns}) where none does. A table an extension owns is thus never
+ * matched by a prefix: `--table` would make pg_dump dump the rows of an extension's configuration
+ * table that the schema's dump leaves out. A prefix may match a sequence, view or foreign table: of
+ * those a `--data-only` dump holds only sequences' values, which {@link mergeSlices} takes when the
+ * schema's dump (excluding the same patterns' data) lacks them.
+ */
+export function slicePatterns(schema: string, names: string[], others: string[]): string[] {
+  const mine = new Set(names);
+  const all = [...new Set([...names, ...others])].sort(compareNames).map((n) => ({
+    name: n,
+    points: Array.from(n),
+    mine: mine.has(n),
+  }));
+  const prefixes: string[] = [];
+  const whole: string[] = [];
+  for (let k = 0; k < all.length;) {
+    if (!all[k].mine) {
+      k++;
+      continue;
+    }
+    let end = k;
+    while (end + 1 < all.length && all[end + 1].mine) end++;
+    // Names k..end are mine, k-1 and end+1 (when present) are not: a prefix of a name of the run
+    // longer than what it shares with either matches only names inside the run (names with a
+    // common prefix sort together).
+    const before = all[k - 1]?.points;
+    const after = all[end + 1]?.points;
+    while (k <= end) {
+      const p = all[k].points;
+      const n = 1 + Math.max(commonPrefix(p, before), commonPrefix(p, after));
+      if (n > p.length) {
+        whole.push(all[k].name); // a prefix of another table's name: only the name itself
+        k++;
+        continue;
+      }
+      const prefix = p.slice(0, n).join("");
+      let last = k;
+      while (last + 1 <= end && all[last + 1].name.startsWith(prefix)) last++;
+      if (last === k) whole.push(all[k].name);
+      else prefixes.push(`${patternIdent(schema)}.${patternIdent(prefix)}*`);
+      k = last + 1;
+    }
+  }
+  return [...prefixes, ...tablePatterns(schema, whole)];
+}
+
+/** Entries a data-only pg_dump writes besides its data, left out of the merge. */
+const SKIPPED = new Set(["ENCODING", "STDSTRINGS", "SEARCHPATH", "DATABASE"]);
+
+/**
+ * The entries of the schema's archive `main` with the data entries of the slices' archives put in
+ * after its last data entry, renumbered after its highest dumpId: a TABLE DATA entry depending on the
+ * TABLE entry of its table in `main`, a SEQUENCE SET entry (a sequence a slice's prefix matched, whose
+ * value `main` then left out too) on its SEQUENCE entry, as pg_dump's own do; a sequence value that
+ * `main` has too (a sequence its table owns) is kept once. Throws {@link ArchiveError} when a slice
+ * holds anything else, a table or sequence that `main` does not define, or rows that `main` already
+ * has, or when the archives differ in format.
  */
 export function mergeSlices(main: Archive, slices: { path: string; archive: Archive }[]): OutEntry[] {
   const tables = new Map<number, ArchiveEntry>();
+  const sequences = new Map<string, ArchiveEntry>();
   const withData = new Set<number>();
+  const seqKey = (e: ArchiveEntry) => `${e.namespace}\u0000${e.tag}`;
   for (const e of main.entries) {
     if (e.desc === "TABLE") tables.set(e.objectOid, e);
-    if (e.desc === "TABLE DATA") withData.add(e.objectOid);
+    if (e.desc === "SEQUENCE") sequences.set(seqKey(e), e);
   }
-  let next = Math.max(0, ...main.entries.map((e) => e.dumpId));
+  for (const e of main.entries) {
+    if (e.desc === "TABLE DATA") withData.add(e.objectOid);
+    if (e.desc === "SEQUENCE SET") {
+      const seq = sequences.get(seqKey(e));
+      if (seq) withData.add(seq.objectOid);
+    }
+  }
+  let next = 0;
+  for (const e of main.entries) next = Math.max(next, e.dumpId);
   const added: OutEntry[] = [];
   for (const { path, archive } of slices) {
     if (
@@ -91,14 +201,21 @@ export function mergeSlices(main: Archive, slices: { path: string; archive: Arch
     }
     for (const e of archive.entries) {
       if (SKIPPED.has(e.desc)) continue;
-      const table = tables.get(e.objectOid);
-      if (e.desc !== "TABLE DATA" || !table || withData.has(e.objectOid) || e.namespace !== table.namespace) {
+      const owner = e.desc === "TABLE DATA"
+        ? tables.get(e.objectOid)
+        : e.desc === "SEQUENCE SET"
+        ? sequences.get(seqKey(e))
+        : undefined;
+      // A slice's pg_dump writes the value of every sequence its tables own, which the schema's
+      // dump (leaving out only the tables' rows) also has, read in the same snapshot.
+      if (e.desc === "SEQUENCE SET" && owner && withData.has(owner.objectOid)) continue;
+      if (!owner || withData.has(owner.objectOid) || e.namespace !== owner.namespace) {
         throw new ArchiveError(
           `TOC entry ${e.dumpId} (${e.desc} ${e.tag}) of a slice does not fit its schema's dump`,
         );
       }
-      withData.add(e.objectOid);
-      added.push({ entry: e, deps: [table.dumpId], from: { path, dumpId: ++next } });
+      withData.add(owner.objectOid);
+      added.push({ entry: e, deps: [owner.dumpId], from: { path, dumpId: ++next } });
     }
   }
   const out: OutEntry[] = main.entries.map((entry) => ({ entry, deps: entry.deps }));

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import type { Archive, ArchiveEntry } from "../../../lib/pg/archive.ts";
-import { mergeSlices, planSlices, sliceCount } from "../../../lib/backup/slice.ts";
+import { mergeSlices, planSlices, sliceCount, slicePatterns } from "../../../lib/backup/slice.ts";
 import { pgDumpSliceArgs, tablePatterns } from "../../../lib/backup/plan.ts";
 import { TABLE_COST } from "../../../lib/backup/group.ts";
 
@@ -21,6 +21,67 @@ Deno.test("sliceCount: one way when the data is less than the tables' fixed cost
   assertEquals(sliceCount(100, 100, 4, 5000, 20 * (1 << 20)), 1);
   assertEquals(sliceCount(100, 100, 4, 200, 200 * TABLE_COST - 1), 1);
   assertEquals(sliceCount(100, 100, 4, 200, 200 * TABLE_COST), 2);
+});
+
+Deno.test("sliceCount: a round trip of 1 ms or more slices many small tables, up to the jobs; under it they stay one way", () => {
+  const small = 20 * (1 << 20); // 5,000 tables of 4 KB
+  assertEquals(sliceCount(100, 100, 4, 5000, small, 20), 4);
+  assertEquals(sliceCount(100, 100, 4, 5000, small, 1), 4);
+  assertEquals(sliceCount(100, 100, 4, 5000, small, 0.99), 1);
+  assertEquals(sliceCount(100, 100, 4, 5000, small), 1);
+  assertEquals(sliceCount(100, 100, 4, 25, small, 20), 2); // one slice per 10 tables at most
+  assertEquals(sliceCount(30, 100, 4, 5000, small, 20), 1); // its share of the work is about one job
+  assertEquals(sliceCount(100, 100, 4, 200, 200 * (1 << 20), 0.2), 2); // large tables, no latency
+});
+
+Deno.test("planSlices by name: runs of about equal cost in name order, each in the given order", () => {
+  const t = Array.from(
+    { length: 100 },
+    (_, i) => ({ name: `t${String(99 - i).padStart(2, "0")}`, bytes: 4096 }),
+  );
+  const s = planSlices(t, 4, true);
+  assertEquals(s.length, 3);
+  assertEquals(s.map((x) => x.length), [25, 25, 25]);
+  assertEquals(s[0].toSorted(), Array.from({ length: 25 }, (_, i) => `t${25 + i}`));
+  assertEquals(s[0][0], "t49"); // the given order (here descending)
+  // One large table: the run that holds it holds little else.
+  const big = [
+    { name: "a", bytes: 1 << 30 },
+    ...Array.from({ length: 30 }, (_, i) => ({ name: `b${i}`, bytes: 0 })),
+  ];
+  const b = planSlices(big, 2, true);
+  assertEquals(b.length, 1);
+  assertEquals(b[0].length, 30);
+});
+
+Deno.test("slicePatterns: prefixes that match the slice's tables and no other table of the schema", () => {
+  const names = Array.from({ length: 5000 }, (_, i) => `t${String(i).padStart(4, "0")}`);
+  const mine = names.slice(2000, 3000);
+  const others = names.filter((n) => !mine.includes(n));
+  assertEquals(slicePatterns("public", mine, others), ['"public"."t2"*']);
+  assertEquals(
+    slicePatterns("public", names.slice(2000, 3500), [...names.slice(0, 2000), ...names.slice(3500)]),
+    [
+      '"public"."t2"*',
+      '"public"."t30"*',
+      '"public"."t31"*',
+      '"public"."t32"*',
+      '"public"."t33"*',
+      '"public"."t34"*',
+    ],
+  );
+  // An extension's table (or one the plan leaves out) inside the run splits it; a name that is a
+  // prefix of another table's is given whole.
+  assertEquals(slicePatterns("s", ["ab1", "ab2", "ab3a", "ab3b", "t1"], ["ab2x_config", "t10"]), [
+    '"s"."ab3"*',
+    '"s".("ab1"|"ab2"|"t1")',
+  ]);
+  // Quotes, and a prefix never ends inside a character that takes two UTF-16 units.
+  assertEquals(slicePatterns('S"q', ["x\u{1F600}a", "x\u{1F600}b"], ["x\u{1F601}"]), [
+    '"S""q"."x\u{1F600}"*',
+  ]);
+  assertEquals(slicePatterns("s", ["a"], []), ['"s".("a")']);
+  assertEquals(slicePatterns("s", [], ["a"]), []);
 });
 
 Deno.test("planSlices: slices of about equal bytes, the first kept by the schema's dump", () => {
@@ -54,7 +115,7 @@ Deno.test("tablePatterns and the slice's pg_dump arguments", () => {
     extensions: [],
     tables: [],
   };
-  assertEquals(pgDumpSliceArgs(s, ["a"], "/x/s.dump", 17, "snap"), [
+  assertEquals(pgDumpSliceArgs(tablePatterns(s.name, ["a"]), "/x/s.dump", 17, "snap"), [
     "--format=custom",
     "--compress=zstd:3",
     "--file=/x/s.dump",
@@ -63,7 +124,7 @@ Deno.test("tablePatterns and the slice's pg_dump arguments", () => {
     "--snapshot=snap",
     "--no-password",
   ]);
-  assertEquals(pgDumpSliceArgs(s, ["a"], "/x/s.dump", 17, "snap", "0")[1], "--compress=0");
+  assertEquals(pgDumpSliceArgs(['"public"."a"*'], "/x/s.dump", 17, "snap", "0")[1], "--compress=0");
 });
 
 function e(
@@ -102,13 +163,17 @@ Deno.test("mergeSlices puts the slices' data after the schema's own, renumbered,
     e(5, "TABLE", 100, 2),
     e(6, "TABLE", 200, 2),
     e(7, "TABLE", 300, 2),
+    { ...e(8, "SEQUENCE", 400, 2), tag: "t300_id_seq" },
+    { ...e(10, "SEQUENCE", 500, 2), tag: "other_seq" },
     e(9, "TABLE DATA", 100, 3, [5]),
+    { ...e(11, "SEQUENCE SET", 0, 3, [10]), tag: "other_seq" },
     e(12, "INDEX", 7, 4, [6]),
   ]);
+  // A prefix of the slice matched the sequence t300_id_seq: its value is in the slice, not in main.
   const slice = archive([
     e(1, "ENCODING", 0, 1),
     e(3, "TABLE DATA", 300, 3, [2]),
-    e(4, "SEQUENCE SET", 0, 3),
+    { ...e(4, "SEQUENCE SET", 0, 3, [2]), tag: "t300_id_seq" },
   ]);
   const slice2 = archive([e(2, "TABLE DATA", 200, 3, [1])]);
   const out = mergeSlices(main, [{ path: "/a", archive: slice }, { path: "/b", archive: slice2 }]);
@@ -119,9 +184,13 @@ Deno.test("mergeSlices puts the slices' data after the schema's own, renumbered,
       [5, "TABLE", [], null],
       [6, "TABLE", [], null],
       [7, "TABLE", [], null],
+      [8, "SEQUENCE", [], null],
+      [10, "SEQUENCE", [], null],
       [9, "TABLE DATA", [5], null],
+      [11, "SEQUENCE SET", [10], null],
       [13, "TABLE DATA", [7], "/a"],
-      [14, "TABLE DATA", [6], "/b"],
+      [14, "SEQUENCE SET", [8], "/a"],
+      [15, "TABLE DATA", [6], "/b"],
       [12, "INDEX", [6], null],
     ],
   );
@@ -136,6 +205,23 @@ Deno.test("mergeSlices puts the slices' data after the schema's own, renumbered,
   throws(
     () => mergeSlices(main, [{ path: "/a", archive: archive([e(3, "TABLE", 300, 2)]) }]),
     /does not fit/,
+  );
+  // A sequence main does not define is refused; one whose value main already has is kept once.
+  throws(
+    () =>
+      mergeSlices(main, [{
+        path: "/a",
+        archive: archive([{ ...e(3, "SEQUENCE SET", 0, 3), tag: "nowhere_seq" }]),
+      }]),
+    /does not fit/,
+  );
+  assertEquals(
+    mergeSlices(main, [{
+      path: "/a",
+      archive: archive([{ ...e(3, "SEQUENCE SET", 0, 3), tag: "other_seq" }]),
+    }])
+      .length,
+    main.entries.length,
   );
   throws(() => mergeSlices(main, [{ path: "/a", archive: { ...slice2, intSize: 8 } }]), /differs in format/);
 });
