@@ -164,10 +164,18 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
   }
 }
 
-/** The shortest of three `select 1` round trips on `conn`, in milliseconds. */
+/** Round trips measured before the dump. */
+const RTT_SAMPLES = 10;
+
+/**
+ * The shortest of {@link RTT_SAMPLES} `select 1` round trips on `conn`, in milliseconds. The
+ * shortest: on a busy machine a local server's answer waits for a core now and then (at load 7 on 2
+ * cores, the best of three was over 1 ms and a local backup was sliced); a network's delay is there
+ * every time.
+ */
 async function roundTrip(conn: Sql): Promise<number> {
   let best = Infinity;
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < RTT_SAMPLES; i++) {
     const t = performance.now();
     await conn`select 1`;
     best = Math.min(best, performance.now() - t);
@@ -387,6 +395,9 @@ async function writeBackup(
       // Every table of the schema in the catalog, also those the plan leaves out and extensions' own:
       // a slice's name prefixes must match none of them but its own.
       const all = (tablesOf.get(s.name) ?? []).map((t) => t.name);
+      if (count > 1) {
+        opts.log(`reading schema ${s.name} over ${count} connections (round trip ${rttMs.toFixed(1)} ms)`);
+      }
       slices.set(
         s.name,
         planSlices(data, count, rttMs >= NETWORK_BOUND_RTT_MS).map((names, i) => {
