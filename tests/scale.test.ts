@@ -203,9 +203,9 @@ Deno.test({
       const data = list.filter((l) => / TABLE DATA /.test(l)).map(id);
       const other = Math.max(...list.filter((l) => !/ (TABLE DATA|SEQUENCE SET) /.test(l)).map(id));
       assertEquals(data.length, 299);
-      // Four ways (the measured round trip is over 1 ms, whatever the data): about three quarters of
-      // the tables' data came from slices, numbered after the schema's own entries.
-      assert(data.filter((x) => x > other).length >= 150, list.join("\n"));
+      // Two or three ways (the round trip is over 1 ms, whatever the data: sqrt(299 × 20 ms / 1 s)):
+      // half the tables' data or more came from slices, numbered after the schema's own entries.
+      assert(data.filter((x) => x > other).length >= 100, list.join("\n"));
       // The same entries as one pg_dump of the schema (ids and order aside).
       const plain = `${root}/plain.dump`;
       const u = new URL(c.url({ db }));

@@ -35,16 +35,27 @@ export const MAX_SLICES = 2;
 export const NETWORK_BOUND_RTT_MS = 1;
 
 /**
+ * What one more slice costs the backup, in milliseconds of the one pg_dump's queue: a pg_dump that
+ * connects, reads the catalog and locks its tables again, on the same cores (estimated on the
+ * benchmark's 2 cores: 200 tables of 250 KB through a 20 ms proxy were slower four ways than two,
+ * 5,000 tables of 4 KB were faster four ways than one).
+ */
+export const SLICE_COST_MS = 1000;
+
+/**
  * How many ways to read a schema's data: its share of the backup's work in `jobs` equal parts
  * (`weight` of `total`), at most `jobs`, and at most one slice per {@link MIN_SLICE_TABLES} tables.
  *
- * With a round trip (`rttMs`, measured on the snapshot's connection) of at least
- * {@link NETWORK_BOUND_RTT_MS}, that is all: each slice takes its tables' round trips off the one
- * pg_dump's queue (5,000 tables through a 20 ms proxy: the one pg_dump spends about 120 s in them).
- * Under it, at most {@link MAX_SLICES}, and one way when its `bytes` of data are less than its
- * tables' fixed cost ({@link TABLE_COST} each): every slice is a pg_dump that reads the catalog again
- * on the same cores, which for many small tables costs more than reading their rows in parallel
- * saves (5,000 tables of 4 KB were slower sliced, 200 of 250 KB faster).
+ * Two reasons to slice, the larger count wins:
+ * - the rows (any round trip): at most {@link MAX_SLICES}, and none when its `bytes` of data are
+ *   less than its tables' fixed cost ({@link TABLE_COST} each): every slice is a pg_dump that reads
+ *   the catalog again on the same cores, which for many small tables costs more than reading their
+ *   rows in parallel saves (5,000 tables of 4 KB were slower sliced directly, 200 of 250 KB faster);
+ * - the round trips, when one (`rttMs`, measured on the snapshot's connection) is at least
+ *   {@link NETWORK_BOUND_RTT_MS}: pg_dump reads each table with a COPY of its own, so `tables`
+ *   cost about `tables × rttMs` one after another, whatever the data. `n` ways take that to a
+ *   `n`th for {@link SLICE_COST_MS} per slice more: the best `n` is the square root of their ratio
+ *   (5,000 tables at 20 ms: 10, so `jobs`; 200 tables: 2; under 50 tables: 1).
  */
 export function sliceCount(
   weight: number,
@@ -57,9 +68,11 @@ export function sliceCount(
   if (total <= 0) return 1;
   const share = Math.round((weight / total) * jobs);
   const most = Math.min(jobs, share, Math.floor(tables / MIN_SLICE_TABLES));
-  if (rttMs >= NETWORK_BOUND_RTT_MS) return Math.max(1, most);
-  if (bytes < tables * TABLE_COST) return 1;
-  return Math.max(1, Math.min(most, MAX_SLICES));
+  const forRows = bytes < tables * TABLE_COST ? 1 : MAX_SLICES;
+  const forTrips = rttMs >= NETWORK_BOUND_RTT_MS
+    ? Math.round(Math.sqrt((tables * rttMs) / SLICE_COST_MS))
+    : 1;
+  return Math.max(1, Math.min(most, Math.max(forRows, forTrips)));
 }
 
 /**

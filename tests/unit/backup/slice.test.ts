@@ -23,15 +23,18 @@ Deno.test("sliceCount: one way when the data is less than the tables' fixed cost
   assertEquals(sliceCount(100, 100, 4, 200, 200 * TABLE_COST), 2);
 });
 
-Deno.test("sliceCount: a round trip of 1 ms or more slices many small tables, up to the jobs; under it they stay one way", () => {
+Deno.test("sliceCount: a round trip of 1 ms or more slices many small tables, as its square-root rule says; under it they stay one way", () => {
   const small = 20 * (1 << 20); // 5,000 tables of 4 KB
-  assertEquals(sliceCount(100, 100, 4, 5000, small, 20), 4);
-  assertEquals(sliceCount(100, 100, 4, 5000, small, 1), 4);
+  assertEquals(sliceCount(100, 100, 4, 5000, small, 20), 4); // sqrt(100 s / 1 s) = 10, at most the jobs
+  assertEquals(sliceCount(100, 100, 8, 5000, small, 5), 5); // sqrt(25 s / 1 s)
   assertEquals(sliceCount(100, 100, 4, 5000, small, 0.99), 1);
   assertEquals(sliceCount(100, 100, 4, 5000, small), 1);
-  assertEquals(sliceCount(100, 100, 4, 25, small, 20), 2); // one slice per 10 tables at most
+  assertEquals(sliceCount(100, 100, 4, 200, 200 * 4096, 20), 2); // sqrt(4 s / 1 s)
+  assertEquals(sliceCount(100, 100, 4, 40, 40 * 4096, 20), 1); // 0.8 s of round trips: not worth a slice
+  assertEquals(sliceCount(100, 100, 4, 25, small, 200), 2); // one slice per 10 tables at most
   assertEquals(sliceCount(30, 100, 4, 5000, small, 20), 1); // its share of the work is about one job
   assertEquals(sliceCount(100, 100, 4, 200, 200 * (1 << 20), 0.2), 2); // large tables, no latency
+  assertEquals(sliceCount(100, 100, 4, 200, 200 * (1 << 20), 2), 2); // large tables, little latency
 });
 
 Deno.test("planSlices by name: runs of about equal cost in name order, each in the given order", () => {
