@@ -173,17 +173,23 @@ Deno.test({
       return `create table public.${t} (id serial primary key, v text);
         insert into public.${t} (v) select md5(g::text) from generate_series(1, ${i % 4 + 1}) g;`;
     });
-    sql.push("create sequence public.r2_counter; select setval('public.r2_counter', 4242);", "analyze;");
+    sql.push("create sequence public.r2_counter; select setval('public.r2_counter', 4242);");
+    sql.push("analyze;");
     await c.sql(sql.join("\n"), { db });
     const proxy = startProxy(c.port, 10); // 10 ms each way
     const root = await Deno.makeTempDir({ prefix: "sb-slices-rtt-" });
-    try {
+    const u = new URL(c.url({ db }));
+    /**
+     * A backup through the proxy into `out`; checks its .dump against one pg_dump of the schema
+     * (`extra` its arguments besides) and returns its `pg_restore -l` lines.
+     */
+    const backupAndCompare = async (out: string, tables: number, extra: string[]) => {
       const url = new URL(c.url({ db }));
       url.port = String(proxy.port);
       const b = await runCli([
         "backup",
         "--out",
-        root,
+        out,
         "--yes",
         "--jobs",
         "4",
@@ -194,23 +200,28 @@ Deno.test({
         SUPABASE_DB_URL: url.href,
       });
       assertEquals(b.code, 0, b.stderr);
-      const m: Manifest = JSON.parse(await Deno.readTextFile(`${root}/latest/manifest.json`));
+      const m: Manifest = JSON.parse(await Deno.readTextFile(`${out}/latest/manifest.json`));
       const pub = m.schemas.find((s) => s.name === "public")!;
       assertEquals(pub.tables.length, 299);
-      const file = `${root}/latest/${pub.dump}`;
-      const list = await tocLines(file);
+      const list = await tocLines(`${out}/latest/${pub.dump}`);
       const id = (l: string) => Number(l.split(";")[0]);
       const data = list.filter((l) => / TABLE DATA /.test(l)).map(id);
       const other = Math.max(...list.filter((l) => !/ (TABLE DATA|SEQUENCE SET) /.test(l)).map(id));
-      assertEquals(data.length, 299);
+      assertEquals(data.length, tables);
       // Two or three ways (the round trip is over 1 ms, whatever the data: sqrt(299 × 20 ms / 1 s)):
       // half the tables' data or more came from slices, numbered after the schema's own entries.
       assert(data.filter((x) => x > other).length >= 100, list.join("\n"));
       // The same entries as one pg_dump of the schema (ids and order aside).
-      const plain = `${root}/plain.dump`;
-      const u = new URL(c.url({ db }));
+      const plain = `${out}/plain.dump`;
       const o = await new Deno.Command(`${clientBinDir()}/pg_dump`, {
-        args: ["-Fc", `--file=${plain}`, "--schema=public", "--exclude-table=public.r150", "--no-password"],
+        args: [
+          "-Fc",
+          `--file=${plain}`,
+          "--schema=public",
+          ...extra,
+          "--exclude-table=public.r150",
+          "--no-password",
+        ],
         env: {
           PGHOST: u.hostname,
           PGPORT: u.port,
@@ -222,6 +233,10 @@ Deno.test({
       assert(o.success, new TextDecoder().decode(o.stderr));
       const strip = (l: string[]) => l.map((x) => x.replace(/^\d+; \d+ \d+ /, "")).sort();
       assertEquals(strip(list), strip(await tocLines(plain)));
+      return { list, id, other };
+    };
+    try {
+      const { list } = await backupAndCompare(root, 299, []);
       assertEquals(list.filter((l) => / SEQUENCE SET /.test(l)).length, 301); // r150_id_seq too, as pg_dump -T does
 
       assertEquals((await runCli(["verify", "--out", root], TOOLS)).code, 0);
@@ -234,6 +249,25 @@ Deno.test({
       const seqs =
         "select string_agg(sequencename || '=' || coalesce(last_value, 0), ',' order by 1) from pg_sequences";
       assertEquals(await c.sql(seqs, { db: target }), await c.sql(seqs, { db }));
+
+      // An extension's configuration table whose name a slice's prefix ("r2") would match (made one by
+      // hand, as pg_extension_config_dump does from an extension's script; so CREATE EXTENSION does not
+      // make it, and this backup is not restored): the .dump still lists what pg_dump lists, and the
+      // table's rows come from the schema's own dump, not from a slice. (slicePatterns leaves such a
+      // table out of every prefix; with that check removed this test still passed on pg_dump 17.12,
+      // so it guards the result, not the check: tests/unit/backup/slice.test.ts tests the check.)
+      await c.sql(
+        `create extension ltree with schema public;
+         create table public.r2_ltree_config (id int primary key, v text);
+         insert into public.r2_ltree_config values (1, 'config');
+         alter extension ltree add table public.r2_ltree_config;
+         update pg_extension set extconfig = array['public.r2_ltree_config'::regclass::oid],
+           extcondition = array[''] where extname = 'ltree';`,
+        { db },
+      );
+      const again = await backupAndCompare(`${root}/ext`, 300, ["--extension=ltree"]);
+      const config = again.list.find((l) => / TABLE DATA public r2_ltree_config /.test(l));
+      assert(config && again.id(config) < again.other, again.list.join("\n"));
     } finally {
       await proxy.close();
       await Deno.remove(root, { recursive: true });
