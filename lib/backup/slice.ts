@@ -130,8 +130,9 @@ function commonPrefix(a: string[], b: string[] | undefined): number {
  * `others` (every other table of the schema the catalog lists: those the plan leaves out, those of
  * extensions, partitioned tables): name prefixes (`"s"."t1"*`) where a prefix matches no other
  * table, whole names ({@link tablePatterns}) where none does. A table an extension owns is thus never
- * matched by a prefix: `--table` would make pg_dump dump the rows of an extension's configuration
- * table that the schema's dump leaves out. A prefix may match a sequence, view or foreign table: of
+ * matched by a prefix: `--table` naming an extension's configuration table may make pg_dump dump its
+ * rows, which the schema's dump holds already or leaves out (pg_dump 17.12 did not for a
+ * `--data-only` slice, tests/scale.test.ts; nothing here relies on that). A prefix may match a sequence, view or foreign table: of
  * those a `--data-only` dump holds only sequences' values, which {@link mergeSlices} takes when the
  * schema's dump (excluding the same patterns' data) lacks them.
  */
