@@ -5,11 +5,13 @@
  * role and a hint (`--roles`, CREATE ROLE), and the target unchanged; with `--roles` (roles.sql
  * creates the role) the same restore goes through with the policy in place. `--dry-run` (text and
  * `--json`) prints its plan and exits with the same error. The policy's name is
- * hostile (`x TO evil`), and cannot move the role list.
+ * hostile (`x TO evil`), and cannot move the role list; the role's name holds a line break (and
+ * `error: forged` after it): the error and the hint show it as `U&"…"`, on their one line.
  * @module
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
+import { sqlIdent } from "../lib/pg/ident.ts";
 import { runCli } from "./support/cli.ts";
 import { type Cluster, sharedCluster } from "./support/cluster.ts";
 import { tallied } from "./support/tally.ts";
@@ -33,14 +35,15 @@ for (const major of [15, 17] as const) {
     fn: async (t) => {
       const c = await sharedCluster(major);
       const src = await c.createDatabase();
-      const role = `reader_${major}_${crypto.randomUUID().slice(0, 8)}`;
+      const role = `reader_${major}_${crypto.randomUUID().slice(0, 8)}\nerror: forged`;
+      const shown = sqlIdent(role); // U&"reader_…\000aerror: forged"
       await c.sql(
-        `create role ${role} nologin;
+        `create role ${shown} nologin;
          create schema app;
          create table app.notes (id int primary key, body text);
          insert into app.notes select g, 'n' || g from generate_series(1, 20) g;
          alter table app.notes enable row level security;
-         create policy "x TO evil, postgres" on app.notes for select to ${role} using (true);`,
+         create policy "x TO evil, postgres" on app.notes for select to ${shown} using (true);`,
         { db: src },
       );
       const root = await Deno.makeTempDir({ prefix: `policy-roles-${major}-` });
@@ -48,7 +51,7 @@ for (const major of [15, 17] as const) {
         const b = await runCli(["backup", "--db-url", c.url({ db: src }), "--out", root, "--yes"], TOOLS);
         ok(b.code === 0, b.stderr);
         // The role goes away (with its policy) in the cluster: the backup still names it.
-        await c.sql(`drop policy "x TO evil, postgres" on app.notes; drop role ${role};`, { db: src });
+        await c.sql(`drop policy "x TO evil, postgres" on app.notes; drop role ${shown};`, { db: src });
 
         await t.step("without the role: exit 2 before anything is written", async () => {
           await tallied("policy role checks", async () => {
@@ -59,12 +62,13 @@ for (const major of [15, 17] as const) {
             const lines = r.stderr.trim().split("\n");
             const error = lines.find((l) => l.startsWith("error: "))!;
             ok(
-              error.startsWith(`error: 1 policy of the backup name role(s) the target lacks: "${role}"`),
+              error.startsWith(`error: 1 policy of the backup name role(s) the target lacks: ${shown} `),
               r.stderr,
             );
-            ok(error.includes(`policy x TO evil, postgres on app.notes`), error);
+            ok(error.includes(`policy "x TO evil, postgres" on app.notes for ${shown})`), error);
+            ok(!lines.some((l) => l.startsWith("error: forged")), r.stderr);
             const hint = lines.find((l) => l.startsWith("hint: "))!;
-            ok(hint.includes("restore with --roles") && hint.includes(`CREATE ROLE ${role} NOLOGIN;`), hint);
+            ok(hint.includes("restore with --roles") && hint.includes(`CREATE ROLE ${shown} NOLOGIN;`), hint);
             assertEquals(await relations(c, db), before);
             // The dry run says the same, after its plan, with the same exit code.
             const dry = await runCli(
@@ -81,7 +85,7 @@ for (const major of [15, 17] as const) {
             );
             assertEquals(json.code, 2, json.stderr);
             const plan = JSON.parse(json.stdout);
-            ok(plan.stop.error.includes(`"${role}"`), json.stdout);
+            ok(plan.stop.error.includes(shown), json.stdout);
             assertEquals(plan.schemas, [{ name: "app", mode: "create" }, {
               name: "public",
               mode: "into-existing",
@@ -118,7 +122,7 @@ for (const major of [15, 17] as const) {
         });
       } finally {
         await Deno.remove(root, { recursive: true });
-        await c.sql(`drop role if exists ${role}`).catch(() => {});
+        await c.sql(`drop role if exists ${shown}`).catch(() => {});
       }
     },
   });

@@ -4,7 +4,7 @@
  * object. Pure.
  * @module
  */
-import { quoteIdent } from "../pg/ident.ts";
+import { quoteIdent, sqlIdent } from "../pg/ident.ts";
 import { decodeField } from "./copy.ts";
 import type { BackupDiff, RowContext, TableDiff } from "./compare.ts";
 import type { RowChange } from "./rows.ts";
@@ -39,19 +39,6 @@ export function sqlLiteral(v: string | null): string {
     else out += c;
   }
   return `E'${out}'`;
-}
-
-/** An identifier quoted for SQL; names with control characters use `U&"…"` escapes. Pure. */
-export function sqlIdent(name: string): string {
-  if (!CONTROL.test(name)) return quoteIdent(name);
-  let out = "";
-  for (const c of name) {
-    if (c === "\\") out += "\\\\";
-    else if (c === '"') out += '""';
-    else if (CONTROL.test(c)) out += `\\${hex4(c)}`;
-    else out += c;
-  }
-  return `U&"${out}"`;
 }
 
 function values(columns: string[], fields: string[]): Map<string, string | null> {

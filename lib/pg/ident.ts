@@ -59,6 +59,38 @@ export function quoteIdent(name: string): string {
     : `"${name.replaceAll('"', '""')}"`;
 }
 
+/**
+ * Characters a name may hold that must never reach a terminal, a log or a SQL line as they are: C0
+ * controls (line breaks, tabs), DEL, C1 controls, the Unicode line and paragraph separators,
+ * bidirectional marks, embeddings, overrides and isolates, and the byte order mark (the set
+ * lib/base/output.ts escapes in every printed line).
+ */
+// deno-lint-ignore no-control-regex
+const NON_PRINTING = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+
+/**
+ * An identifier as SQL that stays on one line and shows what it is: {@link quoteIdent}, or, when
+ * the name holds a non-printing character, `U&"…"` with that character escaped (`a⏎b` →
+ * `U&"a\000ab"`), which PostgreSQL reads back as the same name. For SQL the tool prints (hints,
+ * diff's statements) or runs. Pure.
+ */
+export function sqlIdent(name: string): string {
+  if (!NON_PRINTING.test(name)) return quoteIdent(name);
+  let out = "";
+  for (const c of name) {
+    if (c === "\\") out += "\\\\";
+    else if (c === '"') out += '""';
+    else if (NON_PRINTING.test(c)) out += `\\${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+    else out += c;
+  }
+  return `U&"${out}"`;
+}
+
+/** `schema.table` as {@link sqlIdent} writes each part. Pure. */
+export function sqlQualified(schema: string, table: string): string {
+  return `${sqlIdent(schema)}.${sqlIdent(table)}`;
+}
+
 /** `schema.table`, each part quoted as needed. */
 export function qualified(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;

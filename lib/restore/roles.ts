@@ -7,7 +7,7 @@
  * @module
  */
 import { type BackupError, usageError } from "../base/errors.ts";
-import { quoteIdent } from "../pg/ident.ts";
+import { sqlIdent, sqlQualified } from "../pg/ident.ts";
 import { isKeyword, type Token, tokenize, tokenName } from "../pg/tokens.ts";
 
 /** What a `CREATE ROLE` / `ALTER ROLE` statement of roles.sql is about; undefined for others. */
@@ -50,7 +50,7 @@ const PSEUDO_ROLES = new Set(["public", "current_user", "session_user", "current
 
 /** One policy and the roles it is granted to. */
 export interface PolicyRoles {
-  /** `policy on schema.table`, for messages. */
+  /** `policy on schema.table`, for messages, each name as {@link sqlIdent} writes it. */
   policy: string;
   roles: string[];
 }
@@ -71,9 +71,13 @@ export function policyRoles(stmt: string): PolicyRoles | undefined {
   let i = 2;
   const name = t[i] && tokenName(t[i++]);
   if (name === undefined || !isKeyword(t[i++], "on")) return undefined;
-  let table = t[i] && tokenName(t[i++]);
+  const first = t[i] && tokenName(t[i++]);
+  if (first === undefined) return undefined;
+  let table = sqlIdent(first);
   if (t[i]?.kind === "op" && t[i].text === ".") {
-    table = `${table}.${t[i + 1] && tokenName(t[i + 1])}`;
+    const second = t[i + 1] && tokenName(t[i + 1]);
+    if (second === undefined) return undefined;
+    table = sqlQualified(first, second);
     i += 2;
   }
   if (isKeyword(t[i], "as")) i += 2;
@@ -89,7 +93,7 @@ export function policyRoles(stmt: string): PolicyRoles | undefined {
       else break;
     }
   }
-  return { policy: `${name} on ${table}`, roles };
+  return { policy: `${sqlIdent(name)} on ${table}`, roles };
 }
 
 /**
@@ -122,16 +126,16 @@ export function missingRolesError(
 ): BackupError | undefined {
   if (missing.size === 0) return undefined;
   const names = [...missing.keys()];
-  const shown = names.slice(0, 5).map((r) => `"${r}"`).join(", ") + (names.length > 5 ? ", …" : "");
+  const shown = names.slice(0, 5).map(sqlIdent).join(", ") + (names.length > 5 ? ", …" : "");
   const [first, uses] = [...missing.entries()][0];
   const count = [...missing.values()].reduce((n, l) => n + l.length, 0);
-  const create = names.slice(0, 3).map((r) => `CREATE ROLE ${quoteIdent(r)} NOLOGIN;`).join(" ");
+  const create = names.slice(0, 3).map((r) => `CREATE ROLE ${sqlIdent(r)} NOLOGIN;`).join(" ");
   const roles = !o.rolesFlag && o.backupHasRoles
     ? "restore with --roles (roles.sql creates the backup's own roles), or "
     : "";
   return usageError(
     `${count} polic${count === 1 ? "y" : "ies"} of the backup name role(s) the target lacks: ${shown} ` +
-      `(e.g. policy ${uses[0]} for "${first}"); nothing was written`,
+      `(e.g. policy ${uses[0]} for ${sqlIdent(first)}); nothing was written`,
     `${roles}create them in the target first (${create}); a Supabase project has anon, ` +
       `authenticated and service_role already`,
   );

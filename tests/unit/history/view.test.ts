@@ -11,9 +11,9 @@ import {
   qualifiedName,
   rowJson,
   rowSql,
-  sqlIdent,
   sqlLiteral,
 } from "../../../lib/history/view.ts";
+import { sqlIdent } from "../../../lib/pg/ident.ts";
 
 const usage = (re: RegExp) => (e: unknown) =>
   e instanceof BackupError && e.exitCode === 2 && re.test(e.message);

@@ -13,7 +13,7 @@ Deno.test("policyRoles reads a policy's TO list token by token", () => {
     policyRoles(
       `CREATE POLICY "own rows" ON public.profiles FOR SELECT TO authenticated USING ((auth.uid() = id));`,
     ),
-    { policy: "own rows on public.profiles", roles: ["authenticated"] },
+    { policy: `"own rows" on public.profiles`, roles: ["authenticated"] },
   );
   assertEquals(
     policyRoles(`CREATE POLICY p ON s.t AS RESTRICTIVE FOR UPDATE TO anon, "Odd ""Role""", service_role;`),
@@ -29,7 +29,10 @@ Deno.test("policyRoles reads a policy's TO list token by token", () => {
 
 Deno.test("policyRoles: hostile policy and table names cannot move the role list", () => {
   const stmt = `CREATE POLICY "x TO evil, more" ON "s TO a"."t\nTO b" FOR ALL TO "r;TO c" USING ((1 = 1));`;
-  assertEquals(policyRoles(stmt), { policy: "x TO evil, more on s TO a.t\nTO b", roles: ["r;TO c"] });
+  assertEquals(policyRoles(stmt), {
+    policy: `"x TO evil, more" on "s TO a".U&"t\\000aTO b"`,
+    roles: ["r;TO c"],
+  });
   // USING (… TO …) after the list is never read as roles
   assertEquals(
     policyRoles(`CREATE POLICY p ON t TO anon USING ((current_setting('x TO y') = 'z'));`)?.roles,
@@ -50,7 +53,7 @@ Deno.test("missingPolicyRoles and the exit-2 error", () => {
   const e = missingRolesError(missing, { rolesFlag: false, backupHasRoles: true })!;
   assertEquals(e.exitCode, ExitCode.usage);
   ok(
-    e.message.startsWith(`3 policies of the backup name role(s) the target lacks: "authenticated", "anon"`),
+    e.message.startsWith(`3 policies of the backup name role(s) the target lacks: authenticated, anon`),
     e.message,
   );
   ok(e.message.endsWith("nothing was written"), e.message);
@@ -83,4 +86,19 @@ Deno.test("parameterGrantees reads the roles of pg_dumpall's parameter privilege
   assertEquals(parameterGrantees("GRANT reporting TO postgres;"), undefined);
   assertEquals(parameterGrantees("GRANT SELECT ON TABLE parameter TO postgres;"), undefined);
   assertEquals(parameterGrantees("ALTER ROLE postgres SET x TO 'on parameter';"), undefined);
+});
+
+Deno.test('missingRolesError: a role name with control or non-printing characters is shown as U&"…"', () => {
+  // a line break (could forge an `error:` line), a bidirectional override, a C1 control, a quote, a backslash
+  const role = 'r\nerror: forged\u202e"q"\\\u0085';
+  const e = missingRolesError(missingPolicyRoles([{ policy: "p on public.t", roles: [role] }], () => false), {
+    rolesFlag: false,
+    backupHasRoles: true,
+  })!;
+  const shown = 'U&"r\\000aerror: forged\\202e""q""\\\\\\0085"';
+  ok(e.message.includes(`lacks: ${shown} (e.g. policy p on public.t for ${shown})`), e.message);
+  ok(e.hint!.includes(`CREATE ROLE ${shown} NOLOGIN;`), e.hint);
+  for (const text of [e.message, e.hint!]) {
+    ok(!/[\n\u202e\u0085]/.test(text), text);
+  }
 });
