@@ -13,7 +13,7 @@ import { listBackups, readStoredManifest, type StoredBackup } from "../store/rem
 import { readArchives } from "../store/listing.ts";
 import { type Manifest, MANIFEST_NAME, parseManifest } from "../store/manifest.ts";
 import { type GitBackup, gitTop, latestHistory, pathInRepo } from "../store/revision.ts";
-import { ARCHIVE, archiveName, LATEST } from "../store/rotation.ts";
+import { ARCHIVE, LATEST } from "../store/rotation.ts";
 
 /** One backup with its manifest. */
 export interface KnownBackup {
@@ -39,42 +39,66 @@ export interface TimelineEntry {
 }
 
 /**
- * The backups of `root`: latest, the archives, and (when the root is in a git repository) each
- * commit's latest/ that is neither of those any more, oldest first. The same backup is listed
- * once (by its archive name), under its name on disk when it is there.
+ * What tells one backup from another: its full creation time (milliseconds included), its source
+ * and its files' checksums. The same backup seen twice (in latest/ and in the commit that added
+ * it, or in archive/ after rotation) has the same manifest and so the same identity; two backups
+ * taken in the same second do not (their archive names, cut to the second, may be equal). Pure.
  */
-export async function knownBackups(root: string): Promise<KnownBackup[]> {
-  const out: KnownBackup[] = [];
+export function backupIdentity(m: Manifest): string {
+  const files = Object.keys(m.files).sort().map((k) => `${k}=${m.files[k].sha256}`);
+  return JSON.stringify([m.createdAt, m.source ?? null, files]);
+}
+
+/**
+ * `found` (as {@link knownBackups} finds them: latest, the archives, then git history newest
+ * commit first) with each backup once, under the first label it was found with, oldest first by
+ * full creation time; backups of the same time keep git's order (the older commit first). A
+ * manifest without a valid createdAt is left out: it cannot be placed in time. Pure.
+ */
+export function distinctBackups(found: readonly KnownBackup[]): KnownBackup[] {
   const seen = new Set<string>();
-  const add = (label: string, manifest: Manifest, at: { dir?: string; git?: GitBackup }) => {
-    let id: string;
-    try {
-      id = archiveName(manifest);
-    } catch {
-      return; // no valid createdAt: cannot be placed in time
-    }
+  const out: { b: KnownBackup; at: number; order: number }[] = [];
+  found.forEach((b, i) => {
+    const at = new Date(b.manifest.createdAt).getTime();
+    if (Number.isNaN(at)) return;
+    const id = backupIdentity(b.manifest);
     if (seen.has(id)) return;
     seen.add(id);
-    out.push({ label, manifest, ...at });
-  };
+    // on disk first (latest is the newest, then archives newest first), then git newest first:
+    // found later means older, among backups of the same time
+    out.push({ b, at, order: -i });
+  });
+  return out.sort((x, y) => x.at - y.at || x.order - y.order).map((x) => x.b);
+}
+
+/**
+ * The backups of `root`: latest, the archives, and (when the root is in a git repository) each
+ * commit's latest/ that is neither of those any more, oldest first. The same backup is listed
+ * once, under its name on disk when it is there; two backups taken in the same second are two
+ * (see {@link distinctBackups}).
+ */
+export async function knownBackups(root: string): Promise<KnownBackup[]> {
+  const found: KnownBackup[] = [];
   try {
     const path = join(root, LATEST, MANIFEST_NAME);
-    add(LATEST, parseManifest(await Deno.readTextFile(path), path), { dir: join(root, LATEST) });
+    found.push({
+      label: LATEST,
+      manifest: parseManifest(await Deno.readTextFile(path), path),
+      dir: join(root, LATEST),
+    });
   } catch {
     // no readable latest
   }
   for (const a of await readArchives(root)) {
-    if (a.manifest) add(`${ARCHIVE}/${a.name}`, a.manifest, { dir: a.dir });
+    if (a.manifest) found.push({ label: `${ARCHIVE}/${a.name}`, manifest: a.manifest, dir: a.dir });
   }
   const top = await gitTop(root).catch(() => undefined);
   if (top) {
     for (const g of await latestHistory(top, await pathInRepo(top, root))) {
-      add(g.label, g.manifest, { git: g });
+      found.push({ label: g.label, manifest: g.manifest, git: g });
     }
   }
-  return out.sort((a, b) =>
-    new Date(a.manifest.createdAt).getTime() - new Date(b.manifest.createdAt).getTime()
-  );
+  return distinctBackups(found);
 }
 
 /** Manifests read at once from an object store. */
@@ -145,5 +169,17 @@ export function tableTimeline(backups: readonly KnownBackup[], schema: string, t
       "check the name (SCHEMA.TABLE, quoted as in SQL when it needs it) and --out (or --store) and --env; 'backup.ts list' shows the backups",
     );
   }
-  return { entries, backups: backups.length, present };
+  // seconds that more than one backup was taken in: the text shows those times to the millisecond
+  const perSecond = new Map<string, number>();
+  for (const b of backups) {
+    const sec = secondOf(b.manifest.createdAt);
+    perSecond.set(sec, (perSecond.get(sec) ?? 0) + 1);
+  }
+  const sharedSeconds = new Set([...perSecond].filter(([, n]) => n > 1).map(([sec]) => sec));
+  return { entries, backups: backups.length, present, sharedSeconds };
+}
+
+/** An ISO time cut to its second (`2026-12-01T09:30:10.250Z` → `2026-12-01T09:30:10Z`). Pure. */
+export function secondOf(iso: string): string {
+  return iso.replace(/\.\d+Z$/, "Z");
 }

@@ -9,7 +9,7 @@ import { decodeField } from "./copy.ts";
 import type { BackupDiff, RowContext, TableDiff } from "./compare.ts";
 import type { RowChange } from "./rows.ts";
 import type { SchemaChange } from "./schema.ts";
-import type { TimelineEntry } from "./timeline.ts";
+import { secondOf, type TimelineEntry } from "./timeline.ts";
 import { formatBytes } from "../base/size.ts";
 import { escapeControl } from "../base/output.ts";
 
@@ -192,10 +192,19 @@ export function qualifiedName(schema: string, table: string): string {
   return escapeControl(`${quoteIdent(schema)}.${quoteIdent(table)}`);
 }
 
-/** The text of `history --table`: one line per backup in which the table changed. Pure. */
+/**
+ * The text of `history --table`: one line per backup in which the table changed, its time to the
+ * second, or to the millisecond when another backup was taken in the same second (`sharedSeconds`),
+ * so that the time printed, given to `diff` or `restore --as-of`, chooses that backup. Pure.
+ */
 export function formatTimeline(
   table: string,
-  t: { entries: readonly TimelineEntry[]; backups: number; present: number },
+  t: {
+    entries: readonly TimelineEntry[];
+    backups: number;
+    present: number;
+    sharedSeconds?: ReadonlySet<string>;
+  },
 ): string {
   const head = `${table}: ${t.entries.length} change${
     t.entries.length === 1 ? "" : "s"
@@ -203,7 +212,7 @@ export function formatTimeline(
   const rows = [["CREATED", "CHANGE", "ROWS", "SIZE", "BACKUP"]];
   for (const e of t.entries) {
     rows.push([
-      e.createdAt.replace(/\.\d{3}Z$/, "Z"),
+      t.sharedSeconds?.has(secondOf(e.createdAt)) ? e.createdAt : secondOf(e.createdAt),
       e.change,
       e.rows === null ? "-" : String(e.rows),
       e.bytes === null ? "-" : formatBytes(e.bytes),

@@ -1,10 +1,10 @@
 /** Showing a comparison (pure): SQL literals and statements, JSON rows, text, history lines, FROM/TO. */
-import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
 import { BackupError } from "../../../lib/base/errors.ts";
 import { parseCli } from "../../../lib/cli/flags.ts";
 import type { Manifest } from "../../../lib/store/manifest.ts";
 import { chooseSides } from "../../../cmd/diff.ts";
-import { tableTimeline } from "../../../lib/history/timeline.ts";
+import { distinctBackups, tableTimeline } from "../../../lib/history/timeline.ts";
 import {
   formatDiff,
   formatTimeline,
@@ -185,4 +185,41 @@ Deno.test("tableTimeline: created, schema, data, dropped, back; a table in no ba
     () => tableTimeline(b, "shop", "x", "root"),
     usage(/table shop\.x is in none of the 6 backups in root/),
   );
+});
+
+Deno.test("distinctBackups: two backups of the same second are two; one backup seen twice is one", () => {
+  // as knownBackups finds them: latest, archives newest first, then git history newest commit first
+  const a = manifest("2026-12-01T09:30:10.100Z", { t: ["s1", "d1"] });
+  const b = manifest("2026-12-01T09:30:10.700Z", { t: ["s1", "d2"] }); // same second, a change
+  const c = manifest("2026-12-01T09:30:10.900Z", { t: ["s1", "d2"] }); // same second, no change
+  const found = [
+    { label: "latest", manifest: c },
+    { label: "archive/x--b", manifest: b },
+    { label: "cccccc1:latest", manifest: structuredClone(c) }, // the commit that added latest
+    { label: "bbbbbb1:latest", manifest: structuredClone(b) },
+    { label: "aaaaaa1:latest", manifest: a }, // pruned from archive/: only git has it
+    { label: "bad", manifest: manifest("not a time", {}) },
+  ];
+  const got = distinctBackups(found);
+  assertEquals(got.map((x) => x.label), ["aaaaaa1:latest", "archive/x--b", "latest"]);
+  const t = tableTimeline(got, "shop", "t", "root");
+  assertEquals(t.entries.map((e) => `${e.label} ${e.change}`), [
+    "aaaaaa1:latest created",
+    "archive/x--b data",
+  ]);
+  assertEquals([t.backups, t.present], [3, 3]);
+  // the text gives those times to the millisecond, so that diff or --as-of can choose each
+  const text = formatTimeline("shop.t", t);
+  ok(text.includes("2026-12-01T09:30:10.100Z  created"), text);
+  ok(text.includes("2026-12-01T09:30:10.700Z  data"), text);
+  // backups of the same time (older manifests, to the second): git's order, the older commit first
+  const s1 = manifest("2026-12-02T00:00:00Z", { t: ["s1", "d1"] });
+  const s2 = manifest("2026-12-02T00:00:00Z", { t: ["s1", "d2"] });
+  const same = distinctBackups([{ label: "new:latest", manifest: s2 }, {
+    label: "old:latest",
+    manifest: s1,
+  }]);
+  assertEquals(same.map((x) => x.label), ["old:latest", "new:latest"]);
+  const one = formatTimeline("shop.t", tableTimeline([same[0]], "shop", "t", "root"));
+  ok(one.includes("2026-12-02T00:00:00Z  created"), one);
 });
