@@ -12,7 +12,8 @@ export interface QualifiedName {
 }
 
 /**
- * Parses `schema.table`, with optional double quotes around either part (`"my.schema"."T"`).
+ * Parses `schema.table`, with optional double quotes around either part (`"my.schema"."T"`), or
+ * `U&"…"` with `\XXXX` escapes as {@link sqlIdent} writes a name with a control character.
  * `flag` names the flag in the error. Throws a usage error when the schema part is missing.
  */
 export function parseQualifiedName(text: string, flag: string): QualifiedName {
@@ -20,6 +21,9 @@ export function parseQualifiedName(text: string, flag: string): QualifiedName {
   let i = 0;
   while (i <= text.length) {
     let part = "";
+    // U&"…": the form sqlIdent writes a name with a control character in (\XXXX, \+XXXXXX, \\)
+    const unicode = (text[i] === "U" || text[i] === "u") && text[i + 1] === "&" && text[i + 2] === '"';
+    if (unicode) i += 2;
     if (text[i] === '"') {
       i++;
       while (i < text.length) {
@@ -27,7 +31,17 @@ export function parseQualifiedName(text: string, flag: string): QualifiedName {
           part += '"';
           i += 2;
         } else if (text[i] === '"') break;
-        else part += text[i++];
+        else if (unicode && text[i] === "\\") {
+          const esc = text.slice(i + 1).match(/^(?:\\|([0-9a-fA-F]{4})|\+([0-9a-fA-F]{6}))/);
+          if (!esc || parseInt(esc[1] ?? esc[2] ?? "0", 16) > 0x10ffff) {
+            throw usageError(
+              `${flag} '${text}' has a bad escape in U&"…"`,
+              `write \\XXXX (4 hex digits) or \\\\`,
+            );
+          }
+          part += esc[0] === "\\" ? "\\" : String.fromCodePoint(parseInt(esc[1] ?? esc[2], 16));
+          i += 1 + esc[0].length;
+        } else part += text[i++];
       }
       if (text[i] !== '"') {
         throw usageError(`${flag} '${text}' has an unclosed quote`, `write ${flag} "Schema"."Table"`);

@@ -121,6 +121,15 @@ export function tokenize(stmt: string): Token[] {
   return out;
 }
 
+/** The tokens of `stmt` without white space and comments; undefined when it does not tokenize. Pure. */
+export function solidTokens(stmt: string): Token[] | undefined {
+  try {
+    return tokenize(stmt).filter((x) => x.kind !== "space");
+  } catch {
+    return undefined;
+  }
+}
+
 /** The name a `word` or `quoted` token stands for: unquoted words folded to lower case. */
 export function tokenName(t: Token): string | undefined {
   if (t.kind === "word") return t.text.replace(/[A-Z]+/g, (c) => c.toLowerCase());

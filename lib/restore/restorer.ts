@@ -33,6 +33,8 @@ import { formatRestorePlan, leftOutSchemaHint } from "./view.ts";
 import { runPsql } from "./exec.ts";
 import { catalogObjects, loadSchemaData, managedExtras, noteExcluded, postData, preData } from "./schemas.ts";
 import { scriptText } from "./script.ts";
+import { foreignKeyHint, leftOutTableHint, type ViewUse, viewUses } from "./explain.ts";
+import type { QualifiedName } from "../pg/ident.ts";
 import { createDependencies, loadTableData, restoreTables } from "./tables.ts";
 import { assumeCreated, inspectTarget, namesInSchema } from "./target.ts";
 import { checkPolicyRoles } from "./precheck.ts";
@@ -94,8 +96,12 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     // (psql is stopped, without COMMIT, when one fails). Their errors come where they did before.
     const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
     const found = quiet(findPgTools({ minMajor: Math.max(state.serverMajor, dumpMajor), pgBin: opts.pgBin }));
-    // The schemas the restore leaves out and the target lacks, once planned (for psql's errors).
-    const missing: { schemas?: Set<string> } = {};
+    // What the restore leaves out and the target lacks, once planned (for psql's errors).
+    const missing: { schemas?: Set<string>; tables?: QualifiedName[] } = {};
+    const inTarget = new Set<string>(); // the target's tables before the restore, once read
+    const backupTables = manifest.schemas.flatMap((s) =>
+      s.tables.map((t) => ({ schema: s.name, table: t.name }))
+    );
     if (!opts.dryRun) {
       early = quiet(startSession(found, {
         env: {
@@ -104,7 +110,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         },
         serverMajor: state.serverMajor,
         log: opts.log,
-        explain: (stderr) => missing.schemas && leftOutSchemaHint(stderr, missing.schemas),
+        explain: async (stderr) =>
+          (missing.schemas && leftOutSchemaHint(stderr, missing.schemas)) ??
+            foreignKeyHint(stderr, backupTables, (t) => inTarget.has(tableKey(t.schema, t.table))) ??
+            (missing.tables && reading &&
+              leftOutTableHint(stderr, missing.tables, await backupViews(reading))),
       }));
     }
     const taken = into ? await namesInSchema(sql, into.to.schema) : undefined;
@@ -208,6 +218,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       return result;
     }
     missing.schemas = leftOut(manifest, plan, state);
+    missing.tables = leftOutTables(manifest, plan, state);
+    for (const k of state.tables.keys()) inTarget.add(k);
     // One message per line: the plan's names are escaped (view.ts), so its breaks are its own.
     for (const line of planText.split("\n")) opts.log(line);
     const refused = guardError(plan, describeDb(opts.target));
@@ -471,6 +483,34 @@ function catalogScope(
 }
 
 /** The backup's schemas that the restore neither creates nor loads and the target does not have. */
+/** The backup's tables this restore does not create (excluded, or not selected) and the target lacks. */
+function leftOutTables(m: Manifest, plan: RestorePlan, target: TargetState): QualifiedName[] {
+  const created = new Set(
+    [...plan.schemas.flatMap((s) => s.tables), ...plan.tables]
+      .filter((t) => t.action === "create" || t.action === "recreate")
+      .map((t) => tableKey(t.schema, t.table.name)),
+  );
+  return m.schemas.flatMap((s) => s.tables.map((t) => ({ schema: s.name, table: t.name })))
+    .filter((t) =>
+      !created.has(tableKey(t.schema, t.table)) && !target.tables.has(tableKey(t.schema, t.table))
+    );
+}
+
+/** The views of the schemas this restore creates, with the tables they read (after a failure). */
+async function backupViews(ctx: Omit<Ctx, "session">): Promise<ViewUse[]> {
+  const out: ViewUse[] = [];
+  for (const s of ctx.plan.schemas.filter((x) => x.mode === "ddl")) {
+    for (const b of parseScript(await preDataText(ctx, s.manifest)).blocks) {
+      if (b.type !== "VIEW" && b.type !== "MATERIALIZED VIEW") continue;
+      for (const p of lexScript(b.text)) {
+        const v = p.kind === "statement" ? viewUses(p.text) : undefined;
+        if (v) out.push(v);
+      }
+    }
+  }
+  return out;
+}
+
 function leftOut(m: Manifest, plan: RestorePlan, target: TargetState): Set<string> {
   const restored = new Set(plan.schemas.map((s) => s.name));
   return new Set(m.schemas.map((s) => s.name).filter((n) => !restored.has(n) && !target.schemas.has(n)));

@@ -8,7 +8,7 @@
  */
 import { type BackupError, usageError } from "../base/errors.ts";
 import { sqlIdent, sqlQualified } from "../pg/ident.ts";
-import { isKeyword, type Token, tokenize, tokenName } from "../pg/tokens.ts";
+import { isKeyword, solidTokens, tokenName } from "../pg/tokens.ts";
 
 /** What a `CREATE ROLE` / `ALTER ROLE` statement of roles.sql is about; undefined for others. */
 export function roleStatement(stmt: string): { verb: "CREATE" | "ALTER"; role: string } | undefined {
@@ -26,12 +26,8 @@ export function roleStatement(stmt: string): { verb: "CREATE" | "ALTER"; role: s
  */
 export function parameterGrantees(stmt: string): string[] | undefined {
   if (!/^\s*GRANT\s/i.test(stmt)) return undefined;
-  let t: Token[];
-  try {
-    t = tokenize(stmt).filter((x) => x.kind !== "space");
-  } catch {
-    return undefined;
-  }
+  const t = solidTokens(stmt);
+  if (!t) return undefined;
   const on = t.findIndex((x) => isKeyword(x, "on"));
   if (on < 0 || !isKeyword(t[on + 1], "parameter")) return undefined;
   const to = t.findIndex((x, i) => i > on && isKeyword(x, "to"));
@@ -62,12 +58,8 @@ export interface PolicyRoles {
  */
 export function policyRoles(stmt: string): PolicyRoles | undefined {
   if (!/^\s*CREATE\s+POLICY\s/i.test(stmt)) return undefined;
-  let t: Token[];
-  try {
-    t = tokenize(stmt).filter((x) => x.kind !== "space");
-  } catch {
-    return undefined;
-  }
+  const t = solidTokens(stmt);
+  if (!t) return undefined;
   let i = 2;
   const name = t[i] && tokenName(t[i++]);
   if (name === undefined || !isKeyword(t[i++], "on")) return undefined;

@@ -91,7 +91,8 @@ export function fkTarget(block: ScriptBlock): QualifiedName | undefined {
   if (block.type !== "FK CONSTRAINT") return undefined;
   const m = block.text.match(/REFERENCES ((?:"(?:[^"]|"")*"|[^\s.("]+)\.(?:"(?:[^"]|"")*"|[^\s.("]+))\(/);
   if (!m) return undefined;
-  const parts = m[1].match(/^("(?:[^"]|"")*"|[^.]+)\.(.*)$/)!;
+  // [\s\S]: a quoted name may hold a line break
+  const parts = m[1].match(/^("(?:[^"]|"")*"|[^.]+)\.([\s\S]*)$/)!;
   return { schema: unquoteName(parts[1]), table: unquoteName(parts[2]) };
 }
 

@@ -34,8 +34,11 @@ export interface SessionOptions {
   serverMajor: number;
   /** Progress lines. */
   log: (line: string) => void;
-  /** A hint for psql's error output that knows better than the step's own (undefined: the step's). */
-  explain?: (stderr: string) => string | undefined;
+  /**
+   * A hint for psql's error output that knows better than the step's own (undefined: the step's).
+   * Asked only when psql failed, so it may read the backup (a failure costs nothing on success).
+   */
+  explain?: (stderr: string) => Promise<string | undefined> | string | undefined;
 }
 
 /** Where each input starts in psql's input, to name the step an error line points at. */
@@ -107,8 +110,17 @@ export class Session {
     const e = programFailure({ ...this.#program, what }, end);
     return new BackupError(
       `${e.message}; nothing was changed (the restore runs in one transaction)`,
-      { hint: this.#opts.explain?.(end.stderr) ?? mark?.hint ?? e.hint, cause: e.cause },
+      { hint: (await this.#explain(end.stderr)) ?? mark?.hint ?? e.hint, cause: e.cause },
     );
+  }
+
+  /** {@link SessionOptions.explain}'s hint; a failure to find one is no hint (the error stays psql's). */
+  async #explain(stderr: string): Promise<string | undefined> {
+    try {
+      return await this.#opts.explain?.(stderr);
+    } catch {
+      return undefined;
+    }
   }
 
   /**
