@@ -19,7 +19,7 @@ import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { parseQualifiedName, qualified, type QualifiedName } from "../lib/pg/ident.ts";
 import { onCleanup, setInterruptNote } from "../lib/base/interrupt.ts";
 import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
-import { planJson } from "../lib/restore/view.ts";
+import { interruptNote, planJson } from "../lib/restore/view.ts";
 import { formatBytes } from "../lib/base/size.ts";
 import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
 import type { RestoreRequest } from "../lib/restore/plan.ts";
@@ -240,12 +240,12 @@ async function fromGit(g: GitBackup, request: RestoreRequest): Promise<Source> {
   return { dir: tmp, label: g.label, tmp };
 }
 
+/** What an interrupted `restore --storage-only` leaves: the files it uploaded (no transaction there). */
+const STORAGE_ONLY_NOTE =
+  "Storage files uploaded before the signal stay (the database is not touched): run the restore again with --storage-only to finish them";
+
 /** Runs `backup.ts restore`; returns the exit code. */
 export async function run(args: ParsedArgs): Promise<number> {
-  setInterruptNote(
-    "the target keeps what was committed before the signal (each schema and file is one transaction); " +
-      "run the restore again with --clean",
-  );
   const env = Deno.env.toObject();
   const request = restoreRequest(args);
   const jobs = intValue(args, "jobs");
@@ -255,6 +255,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   // One message per call: the restorer prints its plan a line at a time, names escaped.
   const log = (line: string) => stderrLine(line);
   const only = boolValue(args, "storage-only");
+  setInterruptNote(only ? STORAGE_ONLY_NOTE : interruptNote("running"));
   // The target first: a missing or bad --target-url is the error a user sees, whatever --from says.
   const target = only && optionalString(args, "target-url") === undefined
     ? undefined
@@ -311,6 +312,7 @@ async function restoreFrom(
     decode: { identityFile: optionalString(args, "identity-file") },
     dryRun,
     log,
+    onCommit: (phase) => setInterruptNote(interruptNote(phase, { storage: files !== undefined })),
   });
   const where = describeDb(target!);
   const f = files ? await runFilesRestore(files, filesOpts, target, connection) : undefined;

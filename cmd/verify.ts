@@ -11,6 +11,7 @@ import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
 import { stderrLine, stdoutLine, stdoutText } from "../lib/base/output.ts";
 import { drill } from "../lib/check/drill.ts";
 import { setInterruptNote } from "../lib/base/interrupt.ts";
+import { interruptNote } from "../lib/restore/view.ts";
 import { formatVerify, verifyBackup, type VerifyReport } from "../lib/check/verify.ts";
 import { allBackups } from "../lib/store/listing.ts";
 import { archivesInGit, latestInGit } from "../lib/store/git.ts";
@@ -201,7 +202,7 @@ export async function run(args: ParsedArgs): Promise<number> {
   const from = stringValue(args, "from");
   const env = Deno.env.toObject();
   if (boolValue(args, "drill")) {
-    setInterruptNote("the drill target may hold part of the backup; drop it or drill into a new database");
+    setInterruptNote(interruptNote("running", { drill: true }));
     if (boolValue(args, "all")) {
       throw usageError("--drill and --all exclude each other", "drill one backup at a time");
     }
@@ -222,6 +223,7 @@ export async function run(args: ParsedArgs): Promise<number> {
       pgBin: optionalString(args, "pg-bin"),
       decode,
       log,
+      onCommit: (phase) => setInterruptNote(interruptNote(phase, { drill: true })),
     });
     const storage = files && "s3" in files
       ? await drillFiles(files.map, { s3: files.s3, blobs: files.blobs, jobs, log })

@@ -9,21 +9,9 @@
  * @module
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import { clientBinDir } from "../dev/pgenv.ts";
 import { sqlIdent, sqlQualified } from "../lib/pg/ident.ts";
 import { runCli } from "./support/cli.ts";
-import { type Cluster, sharedCluster } from "./support/cluster.ts";
-
-const TOOLS = { PG_BIN: clientBinDir() };
-
-async function fingerprint(c: Cluster, db: string): Promise<string> {
-  return await c.sql(
-    `select coalesce(string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text, ',' order by 1), '')
-       from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp)'`,
-    { db },
-  );
-}
+import { fingerprint, TOOLS, withBackup } from "./support/restored.ts";
 
 function errorAndHint(stderr: string): { error: string; hint: string; lines: string[] } {
   const lines = stderr.trim().split("\n");
@@ -44,10 +32,8 @@ Deno.test({
   name: "restore hints: a foreign key into a table without the rows, a view over a left-out table",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async (t) => {
-    const c = await sharedCluster(17);
-    const src = await c.createDatabase();
-    await c.sql(
+  fn: (t) =>
+    withBackup(
       `create schema ${sqlIdent(SCHEMA)};
        create table ${q(PARENT)} (id int primary key);
        insert into ${q(PARENT)} values (1), (2);
@@ -55,93 +41,73 @@ Deno.test({
        insert into ${q(CHILD)} values (1, 1), (2, 2);
        create table ${q("other")} (id int);
        create view ${q(VIEW)} as select c.id, o.id as oid from ${q(CHILD)} c, ${q("other")} o;`,
-      { db: src },
-    );
-    const root = await Deno.makeTempDir({ prefix: "restore-hints-" });
-    try {
-      const b = await runCli(["backup", "--db-url", c.url({ db: src }), "--out", root, "--yes"], TOOLS);
-      assertEquals(b.code, 0, b.stderr);
-
-      await t.step(
-        "--table of the child, the parent in the target without rows: load the parent first",
-        async () => {
-          const db = await c.createDatabase();
-          await c.sql(`create schema ${sqlIdent(SCHEMA)}; create table ${q(PARENT)} (id int primary key);`, {
-            db,
-          });
-          const before = await fingerprint(c, db);
-          const r = await runCli(
-            ["restore", "--out", root, "--target-url", c.url({ db }), "--yes", "--table", q(CHILD)],
-            TOOLS,
-          );
-          assertEquals(r.code, 1, r.stderr);
-          const { error, hint, lines } = errorAndHint(r.stderr);
-          ok(
-            error.includes("violates foreign key constraint") && error.includes("nothing was changed"),
-            r.stderr,
-          );
-          assertEquals(
-            hint,
-            `hint: rows of ${q(CHILD)} point to rows that ${
-              q(PARENT)
-            } does not have in the target (a foreign key): ` +
-              `load ${q(PARENT)}'s rows first (restore --data-only --table ${
+      async (c, root) => {
+        const restore = (db: string, ...args: string[]) =>
+          runCli(["restore", "--out", root, "--target-url", c.url({ db }), "--yes", ...args], TOOLS);
+        await t.step(
+          "--table of the child, the parent in the target without rows: load the parent first",
+          async () => {
+            const db = await c.createDatabase();
+            await c.sql(
+              `create schema ${sqlIdent(SCHEMA)}; create table ${q(PARENT)} (id int primary key);`,
+              {
+                db,
+              },
+            );
+            const before = await fingerprint(c, db);
+            const r = await restore(db, "--table", q(CHILD));
+            assertEquals(r.code, 1, r.stderr);
+            const { error, hint, lines } = errorAndHint(r.stderr);
+            ok(
+              error.includes("violates foreign key constraint") && error.includes("nothing was changed"),
+              r.stderr,
+            );
+            assertEquals(
+              hint,
+              `hint: rows of ${q(CHILD)} point to rows that ${
                 q(PARENT)
-              }), then run the restore again`,
-          );
-          ok(hint.includes('"Sales ""EU""".U&"Par\\000aent"'), hint);
-          ok(!lines.some((l) => l.startsWith("ent")), r.stderr);
-          assertEquals(await fingerprint(c, db), before);
-          // The hint's way works: the parent's rows, then the child.
-          const p = await runCli(
-            [
-              "restore",
-              "--out",
-              root,
-              "--target-url",
-              c.url({ db }),
-              "--yes",
-              "--data-only",
-              "--table",
-              q(PARENT),
-            ],
-            TOOLS,
-          );
-          assertEquals(p.code, 0, p.stderr);
-          const again = await runCli(
-            ["restore", "--out", root, "--target-url", c.url({ db }), "--yes", "--table", q(CHILD)],
-            TOOLS,
-          );
-          assertEquals(again.code, 0, again.stderr);
-          assertEquals((await c.sql(`select count(*) from ${q(CHILD)}`, { db })).trim(), "2");
-        },
-      );
+              } does not have in the target (a foreign key): ` +
+                `load ${q(PARENT)}'s rows first (restore --data-only --table ${
+                  q(PARENT)
+                }), then run the restore again`,
+            );
+            ok(hint.includes('"Sales ""EU""".U&"Par\\000aent"'), hint);
+            ok(!lines.some((l) => l.startsWith("ent")), r.stderr);
+            assertEquals(await fingerprint(c, db), before);
+            // The hint's way works: the parent's rows, then the child.
+            const p = await restore(db, "--data-only", "--table", q(PARENT));
+            assertEquals(p.code, 0, p.stderr);
+            const again = await restore(db, "--table", q(CHILD));
+            assertEquals(again.code, 0, again.stderr);
+            assertEquals((await c.sql(`select count(*) from ${q(CHILD)}`, { db })).trim(), "2");
+          },
+        );
 
-      await t.step("--exclude-table of a table a view reads: the view and the table are named", async () => {
-        const db = await c.createDatabase();
-        const before = await fingerprint(c, db);
-        const r = await runCli(
-          ["restore", "--out", root, "--target-url", c.url({ db }), "--yes", "--exclude-table", q("other")],
-          TOOLS,
+        await t.step(
+          "--exclude-table of a table a view reads: the view and the table are named",
+          async () => {
+            const db = await c.createDatabase();
+            const before = await fingerprint(c, db);
+            const r = await restore(db, "--exclude-table", q("other"));
+            assertEquals(r.code, 1, r.stderr);
+            const { error, hint, lines } = errorAndHint(r.stderr);
+            ok(error.includes("does not exist") && error.includes("nothing was changed"), r.stderr);
+            assertEquals(
+              hint,
+              `hint: view ${q(VIEW)} of the backup reads table ${
+                q("other")
+              }, which this restore leaves out and the ` +
+                `target does not have: restore ${
+                  q("other")
+                } too (leave out its --exclude-table, or add --table ${
+                  q("other")
+                }), or create it in the target first, then run the restore again`,
+            );
+            ok(hint.includes('U&"v\\000aerror: forged"'), hint);
+            ok(!lines.some((l) => l.startsWith("error: forged")), r.stderr);
+            assertEquals(await fingerprint(c, db), before);
+          },
         );
-        assertEquals(r.code, 1, r.stderr);
-        const { error, hint, lines } = errorAndHint(r.stderr);
-        ok(error.includes("does not exist") && error.includes("nothing was changed"), r.stderr);
-        assertEquals(
-          hint,
-          `hint: view ${q(VIEW)} of the backup reads table ${
-            q("other")
-          }, which this restore leaves out and the ` +
-            `target does not have: restore ${q("other")} too (leave out its --exclude-table, or add --table ${
-              q("other")
-            }), or create it in the target first, then run the restore again`,
-        );
-        ok(hint.includes('U&"v\\000aerror: forged"'), hint);
-        ok(!lines.some((l) => l.startsWith("error: forged")), r.stderr);
-        assertEquals(await fingerprint(c, db), before);
-      });
-    } finally {
-      await Deno.remove(root, { recursive: true });
-    }
-  },
+      },
+    ),
 });

@@ -35,6 +35,12 @@ export interface RestoreOptions {
   dryRun?: boolean;
   /** Progress lines (stderr). */
   log: (line: string) => void;
+  /**
+   * Told when the restore's one transaction is being committed (`COMMIT` sent: from then on a signal
+   * may come after the server committed) and when it is committed, so that what an interruption
+   * says about the target stays true (lib/base/interrupt.ts setInterruptNote).
+   */
+  onCommit?: (phase: "committing" | "committed") => void;
 }
 
 /** One restore's running state, shared by its steps. */

@@ -265,7 +265,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       startLater();
       await laterChecked;
       if (fault) throw fault;
+      opts.onCommit?.("committing");
       await ctx.session.commit();
+      opts.onCommit?.("committed");
       for (const w of ctx.session.warnings) warn(ctx, w);
     } catch (e) {
       // A damaged file is the cause of whatever failed after it was found.

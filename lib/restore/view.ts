@@ -150,3 +150,29 @@ export function leftOutSchemaHint(server: string, left: ReadonlySet<string>): st
     esc(schema)
   }, which this restore leaves out and the target does not have: restore that schema too (or create what is used in the target first), then run the restore again`;
 }
+
+/** Where a restore is, for what an interruption says about its target. */
+export type RestorePhase = "running" | "committing" | "committed";
+
+/**
+ * What a signal leaves behind, for `interrupted by SIGINT; <note>`: true at each phase of the one
+ * transaction. `drill`: the restore of `verify --drill`; `storage`: Storage files follow (`--storage`).
+ * Pure.
+ */
+export function interruptNote(phase: RestorePhase, o: { drill?: boolean; storage?: boolean } = {}): string {
+  const target = o.drill ? "the drill target" : "the target";
+  if (phase === "running") {
+    return `nothing was changed in ${target}: the restore runs in one transaction, which was rolled back`;
+  }
+  if (phase === "committing") {
+    return `the signal came as the restore was committing: ${target} holds either all of the restore or ` +
+      `none of it (one transaction); ${
+        o.drill ? "drop it, or drill into a new database" : "'restore --dry-run' shows which"
+      }`;
+  }
+  if (o.drill) return "the drill target holds the restored backup: drop it, or drill into a new database";
+  return o.storage
+    ? "the database restore was committed before the signal (all of it); Storage files uploaded before it " +
+      "stay: run the restore again with --storage-only to finish them"
+    : "the restore was committed before the signal: the target holds all of it";
+}

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { leftOutSchemaHint } from "../../../lib/restore/view.ts";
+import { interruptNote, leftOutSchemaHint } from "../../../lib/restore/view.ts";
 
 const LEFT = new Set(["b", "odd.name"]);
 const err = (what: string) => `psql:<stdin>:120: ERROR:  ${what} does not exist\nLINE 3: ...`;
@@ -33,4 +33,22 @@ Deno.test("leftOutSchemaHint: other errors, and schemas the restore has, keep th
 Deno.test("leftOutSchemaHint: a control character in a left-out schema's name is shown escaped", () => {
   const hint = leftOutSchemaHint(err('relation "x\ny.t"'), new Set(["x\ny"]));
   assert(hint !== undefined && !hint.includes("\n"), hint);
+});
+
+Deno.test("interruptNote says what a signal leaves at each phase of the one transaction", () => {
+  assertEquals(
+    interruptNote("running"),
+    "nothing was changed in the target: the restore runs in one transaction, which was rolled back",
+  );
+  assert(interruptNote("running", { drill: true }).startsWith("nothing was changed in the drill target"));
+  assert(interruptNote("committing").includes("either all of the restore or none of it"));
+  assert(interruptNote("committing", { drill: true }).includes("drop it"));
+  assertEquals(
+    interruptNote("committed"),
+    "the restore was committed before the signal: the target holds all of it",
+  );
+  assert(interruptNote("committed", { storage: true }).includes("--storage-only"));
+  assert(
+    interruptNote("committed", { drill: true }).startsWith("the drill target holds the restored backup"),
+  );
 });
