@@ -68,3 +68,8 @@ export function formatBytes(n: number): string {
   }
   return `${value.toFixed(1)} ${STEPS[Math.max(i, 0)]}`;
 }
+
+/** A row count for people: `1 row`, `3 rows`, `? rows` when unknown. Pure. */
+export function rowCount(n: number | null): string {
+  return n === null ? "? rows" : `${n} row${n === 1 ? "" : "s"}`;
+}

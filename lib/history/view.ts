@@ -10,7 +10,7 @@ import type { BackupDiff, RowContext, TableDiff } from "./compare.ts";
 import type { RowChange } from "./rows.ts";
 import type { SchemaChange } from "./schema.ts";
 import { secondOf, type TimelineEntry } from "./timeline.ts";
-import { formatBytes } from "../base/size.ts";
+import { formatBytes, rowCount } from "../base/size.ts";
 import { escapeControl } from "../base/output.ts";
 
 // deno-lint-ignore no-control-regex
@@ -109,10 +109,6 @@ export function describeSchemaChange(c: SchemaChange): string {
   return c.kind === "column"
     ? `column ${name} changed: ${show(c.from!, 60)} -> ${show(c.to!, 60)}`
     : `${c.kind} ${name} changed`;
-}
-
-function rowCount(n: number | null): string {
-  return n === null ? "? rows" : `${n} row${n === 1 ? "" : "s"}`;
 }
 
 function rowsLine(t: TableDiff): string | undefined {

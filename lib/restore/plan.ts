@@ -7,7 +7,8 @@
 import { BackupError, usageError } from "../base/errors.ts";
 import type { Manifest, ManifestExtension, ManifestSchema, ManifestTable } from "../store/manifest.ts";
 import type { QualifiedName } from "../pg/ident.ts";
-import { qualified } from "../pg/ident.ts";
+import { qualified, sqlQualified } from "../pg/ident.ts";
+import { rowCount } from "../base/size.ts";
 import type { CatalogPlan } from "./catalog.ts";
 
 /** What the user asked to restore. */
@@ -518,13 +519,15 @@ export function planRestore(
   const all = [...plan.schemas.flatMap((s) => s.tables), ...plan.tables];
   plan.refused = all.filter((t) => t.action === "refuse");
   for (const t of all) {
-    const rows = t.table.rows === null ? "" : ` (${t.table.rows} rows)`;
+    const rows = t.table.rows === null ? "" : ` (${rowCount(t.table.rows)})`;
     if (t.action === "skip") {
-      plan.notes.push(`${t.schema}.${t.table.name}${rows} is not restored: ${t.reason}`);
+      plan.notes.push(`${sqlQualified(t.schema, t.table.name)}${rows} is not restored: ${t.reason}`);
     }
     if (t.columns?.onlyBackup.length) {
       plan.notes.push(
-        `${t.schema}.${t.table.name}: column(s) ${t.columns.onlyBackup.join(", ")} only in the backup: ` +
+        `${sqlQualified(t.schema, t.table.name)}: column(s) ${
+          t.columns.onlyBackup.join(", ")
+        } only in the backup: ` +
           `their values${rows} are not restored`,
       );
     }

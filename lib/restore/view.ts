@@ -2,10 +2,13 @@
  * The restore plan as text: printed before a restore, and alone for `--dry-run`. Every name and
  * note it quotes comes from the backup or the target and is shown with its control characters
  * escaped (lib/base/output.ts), so the plan's only line breaks are its own: a schema named with a
- * line break cannot add a line that looks like a step. Pure.
+ * line break cannot add a line that looks like a step. Schemas and tables are written as SQL (and
+ * `--table`) takes them: quoted when they need it, `U&"…"` with a control character. Pure.
  * @module
  */
 import { escapeControl as esc } from "../base/output.ts";
+import { rowCount } from "../base/size.ts";
+import { sqlIdent, sqlQualified } from "../pg/ident.ts";
 import type { PlannedTable, RestorePlan, TableAction } from "./plan.ts";
 import { formatCatalogPlan } from "./catalog.ts";
 
@@ -50,15 +53,15 @@ export function formatRestorePlan(plan: RestorePlan, ctx: { from: string; target
       : s.exists
       ? "exists: objects created in it"
       : "created";
-    out.push(`  schema ${esc(s.name)} (${how})`);
+    out.push(`  schema ${sqlIdent(s.name)} (${how})`);
     for (const t of s.tables) {
-      out.push(`    ${esc(t.table.name)}: ${actionWord(t, plan)}${rowsNote(t, plan)}`);
+      out.push(`    ${sqlIdent(t.table.name)}: ${actionWord(t, plan)}${rowsNote(t, plan)}`);
     }
   }
   if (plan.tables.length > 0) {
     out.push(plan.kind === "tables" ? "  tables:" : "  tables restored on their own:");
     for (const t of plan.tables) {
-      out.push(`    ${esc(t.schema)}.${esc(t.table.name)}: ${actionWord(t, plan)}${rowsNote(t, plan)}`);
+      out.push(`    ${sqlQualified(t.schema, t.table.name)}: ${actionWord(t, plan)}${rowsNote(t, plan)}`);
     }
   }
   out.push(...formatCatalogPlan(plan.catalog).map(esc));
@@ -68,11 +71,11 @@ export function formatRestorePlan(plan: RestorePlan, ctx: { from: string; target
 
 function rowsNote(t: PlannedTable, plan: RestorePlan): string {
   if (t.action === "refuse") return ` (${esc(t.reason)})`;
-  if (t.action === "skip") return ` (${t.table.rows ?? "?"} rows; ${esc(t.reason)})`;
+  if (t.action === "skip") return ` (${rowCount(t.table.rows)}; ${esc(t.reason)})`;
   const cols = t.columns ? `; shared columns only` : "";
-  if (cols && !plan.schemaOnly) return ` (${t.table.rows ?? "?"} rows${cols})`;
+  if (cols && !plan.schemaOnly) return ` (${rowCount(t.table.rows)}${cols})`;
   if (plan.schemaOnly || t.action === "keep" || t.table.kind === "p" || t.table.rows === null) return "";
-  return ` (${t.table.rows} rows)`;
+  return ` (${rowCount(t.table.rows)})`;
 }
 
 /** One table's decision as `--json` gives it. */

@@ -496,9 +496,25 @@ Deno.test("plan text: names with line breaks and workflow commands stay inside t
   // the heading, the schema, its table and the note about the skipped table: four lines, no more
   assertEquals(lines.length, 4, text);
   assertEquals(lines[0], "restore a\\nb into db (definitions and data)");
-  assertEquals(lines[1], "  schema s\\n    public.profiles: DROP, recreate + load (created)");
-  assertEquals(lines[2], "    t\\r\\n::error::forged\\x1b[2J: create + load (4 rows)");
+  // names as SQL (and --table) takes them: a control character makes them U&"…"
+  assertEquals(lines[1], '  schema U&"s\\000a    public.profiles: DROP, recreate + load" (created)');
+  assertEquals(lines[2], '    U&"t\\000d\\000a::error::forged\\001b[2J": create + load (4 rows)');
   assert(lines[3].startsWith("  note: s\\n    public.profiles"), lines[3]);
   // deno-lint-ignore no-control-regex
   assert(!/[\x00-\x1f]/.test(text.replaceAll("\n", "")), text);
+});
+
+Deno.test("plan text: names quoted as --table takes them, and one row is '1 row'", () => {
+  const m: Manifest = {
+    ...MANIFEST,
+    schemas: [schema("Sales EU", [table("Sales EU", "Order", 1), table("Sales EU", "items", 2)])],
+  };
+  const lines = formatRestorePlan(planRestore(m, REQ, target()), { from: "latest", target: "db" }).split(
+    "\n",
+  );
+  assertEquals(lines.slice(1, 4), [
+    '  schema "Sales EU" (created)',
+    '    "Order": create + load (1 row)',
+    "    items: create + load (2 rows)",
+  ]);
 });
