@@ -10,7 +10,7 @@ import { ExitCode, usageError } from "../lib/base/errors.ts";
 import { stdoutText } from "../lib/base/output.ts";
 import { parseQualifiedName } from "../lib/pg/ident.ts";
 import { knownBackups, storedBackups, tableTimeline } from "../lib/history/timeline.ts";
-import { formatTimeline, qualifiedName } from "../lib/history/view.ts";
+import { formatTimeline, qualifiedName, timelineJson } from "../lib/history/view.ts";
 
 /** Runs `backup.ts history`; returns the exit code. */
 export async function run(args: ParsedArgs): Promise<number> {
@@ -34,15 +34,8 @@ export async function run(args: ParsedArgs): Promise<number> {
     );
   }
   const t = tableTimeline(backups, q.schema, q.table, root);
-  const name = `${q.schema}.${q.table}`;
   if (boolValue(args, "json")) {
-    stdoutText(
-      JSON.stringify(
-        { table: name, root, backups: t.backups, present: t.present, changes: t.entries },
-        null,
-        2,
-      ),
-    );
+    stdoutText(JSON.stringify(timelineJson(q, root, t), null, 2));
   } else {
     stdoutText(formatTimeline(qualifiedName(q.schema, q.table), t));
   }

@@ -194,10 +194,14 @@ async function scenario(c: Cluster): Promise<void> {
       )).changes.map((e) => `${e.change} ${e.rows}`);
     const expectedHistory = ["created 20", "data 21", "schema+data 20", "schema+data 20"];
     assertEquals(await hist(), expectedHistory);
-    const legacy = await parseJson<{ changes: { label: string; change: string }[] }>(
+    const legacy = await parseJson<
+      { table: string; schema: string; name: string; changes: { label: string; change: string }[] }
+    >(
       await runCli(["history", "--table", "shop.legacy", "--out", out, "--json"]),
       0,
     );
+    // the table as schema and name apart, and as before joined
+    assertEquals([legacy.schema, legacy.name, legacy.table], ["shop", "legacy", "shop.legacy"]);
     assertEquals(legacy.changes.map((e) => [e.label, e.change]), [[labels[0], "created"], [
       "latest",
       "dropped",

@@ -81,6 +81,8 @@ export function rowJson(ctx: RowContext, c: RowChange): Record<string, unknown> 
   const keyed = before ?? after!;
   return {
     table: `${ctx.schema}.${ctx.table}`,
+    schema: ctx.schema,
+    name: ctx.table,
     change: c.kind,
     ...(ctx.key.length ? { key: Object.fromEntries(ctx.key.map((k) => [k, keyed.get(k) ?? null])) } : {}),
     ...(before ? { from: Object.fromEntries(before) } : {}),
@@ -186,6 +188,27 @@ export function diffJson(d: BackupDiff): Record<string, unknown> {
  */
 export function qualifiedName(schema: string, table: string): string {
   return escapeControl(`${quoteIdent(schema)}.${quoteIdent(table)}`);
+}
+
+/**
+ * The JSON document of `history --table … --json`: the table as `schema` and `name` (as `diff --json`
+ * gives them; `table`, `schema.name` joined, stays for scripts that read it, but is ambiguous for names
+ * with dots), the root, the counts and the changes. Pure.
+ */
+export function timelineJson(
+  q: { schema: string; table: string },
+  root: string,
+  t: { entries: readonly TimelineEntry[]; backups: number; present: number },
+): Record<string, unknown> {
+  return {
+    table: `${q.schema}.${q.table}`,
+    schema: q.schema,
+    name: q.table,
+    root,
+    backups: t.backups,
+    present: t.present,
+    changes: t.entries,
+  };
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   rowJson,
   rowSql,
   sqlLiteral,
+  timelineJson,
 } from "../../../lib/history/view.ts";
 import { sqlIdent } from "../../../lib/pg/ident.ts";
 
@@ -54,6 +55,8 @@ Deno.test("rowSql turns FROM's row into TO's; rowJson gives key and rows", () =>
   );
   assertEquals(rowJson(ctx, { kind: "changed", from: ["3", "x"], to: ["3", "y", "\\N"] }), {
     table: "shop.Orders",
+    schema: "shop",
+    name: "Orders",
     change: "changed",
     key: { id: "3" },
     from: { id: "3", v: "x" },
@@ -222,4 +225,23 @@ Deno.test("distinctBackups: two backups of the same second are two; one backup s
   assertEquals(same.map((x) => x.label), ["old:latest", "new:latest"]);
   const one = formatTimeline("shop.t", tableTimeline([same[0]], "shop", "t", "root"));
   ok(one.includes("2026-12-02T00:00:00Z  created"), one);
+});
+
+Deno.test("timelineJson: schema and name apart (a dot in a name stays unambiguous), table kept", () => {
+  const t = tableTimeline(
+    [{ label: "b1", manifest: manifest("2026-12-01T00:00:00Z", { t: ["s1", "d1"] }) }],
+    "shop",
+    "t",
+    "root",
+  );
+  const doc = timelineJson({ schema: "a.b", table: "c" }, "backups", t);
+  assertEquals([doc.table, doc.schema, doc.name, doc.root, doc.backups, doc.present], [
+    "a.b.c",
+    "a.b",
+    "c",
+    "backups",
+    1,
+    1,
+  ]);
+  assertEquals(timelineJson({ schema: "a", table: "b.c" }, "backups", t).table, doc.table);
 });
