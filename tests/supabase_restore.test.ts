@@ -87,6 +87,38 @@ Deno.test({
         assertEquals(await q(newer, db, policy), "1");
       });
       await t.step(
+        "restore --table auth.users into another new project: its rows load, by the shared columns",
+        async () => {
+          // The new project has auth.users (its own definition): the table is not created nor refused as
+          // "already exists"; only its rows load, as the whole restore loads managed tables.
+          const db2 = await newDb(newer);
+          const url2 = newer.url({ db: db2, user: "postgres", password: PROJECT_PASSWORD });
+          const args = ["restore", "--out", root, "--target-url", url2, "--table", "auth.users"];
+          const dry = await runCli([...args, "--dry-run"], TOOLS);
+          assertEquals(dry.code, 0, dry.stderr);
+          assert(/^ {4}auth\.users: load rows \(5 rows/m.test(dry.stdout), dry.stdout);
+          const r = await runCli(args, TOOLS);
+          assertEquals(r.code, 0, `${r.stdout}\n${r.stderr}`);
+          const users = "select md5(string_agg(id::text || ':' || email, ',' order by id)) from auth.users";
+          assertEquals(await q(newer, db2, users), await q(older, src, users));
+          // once it holds rows, the same restore is refused before anything is written, and the hint
+          // says what --clean does to a managed table; with --clean, the rows are replaced
+          const again = await runCli(args, TOOLS);
+          assertEquals(again.code, 1, again.stderr);
+          assert(
+            /auth\.users \(Supabase-managed table that already holds rows\)/.test(again.stderr),
+            again.stderr,
+          );
+          assert(
+            /^hint: add --clean to empty them and load the backup's rows/m.test(again.stderr),
+            again.stderr,
+          );
+          const clean = await runCli([...args, "--clean"], TOOLS);
+          assertEquals(clean.code, 0, `${clean.stdout}\n${clean.stderr}`);
+          assertEquals(await q(newer, db2, users), await q(older, src, users));
+        },
+      );
+      await t.step(
         "verify --drill as postgres into a scratch database: it names the extension it needs",
         async () => {
           // Vanilla PostgreSQL lets only a superuser create pg_stat_statements (hosted Supabase lets

@@ -321,6 +321,9 @@ function dumpFiles(s: ManifestSchema): string[] {
 }
 
 /** Decides one table's action from the target and the flags. */
+/** Why a Supabase-managed table of the target is refused (its rows would mix with the backup's). */
+const MANAGED_WITH_ROWS = "Supabase-managed table that already holds rows";
+
 function decide(
   schema: string,
   table: ManifestTable,
@@ -375,7 +378,7 @@ function decide(
     if (req.clean) {
       return withCols(mk("empty-load", "Supabase-managed table with rows: emptied (--clean), then loaded"));
     }
-    return mk("refuse", "Supabase-managed table that already holds rows");
+    return mk("refuse", MANAGED_WITH_ROWS);
   }
   if (req.clean) return mk("recreate", "exists: dropped and recreated (--clean)");
   if (req.dataOnly) {
@@ -439,7 +442,17 @@ export function planRestore(
   }
   if (plan.kind === "tables") {
     for (const { schema, table } of selected) {
-      const p = decide(schema.name, table, target, req, false);
+      // A table of a Supabase-managed schema the target has is the target's (--table auth.users into a
+      // new project): only its rows load, by the shared columns, as the whole restore loads them.
+      const managed = !!schema.managed && target.schemas.has(schema.name);
+      const p = decide(
+        schema.name,
+        table,
+        target,
+        req,
+        managed,
+        managed ? backupColumns.get(tableKey(schema.name, table.name)) : undefined,
+      );
       plan.tables.push(p);
       for (const f of tableFiles(table, req)) files.add(f);
       if (!req.dataOnly) { for (const f of dumpFiles(schema)) files.add(f); }
@@ -571,11 +584,14 @@ export function guardError(plan: RestorePlan, targetName: string): BackupError |
   const names = plan.refused.map((t) => `${t.schema}.${t.table.name} (${t.reason})`);
   const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? `, and ${names.length - 5} more` : "");
   const absent = plan.refused.every((t) => t.reason.startsWith("absent"));
+  const managed = plan.refused.every((t) => t.reason === MANAGED_WITH_ROWS);
   return new BackupError(
     `refusing to restore into ${targetName}: ${plan.refused.length} selected table(s) in the way: ${shown}`,
     {
       hint: absent
         ? "leave out --data-only to create the missing tables"
+        : managed
+        ? "add --clean to empty them and load the backup's rows (a Supabase-managed table keeps the target's definition: it is never dropped), or restore into a new project"
         : "restore into an empty database, or add --clean to drop and recreate them (--data-only loads into existing empty tables)",
     },
   );

@@ -28,7 +28,7 @@ import { intoDataRewriter, intoScript } from "./into.ts";
 
 /** Restores tables one by one: schema, dependencies, table definitions, data, foreign keys. */
 export async function restoreTables(ctx: Ctx, tables: PlannedTable[]): Promise<void> {
-  const work = tables.filter((t) => t.action !== "keep" && t.action !== "refuse");
+  const work = tables.filter((t) => t.action !== "keep" && t.action !== "refuse" && t.action !== "skip");
   if (work.length === 0) return;
   const defs = !ctx.plan.dataOnly && work.some((t) => t.action === "create" || t.action === "recreate");
   let fks: Script | undefined;

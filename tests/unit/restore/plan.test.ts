@@ -518,3 +518,50 @@ Deno.test("plan text: names quoted as --table takes them, and one row is '1 row'
     "    items: create + load (2 rows)",
   ]);
 });
+
+Deno.test("--table of a Supabase-managed table the target has: its rows load, as in the whole restore", () => {
+  const req = (tables: string[], extra: Partial<RestoreRequest> = {}): RestoreRequest => ({
+    ...REQ,
+    tables: tables.map((x) => ({ schema: x.split(".")[0], table: x.split(".")[1] })),
+    ...extra,
+  });
+  const there = target({
+    "auth.users": { kind: "r", empty: true, columns: ["id", "email", "is_anonymous"], insertable: true },
+    "auth.schema_migrations": { kind: "r", empty: false, columns: ["version"], insertable: true },
+  }, ["public", "auth"]);
+  const cols = new Map([[tableKey("auth", "users"), ["id", "email", "old_col"]]]);
+  const plan = planRestore(
+    MANIFEST,
+    req(["auth.users", "auth.schema_migrations", "auth.extra"]),
+    there,
+    cols,
+  );
+  assertEquals(plan.tables.map((t) => [t.table.name, t.action]), [
+    ["users", "load"],
+    ["schema_migrations", "keep"],
+    ["extra", "skip"],
+  ]);
+  assertEquals(plan.tables[0].columns, {
+    load: ["id", "email"],
+    onlyBackup: ["old_col"],
+    onlyTarget: ["is_anonymous"],
+  });
+  assertEquals(guardError(plan, "db"), undefined);
+  const text = formatRestorePlan(plan, { from: "latest", target: "db" });
+  assert(text.includes("    auth.users: load rows (3 rows; shared columns only)"), text);
+  // with rows in the target: refused, with what to do (as the whole restore refuses it)
+  const full = target({ "auth.users": { kind: "r", empty: false, columns: ["id"], insertable: true } }, [
+    "public",
+    "auth",
+  ]);
+  assertEquals(
+    planRestore(MANIFEST, req(["auth.users"]), full).tables[0].reason,
+    "Supabase-managed table that already holds rows",
+  );
+  assertEquals(
+    planRestore(MANIFEST, req(["auth.users"], { clean: true }), full).tables[0].action,
+    "empty-load",
+  );
+  // a target without the managed schema (plain PostgreSQL): created, as before
+  assertEquals(planRestore(MANIFEST, req(["auth.users"]), target()).tables[0].action, "create");
+});
