@@ -7,7 +7,7 @@
 import { BackupError, usageError } from "../base/errors.ts";
 import type { Manifest, ManifestExtension, ManifestSchema, ManifestTable } from "../store/manifest.ts";
 import type { QualifiedName } from "../pg/ident.ts";
-import { qualified, sqlQualified } from "../pg/ident.ts";
+import { qualified, sqlIdent, sqlQualified } from "../pg/ident.ts";
 import { rowCount } from "../base/size.ts";
 import type { CatalogPlan } from "./catalog.ts";
 
@@ -232,12 +232,17 @@ function schemaNames(m: Manifest, req: RestoreRequest): string[] {
   return names.filter((n) => !isExcluded(req, n));
 }
 
+/** The hint naming a schema's tables, as `--table` takes them. */
+function tablesOf(s: ManifestSchema): string {
+  return `tables of ${sqlIdent(s.name)}: ${s.tables.map((x) => sqlIdent(x.name)).join(", ") || "none"}`;
+}
+
 function findSchema(m: Manifest, name: string, flag: string): ManifestSchema {
   const s = m.schemas.find((x) => x.name === name);
   if (!s) {
     throw usageError(
       `${flag} '${name}' is not in this backup`,
-      `the backup holds: ${m.schemas.map((x) => x.name).join(", ") || "no schemas"}`,
+      `the backup holds: ${m.schemas.map((x) => sqlIdent(x.name)).join(", ") || "no schemas"}`,
     );
   }
   return s;
@@ -269,8 +274,8 @@ export function selectTables(
     const s = findSchema(m, q.schema, "--exclude-table");
     if (!s.tables.some((t) => t.name === q.table)) {
       throw usageError(
-        `--exclude-table '${q.schema}.${q.table}' is not in this backup`,
-        `tables of ${q.schema}: ${s.tables.map((x) => x.name).join(", ") || "none"}`,
+        `--exclude-table '${sqlQualified(q.schema, q.table)}' is not in this backup`,
+        tablesOf(s),
       );
     }
   }
@@ -300,8 +305,10 @@ export function selectTables(
     if (!t) {
       const skipped = m.skipped.find((k) => k.schema === q.schema && k.table === q.table);
       throw usageError(
-        `--table '${q.schema}.${q.table}' is not in this backup${skipped ? `: ${skipped.reason}` : ""}`,
-        `tables of ${q.schema}: ${s.tables.map((x) => x.name).join(", ") || "none"}`,
+        `--table '${sqlQualified(q.schema, q.table)}' is not in this backup${
+          skipped ? `: ${skipped.reason}` : ""
+        }`,
+        tablesOf(s),
       );
     }
     add(s, t);

@@ -565,3 +565,15 @@ Deno.test("--table of a Supabase-managed table the target has: its rows load, as
   // a target without the managed schema (plain PostgreSQL): created, as before
   assertEquals(planRestore(MANIFEST, req(["auth.users"]), target()).tables[0].action, "create");
 });
+
+Deno.test("a --table not in the backup: the hint lists the schema's tables as --table takes them", () => {
+  const m: Manifest = { ...MANIFEST, schemas: [schema("Sales EU", [table("Sales EU", "a\nb", 1)])] };
+  try {
+    planRestore(m, { ...REQ, tables: [{ schema: "Sales EU", table: "nope" }] }, target());
+    assert(false, "no error");
+  } catch (e) {
+    assert(e instanceof BackupError && e.exitCode === 2, String(e));
+    assertEquals(e.message, `--table '"Sales EU".nope' is not in this backup`);
+    assertEquals(e.hint, `tables of "Sales EU": U&"a\\000ab"`);
+  }
+});
