@@ -306,3 +306,71 @@ for (const major of [15, 17] as const) {
     await scenario(await sharedCluster(major));
   });
 }
+
+/**
+ * Two backups taken in the same second (as fast backups of a small database are): history lists both,
+ * to the millisecond, and diff chooses each by that time. Their archive names, cut to the second, are
+ * the same; before, history merged them into one and the change between them was lost. The backups
+ * are real; their createdAt is set to the same second, in a repository whose one commit holds both.
+ */
+Deno.test("two backups in the same second are two entries of history, and diff tells them apart", async () => {
+  const c = await sharedCluster(17);
+  const db = await c.createDatabase();
+  await c.sql(`create table public.t (id int primary key); insert into public.t values (1);`, { db });
+  const tmp = await Deno.makeTempDir({ prefix: "sb-history-second-" });
+  try {
+    const { out, backup } = await gitRoot(`${tmp}/first`, c.url({ db }));
+    await backup();
+    await c.sql(`insert into public.t values (2);`, { db });
+    await backup();
+    // The same backups in a new repository, their times in one second.
+    const repo = `${tmp}/repo`;
+    await Deno.mkdir(repo, { recursive: true });
+    await $`cp -r ${out} ${repo}/backups`;
+    const archives = [...Deno.readDirSync(`${repo}/backups/archive`)].map((e) => e.name);
+    assertEquals(archives.length, 1);
+    const setTime = async (dir: string, at: string) => {
+      const m = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+      m.createdAt = at;
+      await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(m, null, 2));
+    };
+    await setTime(`${repo}/backups/archive/${archives[0]}`, "2026-12-01T09:30:10.100Z");
+    await setTime(`${repo}/backups/latest`, "2026-12-01T09:30:10.700Z");
+    const git = ["-c", "user.name=t", "-c", "user.email=t@example.com"];
+    await $`git -c init.defaultBranch=main init --quiet ${repo}`;
+    await $`git -C ${repo} add -A`;
+    await $`git -C ${repo} ${git} commit --quiet -m both`;
+    const hist = await parseJson<
+      { backups: number; changes: { createdAt: string; change: string; rows: number }[] }
+    >(
+      await runCli(["history", "--table", "public.t", "--out", `${repo}/backups`, "--json"]),
+      0,
+    );
+    assertEquals(hist.backups, 2);
+    assertEquals(hist.changes.map((e) => `${e.createdAt} ${e.change} ${e.rows}`), [
+      "2026-12-01T09:30:10.100Z created 1",
+      "2026-12-01T09:30:10.700Z data 2",
+    ]);
+    const text = await runCli(["history", "--table", "public.t", "--out", `${repo}/backups`]);
+    ok(
+      text.stdout.includes("2026-12-01T09:30:10.100Z  created") &&
+        text.stdout.includes("2026-12-01T09:30:10.700Z  data"),
+      text.stdout,
+    );
+    // the printed times choose each backup
+    const d = await parseJson<{ tables: TableJson[] }>(
+      await runCli([
+        "diff",
+        "2026-12-01T09:30:10.100Z",
+        "2026-12-01T09:30:10.700Z",
+        "--out",
+        `${repo}/backups`,
+        "--json",
+      ]),
+      1,
+    );
+    assertEquals(changes(d), ["changed public.t rows +1 -0 ~0 by [id]"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
