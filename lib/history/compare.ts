@@ -5,7 +5,7 @@
  * @module
  */
 import { usageError } from "../base/errors.ts";
-import type { QualifiedName } from "../pg/ident.ts";
+import { type QualifiedName, sqlQualified } from "../pg/ident.ts";
 import type { Manifest, ManifestTable } from "../store/manifest.ts";
 import type { BackupView } from "./backups.ts";
 import { streamLines } from "./copy.ts";
@@ -121,7 +121,7 @@ export async function diffBackups(from: BackupView, to: BackupView, opts: DiffOp
     const id = JSON.stringify([t.schema, t.table]);
     if (!a.has(id) && !b.has(id)) {
       throw usageError(
-        `table ${t.schema}.${t.table} is not in ${from.label} nor in ${to.label}`,
+        `table ${sqlQualified(t.schema, t.table)} is not in ${from.label} nor in ${to.label}`,
         "check the name (SCHEMA.TABLE, quoted as in SQL when it needs it); 'backup.ts history --table' shows where it is",
       );
     }

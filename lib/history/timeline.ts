@@ -14,6 +14,7 @@ import { readArchives } from "../store/listing.ts";
 import { type Manifest, MANIFEST_NAME, parseManifest } from "../store/manifest.ts";
 import { type GitBackup, gitTop, latestHistory, pathInRepo } from "../store/revision.ts";
 import { ARCHIVE, LATEST } from "../store/rotation.ts";
+import { sqlQualified } from "../pg/ident.ts";
 
 /** One backup with its manifest. */
 export interface KnownBackup {
@@ -165,7 +166,7 @@ export function tableTimeline(backups: readonly KnownBackup[], schema: string, t
   }
   if (present === 0) {
     throw usageError(
-      `table ${schema}.${table} is in none of the ${backups.length} backups in ${where}`,
+      `table ${sqlQualified(schema, table)} is in none of the ${backups.length} backups in ${where}`,
       "check the name (SCHEMA.TABLE, quoted as in SQL when it needs it) and --out (or --store) and --env; 'backup.ts list' shows the backups",
     );
   }

@@ -4,7 +4,7 @@
  * object. Pure.
  * @module
  */
-import { quoteIdent, sqlIdent } from "../pg/ident.ts";
+import { sqlIdent, sqlQualified } from "../pg/ident.ts";
 import { decodeField } from "./copy.ts";
 import type { BackupDiff, RowContext, TableDiff } from "./compare.ts";
 import type { RowChange } from "./rows.ts";
@@ -102,7 +102,7 @@ export function describeSchemaChange(c: SchemaChange): string {
     }`;
   }
   if (c.kind === "other") return `${c.change === "added" ? "+" : "-"} ${escapeControl(clip(c.name))}`;
-  const name = escapeControl(quoteIdent(c.name));
+  const name = sqlIdent(c.name);
   const show = (s: string, n?: number) => escapeControl(clip(s, n));
   if (c.change === "added") return `${c.kind} ${name} added${c.kind === "column" ? `: ${show(c.to!)}` : ""}`;
   if (c.change === "removed") {
@@ -116,9 +116,7 @@ export function describeSchemaChange(c: SchemaChange): string {
 function rowsLine(t: TableDiff): string | undefined {
   const r = t.rows;
   if (!r || r.added + r.removed + r.changed === 0) return undefined;
-  const by = r.key.length
-    ? `by ${escapeControl(r.key.map(quoteIdent).join(", "))}`
-    : "whole rows, no primary key";
+  const by = r.key.length ? `by ${r.key.map(sqlIdent).join(", ")}` : "whole rows, no primary key";
   return `rows: ${r.added} added, ${r.removed} removed, ${r.changed} changed (${by}; ${r.fromRows} -> ${r.toRows})`;
 }
 
@@ -183,11 +181,12 @@ export function diffJson(d: BackupDiff): Record<string, unknown> {
 
 /**
  * A table's name as the text reports show it: quoted as PostgreSQL needs it (`Sales "EU"."a.b"`
- * would be ambiguous), with control characters escaped, so that a name with a line break stays on
- * its one line and cannot forge another (see lib/base/output.ts). Pure.
+ * would be ambiguous), and as `U&"…"` with a control character (lib/pg/ident.ts sqlQualified), so
+ * that a name with a line break stays on its one line, cannot forge another, and is shown the way
+ * `--table` and the restore's plan and hints take it. Pure.
  */
 export function qualifiedName(schema: string, table: string): string {
-  return escapeControl(`${quoteIdent(schema)}.${quoteIdent(table)}`);
+  return sqlQualified(schema, table);
 }
 
 /**

@@ -108,7 +108,8 @@ Deno.test("formatDiff and formatTimeline keep a hostile table name quoted and on
   // with a line break, a quote and a comment; before, the text split the name over two lines.
   const schema = 'Sales "EU" é;x';
   const table = 'Order\nItems; drop table x;--"';
-  const shown = String.raw`"Sales ""EU"" é;x"."Order\nItems; drop table x;--"""`;
+  // as --table takes it: U&"…" for the line break
+  const shown = String.raw`"Sales ""EU"" é;x".U&"Order\000aItems; drop table x;--"""`;
   assertEquals(qualifiedName(schema, table), shown);
   const text = formatDiff({
     from: { label: "archive/a", createdAt: "2026-12-01T00:00:00Z" },
@@ -130,9 +131,9 @@ Deno.test("formatDiff and formatTimeline keep a hostile table name quoted and on
     "from archive/a (2026-12-01T00:00:00Z)",
     "to   latest (2026-12-02T00:00:00Z)",
     `changed    ${shown}`,
-    String.raw`             column "a\x1b[31mb" added: text`,
+    String.raw`             column U&"a\001b[31mb" added: text`,
     String.raw`             + GRANT SELECT ON TABLE x TO "a\nb";`,
-    String.raw`added      "Sales ""EU"" é;x"."new\r\n" (1 row)`,
+    String.raw`added      "Sales ""EU"" é;x".U&"new\000d\000a" (1 row)`,
     "2 tables: 0 unchanged, 1 changed, 1 added, 0 removed",
   ]);
   const timeline = formatTimeline(qualifiedName(schema, table), { entries: [], backups: 2, present: 2 });
