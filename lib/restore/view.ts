@@ -150,7 +150,7 @@ export function leftOutSchemaHint(server: string, left: ReadonlySet<string>): st
   const schema = [...left].find((s) => named === s || named.startsWith(`${s}.`));
   if (schema === undefined) return undefined;
   return `an object of the restore uses schema ${
-    esc(schema)
+    sqlIdent(schema)
   }, which this restore leaves out and the target does not have: restore that schema too (or create what is used in the target first), then run the restore again`;
 }
 

@@ -11,7 +11,7 @@ Deno.test("leftOutSchemaHint: an object of a left-out schema the restore used is
       ['type "b.mood"', "b"],
       ['schema "b"', "b"],
       ["function b.f(integer)", "b"],
-      ['relation "odd.name.t"', "odd.name"],
+      ['relation "odd.name.t"', '"odd.name"'], // quoted as SQL takes it
     ]
   ) {
     assertEquals(
@@ -33,6 +33,7 @@ Deno.test("leftOutSchemaHint: other errors, and schemas the restore has, keep th
 Deno.test("leftOutSchemaHint: a control character in a left-out schema's name is shown escaped", () => {
   const hint = leftOutSchemaHint(err('relation "x\ny.t"'), new Set(["x\ny"]));
   assert(hint !== undefined && !hint.includes("\n"), hint);
+  assert(hint.includes('schema U&"x\\000ay", which'), hint);
 });
 
 Deno.test("interruptNote says what a signal leaves at each phase of the one transaction", () => {
