@@ -340,7 +340,7 @@ function decide(
   backupColumns?: readonly string[],
 ): PlannedTable {
   const there = target.tables.get(tableKey(schema, table.name));
-  const name = `${schema}.${table.name}`;
+  const name = sqlQualified(schema, table.name);
   const mk = (action: TableAction, reason: string): PlannedTable => ({ schema, table, action, reason });
   const skip = (reason: string): PlannedTable =>
     req.strict && (table.rows ?? 0) > 0
@@ -517,7 +517,7 @@ export function planRestore(
       plan.excluded.push({ schema: q.schema, table: t });
       files.add(t.schemaFile);
       plan.notes.push(
-        `${q.schema}.${q.table} is left out (--exclude-table): its definition, rows and indexes`,
+        `${sqlQualified(q.schema, q.table)} is left out (--exclude-table): its definition, rows and indexes`,
       );
     }
     for (const ps of plan.schemas) {
@@ -532,7 +532,7 @@ export function planRestore(
   const managed = plan.schemas.filter((s) => s.mode === "data").map((s) => s.name);
   if (managed.length > 0) {
     plan.notes.push(
-      `Supabase-managed schemas already in the target (${managed.join(", ")}): rows only; ` +
+      `Supabase-managed schemas already in the target (${managed.map(sqlIdent).join(", ")}): rows only; ` +
         "their definitions stay the target's",
     );
   }
@@ -553,7 +553,9 @@ export function planRestore(
     }
     if (t.columns?.onlyTarget.length) {
       plan.notes.push(
-        `${t.schema}.${t.table.name}: column(s) ${t.columns.onlyTarget.join(", ")} only in the target: ` +
+        `${sqlQualified(t.schema, t.table.name)}: column(s) ${
+          t.columns.onlyTarget.join(", ")
+        } only in the target: ` +
           "they get their defaults",
       );
     }
@@ -588,7 +590,7 @@ export function planRestore(
  */
 export function guardError(plan: RestorePlan, targetName: string): BackupError | undefined {
   if (plan.refused.length === 0) return undefined;
-  const names = plan.refused.map((t) => `${t.schema}.${t.table.name} (${t.reason})`);
+  const names = plan.refused.map((t) => `${sqlQualified(t.schema, t.table.name)} (${t.reason})`);
   const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? `, and ${names.length - 5} more` : "");
   const absent = plan.refused.every((t) => t.reason.startsWith("absent"));
   const managed = plan.refused.every((t) => t.reason === MANAGED_WITH_ROWS);
@@ -616,7 +618,7 @@ export function replicaError(plan: RestorePlan, target: TargetState): BackupErro
     t.action === "load" || t.action === "empty-load"
   );
   if (into.length === 0) return undefined;
-  const names = into.slice(0, 3).map((t) => `${t.schema}.${t.table.name}`).join(", ") +
+  const names = into.slice(0, 3).map((t) => sqlQualified(t.schema, t.table.name)).join(", ") +
     (into.length > 3 ? ` and ${into.length - 3} more` : "");
   return new BackupError(
     `rows for tables that already exist (${names}) load with session_replication_role = replica, ` +

@@ -577,3 +577,14 @@ Deno.test("a --table not in the backup: the hint lists the schema's tables as --
     assertEquals(e.hint, `tables of "Sales EU": U&"a\\000ab"`);
   }
 });
+
+Deno.test("the guard's refusal and the plan's notes name tables as --table takes them", () => {
+  const m: Manifest = { ...MANIFEST, schemas: [schema("Sales EU", [table("Sales EU", "a\nb", 1)])] };
+  const req = { ...REQ, tables: [{ schema: "Sales EU", table: "a\nb" }] };
+  const plan = planRestore(m, req, target({ "Sales EU.a\nb": { kind: "r", empty: false } }));
+  const e = guardError(plan, "db")!;
+  assert(
+    e.message.endsWith(`in the way: "Sales EU".U&"a\\000ab" (already exists and holds rows)`),
+    e.message,
+  );
+});
