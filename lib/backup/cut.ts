@@ -75,23 +75,7 @@ interface TableJob {
  * order.
  */
 export async function writeTableFiles(job: TableFilesJob): Promise<Map<string, ManifestTable[]>> {
-  const toc = parseToc(
-    await runTool({
-      path: job.tools.path("pg_restore"),
-      args: ["-l", job.dumpFile],
-      env: {},
-      what: `reading ${job.dumpName}`,
-    }),
-  );
-  const tables: TableJob[] = [];
-  for (const { schema: s, catalog, dumpIds } of job.schemas) {
-    const own = dumpIds ? toc.filter((e) => dumpIds.has(e.dumpId)) : toc;
-    const assigned = assignToTables(own, s.name, {
-      ...catalog,
-      tables: new Map(s.tables.map((t) => [t.oid, t.name])),
-    });
-    for (const t of s.tables) tables.push({ s, t, toc: assigned.get(t.oid)! });
-  }
+  const { tables, route } = await readToc(job);
   const reported = new Set<TableJob>();
   const report = (x: TableJob) => {
     if (reported.has(x)) return;
@@ -101,7 +85,7 @@ export async function writeTableFiles(job: TableFilesJob): Promise<Map<string, M
   const written: string[] = [];
   let out: Map<TableJob, ManifestTable>;
   try {
-    out = await splitTables(job, toc, tables, { report, written });
+    out = await splitTables(job, route, tables, { report, written });
   } catch (e) {
     if (!(e instanceof TocSplitError)) throw e;
     const names = job.schemas.map((x) => x.schema.name);
@@ -124,6 +108,76 @@ export async function writeTableFiles(job: TableFilesJob): Promise<Map<string, M
   for (const x of tables) result.get(x.s.name)!.push(out.get(x)!);
   for (const [name, list] of result) sumPartitionRows(name, list);
   return result;
+}
+
+/**
+ * What routes the one `pg_restore -v -L` stream of a dump to its files: the list (text of the
+ * `-L` file), the route of each listed entry, and every file's `\restrict` key and table.
+ */
+interface StreamRoute {
+  list: string;
+  entries: Map<number, SplitEntry>;
+  fileKeys: Map<string, { restrictKey?: string }>;
+  byFile: Map<string, { x: TableJob; kind: "schema" | "data" }>;
+}
+
+/**
+ * The dump's TOC (`pg_restore -l`), assigned to the job's tables, and the route of its stream.
+ * The parsed TOC itself is dropped on return: for thousands of tables it is megabytes that
+ * nothing needs while the files are written.
+ */
+async function readToc(job: TableFilesJob): Promise<{ tables: TableJob[]; route: StreamRoute }> {
+  const toc = parseToc(
+    await runTool({
+      path: job.tools.path("pg_restore"),
+      args: ["-l", job.dumpFile],
+      env: {},
+      what: `reading ${job.dumpName}`,
+    }),
+  );
+  const tables: TableJob[] = [];
+  for (const { schema: s, catalog, dumpIds } of job.schemas) {
+    const own = dumpIds ? toc.filter((e) => dumpIds.has(e.dumpId)) : toc;
+    const assigned = assignToTables(own, s.name, {
+      ...catalog,
+      tables: new Map(s.tables.map((t) => [t.oid, t.name])),
+    });
+    for (const t of s.tables) tables.push({ s, t, toc: assigned.get(t.oid)! });
+  }
+  return { tables, route: streamRoute(job, toc, tables) };
+}
+
+/** The {@link StreamRoute} of `tables`, whose TOC lines are among `toc`'s. */
+function streamRoute(job: TableFilesJob, toc: TocEntry[], tables: TableJob[]): StreamRoute {
+  const byLine = new Map(toc.map((e) => [e.line, e]));
+  // Each table's entries together (definitions, then data), so that its data.sql is written in
+  // one stretch; pg_restore follows the list's order within each of its passes.
+  const list: string[] = [];
+  const entries = new Map<number, SplitEntry>();
+  const fileKeys = new Map<string, { restrictKey?: string }>();
+  const byFile = new Map<string, { x: TableJob; kind: "schema" | "data" }>();
+  for (const x of tables) {
+    const { s, t, toc: a } = x;
+    for (const kind of ["schema", "data"] as const) {
+      const lines = kind === "schema" ? a.schemaLines : a.dataLines;
+      if (kind === "data" && lines.length === 0) continue;
+      const file = `${t.oid}:${kind}`;
+      fileKeys.set(file, job.restrict ? { restrictKey: restrictKey(s.name, t.name, kind) } : {});
+      byFile.set(file, { x, kind });
+      for (const line of lines) {
+        const e = byLine.get(line)!;
+        entries.set(e.dumpId, {
+          file,
+          desc: e.desc,
+          catalogOid: e.catalogOid,
+          objectOid: e.objectOid,
+          ...(t.kind === "p" ? { noTableAm: true } : {}),
+        });
+        list.push(line);
+      }
+    }
+  }
+  return { list: list.length ? list.join("\n") + "\n" : "", entries, fileKeys, byFile };
 }
 
 /** A table's manifest entry before any of its files is written. */
@@ -189,14 +243,14 @@ interface DataWriter {
  */
 async function splitTables(
   job: TableFilesJob,
-  toc: TocEntry[],
+  route: StreamRoute,
   tables: TableJob[],
   track: { report: (x: TableJob) => void; written: string[] },
 ): Promise<Map<TableJob, ManifestTable>> {
   throwIfInterrupted();
   const { files, stagingDir } = job;
   const signal = job.local.signal;
-  const byLine = new Map(toc.map((e) => [e.line, e]));
+  const { entries, fileKeys, byFile } = route;
   const streamName = job.schemas.map((x) => x.schema.name).join("\u0000");
   const streamKey = job.restrict ? restrictKey(streamName, "stream") : undefined;
   const keyArg = streamKey ? [`--restrict-key=${streamKey}`] : [];
@@ -209,33 +263,6 @@ async function splitTables(
     what: `reading ${job.dumpName}`,
     signal,
   });
-  // Each table's entries together (definitions, then data), so that its data.sql is written in
-  // one stretch; pg_restore follows the list's order within each of its passes.
-  const list: string[] = [];
-  const entries = new Map<number, SplitEntry>();
-  const fileKeys = new Map<string, { restrictKey?: string }>();
-  const byFile = new Map<string, { x: TableJob; kind: "schema" | "data" }>();
-  for (const x of tables) {
-    const { s, t, toc: a } = x;
-    for (const kind of ["schema", "data"] as const) {
-      const lines = kind === "schema" ? a.schemaLines : a.dataLines;
-      if (kind === "data" && lines.length === 0) continue;
-      const file = `${t.oid}:${kind}`;
-      fileKeys.set(file, job.restrict ? { restrictKey: restrictKey(s.name, t.name, kind) } : {});
-      byFile.set(file, { x, kind });
-      for (const line of lines) {
-        const e = byLine.get(line)!;
-        entries.set(e.dumpId, {
-          file,
-          desc: e.desc,
-          catalogOid: e.catalogOid,
-          objectOid: e.objectOid,
-          ...(t.kind === "p" ? { noTableAm: true } : {}),
-        });
-        list.push(line);
-      }
-    }
-  }
   const results = new Map<TableJob, ManifestTable>(tables.map((x) => [x, emptyEntry(x.t)]));
   const finished = new Map<TableJob, number>();
   const fileDone = (x: TableJob) => {
@@ -305,8 +332,9 @@ async function splitTables(
     }
   };
   const splitter = new TocStreamSplitter({ entries, files: fileKeys, frame, streamKey });
-  if (list.length > 0) {
-    await Deno.writeTextFile(`${base}.list`, list.join("\n") + "\n");
+  if (route.list.length > 0) {
+    await Deno.writeTextFile(`${base}.list`, route.list);
+    route.list = ""; // megabytes for thousands of tables, not needed once written
     await streamTool(
       {
         path: job.tools.path("pg_restore"),
