@@ -171,8 +171,39 @@ function parseHeader(c: Cursor) {
   return { version: v, header, count };
 }
 
-/** One TOC entry at the cursor; only its head's bytes are copied. */
-function parseEntry(c: Cursor, v: number): ArchiveEntry {
+/** The largest chunk of a {@link HeadStore}; a head longer than a quarter of it gets its own copy. */
+const HEAD_CHUNK = 1 << 20;
+
+/**
+ * Where the heads of one archive's entries are copied: into shared chunks (4 KiB, doubling up to
+ * {@link HEAD_CHUNK}), each head a view of one. A copy of its own for every head cost an
+ * ArrayBuffer and its allocation each: for the tens of thousands of entries of a schema of 5,000
+ * tables, megabytes more than their bytes.
+ */
+class HeadStore {
+  #chunk = new Uint8Array(0);
+  #used = 0;
+  #next = 1 << 12;
+
+  copy(src: Uint8Array): Uint8Array {
+    if (src.length > HEAD_CHUNK / 4) return src.slice();
+    if (this.#used + src.length > this.#chunk.length) {
+      this.#chunk = new Uint8Array(this.#next);
+      this.#next = Math.min(this.#next * 2, HEAD_CHUNK);
+      this.#used = 0;
+    }
+    const out = this.#chunk.subarray(this.#used, this.#used + src.length);
+    out.set(src);
+    this.#used += src.length;
+    return out;
+  }
+}
+
+/**
+ * One TOC entry at the cursor; only its head's bytes are copied (into `heads`, once the whole entry
+ * is in the buffer: an entry parsed again after more of the file is read copies nothing twice).
+ */
+function parseEntry(c: Cursor, v: number, heads: HeadStore): ArchiveEntry {
   const start = c.at;
   const dumpId = c.int();
   if (dumpId <= 0) throw new ArchiveError(`TOC entry id ${dumpId} out of range`);
@@ -189,7 +220,7 @@ function parseEntry(c: Cursor, v: number): ArchiveEntry {
   if (v >= version(1, 16, 0)) c.int(); // relkind
   c.skip(); // owner
   c.skip(); // with oids
-  const head = c.buf.slice(start, c.at);
+  const headEnd = c.at;
   const deps: number[] = [];
   for (let d = c.num(); d !== null; d = c.num()) {
     if (Number.isNaN(d)) throw new ArchiveError(`bad dependency in TOC entry ${dumpId}`);
@@ -208,7 +239,7 @@ function parseEntry(c: Cursor, v: number): ArchiveEntry {
     section,
     namespace,
     deps,
-    head,
+    head: heads.copy(c.buf.subarray(start, headEnd)),
     hasData: flag === POS_SET,
     dataPos: flag === POS_SET ? pos : 0,
   };
@@ -224,7 +255,8 @@ export function parseArchive(buf: Uint8Array, complete: boolean): Archive | "mor
   try {
     const { version: v, header, count } = parseHeader(c);
     const entries: ArchiveEntry[] = [];
-    for (let i = 0; i < count; i++) entries.push(parseEntry(c, v));
+    const heads = new HeadStore();
+    for (let i = 0; i < count; i++) entries.push(parseEntry(c, v, heads));
     return { version: v, intSize: c.intSize, offSize: c.offSize, header, entries, tocEnd: c.at };
   } catch (e) {
     if (e instanceof NeedMore) return "more";
@@ -284,7 +316,8 @@ export async function readArchive(path: string): Promise<Archive> {
     return parseHeader(c);
   });
   const entries: ArchiveEntry[] = [];
-  for (let i = 0; i < count; i++) entries.push(await parse(() => parseEntry(c, v)));
+  const heads = new HeadStore();
+  for (let i = 0; i < count; i++) entries.push(await parse(() => parseEntry(c, v, heads)));
   return { version: v, intSize: c.intSize, offSize: c.offSize, header, entries, tocEnd: base + c.at };
 }
 
