@@ -28,7 +28,7 @@ import {
   subsetShare,
   tableSql,
 } from "./dataset.ts";
-import { measure, type Measurement, type MeasureOptions } from "./measure.ts";
+import { measure, type Measurement, type MeasureOptions, taskV8Flags } from "./measure.ts";
 import { type ApproachResult, type BenchReport, evaluate, formatReport, median, secs } from "./report.ts";
 
 const USAGE = `usage: deno task bench [options]
@@ -124,20 +124,11 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       if (!/^[a-z_][a-z0-9_.]*=\S+$/.test(kv)) throw new Error(`--setting must be NAME=VALUE, got '${kv}'`);
       return kv;
     }),
-    v8Flags: values["v8-flags"] ?? taskV8Flags(),
+    v8Flags: values["v8-flags"] ?? taskV8Flags(REPO),
     tool: values.tool ?? join(REPO, "backup.ts"),
     compare: values.compare,
     json: values.json,
   };
-}
-
-/**
- * The V8 flags `deno task backup` runs the tool with (deno.json), so that the benchmark measures the
- * tool as it is run; undefined when the task has none.
- */
-function taskV8Flags(): string | undefined {
-  const tasks = JSON.parse(Deno.readTextFileSync(join(REPO, "deno.json"))).tasks ?? {};
-  return String(tasks.backup ?? "").match(/--v8-flags=(\S+)/)?.[1];
 }
 
 const log = (line: string) => console.error(redact(`bench: ${line}`));

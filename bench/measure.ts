@@ -217,3 +217,12 @@ export async function measure(cmd: string, args: string[], opts: MeasureOptions)
     stderrLines,
   };
 }
+
+/**
+ * The V8 flags `deno task backup` runs the tool with (the deno.json of the checkout at `repo`), so that
+ * a benchmark measures the tool as it is run; undefined when the task has none.
+ */
+export function taskV8Flags(repo: string): string | undefined {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${repo}/deno.json`)).tasks ?? {};
+  return String(tasks.backup ?? "").match(/--v8-flags=(\S+)/)?.[1];
+}

@@ -33,7 +33,7 @@ import { restCreateBucket, s3Put, startProject } from "../tests/support/storage.
 import { REPO } from "../tests/support/paths.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 import { encodeKey } from "../lib/store/s3.ts";
-import { measure, parseStatCpuMs, treeCpuMs } from "./measure.ts";
+import { measure, parseStatCpuMs, taskV8Flags, treeCpuMs } from "./measure.ts";
 
 const log = (l: string) => console.error(`bench: ${l}`);
 
@@ -176,7 +176,7 @@ async function main() {
         "run",
         "--allow-all",
         "--quiet",
-        "--v8-flags=--max-semi-space-size=1",
+        ...(taskV8Flags(repo) ? [`--v8-flags=${taskV8Flags(repo)}`] : []),
         join(repo, "backup.ts"),
         "backup",
         "--db-url",
