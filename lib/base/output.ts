@@ -26,7 +26,8 @@ import { redact } from "./redact.ts";
  * and isolates, and the byte order mark.
  */
 // deno-lint-ignore no-control-regex
-const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+export const NON_PRINTING = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+const CONTROL = new RegExp(NON_PRINTING.source, "g");
 
 const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 

@@ -4,6 +4,7 @@
  * @module
  */
 import { usageError } from "../base/errors.ts";
+import { NON_PRINTING } from "../base/output.ts";
 
 /** A schema-qualified name. */
 export interface QualifiedName {
@@ -72,15 +73,6 @@ export function quoteIdent(name: string): string {
     ? name
     : `"${name.replaceAll('"', '""')}"`;
 }
-
-/**
- * Characters a name may hold that must never reach a terminal, a log or a SQL line as they are: C0
- * controls (line breaks, tabs), DEL, C1 controls, the Unicode line and paragraph separators,
- * bidirectional marks, embeddings, overrides and isolates, and the byte order mark (the set
- * lib/base/output.ts escapes in every printed line).
- */
-// deno-lint-ignore no-control-regex
-const NON_PRINTING = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
 
 /**
  * An identifier as SQL that stays on one line and shows what it is: {@link quoteIdent}, or, when
