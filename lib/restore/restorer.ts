@@ -218,7 +218,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       return result;
     }
     missing.schemas = leftOut(manifest, plan, state);
-    missing.tables = leftOutTables(manifest, plan, state);
+    missing.tables = leftOutTables(backupTables, plan, state);
     for (const k of state.tables.keys()) inTarget.add(k);
     // One message per line: the plan's names are escaped (view.ts), so its breaks are its own.
     for (const line of planText.split("\n")) opts.log(line);
@@ -485,17 +485,20 @@ function catalogScope(
 }
 
 /** The backup's schemas that the restore neither creates nor loads and the target does not have. */
-/** The backup's tables this restore does not create (excluded, or not selected) and the target lacks. */
-function leftOutTables(m: Manifest, plan: RestorePlan, target: TargetState): QualifiedName[] {
+/** The backup's `tables` this restore does not create (excluded, or not selected) and the target lacks. */
+function leftOutTables(
+  tables: readonly QualifiedName[],
+  plan: RestorePlan,
+  target: TargetState,
+): QualifiedName[] {
   const created = new Set(
     [...plan.schemas.flatMap((s) => s.tables), ...plan.tables]
       .filter((t) => t.action === "create" || t.action === "recreate")
       .map((t) => tableKey(t.schema, t.table.name)),
   );
-  return m.schemas.flatMap((s) => s.tables.map((t) => ({ schema: s.name, table: t.name })))
-    .filter((t) =>
-      !created.has(tableKey(t.schema, t.table)) && !target.tables.has(tableKey(t.schema, t.table))
-    );
+  return tables.filter((t) =>
+    !created.has(tableKey(t.schema, t.table)) && !target.tables.has(tableKey(t.schema, t.table))
+  );
 }
 
 /** The views of the schemas this restore creates, with the tables they read (after a failure). */
