@@ -8,18 +8,11 @@ import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { spawnCli } from "./support/cli.ts";
 import type { Cluster } from "./support/cluster.ts";
 import { fingerprint, TOOLS, withBackup } from "./support/restored.ts";
+import { waitForActivity } from "./support/psql.ts";
 
 /** Waits until a session of `db` runs a COPY … FROM STDIN (the restore is loading rows). */
-async function waitForLoad(c: Cluster, db: string, ms = 60_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const n = await c.sql(
-      `select count(*) from pg_stat_activity where datname = '${db}' and query ilike 'copy %from stdin%'`,
-    );
-    if (Number(n.trim()) > 0) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error("the restore never started loading rows");
+function waitForLoad(c: Cluster, db: string, ms = 60_000): Promise<void> {
+  return waitForActivity(c, db, "copy %from stdin%", "the restore never started loading rows", ms, 20);
 }
 
 async function sessionsOf(c: Cluster, db: string): Promise<number> {

@@ -27,15 +27,30 @@ export async function psql(
   return new TextDecoder().decode(out.stdout) + err;
 }
 
-/** Waits until pg_dump is copying table data out of `db` (a COPY … TO stdout); throws after `ms`. */
-export async function waitForDump(c: Cluster, db: string, ms = 60_000): Promise<void> {
+/**
+ * Waits until a session of `db` runs a query that matches `like` (an ILIKE pattern), polling every
+ * `pollMs`; throws `never` after `ms`.
+ */
+export async function waitForActivity(
+  c: Cluster,
+  db: string,
+  like: string,
+  never: string,
+  ms = 60_000,
+  pollMs = 50,
+): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     const n = await c.sql(
-      `select count(*) from pg_stat_activity where datname = '${db}' and query ilike 'copy %to stdout%'`,
+      `select count(*) from pg_stat_activity where datname = '${db}' and query ilike '${like}'`,
     );
     if (Number(n.trim()) > 0) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
-  throw new Error("pg_dump never started");
+  throw new Error(never);
+}
+
+/** Waits until pg_dump is copying table data out of `db` (a COPY … TO stdout); throws after `ms`. */
+export function waitForDump(c: Cluster, db: string, ms = 60_000): Promise<void> {
+  return waitForActivity(c, db, "copy %to stdout%", "pg_dump never started", ms);
 }
