@@ -20,6 +20,7 @@ import { generateIdentity, identityToRecipient } from "age-encryption";
 import { runCli } from "./support/cli.ts";
 import { type Azurite, startAzurite } from "./support/azurite.ts";
 import { startProxy } from "./support/proxy.ts";
+import { afterEarlierWrites } from "./support/stores.ts";
 import { REPO } from "./support/paths.ts";
 import { S3_SIDES, S3Client } from "../lib/store/s3.ts";
 import { AzblobStore, parseConnectionString } from "../lib/store/azblob.ts";
@@ -249,9 +250,7 @@ function storeMatrix(make: () => Promise<Backend>): void {
       await t.step(
         `${b.name}: an unchanged project's backup moves no file: only its manifest is written`,
         async () => {
-          await sleep(1100); // LastModified has one-second resolution on some services
-          const before = new Date();
-          await sleep(10);
+          const before = await afterEarlierWrites();
           const r = await backup();
           assertEquals(r.code, 0, r.stderr);
           const written = (await keys(store)).filter((k) => k.lastModified && k.lastModified >= before);
@@ -506,9 +505,7 @@ function sealedMatrix(make: () => Promise<Backend>): void {
         assertEquals(stored.size, files.length, "one content is one encrypted blob");
 
         // unchanged: only the manifest is written
-        await sleep(1100);
-        const before = new Date();
-        await sleep(10);
+        const before = await afterEarlierWrites();
         const again = await backup();
         assertEquals(again.code, 0, again.stderr);
         const written = (await keys(store)).filter((k) => k.lastModified && k.lastModified >= before);

@@ -53,6 +53,17 @@ function ok(r: CliResult, what: string): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The time from which the next writes are told apart from earlier ones by their LastModified. Some
+ * services (Azurite) keep it to the second, so a write later in the second `new Date()` falls in would
+ * look older than it: wait past the second of every earlier write and count from the start of the
+ * current one.
+ */
+export async function afterEarlierWrites(): Promise<Date> {
+  await sleep(1100);
+  return new Date(Math.floor(Date.now() / 1000) * 1000);
+}
+
 async function latestManifest(store: ObjectStore): Promise<{ key: string; m: Manifest }> {
   const key = (await listBackups(store)).at(-1)!.key;
   return { key, m: JSON.parse(await new Response(await store.get(key)).text()) as Manifest };
@@ -330,9 +341,7 @@ export function storeMatrix(make: () => Promise<StoreFixture & { stop(): Promise
         });
 
         await t.step(`${f.name}: an unchanged backup uploads only its manifest`, async () => {
-          await sleep(1100); // LastModified has one-second resolution on some services
-          const before = new Date();
-          await sleep(10);
+          const before = await afterEarlierWrites();
           const r = await backup();
           ok(r, "unchanged backup");
           const written = (await keys(store)).filter((k) => k.lastModified && k.lastModified >= before).map((
@@ -352,9 +361,7 @@ export function storeMatrix(make: () => Promise<StoreFixture & { stop(): Promise
             ok(await backup(cut, u), "backup in parts");
             const { m } = await latestManifest(s);
             assert(m.schemas.some((x) => (x.dumpParts?.length ?? 0) > 1), "a dump is cut in parts");
-            await sleep(1100);
-            const before = new Date();
-            await sleep(10);
+            const before = await afterEarlierWrites();
             const r2 = await backup(cut, u);
             ok(r2, "unchanged backup in parts");
             const written = (await keys(s)).filter((k) => k.lastModified && k.lastModified >= before);
@@ -375,9 +382,7 @@ export function storeMatrix(make: () => Promise<StoreFixture & { stop(): Promise
             // damaged: cut in the middle, as an upload that broke off would leave it
             const text = await new Response(await s.get(key)).text();
             await s.put(key, { bytes: new TextEncoder().encode(text.slice(0, text.length >> 1)) });
-            await sleep(1100);
-            const before = new Date();
-            await sleep(10);
+            const before = await afterEarlierWrites();
             const r = await backup(["--json"], u);
             ok(r, "backup after the damaged one");
             const [summary] = JSON.parse(r.stdout);
@@ -406,9 +411,7 @@ export function storeMatrix(make: () => Promise<StoreFixture & { stop(): Promise
           `${f.name}: a changed backup uploads the changed table's files and the manifest`,
           async () => {
             await cluster.sql("insert into public.waitlist (email) values ('new@example.com')", { db });
-            await sleep(1100);
-            const before = new Date();
-            await sleep(10);
+            const before = await afterEarlierWrites();
             const r = await backup();
             ok(r, "changed backup");
             const written = (await keys(store)).filter((k) => k.lastModified && k.lastModified >= before).map(
@@ -545,9 +548,7 @@ export function storeMatrix(make: () => Promise<StoreFixture & { stop(): Promise
             const u = f.url();
             const s = await f.open(u);
             ok(await backup(enc, u), "encrypted backup");
-            await sleep(1100);
-            const before = new Date();
-            await sleep(10);
+            const before = await afterEarlierWrites();
             const again = await backup(enc, u);
             ok(again, "encrypted unchanged backup");
             const written = (await keys(s)).filter((k) => k.lastModified && k.lastModified >= before).map((
