@@ -4,7 +4,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { type QualifiedName } from "../pg/ident.ts";
+import { type QualifiedName, sqlIdent } from "../pg/ident.ts";
 import { usageError } from "../base/errors.ts";
 import type {
   Detected,
@@ -290,7 +290,7 @@ export function notCaptured(d: Detected, dumped?: ReadonlySet<string>): Manifest
     if (m.options !== null) continue;
     out.push({
       kind: "USER MAPPING",
-      name: `FOR ${m.user} SERVER ${m.server}`,
+      name: `FOR ${sqlIdent(m.user)} SERVER ${sqlIdent(m.server)}`,
       reason:
         `${d.currentUser} may not see its options (only the mapped role with USAGE on the server, the server's owner or a superuser may), so their names are not recorded; back up as one of them, or look them up in the source`,
     });

@@ -1,11 +1,33 @@
 /**
  * The `--dry-run` view of a backup plan: schemas, tables and the files each would produce, and what
- * the backup cannot capture as far as it is known before dumping. Pure. Names are shown with control
- * characters escaped (file paths are encoded already).
+ * the backup cannot capture as far as it is known before dumping. Pure. SQL names are shown as the
+ * restore shows them ({@link sqlIdent}: quoted when needed, `U&"…"` for a non-printing character),
+ * so `x."a.b"` and `x.a.b` differ; reasons have control characters escaped (file paths are encoded
+ * already).
  * @module
  */
 import { type BackupPlan, planTotals } from "./plan.ts";
 import { escapeControl } from "../base/output.ts";
+import { sqlIdent, sqlQualified } from "../pg/ident.ts";
+import type { ManifestNotCaptured, ManifestSkipped } from "../store/manifest.ts";
+
+/**
+ * A skipped table as SQL names it, `schema.table` each part as {@link sqlIdent} writes it; a whole
+ * schema (table `*`, as the manifest records one) as `schema.*`. Pure.
+ */
+export function skippedName(k: Pick<ManifestSkipped, "schema" | "table">): string {
+  return k.table === "*" ? `${sqlIdent(k.schema)}.*` : sqlQualified(k.schema, k.table);
+}
+
+/**
+ * What a backup could not capture, `KIND name`: a database-level object or subscription by its name
+ * as {@link sqlIdent} writes it; a user mapping (`FOR user SERVER server`, its parts already written
+ * so) and the count of large objects as recorded, with control characters escaped. Pure.
+ */
+export function notCapturedName(n: Pick<ManifestNotCaptured, "kind" | "name">): string {
+  const phrase = n.kind === "USER MAPPING" || n.kind === "LARGE OBJECT";
+  return `${escapeControl(n.kind)} ${phrase ? escapeControl(n.name) : sqlIdent(n.name)}`;
+}
 
 /** Formats a plan as text, or as JSON with `json`. */
 export function formatPlan(
@@ -46,8 +68,12 @@ export function formatPlan(
     out.push(`  ${s.dump}${s.managed ? "  (Supabase-managed schema)" : ""}`);
     for (const t of s.tables) out.push(`    ${t.schemaFile}`, `    ${t.dataFile}`);
   }
-  for (const k of plan.skipped) out.push(escapeControl(`skip ${k.schema}.${k.table}: ${k.reason}`));
-  for (const k of plan.skippedSchemas) out.push(escapeControl(`skip schema ${k.schema}: ${k.reason}`));
-  for (const n of plan.notCaptured) out.push(escapeControl(`not captured: ${n.kind} ${n.name}: ${n.reason}`));
+  for (const k of plan.skipped) out.push(`skip ${skippedName(k)}: ${escapeControl(k.reason)}`);
+  for (const k of plan.skippedSchemas) {
+    out.push(`skip schema ${sqlIdent(k.schema)}: ${escapeControl(k.reason)}`);
+  }
+  for (const n of plan.notCaptured) {
+    out.push(`not captured: ${notCapturedName(n)}: ${escapeControl(n.reason)}`);
+  }
   return out.join("\n");
 }

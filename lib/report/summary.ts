@@ -2,15 +2,20 @@
  * The end-of-run summary: text for stdout, JSON for `--json`, Markdown for the GitHub step
  * summary. Pure: it formats a {@link BackupSummary} and touches nothing.
  *
- * Names, settings and messages from the database or a manifest are untrusted: the text shows them
- * with control characters escaped ({@link escapeControl}), so a name cannot add a line; the
- * Markdown puts them in code spans ({@link mdCode}), so a name cannot add a row, a link or an image.
+ * Names, settings and messages from the database or a manifest are untrusted. SQL names (database,
+ * schemas, skipped tables, what was not captured) are shown as the restore shows them
+ * ({@link sqlIdent}: quoted when needed, `U&"…"` for a non-printing character), so `x."a.b"` and
+ * `x.a.b` differ and a name cannot add a line; other text has control characters escaped
+ * ({@link escapeControl}). The Markdown puts them in code spans ({@link mdCode}), so a name cannot add
+ * a row, a link or an image. The JSON keeps the names as they are.
  * @module
  */
 import type { Manifest, ManifestStorage } from "../store/manifest.ts";
 import { formatBytes } from "../base/size.ts";
 import { versionNumber } from "../pg/tools.ts";
 import { escapeControl } from "../base/output.ts";
+import { sqlIdent } from "../pg/ident.ts";
+import { notCapturedName, skippedName } from "../backup/view.ts";
 import { formatGrowth, GROWTH_HINT, type GrowthProjection, growthWarning } from "../store/growth.ts";
 
 /** What one environment's backup run reports. */
@@ -120,7 +125,9 @@ export function formatSummary(s: BackupSummary): string {
   if (m) {
     row(
       "database",
-      `${m.database.name} (${formatBytes(m.database.sizeBytes)}, PostgreSQL ${m.database.serverVersion})`,
+      `${sqlIdent(m.database.name)} (${
+        formatBytes(m.database.sizeBytes)
+      }, PostgreSQL ${m.database.serverVersion})`,
     );
     row("pg_dump", versionNumber(m.pgDumpVersion));
     row(
@@ -131,7 +138,7 @@ export function formatSummary(s: BackupSummary): string {
     row("schemas", String(m.schemas.length));
     row("tables", `${t.tables} (${t.rows} rows)`);
     out.push("");
-    const lines = schemaLines(m).map((l) => ({ ...l, name: escapeControl(l.name) }));
+    const lines = schemaLines(m).map((l) => ({ ...l, name: sqlIdent(l.name) }));
     const nameWidth = Math.max(6, ...lines.map((x) => x.name.length)) + 2;
     out.push(
       `  ${"schema".padEnd(nameWidth)}${"dump".padStart(10)}${"tables".padStart(8)}${"rows".padStart(10)}${
@@ -154,12 +161,12 @@ export function formatSummary(s: BackupSummary): string {
     );
     if (m.skipped.length > 0) {
       out.push("", `skipped (${m.skipped.length}):`);
-      for (const k of m.skipped) out.push(escapeControl(`  ${k.schema}.${k.table}: ${k.reason}`));
+      for (const k of m.skipped) out.push(`  ${skippedName(k)}: ${escapeControl(k.reason)}`);
     }
     const missing = m.notCaptured ?? [];
     if (missing.length > 0) {
       out.push("", `not captured (${missing.length}):`);
-      for (const n of missing) out.push(escapeControl(`  ${n.kind} ${n.name}: ${n.reason}`));
+      for (const n of missing) out.push(`  ${notCapturedName(n)}: ${escapeControl(n.reason)}`);
       out.push(`hint: ${NOT_CAPTURED_HINT}`);
     }
     if (m.storage) {
@@ -234,7 +241,7 @@ export function summaryMarkdown(s: BackupSummary): string {
   if (s.connection) out.push(`| connection | ${mdCode(s.connection)} |`);
   if (m) {
     const t = totals(m);
-    out.push(`| database | ${mdCode(m.database.name)} (${formatBytes(m.database.sizeBytes)}) |`);
+    out.push(`| database | ${mdCode(sqlIdent(m.database.name))} (${formatBytes(m.database.sizeBytes)}) |`);
     out.push(`| schemas / tables | ${m.schemas.length} / ${t.tables} (${t.rows} rows) |`);
     out.push(`| size | ${formatBytes(t.bytes)} |`);
     out.push(`| snapshot | ${m.snapshot.consistent ? "consistent" : "not consistent"} |`);
@@ -252,7 +259,7 @@ export function summaryMarkdown(s: BackupSummary): string {
     );
     for (const l of schemaLines(m)) {
       out.push(
-        `| ${mdCode(l.name)} | ${formatBytes(l.dumpBytes)} | ${l.tables} | ${l.rows} | ${
+        `| ${mdCode(sqlIdent(l.name))} | ${formatBytes(l.dumpBytes)} | ${l.tables} | ${l.rows} | ${
           formatBytes(l.tableBytes)
         } |`,
       );
@@ -261,13 +268,13 @@ export function summaryMarkdown(s: BackupSummary): string {
   if (m && m.skipped.length > 0) {
     out.push("", "Skipped:", "");
     for (const k of m.skipped) {
-      out.push(`- ${mdCode(`${k.schema}.${k.table}`, false)}: ${mdCode(k.reason, false)}`);
+      out.push(`- ${mdCode(skippedName(k), false)}: ${mdCode(k.reason, false)}`);
     }
   }
   if (m && (m.notCaptured ?? []).length > 0) {
     out.push("", "Not captured:", "");
     for (const n of m.notCaptured!) {
-      out.push(`- ${n.kind} ${mdCode(n.name, false)}: ${mdCode(n.reason, false)}`);
+      out.push(`- ${mdCode(notCapturedName(n), false)}: ${mdCode(n.reason, false)}`);
     }
   }
   const warning = s.repository && growthWarning(s.repository);

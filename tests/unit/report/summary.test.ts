@@ -127,7 +127,7 @@ Deno.test("--json summary", async () => {
 
 Deno.test("step summary Markdown escapes pipes in names and errors", async () => {
   const md = summaryMarkdown(PROD) + summaryMarkdown(DEV_FAILED);
-  assertEquals(md.includes("| `a\\|b` |"), true);
+  assertEquals(md.includes('| `"a\\|b"` |'), true);
   assertEquals(md.includes("refused \\| retried"), true);
   await assertGolden("summary/step-summary.md", md);
 });
@@ -161,14 +161,33 @@ function assertSafeLines(text: string): void {
   }
 }
 
-/** A manifest whose names hold line breaks, workflow commands, Markdown, HTML and backticks. */
+/** Fails unless `text` holds every one of `parts`. */
+function includesAll(text: string, parts: string[]): void {
+  for (const p of parts) ok(text.includes(p), `no ${JSON.stringify(p)} in:\n${text}`);
+}
+
+/**
+ * A manifest whose names hold line breaks, workflow commands, Markdown, HTML and backticks, a dot,
+ * a quote, an ANSI escape and a Unicode bidi override.
+ */
 function hostile(): BackupSummary {
   const m = structuredClone(PROD.manifest!);
   m.database.name = "db\n::error::forged";
   m.schemas[0].name = "nl\nline";
   m.schemas[1].name = "![x](https://evil.example/t.png) <img src=x> `tick`";
-  m.skipped = [{ schema: "s\r\n::add-mask::x", table: "t\u001b[2J", reason: "permission denied\n::error::" }];
-  m.notCaptured = [{ kind: "SUBSCRIPTION", name: "sub\n::error::x", reason: "as u\n::warning::y" }];
+  m.skipped = [
+    { schema: "s\r\n::add-mask::x", table: "t\u001b[2J", reason: "permission denied\n::error::" },
+    { schema: "x", table: "a.b", reason: "r1" },
+    { schema: "x.a", table: "b", reason: "r2" },
+    { schema: 'q"s', table: "Tab\u202ele", reason: "r3" },
+    { schema: "whole", table: "*", reason: "no USAGE privilege for u" },
+  ];
+  m.notCaptured = [
+    { kind: "SUBSCRIPTION", name: "sub\n::error::x", reason: "as u\n::warning::y" },
+    { kind: "PUBLICATION", name: "pub.all", reason: "left out" },
+    { kind: "USER MAPPING", name: 'FOR "Bob" SERVER remote', reason: "options" },
+    { kind: "LARGE OBJECT", name: "3 large object(s)", reason: "lo" },
+  ];
   return {
     ...PROD,
     manifest: m,
@@ -181,24 +200,48 @@ function hostile(): BackupSummary {
 Deno.test("names with control characters cannot add lines to the text summary (item 6)", () => {
   const text = formatSummary(hostile());
   assertSafeLines(text);
-  ok(text.includes("nl\\nline"), text);
-  ok(text.includes("db\\n::error::forged"), text);
-  ok(text.includes("s\\r\\n::add-mask::x.t\\x1b[2J: permission denied\\n::error::"), text);
-  ok(text.includes("pg_dump of schema x\\n::error::y failed"), text);
-  ok(text.includes("  SUBSCRIPTION sub\\n::error::x: as u\\n::warning::y"), text);
-  ok(text.includes("warning: backups/x.json\\n::error::forged (bad)"), text);
+  includesAll(text, [
+    '  U&"nl\\000aline"  ',
+    'database      U&"db\\000a::error::forged" (',
+    '  U&"s\\000d\\000a::add-mask::x".U&"t\\001b[2J": permission denied\\n::error::',
+    "pg_dump of schema x\\n::error::y failed",
+    '  SUBSCRIPTION U&"sub\\000a::error::x": as u\\n::warning::y',
+    "warning: backups/x.json\\n::error::forged (bad)",
+  ]);
+});
+
+Deno.test("SQL names in the text summary read as the restore writes them: a dot, a quote, bidi, a whole schema", () => {
+  const text = formatSummary(hostile());
+  includesAll(text, [
+    '  x."a.b": r1\n',
+    '  "x.a".b: r2\n',
+    '  "q""s".U&"Tab\\202ele": r3\n',
+    "  whole.*: no USAGE privilege for u\n",
+    '  PUBLICATION "pub.all": left out\n',
+    '  USER MAPPING FOR "Bob" SERVER remote: options\n',
+    "  LARGE OBJECT 3 large object(s): lo\n",
+  ]);
+  ok(!text.includes("\u202e"), "the bidi override is escaped");
+  // the JSON keeps the names as they are
+  const json = JSON.parse(summaryJson([hostile()]))[0];
+  assertEquals(json.skipped[1], { schema: "x", table: "a.b", reason: "r1" });
+  assertEquals(json.schemas[0].name, "nl\nline");
+  assertEquals(json.notCaptured[1], { kind: "PUBLICATION", name: "pub.all", reason: "left out" });
 });
 
 Deno.test("names cannot add rows, links or images to the step summary (item 6)", () => {
   const md = summaryMarkdown(hostile());
   const rows = md.split("\n").filter((l) => l.startsWith("|"));
   assertSafeLines(md);
-  ok(md.includes("| `nl\\nline` |"), md);
-  ok(md.includes("| `` ![x](https://evil.example/t.png) <img src=x> `tick` `` |"), md);
-  ok(md.includes("| error | `pg_dump of schema x\\n::error::y failed` |"), md);
-  ok(md.includes("- `s\\r\\n::add-mask::x.t\\x1b[2J`: `permission denied\\n::error::`"), md);
-  ok(md.includes("- SUBSCRIPTION `sub\\n::error::x`: `as u\\n::warning::y`"), md);
-  ok(md.includes("> **Warning:** `backups/x.json\\n::error::forged (bad)`"), md);
+  includesAll(md, [
+    '| `U&"nl\\000aline"` |',
+    '| ``"![x](https://evil.example/t.png) <img src=x> `tick`"`` |',
+    "| error | `pg_dump of schema x\\n::error::y failed` |",
+    '- `U&"s\\000d\\000a::add-mask::x".U&"t\\001b[2J"`: `permission denied\\n::error::`',
+    '- `x."a.b"`: `r1`',
+    '- `SUBSCRIPTION U&"sub\\000a::error::x"`: `as u\\n::warning::y`',
+    "> **Warning:** `backups/x.json\\n::error::forged (bad)`",
+  ]);
   // every table row still has its columns: 2 in the field table, 5 in the schema table
   for (const r of rows) {
     const cells = r.replaceAll("\\|", "").split("|").length - 2;
