@@ -36,7 +36,52 @@ interface Case {
   names: string | RegExp;
   /** Secrets of the case that must appear neither in its output nor in any file it leaves. */
   hidden?: string[];
+  /** Make the temp dir a git repository with `files` committed (its .git is not checked for writes). */
+  git?: boolean;
 }
+
+/** A backup root `b` with a latest backup, for the `--from` cases. */
+const LATEST_FILES = { "b/latest/": "", "b/latest/manifest.json": manifestWith(() => {}) };
+
+/**
+ * `--from` values that name no backup of a git commit, each refused alike by restore and verify
+ * (verify --drill reads `--from` the same way): outside git, a time, an option-looking revision
+ * (never an option of git), a path out of the repository. Each is one case per command.
+ */
+const FROM_CASES: { what: string; from: string; git?: boolean; names: string }[] = [
+  {
+    what: "<rev>:<path> of a root outside git",
+    from: "HEAD:b/latest",
+    names: "--from 'HEAD:b/latest' names a git commit, but b is not in a git repository",
+  },
+  { what: "a time", from: "2026-12-01T09:30Z", names: "--from '2026-12-01T09:30Z' is a time, not a backup" },
+  {
+    what: "an option-looking revision",
+    from: "--output=x:b/latest",
+    git: true,
+    names: "'--output=x' is not a commit of the git repository",
+  },
+  {
+    what: "a revision that is no commit",
+    from: "nope:b/latest",
+    git: true,
+    names: "'nope' is not a commit of the git repository",
+  },
+  {
+    what: "a path out of the repository",
+    from: "HEAD:../b/latest",
+    git: true,
+    names: "HEAD:../b/latest: no backup there (no manifest.json in that commit)",
+  },
+  {
+    what: "a path to no backup",
+    from: "HEAD:b",
+    git: true,
+    names: "HEAD:b: no backup there (no manifest.json in that commit)",
+  },
+];
+
+const GIT_ENV = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
 
 const CASES: Case[] = [
   // connection strings
@@ -247,18 +292,6 @@ const CASES: Case[] = [
     names: "--table 'public.nope' is not in this backup",
   },
   {
-    name: "restore --from <rev>:<path> of a root outside git",
-    args: ["restore", "--target-url", URL, "--out", "b", "--from", "HEAD:b/latest"],
-    files: { "b/latest/": "", "b/latest/manifest.json": manifestWith(() => {}) },
-    names: "--from 'HEAD:b/latest' names a git commit, but b is not in a git repository",
-  },
-  {
-    name: "restore --from a time",
-    args: ["restore", "--target-url", URL, "--out", "b", "--from", "2026-12-01T09:30Z"],
-    files: { "b/latest/": "", "b/latest/manifest.json": manifestWith(() => {}) },
-    names: "--from '2026-12-01T09:30Z' is a time, not a backup",
-  },
-  {
     name: "restore --into without --table",
     args: ["restore", "--target-url", URL, "--into", "public.orders_old"],
     names: "--into needs --table SCHEMA.TABLE",
@@ -285,6 +318,29 @@ const CASES: Case[] = [
     args: ["verify", "--out", "nothing-here"],
     names: /nothing-here|latest/,
   },
+  ...FROM_CASES.flatMap((f): Case[] => [
+    {
+      name: `verify --from ${f.what}`,
+      args: ["verify", "--out", "b", `--from=${f.from}`],
+      files: LATEST_FILES,
+      git: f.git,
+      names: f.names,
+    },
+    {
+      name: `verify --drill --from ${f.what}`,
+      args: ["verify", "--drill", "--target-url", URL, "--out", "b", `--from=${f.from}`],
+      files: LATEST_FILES,
+      git: f.git,
+      names: f.names,
+    },
+    {
+      name: `restore --from ${f.what}`,
+      args: ["restore", "--target-url", URL, "--out", "b", `--from=${f.from}`],
+      files: LATEST_FILES,
+      git: f.git,
+      names: f.names,
+    },
+  ]),
   // prune
   { name: "prune without a policy", args: ["prune"], names: /keep/ },
   { name: "prune with a negative keep", args: ["prune", "--keep-last", "-1"], names: "--keep-last" },
@@ -336,7 +392,15 @@ for (const c of CASES) {
           if (name.endsWith("/")) await Deno.mkdir(`${dir}/${name}`, { recursive: true });
           else await Deno.writeTextFile(`${dir}/${name}`, content);
         }
-        const r = await runCli(c.args, c.env ?? {}, { cwd: dir });
+        if (c.git) {
+          const id = ["-c", "user.name=t", "-c", "user.email=t@example.com"];
+          for (const a of [["init", "-q"], ["add", "-A"], [...id, "commit", "-q", "-m", "backup"]]) {
+            const g = await new Deno.Command("git", { args: a, cwd: dir, env: GIT_ENV, stdout: "null" })
+              .output();
+            ok(g.success, `git ${a.join(" ")}`);
+          }
+        }
+        const r = await runCli(c.args, { ...(c.git ? GIT_ENV : {}), ...c.env }, { cwd: dir });
         const where = `${c.args.join(" ")}\nexit ${r.code}\nstderr:\n${r.stderr}\nstdout:\n${r.stdout}`;
         ok(r.code === 2, `exit code 2 expected: ${where}`);
         const lines = r.stderr.split("\n").filter((l) => l !== "");
@@ -349,7 +413,7 @@ for (const c of CASES) {
         for (const secret of [PASSWORD, ENCODED, ENCODED.toLowerCase(), "s3cret", ...(c.hidden ?? [])]) {
           ok(!(r.stderr + r.stdout).includes(secret), `secret leaked (${secret}): ${where}`);
         }
-        const left = (await listFiles(dir)).filter((f) => !(f in (c.files ?? {})));
+        const left = (await listFiles(dir)).filter((f) => !(f in (c.files ?? {})) && !f.startsWith(".git/"));
         ok(left.length === 0, `nothing written, but found ${left.join(", ")}: ${where}`);
       } finally {
         await Deno.remove(dir, { recursive: true });
