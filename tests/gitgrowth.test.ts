@@ -5,7 +5,8 @@
  * pairs each file with its previous version), not git's loose objects (about 25 times that). Odd starts: the first backup, a missing `repository.json`, a record of the old format (loose
  * bytes, which warned far too early), a symlink committed in its place (never followed), a shallow
  * blobless sparse clone as the workflow makes it (the first measure is then "at least", and no
- * archive's blob is fetched to measure).
+ * archive's blob is fetched to measure). A complete clone whose packs (`git count-objects -v`) hold
+ * more than the record counts gives the record their size.
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import $ from "dax";
@@ -140,6 +141,25 @@ Deno.test("git growth: a backup records what it adds once packed; odd starts mea
       await git(full, "pull", "--quiet", "--ff-only");
     }
     console.log(`gitgrowth: first ${first.lastAddedBytes}/${firstPacked}, later recorded/packed ${ratios}`);
+
+    // a complete clone whose packs hold more than the record counts (as a repository kept with git gc
+    // may: here packed without deltas): the record goes on from the packs git reports
+    await git(full, "repack", "-a", "-d", "-f", "-q", "--window=0");
+    const counts = await git(full, "count-objects", "-v");
+    const packs = Number(counts.match(/^size-pack: (\d+)$/m)![1]) * 1024;
+    const recordBefore =
+      JSON.parse(await Deno.readTextFile(`${full}/backups/prod/repository.json`)).sizeBytes;
+    ok(packs > 2 * recordBefore, `packs ${packs}, record ${recordBefore}`);
+    const anchored = await backup(full);
+    assertEquals(
+      anchored.sizeBytes,
+      packs + anchored.lastAddedBytes,
+      `packs ${packs}: ${JSON.stringify(anchored)}`,
+    );
+    ok(anchored.exact);
+    await git(full, "pull", "--quiet", "--ff-only");
+    await git(full, "repack", "-a", "-d", "-f", "-q", "--window=250", "--depth=50"); // packed well again
+    central = await packed(bare);
 
     // a record of the old format (loose bytes: 25 times too many, warning of 1 GB in weeks) is started again
     const record = `${full}/backups/prod/repository.json`;

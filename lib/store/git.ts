@@ -39,6 +39,7 @@ import {
   GROWTH_FILE,
   type GrowthRecord,
   type ListedObject,
+  packsOf,
   parseGrowth,
   planMeasurePack,
 } from "./growth.ts";
@@ -810,13 +811,14 @@ async function recordGrowth(repo: Repo, now = new Date()): Promise<GrowthRecord>
   const added = await packedBytes(repo, sub, before);
   const path = join(repo.top, inRoot(repo, GROWTH_FILE));
   const previous = repo.gitOnly ? await indexGrowthRecord(repo) : await readGrowthRecord(dirname(path));
-  let first: FirstMeasure = { baseBytes: 0, partial: false };
-  if (!previous) {
-    const promisor = (await git(repo, ["config", "--get", "extensions.partialclone"])).stdout !== "" ||
-      (await git(repo, ["config", "--get-regexp", "^remote\\..*\\.promisor$"])).stdout.includes("true");
-    const shallow = (await git(repo, ["rev-parse", "--is-shallow-repository"])).stdout === "true";
-    first = { baseBytes: await repositoryBytes(repo), partial: promisor, shallow };
-  }
+  const promisor = (await git(repo, ["config", "--get", "extensions.partialclone"])).stdout !== "" ||
+    (await git(repo, ["config", "--get-regexp", "^remote\\..*\\.promisor$"])).stdout.includes("true");
+  const shallow = (await git(repo, ["rev-parse", "--is-shallow-repository"])).stdout === "true";
+  const first: FirstMeasure = !previous
+    ? { baseBytes: await repositoryBytes(repo), partial: promisor, shallow }
+    : promisor || shallow
+    ? { baseBytes: 0, partial: false }
+    : { baseBytes: 0, partial: false, packsBytes: await packsBytes(repo) };
   const record = addGrowth(previous, first, { at: now.toISOString(), addedBytes: added });
   if (repo.gitOnly) {
     await writeIndexFile(repo, GROWTH_FILE, new TextEncoder().encode(`${JSON.stringify(record, null, 2)}\n`));
@@ -981,6 +983,14 @@ async function packSize(
 }
 
 /**
+ * The bytes of the repository's packs as git reports them (`git count-objects -v`): what a
+ * repository kept with `git gc` holds on disk, loose objects (such as this commit's) left out.
+ */
+async function packsBytes(repo: Repo): Promise<number> {
+  return packsOf(await mustGit(repo, ["count-objects", "-v"], "count-objects", GIT_HINT));
+}
+
+/**
  * The repository's size before a first backup commit: its packs (`count-objects`), and its loose
  * objects reachable from a ref as a pack would hold them (`pack-objects --all --incremental`, what
  * `git repack -d --window=250` would make; git stores each loose object compressed on its own,
@@ -988,7 +998,7 @@ async function packSize(
  */
 async function repositoryBytes(repo: Repo): Promise<number> {
   const counts = await mustGit(repo, ["count-objects", "-v"], "count-objects", GIT_HINT);
-  const packs = Number(counts.match(/^size-pack: (\d+)$/m)?.[1] ?? 0) * 1024;
+  const packs = packsOf(counts);
   if (Number(counts.match(/^count: (\d+)$/m)?.[1] ?? 0) === 0) return packs;
   // a repository without any commit has no refs: nothing to pack
   if ((await git(repo, ["for-each-ref", "--count=1"])).stdout === "") return packs;

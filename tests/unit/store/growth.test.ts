@@ -11,6 +11,7 @@ import {
   growthWarning,
   hashName,
   packNameHash,
+  packsOf,
   parseGrowth,
   planMeasurePack,
   projectGrowth,
@@ -47,6 +48,42 @@ Deno.test("growth: the first backup starts from the measured size; later ones ad
   assertEquals(daily(150, 1, 0).sizeBytes, 150);
 });
 
+Deno.test("growth: a complete clone's packs replace the record's size when larger (a repository kept with git gc)", () => {
+  const r = daily(3, MB, 10 * MB); // 13 MB recorded
+  // its packs hold 40 MB (git gc paired badly): the record goes on from them, this backup's bytes added
+  const gc = addGrowth(r, { baseBytes: 0, partial: false, packsBytes: 40 * MB }, {
+    at: day(3),
+    addedBytes: MB,
+  });
+  assertEquals(gc.sizeBytes, 41 * MB);
+  assertEquals(gc.backups.length, 4);
+  // packs smaller than the record (loose objects not yet packed): the record stands
+  const small = addGrowth(r, { baseBytes: 0, partial: false, packsBytes: 2 * MB }, {
+    at: day(3),
+    addedBytes: MB,
+  });
+  assertEquals(small.sizeBytes, 14 * MB);
+  // a record begun in a partial clone ("at least") is exact once a complete clone's packs measure more
+  const partial = daily(2, MB, 5 * MB, true);
+  assertEquals(partial.measuredBy, "packed (partial clone: at least)");
+  const full = addGrowth(partial, { baseBytes: 0, partial: false, packsBytes: 30 * MB }, {
+    at: day(2),
+    addedBytes: MB,
+  });
+  assertEquals([full.sizeBytes, full.measuredBy], [31 * MB, "packed"]);
+  assertEquals(
+    addGrowth(partial, { baseBytes: 0, partial: false, packsBytes: MB }, { at: day(2), addedBytes: 0 })
+      .measuredBy,
+    "packed (partial clone: at least)",
+  );
+  // git count-objects -v reports KiB
+  assertEquals(
+    packsOf("count: 3\nsize: 12\nin-pack: 900\npacks: 2\nsize-pack: 4096\nprune-packable: 0\n"),
+    4096 * 1024,
+  );
+  assertEquals(packsOf("count: 0\nsize: 0\n"), 0);
+});
+
 Deno.test("growth: parseGrowth takes back what was written and drops anything else", () => {
   const r = daily(3, MB, 5 * MB);
   assertEquals(parseGrowth(JSON.stringify(r)), r);
@@ -81,7 +118,7 @@ Deno.test("growth: the rate is bytes a day after the first backup of the last 30
   assert(p.exact);
   assertEquals(
     formatGrowth(p),
-    "160.0 MB, this backup added 2.0 MB, 2.0 MB per backup on average, about 1.9 MB a day (334.0 MB in 90 days)",
+    "160.0 MB packed (git gc may keep more), this backup added 2.0 MB, 2.0 MB per backup on average, about 1.9 MB a day (334.0 MB in 90 days)",
   );
   // one backup: no rate, no projection
   const one = projectGrowth(daily(1, MB, 0), new Date(day(0)));
@@ -100,7 +137,7 @@ Deno.test("growth: a warning when 90 days at this rate pass 1 GB or 5 GB, or the
   assertEquals(near.limit, { bytes: 1e9, days: 10 });
   assertEquals(
     growthWarning(near),
-    "the backup repository (900.0 MB) grows about 10.0 MB a day and will pass 1 GB, the size GitHub recommends keeping it under, in about 10 days",
+    "the backup repository (900.0 MB packed) grows about 10.0 MB a day and will pass 1 GB, the size GitHub recommends keeping it under, in about 10 days (sooner if git gc keeps more)",
   );
   // 2 GB + 40 MB a day: over 1 GB now, 5 GB in 75 days: the next limit is the one named
   const far = projectGrowth(daily(11, 40 * MB, 1600 * MB), new Date(day(10)));
@@ -114,7 +151,7 @@ Deno.test("growth: a warning when 90 days at this rate pass 1 GB or 5 GB, or the
   assertEquals(over.limit, { bytes: 1e9, days: 0 });
   assertEquals(
     growthWarning(over),
-    "the backup repository holds 2.0 GB, more than the 1 GB GitHub recommends keeping it under",
+    "the backup repository holds 2.0 GB packed, more than the 1 GB GitHub recommends keeping it under",
   );
   // 6 GB: over 5 GB
   assertEquals(projectGrowth(daily(1, 0, 6e9), new Date(day(0))).limit, { bytes: 5e9, days: 0 });
