@@ -5,7 +5,7 @@
  * `COPY … FROM stdin;` header spans several lines), on PostgreSQL 15 and 17 with the real CLI: the
  * manifest counts exactly the table's rows, the data split into parts by --max-file-size restores
  * part by part with psql and with `restore --table` to identical content, and `verify --drill`
- * matches every table.
+ * matches every table, and `--dry-run` names the table it cannot read as SQL does (`U&"…"`).
  *
  * Names that case-insensitive, normalising file systems (APFS, NTFS) would merge: schemas `É` and
  * `é`, and tables `café` (NFC), `café` (NFD), `K`, the Kelvin sign and `k`. Every table gets its own
@@ -14,7 +14,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
-import { qualified, quoteIdent } from "../lib/pg/ident.ts";
+import { qualified, quoteIdent, sqlQualified } from "../lib/pg/ident.ts";
 import { listFiles, runCli } from "./support/cli.ts";
 import { sharedCluster } from "./support/cluster.ts";
 import { loadFixture, tableFingerprints } from "./support/fixture.ts";
@@ -113,6 +113,30 @@ for (const major of [15, 17] as const) {
             TOOLS,
           );
           assertEquals(v.code, 0, v.stderr + v.stdout);
+        });
+
+        await t.step("--dry-run names a table it cannot read as SQL does, on one line", async () => {
+          await c.sql(`revoke select on ${tables[0]} from postgres`, { db });
+          try {
+            const dry = await runCli([
+              "backup",
+              "--db-url",
+              url,
+              "--out",
+              root,
+              "--schema",
+              "app",
+              "--dry-run",
+            ], TOOLS);
+            assertEquals(dry.code, 0, dry.stderr);
+            const skip = dry.stdout.split("\n").filter((l) => l.startsWith("skip "));
+            assertEquals(skip.map((l) => l.slice(0, l.indexOf(": permission denied"))), [
+              `skip ${sqlQualified("app", TABLES[0])}`,
+            ]);
+            assert(skip[0].startsWith('skip app.U&"evil\\000a1\\0009x\\000a""; -- \\\\ y": '), skip[0]);
+          } finally {
+            await c.sql(`grant select on ${tables[0]} to postgres`, { db });
+          }
         });
       } finally {
         await Deno.remove(root, { recursive: true });
