@@ -301,7 +301,7 @@ export const GROWTH_HINT =
 /**
  * What the size and the rate are not: they count each backup as packed against the previous
  * version of each file, as `git repack -a -d -f --window=250` stores it, while `git gc` (and GitHub,
- * which packs with git's default pairing) can keep more for a later backup: git's default window
+ * which by default packs with git's default pairing) can keep more for a later backup: git's default window
  * misses the previous version of many files of one name (4.3× for the bench database, 1.1× to 1.7×
  * for 100 small tables; docs/storage.md#growth). A complete clone's own packs, as
  * `git count-objects` reports them, replace the size when larger ({@link addGrowth}).
