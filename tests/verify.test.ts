@@ -7,6 +7,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
+import { sqlQualified } from "../lib/pg/ident.ts";
 import { runCli } from "./support/cli.ts";
 import { sharedCluster } from "./support/cluster.ts";
 import { loadFixture } from "./support/fixture.ts";
@@ -85,7 +86,30 @@ Deno.test({
       const r = await runCli(["verify", "--out", bad, "--drill", "--target-url", cluster.url({ db })], TOOLS);
       assertEquals(r.code, 1, r.stderr);
       assert(r.stdout.includes(`${tables - 1}/${tables} tables match`), r.stdout);
-      assert(r.stderr.includes(`${victim.s.name}.${victim.x.name}`), r.stderr);
+      // named as SQL does, in the MISMATCH line and the error; --json keeps the names as they are
+      const name = sqlQualified(victim.s.name, victim.x.name);
+      assert(r.stderr.includes(`first ${name} (manifest`), `${name}: ${r.stderr}`);
+      assert(r.stdout.includes(`MISMATCH ${name}: manifest ${victim.x.rows} rows`), r.stdout);
+      const j = await runCli(
+        [
+          "verify",
+          "--out",
+          bad,
+          "--drill",
+          "--json",
+          "--target-url",
+          cluster.url({ db: await cluster.createDatabase() }),
+        ],
+        TOOLS,
+      );
+      assertEquals(j.code, 1, j.stderr);
+      const mis = JSON.parse(j.stdout).mismatches;
+      assertEquals(
+        mis.map((x: { table: string; schema: string; name: string }) => [x.table, x.schema, x.name]),
+        [
+          [name, victim.s.name, victim.x.name],
+        ],
+      );
       await Deno.remove(bad, { recursive: true });
     });
 

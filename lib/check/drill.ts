@@ -9,36 +9,46 @@ import { type Manifest, readManifest } from "../store/manifest.ts";
 import type { BackupSource } from "../store/reader.ts";
 import { restoreBackup, type RestoreResult } from "../restore/restorer.ts";
 import type { RestoreOptions } from "../restore/context.ts";
-import { qualified } from "../pg/ident.ts";
+import { qualified, sqlQualified } from "../pg/ident.ts";
 
 /** Table counts for the drill. */
 export interface DrillResult {
   matched: number;
   total: number;
-  mismatches: { table: string; expected: number; actual: number | null; error?: string }[];
+  mismatches: RowCount[];
   restore: RestoreResult;
+}
+
+/**
+ * One table's row count: `table` as SQL names it ({@link sqlQualified}: `x."a.b"` is not `"x.a".b`,
+ * `U&"…"` for a non-printing character), for messages; `schema` and `name` as they are.
+ */
+export interface RowCount {
+  table: string;
+  schema: string;
+  name: string;
+  expected: number;
+  actual: number | null;
+  error?: string;
 }
 
 /**
  * Exact row counts of every table of `m` in the database behind `sql` (partitioned tables count
  * their partitions; other tables count only their own rows, as the backup did).
  */
-export async function countRows(
-  sql: Sql,
-  m: Manifest,
-): Promise<{ table: string; expected: number; actual: number | null; error?: string }[]> {
-  const out: { table: string; expected: number; actual: number | null; error?: string }[] = [];
+export async function countRows(sql: Sql, m: Manifest): Promise<RowCount[]> {
+  const out: RowCount[] = [];
   for (const s of m.schemas) {
     for (const t of s.tables) {
       if (t.rows === null) continue;
-      const name = `${s.name}.${t.name}`;
+      const names = { table: sqlQualified(s.name, t.name), schema: s.name, name: t.name };
       try {
         const [{ n }] = await sql.unsafe(
           `select count(*)::bigint as n from ${t.kind === "p" ? "" : "only "}${qualified(s.name, t.name)}`,
         );
-        out.push({ table: name, expected: t.rows, actual: Number(n) });
+        out.push({ ...names, expected: t.rows, actual: Number(n) });
       } catch (e) {
-        out.push({ table: name, expected: t.rows, actual: null, error: (e as Error).message.split("\n")[0] });
+        out.push({ ...names, expected: t.rows, actual: null, error: (e as Error).message.split("\n")[0] });
       }
     }
   }
