@@ -4,7 +4,8 @@
  * breaks, `::error::` / `::add-mask::` workflow commands, an escape sequence and Markdown are backed
  * up (text, `--json`, `--dry-run`), one of them unreadable (skipped), and restored. In every line of
  * stdout, stderr and the step summary: no control character, and no line that starts (after white
- * space) with `::` or `##[`; the names appear escaped (`nl\n::error::…`), and as themselves in JSON.
+ * space) with `::` or `##[`; the names appear escaped (`nl\n::error::…` in progress lines, `U&"nl\000a…"`
+ * as SQL names them in the summary and the plan), and as themselves in JSON.
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
@@ -71,11 +72,13 @@ Deno.test({
           assertSafe(r.stderr, "backup stderr");
           assertSafe(r.stdout, "backup stdout");
           ok(r.stderr.includes(`dumped schema ${SHOWN_SCHEMA}`), r.stderr);
-          ok(r.stdout.includes(`  ${SHOWN_SCHEMA}`), r.stdout);
-          ok(r.stdout.includes(`${SHOWN_SCHEMA}.locked\\r\\n##[error]skipped: `), r.stdout);
+          // the summary names them as SQL does (as the restore does): U&"…" for a control character
+          ok(r.stdout.includes(`  ${sqlIdent(SCHEMA)}  `), r.stdout);
+          ok(r.stdout.includes(`  ${sqlIdent(SCHEMA)}.${sqlIdent(SKIPPED)}: `), r.stdout);
+          ok(r.stdout.includes('U&"locked\\000d\\000a##[error]skipped"'), r.stdout);
           const md = await Deno.readTextFile(summaryFile);
           assertSafe(md, "step summary");
-          ok(md.includes(`| \`${SHOWN_SCHEMA}\` |`), md);
+          ok(md.includes(`| \`${sqlIdent(SCHEMA)}\` |`), md);
           ok(!md.includes("](https://evil.example"), "no link outside a code span");
         });
       });
@@ -98,6 +101,7 @@ Deno.test({
           ok(r.code === 0 || r.code === 3, r.stderr);
           assertSafe(r.stderr, "dry-run stderr");
           assertSafe(r.stdout, "dry-run stdout");
+          ok(r.stdout.includes(`skip ${sqlIdent(SCHEMA)}.${sqlIdent(SKIPPED)}: `), r.stdout);
         });
       });
 
