@@ -97,10 +97,14 @@ export async function blobPresent(dir: string, b: BlobRef, held = false): Promis
   return true;
 }
 
-/** Size, sha256 and MD5 of bytes streamed through. */
-export interface Digest {
+/** Size and sha256 of bytes streamed through: what names a blob. */
+export interface ContentDigest {
   bytes: number;
   sha256: string;
+}
+
+/** Size, sha256 and MD5 of bytes streamed through (the MD5 to check an ETag a server answers). */
+export interface Digest extends ContentDigest {
   md5: string;
 }
 
@@ -117,7 +121,7 @@ function giveBack(b: ArrayBuffer | undefined): void {
 
 /**
  * Writes one download into a holder folder: parts of at most `max` bytes under temporary names
- * (mode 0600), sha256 and MD5 computed on the way. Bytes go into a 1 MiB buffer ({@link
+ * (mode 0600), its sha256 computed on the way. Bytes go into a 1 MiB buffer ({@link
  * BlobWriter.pour} reads a byte stream straight into it; {@link BlobWriter.write} copies chunks in);
  * a full buffer is written to the part file and then hashed, by a {@link HashPool}'s worker when one
  * is given, while the other buffer fills. {@link BlobWriter.finish} syncs the parts and renames them
@@ -241,7 +245,7 @@ export class BlobWriter {
   }
 
   /** Ends the last part and returns what was written (not yet synced, under temporary names). */
-  async close(): Promise<Digest> {
+  async close(): Promise<ContentDigest> {
     if (this.#parts.length === 0 && this.#used === 0) await this.#openPart(); // an empty file is one empty part
     await this.#endPart();
     const last = this.#inFlight;
@@ -249,8 +253,7 @@ export class BlobWriter {
     if (last) giveBack(await last);
     giveBack(this.#buf);
     this.#buf = undefined;
-    const d = await this.#hasher.digest();
-    return { bytes: this.bytes, sha256: d.sha256, md5: d.md5 };
+    return { bytes: this.bytes, sha256: (await this.#hasher.digest()).sha256 };
   }
 
   /** The number of parts written (1: not split); known after {@link BlobWriter.close}. */

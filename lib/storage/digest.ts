@@ -1,10 +1,9 @@
 /**
- * Hashing downloads off the main thread. A Storage file is hashed twice as it is downloaded: sha256
- * (the blob's name) and MD5 (checked against the row's ETag). Both run on the thread that also
- * drives every download's socket, so while it hashes a chunk no socket is read (MD5 costs about
- * half as much as reading the bytes, sha256 a fifth). A {@link HashPool} hands the chunks to one
- * worker (lib/storage/digest_worker.ts) instead: each chunk's buffer is transferred, not copied, and
- * comes back once hashed, so a writer fills its other buffer meanwhile (lib/storage/blobs.ts
+ * Hashing downloads off the main thread. A Storage file is hashed once as it is downloaded: its
+ * sha256, the blob's name. That would run on the thread that also drives every download's socket,
+ * so while it hashes a chunk no socket is read. A {@link HashPool} hands the chunks to one worker
+ * (lib/storage/digest_worker.ts) instead: each chunk's buffer is transferred, not copied, and comes
+ * back once hashed, so a writer fills its other buffer meanwhile (lib/storage/blobs.ts
  * `BlobWriter`).
  *
  * The worker says when it is ready; a stream's first chunk waits for that. When the worker cannot
@@ -15,27 +14,27 @@
  */
 import { createHash } from "node:crypto";
 
-/** A message to the worker: hash the first `length` bytes of `buffer`, or give the digests, or forget. */
+/** A message to the worker: hash the first `length` bytes of `buffer`, or give the digest, or forget. */
 export type DigestRequest =
   | { op: "update"; id: number; buffer: ArrayBuffer; length: number }
   | { op: "digest"; id: number }
   | { op: "drop"; id: number };
 
-/** The worker's answer: the buffer handed back, or the digests; or, first, that it is ready (id 0). */
+/** The worker's answer: the buffer handed back, or the digest; or, first, that it is ready (id 0). */
 export type DigestReply =
   | { id: number; buffer: ArrayBuffer }
-  | { id: number; sha256: string; md5: string }
+  | { id: number; sha256: string }
   | { id: 0; ready: true };
 
-/** The sha256 and MD5 (hex) of one stream of chunks. */
+/** The sha256 (hex) of one stream of chunks. */
 export interface ChunkHasher {
   /**
    * Hashes the first `length` bytes of `buffer`. The buffer is handed over (it may be detached)
    * until the promise gives it back; chunks are hashed in the order they are given.
    */
   update(buffer: ArrayBuffer, length: number): Promise<ArrayBuffer>;
-  /** The digests of everything given, once every chunk is hashed. */
-  digest(): Promise<{ sha256: string; md5: string }>;
+  /** The digest of everything given, once every chunk is hashed. */
+  digest(): Promise<{ sha256: string }>;
   /** Forgets the stream (after a failure). */
   drop(): void;
 }
@@ -43,15 +42,12 @@ export interface ChunkHasher {
 /** A {@link ChunkHasher} on this thread. */
 export function inlineHasher(): ChunkHasher {
   const sha = createHash("sha256");
-  const md5 = createHash("md5");
   return {
     update(buffer, length) {
-      const view = new Uint8Array(buffer, 0, length);
-      sha.update(view);
-      md5.update(view);
+      sha.update(new Uint8Array(buffer, 0, length));
       return Promise.resolve(buffer);
     },
-    digest: () => Promise.resolve({ sha256: sha.digest("hex"), md5: md5.digest("hex") }),
+    digest: () => Promise.resolve({ sha256: sha.digest("hex") }),
     drop() {},
   };
 }
@@ -137,7 +133,7 @@ export class HashPool {
         if (here) return here.digest();
         const r = await this.#ask({ op: "digest", id });
         if (!("sha256" in r)) throw new Error("the hashing worker answered out of order");
-        return { sha256: r.sha256, md5: r.md5 };
+        return { sha256: r.sha256 };
       },
       drop: () => this.#worker?.postMessage({ op: "drop", id } satisfies DigestRequest),
     };

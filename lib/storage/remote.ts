@@ -30,6 +30,7 @@ import {
   blobFiles,
   type BlobRef,
   type BlobWriter,
+  type ContentDigest,
   type Digest,
   heldFiles,
   openBlob,
@@ -285,7 +286,7 @@ export class StoreBlobSink {
    * its blob, then removes the local file. Returns the number of parts (1). Throws the store's
    * {@link BackupError} when the upload fails after its retries.
    */
-  async take(w: BlobWriter, d: Digest): Promise<number> {
+  async take(w: BlobWriter, d: ContentDigest): Promise<number> {
     const parts = await w.finish(d.sha256, this.#holder); // into <holder>/<sha256>, once per content
     if (parts !== 1) throw new Error(`a Storage blob for an object store came in ${parts} parts`);
     const key = blobKey(d.sha256);

@@ -27,7 +27,7 @@ import { BackupError } from "../base/errors.ts";
 import type { Manifest, ManifestFile } from "../store/manifest.ts";
 import { type BackupSource, sourceName } from "../store/reader.ts";
 import { type DecodeOptions, decodeStream, openPlaintext } from "../store/decode.ts";
-import type { BlobRef, Digest } from "./blobs.ts";
+import type { BlobRef, ContentDigest } from "./blobs.ts";
 import { mapFromText, type MapObject, readMap } from "./map.ts";
 import { BlobMismatch, type BlobSource } from "./remote.ts";
 
@@ -213,32 +213,30 @@ export function backupBlobsFromText(
   return (mapFromText(dir, m, texts.map)?.objects ?? []).map(blobOf);
 }
 
-/** Size, sha256 and MD5 of the plaintext that went through a {@link Sealer}. */
-export type PlainDigest = Digest;
+/** Size and sha256 of the plaintext that went through a {@link Sealer}. */
+export type PlainDigest = ContentDigest;
 
 /**
- * Passes a stream through, hashing it (sha256 and MD5; `count` is told each chunk's length).
- * `digest()` gives the size and hashes once the stream has ended.
+ * Passes a stream through, hashing it (sha256; `count` is told each chunk's length). `digest()`
+ * gives the size and hash once the stream has ended.
  */
 export function hashThrough(
   source: ReadableStream<Uint8Array>,
   count: (n: number) => void = () => {},
-): { stream: ReadableStream<Uint8Array>; digest(): Digest | undefined } {
+): { stream: ReadableStream<Uint8Array>; digest(): ContentDigest | undefined } {
   const sha = createHash("sha256");
-  const md5 = createHash("md5");
   let bytes = 0;
-  let done: Digest | undefined;
+  let done: ContentDigest | undefined;
   const stream = source.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, ctl) {
         sha.update(chunk);
-        md5.update(chunk);
         bytes += chunk.length;
         count(chunk.length);
         ctl.enqueue(chunk);
       },
       flush() {
-        done = { bytes, sha256: sha.digest("hex"), md5: md5.digest("hex") };
+        done = { bytes, sha256: sha.digest("hex") };
       },
     }),
   );

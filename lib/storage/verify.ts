@@ -13,7 +13,7 @@ import type { BackupSource } from "../store/reader.ts";
 import { BackupError, ExitCode } from "../base/errors.ts";
 import { decodeStream } from "../store/decode.ts";
 import { type MapObject, readMap } from "./map.ts";
-import { blobFiles, type BlobRef, blobRootOf, type Digest } from "./blobs.ts";
+import { blobFiles, type BlobRef, blobRootOf, type ContentDigest } from "./blobs.ts";
 import { type BlobSource, blobSourceOf, hashStream } from "./remote.ts";
 import { blobOf, hashThrough, readIndex } from "./seal.ts";
 
@@ -30,7 +30,7 @@ export interface BlobCheck {
 }
 
 /** The hashes of one blob: its stored bytes, and its plaintext when it was decrypted. */
-type Hashed = { stored: Digest; plain?: Digest };
+type Hashed = { stored: ContentDigest; plain?: ContentDigest };
 
 /**
  * What hashing each blob gave, by blob, shared by the backups of one verify run: a blob that
