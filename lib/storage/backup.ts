@@ -42,7 +42,6 @@ import {
   serializeIndex,
   type StoredBlob,
 } from "./seal.ts";
-import { HashPool } from "./digest.ts";
 import type { BackupSource } from "../store/reader.ts";
 import { manifestOfSource } from "./remote.ts";
 
@@ -231,7 +230,6 @@ type Fetched = { entry: MapObject; synced: Promise<void> } | { changed: string }
 async function fetchOne(
   row: ObjectRow,
   o: FileBackupOptions,
-  hashing: HashPool | undefined,
   count: (n: number) => void,
   known: ReturnType<typeof knownBlobs>,
 ): Promise<Fetched> {
@@ -247,12 +245,7 @@ async function fetchOne(
           `its ETag or size is now ${head.etag}, ${head.size} bytes (the row says ${row.etag}, ${row.size})`,
       };
     }
-    const w = new BlobWriter(
-      o.holder,
-      o.maxFileSize,
-      o.seal ? o.seal.sealedSize(row.size) : row.size,
-      hashing,
-    );
+    const w = new BlobWriter(o.holder, o.maxFileSize, o.seal ? o.seal.sealedSize(row.size) : row.size);
     let counted = 0;
     const tally = (n: number) => {
       counted += n;
@@ -374,15 +367,13 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
   const syncing = new Set<Promise<void>>();
   let syncFailed: { error: unknown } | undefined;
   let results: Fetched[];
-  // a worker only when there is something to download (starting one costs a little CPU)
-  const hashing = plan.fetch.length > 0 ? new HashPool() : undefined;
   try {
     results = await runPool(
       plan.fetch.map((row) => async () => {
         if (syncFailed) throw syncFailed.error;
         o.stop?.throwIfAborted();
         while (syncing.size >= 2 * o.jobs) await Promise.race(syncing);
-        const r = await fetchOne(row, o, hashing, (n) => {
+        const r = await fetchOne(row, o, (n) => {
           progress.bytes += n;
         }, known);
         if ("synced" in r) {
@@ -399,7 +390,6 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
     );
   } finally {
     await Promise.all(syncing);
-    hashing?.close();
   }
   if (syncFailed) throw syncFailed.error;
   results.forEach((r, i) => {

@@ -24,7 +24,6 @@ import { BackupError } from "../base/errors.ts";
 import { runPool } from "../base/pool.ts";
 import { BUFFER } from "../store/sink.ts";
 import { openInBackup } from "../store/safepath.ts";
-import { type ChunkHasher, type HashPool, inlineHasher } from "./digest.ts";
 
 /** The blob store's folder inside a backup root. */
 export const BLOB_DIR = "storage/blobs";
@@ -123,15 +122,15 @@ function giveBack(b: ArrayBuffer | undefined): void {
  * Writes one download into a holder folder: parts of at most `max` bytes under temporary names
  * (mode 0600), its sha256 computed on the way. Bytes go into a 1 MiB buffer ({@link
  * BlobWriter.pour} reads a byte stream straight into it; {@link BlobWriter.write} copies chunks in);
- * a full buffer is written to the part file and then hashed, by a {@link HashPool}'s worker when one
- * is given, while the other buffer fills. {@link BlobWriter.finish} syncs the parts and renames them
+ * a full buffer is hashed on this thread while the file system's thread writes it to the part
+ * file, and the other buffer fills meanwhile. {@link BlobWriter.finish} syncs the parts and renames them
  * to the blob's names; it is the slow step (one fsync a part), so a caller can start the next
  * download while it runs.
  */
 export class BlobWriter {
   #dir: string;
   #max: number;
-  #hasher: ChunkHasher;
+  #sha = createHash("sha256");
   #parts: string[] = [];
   #file?: Deno.FsFile;
   /** Parts written in full, still open: synced by {@link BlobWriter.finish}. */
@@ -139,21 +138,17 @@ export class BlobWriter {
   /** The buffer being filled (undefined while a read fills it, or before the first byte). */
   #buf?: ArrayBuffer;
   #used = 0;
-  /** The other buffer while it is written and hashed: settles with it, handed back. */
+  /** The other buffer while it is written: settles with it, handed back. */
   #inFlight?: Promise<ArrayBuffer>;
   /** Bytes of the current part, buffered ones included. */
   #inPart = 0;
   bytes = 0;
 
-  /**
-   * `expected`: the file's size, which fixes the part size (a file is split in equal parts).
-   * `pool`: hashes off this thread (else the hashing runs here).
-   */
-  constructor(holder: string, max: number, expected: number, pool?: HashPool) {
+  /** `expected`: the file's size, which fixes the part size (a file is split in equal parts). */
+  constructor(holder: string, max: number, expected: number) {
     this.#dir = holder;
     const parts = partCount(expected, max);
     this.#max = parts > 1 ? Math.ceil(expected / parts) : Number.MAX_SAFE_INTEGER;
-    this.#hasher = pool ? pool.hasher() : inlineHasher();
   }
 
   async #openPart(): Promise<Deno.FsFile> {
@@ -163,8 +158,9 @@ export class BlobWriter {
   }
 
   /**
-   * Writes the filled buffer to the part file and hashes it, without waiting: waits only for the
-   * previous buffer's write and hash (one write at a time, in order), and fills that one next.
+   * Writes the filled buffer to the part file, hashing it meanwhile, without waiting for the write:
+   * waits only for the previous buffer's write (one write at a time, in order), and fills that one
+   * next.
    */
   async #flush(): Promise<void> {
     if (this.#used === 0) return;
@@ -175,12 +171,12 @@ export class BlobWriter {
     this.#buf = next;
     this.#used = 0;
     const file = this.#file ?? await this.#openPart();
-    const hasher = this.#hasher;
+    const view = new Uint8Array(buffer, 0, length);
     const done = (async () => {
-      const view = new Uint8Array(buffer, 0, length);
       for (let off = 0; off < length;) off += await file.write(view.subarray(off));
-      return await hasher.update(buffer, length);
+      return buffer;
     })();
+    this.#sha.update(view); // while the file system's thread writes the same bytes (both only read them)
     done.catch(() => {}); // awaited by the next flush, close or discard
     this.#inFlight = done;
   }
@@ -253,7 +249,7 @@ export class BlobWriter {
     if (last) giveBack(await last);
     giveBack(this.#buf);
     this.#buf = undefined;
-    return { bytes: this.bytes, sha256: (await this.#hasher.digest()).sha256 };
+    return { bytes: this.bytes, sha256: this.#sha.digest("hex") };
   }
 
   /** The number of parts written (1: not split); known after {@link BlobWriter.close}. */
@@ -291,7 +287,6 @@ export class BlobWriter {
     if (last) giveBack(await last.catch(() => undefined));
     giveBack(this.#buf);
     this.#buf = undefined;
-    this.#hasher.drop();
     for (const f of [...this.#written, ...(this.#file ? [this.#file] : [])]) {
       try {
         f.close();

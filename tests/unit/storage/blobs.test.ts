@@ -66,14 +66,12 @@ Deno.test("BlobWriter cuts a download into equal parts, hashes it whole, and nam
   }
 });
 
-Deno.test("BlobWriter.pour reads a byte stream straight into its buffers, hashed by the pool; parts as write makes them", async () => {
+Deno.test("BlobWriter.pour reads a byte stream straight into its buffers, hashed on the way; parts as write makes them", async () => {
   const { BlobWriter, blobPresent, hashBlob, placeBlobs, storeDir } = await import(
     "../../../lib/storage/blobs.ts"
   );
-  const { HashPool } = await import("../../../lib/storage/digest.ts");
   const { createHash } = await import("node:crypto");
   const root = await Deno.makeTempDir();
-  const pool = new HashPool();
   try {
     const holder = `${root}/.staging-0123456789ab-blobs-0000`;
     await Deno.mkdir(holder, { recursive: true });
@@ -120,7 +118,7 @@ Deno.test("BlobWriter.pour reads a byte stream straight into its buffers, hashed
       sha256: createHash("sha256").update(data).digest("hex"),
     };
     for (const [bytesMode, max] of [[true, 1_200_000], [false, 1_200_000], [true, 100 << 20]] as const) {
-      const w = new BlobWriter(holder, max, size, pool);
+      const w = new BlobWriter(holder, max, size);
       let counted = 0;
       await w.pour(stream(bytesMode), (n) => counted += n);
       const d = await w.close();
@@ -144,7 +142,7 @@ Deno.test("BlobWriter.pour reads a byte stream straight into its buffers, hashed
       for (const f of blobFiles(ref)) await Deno.remove(`${storeDir(root)}/${f}`);
     }
     // a writer discarded halfway leaves no file behind
-    const w = new BlobWriter(holder, 1_200_000, size, pool);
+    const w = new BlobWriter(holder, 1_200_000, size);
     const half = stream(true).pipeThrough(
       new TransformStream({
         transform(c, ctl) {
@@ -164,7 +162,6 @@ Deno.test("BlobWriter.pour reads a byte stream straight into its buffers, hashed
       [],
     );
   } finally {
-    pool.close();
     await Deno.remove(root, { recursive: true });
   }
 });
