@@ -29,7 +29,17 @@ import {
   tableSql,
 } from "./dataset.ts";
 import { measure, type Measurement, type MeasureOptions, taskV8Flags } from "./measure.ts";
-import { type ApproachResult, type BenchReport, evaluate, formatReport, median, secs } from "./report.ts";
+import {
+  type ApproachResult,
+  type BenchReport,
+  describeSlicing,
+  evaluate,
+  formatReport,
+  median,
+  secs,
+  type Slicing,
+  slicingOf,
+} from "./report.ts";
 
 const USAGE = `usage: deno task bench [options]
   --tables N        tables to create (default 200)
@@ -328,6 +338,8 @@ interface Approach {
   /** Where its output is, given the path passed to run. */
   extrapolate?: { tablesTimed: number; factor: number; dataShare: number };
   marks?(m: Measurement): Record<string, number>;
+  /** For our backups: the schemas the run read over several connections (from its stderr). */
+  slicing?(m: Measurement): Slicing[];
 }
 
 /** The client tools, provisioned by `deno task setup` (which `deno task bench` runs first). */
@@ -449,6 +461,7 @@ async function main() {
         if (lastTable !== undefined) r.lastTableWritten = lastTable;
         return r;
       },
+      slicing: (m) => slicingOf(m.stderrLines.map((l) => l.text)),
     });
     const dirJ4 = (via: "proxy" | "direct"): Approach => ({
       id: `pg_dump-Fd-j4-${via}`,
@@ -606,7 +619,7 @@ async function main() {
     ];
     if (args.only) approaches = approaches.filter((a) => args.only!.includes(a.id));
 
-    const runs = new Map<string, { m: Measurement; bytes: number }[]>();
+    const runs = new Map<string, { m: Measurement; bytes: number; slicing?: Slicing[] }[]>();
     const failures: { id: string; error: string }[] = [];
     for (let r = 1; r <= args.repeat; r++) {
       for (const a of approaches) {
@@ -632,8 +645,12 @@ async function main() {
           await discard();
           continue;
         }
-        log(`  ${secs(m.wallMs)} s, peak RSS ${(m.peakRssKiB / 1024).toFixed(1)} MiB`);
-        runs.set(a.id, [...(runs.get(a.id) ?? []), { m, bytes }]);
+        const slicing = a.slicing?.(m);
+        log(
+          `  ${secs(m.wallMs)} s, peak RSS ${(m.peakRssKiB / 1024).toFixed(1)} MiB` +
+            (slicing ? `, ${describeSlicing(slicing)}` : ""),
+        );
+        runs.set(a.id, [...(runs.get(a.id) ?? []), { m, bytes, slicing }]);
       }
     }
     await removeSpent();
@@ -661,6 +678,7 @@ async function main() {
         outputBytes: Math.round(rs[0].bytes * factor),
         ...(a.extrapolate ? { extrapolated: { ...a.extrapolate, measuredMs: Math.round(measured) } } : {}),
         ...(a.marks ? { marks: roundAll(a.marks(mid.m)) } : {}),
+        ...(a.slicing ? { slicing: rs.map((x) => x.slicing!) } : {}),
       };
     });
     const params = { tables: args.tables, mb: args.mb, schemas: args.schemas, bigValueMb: args.bigValueMb };

@@ -31,6 +31,36 @@ export interface ApproachResult {
   extrapolated?: { tablesTimed: number; factor: number; measuredMs: number; dataShare: number };
   /** Notable moments (ms from start), e.g. when our tool's pg_dump finished. */
   marks?: Record<string, number>;
+  /**
+   * For our backups: the schemas each run read over several connections (lib/backup/slice.ts), one
+   * list per run in run order (empty: that run sliced nothing). Slicing changes time and memory, and
+   * on a loaded machine a local server may be sliced in one run and not in the next.
+   */
+  slicing?: Slicing[][];
+}
+
+/** One schema a backup read over several connections, from its log line. */
+export interface Slicing {
+  schema: string;
+  ways: number;
+  /** The round trip the tool measured, which decided it. */
+  rttMs: number;
+}
+
+const SLICING_LINE = /^(?:\[\w+\] )?reading schema (.+) over (\d+) connections \(round trip ([\d.]+) ms\)$/;
+
+/** The schemas a backup's stderr says it read over several connections. */
+export function slicingOf(stderrLines: string[]): Slicing[] {
+  return stderrLines.flatMap((l) => {
+    const m = l.match(SLICING_LINE);
+    return m ? [{ schema: m[1], ways: Number(m[2]), rttMs: Number(m[3]) }] : [];
+  });
+}
+
+/** One run's slicing in words: "not sliced", or "sliced: public 2 ways (round trip 1.3 ms)". */
+export function describeSlicing(s: Slicing[]): string {
+  if (s.length === 0) return "not sliced";
+  return `sliced: ${s.map((x) => `${x.schema} ${x.ways} ways (round trip ${x.rttMs} ms)`).join(", ")}`;
 }
 
 /** One target from the issue, checked. */
@@ -264,6 +294,12 @@ export function formatReport(r: BenchReport): string {
     ]);
   }
   lines.push(pad(rows), "");
+  for (const a of r.results) {
+    if (!a.slicing) continue;
+    const runs = a.slicing.map((x, i) => `run ${i + 1} ${describeSlicing(x)}`).join("; ");
+    lines.push(`slicing, ${a.label} (${a.via}): ${runs}`);
+  }
+  if (r.results.some((a) => a.slicing)) lines.push("");
   for (const f of r.failures) lines.push(`FAILED ${f.id}: ${f.error.split("\n")[0]}`);
   const ratioNames: Record<string, string> = {
     oursOverPgDumpDirJ4: "ours / pg_dump -Fd -j4 (proxy)",

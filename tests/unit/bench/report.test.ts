@@ -1,6 +1,12 @@
 /** The benchmark's ratios and targets per dataset (bench/report.ts). */
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { type ApproachResult, backupTarget, evaluate } from "../../../bench/report.ts";
+import {
+  type ApproachResult,
+  backupTarget,
+  describeSlicing,
+  evaluate,
+  slicingOf,
+} from "../../../bench/report.ts";
 
 const result = (id: string, wallMs: number, peakRssKiB = 100 * 1024): ApproachResult => ({
   id,
@@ -80,4 +86,20 @@ Deno.test("evaluate: a --compare checkout gets its own ratios to the same pg_dum
   // the targets stay ours
   assertEquals(targets[0].actual, "1.50×");
   assertEquals(targets.find((t) => t.name.startsWith("restore"))!.actual, "1.13×");
+});
+
+Deno.test("slicingOf: the schemas a backup's log says it read over several connections", () => {
+  const lines = [
+    "server 17.10, pg_dump 17.12 from /x",
+    "reading schema public over 2 connections (round trip 1.3 ms)",
+    "[prod] reading schema s 2 over 10 connections (round trip 20.4 ms)",
+    "dumped schema public",
+  ];
+  assertEquals(slicingOf(lines), [
+    { schema: "public", ways: 2, rttMs: 1.3 },
+    { schema: "s 2", ways: 10, rttMs: 20.4 },
+  ]);
+  assertEquals(slicingOf(["dumped schema public"]), []);
+  assertEquals(describeSlicing([]), "not sliced");
+  assertEquals(describeSlicing(slicingOf(lines.slice(1, 2))), "sliced: public 2 ways (round trip 1.3 ms)");
 });
