@@ -49,7 +49,14 @@ import { UserMappingCutter } from "./catalog.ts";
 import { MANIFEST_FORMAT, TOOL_VERSION } from "../base/version.ts";
 import { ArchiveError, readArchive, writeArchive } from "../pg/archive.ts";
 import { planGroups, routeEntries, schemaWeight } from "./group.ts";
-import { mergeSlices, NETWORK_BOUND_RTT_MS, planSlices, sliceCount, slicePatterns } from "./slice.ts";
+import {
+  bestRoundTrip,
+  mergeSlices,
+  NETWORK_BOUND_RTT_MS,
+  planSlices,
+  sliceCount,
+  slicePatterns,
+} from "./slice.ts";
 
 /** Everything one backup run needs. */
 export interface BackupOptions extends PlanOptions {
@@ -164,24 +171,20 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
   }
 }
 
-/** Round trips measured before the dump. */
-const RTT_SAMPLES = 10;
-
 /**
- * The shortest of {@link RTT_SAMPLES} `select 1` round trips on `conn`, in milliseconds. The
- * shortest: on a busy machine a local server's answer waits for a core now and then (at load 7 on 2
- * cores, the best of three was over 1 ms and a local backup was sliced); a network's delay is there
- * every time.
+ * The database's round trip on `conn`, in milliseconds: `select 1` timed by {@link bestRoundTrip},
+ * with pauses of {@link RTT_PAUSE_MS} between the spaced-out samples.
  */
-async function roundTrip(conn: Sql): Promise<number> {
-  let best = Infinity;
-  for (let i = 0; i < RTT_SAMPLES; i++) {
+function roundTrip(conn: Sql): Promise<number> {
+  return bestRoundTrip(async () => {
     const t = performance.now();
     await conn`select 1`;
-    best = Math.min(best, performance.now() - t);
-  }
-  return best;
+    return performance.now() - t;
+  }, () => new Promise((ok) => setTimeout(ok, RTT_PAUSE_MS)));
 }
+
+/** The pause before each spaced-out round trip (a few scheduler time slices on a busy machine). */
+const RTT_PAUSE_MS = 5;
 
 /**
  * Writes roles.sql, catalog.sql and every schema's dump and table files into the staging

@@ -34,6 +34,40 @@ export const MAX_SLICES = 2;
  */
 export const NETWORK_BOUND_RTT_MS = 1;
 
+/** Round trips measured one after another before the dump. */
+export const RTT_SAMPLES = 10;
+
+/**
+ * A best round trip under this many milliseconds (but at least {@link NETWORK_BOUND_RTT_MS}) may be a
+ * local server's on a busy machine, where every answer of a burst waited for a core: up to
+ * {@link RTT_MORE_SAMPLES} more are taken, spaced out. A network's delay is there in every one of them.
+ */
+export const RTT_UNSURE_MS = 5;
+
+/** The spaced-out round trips taken when the first ones' best is unsure ({@link RTT_UNSURE_MS}). */
+export const RTT_MORE_SAMPLES = 20;
+
+/**
+ * The shortest round trip `probe` measures, in milliseconds: the best of {@link RTT_SAMPLES} in a
+ * row, and when that is between {@link NETWORK_BOUND_RTT_MS} and {@link RTT_UNSURE_MS}, of up to
+ * {@link RTT_MORE_SAMPLES} more, each after `pause` (which gives the cores to whatever else runs),
+ * until one is under {@link NETWORK_BOUND_RTT_MS}. The shortest: on a busy machine a local server's
+ * answer waits for a core now and then (at load 7 on 2 cores the best of three was over 1 ms and a local
+ * backup was sliced); a network's delay is there every time.
+ */
+export async function bestRoundTrip(
+  probe: () => Promise<number>,
+  pause: () => Promise<void>,
+): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < RTT_SAMPLES; i++) best = Math.min(best, await probe());
+  for (let i = 0; i < RTT_MORE_SAMPLES && best >= NETWORK_BOUND_RTT_MS && best < RTT_UNSURE_MS; i++) {
+    await pause();
+    best = Math.min(best, await probe());
+  }
+  return best;
+}
+
 /**
  * What one more slice costs the backup, in milliseconds of the one pg_dump's queue: a pg_dump that
  * connects, reads the catalog and locks its tables again, on the same cores (estimated on the

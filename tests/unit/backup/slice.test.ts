@@ -1,6 +1,14 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import type { Archive, ArchiveEntry } from "../../../lib/pg/archive.ts";
-import { mergeSlices, planSlices, sliceCount, slicePatterns } from "../../../lib/backup/slice.ts";
+import {
+  bestRoundTrip,
+  mergeSlices,
+  planSlices,
+  RTT_MORE_SAMPLES,
+  RTT_SAMPLES,
+  sliceCount,
+  slicePatterns,
+} from "../../../lib/backup/slice.ts";
 import { pgDumpSliceArgs, tablePatterns } from "../../../lib/backup/plan.ts";
 import { TABLE_COST } from "../../../lib/backup/group.ts";
 
@@ -227,4 +235,40 @@ Deno.test("mergeSlices puts the slices' data after the schema's own, renumbered,
     main.entries.length,
   );
   throws(() => mergeSlices(main, [{ path: "/a", archive: { ...slice2, intSize: 8 } }]), /differs in format/);
+});
+
+/** bestRoundTrip over a scripted list of round trips; returns the best and how many were taken. */
+async function scripted(samples: number[]): Promise<{ best: number; taken: number; pauses: number }> {
+  let taken = 0;
+  let pauses = 0;
+  const best = await bestRoundTrip(() => Promise.resolve(samples[taken++] ?? 99), () => {
+    pauses++;
+    return Promise.resolve();
+  });
+  return { best, taken, pauses };
+}
+
+Deno.test("bestRoundTrip: the best of 10 in a row; under 1 ms or from 5 ms on, no more", async () => {
+  assertEquals(await scripted([0.3, 0.2, 2, 0.4, 0.3, 0.2, 0.2, 0.3, 0.5, 0.2]), {
+    best: 0.2,
+    taken: RTT_SAMPLES,
+    pauses: 0,
+  });
+  // a 20 ms network: every one over 20 ms
+  assertEquals(await scripted(Array.from({ length: 30 }, (_, i) => 20.1 + (i % 3))), {
+    best: 20.1,
+    taken: RTT_SAMPLES,
+    pauses: 0,
+  });
+});
+
+Deno.test("bestRoundTrip: a best of 1-5 ms (a loaded machine, or a near network) takes up to 20 more, spaced out", async () => {
+  // a local server at load 7: every one of the burst waited for a core, a later one did not
+  const loaded = [...Array(10).fill(1.4), 3, 1.2, 0.3, 0.2];
+  assertEquals(await scripted(loaded), { best: 0.3, taken: 13, pauses: 3 });
+  // a network of 2 ms: all of them, and it stays 2 ms (sliced)
+  const near = Array(RTT_SAMPLES + RTT_MORE_SAMPLES).fill(2);
+  near[17] = 1.9;
+  assertEquals(await scripted(near), { best: 1.9, taken: 30, pauses: 20 });
+  assertEquals(sliceCount(100, 100, 4, 5000, 20 * (1 << 20), 1.9) > 1, true);
 });
