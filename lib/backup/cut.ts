@@ -63,11 +63,21 @@ export interface TableFilesJob {
   deferSync?: boolean;
 }
 
-/** One table to write, with its schema and its TOC lines. */
+/**
+ * One table to write, with its schema. Its TOC lines are not kept (for thousands of tables they are
+ * megabytes): the stream's route holds what it needs, and the fallback reads the TOC again.
+ */
 interface TableJob {
   s: PlannedSchema;
   t: PlannedTable;
-  toc: TableToc;
+  /** Whether the dump has data entries for it (a data.sql to write). */
+  hasData: boolean;
+  /** Its manifest entry, filled in as its files are written. */
+  m: ManifestTable;
+  /** Its files written so far. */
+  filesDone: number;
+  /** Whether onTable was called for it. */
+  reported: boolean;
 }
 
 /**
@@ -76,16 +86,14 @@ interface TableJob {
  */
 export async function writeTableFiles(job: TableFilesJob): Promise<Map<string, ManifestTable[]>> {
   const { tables, route } = await readToc(job);
-  const reported = new Set<TableJob>();
   const report = (x: TableJob) => {
-    if (reported.has(x)) return;
-    reported.add(x);
+    if (x.reported) return;
+    x.reported = true;
     job.onTable?.(`${x.s.name}.${x.t.name}`);
   };
   const written: string[] = [];
-  let out: Map<TableJob, ManifestTable>;
   try {
-    out = await splitTables(job, route, tables, { report, written });
+    await splitTables(job, route, { report, written });
   } catch (e) {
     if (!(e instanceof TocSplitError)) throw e;
     const names = job.schemas.map((x) => x.schema.name);
@@ -95,39 +103,40 @@ export async function writeTableFiles(job: TableFilesJob): Promise<Map<string, M
       delete job.files[p];
       await Deno.remove(join(job.stagingDir, p)).catch(() => {});
     }
-    const tableTasks = tables.map((x) => async (): Promise<ManifestTable> => {
-      const entry = await writeTable(job, x);
+    const { tocs } = assign(job, await listToc(job));
+    const tableTasks = tables.map((x, i) => async () => {
+      x.m = await writeTable(job, x, tocs[i]);
       report(x);
-      return entry;
     });
-    const entries = await runPool(tableTasks, job.jobs, () => job.local.abort());
-    out = new Map(tables.map((x, i) => [x, entries[i]]));
+    await runPool(tableTasks, job.jobs, () => job.local.abort());
   }
   const result = new Map<string, ManifestTable[]>();
   for (const { schema: s } of job.schemas) result.set(s.name, []);
-  for (const x of tables) result.get(x.s.name)!.push(out.get(x)!);
+  for (const x of tables) result.get(x.s.name)!.push(x.m);
   for (const [name, list] of result) sumPartitionRows(name, list);
   return result;
 }
 
-/**
- * What routes the one `pg_restore -v -L` stream of a dump to its files: the list (text of the
- * `-L` file), the route of each listed entry, and every file's `\restrict` key and table.
- */
-interface StreamRoute {
-  list: string;
-  entries: Map<number, SplitEntry>;
-  fileKeys: Map<string, { restrictKey?: string }>;
-  byFile: Map<string, { x: TableJob; kind: "schema" | "data" }>;
+/** One file the stream is split into (TocStreamSplitter's file id): a table's schema.sql or data.sql. */
+interface FileRoute {
+  x: TableJob;
+  kind: "schema" | "data";
+  restrictKey?: string;
 }
 
 /**
- * The dump's TOC (`pg_restore -l`), assigned to the job's tables, and the route of its stream.
- * The parsed TOC itself is dropped on return: for thousands of tables it is megabytes that
- * nothing needs while the files are written.
+ * What routes the one `pg_restore -v -L` stream of a dump to its files: the list (text of the
+ * `-L` file), the route of each listed entry, and every file.
  */
-async function readToc(job: TableFilesJob): Promise<{ tables: TableJob[]; route: StreamRoute }> {
-  const toc = parseToc(
+interface StreamRoute {
+  list: string;
+  entries: Map<number, SplitEntry<FileRoute>>;
+  files: FileRoute[];
+}
+
+/** The dump's TOC (`pg_restore -l`). */
+async function listToc(job: TableFilesJob): Promise<TocEntry[]> {
+  return parseToc(
     await runTool({
       path: job.tools.path("pg_restore"),
       args: ["-l", job.dumpFile],
@@ -135,35 +144,58 @@ async function readToc(job: TableFilesJob): Promise<{ tables: TableJob[]; route:
       what: `reading ${job.dumpName}`,
     }),
   );
+}
+
+/** The job's tables in plan order, each with its TOC lines (`tocs[i]` for `tables[i]`). */
+function assign(job: TableFilesJob, toc: TocEntry[]): { tables: TableJob[]; tocs: TableToc[] } {
   const tables: TableJob[] = [];
+  const tocs: TableToc[] = [];
   for (const { schema: s, catalog, dumpIds } of job.schemas) {
     const own = dumpIds ? toc.filter((e) => dumpIds.has(e.dumpId)) : toc;
     const assigned = assignToTables(own, s.name, {
       ...catalog,
       tables: new Map(s.tables.map((t) => [t.oid, t.name])),
     });
-    for (const t of s.tables) tables.push({ s, t, toc: assigned.get(t.oid)! });
+    for (const t of s.tables) {
+      const a = assigned.get(t.oid)!;
+      tables.push({ s, t, hasData: a.dataLines.length > 0, m: emptyEntry(t), filesDone: 0, reported: false });
+      tocs.push(a);
+    }
   }
-  return { tables, route: streamRoute(job, toc, tables) };
+  return { tables, tocs };
 }
 
-/** The {@link StreamRoute} of `tables`, whose TOC lines are among `toc`'s. */
-function streamRoute(job: TableFilesJob, toc: TocEntry[], tables: TableJob[]): StreamRoute {
+/**
+ * The dump's TOC, assigned to the job's tables, and the route of its stream. The parsed TOC and the
+ * tables' lines are dropped on return: for thousands of tables they are megabytes that nothing needs
+ * while the files are written.
+ */
+async function readToc(job: TableFilesJob): Promise<{ tables: TableJob[]; route: StreamRoute }> {
+  const toc = await listToc(job);
+  const { tables, tocs } = assign(job, toc);
+  return { tables, route: streamRoute(job, toc, tables, tocs) };
+}
+
+/** The {@link StreamRoute} of `tables`, whose TOC lines (`tocs`) are among `toc`'s. */
+function streamRoute(job: TableFilesJob, toc: TocEntry[], tables: TableJob[], tocs: TableToc[]): StreamRoute {
   const byLine = new Map(toc.map((e) => [e.line, e]));
   // Each table's entries together (definitions, then data), so that its data.sql is written in
   // one stretch; pg_restore follows the list's order within each of its passes.
   const list: string[] = [];
-  const entries = new Map<number, SplitEntry>();
-  const fileKeys = new Map<string, { restrictKey?: string }>();
-  const byFile = new Map<string, { x: TableJob; kind: "schema" | "data" }>();
-  for (const x of tables) {
-    const { s, t, toc: a } = x;
+  const entries = new Map<number, SplitEntry<FileRoute>>();
+  const files: FileRoute[] = [];
+  for (const [i, x] of tables.entries()) {
+    const { s, t } = x;
+    const a = tocs[i];
     for (const kind of ["schema", "data"] as const) {
       const lines = kind === "schema" ? a.schemaLines : a.dataLines;
       if (kind === "data" && lines.length === 0) continue;
-      const file = `${t.oid}:${kind}`;
-      fileKeys.set(file, job.restrict ? { restrictKey: restrictKey(s.name, t.name, kind) } : {});
-      byFile.set(file, { x, kind });
+      const file: FileRoute = {
+        x,
+        kind,
+        ...(job.restrict ? { restrictKey: restrictKey(s.name, t.name, kind) } : {}),
+      };
+      files.push(file);
       for (const line of lines) {
         const e = byLine.get(line)!;
         entries.set(e.dumpId, {
@@ -177,7 +209,7 @@ function streamRoute(job: TableFilesJob, toc: TocEntry[], tables: TableJob[]): S
       }
     }
   }
-  return { list: list.length ? list.join("\n") + "\n" : "", entries, fileKeys, byFile };
+  return { list: list.length ? list.join("\n") + "\n" : "", entries, files };
 }
 
 /** A table's manifest entry before any of its files is written. */
@@ -244,13 +276,12 @@ interface DataWriter {
 async function splitTables(
   job: TableFilesJob,
   route: StreamRoute,
-  tables: TableJob[],
   track: { report: (x: TableJob) => void; written: string[] },
-): Promise<Map<TableJob, ManifestTable>> {
+): Promise<void> {
   throwIfInterrupted();
   const { files, stagingDir } = job;
   const signal = job.local.signal;
-  const { entries, fileKeys, byFile } = route;
+  const { entries } = route;
   const streamName = job.schemas.map((x) => x.schema.name).join("\u0000");
   const streamKey = job.restrict ? restrictKey(streamName, "stream") : undefined;
   const keyArg = streamKey ? [`--restrict-key=${streamKey}`] : [];
@@ -263,17 +294,12 @@ async function splitTables(
     what: `reading ${job.dumpName}`,
     signal,
   });
-  const results = new Map<TableJob, ManifestTable>(tables.map((x) => [x, emptyEntry(x.t)]));
-  const finished = new Map<TableJob, number>();
   const fileDone = (x: TableJob) => {
-    const n = (finished.get(x) ?? 0) + 1;
-    finished.set(x, n);
-    if (n === (x.toc.dataLines.length > 0 ? 2 : 1)) track.report(x);
+    if (++x.filesDone === (x.hasData ? 2 : 1)) track.report(x);
   };
-  const schemaBufs = new Map<string, Uint8Array[]>();
-  let data: { file: string; w: DataWriter } | undefined;
-  const openData = (file: string): DataWriter => {
-    const { x } = byFile.get(file)!;
+  const schemaBufs = new Map<FileRoute, Uint8Array[]>();
+  let data: { file: FileRoute; w: DataWriter } | undefined;
+  const openData = ({ x }: FileRoute): DataWriter => {
     const pipe = new TransformStream<Uint8Array, Uint8Array>();
     const parts: string[] = [];
     const done = splitCopyStream(
@@ -284,11 +310,10 @@ async function splitTables(
     done.catch(() => {});
     return { writer: pipe.writable.getWriter(), done, parts };
   };
-  const handle = async (out: SplitOutput[]) => {
+  const handle = async (out: SplitOutput<FileRoute>[]) => {
     for (const o of out) {
-      const { x, kind } = byFile.get(o.file)!;
-      const t = x.t;
-      const m = results.get(x)!;
+      const { x, kind } = o.file;
+      const { t, m } = x;
       if (kind === "schema") {
         if ("bytes" in o) {
           const list = schemaBufs.get(o.file) ?? [];
@@ -312,7 +337,7 @@ async function splitTables(
         continue;
       }
       if (data && data.file !== o.file) {
-        throw new TocSplitError(`data of ${data.file} and ${o.file} interleave`);
+        throw new TocSplitError(`data of ${data.file.x.t.dataFile} and ${t.dataFile} interleave`);
       }
       data ??= { file: o.file, w: openData(o.file) };
       if ("bytes" in o) {
@@ -331,7 +356,13 @@ async function splitTables(
       fileDone(x);
     }
   };
-  const splitter = new TocStreamSplitter({ entries, files: fileKeys, frame, streamKey });
+  const splitter = new TocStreamSplitter<FileRoute>({
+    entries,
+    files: route.files.map((f) => [f, f] as const),
+    frame,
+    streamKey,
+  });
+  route.files = []; // the splitter has them: one list of thousands fewer while the files are written
   if (route.list.length > 0) {
     await Deno.writeTextFile(`${base}.list`, route.list);
     route.list = ""; // megabytes for thousands of tables, not needed once written
@@ -355,11 +386,10 @@ async function splitTables(
   } else {
     await handle(splitter.finishEmpty());
   }
-  return results;
 }
 
 /** The fallback: one table's schema.sql and data.sql with one pg_restore each. */
-async function writeTable(job: TableFilesJob, { s, t, toc }: TableJob): Promise<ManifestTable> {
+async function writeTable(job: TableFilesJob, { s, t }: TableJob, toc: TableToc): Promise<ManifestTable> {
   throwIfInterrupted();
   const { stagingDir, files } = job;
   const signal = job.local.signal;

@@ -40,10 +40,10 @@
  */
 import { copyHeaderEnd, CopyHeaderError, HeldLine, HOLD_LIMIT, mayEndCopy } from "./split.ts";
 
-/** How one TOC entry of the list is routed. */
-export interface SplitEntry {
-  /** The file it goes to (any id the caller chooses). */
-  file: string;
+/** How one TOC entry of the list is routed (to a file of type `F`). */
+export interface SplitEntry<F = string> {
+  /** The file it goes to (any id the caller chooses, compared with ===). */
+  file: F;
   /** TOC description, e.g. `TABLE`, `TABLE DATA`, `ACL`. */
   desc: string;
   catalogOid: number;
@@ -53,11 +53,14 @@ export interface SplitEntry {
 }
 
 /** What the splitter needs to know up front. */
-export interface SplitSpec {
+export interface SplitSpec<F = string> {
   /** dumpId → route, for every entry in the `-L` list. */
-  entries: Map<number, SplitEntry>;
-  /** Every output file → its `\restrict` key (absent: the stream has none either). */
-  files: Map<string, { restrictKey?: string }>;
+  entries: Map<number, SplitEntry<F>>;
+  /**
+   * Every output file → its `\restrict` key (absent: the stream has none either). Read once, when
+   * the splitter is made: the caller may drop it then.
+   */
+  files: Iterable<readonly [F, { restrictKey?: string }]>;
   /** The output of `pg_restore -L <empty list> -f - [--restrict-key=streamKey]`: preamble + trailer. */
   frame: string;
   /** The `--restrict-key` given to both pg_restore runs. */
@@ -65,7 +68,7 @@ export interface SplitSpec {
 }
 
 /** A piece of a file's content, or the end of a file. */
-export type SplitOutput = { file: string; bytes: Uint8Array } | { file: string; end: true };
+export type SplitOutput<F = string> = { file: F; bytes: Uint8Array } | { file: F; end: true };
 
 /** The stream does not have the expected shape; nothing written from it should be kept. */
 export class TocSplitError extends Error {
@@ -102,7 +105,7 @@ export interface Separator {
  */
 export function matchSeparator(
   lines: string[],
-  entries: Map<number, SplitEntry>,
+  entries: Map<number, SplitEntry<unknown>>,
   seen: ReadonlySet<number>,
 ): Separator | "prefix" | "no" {
   let i = 0;
@@ -180,16 +183,18 @@ function withKey(text: string, from: string | undefined, to: string | undefined)
 }
 
 /** Splits one verbose pg_restore stream; see the module documentation. */
-export class TocStreamSplitter {
-  #spec: SplitSpec;
-  #files = new Map<string, FileState>();
+export class TocStreamSplitter<F = string> {
+  #entries: Map<number, SplitEntry<F>>;
+  #frame: string;
+  #streamKey?: string;
+  #files = new Map<F, FileState>();
   #seen = new Set<number>();
   #mode: "preamble" | "body" | "copyhead" | "copy" = "preamble";
   /** In "copyhead": the COPY statement's line so far ends inside a quoted name. */
   #quoted = false;
   /** In "body": no line of the current entry's body yet (a COPY line may start it). */
   #bodyStart = false;
-  #current?: SplitEntry;
+  #current?: SplitEntry<F>;
   #preamble: string[] = [];
   #pre?: string;
   #post?: string;
@@ -203,19 +208,21 @@ export class TocStreamSplitter {
    */
   #open?: HeldLine | "streamed";
   #limit: number;
-  #out: SplitOutput[] = [];
+  #out: SplitOutput<F>[] = [];
   /** A run of body bytes in the current chunk, for the current file. */
   #run?: { buf: Uint8Array; start: number; end: number };
 
-  constructor(spec: SplitSpec) {
-    this.#spec = spec;
+  constructor(spec: SplitSpec<F>) {
+    this.#entries = spec.entries;
+    this.#frame = spec.frame;
+    this.#streamKey = spec.streamKey;
     this.#limit = Math.max(HOLD_LIMIT, enc.encode(spec.frame).length);
     for (const [file, f] of spec.files) {
       this.#files.set(file, { key: f.restrictKey, started: false, left: 0 });
     }
     for (const e of spec.entries.values()) {
       const f = this.#files.get(e.file);
-      if (!f) throw new TocSplitError(`entry routed to unknown file ${e.file}`);
+      if (!f) throw new TocSplitError(`entry routed to unknown file ${String(e.file)}`);
       f.left++;
     }
   }
@@ -227,7 +234,7 @@ export class TocStreamSplitter {
   }
 
   /** Feeds the next chunk of the stream; returns what to write, in order. */
-  push(chunk: Uint8Array): SplitOutput[] {
+  push(chunk: Uint8Array): SplitOutput<F>[] {
     let pos = this.#open ? this.#resume(chunk) : 0;
     if (!this.#open) pos = this.#lines(chunk, pos);
     if (pos < chunk.length) this.#begin(chunk, pos);
@@ -341,7 +348,7 @@ export class TocStreamSplitter {
   }
 
   /** Ends the stream; checks that every entry was found and ends every file. */
-  finish(): SplitOutput[] {
+  finish(): SplitOutput<F>[] {
     const open = this.#open;
     this.#open = undefined;
     if (open instanceof HeldLine) {
@@ -364,30 +371,30 @@ export class TocStreamSplitter {
     }
     this.#held = [];
     this.#endEntry();
-    for (const [id, e] of this.#spec.entries) {
+    for (const [id, e] of this.#entries) {
       if (!this.#seen.has(id)) {
         throw new TocSplitError(`TOC entry ${id} (${e.desc}) is missing from the output`);
       }
     }
     for (const [file, f] of this.#files) {
       if (f.started) continue;
-      this.#out.push({ file, bytes: enc.encode(withKey(this.#spec.frame, this.#spec.streamKey, f.key)) });
+      this.#out.push({ file, bytes: enc.encode(withKey(this.#frame, this.#streamKey, f.key)) });
       this.#out.push({ file, end: true });
     }
     return this.#take();
   }
 
   /** For an empty list (no pg_restore stream to split): every file is the frame alone. */
-  finishEmpty(): SplitOutput[] {
-    if (this.#spec.entries.size > 0) throw new TocSplitError("finishEmpty with entries to write");
+  finishEmpty(): SplitOutput<F>[] {
+    if (this.#entries.size > 0) throw new TocSplitError("finishEmpty with entries to write");
     for (const [file, f] of this.#files) {
-      this.#out.push({ file, bytes: enc.encode(withKey(this.#spec.frame, this.#spec.streamKey, f.key)) });
+      this.#out.push({ file, bytes: enc.encode(withKey(this.#frame, this.#streamKey, f.key)) });
       this.#out.push({ file, end: true });
     }
     return this.#take();
   }
 
-  #take(): SplitOutput[] {
+  #take(): SplitOutput<F>[] {
     const out = this.#out;
     this.#out = [];
     return out;
@@ -400,7 +407,7 @@ export class TocStreamSplitter {
     if (r.end > r.start) this.#out.push({ file: this.#current!.file, bytes: r.buf.subarray(r.start, r.end) });
   }
 
-  #emit(file: string, text: string): void {
+  #emit(file: F, text: string): void {
     this.#flushRun();
     this.#out.push({ file, bytes: enc.encode(text) });
   }
@@ -475,7 +482,7 @@ export class TocStreamSplitter {
         const want = ["", ...trailer];
         if (lines.slice(1).every((l, i) => i < want.length && want[i] === l)) return; // maybe the end
       }
-      const m = matchSeparator(lines, this.#spec.entries, this.#seen);
+      const m = matchSeparator(lines, this.#entries, this.#seen);
       if (m === "prefix") return;
       if (m !== "no") {
         this.#held = [];
@@ -493,7 +500,7 @@ export class TocStreamSplitter {
     if (!e) return;
     const f = this.#files.get(e.file)!;
     if (--f.left === 0) {
-      this.#emit(e.file, withKey(this.#post!, this.#spec.streamKey, f.key));
+      this.#emit(e.file, withKey(this.#post!, this.#streamKey, f.key));
       this.#out.push({ file: e.file, end: true });
     }
     this.#current = undefined;
@@ -503,7 +510,7 @@ export class TocStreamSplitter {
     if (this.#mode === "preamble") this.#endPreamble();
     this.#endEntry();
     this.#seen.add(sep.dumpId);
-    const e = this.#spec.entries.get(sep.dumpId)!;
+    const e = this.#entries.get(sep.dumpId)!;
     this.#current = e;
     this.#mode = "body";
     this.#bodyStart = true;
@@ -513,7 +520,7 @@ export class TocStreamSplitter {
     let text = "";
     if (!f.started) {
       f.started = true;
-      text += withKey(this.#pre!, this.#spec.streamKey, f.key);
+      text += withKey(this.#pre!, this.#streamKey, f.key);
     }
     const needsTablespace = sep.setTablespace !== undefined || TABLESPACE_DESCS.has(e.desc);
     if (needsTablespace && this.#tablespace !== undefined && f.tablespace !== this.#tablespace) {
@@ -541,11 +548,11 @@ export class TocStreamSplitter {
       kept.push(lines[i]);
     }
     const pre = kept.join("");
-    if (!this.#spec.frame.startsWith(pre) || !pre.endsWith("\n")) {
+    if (!this.#frame.startsWith(pre) || !pre.endsWith("\n")) {
       throw new TocSplitError("the pg_restore preamble differs from the one of an empty list");
     }
     this.#pre = pre;
-    this.#post = this.#spec.frame.slice(pre.length);
+    this.#post = this.#frame.slice(pre.length);
     this.#preamble = [];
   }
 }

@@ -439,7 +439,10 @@ export function pgDumpCatalogArgs(c: PlannedCatalog, snapshot?: string, key?: st
  * names so that unchanged tables give byte-identical files.
  */
 export function restrictKey(...parts: string[]): string {
-  return createHash("sha256").update(["supabase-backup", ...parts].join("\u0000")).digest("hex").slice(0, 32);
+  // The hex of the first 16 bytes, not a slice of the whole digest's hex: a slice keeps its 64-character
+  // parent alive, and a backup keeps a key per table file (thousands) while it writes them.
+  return createHash("sha256").update(["supabase-backup", ...parts].join("\u0000")).digest().subarray(0, 16)
+    .toString("hex");
 }
 
 /** Counts for progress and summaries. */

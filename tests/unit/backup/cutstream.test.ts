@@ -29,7 +29,10 @@ const FILES = [
 ];
 const keyOf = (file: string) => `key${file.replace(/[._]/g, "")}`;
 
-function realSpec(): SplitSpec {
+/** A spec whose files are a Map, so that a test can add one and list them. */
+type TestSpec = SplitSpec & { files: Map<string, { restrictKey?: string }> };
+
+function realSpec(): TestSpec {
   const entries = new Map<number, SplitEntry>();
   for (const row of read("routes.txt").split("\n").filter(Boolean)) {
     const [file, line] = row.split("\t");
@@ -51,7 +54,7 @@ function realSpec(): SplitSpec {
 }
 
 /** Runs the splitter over `stream` cut into `size`-byte chunks; returns each file's text. */
-function split(spec: SplitSpec, stream: string, size: number): Map<string, string> {
+function split(spec: TestSpec, stream: string, size: number): Map<string, string> {
   const s = new TocStreamSplitter(spec);
   const bytes = new TextEncoder().encode(stream);
   const out: SplitOutput[] = [];
