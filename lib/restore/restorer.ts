@@ -484,7 +484,6 @@ function catalogScope(
   };
 }
 
-/** The backup's schemas that the restore neither creates nor loads and the target does not have. */
 /** The backup's `tables` this restore does not create (excluded, or not selected) and the target lacks. */
 function leftOutTables(
   tables: readonly QualifiedName[],
@@ -516,6 +515,7 @@ async function backupViews(ctx: Omit<Ctx, "session">): Promise<ViewUse[]> {
   return out;
 }
 
+/** The backup's schemas that the restore neither creates nor loads and the target does not have. */
 function leftOut(m: Manifest, plan: RestorePlan, target: TargetState): Set<string> {
   const restored = new Set(plan.schemas.map((s) => s.name));
   return new Set(m.schemas.map((s) => s.name).filter((n) => !restored.has(n) && !target.schemas.has(n)));
