@@ -389,7 +389,7 @@ export async function placeCheckedBlob(from: string, root: string, b: BlobRef): 
   const held = await blobPresent(from, b, true);
   if (!held && !(await blobPresent(from, b))) return false;
   const files = held ? heldFiles(b) : blobFiles(b);
-  const d = await hashFiles(from, files).catch(() => undefined);
+  const d = await hashFiles(from, files, false).catch(() => undefined);
   if (!d || d.sha256 !== b.sha256 || d.bytes !== b.size) return false;
   const store = storeDir(root);
   const names = blobFiles(b);
@@ -435,10 +435,18 @@ export function openBlob(root: string, b: BlobRef): ReadableStream<Uint8Array> {
   });
 }
 
-/** Hashes files under `base` in order, as one stream, each opened through lib/store/safepath.ts. */
-async function hashFiles(base: string, rels: string[], buf = new Uint8Array(BUFFER)): Promise<Digest> {
+/**
+ * Hashes files under `base` in order, as one stream, each opened through lib/store/safepath.ts:
+ * size and sha256, and the MD5 with `withMd5`.
+ */
+async function hashFiles(
+  base: string,
+  rels: string[],
+  withMd5: boolean,
+  buf = new Uint8Array(BUFFER),
+): Promise<ContentDigest & { md5?: string }> {
   const sha = createHash("sha256");
-  const md5 = createHash("md5");
+  const md5 = withMd5 ? createHash("md5") : undefined;
   let bytes = 0;
   for (const rel of rels) {
     const file = await openInBackup(base, rel);
@@ -447,22 +455,22 @@ async function hashFiles(base: string, rels: string[], buf = new Uint8Array(BUFF
         const n = await file.read(buf);
         if (n === null) break;
         sha.update(buf.subarray(0, n));
-        md5.update(buf.subarray(0, n));
+        md5?.update(buf.subarray(0, n));
         bytes += n;
       }
     } finally {
       file.close();
     }
   }
-  return { bytes, sha256: sha.digest("hex"), md5: md5.digest("hex") };
+  return { bytes, sha256: sha.digest("hex"), ...(md5 ? { md5: md5.digest("hex") } : {}) };
 }
 
 /**
  * Hashes a blob of the root's store (sha256 and MD5, through all its parts), opened as
  * {@link openBlob} opens it. Throws when a part is missing or is not a plain file.
  */
-export function hashBlob(root: string, b: BlobRef, buf = new Uint8Array(BUFFER)): Promise<Digest> {
-  return hashFiles(root, blobFiles(b).map((f) => `${BLOB_DIR}/${f}`), buf);
+export async function hashBlob(root: string, b: BlobRef, buf = new Uint8Array(BUFFER)): Promise<Digest> {
+  return await hashFiles(root, blobFiles(b).map((f) => `${BLOB_DIR}/${f}`), true, buf) as Digest;
 }
 
 /**

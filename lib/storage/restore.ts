@@ -205,11 +205,19 @@ async function uploadFromBlob(
   // an encrypted blob (`stored`) is decrypted as it streams, and checked as an object store's is
   if ((blobs.local !== undefined && !f.stored) || f.size === 0) {
     const local = f.stored ? undefined : blobs.local;
-    const d = await (local !== undefined ? hashBlob(local, f) : blobs.open(f).then(hashStream)).catch((e) => {
+    const d = await (local !== undefined ? hashBlob(local, f) : blobs.open(f).then((b) =>
+      hashStream(b, true)
+    )).catch((e) => {
       throw unreadable(e);
     });
-    if (d.sha256 !== f.sha256 || d.bytes !== f.size) throw damaged();
-    return { digest: d, etag: await s3.put(f.bucket, f.name, () => blobs.open(f), opts) };
+    if (d.sha256 !== f.sha256 || d.bytes !== f.size) {
+      throw damaged();
+    }
+    return {
+      digest: d,
+      etag: await s3.put(f.bucket, f.name, () =>
+        blobs.open(f), opts),
+    };
   }
   let bad: BackupError | undefined;
   let last: ReturnType<typeof checkedStream> | undefined;

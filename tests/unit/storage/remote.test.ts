@@ -71,9 +71,11 @@ Deno.test("checkedStream fails a blob longer or shorter than its size", async ()
   assertEquals(s.got, 3);
 });
 
-Deno.test("hashStream gives size, sha256 and MD5", async () => {
+Deno.test("hashStream gives size and sha256, and the MD5 only when asked", async () => {
   const d = await hashStream(streamOf(chunks));
-  assertEquals([d.bytes, d.sha256], [9, sha(whole)]);
+  assertEquals(d, { bytes: 9, sha256: sha(whole) });
+  const m = await hashStream(streamOf(chunks), true);
+  assertEquals(m, { bytes: 9, sha256: sha(whole), md5: createHash("md5").update(whole).digest("hex") });
 });
 
 Deno.test("blob names: storage/blobs/ in a folder store, blobs/ in an object store", async () => {
