@@ -429,6 +429,20 @@ Deno.test("wrong keys, a wrong endpoint, a server that goes away: clean failures
         `${what}: latest/ changed`,
       );
     }
+    // no pg_dump new enough (only Debian's 15 on PATH, no cache): found out while the first files
+    // download, and the run fails with its error, leaving nothing of it in the root
+    const bare = await Deno.makeTempDir({ prefix: "storage-no-pg-" });
+    const rootBefore = await listFiles(out);
+    const noPg = await runCli(backupArgs(p, out, ["--retries", "1"]), { ...s3Env(p), HOME: bare }, {
+      cwd: bare,
+    });
+    await Deno.remove(bare, { recursive: true });
+    ok(noPg.code !== 0, noPg.stderr);
+    const noPgLines = noPg.stderr.trim().split("\n");
+    assertEquals(noPgLines.filter((l) => l.startsWith("error:")).length, 1, noPg.stderr);
+    ok(/^error: no pg_dump 17 or newer found/.test(noPgLines.at(-2)!), noPg.stderr);
+    ok(noPgLines.at(-1)!.startsWith("hint: "), noPg.stderr);
+    assertEquals(await listFiles(out), rootBefore, "a run without pg_dump left files in the root");
     // the server goes away after the snapshot, before the downloads
     const running = backup(p, out, ["--retries", "1"], {}, true);
     await untilDumping(out);

@@ -126,14 +126,22 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
     const snap = await openSnapshot(db.sql, opts.log);
     const detected = await detect(snap.conn);
     const serverMajor = parseServerVersionNum(detected.serverVersionNum).major;
-    const tools = await findPgTools({ minMajor: serverMajor, pgBin: opts.pgBin });
-    opts.log(
-      `server ${detected.serverVersion}, pg_dump ${versionNumber(tools.version.text)} from ${tools.dir}`,
-    );
+    // the pg_dump lookup (a few `pg_dump --version` runs) goes on while the Storage list is read
+    // and the first files download; its error still fails the run before anything is dumped
+    const lookup = findPgTools({ minMajor: serverMajor, pgBin: opts.pgBin });
+    lookup.catch(() => {}); // awaited below (a planning error may come first)
     const plan = planBackup(detected, opts, now);
     const { owners: _o, namedOwners: _n, ...info } = detected;
     await opts.storage?.read(snap.conn);
+    const found = async () => {
+      const tools = await lookup;
+      opts.log(
+        `server ${detected.serverVersion}, pg_dump ${versionNumber(tools.version.text)} from ${tools.dir}`,
+      );
+      return tools;
+    };
     if (opts.dryRun) {
+      const tools = await found();
       await snap.end("rollback");
       return { plan, detected: info, tools };
     }
@@ -141,9 +149,11 @@ export async function runBackup(opts: BackupOptions): Promise<BackupRun> {
     const stopFiles = new AbortController();
     const files = opts.storage?.write(opts.stagingDir, stopFiles.signal);
     files?.catch(() => {}); // awaited below, or dropped when the dump fails first
-    const rttMs = await roundTrip(snap.conn);
     let manifest: Manifest;
+    let tools: PgTools;
     try {
+      tools = await found();
+      const rttMs = await roundTrip(snap.conn);
       manifest = await writeBackup(opts, plan, detected, tools, db.env, snap.id, rttMs);
     } catch (e) {
       stopFiles.abort(e);
