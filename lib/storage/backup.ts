@@ -219,6 +219,16 @@ export function knownBlobs(
   };
 }
 
+/**
+ * Where a run's downloads are looked up before they are kept ({@link BlobWriter.finish}): the
+ * root's store when it was there at the start (a new root has none: no stat of every download
+ * there), and the blobs the run has put into its holder so far (no stat of the holder either).
+ */
+interface Placing {
+  store?: string;
+  held: Set<string>;
+}
+
 /** A download's result; `synced` settles once its blob is synced and named in the holder. */
 type Fetched = { entry: MapObject; synced: Promise<void> } | { changed: string } | { missing: true };
 
@@ -232,6 +242,7 @@ async function fetchOne(
   o: FileBackupOptions,
   count: (n: number) => void,
   known: ReturnType<typeof knownBlobs>,
+  place: Placing,
 ): Promise<Fetched> {
   for (let attempt = 1;; attempt++) {
     throwIfInterrupted();
@@ -298,7 +309,7 @@ async function fetchOne(
       }
       const parts = w.parts;
       if (sealed) known.set(plain.sha256, { stored: stored.stored!, ...(parts > 1 ? { parts } : {}) });
-      const synced = w.finish(d.sha256, storeDir(o.root)).then(() => {}, async (e) => {
+      const synced = w.finish(d.sha256, place.store, place.held).then(() => {}, async (e) => {
         await w.discard();
         throw storeWriteError(o.holder, e);
       });
@@ -363,6 +374,11 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
   const changed: string[] = [];
   const missing: string[] = [];
   let downloadedFiles = 0, downloadedBytes = 0;
+  const count = (n: number) => {
+    progress.bytes += n;
+  };
+  const place: Placing = { held: new Set() };
+  if (await Deno.stat(store).then((i) => i.isDirectory, () => false)) place.store = store;
   // blobs still being synced: a few per job, so that a download does not wait for an fsync
   const syncing = new Set<Promise<void>>();
   let syncFailed: { error: unknown } | undefined;
@@ -373,9 +389,7 @@ export async function backupFiles(catalog: StorageCatalog, o: FileBackupOptions)
         if (syncFailed) throw syncFailed.error;
         o.stop?.throwIfAborted();
         while (syncing.size >= 2 * o.jobs) await Promise.race(syncing);
-        const r = await fetchOne(row, o, (n) => {
-          progress.bytes += n;
-        }, known);
+        const r = await fetchOne(row, o, count, known, place);
         if ("synced" in r) {
           const p = r.synced.catch((e) => {
             syncFailed ??= { error: e };

@@ -260,11 +260,21 @@ export class BlobWriter {
   /**
    * Syncs the parts and renames them to their blob names in the holder (or drops them when the
    * blob is already in `store` or the holder). Returns the number of parts (1: not split).
+   *
+   * `store` undefined: no store to look in (none when the run started; a blob another run puts
+   * there meanwhile is left to {@link placeBlobs}, which keeps the one there). `held`: the blob
+   * names ({@link heldFiles}, joined by commas) this run has put into the holder, which the run
+   * alone writes: looked up instead of the holder, and added to.
    */
-  async finish(sha256: string, store: string): Promise<number> {
+  async finish(sha256: string, store: string | undefined, held?: Set<string>): Promise<number> {
     const parts = this.#parts.length;
     const ref: BlobRef = { sha256, size: this.bytes, ...(parts > 1 ? { parts } : {}) };
-    if (await blobPresent(store, ref) || await blobPresent(this.#dir, ref, true)) {
+    const names = heldFiles(ref);
+    const key = names.join(",");
+    if (
+      (store !== undefined && await blobPresent(store, ref)) ||
+      (held ? held.has(key) : await blobPresent(this.#dir, ref, true))
+    ) {
       await this.discard();
       return parts;
     }
@@ -274,9 +284,9 @@ export class BlobWriter {
       f.close();
       this.#written.shift();
     }
-    const names = heldFiles(ref);
     for (let i = 0; i < parts; i++) await Deno.rename(this.#parts[i], join(this.#dir, names[i]));
     this.#parts = [];
+    held?.add(key);
     return parts;
   }
 

@@ -24,6 +24,35 @@ Deno.test("partCount and partSize cut a file in equal parts under the limit", ()
   assertEquals(sizes.every((s) => s <= max && s > 0), true);
 });
 
+Deno.test("BlobWriter.finish with the run's held names keeps one blob a content, without a store", async () => {
+  const { BlobWriter, blobPresent } = await import("../../../lib/storage/blobs.ts");
+  const root = await Deno.makeTempDir();
+  try {
+    const holder = `${root}/.staging-0123456789ab-blobs-0000`;
+    await Deno.mkdir(holder, { recursive: true });
+    const held = new Set<string>();
+    const write = async (text: string, max = 1 << 30) => {
+      const bytes = new TextEncoder().encode(text);
+      const w = new BlobWriter(holder, max, bytes.length);
+      await w.write(bytes);
+      const d = await w.close();
+      return { d, parts: await w.finish(d.sha256, undefined, held) };
+    };
+    const a = await write("same bytes");
+    const b = await write("same bytes"); // the same content again: dropped, the first kept
+    const c = await write("other bytes, cut", 6);
+    assertEquals([a.parts, b.parts, c.parts], [1, 1, 3]);
+    assertEquals(held, new Set([a.d.sha256, heldFiles({ sha256: c.d.sha256, parts: 3 }).join(",")]));
+    assertEquals(
+      (await Array.fromAsync(Deno.readDir(holder))).map((x) => x.name).sort(),
+      [a.d.sha256, ...heldFiles({ sha256: c.d.sha256, parts: 3 })].sort(),
+    );
+    assertEquals(await blobPresent(holder, { sha256: c.d.sha256, size: 16, parts: 3 }, true), true);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("BlobWriter cuts a download into equal parts, hashes it whole, and names the parts", async () => {
   const { BlobWriter, blobPresent, hashBlob, placeBlobs, storeDir } = await import(
     "../../../lib/storage/blobs.ts"
