@@ -232,6 +232,19 @@ function schemaNames(m: Manifest, req: RestoreRequest): string[] {
   return names.filter((n) => !isExcluded(req, n));
 }
 
+/**
+ * The dumps a whole-schema restore into a target without those schemas reads: those of the selected
+ * schemas that are not Supabase-managed (a managed one the target has gets only its rows). Known
+ * from the manifest alone, so that their check can start before the target is read (restorer.ts);
+ * the plan's own files decide what is used. Empty for `--table` and `--data-only`. Pure.
+ */
+export function likelyDumpFiles(m: Manifest, req: RestoreRequest): string[] {
+  if (!wholeSchemas(req) || req.dataOnly) return [];
+  const names = new Set(schemaNames(m, req));
+  return m.schemas.filter((s) => names.has(s.name) && !s.managed).flatMap(dumpFiles)
+    .filter((f) => Object.hasOwn(m.files, f));
+}
+
 /** The hint naming a schema's tables, as `--table` takes them. */
 function tablesOf(s: ManifestSchema): string {
   return `tables of ${sqlIdent(s.name)}: ${s.tables.map((x) => sqlIdent(x.name)).join(", ") || "none"}`;

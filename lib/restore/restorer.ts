@@ -6,7 +6,7 @@
  * @module
  */
 import { openDb } from "../pg/connect.ts";
-import { describeDb } from "../pg/url.ts";
+import { describeDb, libpqEnv } from "../pg/url.ts";
 import { onCleanup } from "../base/interrupt.ts";
 import { runPool } from "../base/pool.ts";
 import { BackupError } from "../base/errors.ts";
@@ -21,6 +21,7 @@ import { copyColumnsOf, postDataTexts, preDataScripts, preDataText, readText } f
 import { skippedLine } from "./filter.ts";
 import {
   guardError,
+  likelyDumpFiles,
   planRestore,
   replicaError,
   type RestorePlan,
@@ -75,47 +76,64 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const into = intoNames(opts.request, selected);
   // catalog.sql is checked and read while the target is connected to and read (awaited below).
   const catalogRead = quiet(readCatalog(opts, manifest));
+  // Started before the target is read, each waiting on something outside this thread: the pg tools
+  // are looked for with the dump's version (the server's is checked once known, toolsFor), the dumps
+  // the plan is likely to read are checked against the manifest, and psql connects and opens the
+  // transaction. Nothing is written before every check below passed.
+  const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
+  const probed = quiet(findPgTools({ minMajor: dumpMajor, pgBin: opts.pgBin }));
+  const checkOpts = { ...opts.decode, jobs: opts.jobs };
+  const likely = opts.dryRun ? [] : likelyDumpFiles(manifest, opts.request);
+  const likelyChecked = quiet(checkFiles(opts.backupDir, manifest, likely, checkOpts));
+  // What the restore leaves out and the target lacks, once planned (for psql's errors).
+  const missing: { schemas?: Set<string>; tables?: QualifiedName[] } = {};
+  const inTarget = new Set<string>(); // the target's tables before the restore, once read
+  const backupTables = manifest.schemas.flatMap((s) =>
+    s.tables.map((t) => ({ schema: s.name, table: t.name }))
+  );
+  let reading: Omit<Ctx, "session"> | undefined;
+  let serverMajor = (_: number) => {};
+  const major = new Promise<number>((resolve) => serverMajor = resolve);
+  const sessionOpts = (env: Record<string, string>): Omit<SessionOptions, "psql"> => ({
+    env: { ...env, PGOPTIONS: [env.PGOPTIONS, "-c client_min_messages=warning"].filter(Boolean).join(" ") },
+    serverMajor: major,
+    log: opts.log,
+    explain: async (stderr) =>
+      (missing.schemas && leftOutSchemaHint(stderr, missing.schemas)) ??
+        foreignKeyHint(stderr, backupTables, (t) => inTarget.has(tableKey(t.schema, t.table))) ??
+        (missing.tables && reading &&
+          leftOutTableHint(stderr, missing.tables, await backupViews(reading))),
+  });
+  // psql and its transaction; with --ipv4 once the address is resolved (below).
+  let early: Promise<Session | undefined> | undefined;
+  if (!opts.dryRun && !opts.ipv4) {
+    early = quiet(
+      startSession(probed, sessionOpts(libpqEnv(opts.target, { connectTimeout: opts.connectTimeout }))),
+    );
+  }
   const db = await openDb(opts.target, {
     ipv4: opts.ipv4,
     connectTimeout: opts.connectTimeout,
     retries: opts.retries,
     log: opts.log,
+  }).catch(async (e) => {
+    await stop(early);
+    throw e;
   });
   const sql = db.sql;
   let tmp: string | undefined;
   let dropTmp = () => {};
-  // psql and its transaction, started before the backup is read and checked (below).
-  let early: Promise<Session | undefined> | undefined;
   try {
     let state = await inspectTarget(
       sql,
       into ? [] : selected.map((x) => ({ schema: x.schema.name, table: x.table.name })),
     );
-    // The pg tools are looked for, and a real restore starts psql and opens its transaction, while
-    // the backup is planned, read and checked: nothing is written until every check below passed
-    // (psql is stopped, without COMMIT, when one fails). Their errors come where they did before.
-    const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
-    const found = quiet(findPgTools({ minMajor: Math.max(state.serverMajor, dumpMajor), pgBin: opts.pgBin }));
-    // What the restore leaves out and the target lacks, once planned (for psql's errors).
-    const missing: { schemas?: Set<string>; tables?: QualifiedName[] } = {};
-    const inTarget = new Set<string>(); // the target's tables before the restore, once read
-    const backupTables = manifest.schemas.flatMap((s) =>
-      s.tables.map((t) => ({ schema: s.name, table: t.name }))
-    );
+    serverMajor(state.serverMajor);
+    const found = quiet(toolsFor(probed, Math.max(state.serverMajor, dumpMajor), opts.pgBin));
     if (!opts.dryRun) {
-      early = quiet(startSession(found, {
-        env: {
-          ...db.env,
-          PGOPTIONS: [db.env.PGOPTIONS, "-c client_min_messages=warning"].filter(Boolean).join(" "),
-        },
-        serverMajor: state.serverMajor,
-        log: opts.log,
-        explain: async (stderr) =>
-          (missing.schemas && leftOutSchemaHint(stderr, missing.schemas)) ??
-            foreignKeyHint(stderr, backupTables, (t) => inTarget.has(tableKey(t.schema, t.table))) ??
-            (missing.tables && reading &&
-              leftOutTableHint(stderr, missing.tables, await backupViews(reading))),
-      }));
+      // The psql started early, when it still runs with the tools chosen for this server; else a new one.
+      const started = early;
+      early = quiet(handOver(started, probed, found, () => startSession(found, sessionOpts(db.env))));
     }
     const taken = into ? await namesInSchema(sql, into.to.schema) : undefined;
     if (into) {
@@ -139,14 +157,12 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     // so a damaged backup is still refused whole.
     const later = unreadFiles(plan);
     const first = plan.files.filter((f) => !later.has(f));
-    const checkOpts = { ...opts.decode, jobs: opts.jobs };
     let firstChecked: Promise<FileFault[]> | undefined;
     const checked = new Set(first);
     const warnings: string[] = [];
-    let reading: Omit<Ctx, "session"> | undefined;
     let policiesChecked: Promise<void> | undefined;
     if (!opts.dryRun) {
-      firstChecked = quiet(checkFiles(opts.backupDir, manifest, first, checkOpts));
+      firstChecked = quiet(checkFirst(opts, manifest, first, { files: likely, faults: likelyChecked }));
       tmp = await Deno.makeTempDir({ prefix: "supabase-backup-restore-" });
       const tmpDir = tmp;
       dropTmp = onCleanup(() => Deno.removeSync(tmpDir, { recursive: true }));
@@ -286,12 +302,66 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     return result;
   } finally {
     // psql started early and not handed on (a check refused the restore): stopped, nothing committed.
-    const session = await early?.catch(() => undefined);
-    await session?.abort(new Error("the restore stopped before its first write"));
+    await stop(early);
     dropTmp();
     await db.close();
     if (tmp) await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * The pg tools for a server of `minMajor` (or a dump of it): those `probed` (looked for with the
+ * dump's version) when they are new enough, which is what looking again would choose (the first
+ * candidate that is), else looked for again (and its error, which names `minMajor`).
+ */
+async function toolsFor(probed: Promise<PgTools>, minMajor: number, pgBin?: string): Promise<PgTools> {
+  const tools = await probed.catch(() => undefined);
+  return tools && tools.version.major >= minMajor ? tools : await findPgTools({ minMajor, pgBin });
+}
+
+/**
+ * The session the restore writes into: `started` (psql started before the target was read) while it
+ * runs with the tools `found` for the server, else a new one from `start` (`started` is stopped).
+ */
+async function handOver(
+  started: Promise<Session | undefined> | undefined,
+  probed: Promise<PgTools>,
+  found: Promise<PgTools>,
+  start: () => Promise<Session | undefined>,
+): Promise<Session | undefined> {
+  const session = await started?.catch(() => undefined);
+  const [early, tools] = await Promise.all([probed.catch(() => undefined), found.catch(() => undefined)]);
+  if (session && !session.ended && early && tools && early.dir === tools.dir) return session;
+  await session?.abort(new Error("psql is started again"));
+  return await start();
+}
+
+/**
+ * The faults of the files checked before the first write (`first`, in its order): those already
+ * being checked (`likely`) are not read again.
+ */
+async function checkFirst(
+  opts: RestoreOptions,
+  manifest: Manifest,
+  first: readonly string[],
+  likely: { files: readonly string[]; faults: Promise<FileFault[]> },
+): Promise<FileFault[]> {
+  const started = new Set(likely.files);
+  const rest = first.filter((f) => !started.has(f));
+  const wanted = new Set(first);
+  const [faults, early] = await Promise.all([
+    checkFiles(opts.backupDir, manifest, rest, { ...opts.decode, jobs: opts.jobs }),
+    likely.faults,
+  ]);
+  const order = new Map(first.map((f, i) => [f, i]));
+  return [...faults, ...early.filter((f) => wanted.has(f.file))]
+    .sort((a, b) => order.get(a.file)! - order.get(b.file)!);
+}
+
+/** Stops psql started early and not handed on (the restore stopped before its first write). */
+async function stop(early: Promise<Session | undefined> | undefined): Promise<void> {
+  const session = await early?.catch(() => undefined);
+  await session?.abort(new Error("the restore stopped before its first write"));
 }
 
 /** `p`, with its rejection marked as handled: it is awaited later, or not at all when an earlier step fails. */

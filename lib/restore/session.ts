@@ -31,7 +31,8 @@ export interface SessionOptions {
   psql: string;
   /** libpq environment of the target (PGHOST, PGUSER, PGPASSWORD, PGOPTIONS, …). */
   env: Record<string, string>;
-  serverMajor: number;
+  /** The server's major version; a promise when psql starts before the target is read. */
+  serverMajor: number | Promise<number>;
   /** Progress lines. */
   log: (line: string) => void;
   /**
@@ -59,6 +60,7 @@ export class Session {
   #lines = 0;
   #marks: Mark[] = [];
   #closed = false;
+  #ended = false;
   /** stderr lines of psql other than the error (warnings), after {@link commit}. */
   warnings: string[] = [];
 
@@ -73,7 +75,15 @@ export class Session {
       what: "restore",
       stdin: pipe.readable,
     }, "null");
-    this.#done = runProgram(this.#program).then((end) => ({ end }), (error) => ({ error }));
+    this.#done = runProgram(this.#program).then((end) => ({ end }), (error) => ({ error }))
+      .finally(() => {
+        this.#ended = true;
+      });
+  }
+
+  /** Whether psql has ended (it could not connect, or it failed): nothing more can run in it. */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   /** Starts psql and opens the transaction. */
@@ -134,7 +144,7 @@ export class Session {
     opts: { hint?: string; copy?: CopyTarget; statement?: (text: string) => string } = {},
   ): Promise<void> {
     throwIfInterrupted();
-    const guard: GuardOptions = { what, dropTransactionTimeout: this.#opts.serverMajor < 17 };
+    const guard: GuardOptions = { what, dropTransactionTimeout: (await this.#opts.serverMajor) < 17 };
     const lx = new ScriptLexer();
     let last: Piece | undefined;
     let kept: boolean[] | undefined;
