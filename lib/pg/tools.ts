@@ -114,15 +114,16 @@ export function supportsRestrictKey(v: Pick<PgVersion, "major" | "minor">): bool
   return min !== undefined && v.minor >= min;
 }
 
+/** Whether `dir` holds all four tools as files. */
+async function hasTools(dir: string): Promise<boolean> {
+  const present = await Promise.all(
+    PG_TOOL_NAMES.map((t) => Deno.stat(`${dir}/${t}`).then((st) => st.isFile, () => false)),
+  );
+  return present.every(Boolean);
+}
+
+/** The version of `dir`'s pg_dump, or undefined when it does not run or does not say. */
 async function probe(dir: string): Promise<PgVersion | undefined> {
-  for (const t of PG_TOOL_NAMES) {
-    try {
-      const st = await Deno.stat(`${dir}/${t}`);
-      if (!st.isFile) return undefined;
-    } catch {
-      return undefined;
-    }
-  }
   try {
     const r = await runProgram({
       path: `${dir}/pg_dump`,
@@ -153,12 +154,13 @@ export async function findPgTools(opts: {
     env,
     cwd: opts.cwd ?? Deno.cwd(),
   });
-  const found = new Map<string, PgVersion | undefined>();
-  for (const c of cands) {
-    const v = await probe(c.dir);
-    found.set(c.dir, v);
-    if (v && v.major >= opts.minMajor) break;
-  }
+  // The directories are looked at together, not one after another: a machine with an older
+  // pg_dump on PATH (Debian's) would otherwise wait for two `--version` runs in a row. The choice
+  // is still the first suitable directory in search order.
+  const present = await Promise.all(cands.map((c) => hasTools(c.dir)));
+  const dirs = cands.filter((_, i) => present[i]).map((c) => c.dir);
+  const versions = await Promise.all(dirs.map(probe));
+  const found = new Map<string, PgVersion | undefined>(dirs.map((d, i) => [d, versions[i]]));
   const chosen = chooseTools(cands, found, opts.minMajor);
   if (!chosen) {
     const seen = [...found.entries()].filter(([, v]) => v).map(([d, v]) => `${v!.major}.${v!.minor} in ${d}`);
