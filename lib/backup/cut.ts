@@ -16,7 +16,7 @@ import type { PgTools } from "../pg/tools.ts";
 import { type PlannedSchema, type PlannedTable, restrictKey } from "./plan.ts";
 import { runPool } from "../base/pool.ts";
 import { runTool, streamTool } from "../pg/run.ts";
-import { FileSink, hashFile } from "../store/sink.ts";
+import { FileSink, hashFile, type SyncQueue } from "../store/sink.ts";
 import { qualified } from "../pg/ident.ts";
 import { assignToTables, parseToc, type TableCatalog, type TableToc, type TocEntry } from "../pg/toc.ts";
 import { type SplitEntry, type SplitOutput, TocSplitError, TocStreamSplitter } from "./cutstream.ts";
@@ -57,10 +57,11 @@ export interface TableFilesJob {
   /** Called once per table (`schema.table`) when all its files are written. */
   onTable?: (name: string) => void;
   /**
-   * Data files are written without fsync, for the caller to sync all at once (the `dataFiles` of the
-   * returned entries, with lib/store/sink.ts's syncFiles); otherwise each is synced as it is closed.
+   * Data files are written without fsync and handed to this queue once closed, to be synced in the
+   * background while the next ones are written (the caller awaits its drain); otherwise each is
+   * synced as it is closed.
    */
-  deferSync?: boolean;
+  syncs?: SyncQueue;
 }
 
 /**
@@ -247,7 +248,7 @@ function partOpener(
     parts.push(p);
     written?.push(p);
     // Blocking calls: thousands of small files, each call cheaper than handing it to a worker thread.
-    return FileSink.open(join(job.stagingDir, p), { sync: !job.deferSync, blocking: true });
+    return FileSink.open(join(job.stagingDir, p), { sync: !job.syncs, blocking: true });
   };
 }
 
@@ -257,6 +258,7 @@ function recordData(job: TableFilesJob, m: ManifestTable, parts: string[], resul
   result.parts.forEach((w, i) => {
     job.files[parts[i]] = w;
     m.bytes += w.bytes;
+    job.syncs?.add(join(job.stagingDir, parts[i]));
   });
   m.dataFiles.push(...parts);
 }

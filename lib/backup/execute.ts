@@ -41,7 +41,7 @@ import {
 import { runPool } from "../base/pool.ts";
 import { runTool, streamTool } from "../pg/run.ts";
 import { filterRoles } from "./roles.ts";
-import { FileSink, hashFile, syncFiles } from "../store/sink.ts";
+import { FileSink, hashFile, SyncQueue } from "../store/sink.ts";
 import { openSnapshot } from "../pg/snapshot.ts";
 import { checkStaging, splitDump } from "../store/staging.ts";
 import { type TableFilesSchema, writeTableFiles } from "./cut.ts";
@@ -223,6 +223,7 @@ async function writeBackup(
   const total = planTotals(plan).tables;
   let done = 0;
   const roleSet = new Set(detected.roles);
+  const syncs = new SyncQueue();
   try {
     const rolesTask = async () => {
       const args = ["--roles-only", "--no-role-passwords", "--no-password"];
@@ -322,7 +323,7 @@ async function writeBackup(
         files,
         local,
         onTable: (name) => opts.onTable?.(++done, total, name),
-        deferSync: true,
+        syncs,
       });
     /**
      * One pg_dump over the group's schemas, its archive cut into each schema's dump file; the
@@ -471,10 +472,9 @@ async function writeBackup(
     ];
     await runPool(tasks, opts.jobs, stop);
     const schemas = plan.schemas.map((s) => schemaResults.get(s.name)!);
-    // The data files were written without fsync: synced here together, before anything is checked.
-    await syncFiles(
-      schemas.flatMap((s) => s.tables.flatMap((t) => t.dataFiles.map((f) => join(opts.stagingDir, f)))),
-    );
+    // The data files were written without fsync, and synced in the background since each was
+    // closed: all are durable before anything is checked.
+    await syncs.drain();
     const missing = notCaptured(detected, dumped);
     const partial = plan.skipped.length > 0 || plan.skippedSchemas.length > 0 || missing.length > 0;
     return {

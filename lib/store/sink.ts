@@ -193,13 +193,79 @@ export async function hashOpened(f: Deno.FsFile, buf: Uint8Array = new Uint8Arra
  * Fsyncs the data of `paths`, `jobs` at a time: the file system commits concurrent syncs together, so
  * thousands of small files cost a few journal commits instead of one each.
  */
-export async function syncFiles(paths: readonly string[], jobs = 16): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < paths.length) {
-      using f = await Deno.open(paths[next++], { read: true });
-      await f.syncData();
+export async function syncFiles(paths: readonly string[], jobs = SYNC_JOBS): Promise<void> {
+  const q = new SyncQueue(jobs);
+  for (const p of paths) q.add(p);
+  await q.drain();
+}
+
+/** Syncs at a time of {@link syncFiles} and {@link SyncQueue}. */
+const SYNC_JOBS = 64;
+
+/**
+ * Fsyncs (data only) the files added to it in the background, on worker threads, at most `jobs` at
+ * a time, while the caller goes on writing others: the syncs of a backup's thousands of table files
+ * then overlap with the writing of the next ones instead of all waiting at the end. Add a file once
+ * it is closed and will not change; {@link drain} waits for every sync, and throws the first error.
+ */
+export class SyncQueue {
+  #queue: string[] = [];
+  #next = 0;
+  #running = 0;
+  #error: { e: unknown } | undefined;
+  #idle: (() => void)[] = [];
+
+  constructor(readonly jobs = SYNC_JOBS) {}
+
+  /** Queues `path` for an fsync. */
+  add(path: string): void {
+    this.#queue.push(path);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#running < this.jobs && this.#next < this.#queue.length && !this.#error) {
+      const path = this.#queue[this.#next++];
+      this.#running++;
+      syncOne(path).then(
+        () => this.#settled(),
+        (e) => {
+          this.#error ??= { e };
+          this.#settled();
+        },
+      );
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, paths.length)) }, worker));
+    if (this.#next === this.#queue.length) {
+      this.#queue = [];
+      this.#next = 0;
+    }
+    if (this.#running === 0) { for (const wake of this.#idle.splice(0)) wake(); }
+  }
+
+  #settled(): void {
+    this.#running--;
+    this.#pump();
+  }
+
+  /** Waits until every queued file is synced (or one failed: then throws its error). */
+  async drain(): Promise<void> {
+    if (this.#running > 0) await new Promise<void>((ok) => this.#idle.push(ok));
+    if (this.#error) throw this.#error.e;
+  }
+}
+
+/**
+ * Fsyncs one file's data. A file removed meanwhile needs none (a backup's fallback removes what it
+ * wrote before writing it again; a file that should be there and is not is the staging check's).
+ */
+async function syncOne(path: string): Promise<void> {
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path, { read: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  using _ = f;
+  await f.syncData();
 }

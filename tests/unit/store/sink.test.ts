@@ -1,8 +1,8 @@
 /** FileSink: mark and rewind (what is taken back is handed over in order, size and checksum go back too), with calls handed to worker threads or blocking, its growing buffer, deferred syncs. */
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { BUFFER, FileSink, hashFile, hashOpened, syncFiles } from "../../../lib/store/sink.ts";
+import { BUFFER, FileSink, hashFile, hashOpened, syncFiles, SyncQueue } from "../../../lib/store/sink.ts";
 
 for (const blocking of [false, true]) {
   Deno.test(`FileSink.rewind hands back what follows the mark in blocks and leaves the file as it was there (blocking: ${blocking})`, async () => {
@@ -76,4 +76,28 @@ Deno.test("hashOpened hashes the rest of an open file a block at a time and clos
   assertEquals(closed, true);
   assertEquals(await hashFile(`${dir}/f`, new Uint8Array(1000)), { bytes: 2500, sha256: sha(data) });
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("SyncQueue syncs files as they are added, skips removed ones and throws the first error on drain", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const q = new SyncQueue(2);
+    await q.drain(); // nothing queued
+    const paths = Array.from({ length: 7 }, (_, i) => join(dir, `f${i}`));
+    for (const p of paths) {
+      await Deno.writeTextFile(p, p);
+      q.add(p);
+    }
+    await Deno.remove(paths[6]).catch(() => {}); // removed meanwhile (a fallback rewrites it): no error
+    q.add(join(dir, "gone"));
+    await q.drain();
+    for (const p of paths.slice(0, 6)) assertEquals(await Deno.readTextFile(p), p);
+    // A path that cannot be opened for another reason than its absence fails the drain.
+    const bad = new SyncQueue();
+    bad.add(join(paths[0], "under-a-file"));
+    bad.add(paths[1]);
+    await rejects(() => bad.drain(), Deno.errors.NotADirectory);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
