@@ -237,6 +237,23 @@ export async function splitCopyStream(
       if (needsSplit(buf, start, end)) await split();
       handle(buf, start, end);
     };
+    /**
+     * COPY data whose chunk cannot take its part past the limit (so no row of it starts a new part):
+     * its whole rows from `pos` up to the `\.` line, counted and passed on as one piece, without a
+     * call per row. Returns where they end.
+     */
+    const rowsOf = (buf: Uint8Array, pos: number): number => {
+      let at = pos;
+      for (;;) {
+        const nl = buf.indexOf(NL, at);
+        if (nl === -1 || isEnd(buf, at, nl + 1)) break;
+        rows++;
+        rowsInPart++;
+        at = nl + 1;
+      }
+      if (at > pos) emit(buf.subarray(pos, at));
+      return at;
+    };
     for await (const buf of input) {
       let pos = 0;
       if (open) {
@@ -267,6 +284,7 @@ export async function splitCopyStream(
       }
       if (!open) {
         for (;;) {
+          if (state === "copy" && partBytes + (buf.length - pos) + 64 <= maxBytes) pos = rowsOf(buf, pos);
           const nl = buf.indexOf(NL, pos);
           if (nl === -1) break;
           await whole(buf, pos, nl + 1);
