@@ -37,7 +37,7 @@ const SPARE_MAX = 8;
 export interface SinkOptions {
   /**
    * false: {@link FileSink.close} does not fsync; the caller syncs the file later
-   * ({@link syncFiles}), together with others. Default true.
+   * ({@link SyncQueue}), together with others. Default true.
    */
   sync?: boolean;
   /**
@@ -190,16 +190,9 @@ export async function hashOpened(f: Deno.FsFile, buf: Uint8Array = new Uint8Arra
 }
 
 /**
- * Fsyncs the data of `paths`, `jobs` at a time: the file system commits concurrent syncs together, so
+ * Syncs at a time of {@link SyncQueue}: the file system commits concurrent syncs together, so
  * thousands of small files cost a few journal commits instead of one each.
  */
-export async function syncFiles(paths: readonly string[], jobs = SYNC_JOBS): Promise<void> {
-  const q = new SyncQueue(jobs);
-  for (const p of paths) q.add(p);
-  await q.drain();
-}
-
-/** Syncs at a time of {@link syncFiles} and {@link SyncQueue}. */
 const SYNC_JOBS = 64;
 
 /**
