@@ -205,19 +205,12 @@ async function uploadFromBlob(
   // an encrypted blob (`stored`) is decrypted as it streams, and checked as an object store's is
   if ((blobs.local !== undefined && !f.stored) || f.size === 0) {
     const local = f.stored ? undefined : blobs.local;
-    const d = await (local !== undefined ? hashBlob(local, f) : blobs.open(f).then((b) =>
-      hashStream(b, true)
-    )).catch((e) => {
+    const hashed = local !== undefined ? hashBlob(local, f) : blobs.open(f).then((b) => hashStream(b, true));
+    const d = await hashed.catch((e) => {
       throw unreadable(e);
     });
-    if (d.sha256 !== f.sha256 || d.bytes !== f.size) {
-      throw damaged();
-    }
-    return {
-      digest: d,
-      etag: await s3.put(f.bucket, f.name, () =>
-        blobs.open(f), opts),
-    };
+    if (d.sha256 !== f.sha256 || d.bytes !== f.size) throw damaged();
+    return { digest: d, etag: await s3.put(f.bucket, f.name, () => blobs.open(f), opts) };
   }
   let bad: BackupError | undefined;
   let last: ReturnType<typeof checkedStream> | undefined;
