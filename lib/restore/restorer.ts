@@ -12,7 +12,7 @@ import { runPool } from "../base/pool.ts";
 import { BackupError } from "../base/errors.ts";
 import { lexScript } from "../pg/lexer.ts";
 import { type Manifest, readManifest } from "../store/manifest.ts";
-import { sourceName } from "../store/reader.ts";
+import { type BackupSource, sourceName } from "../store/reader.ts";
 import { findPgTools, parsePgVersion, type PgTools, supportsRestrictKey } from "../pg/tools.ts";
 import { type Ctx, type RestoreOptions, warn } from "./context.ts";
 import { Session, type SessionOptions } from "./session.ts";
@@ -40,7 +40,7 @@ import { createDependencies, loadTableData, restoreTables } from "./tables.ts";
 import { assumeCreated, inspectTarget, namesInSchema } from "./target.ts";
 import { checkPolicyRoles } from "./precheck.ts";
 import { parameterGrantees, roleStatement } from "./roles.ts";
-import { checkFiles, type FileFault, throwOnFaults } from "../store/check.ts";
+import { checkFiles, type CheckOptions, type FileFault, throwOnFaults } from "../store/check.ts";
 import { openPlaintext } from "../store/decode.ts";
 import { catalogError, type CatalogScope, planCatalog } from "./catalog.ts";
 import { parseScript, type Script } from "./script.ts";
@@ -162,7 +162,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const warnings: string[] = [];
     let policiesChecked: Promise<void> | undefined;
     if (!opts.dryRun) {
-      firstChecked = quiet(checkFirst(opts, manifest, first, { files: likely, faults: likelyChecked }));
+      firstChecked = quiet(
+        checkFirst(opts.backupDir, manifest, first, checkOpts, { files: likely, faults: likelyChecked }),
+      );
       tmp = await Deno.makeTempDir({ prefix: "supabase-backup-restore-" });
       const tmpDir = tmp;
       dropTmp = onCleanup(() => Deno.removeSync(tmpDir, { recursive: true }));
@@ -341,16 +343,17 @@ async function handOver(
  * being checked (`likely`) are not read again.
  */
 async function checkFirst(
-  opts: RestoreOptions,
+  backupDir: BackupSource,
   manifest: Manifest,
   first: readonly string[],
+  checkOpts: CheckOptions,
   likely: { files: readonly string[]; faults: Promise<FileFault[]> },
 ): Promise<FileFault[]> {
   const started = new Set(likely.files);
   const rest = first.filter((f) => !started.has(f));
   const wanted = new Set(first);
   const [faults, early] = await Promise.all([
-    checkFiles(opts.backupDir, manifest, rest, { ...opts.decode, jobs: opts.jobs }),
+    checkFiles(backupDir, manifest, rest, checkOpts),
     likely.faults,
   ]);
   const order = new Map(first.map((f, i) => [f, i]));
