@@ -1,7 +1,9 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, rejects as assertRejects } from "node:assert/strict";
+import { BackupError } from "../../../lib/base/errors.ts";
 import {
   candidateDirs,
   chooseTools,
+  findPgTools,
   parsePgVersion,
   parseServerVersionNum,
   supportsRestrictKey,
@@ -63,4 +65,51 @@ Deno.test("parseServerVersionNum splits server_version_num", () => {
   assertEquals(parseServerVersionNum(170004), { major: 17, minor: 4 });
   assertEquals(parseServerVersionNum(150012), { major: 15, minor: 12 });
   assertEquals(parseServerVersionNum(180000), { major: 18, minor: 0 });
+});
+
+/**
+ * A directory holding the four tools as scripts whose `--version` says `version` after `delay` seconds,
+ * and then leaves a file `answered` in the directory.
+ */
+async function fakeTools(root: string, name: string, version: string, delay = 0): Promise<string> {
+  const dir = `${root}/${name}`;
+  await Deno.mkdir(dir);
+  for (const t of ["pg_dump", "pg_dumpall", "pg_restore", "psql"]) {
+    await Deno.writeTextFile(
+      `${dir}/${t}`,
+      `#!/bin/sh\nsleep ${delay}\ntouch '${dir}/answered'\necho "${t} (PostgreSQL) ${version}"\n`,
+      { mode: 0o755 },
+    );
+  }
+  return dir;
+}
+
+Deno.test("findPgTools takes the first suitable directory in search order, and stops the runs after it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "tools-test-" });
+  const answered = (dir: string) => Deno.stat(`${dir}/answered`).then(() => true, () => false);
+  try {
+    const slow = await fakeTools(root, "slow", "17.6", 0.3);
+    const old = await fakeTools(root, "old", "15.18");
+    const quick = await fakeTools(root, "quick", "18.1");
+    const later = await fakeTools(root, "later", "17.8", 0.3);
+    const env = { PATH: `${old}:${quick}:${slow}` };
+    // --pg-bin first: its slow answer is waited for, the quicker later ones are not chosen.
+    const a = await findPgTools({ minMajor: 17, pgBin: slow, env, cwd: root });
+    assertEquals([a.dir, a.origin, a.version.minor], [slow, "PG_BIN", 6]);
+    // Too old first in PATH: the next suitable one.
+    const b = await findPgTools({ minMajor: 17, env, cwd: root });
+    assertEquals([b.dir, b.origin, b.version.major], [quick, "PATH", 18]);
+    // Suitable first: taken, and the run of the directory after it is stopped before it answers.
+    const c = await findPgTools({ minMajor: 15, env: { PATH: `${old}:${later}` }, cwd: root });
+    assertEquals(c.dir, old);
+    await new Promise((r) => setTimeout(r, 600));
+    assertEquals(await answered(later), false);
+    await assertRejects(
+      () => findPgTools({ minMajor: 19, env, cwd: root }),
+      (e: unknown) =>
+        e instanceof BackupError && e.message.startsWith("no pg_dump 19 or newer found (too old: "),
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
