@@ -49,7 +49,7 @@ Deno.test("a new project's Storage server stores a file and its row", async () =
   }
 });
 
-Deno.test("the S3 client (aws4fetch) streams odd names both ways; refused keys and a dead endpoint are exit 2", async () => {
+Deno.test("the S3 client (its own SigV4 signer) streams odd names both ways; refused keys and a dead endpoint are exit 2", async () => {
   const p = await startProject();
   try {
     const settings = {

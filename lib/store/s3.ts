@@ -1,6 +1,6 @@
 /**
  * The S3 protocol client for a Supabase project's Storage (`https://<ref>.storage.supabase.co/storage/v1/s3`,
- * path-style, the project's S3 access keys): SigV4 signing by `aws4fetch`. Requests without a body
+ * path-style, the project's S3 access keys): SigV4 signing by lib/store/sigv4.ts. Requests without a body
  * go over `fetch`; every request with one (PutObject, UploadPart, CompleteMultipartUpload) over the
  * upload transport (lib/store/http.ts), which streams it with its exact Content-Length, never
  * chunked, and is signed with the body's SHA-256 as the payload hash (never `UNSIGNED-PAYLOAD`:
@@ -16,13 +16,13 @@
  * Key encoding ({@link encodeKey}) and error classification ({@link s3Failure}) are pure.
  * @module
  */
-import { AwsClient, AwsV4Signer } from "aws4fetch";
 import { createHash } from "node:crypto";
 import { BackupError, ExitCode, usageError } from "../base/errors.ts";
 import { abortSignal } from "../base/interrupt.ts";
 import { redact, registerSecret } from "../base/redact.ts";
 import { answerWithin, type HttpBody, type HttpTransport, httpTransport } from "./http.ts";
 import type { RangeAnswer, ResumeOptions } from "./resume.ts";
+import { SigV4Signer } from "./sigv4.ts";
 
 /** Where and how to reach one project's S3 endpoint. */
 export interface S3Settings {
@@ -207,8 +207,7 @@ export type PutBody = Uint8Array | ReadableStream<Uint8Array> | HttpBody;
 /** A signed S3 client for one endpoint (see the module doc). */
 export class S3Client {
   readonly settings: S3Settings;
-  #aws: AwsClient;
-  #signingKeys = new Map<string, ArrayBuffer>();
+  #signer: SigV4Signer;
   #transport: HttpTransport;
   #retries: number;
   #signal: AbortSignal;
@@ -229,13 +228,12 @@ export class S3Client {
     registerSecret(settings.accessKeyId);
     if (settings.sessionToken) registerSecret(settings.sessionToken);
     this.settings = settings;
-    this.#aws = new AwsClient({
+    this.#signer = new SigV4Signer({
       accessKeyId: settings.accessKeyId,
       secretAccessKey: settings.secretAccessKey,
       ...(settings.sessionToken ? { sessionToken: settings.sessionToken } : {}),
       service: "s3",
       region: settings.region,
-      retries: 0,
     });
     this.#transport = opts.transport ?? httpTransport;
     this.#retries = opts.retries;
@@ -273,7 +271,7 @@ export class S3Client {
           endpointHost(this.settings.endpoint),
           this.#transport.idleTimeoutMs,
           this.#signal,
-          (signal) => this.#aws.fetch(url, { method: i.method, headers: i.headers, signal }),
+          (signal) => fetch(url, { method: i.method, headers: this.#signed(url, i), signal }),
         );
       } catch (e) {
         if (this.#signal.aborted) throw this.#signal.reason ?? e;
@@ -299,24 +297,16 @@ export class S3Client {
     }
   }
 
+  /** The headers of a request, with its signature (for a GET without `x-amz-content-sha256`: unsigned payload). */
+  #signed(url: string, i: SendInit): Record<string, string> {
+    return this.#signer.sign({ method: i.method, url, ...(i.headers ? { headers: i.headers } : {}) }).headers;
+  }
+
   /** Signs a request with a body (its hash in `x-amz-content-sha256`) and sends it over the transport. */
   async #upload(url: string, i: SendInit): Promise<Response> {
-    const signed = await new AwsV4Signer({
+    return await this.#transport.request(url, {
       method: i.method,
-      url,
-      headers: i.headers,
-      accessKeyId: this.settings.accessKeyId,
-      secretAccessKey: this.settings.secretAccessKey,
-      ...(this.settings.sessionToken ? { sessionToken: this.settings.sessionToken } : {}),
-      service: "s3",
-      region: this.settings.region,
-      cache: this.#signingKeys,
-    }).sign();
-    const headers: Record<string, string> = {};
-    signed.headers.forEach((v, k) => headers[k] = v);
-    return await this.#transport.request(signed.url, {
-      method: i.method,
-      headers,
+      headers: this.#signed(url, i),
       body: i.body,
       signal: this.#signal,
     });

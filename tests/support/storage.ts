@@ -11,13 +11,12 @@
  * skip), naming `deno task setup`.
  * @module
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { clientBinDir } from "../../dev/pgenv.ts";
 import { storageDir, storageEntry, storageNode, storageProvisioned } from "../../dev/storageenv.ts";
 import { type Cluster, startCluster } from "./cluster.ts";
 import { REPO } from "./paths.ts";
-import { AwsClient } from "aws4fetch";
 
 /** The folder holding Supabase's migrations for a new project (`sql/`, `parity/`, `apply.sh`). */
 export const SUPABASE_PROJECT = join(REPO, "..", "shared", "supabase-project");
@@ -443,8 +442,8 @@ export async function restDelete(s: StorageServer, bucket: string, name: string)
 }
 
 /**
- * Uploads a file through the S3 protocol, signed with aws4fetch directly (not through the tool's
- * client), each path segment encoded on its own.
+ * Uploads a file through the S3 protocol, signed by curl (`--aws-sigv4`: another SigV4 signer than
+ * the tool's lib/store/sigv4.ts), each path segment encoded on its own.
  */
 export async function s3Put(
   s: StorageServer,
@@ -453,24 +452,43 @@ export async function s3Put(
   bytes: Uint8Array,
   o: PutFile = {},
 ): Promise<void> {
-  const aws = new AwsClient({
-    accessKeyId: s.accessKeyId,
-    secretAccessKey: s.secretAccessKey,
-    service: "s3",
-    region: s.region,
-    retries: 0,
-  });
   const path = [bucket, ...name.split("/")].map((seg) =>
     encodeURIComponent(seg).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
   ).join("/");
-  const headers: Record<string, string> = { "content-type": o.contentType ?? "application/octet-stream" };
+  const headers: Record<string, string> = {
+    "content-type": o.contentType ?? "application/octet-stream",
+    // curl 7.88 signs the payload hash it is given, and sends none of its own
+    "x-amz-content-sha256": createHash("sha256").update(bytes).digest("hex"),
+  };
   if (o.cacheControl) headers["cache-control"] = o.cacheControl;
   for (const [k, v] of Object.entries(o.metadata ?? {})) headers[`x-amz-meta-${k}`] = String(v);
-  const r = await aws.fetch(`${s.endpoint}/${path}`, {
-    method: "PUT",
-    headers,
-    body: bytes as Uint8Array<ArrayBuffer>,
-  });
-  if (r.status !== 200) throw new Error(`S3 put ${bucket}/${name}: ${r.status} ${await r.text()}`);
-  await r.body?.cancel();
+  const child = new Deno.Command("curl", {
+    args: [
+      "-sS",
+      "-X",
+      "PUT",
+      "--aws-sigv4",
+      `aws:amz:${s.region}:s3`,
+      "--user",
+      `${s.accessKeyId}:${s.secretAccessKey}`,
+      ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
+      "--data-binary",
+      "@-",
+      "-w",
+      "\n%{http_code}",
+      `${s.endpoint}/${path}`,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(bytes);
+  await writer.close();
+  const out = await child.output();
+  const text = new TextDecoder().decode(out.stdout);
+  const status = text.slice(text.lastIndexOf("\n") + 1);
+  if (!out.success || status !== "200") {
+    throw new Error(`S3 put ${bucket}/${name}: ${status} ${text} ${new TextDecoder().decode(out.stderr)}`);
+  }
 }
