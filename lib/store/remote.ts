@@ -143,6 +143,7 @@ export async function openStore(u: StoreUrl, o: OpenStoreOptions): Promise<Objec
         `check the keys for ${shown} (from ${aws.keysFrom}) and AWS_REGION; the key needs read, write, list and delete on the bucket`,
       endpoint:
         `check --store-endpoint ($AWS_ENDPOINT_URL_S3) and the network; no backup in ${shown} was changed`,
+      server: `the object store failed on every try; run again later (no backup in ${shown} was changed)`,
     },
   }, { retries: o.retries, log: o.log });
   return new S3ObjectStore(client, u.bucket, u.prefix);

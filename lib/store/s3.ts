@@ -39,8 +39,11 @@ export interface S3Settings {
   sessionToken?: string;
   /** Virtual-hosted addressing: the endpoint's host already names the bucket (AWS without an endpoint). */
   bucketInHost?: boolean;
-  /** The hints of refused keys and of an unreachable endpoint, when not the Storage ones. */
-  hints?: { keys: string; endpoint: string };
+  /**
+   * The hints of refused keys, of an unreachable endpoint and of a server that kept failing (HTTP
+   * 5xx on every try), when not the Storage ones.
+   */
+  hints?: { keys: string; endpoint: string; server: string };
 }
 
 /** What a HEAD or GET says about an object. */
@@ -155,6 +158,14 @@ export function s3Failure(
     return new BackupError(`${s.endpoint} is not an S3 endpoint (${detail})`, {
       hint: `check ${s.flagPrefix}-endpoint: https://<ref>.storage.supabase.co/storage/v1/s3`,
       exitCode: ExitCode.usage,
+    });
+  }
+  if (status >= 500) {
+    return new BackupError(`S3 ${what} at ${where} failed (${detail})`, {
+      hint: s.hints?.server ??
+        `Storage failed on every try; check the project's Storage status and run again${
+          s.flagPrefix === S3_SIDES.source.flagPrefix ? " (latest/ is unchanged)" : ""
+        }`,
     });
   }
   return new BackupError(`S3 ${what} at ${where} failed (${detail})`, {
@@ -320,7 +331,9 @@ export class S3Client {
       } (${what}, ${attempts} attempt(s)): ${why}`,
       {
         hint: this.settings.hints?.endpoint ??
-          `check ${this.settings.flagPrefix}-endpoint ($${this.settings.envPrefix}_ENDPOINT) and the network; latest/ is unchanged`,
+          `check ${this.settings.flagPrefix}-endpoint ($${this.settings.envPrefix}_ENDPOINT) and the network${
+            this.settings.flagPrefix === S3_SIDES.source.flagPrefix ? "; latest/ is unchanged" : ""
+          }`,
         cause: e,
       },
     );

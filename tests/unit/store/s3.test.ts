@@ -61,6 +61,17 @@ Deno.test("s3Failure: refused keys and a non-S3 endpoint are bad input; the rest
   assertEquals(s3Failure(s, "put b/k", 403, "<Error><Code>EntityTooLarge</Code></Error>").exitCode, 1);
 });
 
+Deno.test("s3Failure: a server that kept failing (5xx) gets a hint fit for its side", () => {
+  const source = { endpoint: "https://x.example/s3", flagPrefix: "--storage", envPrefix: "SUPABASE_S3" };
+  const down = s3Failure(source, "get b/k", 503, "");
+  assertEquals(down.message, "S3 get b/k at https://x.example failed (HTTP 503)");
+  ok(/Storage failed on every try/.test(down.hint!) && /latest\/ is unchanged/.test(down.hint!), down.hint);
+  const target = { ...source, flagPrefix: "--target-storage", envPrefix: "RESTORE_S3" };
+  ok(!/latest\//.test(s3Failure(target, "put b/k", 502, "").hint!), "a restore's hint names latest/");
+  const store = { ...source, hints: { keys: "k", endpoint: "e", server: "the object store failed" } };
+  assertEquals(s3Failure(store, "put b/k", 500, "").hint, "the object store failed");
+});
+
 Deno.test("s3Settings names the missing flag and variable of its side, never borrowing the other", () => {
   const full = { endpoint: "https://x/s3", region: "local", accessKeyId: "id", secretAccessKey: "sec" };
   assertEquals(s3Settings(full, "source").flagPrefix, "--storage");
