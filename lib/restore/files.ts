@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { parseToc } from "../pg/toc.ts";
+import { parseToc, type TocEntry } from "../pg/toc.ts";
 import { openPlaintext, plaintextPath } from "../store/decode.ts";
 import type { Manifest, ManifestSchema } from "../store/manifest.ts";
 import type { DecodeOptions } from "../store/decode.ts";
@@ -114,11 +114,13 @@ export interface PostDataTexts {
 /** Post-data entries that wait for every schema's rows and indexes. */
 const LATE = new Set(["FK CONSTRAINT", "MATERIALIZED VIEW DATA"]);
 
-/** A dump's post-data as it is read: whether its table of contents lists policies, and its scripts. */
+/**
+ * A dump's post-data as it is read: its table of contents (listed once asked for, by either), and its
+ * scripts (read only once asked for: the check of the roles policies name needs the listing first).
+ */
 export interface PostDataRead {
-  /** Whether the post-data has POLICY entries (known from the listing, before the scripts). */
-  policies: Promise<boolean>;
-  texts: Promise<PostDataTexts>;
+  listed: Promise<{ file: string; what: string; toc: TocEntry[] }>;
+  texts?: Promise<PostDataTexts>;
 }
 
 function postDataRead(ctx: FileCtx & Pick<Ctx, "tools" | "postData">, s: ManifestSchema): PostDataRead {
@@ -135,58 +137,67 @@ function postDataRead(ctx: FileCtx & Pick<Ctx, "tools" | "postData">, s: Manifes
       });
       return { file, what, toc: parseToc(list) };
     })();
-    const texts = (async () => {
-      const { file, what, toc } = await listed;
-      const pgRestore = ctx.tools.path("pg_restore");
-      const script = async (lines: string[], name: string, args: string[]) => {
-        if (lines.length === 0) return "";
-        const list = join(ctx.tmp, `${name}-${crypto.randomUUID()}.list`);
-        await Deno.writeTextFile(list, lines.join("\n") + "\n");
-        return await runTool({
-          path: pgRestore,
-          args: ["-L", list, ...args, "-f", "-", file],
-          env: {},
-          what,
-        });
-      };
-      const [early, late] = await Promise.all([
-        script(toc.filter((e) => !LATE.has(e.desc)).map((e) => e.line), "post", ["--no-owner"]),
-        script(toc.filter((e) => LATE.has(e.desc)).map((e) => e.line), "late", []),
-      ]);
-      return { early, late };
-    })();
-    const policies = listed.then((t) => t.toc.some((e) => e.desc === "POLICY"));
-    // Each is awaited where it is used, or not at all when an earlier step fails.
-    policies.catch(() => {});
-    texts.catch(() => {});
-    r = { policies, texts };
+    // Awaited where it is used, or not at all when an earlier step fails.
+    listed.catch(() => {});
+    r = { listed };
     ctx.postData.set(s.name, r);
   }
   return r;
 }
 
+/** The two scripts of a dump's post-data, from its listing: two pg_restore runs at once. */
+async function readPostData(
+  ctx: FileCtx & Pick<Ctx, "tools">,
+  listed: PostDataRead["listed"],
+): Promise<PostDataTexts> {
+  const { file, what, toc } = await listed;
+  const pgRestore = ctx.tools.path("pg_restore");
+  const script = async (lines: string[], name: string, args: string[]) => {
+    if (lines.length === 0) return "";
+    const list = join(ctx.tmp, `${name}-${crypto.randomUUID()}.list`);
+    await Deno.writeTextFile(list, lines.join("\n") + "\n");
+    return await runTool({
+      path: pgRestore,
+      args: ["-L", list, ...args, "-f", "-", file],
+      env: {},
+      what,
+    });
+  };
+  const [early, late] = await Promise.all([
+    script(toc.filter((e) => !LATE.has(e.desc)).map((e) => e.line), "post", ["--no-owner"]),
+    script(toc.filter((e) => LATE.has(e.desc)).map((e) => e.line), "late", []),
+  ]);
+  return { early, late };
+}
+
 /**
  * The post-data of a schema's dump in two scripts ({@link PostDataTexts}), read once per restore: its
  * pg_restore runs start when this is first asked for (before the first write, for the check of the
- * roles policies name), so that they are done when the rows are.
+ * roles policies name), so that they are done when the rows are; the listing they read from may have
+ * been started before ({@link postDataHasPolicies}).
  */
 export function postDataTexts(
   ctx: FileCtx & Pick<Ctx, "tools" | "postData">,
   s: ManifestSchema,
 ): Promise<PostDataTexts> {
-  return postDataRead(ctx, s).texts;
+  const r = postDataRead(ctx, s);
+  if (!r.texts) {
+    r.texts = readPostData(ctx, r.listed);
+    r.texts.catch(() => {});
+  }
+  return r.texts;
 }
 
 /**
- * Whether a schema's dump has policies in its post-data, from its table of contents (the first
- * pg_restore run of {@link postDataTexts}, which this starts): the check of the roles policies name
- * needs the scripts only then.
+ * Whether a schema's dump has policies in its post-data, from its table of contents (the listing
+ * {@link postDataTexts} reads from; this starts it, not the scripts): the check of the roles policies
+ * name needs the scripts only then.
  */
 export function postDataHasPolicies(
   ctx: FileCtx & Pick<Ctx, "tools" | "postData">,
   s: ManifestSchema,
 ): Promise<boolean> {
-  return postDataRead(ctx, s).policies;
+  return postDataRead(ctx, s).listed.then((l) => l.toc.some((e) => e.desc === "POLICY"));
 }
 
 /**

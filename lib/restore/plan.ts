@@ -233,16 +233,18 @@ function schemaNames(m: Manifest, req: RestoreRequest): string[] {
 }
 
 /**
- * The dumps a whole-schema restore into a target without those schemas reads: those of the selected
- * schemas that are not Supabase-managed (a managed one the target has gets only its rows). Known
- * from the manifest alone, so that their check can start before the target is read (restorer.ts);
- * the plan's own files decide what is used. Empty for `--table` and `--data-only`. Pure.
+ * The schemas whose dumps a whole-schema restore into a target without those schemas reads: the
+ * selected schemas that are not Supabase-managed (a managed one the target has gets only its rows) and
+ * whose dump (every part of it) the manifest lists, in manifest order. Known from the manifest alone,
+ * so that their dumps can be checked and read before the target is read (restorer.ts); the plan's
+ * own files decide what is used. Empty for `--table` and `--data-only`. Pure.
  */
-export function likelyDumpFiles(m: Manifest, req: RestoreRequest): string[] {
+export function likelyDumpSchemas(m: Manifest, req: RestoreRequest): ManifestSchema[] {
   if (!wholeSchemas(req) || req.dataOnly) return [];
   const names = new Set(schemaNames(m, req));
-  return m.schemas.filter((s) => names.has(s.name) && !s.managed).flatMap(dumpFiles)
-    .filter((f) => Object.hasOwn(m.files, f));
+  return m.schemas.filter((s) =>
+    names.has(s.name) && !s.managed && dumpFiles(s).every((f) => Object.hasOwn(m.files, f))
+  );
 }
 
 /** The hint naming a schema's tables, as `--table` takes them. */

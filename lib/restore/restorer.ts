@@ -11,17 +11,24 @@ import { onCleanup } from "../base/interrupt.ts";
 import { runPool } from "../base/pool.ts";
 import { BackupError } from "../base/errors.ts";
 import { lexScript } from "../pg/lexer.ts";
-import { type Manifest, readManifest } from "../store/manifest.ts";
+import { type Manifest, type ManifestSchema, readManifest } from "../store/manifest.ts";
 import { type BackupSource, sourceName } from "../store/reader.ts";
 import { findPgTools, parsePgVersion, type PgTools, supportsRestrictKey } from "../pg/tools.ts";
 import { type Ctx, type RestoreOptions, warn } from "./context.ts";
 import { Session, type SessionOptions } from "./session.ts";
 import { createExtensions } from "./extensions.ts";
-import { copyColumnsOf, postDataTexts, preDataScripts, preDataText, readText } from "./files.ts";
+import {
+  copyColumnsOf,
+  postDataHasPolicies,
+  postDataTexts,
+  preDataScripts,
+  preDataText,
+  readText,
+} from "./files.ts";
 import { skippedLine } from "./filter.ts";
 import {
   guardError,
-  likelyDumpFiles,
+  likelyDumpSchemas,
   planRestore,
   replicaError,
   type RestorePlan,
@@ -83,8 +90,20 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const dumpMajor = parsePgVersion(manifest.pgDumpVersion)?.major ?? 0;
   const probed = quiet(findPgTools({ minMajor: dumpMajor, pgBin: opts.pgBin }));
   const checkOpts = { ...opts.decode, jobs: opts.jobs };
-  const likely = opts.dryRun ? [] : likelyDumpFiles(manifest, opts.request);
+  const likelySchemas = opts.dryRun ? [] : likelyDumpSchemas(manifest, opts.request);
+  const likely = likelySchemas.flatMap((s) => s.dumpParts ?? [s.dump]);
   const likelyChecked = quiet(checkFiles(opts.backupDir, manifest, likely, checkOpts));
+  // The restore's own folder (decrypted or reassembled dumps, pg_restore's lists); none for a dry run.
+  const tmp = opts.dryRun ? undefined : await Deno.makeTempDir({ prefix: "supabase-backup-restore-" });
+  const dropTmp = tmp ? onCleanup(() => Deno.removeSync(tmp, { recursive: true })) : () => {};
+  const removeTmp = async () => {
+    dropTmp();
+    if (tmp) await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  };
+  // Those dumps are read (pg_restore) once their check passed, while the target is read.
+  const ahead = tmp && likelySchemas.length
+    ? readAhead({ opts, manifest, tmp }, likelySchemas, { files: likely, faults: likelyChecked }, probed)
+    : undefined;
   // What the restore leaves out and the target lacks, once planned (for psql's errors).
   const missing: { schemas?: Set<string>; tables?: QualifiedName[] } = {};
   const inTarget = new Set<string>(); // the target's tables before the restore, once read
@@ -118,11 +137,10 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     log: opts.log,
   }).catch(async (e) => {
     await stop(early);
+    await removeTmp();
     throw e;
   });
   const sql = db.sql;
-  let tmp: string | undefined;
-  let dropTmp = () => {};
   try {
     let state = await inspectTarget(
       sql,
@@ -165,12 +183,13 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       firstChecked = quiet(
         checkFirst(opts.backupDir, manifest, first, checkOpts, { files: likely, faults: likelyChecked }),
       );
-      tmp = await Deno.makeTempDir({ prefix: "supabase-backup-restore-" });
-      const tmpDir = tmp;
-      dropTmp = onCleanup(() => Deno.removeSync(tmpDir, { recursive: true }));
       // Without the pg tools the restore stops below, with that error in its place.
       const tools = await found.catch(() => undefined);
       if (tools) {
+        // What was read ahead is used when it was read with these tools; else the dumps are read again.
+        const read = ahead && (await ahead.tools)?.dir === tools.dir
+          ? ahead.files
+          : { dumps: new Map(), preDataText: new Map(), postData: new Map() };
         reading = {
           opts,
           manifest,
@@ -180,11 +199,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
           env: db.env,
           filter: { target: state },
           counts: { owners: 0, privileges: 0 },
-          tmp: tmpDir,
+          tmp: tmp!,
           warnings,
-          dumps: new Map(),
-          preDataText: new Map(),
-          postData: new Map(),
+          ...read,
           // A dump is read (pg_restore) only once this check passed.
           checked,
           checking: quiet(firstChecked.then((faults) => throwOnFaults(faults, opts.backupDir, "restore"))),
@@ -305,9 +322,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   } finally {
     // psql started early and not handed on (a check refused the restore): stopped, nothing committed.
     await stop(early);
-    dropTmp();
     await db.close();
-    if (tmp) await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await removeTmp();
   }
 }
 
@@ -386,6 +402,41 @@ async function startSession(
   return await Session.open({ ...opts, psql: tools.path("psql") });
 }
 
+/** The dumps read before the target is read ({@link readAhead}), and the tools they are read with. */
+interface ReadAhead {
+  tools: Promise<PgTools | undefined>;
+  files: Pick<Ctx, "dumps" | "preDataText" | "postData">;
+}
+
+/**
+ * Starts reading what the first write waits for from the dumps of `schemas`: their definitions and
+ * their post-data's table of contents (the check of the roles policies name), with the tools `probed`
+ * for the dump's version, --jobs pg_restore runs at a time, each once the check of the `likely` files
+ * passed (a fault found there fails the read, where a step uses it). The post-data scripts are read
+ * later ({@link startReading}): they are not needed before the rows.
+ */
+function readAhead(
+  base: Pick<Ctx, "opts" | "manifest" | "tmp">,
+  schemas: ManifestSchema[],
+  likely: { files: readonly string[]; faults: Promise<FileFault[]> },
+  probed: Promise<PgTools>,
+): ReadAhead {
+  const files = { dumps: new Map(), preDataText: new Map(), postData: new Map() };
+  const tools = probed.catch(() => undefined);
+  const checking = quiet(likely.faults.then((f) => throwOnFaults(f, base.opts.backupDir, "restore")));
+  tools.then((t) => {
+    if (!t) return;
+    const ctx = { ...base, ...files, tools: t, checked: new Set(likely.files), checking };
+    const reads: (() => Promise<unknown>)[] = [
+      ...schemas.map((s) => () => preDataText(ctx, s)),
+      ...schemas.map((s) => () => postDataHasPolicies(ctx, s)),
+    ];
+    // A read that fails fails again, with its error, where a step uses it.
+    runPool(reads, Math.max(1, base.opts.jobs)).catch(() => {});
+  });
+  return { tools, files };
+}
+
 /**
  * Starts reading, beside the rest, what the steps need from the dumps: each schema's definitions and
  * post-data (pg_restore). Returns the check of the roles the backup's policies name, which the first
@@ -393,16 +444,31 @@ async function startSession(
  */
 function startReading(ctx: Omit<Ctx, "session">): Promise<void> {
   if (!ctx.plan.dataOnly) {
-    // --jobs pg_restore runs at a time, the definitions (needed first) before the post-data.
-    const ddl = ctx.plan.schemas.filter((s) => s.mode === "ddl").map((s) => s.manifest);
-    const reads: (() => Promise<unknown>)[] = [
-      ...ddl.map((s) => () => preDataText(ctx, s)),
-      ...ddl.map((s) => () => postDataTexts(ctx, s)),
-    ];
-    // A read that fails fails again, with its error, where a step uses it.
-    runPool(reads, Math.max(1, ctx.opts.jobs)).catch(() => {});
+    readDumps(
+      ctx,
+      ctx.plan.schemas.filter((s) => s.mode === "ddl").map((s) => s.manifest),
+    );
   }
   return quiet(checkPolicyRoles(ctx));
+}
+
+/**
+ * Starts reading the definitions and post-data of the dumps of `schemas`, --jobs pg_restore runs at a
+ * time, the definitions (needed first) before the post-data; each is read once per restore (files.ts).
+ */
+function readDumps(
+  ctx: Pick<
+    Ctx,
+    "opts" | "manifest" | "tmp" | "tools" | "dumps" | "preDataText" | "postData" | "checked" | "checking"
+  >,
+  schemas: ManifestSchema[],
+): void {
+  const reads: (() => Promise<unknown>)[] = [
+    ...schemas.map((s) => () => preDataText(ctx, s)),
+    ...schemas.map((s) => () => postDataTexts(ctx, s)),
+  ];
+  // A read that fails fails again, with its error, where a step uses it.
+  runPool(reads, Math.max(1, ctx.opts.jobs)).catch(() => {});
 }
 
 /**
