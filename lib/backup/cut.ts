@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
-import { splitCopyStream, type SplitResult } from "./split.ts";
+import { CopySplitter, splitCopyStream, type SplitResult } from "./split.ts";
 import { throwIfInterrupted } from "../base/interrupt.ts";
 import { tableDataPath } from "../store/layout.ts";
 import type { Manifest, ManifestTable } from "../store/manifest.ts";
@@ -263,10 +263,9 @@ function recordData(job: TableFilesJob, m: ManifestTable, parts: string[], resul
   m.dataFiles.push(...parts);
 }
 
-/** A data.sql being written by splitCopyStream from the pieces the splitter routes to it. */
+/** A data.sql being written by a CopySplitter from the pieces the splitter routes to it. */
 interface DataWriter {
-  writer: WritableStreamDefaultWriter<Uint8Array>;
-  done: Promise<SplitResult>;
+  split: CopySplitter;
   parts: string[];
 }
 
@@ -301,16 +300,10 @@ async function splitTables(
   };
   const schemaBufs = new Map<FileRoute, Uint8Array[]>();
   let data: { file: FileRoute; w: DataWriter } | undefined;
-  const openData = ({ x }: FileRoute): DataWriter => {
-    const pipe = new TransformStream<Uint8Array, Uint8Array>();
+  const openData = async ({ x }: FileRoute): Promise<DataWriter> => {
     const parts: string[] = [];
-    const done = splitCopyStream(
-      pipe.readable,
-      job.maxFileSize,
-      partOpener(job, x.s, x.t, parts, track.written),
-    );
-    done.catch(() => {});
-    return { writer: pipe.writable.getWriter(), done, parts };
+    const split = await CopySplitter.open(job.maxFileSize, partOpener(job, x.s, x.t, parts, track.written));
+    return { split, parts };
   };
   const handle = async (out: SplitOutput<FileRoute>[]) => {
     for (const o of out) {
@@ -341,20 +334,15 @@ async function splitTables(
       if (data && data.file !== o.file) {
         throw new TocSplitError(`data of ${data.file.x.t.dataFile} and ${t.dataFile} interleave`);
       }
-      data ??= { file: o.file, w: openData(o.file) };
+      data ??= { file: o.file, w: await openData(o.file) };
       if ("bytes" in o) {
-        const w = data.w;
-        // a failed write means splitCopyStream stopped: its own error says why
-        await w.writer.write(o.bytes).catch(async (e) => {
-          await w.done;
-          throw e;
-        });
+        await data.w.split.push(o.bytes);
         continue;
       }
       const w = data.w;
+      const result = await w.split.finish();
       data = undefined;
-      await w.writer.close();
-      recordData(job, m, w.parts, await w.done);
+      recordData(job, m, w.parts, result);
       fileDone(x);
     }
   };
@@ -381,7 +369,7 @@ async function splitTables(
           for await (const chunk of out) await handle(splitter.push(chunk));
           await handle(splitter.finish());
         } finally {
-          if (data) await data.w.writer.abort().catch(() => {});
+          data?.w.split.abandon();
         }
       },
     );

@@ -65,6 +65,8 @@ const enc = new TextEncoder();
 const COPY = enc.encode("COPY ");
 const END = enc.encode("\\.");
 const RESTRICT = enc.encode("\\restrict ");
+const END_LINE = enc.encode("\\.\n");
+const dec = new TextDecoder();
 
 function startsWith(buf: Uint8Array, start: number, end: number, prefix: Uint8Array): boolean {
   if (end - start < prefix.length) return false;
@@ -108,8 +110,29 @@ function isEnd(buf: Uint8Array, start: number, end: number): boolean {
 }
 
 /**
- * Copies `input` into parts opened by `openPart(n)` (1-based). `maxBytes` bounds each part; a part
- * always holds at least one row, so a single row larger than the limit still goes through.
+ * Copies `input` into parts opened by `openPart(n)` (1-based); see {@link CopySplitter}, which it
+ * feeds chunk by chunk.
+ */
+export async function splitCopyStream(
+  input: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  openPart: (n: number) => Promise<FileSink>,
+): Promise<SplitResult> {
+  const s = await CopySplitter.open(maxBytes, openPart);
+  try {
+    for await (const buf of input) await s.push(buf);
+    return await s.finish();
+  } catch (e) {
+    s.abandon();
+    throw e;
+  }
+}
+
+/**
+ * Copies the pieces it is given into parts opened by `openPart(n)` (1-based). `maxBytes` bounds each
+ * part; a part always holds at least one row, so a single row larger than the limit still goes
+ * through. Fed by {@link push} and ended by {@link finish} (or {@link abandon}): no stream in between,
+ * for a backup's thousands of small tables one after another.
  *
  * Linear in the input, holding at most {@link HOLD_LIMIT} bytes of a line whatever its length: rows
  * are written as they arrive. A row that does not fit must start the next part, and its length is
@@ -118,199 +141,238 @@ function isEnd(buf: Uint8Array, start: number, end: number): boolean {
  * blocks) and moved to the next, which then goes on with it. Lines before and after the data (SET
  * lines, the COPY statement) are short and held whole; one longer than the limit is refused.
  */
-export async function splitCopyStream(
-  input: ReadableStream<Uint8Array>,
-  maxBytes: number,
-  openPart: (n: number) => Promise<FileSink>,
-): Promise<SplitResult> {
-  const header: Uint8Array[] = [];
+export class CopySplitter {
+  #maxBytes: number;
+  #openPart: (n: number) => Promise<FileSink>;
+  #header: Uint8Array[] = [];
   /** The COPY statement's lines (more than one when a quoted name holds a newline). */
-  let copyHead: Uint8Array[] = [];
-  let quoted = false;
-  let restrictKey: string | undefined;
-  let state = "header" as "header" | "copyhead" | "copy" | "after";
-  let rows = 0;
-  let rowsInPart = 0;
-  const parts: Written[] = [];
-  let sink = await openPart(1);
-  let opened = 1;
-  let partBytes = 0;
-  // Output is collected as views into the current chunk and written once per chunk.
-  let pending: Uint8Array[] = [];
-  const emit = (b: Uint8Array) => {
-    partBytes += b.length;
+  #copyHead: Uint8Array[] = [];
+  #quoted = false;
+  #restrictKey: string | undefined;
+  #state: "header" | "copyhead" | "copy" | "after" = "header";
+  #rows = 0;
+  #rowsInPart = 0;
+  #parts: Written[] = [];
+  #sink: FileSink;
+  #opened = 1;
+  #partBytes = 0;
+  /** Output, as views into the current chunk, written once per chunk. */
+  #pending: Uint8Array[] = [];
+  /**
+   * The line the last chunk ended in: held whole, or a row being written (`mark`: where it starts
+   * in its part, while other rows precede it there and it may still have to move).
+   */
+  #open: { held: HeldLine } | { row: true; mark?: SinkMark } | undefined;
+
+  private constructor(maxBytes: number, openPart: (n: number) => Promise<FileSink>, first: FileSink) {
+    this.#maxBytes = maxBytes;
+    this.#openPart = openPart;
+    this.#sink = first;
+  }
+
+  /** A splitter writing to parts opened by `openPart` (the first is opened now). */
+  static async open(maxBytes: number, openPart: (n: number) => Promise<FileSink>): Promise<CopySplitter> {
+    return new CopySplitter(maxBytes, openPart, await openPart(1));
+  }
+
+  #emit(b: Uint8Array): void {
+    this.#partBytes += b.length;
+    const pending = this.#pending;
     const last = pending[pending.length - 1];
     // adjacent views of the same chunk merge into one (one hash update, one copy per chunk)
     if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
       pending[pending.length - 1] = new Uint8Array(b.buffer, last.byteOffset, last.length + b.length);
     } else pending.push(b);
-  };
-  const flush = async () => {
-    for (const b of pending) await sink.write(b);
-    pending = [];
-  };
-  /** Ends the current part (its COPY and its restrict) and records it. */
-  const endPart = async (part: FileSink) => {
-    await part.write(enc.encode("\\.\n"));
-    if (restrictKey) await part.write(enc.encode(`\n\\unrestrict ${restrictKey}\n`));
-    parts.push(await part.close());
-  };
-  /** Opens the next part, starting with the header and the COPY statement. */
-  const nextPart = async () => {
-    const next = await openPart(++opened);
-    for (const h of [...header, ...copyHead]) await next.write(h);
-    return next;
-  };
-  const split = async () => {
-    await flush();
-    await endPart(sink);
-    sink = await nextPart();
-    partBytes = sink.bytes;
-    rowsInPart = 0;
-  };
-  /**
-   * The line the last chunk ended in: held whole, or a row being written (`mark`: where it starts
-   * in its part, while other rows precede it there and it may still have to move).
-   */
-  let open: { held: HeldLine } | { row: true; mark?: SinkMark } | undefined;
-  /** The row being written has outgrown its part: it moves to the next part, with what it has so far. */
-  const moveRow = async (mark: SinkMark) => {
-    await flush();
-    const next = await nextPart();
-    await sink.rewind(mark, (block) => next.write(block));
-    await endPart(sink);
-    sink = next;
-    partBytes = sink.bytes;
-    rowsInPart = 1;
-  };
-  /** The start of a row that the chunk does not end (no newline in `b`). */
-  const beginRow = async (b: Uint8Array) => {
-    if (rowsInPart > 0 && partBytes + b.length + 64 > maxBytes) await split();
-    rows++;
-    rowsInPart++;
-    let mark: SinkMark | undefined;
-    if (rowsInPart > 1) {
-      await flush();
-      mark = sink.mark();
-    }
-    emit(b);
-    open = { row: true, mark };
-  };
-
-  try {
-    const needsSplit = (buf: Uint8Array, start: number, end: number) =>
-      state === "copy" && rowsInPart > 0 && partBytes + (end - start) + 64 > maxBytes &&
-      !isEnd(buf, start, end);
-    const handle = (buf: Uint8Array, start: number, end: number) => {
-      if (state === "copy") {
-        if (isEnd(buf, start, end)) {
-          state = "after";
-        } else {
-          rows++;
-          rowsInPart++;
-        }
-        emit(buf.subarray(start, end));
-        return;
-      }
-      const line = buf.subarray(start, end);
-      if (state === "copyhead" || startsWith(buf, start, end, COPY)) {
-        if (state !== "copyhead") {
-          copyHead = [];
-          quoted = false;
-        }
-        copyHead.push(line.slice());
-        const r = copyHeaderEnd(buf, start, end, quoted);
-        if (r === "end") state = "copy";
-        else {
-          state = "copyhead";
-          quoted = r.open;
-        }
-      } else if (state === "header") {
-        if (startsWith(buf, start, end, RESTRICT)) {
-          restrictKey = new TextDecoder().decode(line).slice(RESTRICT.length).trim();
-        }
-        header.push(line.slice());
-      }
-      emit(line);
-    };
-    const whole = async (buf: Uint8Array, start: number, end: number) => {
-      if (needsSplit(buf, start, end)) await split();
-      handle(buf, start, end);
-    };
-    /**
-     * COPY data whose chunk cannot take its part past the limit (so no row of it starts a new part):
-     * its whole rows from `pos` up to the `\.` line, counted and passed on as one piece, without a
-     * call per row. Returns where they end.
-     */
-    const rowsOf = (buf: Uint8Array, pos: number): number => {
-      let at = pos;
-      for (;;) {
-        const nl = buf.indexOf(NL, at);
-        if (nl === -1 || isEnd(buf, at, nl + 1)) break;
-        rows++;
-        rowsInPart++;
-        at = nl + 1;
-      }
-      if (at > pos) emit(buf.subarray(pos, at));
-      return at;
-    };
-    for await (const buf of input) {
-      let pos = 0;
-      if (open) {
-        const nl = buf.indexOf(NL);
-        const end = nl === -1 ? buf.length : nl + 1;
-        pos = end;
-        if ("row" in open) {
-          emit(buf.subarray(0, end));
-          if (open.mark && partBytes + 64 > maxBytes) {
-            await moveRow(open.mark);
-            open.mark = undefined;
-          }
-          if (nl !== -1) open = undefined;
-        } else {
-          const held = open.held;
-          held.add(buf.subarray(0, end));
-          if (nl !== -1) {
-            open = undefined;
-            const line = held.join();
-            await whole(line, 0, line.length);
-          } else if (state === "copy" && !held.mayEndCopy()) {
-            open = undefined;
-            await beginRow(held.join());
-          } else if (held.length > HOLD_LIMIT) {
-            throw new CopyHeaderError(`a line outside the COPY data is longer than ${HOLD_LIMIT} bytes`);
-          }
-        }
-      }
-      if (!open) {
-        for (;;) {
-          if (state === "copy" && partBytes + (buf.length - pos) + 64 <= maxBytes) pos = rowsOf(buf, pos);
-          const nl = buf.indexOf(NL, pos);
-          if (nl === -1) break;
-          await whole(buf, pos, nl + 1);
-          pos = nl + 1;
-        }
-        if (pos < buf.length) {
-          if (state === "copy" && !mayEndCopy(buf, pos, buf.length)) await beginRow(buf.subarray(pos));
-          else {
-            const held = new HeldLine();
-            held.add(buf.subarray(pos));
-            open = { held };
-          }
-        }
-      }
-      await flush();
-    }
-    if (open && "held" in open) {
-      const line = open.held.join();
-      await whole(line, 0, line.length);
-    }
-    if (state === "copyhead") throw new CopyHeaderError("the pg_restore output ends inside a COPY statement");
-    await flush();
-    parts.push(await sink.close());
-  } catch (e) {
-    sink.abandon();
-    throw e;
   }
-  return { rows, parts };
+
+  async #flush(): Promise<void> {
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    for (const b of pending) await this.#sink.write(b);
+  }
+
+  /** Ends a part (its COPY and its restrict) and records it. */
+  async #endPart(part: FileSink): Promise<void> {
+    await part.write(END_LINE);
+    if (this.#restrictKey) await part.write(enc.encode(`\n\\unrestrict ${this.#restrictKey}\n`));
+    this.#parts.push(await part.close());
+  }
+
+  /** Opens the next part, starting with the header and the COPY statement. */
+  async #nextPart(): Promise<FileSink> {
+    const next = await this.#openPart(++this.#opened);
+    for (const h of this.#header) await next.write(h);
+    for (const h of this.#copyHead) await next.write(h);
+    return next;
+  }
+
+  async #split(): Promise<void> {
+    await this.#flush();
+    await this.#endPart(this.#sink);
+    this.#sink = await this.#nextPart();
+    this.#partBytes = this.#sink.bytes;
+    this.#rowsInPart = 0;
+  }
+
+  /** The row being written has outgrown its part: it moves to the next part, with what it has so far. */
+  async #moveRow(mark: SinkMark): Promise<void> {
+    await this.#flush();
+    const next = await this.#nextPart();
+    await this.#sink.rewind(mark, (block) => next.write(block));
+    await this.#endPart(this.#sink);
+    this.#sink = next;
+    this.#partBytes = next.bytes;
+    this.#rowsInPart = 1;
+  }
+
+  /** The start of a row that the chunk does not end (no newline in `b`). */
+  async #beginRow(b: Uint8Array): Promise<void> {
+    if (this.#rowsInPart > 0 && this.#partBytes + b.length + 64 > this.#maxBytes) await this.#split();
+    this.#rows++;
+    this.#rowsInPart++;
+    let mark: SinkMark | undefined;
+    if (this.#rowsInPart > 1) {
+      await this.#flush();
+      mark = this.#sink.mark();
+    }
+    this.#emit(b);
+    this.#open = { row: true, mark };
+  }
+
+  #needsSplit(buf: Uint8Array, start: number, end: number): boolean {
+    return this.#state === "copy" && this.#rowsInPart > 0 &&
+      this.#partBytes + (end - start) + 64 > this.#maxBytes &&
+      !isEnd(buf, start, end);
+  }
+
+  #handle(buf: Uint8Array, start: number, end: number): void {
+    if (this.#state === "copy") {
+      if (isEnd(buf, start, end)) {
+        this.#state = "after";
+      } else {
+        this.#rows++;
+        this.#rowsInPart++;
+      }
+      this.#emit(buf.subarray(start, end));
+      return;
+    }
+    const line = buf.subarray(start, end);
+    if (this.#state === "copyhead" || startsWith(buf, start, end, COPY)) {
+      if (this.#state !== "copyhead") {
+        this.#copyHead = [];
+        this.#quoted = false;
+      }
+      this.#copyHead.push(line.slice());
+      const r = copyHeaderEnd(buf, start, end, this.#quoted);
+      if (r === "end") this.#state = "copy";
+      else {
+        this.#state = "copyhead";
+        this.#quoted = r.open;
+      }
+    } else if (this.#state === "header") {
+      if (startsWith(buf, start, end, RESTRICT)) {
+        this.#restrictKey = dec.decode(line).slice(RESTRICT.length).trim();
+      }
+      this.#header.push(line.slice());
+    }
+    this.#emit(line);
+  }
+
+  async #whole(buf: Uint8Array, start: number, end: number): Promise<void> {
+    if (this.#needsSplit(buf, start, end)) await this.#split();
+    this.#handle(buf, start, end);
+  }
+
+  /**
+   * COPY data whose chunk cannot take its part past the limit (so no row of it starts a new part):
+   * its whole rows from `pos` up to the `\.` line, counted and passed on as one piece, without a
+   * call per row. Returns where they end.
+   */
+  #rowsOf(buf: Uint8Array, pos: number): number {
+    let at = pos;
+    for (;;) {
+      const nl = buf.indexOf(NL, at);
+      if (nl === -1 || isEnd(buf, at, nl + 1)) break;
+      this.#rows++;
+      this.#rowsInPart++;
+      at = nl + 1;
+    }
+    if (at > pos) this.#emit(buf.subarray(pos, at));
+    return at;
+  }
+
+  /** The next piece of the input (not kept: it may be reused once this returns). */
+  async push(buf: Uint8Array): Promise<void> {
+    let pos = 0;
+    const open = this.#open;
+    if (open) {
+      const nl = buf.indexOf(NL);
+      const end = nl === -1 ? buf.length : nl + 1;
+      pos = end;
+      if ("row" in open) {
+        this.#emit(buf.subarray(0, end));
+        if (open.mark && this.#partBytes + 64 > this.#maxBytes) {
+          await this.#moveRow(open.mark);
+          open.mark = undefined;
+        }
+        if (nl !== -1) this.#open = undefined;
+      } else {
+        const held = open.held;
+        held.add(buf.subarray(0, end));
+        if (nl !== -1) {
+          this.#open = undefined;
+          const line = held.join();
+          await this.#whole(line, 0, line.length);
+        } else if (this.#state === "copy" && !held.mayEndCopy()) {
+          this.#open = undefined;
+          await this.#beginRow(held.join());
+        } else if (held.length > HOLD_LIMIT) {
+          throw new CopyHeaderError(`a line outside the COPY data is longer than ${HOLD_LIMIT} bytes`);
+        }
+      }
+    }
+    if (!this.#open) {
+      for (;;) {
+        if (this.#state === "copy" && this.#partBytes + (buf.length - pos) + 64 <= this.#maxBytes) {
+          pos = this.#rowsOf(buf, pos);
+        }
+        const nl = buf.indexOf(NL, pos);
+        if (nl === -1) break;
+        await this.#whole(buf, pos, nl + 1);
+        pos = nl + 1;
+      }
+      if (pos < buf.length) {
+        if (this.#state === "copy" && !mayEndCopy(buf, pos, buf.length)) {
+          await this.#beginRow(buf.subarray(pos));
+        } else {
+          const held = new HeldLine();
+          held.add(buf.subarray(pos));
+          this.#open = { held };
+        }
+      }
+    }
+    await this.#flush();
+  }
+
+  /** Ends the input: writes what is left and closes the last part. */
+  async finish(): Promise<SplitResult> {
+    const open = this.#open;
+    if (open && "held" in open) {
+      this.#open = undefined;
+      const line = open.held.join();
+      await this.#whole(line, 0, line.length);
+    }
+    if (this.#state === "copyhead") {
+      throw new CopyHeaderError("the pg_restore output ends inside a COPY statement");
+    }
+    await this.#flush();
+    this.#parts.push(await this.#sink.close());
+    return { rows: this.#rows, parts: this.#parts };
+  }
+
+  /** Closes the current part without caring about its content (on failure). */
+  abandon(): void {
+    this.#sink.abandon();
+  }
 }
