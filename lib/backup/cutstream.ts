@@ -108,58 +108,118 @@ export function matchSeparator(
   entries: Map<number, SplitEntry<unknown>>,
   seen: ReadonlySet<number>,
 ): Separator | "prefix" | "no" {
-  let i = 0;
-  const sep: Partial<Separator> = {};
-  const at = () => lines[i];
-  const more = () => i < lines.length;
-  if (more() && SET_TS.test(at())) {
-    sep.setTablespace = at();
-    i++;
-    if (!more()) return "prefix";
-    if (at() !== "") return "no";
-    i++;
+  const m = new SeparatorMatch(entries);
+  let r: Separator | "prefix" | "no" = "prefix";
+  for (const [i, line] of lines.entries()) {
+    r = m.add(line);
+    if (r === "no") return "no";
+    if (r !== "prefix" && i !== lines.length - 1) return "no";
   }
-  if (more() && SET_AM.test(at())) {
-    sep.setTableAm = at();
-    i++;
-    if (!more()) return "prefix";
-    if (at() !== "") return "no";
-    i++;
+  if (r !== "prefix") checkUnseen(r, seen);
+  return r;
+}
+
+/** Throws when the separator's entry was seen before (a header copied into a body). */
+function checkUnseen(sep: Separator, seen: ReadonlySet<number>): void {
+  if (seen.has(sep.dumpId)) {
+    throw new TocSplitError(`TOC entry ${sep.dumpId} appears twice in the pg_restore output`);
   }
-  if (!more()) return "prefix";
-  if (at() !== "--") return "no";
-  i++;
-  if (!more()) return "prefix";
-  const toc = at().match(TOC_LINE);
-  if (!toc) return "no";
-  const id = Number(toc[1]);
-  const e = entries.get(id);
-  if (!e || e.catalogOid !== Number(toc[2]) || e.objectOid !== Number(toc[3])) return "no";
-  i++;
-  if (!more()) return "prefix";
-  if (DEPS_LINE.test(at())) {
-    i++;
-    if (!more()) return "prefix";
+}
+
+/** Where a {@link SeparatorMatch} is in the grammar: what its next line may be. */
+type MatchAt =
+  | "ts"
+  | "tsGap"
+  | "am"
+  | "amGap"
+  | "open"
+  | "toc"
+  | "deps"
+  | "name"
+  | "pos"
+  | "close"
+  | "gap"
+  | "done"
+  | "no";
+
+/**
+ * The separator grammar of {@link matchSeparator}, fed one line at a time: each line is looked at
+ * once, however many lines a header has (the splitter holds a header's lines as they arrive).
+ */
+class SeparatorMatch {
+  #entries: Map<number, SplitEntry<unknown>>;
+  /** What the next line may be. */
+  #at: MatchAt = "ts";
+  #entry?: SplitEntry<unknown>;
+  #sep: Partial<Separator> = {};
+
+  constructor(entries: Map<number, SplitEntry<unknown>>) {
+    this.#entries = entries;
   }
-  const name = at().match(NAME_LINE);
-  if (!name || !at().includes(`; Type: ${e.desc}; Schema: `)) return "no";
-  sep.nameLine = at();
-  i++;
-  if (!more()) return "prefix";
-  if (POS_LINE.test(at())) {
-    i++;
-    if (!more()) return "prefix";
+
+  /** The next line: the state of all lines so far (a separator once its empty line ends it). */
+  add(line: string): Separator | "prefix" | "no" {
+    this.#at = this.#next(line);
+    if (this.#at === "no") return "no";
+    return this.#at === "done" ? this.#sep as Separator : "prefix";
   }
-  if (at() !== "--") return "no";
-  i++;
-  if (!more()) return "prefix";
-  if (at() !== "") return "no";
-  if (i !== lines.length - 1) return "no";
-  if (seen.has(id)) {
-    throw new TocSplitError(`TOC entry ${id} appears twice in the pg_restore output`);
+
+  #next(line: string): MatchAt {
+    switch (this.#at) {
+      case "ts":
+        if (SET_TS.test(line)) {
+          this.#sep.setTablespace = line;
+          return "tsGap";
+        }
+        return this.#am(line);
+      case "tsGap":
+        return line === "" ? "am" : "no";
+      case "am":
+        return this.#am(line);
+      case "amGap":
+        return line === "" ? "open" : "no";
+      case "open":
+        return line === "--" ? "toc" : "no";
+      case "toc": {
+        const toc = line.match(TOC_LINE);
+        if (!toc) return "no";
+        const id = Number(toc[1]);
+        const e = this.#entries.get(id);
+        if (!e || e.catalogOid !== Number(toc[2]) || e.objectOid !== Number(toc[3])) return "no";
+        this.#entry = e;
+        this.#sep.dumpId = id;
+        return "deps";
+      }
+      case "deps":
+        if (DEPS_LINE.test(line)) return "name";
+        return this.#name(line);
+      case "name":
+        return this.#name(line);
+      case "pos":
+        if (POS_LINE.test(line)) return "close";
+        return line === "--" ? "gap" : "no";
+      case "close":
+        return line === "--" ? "gap" : "no";
+      case "gap":
+        return line === "" ? "done" : "no";
+      default:
+        return "no";
+    }
   }
-  sep.dumpId = id;
-  return sep as Separator;
+
+  #am(line: string): MatchAt {
+    if (SET_AM.test(line)) {
+      this.#sep.setTableAm = line;
+      return "amGap";
+    }
+    return line === "--" ? "toc" : "no";
+  }
+
+  #name(line: string): MatchAt {
+    if (!NAME_LINE.test(line) || !line.includes(`; Type: ${this.#entry!.desc}; Schema: `)) return "no";
+    this.#sep.nameLine = line;
+    return "pos";
+  }
 }
 
 interface FileState {
@@ -174,12 +234,38 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const NL = 10;
 
-/** Replaces the `\restrict`/`\unrestrict` line's key (whole lines only). */
-function withKey(text: string, from: string | undefined, to: string | undefined): string {
-  if (from === undefined || to === undefined) return text;
-  return text.split("\n").map((l) =>
-    l === `\\restrict ${from}` ? `\\restrict ${to}` : l === `\\unrestrict ${from}` ? `\\unrestrict ${to}` : l
-  ).join("\n");
+/**
+ * A text whose `\restrict`/`\unrestrict` lines' key (`from`, whole lines only) is replaced by each
+ * file's own: cut around those keys once, for the thousands of files that start or end with it.
+ */
+class Keyed {
+  #text: string;
+  /** The text between the keys; absent when there is no key to replace. */
+  #pieces?: string[];
+
+  constructor(text: string, from: string | undefined) {
+    this.#text = text;
+    if (from === undefined) return;
+    const pieces: string[] = [];
+    let last = 0;
+    let at = 0;
+    for (const line of text.split("\n")) {
+      for (const p of ["\\restrict ", "\\unrestrict "]) {
+        if (line === p + from) {
+          pieces.push(text.slice(last, at + p.length));
+          last = at + line.length;
+        }
+      }
+      at += line.length + 1;
+    }
+    pieces.push(text.slice(last));
+    this.#pieces = pieces;
+  }
+
+  /** The text with key `to` (unchanged when `to` is absent). */
+  with(to: string | undefined): string {
+    return to === undefined || !this.#pieces ? this.#text : this.#pieces.join(to);
+  }
 }
 
 /** Splits one verbose pg_restore stream; see the module documentation. */
@@ -198,10 +284,16 @@ export class TocStreamSplitter<F = string> {
   #preamble: string[] = [];
   #pre?: string;
   #post?: string;
+  #preKeyed?: Keyed;
+  #postKeyed?: Keyed;
+  #frameKeyed?: Keyed;
   #tablespace?: string;
   #tableAm?: string;
   /** Lines that may start a separator or the trailer: [text, bytes]. */
   #held: [string, Uint8Array][] = [];
+  /** The separator grammar over the first {@link #fed} held lines. */
+  #matcher?: SeparatorMatch;
+  #fed = 0;
   /**
    * The line the last chunk ended in: held (it may matter as a whole) or streamed (COPY data, or a
    * body line that cannot start a header: its bytes were passed on).
@@ -369,7 +461,7 @@ export class TocStreamSplitter<F = string> {
     ) {
       throw new TocSplitError("the pg_restore output does not end with its trailer");
     }
-    this.#held = [];
+    this.#clearHeld();
     this.#endEntry();
     for (const [id, e] of this.#entries) {
       if (!this.#seen.has(id)) {
@@ -378,7 +470,7 @@ export class TocStreamSplitter<F = string> {
     }
     for (const [file, f] of this.#files) {
       if (f.started) continue;
-      this.#out.push({ file, bytes: enc.encode(withKey(this.#frame, this.#streamKey, f.key)) });
+      this.#out.push({ file, bytes: enc.encode(this.#framed.with(f.key)) });
       this.#out.push({ file, end: true });
     }
     return this.#take();
@@ -388,10 +480,15 @@ export class TocStreamSplitter<F = string> {
   finishEmpty(): SplitOutput<F>[] {
     if (this.#entries.size > 0) throw new TocSplitError("finishEmpty with entries to write");
     for (const [file, f] of this.#files) {
-      this.#out.push({ file, bytes: enc.encode(withKey(this.#frame, this.#streamKey, f.key)) });
+      this.#out.push({ file, bytes: enc.encode(this.#framed.with(f.key)) });
       this.#out.push({ file, end: true });
     }
     return this.#take();
+  }
+
+  /** The frame, for the files with no entry in the stream. */
+  get #framed(): Keyed {
+    return this.#frameKeyed ??= new Keyed(this.#frame, this.#streamKey);
   }
 
   #take(): SplitOutput<F>[] {
@@ -470,26 +567,39 @@ export class TocStreamSplitter<F = string> {
   /** Flushes every held line as body. */
   #release(): void {
     for (const [, bytes] of this.#held) this.#body(bytes, 0, bytes.length);
+    this.#clearHeld();
+  }
+
+  #clearHeld(): void {
     this.#held = [];
+    this.#matcher = undefined;
+    this.#fed = 0;
   }
 
   /** Acts on the held lines: a complete separator starts an entry; a dead prefix is body. */
   #match(): void {
     while (this.#held.length > 0) {
-      const lines = this.#held.map(([t]) => t);
-      if (this.#post !== undefined && COMPLETED.test(lines[0])) {
+      const held = this.#held;
+      if (this.#post !== undefined && COMPLETED.test(held[0][0])) {
         const trailer = this.#post.split("\n").slice(0, -1);
         const want = ["", ...trailer];
-        if (lines.slice(1).every((l, i) => i < want.length && want[i] === l)) return; // maybe the end
+        if (held.slice(1).every(([l], i) => i < want.length && want[i] === l)) return; // maybe the end
       }
-      const m = matchSeparator(lines, this.#entries, this.#seen);
+      // The held lines are fed to the matcher once each, as they arrive; it starts again after a shift.
+      this.#matcher ??= new SeparatorMatch(this.#entries);
+      let m: Separator | "prefix" | "no" = "prefix";
+      while (this.#fed < held.length && m === "prefix") m = this.#matcher.add(held[this.#fed++][0]);
+      if (m !== "no" && m !== "prefix" && this.#fed !== held.length) m = "no";
       if (m === "prefix") return;
+      this.#matcher = undefined;
+      this.#fed = 0;
       if (m !== "no") {
-        this.#held = [];
+        checkUnseen(m, this.#seen);
+        this.#clearHeld();
         this.#startEntry(m);
         return;
       }
-      const [, bytes] = this.#held.shift()!;
+      const [, bytes] = held.shift()!;
       this.#body(bytes, 0, bytes.length);
     }
   }
@@ -500,7 +610,7 @@ export class TocStreamSplitter<F = string> {
     if (!e) return;
     const f = this.#files.get(e.file)!;
     if (--f.left === 0) {
-      this.#emit(e.file, withKey(this.#post!, this.#streamKey, f.key));
+      this.#emit(e.file, this.#postKeyed!.with(f.key));
       this.#out.push({ file: e.file, end: true });
     }
     this.#current = undefined;
@@ -520,7 +630,7 @@ export class TocStreamSplitter<F = string> {
     let text = "";
     if (!f.started) {
       f.started = true;
-      text += withKey(this.#pre!, this.#streamKey, f.key);
+      text += this.#preKeyed!.with(f.key);
     }
     const needsTablespace = sep.setTablespace !== undefined || TABLESPACE_DESCS.has(e.desc);
     if (needsTablespace && this.#tablespace !== undefined && f.tablespace !== this.#tablespace) {
@@ -553,6 +663,8 @@ export class TocStreamSplitter<F = string> {
     }
     this.#pre = pre;
     this.#post = this.#frame.slice(pre.length);
+    this.#preKeyed = new Keyed(this.#pre, this.#streamKey);
+    this.#postKeyed = new Keyed(this.#post, this.#streamKey);
     this.#preamble = [];
   }
 }
