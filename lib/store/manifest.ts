@@ -228,6 +228,11 @@ function* jsonPieces(value: unknown, key: string, pad: string): Generator<string
     yield JSON.stringify(v) ?? "null";
     return;
   }
+  if (typeof v.toJSON !== "function" && smallJson(v, SMALL) >= 0) {
+    // JSON.stringify's own text, indented to `pad` (a JSON text has no raw newline inside a string)
+    yield pad ? JSON.stringify(v, null, 2).replaceAll("\n", `\n${pad}`) : JSON.stringify(v, null, 2);
+    return;
+  }
   const inner = pad + "  ";
   const skip = (x: unknown) => x === undefined || typeof x === "function" || typeof x === "symbol";
   if (Array.isArray(v)) {
@@ -248,6 +253,27 @@ function* jsonPieces(value: unknown, key: string, pad: string): Generator<string
     yield* jsonPieces(v[k], k, inner);
   }
   yield `\n${pad}}`;
+}
+
+/** The most values (at any depth) of an object or array that {@link jsonPieces} writes as one piece. */
+const SMALL = 64;
+
+/**
+ * Whether `v` (an object or array, not to be turned by a toJSON of its own) holds at most `budget`
+ * values at any depth: then it is one piece, as JSON.stringify writes it, instead of a generator per
+ * value (a manifest's thousands of file and table entries). Returns the budget left, or -1.
+ */
+function smallJson(v: object, budget: number): number {
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) continue;
+    if (--budget < 0) return -1;
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== null && typeof x === "object") {
+      budget = smallJson(x, budget);
+      if (budget < 0) return -1;
+    }
+  }
+  return budget;
 }
 
 /** A manifest field that does not have its type: its path (`files["x"].bytes`) and what is wrong. */

@@ -95,6 +95,12 @@ Deno.test("manifestText gives JSON.stringify's text of the manifest (files sorte
   // what JSON.stringify leaves out or turns into null; integer-like keys, which come first
   m.schemas[0].tables[0].partitionOf = undefined;
   m.odd = [undefined, () => 1, null, [], {}, { "12": 1, b: [1, [2, { c: '\u2028"' }]] }, new Date(0)];
+  // the same, in values too large to be written as one piece (walked value by value)
+  m.oddLarge = Array.from(
+    { length: 100 },
+    (_, i) => [m.odd, undefined, () => 1, { u: undefined, d: new Date(i) }][i % 4],
+  );
+  m.turned = { toJSON: (key: string) => ({ key, list: Array.from({ length: 100 }, (_, i) => i) }) };
   m.files["10"] = { bytes: 1, sha256: "1".repeat(64) };
   for (let i = 0; i < 3000; i++) m.files[`t/${i}/data.sql`] = { bytes: i, sha256: "a".repeat(64) };
   const files: Loose = {};
