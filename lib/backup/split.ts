@@ -145,6 +145,8 @@ export class CopySplitter {
   #maxBytes: number;
   #openPart: (n: number) => Promise<FileSink>;
   #header: Uint8Array[] = [];
+  /** Header lines of the piece being pushed, as a view into it: copied once, before push returns. */
+  #headerRun?: { buf: Uint8Array; start: number; end: number };
   /** The COPY statement's lines (more than one when a quoted name holds a newline). */
   #copyHead: Uint8Array[] = [];
   #quoted = false;
@@ -202,9 +204,18 @@ export class CopySplitter {
   /** Opens the next part, starting with the header and the COPY statement. */
   async #nextPart(): Promise<FileSink> {
     const next = await this.#openPart(++this.#opened);
+    this.#sealHeader();
     for (const h of this.#header) await next.write(h);
     for (const h of this.#copyHead) await next.write(h);
     return next;
+  }
+
+  /** Copies the header lines of the piece being pushed (it is not kept). */
+  #sealHeader(): void {
+    const r = this.#headerRun;
+    if (!r) return;
+    this.#headerRun = undefined;
+    this.#header.push(r.buf.slice(r.start, r.end));
   }
 
   async #split(): Promise<void> {
@@ -274,7 +285,12 @@ export class CopySplitter {
       if (startsWith(buf, start, end, RESTRICT)) {
         this.#restrictKey = dec.decode(line).slice(RESTRICT.length).trim();
       }
-      this.#header.push(line.slice());
+      const r = this.#headerRun;
+      if (r && r.buf === buf && r.end === start) r.end = end;
+      else {
+        this.#sealHeader();
+        this.#headerRun = { buf, start, end };
+      }
     }
     this.#emit(line);
   }
@@ -352,6 +368,7 @@ export class CopySplitter {
         }
       }
     }
+    this.#sealHeader();
     await this.#flush();
   }
 
