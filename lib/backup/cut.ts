@@ -79,6 +79,15 @@ interface TableJob {
   filesDone: number;
   /** Whether onTable was called for it. */
   reported: boolean;
+  /** Whether its folder (its schema.sql's and data parts') was made. */
+  dirMade?: boolean;
+}
+
+/** Makes a table's folder, once: its data parts and its schema.sql are written there. */
+function tableDir(job: TableFilesJob, x: TableJob): void {
+  if (x.dirMade) return;
+  Deno.mkdirSync(join(job.stagingDir, dirname(x.t.schemaFile)), { recursive: true, mode: 0o700 });
+  x.dirMade = true;
 }
 
 /**
@@ -230,13 +239,8 @@ function emptyEntry(t: PlannedTable): ManifestTable {
  * Opens data part `n` of `t` for splitCopyStream, noting its path in `parts` (and `written`). The
  * first part is written as data.sql, and renamed to data.001.sql when a second one is opened.
  */
-function partOpener(
-  job: TableFilesJob,
-  s: PlannedSchema,
-  t: PlannedTable,
-  parts: string[],
-  written?: string[],
-) {
+function partOpener(job: TableFilesJob, x: TableJob, parts: string[], written?: string[]) {
+  const { s, t } = x;
   return (n: number): Promise<FileSink> => {
     if (n === 2) {
       const first = tableDataPath(s.seg, t.tableSeg, 1);
@@ -247,8 +251,9 @@ function partOpener(
     const p = n === 1 ? t.dataFile : tableDataPath(s.seg, t.tableSeg, n);
     parts.push(p);
     written?.push(p);
+    tableDir(job, x);
     // Blocking calls: thousands of small files, each call cheaper than handing it to a worker thread.
-    return FileSink.open(join(job.stagingDir, p), { sync: !job.syncs, blocking: true });
+    return FileSink.open(join(job.stagingDir, p), { sync: !job.syncs, blocking: true, parentMade: true });
   };
 }
 
@@ -302,7 +307,7 @@ async function splitTables(
   let data: { file: FileRoute; w: DataWriter } | undefined;
   const openData = async ({ x }: FileRoute): Promise<DataWriter> => {
     const parts: string[] = [];
-    const split = await CopySplitter.open(job.maxFileSize, partOpener(job, x.s, x.t, parts, track.written));
+    const split = await CopySplitter.open(job.maxFileSize, partOpener(job, x, parts, track.written));
     return { split, parts };
   };
   const handle = async (out: SplitOutput<FileRoute>[]) => {
@@ -323,9 +328,8 @@ async function splitTables(
         const text = new Uint8Array(bufs.reduce((n, b) => n + b.length, 0));
         bufs.reduce((at, b) => (text.set(b, at), at + b.length), 0);
         // Blocking calls, as for the data files (partOpener); writeFileSync sets the mode exactly.
-        const path = join(stagingDir, t.schemaFile);
-        Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-        Deno.writeFileSync(path, text, { mode: 0o600 });
+        tableDir(job, x);
+        Deno.writeFileSync(join(stagingDir, t.schemaFile), text, { mode: 0o600 });
         files[t.schemaFile] = { bytes: text.length, sha256: createHash("sha256").update(text).digest("hex") };
         m.bytes += files[t.schemaFile].bytes;
         fileDone(x);
@@ -379,7 +383,8 @@ async function splitTables(
 }
 
 /** The fallback: one table's schema.sql and data.sql with one pg_restore each. */
-async function writeTable(job: TableFilesJob, { s, t }: TableJob, toc: TableToc): Promise<ManifestTable> {
+async function writeTable(job: TableFilesJob, x: TableJob, toc: TableToc): Promise<ManifestTable> {
+  const { s, t } = x;
   throwIfInterrupted();
   const { stagingDir, files } = job;
   const signal = job.local.signal;
@@ -388,6 +393,7 @@ async function writeTable(job: TableFilesJob, { s, t }: TableJob, toc: TableToc)
   const schemaArgs = ["-L", `${base}.schema.list`, "-f", join(stagingDir, t.schemaFile), job.dumpFile];
   if (job.restrict) schemaArgs.unshift(`--restrict-key=${restrictKey(s.name, t.name, "schema")}`);
   await Deno.mkdir(join(stagingDir, t.schemaFile, ".."), { recursive: true, mode: 0o700 });
+  x.dirMade = true;
   await runTool({
     path: job.tools.path("pg_restore"),
     args: schemaArgs,
@@ -406,7 +412,7 @@ async function writeTable(job: TableFilesJob, { s, t }: TableJob, toc: TableToc)
     const parts: string[] = [];
     const result = await streamTool(
       { path: job.tools.path("pg_restore"), args: dataArgs, env: {}, what: `writing ${t.dataFile}`, signal },
-      (out) => splitCopyStream(out, job.maxFileSize, partOpener(job, s, t, parts)),
+      (out) => splitCopyStream(out, job.maxFileSize, partOpener(job, x, parts)),
     );
     recordData(job, m, parts, result);
   }

@@ -47,6 +47,8 @@ export interface SinkOptions {
    * than the call. Default false.
    */
   blocking?: boolean;
+  /** true: the parent directory exists (the caller made it), so no mkdir is tried. Default false. */
+  parentMade?: boolean;
 }
 
 /** A file being written. */
@@ -72,10 +74,10 @@ export class FileSink {
     const how = { read: true, write: true, create: true, truncate: true, mode: 0o600 };
     const dir = { recursive: true, mode: 0o700 };
     if (opts.blocking) {
-      Deno.mkdirSync(dirname(path), dir);
+      if (!opts.parentMade) Deno.mkdirSync(dirname(path), dir);
       return new FileSink(Deno.openSync(path, how), opts);
     }
-    await Deno.mkdir(dirname(path), dir);
+    if (!opts.parentMade) await Deno.mkdir(dirname(path), dir);
     return new FileSink(await Deno.open(path, how), opts);
   }
 
