@@ -27,13 +27,25 @@
  *   deno task bench:storage [--files 500] [--mb 200] [--jobs 4] [--rounds 1] [--compare DIR]
  * @module
  */
-import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { restCreateBucket, s3Put, startProject } from "../tests/support/storage.ts";
 import { REPO } from "../tests/support/paths.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 import { encodeKey } from "../lib/store/s3.ts";
+import { usageError } from "../lib/base/errors.ts";
 import { measure, parseStatCpuMs, taskV8Flags, treeCpuMs } from "./measure.ts";
+import { intArg, parseBenchArgs, runBench } from "./args.ts";
+
+const TASK = "bench:storage";
+
+const USAGE = `usage: deno task ${TASK} [options]
+  --files N      files to upload to the bench's bucket (default 500)
+  --mb N         their size in all, in MB (default 200)
+  --jobs N       --jobs of each backup (default 4; curl always runs 4 processes)
+  --rounds N     rounds of curl x4, then each tool's first and second backup (default 1)
+  --compare DIR  also time the backup.ts of the checkout DIR in every round, the two tools in
+                 alternating order, and report this code's first backup against it
+  --help         this text`;
 
 const log = (l: string) => console.error(`bench: ${l}`);
 
@@ -89,22 +101,29 @@ function mainThreadCpuMs(pid: number): number {
 }
 
 async function main() {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      files: { type: "string", default: "500" },
-      mb: { type: "string", default: "200" },
-      jobs: { type: "string", default: "4" },
-      rounds: { type: "string", default: "1" },
-      compare: { type: "string" },
-    },
+  const values = parseBenchArgs(TASK, Deno.args, {
+    files: { type: "string" },
+    mb: { type: "string" },
+    jobs: { type: "string" },
+    rounds: { type: "string" },
+    compare: { type: "string" },
+    help: { type: "boolean", short: "h" },
   });
-  const files = Number(values.files), mb = Number(values.mb), jobs = Number(values.jobs);
-  const rounds = Number(values.rounds);
+  if (values.help) return console.log(USAGE);
+  const files = intArg(TASK, "files", values.files, 500, 1);
+  const mb = intArg(TASK, "mb", values.mb, 200, 1);
+  const jobs = intArg(TASK, "jobs", values.jobs, 4, 1);
+  const rounds = intArg(TASK, "rounds", values.rounds, 1, 1);
   const tools: { name: string; repo: string }[] = [{ name: "this", repo: REPO }];
-  if (values.compare) {
+  if (values.compare !== undefined) {
     const other = resolve(values.compare);
-    await Deno.stat(join(other, "backup.ts")); // fails early when it is not a checkout
+    const found = await Deno.stat(join(other, "backup.ts")).then((s) => s.isFile, () => false);
+    if (!found) {
+      throw usageError(
+        `--compare ${values.compare}: no backup.ts there`,
+        "give the folder of another checkout, e.g. a worktree of the start code",
+      );
+    }
     tools.push({ name: "compare", repo: other });
   }
   log(`starting a new project with its Storage server`);
@@ -319,4 +338,4 @@ async function main() {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runBench(main);

@@ -719,10 +719,14 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
   };
 }
 
-function describeParseError(e: unknown, command: Command): string {
+/**
+ * A parseArgs failure as one line that names the flag (`unknown flag '--x' for 'backup'`); `what` is
+ * the command (or bench task) being parsed. Pure.
+ */
+export function describeParseError(e: unknown, what: string): string {
   const msg = e instanceof Error ? e.message : String(e);
   const unknown = msg.match(/Unknown option '([^']+)'/);
-  if (unknown) return `unknown flag '${unknown[1]}' for '${command}'`;
+  if (unknown) return `unknown flag '${unknown[1]}' for '${what}'`;
   const missing = msg.match(/Option '(?:-\w, )?(--[\w-]+)[^']*' argument missing/);
   if (missing) return `flag '${missing[1]}' needs a value`;
   const positional = msg.match(/Unexpected argument '([^']+)'/);
