@@ -20,7 +20,9 @@ import {
   startProject,
   type StorageProject,
 } from "./support/storage.ts";
-import { listFiles, PLAIN_PATH, runCli, spawnCli } from "./support/cli.ts";
+import { type CliResult, listFiles, PLAIN_PATH, runCli, spawnCli } from "./support/cli.ts";
+import { type Proxy, startProxy } from "./support/proxy.ts";
+import { encodeKey } from "../lib/store/s3.ts";
 import { installFakeAz } from "./support/fake_az.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 import type { StorageMap } from "../lib/storage/map.ts";
@@ -339,31 +341,49 @@ Deno.test("change one file, delete one, add one: the next backup downloads only 
   }
 });
 
-/** Waits until the backup writing into `out` has started dumping (its staging folder has a schema folder). */
-async function untilDumping(out: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    for (const e of await Array.fromAsync(Deno.readDir(out)).catch(() => [] as Deno.DirEntry[])) {
-      if (!/^\.staging-[0-9a-f]{12}$/.test(e.name)) continue; // the backup's folder, not its blobs or lock
-      const inside = await Array.fromAsync(Deno.readDir(join(out, e.name))).catch(() =>
-        [] as Deno.DirEntry[]
-      );
-      if (inside.some((x) => x.isDirectory)) return;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error("the backup never started dumping");
+/**
+ * A proxy to the project's Storage server, and the S3 endpoint through it (the server's own path
+ * behind the proxy's port), for a run whose requests a test holds ({@link Proxy.holdRequest}).
+ */
+function storageProxy(p: StorageProject): { proxy: Proxy; env: Record<string, string> } {
+  const proxy = startProxy(Number(new URL(p.storage.url).port));
+  const endpoint = new URL(p.storage.endpoint);
+  endpoint.port = String(proxy.port);
+  return { proxy, env: { SUPABASE_S3_ENDPOINT: endpoint.href.replace(/\/$/, "") } };
+}
+
+/**
+ * The start of the request line of a GET of the object `name` through {@link storageProxy} (of any
+ * object of the bucket without `name`), for a hold.
+ */
+const getOf = (p: StorageProject, bucket: string, name?: string) => {
+  const path = `${new URL(p.storage.endpoint).pathname}/${encodeKey(bucket)}/`;
+  return name === undefined ? `GET ${path}` : `GET ${path}${encodeKey(name)} `;
+};
+
+/** Waits for `held`; fails with the run's output when the run ends first (it never made that request). */
+async function untilHeld(held: Promise<void>, run: Promise<{ code: number; stderr: string }>): Promise<void> {
+  const ended = run.then((r) => {
+    throw new Error(`the run ended (exit ${r.code}) without the request the test holds:\n${r.stderr}`);
+  });
+  ended.catch(() => {}); // raced below; once held, the run's end is awaited by the caller
+  await Promise.race([held, ended]);
 }
 
 Deno.test("a file replaced after the snapshot, before its download, is reported, not saved under the old row", async () => {
   const { p } = await source();
   const out = await Deno.makeTempDir({ prefix: "storage-race-" });
   const name = "race/replaced.txt";
+  // the run's GET of the file waits in the proxy until the file is replaced: the run read its rows
+  // (in the snapshot) before any download, so the row is the old one and the bytes are the new ones
+  const { proxy, env } = storageProxy(p);
   try {
     await restPut(p.storage, "docs", name, bytesOf(700, 2000), { contentType: "text/plain" });
-    const running = backup(p, out, [], {}, true);
-    await untilDumping(out);
+    const hold = proxy.holdRequest(getOf(p, "docs", name));
+    const running = backup(p, out, [], env, true);
+    await untilHeld(hold.held, running);
     await restPut(p.storage, "docs", name, bytesOf(701, 2500), { contentType: "text/plain", upsert: true });
+    hold.release();
     const r = await running;
     assertEquals(r.code, 0, r.stderr);
     ok(r.stderr.includes(`docs/${name} changed after the snapshot`), r.stderr);
@@ -374,6 +394,7 @@ Deno.test("a file replaced after the snapshot, before its download, is reported,
     const rows = await Deno.readTextFile(join(out, "latest", "storage", "tables", "objects", "data.sql"));
     ok(rows.includes(name), "the row is in the database backup");
   } finally {
+    await proxy.close();
     await restDelete(p.storage, "docs", name).catch(() => {});
     await Deno.remove(out, { recursive: true });
   }
@@ -443,31 +464,43 @@ Deno.test("wrong keys, a wrong endpoint, a server that goes away: clean failures
     ok(/^error: no pg_dump 17 or newer found/.test(noPgLines.at(-2)!), noPg.stderr);
     ok(noPgLines.at(-1)!.startsWith("hint: "), noPg.stderr);
     assertEquals(await listFiles(out), rootBefore, "a run without pg_dump left files in the root");
-    // the server goes away after the snapshot, before the downloads; a server that is stopping may
-    // still answer (HTTP 503) before its port closes
+    // the server goes away after the snapshot, before the downloads: the run's first GET of a file
+    // waits in a proxy while the server stops (the others may go on; the run cannot end without
+    // that one). A server that is stopping may still answer (HTTP 503) before its port closes.
     const serverGone =
       /error: (cannot reach the S3 endpoint|download of .* broke off|S3 get .* failed \(HTTP 5\d\d)/;
-    const running = backup(p, out, ["--retries", "1"], {}, true);
-    await untilDumping(out);
-    await p.storage.stopServer();
-    const r = await running;
-    await p.storage.startServer();
+    const gone = async (run: (env: Record<string, string>) => Promise<CliResult>, marker: string) => {
+      const { proxy, env } = storageProxy(p);
+      try {
+        const hold = proxy.holdRequest(marker);
+        const running = run(env);
+        await untilHeld(hold.held, running);
+        await p.storage.stopServer();
+        hold.release();
+        return await running;
+      } finally {
+        await proxy.close();
+        await p.storage.startServer();
+      }
+    };
+    // (photos/ is in latest/: the runs download the files of docs/ only)
+    const r = await gone((env) => backup(p, out, ["--retries", "1"], env, true), getOf(p, "docs"));
     assertEquals(r.code, 1, r.stderr);
     ok(serverGone.test(r.stderr), r.stderr);
     ok(/hint: .*latest\/ is unchanged/.test(r.stderr), r.stderr);
     assertEquals(await Deno.readTextFile(join(out, "latest", "manifest.json")), before, "latest/ changed");
-    // and in the middle of the downloads (the run stopped while the server stops), with a step summary
+    // and in the middle of the downloads (one at a time: the files of docs/ before under_score-dash.txt
+    // by name are downloaded when it waits in the proxy), with a step summary
     const summary = join(out, "..", `${out.split("/").pop()}-summary.md`);
-    const mid = spawnCli(backupArgs(p, out, ["--retries", "1", "--jobs", "1"], true), {
-      ...s3Env(p),
-      GITHUB_STEP_SUMMARY: summary,
-    });
-    await untilDownloaded(out);
-    Deno.kill(mid.child.pid, "SIGSTOP");
-    await p.storage.stopServer();
-    Deno.kill(mid.child.pid, "SIGCONT");
-    const m = await mid.result;
-    await p.storage.startServer();
+    const m = await gone(
+      (env) =>
+        runCli(backupArgs(p, out, ["--retries", "1", "--jobs", "1"], true), {
+          ...s3Env(p),
+          ...env,
+          GITHUB_STEP_SUMMARY: summary,
+        }),
+      getOf(p, "docs", "under_score-dash.txt"),
+    );
     assertEquals(m.code, 1, m.stderr);
     assertEquals(m.stderr.split("\n").filter((l) => l.startsWith("error:")).length, 1, m.stderr);
     ok(serverGone.test(m.stderr), m.stderr);
@@ -714,23 +747,6 @@ Deno.test("--storage with --vault reads the S3 keys from the same Key Vault; fla
   }
 });
 
-/** Waits until a run writing into `out` has a finished download in its holder folder. */
-async function untilDownloaded(out: string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    for (const e of await Array.fromAsync(Deno.readDir(out)).catch(() => [] as Deno.DirEntry[])) {
-      if (!/^\.staging-[0-9a-f]{12}-blobs-/.test(e.name)) continue;
-      const inside = await Array.fromAsync(Deno.readDir(join(out, e.name))).catch(() =>
-        [] as Deno.DirEntry[]
-      );
-      // a finished download is named by its sha256 (a temporary name until then)
-      if (inside.some((x) => x.isFile && /^[0-9a-f]{64}$/.test(x.name))) return;
-    }
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error("the backup never finished a download");
-}
-
 const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
 
 Deno.test("a sweep while a backup runs deletes nothing that backup needs", async () => {
@@ -759,13 +775,14 @@ Deno.test("a sweep while a backup runs deletes nothing that backup needs", async
     await Deno.utime(blob, old, old);
     await restPut(p.storage, bucket, "0-first.bin", first, { contentType: "application/octet-stream" });
     for (const f of many) await restPut(p.storage, bucket, f.name, f.bytes, { contentType: "text/plain" });
-    const run = spawnCli(backupArgs(p, out, ["--bucket", bucket, "--jobs", "1"]), s3Env(p));
-    let stopped = false;
+    // one file at a time, by name: when the GET of f-1.bin waits in the proxy, 0-first.bin is done
+    // and the run relies on the store's blob
+    const { proxy, env } = storageProxy(p);
+    const hold = proxy.holdRequest(getOf(p, bucket, "f-1.bin"));
+    const run = spawnCli(backupArgs(p, out, ["--bucket", bucket, "--jobs", "1"]), { ...s3Env(p), ...env });
+    let r: CliResult;
     try {
-      // 0-first.bin (first by name) is done and the run relies on the store's blob: stop it there
-      await untilDownloaded(out);
-      Deno.kill(run.child.pid, "SIGSTOP");
-      stopped = true;
+      await untilHeld(hold.held, run.result);
       const pruned = await runCli(["prune", "--out", out, "--keep-last", "1"]);
       assertEquals(pruned.code, 0, pruned.stderr);
       ok(/removed 1\b/.test(pruned.stdout), pruned.stdout);
@@ -777,9 +794,10 @@ Deno.test("a sweep while a backup runs deletes nothing that backup needs", async
         pruned.stderr,
       );
     } finally {
-      if (stopped) Deno.kill(run.child.pid, "SIGCONT");
+      hold.release();
+      r = await run.result;
+      await proxy.close();
     }
-    const r = await run.result;
     assertEquals(r.code, 0, r.stderr);
     const { map } = await readLatest(out);
     assertEquals(map.objects.find((o) => o.name === "0-first.bin")?.sha256, sha256(first));

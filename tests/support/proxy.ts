@@ -1,6 +1,7 @@
 /**
- * A TCP proxy on 127.0.0.1 for tests and the benchmark: adds latency in each direction, and can
- * cut every connection (to simulate a dropped network) or refuse new ones.
+ * A TCP proxy on 127.0.0.1 for tests and the benchmark: adds latency in each direction, can cut
+ * every connection (to simulate a dropped network) or refuse new ones, and can hold one request
+ * until the test lets it go (to put a change between a client's steps without racing it).
  * @module
  */
 
@@ -20,7 +21,22 @@ export interface Proxy {
   refuseFor(ms: number): void;
   /** Connections refused so far (by `refuse` or `refuseNext`). */
   refused: number;
+  /**
+   * Holds the first request from now on whose bytes (client to server) hold `marker`, such as
+   * `GET /s3/docs/a.txt `: that read and everything after it on its connection wait until
+   * `release()` (other connections go on). `held` resolves once such a request is held. A marker
+   * cut between two reads is still found.
+   */
+  holdRequest(marker: string): { held: Promise<void>; release(): void };
+  /** Releases what it holds, then closes the listener and every connection. */
   close(): Promise<void>;
+}
+
+/** A {@link Proxy.holdRequest} not yet met. */
+interface Hold {
+  marker: string;
+  found(): void;
+  released: Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,6 +46,7 @@ async function pump(
   to: Deno.TcpConn,
   delayMs: number,
   closed: () => boolean,
+  gate?: (data: Uint8Array) => Promise<void> | undefined,
 ): Promise<void> {
   // Chunks are released in order, each no earlier than delayMs after it arrived.
   const queue: { at: number; data: Uint8Array }[] = [];
@@ -58,6 +75,8 @@ async function pump(
     for (;;) {
       const n = await from.read(buf);
       if (n === null) break;
+      const held = gate?.(buf.subarray(0, n)); // undefined (no wait) unless this read is held
+      if (held) await held;
       queue.push({ at: Date.now() + delayMs, data: buf.slice(0, n) });
       wake?.();
     }
@@ -79,6 +98,23 @@ export function startProxy(targetPort: number, delayMs = 0): Proxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.TcpConn>();
   let refusing: { ms: number; from?: number } | undefined;
+  let hold: Hold | undefined;
+  const releases: (() => void)[] = [];
+  const latin1 = new TextDecoder("latin1");
+  /** A connection's check of what its client sends against the hold (the end of its last read kept). */
+  const gateOf = () => {
+    let tail = "";
+    return (data: Uint8Array): Promise<void> | undefined => {
+      if (!hold) return undefined;
+      const text = tail + latin1.decode(data);
+      tail = text.slice(Math.max(0, text.length - (hold.marker.length - 1)));
+      if (!text.includes(hold.marker)) return undefined;
+      const h = hold;
+      hold = undefined;
+      h.found();
+      return h.released;
+    };
+  };
   const refuseNow = () => {
     if (!refusing) return false;
     refusing.from ??= Date.now();
@@ -104,7 +140,17 @@ export function startProxy(targetPort: number, delayMs = 0): Proxy {
       }
       open.clear();
     },
+    holdRequest(marker: string) {
+      let found!: () => void, release!: () => void;
+      const held = new Promise<void>((r) => found = r);
+      const released = new Promise<void>((r) => release = r);
+      hold = { marker, found, released };
+      releases.push(release);
+      return { held, release };
+    },
     async close() {
+      hold = undefined;
+      for (const r of releases) r();
       listener.close();
       proxy.cutAll();
       await accepting.catch(() => {});
@@ -132,7 +178,10 @@ export function startProxy(targetPort: number, delayMs = 0): Proxy {
       open.add(upstream);
       let isClosed = false;
       const closed = () => isClosed;
-      Promise.all([pump(client, upstream, delayMs, closed), pump(upstream, client, delayMs, closed)]).finally(
+      Promise.all([
+        pump(client, upstream, delayMs, closed, gateOf()),
+        pump(upstream, client, delayMs, closed),
+      ]).finally(
         () => {
           isClosed = true;
           for (const c of [client, upstream]) {
