@@ -4,6 +4,7 @@
  * pure (it throws a usage {@link BackupError}); {@link runBench} is the one place that prints and exits.
  * @module
  */
+import { join, resolve } from "node:path";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { BackupError, ExitCode, usageError } from "../lib/base/errors.ts";
 import { stderrLine } from "../lib/base/output.ts";
@@ -25,13 +26,13 @@ export function parseBenchArgs<const O extends ParseArgsOptionsConfig>(
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (e) {
-    throw usageError(describeParseError(e, task), helpHint(task));
+    throw benchUsageError(task, describeParseError(e, task));
   }
 }
 
 /**
  * The integer value of flag `--name` (`raw` as given, undefined when absent: `dflt`). Pure. Throws a
- * usage {@link BackupError} when it is not an integer of at least `min`.
+ * usage {@link BackupError} when it is not an integer of at least `min` (and at most `max`, if given).
  */
 export function intArg(
   task: string,
@@ -39,16 +40,67 @@ export function intArg(
   raw: string | undefined,
   dflt: number,
   min: number,
+  max?: number,
 ): number {
   if (raw === undefined) return dflt;
   const n = Number(raw);
-  if (raw.trim() === "" || !Number.isInteger(n) || n < min) {
-    throw usageError(`--${name} must be an integer of at least ${min}, got '${raw}'`, helpHint(task));
+  if (raw.trim() === "" || !Number.isInteger(n) || n < min || (max !== undefined && n > max)) {
+    const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw benchUsageError(task, `--${name} must be an integer ${range}, got '${raw}'`);
   }
   return n;
 }
 
-const helpHint = (task: string) => `see 'deno task ${task} --help'`;
+/**
+ * The value of flag `--name`, one of `choices` (`raw` undefined: the first of them). Pure. Throws a
+ * usage {@link BackupError} for any other value.
+ */
+export function choiceArg<const C extends readonly [string, ...string[]]>(
+  task: string,
+  name: string,
+  raw: string | undefined,
+  choices: C,
+): C[number] {
+  if (raw === undefined) return choices[0];
+  const found = choices.find((c) => c === raw);
+  if (found === undefined) {
+    throw benchUsageError(task, `--${name} must be ${choices.join(" or ")}, got '${raw}'`);
+  }
+  return found;
+}
+
+/** A usage {@link BackupError} about the flags of bench `task`, with the hint that points at `--help`. */
+export function benchUsageError(task: string, message: string): BackupError {
+  return usageError(message, `see 'deno task ${task} --help'`);
+}
+
+const isFile = (path: string) => Deno.stat(path).then((s) => s.isFile, () => false);
+
+const CHECKOUT = "another checkout, e.g. a worktree of the start code";
+
+/**
+ * `--compare DIR` (or `--FLAG DIR`) made absolute, once DIR is found to hold a `backup.ts` (another
+ * checkout of the tool); else a usage {@link BackupError}.
+ */
+export async function checkoutArg(dir: string, flag = "compare"): Promise<string> {
+  if (!await isFile(join(dir, "backup.ts"))) {
+    throw usageError(
+      `--${flag} ${dir}: no backup.ts there`,
+      `give the folder of ${CHECKOUT}`,
+    );
+  }
+  return resolve(dir);
+}
+
+/** Throws a usage {@link BackupError} unless `file`, given as `--FLAG FILE`, is a file: a checkout's `backup.ts`. */
+export async function backupFileArg(file: string, flag: string): Promise<void> {
+  if (!await isFile(file)) {
+    throw usageError(
+      `--${flag} ${file}: no such file`,
+      `give the backup.ts of ${CHECKOUT}`,
+    );
+  }
+}
 
 /**
  * Runs a bench's `main` and exits: 0 when it returns; for a {@link BackupError} (bad usage) its

@@ -8,10 +8,11 @@
  *   deno task bench [--tables 200] [--mb 50] [--schemas 1] [--big-value MB] [--rtt-ms 20] [--large]
  *                   [--skip-per-table] [--skip-restore] [--repeat 1] [--subset 20] [--jobs 4] [--json FILE]
  *
+ * `--help` lists every flag; a bad flag or value stops it with one `error:` and one `hint:` line, exit 2.
+ *
  * Progress goes to stderr; the report (a table, then JSON) to stdout. Not a test.
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { clientBinDir } from "../dev/pgenv.ts";
@@ -23,11 +24,13 @@ import {
   bigValueSql,
   datasetSchemas,
   type DatasetTable,
+  MAX_BIG_VALUE_MB,
   perTableSubset,
   planDataset,
   subsetShare,
   tableSql,
 } from "./dataset.ts";
+import { backupFileArg, benchUsageError, intArg, parseBenchArgs, runBench } from "./args.ts";
 import { measure, type Measurement, type MeasureOptions, taskV8Flags } from "./measure.ts";
 import {
   type ApproachResult,
@@ -46,7 +49,7 @@ const USAGE = `usage: deno task bench [options]
   --mb N            table data to generate, in MB (default 50)
   --large           1 GB of data (same as --mb 1024)
   --schemas N       spread the tables over N schemas s001… (default 1: all in public)
-  --big-value MB    also one table with one bytea value of MB MiB (default: none)
+  --big-value MB    also one table with one bytea value of MB MiB, at most ${MAX_BIG_VALUE_MB} (default: none)
   --rtt-ms N        round-trip time the proxy adds (default 20)
   --jobs N          --jobs for our tool and -j for pg_dump -Fd (default 4)
   --repeat N        runs of each approach; the median wall time is reported (default 1)
@@ -62,7 +65,8 @@ const USAGE = `usage: deno task bench [options]
   --setting K=V     a server setting for the benchmark's PostgreSQL (repeatable), e.g.
                     max_locks_per_transaction=256
   --only LIST       run only these approaches (comma-separated ids, e.g. ours-proxy,pg_dump-Fd-j4-proxy)
-  --json FILE       also write the JSON report to FILE`;
+  --json FILE       also write the JSON report to FILE
+  --help            this text`;
 
 interface BenchArgs {
   tables: number;
@@ -83,46 +87,46 @@ interface BenchArgs {
   json?: string;
 }
 
-function parseBenchArgs(argv: string[]): BenchArgs {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      tables: { type: "string" },
-      mb: { type: "string" },
-      large: { type: "boolean" },
-      schemas: { type: "string" },
-      "big-value": { type: "string" },
-      "rtt-ms": { type: "string" },
-      jobs: { type: "string" },
-      repeat: { type: "string" },
-      subset: { type: "string" },
-      "skip-per-table": { type: "boolean" },
-      "skip-restore": { type: "boolean" },
-      only: { type: "string" },
-      setting: { type: "string", multiple: true },
-      "v8-flags": { type: "string" },
-      tool: { type: "string" },
-      compare: { type: "string" },
-      json: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
+const TASK = "bench";
+
+/**
+ * The bench's flags (pure): undefined for `--help`. `v8Flags` is left undefined when not given (the
+ * caller takes those of `deno task backup`). Throws a usage {@link BackupError} for a bad flag or value.
+ */
+export function parseMainArgs(argv: string[]): BenchArgs | undefined {
+  const values = parseBenchArgs(TASK, argv, {
+    tables: { type: "string" },
+    mb: { type: "string" },
+    large: { type: "boolean" },
+    schemas: { type: "string" },
+    "big-value": { type: "string" },
+    "rtt-ms": { type: "string" },
+    jobs: { type: "string" },
+    repeat: { type: "string" },
+    subset: { type: "string" },
+    "skip-per-table": { type: "boolean" },
+    "skip-restore": { type: "boolean" },
+    only: { type: "string" },
+    setting: { type: "string", multiple: true },
+    "v8-flags": { type: "string" },
+    tool: { type: "string" },
+    compare: { type: "string" },
+    json: { type: "string" },
+    help: { type: "boolean", short: "h" },
   });
-  if (values.help) {
-    console.log(USAGE);
-    Deno.exit(0);
+  if (values.help) return undefined;
+  const int = (name: string, v: string | undefined, dflt: number, min: number, max?: number) =>
+    intArg(TASK, name, v, dflt, min, max);
+  const tables = int("tables", values.tables, 200, 1);
+  const schemas = int("schemas", values.schemas, 1, 1);
+  if (schemas > tables) {
+    throw benchUsageError(TASK, `--schemas ${schemas} needs at least as many --tables, got ${tables}`);
   }
-  const int = (name: string, v: string | undefined, dflt: number, min: number) => {
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got '${v}'`);
-    return n;
-  };
   return {
-    tables: int("tables", values.tables, 200, 1),
+    tables,
     mb: values.large ? 1024 : int("mb", values.mb, 50, 1),
-    schemas: int("schemas", values.schemas, 1, 1),
-    bigValueMb: int("big-value", values["big-value"], 0, 1),
+    schemas,
+    bigValueMb: int("big-value", values["big-value"], 0, 1, MAX_BIG_VALUE_MB),
     rttMs: int("rtt-ms", values["rtt-ms"], 20, 0),
     jobs: int("jobs", values.jobs, 4, 1),
     repeat: int("repeat", values.repeat, 1, 1),
@@ -131,10 +135,12 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     skipRestore: !!values["skip-restore"],
     only: values.only?.split(",").map((s) => s.trim()).filter(Boolean),
     settings: (values.setting ?? []).map((kv) => {
-      if (!/^[a-z_][a-z0-9_.]*=\S+$/.test(kv)) throw new Error(`--setting must be NAME=VALUE, got '${kv}'`);
+      if (!/^[a-z_][a-z0-9_.]*=\S+$/.test(kv)) {
+        throw benchUsageError(TASK, `--setting must be NAME=VALUE, got '${kv}'`);
+      }
       return kv;
     }),
-    v8Flags: values["v8-flags"] ?? taskV8Flags(REPO),
+    v8Flags: values["v8-flags"],
     tool: values.tool ?? join(REPO, "backup.ts"),
     compare: values.compare,
     json: values.json,
@@ -357,7 +363,11 @@ async function clientTools(): Promise<string> {
 }
 
 async function main() {
-  const args = parseBenchArgs(Deno.args);
+  const parsed = parseMainArgs(Deno.args);
+  if (!parsed) return console.log(USAGE);
+  const args = { ...parsed, v8Flags: parsed.v8Flags ?? taskV8Flags(REPO) };
+  await backupFileArg(args.tool, "tool");
+  if (args.compare !== undefined) await backupFileArg(args.compare, "compare");
   if (Deno.build.os !== "linux") throw new Error("the benchmark reads /proc: it runs on Linux only");
   const loadAtStart = await loadAverage();
   const bin = await clientTools();
@@ -761,11 +771,4 @@ function roundAll(r: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v)]));
 }
 
-if (import.meta.main) {
-  try {
-    await main();
-  } catch (e) {
-    console.error(redact(`bench: error: ${(e as Error).message}`));
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runBench(main);

@@ -159,12 +159,20 @@ export function subsetShare(all: DatasetTable[], subset: DatasetTable[]): number
 export const BIG_VALUE_TABLE = "public.big_value";
 
 /**
+ * The largest `--big-value`, in MiB: a bytea's COPY text is twice its size, and PostgreSQL sends at
+ * most 1 GB in one row.
+ */
+export const MAX_BIG_VALUE_MB = 500;
+
+/**
  * The table and the one row of `--big-value MB`: a bytea of exactly `mb` MiB (MD5 digests of a
  * series, so it does not compress). Throws on a size that is not a positive integer or above
- * 500 MiB (a bytea's COPY text is twice its size, and PostgreSQL sends at most 1 GB in one row).
+ * {@link MAX_BIG_VALUE_MB}.
  */
 export function bigValueSql(mb: number): string {
-  if (!Number.isInteger(mb) || mb < 1 || mb > 500) throw new Error("--big-value must be 1-500 (MB)");
+  if (!Number.isInteger(mb) || mb < 1 || mb > MAX_BIG_VALUE_MB) {
+    throw new Error(`--big-value must be 1-${MAX_BIG_VALUE_MB} (MB)`);
+  }
   const bytes = mb * 1024 * 1024;
   return [
     `CREATE TABLE ${BIG_VALUE_TABLE} (id integer PRIMARY KEY, v bytea NOT NULL);`,

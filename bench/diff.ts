@@ -6,10 +6,11 @@
  * runs the tool: --v8-flags=--max-semi-space-size=1), and checks that our diff counts exactly the
  * changes made. Progress goes to stderr; the report (a table, then JSON) to stdout. Not a test.
  *
- *   deno task bench:diff [--mb 1024] [--tables 20]
+ *   deno task bench:diff [--mb 1024] [--tables 20] [--keep DIR]
+ *
+ * `--help` lists the flags; a bad flag or value stops it with one `error:` and one `hint:` line, exit 2.
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { startCluster } from "../tests/support/cluster.ts";
 import { REPO } from "../tests/support/paths.ts";
@@ -17,6 +18,7 @@ import { clientBinDir } from "../dev/pgenv.ts";
 import { type DatasetTable, planDataset, tableSql } from "./dataset.ts";
 import { measure, type Measurement } from "./measure.ts";
 import { mib, secs } from "./report.ts";
+import { intArg, parseBenchArgs, runBench } from "./args.ts";
 
 const log = (l: string) => console.error(`bench: ${l}`);
 
@@ -55,21 +57,45 @@ async function run(cmd: string, args: string[], env: Record<string, string>, cwd
   return dec.decode(out.stdout);
 }
 
-async function main() {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      mb: { type: "string", default: "1024" },
-      tables: { type: "string", default: "20" },
-      keep: { type: "string" },
-    },
+const TASK = "bench:diff";
+
+const USAGE = `usage: deno task ${TASK} [options]
+  --mb N         table data of the bench database, in MB (default 1024)
+  --tables N     its tables (default 20)
+  --keep DIR     build in DIR and leave the backups and dumps there (to profile the diff alone)
+  --help         this text`;
+
+/** The flags of `bench:diff`. */
+export interface DiffBenchArgs {
+  mb: number;
+  tables: number;
+  keep?: string;
+}
+
+/** The bench's flags (pure): undefined for `--help`. Throws a usage BackupError for a bad flag or value. */
+export function parseDiffArgs(argv: string[]): DiffBenchArgs | undefined {
+  const values = parseBenchArgs(TASK, argv, {
+    mb: { type: "string" },
+    tables: { type: "string" },
+    keep: { type: "string" },
+    help: { type: "boolean", short: "h" },
   });
-  const spec = { tables: Number(values.tables), mb: Number(values.mb) };
+  if (values.help) return undefined;
+  return {
+    mb: intArg(TASK, "mb", values.mb, 1024, 1),
+    tables: intArg(TASK, "tables", values.tables, 20, 1),
+    ...(values.keep === undefined ? {} : { keep: values.keep }),
+  };
+}
+
+async function main() {
+  const args = parseDiffArgs(Deno.args);
+  if (!args) return console.log(USAGE);
+  const spec = { tables: args.tables, mb: args.mb };
   const tables = planDataset(spec);
   const parents = new Set(tables.flatMap((t) => (t.parent ? [t.parent] : [])));
   const bin = clientBinDir();
-  // --keep DIR: build there and leave the backups and dumps (for profiling the diff alone).
-  const work = values.keep ?? await Deno.makeTempDir({ prefix: "supabase-backup-bench-diff-" });
+  const work = args.keep ?? await Deno.makeTempDir({ prefix: "supabase-backup-bench-diff-" });
   await Deno.mkdir(work, { recursive: true });
   log(`starting PostgreSQL 17 (work dir ${work})`);
   const c = await startCluster(17);
@@ -187,8 +213,8 @@ async function main() {
     console.log(JSON.stringify(report, null, 2));
   } finally {
     await c.stop().catch(() => {});
-    if (!values.keep) await Deno.remove(work, { recursive: true }).catch(() => {});
+    if (!args.keep) await Deno.remove(work, { recursive: true }).catch(() => {});
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runBench(main);

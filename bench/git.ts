@@ -25,18 +25,21 @@
  *
  *   deno task bench:git [--tables 200] [--mb 50] [--days 30] [--spread all|some] [--checkout none|latest]
  *
+ * `--help` lists the flags; a bad flag or value (`--days` below 2 among them) stops it with one
+ * `error:` and one `hint:` line, exit 2.
+ *
  * `--spread all` (the default) changes 1% of the rows of every table, the hardest case: every
  * table's data changes, so every schema dump is new; `some` changes 10% of the rows of one table in
  * ten (the same 1% of all rows, in fewer tables).
  * @module
  */
-import { parseArgs } from "node:util";
 import $ from "dax";
 import { startCluster } from "../tests/support/cluster.ts";
 import { REPO } from "../tests/support/paths.ts";
 import { clientBinDir } from "../dev/pgenv.ts";
 import { type DatasetTable, planDataset, tableSql } from "./dataset.ts";
 import { type ListedObject, planMeasurePack } from "../lib/store/growth.ts";
+import { choiceArg, intArg, parseBenchArgs, runBench } from "./args.ts";
 
 const log = (l: string) => console.error(`bench: ${l}`);
 const GIT_ENV = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
@@ -320,23 +323,54 @@ function updateSql(t: DatasetTable, where: string): string {
 
 const mb = (n: number) => (n / 1e6).toFixed(2);
 
-async function main() {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      tables: { type: "string", default: "200" },
-      mb: { type: "string", default: "50" },
-      days: { type: "string", default: "30" },
-      spread: { type: "string", default: "all" },
-      checkout: { type: "string", default: "none" },
-    },
+const TASK = "bench:git";
+
+const USAGE = `usage: deno task ${TASK} [options]
+  --tables N                tables of the bench database (default 200)
+  --mb N                    their data, in MB (default 50)
+  --days N                  daily backups, at least 2: the report is about the later ones (default 30)
+  --spread all|some         all: 1% of the rows of every table change each day (default); some: 10%
+                            of the rows of one table in ten
+  --checkout none|latest    what each day's sparse clone checks out of backups/: nothing (default),
+                            or latest/
+  --help                    this text`;
+
+/** The flags of `bench:git`. */
+export interface GitBenchArgs {
+  tables: number;
+  mb: number;
+  days: number;
+  spread: "all" | "some";
+  checkout: "none" | "latest";
+}
+
+/** The bench's flags (pure): undefined for `--help`. Throws a usage BackupError for a bad flag or value. */
+export function parseGitArgs(argv: string[]): GitBenchArgs | undefined {
+  const values = parseBenchArgs(TASK, argv, {
+    tables: { type: "string" },
+    mb: { type: "string" },
+    days: { type: "string" },
+    spread: { type: "string" },
+    checkout: { type: "string" },
+    help: { type: "boolean", short: "h" },
   });
-  const checkout = values.checkout === "latest" ? "latest" : "none";
+  if (values.help) return undefined;
+  return {
+    tables: intArg(TASK, "tables", values.tables, 200, 1),
+    mb: intArg(TASK, "mb", values.mb, 50, 1),
+    days: intArg(TASK, "days", values.days, 30, 2),
+    spread: choiceArg(TASK, "spread", values.spread, ["all", "some"]),
+    checkout: choiceArg(TASK, "checkout", values.checkout, ["none", "latest"]),
+  };
+}
+
+async function main() {
+  const args = parseGitArgs(Deno.args);
+  if (!args) return console.log(USAGE);
+  const { checkout, spread, days } = args;
   const patterns = checkout === "none" ? ["/*", "!/backups/"] : ["/*", "!/backups/*/archive/"];
-  const spread = values.spread === "some" ? "some" : "all";
-  const days = Number(values.days);
-  const tables = planDataset({ tables: Number(values.tables), mb: Number(values.mb) });
-  log(`starting PostgreSQL 17 and loading ${tables.length} tables, ~${values.mb} MB`);
+  const tables = planDataset({ tables: args.tables, mb: args.mb });
+  log(`starting PostgreSQL 17 and loading ${tables.length} tables, ~${args.mb} MB`);
   const cluster = await startCluster(17);
   const tmp = await Deno.makeTempDir({ prefix: "bench-git-" });
   try {
@@ -499,7 +533,7 @@ async function main() {
     const maxDisk = Math.max(...rows.map((r) => r.diskBytes));
     const report = {
       tables: tables.length,
-      mb: Number(values.mb),
+      mb: args.mb,
       days,
       spread,
       checkout,
@@ -548,7 +582,7 @@ async function main() {
     const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "-");
     console.log(
       [
-        `git at scale: ${tables.length} tables, ~${values.mb} MB, ${days} daily backups, 1% of rows changed (${spread}), checkout ${
+        `git at scale: ${tables.length} tables, ~${args.mb} MB, ${days} daily backups, 1% of rows changed (${spread}), checkout ${
           checkout === "none" ? "without backups" : "with latest/"
         }`,
         "",
@@ -624,4 +658,4 @@ async function main() {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runBench(main);

@@ -27,14 +27,13 @@
  *   deno task bench:storage [--files 500] [--mb 200] [--jobs 4] [--rounds 1] [--compare DIR]
  * @module
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { restCreateBucket, s3Put, startProject } from "../tests/support/storage.ts";
 import { REPO } from "../tests/support/paths.ts";
 import type { Manifest } from "../lib/store/manifest.ts";
 import { encodeKey } from "../lib/store/s3.ts";
-import { usageError } from "../lib/base/errors.ts";
 import { measure, parseStatCpuMs, taskV8Flags, treeCpuMs } from "./measure.ts";
-import { intArg, parseBenchArgs, runBench } from "./args.ts";
+import { checkoutArg, intArg, parseBenchArgs, runBench } from "./args.ts";
 
 const TASK = "bench:storage";
 
@@ -116,14 +115,7 @@ async function main() {
   const rounds = intArg(TASK, "rounds", values.rounds, 1, 1);
   const tools: { name: string; repo: string }[] = [{ name: "this", repo: REPO }];
   if (values.compare !== undefined) {
-    const other = resolve(values.compare);
-    const found = await Deno.stat(join(other, "backup.ts")).then((s) => s.isFile, () => false);
-    if (!found) {
-      throw usageError(
-        `--compare ${values.compare}: no backup.ts there`,
-        "give the folder of another checkout, e.g. a worktree of the start code",
-      );
-    }
+    const other = await checkoutArg(values.compare);
     tools.push({ name: "compare", repo: other });
   }
   log(`starting a new project with its Storage server`);

@@ -14,9 +14,10 @@
  * its own prefix, before this checkout's.
  *
  *   deno task bench:store [--tables 200] [--mb 50] [--jobs 4] [--only s3|azblob] [--big ROWS] [--compare DIR]
+ *
+ * `--help` lists the flags; a bad flag or value stops it with one `error:` and one `hint:` line, exit 2.
  * @module
  */
-import { parseArgs } from "node:util";
 import { planDataset, tableSql } from "./dataset.ts";
 import { startCluster } from "../tests/support/cluster.ts";
 import { startProject } from "../tests/support/storage.ts";
@@ -27,6 +28,7 @@ import { clientBinDir } from "../dev/pgenv.ts";
 import { S3_SIDES, S3Client } from "../lib/store/s3.ts";
 import { openStore, parseStoreUrl } from "../lib/store/remote.ts";
 import type { ObjectStore } from "../lib/store/object.ts";
+import { checkoutArg, choiceArg, intArg, parseBenchArgs, runBench } from "./args.ts";
 
 const log = (l: string) => console.error(`bench: ${l}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -102,21 +104,60 @@ async function dirBytes(dir: string): Promise<number> {
   return n;
 }
 
-async function main() {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      tables: { type: "string", default: "200" },
-      mb: { type: "string", default: "50" },
-      jobs: { type: "string", default: "4" },
-      only: { type: "string" },
-      big: { type: "string" },
-      compare: { type: "string" },
-    },
+const TASK = "bench:store";
+
+const USAGE = `usage: deno task ${TASK} [options]
+  --tables N         tables of the bench database (default 200)
+  --mb N             their data, in MB (default 50)
+  --jobs N           --jobs of each backup (default 4)
+  --only s3|azblob   measure one store only (default: both)
+  --big ROWS         add one table of ROWS rows, about 150 bytes each (default: none)
+  --compare DIR      also run each first store backup with the backup.ts of the checkout DIR
+  --help             this text`;
+
+/** The flags of `bench:store`. */
+export interface StoreBenchArgs {
+  tables: number;
+  mb: number;
+  jobs: number;
+  kinds: ("s3" | "azblob")[];
+  big?: number;
+  compare?: string;
+}
+
+/** The bench's flags (pure): undefined for `--help`. Throws a usage BackupError for a bad flag or value. */
+export function parseStoreArgs(argv: string[]): StoreBenchArgs | undefined {
+  const values = parseBenchArgs(TASK, argv, {
+    tables: { type: "string" },
+    mb: { type: "string" },
+    jobs: { type: "string" },
+    only: { type: "string" },
+    big: { type: "string" },
+    compare: { type: "string" },
+    help: { type: "boolean", short: "h" },
   });
-  const spec = { tables: Number(values.tables), mb: Number(values.mb) };
-  const kinds = values.only ? [values.only] : ["s3", "azblob"];
-  if (kinds.some((k) => k !== "s3" && k !== "azblob")) throw new Error("--only takes s3 or azblob");
+  if (values.help) return undefined;
+  return {
+    tables: intArg(TASK, "tables", values.tables, 200, 1),
+    mb: intArg(TASK, "mb", values.mb, 50, 1),
+    jobs: intArg(TASK, "jobs", values.jobs, 4, 1),
+    kinds: values.only === undefined
+      ? ["s3", "azblob"]
+      : [choiceArg(TASK, "only", values.only, ["s3", "azblob"])],
+    ...(values.big === undefined ? {} : { big: intArg(TASK, "big", values.big, 0, 1) }),
+    ...(values.compare === undefined ? {} : { compare: values.compare }),
+  };
+}
+
+async function main() {
+  const parsed = parseStoreArgs(Deno.args);
+  if (!parsed) return console.log(USAGE);
+  const args = {
+    ...parsed,
+    ...(parsed.compare === undefined ? {} : { compare: await checkoutArg(parsed.compare) }),
+  };
+  const spec = { tables: args.tables, mb: args.mb };
+  const kinds = args.kinds;
   log(`starting PostgreSQL 17, ${kinds.join(" and ")}`);
   const cluster = await startCluster(17);
   const project = kinds.includes("s3") ? await startProject() : undefined;
@@ -128,19 +169,15 @@ async function main() {
     for (let i = 0; i < tables.length; i += 20) {
       await cluster.sql(tables.slice(i, i + 20).map((t) => tableSql(t, tables)).join("\n"), { db });
     }
-    if (values.big) {
+    if (args.big) {
       await cluster.sql(
         `create table public.big as select g as id, md5(g::text) as a, repeat(md5((g * 7)::text), 3) as b,
-           timestamptz '2026-01-01' + g * interval '1 second' as t from generate_series(1, ${
-          Number(values.big)
-        }) g`,
+           timestamptz '2026-01-01' + g * interval '1 second' as t from generate_series(1, ${args.big}) g`,
         { db },
       );
     }
     log(
-      `loaded ${tables.length} tables (${spec.mb} MB)${
-        values.big ? ` and public.big (${values.big} rows)` : ""
-      }`,
+      `loaded ${tables.length} tables (${spec.mb} MB)${args.big ? ` and public.big (${args.big} rows)` : ""}`,
     );
     const stores: { kind: string; url: string; env: Record<string, string> }[] = [];
     if (project) {
@@ -176,7 +213,7 @@ async function main() {
       SUPABASE_DB_URL: cluster.url({ db }),
       NO_COLOR: "1",
     };
-    const common = ["--yes", "--jobs", values.jobs!];
+    const common = ["--yes", "--jobs", String(args.jobs)];
     log("backup --out (local directory)");
     const local = await run(["backup", "--out", `${work}/out`, ...common], env);
     const localBytes = await dirBytes(`${work}/out/latest`);
@@ -189,18 +226,18 @@ async function main() {
     const report: Record<string, unknown> = {
       tables: tables.length,
       mb: spec.mb,
-      ...(values.big ? { bigRows: Number(values.big) } : {}),
+      ...(args.big ? { bigRows: args.big } : {}),
       local: { ms: local.ms, bytes: localBytes, peakMib: local.peakMib },
     };
     for (const st of stores) {
       const store = await openStore(parseStoreUrl(st.url, "bench"), { env: st.env, retries: 2 });
       const label = (n: number | string) => `backup --store ${st.kind} #${n}`.padEnd(25);
-      if (values.compare) {
-        log(`backup --store ${st.url}-compare with ${values.compare}`);
+      if (args.compare) {
+        log(`backup --store ${st.url}-compare with ${args.compare}`);
         const other = await run(
           ["backup", "--store", `${st.url}-compare`, ...common],
           { ...env, ...st.env },
-          values.compare,
+          args.compare,
         );
         report[`${st.kind}Compare`] = { ms: other.ms, peakMib: other.peakMib };
         lines.push(
@@ -251,4 +288,4 @@ async function main() {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runBench(main);

@@ -2,7 +2,7 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert/strict";
 import { join } from "node:path";
 import { BackupError, ExitCode } from "../../../lib/base/errors.ts";
-import { intArg, parseBenchArgs } from "../../../bench/args.ts";
+import { backupFileArg, checkoutArg, intArg, parseBenchArgs } from "../../../bench/args.ts";
 import { REPO } from "../../support/paths.ts";
 
 const OPTIONS = { files: { type: "string" }, help: { type: "boolean", short: "h" } } as const;
@@ -45,26 +45,88 @@ Deno.test("intArg: the default when absent, the number when an integer of at lea
   }
 });
 
-Deno.test("bench/storage.ts: --help prints the usage and exits 0; an unknown flag is two lines and exit 2", async () => {
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "--quiet", join(REPO, "bench", "storage.ts"), ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  };
-  const help = await run("--help");
-  assertEquals(help.code, 0);
-  assert(help.stdout.startsWith("usage: deno task bench:storage [options]\n"), help.stdout);
-  for (const flag of ["--files", "--mb", "--jobs", "--rounds", "--compare", "--help"]) {
-    assert(help.stdout.includes(`  ${flag} `), `${flag} missing from the usage`);
+Deno.test("checkoutArg and backupFileArg: another checkout's folder or backup.ts, else a usage error", async () => {
+  assertEquals(await checkoutArg(REPO), REPO);
+  await backupFileArg(join(REPO, "backup.ts"), "tool");
+  const empty = await Deno.makeTempDir({ prefix: "bench-args-" });
+  try {
+    const rejects = async (p: Promise<unknown>, message: string, hint: string) => {
+      const e = await p.then(() => undefined, (e) => e);
+      assert(e instanceof BackupError, String(e));
+      assertEquals([e.message, e.hint, e.exitCode], [message, hint, ExitCode.usage]);
+    };
+    const checkout = "another checkout, e.g. a worktree of the start code";
+    await rejects(
+      checkoutArg(empty),
+      `--compare ${empty}: no backup.ts there`,
+      `give the folder of ${checkout}`,
+    );
+    await rejects(
+      backupFileArg(join(empty, "backup.ts"), "compare"),
+      `--compare ${join(empty, "backup.ts")}: no such file`,
+      `give the backup.ts of ${checkout}`,
+    );
+    await rejects(
+      backupFileArg(empty, "tool"),
+      `--tool ${empty}: no such file`,
+      `give the backup.ts of ${checkout}`,
+    );
+  } finally {
+    await Deno.remove(empty, { recursive: true });
   }
-  const bad = await run("--rounds", "3", "--bogus");
-  assertEquals([bad.code, bad.stdout, bad.stderr], [
-    ExitCode.usage,
-    "",
-    "error: unknown flag '--bogus' for 'bench:storage'\nhint: see 'deno task bench:storage --help'\n",
-  ]);
 });
+
+/** Each bench, a flag its usage must list, and a valid flag to put before the unknown one. */
+const BENCHES = [
+  {
+    file: "bench.ts",
+    task: "bench",
+    flags: ["--tables", "--big-value", "--setting", "--json"],
+    valid: "--large",
+  },
+  {
+    file: "storage.ts",
+    task: "bench:storage",
+    flags: ["--files", "--mb", "--jobs", "--rounds", "--compare"],
+    valid: "--rounds=3",
+  },
+  {
+    file: "git.ts",
+    task: "bench:git",
+    flags: ["--tables", "--mb", "--days", "--spread", "--checkout"],
+    valid: "--days=3",
+  },
+  {
+    file: "store.ts",
+    task: "bench:store",
+    flags: ["--tables", "--mb", "--jobs", "--only", "--big", "--compare"],
+    valid: "--only=s3",
+  },
+  { file: "diff.ts", task: "bench:diff", flags: ["--mb", "--tables", "--keep"], valid: "--mb=3" },
+];
+
+for (const b of BENCHES) {
+  Deno.test(`bench/${b.file}: --help prints the usage and exits 0; an unknown flag is two lines and exit 2`, async () => {
+    const run = async (...args: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", "--quiet", join(REPO, "bench", b.file), ...args],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    };
+    const help = await run("--help");
+    assertEquals([help.code, help.stderr], [ExitCode.ok, ""]);
+    assert(help.stdout.startsWith(`usage: deno task ${b.task} [options]\n`), help.stdout);
+    for (const flag of [...b.flags, "--help"]) {
+      assert(help.stdout.includes(`  ${flag} `), `${flag} missing from the usage`);
+    }
+    const bad = await run(b.valid, "--bogus");
+    assertEquals([bad.code, bad.stdout, bad.stderr], [
+      ExitCode.usage,
+      "",
+      `error: unknown flag '--bogus' for '${b.task}'\nhint: see 'deno task ${b.task} --help'\n`,
+    ]);
+  });
+}
