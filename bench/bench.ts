@@ -44,7 +44,8 @@ import {
   slicingOf,
 } from "./report.ts";
 
-const USAGE = `usage: deno task bench [options]
+/** What `--help` prints. */
+export const USAGE = `usage: deno task bench [options]
   --tables N        tables to create (default 200)
   --mb N            table data to generate, in MB (default 50)
   --large           1 GB of data (same as --mb 1024)
@@ -89,31 +90,34 @@ interface BenchArgs {
 
 const TASK = "bench";
 
+/** The flags of `bench`, as parseArgs takes them. */
+export const FLAGS = {
+  tables: { type: "string" },
+  mb: { type: "string" },
+  large: { type: "boolean" },
+  schemas: { type: "string" },
+  "big-value": { type: "string" },
+  "rtt-ms": { type: "string" },
+  jobs: { type: "string" },
+  repeat: { type: "string" },
+  subset: { type: "string" },
+  "skip-per-table": { type: "boolean" },
+  "skip-restore": { type: "boolean" },
+  only: { type: "string" },
+  setting: { type: "string", multiple: true },
+  "v8-flags": { type: "string" },
+  tool: { type: "string" },
+  compare: { type: "string" },
+  json: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 /**
  * The bench's flags (pure): undefined for `--help`. `v8Flags` is left undefined when not given (the
  * caller takes those of `deno task backup`). Throws a usage {@link BackupError} for a bad flag or value.
  */
 export function parseMainArgs(argv: string[]): BenchArgs | undefined {
-  const values = parseBenchArgs(TASK, argv, {
-    tables: { type: "string" },
-    mb: { type: "string" },
-    large: { type: "boolean" },
-    schemas: { type: "string" },
-    "big-value": { type: "string" },
-    "rtt-ms": { type: "string" },
-    jobs: { type: "string" },
-    repeat: { type: "string" },
-    subset: { type: "string" },
-    "skip-per-table": { type: "boolean" },
-    "skip-restore": { type: "boolean" },
-    only: { type: "string" },
-    setting: { type: "string", multiple: true },
-    "v8-flags": { type: "string" },
-    tool: { type: "string" },
-    compare: { type: "string" },
-    json: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
+  const values = parseBenchArgs(TASK, argv, FLAGS);
   if (values.help) return undefined;
   const int = (name: string, v: string | undefined, dflt: number, min: number, max?: number) =>
     intArg(TASK, name, v, dflt, min, max);

@@ -59,7 +59,8 @@ async function run(cmd: string, args: string[], env: Record<string, string>, cwd
 
 const TASK = "bench:diff";
 
-const USAGE = `usage: deno task ${TASK} [options]
+/** What `--help` prints. */
+export const USAGE = `usage: deno task ${TASK} [options]
   --mb N         table data of the bench database, in MB (default 1024)
   --tables N     its tables (default 20)
   --keep DIR     build in DIR and leave the backups and dumps there (to profile the diff alone)
@@ -72,14 +73,17 @@ export interface DiffBenchArgs {
   keep?: string;
 }
 
+/** The flags of `bench:diff`, as parseArgs takes them. */
+export const FLAGS = {
+  mb: { type: "string" },
+  tables: { type: "string" },
+  keep: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 /** The bench's flags (pure): undefined for `--help`. Throws a usage BackupError for a bad flag or value. */
 export function parseDiffArgs(argv: string[]): DiffBenchArgs | undefined {
-  const values = parseBenchArgs(TASK, argv, {
-    mb: { type: "string" },
-    tables: { type: "string" },
-    keep: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
+  const values = parseBenchArgs(TASK, argv, FLAGS);
   if (values.help) return undefined;
   return {
     mb: intArg(TASK, "mb", values.mb, 1024, 1),

@@ -325,7 +325,8 @@ const mb = (n: number) => (n / 1e6).toFixed(2);
 
 const TASK = "bench:git";
 
-const USAGE = `usage: deno task ${TASK} [options]
+/** What `--help` prints. */
+export const USAGE = `usage: deno task ${TASK} [options]
   --tables N                tables of the bench database (default 200)
   --mb N                    their data, in MB (default 50)
   --days N                  daily backups, at least 2: the report is about the later ones (default 30)
@@ -344,16 +345,19 @@ export interface GitBenchArgs {
   checkout: "none" | "latest";
 }
 
+/** The flags of `bench:git`, as parseArgs takes them. */
+export const FLAGS = {
+  tables: { type: "string" },
+  mb: { type: "string" },
+  days: { type: "string" },
+  spread: { type: "string" },
+  checkout: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 /** The bench's flags (pure): undefined for `--help`. Throws a usage BackupError for a bad flag or value. */
 export function parseGitArgs(argv: string[]): GitBenchArgs | undefined {
-  const values = parseBenchArgs(TASK, argv, {
-    tables: { type: "string" },
-    mb: { type: "string" },
-    days: { type: "string" },
-    spread: { type: "string" },
-    checkout: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
+  const values = parseBenchArgs(TASK, argv, FLAGS);
   if (values.help) return undefined;
   return {
     tables: intArg(TASK, "tables", values.tables, 200, 1),

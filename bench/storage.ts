@@ -37,7 +37,8 @@ import { checkoutArg, intArg, parseBenchArgs, runBench } from "./args.ts";
 
 const TASK = "bench:storage";
 
-const USAGE = `usage: deno task ${TASK} [options]
+/** What `--help` prints. */
+export const USAGE = `usage: deno task ${TASK} [options]
   --files N      files to upload to the bench's bucket (default 500)
   --mb N         their size in all, in MB (default 200)
   --jobs N       --jobs of each backup (default 4; curl always runs 4 processes)
@@ -99,23 +100,45 @@ function mainThreadCpuMs(pid: number): number {
   }
 }
 
+/** The flags of `bench:storage`, as parseArgs takes them. */
+export const FLAGS = {
+  files: { type: "string" },
+  mb: { type: "string" },
+  jobs: { type: "string" },
+  rounds: { type: "string" },
+  compare: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The flags of `bench:storage`, parsed. */
+export interface StorageBenchArgs {
+  files: number;
+  mb: number;
+  jobs: number;
+  rounds: number;
+  compare?: string;
+}
+
+/** The bench's flags (pure): undefined for `--help`. Throws a usage BackupError for a bad flag or value. */
+export function parseStorageArgs(argv: string[]): StorageBenchArgs | undefined {
+  const values = parseBenchArgs(TASK, argv, FLAGS);
+  if (values.help) return undefined;
+  return {
+    files: intArg(TASK, "files", values.files, 500, 1),
+    mb: intArg(TASK, "mb", values.mb, 200, 1),
+    jobs: intArg(TASK, "jobs", values.jobs, 4, 1),
+    rounds: intArg(TASK, "rounds", values.rounds, 1, 1),
+    ...(values.compare === undefined ? {} : { compare: values.compare }),
+  };
+}
+
 async function main() {
-  const values = parseBenchArgs(TASK, Deno.args, {
-    files: { type: "string" },
-    mb: { type: "string" },
-    jobs: { type: "string" },
-    rounds: { type: "string" },
-    compare: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) return console.log(USAGE);
-  const files = intArg(TASK, "files", values.files, 500, 1);
-  const mb = intArg(TASK, "mb", values.mb, 200, 1);
-  const jobs = intArg(TASK, "jobs", values.jobs, 4, 1);
-  const rounds = intArg(TASK, "rounds", values.rounds, 1, 1);
+  const args = parseStorageArgs(Deno.args);
+  if (!args) return console.log(USAGE);
+  const { files, mb, jobs, rounds } = args;
   const tools: { name: string; repo: string }[] = [{ name: "this", repo: REPO }];
-  if (values.compare !== undefined) {
-    const other = await checkoutArg(values.compare);
+  if (args.compare !== undefined) {
+    const other = await checkoutArg(args.compare);
     tools.push({ name: "compare", repo: other });
   }
   log(`starting a new project with its Storage server`);
@@ -297,14 +320,14 @@ async function main() {
             } s, downloaded ${r.secondDownloadedBytes} bytes, CPU ${(r.secondCpuMs / 1000).toFixed(2)} s`,
           ];
         }),
-        ...(values.compare
+        ...(args.compare
           ? [`  this / compare (first backup) ${(runs.this.firstMs / runs.compare.firstMs).toFixed(2)}`]
           : []),
       );
     }
     const ratios = results.map((r) => r.tools.this.ratioFirstToCurl);
     lines.push(`median of ${rounds} round(s): this code's first backup ${median(ratios)}x curl`);
-    if (values.compare) {
+    if (args.compare) {
       const rel = results.map((r) => r.tools.this.firstMs / r.tools.compare.firstMs);
       lines.push(
         `  the other code's ${

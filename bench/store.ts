@@ -106,7 +106,8 @@ async function dirBytes(dir: string): Promise<number> {
 
 const TASK = "bench:store";
 
-const USAGE = `usage: deno task ${TASK} [options]
+/** What `--help` prints. */
+export const USAGE = `usage: deno task ${TASK} [options]
   --tables N         tables of the bench database (default 200)
   --mb N             their data, in MB (default 50)
   --jobs N           --jobs of each backup (default 4)
@@ -125,17 +126,20 @@ export interface StoreBenchArgs {
   compare?: string;
 }
 
+/** The flags of `bench:store`, as parseArgs takes them. */
+export const FLAGS = {
+  tables: { type: "string" },
+  mb: { type: "string" },
+  jobs: { type: "string" },
+  only: { type: "string" },
+  big: { type: "string" },
+  compare: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 /** The bench's flags (pure): undefined for `--help`. Throws a usage BackupError for a bad flag or value. */
 export function parseStoreArgs(argv: string[]): StoreBenchArgs | undefined {
-  const values = parseBenchArgs(TASK, argv, {
-    tables: { type: "string" },
-    mb: { type: "string" },
-    jobs: { type: "string" },
-    only: { type: "string" },
-    big: { type: "string" },
-    compare: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
+  const values = parseBenchArgs(TASK, argv, FLAGS);
   if (values.help) return undefined;
   return {
     tables: intArg(TASK, "tables", values.tables, 200, 1),

@@ -1,5 +1,5 @@
 /**
- * The flags of bench.ts, git.ts, store.ts and diff.ts (pure parsing through bench/args.ts): the
+ * The flags of bench.ts, storage.ts, git.ts, store.ts and diff.ts (pure parsing through bench/args.ts): the
  * defaults, every invocation the docs quote, and a usage error for each kind of bad flag.
  */
 import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert/strict";
@@ -10,6 +10,7 @@ import { parseMainArgs } from "../../../bench/bench.ts";
 import { parseGitArgs } from "../../../bench/git.ts";
 import { parseStoreArgs } from "../../../bench/store.ts";
 import { parseDiffArgs } from "../../../bench/diff.ts";
+import { parseStorageArgs } from "../../../bench/storage.ts";
 import { REPO } from "../../support/paths.ts";
 
 /** Asserts that `fn` throws a usage BackupError with this message and the hint of `task`'s --help. */
@@ -188,4 +189,28 @@ Deno.test("bench:diff: the defaults, the quoted invocations, and usage errors", 
   bad("--mb 0", "--mb must be an integer of at least 1, got '0'");
   bad("--tables=-3", "--tables must be an integer of at least 1, got '-3'");
   bad("--tables -3", "Option '--tables' argument is ambiguous."); // parseArgs's own words
+});
+
+Deno.test("bench:storage: the defaults, the quoted invocations, and usage errors", () => {
+  assertEquals(parseStorageArgs(["--help"]), undefined);
+  assertEquals(parseStorageArgs([]), { files: 500, mb: 200, jobs: 4, rounds: 1 });
+  assertEquals(parseStorageArgs(argv("--rounds 3 --compare /work/wt-base")), {
+    files: 500,
+    mb: 200,
+    jobs: 4,
+    rounds: 3,
+    compare: "/work/wt-base",
+  });
+  assertEquals(parseStorageArgs(argv("--files 50 --mb 20 --jobs 1 --rounds 3")), {
+    files: 50,
+    mb: 20,
+    jobs: 1,
+    rounds: 3,
+  });
+  const bad = (line: string, message: string) =>
+    throwsUsage("bench:storage", () => parseStorageArgs(argv(line)), message);
+  bad("--round 3", "unknown flag '--round' for 'bench:storage'");
+  bad("--rounds", "flag '--rounds' needs a value");
+  bad("--rounds 0", "--rounds must be an integer of at least 1, got '0'");
+  bad("--files x", "--files must be an integer of at least 1, got 'x'");
 });
