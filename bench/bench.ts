@@ -19,6 +19,7 @@ import { clientBinDir } from "../dev/pgenv.ts";
 import { type Cluster, startCluster } from "../tests/support/cluster.ts";
 import { REPO } from "../tests/support/paths.ts";
 import { redact, registerSecret } from "../lib/base/redact.ts";
+import { usageError } from "../lib/base/errors.ts";
 import { runPool } from "../lib/base/pool.ts";
 import {
   bigValueSql,
@@ -90,6 +91,50 @@ interface BenchArgs {
 
 const TASK = "bench";
 
+/**
+ * The ids of the approaches a run times, in their order (pure): what `--only` chooses from. main
+ * checks that the approaches it builds have exactly these ids.
+ */
+export function approachIds(a: Pick<BenchArgs, "compare" | "skipPerTable" | "skipRestore">): string[] {
+  const compare = (id: string) => (a.compare ? [id] : []);
+  return [
+    "ours-proxy",
+    ...compare("compare-proxy"),
+    "pg_dump-Fd-j4-proxy",
+    "pg_dump-Fp-proxy",
+    "ours-direct",
+    ...compare("compare-direct"),
+    "pg_dump-Fd-j4-direct",
+    ...(a.skipPerTable ? [] : ["per-table-proxy"]),
+    ...(a.skipRestore ? [] : [
+      "ours-restore-direct",
+      ...compare("compare-restore-direct"),
+      "pg_restore-j4-direct",
+      "pg_restore-1-direct",
+    ]),
+  ];
+}
+
+/** `--only LIST` as ids, each one of {@link approachIds} of the run (pure); else a usage error. */
+function onlyArg(
+  raw: string | undefined,
+  run: Pick<BenchArgs, "compare" | "skipPerTable" | "skipRestore">,
+): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const ids = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  const known = approachIds(run);
+  const unknown = ids.filter((id) => !known.includes(id));
+  if (ids.length === 0 || unknown.length > 0) {
+    throw usageError(
+      ids.length === 0
+        ? "--only needs at least one approach"
+        : `--only: no approach ${unknown.map((id) => `'${id}'`).join(", ")} in this run`,
+      `choose from ${known.join(", ")}`,
+    );
+  }
+  return ids;
+}
+
 /** The flags of `bench`, as parseArgs takes them. */
 export const FLAGS = {
   tables: { type: "string" },
@@ -137,7 +182,11 @@ export function parseMainArgs(argv: string[]): BenchArgs | undefined {
     subset: int("subset", values.subset, 20, 1),
     skipPerTable: !!values["skip-per-table"],
     skipRestore: !!values["skip-restore"],
-    only: values.only?.split(",").map((s) => s.trim()).filter(Boolean),
+    only: onlyArg(values.only, {
+      compare: values.compare,
+      skipPerTable: !!values["skip-per-table"],
+      skipRestore: !!values["skip-restore"],
+    }),
     settings: (values.setting ?? []).map((kv) => {
       if (!/^[a-z_][a-z0-9_.]*=\S+$/.test(kv)) {
         throw benchUsageError(TASK, `--setting must be NAME=VALUE, got '${kv}'`);
@@ -631,6 +680,10 @@ async function main() {
       ...(args.skipPerTable ? [] : [perTable]),
       ...restores,
     ];
+    const built = approaches.map((a) => a.id).join(",");
+    if (built !== approachIds(args).join(",")) {
+      throw new Error(`approachIds is out of date: main built ${built}`);
+    }
     if (args.only) approaches = approaches.filter((a) => args.only!.includes(a.id));
 
     const runs = new Map<string, { m: Measurement; bytes: number; slicing?: Slicing[] }[]>();

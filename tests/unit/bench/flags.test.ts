@@ -6,7 +6,7 @@ import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows }
 import { join } from "node:path";
 import { BackupError, ExitCode } from "../../../lib/base/errors.ts";
 import { choiceArg, intArg } from "../../../bench/args.ts";
-import { parseMainArgs } from "../../../bench/bench.ts";
+import { approachIds, parseMainArgs } from "../../../bench/bench.ts";
 import { parseGitArgs } from "../../../bench/git.ts";
 import { parseStoreArgs } from "../../../bench/store.ts";
 import { parseDiffArgs } from "../../../bench/diff.ts";
@@ -213,4 +213,49 @@ Deno.test("bench:storage: the defaults, the quoted invocations, and usage errors
   bad("--rounds", "flag '--rounds' needs a value");
   bad("--rounds 0", "--rounds must be an integer of at least 1, got '0'");
   bad("--files x", "--files must be an integer of at least 1, got 'x'");
+});
+
+Deno.test("bench --only: the ids of the run's approaches, else a usage error that lists them", () => {
+  const plain = { skipPerTable: false, skipRestore: false };
+  assertEquals(approachIds(plain), [
+    "ours-proxy",
+    "pg_dump-Fd-j4-proxy",
+    "pg_dump-Fp-proxy",
+    "ours-direct",
+    "pg_dump-Fd-j4-direct",
+    "per-table-proxy",
+    "ours-restore-direct",
+    "pg_restore-j4-direct",
+    "pg_restore-1-direct",
+  ]);
+  assertEquals(approachIds({ compare: "/w/b.ts", skipPerTable: true, skipRestore: true }), [
+    "ours-proxy",
+    "compare-proxy",
+    "pg_dump-Fd-j4-proxy",
+    "pg_dump-Fp-proxy",
+    "ours-direct",
+    "compare-direct",
+    "pg_dump-Fd-j4-direct",
+  ]);
+  assertEquals(parseMainArgs(["--only", " ours-proxy, pg_dump-Fp-proxy"])?.only, [
+    "ours-proxy",
+    "pg_dump-Fp-proxy",
+  ]);
+  const rejects = (line: string, message: string, ids: string[]) =>
+    assertThrows(() => parseMainArgs(argv(line)), (e) => {
+      assert(e instanceof BackupError, String(e));
+      assertEquals([e.message, e.hint, e.exitCode], [
+        message,
+        `choose from ${ids.join(", ")}`,
+        ExitCode.usage,
+      ]);
+      return true;
+    });
+  rejects("--only ours-proxy,ours-prox", "--only: no approach 'ours-prox' in this run", approachIds(plain));
+  rejects(
+    "--skip-restore --only compare-direct,ours-restore-direct",
+    "--only: no approach 'compare-direct', 'ours-restore-direct' in this run",
+    approachIds({ ...plain, skipRestore: true }),
+  );
+  rejects("--only ,", "--only needs at least one approach", approachIds(plain));
 });
