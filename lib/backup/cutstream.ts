@@ -331,6 +331,8 @@ export class TocStreamSplitter<F = string> {
     if (!this.#open) pos = this.#lines(chunk, pos);
     if (pos < chunk.length) this.#begin(chunk, pos);
     this.#flushRun();
+    // Held lines are views into their chunk while it is split; those still held are copied.
+    for (const h of this.#held) if (h[1].buffer === chunk.buffer) h[1] = h[1].slice();
     return this.#take();
   }
 
@@ -544,7 +546,7 @@ export class TocStreamSplitter<F = string> {
       return;
     }
     const text = dec.decode(buf.subarray(start, start + len));
-    this.#held.push([text, buf.slice(start, end)]);
+    this.#held.push([text, buf.subarray(start, end)]);
     this.#match();
   }
 
