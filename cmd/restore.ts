@@ -25,13 +25,7 @@ import { restoreBackup, type RestoreResult } from "../lib/restore/restorer.ts";
 import type { RestoreRequest } from "../lib/restore/plan.ts";
 import { neededFiles } from "../lib/restore/source.ts";
 import { checkIntoRequest } from "../lib/restore/into.ts";
-import {
-  backupAsOf,
-  gitBackupAt,
-  namesGitRevision,
-  storedAsOf,
-  writeGitBackup,
-} from "../lib/history/backups.ts";
+import { namesGitRevision } from "../lib/store/from.ts";
 import { looksLikeTime } from "../lib/store/asof.ts";
 import type { GitBackup } from "../lib/store/revision.ts";
 import { readManifest } from "../lib/store/manifest.ts";
@@ -180,6 +174,15 @@ function filesSummary(r: StorageRestoreResult): string {
   }`;
 }
 
+/**
+ * The backups in git history and by time (lib/history/backups.ts, with the git client and the
+ * object store's listing), loaded only for `--as-of` or `--from <rev>:<path>`: a restore of a
+ * folder starts without them.
+ */
+function historyModule() {
+  return import("../lib/history/backups.ts");
+}
+
 /** The backup a restore reads, and the temporary folder it was written out to (from git history). */
 interface Source {
   dir: BackupSource;
@@ -210,6 +213,7 @@ async function restoreSource(
         "give the time to --as-of to restore the newest backup taken at or before it",
       );
     }
+    const { gitBackupAt } = await historyModule();
     return await fromGit(await gitBackupAt(rootFromArgs(args), from, "--from"), request);
   }
   if (args.origin["from"]) {
@@ -219,6 +223,7 @@ async function restoreSource(
     );
   }
   const store = await storeFromArgs(args, env);
+  const { backupAsOf, storedAsOf } = await historyModule();
   if (store) {
     const { reader, label } = await storedAsOf(store, asOf, new Date());
     return { dir: reader, label };
@@ -232,6 +237,7 @@ async function fromGit(g: GitBackup, request: RestoreRequest): Promise<Source> {
   const files = neededFiles(g.manifest, request);
   const tmp = await Deno.makeTempDir({ prefix: "supabase-backup-git-" });
   try {
+    const { writeGitBackup } = await historyModule();
     await writeGitBackup(g, files, tmp);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});

@@ -25,9 +25,8 @@ import { withPgpass } from "../pg/pgpass.ts";
 import { backupRoot } from "../store/rotation.ts";
 import type { GitIdentity } from "../store/git.ts";
 import { isEmptyPolicy, parseDuration, type RetentionPolicy } from "../store/retention.ts";
-import { resolveFrom } from "../store/listing.ts";
+import { resolveFrom } from "../store/from.ts";
 import type { ObjectStore } from "../store/object.ts";
-import { openStoredBackup } from "../store/remoteread.ts";
 import type { BackupSource } from "../store/reader.ts";
 
 /**
@@ -85,6 +84,7 @@ export async function backupSource(
 ): Promise<{ dir: BackupSource; label: string }> {
   const store = await storeFromArgs(args, env);
   if (!store) return await backupFrom(args);
+  const { openStoredBackup } = await import("../store/remoteread.ts");
   const { reader, label } = await openStoredBackup(store, stringValue(args, "from"));
   return { dir: reader, label };
 }

@@ -24,6 +24,7 @@ import type { BackupSource } from "../store/reader.ts";
 import type { ObjectStore } from "../store/object.ts";
 import { listBackups, type StoredBackup, StoredBackupReader, storedLabel } from "../store/remoteread.ts";
 import { assertSafePath, pathInBackup } from "../store/safepath.ts";
+import { isDir, isRevisionRef } from "../store/from.ts";
 import { type KnownBackup, knownBackups, manifestIfReadable } from "./timeline.ts";
 
 /** One backup, readable file by file. */
@@ -71,14 +72,6 @@ export function gitView(g: GitBackup, decode: DecodeOptions): BackupView {
   };
 }
 
-async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(p)).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 /** Options for {@link openBackup}. */
 export interface OpenOptions {
   decode: DecodeOptions;
@@ -124,19 +117,6 @@ export async function openBackup(root: string, ref: string, opts: OpenOptions): 
     return dirView(ref, ref, await readManifest(ref), opts.decode);
   }
   throw usageError(`${opts.origin} '${ref}': no such backup in ${root}`, listHint(root));
-}
-
-/** Whether `ref` has the form `<rev>:<path>` (a colon after at least one character). Pure. */
-export function isRevisionRef(ref: string): boolean {
-  return ref.indexOf(":") > 0;
-}
-
-/**
- * Whether `--from` names a backup in a git commit: it has the form `<rev>:<path>` and is not a
- * folder on disk (a path with a colon in it stays a path).
- */
-export async function namesGitRevision(ref: string): Promise<boolean> {
-  return isRevisionRef(ref) && !(await isDir(ref));
 }
 
 /**

@@ -1,13 +1,11 @@
 /**
  * What a backup root holds: reading `latest/` and `archive/*` (each backup's manifest, or its
  * size on disk when the manifest is missing), and backups that interrupted runs left for the next
- * run to put in place (leftover.ts), and formatting that as a table or JSON for `list`;
- * finding the backup that `--from` names, and every backup of a root. The formatting functions are
- * pure.
+ * run to put in place (leftover.ts), and formatting that as a table or JSON for `list`. The formatting functions are pure. Finding
+ * the backup that `--from` names is in from.ts.
  * @module
  */
-import { isAbsolute, join, resolve } from "node:path";
-import { usageError } from "../base/errors.ts";
+import { join } from "node:path";
 import { ARCHIVE, LATEST, timeFromArchiveName } from "./rotation.ts";
 import { type Manifest, MANIFEST_NAME, manifestTotals, parseManifest } from "./manifest.ts";
 import { formatBytes } from "../base/size.ts";
@@ -362,63 +360,4 @@ export function listingJson(
       ...(e.inGit ? { inGit: true } : {}),
     })),
   };
-}
-
-async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(p)).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Finds the backup `--from` names under `root`: `latest`, an archive folder name (or
- * `archive/<name>`), or a path to a backup directory. Returns its directory and label. Throws a
- * usage error (exit 2) naming `from` when there is no such backup.
- */
-export async function resolveFrom(root: string, from: string): Promise<{ dir: string; label: string }> {
-  const hint = `run 'backup.ts list${root !== "backups" ? ` --out ${root}` : ""}' to see the backups`;
-  if (from === "latest") {
-    const dir = join(root, "latest");
-    if (await isDir(dir)) return { dir, label: "latest" };
-    const inGit = await latestInGit(root);
-    if (inGit) {
-      throw usageError(
-        `--from latest: ${dir} is kept in git only (a checkout without backups)`,
-        `read it from git with --from HEAD:${inGit.path}, or check it out first with 'git sparse-checkout add /${inGit.path}/'`,
-      );
-    }
-    throw usageError(`no backup at ${dir} (--from latest)`, hint);
-  }
-  const name = from.replace(/^archive\//, "");
-  if (!name.includes("/") && name !== "." && name !== "..") {
-    const dir = join(root, "archive", name);
-    if (await isDir(dir)) return { dir, label: `archive/${name}` };
-  }
-  if (isAbsolute(from) || from.includes("/") || from.startsWith(".")) {
-    if (await isDir(from)) return { dir: from, label: resolve(from) };
-  }
-  const inGit = (await archivesInGit(root)).find((a) => a.name === name);
-  if (inGit) {
-    throw usageError(
-      `--from '${from}': archive/${name} is kept in git only (a sparse checkout)`,
-      `check it out first with 'git sparse-checkout add /${inGit.path}/', then run again`,
-    );
-  }
-  throw usageError(`--from '${from}': no such backup in ${root}`, hint);
-}
-
-/** Every backup under `root`: latest (if present) and each archive, oldest archive first. */
-export async function allBackups(root: string): Promise<{ dir: string; label: string }[]> {
-  const out: { dir: string; label: string }[] = [];
-  if (await isDir(join(root, "latest"))) out.push({ dir: join(root, "latest"), label: "latest" });
-  const names: string[] = [];
-  try {
-    for await (const e of Deno.readDir(join(root, "archive"))) if (e.isDirectory) names.push(e.name);
-  } catch {
-    // no archive/
-  }
-  for (const n of names.sort()) out.push({ dir: join(root, "archive", n), label: `archive/${n}` });
-  return out;
 }

@@ -16,7 +16,6 @@ import { join } from "node:path";
 import { BackupError, usageError } from "../base/errors.ts";
 import { type Manifest, MANIFEST_NAME, parseManifest } from "./manifest.ts";
 import type { StagingOwner } from "./staging.ts";
-export { STAGING_PREFIX } from "./staging.ts";
 
 /** Name of the folder holding the newest backup. */
 export const LATEST = "latest";

@@ -1,6 +1,6 @@
 /** Naming backups (pure): which references name a backup in a git commit. */
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { isRevisionRef } from "../../../lib/history/backups.ts";
+import { isRevisionRef } from "../../../lib/store/from.ts";
 
 Deno.test("isRevisionRef: <rev>:<path> has a colon after at least one character", () => {
   const yes = ["HEAD~3:backups/latest", "HEAD:", "abc1234:backups/prod/latest", "main:./b"];
