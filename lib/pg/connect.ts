@@ -6,7 +6,7 @@
  * reach the same server the same way, and closes the connection on an interrupted exit too.
  * @module
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { BackupError } from "../base/errors.ts";
 import { type DbUrl, describeDb, libpqEnv } from "./url.ts";
 import { abortSignal, onCleanup, throwIfInterrupted } from "../base/interrupt.ts";
@@ -88,8 +88,19 @@ export function sslOption(u: DbUrl, hostaddr?: string): postgres.Options<Record<
   };
 }
 
+/**
+ * postgres.js, loaded at the first connection rather than when the tool starts: a restore checks
+ * its files, looks for the pg tools and starts psql while it loads.
+ */
+let driver: Promise<typeof postgres> | undefined;
+
 /** Creates a postgres.js client for `u` (no connection is made until the first query). */
-function client(u: DbUrl, opts: Pick<ConnectOptions, "hostaddr" | "connectTimeout">, max = 2): Sql {
+async function client(
+  u: DbUrl,
+  opts: Pick<ConnectOptions, "hostaddr" | "connectTimeout">,
+  max = 2,
+): Promise<Sql> {
+  const postgres = await (driver ??= import("postgres").then((m) => m.default));
   return postgres({
     host: opts.hostaddr ?? u.host,
     port: u.port,
@@ -184,7 +195,7 @@ async function connect(u: DbUrl, opts: ConnectOptions, max = 2): Promise<Sql> {
   const backoff = opts.backoff ?? ((n: number) => Math.min(8000, 500 * 2 ** n));
   for (let attempt = 0;; attempt++) {
     throwIfInterrupted();
-    const sql = client(u, opts, max);
+    const sql = await client(u, opts, max);
     try {
       await sql`select 1`;
       return sql;
