@@ -426,13 +426,11 @@ function readAhead(
   const checking = quiet(likely.faults.then((f) => throwOnFaults(f, base.opts.backupDir, "restore")));
   tools.then((t) => {
     if (!t) return;
-    const ctx = { ...base, ...files, tools: t, checked: new Set(likely.files), checking };
-    const reads: (() => Promise<unknown>)[] = [
-      ...schemas.map((s) => () => preDataText(ctx, s)),
-      ...schemas.map((s) => () => postDataHasPolicies(ctx, s)),
-    ];
-    // A read that fails fails again, with its error, where a step uses it.
-    runPool(reads, Math.max(1, base.opts.jobs)).catch(() => {});
+    readDumps(
+      { ...base, ...files, tools: t, checked: new Set(likely.files), checking },
+      schemas,
+      postDataHasPolicies,
+    );
   });
   return { tools, files };
 }
@@ -444,28 +442,30 @@ function readAhead(
  */
 function startReading(ctx: Omit<Ctx, "session">): Promise<void> {
   if (!ctx.plan.dataOnly) {
-    readDumps(
-      ctx,
-      ctx.plan.schemas.filter((s) => s.mode === "ddl").map((s) => s.manifest),
-    );
+    readDumps(ctx, ctx.plan.schemas.filter((s) => s.mode === "ddl").map((s) => s.manifest), postDataTexts);
   }
   return quiet(checkPolicyRoles(ctx));
 }
 
+/** What {@link readDumps} reads with. */
+type ReadCtx = Pick<
+  Ctx,
+  "opts" | "manifest" | "tmp" | "tools" | "dumps" | "preDataText" | "postData" | "checked" | "checking"
+>;
+
 /**
- * Starts reading the definitions and post-data of the dumps of `schemas`, --jobs pg_restore runs at a
- * time, the definitions (needed first) before the post-data; each is read once per restore (files.ts).
+ * Starts reading the definitions of the dumps of `schemas` and then `post` of each (the post-data's
+ * listing, or its scripts), --jobs pg_restore runs at a time, the definitions (needed first) before
+ * the rest; each is read once per restore (files.ts).
  */
 function readDumps(
-  ctx: Pick<
-    Ctx,
-    "opts" | "manifest" | "tmp" | "tools" | "dumps" | "preDataText" | "postData" | "checked" | "checking"
-  >,
+  ctx: ReadCtx,
   schemas: ManifestSchema[],
+  post: (ctx: ReadCtx, s: ManifestSchema) => Promise<unknown>,
 ): void {
   const reads: (() => Promise<unknown>)[] = [
     ...schemas.map((s) => () => preDataText(ctx, s)),
-    ...schemas.map((s) => () => postDataTexts(ctx, s)),
+    ...schemas.map((s) => () => post(ctx, s)),
   ];
   // A read that fails fails again, with its error, where a step uses it.
   runPool(reads, Math.max(1, ctx.opts.jobs)).catch(() => {});
