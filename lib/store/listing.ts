@@ -1,8 +1,8 @@
 /**
  * What a backup root holds: reading `latest/` and `archive/*` (each backup's manifest, or its
  * size on disk when the manifest is missing), and backups that interrupted runs left for the next
- * run to put in place (leftover.ts), and formatting that as a table or JSON for `list`. The formatting functions are pure. Finding
- * the backup that `--from` names is in from.ts.
+ * run to put in place (leftover.ts), and formatting that as a table or JSON for `list`. The
+ * formatting functions are pure. Finding the backup that `--from` names is in from.ts.
  * @module
  */
 import { join } from "node:path";

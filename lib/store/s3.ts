@@ -131,6 +131,11 @@ export function endpointHost(endpoint: string): string {
   return `${u.protocol}//${u.host}`;
 }
 
+/** What a failed call's hint adds on the source side (a backup's): that latest/ is as it was. Pure. */
+function latestUnchanged(s: Pick<S3Settings, "flagPrefix">): string {
+  return s.flagPrefix === S3_SIDES.source.flagPrefix ? "; latest/ is unchanged" : "";
+}
+
 /**
  * The error for a failed S3 call: refused keys (401/403) and a wrong endpoint (404 on the bucket
  * list, not S3) are usage errors (exit 2), the rest failures (exit 1). Pure.
@@ -163,9 +168,7 @@ export function s3Failure(
   if (status >= 500) {
     return new BackupError(`S3 ${what} at ${where} failed (${detail})`, {
       hint: s.hints?.server ??
-        `Storage failed on every try; check the project's Storage status and run again${
-          s.flagPrefix === S3_SIDES.source.flagPrefix ? " (latest/ is unchanged)" : ""
-        }`,
+        `Storage failed on every try; check the project's Storage status and run again${latestUnchanged(s)}`,
     });
   }
   return new BackupError(`S3 ${what} at ${where} failed (${detail})`, {
@@ -332,7 +335,7 @@ export class S3Client {
       {
         hint: this.settings.hints?.endpoint ??
           `check ${this.settings.flagPrefix}-endpoint ($${this.settings.envPrefix}_ENDPOINT) and the network${
-            this.settings.flagPrefix === S3_SIDES.source.flagPrefix ? "; latest/ is unchanged" : ""
+            latestUnchanged(this.settings)
           }`,
         cause: e,
       },
