@@ -17,6 +17,8 @@ export interface GuardOptions {
   what: string;
   /** Drop `SET transaction_timeout` (servers older than 17). */
   dropTransactionTimeout: boolean;
+  /** The input's text as shown in an error (a byte-per-character input read as UTF-8). */
+  shown?: (text: string) => string;
 }
 
 /** A fresh random `\restrict` key (32 hex digits). */
@@ -37,7 +39,7 @@ function shown(text: string): string {
 function refused(opts: GuardOptions, piece: Piece): BackupError {
   return new BackupError(
     `${opts.what}: the input holds a psql meta-command outside COPY data (${
-      shown(piece.text)
+      shown(opts.shown ? opts.shown(piece.text) : piece.text)
     }); nothing of it was run`,
     {
       hint:

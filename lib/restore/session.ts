@@ -10,8 +10,15 @@
  * runs under a `\restrict` key drawn for this session, so no input can run a meta-command. An input must
  * end where a statement ends: one that stops inside a statement or inside COPY data is refused, so that
  * it can never swallow what comes after it (the next input, or the COMMIT).
+ *
+ * A backup file or pg_restore's output passes byte for byte: it is read as one character per byte
+ * (latin1) and written back the same way, so rows in any encoding (a `SQL_ASCII` database's bytes that
+ * are not UTF-8, a `LATIN1` database's) reach the server as they were dumped. The lexer and the guard
+ * only act on ASCII, which every server encoding keeps as single bytes; a statement a step rewrites is
+ * read as UTF-8 for that.
  * @module
  */
+import { Buffer } from "node:buffer";
 import { BackupError } from "../base/errors.ts";
 import { interruption, throwIfInterrupted } from "../base/interrupt.ts";
 import { type Ended, programFailure, runProgram } from "../base/proc.ts";
@@ -94,12 +101,13 @@ export class Session {
     return s;
   }
 
-  async #write(text: string, what: string, hint?: string): Promise<void> {
+  /** Writes `text`: one byte per character when `bytes` (see {@link bytesText}), else UTF-8. */
+  async #write(text: string, what: string, hint?: string, bytes = false): Promise<void> {
     if (!text) return;
     this.#marks.push({ line: this.#lines + 1, what, hint });
     for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) this.#lines++;
     try {
-      await this.#writer.write(enc.encode(text));
+      await this.#writer.write(bytes ? Buffer.from(text, "latin1") : enc.encode(text));
     } catch {
       // psql stopped reading: it ended (an SQL error); its status says why.
       throw await this.#failure();
@@ -144,7 +152,15 @@ export class Session {
     opts: { hint?: string; copy?: CopyTarget; statement?: (text: string) => string } = {},
   ): Promise<void> {
     throwIfInterrupted();
-    const guard: GuardOptions = { what, dropTransactionTimeout: (await this.#opts.serverMajor) < 17 };
+    // Bytes pass as they are (one character per byte); a statement rewritten below is read as UTF-8.
+    const bytes = typeof input !== "string";
+    const read = bytes ? utf8Text : (t: string) => t;
+    const back = bytes ? bytesText : (t: string) => t;
+    const guard: GuardOptions = {
+      what,
+      dropTransactionTimeout: (await this.#opts.serverMajor) < 17,
+      shown: read,
+    };
     const lx = new ScriptLexer();
     let last: Piece | undefined;
     let kept: boolean[] | undefined;
@@ -153,43 +169,42 @@ export class Session {
     const piece = (p: Piece): string => {
       let text = guardPiece(p, guard);
       // A whole statement the guard let through, rewritten (restore --into: the new table's names).
-      if (opts.statement && p.kind === "statement" && text) text = opts.statement(text);
+      if (opts.statement && p.kind === "statement" && text) text = back(opts.statement(read(text)));
       if (p.kind !== "space" && p.kind !== "comment") last = p;
       if (!opts.copy) return text;
       if (p.kind === "statement") {
-        const h = parseCopyHeader(text);
+        const h = parseCopyHeader(read(text));
         if (!h) return text;
         const cols = opts.copy.columns ?? h.columns;
         kept = keptFields(h, cols);
-        return copyStatement(h, cols, opts.copy.table) + "\n";
+        return back(copyStatement(h, cols, opts.copy.table)) + "\n";
       }
       return p.kind === "data" && kept ? cutRows(text, kept) : text;
     };
     const pass = async (pieces: Piece[]) => {
       let text = "";
       for (const p of pieces) text += one(p);
-      await this.#write(text, what, opts.hint);
+      await this.#write(text, what, opts.hint, bytes);
     };
     if (typeof input === "string" || input instanceof Uint8Array) {
-      const text = typeof input === "string" ? input : new TextDecoder().decode(input);
+      const text = typeof input === "string" ? input : textOfBytes(input);
       // Whole texts are checked before any of it is written.
       const pieces = [...lx.push(text), ...lx.end()];
       let out = "";
       for (const p of pieces) out += one(p);
       endsWell(last, guard);
-      await this.#write(out + batch.end() + "\n", what, opts.hint);
+      await this.#write(out + batch.end() + "\n", what, opts.hint, bytes);
       return;
     }
-    const decoder = new TextDecoderStream();
-    const reader = input.pipeThrough(decoder).getReader();
+    const reader = input.getReader();
     for (;;) {
       const r = await reader.read();
       if (r.done) break;
-      await pass(lx.push(r.value));
+      await pass(lx.push(textOfBytes(r.value)));
     }
     await pass(lx.end());
     endsWell(last, guard);
-    await this.#write(batch.end() + "\n", what);
+    await this.#write(batch.end() + "\n", what, undefined, true);
   }
 
   /** Commits the transaction and waits for psql to end. Throws psql's failure (nothing committed). */
@@ -211,6 +226,21 @@ export class Session {
     await this.#writer.abort(reason).catch(() => {});
     await this.#done;
   }
+}
+
+/** Bytes as text of one character per byte (latin1, which maps every byte to itself). */
+function textOfBytes(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+}
+
+/** Text of one character per byte ({@link textOfBytes}) read as UTF-8, for a step that rewrites it. */
+export function utf8Text(t: string): string {
+  return Buffer.from(t, "latin1").toString("utf8");
+}
+
+/** The UTF-8 bytes of `t` as text of one character per byte: {@link utf8Text}'s inverse. */
+export function bytesText(t: string): string {
+  return Buffer.from(t, "utf8").toString("latin1");
 }
 
 /** First words of the statements that may go to the server in one query with their neighbours. */
