@@ -11,14 +11,12 @@
  * end where a statement ends: one that stops inside a statement or inside COPY data is refused, so that
  * it can never swallow what comes after it (the next input, or the COMMIT).
  *
- * A backup file or pg_restore's output passes byte for byte: it is read as one character per byte
- * (latin1) and written back the same way, so rows in any encoding (a `SQL_ASCII` database's bytes that
- * are not UTF-8, a `LATIN1` database's) reach the server as they were dumped. The lexer and the guard
- * only act on ASCII, which every server encoding keeps as single bytes; a statement a step rewrites is
- * read as UTF-8 for that.
+ * A backup file or pg_restore's output passes byte for byte in the encoding pg_dump wrote it in
+ * (lib/pg/inputtext.ts): strictly as UTF-8 when it says UTF8, else one character per byte, so that a
+ * `SQL_ASCII` database's bytes that are not UTF-8 and a `LATIN1` database's text reach the server as
+ * they were dumped. A statement a step rewrites is read as UTF-8 for that.
  * @module
  */
-import { Buffer } from "node:buffer";
 import { BackupError } from "../base/errors.ts";
 import { interruption, throwIfInterrupted } from "../base/interrupt.ts";
 import { type Ended, programFailure, runProgram } from "../base/proc.ts";
@@ -26,6 +24,7 @@ import { pgProgram } from "../pg/run.ts";
 import { type Piece, ScriptLexer } from "../pg/lexer.ts";
 import { freshRestrictKey, type GuardOptions, guardPiece } from "./guard.ts";
 import { copyStatement, cutRows, keptFields, parseCopyHeader } from "../pg/copy.ts";
+import { bytesText, InputText, latin1Bytes, utf8Text } from "../pg/inputtext.ts";
 
 /** Where the rows of a COPY go instead: only these columns (by name), into this table (an SQL name). */
 export interface CopyTarget {
@@ -101,13 +100,13 @@ export class Session {
     return s;
   }
 
-  /** Writes `text`: one byte per character when `bytes` (see {@link bytesText}), else UTF-8. */
+  /** Writes `text`: one byte per character when `bytes` (lib/pg/inputtext.ts), else UTF-8. */
   async #write(text: string, what: string, hint?: string, bytes = false): Promise<void> {
     if (!text) return;
     this.#marks.push({ line: this.#lines + 1, what, hint });
     for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) this.#lines++;
     try {
-      await this.#writer.write(bytes ? Buffer.from(text, "latin1") : enc.encode(text));
+      await this.#writer.write(bytes ? latin1Bytes(text) : enc.encode(text));
     } catch {
       // psql stopped reading: it ended (an SQL error); its status says why.
       throw await this.#failure();
@@ -152,10 +151,12 @@ export class Session {
     opts: { hint?: string; copy?: CopyTarget; statement?: (text: string) => string } = {},
   ): Promise<void> {
     throwIfInterrupted();
-    // Bytes pass as they are (one character per byte); a statement rewritten below is read as UTF-8.
-    const bytes = typeof input !== "string";
-    const read = bytes ? utf8Text : (t: string) => t;
-    const back = bytes ? bytesText : (t: string) => t;
+    // Bytes are read in the encoding the input names (UTF-8, or one character per byte), known from its
+    // first chunks on; a statement rewritten below is read as UTF-8.
+    const decoder = typeof input === "string" ? undefined : new InputText(what);
+    const bytes = () => decoder?.bytes ?? false;
+    const read = (t: string) => bytes() ? utf8Text(t) : t;
+    const back = (t: string) => bytes() ? bytesText(t) : t;
     const guard: GuardOptions = {
       what,
       dropTransactionTimeout: (await this.#opts.serverMajor) < 17,
@@ -184,27 +185,27 @@ export class Session {
     const pass = async (pieces: Piece[]) => {
       let text = "";
       for (const p of pieces) text += one(p);
-      await this.#write(text, what, opts.hint, bytes);
+      await this.#write(text, what, opts.hint, bytes());
     };
     if (typeof input === "string" || input instanceof Uint8Array) {
-      const text = typeof input === "string" ? input : textOfBytes(input);
+      const text = typeof input === "string" ? input : decoder!.push(input) + decoder!.end();
       // Whole texts are checked before any of it is written.
       const pieces = [...lx.push(text), ...lx.end()];
       let out = "";
       for (const p of pieces) out += one(p);
       endsWell(last, guard);
-      await this.#write(out + batch.end() + "\n", what, opts.hint, bytes);
+      await this.#write(out + batch.end() + "\n", what, opts.hint, bytes());
       return;
     }
     const reader = input.getReader();
     for (;;) {
       const r = await reader.read();
       if (r.done) break;
-      await pass(lx.push(textOfBytes(r.value)));
+      await pass(lx.push(decoder!.push(r.value)));
     }
-    await pass(lx.end());
+    await pass([...lx.push(decoder!.end()), ...lx.end()]);
     endsWell(last, guard);
-    await this.#write(batch.end() + "\n", what, undefined, true);
+    await this.#write(batch.end() + "\n", what, undefined, bytes());
   }
 
   /** Commits the transaction and waits for psql to end. Throws psql's failure (nothing committed). */
@@ -226,21 +227,6 @@ export class Session {
     await this.#writer.abort(reason).catch(() => {});
     await this.#done;
   }
-}
-
-/** Bytes as text of one character per byte (latin1, which maps every byte to itself). */
-function textOfBytes(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
-}
-
-/** Text of one character per byte ({@link textOfBytes}) read as UTF-8, for a step that rewrites it. */
-export function utf8Text(t: string): string {
-  return Buffer.from(t, "latin1").toString("utf8");
-}
-
-/** The UTF-8 bytes of `t` as text of one character per byte: {@link utf8Text}'s inverse. */
-export function bytesText(t: string): string {
-  return Buffer.from(t, "utf8").toString("latin1");
 }
 
 /** First words of the statements that may go to the server in one query with their neighbours. */
