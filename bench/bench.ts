@@ -58,6 +58,7 @@ export const USAGE = `usage: deno task bench [options]
   --subset N        tables the per-table approach is timed on, then extrapolated (default 20)
   --skip-per-table  leave out the per-table approach
   --skip-restore    leave out the two restores (ours, pg_restore -j of pg_dump -Fd)
+  --no-settle       do not write out the server's buffers and the page cache before each run
   --tool FILE       the backup.ts to run as "ours", backup and restore (default: this checkout's)
   --compare FILE    also back up and restore with another checkout's backup.ts in the same run
                     ("compare-proxy", "compare-direct", "compare-restore-direct", each right after
@@ -81,6 +82,8 @@ interface BenchArgs {
   subset: number;
   skipPerTable: boolean;
   skipRestore: boolean;
+  /** Before each timed run, CHECKPOINT and sync (default; --no-settle turns it off). */
+  settle: boolean;
   only?: string[];
   settings: string[];
   v8Flags?: string;
@@ -148,6 +151,7 @@ export const FLAGS = {
   subset: { type: "string" },
   "skip-per-table": { type: "boolean" },
   "skip-restore": { type: "boolean" },
+  "no-settle": { type: "boolean" },
   only: { type: "string" },
   setting: { type: "string", multiple: true },
   "v8-flags": { type: "string" },
@@ -182,6 +186,7 @@ export function parseMainArgs(argv: string[]): BenchArgs | undefined {
     subset: int("subset", values.subset, 20, 1),
     skipPerTable: !!values["skip-per-table"],
     skipRestore: !!values["skip-restore"],
+    settle: !values["no-settle"],
     only: onlyArg(values.only, {
       compare: values.compare,
       skipPerTable: !!values["skip-per-table"],
@@ -468,7 +473,7 @@ async function main() {
     // Each run starts from a settled machine: the server's dirty buffers and the page cache's are
     // written out first (CHECKPOINT, sync), so that no run pays for the writeback of the one before.
     const timed = async (cmd: string, argv: string[], opts: MeasureOptions) => {
-      await settle(cluster);
+      if (args.settle) await settle(cluster);
       return await measure(cmd, argv, { ...opts, serverPid });
     };
     const serverVersion = await scalar(cluster, "SHOW server_version", ds.db);

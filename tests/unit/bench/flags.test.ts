@@ -61,6 +61,7 @@ Deno.test("bench: the defaults, --help, and every invocation docs/performance.md
     subset: 20,
     skipPerTable: false,
     skipRestore: false,
+    settle: true,
     only: undefined,
     settings: [],
     v8Flags: undefined,
@@ -70,6 +71,7 @@ Deno.test("bench: the defaults, --help, and every invocation docs/performance.md
   });
   assertEquals(parseMainArgs(["--large", "--mb", "3"])?.mb, 1024);
   assertEquals(parseMainArgs(["--v8-flags="])?.v8Flags, "");
+  assertEquals(parseMainArgs(["--no-settle"])?.settle, false);
   const quoted = [
     "--repeat 3",
     "--large",
