@@ -49,6 +49,8 @@ for (const major of [15, 17] as const) {
          ${
           tables.map((tb, i) =>
             `create table ${tb} (id int primary key, ${quoteIdent(NAMES[i][1])} text);
+             comment on table ${tb} is 'table ${i}';
+             comment on column ${tb}.${quoteIdent(NAMES[i][1])} is 'column ${i}';
              insert into ${tb} select g, repeat(md5(g::text), 4) || E'\\nline\\t' || g
                from generate_series(1, ${ROWS}) g;`
           ).join("\n")
@@ -93,18 +95,32 @@ for (const major of [15, 17] as const) {
           });
         }
 
-        await t.step("restore --table restores each split table identically", async () => {
-          for (const table of tables) {
-            const target = await c.createDatabase();
-            const rr = await runCli(
-              ["restore", "--out", root, "--target-url", c.url({ db: target }), "--table", table],
-              TOOLS,
-            );
-            assertEquals(rr.code, 0, rr.stderr);
-            const got = await tableFingerprints(c, target, [table]);
-            assertEquals(got, new Map([[table, source.get(table)]]));
-          }
-        });
+        // The table's comments and privileges are in its schema.sql: pg_dump names the table in their
+        // entries quoted, as SQL does.
+        const extras = (db: string, table: string) =>
+          c.sql(
+            `select relacl::text, obj_description(oid, 'pg_class'), col_description(oid, 2) from pg_class
+              where oid = '${table.replaceAll("'", "''")}'::regclass`,
+            { db },
+          );
+        await t.step(
+          "restore --table restores each split table identically, with comments and privileges",
+          async () => {
+            for (const table of tables) {
+              const target = await c.createDatabase();
+              const rr = await runCli(
+                ["restore", "--out", root, "--target-url", c.url({ db: target }), "--table", table],
+                TOOLS,
+              );
+              assertEquals(rr.code, 0, rr.stderr);
+              const got = await tableFingerprints(c, target, [table]);
+              assertEquals(got, new Map([[table, source.get(table)]]));
+              const want = await extras(db, table);
+              assert(/postgres=r\//.test(want) && /table \d/.test(want) && /column \d/.test(want), want);
+              assertEquals(await extras(target, table), want);
+            }
+          },
+        );
 
         await t.step("verify --drill matches every table", async () => {
           const target = await c.createDatabase();

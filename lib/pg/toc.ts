@@ -4,6 +4,7 @@
  * dump with `pg_restore -L`. Pure.
  * @module
  */
+import { unquoteName } from "./ident.ts";
 
 /** One line of `pg_restore -l`. */
 export interface TocEntry {
@@ -102,20 +103,35 @@ export function tagOf(entry: TocEntry, schema: string, roles: ReadonlySet<string
   return best ? rest.slice(0, rest.length - best.length - 1) : rest;
 }
 
-function tableOfTag(tag: string, catalog: TableCatalog, byName: Map<string, number>): number | undefined {
-  // COMMENT / ACL / SECURITY LABEL: "TABLE name", "COLUMN name.col", "SEQUENCE name".
-  const kind = tag.match(/^(TABLE|COLUMN|SEQUENCE) (.*)$/);
+/**
+ * Names as `pg_restore -l` lists them (a line break becomes a space) → oid; a listed name that two
+ * objects share maps to undefined: its entries stay only in the schema dump, never with the wrong table.
+ */
+function byListedName(names: Iterable<[string, number]>): Map<string, number | undefined> {
+  const out = new Map<string, number | undefined>();
+  for (const [name, oid] of names) {
+    const key = name.replace(/[\r\n]/g, " ");
+    out.set(key, out.has(key) && out.get(key) !== oid ? undefined : oid);
+  }
+  return out;
+}
+
+function tableOfTag(
+  tag: string,
+  byName: Map<string, number | undefined>,
+  named: Map<string, number | undefined>,
+): number | undefined {
+  // COMMENT / ACL / SECURITY LABEL: "TABLE name", "COLUMN name.col", "SEQUENCE name", each name as
+  // pg_dump quotes it (fmtId: "Users", "café", "order").
+  const kind = tag.match(/^(TABLE|COLUMN|SEQUENCE) ([\s\S]*)$/);
   if (kind) {
-    if (kind[1] === "TABLE") return byName.get(kind[2]);
-    if (kind[1] === "SEQUENCE") return catalog.namedOwners.get(kind[2]);
-    let best: [string, number] | undefined;
-    for (const [name, oid] of byName) {
-      if (kind[2].startsWith(name + ".") && (!best || name.length > best[0].length)) best = [name, oid];
-    }
-    return best?.[1];
+    if (kind[1] === "TABLE") return byName.get(unquoteName(kind[2]));
+    if (kind[1] === "SEQUENCE") return named.get(unquoteName(kind[2]));
+    const table = kind[2].match(/^("(?:[^"]|"")*"|[^."]+)\./)?.[1];
+    return table === undefined ? undefined : byName.get(unquoteName(table));
   }
   // SEQUENCE SET, SEQUENCE OWNED BY, INDEX ATTACH (tag is the sequence or index), TABLE ATTACH.
-  return catalog.namedOwners.get(tag) ?? byName.get(tag);
+  return named.has(tag) ? named.get(tag) : byName.get(tag);
 }
 
 /**
@@ -127,8 +143,8 @@ export function assignToTables(
   schema: string,
   catalog: TableCatalog,
 ): Map<number, TableToc> {
-  const byName = new Map<string, number>();
-  for (const [oid, name] of catalog.tables) byName.set(name, oid);
+  const byName = byListedName([...catalog.tables].map(([oid, name]) => [name, oid]));
+  const named = byListedName(catalog.namedOwners);
   const out = new Map<number, TableToc>();
   for (const oid of catalog.tables.keys()) out.set(oid, { schemaLines: [], dataLines: [] });
   for (const e of entries) {
@@ -136,7 +152,7 @@ export function assignToTables(
     if (e.objectOid !== 0) {
       table = catalog.tables.has(e.objectOid) ? e.objectOid : catalog.owners.get(e.objectOid);
     } else {
-      table = tableOfTag(tagOf(e, schema, catalog.roles), catalog, byName);
+      table = tableOfTag(tagOf(e, schema, catalog.roles), byName, named);
     }
     if (table === undefined || !out.has(table)) continue;
     const t = out.get(table)!;

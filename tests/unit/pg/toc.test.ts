@@ -91,3 +91,55 @@ Deno.test("assignToTables gives each table its definition and data entries (gold
   }
   assertEquals(users.dataLines.map((l) => l.split(";")[0]), ["3381", "3395", "3396"]);
 });
+
+Deno.test("assignToTables finds comments, privileges and labels of tables whose names pg_dump quotes", () => {
+  // As pg_dump 17 writes them (fmtId): names with capitals, non-ASCII letters, quotes, or keywords.
+  const toc = parseToc(`;
+218; 1259 16405 TABLE app Weird Name "x" postgres
+230; 1259 16500 TABLE app café postgres
+231; 1259 16501 TABLE app order postgres
+232; 1259 16502 SEQUENCE app Café_id_seq postgres
+3400; 0 0 COMMENT app TABLE "Weird Name ""x""" postgres
+3401; 0 0 COMMENT app COLUMN "Weird Name ""x""".id postgres
+3402; 0 0 ACL app TABLE "Weird Name ""x""" postgres
+3403; 0 0 COMMENT app TABLE "café" postgres
+3404; 0 0 COMMENT app COLUMN "café"."naïve" postgres
+3405; 0 0 ACL app COLUMN "café"."naïve" postgres
+3406; 0 0 SECURITY LABEL app TABLE "order" postgres
+3407; 0 0 ACL app TABLE "order" postgres
+3408; 0 0 ACL app SEQUENCE "Café_id_seq" postgres
+3409; 0 0 COMMENT app TABLE "cafés" postgres
+`);
+  const assigned = assignToTables(toc, "app", {
+    tables: new Map([[16405, 'Weird Name "x"'], [16500, "café"], [16501, "order"]]),
+    owners: new Map([[16502, 16500]]),
+    namedOwners: new Map([["Café_id_seq", 16500]]),
+    roles: new Set(["postgres"]),
+  });
+  const ids = (oid: number) => assigned.get(oid)!.schemaLines.map((l) => l.split(";")[0]);
+  assertEquals(ids(16405), ["218", "3400", "3401", "3402"]);
+  // 3409 is of another table (one the catalog does not hold), not of "café"
+  assertEquals(ids(16500), ["230", "232", "3403", "3404", "3405", "3408"]);
+  assertEquals(ids(16501), ["231", "3406", "3407"]);
+});
+
+Deno.test("assignToTables reads names pg_restore -l lists with line breaks as spaces, and never guesses", () => {
+  const toc = parseToc(`;
+240; 1259 16600 TABLE app evil x postgres
+241; 1259 16601 TABLE app a b postgres
+242; 1259 16602 TABLE app a b postgres
+3410; 0 0 COMMENT app TABLE "evil x" postgres
+3411; 0 0 ACL app COLUMN "evil x"."n o" postgres
+3412; 0 0 COMMENT app TABLE "a b" postgres
+`);
+  const assigned = assignToTables(toc, "app", {
+    tables: new Map([[16600, "evil\nx"], [16601, "a\nb"], [16602, "a b"]]),
+    owners: new Map(),
+    namedOwners: new Map(),
+    roles: new Set(["postgres"]),
+  });
+  const ids = (oid: number) => assigned.get(oid)!.schemaLines.map((l) => l.split(";")[0]);
+  assertEquals(ids(16600), ["240", "3410", "3411"]);
+  // "a\nb" and "a b" are listed alike: the comment stays only in the schema dump
+  assertEquals([ids(16601), ids(16602)], [["241"], ["242"]]);
+});
