@@ -4,11 +4,16 @@
  * UTF-8), and a `LATIN1` database, each restored whole and by `--table` into a database of the same
  * encoding; the `LATIN1` backup also into a UTF-8 database, which the server converts to. Enough rows
  * that the data files reach the restore in many chunks, cut at every position of a row.
+ *
+ * Definitions with non-ASCII names, defaults, comments and function bodies: a `LATIN1` database's come
+ * back the same (`pg_dump --schema-only` of source and target equal), into `LATIN1` and into UTF-8; a
+ * `SQL_ASCII` database's in UTF-8 too.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
 import { type CliResult, runCli } from "./support/cli.ts";
 import { type Cluster, sharedCluster } from "./support/cluster.ts";
+import { schemaEntries } from "./support/schema.ts";
 
 const TOOLS = { PG_BIN: clientBinDir() };
 
@@ -113,6 +118,52 @@ for (const major of [15, 17] as const) {
       assertEquals(e.trim(), "t");
     } finally {
       await Deno.remove(root, { recursive: true });
+    }
+  });
+
+  Deno.test(`encoding (PostgreSQL ${major}): LATIN1 and SQL_ASCII definitions with non-ASCII text restore unchanged`, async () => {
+    const c = await sharedCluster(major);
+    // Sent as UTF-8 (the server converts to the database's encoding).
+    const ddl = `SET client_encoding = 'UTF8';
+      CREATE TABLE public."café" (id int PRIMARY KEY, "naïve" text DEFAULT 'déjà vu' CHECK ("naïve" <> 'ÿ'));
+      COMMENT ON TABLE public."café" IS 'ça va';
+      CREATE FUNCTION public."grüß"() RETURNS text LANGUAGE sql AS $$ SELECT 'Grüße'::text $$;
+      CREATE VIEW public."vüe" AS SELECT id, "naïve" FROM public."café";
+      INSERT INTO public."café" VALUES (1, 'é'), (2, DEFAULT);`;
+    const rows =
+      `SELECT string_agg(id || ':' || "naïve" || ':' || public."grüß"(), ',' ORDER BY id) FROM public."vüe"`;
+    const utf8Rows = (db: string) => c.sql(`SET client_encoding = 'UTF8'; ${rows}`, { db });
+    for (const encoding of ["LATIN1", "SQL_ASCII"]) {
+      const src = await database(c, encoding);
+      await c.sql(ddl, { db: src });
+      const want = await schemaEntries(c, src);
+      assert(
+        want.some((e) => e.includes("'déjà vu'::text")),
+        `${encoding}: the source's dump has the default`,
+      );
+      const wantRows = await utf8Rows(src);
+      assertEquals(wantRows.trim(), "1:é:Grüße,2:déjà vu:Grüße");
+      const root = await backup(c, src);
+      try {
+        for (const into of [encoding, "UTF8"]) {
+          const db = await database(c, into);
+          await restore(c, root, db);
+          assertEquals(await schemaEntries(c, db), want, `${encoding} into ${into}: the definitions`);
+          assertEquals(await utf8Rows(db), wantRows, `${encoding} into ${into}: the rows`);
+        }
+        const one = await database(c, encoding);
+        await restore(c, root, one, "--table", "public.café");
+        assertEquals(
+          (await c.sql(`SET client_encoding = 'UTF8'; SELECT obj_description('public."café"'::regclass)`, {
+            db: one,
+          }))
+            .trim(),
+          "ça va",
+          `${encoding}: --table restores the table's comment`,
+        );
+      } finally {
+        await Deno.remove(root, { recursive: true });
+      }
     }
   });
 }

@@ -213,6 +213,11 @@ async function writeBackup(
   snapshot: string | undefined,
   rttMs: number,
 ): Promise<Manifest> {
+  // Every file in UTF-8, whatever the database's encoding (the server converts, losslessly): names
+  // then read the same in pg_restore's listings, the dumps' text and the catalog queries, and a restore
+  // converts to its target's encoding. A SQL_ASCII database has no encoding to convert from: its bytes
+  // are written as they are (lib/pg/inputtext.ts reads them so).
+  if (detected.encoding !== "SQL_ASCII") env = { ...env, PGCLIENTENCODING: "UTF8" };
   const files: Manifest["files"] = {};
   const local = new AbortController();
   const stop = () => local.abort();

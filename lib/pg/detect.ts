@@ -78,6 +78,8 @@ export interface Detected {
   serverVersionNum: number;
   serverVersion: string;
   database: string;
+  /** The database's encoding (`server_encoding`): UTF8 on Supabase. */
+  encoding: string;
   sizeBytes: number;
   currentUser: string;
   /** `COMMENT ON DATABASE`, or null. */
@@ -113,8 +115,10 @@ export async function detect(sql: Sql): Promise<Detected> {
       usr: string;
       comment: string | null;
       los: string;
+      encoding: string;
     }[]
   >`select current_setting('server_version_num')::int as num, current_setting('server_version') as version,
+      current_setting('server_encoding') as encoding,
       current_database() as db, pg_database_size(current_database())::text as size, current_user as usr,
       (select shobj_description(oid, 'pg_database') from pg_database where datname = current_database())
         as comment,
@@ -234,6 +238,7 @@ export async function detect(sql: Sql): Promise<Detected> {
     serverVersionNum: info.num,
     serverVersion: info.version,
     database: info.db,
+    encoding: info.encoding,
     sizeBytes: Number(info.size),
     currentUser: info.usr,
     databaseComment: info.comment,

@@ -10,11 +10,12 @@ import type { Cluster } from "./cluster.ts";
 /**
  * `pg_dump --schema-only` of a database as a sorted list of its entries, without `\restrict` lines,
  * user mapping entries and the `SET default_tablespace`/`default_table_access_method` lines that
- * pg_dump writes where they change (they depend on the order of entries with equal sort keys).
+ * pg_dump writes where they change (they depend on the order of entries with equal sort keys). In UTF-8,
+ * whatever the database's encoding (so that databases of two encodings compare).
  */
 export async function schemaEntries(c: Cluster, db: string): Promise<string[]> {
   const r = await new Deno.Command(`${clientBinDir()}/pg_dump`, {
-    args: ["--schema-only", "--no-subscriptions", "-d", c.url({ db })],
+    args: ["--schema-only", "--no-subscriptions", "--encoding=UTF8", "-d", c.url({ db })],
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -23,6 +23,7 @@ function detected(): Detected {
     serverVersionNum: 170004,
     serverVersion: "17.4",
     database: "postgres",
+    encoding: "UTF8",
     sizeBytes: 1000,
     currentUser: "postgres",
     databaseComment: null,

@@ -24,6 +24,7 @@ function hostile(): Detected {
     serverVersionNum: 170004,
     serverVersion: "17.4",
     database: "postgres",
+    encoding: "UTF8",
     sizeBytes: 1000,
     currentUser: "reader",
     databaseComment: null,
