@@ -7,7 +7,8 @@
  *
  * Definitions with non-ASCII names, defaults, comments and function bodies: a `LATIN1` database's come
  * back the same (`pg_dump --schema-only` of source and target equal), into `LATIN1` and into UTF-8; a
- * `SQL_ASCII` database's in UTF-8 too.
+ * `SQL_ASCII` database's in UTF-8 too, and one holding a byte that is not UTF-8 is refused before
+ * anything is written.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
@@ -164,6 +165,43 @@ for (const major of [15, 17] as const) {
       } finally {
         await Deno.remove(root, { recursive: true });
       }
+    }
+  });
+
+  Deno.test(`encoding (PostgreSQL ${major}): a SQL_ASCII definition holding a byte that is not UTF-8 is refused, nothing written`, async () => {
+    const c = await sharedCluster(major);
+    const src = await database(c, "SQL_ASCII");
+    // A default and a comment with the byte 0xE9 (Latin-1 é) as it is, made by EXECUTE.
+    await c.sql(
+      `CREATE TABLE public.t (id int PRIMARY KEY, v text);
+       DO $$ BEGIN
+         EXECUTE 'ALTER TABLE public.t ALTER v SET DEFAULT ' || quote_literal(convert_from('\\xe9'::bytea, 'SQL_ASCII'));
+       END $$;
+       INSERT INTO public.t (id) VALUES (1);`,
+      { db: src },
+    );
+    assertEquals(
+      (await c.sql("SELECT encode(convert_to(v, 'SQL_ASCII'), 'hex') FROM public.t", { db: src })).trim(),
+      "e9",
+    );
+    const root = await backup(c, src);
+    try {
+      const db = await database(c, "SQL_ASCII");
+      const r = await runCli(["restore", "--out", root, "--target-url", c.url({ db }), "--yes"], TOOLS);
+      assertEquals(r.code, 1, r.stderr);
+      assert(
+        /its definitions hold bytes that are not UTF-8 in a SQL_ASCII database, which a restore cannot carry unchanged; nothing of it was run/
+          .test(r.stderr),
+        r.stderr,
+      );
+      assert(/^hint: only rows may hold any bytes/m.test(r.stderr), r.stderr);
+      assertEquals(
+        (await c.sql("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace", { db }))
+          .trim(),
+        "0",
+      );
+    } finally {
+      await Deno.remove(root, { recursive: true });
     }
   });
 }

@@ -56,8 +56,7 @@ export class InputText {
     }
     this.#head = [];
     this.#decided = true;
-    const named = DECLARED.exec(ascii.decode(head.subarray(0, ENCODING_WINDOW)))?.[1];
-    this.bytes = named?.toUpperCase() !== "UTF8";
+    this.bytes = namedEncoding(head) !== "UTF8";
     if (!this.bytes) this.#utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     return this.#decode(head, more);
   }
@@ -67,15 +66,54 @@ export class InputText {
     try {
       return this.#utf8!.decode(chunk, { stream: more });
     } catch {
-      throw new BackupError(
-        `${this.#what}: the input says its encoding is UTF8 but holds bytes that are not UTF-8; nothing of it was run`,
-        {
-          hint:
-            "the backup file is damaged or was changed: run verify, restore another backup, and check who can write to the backup repository",
-        },
-      );
+      throw notUtf8(this.#what);
     }
   }
+}
+
+function notUtf8(what: string): BackupError {
+  return new BackupError(
+    `${what}: the input says its encoding is UTF8 but holds bytes that are not UTF-8; nothing of it was run`,
+    {
+      hint:
+        "the backup file is damaged or was changed: run verify, restore another backup, and check who can write to the backup repository",
+    },
+  );
+}
+
+/** The encoding an input names near its top (`SET client_encoding = '…';`), upper-cased; undefined for none. */
+export function namedEncoding(head: Uint8Array): string | undefined {
+  return DECLARED.exec(ascii.decode(head.subarray(0, ENCODING_WINDOW)))?.[1].toUpperCase();
+}
+
+/**
+ * A script's text as Unicode (definitions: pg_restore's pre-data and post-data, schema.sql, catalog.sql,
+ * roles.sql): the restore matches its statements by name and sends them as UTF-8, with the session's
+ * client_encoding UTF8 (lib/restore/session.ts), so the server converts them to the target's encoding.
+ * A LATIN1 script is read by code point (its 256 characters are Unicode's first 256); every other one as
+ * UTF-8, strictly: a `SQL_ASCII` database's definitions may hold ASCII and UTF-8 only. Bytes that cannot
+ * be read so are refused, never replaced.
+ */
+export function scriptText(bytes: Uint8Array, what: string): string {
+  const named = namedEncoding(bytes);
+  if (named === "LATIN1") return latin1Text(bytes);
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    if (named === undefined || named === "UTF8") throw notUtf8(what);
+    throw new BackupError(
+      `${what}: its definitions hold bytes that are not UTF-8 in a ${named} database, which a restore cannot carry unchanged; nothing of it was run`,
+      {
+        hint:
+          `only rows may hold any bytes: make the names, defaults, comments and function bodies of the source ASCII or UTF-8 (or restore the schema's .dump with pg_restore into a ${named} database)`,
+      },
+    );
+  }
+}
+
+/** {@link scriptText} of a whole stream. */
+export async function scriptTextOf(stream: ReadableStream<Uint8Array>, what: string): Promise<string> {
+  return scriptText(new Uint8Array(await new Response(stream).arrayBuffer()), what);
 }
 
 /** Bytes as text of one character per byte (Buffer's latin1; TextDecoder's "latin1" is windows-1252). */

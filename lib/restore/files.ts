@@ -12,7 +12,8 @@ import type { DecodeOptions } from "../store/decode.ts";
 import type { BackupSource } from "../store/reader.ts";
 import { ScriptLexer } from "../pg/lexer.ts";
 import { parseCopyHeader } from "../pg/copy.ts";
-import { runTool } from "../pg/run.ts";
+import { runTool, streamTool } from "../pg/run.ts";
+import { scriptTextOf } from "../pg/inputtext.ts";
 import type { Ctx } from "./context.ts";
 import { parseScript, type Script } from "./script.ts";
 import { checkFiles, throwOnFaults } from "../store/check.ts";
@@ -65,7 +66,7 @@ async function checkedLater(ctx: Pick<Ctx, "later">, rel: string): Promise<void>
 export async function readText(ctx: Pick<Ctx, "opts" | "manifest" | "later">, rel: string): Promise<string> {
   await checkedLater(ctx, rel);
   const stream = await openPlaintext(ctx.opts.backupDir, rel, ctx.manifest.files[rel], ctx.opts.decode);
-  return await new Response(stream).text();
+  return await scriptTextOf(stream, rel);
 }
 
 /** A backup data file's plaintext as a stream (psql reads it through the guard, lib/restore/guard.ts). */
@@ -84,6 +85,22 @@ export async function preDataScripts(
   return out;
 }
 
+/**
+ * The script pg_restore writes of the entries of the dump `file` that `args` select, as text
+ * (lib/pg/inputtext.ts: in the encoding the script names; bytes that cannot be read so are refused).
+ */
+export async function dumpScript(
+  ctx: Pick<Ctx, "tools">,
+  args: string[],
+  file: string,
+  what: string,
+): Promise<string> {
+  return await streamTool(
+    { path: ctx.tools.path("pg_restore"), args: [...args, "-f", "-", file], env: {}, what },
+    (out) => scriptTextOf(out, what),
+  );
+}
+
 /** The pre-data script of a schema's dump, as pg_restore writes it (read once per restore). */
 export function preDataText(
   ctx: FileCtx & Pick<Ctx, "tools" | "preDataText">,
@@ -92,12 +109,7 @@ export function preDataText(
   let p = ctx.preDataText.get(s.name);
   if (!p) {
     p = (async () =>
-      await runTool({
-        path: ctx.tools.path("pg_restore"),
-        args: ["--section=pre-data", "-f", "-", await dumpFile(ctx, s)],
-        env: {},
-        what: `reading ${s.dump}`,
-      }))();
+      await dumpScript(ctx, ["--section=pre-data"], await dumpFile(ctx, s), `reading ${s.dump}`))();
     ctx.preDataText.set(s.name, p);
   }
   return p;
@@ -151,17 +163,11 @@ async function readPostData(
   listed: PostDataRead["listed"],
 ): Promise<PostDataTexts> {
   const { file, what, toc } = await listed;
-  const pgRestore = ctx.tools.path("pg_restore");
   const script = async (lines: string[], name: string, args: string[]) => {
     if (lines.length === 0) return "";
     const list = join(ctx.tmp, `${name}-${crypto.randomUUID()}.list`);
     await Deno.writeTextFile(list, lines.join("\n") + "\n");
-    return await runTool({
-      path: pgRestore,
-      args: ["-L", list, ...args, "-f", "-", file],
-      env: {},
-      what,
-    });
+    return await dumpScript(ctx, ["-L", list, ...args], file, what);
   };
   const [early, late] = await Promise.all([
     script(toc.filter((e) => !LATE.has(e.desc)).map((e) => e.line), "post", ["--no-owner"]),

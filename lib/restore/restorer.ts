@@ -49,6 +49,7 @@ import { checkPolicyRoles } from "./precheck.ts";
 import { parameterGrantees, roleStatement } from "./roles.ts";
 import { checkFiles, type CheckOptions, type FileFault, throwOnFaults } from "../store/check.ts";
 import { openPlaintext } from "../store/decode.ts";
+import { scriptTextOf } from "../pg/inputtext.ts";
 import { catalogError, type CatalogScope, planCatalog } from "./catalog.ts";
 import { parseScript, type Script } from "./script.ts";
 import { intoNameError, intoNames, intoNote, intoScript, intoState } from "./into.ts";
@@ -229,9 +230,10 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       // Read and rewritten now, so that the plan (and a dry run) names what changes, and a table that
       // cannot be restored under a new name is refused before anything is written.
       const rel = selected[0].table.schemaFile;
-      const text = await new Response(
+      const text = await scriptTextOf(
         await openPlaintext(opts.backupDir, rel, manifest.files[rel], opts.decode),
-      ).text();
+        rel,
+      );
       plan.notes.push(intoNote(into, intoScript(text, into, taken!)));
     }
     const planText = formatRestorePlan(plan, {
@@ -594,7 +596,7 @@ async function readCatalog(opts: RestoreOptions, manifest: Manifest): Promise<Sc
   if (!file || !wholeSchemas(opts.request) || opts.request.dataOnly) return undefined;
   throwOnFaults(await checkFiles(opts.backupDir, manifest, [file], opts.decode), opts.backupDir, "restore");
   const stream = await openPlaintext(opts.backupDir, file, manifest.files[file], opts.decode);
-  return parseScript(await new Response(stream).text());
+  return parseScript(await scriptTextOf(stream, file));
 }
 
 /** What the catalog plan needs to know of the rest of the plan. */

@@ -10,7 +10,7 @@ import type { ManifestSchema } from "../store/manifest.ts";
 import { type QualifiedName, quoteIdent } from "../pg/ident.ts";
 import { runTool } from "../pg/run.ts";
 import { type Ctx, warn } from "./context.ts";
-import { dumpFile, postDataTexts, preDataText, readText } from "./files.ts";
+import { dumpFile, dumpScript, postDataTexts, preDataText, readText } from "./files.ts";
 import { addCounts, filterDefinitions } from "./filter.ts";
 import { tableKey } from "./plan.ts";
 import { restoreEntries, runPsql } from "./exec.ts";
@@ -41,12 +41,12 @@ export async function preData(ctx: Ctx, schemas: ManifestSchema[]): Promise<void
     const drops = dropsForClean(ctx, plan(s));
     let text = texts.get(s.name)!;
     if (ctx.plan.clean && exists) {
-      text = await runTool({
-        path: ctx.tools.path("pg_restore"),
-        args: ["--section=pre-data", "-f", "-", "--clean", "--if-exists", await dumpFile(ctx, s)],
-        env: {},
-        what: `reading ${s.dump}`,
-      });
+      text = await dumpScript(
+        ctx,
+        ["--section=pre-data", "--clean", "--if-exists"],
+        await dumpFile(ctx, s),
+        `reading ${s.dump}`,
+      );
     }
     const { text: filtered, counts } = filterDefinitions(text, ctx.filter, {
       dropBlock: (b) => isExcludedBlock(ctx, b),
@@ -270,12 +270,7 @@ export async function managedExtras(ctx: Ctx, schemas: ManifestSchema[]): Promis
   const right = new Map(rights.map((r) => [tableKey(r.schema, r.name), r]));
   const denied = new Map<string, string[]>();
   for (const s of schemas) {
-    const text = await runTool({
-      path: ctx.tools.path("pg_restore"),
-      args: ["--section=post-data", "-f", "-", await dumpFile(ctx, s)],
-      env: {},
-      what: `reading ${s.dump}`,
-    });
+    const text = await dumpScript(ctx, ["--section=post-data"], await dumpFile(ctx, s), `reading ${s.dump}`);
     const script = parseScript(text);
     const tables = s.tables.map((t) => t.name).filter((t) => right.has(tableKey(s.name, t)));
     for (const b of script.blocks) {

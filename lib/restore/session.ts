@@ -67,6 +67,8 @@ export class Session {
   #marks: Mark[] = [];
   #closed = false;
   #ended = false;
+  /** The session's client_encoding: UTF8 (PGCLIENTENCODING), until a byte input names its own. */
+  #encoding = "UTF8";
   /** stderr lines of psql other than the error (warnings), after {@link commit}. */
   warnings: string[] = [];
 
@@ -77,7 +79,8 @@ export class Session {
     this.#program = pgProgram({
       path: opts.psql,
       args: ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
-      env: opts.env,
+      // Text is sent as UTF-8 (see run); a byte input names its own encoding.
+      env: { ...opts.env, PGCLIENTENCODING: "UTF8" },
       what: "restore",
       stdin: pipe.readable,
     }, "null");
@@ -162,6 +165,16 @@ export class Session {
       dropTransactionTimeout: (await this.#opts.serverMajor) < 17,
       shown: read,
     };
+    // Text (a string, or bytes read as UTF-8) goes as UTF-8: the session is switched back to UTF8 first
+    // when a byte input before left it in its own encoding.
+    let started = false;
+    const head = (): string => {
+      if (started) return "";
+      started = true;
+      if (bytes() || this.#encoding === "UTF8") return "";
+      this.#encoding = "UTF8";
+      return "SET client_encoding = 'UTF8';\n";
+    };
     const lx = new ScriptLexer();
     let last: Piece | undefined;
     let kept: boolean[] | undefined;
@@ -171,6 +184,7 @@ export class Session {
       let text = guardPiece(p, guard);
       // A whole statement the guard let through, rewritten (restore --into: the new table's names).
       if (opts.statement && p.kind === "statement" && text) text = back(opts.statement(read(text)));
+      if (p.kind === "statement" && text) text = this.#clientEncoding(text, bytes());
       if (p.kind !== "space" && p.kind !== "comment") last = p;
       if (!opts.copy) return text;
       if (p.kind === "statement") {
@@ -183,7 +197,8 @@ export class Session {
       return p.kind === "data" && kept ? cutRows(text, kept) : text;
     };
     const pass = async (pieces: Piece[]) => {
-      let text = "";
+      // Pieces come only once the decoder chose how to read the input (bytes() is then known).
+      let text = pieces.length > 0 ? head() : "";
       for (const p of pieces) text += one(p);
       await this.#write(text, what, opts.hint, bytes());
     };
@@ -191,7 +206,7 @@ export class Session {
       const text = typeof input === "string" ? input : decoder!.push(input) + decoder!.end();
       // Whole texts are checked before any of it is written.
       const pieces = [...lx.push(text), ...lx.end()];
-      let out = "";
+      let out = head();
       for (const p of pieces) out += one(p);
       endsWell(last, guard);
       await this.#write(out + batch.end() + "\n", what, opts.hint, bytes());
@@ -206,6 +221,21 @@ export class Session {
     await pass([...lx.push(decoder!.end()), ...lx.end()]);
     endsWell(last, guard);
     await this.#write(batch.end() + "\n", what, undefined, bytes());
+  }
+
+  /**
+   * A `SET client_encoding` statement as it may run: in a byte input it stays (the bytes are in that
+   * encoding, and the session follows it); in text, which is sent as UTF-8, it becomes UTF8.
+   */
+  #clientEncoding(statement: string, bytes: boolean): string {
+    const m = CLIENT_ENCODING.exec(statement.trim());
+    if (!m) return statement;
+    if (bytes) {
+      this.#encoding = m[1].toUpperCase();
+      return statement;
+    }
+    this.#encoding = "UTF8";
+    return "SET client_encoding = 'UTF8';";
   }
 
   /** Commits the transaction and waits for psql to end. Throws psql's failure (nothing committed). */
@@ -228,6 +258,9 @@ export class Session {
     await this.#done;
   }
 }
+
+/** A `SET client_encoding` statement (as pg_dump writes it, or in any case and spacing). */
+const CLIENT_ENCODING = /^SET\s+client_encoding\s*(?:=|TO)\s*'([^']*)'\s*;$/i;
 
 /** First words of the statements that may go to the server in one query with their neighbours. */
 const BATCHED = /^(?:CREATE|ALTER|COMMENT|GRANT|REVOKE|SELECT)\s/i;

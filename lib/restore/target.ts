@@ -7,7 +7,7 @@
  */
 import type { Sql } from "../pg/connect.ts";
 import type { QualifiedName } from "../pg/ident.ts";
-import { type Ctx, enc } from "./context.ts";
+import type { Ctx } from "./context.ts";
 import { tableKey, type TargetDefaultAcl, type TargetState, type TargetTable } from "./plan.ts";
 import { qualified, quoteIdent } from "../pg/ident.ts";
 import { parseServerVersionNum } from "../pg/tools.ts";
@@ -167,9 +167,9 @@ async function readDefaultAcl(sql: Sql): Promise<TargetDefaultAcl[]> {
 }
 
 /** `script` between the statements that suspend and resume the user's default privileges. */
-export async function withoutDefaults(ctx: Ctx, script: string): Promise<Uint8Array> {
+export async function withoutDefaults(ctx: Ctx, script: string): Promise<string> {
   const d = await defaultPrivileges(ctx);
-  return enc(d.suspend + script + d.resume);
+  return d.suspend + script + d.resume;
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   InputText,
   latin1Bytes,
   latin1Text,
+  scriptText,
   utf8Text,
 } from "../../../lib/pg/inputtext.ts";
 import { BackupError } from "../../../lib/base/errors.ts";
@@ -83,4 +84,30 @@ Deno.test("latin1Text, latin1Bytes, utf8Text and bytesText are inverses", () => 
     assertEquals(utf8Text(bytesText(s)), s);
     assertEquals(latin1Bytes(bytesText(s)), enc.encode(s));
   }
+});
+
+Deno.test("scriptText: LATIN1 by code point, every other script as strict UTF-8, other bytes refused", () => {
+  const cafe = (encoding: string, e: Uint8Array) =>
+    new Uint8Array([...enc.encode(`${HEAD(encoding)}CREATE TABLE "caf`), ...e, 0x22]);
+  // A LATIN1 script (a backup made before backups were written in UTF-8): é is the byte 0xE9.
+  assertEquals(
+    scriptText(cafe("LATIN1", new Uint8Array([0xe9])), "x"),
+    `${HEAD("LATIN1")}CREATE TABLE "café"`,
+  );
+  for (const named of ["UTF8", "SQL_ASCII"]) {
+    assertEquals(scriptText(cafe(named, enc.encode("é")), "x"), `${HEAD(named)}CREATE TABLE "café"`);
+  }
+  const refused = (named: string, message: RegExp) =>
+    throws(() => scriptText(cafe(named, new Uint8Array([0xe9])), "reading public.dump"), (e: unknown) => {
+      ok(e instanceof BackupError && message.test(e.message), String(e));
+      return true;
+    });
+  refused(
+    "UTF8",
+    /^reading public\.dump: the input says its encoding is UTF8 but holds bytes that are not UTF-8/,
+  );
+  refused(
+    "SQL_ASCII",
+    /^reading public\.dump: its definitions hold bytes that are not UTF-8 in a SQL_ASCII database, which a restore cannot carry unchanged; nothing of it was run$/,
+  );
 });
