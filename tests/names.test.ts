@@ -122,6 +122,26 @@ for (const major of [15, 17] as const) {
           },
         );
 
+        await t.step("restore --exclude-table leaves out a hostile table with its comments", async () => {
+          const target = await c.createDatabase();
+          const rr = await runCli(
+            ["restore", "--out", root, "--target-url", c.url({ db: target }), "--exclude-table", tables[0]],
+            TOOLS,
+          );
+          assertEquals(rr.code, 0, rr.stderr);
+          const kept = [tables[1], "app.plain"];
+          assertEquals(await tableFingerprints(c, target, kept), await tableFingerprints(c, db, kept));
+          assertEquals(
+            (await c.sql(
+              "select count(*) from pg_class where relnamespace = 'app'::regnamespace and relkind = 'r'",
+              {
+                db: target,
+              },
+            )).trim(),
+            "2",
+          );
+        });
+
         await t.step("verify --drill matches every table", async () => {
           const target = await c.createDatabase();
           const v = await runCli(
