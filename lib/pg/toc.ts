@@ -91,16 +91,26 @@ export interface TableToc {
 
 const DATA_DESCS = new Set(["TABLE DATA", "SEQUENCE SET"]);
 
-/** Strips `<namespace> ` in front and ` <owner>` at the end, leaving the tag. */
+/**
+ * Strips `<namespace> ` in front and ` <owner>` at the end, leaving the tag (the schema and role names
+ * as `pg_restore -l` lists them: a line break as a space).
+ */
 export function tagOf(entry: TocEntry, schema: string, roles: ReadonlySet<string>): string {
   let rest = entry.rest;
-  if (rest.startsWith(schema + " ")) rest = rest.slice(schema.length + 1);
+  const ns = listedName(schema);
+  if (rest.startsWith(ns + " ")) rest = rest.slice(ns.length + 1);
   else if (rest.startsWith("- ")) rest = rest.slice(2);
   let best = "";
-  for (const r of [...roles, "-"]) {
+  for (const role of [...roles, "-"]) {
+    const r = listedName(role);
     if (r.length > best.length && rest.endsWith(" " + r)) best = r;
   }
   return best ? rest.slice(0, rest.length - best.length - 1) : rest;
+}
+
+/** A name as `pg_restore -l` lists it: each line break a space. */
+function listedName(name: string): string {
+  return name.replace(/[\r\n]/g, " ");
 }
 
 /**
@@ -110,7 +120,7 @@ export function tagOf(entry: TocEntry, schema: string, roles: ReadonlySet<string
 function byListedName(names: Iterable<[string, number]>): Map<string, number | undefined> {
   const out = new Map<string, number | undefined>();
   for (const [name, oid] of names) {
-    const key = name.replace(/[\r\n]/g, " ");
+    const key = listedName(name);
     out.set(key, out.has(key) && out.get(key) !== oid ? undefined : oid);
   }
   return out;

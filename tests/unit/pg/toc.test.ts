@@ -143,3 +143,18 @@ Deno.test("assignToTables reads names pg_restore -l lists with line breaks as sp
   // "a\nb" and "a b" are listed alike: the comment stays only in the schema dump
   assertEquals([ids(16601), ids(16602)], [["241"], ["242"]]);
 });
+
+Deno.test("assignToTables: a schema and an owner whose names hold line breaks, listed with spaces", () => {
+  const toc = parseToc(`;
+250; 1259 16700 TABLE my schema t my owner
+3420; 0 0 COMMENT my schema TABLE t my owner
+3421; 0 0 ACL my schema TABLE t my owner
+`);
+  const assigned = assignToTables(toc, "my\nschema", {
+    tables: new Map([[16700, "t"]]),
+    owners: new Map(),
+    namedOwners: new Map(),
+    roles: new Set(["my\nowner"]),
+  });
+  assertEquals(assigned.get(16700)!.schemaLines.map((l) => l.split(";")[0]), ["250", "3420", "3421"]);
+});
