@@ -10,6 +10,9 @@
  * Names that case-insensitive, normalising file systems (APFS, NTFS) would merge: schemas `É` and
  * `é`, and tables `café` (NFC), `café` (NFD), `K`, the Kelvin sign and `k`. Every table gets its own
  * folder, distinct even after case folding and normalisation, and a restore gives identical rows.
+ *
+ * A schema and an owner whose names hold a line break (`pg_restore -l` lists it as a space): restore
+ * --table keeps the table's comments and grants.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { clientBinDir } from "../dev/pgenv.ts";
@@ -234,5 +237,46 @@ for (const major of [15, 17] as const) {
         await Deno.remove(root, { recursive: true });
       }
     },
+  });
+
+  Deno.test(`a schema and an owner whose names hold a line break on PostgreSQL ${major}: restore --table keeps the table's comment and grants`, async () => {
+    const c = await sharedCluster(major);
+    const db = await c.createDatabase();
+    const schema = "line\nbreak";
+    const owner = `own\ner_${crypto.randomUUID().slice(0, 8)}`;
+    const table = `${quoteIdent(schema)}.t`;
+    await c.sql(
+      `create role ${quoteIdent(owner)};
+       create schema ${quoteIdent(schema)};
+       create table ${table} (id int primary key, v text);
+       alter table ${table} owner to ${quoteIdent(owner)};
+       comment on table ${table} is 'the table';
+       comment on column ${table}.v is 'the column';
+       grant select on ${table} to postgres;
+       insert into ${table} values (1, 'a');`,
+      { db },
+    );
+    const root = await Deno.makeTempDir({ prefix: "sb-linebreak-" });
+    try {
+      const r = await runCli(["backup", "--db-url", c.url({ db }), "--out", root, "--yes"], TOOLS);
+      assertEquals(r.code, 0, r.stderr);
+      const target = await c.createDatabase();
+      const rr = await runCli(
+        ["restore", "--out", root, "--target-url", c.url({ db: target }), "--yes", "--table", table],
+        TOOLS,
+      );
+      assertEquals(rr.code, 0, rr.stderr);
+      const extras = (d: string) =>
+        c.sql(
+          `select relacl::text, obj_description(oid, 'pg_class'), col_description(oid, 2) from pg_class
+            where oid = '${table.replaceAll("'", "''")}'::regclass`,
+          { db: d },
+        );
+      const want = await extras(db);
+      assert(/postgres=r\//.test(want) && /the table/.test(want) && /the column/.test(want), want);
+      assertEquals(await extras(target), want);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
   });
 }
