@@ -56,7 +56,9 @@ export class InputText {
     }
     this.#head = [];
     this.#decided = true;
-    this.bytes = namedEncoding(head) !== "UTF8";
+    const named = namedEncoding(head);
+    if (named !== undefined) refuseClientOnly(named, this.#what);
+    this.bytes = named !== "UTF8";
     if (!this.bytes) this.#utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     return this.#decode(head, more);
   }
@@ -69,6 +71,41 @@ export class InputText {
       throw notUtf8(this.#what);
     }
   }
+}
+
+/**
+ * Encodings a server never has (pg_dump writes them only when asked to): a second byte of theirs may be
+ * `\\`, so psql would cut their text into statements elsewhere than the guard does. Names as PostgreSQL
+ * matches them (letters and digits, any case).
+ */
+const CLIENT_ONLY = new Set([
+  "SJIS",
+  "SHIFTJIS",
+  "MSKANJI",
+  "WIN932",
+  "SHIFTJIS2004",
+  "BIG5",
+  "WIN950",
+  "GBK",
+  "WIN936",
+  "CP936",
+  "UHC",
+  "WIN949",
+  "CP949",
+  "GB18030",
+  "JOHAB",
+]);
+
+/** Throws when `named` (an input's `SET client_encoding`) is a client-only encoding. */
+export function refuseClientOnly(named: string, what: string): void {
+  if (!CLIENT_ONLY.has(named.toUpperCase().replace(/[^A-Z0-9]/g, ""))) return;
+  throw new BackupError(
+    `${what}: the input names the client encoding ${named}, which no backup is written in; nothing of it was run`,
+    {
+      hint:
+        "the backup file was changed: run verify, restore another backup, and check who can write to the backup repository",
+    },
+  );
 }
 
 function notUtf8(what: string): BackupError {

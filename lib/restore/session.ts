@@ -24,7 +24,7 @@ import { pgProgram } from "../pg/run.ts";
 import { type Piece, ScriptLexer } from "../pg/lexer.ts";
 import { freshRestrictKey, type GuardOptions, guardPiece } from "./guard.ts";
 import { copyStatement, cutRows, keptFields, parseCopyHeader } from "../pg/copy.ts";
-import { bytesText, InputText, latin1Bytes, utf8Text } from "../pg/inputtext.ts";
+import { bytesText, InputText, latin1Bytes, refuseClientOnly, utf8Text } from "../pg/inputtext.ts";
 
 /** Where the rows of a COPY go instead: only these columns (by name), into this table (an SQL name). */
 export interface CopyTarget {
@@ -184,7 +184,7 @@ export class Session {
       let text = guardPiece(p, guard);
       // A whole statement the guard let through, rewritten (restore --into: the new table's names).
       if (opts.statement && p.kind === "statement" && text) text = back(opts.statement(read(text)));
-      if (p.kind === "statement" && text) text = this.#clientEncoding(text, bytes());
+      if (p.kind === "statement" && text) text = this.#clientEncoding(text, bytes(), what);
       if (p.kind !== "space" && p.kind !== "comment") last = p;
       if (!opts.copy) return text;
       if (p.kind === "statement") {
@@ -227,9 +227,10 @@ export class Session {
    * A `SET client_encoding` statement as it may run: in a byte input it stays (the bytes are in that
    * encoding, and the session follows it); in text, which is sent as UTF-8, it becomes UTF8.
    */
-  #clientEncoding(statement: string, bytes: boolean): string {
+  #clientEncoding(statement: string, bytes: boolean, what: string): string {
     const m = CLIENT_ENCODING.exec(statement.trim());
     if (!m) return statement;
+    refuseClientOnly(m[1], what);
     if (bytes) {
       this.#encoding = m[1].toUpperCase();
       return statement;

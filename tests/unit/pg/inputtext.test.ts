@@ -111,3 +111,16 @@ Deno.test("scriptText: LATIN1 by code point, every other script as strict UTF-8,
     /^reading public\.dump: its definitions hold bytes that are not UTF-8 in a SQL_ASCII database, which a restore cannot carry unchanged; nothing of it was run$/,
   );
 });
+
+Deno.test("InputText: an input that names a client-only encoding (SJIS, BIG5, GBK, ...) is refused", () => {
+  for (const named of ["SJIS", "Shift_JIS", "big5", "GBK", "GB18030"]) {
+    throws(() => read(enc.encode(`${HEAD(named)}SELECT 1;\n`), 7), (e: unknown) => {
+      ok(
+        e instanceof BackupError &&
+          /names the client encoding .*, which no backup is written in/.test(e.message),
+      );
+      return true;
+    });
+  }
+  assertEquals(read(enc.encode(`${HEAD("WIN1252")}SELECT 1;\n`), 7).bytes, true);
+});
